@@ -1,0 +1,122 @@
+/**
+ * store-types: the queue store's records and queries, shared by the journal
+ * actor (the one writer), qmgr (the scheduler) and the admin commands.
+ * A recipient is addressed by its index in the message's recipient list.
+ */
+
+/** Where a message's content (headers + body) lies in the journal. */
+export interface BodyLocation {
+  segment: number;
+  offset: number;
+  length: number;
+}
+
+/** DSN NOTIFY keywords (RFC 3461). Absent means the default (FAILURE, DELAY). */
+export type DsnNotify = 'SUCCESS' | 'FAILURE' | 'DELAY' | 'NEVER';
+
+export interface RecipientSpec {
+  address: string;
+  /** ORCPT as given, e.g. "rfc822;user@example.com". */
+  orcpt?: string;
+  notify?: DsnNotify[];
+}
+
+export interface ClientInfo {
+  /** Reverse name or "unknown". */
+  name: string;
+  addr: string;
+  port?: number;
+  helo?: string;
+  /** SMTP, ESMTP, ESMTPS, ESMTPSA, or "local" for sendmail/pickup, "bounce" for notifications. */
+  protocol: string;
+  saslUser?: string;
+}
+
+/** What cleanup hands to the store: a complete message ready to be made durable. */
+export interface NewMessage {
+  /** Assigned by cleanup with a QueueIdGenerator; unique and sortable by arrival. */
+  queueId: string;
+  /** Milliseconds since the epoch. */
+  arrivalTime: number;
+  /** Envelope sender; "" is the null sender. */
+  sender: string;
+  recipients: RecipientSpec[];
+  envid?: string;
+  ret?: 'FULL' | 'HDRS';
+  smtputf8?: boolean;
+  bodyType?: '7BIT' | '8BITMIME' | 'BINARYMIME';
+  client: ClientInfo;
+  /** Placed on hold at arrival (header_checks HOLD). */
+  hold?: boolean;
+  /** Byte length of the header section, including the empty line that ends it. */
+  headerLength: number;
+  /** The whole message: headers, empty line, body; CRLF line ends. */
+  content: Uint8Array;
+}
+
+export type RecipientState = 'ready' | 'deferred' | 'delivered' | 'bounced' | 'expired';
+
+export interface QueuedRecipient extends RecipientSpec {
+  state: RecipientState;
+  /** Last reason text (deferred/bounced), as logged. */
+  reason?: string;
+  /** Enhanced status code of the last outcome, e.g. "4.4.1". */
+  dsn?: string;
+  /** Due time for a deferred recipient, ms since the epoch. */
+  nextAttempt?: number;
+  attempts: number;
+  /** When a DELAY notice was sent, so only one is sent. */
+  delayNotified?: boolean;
+}
+
+export type QueueName = 'incoming' | 'active' | 'deferred' | 'hold' | 'corrupt';
+
+/** A live message as the store's index holds it (no content). */
+export interface QueuedMessage {
+  queueId: string;
+  arrivalTime: number;
+  sender: string;
+  recipients: QueuedRecipient[];
+  envid?: string;
+  ret?: 'FULL' | 'HDRS';
+  smtputf8?: boolean;
+  bodyType?: '7BIT' | '8BITMIME' | 'BINARYMIME';
+  client: ClientInfo;
+  hold: boolean;
+  headerLength: number;
+  /** Content size in bytes. */
+  size: number;
+  location: BodyLocation;
+  /** Set by `queue requeue`/`flush`: retry deferred recipients now. */
+  forcedRetry?: boolean;
+}
+
+/** One recipient's outcome, as the delivery agents report and qmgr records. */
+export interface RecipientOutcome {
+  index: number;
+  state: 'delivered' | 'deferred' | 'bounced' | 'expired';
+  reason: string;
+  dsn: string;
+  nextAttempt?: number;
+  delayNotified?: boolean;
+}
+
+export type AdminAction = 'hold' | 'release' | 'delete' | 'requeue';
+
+export interface QueueCounts {
+  incoming: number;
+  active: number;
+  deferred: number;
+  hold: number;
+  corrupt: number;
+  total: number;
+}
+
+/** Error codes of the store; callers branch on these. */
+export const STORE_ERRORS = {
+  /** ENOSPC or EIO while appending: temporary, smtpd answers 4xx. */
+  FULL: 'ERR_STORE_FULL',
+  IO: 'ERR_STORE_IO',
+  CLOSED: 'ERR_STORE_CLOSED',
+  NOT_FOUND: 'ERR_STORE_NOT_FOUND',
+} as const;

@@ -1,0 +1,117 @@
+/**
+ * log: Postfix-format log lines, one per event:
+ *   "MMM DD HH:MM:SS host syslog_name/ROLE[ID]: text"
+ * Lines go to standard output, or appended to maillog_file when it is set.
+ * Each thread buffers its lines and writes them once per event-loop turn, so
+ * the hot path pays for a string, not a system call. reopen() serves
+ * logrotate (SIGHUP / `postrider logrotate`).
+ */
+import { openSync, writeSync, closeSync } from 'node:fs';
+import { hostname } from 'node:os';
+
+const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
+
+function pad2(n: number): string {
+  return n < 10 ? `0${n}` : String(n);
+}
+
+/** Syslog-style timestamp in local time, as Postfix writes it ("Nov  8 09:05:01"). */
+export function syslogTime(d = new Date()): string {
+  const day = d.getDate();
+  return `${MONTHS[d.getMonth()]} ${day < 10 ? ' ' + day : day} ${pad2(d.getHours())}:${pad2(d.getMinutes())}:${pad2(d.getSeconds())}`;
+}
+
+export interface LogSink {
+  write(line: string): void;
+  flush(): void;
+  reopen(): void;
+}
+
+/** Buffered sink to a file (O_APPEND, so lines from many threads interleave whole) or stdout. */
+export class BufferedSink implements LogSink {
+  private fd: number;
+  private pending: string[] = [];
+  private scheduled = false;
+
+  constructor(private readonly file: string | undefined) {
+    this.fd = file ? openSync(file, 'a') : 1;
+  }
+
+  write(line: string): void {
+    this.pending.push(line);
+    if (!this.scheduled) {
+      this.scheduled = true;
+      setImmediate(() => this.flush());
+    }
+  }
+
+  flush(): void {
+    this.scheduled = false;
+    if (this.pending.length === 0) return;
+    const text = this.pending.join('\n') + '\n';
+    this.pending = [];
+    try {
+      writeSync(this.fd, text);
+    } catch {
+      // A log that cannot be written must never take mail down with it.
+    }
+  }
+
+  reopen(): void {
+    this.flush();
+    if (!this.file) return;
+    const old = this.fd;
+    this.fd = openSync(this.file, 'a');
+    closeSync(old);
+  }
+}
+
+let sink: LogSink | undefined;
+let host = hostname();
+let syslogName = 'postrider';
+
+/** Sets where this thread's log lines go; called once per thread at start. */
+export function configureLogging(opts: { maillogFile?: string; myhostname?: string; syslogName?: string; sink?: LogSink }): void {
+  sink?.flush();
+  sink = opts.sink ?? new BufferedSink(opts.maillogFile || undefined);
+  if (opts.myhostname) host = opts.myhostname.split('.')[0];
+  if (opts.syslogName) syslogName = opts.syslogName;
+}
+
+export function reopenLog(): void {
+  sink?.reopen();
+}
+
+export function flushLog(): void {
+  sink?.flush();
+}
+
+export class Logger {
+  constructor(readonly role: string, readonly id: number | string) {}
+
+  private emit(text: string): void {
+    if (!sink) sink = new BufferedSink(undefined);
+    sink.write(`${syslogTime()} ${host} ${syslogName}/${this.role}[${this.id}]: ${text}`);
+  }
+
+  info(text: string): void {
+    this.emit(text);
+  }
+
+  warning(text: string): void {
+    this.emit(`warning: ${text}`);
+  }
+
+  error(text: string): void {
+    this.emit(`error: ${text}`);
+  }
+
+  fatal(text: string): void {
+    this.emit(`fatal: ${text}`);
+  }
+
+  /** A line about one queued message: "QUEUEID: text". */
+  queue(queueId: string, text: string): void {
+    this.emit(`${queueId}: ${text}`);
+  }
+}
