@@ -1,0 +1,43 @@
+/**
+ * bounce actor: Postfix's bounce(8). Builds an RFC 3464 notification for the
+ * recipients qmgr names and queues it through cleanup like any message, with
+ * the null sender so that a notification can never bounce in a loop.
+ */
+import { runActor } from '../../supervisor/actor.js';
+import { buildNotification } from './bounce-notification.js';
+import { QueueIdGenerator } from '../../store/store-queue-id.js';
+import { readContent } from '../../store/queue-store.js';
+import { cleanupForActor } from '../../global/cleanup-for-actor.js';
+import { submitToQueue } from '../../global/queue-submit.js';
+import type { BounceProtocol, JournalProtocol } from '../../protocol/protocol.js';
+
+const KIND_TEXT = { failure: 'non-delivery', delay: 'delay status', success: 'delivery status' } as const;
+
+runActor<BounceProtocol>((ctx) => {
+  const journal = ctx.peers<JournalProtocol>('journal');
+  const cleanup = cleanupForActor(ctx);
+  const ids = new QueueIdGenerator(8 + ctx.instance);
+  const queueDir = ctx.config.path('queue_directory');
+
+  return {
+    notify: async ({ message, kind, recipients }) => {
+      const content = await readContent(queueDir, message.location);
+      const queueId = ids.next();
+      const now = Date.now();
+      const built = buildNotification({ message, content, kind, recipients, config: ctx.config, queueId, now });
+      if (!built) return {};
+      const out = await submitToQueue(cleanup, journal, ctx.log, {
+        queueId,
+        arrivalTime: now,
+        sender: '',
+        recipients: built.recipients.map((address) => ({ address })),
+        client: { name: 'localhost', addr: '127.0.0.1', protocol: 'bounce' },
+        content: built.content,
+        local: true,
+      });
+      if (!out.ok) throw Object.assign(new Error(`${out.code} ${out.dsn} ${out.text}`), { retryable: true });
+      ctx.log.queue(message.queueId, `sender ${KIND_TEXT[kind]} notification: ${queueId}`);
+      return { queueId };
+    },
+  };
+});

@@ -1,0 +1,90 @@
+/**
+ * bounce-dsn: the machine-readable part of a notification, the
+ * message/delivery-status body of RFC 3464: per-message fields, then one
+ * block of per-recipient fields per recipient, laid out as Postfix's bounce
+ * daemon writes them (with X-Postrider-* where Postfix writes X-Postfix-*).
+ * Pure functions over plain values; malformed inputs (a bad status code, a
+ * relay that is not host[ip]:port) degrade to safe defaults, never throw.
+ */
+import { mailDate } from './bounce-date.js';
+import { printable, wrapLine, type NoticeKind } from './bounce-template.js';
+
+/** The product name in the X- fields, as Postfix writes "X-Postfix-...". */
+export const MAIL_NAME = 'Postrider';
+
+export interface PerMessageFields {
+  myhostname: string;
+  /** The original message's queue id. */
+  queueId: string;
+  /** The original envelope sender; "" is written as MAILER-DAEMON. */
+  sender: string;
+  arrivalTime: number;
+  envid?: string;
+}
+
+export interface PerRecipientFields {
+  address: string;
+  /** ORCPT as given ("rfc822;user@example.com"). */
+  orcpt?: string;
+  status: string;
+  reason: string;
+  relay?: string;
+}
+
+/** The per-message block (no trailing blank line). */
+export function perMessageLines(f: PerMessageFields): string[] {
+  const lines = [`Reporting-MTA: dns; ${f.myhostname}`];
+  if (f.envid) lines.push(`Original-Envelope-Id: ${printable(f.envid)}`);
+  lines.push(`X-${MAIL_NAME}-Queue-ID: ${f.queueId}`);
+  lines.push(`X-${MAIL_NAME}-Sender: rfc822; ${printable(f.sender || 'MAILER-DAEMON')}`);
+  if (f.arrivalTime > 0) lines.push(`Arrival-Date: ${mailDate(f.arrivalTime)}`);
+  return lines;
+}
+
+const ACTIONS: Record<NoticeKind, string> = { failure: 'failed', delay: 'delayed', success: 'delivered' };
+const DEFAULT_STATUS: Record<NoticeKind, string> = { failure: '5.0.0', delay: '4.0.0', success: '2.0.0' };
+
+/** The enhanced status code to report: the given one when well-formed and of the right class. */
+export function reportStatus(kind: NoticeKind, dsn: string): string {
+  const m = /^([245])\.\d{1,3}\.\d{1,3}$/.exec(dsn.trim());
+  // An expired message keeps its last 4.x.x code under "Action: failed", as Postfix reports it.
+  return m ? dsn.trim() : DEFAULT_STATUS[kind];
+}
+
+/** "dns; host" from a relay written "host[ip]:port" or "host[ip]"; undefined for local transports. */
+export function remoteMta(relay: string | undefined): string | undefined {
+  if (!relay) return undefined;
+  const m = /^([^\s[\]]+)\[[^\]]*\](?::\d+)?$/.exec(relay.trim());
+  return m ? `dns; ${m[1]}` : undefined;
+}
+
+/**
+ * The Diagnostic-Code value: "smtp; <reply>" when the reason quotes a remote
+ * server ("host x[ip] said: 550 5.1.1 ... (in reply to RCPT TO command)"),
+ * else "X-Postrider; <reason>" as Postfix writes local reasons.
+ */
+export function diagnosticCode(reason: string): string {
+  const m = /\bsaid: ([2-5]\d\d[ -].*?)(?: \(in reply to [^()]*\))?$/s.exec(reason);
+  if (m) return `smtp; ${printable(m[1].replace(/\s+/g, ' ').trim())}`;
+  return `X-${MAIL_NAME}; ${printable(reason.replace(/\s+/g, ' ').trim())}`;
+}
+
+/** One recipient's block (no leading blank line). */
+export function perRecipientLines(
+  kind: NoticeKind,
+  r: PerRecipientFields,
+  opts: { now: number; retryUntil?: number },
+): string[] {
+  const lines = [`Final-Recipient: rfc822; ${printable(r.address)}`];
+  if (r.orcpt) lines.push(`Original-Recipient: ${printable(r.orcpt)}`);
+  lines.push(`Action: ${ACTIONS[kind]}`);
+  lines.push(`Status: ${reportStatus(kind, r.status)}`);
+  const mta = remoteMta(r.relay);
+  if (mta) lines.push(...wrapLine(`Remote-MTA: ${mta}`));
+  lines.push(...wrapLine(`Diagnostic-Code: ${diagnosticCode(r.reason)}`));
+  lines.push(`Last-Attempt-Date: ${mailDate(opts.now)}`);
+  if (kind === 'delay' && opts.retryUntil !== undefined) {
+    lines.push(`Will-Retry-Until: ${mailDate(opts.retryUntil)}`);
+  }
+  return lines;
+}

@@ -1,0 +1,62 @@
+/**
+ * cleanup-actions: the actions of header_checks, mime_header_checks and
+ * body_checks (Postfix's header_checks(5)), parsed from a table's value, and
+ * the log line each one writes. An unknown action is reported as such, never
+ * thrown.
+ */
+import type { CleanupInput } from './cleanup-types.js';
+
+export type CheckVerb = 'REJECT' | 'DISCARD' | 'HOLD' | 'WARN' | 'IGNORE' | 'DUNNO' | 'OK' | 'UNKNOWN';
+
+/** One parsed action; `text` is the optional text after the verb. */
+export interface CheckAction {
+  verb: CheckVerb;
+  text: string;
+}
+
+/** A check that fired, as the walk reports it. */
+export interface CheckEvent {
+  verb: CheckVerb;
+  text: string;
+  /** "header" (header_checks, mime_header_checks) or "body". */
+  where: 'header' | 'body';
+  /** The line that matched (unfolded header or body line). */
+  line: string;
+}
+
+const VERBS = new Set<CheckVerb>(['REJECT', 'DISCARD', 'HOLD', 'WARN', 'IGNORE', 'DUNNO', 'OK']);
+
+/** Parses "VERB optional text". */
+export function parseAction(value: string): CheckAction {
+  const v = value.trim();
+  const space = v.search(/\s/);
+  const word = (space < 0 ? v : v.slice(0, space)).toUpperCase() as CheckVerb;
+  const text = space < 0 ? '' : v.slice(space + 1).trim();
+  return VERBS.has(word) ? { verb: word, text } : { verb: 'UNKNOWN', text: v };
+}
+
+/** The reject reason: the text with its enhanced status code, "5.7.1 message content rejected" by default. */
+export function rejectReason(text: string): string {
+  if (!text) return '5.7.1 message content rejected';
+  return /^[245]\.\d{1,3}\.\d{1,3}(\s|$)/.test(text) ? text : `5.7.1 ${text}`;
+}
+
+/** The longest matched line a log line repeats, as Postfix truncates too. */
+const LOG_LINE_LIMIT = 200;
+
+/**
+ * Postfix's cleanup_act_log line:
+ * "reject: header Subject: spam from NAME[ADDR]; from=<s> to=<r> proto=ESMTP helo=<h>: text"
+ */
+export function actionLogText(kind: string, event: Pick<CheckEvent, 'where' | 'line'>, input: CleanupInput, text: string): string {
+  const c = input.client;
+  const origin = input.local || c.protocol === 'local' ? 'local' : `${c.name}[${c.addr}]`;
+  const line = event.line.length > LOG_LINE_LIMIT ? event.line.slice(0, LOG_LINE_LIMIT) : event.line;
+  let out = `${kind}: ${event.where} ${line} from ${origin}; from=<${input.sender}>`;
+  if (input.recipients.length > 0) out += ` to=<${input.recipients[0].address}>`;
+  if (c.protocol) out += ` proto=${c.protocol}`;
+  const helo = input.heloName || c.helo;
+  if (helo) out += ` helo=<${helo}>`;
+  if (text) out += `: ${text}`;
+  return out;
+}

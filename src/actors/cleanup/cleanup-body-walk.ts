@@ -1,0 +1,122 @@
+/**
+ * cleanup-body-walk: body_checks and mime_header_checks over a message, by a
+ * simple line walk over its MIME parts (no decoding, no full parse, as
+ * Postfix's mime_state): boundaries come from Content-Type parameters, part
+ * headers are unfolded and go to mime_header_checks, other lines (boundary
+ * lines excepted) go to body_checks, up to body_checks_size_limit bytes of
+ * each part; lines longer than 2048 characters are checked in 2048-character
+ * pieces, as Postfix's line_length_limit records. The first REJECT or DISCARD ends the walk. Runs in the body
+ * worker; a failing table throws.
+ */
+import type { LookupTable } from '../../config/lookup-table.js';
+import { parseAction, type CheckEvent } from './cleanup-actions.js';
+
+export interface BodyWalkOptions {
+  bodyChecks?: LookupTable;
+  mimeHeaderChecks?: LookupTable;
+  /** body_checks_size_limit: bytes of each part that body_checks see. */
+  bodySizeLimit: number;
+}
+
+/** line_length_limit's default: the longest piece of a line that a check sees. */
+const LINE_PIECE = 2048;
+
+/** The boundary of a multipart Content-Type value, or undefined. */
+export function multipartBoundary(contentType: string): string | undefined {
+  if (!/^\s*multipart\//i.test(contentType)) return undefined;
+  const m = /;\s*boundary\s*=\s*(?:"([^"]*)"|([^\s;]+))/i.exec(contentType);
+  const b = m ? (m[1] ?? m[2]) : undefined;
+  return b ? b : undefined;
+}
+
+/** True when a Content-Type value announces an attached message whose headers follow. */
+function isMessage(contentType: string): boolean {
+  return /^\s*message\/(rfc822|global)\b/i.test(contentType);
+}
+
+/**
+ * Walks the body of a CRLF message starting at `bodyStart`, given the
+ * primary Content-Type value; returns the checks that fired.
+ */
+export function walkBody(buf: Buffer, bodyStart: number, primaryContentType: string, opts: BodyWalkOptions): CheckEvent[] {
+  const events: CheckEvent[] = [];
+  const boundaries: string[] = [];
+  const top = multipartBoundary(primaryContentType);
+  if (top) boundaries.push(top);
+  let inHeaders = isMessage(primaryContentType);
+  let header = '';
+  let contentType = '';
+  let partBytes = 0;
+
+  const check = (table: LookupTable | undefined, line: string, where: 'header' | 'body'): boolean => {
+    if (!table) return false;
+    const value = table.get(line);
+    if (value === undefined) return false;
+    const action = parseAction(value);
+    if (action.verb === 'DUNNO' || action.verb === 'OK' || action.verb === 'IGNORE') return false;
+    events.push({ verb: action.verb, text: action.text, where, line });
+    return action.verb === 'REJECT' || action.verb === 'DISCARD';
+  };
+  const endHeader = (): boolean => {
+    if (!header) return false;
+    const line = header;
+    header = '';
+    if (/^content-type\s*:/i.test(line)) contentType = line.slice(line.indexOf(':') + 1).trim();
+    return check(opts.mimeHeaderChecks, line, 'header');
+  };
+
+  let pos = bodyStart;
+  while (pos < buf.length) {
+    const nl = buf.indexOf(0x0a, pos);
+    const next = nl < 0 ? buf.length : nl + 1;
+    const end = nl < 0 ? buf.length : nl > pos && buf[nl - 1] === 0x0d ? nl - 1 : nl;
+    const lineBytes = next - pos;
+    const line = buf.toString('utf8', pos, end);
+    pos = next;
+
+    if (boundaries.length > 0 && line.startsWith('--')) {
+      const hit = boundaries.findIndex((b) => line === `--${b}` || line === `--${b}--` || line.startsWith(`--${b} `) || line.startsWith(`--${b}\t`));
+      if (hit >= 0) {
+        if (inHeaders && endHeader()) return events;
+        const closing = line.startsWith(`--${boundaries[hit]}--`);
+        boundaries.length = closing ? hit : hit + 1;
+        inHeaders = !closing;
+        contentType = '';
+        partBytes = 0;
+        continue;
+      }
+    }
+
+    if (inHeaders) {
+      if (line === '') {
+        if (endHeader()) return events;
+        inHeaders = false;
+        const b = multipartBoundary(contentType);
+        if (b) boundaries.push(b);
+        else if (isMessage(contentType)) inHeaders = true;
+        contentType = '';
+        continue;
+      }
+      if ((line[0] === ' ' || line[0] === '\t') && header) {
+        header += line;
+        continue;
+      }
+      if (endHeader()) return events;
+      header = line;
+      continue;
+    }
+
+    if (!opts.bodyChecks || partBytes >= opts.bodySizeLimit) continue;
+    partBytes += lineBytes;
+    if (line.length <= LINE_PIECE) {
+      if (check(opts.bodyChecks, line, 'body')) return events;
+      continue;
+    }
+    // Postfix stores long lines as line_length_limit pieces, and body_checks see each piece.
+    for (let off = 0; off < line.length; off += LINE_PIECE) {
+      if (check(opts.bodyChecks, line.slice(off, off + LINE_PIECE), 'body')) return events;
+    }
+  }
+  if (inHeaders) endHeader();
+  return events;
+}

@@ -1,0 +1,239 @@
+/**
+ * cleanup: Postfix's cleanup(8) as a library, inline on the hot path.
+ * process() normalises line ends, splits header from body (no MIME parse),
+ * runs header_checks inline and body_checks / mime_header_checks in a lazily
+ * started piscina pool, rewrites the envelope through trivial-rewrite,
+ * prepends Received and (for local submissions or
+ * local_header_rewrite_clients) the missing From/Date/Message-ID, and
+ * returns the message for the store. The body and the kept header bytes are
+ * passed through unchanged.
+ *
+ * Never throws for a message: refusals are { action: 'reject', reason }
+ * ("5.7.1 ..." permanent; "4.x.x ..." temporary, e.g. "4.6.0 Alias
+ * expansion error" or a failing table), drops are { action: 'discard' }.
+ * Opening a table that does not exist throws from the constructor, so a bad
+ * configuration shows at start. close() stops the body-check pool.
+ */
+import { hostname } from 'node:os';
+import type { MainConfig } from '../../config/main-config.js';
+import { openTableList, type LookupTable } from '../../config/lookup-table.js';
+import type { Logger } from '../../util/log.js';
+import type { NewMessage } from '../../store/store-types.js';
+import { actionLogText, rejectReason, type CheckEvent } from './cleanup-actions.js';
+import { rewriteEnvelope } from './cleanup-addresses.js';
+import { BodyCheckPool } from './cleanup-body-pool.js';
+import { headerValue, normalizeLineEnds, splitMessage, type HeaderField } from './cleanup-content.js';
+import { gmtStamp, mailDate } from './cleanup-date.js';
+import { runHeaderChecks } from './cleanup-header-checks.js';
+import { receivedHeader } from './cleanup-received.js';
+import { HeaderRewriteClients } from './cleanup-rewrite-clients.js';
+import type { CleanupInput, CleanupResult, RewriteFn } from './cleanup-types.js';
+
+export type { CleanupInput, CleanupResult, RewriteFn } from './cleanup-types.js';
+
+const CRLF = Buffer.from('\r\n');
+
+export interface CleanupOptions {
+  config: MainConfig;
+  log: Logger;
+  instance: number;
+  rewrite: RewriteFn;
+}
+
+/** The outcome of all checks on one message. */
+interface Verdict {
+  hold: boolean;
+  reject?: string;
+  discard?: string;
+}
+
+export class Cleanup {
+  private readonly config: MainConfig;
+  private readonly log: Logger;
+  private readonly rewrite: RewriteFn;
+  private readonly myhostname: string;
+  private readonly headerSizeLimit: number;
+  private readonly bodySizeLimit: number;
+  private readonly headerChecks: LookupTable | undefined;
+  private readonly bodyChecks: string;
+  private readonly mimeHeaderChecks: string;
+  private readonly rewriteClients: HeaderRewriteClients;
+  private readonly pool: BodyCheckPool;
+  private readonly userid: number;
+
+  constructor(opts: CleanupOptions) {
+    const c = opts.config;
+    this.config = c;
+    this.log = opts.log;
+    this.rewrite = opts.rewrite;
+    this.myhostname = (c.has('myhostname') && c.get('myhostname').trim()) || hostname();
+    this.headerSizeLimit = c.has('header_size_limit') ? c.int('header_size_limit') : 102400;
+    this.bodySizeLimit = c.has('body_checks_size_limit') ? c.int('body_checks_size_limit') : 51200;
+    const headerChecks = c.get('header_checks').trim();
+    this.headerChecks = headerChecks ? openTableList(headerChecks, c.dir) : undefined;
+    this.bodyChecks = c.get('body_checks').trim();
+    this.mimeHeaderChecks = c.get('mime_header_checks').trim();
+    // Open once here so a missing table is a start-up error, not a per-message one.
+    if (this.bodyChecks) openTableList(this.bodyChecks, c.dir);
+    if (this.mimeHeaderChecks) openTableList(this.mimeHeaderChecks, c.dir);
+    this.rewriteClients = new HeaderRewriteClients(c);
+    this.pool = new BodyCheckPool();
+    this.userid = typeof process.getuid === 'function' ? process.getuid() : 0;
+  }
+
+  /** Cleans one message; see the file comment for the outcomes. */
+  async process(input: CleanupInput): Promise<CleanupResult> {
+    const buf = normalizeLineEnds(input.content);
+    const split = splitMessage(buf, this.headerSizeLimit);
+    const envelope = rewriteEnvelope(this.rewrite, input.sender, input.recipients);
+
+    const verdict: Verdict = { hold: false };
+    let ignored: Set<number> | undefined;
+    try {
+      if (this.headerChecks) {
+        const r = runHeaderChecks(this.headerChecks, buf, split.headers);
+        ignored = r.ignored.size > 0 ? r.ignored : undefined;
+        this.judge(r.events, input, verdict);
+      }
+      if (!verdict.reject && !verdict.discard && this.needsBodyWalk(buf, split.headers)) {
+        await this.bodyWalk(buf, split.bodyStart, split.headers, input, verdict);
+      }
+    } catch (err) {
+      verdict.reject = `4.3.0 content check failed: ${(err as Error).message}`;
+      this.log.warning(`${input.queueId}: ${verdict.reject}`);
+    }
+
+    const env = await envelope;
+    if (verdict.reject) return { action: 'reject', reason: verdict.reject };
+    if (verdict.discard !== undefined) return { action: 'discard', reason: verdict.discard };
+    if ('error' in env) {
+      this.log.warning(`${input.queueId}: address rewriting for <${env.address}> failed: ${env.error}`);
+      return { action: 'reject', reason: env.error };
+    }
+
+    const { added, messageId } = this.missingHeaders(buf, split.headers, input, env.sender);
+    this.log.queue(input.queueId, `message-id=${messageId ?? '<>'}`);
+    const top = receivedHeader(input, this.myhostname, this.userid) + added;
+    const content = assemble(buf, split.headers, split.headerEnd, split.bodyStart, Buffer.from(top, 'utf8'), ignored);
+    const message: NewMessage = {
+      queueId: input.queueId,
+      arrivalTime: input.arrivalTime,
+      sender: env.sender,
+      recipients: env.recipients,
+      client: input.client,
+      headerLength: content.headerLength,
+      content: content.bytes,
+    };
+    if (verdict.hold) message.hold = true;
+    if (input.envid !== undefined) message.envid = input.envid;
+    if (input.ret !== undefined) message.ret = input.ret;
+    if (input.smtputf8 !== undefined) message.smtputf8 = input.smtputf8;
+    if (input.bodyType !== undefined) message.bodyType = input.bodyType;
+    return messageId === undefined ? { action: 'queue', message } : { action: 'queue', message, messageId };
+  }
+
+  /** Stops the body-check pool, if it was started. */
+  close(): Promise<void> {
+    return this.pool.close();
+  }
+
+  /** Logs each fired check and folds it into the verdict. */
+  private judge(events: CheckEvent[], input: CleanupInput, verdict: Verdict): void {
+    for (const e of events) {
+      switch (e.verb) {
+        case 'REJECT': {
+          const reason = rejectReason(e.text);
+          this.log.queue(input.queueId, actionLogText('reject', e, input, reason));
+          verdict.reject ??= reason;
+          return;
+        }
+        case 'DISCARD':
+          this.log.queue(input.queueId, actionLogText('discard', e, input, e.text));
+          verdict.discard ??= e.text || 'discarded by content check';
+          return;
+        case 'HOLD':
+          this.log.queue(input.queueId, actionLogText('hold', e, input, e.text));
+          verdict.hold = true;
+          break;
+        case 'WARN':
+          this.log.queue(input.queueId, actionLogText('warning', e, input, e.text));
+          break;
+        default:
+          this.log.warning(`${input.queueId}: unsupported content check action: ${e.text}`);
+      }
+    }
+  }
+
+  /** body_checks always need the walk; mime_header_checks only when the message has MIME parts. */
+  private needsBodyWalk(buf: Buffer, headers: HeaderField[]): boolean {
+    if (this.bodyChecks) return true;
+    if (!this.mimeHeaderChecks) return false;
+    return /^\s*(multipart|message)\//i.test(contentTypeOf(buf, headers));
+  }
+
+  private async bodyWalk(buf: Buffer, bodyStart: number, headers: HeaderField[], input: CleanupInput, verdict: Verdict): Promise<void> {
+    const result = await this.pool.run({
+      content: buf,
+      bodyStart,
+      contentType: contentTypeOf(buf, headers),
+      bodyChecks: this.bodyChecks,
+      mimeHeaderChecks: this.mimeHeaderChecks,
+      dir: this.config.dir,
+      bodySizeLimit: this.bodySizeLimit,
+    });
+    if ('error' in result) throw new Error(result.error);
+    this.judge(result.events, input, verdict);
+  }
+
+  /** The From/Date/Message-ID headers to add, and the Message-ID value to log. */
+  private missingHeaders(buf: Buffer, headers: HeaderField[], input: CleanupInput, sender: string): { added: string; messageId?: string } {
+    let from = false;
+    let date = false;
+    let messageId: string | undefined;
+    for (const h of headers) {
+      if (h.name === 'from') from = true;
+      else if (h.name === 'date') date = true;
+      else if (h.name === 'message-id' && messageId === undefined) messageId = headerValue(buf, h);
+    }
+    if (!this.rewriteClients.matches(input.client, input.local)) return { added: '', messageId };
+    let added = '';
+    if (messageId === undefined) {
+      messageId = `<${gmtStamp(input.arrivalTime)}.${input.queueId}@${this.myhostname}>`;
+      added += `Message-Id: ${messageId}\r\n`;
+    }
+    if (!date) added += `Date: ${mailDate(input.arrivalTime)}\r\n`;
+    if (!from) added += `From: ${sender || 'MAILER-DAEMON'}\r\n`;
+    return { added, messageId };
+  }
+}
+
+/** The primary Content-Type value, "" when absent. */
+function contentTypeOf(buf: Buffer, headers: HeaderField[]): string {
+  const h = headers.find((f) => f.name === 'content-type');
+  return h ? headerValue(buf, h) : '';
+}
+
+/** New header bytes + kept original header bytes + empty line + body, with the header length. */
+function assemble(
+  buf: Buffer,
+  headers: HeaderField[],
+  headerEnd: number,
+  bodyStart: number,
+  top: Buffer,
+  ignored: Set<number> | undefined,
+): { bytes: Buffer; headerLength: number } {
+  const parts: Buffer[] = [top];
+  if (!ignored) {
+    parts.push(buf.subarray(0, headerEnd));
+  } else {
+    for (let i = 0; i < headers.length; i++) if (!ignored.has(i)) parts.push(buf.subarray(headers[i].start, headers[i].end));
+  }
+  // A header section that ended without an empty line, or at a last line without CRLF, still gets one.
+  const tail = parts[parts.length - 1];
+  if (parts.length > 1 && tail.length > 0 && tail[tail.length - 1] !== 0x0a) parts.push(CRLF);
+  parts.push(CRLF);
+  let headerLength = 0;
+  for (const p of parts) headerLength += p.length;
+  parts.push(buf.subarray(bodyStart));
+  return { bytes: Buffer.concat(parts, headerLength + buf.length - bodyStart), headerLength };
+}

@@ -1,0 +1,42 @@
+/**
+ * error-agent: Postfix's error(8) as a library. The "error" transport bounces
+ * every recipient; the "retry" transport defers every recipient. The reason
+ * is the nexthop text ("error:5.1.1 User unknown" gives dsn 5.1.1, reason
+ * "User unknown"); without a leading status code the dsn is 5.0.0 (error) or
+ * 4.0.0 (retry). Never rejects; reads no content.
+ */
+import type { DeliveryOutcome, DeliveryRequest, DeliveryResult } from '../../protocol/protocol.js';
+import { logOutcomes } from '../../util/delivery-log.js';
+import type { Logger } from '../../util/log.js';
+
+/** Splits "4.x.y text" / "5.x.y text" into dsn and text (Postfix's dsn_split). */
+export function splitDsnText(text: string, defaultDsn: string): { dsn: string; text: string } {
+  const m = /^([245])\.(\d{1,3})\.(\d{1,3})(?:\s+|$)([\s\S]*)$/.exec(text.trim());
+  if (!m) return { dsn: defaultDsn, text: text.trim() };
+  return { dsn: `${m[1]}.${m[2]}.${m[3]}`, text: m[4] };
+}
+
+/** The error (and retry) delivery agent: bounce (or defer) with the nexthop text. */
+export class ErrorAgent {
+  /**
+   * @param opts.mode "error" bounces, "retry" defers; by default the request's
+   *   transport name decides ("retry" defers, anything else bounces).
+   */
+  constructor(private readonly opts: { log: Logger; mode?: 'error' | 'retry' }) {}
+
+  /** Bounces (or, as retry, defers) every recipient of `req`. */
+  async deliver(req: DeliveryRequest): Promise<DeliveryResult> {
+    const start = Date.now();
+    const retry = (this.opts.mode ?? (req.transport === 'retry' ? 'retry' : 'error')) === 'retry';
+    const split = splitDsnText(req.nexthop, retry ? '4.0.0' : '5.0.0');
+    let dsn = split.dsn;
+    // A retry never bounces: a 5.x.y text is reported as its 4.x.y counterpart.
+    if (retry && dsn.startsWith('5.')) dsn = `4.${dsn.slice(2)}`;
+    const state: DeliveryOutcome['state'] = retry || dsn.startsWith('4.') ? 'deferred' : 'bounced';
+    const reason = split.text || (retry ? 'delivery temporarily suspended' : 'mail delivery is disabled');
+    const outcomes: DeliveryOutcome[] = req.recipients.map((r) => ({ index: r.index, state, dsn, reason, relay: 'none' }));
+    const end = Date.now();
+    logOutcomes(this.opts.log, req, outcomes, { connectStart: start, transmitStart: start, end });
+    return { outcomes, connectSeconds: 0, transmitSeconds: (end - start) / 1000 };
+  }
+}

@@ -1,0 +1,34 @@
+/**
+ * journal actor: the one writer of the queue store. It opens the store
+ * (replaying the journal: after a crash this rebuilds the queue), answers
+ * appends once they are on disk (the store group-commits concurrent appends),
+ * records outcomes and admin actions, serves queue listings, and tells qmgr
+ * about each new message. A cast to qmgr that is lost while qmgr restarts is
+ * harmless: a new qmgr lists the store when it starts.
+ */
+import { runActor } from '../../supervisor/actor.js';
+import { QueueStore } from '../../store/queue-store.js';
+import type { JournalProtocol, QmgrProtocol } from '../../protocol/protocol.js';
+
+runActor<JournalProtocol>(async (ctx) => {
+  const queueDir = ctx.config.path('queue_directory');
+  const store = await QueueStore.open(queueDir, { log: ctx.log });
+  const r = store.recovery;
+  ctx.log.info(`queue store open: ${r.messages} messages in ${r.segments} segments, ${r.records} records, ${r.corrupt} corrupt, ${r.ms} ms`);
+  const qmgr = ctx.peers<QmgrProtocol>('qmgr');
+  ctx.onShutdown(() => store.close());
+
+  return {
+    append: async ({ message }) => {
+      const location = await store.append(message);
+      const queued = store.get(message.queueId);
+      if (queued && qmgr.size() > 0) qmgr.cast('arrived', { message: queued });
+      return { queueId: message.queueId, location };
+    },
+    outcome: ({ queueId, outcomes }) => store.recordOutcomes(queueId, outcomes),
+    admin: async ({ action, queueId }) => ({ found: await store.admin(action, queueId) }),
+    list: ({ after, limit }) => store.list(after, limit),
+    get: ({ queueId }) => ({ message: store.get(queueId) }),
+    counts: () => store.counts(),
+  };
+});

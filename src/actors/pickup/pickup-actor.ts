@@ -1,0 +1,39 @@
+/**
+ * pickup actor: takes what `postrider sendmail` dropped in the maildrop
+ * directory into the queue, through cleanup, and deletes each file only once
+ * the journal has the message on disk.
+ */
+import { runActor } from '../../supervisor/actor.js';
+import { Pickup } from './pickup.js';
+import { QueueIdGenerator } from '../../store/store-queue-id.js';
+import { cleanupForActor } from '../../global/cleanup-for-actor.js';
+import { submitToQueue } from '../../global/queue-submit.js';
+import type { JournalProtocol } from '../../protocol/protocol.js';
+
+runActor((ctx) => {
+  const journal = ctx.peers<JournalProtocol>('journal');
+  const cleanup = cleanupForActor(ctx);
+  const ids = new QueueIdGenerator(16 + ctx.instance);
+  const pickup = new Pickup({
+    queueDir: ctx.config.path('queue_directory'),
+    log: ctx.log,
+    submit: async (m) => {
+      const queueId = ids.next();
+      const out = await submitToQueue(cleanup, journal, ctx.log, {
+        queueId,
+        arrivalTime: m.arrivalTime,
+        sender: m.sender,
+        recipients: m.recipients,
+        client: { name: 'localhost', addr: '127.0.0.1', protocol: 'local' },
+        content: m.content,
+        local: true,
+      });
+      if (out.ok) return { queueId };
+      if (out.code >= 500) return { rejected: `${out.code} ${out.dsn} ${out.text}` };
+      throw Object.assign(new Error(out.text), { retryable: true });
+    },
+  });
+  pickup.start();
+  ctx.onDrain(() => pickup.stop());
+  return {};
+});

@@ -1,0 +1,122 @@
+/**
+ * qmgr actor: Postfix's qmgr(8). Owns the active queue: at start it lists
+ * the live queue from the journal (after a crash this is how nothing gets
+ * lost), then schedules deliveries to the agents, records each outcome in
+ * the journal before acting on it, and asks bounce for notifications.
+ * Calls to a restarting peer fail with a retryable error; those are retried
+ * here (journal, bounce) or turned into a deferral by the scheduler (agents).
+ */
+import { runActor, type PeerGroup } from '../../supervisor/actor.js';
+import { Scheduler } from './qmgr-scheduler.js';
+import type {
+  BounceProtocol,
+  DeliveryProtocol,
+  JournalProtocol,
+  QmgrProtocol,
+  TrivialRewriteProtocol,
+} from '../../protocol/protocol.js';
+import type { QueuedMessage } from '../../store/store-types.js';
+
+/** master.cf transport name -> the role (program) that delivers it. */
+const TRANSPORT_ROLES: Record<string, string> = {
+  smtp: 'smtp',
+  relay: 'smtp',
+  virtual: 'virtual',
+  discard: 'discard',
+  error: 'error',
+  retry: 'error',
+};
+
+const DELIVERY_TIMEOUT_MS = 15 * 60_000;
+const LIST_PAGE = 5000;
+
+async function withRetry<T>(fn: () => Promise<T>, attempts = 20): Promise<T> {
+  for (let i = 0; ; i++) {
+    try {
+      return await fn();
+    } catch (err) {
+      if (!(err as { retryable?: boolean }).retryable || i >= attempts) throw err;
+      await new Promise((r) => setTimeout(r, Math.min(2000, 50 * 2 ** i)));
+    }
+  }
+}
+
+runActor<QmgrProtocol>(async (ctx) => {
+  const journal = ctx.peers<JournalProtocol>('journal');
+  const rewrite = ctx.peers<TrivialRewriteProtocol>('trivial-rewrite');
+  const bounce = ctx.peers<BounceProtocol>('bounce');
+  const agents = new Map<string, PeerGroup<DeliveryProtocol>>();
+  const agentFor = (transport: string): PeerGroup<DeliveryProtocol> => {
+    const role = TRANSPORT_ROLES[transport] ?? transport;
+    let group = agents.get(role);
+    if (!group) {
+      group = ctx.peers<DeliveryProtocol>(role);
+      agents.set(role, group);
+    }
+    return group;
+  };
+
+  const scheduler = new Scheduler({
+    config: ctx.config,
+    log: ctx.log,
+    resolve: (address) => withRetry(() => rewrite.call('resolve', { address }, { timeoutMs: 10_000 })),
+    deliver: (transport, req) =>
+      agentFor(transport).call('deliver', req, { timeoutMs: DELIVERY_TIMEOUT_MS, key: `${transport}:${req.nexthop}` }),
+    recordOutcomes: (queueId, outcomes) => withRetry(() => journal.call('outcome', { queueId, outcomes }, { timeoutMs: 60_000 })),
+    notify: (req) => withRetry(() => bounce.call('notify', req, { timeoutMs: 60_000 })),
+  });
+
+  // Arrivals that come while the initial listing runs are held back, then
+  // handed over; the scheduler ignores a queue id it already has.
+  let starting = true;
+  const early: QueuedMessage[] = [];
+  const initial: QueuedMessage[] = [];
+  let after: string | undefined;
+  for (;;) {
+    const page = await withRetry(() => journal.call('list', { after, limit: LIST_PAGE }, { timeoutMs: 60_000 }));
+    initial.push(...page.messages);
+    if (!page.next) break;
+    after = page.next;
+  }
+  scheduler.start(initial);
+  starting = false;
+  for (const m of early) scheduler.arrived(m);
+
+  ctx.onDrain(() => scheduler.drain());
+  ctx.onShutdown(() => scheduler.stop());
+
+  return {
+    arrived: ({ message }) => {
+      if (starting) early.push(message);
+      else scheduler.arrived(message);
+    },
+    flush: ({ site }) => ({ scheduled: scheduler.flush(site) }),
+    admin: async ({ action, queueIds }) => {
+      let ids: string[];
+      if (queueIds === 'ALL') {
+        ids = [];
+        let cursor: string | undefined;
+        for (;;) {
+          const page = await journal.call('list', { after: cursor, limit: LIST_PAGE });
+          for (const m of page.messages) ids.push(m.queueId);
+          if (!page.next) break;
+          cursor = page.next;
+        }
+      } else {
+        ids = queueIds;
+      }
+      // The journal first: an admin action the journal did not record did not happen.
+      const found: string[] = [];
+      for (const queueId of ids) {
+        const r = await journal.call('admin', { action, queueId });
+        if (r.found) found.push(queueId);
+      }
+      await scheduler.admin(action, found);
+      return { affected: found.length };
+    },
+    load: () => {
+      const l = scheduler.load();
+      return { active: l.active, destinations: l.destinations };
+    },
+  };
+});

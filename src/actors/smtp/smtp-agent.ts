@@ -1,0 +1,193 @@
+/**
+ * smtp-agent: Postfix's smtp(8) delivery agent as a library. deliver() takes
+ * one request (one message, recipients for one next hop), finds the hosts
+ * (MX / A / AAAA, or the bracketed host), reuses a cached connection or opens
+ * sessions in order, runs the transaction and returns one outcome per
+ * recipient, logging each in Postfix's format. deliver() never rejects: any
+ * unexpected error defers every recipient still undecided (4.3.0).
+ */
+import type { promises as dnsPromises } from 'node:dns';
+import type { MainConfig } from '../../config/main-config.js';
+import type { DeliveryOutcome, DeliveryRequest, DeliveryResult } from '../../protocol/protocol.js';
+import type { BodyLocation } from '../../store/store-types.js';
+import type { Logger } from '../../util/log.js';
+import { logOutcomes } from '../../util/delivery-log.js';
+import { SmtpConnectionCache } from './smtp-connection-cache.js';
+import { makeResolver, resolveTargets } from './smtp-mx.js';
+import { parseNexthop } from './smtp-nexthop.js';
+import { readSmtpParams, type SmtpParams } from './smtp-params.js';
+import { isSession, openSession, type SessionFailure, type SmtpSession, type TlsMode } from './smtp-session.js';
+import { runTransaction, type PendingRecipient } from './smtp-transaction.js';
+
+/** What every delivery agent library is built with. */
+export interface AgentOptions {
+  config: MainConfig;
+  log: Logger;
+  /** Reads a message's content (headers + body, CRLF) from the queue store. */
+  readContent: (location: BodyLocation) => Promise<Buffer>;
+}
+
+const BAD_ADDRESS = /[\r\n<>\s]/;
+
+/** The smtp delivery agent; one per thread, holding that thread's connection cache. */
+export class SmtpAgent {
+  private readonly params: SmtpParams;
+  private readonly resolver: dnsPromises.Resolver;
+  private readonly cache: SmtpConnectionCache;
+  private closed = false;
+
+  constructor(private readonly opts: AgentOptions) {
+    this.params = readSmtpParams(opts.config);
+    this.resolver = makeResolver(this.params.dnsServers);
+    const reuseTime = opts.config.has('smtp_connection_reuse_time_limit')
+      ? Math.round(opts.config.time('smtp_connection_reuse_time_limit') * 1000) : 300_000;
+    this.cache = new SmtpConnectionCache(this.params.cacheTimeLimit, this.params.reuseCountLimit, reuseTime);
+  }
+
+  /** Idle cached connections (for tests and status). */
+  get cachedConnections(): number {
+    return this.cache.size;
+  }
+
+  /** Delivers one request; resolves with one outcome per recipient. */
+  async deliver(req: DeliveryRequest): Promise<DeliveryResult> {
+    const start = Date.now();
+    const decided = new Map<number, DeliveryOutcome>();
+    const times = { connectStart: start, transmitStart: start, end: start, connUse: undefined as number | undefined };
+    try {
+      await this.attempt(req, decided, times);
+    } catch (err) {
+      for (const r of req.recipients) {
+        if (!decided.has(r.index)) {
+          decided.set(r.index, { index: r.index, state: 'deferred', dsn: '4.3.0', reason: `internal error: ${(err as Error)?.message ?? err}`, relay: 'none' });
+        }
+      }
+    }
+    times.end = Date.now();
+    const outcomes = req.recipients.map((r) => decided.get(r.index)!);
+    logOutcomes(this.opts.log, req, outcomes, times);
+    return {
+      outcomes,
+      connectSeconds: (times.transmitStart - times.connectStart) / 1000,
+      transmitSeconds: (times.end - times.transmitStart) / 1000,
+    };
+  }
+
+  /** Closes every cached connection; later deliveries still work but are not cached. */
+  async close(): Promise<void> {
+    this.closed = true;
+    this.cache.closeAll();
+  }
+
+  private async attempt(
+    req: DeliveryRequest,
+    decided: Map<number, DeliveryOutcome>,
+    times: { transmitStart: number; connUse: number | undefined },
+  ): Promise<void> {
+    const setAll = (list: PendingRecipient[], o: Omit<DeliveryOutcome, 'index'>) => {
+      for (const r of list) decided.set(r.index, { index: r.index, ...o });
+    };
+    let pending: PendingRecipient[] = [];
+    for (const r of req.recipients) {
+      if (!r.address || BAD_ADDRESS.test(r.address) || (req.sender && BAD_ADDRESS.test(req.sender))) {
+        decided.set(r.index, { index: r.index, state: 'bounced', dsn: '5.1.3', reason: `bad address syntax: <${r.address}>`, relay: 'none' });
+      } else {
+        pending.push(r);
+      }
+    }
+    if (!pending.length) return;
+    const nexthop = parseNexthop(req.nexthop, this.params.defaultPort);
+    if (!nexthop) {
+      setAll(pending, { state: 'deferred', dsn: '4.3.5', reason: `mail transport unavailable: malformed nexthop "${req.nexthop}"`, relay: 'none' });
+      return;
+    }
+    let content: Buffer;
+    try {
+      content = await this.opts.readContent(req.location);
+    } catch (err) {
+      setAll(pending, { state: 'deferred', dsn: '4.3.0', reason: `error reading queue file: ${(err as Error)?.message ?? err}`, relay: 'none' });
+      return;
+    }
+    const key = `${req.transport}:${req.nexthop}`;
+
+    // A cached connection first; one the server dropped is replaced without failing anything.
+    for (;;) {
+      const cached = this.cache.take(key);
+      if (!cached) break;
+      times.transmitStart = Date.now();
+      times.connUse = cached.uses + 1;
+      const r = await runTransaction(cached, req, pending, content);
+      if (r.noReply) {
+        cached.client.close();
+        continue;
+      }
+      for (const o of r.outcomes) decided.set(o.index, o);
+      await this.finish(key, cached, r.reusable, r.needsReset);
+      return;
+    }
+
+    const found = await resolveTargets(this.resolver, nexthop, this.params.mxAddressLimit);
+    if (!found.ok) {
+      setAll(pending, { ...found.failure, relay: 'none' });
+      return;
+    }
+    const mode: TlsMode = this.params.tlsLevel === 'none' ? 'none' : this.params.tlsLevel === 'may' ? 'opportunistic' : 'required';
+    const tentative = new Map<number, DeliveryOutcome>();
+    let lastFailure: SessionFailure | undefined;
+    let sessions = 0;
+    const targets = found.targets;
+    for (let i = 0; i < targets.length && pending.length; i++) {
+      if (this.params.mxSessionLimit > 0 && sessions >= this.params.mxSessionLimit) break;
+      let s = await openSession(targets[i], this.params, mode);
+      if (!isSession(s) && s.tlsHandshakeFailed && mode === 'opportunistic') {
+        // Postfix's "may": a failed handshake is retried in plain text.
+        s = await openSession(targets[i], this.params, 'none');
+      }
+      if (!isSession(s)) {
+        if (s.spoke) sessions++;
+        lastFailure = s;
+        // A 5xx to HELO is about this client, not this host: every host would say the same.
+        if (s.state === 'bounced') break;
+        continue;
+      }
+      sessions++;
+      times.transmitStart = Date.now();
+      times.connUse = 1;
+      const r = await runTransaction(s, req, pending, content);
+      const lastHost = i === targets.length - 1 || (this.params.mxSessionLimit > 0 && sessions >= this.params.mxSessionLimit);
+      const still: PendingRecipient[] = [];
+      const byIndex = new Map(pending.map((p) => [p.index, p]));
+      for (const o of r.outcomes) {
+        // A temporary refusal is tried again at the next host, as Postfix does with backup MXes.
+        if (o.state === 'deferred' && !lastHost) {
+          tentative.set(o.index, o);
+          still.push(byIndex.get(o.index)!);
+        } else {
+          decided.set(o.index, o);
+        }
+      }
+      pending = still;
+      await this.finish(key, s, r.reusable, r.needsReset);
+    }
+    for (const r of pending) {
+      const t = tentative.get(r.index);
+      if (t) decided.set(r.index, t);
+      else if (lastFailure) decided.set(r.index, { index: r.index, state: lastFailure.state, dsn: lastFailure.dsn, reason: lastFailure.reason, relay: lastFailure.relay });
+      else decided.set(r.index, { index: r.index, state: 'deferred', dsn: '4.4.1', reason: `no usable address for ${nexthop.host}`, relay: 'none' });
+    }
+  }
+
+  /** After a transaction: cache the session (RSET first when the transaction failed) or close it. */
+  private async finish(key: string, session: SmtpSession, reusable: boolean, needsReset: boolean): Promise<void> {
+    session.uses++;
+    if (!reusable || this.closed) {
+      session.client.shutdown();
+      return;
+    }
+    if (needsReset && !(await session.client.rset())) {
+      session.client.shutdown();
+      return;
+    }
+    this.cache.put(key, session);
+  }
+}

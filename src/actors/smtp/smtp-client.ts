@@ -1,0 +1,201 @@
+/**
+ * smtp-client: nodemailer's SMTP client, adapted to what an MTA needs and
+ * nodemailer's envelope cannot say: per-recipient DSN parameters (NOTIFY,
+ * ORCPT) and RET/ENVID taken from the queue, SMTPUTF8 on MAIL FROM when the
+ * message asked for it, and refusing a server that does not offer STARTTLS
+ * when TLS is required. It hooks the client's command writer, the one place
+ * every command passes; the hooked names are internal to nodemailer 10, so a
+ * nodemailer upgrade must re-run test/actors/smtp. Promise wrappers reject
+ * with nodemailer's errors (code, response, responseCode, command).
+ */
+import SMTPConnection from 'nodemailer/lib/smtp-connection';
+import type { SMTPConnectionOptions, SMTPConnectionSendInfo, SMTPEnvelope } from 'nodemailer/lib/smtp-connection';
+
+/** The fields of a nodemailer error that the agent reads. */
+export interface ClientError extends Error {
+  code?: string;
+  originalCode?: string;
+  response?: string;
+  responseCode?: number;
+  command?: string;
+  notOffered?: boolean;
+}
+
+/** nodemailer's internals that this file reaches, typed once here. */
+interface ClientInternals {
+  _sendCommand(str: string, logStr?: string): void;
+  _onError(err: Error, type: string, data: string | false, command: string): void;
+  _supportedExtensions: string[];
+  _plaintextEhlo: string | false;
+  _destroyed: boolean;
+  _maxAllowedSize: number;
+}
+
+const baseSendCommand = (SMTPConnection.prototype as unknown as ClientInternals)._sendCommand;
+
+/** RFC 3461 xtext: "+", "=", controls, space and non-ASCII as "+HH". */
+export function encodeXtext(text: string): string {
+  let out = '';
+  for (const byte of Buffer.from(text, 'utf8')) {
+    if (byte < 33 || byte > 126 || byte === 0x2b || byte === 0x3d) out += '+' + byte.toString(16).toUpperCase().padStart(2, '0');
+    else out += String.fromCharCode(byte);
+  }
+  return out;
+}
+
+/** Per-send parameters the hook adds to MAIL FROM and RCPT TO. */
+export interface SendParams {
+  ret?: 'FULL' | 'HDRS';
+  envid?: string;
+  smtputf8: boolean;
+  /** One entry per recipient, in RCPT order. */
+  recipients: Array<{ notify?: string[]; orcpt?: string }>;
+}
+
+/** An SMTP client connection with MTA-level envelope parameters. */
+export class SmtpClient extends SMTPConnection {
+  private params: SendParams | undefined;
+  private rcptCursor = 0;
+  /** Set when STARTTLS was required but the server did not announce it. */
+  starttlsNotOffered = false;
+
+  constructor(options: SMTPConnectionOptions) {
+    super(options);
+    // nodemailer emits 'error' on the connection; unhandled, that would kill the thread.
+    this.on('error', () => undefined);
+  }
+
+  /** Extensions the server announced in its (last) EHLO reply, upper case. */
+  get extensions(): string[] {
+    return (this as unknown as ClientInternals)._supportedExtensions;
+  }
+
+  /** The SIZE limit the server announced; 0 when none. */
+  get maxSize(): number {
+    return (this as unknown as ClientInternals)._maxAllowedSize || 0;
+  }
+
+  /** True once the connection is closed or broken. */
+  get dead(): boolean {
+    return (this as unknown as ClientInternals)._destroyed || this.destroyed;
+  }
+
+  /** The command writer hook: adds our parameters to MAIL FROM and RCPT TO, checks STARTTLS. */
+  _sendCommand(str: string, logStr?: string): void {
+    const internals = this as unknown as ClientInternals;
+    if (str === 'STARTTLS' && this.options.requireTLS) {
+      const ehlo = internals._plaintextEhlo;
+      if (typeof ehlo === 'string' && !/[ -]STARTTLS\b/im.test(ehlo)) {
+        this.starttlsNotOffered = true;
+        const err = new Error('STARTTLS not offered') as ClientError;
+        err.notOffered = true;
+        internals._onError(err, 'ETLS', false, 'STARTTLS');
+        return;
+      }
+    }
+    const p = this.params;
+    if (p && str.startsWith('MAIL FROM:')) {
+      const ext = this.extensions;
+      const args: string[] = [];
+      if (p.smtputf8 && ext.includes('SMTPUTF8') && !/ SMTPUTF8\b/.test(str)) args.push('SMTPUTF8');
+      if (ext.includes('DSN')) {
+        if (p.ret) args.push(`RET=${p.ret}`);
+        if (p.envid) args.push(`ENVID=${encodeXtext(p.envid)}`);
+      }
+      if (args.length) str += ' ' + args.join(' ');
+    } else if (p && str.startsWith('RCPT TO:')) {
+      const r = p.recipients[this.rcptCursor++];
+      if (r && this.extensions.includes('DSN')) {
+        const args: string[] = [];
+        if (r.notify?.length) args.push(`NOTIFY=${r.notify.join(',')}`);
+        if (r.orcpt) {
+          const semi = r.orcpt.indexOf(';');
+          const type = semi > 0 ? r.orcpt.slice(0, semi) : 'rfc822';
+          const addr = semi > 0 ? r.orcpt.slice(semi + 1) : r.orcpt;
+          args.push(`ORCPT=${type};${encodeXtext(addr)}`);
+        }
+        if (args.length) str += ' ' + args.join(' ');
+      }
+    }
+    baseSendCommand.call(this, str, logStr);
+  }
+
+  /** Opens the session: greeting, EHLO/HELO, STARTTLS as the options say. */
+  open(): Promise<void> {
+    return new Promise((resolve, reject) => {
+      let settled = false;
+      const fail = (err: Error) => {
+        if (settled) return;
+        settled = true;
+        this.close();
+        reject(err);
+      };
+      this.once('error', fail);
+      this.once('end', () => fail(Object.assign(new Error('Connection closed unexpectedly'), { code: 'ECONNECTION', command: 'CONN' })));
+      this.connect((err?: Error) => {
+        if (err) return fail(err);
+        if (settled) return;
+        settled = true;
+        this.removeListener('error', fail);
+        resolve();
+      });
+    });
+  }
+
+  /**
+   * One mail transaction. Builds nodemailer's envelope afresh (it mutates
+   * the one it is given) and returns it with the per-recipient bookkeeping,
+   * whether the send succeeded or not.
+   */
+  transaction(
+    from: string,
+    to: string[],
+    params: SendParams,
+    message: Buffer,
+    extra: { size: number; use8BitMime: boolean },
+  ): Promise<{ info?: SMTPConnectionSendInfo; error?: ClientError; accepted: string[]; rejectedErrors: ClientError[] }> {
+    const envelope: SMTPEnvelope & { accepted?: string[]; rejectedErrors?: ClientError[] } = {
+      from: from || false,
+      to: [...to],
+      size: extra.size,
+      use8BitMime: extra.use8BitMime,
+    };
+    this.params = params;
+    this.rcptCursor = 0;
+    return new Promise((resolve) => {
+      this.send(envelope, message, (err, info) => {
+        this.params = undefined;
+        resolve({
+          info: err ? undefined : info,
+          error: (err as ClientError | null) ?? undefined,
+          accepted: envelope.accepted ?? [],
+          rejectedErrors: envelope.rejectedErrors ?? ((err as { rejectedErrors?: ClientError[] } | null)?.rejectedErrors ?? []),
+        });
+      });
+    });
+  }
+
+  /** RSET; resolves false when the server refused or the connection is gone. */
+  rset(): Promise<boolean> {
+    return new Promise((resolve) => {
+      if (this.dead) return resolve(false);
+      const onEnd = () => resolve(false);
+      this.once('end', onEnd);
+      this.reset((err) => {
+        this.removeListener('end', onEnd);
+        resolve(!err);
+      });
+    });
+  }
+
+  /** QUIT and close; never throws. */
+  shutdown(): void {
+    try {
+      if (!this.dead) this.quit();
+    } catch {
+      // A broken socket has nothing left to say QUIT to.
+    }
+    // The server's 221 is not worth waiting for: close in any case.
+    setImmediate(() => this.close());
+  }
+}

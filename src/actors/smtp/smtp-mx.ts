@@ -1,0 +1,127 @@
+/**
+ * smtp-mx: turns a nexthop into the ordered list of addresses to try, as
+ * RFC 5321 section 5 and Postfix's smtp_addr.c: MX records by preference
+ * (equal preferences shuffled), else the A/AAAA fallback; a null MX (RFC
+ * 7505) and a non-existent domain are permanent failures, any other DNS
+ * trouble is temporary. Never throws: failures come back as a DnsFailure.
+ */
+import { promises as dnsPromises } from 'node:dns';
+import { isIP } from 'node:net';
+import type { Nexthop } from './smtp-nexthop.js';
+
+/** One address to connect to, with the name it was found under. */
+export interface SmtpTarget {
+  hostname: string;
+  address: string;
+  port: number;
+}
+
+/** A lookup that ends the delivery attempt. */
+export interface DnsFailure {
+  state: 'deferred' | 'bounced';
+  dsn: string;
+  reason: string;
+}
+
+export type TargetResult = { ok: true; targets: SmtpTarget[] } | { ok: false; failure: DnsFailure };
+
+/** Makes the resolver for `dns_resolver_servers` ("127.0.0.1:5353, ..."; empty = the system's). */
+export function makeResolver(servers: string[]): dnsPromises.Resolver {
+  const resolver = new dnsPromises.Resolver({ timeout: 5000, tries: 2 });
+  if (servers.length) resolver.setServers(servers);
+  return resolver;
+}
+
+const NOT_FOUND = new Set(['ENOTFOUND']);
+const NO_DATA = new Set(['ENODATA']);
+
+function errCode(err: unknown): string {
+  return (err as { code?: string })?.code ?? 'EUNKNOWN';
+}
+
+function nameServiceError(name: string, type: string, code: string): DnsFailure {
+  if (NOT_FOUND.has(code)) {
+    return { state: 'bounced', dsn: '5.4.4', reason: `Host or domain name not found. Name service error for name=${name} type=${type}: Host not found` };
+  }
+  if (NO_DATA.has(code)) {
+    return { state: 'bounced', dsn: '5.4.4', reason: `Host or domain name not found. Name service error for name=${name} type=${type}: Host found but no data record of requested type` };
+  }
+  return { state: 'deferred', dsn: '4.4.3', reason: `Host or domain name not found. Name service error for name=${name} type=${type}: Host not found, try again` };
+}
+
+function shuffle<T>(items: T[]): T[] {
+  for (let i = items.length - 1; i > 0; i--) {
+    const j = Math.floor(Math.random() * (i + 1));
+    [items[i], items[j]] = [items[j], items[i]];
+  }
+  return items;
+}
+
+/** A and AAAA records of one host; ENODATA on one type is not an error when the other has data. */
+async function hostAddresses(resolver: dnsPromises.Resolver, host: string): Promise<{ addresses: string[]; failure?: DnsFailure }> {
+  const [v4, v6] = await Promise.allSettled([resolver.resolve4(host), resolver.resolve6(host)]);
+  const addresses = [
+    ...(v4.status === 'fulfilled' ? v4.value : []),
+    ...(v6.status === 'fulfilled' ? v6.value : []),
+  ];
+  if (addresses.length) return { addresses };
+  const code4 = v4.status === 'rejected' ? errCode(v4.reason) : 'ENODATA';
+  const code6 = v6.status === 'rejected' ? errCode(v6.reason) : 'ENODATA';
+  // A temporary failure on either type means we cannot know the host has no address.
+  const temp = [code4, code6].find((c) => !NOT_FOUND.has(c) && !NO_DATA.has(c));
+  if (temp) return { addresses, failure: nameServiceError(host, 'A', temp) };
+  if (NOT_FOUND.has(code4)) return { addresses, failure: nameServiceError(host, 'A', code4) };
+  return { addresses, failure: nameServiceError(host, 'AAAA', code6) };
+}
+
+/**
+ * Resolves a parsed nexthop to at most `addressLimit` targets (0 = no limit),
+ * in the order they are to be tried.
+ */
+export async function resolveTargets(resolver: dnsPromises.Resolver, nexthop: Nexthop, addressLimit: number): Promise<TargetResult> {
+  const limit = (targets: SmtpTarget[]) => (addressLimit > 0 ? targets.slice(0, addressLimit) : targets);
+  if (isIP(nexthop.host)) {
+    return { ok: true, targets: [{ hostname: nexthop.host, address: nexthop.host, port: nexthop.port }] };
+  }
+  let exchanges: string[] | undefined;
+  if (nexthop.mxLookup) {
+    try {
+      const records = await resolver.resolveMx(nexthop.host);
+      if (records.length === 1 && (records[0].exchange === '' || records[0].exchange === '.')) {
+        return { ok: false, failure: { state: 'bounced', dsn: '5.1.10', reason: `Domain ${nexthop.host} does not accept mail (nullMX)` } };
+      }
+      const byPref = new Map<number, string[]>();
+      for (const r of records) {
+        if (!r.exchange || r.exchange === '.') continue;
+        const list = byPref.get(r.priority) ?? [];
+        list.push(r.exchange.replace(/\.$/, ''));
+        byPref.set(r.priority, list);
+      }
+      exchanges = [...byPref.keys()].sort((a, b) => a - b).flatMap((p) => shuffle(byPref.get(p)!));
+      if (!exchanges.length) exchanges = undefined;
+    } catch (err) {
+      const code = errCode(err);
+      if (!NO_DATA.has(code)) return { ok: false, failure: nameServiceError(nexthop.host, 'MX', code) };
+    }
+  }
+  if (!exchanges) {
+    // No MX: the domain itself is the one host (RFC 5321 5.1 implicit MX).
+    const { addresses, failure } = await hostAddresses(resolver, nexthop.host);
+    if (!addresses.length) return { ok: false, failure: failure! };
+    return { ok: true, targets: limit(addresses.map((address) => ({ hostname: nexthop.host, address, port: nexthop.port }))) };
+  }
+  const targets: SmtpTarget[] = [];
+  let firstFailure: DnsFailure | undefined;
+  for (const exchange of exchanges) {
+    if (addressLimit > 0 && targets.length >= addressLimit) break;
+    if (isIP(exchange)) {
+      targets.push({ hostname: exchange, address: exchange, port: nexthop.port });
+      continue;
+    }
+    const { addresses, failure } = await hostAddresses(resolver, exchange);
+    if (failure && (!firstFailure || failure.state === 'deferred')) firstFailure = failure;
+    for (const address of addresses) targets.push({ hostname: exchange, address, port: nexthop.port });
+  }
+  if (!targets.length) return { ok: false, failure: firstFailure! };
+  return { ok: true, targets: limit(targets) };
+}

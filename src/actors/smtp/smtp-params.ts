@@ -1,0 +1,82 @@
+/**
+ * smtp-params: the smtp client's main.cf parameters, read once per agent with
+ * Postfix's defaults for any the configuration record does not carry.
+ * Throws ConfigError (from MainConfig) when a value is malformed.
+ */
+import type { MainConfig } from '../../config/main-config.js';
+
+/** TLS levels of smtp_tls_security_level that Postrider implements. */
+export type TlsLevel = 'none' | 'may' | 'encrypt' | 'verify' | 'secure';
+
+/** Everything the smtp client reads from main.cf; times in milliseconds. */
+export interface SmtpParams {
+  heloName: string;
+  tlsLevel: TlsLevel;
+  tlsCAfile: string;
+  connectTimeout: number;
+  heloTimeout: number;
+  /** The longest of the per-command timeouts: nodemailer has one inactivity timer. */
+  commandTimeout: number;
+  mxAddressLimit: number;
+  mxSessionLimit: number;
+  reuseCountLimit: number;
+  cacheTimeLimit: number;
+  dnsServers: string[];
+  defaultPort: number;
+}
+
+const DEFAULTS: Record<string, string> = {
+  smtp_helo_name: '$myhostname',
+  smtp_tls_security_level: '',
+  smtp_tls_CAfile: '',
+  smtp_connect_timeout: '30s',
+  smtp_helo_timeout: '300s',
+  smtp_mail_timeout: '300s',
+  smtp_rcpt_timeout: '300s',
+  smtp_data_init_timeout: '120s',
+  smtp_data_xfer_timeout: '180s',
+  smtp_data_done_timeout: '600s',
+  smtp_rset_timeout: '20s',
+  smtp_mx_address_limit: '5',
+  smtp_mx_session_limit: '2',
+  smtp_connection_reuse_count_limit: '0',
+  smtp_connection_cache_time_limit: '2s',
+  dns_resolver_servers: '',
+};
+
+function withDefaults(config: MainConfig): MainConfig {
+  const missing: Record<string, string> = {};
+  for (const [name, value] of Object.entries(DEFAULTS)) {
+    if (!config.has(name)) missing[name] = value;
+  }
+  return Object.keys(missing).length ? config.with(missing) : config;
+}
+
+/** Reads the smtp client's parameters from a MainConfig. */
+export function readSmtpParams(input: MainConfig): SmtpParams {
+  const config = withDefaults(input);
+  let heloName = config.get('smtp_helo_name').trim();
+  if (!heloName || heloName.includes('$')) heloName = config.get('myhostname').trim() || 'localhost';
+  const level = (config.get('smtp_tls_security_level').trim().toLowerCase() || 'none') as string;
+  const tlsLevel: TlsLevel = level === 'dane' || level === 'dane-only' || level === 'fingerprint'
+    ? 'verify'
+    : (['none', 'may', 'encrypt', 'verify', 'secure'].includes(level) ? level as TlsLevel : 'none');
+  const ms = (name: string) => Math.round(config.time(name) * 1000);
+  return {
+    heloName,
+    tlsLevel,
+    tlsCAfile: config.path('smtp_tls_CAfile'),
+    connectTimeout: ms('smtp_connect_timeout'),
+    heloTimeout: ms('smtp_helo_timeout'),
+    commandTimeout: Math.max(
+      ms('smtp_mail_timeout'), ms('smtp_rcpt_timeout'), ms('smtp_data_init_timeout'),
+      ms('smtp_data_xfer_timeout'), ms('smtp_data_done_timeout'), ms('smtp_rset_timeout'),
+    ),
+    mxAddressLimit: config.int('smtp_mx_address_limit'),
+    mxSessionLimit: config.int('smtp_mx_session_limit'),
+    reuseCountLimit: config.int('smtp_connection_reuse_count_limit'),
+    cacheTimeLimit: ms('smtp_connection_cache_time_limit'),
+    dnsServers: config.list('dns_resolver_servers'),
+    defaultPort: 25,
+  };
+}

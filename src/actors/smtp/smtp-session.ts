@@ -1,0 +1,155 @@
+/**
+ * smtp-session: one SMTP connection to one address of a next hop: TCP
+ * connect (with Postfix's "connect to host[ip]:port: ..." reasons),
+ * greeting, EHLO, STARTTLS per smtp_tls_security_level, then mail
+ * transactions until it is closed or cached. openSession() never throws: a
+ * failure comes back as a SessionFailure with the reason Postfix would log.
+ */
+import { connect as netConnect, isIP, type Socket } from 'node:net';
+import { readFileSync } from 'node:fs';
+import type { ConnectionOptions } from 'node:tls';
+import { SmtpClient, type ClientError } from './smtp-client.js';
+import type { SmtpTarget } from './smtp-mx.js';
+import type { SmtpParams } from './smtp-params.js';
+import { parseReply, peerName, saidReason, socketErrorText, softDsn } from './smtp-reply.js';
+
+/** An open session, ready for a mail transaction. */
+export interface SmtpSession {
+  client: SmtpClient;
+  target: SmtpTarget;
+  /** "host[ip]:port", the relay= value. */
+  relay: string;
+  /** "host[ip]", for reasons. */
+  peer: string;
+  /** Completed transactions on this connection. */
+  uses: number;
+  openedAt: number;
+  tls: boolean;
+}
+
+/** Why a session could not be set up. */
+export interface SessionFailure {
+  state: 'deferred' | 'bounced';
+  dsn: string;
+  reason: string;
+  /** "host[ip]:port" when the server was reached, else "none". */
+  relay: string;
+  /** True when the server was reached and spoke (counts against smtp_mx_session_limit). */
+  spoke: boolean;
+  /** A TLS handshake failure, which 'may' retries in plain text. */
+  tlsHandshakeFailed: boolean;
+}
+
+/** How to use TLS on this attempt. */
+export type TlsMode = 'none' | 'opportunistic' | 'required';
+
+function tcpConnect(target: SmtpTarget, timeoutMs: number): Promise<Socket> {
+  return new Promise((resolve, reject) => {
+    const socket = netConnect({ host: target.address, port: target.port });
+    const timer = setTimeout(() => {
+      socket.destroy();
+      reject(Object.assign(new Error('Connection timed out'), { code: 'ETIMEDOUT' }));
+    }, timeoutMs);
+    socket.once('connect', () => {
+      clearTimeout(timer);
+      socket.removeAllListeners('error');
+      // Until the SMTP client attaches its own handler, an error must not go unheard.
+      socket.on('error', () => undefined);
+      resolve(socket);
+    });
+    socket.once('error', (err) => {
+      clearTimeout(timer);
+      socket.destroy();
+      reject(err);
+    });
+  });
+}
+
+let caCache: { file: string; data: Buffer } | undefined;
+function readCA(file: string): Buffer | undefined {
+  if (!file) return undefined;
+  if (caCache?.file !== file) caCache = { file, data: readFileSync(file) };
+  return caCache.data;
+}
+
+/** Opens a session to `target` with the given TLS mode. */
+export async function openSession(target: SmtpTarget, params: SmtpParams, mode: TlsMode): Promise<SmtpSession | SessionFailure> {
+  const peer = peerName(target.hostname, target.address);
+  const relay = `${peer}:${target.port}`;
+  let socket: Socket;
+  try {
+    socket = await tcpConnect(target, params.connectTimeout);
+  } catch (err) {
+    return { state: 'deferred', dsn: '4.4.1', reason: `connect to ${relay}: ${socketErrorText(err)}`, relay: 'none', spoke: false, tlsHandshakeFailed: false };
+  }
+  const verify = params.tlsLevel === 'verify' || params.tlsLevel === 'secure';
+  const tls: ConnectionOptions = { rejectUnauthorized: verify && mode === 'required', minVersion: 'TLSv1.2' };
+  if (verify) {
+    try {
+      const ca = readCA(params.tlsCAfile);
+      if (ca) tls.ca = ca;
+    } catch (err) {
+      socket.destroy();
+      return { state: 'deferred', dsn: '4.7.5', reason: `cannot read smtp_tls_CAfile: ${(err as Error).message}`, relay: 'none', spoke: false, tlsHandshakeFailed: false };
+    }
+  }
+  const client = new SmtpClient({
+    connection: socket,
+    host: target.address,
+    port: target.port,
+    servername: isIP(target.hostname) ? undefined : target.hostname,
+    name: params.heloName,
+    ignoreTLS: mode === 'none',
+    opportunisticTLS: mode === 'opportunistic',
+    requireTLS: mode === 'required',
+    tls,
+    connectionTimeout: params.connectTimeout + params.heloTimeout,
+    greetingTimeout: params.heloTimeout,
+    socketTimeout: params.commandTimeout,
+    socketCloseTimeout: 1000,
+    logger: false,
+  });
+  try {
+    await client.open();
+  } catch (e) {
+    client.close();
+    const err = e as ClientError;
+    // A failure while upgrading is a TLS failure whatever nodemailer calls it (a bad certificate is a socket error there).
+    if (client.upgrading || isTlsError(err)) err.code = 'ETLS';
+    return { ...sessionFailure(err, peer, client.starttlsNotOffered), relay };
+  }
+  return { client, target, relay, peer, uses: 0, openedAt: Date.now(), tls: client.secure };
+}
+
+function sessionFailure(err: ClientError, peer: string, notOffered: boolean): Omit<SessionFailure, 'relay'> {
+  if (notOffered || err.notOffered) {
+    return { state: 'deferred', dsn: '4.7.4', reason: `TLS is required, but was not offered by host ${peer}`, spoke: true, tlsHandshakeFailed: false };
+  }
+  if (err.response) {
+    const reply = parseReply(err.response);
+    if (err.command === 'CONN') {
+      // Postfix's smtp_skip_5xx_greeting: a 5xx greeting is treated as 4xx, so the next MX is tried.
+      return { state: 'deferred', dsn: softDsn(reply.dsn), reason: `host ${peer} refused to talk to me: ${reply.text}`, spoke: true, tlsHandshakeFailed: false };
+    }
+    const command = err.command === 'STARTTLS' ? 'STARTTLS' : err.command === 'HELO' ? 'HELO' : 'EHLO';
+    const bounced = reply.code >= 500 && command !== 'STARTTLS';
+    return { state: bounced ? 'bounced' : 'deferred', dsn: command === 'STARTTLS' ? softDsn(reply.dsn) : reply.dsn, reason: saidReason(peer, reply, command), spoke: true, tlsHandshakeFailed: false };
+  }
+  if (err.code === 'ETLS') {
+    return { state: 'deferred', dsn: '4.7.5', reason: `Cannot start TLS: handshake failure with host ${peer}: ${err.message.replace(/^Error initiating TLS - /, '')}`, spoke: true, tlsHandshakeFailed: true };
+  }
+  if (err.code === 'ETIMEDOUT') {
+    return { state: 'deferred', dsn: '4.4.2', reason: `conversation with ${peer} timed out while receiving the initial server greeting`, spoke: false, tlsHandshakeFailed: false };
+  }
+  return { state: 'deferred', dsn: '4.4.2', reason: `lost connection with ${peer} while receiving the initial server greeting`, spoke: false, tlsHandshakeFailed: false };
+}
+
+function isTlsError(err: ClientError): boolean {
+  const code = err.originalCode ?? '';
+  return err.code === 'ETLS' || /^(ERR_SSL_|ERR_TLS_|CERT_|UNABLE_TO_|DEPTH_ZERO|SELF_SIGNED|HOSTNAME_MISMATCH|ERR_OSSL)/.test(code);
+}
+
+/** True when `x` is an open session rather than a failure. */
+export function isSession(x: SmtpSession | SessionFailure): x is SmtpSession {
+  return (x as SmtpSession).client !== undefined;
+}

@@ -1,0 +1,142 @@
+/**
+ * smtp-transaction: one mail transaction on an open session: MAIL FROM
+ * once, RCPT TO per recipient, DATA when any recipient was accepted, and
+ * the outcome of each recipient from its own reply (or from the MAIL FROM /
+ * DATA reply that applies to all). Never throws; a connection lost before
+ * the server answered anything is flagged so a cached session can be
+ * replaced without failing the delivery.
+ */
+import type { DeliveryOutcome, DeliveryRequest } from '../../protocol/protocol.js';
+import type { ClientError } from './smtp-client.js';
+import { parseReply, saidReason } from './smtp-reply.js';
+import type { SmtpSession } from './smtp-session.js';
+
+/** A recipient still to be delivered in this request. */
+export type PendingRecipient = DeliveryRequest['recipients'][number];
+
+export interface TransactionResult {
+  outcomes: DeliveryOutcome[];
+  /** The server answered nothing of this transaction: safe to retry on a new connection. */
+  noReply: boolean;
+  /** The connection can carry another transaction (after RSET when `needsReset`). */
+  reusable: boolean;
+  needsReset: boolean;
+}
+
+const NON_ASCII = /[^\x00-\x7f]/;
+
+/** True when the message needs SMTPUTF8: asked for, and a non-ASCII address or header. */
+export function needsSmtputf8(req: DeliveryRequest, recipients: PendingRecipient[], content: Buffer): boolean {
+  if (!req.smtputf8) return false;
+  if (NON_ASCII.test(req.sender) || recipients.some((r) => NON_ASCII.test(r.address))) return true;
+  const headerEnd = Math.min(req.headerLength || content.length, content.length);
+  for (let i = 0; i < headerEnd; i++) if (content[i] > 0x7f) return true;
+  return false;
+}
+
+function commandName(err: ClientError): string {
+  if (err.command === 'MAIL FROM') return 'MAIL FROM';
+  if (err.command === 'RCPT TO') return 'RCPT TO';
+  if (err.command === 'DATA') return err.code === 'EMESSAGE' ? 'end of DATA' : 'DATA';
+  return 'DATA';
+}
+
+function lostStage(err: ClientError): string {
+  if (err.command === 'MAIL FROM') return 'sending MAIL FROM';
+  if (err.command === 'RCPT TO') return 'sending RCPT TO';
+  return 'sending message body';
+}
+
+/** Runs one transaction for `recipients` on `session`. */
+export async function runTransaction(
+  session: SmtpSession,
+  req: DeliveryRequest,
+  recipients: PendingRecipient[],
+  content: Buffer,
+): Promise<TransactionResult> {
+  const { client, peer, relay } = session;
+  const outcome = (r: PendingRecipient, state: DeliveryOutcome['state'], dsn: string, reason: string): DeliveryOutcome =>
+    ({ index: r.index, state, dsn, reason, relay });
+
+  if (needsSmtputf8(req, recipients, content) && !client.extensions.includes('SMTPUTF8')) {
+    return {
+      outcomes: recipients.map((r) => outcome(r, 'bounced', '5.6.7', `SMTPUTF8 is required, but was not offered by host ${peer}`)),
+      noReply: false, reusable: true, needsReset: false,
+    };
+  }
+  if (client.maxSize && content.length > client.maxSize) {
+    return {
+      outcomes: recipients.map((r) => outcome(r, 'bounced', '5.3.4', `message size ${content.length} exceeds size limit ${client.maxSize} of server ${peer}`)),
+      noReply: false, reusable: true, needsReset: false,
+    };
+  }
+
+  const result = await client.transaction(
+    req.sender,
+    recipients.map((r) => r.address),
+    {
+      ret: req.ret,
+      envid: req.envid,
+      smtputf8: !!req.smtputf8,
+      recipients: recipients.map((r) => ({ notify: r.notify, orcpt: r.orcpt })),
+    },
+    content,
+    { size: content.length, use8BitMime: req.bodyType === '8BITMIME' || req.bodyType === 'BINARYMIME' },
+  );
+
+  // A refused MAIL FROM applies to every recipient; the RCPT replies after it mean nothing.
+  if (result.error?.command === 'MAIL FROM' && result.error.response) {
+    const reply = parseReply(result.error.response);
+    const reason = saidReason(peer, reply, 'MAIL FROM');
+    return {
+      outcomes: recipients.map((r) => outcome(r, reply.code >= 500 ? 'bounced' : 'deferred', reply.dsn, reason)),
+      noReply: false, reusable: !client.dead, needsReset: true,
+    };
+  }
+
+  // Pair each recipient with its own RCPT reply; a duplicate address takes the next unused one.
+  const rejected = result.rejectedErrors.map((e) => ({ err: e, used: false }));
+  const outcomes: DeliveryOutcome[] = [];
+  const accepted: PendingRecipient[] = [];
+  for (const r of recipients) {
+    const hit = rejected.find((x) => !x.used && (x.err as { recipient?: string }).recipient === r.address.trim());
+    if (hit && hit.err.response) {
+      hit.used = true;
+      const reply = parseReply(hit.err.response);
+      outcomes.push(outcome(r, reply.code >= 500 ? 'bounced' : 'deferred', reply.dsn, saidReason(peer, reply, 'RCPT TO')));
+    } else {
+      accepted.push(r);
+    }
+  }
+
+  const err = result.error;
+  if (!err && result.info) {
+    const reply = parseReply(result.info.response || '250 2.0.0 Ok');
+    for (const r of accepted) outcomes.push(outcome(r, 'delivered', reply.code >= 200 && reply.code < 300 ? reply.dsn : '2.0.0', reply.text));
+    return { outcomes, noReply: false, reusable: !client.dead, needsReset: false };
+  }
+  if (err?.response) {
+    const reply = parseReply(err.response);
+    const state = reply.code >= 500 ? 'bounced' : 'deferred';
+    const reason = saidReason(peer, reply, commandName(err));
+    for (const r of accepted) outcomes.push(outcome(r, state, reply.dsn, reason));
+    return { outcomes, noReply: false, reusable: !client.dead, needsReset: true };
+  }
+  if (err && err.code === 'EMESSAGE' && err.command === 'MAIL FROM') {
+    for (const r of accepted) outcomes.push(outcome(r, 'bounced', '5.3.4', `message size ${content.length} exceeds size limit of server ${peer}`));
+    return { outcomes, noReply: false, reusable: !client.dead, needsReset: false };
+  }
+  // No reply: the connection broke or timed out.
+  const timedOut = err?.code === 'ETIMEDOUT';
+  const reason = timedOut
+    ? `conversation with ${peer} timed out while ${lostStage(err!)}`
+    : `lost connection with ${peer} while ${lostStage(err ?? ({} as ClientError))}`;
+  for (const r of accepted) outcomes.push(outcome(r, 'deferred', '4.4.2', reason));
+  client.close();
+  return {
+    outcomes,
+    noReply: result.accepted.length === 0 && result.rejectedErrors.length === 0,
+    reusable: false,
+    needsReset: false,
+  };
+}

@@ -1,0 +1,45 @@
+/**
+ * smtpd actor: one instance per inet service of master.cf (Node 20 threads
+ * cannot share a listening socket). It answers SMTP, applies the access
+ * policy, and hands each message to cleanup and the journal; the client
+ * hears 250 only after the journal has the message on disk.
+ */
+import { runActor } from '../../supervisor/actor.js';
+import { Smtpd } from './smtpd.js';
+import { cleanupForActor } from '../../global/cleanup-for-actor.js';
+import { submitToQueue } from '../../global/queue-submit.js';
+import type { JournalProtocol } from '../../protocol/protocol.js';
+
+runActor(async (ctx) => {
+  if (!ctx.service) throw new Error('smtpd started without an inet service');
+  const journal = ctx.peers<JournalProtocol>('journal');
+  const cleanup = cleanupForActor(ctx);
+  const smtpd = new Smtpd({
+    config: ctx.config,
+    service: ctx.service,
+    log: ctx.log,
+    instance: ctx.instance,
+    submit: (s) =>
+      submitToQueue(cleanup, journal, ctx.log, {
+        queueId: s.queueId,
+        arrivalTime: s.arrivalTime,
+        sender: s.sender,
+        recipients: s.recipients,
+        client: s.client,
+        content: s.content,
+        envid: s.envid,
+        ret: s.ret,
+        smtputf8: s.smtputf8,
+        bodyType: s.bodyType,
+        local: false,
+        heloName: s.heloName,
+        tlsInfo: s.tlsInfo,
+        receivedFor: s.recipients.length === 1 ? s.recipients[0].address : undefined,
+      }),
+  });
+  await smtpd.listen();
+  ctx.onDrain(() => smtpd.drain(30_000));
+  ctx.onShutdown(() => smtpd.close());
+  ctx.ready();
+  return {};
+}, { manualReady: true });

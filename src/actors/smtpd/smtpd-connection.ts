@@ -1,0 +1,299 @@
+/**
+ * smtpd-connection: the smallest subclasses of smtp-server's classes that
+ * make it behave as Postfix's smtpd, without forking the library:
+ *
+ * - SmtpdConnection.init(): smtp-server waits a hard-wired 100 ms before its
+ *   greeting (early-talker detection, SMTPConnection.init). There is no
+ *   option for it, so init() is overridden to wait `greetWaitMs` instead
+ *   (the Postrider parameter smtpd_greet_wait, default 0s: no wait).
+ * - _sendGreeting(): "220 $smtpd_banner", not the library's "NAME ESMTP".
+ * - send(): every reply passes here. A reply text that already starts with
+ *   an enhanced status code (made by smtp-reply) is sent as is; the
+ *   library's own texts are mapped to Postfix's; 4xx/5xx replies count
+ *   as errors for smtpd_soft/hard_error_limit; final replies feed the
+ *   per-command counts of the "disconnect from" line.
+ * - _onCommand(): the hard error limit (421 4.7.0 Error: too many errors),
+ *   the error tarpit (smtpd_error_sleep_time before each command once over
+ *   the soft limit) and the command counts. The library's own limit of 10
+ *   unrecognized commands is neutralised so Postfix's limits govern.
+ * - handler_DATA(): smtpd_data_restrictions before the 354.
+ * - _createParser(): a parser whose write() sees the raw bytes from the
+ *   socket before the library's line and DATA parsing. smtp-server's DATA
+ *   parser ends a message only at <CR><LF>.<CR><LF> (and at ".<CR><LF>" as
+ *   the very first line), so <LF>.<LF>, <LF>.<CR><LF>, <CR>.<CR> never end a
+ *   message: what smtpd_forbid_bare_newline needs. In "reject" mode the
+ *   parser refuses the first bare <LF> anywhere (command or DATA) with
+ *   "521 5.5.2 Error: bare <LF> received" and the session ends; in
+ *   "normalize" and "no" modes bare <LF> in DATA is turned into <CR><LF> by
+ *   the message assembly (smtpd-message.ts).
+ *
+ * Errors: nothing here throws into the socket pipeline; hostile input gets a
+ * reply and possibly a disconnect.
+ */
+import type { Socket } from 'node:net';
+import type { TLSSocket } from 'node:tls';
+import { SMTPServer } from 'smtp-server';
+import { SMTPConnection, type SMTPConnectionOptions } from 'smtp-server/lib/smtp-connection.js';
+import { SMTPStream } from 'smtp-server/lib/smtp-stream.js';
+import type { SMTPServerOptions, SMTPServerSession } from 'smtp-server/lib/types.js';
+import { ENHANCED_CODE_PREFIX, type SmtpReplyError } from '../../util/smtp-reply.js';
+
+/** What the connection layer asks of the Smtpd that owns it. */
+export interface ConnectionHooks {
+  greetWaitMs: number;
+  banner: string;
+  myhostname: string;
+  softErrorLimit: number;
+  hardErrorLimit: number;
+  errorSleepMs: number;
+  /** Per-session state, created with the connection. */
+  sessionState(conn: SmtpdConnection): SessionState;
+  /** smtpd_data_restrictions: a refusal or undefined. */
+  beforeData(session: SMTPServerSession): Promise<SmtpReplyError | undefined>;
+  /** Logs a line for this session ("timeout after DATA from ..."). */
+  event(conn: SmtpdConnection, text: string): void;
+}
+
+/** Per-session bookkeeping that Postfix keeps in its SMTPD_STATE. */
+export interface SessionState {
+  clientName: string;
+  clientAddr: string;
+  clientPort: number;
+  /** Decided at connect: reject, or normalize (also for exempt clients). */
+  bareNewline: 'normalize' | 'reject' | 'no';
+  errorCount: number;
+  /** Command name -> [succeeded, total], in first-use order. */
+  commands: Map<string, [number, number]>;
+  pendingCommand?: string;
+  lastCommand?: string;
+  queueId?: string;
+  /** SASL method of a successful AUTH, for the client= log line. */
+  saslMethod?: string;
+  clientLogged: boolean;
+  admitted: boolean;
+  connected: boolean;
+}
+
+/** Command names as Postfix counts them; anything else is "unknown". */
+const KNOWN_COMMANDS = new Set(['helo', 'ehlo', 'starttls', 'auth', 'mail', 'rcpt', 'data', 'rset', 'noop', 'vrfy', 'quit']);
+/** Postfix's order for the disconnect line. */
+export const COMMAND_ORDER = ['helo', 'ehlo', 'starttls', 'auth', 'mail', 'rcpt', 'data', 'bdat', 'rset', 'noop', 'vrfy', 'etrn', 'quit', 'unknown'];
+
+export class SmtpdServer extends SMTPServer {
+  constructor(
+    options: SMTPServerOptions,
+    readonly hooks: ConnectionHooks,
+  ) {
+    super(options);
+  }
+
+  /** Same as the library's connect(), with SmtpdConnection in place of SMTPConnection. */
+  override connect(socket: Socket | TLSSocket, socketOptions?: SMTPConnectionOptions | null): void {
+    const connection = new SmtpdConnection(this, socket, socketOptions);
+    this.connections.add(connection);
+    connection.on('error', (err: Error) => this.emit('error', err));
+    connection.on('connect', (data: unknown) => this.emit('connect', data));
+    connection.init();
+  }
+}
+
+export class SmtpdConnection extends SMTPConnection {
+  declare _server: SmtpdServer;
+  /** Set lazily: the base constructor calls _createParser() before subclass fields exist. */
+  private stateRef?: SessionState;
+
+  get state(): SessionState {
+    if (!this.stateRef) this.stateRef = this._server.hooks.sessionState(this);
+    return this.stateRef;
+  }
+
+  /** Session wait before the greeting: smtpd_greet_wait in place of the library's 100 ms. */
+  override init(): void {
+    this._setListeners(() => {
+      const wait = this._server.hooks.greetWaitMs;
+      if (wait > 0) setTimeout(() => this.connectionReady(), wait).unref();
+      else this.connectionReady();
+    });
+  }
+
+  override _sendGreeting(): void {
+    this.send(220, this._server.hooks.banner, false);
+  }
+
+  override send(code: number, data?: string | string[] | null, context?: string | false): void {
+    let text = data;
+    let ctx = context;
+    let closeAfter = false;
+    if (typeof text === 'string') {
+      const mapped = this.postfixText(code, text, ctx);
+      if (mapped) {
+        if (mapped.close) closeAfter = true;
+        code = mapped.code;
+        text = mapped.text;
+      }
+      if (ENHANCED_CODE_PREFIX.test(text)) ctx = false;
+    }
+    const state = this.stateRef;
+    if (state) {
+      if (code >= 400 && code !== 421) state.errorCount++;
+      if (code !== 334 && code !== 354 && state.pendingCommand) {
+        const counts = state.commands.get(state.pendingCommand);
+        if (counts && code < 400) counts[0]++;
+        state.pendingCommand = undefined;
+      }
+    }
+    super.send(code, text, ctx);
+    if (closeAfter) this.close();
+  }
+
+  override _onCommand(command: Buffer, callback?: () => void): void {
+    const hooks = this._server.hooks;
+    if (!this._ready || this._upgrading || this._closing) return super._onCommand(command, callback);
+    const state = this.state;
+    if (!this._nextHandler) {
+      const raw = command.toString('latin1').split(' ')[0].toLowerCase();
+      const name = KNOWN_COMMANDS.has(raw) ? raw : 'unknown';
+      state.lastCommand = name === 'unknown' ? 'UNKNOWN' : name.toUpperCase();
+      if (hooks.hardErrorLimit > 0 && state.errorCount >= hooks.hardErrorLimit) {
+        hooks.event(this, `too many errors after ${state.lastCommand}`);
+        this.send(421, `4.7.0 ${hooks.myhostname} Error: too many errors`);
+        return;
+      }
+      const counts = state.commands.get(name) ?? [0, 0];
+      counts[1]++;
+      state.commands.set(name, counts);
+      state.pendingCommand = name;
+    }
+    // Postfix's error limits govern, not the library's fixed 10 unrecognized commands.
+    this._unrecognizedCommands = 0;
+    if (hooks.errorSleepMs > 0 && state.errorCount >= hooks.softErrorLimit && hooks.softErrorLimit > 0) {
+      setTimeout(() => {
+        if (this._closing || this._closed) return callback?.();
+        super._onCommand(command, callback);
+      }, hooks.errorSleepMs);
+      return;
+    }
+    super._onCommand(command, callback);
+  }
+
+  override handler_DATA(command: Buffer, callback: () => void): void {
+    if (!this.session.envelope.rcptTo.length) return super.handler_DATA(command, callback);
+    this._server.hooks.beforeData(this.session).then(
+      (refusal) => {
+        if (this._closing || this._closed) return callback();
+        if (refusal) {
+          this.send(refusal.responseCode, refusal.message);
+          return callback();
+        }
+        super.handler_DATA(command, callback);
+      },
+      () => {
+        this.send(451, '4.3.0 Error: internal error');
+        callback();
+      },
+    );
+  }
+
+  override _onTimeout(): void {
+    if (!this._closing && !this._handlerPending && !(this._dataStream && this._parser && !this._parser._dataMode)) {
+      this._server.hooks.event(this, `timeout after ${this.stateRef?.lastCommand ?? 'CONNECT'}`);
+    }
+    super._onTimeout();
+  }
+
+  override _createParser(): SMTPStream {
+    const parser = new SmtpdStream(this, { maxCommandLength: this._server.options.maxCommandLength });
+    parser.oncommand = (command: Buffer, callback?: () => void) => this._onCommand(command, callback);
+    parser.on('error', (err: Error) => {
+      this.send(421, 'Error: ' + err.message);
+    });
+    return parser;
+  }
+
+  /** A bare <LF> arrived while smtpd_forbid_bare_newline = reject. */
+  rejectBareNewline(): void {
+    this._server.hooks.event(this, `bare <LF> received after ${this.stateRef?.lastCommand ?? 'CONNECT'}`);
+    this.send(521, '5.5.2 Error: bare <LF> received');
+    this.close();
+  }
+
+  /** Maps the library's reply texts to Postfix's. */
+  private postfixText(code: number, text: string, context: string | false | undefined): { code: number; text: string; close?: boolean } | undefined {
+    const host = this._server.hooks.myhostname;
+    switch (code) {
+      case 250:
+        if (text === 'Accepted' && context === 'MAIL_FROM_OK') return { code, text: '2.1.0 Ok' };
+        if (text === 'Accepted' && context === 'RCPT_TO_OK') return { code, text: '2.1.5 Ok' };
+        if (text === 'Flushed' || text === 'OK') return { code, text: '2.0.0 Ok' };
+        return undefined;
+      case 421:
+        if (text === 'Timeout - closing connection') return { code, text: `4.4.2 ${host} Error: timeout exceeded` };
+        if (text === 'Error: Command line too long') return { code, text: `4.7.0 ${host} Error: command line too long` };
+        if (text === 'Server shutting down') return { code, text: `4.3.2 ${host} Error: service shutting down` };
+        if (text.endsWith('You talk too soon')) return { code, text: `4.7.0 ${host} Error: you talk too soon` };
+        if (text === 'HTTP requests not allowed') return { code: 221, text: '2.7.0 Error: I can break rules, too. Goodbye.', close: true };
+        if (text.startsWith('Error: ')) return { code, text: `4.7.0 ${host} ${text}` };
+        return undefined;
+      case 500:
+        if (text === 'Error: command not recognized') {
+          if (context === 'AUTH') return { code: 503, text: '5.5.1 Error: authentication not enabled' };
+          if (context === 'STARTTLS') return { code: 502, text: '5.5.1 Error: command not implemented' };
+          return { code: 502, text: '5.5.2 Error: command not recognized' };
+        }
+        return undefined;
+      case 501:
+        if (text === 'Error: Bad sender address syntax') return { code, text: '5.1.7 Bad sender address syntax' };
+        if (text === 'Error: Bad recipient address syntax') return { code, text: '5.1.3 Bad recipient address syntax' };
+        return undefined;
+      case 503:
+        if (text === 'Error: need RCPT command') return { code: 554, text: '5.5.1 Error: no valid recipients' };
+        return undefined;
+      case 552:
+        if (text.startsWith('Error: message exceeds fixed maximum message size')) return { code, text: '5.3.4 Message size exceeds fixed limit' };
+        return undefined;
+      default:
+        return undefined;
+    }
+  }
+}
+
+/**
+ * The command/DATA parser with a look at the raw input first. write() is
+ * only called by the socket pipe (the library's own re-entry goes through
+ * _write), so each byte is inspected exactly once.
+ */
+export class SmtpdStream extends SMTPStream {
+  private lastWasCR = false;
+
+  constructor(
+    private readonly conn: SmtpdConnection,
+    options: { maxCommandLength?: number },
+  ) {
+    super(options);
+  }
+
+  override write(chunk: unknown, encoding?: unknown, cb?: unknown): boolean {
+    if (!this.isClosed && Buffer.isBuffer(chunk) && chunk.length > 0 && this.conn.state.bareNewline === 'reject') {
+      if (hasBareLF(chunk, this.lastWasCR)) {
+        this.isClosed = true;
+        this.conn.rejectBareNewline();
+        if (typeof cb === 'function') process.nextTick(cb as () => void);
+        return true;
+      }
+      this.lastWasCR = chunk[chunk.length - 1] === 0x0d;
+    }
+    return (super.write as (c: unknown, e?: unknown, cb?: unknown) => boolean)(chunk, encoding, cb);
+  }
+}
+
+/** True when `chunk` holds an LF not preceded by CR (`prevCR`: the byte before the chunk was CR). */
+export function hasBareLF(chunk: Buffer, prevCR: boolean): boolean {
+  let i = chunk.indexOf(0x0a);
+  while (i >= 0) {
+    const before = i === 0 ? prevCR : chunk[i - 1] === 0x0d;
+    if (!before) return true;
+    i = chunk.indexOf(0x0a, i + 1);
+  }
+  return false;
+}
+

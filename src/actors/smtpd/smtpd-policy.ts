@@ -1,0 +1,408 @@
+/**
+ * smtpd-policy: Postfix's SMTP access restrictions. With smtpd_delay_reject
+ * (always on here) the client, helo, sender, relay and recipient lists are
+ * all evaluated at RCPT TO, in that order; smtpd_data_restrictions at DATA.
+ * In each list the first restriction that permits ends that list, the first
+ * that rejects ends the evaluation with its reply, DUNNO goes on; a
+ * warn_if_reject prefix turns the next reject into a logged warning.
+ *
+ * Tables are opened once, at construction. Error behaviour: a broken table
+ * or an unknown restriction answers "451 4.3.5 Server configuration error"
+ * and logs a warning; DNS trouble gives a 4xx; nothing throws to the caller.
+ */
+import { openTable, type LookupTable } from '../../config/lookup-table.js';
+import { compileDomainList, compileHostList, lookupClient, lookupDomain, lookupEmail, type DomainMatcher, type HostMatcher } from '../../config/access-lookup.js';
+import type { Logger } from '../../util/log.js';
+import { parseReply, smtpError, type SmtpReplyError } from '../../util/smtp-reply.js';
+import type { SmtpdDns } from './smtpd-dns.js';
+import type { SmtpdSettings } from './smtpd-settings.js';
+
+/** What the restrictions see of a session at the time of the check. */
+export interface PolicyContext {
+  clientName: string;
+  clientAddr: string;
+  helo?: string;
+  /** Envelope sender, "" for the null sender; undefined before MAIL. */
+  sender?: string;
+  recipient?: string;
+  saslUser?: string;
+}
+
+/** The outcome: a refusal (when any) and the replies warn_if_reject turned into warnings. */
+export interface PolicyVerdict {
+  reject?: SmtpReplyError;
+  warnings: SmtpReplyError[];
+}
+
+type Stage = 'client' | 'helo' | 'sender' | 'recipient' | 'data';
+type Step = { kind: 'permit' } | { kind: 'dunno' } | { kind: 'reject'; error: SmtpReplyError };
+
+const PERMIT: Step = { kind: 'permit' };
+const DUNNO: Step = { kind: 'dunno' };
+
+/** Restrictions that take one argument (the next list element). */
+const WITH_ARGUMENT = new Set([
+  'check_client_access',
+  'check_helo_access',
+  'check_sender_access',
+  'check_recipient_access',
+  'reject_rbl_client',
+]);
+
+/** Configuration problems are reported with a stable code. */
+export class PolicyConfigError extends Error {
+  readonly code = 'ERR_SMTPD_POLICY';
+}
+
+export class SmtpdPolicy {
+  private readonly tables = new Map<string, LookupTable>();
+  private readonly broken = new Map<string, string>();
+
+  constructor(
+    private readonly settings: SmtpdSettings,
+    private readonly baseDir: string,
+    private readonly dns: SmtpdDns,
+    private readonly log: Logger,
+  ) {
+    const s = settings;
+    for (const list of [s.clientRestrictions, s.heloRestrictions, s.senderRestrictions, s.relayRestrictions, s.recipientRestrictions, s.dataRestrictions]) {
+      for (let i = 0; i < list.length; i++) {
+        if (/^check_(client|helo|sender|recipient)_access$/.test(list[i]) && list[i + 1]) this.open(list[i + 1]);
+      }
+    }
+    for (const list of [s.virtualMailboxMaps, s.virtualAliasMaps, s.saslPasswordMaps]) {
+      for (const entry of list) if (isTableSpec(entry)) this.open(entry);
+    }
+    this.mynetworks = this.hostList('mynetworks', s.mynetworks);
+    this.eventLimitExceptions = this.hostList('smtpd_client_event_limit_exceptions', s.eventLimitExceptions);
+    this.bareNewlineExclusions = this.hostList('smtpd_forbid_bare_newline_exclusions', s.bareNewlineExclusions);
+    this.mydestination = this.domainList('mydestination', s.mydestination, false);
+    this.relayDomains = this.domainList('relay_domains', s.relayDomains, true);
+    this.virtualMailboxDomains = this.domainList('virtual_mailbox_domains', s.virtualMailboxDomains, false);
+    this.virtualAliasDomains = this.domainList('virtual_alias_domains', s.virtualAliasDomains, false);
+  }
+
+  /** mynetworks, as compiled at construction. */
+  readonly mynetworks: HostMatcher;
+  /** smtpd_client_event_limit_exceptions. */
+  readonly eventLimitExceptions: HostMatcher;
+  /** smtpd_forbid_bare_newline_exclusions. */
+  readonly bareNewlineExclusions: HostMatcher;
+  private readonly mydestination: DomainMatcher;
+  private readonly relayDomains: DomainMatcher;
+  private readonly virtualMailboxDomains: DomainMatcher;
+  private readonly virtualAliasDomains: DomainMatcher;
+
+  private hostList(param: string, list: string[]): HostMatcher {
+    try {
+      return compileHostList(list, this.baseDir);
+    } catch (err) {
+      this.log.warning(`${param}: ${(err as Error).message}; the list matches nothing`);
+      return { match: () => false };
+    }
+  }
+
+  private domainList(param: string, list: string[], subdomains: boolean): DomainMatcher {
+    try {
+      return compileDomainList(list, this.baseDir, subdomains);
+    } catch (err) {
+      this.log.warning(`${param}: ${(err as Error).message}; the list matches nothing`);
+      return { match: () => false };
+    }
+  }
+
+  /** The opened table for a spec (opened now when not yet); undefined when it cannot be opened. */
+  table(spec: string): LookupTable | undefined {
+    return this.tables.get(spec) ?? this.open(spec);
+  }
+
+  /** Runs client, helo, sender, relay and recipient restrictions for one RCPT TO. */
+  async checkRecipient(ctx: PolicyContext): Promise<PolicyVerdict> {
+    const s = this.settings;
+    const warnings: SmtpReplyError[] = [];
+    for (const [stage, list] of [
+      ['client', s.clientRestrictions],
+      ['helo', s.heloRestrictions],
+      ['sender', s.senderRestrictions],
+      ['recipient', s.relayRestrictions],
+      ['recipient', s.recipientRestrictions],
+    ] as Array<[Stage, string[]]>) {
+      const reject = await this.runList(stage, list, ctx, warnings);
+      if (reject) return { reject, warnings };
+    }
+    const unlisted = this.unlistedRecipient(ctx.recipient ?? '');
+    if (unlisted) return { reject: unlisted, warnings };
+    return { warnings };
+  }
+
+  /** Runs smtpd_data_restrictions at DATA. */
+  async checkData(ctx: PolicyContext): Promise<PolicyVerdict> {
+    const warnings: SmtpReplyError[] = [];
+    const reject = await this.runList('data', this.settings.dataRestrictions, ctx, warnings);
+    return { reject, warnings };
+  }
+
+  /** Whether a domain is one of ours or one we relay for (mydestination, virtual, relay_domains). */
+  isAuthorizedDestination(domain: string): boolean {
+    return this.isLocalOrVirtual(domain) || this.relayDomains.match(domain);
+  }
+
+  private async runList(stage: Stage, list: string[], ctx: PolicyContext, warnings: SmtpReplyError[]): Promise<SmtpReplyError | undefined> {
+    let warnOnly = false;
+    for (let i = 0; i < list.length; i++) {
+      const name = list[i].toLowerCase();
+      if (name === 'warn_if_reject') {
+        warnOnly = true;
+        continue;
+      }
+      let arg: string | undefined;
+      if (WITH_ARGUMENT.has(name)) {
+        arg = list[++i];
+        if (arg === undefined) return this.configError(`${name} requires an argument`);
+      }
+      const step = await this.restriction(stage, name, arg, ctx);
+      if (step.kind === 'permit') return undefined;
+      if (step.kind === 'reject') {
+        if (warnOnly) warnings.push(step.error);
+        else return step.error;
+      }
+      warnOnly = false;
+    }
+    return undefined;
+  }
+
+  private async restriction(stage: Stage, name: string, arg: string | undefined, ctx: PolicyContext, depth = 0): Promise<Step> {
+    const c = this.settings.codes;
+    const rcpt = ctx.recipient ?? '';
+    const sender = ctx.sender ?? '';
+    switch (name) {
+      case 'permit':
+        return PERMIT;
+      case 'dunno':
+        return DUNNO;
+      case 'reject':
+        return this.reject(stage, ctx, c.reject, 'Access denied');
+      case 'defer':
+        return this.reject(stage, ctx, c.defer, 'Try again later');
+      case 'permit_mynetworks':
+        return this.mynetworks.match(ctx.clientName, ctx.clientAddr) ? PERMIT : DUNNO;
+      case 'permit_sasl_authenticated':
+        return ctx.saslUser ? PERMIT : DUNNO;
+      case 'reject_unauth_destination':
+      case 'defer_unauth_destination': {
+        if (!ctx.recipient || !rcpt.includes('@') || this.isAuthorizedDestination(domainOf(rcpt))) return DUNNO;
+        const code = name === 'reject_unauth_destination' ? c.relayReject : 454;
+        return { kind: 'reject', error: smtpError(code, dsnFor(code, '7.1'), `<${rcpt}>: Relay access denied`) };
+      }
+      case 'check_client_access':
+        return this.access(stage, arg!, ctx, (t) => lookupClient(t, ctx.clientName, ctx.clientAddr), depth);
+      case 'check_helo_access':
+        if (!ctx.helo) return DUNNO;
+        return this.access(stage, arg!, ctx, (t) => lookupDomain(t, ctx.helo!.replace(/^\[|\]$/g, '')), depth);
+      case 'check_sender_access':
+        if (ctx.sender === undefined) return DUNNO;
+        return this.access(stage, arg!, ctx, (t) => (sender === '' ? t.get('<>') : lookupEmail(t, sender)), depth);
+      case 'check_recipient_access':
+        if (!ctx.recipient) return DUNNO;
+        return this.access(stage, arg!, ctx, (t) => lookupEmail(t, rcpt), depth);
+      case 'reject_non_fqdn_sender':
+        if (!sender || isFqdnAddress(sender)) return DUNNO;
+        return { kind: 'reject', error: smtpError(c.nonFqdn, dsnFor(c.nonFqdn, '5.2'), `<${sender}>: Sender address rejected: need fully-qualified address`) };
+      case 'reject_non_fqdn_recipient':
+        if (!rcpt || isFqdnAddress(rcpt)) return DUNNO;
+        return { kind: 'reject', error: smtpError(c.nonFqdn, dsnFor(c.nonFqdn, '5.2'), `<${rcpt}>: Recipient address rejected: need fully-qualified address`) };
+      case 'reject_non_fqdn_helo_hostname':
+      case 'reject_non_fqdn_hostname':
+        if (!ctx.helo || isFqdnHost(ctx.helo)) return DUNNO;
+        return { kind: 'reject', error: smtpError(c.nonFqdn, dsnFor(c.nonFqdn, '5.2'), `<${ctx.helo}>: Helo command rejected: need fully-qualified hostname`) };
+      case 'reject_invalid_helo_hostname':
+      case 'reject_invalid_hostname':
+        if (!ctx.helo || isValidHeloName(ctx.helo)) return DUNNO;
+        return { kind: 'reject', error: smtpError(c.invalidHostname, dsnFor(c.invalidHostname, '5.2'), `<${ctx.helo}>: Helo command rejected: Invalid name`) };
+      case 'reject_unknown_sender_domain':
+        if (!sender) return DUNNO;
+        return this.unknownDomain(sender, 'Sender', '1.8');
+      case 'reject_unknown_recipient_domain':
+        if (!rcpt || this.isLocalOrVirtual(domainOf(rcpt))) return DUNNO;
+        return this.unknownDomain(rcpt, 'Recipient', '1.2');
+      case 'reject_rbl_client':
+        return this.rbl(arg!, ctx);
+      case 'reject_unlisted_recipient': {
+        const err = this.unlistedRecipient(rcpt);
+        return err ? { kind: 'reject', error: err } : DUNNO;
+      }
+      default:
+        return { kind: 'reject', error: this.configError(`unknown restriction "${name}"`) };
+    }
+  }
+
+  private async access(stage: Stage, spec: string, ctx: PolicyContext, find: (t: LookupTable) => string | undefined, depth: number): Promise<Step> {
+    const table = this.table(spec);
+    if (!table) return { kind: 'reject', error: this.configError(`table ${spec} is unavailable`) };
+    let value: string | undefined;
+    try {
+      value = find(table);
+    } catch (err) {
+      return { kind: 'reject', error: this.configError(`${spec}: ${(err as Error).message}`) };
+    }
+    if (value === undefined) return DUNNO;
+    const v = value.trim();
+    const word = (v.split(/\s+/)[0] ?? '').toUpperCase();
+    const rest = v.slice(word.length).trim();
+    const c = this.settings.codes;
+    if (word === 'OK' || (/^\d+$/.test(v) && !/^[45]\d\d$/.test(v))) return PERMIT;
+    if (word === 'DUNNO' || word === '') return DUNNO;
+    if (word === 'REJECT') return this.reject(stage, ctx, c.accessReject, rest || 'Access denied');
+    if (word === 'DEFER' || word === 'DEFER_IF_REJECT' || word === 'DEFER_IF_PERMIT') return this.reject(stage, ctx, c.accessDefer, rest || 'Access denied');
+    const reply = parseReply(v);
+    if (reply) return { kind: 'reject', error: smtpError(reply.code, reply.dsn, `${subject(stage, ctx)}: ${reply.text || 'Access denied'}`) };
+    if (word === 'WARN' || word === 'INFO') {
+      this.log.info(`${word.toLowerCase()}: ${stage}: ${subject(stage, ctx)}: ${rest}`);
+      return DUNNO;
+    }
+    if (/^[a-z_]+$/i.test(word) && depth < 4) {
+      // A restriction name as the result: evaluate it in the same stage.
+      const parts = v.split(/[\s,]+/);
+      return this.restriction(stage, parts[0].toLowerCase(), parts[1], ctx, depth + 1);
+    }
+    this.log.warning(`${spec}: unsupported access result "${word}" ignored`);
+    return DUNNO;
+  }
+
+  private reject(stage: Stage, ctx: PolicyContext, code: number, text: string): Step {
+    return { kind: 'reject', error: smtpError(code, dsnFor(code, '7.1'), `${subject(stage, ctx)}: ${text}`) };
+  }
+
+  private async unknownDomain(address: string, who: 'Sender' | 'Recipient', detail: string): Promise<Step> {
+    const domain = domainOf(address);
+    if (!domain || domain.startsWith('[')) return DUNNO;
+    const answer = await this.dns.domainExists(domain);
+    if (answer === 'found') return DUNNO;
+    const code = answer === 'tempfail' ? 450 : this.settings.codes.unknownAddress;
+    return { kind: 'reject', error: smtpError(code, dsnFor(code, detail), `<${address}>: ${who} address rejected: Domain not found`) };
+  }
+
+  private async rbl(arg: string, ctx: PolicyContext): Promise<Step> {
+    const [list, want] = arg.split('=');
+    const answers = await this.dns.rblLookup(ctx.clientAddr, list);
+    const hit = want ? answers.some((a) => matchRblValue(a, want)) : answers.length > 0;
+    if (!hit) return DUNNO;
+    const code = this.settings.codes.rbl;
+    return { kind: 'reject', error: smtpError(code, dsnFor(code, '7.1'), `Service unavailable; Client host [${ctx.clientAddr}] blocked using ${list}`) };
+  }
+
+  private unlistedRecipient(rcpt: string): SmtpReplyError | undefined {
+    if (!rcpt) return undefined;
+    const s = this.settings;
+    const domain = domainOf(rcpt);
+    if (!domain || this.mydestination.match(domain)) return undefined;
+    const code = s.codes.unknownVirtualMailbox;
+    if (this.virtualMailboxDomains.match(domain)) {
+      if (this.inMaps(rcpt, s.virtualMailboxMaps) || this.inMaps(rcpt, s.virtualAliasMaps)) return undefined;
+      return smtpError(code, dsnFor(code, '1.1'), `<${rcpt}>: Recipient address rejected: User unknown in virtual mailbox table`);
+    }
+    if (this.virtualAliasDomains.match(domain)) {
+      if (this.inMaps(rcpt, s.virtualAliasMaps)) return undefined;
+      return smtpError(code, dsnFor(code, '1.1'), `<${rcpt}>: Recipient address rejected: User unknown in virtual alias table`);
+    }
+    return undefined;
+  }
+
+  private inMaps(address: string, specs: string[]): boolean {
+    for (const spec of specs) {
+      const t = this.table(spec);
+      if (!t) continue;
+      try {
+        if (lookupEmail(t, address) !== undefined) return true;
+      } catch {
+        // a broken table matches nothing
+      }
+    }
+    return false;
+  }
+
+  private isLocalOrVirtual(domain: string): boolean {
+    if (!domain) return true;
+    return this.mydestination.match(domain) || this.virtualMailboxDomains.match(domain) || this.virtualAliasDomains.match(domain);
+  }
+
+  private open(spec: string): LookupTable | undefined {
+    if (this.broken.has(spec)) return undefined;
+    try {
+      const t = openTable(spec, this.baseDir);
+      this.tables.set(spec, t);
+      return t;
+    } catch (err) {
+      this.broken.set(spec, (err as Error).message);
+      this.log.warning(`table ${spec}: ${(err as Error).message}`);
+      return undefined;
+    }
+  }
+
+  private configError(what: string): SmtpReplyError {
+    this.log.warning(`smtpd restriction: ${what}`);
+    return smtpError(451, '4.3.5', 'Server configuration error');
+  }
+}
+
+function subject(stage: Stage, ctx: PolicyContext): string {
+  switch (stage) {
+    case 'client':
+      return `<${ctx.clientName}[${ctx.clientAddr}]>: Client host rejected`;
+    case 'helo':
+      return `<${ctx.helo ?? ''}>: Helo command rejected`;
+    case 'sender':
+      return `<${ctx.sender ?? ''}>: Sender address rejected`;
+    case 'recipient':
+      return `<${ctx.recipient ?? ''}>: Recipient address rejected`;
+    case 'data':
+      return '<DATA>: Data command rejected';
+  }
+}
+
+/** "5" + ".7.1" for a 5xx code, "4.7.1" for 4xx. */
+function dsnFor(code: number, detail: string): string {
+  return `${String(code)[0]}.${detail}`;
+}
+
+function isTableSpec(entry: string): boolean {
+  return /^[a-z0-9_-]+:/i.test(entry) && !entry.startsWith('[');
+}
+
+export function domainOf(address: string): string {
+  const at = address.lastIndexOf('@');
+  return at < 0 ? '' : address.slice(at + 1).toLowerCase();
+}
+
+/** Postfix's non-FQDN test: an address literal, or a name with a dot inside. */
+function isFqdnHost(host: string): boolean {
+  if (/^\[.*\]$/.test(host)) return true;
+  return /^[^.]+(\.[^.]+)+\.?$/.test(host);
+}
+
+function isFqdnAddress(address: string): boolean {
+  const domain = domainOf(address);
+  return domain !== '' && isFqdnHost(domain);
+}
+
+/** RFC 1035 host name or an address literal, as Postfix's valid_hostname/valid_hostaddr. */
+function isValidHeloName(helo: string): boolean {
+  const h = helo.replace(/\.$/, '');
+  if (/^\[(ipv6:)?[0-9a-f:.]+\]$/i.test(h)) return true;
+  if (h.length === 0 || h.length > 255) return false;
+  return h.split('.').every((label) => label.length > 0 && label.length <= 63 && /^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/i.test(label)) && !/^[0-9.]+$/.test(h);
+}
+
+function matchRblValue(answer: string, want: string): boolean {
+  // "127.0.0.[2..11]" or "127.0.0.2" or ";"-separated alternatives.
+  return want.split(';').some((w) => {
+    const a = answer.split('.');
+    const p = w.split('.');
+    if (p.length !== 4) return false;
+    return p.every((part, i) => {
+      const m = /^\[(\d+)\.\.(\d+)\]$/.exec(part);
+      if (m) return Number(a[i]) >= Number(m[1]) && Number(a[i]) <= Number(m[2]);
+      return part === a[i];
+    });
+  });
+}

@@ -1,0 +1,131 @@
+/**
+ * trivial-rewrite: Postfix's trivial-rewrite(8) as a library.
+ *   rewrite(address, role): append_at_myorigin, sender_canonical_maps or
+ *     recipient_canonical_maps, canonical_maps, then (recipients only)
+ *     virtual_alias_maps expansion; one address in, one or more out.
+ *   resolve(address): address class, transport and nexthop.
+ * Both cache their answers in bounded Maps. Errors never throw: rewrite
+ * returns `error` with an enhanced status text ("4.6.0 Alias expansion error",
+ * "4.3.0 Temporary lookup failure") and the address unchanged; resolve of an
+ * address whose tables fail resolves to the "retry" transport, which defers.
+ * Opening a table that does not exist throws TableLookupError from the
+ * constructor, so a broken configuration is found at start.
+ */
+import type { MainConfig } from '../../config/main-config.js';
+import type { LookupTable } from '../../config/lookup-table.js';
+import type { ResolvedAddress } from '../../protocol/protocol.js';
+import { splitList } from '../../config/main-config.js';
+import { BoundedCache } from './trivial-rewrite-cache.js';
+import { findAddress } from './trivial-rewrite-map.js';
+import { boolParam, intParam, param } from './trivial-rewrite-params.js';
+import { Resolver } from './trivial-rewrite-resolve.js';
+import { openMaps, TableLookupError } from './trivial-rewrite-tables.js';
+import { AliasExpansionError, expandVirtual, type VirtualOptions } from './trivial-rewrite-virtual.js';
+
+/** What rewrite answers; `error` set means the mail must be deferred with that text. */
+export interface RewriteResult {
+  addresses: string[];
+  error?: string;
+}
+
+export type RewriteRole = 'sender' | 'recipient';
+
+/** Enhanced status texts rewrite returns. */
+export const REWRITE_ERRORS = {
+  EXPANSION: '4.6.0 Alias expansion error',
+  LOOKUP: '4.3.0 Temporary lookup failure',
+} as const;
+
+/** Address rewriting and resolution over one configuration. */
+export class TrivialRewrite {
+  private readonly senderCanonical: LookupTable | undefined;
+  private readonly recipientCanonical: LookupTable | undefined;
+  private readonly canonical: LookupTable | undefined;
+  private readonly virtualAlias: LookupTable | undefined;
+  private readonly resolver: Resolver;
+  private readonly myorigin: string;
+  private readonly appendAtMyorigin: boolean;
+  private readonly delimiters: string;
+  private readonly propagateCanonical: boolean;
+  private readonly virtualOptions: VirtualOptions;
+  private readonly rewriteCache = new BoundedCache<RewriteResult>();
+  private readonly resolveCache = new BoundedCache<ResolvedAddress>();
+  /** Why the last rewrite failed, for the caller's log (not part of the reply). */
+  lastErrorDetail = '';
+
+  constructor(config: MainConfig) {
+    const dir = config.dir;
+    const maps = (name: string) => openMaps(param(config, name), dir, name);
+    this.senderCanonical = maps('sender_canonical_maps');
+    this.recipientCanonical = maps('recipient_canonical_maps');
+    this.canonical = maps('canonical_maps');
+    this.virtualAlias = maps('virtual_alias_maps');
+    this.resolver = new Resolver(config);
+    this.myorigin = param(config, 'myorigin').trim().toLowerCase();
+    this.appendAtMyorigin = boolParam(config, 'append_at_myorigin');
+    this.delimiters = param(config, 'recipient_delimiter').trim();
+    const propagate = splitList(param(config, 'propagate_unmatched_extensions').toLowerCase());
+    this.propagateCanonical = propagate.includes('canonical');
+    this.virtualOptions = {
+      delimiters: this.delimiters,
+      propagate: propagate.includes('virtual'),
+      recursionLimit: intParam(config, 'virtual_alias_recursion_limit'),
+      expansionLimit: intParam(config, 'virtual_alias_expansion_limit'),
+      qualify: (a) => this.qualify(a),
+    };
+  }
+
+  /** Rewrites one address for its role. The null sender "" stays "". */
+  rewrite(address: string, role: RewriteRole): RewriteResult {
+    if (address === '') return { addresses: [''] };
+    const key = role === 'sender' ? `s${address}` : `r${address}`;
+    const cached = this.rewriteCache.get(key);
+    if (cached) return cached;
+    let result: RewriteResult;
+    try {
+      let a = this.qualify(address);
+      a = this.canonicalize(role === 'sender' ? this.senderCanonical : this.recipientCanonical, a);
+      a = this.canonicalize(this.canonical, a);
+      const addresses = role === 'recipient' && this.virtualAlias ? expandVirtual(this.virtualAlias, a, this.virtualOptions) : [a];
+      result = { addresses };
+    } catch (err) {
+      this.lastErrorDetail = (err as Error).message;
+      if (err instanceof AliasExpansionError) return { addresses: [address], error: REWRITE_ERRORS.EXPANSION };
+      if (err instanceof TableLookupError) return { addresses: [address], error: REWRITE_ERRORS.LOOKUP };
+      throw err;
+    }
+    this.rewriteCache.set(key, result);
+    return result;
+  }
+
+  /** Resolves one recipient to its class, transport and nexthop. */
+  resolve(address: string): ResolvedAddress {
+    const cached = this.resolveCache.get(address);
+    if (cached) return cached;
+    let result: ResolvedAddress;
+    try {
+      result = this.resolver.resolve(address);
+    } catch (err) {
+      if (!(err instanceof TableLookupError)) throw err;
+      // Not cached: the table may answer next time; "retry" makes qmgr defer.
+      return { addressClass: 'default', transport: 'retry', nexthop: `4.3.0 ${err.message}`, recipient: address };
+    }
+    this.resolveCache.set(address, result);
+    return result;
+  }
+
+  /** append_at_myorigin: a bare local part gets "@$myorigin". */
+  private qualify(address: string): string {
+    if (!this.appendAtMyorigin || address.includes('@') || !this.myorigin) return address;
+    return `${address}@${this.myorigin}`;
+  }
+
+  /** One-to-one canonical mapping; the result is qualified again as Postfix does. */
+  private canonicalize(table: LookupTable | undefined, address: string): string {
+    if (!table) return address;
+    const hit = findAddress(table, address, this.delimiters, this.propagateCanonical);
+    if (!hit) return address;
+    const first = hit.value.split(/[\s,]+/).find((s) => s !== '');
+    return first ? this.qualify(hit.apply(first)) : address;
+  }
+}

@@ -1,0 +1,14 @@
+/**
+ * virtual actor: Postfix's virtual(8): delivery into Maildir mailboxes under
+ * virtual_mailbox_base, as virtual_mailbox_maps names them.
+ */
+import { runActor } from '../../supervisor/actor.js';
+import { VirtualAgent } from './virtual-agent.js';
+import { readContent } from '../../store/queue-store.js';
+import type { DeliveryProtocol } from '../../protocol/protocol.js';
+
+runActor<DeliveryProtocol>((ctx) => {
+  const queueDir = ctx.config.path('queue_directory');
+  const agent = new VirtualAgent({ config: ctx.config, log: ctx.log, readContent: (loc) => readContent(queueDir, loc) });
+  return { deliver: (req) => agent.deliver(req) };
+});

@@ -1,0 +1,114 @@
+/**
+ * virtual-agent: Postfix's virtual(8) as a library: each recipient's mailbox
+ * comes from virtual_mailbox_maps (user@domain, then the @domain catch-all)
+ * relative to virtual_mailbox_base; a path ending in "/" is a Maildir, any
+ * other an mbox file. Unknown user: bounce 5.1.1. File system errors defer
+ * (ENOSPC/EDQUOT 4.3.0, others 4.2.0); a broken table defers 4.3.5.
+ * deliver() never rejects.
+ */
+import { isAbsolute, relative, resolve } from 'node:path';
+import type { MainConfig } from '../../config/main-config.js';
+import { openTableList, type TableList } from '../../config/lookup-table.js';
+import type { DeliveryOutcome, DeliveryRequest, DeliveryResult } from '../../protocol/protocol.js';
+import type { BodyLocation } from '../../store/store-types.js';
+import { logOutcomes } from '../../util/delivery-log.js';
+import type { Logger } from '../../util/log.js';
+import { deliveredCopy, deliverMaildir, deliverMbox } from './virtual-maildir.js';
+
+/** What the virtual agent is built with (as every delivery agent library). */
+export interface VirtualAgentOptions {
+  config: MainConfig;
+  log: Logger;
+  readContent: (location: BodyLocation) => Promise<Buffer>;
+}
+
+/** The virtual delivery agent: Maildir / mbox delivery under virtual_mailbox_base. */
+export class VirtualAgent {
+  private maps: TableList | undefined;
+
+  constructor(private readonly opts: VirtualAgentOptions) {}
+
+  /** Delivers every recipient of `req` into its mailbox. */
+  async deliver(req: DeliveryRequest): Promise<DeliveryResult> {
+    const start = Date.now();
+    const outcomes: DeliveryOutcome[] = [];
+    const out = (index: number, state: DeliveryOutcome['state'], dsn: string, reason: string) =>
+      outcomes.push({ index, state, dsn, reason, relay: 'virtual' });
+    let content: Buffer | undefined;
+    let failure: { dsn: string; reason: string } | undefined;
+    try {
+      this.maps ??= openTableList(this.opts.config.get('virtual_mailbox_maps'), this.opts.config.dir);
+    } catch (err) {
+      failure = { dsn: '4.3.5', reason: `mail system configuration error: ${(err as Error).message}` };
+    }
+    if (!failure) {
+      try {
+        content = await this.opts.readContent(req.location);
+      } catch (err) {
+        failure = { dsn: '4.3.0', reason: `error reading queue file: ${(err as Error)?.message ?? err}` };
+      }
+    }
+    const base = this.opts.config.path('virtual_mailbox_base');
+    const delimiter = this.opts.config.get('recipient_delimiter');
+    for (const r of req.recipients) {
+      if (failure) {
+        out(r.index, 'deferred', failure.dsn, failure.reason);
+        continue;
+      }
+      let mailbox: string | undefined;
+      try {
+        mailbox = lookupMailbox(this.maps!, r.address, delimiter);
+      } catch (err) {
+        out(r.index, 'deferred', '4.3.5', `mail system configuration error: ${(err as Error).message}`);
+        continue;
+      }
+      if (mailbox === undefined) {
+        out(r.index, 'bounced', '5.1.1', `unknown user: "${r.address.toLowerCase()}"`);
+        continue;
+      }
+      const path = resolve(base || '/', mailbox.trim());
+      const rel = relative(base || '/', path);
+      if (!base || rel.startsWith('..') || isAbsolute(rel)) {
+        out(r.index, 'deferred', '4.3.5', `mail system configuration error: mailbox ${mailbox} is outside virtual_mailbox_base`);
+        continue;
+      }
+      const data = deliveredCopy(req.sender, r.address, content!);
+      try {
+        if (mailbox.trim().endsWith('/')) {
+          await deliverMaildir(path, data);
+          out(r.index, 'delivered', '2.0.0', 'delivered to maildir');
+        } else {
+          await deliverMbox(path, req.sender, data);
+          out(r.index, 'delivered', '2.0.0', 'delivered to mailbox');
+        }
+      } catch (err) {
+        const code = (err as { code?: string }).code;
+        const full = code === 'ENOSPC' || code === 'EDQUOT';
+        const kind = mailbox.trim().endsWith('/') ? 'maildir' : 'mailbox';
+        out(r.index, 'deferred', full ? '4.3.0' : '4.2.0', `${kind} delivery failed: ${(err as Error).message}`);
+      }
+    }
+    const end = Date.now();
+    logOutcomes(this.opts.log, req, outcomes, { connectStart: start, transmitStart: start, end });
+    return { outcomes, connectSeconds: 0, transmitSeconds: (end - start) / 1000 };
+  }
+}
+
+/** virtual(8)'s lookup order: user@domain, user+ext stripped, then @domain. */
+export function lookupMailbox(table: TableList, address: string, delimiter = ''): string | undefined {
+  const addr = address.trim().toLowerCase();
+  const hit = table.get(addr);
+  if (hit !== undefined) return hit;
+  const at = addr.lastIndexOf('@');
+  if (at < 0) return undefined;
+  const local = addr.slice(0, at);
+  const domain = addr.slice(at + 1);
+  for (const d of delimiter) {
+    const k = local.indexOf(d);
+    if (k > 0) {
+      const bare = table.getPartial(`${local.slice(0, k)}@${domain}`);
+      if (bare !== undefined) return bare;
+    }
+  }
+  return table.getPartial(`@${domain}`);
+}

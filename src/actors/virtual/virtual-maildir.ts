@@ -1,0 +1,85 @@
+/**
+ * virtual-maildir: writes one message into a Maildir (tmp/ -> fsync ->
+ * rename into new/ -> fsync new/) or appends it to an mbox file (with a
+ * "From " line and ">From " quoting, fsync), as Postfix's virtual(8) does,
+ * with Postfix's Return-Path and Delivered-To headers first and UNIX line
+ * ends. Throws the file system's error (with its errno code) on failure;
+ * a half-written Maildir file is removed from tmp/.
+ */
+import { mkdir, open, rename, unlink } from 'node:fs/promises';
+import { hostname } from 'node:os';
+import { dirname, join } from 'node:path';
+import { threadId } from 'node:worker_threads';
+
+let counter = 0;
+
+/** A unique Maildir file name: "time.pid_thread_counter.host" (no "/" or ":" in the host part). */
+export function maildirName(now = Date.now()): string {
+  counter++;
+  const host = hostname().replace(/\//g, '\\057').replace(/:/g, '\\072');
+  return `${Math.floor(now / 1000)}.${process.pid}_${threadId}_${counter}.${host}`;
+}
+
+/** The delivered copy: Return-Path, Delivered-To, then the message with LF line ends. */
+export function deliveredCopy(sender: string, recipient: string, content: Buffer): Buffer {
+  const head = Buffer.from(`Return-Path: <${sender}>\nDelivered-To: ${recipient.toLowerCase()}\n`);
+  return Buffer.concat([head, crlfToLf(content)]);
+}
+
+function crlfToLf(content: Buffer): Buffer {
+  const out = Buffer.allocUnsafe(content.length);
+  let n = 0;
+  for (let i = 0; i < content.length; i++) {
+    const b = content[i];
+    if (b === 0x0d && content[i + 1] === 0x0a) continue;
+    out[n++] = b;
+  }
+  return out.subarray(0, n);
+}
+
+async function fsyncDir(dir: string): Promise<void> {
+  const fh = await open(dir, 'r');
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
+
+/** Delivers `data` into the Maildir at `dir` (created when missing); returns the file's path in new/. */
+export async function deliverMaildir(dir: string, data: Buffer): Promise<string> {
+  for (const sub of ['tmp', 'new', 'cur']) await mkdir(join(dir, sub), { recursive: true, mode: 0o700 });
+  const name = maildirName();
+  const tmpPath = join(dir, 'tmp', name);
+  const newPath = join(dir, 'new', name);
+  const fh = await open(tmpPath, 'wx', 0o600);
+  try {
+    try {
+      await fh.writeFile(data);
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    await rename(tmpPath, newPath);
+  } catch (err) {
+    await unlink(tmpPath).catch(() => undefined);
+    throw err;
+  }
+  await fsyncDir(join(dir, 'new'));
+  return newPath;
+}
+
+/** Appends to the mbox file at `file` (it and its directory created when missing), with the "From " envelope line. */
+export async function deliverMbox(file: string, sender: string, data: Buffer, now = new Date()): Promise<void> {
+  const from = `From ${sender || 'MAILER-DAEMON'}  ${now.toUTCString().replace(/^(\w+), (\d+) (\w+) (\d+) (\S+) GMT$/, '$1 $3 $2 $5 $4')}\n`;
+  const quoted = data.toString('latin1').replace(/^(>*From )/gm, '>$1');
+  const body = quoted.endsWith('\n') ? quoted : quoted + '\n';
+  await mkdir(dirname(file), { recursive: true, mode: 0o700 });
+  const fh = await open(file, 'a', 0o600);
+  try {
+    await fh.writeFile(Buffer.from(from + body + '\n', 'latin1'));
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}

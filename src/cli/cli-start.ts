@@ -1,0 +1,61 @@
+/**
+ * cli-start: `postrider start`: runs start-fg detached (its own process
+ * group, output to maillog_file or /dev/null) and returns once the control
+ * socket reports every actor ready. Fails with the reason when the
+ * configuration has errors, a daemon already runs, the daemon exits during
+ * start-up, or it is not ready within 30 s.
+ */
+import { spawn } from 'node:child_process';
+import { closeSync, openSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { checkConfig, formatProblem } from '../config/check-config.js';
+import { configHasErrors } from '../config/load-config.js';
+import { MainConfig } from '../config/main-config.js';
+import { isAlive, pidFilePath, readPidFile } from '../supervisor/pid-file.js';
+import { load, queueDirOf } from './cli-config-dir.js';
+import { CliError } from './cli-error.js';
+import { controlRequest } from './control-client.js';
+
+const MAIN = fileURLToPath(new URL('./main.js', import.meta.url));
+
+export async function start(dir: string, opts: { timeoutMs?: number; extraArgs?: string[] } = {}): Promise<void> {
+  const loaded = load(dir);
+  const problems = checkConfig(loaded);
+  if (configHasErrors({ problems })) {
+    for (const p of problems) if (p.severity === 'error') process.stderr.write(formatProblem(p) + '\n');
+    throw new CliError('the configuration has errors; not started');
+  }
+  const queueDir = queueDirOf(loaded);
+  const old = readPidFile(pidFilePath(queueDir));
+  if (old !== undefined && isAlive(old)) throw new CliError(`the Postrider mail system is already running (pid ${old})`);
+
+  const logFile = new MainConfig(loaded.params, loaded.dir).path('maillog_file');
+  const out = openSync(logFile || '/dev/null', 'a');
+  const child = spawn(process.execPath, [MAIN, '-c', dir, ...(opts.extraArgs ?? []), 'start-fg'], {
+    detached: true,
+    stdio: ['ignore', out, out],
+  });
+  closeSync(out);
+  let exited: number | null | undefined;
+  child.on('exit', (code, signal) => {
+    exited = code ?? (signal ? 128 : 1);
+  });
+  child.unref();
+
+  const deadline = Date.now() + (opts.timeoutMs ?? 30_000);
+  let last = 'no answer on the control socket';
+  while (Date.now() < deadline) {
+    if (exited !== undefined) {
+      throw new CliError(`the mail system exited with status ${exited} during start-up${logFile ? `; see ${logFile}` : ''}`);
+    }
+    try {
+      const st = (await controlRequest(queueDir, 'status', [], undefined, { timeoutMs: 2000 })) as { ready?: boolean; pid?: number };
+      if (st.ready && st.pid === child.pid) return;
+      last = st.pid === child.pid ? 'actors not ready' : `another daemon answers (pid ${st.pid})`;
+    } catch (err) {
+      last = (err as Error).message;
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new CliError(`the mail system did not start in ${Math.round((opts.timeoutMs ?? 30_000) / 1000)} s: ${last}`);
+}

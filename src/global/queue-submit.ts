@@ -1,0 +1,47 @@
+/**
+ * queue-submit: the one way a message enters the queue, shared by smtpd,
+ * pickup and bounce: cleanup (inline, in the calling thread) and then the
+ * journal actor, which replies only once the message is on disk. Failures
+ * come back as a SubmitFailure with an SMTP code, so smtpd can say 4xx or 5xx
+ * and the caller of sendmail can keep its file for the next scan.
+ */
+import type { Cleanup, CleanupInput } from '../actors/cleanup/cleanup.js';
+import type { PeerGroup } from '../supervisor/actor.js';
+import type { JournalProtocol } from '../protocol/protocol.js';
+import type { Logger } from '../util/log.js';
+
+export type SubmitOutcome =
+  | { ok: true; queueId: string }
+  | { ok: false; code: number; dsn: string; text: string };
+
+/** How long an append may wait for the journal (a journal restart replays the queue first). */
+const APPEND_TIMEOUT_MS = 60_000;
+
+export async function submitToQueue(
+  cleanup: Cleanup,
+  journal: PeerGroup<JournalProtocol>,
+  log: Logger,
+  input: CleanupInput,
+): Promise<SubmitOutcome> {
+  const result = await cleanup.process(input);
+  if (result.action === 'discard') {
+    // Postfix answers 250 for a discarded message: the client must not retry it.
+    return { ok: true, queueId: input.queueId };
+  }
+  if (result.action === 'reject') {
+    const m = /^([245])\.(\d{1,3})\.(\d{1,3})\s*(.*)$/.exec(result.reason);
+    if (m) {
+      const dsn = `${m[1]}.${m[2]}.${m[3]}`;
+      return { ok: false, code: m[1] === '4' ? 451 : 550, dsn, text: m[4] || 'Error: message content rejected' };
+    }
+    return { ok: false, code: 550, dsn: '5.7.1', text: result.reason };
+  }
+  try {
+    await journal.call('append', { message: result.message }, { timeoutMs: APPEND_TIMEOUT_MS });
+    return { ok: true, queueId: input.queueId };
+  } catch (err) {
+    const code = (err as { remoteCode?: string; code?: string }).remoteCode ?? (err as { code?: string }).code;
+    log.warning(`${input.queueId}: queue file write error: ${(err as Error).message}${code ? ` (${code})` : ''}`);
+    return { ok: false, code: 451, dsn: '4.3.0', text: 'Error: queue file write error' };
+  }
+}

@@ -1,0 +1,281 @@
+/**
+ * queue-store: the durable queue store, a library owned at run time by the
+ * journal actor (the one writer). open() replays the journal (recovery);
+ * append() resolves only once the message is on disk (group commit, shared
+ * fdatasync); outcomes and admin actions are journalled the same way.
+ * Compaction copies live messages out of old segments and deletes them.
+ *
+ * Errors: StoreError with code ERR_STORE_FULL / ERR_STORE_IO (the write
+ * failed; nothing durable was harmed and later appends may succeed),
+ * ERR_STORE_CLOSED (after close()), ERR_STORE_NOT_FOUND (readContent of a
+ * compacted-away location). Index changes from outcomes and admin actions
+ * take effect when they are queued for writing, so the journal's order is the
+ * index's order; if such a write fails, the journal holds the older state and
+ * a restart delivers again (at least once, never lost).
+ */
+import { mkdir, readdir, unlink } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Logger } from '../util/log.js';
+import { StoreError } from './store-errors.js';
+import { QueueIndex } from './store-index.js';
+import { internMessage } from './store-intern.js';
+import { readContent } from './store-read.js';
+import {
+  applyAdmin, applyOutcomes, changeFrame, copyMeta, isFinished, KIND, messageFrame, newMessageMeta,
+} from './store-records.js';
+import { recoverJournal, type RecoveryReport } from './store-recovery.js';
+import { CORRUPT_DIR, JOURNAL_DIR, segmentPath, syncDir } from './store-segment.js';
+import {
+  STORE_ERRORS, type AdminAction, type BodyLocation, type NewMessage, type QueueCounts, type QueuedMessage,
+  type RecipientOutcome,
+} from './store-types.js';
+import { JournalWriter, type WriterStats } from './store-writer.js';
+
+export { StoreError } from './store-errors.js';
+export { readContent, contentStream } from './store-read.js';
+export { QueueIdGenerator } from './store-queue-id.js';
+
+/** Options of QueueStore.open. */
+export interface QueueStoreOptions {
+  /** Pre-sized length of a journal segment; default 64 MiB. */
+  segmentBytes?: number;
+  /** Most bytes written by one flush (one writev + fdatasync); default 4 MiB. */
+  maxBatchBytes?: number;
+  log?: Logger;
+  /** Background compaction period; default 60 s; 0 turns it off. */
+  compactIntervalMs?: number;
+}
+
+const DEFAULT_SEGMENT = 64 * 1024 * 1024;
+const DEFAULT_BATCH = 4 * 1024 * 1024;
+const DEFAULT_COMPACT_MS = 60_000;
+/** Compaction copies this many messages at a time, so copies share flushes. */
+const COPY_WINDOW = 128;
+
+/** The durable queue: journal, index and compaction. */
+export class QueueStore {
+  /** Group-commit counters: flushes (fdatasyncs), records, bytes, lastBatch. */
+  readonly stats: WriterStats;
+  private readonly index: QueueIndex;
+  private readonly writer: JournalWriter;
+  /** Data bytes in each segment (for the compaction policy). */
+  private readonly segmentUse = new Map<number, number>();
+  private corruptFiles: number;
+  private closed = false;
+  private compacting: Promise<{ deletedSegments: number; copiedMessages: number }> | undefined;
+  private timer: NodeJS.Timeout | undefined;
+
+  private constructor(
+    readonly queueDir: string,
+    readonly recovery: RecoveryReport,
+    index: QueueIndex,
+    writer: JournalWriter,
+    corruptFiles: number,
+    private readonly log: Logger | undefined,
+  ) {
+    this.index = index;
+    this.writer = writer;
+    this.stats = writer.stats;
+    this.corruptFiles = corruptFiles;
+  }
+
+  /** Opens (creating directories as needed) and recovers the queue in `queueDir`. */
+  static async open(queueDir: string, opts: QueueStoreOptions = {}): Promise<QueueStore> {
+    await mkdir(join(queueDir, JOURNAL_DIR), { recursive: true });
+    await mkdir(join(queueDir, CORRUPT_DIR), { recursive: true });
+    const index = new QueueIndex();
+    const { report, sizes } = await recoverJournal(queueDir, index, opts.log);
+    const last = Math.max(0, ...sizes.keys());
+    // The writer reports new segments from its first one on; the store exists only after it.
+    const holder: { store?: QueueStore } = {};
+    const writer = await JournalWriter.create(queueDir, last + 1, {
+      segmentBytes: positive(opts.segmentBytes, DEFAULT_SEGMENT),
+      maxBatchBytes: positive(opts.maxBatchBytes, DEFAULT_BATCH),
+      onSegment: (n, prev, used) => {
+        const store = holder.store;
+        if (!store) return;
+        if (prev !== undefined) store.segmentUse.set(prev, used);
+        store.segmentUse.set(n, 0);
+      },
+    });
+    const corrupt = (await readdir(join(queueDir, CORRUPT_DIR))).length;
+    const store = new QueueStore(queueDir, report, index, writer, corrupt, opts.log);
+    holder.store = store;
+    for (const [n, used] of sizes) store.segmentUse.set(n, used);
+    store.segmentUse.set(writer.currentSegment, 0);
+    opts.log?.info(`journal recovery: segments=${report.segments}, records=${report.records}, messages=${report.messages}, ` +
+      `corrupt=${report.corrupt}, torn_tail_bytes=${report.tornTailBytes}, ms=${report.ms}`);
+    const every = opts.compactIntervalMs ?? DEFAULT_COMPACT_MS;
+    if (every > 0) {
+      store.timer = setInterval(() => store.backgroundCompact(), every);
+      store.timer.unref();
+    }
+    return store;
+  }
+
+  private checkOpen(): void {
+    if (this.closed) throw new StoreError(STORE_ERRORS.CLOSED, 'queue store is closed');
+  }
+
+  /** Makes a new message durable; resolves with its content location after fdatasync. */
+  async append(message: NewMessage): Promise<BodyLocation> {
+    this.checkOpen();
+    const meta = newMessageMeta(message);
+    const frame = messageFrame(meta, message.content);
+    const pos = await this.writer.append(frame);
+    const location = { segment: pos.segment, offset: pos.offset + frame.blobOffset, length: message.content.length };
+    const q = meta as QueuedMessage;
+    q.size = message.content.length;
+    q.location = location;
+    internMessage(q);
+    this.index.put(q);
+    return { ...location };
+  }
+
+  /**
+   * Records delivery outcomes; when no recipient is left ready or deferred,
+   * also writes 'done' and drops the message from the index. An unknown id
+   * (already done or deleted) writes nothing and reports finished.
+   */
+  async recordOutcomes(queueId: string, outcomes: RecipientOutcome[]): Promise<{ finished: boolean }> {
+    this.checkOpen();
+    const q = this.index.get(queueId);
+    if (!q) return { finished: true };
+    applyOutcomes(q, outcomes);
+    const writes = [this.writer.append(changeFrame(KIND.OUTCOMES, { i: queueId, o: outcomes.map(cleanOutcome) }))];
+    const finished = isFinished(q);
+    if (finished) {
+      this.index.remove(queueId);
+      writes.push(this.writer.append(changeFrame(KIND.DONE, { i: queueId })));
+    }
+    await Promise.all(writes);
+    return { finished };
+  }
+
+  /** hold / release / requeue / delete; false if the id is not in the queue. */
+  async admin(action: AdminAction, queueId: string): Promise<boolean> {
+    this.checkOpen();
+    const q = this.index.get(queueId);
+    if (!q) return false;
+    if (action === 'delete') {
+      this.index.remove(queueId);
+      await this.writer.append(changeFrame(KIND.DONE, { i: queueId, w: 'delete' }));
+      return true;
+    }
+    const kind = action === 'hold' ? KIND.HOLD : action === 'release' ? KIND.RELEASE : KIND.REQUEUE;
+    applyAdmin(q, action);
+    await this.writer.append(changeFrame(kind, { i: queueId }));
+    return true;
+  }
+
+  /** Ends a message's life in the queue (bounce sent, or nothing left to do). */
+  async markDone(queueId: string): Promise<void> {
+    this.checkOpen();
+    if (!this.index.remove(queueId)) return;
+    await this.writer.append(changeFrame(KIND.DONE, { i: queueId }));
+  }
+
+  /** One live message (no content), or undefined. */
+  get(queueId: string): QueuedMessage | undefined {
+    return this.index.get(queueId);
+  }
+
+  /** A page of live messages in queue-id order after `after`; `next` continues it. */
+  list(after: string | undefined, limit: number): { messages: QueuedMessage[]; next?: string } {
+    return this.index.list(after, limit);
+  }
+
+  /** Every live message, in no particular order. */
+  live(): IterableIterator<QueuedMessage> {
+    return this.index.byId.values();
+  }
+
+  /** Counts by queue state, as `postrider status` and mailq's summary show them. */
+  counts(): QueueCounts {
+    return this.index.counts(this.corruptFiles);
+  }
+
+  /**
+   * Copies every live message out of sealed segments (message + current state
+   * in one record), then deletes those segments. Concurrent calls share a run.
+   */
+  compact(): Promise<{ deletedSegments: number; copiedMessages: number }> {
+    this.checkOpen();
+    if (!this.compacting) {
+      this.compacting = this.runCompaction().finally(() => {
+        this.compacting = undefined;
+      });
+    }
+    return this.compacting;
+  }
+
+  private backgroundCompact(): void {
+    if (this.closed || this.compacting) return;
+    // Worth it only when at least half of the sealed bytes are dead.
+    const current = this.writer.currentSegment;
+    let sealed = 0;
+    for (const [n, used] of this.segmentUse) if (n < current) sealed += used;
+    if (sealed === 0) return;
+    let live = 0;
+    for (const q of this.index.byId.values()) if (q.location.segment < current) live += q.size + 256;
+    if (live * 2 > sealed) return;
+    this.compact().catch((err: unknown) => {
+      this.log?.warning(`journal compaction failed: ${(err as Error).message}`);
+    });
+  }
+
+  private async runCompaction(): Promise<{ deletedSegments: number; copiedMessages: number }> {
+    const current = this.writer.currentSegment;
+    const sealed = [...this.segmentUse.keys()].filter((n) => n < current).sort((a, b) => a - b);
+    if (sealed.length === 0) return { deletedSegments: 0, copiedMessages: 0 };
+    const toCopy: QueuedMessage[] = [];
+    for (const q of this.index.byId.values()) if (q.location.segment < current) toCopy.push(q);
+    let copied = 0;
+    for (let i = 0; i < toCopy.length; i += COPY_WINDOW) {
+      const counts = await Promise.all(toCopy.slice(i, i + COPY_WINDOW).map((q) => this.copyForward(q, current)));
+      for (const c of counts) copied += c;
+    }
+    for (const n of sealed) {
+      await unlink(segmentPath(this.queueDir, n)).catch((err: NodeJS.ErrnoException) => {
+        if (err.code !== 'ENOENT') throw err;
+      });
+      this.segmentUse.delete(n);
+    }
+    await syncDir(join(this.queueDir, JOURNAL_DIR));
+    this.log?.info(`journal compaction: deleted_segments=${sealed.length}, copied_messages=${copied}`);
+    return { deletedSegments: sealed.length, copiedMessages: copied };
+  }
+
+  /** Copies one message forward; 0 when it finished meanwhile. */
+  private async copyForward(q: QueuedMessage, current: number): Promise<number> {
+    const content = await readContent(this.queueDir, q.location);
+    if (this.index.get(q.queueId) !== q || q.location.segment >= current) return 0;
+    // The state is taken when the copy is queued: later changes follow it in the journal.
+    const frame = messageFrame(copyMeta(q), content);
+    const pos = await this.writer.append(frame);
+    const location = { segment: pos.segment, offset: pos.offset + frame.blobOffset, length: content.length };
+    if (this.index.get(q.queueId) === q) this.index.relocate(q, location);
+    return 1;
+  }
+
+  /** Finishes queued writes and closes the journal; later calls fail with ERR_STORE_CLOSED. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.timer) clearInterval(this.timer);
+    await this.compacting?.catch(() => undefined);
+    await this.writer.close();
+  }
+}
+
+function positive(v: number | undefined, dflt: number): number {
+  return v !== undefined && Number.isFinite(v) && v > 0 ? Math.floor(v) : dflt;
+}
+
+/** An outcome as journalled: no undefined fields (msgpack would carry them). */
+function cleanOutcome(o: RecipientOutcome): RecipientOutcome {
+  const c: RecipientOutcome = { index: o.index, state: o.state, reason: o.reason, dsn: o.dsn };
+  if (o.nextAttempt !== undefined) c.nextAttempt = o.nextAttempt;
+  if (o.delayNotified !== undefined) c.delayNotified = o.delayNotified;
+  return c;
+}

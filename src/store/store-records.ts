@@ -1,0 +1,140 @@
+/**
+ * store-records: the journal's record kinds, their msgpack meta, and how each
+ * record changes a queued message. Replay (recovery) and the live store call
+ * the same apply functions, so the index rebuilt after a crash is the index
+ * the store held. Encoding throws only on values msgpack cannot carry;
+ * decoding returns undefined for a malformed meta.
+ */
+import { Packr } from 'msgpackr';
+import type { AdminAction, NewMessage, QueuedMessage, QueuedRecipient, RecipientOutcome } from './store-types.js';
+import { encodeFrame, type EncodedFrame } from './store-frame.js';
+
+/** Record kinds, one byte on disk. */
+export const KIND = {
+  /** A message: envelope meta + content blob; also a compaction copy with current states. */
+  MESSAGE: 1,
+  OUTCOMES: 2,
+  HOLD: 3,
+  RELEASE: 4,
+  REQUEUE: 5,
+  DONE: 6,
+} as const;
+
+const packr = new Packr({ useRecords: false, variableMapSize: true });
+
+/** The meta of a message record: a QueuedMessage without size and location. */
+export type MessageMeta = Omit<QueuedMessage, 'size' | 'location'>;
+
+/** Meta of every other record. */
+export interface ChangeMeta {
+  i: string;
+  o?: RecipientOutcome[];
+  /** Why a message is done ("delete" for an admin delete). */
+  w?: string;
+}
+
+/** The meta a new message is recorded with: every recipient ready. */
+export function newMessageMeta(m: NewMessage): MessageMeta {
+  const recipients: QueuedRecipient[] = m.recipients.map((r) => {
+    const q: QueuedRecipient = { address: r.address, state: 'ready', attempts: 0 };
+    if (r.orcpt !== undefined) q.orcpt = r.orcpt;
+    if (r.notify !== undefined) q.notify = r.notify;
+    return q;
+  });
+  const meta: MessageMeta = {
+    queueId: m.queueId,
+    arrivalTime: m.arrivalTime,
+    sender: m.sender,
+    recipients,
+    client: stripUndefined({ ...m.client }),
+    hold: m.hold === true,
+    headerLength: m.headerLength,
+  };
+  if (m.envid !== undefined) meta.envid = m.envid;
+  if (m.ret !== undefined) meta.ret = m.ret;
+  if (m.smtputf8 !== undefined) meta.smtputf8 = m.smtputf8;
+  if (m.bodyType !== undefined) meta.bodyType = m.bodyType;
+  return meta;
+}
+
+/** The meta of a compaction copy: the message as the index holds it now. */
+export function copyMeta(q: QueuedMessage): MessageMeta {
+  const { size: _size, location: _location, ...rest } = q;
+  return { ...rest, recipients: q.recipients.map((r) => stripUndefined({ ...r })) };
+}
+
+function stripUndefined<T extends object>(o: T): T {
+  for (const k of Object.keys(o) as (keyof T)[]) if (o[k] === undefined) delete o[k];
+  return o;
+}
+
+/** Frame of a message record; the content is the blob. */
+export function messageFrame(meta: MessageMeta, content: Uint8Array): EncodedFrame {
+  return encodeFrame(KIND.MESSAGE, packr.pack(meta), content);
+}
+
+/** Frame of a change record (outcomes, hold, release, requeue, done). */
+export function changeFrame(kind: number, meta: ChangeMeta): EncodedFrame {
+  return encodeFrame(kind, packr.pack(meta));
+}
+
+/** Unpacks a meta; undefined when it is not a msgpack map. */
+export function decodeMeta(meta: Buffer): Record<string, unknown> | undefined {
+  try {
+    const v: unknown = packr.unpack(meta);
+    return v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** True when a decoded message meta has the fields the index relies on. */
+export function isMessageMeta(v: Record<string, unknown>): v is MessageMeta & Record<string, unknown> {
+  return typeof v.queueId === 'string' && typeof v.arrivalTime === 'number' && typeof v.sender === 'string' &&
+    Array.isArray(v.recipients) && v.recipients.every(isRecipient) &&
+    typeof v.client === 'object' && v.client !== null && typeof v.headerLength === 'number';
+}
+
+function isRecipient(r: unknown): boolean {
+  if (r === null || typeof r !== 'object') return false;
+  const q = r as Record<string, unknown>;
+  return typeof q.address === 'string' && typeof q.state === 'string' && typeof q.attempts === 'number';
+}
+
+/** True when no recipient is left to try (all delivered, bounced or expired). */
+export function isFinished(q: QueuedMessage): boolean {
+  for (const r of q.recipients) if (r.state === 'ready' || r.state === 'deferred') return false;
+  return true;
+}
+
+/** Applies outcomes to a message in place; out-of-range indexes are ignored. */
+export function applyOutcomes(q: QueuedMessage, outcomes: readonly RecipientOutcome[]): void {
+  for (const o of outcomes) {
+    const r = q.recipients[o.index];
+    if (!r || typeof o !== 'object') continue;
+    r.state = o.state;
+    r.reason = o.reason;
+    r.dsn = o.dsn;
+    if (o.state !== 'expired') r.attempts++;
+    if (o.state === 'deferred' && o.nextAttempt !== undefined) r.nextAttempt = o.nextAttempt;
+    else delete r.nextAttempt;
+    if (o.delayNotified) r.delayNotified = true;
+  }
+  delete q.forcedRetry;
+}
+
+/** Applies an admin action other than delete to a message in place. */
+export function applyAdmin(q: QueuedMessage, action: Exclude<AdminAction, 'delete'>): void {
+  if (action === 'hold') q.hold = true;
+  else if (action === 'release') q.hold = false;
+  else {
+    // Postfix's requeue: deferred recipients become eligible now.
+    for (const r of q.recipients) {
+      if (r.state === 'deferred') {
+        r.state = 'ready';
+        delete r.nextAttempt;
+      }
+    }
+    q.forcedRetry = true;
+  }
+}

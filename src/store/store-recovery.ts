@@ -1,0 +1,172 @@
+/**
+ * store-recovery: replays every journal segment in order and rebuilds the
+ * index. A torn tail (a frame cut short, or failing its checksum with nothing
+ * after it) is truncated away. A record that fails its checksum in the middle
+ * is copied to QUEUEDIR/corrupt/ (one file per record), overwritten in place
+ * with padding so it is not reported again, logged, and the scan goes on. A
+ * frame length that fails its check means the rest of the segment cannot be
+ * trusted: the rest is copied to one corrupt file and the segment is cut
+ * there. Only failures to read or write the queue directory itself throw.
+ */
+import { open, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { crc32 } from 'node:zlib';
+import type { Logger } from '../util/log.js';
+import { FRAME_HEADER, FRAME_MAGIC, scanFrame } from './store-frame.js';
+import type { QueueIndex } from './store-index.js';
+import { internMessage } from './store-intern.js';
+import {
+  applyAdmin, applyOutcomes, decodeMeta, isFinished, isMessageMeta, KIND, type ChangeMeta,
+} from './store-records.js';
+import { CORRUPT_DIR, listSegments, segmentName, segmentPath, syncDir } from './store-segment.js';
+import type { QueuedMessage, RecipientOutcome } from './store-types.js';
+
+/** What recovery found; QueueStore.recovery. */
+export interface RecoveryReport {
+  segments: number;
+  records: number;
+  messages: number;
+  corrupt: number;
+  tornTailBytes: number;
+  ms: number;
+}
+
+/** Per-segment data size after recovery (bytes up to the end of good data). */
+export type SegmentSizes = Map<number, number>;
+
+/** Replays the journal into `index`; returns the report and each segment's data size. */
+export async function recoverJournal(
+  queueDir: string, index: QueueIndex, log: Logger | undefined,
+): Promise<{ report: RecoveryReport; sizes: SegmentSizes }> {
+  const t0 = performance.now();
+  const report: RecoveryReport = { segments: 0, records: 0, messages: 0, corrupt: 0, tornTailBytes: 0, ms: 0 };
+  const sizes: SegmentSizes = new Map();
+  for (const segment of await listSegments(queueDir)) {
+    report.segments++;
+    sizes.set(segment, await replaySegment(queueDir, segment, index, report, log));
+  }
+  report.messages = index.size;
+  report.ms = Math.round(performance.now() - t0);
+  return { report, sizes };
+}
+
+async function replaySegment(
+  queueDir: string, segment: number, index: QueueIndex, report: RecoveryReport, log: Logger | undefined,
+): Promise<number> {
+  const path = segmentPath(queueDir, segment);
+  const buf = await readFile(path);
+  let offset = 0;
+  for (;;) {
+    const f = scanFrame(buf, offset);
+    if (f.status === 'end') return offset;
+    if (f.status === 'ok') {
+      report.records++;
+      if (!applyRecord(index, segment, f.kind, f.meta, f.blobOffset, f.blobLength)) {
+        await quarantine(queueDir, segment, offset, buf.subarray(offset, f.end), 'malformed record', log);
+        await padRecord(path, offset, f.end - offset - FRAME_HEADER);
+        report.corrupt++;
+      }
+      offset = f.end;
+      continue;
+    }
+    if (f.status === 'bad-crc' && scanFrame(buf, f.end).status !== 'end') {
+      await quarantine(queueDir, segment, offset, buf.subarray(offset, f.end), 'checksum mismatch', log);
+      await padRecord(path, offset, f.end - offset - FRAME_HEADER);
+      report.corrupt++;
+      offset = f.end;
+      continue;
+    }
+    const dataEnd = lastNonZero(buf, offset);
+    if (f.status === 'bad-length') {
+      await quarantine(queueDir, segment, offset, buf.subarray(offset, dataEnd), 'bad frame length, rest of segment', log);
+      report.corrupt++;
+    } else {
+      report.tornTailBytes += dataEnd - offset;
+      log?.warning(`journal ${segmentName(segment)}: torn tail of ${dataEnd - offset} bytes at offset ${offset} truncated`);
+    }
+    await cutSegment(path, offset);
+    return offset;
+  }
+}
+
+/** Applies one good record; false when its meta is malformed. */
+function applyRecord(index: QueueIndex, segment: number, kind: number, metaBuf: Buffer, blobOffset: number, blobLength: number): boolean {
+  if (kind === 0) return true;
+  const meta = decodeMeta(metaBuf);
+  if (!meta) return false;
+  if (kind === KIND.MESSAGE) {
+    if (!isMessageMeta(meta)) return false;
+    const q = meta as unknown as QueuedMessage;
+    q.hold = q.hold === true;
+    q.size = blobLength;
+    q.location = { segment, offset: blobOffset, length: blobLength };
+    internMessage(q);
+    index.put(q);
+    return true;
+  }
+  const change = meta as unknown as ChangeMeta;
+  if (typeof change.i !== 'string') return false;
+  const q = index.get(change.i);
+  if (!q) return true;
+  switch (kind) {
+    case KIND.OUTCOMES:
+      if (!Array.isArray(change.o)) return false;
+      applyOutcomes(q, change.o as RecipientOutcome[]);
+      // A lost "done" after the last outcome: finished all the same.
+      if (isFinished(q)) index.remove(change.i);
+      return true;
+    case KIND.HOLD: applyAdmin(q, 'hold'); return true;
+    case KIND.RELEASE: applyAdmin(q, 'release'); return true;
+    case KIND.REQUEUE: applyAdmin(q, 'requeue'); return true;
+    case KIND.DONE: index.remove(change.i); return true;
+    default: return true;
+  }
+}
+
+/** Index just past the last non-zero byte at or after `from` (at least `from`). */
+function lastNonZero(buf: Buffer, from: number): number {
+  let i = buf.length;
+  while (i > from && buf[i - 1] === 0) i--;
+  return i;
+}
+
+async function quarantine(queueDir: string, segment: number, offset: number, bytes: Buffer, why: string, log: Logger | undefined): Promise<void> {
+  const dir = join(queueDir, CORRUPT_DIR);
+  const name = `${segmentName(segment).replace('.seg', '')}-${offset}`;
+  const fh = await open(join(dir, name), 'w');
+  try {
+    await fh.writeFile(bytes);
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+  await syncDir(dir);
+  log?.warning(`journal ${segmentName(segment)}: ${why} at offset ${offset}, ${bytes.length} bytes saved as ${CORRUPT_DIR}/${name}`);
+}
+
+/** Overwrites a quarantined record with a valid padding frame (kind 0), so later scans pass it. */
+async function padRecord(path: string, offset: number, bodyLength: number): Promise<void> {
+  const frame = Buffer.alloc(FRAME_HEADER + bodyLength);
+  frame.writeUInt32LE(bodyLength, 0);
+  frame.writeUInt32LE((bodyLength ^ FRAME_MAGIC) >>> 0, 4);
+  frame.writeUInt32LE(crc32(frame.subarray(FRAME_HEADER)), 8);
+  const fh = await open(path, 'r+');
+  try {
+    await fh.write(frame, 0, frame.length, offset);
+    await fh.datasync();
+  } finally {
+    await fh.close();
+  }
+}
+
+/** Cuts a segment back to its good data; the writer never appends to an old segment. */
+async function cutSegment(path: string, offset: number): Promise<void> {
+  const fh = await open(path, 'r+');
+  try {
+    await fh.truncate(offset);
+    await fh.datasync();
+  } finally {
+    await fh.close();
+  }
+}
+

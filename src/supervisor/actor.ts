@@ -1,0 +1,231 @@
+/**
+ * actor: the worker side of the runtime. An actor's entry file calls
+ * runActor(setup); the runtime builds the ActorContext from workerData,
+ * takes the channels the supervisor wires, serves requests with the
+ * handlers setup returns (requests that arrive before set-up is done wait),
+ * answers heartbeats, and runs drain and shutdown hooks. A setup that throws
+ * is reported to the supervisor and the thread exits with status 1.
+ */
+import { parentPort, threadId, workerData, isMainThread } from 'node:worker_threads';
+import { MainConfig } from '../config/main-config.js';
+import type { MasterService } from '../config/config-types.js';
+import type { Protocol } from '../protocol/protocol.js';
+import { Logger, configureLogging, flushLog, reopenLog } from '../util/log.js';
+import { PeerLink, PeerSet, type PeerAddress, type PeerGroup } from './peer.js';
+import type { ActorAssignment, ActorWorkerData, FaultKind, FromWorker, ToWorker } from './control-messages.js';
+import { SUPERVISOR_ROLE } from './control-messages.js';
+
+export { ActorCallError } from './actor-error.js';
+export type { PeerGroup, CallOptions } from './peer.js';
+
+/** What an actor's setup gets. */
+export interface ActorContext {
+  role: string;
+  instance: number;
+  threadId: number;
+  config: MainConfig;
+  service?: MasterService;
+  log: Logger;
+  peers<P extends Protocol>(role: string): PeerGroup<P>;
+  onDrain(fn: () => Promise<void> | void): void;
+  onShutdown(fn: () => Promise<void> | void): void;
+  ready(): void;
+}
+
+/**
+ * One handler per message kind; a missing kind answers ERR_REMOTE. The
+ * index signature every protocol inherits from Protocol is dropped, so each
+ * handler gets its own kind's body type.
+ */
+export type Handlers<P extends Protocol> = {
+  [K in keyof P as string extends K ? never : K]?: (body: P[K]['req'], from: { role: string; instance: number }) => P[K]['rep'] | Promise<P[K]['rep']>;
+};
+
+type AnyHandler = (body: unknown, from: PeerAddress) => unknown;
+
+interface Queued {
+  kind: string;
+  body: unknown;
+  from: PeerAddress;
+  resolve(v: unknown): void;
+  reject(e: unknown): void;
+}
+
+/**
+ * Runs this worker thread as an actor. Call once, from the role's entry file.
+ * opts.manualReady: the actor calls ctx.ready() itself once it serves.
+ */
+export function runActor<P extends Protocol>(
+  setup: (ctx: ActorContext) => Promise<Handlers<P>> | Handlers<P>,
+  opts?: { manualReady?: boolean },
+): void {
+  if (isMainThread || !parentPort) throw new Error('runActor must run in a worker thread started by the supervisor');
+  const port = parentPort;
+  const data = workerData as ActorWorkerData;
+  const send = (msg: FromWorker): void => port.postMessage(msg);
+
+  const groups = new Map<string, PeerSet>();
+  const drainHooks: Array<() => Promise<void> | void> = [];
+  const shutdownHooks: Array<() => Promise<void> | void> = [];
+  let handlers: Record<string, AnyHandler> | undefined;
+  let queued: Queued[] = [];
+  let log = new Logger(data.spare ? data.role : data.assignment.role, threadId);
+  const warn = (text: string): void => log.warning(text);
+
+  const dispatch = (kind: string, body: unknown, from: PeerAddress): unknown => {
+    if (!handlers) {
+      return new Promise((resolve, reject) => queued.push({ kind, body, from, resolve, reject }));
+    }
+    const h = handlers[kind] ?? (kind === 'reopenLog' ? () => reopenLog() : undefined);
+    if (typeof h !== 'function') throw Object.assign(new Error(`no handler for ${kind}`), { code: 'ERR_NO_HANDLER' });
+    return h(body, from);
+  };
+
+  const group = (role: string): PeerSet => {
+    let g = groups.get(role);
+    if (!g) {
+      g = new PeerSet(role, warn);
+      groups.set(role, g);
+    }
+    return g;
+  };
+
+  let readySent = false;
+  const ready = (): void => {
+    if (readySent) return;
+    readySent = true;
+    send({ ctl: 'ready' });
+  };
+
+  const runHooks = async (hooks: Array<() => Promise<void> | void>): Promise<string | undefined> => {
+    const errors: string[] = [];
+    for (const fn of hooks) {
+      try {
+        await fn();
+      } catch (err) {
+        errors.push((err as Error)?.message ?? String(err));
+      }
+    }
+    return errors.length ? errors.join('; ') : undefined;
+  };
+
+  const start = async (a: ActorAssignment): Promise<void> => {
+    const config = new MainConfig(a.service ? { ...a.params, ...a.service.overrides } : a.params, a.dir);
+    configureLogging({
+      maillogFile: config.path('maillog_file'),
+      myhostname: config.get('myhostname'),
+      syslogName: config.get('syslog_name') || 'postrider',
+    });
+    log = new Logger(a.role, a.instance);
+    const ctx: ActorContext = {
+      role: a.role,
+      instance: a.instance,
+      threadId,
+      config,
+      service: a.service,
+      log,
+      peers: <Q extends Protocol>(role: string) => group(role) as unknown as PeerGroup<Q>,
+      onDrain: (fn) => drainHooks.push(fn),
+      onShutdown: (fn) => shutdownHooks.push(fn),
+      ready,
+    };
+    try {
+      handlers = (await setup(ctx)) as Record<string, AnyHandler>;
+    } catch (err) {
+      const message = (err as Error)?.message ?? String(err);
+      log.fatal(`set-up failed: ${message}`);
+      flushLog();
+      send({ ctl: 'setupError', message });
+      process.exit(1);
+    }
+    const waiting = queued;
+    queued = [];
+    for (const q of waiting) {
+      try {
+        Promise.resolve(dispatch(q.kind, q.body, q.from)).then(q.resolve, q.reject);
+      } catch (err) {
+        q.reject(err);
+      }
+    }
+    if (!opts?.manualReady) ready();
+  };
+
+  port.on('message', (msg: ToWorker) => {
+    switch (msg.ctl) {
+      case 'ping':
+        send({ ctl: 'pong', seq: msg.seq });
+        break;
+      case 'activate':
+        void start(msg.assignment);
+        break;
+      case 'wire': {
+        const link = new PeerLink(msg.port, { role: msg.role, instance: msg.instance, uid: msg.uid }, dispatch, warn);
+        group(msg.role).add(link);
+        break;
+      }
+      case 'peerRetire':
+        groups.get(msg.role)?.retire(msg.uid);
+        break;
+      case 'peerDown':
+        groups.get(msg.role)?.down(msg.uid, msg.reason);
+        break;
+      case 'drain': {
+        // All hooks start now, so a listener's close() happens before 'draining'
+        // is posted; the supervisor may then bind the replacement on that port.
+        const running = drainHooks.map((fn) => runHooks([fn]));
+        setImmediate(() => send({ ctl: 'draining' }));
+        void Promise.all(running).then((errs) => {
+          const error = errs.filter(Boolean).join('; ');
+          send({ ctl: 'drained', error: error || undefined });
+        });
+        break;
+      }
+      case 'shutdown':
+        void runHooks(shutdownHooks).then((error) => {
+          flushLog();
+          for (const g of groups.values()) g.closeAll('shutting down');
+          send({ ctl: 'shutdownDone', error });
+        });
+        break;
+      case 'fault':
+        injectFault(msg.kind);
+        break;
+    }
+  });
+
+  // The supervisor's channel is wired like any peer.
+  group(SUPERVISOR_ROLE);
+
+  if (data.spare) send({ ctl: 'loaded' });
+  else void start(data.assignment);
+}
+
+/** Breaks this worker on purpose; only reached when the supervisor allows faults. */
+function injectFault(kind: FaultKind): void {
+  switch (kind) {
+    case 'throw':
+      setImmediate(() => {
+        throw new Error('injected fault: throw');
+      });
+      break;
+    case 'exit':
+      flushLog();
+      process.exit(3);
+      break;
+    case 'oom': {
+      const hog: unknown[] = [];
+      setImmediate(() => {
+        // large arrays on the V8 heap reach maxOldGenerationSizeMb fast
+        for (let i = 0; ; i++) hog.push(new Array(1 << 20).fill(i));
+      });
+      break;
+    }
+    case 'hang':
+      setImmediate(() => {
+        for (;;) {
+          // a busy loop: heartbeats stop
+        }
+      });
+      break;
+  }
+}

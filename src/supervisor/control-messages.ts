@@ -1,0 +1,48 @@
+/**
+ * control-messages: what the supervisor and a worker say to each other on
+ * the worker's parent port (structured clone, not msgpack: these carry
+ * MessagePorts). Also the workerData every actor thread starts with.
+ */
+import type { MessagePort } from 'node:worker_threads';
+import type { MasterService } from '../config/config-types.js';
+
+/** The identity and configuration of one actor incarnation. */
+export interface ActorAssignment {
+  role: string;
+  instance: number;
+  /** Unique per incarnation in this supervisor. */
+  uid: number;
+  params: Record<string, string>;
+  dir: string;
+  service?: MasterService;
+  faultInjection: boolean;
+}
+
+/** workerData: an assignment, or a warm spare waiting for one. */
+export type ActorWorkerData = { spare: false; assignment: ActorAssignment } | { spare: true; role: string };
+
+export type ToWorker =
+  | { ctl: 'activate'; assignment: ActorAssignment }
+  | { ctl: 'wire'; role: string; instance: number; uid: number; port: MessagePort }
+  | { ctl: 'peerRetire'; role: string; uid: number }
+  | { ctl: 'peerDown'; role: string; uid: number; reason: string }
+  | { ctl: 'ping'; seq: number }
+  | { ctl: 'drain' }
+  | { ctl: 'shutdown' }
+  | { ctl: 'fault'; kind: FaultKind };
+
+export type FromWorker =
+  | { ctl: 'pong'; seq: number }
+  | { ctl: 'loaded' }
+  | { ctl: 'ready' }
+  | { ctl: 'setupError'; message: string }
+  | { ctl: 'draining' }
+  | { ctl: 'drained'; error?: string }
+  | { ctl: 'shutdownDone'; error?: string };
+
+/** Faults the supervisor can inject when debug_fault_injection = yes. */
+export type FaultKind = 'throw' | 'exit' | 'oom' | 'hang';
+export const FAULT_KINDS: readonly FaultKind[] = ['throw', 'exit', 'oom', 'hang'];
+
+/** The role name actors see for the supervisor's own channel. */
+export const SUPERVISOR_ROLE = 'master';

@@ -1,0 +1,41 @@
+/**
+ * roles: the registry of Postrider's real roles. Each entry names its
+ * compiled actor file (../actors/ROLE/ROLE-actor.js) and the roles it calls;
+ * defaultRegistry() keeps only the roles whose entry file exists in this
+ * build, so a role appears as soon as its actor is written.
+ */
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import type { RoleSpec } from './role-registry.js';
+
+const entry = (role: string): URL => new URL(`../actors/${role}/${role}-actor.js`, import.meta.url);
+
+/** Delivery agents qmgr hands recipients to. */
+const AGENTS = ['smtp', 'virtual', 'discard', 'error'];
+
+const ROLES: RoleSpec[] = [
+  // the one writer of the queue store; runs without a master.cf line
+  { role: 'journal', entry: entry('journal'), peers: ['qmgr'], defaultInstances: () => 1, always: true, singleton: true, spare: true },
+  { role: 'smtpd', entry: entry('smtpd'), peers: ['journal', 'trivial-rewrite'], defaultInstances: () => 1, spare: true },
+  { role: 'pickup', entry: entry('pickup'), peers: ['journal', 'trivial-rewrite'], defaultInstances: () => 1, singleton: true },
+  {
+    role: 'qmgr',
+    entry: entry('qmgr'),
+    peers: ['journal', 'trivial-rewrite', 'bounce', ...AGENTS],
+    defaultInstances: () => 1,
+    singleton: true,
+    spare: true,
+  },
+  { role: 'trivial-rewrite', entry: entry('trivial-rewrite'), peers: [], defaultInstances: () => 1 },
+  { role: 'bounce', entry: entry('bounce'), peers: ['journal', 'trivial-rewrite'], defaultInstances: () => 1 },
+  // outbound SMTP waits on the network, so more instances than cores pay off
+  { role: 'smtp', entry: entry('smtp'), peers: [], defaultInstances: (cores) => Math.max(2, cores * 2) },
+  { role: 'virtual', entry: entry('virtual'), peers: [], defaultInstances: (cores) => Math.max(1, cores) },
+  { role: 'discard', entry: entry('discard'), peers: [], defaultInstances: () => 1 },
+  { role: 'error', entry: entry('error'), peers: [], defaultInstances: () => 1 },
+];
+
+/** Every role whose compiled actor exists. */
+export function defaultRegistry(): RoleSpec[] {
+  return ROLES.filter((r) => existsSync(fileURLToPath(r.entry)));
+}

@@ -1,0 +1,66 @@
+/** Backoff, lifetime, NOTIFY and delay formatting rules. */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { MainConfig } from '../../../src/config/main-config.js';
+import { readQmgrParams, TransportLimitTable } from '../../../src/actors/qmgr/qmgr-params.js';
+import { formatDelay, isExpired, nextAttemptAfterDeferral, notifyAllows } from '../../../src/actors/qmgr/qmgr-policy.js';
+import { Logger } from '../../../src/util/log.js';
+import type { QueuedMessage } from '../../../src/store/store-types.js';
+
+test('parameters default to Postfix values and accept units', () => {
+  const p = readQmgrParams(new MainConfig({}, '/'));
+  assert.equal(p.minimalBackoffMs, 300_000);
+  assert.equal(p.maximalBackoffMs, 4_000_000);
+  assert.equal(p.queueRunDelayMs, 300_000);
+  assert.equal(p.maximalQueueLifetimeMs, 5 * 86_400_000);
+  assert.equal(p.delayWarningMs, 0);
+  assert.equal(p.initialConcurrency, 5);
+  assert.equal(p.messageActiveLimit, 20000);
+  const q = readQmgrParams(new MainConfig({ maximal_queue_lifetime: '2', delay_warning_time: '4', minimal_backoff_time: '5m' }, '/'));
+  assert.equal(q.maximalQueueLifetimeMs, 2 * 86_400_000);
+  assert.equal(q.delayWarningMs, 4 * 3_600_000);
+  assert.equal(q.minimalBackoffMs, 300_000);
+  assert.throws(() => readQmgrParams(new MainConfig({ queue_run_delay: 'soon' }, '/')), { code: 'ERR_CONFIG' });
+});
+
+test('per-transport limits override the defaults; a malformed one falls back', () => {
+  const t = new TransportLimitTable(
+    new MainConfig({ smtp_destination_concurrency_limit: '7', relay_destination_recipient_limit: 'many', virtual_process_limit: '0' }, '/'),
+    new Logger('qmgr', 'test'),
+  );
+  assert.deepEqual(t.get('smtp'), { destinationConcurrency: 7, recipientLimit: 50, processLimit: 100 });
+  assert.equal(t.get('relay').recipientLimit, 50);
+  assert.equal(t.get('virtual').processLimit, Number.POSITIVE_INFINITY);
+});
+
+test('backoff is the message age clamped to minimal and maximal backoff time', () => {
+  const p = readQmgrParams(new MainConfig({ minimal_backoff_time: '300s', maximal_backoff_time: '4000s' }, '/'));
+  assert.equal(nextAttemptAfterDeferral(p, 0, 10_000), 10_000 + 300_000);
+  assert.equal(nextAttemptAfterDeferral(p, 0, 1_000_000), 2_000_000);
+  assert.equal(nextAttemptAfterDeferral(p, 0, 10_000_000), 10_000_000 + 4_000_000);
+});
+
+test('lifetime: bounce_queue_lifetime for the null sender', () => {
+  const p = readQmgrParams(new MainConfig({ maximal_queue_lifetime: '5d', bounce_queue_lifetime: '1d' }, '/'));
+  const m = (sender: string) => ({ sender, arrivalTime: 0 }) as QueuedMessage;
+  assert.equal(isExpired(p, m(''), 2 * 86_400_000), true);
+  assert.equal(isExpired(p, m('a@b'), 2 * 86_400_000), false);
+  assert.equal(isExpired(p, m('a@b'), 5 * 86_400_000), true);
+});
+
+test('NOTIFY: default is FAILURE and DELAY; NEVER excludes all', () => {
+  assert.equal(notifyAllows(undefined, 'failure'), true);
+  assert.equal(notifyAllows(undefined, 'delay'), true);
+  assert.equal(notifyAllows(undefined, 'success'), false);
+  assert.equal(notifyAllows(['NEVER'], 'failure'), false);
+  assert.equal(notifyAllows(['SUCCESS'], 'failure'), false);
+  assert.equal(notifyAllows(['SUCCESS'], 'success'), true);
+  assert.equal(notifyAllows(['FAILURE'], 'delay'), false);
+});
+
+test('delays print like Postfix', () => {
+  assert.equal(formatDelay(0), '0');
+  assert.equal(formatDelay(0.123), '0.12');
+  assert.equal(formatDelay(4.16), '4.2');
+  assert.equal(formatDelay(12.6), '13');
+});

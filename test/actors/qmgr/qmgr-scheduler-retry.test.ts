@@ -1,0 +1,135 @@
+/** Scheduler outcomes: deferral and backoff, crashed agents, expiry, bounces and DSN notices. */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Harness, message, notify, waitFor, logged } from './qmgr-harness.js';
+
+test('defers on 4xx, records the next attempt, retries after the backoff and delivers', async (t) => {
+  const h = new Harness(t, {
+    answer: (_a, _c, attempt) => (attempt === 1 ? { state: 'deferred', dsn: '4.2.0', reason: '451 4.2.0 try later' } : { state: 'delivered' }),
+  });
+  const m = h.arrive(message(['a@x.example']));
+  await waitFor(() => h.state(m.queueId, 0) === 'delivered', 5000, 'delivered');
+  const deferral = h.records.find((r) => r.outcomes[0].state === 'deferred')!.outcomes[0];
+  assert.equal(deferral.dsn, '4.2.0');
+  assert.equal(deferral.reason, '451 4.2.0 try later');
+  assert.ok(typeof deferral.nextAttempt === 'number');
+  const calls = h.callsTo('x.example');
+  assert.equal(calls.length, 2);
+  // Not retried before it was due.
+  assert.ok(calls[1].at >= deferral.nextAttempt!, `${calls[1].at} >= ${deferral.nextAttempt}`);
+  assert.equal(h.notices.length, 0);
+  await waitFor(() => logged(`${m.queueId}: removed`).length === 1, 2000, 'removed');
+  // One "queue active" line per entry into the active queue.
+  assert.equal(logged(`${m.queueId}: from=<`).length, 2);
+});
+
+test('a crashed delivery agent defers the request; the mail is retried and delivered, nothing lost', async (t) => {
+  let crashes = 0;
+  const h = new Harness(t, { answer: () => (crashes++ === 0 ? 'crash' : { state: 'delivered' }) });
+  const m = h.arrive(message(['a@x.example', 'b@x.example', 'c@x.example']));
+  await waitFor(() => [0, 1, 2].every((i) => h.state(m.queueId, i) === 'delivered'), 5000, 'delivered');
+  const first = h.records[0].outcomes;
+  assert.equal(first.length, 3);
+  assert.ok(first.every((o) => o.state === 'deferred' && o.dsn === '4.3.0' && o.reason === 'delivery agent crashed/unavailable'));
+  assert.equal(h.callsTo('x.example').length, 2);
+  assert.ok(logged(`${m.queueId}: to=<a@x.example>, relay=none`).some((l) => l.includes('status=deferred (delivery agent crashed/unavailable)')));
+});
+
+test('5xx bounces: one failure notice per message with the bounced recipients', async (t) => {
+  const h = new Harness(t, {
+    answer: (a) => (a.startsWith('bad') ? { state: 'bounced', dsn: '5.1.1', reason: '550 5.1.1 no such user' } : { state: 'delivered' }),
+  });
+  const m = h.arrive(message(['bad1@x.example', 'good@x.example', 'bad2@y.example']));
+  await waitFor(() => logged(`${m.queueId}: removed`).length === 1, 5000, 'removed');
+  assert.equal(h.notices.length, 1);
+  const n = h.notices[0];
+  assert.equal(n.kind, 'failure');
+  assert.deepEqual(n.addresses.sort(), ['bad1@x.example', 'bad2@y.example']);
+  assert.ok(n.recipients.every((r) => r.dsn === '5.1.1' && r.reason === '550 5.1.1 no such user' && r.relay !== undefined));
+  assert.equal(h.state(m.queueId, 0), 'bounced');
+  assert.equal(h.state(m.queueId, 1), 'delivered');
+});
+
+test('NOTIFY=NEVER, or a NOTIFY list without FAILURE, gets no failure notice', async (t) => {
+  const h = new Harness(t, { answer: () => ({ state: 'bounced', dsn: '5.1.1', reason: 'no such user' }) });
+  const m = h.arrive(message([{ address: 'a@x.example', notify: notify('NEVER') }, { address: 'b@x.example', notify: notify('DELAY') }, 'c@x.example']));
+  await waitFor(() => logged(`${m.queueId}: removed`).length === 1, 5000, 'removed');
+  assert.equal(h.notices.length, 1);
+  assert.deepEqual(h.notices[0].addresses, ['c@x.example']);
+  assert.equal(h.state(m.queueId, 0), 'bounced');
+});
+
+test('NOTIFY=SUCCESS gets a success notice for the delivered recipients', async (t) => {
+  const h = new Harness(t);
+  const m = h.arrive(message([{ address: 'a@x.example', notify: notify('SUCCESS', 'FAILURE') }, 'b@x.example']));
+  await waitFor(() => logged(`${m.queueId}: removed`).length === 1, 5000, 'removed');
+  assert.equal(h.notices.length, 1);
+  assert.equal(h.notices[0].kind, 'success');
+  assert.deepEqual(h.notices[0].addresses, ['a@x.example']);
+});
+
+test('expiry: deferred recipients past maximal_queue_lifetime are expired and returned to sender', async (t) => {
+  const h = new Harness(t, {
+    params: { maximal_queue_lifetime: '0' },
+    answer: (a) => (a.startsWith('slow') || a.startsWith('quiet') ? { state: 'deferred', dsn: '4.4.1', reason: 'connection timed out' } : { state: 'delivered' }),
+  });
+  const m = h.arrive(message(['slow@x.example', 'fast@y.example', { address: 'quiet@x.example', notify: notify('NEVER') }]));
+  await waitFor(() => logged(`${m.queueId}: removed`).length === 1, 5000, 'removed');
+  const expired = h.records.flatMap((r) => r.outcomes).filter((o) => o.state === 'expired');
+  assert.deepEqual(expired.map((o) => o.index).sort(), [0, 2]);
+  assert.ok(expired.every((o) => o.dsn === '4.4.1' && o.reason === 'connection timed out'));
+  assert.equal(h.notices.length, 1);
+  assert.equal(h.notices[0].kind, 'failure');
+  assert.deepEqual(h.notices[0].addresses, ['slow@x.example']);
+  assert.equal(logged(`${m.queueId}: from=<sender@example.org>, status=expired, returned to sender`).length, 1);
+  // The expired outcome was durable before the notice went out.
+  const lastRecord = h.records.filter((r) => r.queueId === m.queueId).at(-1)!;
+  assert.ok(lastRecord.outcomes.every((o) => o.state === 'expired'));
+});
+
+test('bounce_queue_lifetime applies to the null sender only', async (t) => {
+  const h = new Harness(t, {
+    params: { maximal_queue_lifetime: '5d', bounce_queue_lifetime: '0' },
+    answer: () => ({ state: 'deferred', dsn: '4.4.1', reason: 'connection timed out' }),
+  });
+  const bounce = h.arrive(message(['a@x.example'], { sender: '' }));
+  const normal = h.arrive(message(['b@x.example']));
+  await waitFor(() => h.state(bounce.queueId, 0) === 'expired', 5000, 'expired');
+  assert.equal(h.state(normal.queueId, 0), 'deferred');
+  assert.equal(logged(`${bounce.queueId}: from=<>, status=expired, returned to sender`).length, 1);
+});
+
+test('a delay warning is sent once after delay_warning_time, and recorded', async (t) => {
+  let up = false;
+  const h = new Harness(t, {
+    params: { delay_warning_time: '1s' },
+    answer: () => (up ? { state: 'delivered' } : { state: 'deferred', dsn: '4.4.1', reason: 'connection timed out' }),
+  });
+  const old = Date.now() - 10_000;
+  const m = h.arrive(message(['a@x.example', { address: 'b@x.example', notify: notify('FAILURE') }], { arrivalTime: old }));
+  await waitFor(() => (h.attempts.get(`${m.queueId}/0`) ?? 0) >= 3, 5000, 'three attempts');
+  up = true;
+  await waitFor(() => logged(`${m.queueId}: removed`).length === 1, 5000, 'removed');
+  const delays = h.notices.filter((n) => n.kind === 'delay');
+  assert.equal(delays.length, 1);
+  assert.deepEqual(delays[0].addresses, ['a@x.example']);
+  assert.ok(h.records.some((r) => r.outcomes.some((o) => o.index === 0 && o.delayNotified === true && o.state === 'deferred')));
+});
+
+test('an injected clock drives backoff: mail comes due when the clock passes its next attempt', async (t) => {
+  let clock = 1_000_000_000_000;
+  const h = new Harness(t, {
+    params: { minimal_backoff_time: '1h', maximal_backoff_time: '2h', queue_run_delay: '1h' },
+    now: () => clock,
+    answer: (_a, _c, attempt) => (attempt === 1 ? { state: 'deferred', reason: 'try later' } : { state: 'delivered' }),
+  });
+  const m = h.arrive(message(['a@x.example'], { arrivalTime: clock }));
+  await waitFor(() => h.state(m.queueId, 0) === 'deferred', 2000, 'deferred');
+  const d = h.records[0].outcomes[0];
+  assert.equal(d.nextAttempt, clock + 3600_000);
+  await waitFor(() => h.scheduler.load().deferred === 1, 2000, 'in the deferred queue');
+  assert.equal(h.scheduler.scan(), 0);
+  clock += 3600_000;
+  assert.equal(h.scheduler.scan(), 1);
+  await waitFor(() => h.state(m.queueId, 0) === 'delivered', 2000, 'delivered');
+});

@@ -1,0 +1,202 @@
+/** ESMTP extensions: SIZE, 8BITMIME, SMTPUTF8, DSN, STARTTLS, AUTH, with Postfix's replies. */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { connect as tlsConnect, type TLSSocket } from 'node:tls';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { makeTestCert } from '../../helpers/tls-cert.js';
+import { saslAddUser } from '../../../src/actors/smtpd/smtpd-sasl.js';
+import { ehloSession, logLines, sendMail, startSmtpd, until } from './smtpd-test-kit.js';
+
+const cert = makeTestCert('localhost');
+
+test('SIZE: a too big SIZE= at MAIL and a too big message are refused with 552 5.3.4', async () => {
+  const h = await startSmtpd({ message_size_limit: '1000' });
+  try {
+    const c = await ehloSession(h.port);
+    assert.equal(await c.cmd('MAIL FROM:<s@test.example> SIZE=5000'), '552 5.3.4 Message size exceeds fixed limit');
+    assert.equal(await c.cmd('MAIL FROM:<s@test.example> SIZE=500'), '250 2.1.0 Ok');
+    await c.cmd('RCPT TO:<u@mx.test.example>');
+    assert.equal(await c.cmd('DATA'), '354 End data with <CR><LF>.<CR><LF>');
+    assert.equal(await c.cmd('Subject: big\r\n\r\n' + 'x'.repeat(2000) + '\r\n.'), '552 5.3.4 Message size exceeds fixed limit');
+    // The session goes on.
+    assert.equal(await c.cmd('MAIL FROM:<s@test.example>'), '250 2.1.0 Ok');
+    c.close();
+    assert.equal(h.submissions.length, 0);
+  } finally {
+    await h.stop();
+  }
+});
+
+test('8BITMIME, SMTPUTF8 and the DSN parameters reach the submission', async () => {
+  const h = await startSmtpd();
+  try {
+    const c = await ehloSession(h.port);
+    assert.equal(await c.cmd('MAIL FROM:<s@test.example> BODY=8BITMIME SMTPUTF8 RET=HDRS ENVID=abc+2Bdef'), '250 2.1.0 Ok');
+    assert.equal(await c.cmd('RCPT TO:<u@mx.test.example> NOTIFY=SUCCESS,FAILURE ORCPT=rfc822;orig@test.example'), '250 2.1.5 Ok');
+    assert.equal(await c.cmd('RCPT TO:<v@mx.test.example> NOTIFY=NEVER'), '250 2.1.5 Ok');
+    await c.cmd('DATA');
+    assert.match((await c.cmd('Subject: x\r\n\r\nbody\r\n.'))!, /^250 2\.0\.0 Ok: queued as/);
+    c.close();
+    const s = h.submissions[0];
+    assert.equal(s.bodyType, '8BITMIME');
+    assert.equal(s.smtputf8, true);
+    assert.equal(s.ret, 'HDRS');
+    assert.equal(s.envid, 'abc+def');
+    assert.deepEqual(s.recipients, [
+      { address: 'u@mx.test.example', orcpt: 'rfc822;orig@test.example', notify: ['SUCCESS', 'FAILURE'] },
+      { address: 'v@mx.test.example', notify: ['NEVER'] },
+    ]);
+  } finally {
+    await h.stop();
+  }
+});
+
+test('smtputf8_enable = no: SMTPUTF8 not offered and refused at MAIL', async () => {
+  const h = await startSmtpd({ smtputf8_enable: 'no' });
+  try {
+    const c = await ehloSession(h.port);
+    assert.equal(await c.cmd('MAIL FROM:<s@test.example> SMTPUTF8'), '555 5.5.4 Unsupported option: SMTPUTF8');
+    c.close();
+  } finally {
+    await h.stop();
+  }
+});
+
+/** Upgrades a raw session with STARTTLS and returns a line reader over TLS. */
+async function starttls(port: number): Promise<{ cmd: (l: string) => Promise<string>; close: () => void; socket: TLSSocket }> {
+  const c = await ehloSession(port);
+  assert.equal(await c.cmd('STARTTLS'), '220 2.0.0 Ready to start TLS');
+  const socket = tlsConnect({ socket: c.socket, ca: cert.cert, servername: 'localhost' });
+  await new Promise<void>((resolve, reject) => {
+    socket.once('secureConnect', () => resolve());
+    socket.once('error', reject);
+  });
+  socket.on('error', () => undefined);
+  let buffer = '';
+  let wake: (() => void) | undefined;
+  socket.setEncoding('latin1');
+  socket.on('data', (d: string) => {
+    buffer += d;
+    wake?.();
+  });
+  const reply = async (): Promise<string> => {
+    for (;;) {
+      const m = /^(?:\d{3}-[^\n]*\n)*\d{3}(?: [^\n]*)?\r?\n/.exec(buffer);
+      if (m) {
+        buffer = buffer.slice(m[0].length);
+        return m[0].replace(/\r?\n$/, '');
+      }
+      await new Promise<void>((r) => {
+        wake = r;
+        setTimeout(r, 200);
+      });
+    }
+  };
+  return {
+    cmd: async (l: string) => {
+      socket.write(l + '\r\n');
+      return reply();
+    },
+    close: () => socket.destroy(),
+    socket,
+  };
+}
+
+test('STARTTLS with a certificate, then mail over TLS (protocol ESMTPS); encrypt level refuses plain MAIL', async () => {
+  const h = await startSmtpd({ smtpd_tls_security_level: 'encrypt', smtpd_tls_cert_file: cert.certFile, smtpd_tls_key_file: cert.keyFile });
+  try {
+    const plain = await ehloSession(h.port);
+    assert.equal(await plain.cmd('MAIL FROM:<s@test.example>'), '530 5.7.0 Must issue a STARTTLS command first');
+    plain.close();
+    const t = await starttls(h.port);
+    const ehlo = await t.cmd('EHLO client.test.example');
+    assert.ok(!ehlo.includes('STARTTLS'), 'STARTTLS not offered twice');
+    assert.equal(await t.cmd('MAIL FROM:<s@test.example>'), '250 2.1.0 Ok');
+    assert.equal(await t.cmd('RCPT TO:<u@mx.test.example>'), '250 2.1.5 Ok');
+    assert.equal(await t.cmd('DATA'), '354 End data with <CR><LF>.<CR><LF>');
+    assert.match(await t.cmd('Subject: tls\r\n\r\nsecret\r\n.'), /^250 2\.0\.0 Ok: queued as/);
+    t.close();
+    const s = h.submissions[0];
+    assert.equal(s.client.protocol, 'ESMTPS');
+    assert.match(s.tlsInfo ?? '', /^TLSv1\.[23] with cipher /);
+    // nodemailer's client too, with requireTLS.
+    const r = await sendMail(h.port, { from: 's@test.example', to: ['u@mx.test.example'], body: 'Subject: x\r\n\r\ny\r\n', ignoreTLS: false, requireTLS: true, ca: cert.cert });
+    assert.match(r, /^250 2\.0\.0 Ok: queued as/);
+  } finally {
+    await h.stop();
+  }
+});
+
+test('AUTH PLAIN and LOGIN over TLS with good and bad secrets; AUTH not offered nor accepted before TLS', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'smtpd-sasl-'));
+  saslAddUser(join(dir, 'sasl_passwd'), 'alice@test.example', 'correct horse');
+  const h = await startSmtpd(
+    {
+      mynetworks: '192.0.2.0/24',
+      smtpd_tls_security_level: 'may',
+      smtpd_tls_cert_file: cert.certFile,
+      smtpd_tls_key_file: cert.keyFile,
+      smtpd_sasl_auth_enable: 'yes',
+      smtpd_sasl_password_maps: 'texthash:sasl_passwd',
+    },
+    dir,
+  );
+  try {
+    const plain = await ehloSession(h.port);
+    const ehloPlain = (await plain.cmd('EHLO client.test.example'))!;
+    assert.ok(ehloPlain.includes('STARTTLS'));
+    assert.ok(!ehloPlain.includes('AUTH'), 'no AUTH before TLS');
+    const token = Buffer.from('\0alice@test.example\0correct horse').toString('base64');
+    assert.equal(await plain.cmd(`AUTH PLAIN ${token}`), '503 5.5.1 Error: authentication not enabled');
+    plain.close();
+
+    const t = await starttls(h.port);
+    const ehlo = await t.cmd('EHLO client.test.example');
+    assert.ok(ehlo.split('\r\n').some((l) => l.slice(4) === 'AUTH PLAIN LOGIN'), ehlo);
+    const bad = Buffer.from('\0alice@test.example\0wrong').toString('base64');
+    assert.equal(await t.cmd(`AUTH PLAIN ${bad}`), '535 5.7.8 Error: authentication failed: authentication failure');
+    assert.equal(await t.cmd(`AUTH PLAIN ${token}`), '235 2.7.0 Authentication successful');
+    assert.equal(await t.cmd('MAIL FROM:<alice@test.example>'), '250 2.1.0 Ok');
+    // permit_sasl_authenticated: relaying allowed for the authenticated client.
+    assert.equal(await t.cmd('RCPT TO:<far@elsewhere.example>'), '250 2.1.5 Ok');
+    t.close();
+
+    const l = await starttls(h.port);
+    await l.cmd('EHLO client.test.example');
+    assert.equal(await l.cmd('AUTH LOGIN'), '334 VXNlcm5hbWU6');
+    assert.equal(await l.cmd(Buffer.from('alice@test.example').toString('base64')), '334 UGFzc3dvcmQ6');
+    assert.equal(await l.cmd(Buffer.from('nope').toString('base64')), '535 5.7.8 Error: authentication failed: authentication failure');
+    assert.equal(await l.cmd('AUTH LOGIN'), '334 VXNlcm5hbWU6');
+    await l.cmd(Buffer.from('alice@test.example').toString('base64'));
+    assert.equal(await l.cmd(Buffer.from('correct horse').toString('base64')), '235 2.7.0 Authentication successful');
+    l.close();
+
+    // Unauthenticated TLS client: still no relay.
+    const u = await starttls(h.port);
+    await u.cmd('EHLO client.test.example');
+    await u.cmd('MAIL FROM:<x@test.example>');
+    assert.equal(await u.cmd('RCPT TO:<far@elsewhere.example>'), '454 4.7.1 <far@elsewhere.example>: Relay access denied');
+    u.close();
+
+    // nodemailer's client with AUTH PLAIN over STARTTLS; protocol ESMTPSA.
+    const r = await sendMail(h.port, {
+      from: 'alice@test.example',
+      to: ['far@elsewhere.example'],
+      body: 'Subject: x\r\n\r\ny\r\n',
+      ignoreTLS: false,
+      requireTLS: true,
+      ca: cert.cert,
+      auth: { user: 'alice@test.example', pass: 'correct horse', method: 'PLAIN' },
+    });
+    assert.match(r, /^250 2\.0\.0 Ok: queued as/);
+    const s = h.submissions.at(-1)!;
+    assert.equal(s.client.protocol, 'ESMTPSA');
+    assert.equal(s.client.saslUser, 'alice@test.example');
+    await until(() => logLines.some((x) => x.includes('SASL PLAIN authentication failed: authentication failure')));
+    assert.ok(!logLines.some((x) => x.includes('correct horse') || x.includes(token)), 'secrets never logged');
+  } finally {
+    await h.stop();
+  }
+});

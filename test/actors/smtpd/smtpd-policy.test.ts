@@ -1,0 +1,185 @@
+/** Access restrictions: each with an accepting and a refusing case, with Postfix's replies. */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startDnsServer } from '../../helpers/dns-server.js';
+import { ehloSession, logLines, startSmtpd, until, type Harness } from './smtpd-test-kit.js';
+
+interface Attempt {
+  helo?: string;
+  from?: string;
+  to: string;
+}
+
+/** MAIL then RCPT in a fresh session; returns the RCPT reply (or the MAIL reply when MAIL fails). */
+async function rcpt(h: Harness, a: Attempt): Promise<string> {
+  const c = await ehloSession(h.port, a.helo ?? 'client.test.example');
+  try {
+    const mail = (await c.cmd(`MAIL FROM:<${a.from ?? 's@test.example'}>`))!;
+    if (!mail.startsWith('250')) return mail;
+    return (await c.cmd(`RCPT TO:<${a.to}>`))!;
+  } finally {
+    c.close();
+  }
+}
+
+function tableDir(files: Record<string, string>): string {
+  const dir = mkdtempSync(join(tmpdir(), 'smtpd-policy-'));
+  for (const [name, text] of Object.entries(files)) writeFileSync(join(dir, name), text);
+  return dir;
+}
+
+async function withSmtpd(params: Record<string, string>, files: Record<string, string>, body: (h: Harness) => Promise<void>): Promise<void> {
+  const h = await startSmtpd(params, tableDir(files));
+  try {
+    await body(h);
+  } finally {
+    await h.stop();
+  }
+}
+
+const STRANGER = { mynetworks: '192.0.2.0/24' };
+
+test('not an open relay: relaying refused to strangers, allowed to mynetworks and for our domains', async () => {
+  await withSmtpd(STRANGER, {}, async (h) => {
+    assert.equal(await rcpt(h, { to: 'u@elsewhere.example' }), '454 4.7.1 <u@elsewhere.example>: Relay access denied');
+    assert.equal(await rcpt(h, { to: 'u@mx.test.example' }), '250 2.1.5 Ok');
+    assert.equal(await rcpt(h, { to: 'postmaster@localhost' }), '250 2.1.5 Ok');
+  });
+  await withSmtpd({ mynetworks: '127.0.0.0/8' }, {}, async (h) => {
+    assert.equal(await rcpt(h, { to: 'u@elsewhere.example' }), '250 2.1.5 Ok');
+  });
+});
+
+test('reject_unauth_destination: 554 5.7.1, relay_domains (and their subdomains) allowed', async () => {
+  await withSmtpd({ ...STRANGER, smtpd_relay_restrictions: 'permit_mynetworks, reject_unauth_destination', relay_domains: 'relay.example' }, {}, async (h) => {
+    assert.equal(await rcpt(h, { to: 'u@elsewhere.example' }), '554 5.7.1 <u@elsewhere.example>: Relay access denied');
+    assert.equal(await rcpt(h, { to: 'u@relay.example' }), '250 2.1.5 Ok');
+    assert.equal(await rcpt(h, { to: 'u@sub.relay.example' }), '250 2.1.5 Ok');
+  });
+});
+
+test('check_client_access: REJECT text refuses, OK permits the list', async () => {
+  await withSmtpd({ smtpd_client_restrictions: 'check_client_access texthash:clients' }, { clients: '127.0.0.1 REJECT go away\n' }, async (h) => {
+    assert.equal(await rcpt(h, { to: 'u@mx.test.example' }), '554 5.7.1 <localhost[127.0.0.1]>: Client host rejected: go away');
+  });
+  await withSmtpd({ smtpd_client_restrictions: 'check_client_access texthash:clients, reject' }, { clients: '127.0.0.1 OK\n' }, async (h) => {
+    assert.equal(await rcpt(h, { to: 'u@mx.test.example' }), '250 2.1.5 Ok');
+  });
+});
+
+test('check_helo_access, reject_non_fqdn_helo_hostname, reject_invalid_helo_hostname', async () => {
+  await withSmtpd(
+    { smtpd_helo_restrictions: 'check_helo_access texthash:helos, reject_non_fqdn_helo_hostname, reject_invalid_helo_hostname' },
+    { helos: 'bad.example REJECT\n' },
+    async (h) => {
+      assert.equal(await rcpt(h, { helo: 'bad.example', to: 'u@mx.test.example' }), '554 5.7.1 <bad.example>: Helo command rejected: Access denied');
+      assert.equal(await rcpt(h, { helo: 'sub.bad.example', to: 'u@mx.test.example' }), '554 5.7.1 <sub.bad.example>: Helo command rejected: Access denied');
+      assert.equal(await rcpt(h, { helo: 'shorty', to: 'u@mx.test.example' }), '504 5.5.2 <shorty>: Helo command rejected: need fully-qualified hostname');
+      assert.equal(await rcpt(h, { helo: 'bad_name!.example', to: 'u@mx.test.example' }), '501 5.5.2 <bad_name!.example>: Helo command rejected: Invalid name');
+      assert.equal(await rcpt(h, { helo: 'good.example', to: 'u@mx.test.example' }), '250 2.1.5 Ok');
+    },
+  );
+});
+
+test('check_sender_access (evaluated at RCPT): numeric reply, DEFER, OK; reject_non_fqdn_sender', async () => {
+  await withSmtpd(
+    { smtpd_sender_restrictions: 'check_sender_access texthash:senders, reject_non_fqdn_sender' },
+    { senders: 'spam.example 550 5.7.0 No spam please\nlater.example DEFER\n' },
+    async (h) => {
+      assert.equal(await rcpt(h, { from: 'x@spam.example', to: 'u@mx.test.example' }), '550 5.7.0 <x@spam.example>: Sender address rejected: No spam please');
+      assert.equal(await rcpt(h, { from: 'x@later.example', to: 'u@mx.test.example' }), '450 4.7.1 <x@later.example>: Sender address rejected: Access denied');
+      assert.equal(await rcpt(h, { from: 'x@localhost', to: 'u@mx.test.example' }), '504 5.5.2 <x@localhost>: Sender address rejected: need fully-qualified address');
+      assert.equal(await rcpt(h, { from: 'x@fine.example', to: 'u@mx.test.example' }), '250 2.1.5 Ok');
+    },
+  );
+});
+
+test('check_recipient_access with a restriction name as result; reject_non_fqdn_recipient', async () => {
+  await withSmtpd(
+    { smtpd_recipient_restrictions: 'check_recipient_access texthash:rcpts, reject_non_fqdn_recipient' },
+    { rcpts: 'blocked@mx.test.example REJECT no such luck\nvip@mx.test.example permit\nodd@mx.test.example reject\n' },
+    async (h) => {
+      assert.equal(await rcpt(h, { to: 'blocked@mx.test.example' }), '554 5.7.1 <blocked@mx.test.example>: Recipient address rejected: no such luck');
+      assert.equal(await rcpt(h, { to: 'odd@mx.test.example' }), '554 5.7.1 <odd@mx.test.example>: Recipient address rejected: Access denied');
+      assert.equal(await rcpt(h, { to: 'vip@mx.test.example' }), '250 2.1.5 Ok');
+      assert.equal(await rcpt(h, { to: 'u@localhost' }), '504 5.5.2 <u@localhost>: Recipient address rejected: need fully-qualified address');
+      assert.equal(await rcpt(h, { to: 'u@mx.test.example' }), '250 2.1.5 Ok');
+    },
+  );
+});
+
+test('permit, reject, defer and warn_if_reject', async () => {
+  await withSmtpd({ smtpd_recipient_restrictions: 'reject' }, {}, async (h) => {
+    assert.equal(await rcpt(h, { to: 'u@mx.test.example' }), '554 5.7.1 <u@mx.test.example>: Recipient address rejected: Access denied');
+  });
+  await withSmtpd({ smtpd_recipient_restrictions: 'defer' }, {}, async (h) => {
+    assert.equal(await rcpt(h, { to: 'u@mx.test.example' }), '450 4.7.1 <u@mx.test.example>: Recipient address rejected: Try again later');
+  });
+  await withSmtpd({ smtpd_recipient_restrictions: 'permit, reject' }, {}, async (h) => {
+    assert.equal(await rcpt(h, { to: 'u@mx.test.example' }), '250 2.1.5 Ok');
+  });
+  await withSmtpd({ smtpd_recipient_restrictions: 'warn_if_reject reject' }, {}, async (h) => {
+    assert.equal(await rcpt(h, { to: 'warned@mx.test.example' }), '250 2.1.5 Ok');
+    await until(() => logLines.some((l) => l.includes('reject_warning: RCPT from localhost[127.0.0.1]: 554 5.7.1 <warned@mx.test.example>: Recipient address rejected: Access denied')));
+  });
+});
+
+test('reject_unlisted_recipient for a virtual mailbox domain: 550 5.1.1 User unknown', async () => {
+  await withSmtpd(
+    { virtual_mailbox_domains: 'v.example', virtual_mailbox_maps: 'texthash:vmailbox', smtpd_recipient_restrictions: 'reject_unlisted_recipient' },
+    { vmailbox: 'known@v.example v.example/known/\n' },
+    async (h) => {
+      assert.equal(await rcpt(h, { to: 'known@v.example' }), '250 2.1.5 Ok');
+      assert.equal(await rcpt(h, { to: 'nobody@v.example' }), '550 5.1.1 <nobody@v.example>: Recipient address rejected: User unknown in virtual mailbox table');
+    },
+  );
+});
+
+test('smtpd_data_restrictions refuse DATA before the 354', async () => {
+  await withSmtpd({ smtpd_data_restrictions: 'reject' }, {}, async (h) => {
+    const c = await ehloSession(h.port);
+    await c.cmd('MAIL FROM:<s@test.example>');
+    await c.cmd('RCPT TO:<u@mx.test.example>');
+    assert.equal(await c.cmd('DATA'), '554 5.7.1 <DATA>: Data command rejected: Access denied');
+    assert.equal(h.submissions.length, 0);
+    c.close();
+  });
+});
+
+test('reject_unknown_sender_domain / reject_unknown_recipient_domain / reject_rbl_client with a DNS server on loopback', async () => {
+  const dns = await startDnsServer({
+    'known.example': { A: ['192.0.2.10'] },
+    'mxonly.example': { MX: [{ preference: 10, exchange: 'mx.mxonly.example' }] },
+    'dest.example': { A: ['192.0.2.11'] },
+    '1.0.0.127.rbl.test': { A: ['127.0.0.2'] },
+  });
+  try {
+    await withSmtpd(
+      {
+        dns_resolver_servers: `${dns.address}:${dns.port}`,
+        mynetworks: '127.0.0.0/8',
+        smtpd_sender_restrictions: 'reject_unknown_sender_domain',
+        smtpd_recipient_restrictions: 'reject_unknown_recipient_domain',
+      },
+      {},
+      async (h) => {
+        assert.equal(await rcpt(h, { from: 'a@known.example', to: 'u@dest.example' }), '250 2.1.5 Ok');
+        assert.equal(await rcpt(h, { from: 'a@mxonly.example', to: 'u@dest.example' }), '250 2.1.5 Ok');
+        assert.equal(await rcpt(h, { from: 'a@nowhere.example', to: 'u@dest.example' }), '450 4.1.8 <a@nowhere.example>: Sender address rejected: Domain not found');
+        assert.equal(await rcpt(h, { from: 'a@known.example', to: 'u@nowhere.example' }), '450 4.1.2 <u@nowhere.example>: Recipient address rejected: Domain not found');
+      },
+    );
+    await withSmtpd({ dns_resolver_servers: `${dns.address}:${dns.port}`, smtpd_client_restrictions: 'reject_rbl_client clean.test, reject_rbl_client rbl.test' }, {}, async (h) => {
+      assert.equal(await rcpt(h, { to: 'u@mx.test.example' }), '554 5.7.1 Service unavailable; Client host [127.0.0.1] blocked using rbl.test');
+    });
+    await withSmtpd({ dns_resolver_servers: `${dns.address}:${dns.port}`, smtpd_client_restrictions: 'reject_rbl_client clean.test' }, {}, async (h) => {
+      assert.equal(await rcpt(h, { to: 'u@mx.test.example' }), '250 2.1.5 Ok');
+    });
+    assert.ok(dns.queries.includes('1.0.0.127.rbl.test A'));
+  } finally {
+    await dns.close();
+  }
+});

@@ -1,0 +1,77 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { VirtualAgent } from '../../../src/actors/virtual/virtual-agent.js';
+import { MainConfig } from '../../../src/config/main-config.js';
+import { captureLog, CONTENT, contentReader, makeRequest } from '../smtp/smtp-test-kit.js';
+
+function setup(): { dir: string; base: string; agent: VirtualAgent; lines: string[] } {
+  const dir = mkdtempSync(join(tmpdir(), 'postrider-virtual-'));
+  const base = join(dir, 'mail');
+  mkdirSync(base);
+  writeFileSync(join(dir, 'vmailbox'), [
+    'alice@example.com   example.com/alice/',
+    'bob@example.com     example.com/bob.mbox',
+    '@catchall.test      catchall.test/all/',
+  ].join('\n') + '\n');
+  const config = new MainConfig({
+    myhostname: 'mx.test',
+    virtual_mailbox_maps: `texthash:${join(dir, 'vmailbox')}`,
+    virtual_mailbox_base: base,
+    recipient_delimiter: '+',
+  }, dir);
+  const { log, lines } = captureLog();
+  return { dir, base, agent: new VirtualAgent({ config, log, readContent: contentReader() }), lines };
+}
+
+test('delivers into Maildir new/ with Return-Path and Delivered-To first', async () => {
+  const { base, agent, lines } = setup();
+  const res = await agent.deliver(makeRequest({ transport: 'virtual', nexthop: 'example.com', to: ['Alice@example.com'] }));
+  assert.deepEqual(res.outcomes, [{ index: 0, state: 'delivered', dsn: '2.0.0', reason: 'delivered to maildir', relay: 'virtual' }]);
+  const newDir = join(base, 'example.com/alice/new');
+  const files = readdirSync(newDir);
+  assert.equal(files.length, 1);
+  assert.deepEqual(readdirSync(join(base, 'example.com/alice/tmp')), [], 'nothing left in tmp/');
+  const text = readFileSync(join(newDir, files[0]));
+  const expected = Buffer.concat([
+    Buffer.from('Return-Path: <a@example.org>\nDelivered-To: alice@example.com\n'),
+    Buffer.from(CONTENT.toString('latin1').replace(/\r\n/g, '\n'), 'latin1'),
+  ]);
+  assert.ok(text.equals(expected), text.toString());
+  await new Promise((r) => setImmediate(r));
+  assert.ok(lines.some((l) => /ABC123: to=<Alice@example\.com>, relay=virtual, delay=[\d.]+, delays=[\d./]+, dsn=2\.0\.0, status=sent \(delivered to maildir\)$/.test(l)));
+});
+
+test('an unknown user bounces 5.1.1; a catch-all and an extension still find their mailbox', async () => {
+  const { base, agent } = setup();
+  const res = await agent.deliver(makeRequest({ transport: 'virtual', to: ['nobody@example.com', 'x@catchall.test', 'alice+tag@example.com'] }));
+  assert.equal(res.outcomes[0].state, 'bounced');
+  assert.equal(res.outcomes[0].dsn, '5.1.1');
+  assert.equal(res.outcomes[0].reason, 'unknown user: "nobody@example.com"');
+  assert.equal(res.outcomes[1].state, 'delivered');
+  assert.equal(readdirSync(join(base, 'catchall.test/all/new')).length, 1);
+  assert.equal(res.outcomes[2].state, 'delivered');
+  assert.equal(readdirSync(join(base, 'example.com/alice/new')).length, 1);
+});
+
+test('appends to an mbox file with a From line and >From quoting', async () => {
+  const { base, agent } = setup();
+  const content = Buffer.from('Subject: x\r\n\r\nFrom here on\r\nbody\r\n');
+  const a2 = new VirtualAgent({ ...(agent as unknown as { opts: ConstructorParameters<typeof VirtualAgent>[0] }).opts, readContent: contentReader(content) });
+  const res = await a2.deliver(makeRequest({ transport: 'virtual', to: ['bob@example.com'] }));
+  assert.equal(res.outcomes[0].reason, 'delivered to mailbox');
+  const text = readFileSync(join(base, 'example.com/bob.mbox'), 'latin1');
+  assert.match(text, /^From a@example\.org  \w{3} \w{3} +\d+ \d\d:\d\d:\d\d \d{4}\nReturn-Path: <a@example\.org>\nDelivered-To: bob@example\.com\nSubject: x\n\n>From here on\nbody\n\n$/);
+});
+
+test('a file system error defers 4.2.0 instead of failing the request', async () => {
+  const { base, agent } = setup();
+  // A plain file where the mailbox directory should be: mkdir fails even for root.
+  writeFileSync(join(base, 'example.com'), 'not a directory');
+  const res = await agent.deliver(makeRequest({ transport: 'virtual', to: ['alice@example.com'] }));
+  assert.equal(res.outcomes[0].state, 'deferred');
+  assert.equal(res.outcomes[0].dsn, '4.2.0');
+  assert.match(res.outcomes[0].reason, /^maildir delivery failed: E(NOTDIR|EXIST)/);
+});

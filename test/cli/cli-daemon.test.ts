@@ -1,0 +1,117 @@
+/**
+ * The daemon as a process: control socket permissions, status / reload /
+ * stop through the real command, a refused reload, SIGTERM, and the restart
+ * intensity limit ending start-fg with a non-zero status.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { once } from 'node:events';
+import { controlRequest } from '../../src/cli/control-client.js';
+import { configDir, postrider, startTestDaemon } from './cli-harness.js';
+
+const MASTER = 'discard unix - - n - 1 discard\n';
+
+test('status, reload (refused when broken, old config kept), SIGTERM exits 0 and removes the pid file', async () => {
+  const c = configDir('greeting = one\ndebug_fault_injection = yes\n', MASTER);
+  const d = await startTestDaemon(c);
+  try {
+    assert.equal(statSync(join(c.queue, 'private', 'control')).mode & 0o777, 0o600);
+    const pid = Number(readFileSync(join(c.queue, 'pid', 'master.pid'), 'utf8').trim());
+    assert.equal(pid, d.child.pid);
+
+    const st = await postrider(['-c', c.dir, 'status']);
+    assert.equal(st.code, 0);
+    assert.equal(st.stdout, `postrider: the Postrider mail system is running: PID: ${d.child.pid}\n`);
+    const json = await postrider(['-c', c.dir, 'status', '--json']);
+    const parsed = JSON.parse(json.stdout) as { pid: number; actors: Array<{ role: string; instance: number; threadId: number; restarts: number; uptimeSeconds: number }> };
+    assert.equal(parsed.pid, d.child.pid);
+    assert.equal(parsed.actors[0].role, 'discard');
+    const thread = parsed.actors[0].threadId;
+
+    // a malformed value: reload is refused with one line and the old config keeps running
+    c.write('greeting = two\ndebug_fault_injection = yes\nmessage_size_limit = lots\n', MASTER);
+    const bad = await postrider(['-c', c.dir, 'reload']);
+    assert.equal(bad.code, 1);
+    assert.match(bad.stderr, /^postrider: fatal: reload refused: .*main\.cf, line \d+: .*message_size_limit.*\n$/);
+    assert.equal((await controlRequest(c.queue, 'status') as { actors: Array<{ threadId: number }> }).actors[0].threadId, thread);
+
+    c.write('greeting = two\ndebug_fault_injection = yes\n', MASTER);
+    const good = await postrider(['-c', c.dir, 'reload']);
+    assert.equal(good.code, 0, good.stderr);
+    assert.equal(good.stdout, 'postrider: refreshing the Postrider mail system\n');
+    const after = (await controlRequest(c.queue, 'status')) as { actors: Array<{ threadId: number }> };
+    assert.notEqual(after.actors[0].threadId, thread, 'the instance was replaced');
+
+    d.child.kill('SIGTERM');
+    assert.equal(await d.exit, 0);
+    assert.equal(existsSync(join(c.queue, 'pid', 'master.pid')), false);
+    assert.equal(existsSync(join(c.queue, 'private', 'control')), false);
+    const down = await postrider(['-c', c.dir, 'status']);
+    assert.equal(down.code, 1);
+    assert.equal(down.stderr, 'postrider: the Postrider mail system is not running\n');
+  } finally {
+    if (d.child.exitCode === null) d.child.kill('SIGKILL');
+    c.cleanup();
+  }
+});
+
+test('postrider stop waits for the daemon to exit; exit status 0', async () => {
+  const c = configDir('', MASTER);
+  const d = await startTestDaemon(c);
+  try {
+    const r = await postrider(['-c', c.dir, 'stop']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(d.child.exitCode, 0, 'already exited when stop returned');
+    const again = await postrider(['-c', c.dir, 'stop']);
+    assert.equal(again.code, 1);
+    assert.equal(again.stderr, 'postrider: fatal: the Postrider mail system is not running\n');
+  } finally {
+    if (d.child.exitCode === null) d.child.kill('SIGKILL');
+    c.cleanup();
+  }
+});
+
+test('restart intensity exceeded: start-fg logs the fatal line and exits non-zero', async () => {
+  const c = configDir('debug_fault_injection = yes\nsupervisor_restart_limit = 2\nsupervisor_restart_window = 60s\n', MASTER);
+  const d = await startTestDaemon(c);
+  try {
+    for (let i = 0; i < 3; i++) {
+      await controlRequest(c.queue, 'fault', ['discard', '1', 'exit']);
+      if (i < 2) {
+        // wait for the new instance before breaking it again
+        for (;;) {
+          const st = (await controlRequest(c.queue, 'status')) as { actors: Array<{ restarts: number; state: string }> };
+          if (st.actors[0].restarts === i + 1 && st.actors[0].state === 'running') break;
+          await new Promise((r) => setTimeout(r, 20));
+        }
+      }
+    }
+    const code = await d.exit;
+    assert.notEqual(code, 0);
+    assert.equal(code, 1);
+    const log = readFileSync(c.log, 'utf8');
+    assert.match(log, /postrider\/master\[\d+\]: fatal: restart intensity exceeded: 3 restarts in 60 s; last: discard\[1\]/);
+    assert.equal(existsSync(join(c.queue, 'pid', 'master.pid')), false);
+  } finally {
+    if (d.child.exitCode === null) d.child.kill('SIGKILL');
+    c.cleanup();
+  }
+});
+
+test('fault over the control socket is refused without debug_fault_injection', async () => {
+  const c = configDir('', MASTER);
+  const d = await startTestDaemon(c);
+  try {
+    await assert.rejects(controlRequest(c.queue, 'fault', ['discard', '1', 'exit']), {
+      message: 'fault injection is disabled (debug_fault_injection = no)',
+    });
+    d.child.kill('SIGINT');
+    const [code] = (await once(d.child, 'exit').catch(() => [d.child.exitCode])) as [number];
+    assert.equal(code ?? d.child.exitCode, 0);
+  } finally {
+    if (d.child.exitCode === null) d.child.kill('SIGKILL');
+    c.cleanup();
+  }
+});

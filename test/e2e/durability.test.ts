@@ -1,0 +1,78 @@
+/**
+ * No lost mail: a message that got 250 survives a SIGKILL of the whole
+ * daemon, and deliveries survive the death of the smtp and qmgr actors in
+ * the middle of the work (duplicates limited to what was in flight).
+ */
+import { test, after, before } from 'node:test';
+import assert from 'node:assert/strict';
+import { startSmtpSink, type SmtpSink } from '../helpers/smtp-sink.js';
+import { startDaemon, type RunningDaemon } from '../helpers/daemon.js';
+import { sendMail, waitFor } from '../helpers/send-mail.js';
+
+let sink: SmtpSink;
+let daemon: RunningDaemon;
+let refuse = true;
+
+before(async () => {
+  sink = await startSmtpSink({ rcpt: (to) => (refuse && to.startsWith('held@') ? { code: 451, message: '4.3.2 not yet' } : null) });
+  daemon = await startDaemon({ params: { relayhost: `[127.0.0.1]:${sink.port}` } });
+});
+
+after(async () => {
+  await daemon?.stop();
+  await sink?.close();
+});
+
+function delivered(to: string, subject: string): number {
+  return sink.messages.filter((m) => !m.refused && m.rcptTo.includes(to) && m.raw.includes(`Subject: ${subject}\r\n`)).length;
+}
+
+test('a message that got 250 survives a SIGKILL of the whole daemon right after it', async () => {
+  const r = await sendMail(daemon.port, { from: 's@client.test', to: ['held@remote.test'], raw: 'Subject: survive\r\n\r\nkeep me\r\n' });
+  assert.match(r.response, /^250 /);
+  const code = await daemon.kill('SIGKILL');
+  assert.equal(code, null);
+  assert.equal(delivered('held@remote.test', 'survive'), 0);
+  refuse = false;
+  await daemon.restart();
+  await waitFor(() => delivered('held@remote.test', 'survive') === 1, 30_000, 'delivery after restart');
+});
+
+test('killing the smtp actor in mid-delivery loses nothing', async () => {
+  const n = 30;
+  const sends = [];
+  for (let i = 0; i < n; i++) {
+    sends.push(sendMail(daemon.port, { from: 's@client.test', to: [`smtpkill${i}@remote.test`], raw: `Subject: smtpkill ${i}\r\n\r\nbody ${i}\r\n` }));
+    if (i === 10) {
+      const f = await daemon.cli(['fault', 'smtp', '0', 'exit']);
+      assert.equal(f.code, 0, f.stderr);
+    }
+  }
+  await Promise.all(sends);
+  await waitFor(() => {
+    for (let i = 0; i < n; i++) if (delivered(`smtpkill${i}@remote.test`, `smtpkill ${i}`) < 1) return false;
+    return true;
+  }, 40_000, 'every message delivered');
+  const dupes = Array.from({ length: n }, (_, i) => delivered(`smtpkill${i}@remote.test`, `smtpkill ${i}`) - 1).reduce((a, b) => a + b, 0);
+  assert.ok(dupes <= 20, `duplicates (${dupes}) limited to what was in flight`);
+});
+
+test('killing the qmgr actor loses nothing', async () => {
+  const n = 20;
+  const sends = [];
+  for (let i = 0; i < n; i++) {
+    sends.push(sendMail(daemon.port, { from: 's@client.test', to: [`qkill${i}@remote.test`], raw: `Subject: qkill ${i}\r\n\r\nbody ${i}\r\n` }));
+    if (i === 5) {
+      const f = await daemon.cli(['fault', 'qmgr', '0', 'throw']);
+      assert.equal(f.code, 0, f.stderr);
+    }
+  }
+  await Promise.all(sends);
+  await waitFor(() => {
+    for (let i = 0; i < n; i++) if (delivered(`qkill${i}@remote.test`, `qkill ${i}`) < 1) return false;
+    return true;
+  }, 40_000, 'every message delivered');
+  const status = JSON.parse((await daemon.cli(['status', '--json'])).stdout);
+  const qmgr = status.actors.find((a: { role: string }) => a.role === 'qmgr');
+  assert.ok(qmgr.restarts >= 1, 'qmgr was restarted');
+});

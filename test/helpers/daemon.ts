@@ -1,0 +1,158 @@
+/**
+ * daemon: runs the real Postrider daemon (`postrider start-fg`) as a child
+ * process on a temporary configuration, for end-to-end tests and the load
+ * harness. The configuration is the given main.cf parameters plus a
+ * master.cf with one smtpd listener on a free loopback port.
+ */
+import { spawn, execFile, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, writeFileSync, mkdirSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, resolve, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** The compiled CLI entry, from dist/test/helpers/. */
+export const CLI = resolve(dirname(fileURLToPath(import.meta.url)), '../../src/cli/main.js');
+
+export function freePort(): Promise<number> {
+  return new Promise((res, rej) => {
+    const s = createServer();
+    s.on('error', rej);
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => res(port));
+    });
+  });
+}
+
+export interface DaemonOptions {
+  /** main.cf parameters beyond the test defaults. */
+  params?: Record<string, string>;
+  /** Extra master.cf lines. */
+  masterExtra?: string[];
+  /** Override the whole unix-services part of master.cf. */
+  master?: string;
+}
+
+export interface RunningDaemon {
+  dir: string;
+  configDir: string;
+  queueDir: string;
+  logFile: string;
+  port: number;
+  child: ChildProcess;
+  exited: Promise<number | null>;
+  /** Runs `postrider -c DIR ...args`; resolves with exit code and output. */
+  cli(args: string[], input?: string): Promise<{ code: number; stdout: string; stderr: string }>;
+  stop(): Promise<number | null>;
+  kill(signal?: NodeJS.Signals): Promise<number | null>;
+  /** Starts the daemon again on the same configuration and queue. */
+  restart(): Promise<void>;
+}
+
+export const DEFAULT_MASTER = [
+  'pickup    unix  n       -       n       60      1       pickup',
+  'cleanup   unix  n       -       n       -       0       cleanup',
+  'qmgr      unix  n       -       n       300     1       qmgr',
+  'rewrite   unix  -       -       n       -       1       trivial-rewrite',
+  'bounce    unix  -       -       n       -       1       bounce',
+  'smtp      unix  -       -       n       -       2       smtp',
+  'relay     unix  -       -       n       -       -       smtp',
+  'virtual   unix  -       n       n       -       1       virtual',
+  'discard   unix  -       -       n       -       1       discard',
+  'error     unix  -       -       n       -       1       error',
+  'retry     unix  -       -       n       -       -       error',
+].join('\n');
+
+export function runCli(configDir: string, args: string[], input?: string): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((res) => {
+    const child = execFile(process.execPath, [CLI, '-c', configDir, ...args], { timeout: 60_000, maxBuffer: 256 * 1024 * 1024 }, (err, stdout, stderr) => {
+      const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : 1) : 0;
+      res({ code, stdout: String(stdout), stderr: String(stderr) });
+    });
+    if (input !== undefined) child.stdin?.end(input);
+    else child.stdin?.end();
+  });
+}
+
+async function waitForStatus(configDir: string, child: ChildProcess, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`daemon exited with ${child.exitCode} before it served`);
+    const r = await runCli(configDir, ['status']);
+    if (r.code === 0) return;
+    await new Promise((r2) => setTimeout(r2, 100));
+  }
+  throw new Error('daemon did not come up in time');
+}
+
+export async function startDaemon(opts: DaemonOptions = {}): Promise<RunningDaemon> {
+  const dir = mkdtempSync(join(tmpdir(), 'postrider-e2e-'));
+  const configDir = join(dir, 'etc');
+  const queueDir = join(dir, 'spool');
+  const logFile = join(dir, 'maillog');
+  mkdirSync(configDir);
+  const port = await freePort();
+  const params: Record<string, string> = {
+    queue_directory: queueDir,
+    maillog_file: logFile,
+    myhostname: 'mx.postrider.test',
+    mydomain: 'postrider.test',
+    mynetworks: '127.0.0.0/8',
+    inet_interfaces: 'loopback-only',
+    minimal_backoff_time: '1s',
+    maximal_backoff_time: '2s',
+    queue_run_delay: '1s',
+    smtpd_greet_wait: '0s',
+    debug_fault_injection: 'yes',
+    ...opts.params,
+  };
+  writeFileSync(join(configDir, 'main.cf'), Object.entries(params).map(([k, v]) => `${k} = ${v}`).join('\n') + '\n');
+  const master = [
+    '# service type  private unpriv  chroot  wakeup  maxproc command',
+    `127.0.0.1:${port} inet n - n - - smtpd`,
+    opts.master ?? DEFAULT_MASTER,
+    ...(opts.masterExtra ?? []),
+  ].join('\n');
+  writeFileSync(join(configDir, 'master.cf'), master + '\n');
+
+  const d: RunningDaemon = {
+    dir, configDir, queueDir, logFile, port,
+    child: undefined as unknown as ChildProcess,
+    exited: Promise.resolve(null),
+    cli: (args, input) => runCli(configDir, args, input),
+    stop: async () => {
+      if (d.child.exitCode !== null || d.child.signalCode !== null) return d.child.exitCode;
+      d.child.kill('SIGTERM');
+      return d.exited;
+    },
+    kill: async (signal = 'SIGKILL') => {
+      if (d.child.exitCode !== null || d.child.signalCode !== null) return d.child.exitCode;
+      d.child.kill(signal);
+      return d.exited;
+    },
+    restart: async () => {
+      launch();
+      await waitForStatus(configDir, d.child, 30_000);
+    },
+  };
+  const launch = (): void => {
+    const child = spawn(process.execPath, [CLI, '-c', configDir, 'start-fg'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let errText = '';
+    child.stderr?.on('data', (b: Buffer) => { errText += b.toString(); });
+    child.stdout?.resume();
+    d.child = child;
+    d.exited = new Promise((res) => child.on('exit', (code) => {
+      if (code && process.env.POSTRIDER_TEST_VERBOSE) process.stderr.write(errText);
+      res(code);
+    }));
+  };
+  launch();
+  try {
+    await waitForStatus(configDir, d.child, 30_000);
+  } catch (err) {
+    d.child.kill('SIGKILL');
+    throw err;
+  }
+  return d;
+}

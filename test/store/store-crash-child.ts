@@ -1,0 +1,45 @@
+/**
+ * store-crash-child: the process the crash test kills. It opens the store in
+ * argv[2] and appends under concurrent load, recording some outcomes and
+ * compacting now and then; on stdout it reports "A <id> <size>" once an
+ * append is acknowledged and "D <id>" once a message is acknowledged done
+ * ("O <id>" before its outcomes are recorded).
+ */
+import { QueueStore, QueueIdGenerator } from '../../src/store/queue-store.js';
+import { makeMessage } from './store-fixture.js';
+
+const dir = process.argv[2];
+const salt = Number(process.argv[3] ?? 0);
+const workers = 32;
+
+const store = await QueueStore.open(dir, { segmentBytes: 256 * 1024, compactIntervalMs: 0 });
+const gen = new QueueIdGenerator(salt);
+let n = 0;
+
+function say(line: string): void {
+  process.stdout.write(line + '\n');
+}
+
+async function worker(): Promise<void> {
+  for (;;) {
+    const id = gen.next();
+    const size = 200 + ((n++ * 977) % 6000);
+    await store.append(makeMessage(id, size, 2));
+    say(`A ${id} ${size}`);
+    if (n % 3 === 0) {
+      // Announced first: killed between the done record and the report, it may be gone or not.
+      say(`O ${id}`);
+      const r = await store.recordOutcomes(id, [
+        { index: 0, state: 'delivered', reason: '250 ok', dsn: '2.0.0' },
+        { index: 1, state: 'bounced', reason: '550 no', dsn: '5.1.1' },
+      ]);
+      if (r.finished) say(`D ${id}`);
+    }
+  }
+}
+
+setInterval(() => {
+  store.compact().catch(() => undefined);
+}, 50);
+say('READY');
+await Promise.all(Array.from({ length: workers }, () => worker()));

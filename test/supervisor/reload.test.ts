@@ -1,0 +1,108 @@
+/**
+ * reload: every instance is replaced with one running the new configuration;
+ * an old listener stops accepting but finishes its sessions; services added
+ * to or removed from master.cf start or stop. Also stop() drains listeners.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createServer, connect, type Socket } from 'node:net';
+import { Supervisor } from '../../src/supervisor/supervisor.js';
+import { makeConfig, service, tempDir, testRegistry } from './harness.js';
+
+async function freePort(): Promise<number> {
+  const s = createServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
+  const port = (s.address() as { port: number }).port;
+  await new Promise((r) => s.close(r));
+  return port;
+}
+
+/** A line-reading client of the listen fixture. */
+async function session(port: number): Promise<{ socket: Socket; next(): Promise<string>; send(l: string): void }> {
+  const socket = connect(port, '127.0.0.1');
+  socket.setEncoding('utf8');
+  const lines: string[] = [];
+  const waiting: Array<(l: string) => void> = [];
+  let buf = '';
+  let closed = false;
+  socket.on('data', (d: string) => {
+    buf += d;
+    let nl;
+    while ((nl = buf.indexOf('\n')) >= 0) {
+      const l = buf.slice(0, nl);
+      buf = buf.slice(nl + 1);
+      const w = waiting.shift();
+      if (w) w(l);
+      else lines.push(l);
+    }
+  });
+  socket.on('close', () => {
+    closed = true;
+    for (const w of waiting.splice(0)) w('<closed>');
+  });
+  await new Promise<void>((resolve, reject) => {
+    socket.once('connect', () => resolve());
+    socket.once('error', reject);
+  });
+  return {
+    socket,
+    next: () => (lines.length ? Promise.resolve(lines.shift()!) : closed ? Promise.resolve('<closed>') : new Promise((r) => waiting.push(r))),
+    send: (l) => socket.write(l + '\n'),
+  };
+}
+
+test('reload: new sessions get the new values, an open session finishes under the old; services come and go', async () => {
+  const t = tempDir();
+  const port = await freePort();
+  const listen = service(`127.0.0.1:${port}`, 'listen', { type: 'inet' });
+  const sup = new Supervisor({
+    config: makeConfig(t.dir, [listen, service('echo', 'echo', { maxproc: 1 })], { greeting: 'old' }),
+    registry: testRegistry({ spare: false }),
+    controlSocket: false,
+  });
+  try {
+    await sup.start();
+    const a = await session(port);
+    assert.equal(await a.next(), 'hello old');
+
+    await sup.reload(makeConfig(t.dir, [listen, service('caller', 'caller', { maxproc: 1 })], { greeting: 'new' }));
+
+    // the session opened before the reload still works, under the old value
+    a.send('ping');
+    assert.equal(await a.next(), 'pong old');
+    const b = await session(port);
+    assert.equal(await b.next(), 'hello new');
+    const roles = (await sup.status()).actors.map((x) => x.role).sort();
+    assert.deepEqual(roles, ['caller', 'listen'], 'echo stopped, caller started');
+    a.send('quit');
+    assert.equal(await a.next(), 'bye');
+    b.send('quit');
+    assert.equal(await b.next(), 'bye');
+  } finally {
+    await sup.stop();
+    t.cleanup();
+  }
+});
+
+test('stop() drains: the listener stops accepting, and the session in progress may finish', async () => {
+  const t = tempDir();
+  const port = await freePort();
+  const sup = new Supervisor({
+    config: makeConfig(t.dir, [service(`127.0.0.1:${port}`, 'listen', { type: 'inet' })], { greeting: 'x' }),
+    registry: testRegistry({ spare: false }),
+    controlSocket: false,
+  });
+  await sup.start();
+  const a = await session(port);
+  assert.equal(await a.next(), 'hello x');
+  const stopped = sup.stop();
+  await new Promise((r) => setTimeout(r, 100));
+  await assert.rejects(session(port), { code: 'ECONNREFUSED' });
+  a.send('ping');
+  assert.equal(await a.next(), 'pong x');
+  a.send('quit');
+  assert.equal(await a.next(), 'bye');
+  await stopped;
+  assert.equal(await sup.done, 0);
+  t.cleanup();
+});
