@@ -29,7 +29,7 @@ for (const size of [1024, 64 * 1024]) {
   });
   bench.add(`decode ${size / 1024} KiB`, () => {
     const s = scanFrame(flat, 0);
-    if (s.status !== 'ok' || !decodeMeta(s.meta)) throw new Error('bad frame');
+    if (s.status !== 'ok' || !decodeMeta(flat, s.metaStart, s.metaEnd)) throw new Error('bad frame');
   });
 }
 await bench.run();

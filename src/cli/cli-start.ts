@@ -6,7 +6,9 @@
  * start-up, or it is not ready within 30 s.
  */
 import { spawn } from 'node:child_process';
-import { closeSync, openSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { checkConfig, formatProblem } from '../config/check-config.js';
 import { configHasErrors } from '../config/load-config.js';
@@ -30,12 +32,20 @@ export async function start(dir: string, opts: { timeoutMs?: number; extraArgs?:
   if (old !== undefined && isAlive(old)) throw new CliError(`the Postrider mail system is already running (pid ${old})`);
 
   const logFile = new MainConfig(loaded.params, loaded.dir).path('maillog_file');
+  // Without a log file, the daemon's standard error goes to a scratch file that is
+  // read if it dies during start-up, and removed once it serves.
+  const scratch = logFile ? undefined : join(mkdtempSync(join(tmpdir(), 'postrider-start-')), 'stderr');
   const out = openSync(logFile || '/dev/null', 'a');
+  const err = scratch ? openSync(scratch, 'a') : out;
   const child = spawn(process.execPath, [MAIN, '-c', dir, ...(opts.extraArgs ?? []), 'start-fg'], {
     detached: true,
-    stdio: ['ignore', out, out],
+    stdio: ['ignore', out, err],
   });
   closeSync(out);
+  if (err !== out) closeSync(err);
+  const forget = (): void => {
+    if (scratch) rmSync(dirname(scratch), { recursive: true, force: true });
+  };
   let exited: number | null | undefined;
   child.on('exit', (code, signal) => {
     exited = code ?? (signal ? 128 : 1);
@@ -46,16 +56,35 @@ export async function start(dir: string, opts: { timeoutMs?: number; extraArgs?:
   let last = 'no answer on the control socket';
   while (Date.now() < deadline) {
     if (exited !== undefined) {
-      throw new CliError(`the mail system exited with status ${exited} during start-up${logFile ? `; see ${logFile}` : ''}`);
+      const reason = lastFatal(scratch ?? logFile);
+      forget();
+      throw new CliError(reason ?? `the mail system exited with status ${exited} during start-up${logFile ? `; see ${logFile}` : ''}`);
     }
     try {
       const st = (await controlRequest(queueDir, 'status', [], undefined, { timeoutMs: 2000 })) as { ready?: boolean; pid?: number };
-      if (st.ready && st.pid === child.pid) return;
+      if (st.ready && st.pid === child.pid) {
+        forget();
+        return;
+      }
       last = st.pid === child.pid ? 'actors not ready' : `another daemon answers (pid ${st.pid})`;
     } catch (err) {
       last = (err as Error).message;
     }
     await new Promise((r) => setTimeout(r, 100));
   }
+  forget();
   throw new CliError(`the mail system did not start in ${Math.round((opts.timeoutMs ?? 30_000) / 1000)} s: ${last}`);
+}
+
+/** The reason in the last "fatal:" line a failed daemon wrote, if any. */
+function lastFatal(file: string): string | undefined {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch {
+    return undefined;
+  }
+  const lines = text.split('\n').filter((l) => /\bfatal: /.test(l));
+  const last = lines[lines.length - 1];
+  return last ? last.slice(last.indexOf('fatal: ') + 7) : undefined;
 }

@@ -56,7 +56,7 @@ export function encodeFrame(kind: number, meta: Uint8Array, blob?: Uint8Array): 
 
 /** What the scanner found at an offset. */
 export type FrameScan =
-  | { status: 'ok'; kind: number; meta: Buffer; blobOffset: number; blobLength: number; end: number }
+  | { status: 'ok'; kind: number; metaStart: number; metaEnd: number; blobOffset: number; blobLength: number; end: number }
   /** Zero header or no room for a header: no more data in this segment. */
   | { status: 'end' }
   /** The length fails its check word: the rest of the segment cannot be trusted. */
@@ -89,7 +89,8 @@ export function scanFrame(buf: Buffer, offset: number): FrameScan {
   return {
     status: 'ok',
     kind,
-    meta: buf.subarray(metaStart, metaStart + metaLength),
+    metaStart,
+    metaEnd: metaStart + metaLength,
     blobOffset: metaStart + metaLength,
     blobLength: end - metaStart - metaLength,
     end,

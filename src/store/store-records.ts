@@ -78,10 +78,15 @@ export function changeFrame(kind: number, meta: ChangeMeta): EncodedFrame {
   return encodeFrame(kind, packr.pack(meta));
 }
 
-/** Unpacks a meta; undefined when it is not a msgpack map. */
-export function decodeMeta(meta: Buffer): Record<string, unknown> | undefined {
+/**
+ * Unpacks the meta at buf[start, end); undefined when it is not a msgpack map.
+ * Decoding in place keeps msgpackr's per-buffer DataView cache warm over a
+ * whole segment instead of building one per record.
+ */
+export function decodeMeta(buf: Buffer, start = 0, end = buf.length): Record<string, unknown> | undefined {
+  if (end <= start) return undefined;
   try {
-    const v: unknown = packr.unpack(meta);
+    const v: unknown = packr.unpack(buf, { start, end });
     return v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
   } catch {
     return undefined;

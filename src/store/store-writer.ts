@@ -141,7 +141,9 @@ export class JournalWriter {
         positions.push({ segment: this.segment, offset: at });
         at += p.frame.size;
       }
-      await writeAll(this.fh as FileHandle, buffers, base);
+      // Many small records: one copy into one buffer is cheaper than a long iovec.
+      const small = buffers.length > 8 && bytes < buffers.length * 4096;
+      await writeAll(this.fh as FileHandle, small ? [Buffer.concat(buffers, bytes)] : buffers, base);
       await (this.fh as FileHandle).datasync();
       this.offset = at;
       this.stats.flushes++;

@@ -76,7 +76,9 @@ export function runActor<P extends Protocol>(
     if (!handlers) {
       return new Promise((resolve, reject) => queued.push({ kind, body, from, resolve, reject }));
     }
-    const h = handlers[kind] ?? (kind === 'reopenLog' ? () => reopenLog() : undefined);
+    // own properties only: a kind such as "constructor" must not reach Object.prototype
+    const own = Object.prototype.hasOwnProperty.call(handlers, kind) ? handlers[kind] : undefined;
+    const h = own ?? (kind === 'reopenLog' ? () => reopenLog() : undefined);
     if (typeof h !== 'function') throw Object.assign(new Error(`no handler for ${kind}`), { code: 'ERR_NO_HANDLER' });
     return h(body, from);
   };

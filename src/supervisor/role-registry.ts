@@ -22,7 +22,7 @@ export interface RoleSpec {
   spare?: boolean;
   /** Started even without a master.cf line (e.g. journal). */
   always?: boolean;
-  /** At most one instance whatever maxproc says. */
+  /** One instance per service line whatever maxproc says; on reload the old one exits before the new one starts (it owns state). */
   singleton?: boolean;
   /** Worker limits; maxOldGenerationSizeMb defaults to 512. */
   resourceLimits?: ResourceLimits;

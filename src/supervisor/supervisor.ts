@@ -47,6 +47,8 @@ export interface SupervisorOptions {
   cores?: number;
   /** Loads the configuration again for the control socket's reload. */
   loadConfig?: () => SupervisorConfig | Promise<SupervisorConfig>;
+  /** master.cf programs that run inside other roles, so their lines start nothing and are not warned about (default: cleanup, which runs inline in smtpd). */
+  inlinePrograms?: string[];
   /** Serve the control socket (default true). */
   controlSocket?: boolean;
 }
@@ -224,7 +226,8 @@ export class Supervisor extends EventEmitter {
       this.heartbeat = setInterval(() => this.beat(), this.heartbeatMs);
       this.heartbeat.unref();
       const plan = planSlots(this.config, this.opts.registry, this.cores);
-      for (const s of plan.skipped) this.log.warning(`${s.file}, line ${s.line}: service ${s.name}: unsupported program ${s.command}; skipped`);
+      const inline = new Set(this.opts.inlinePrograms ?? ['cleanup']);
+      for (const s of plan.skipped) if (!inline.has(s.command)) this.log.warning(`${s.file}, line ${s.line}: service ${s.name}: unsupported program ${s.command}; skipped`);
       const slots = plan.slots.map((p) => this.addSlot(p));
       for (const spec of this.registry.values()) if (spec.spare && slots.some((s) => s.role === spec.role)) this.makeSpare(spec);
       for (const slot of slots) this.launch(slot);
@@ -513,7 +516,7 @@ export class Supervisor extends EventEmitter {
         const err = new SupervisorError('ERR_SETUP_FAILED', `${this.name(inc)}: set-up failed: ${msg.message}`);
         inc.ready.reject(err);
         // During start() a broken set-up stops the start; later it is a crash like any other.
-        if (inc.slot && !inc.slot.firstReady.settled) {
+        if (inc.slot && !this.started) {
           inc.expectedExit = true;
           inc.slot.firstReady.reject(err);
         }
@@ -572,7 +575,7 @@ export class Supervisor extends EventEmitter {
       if (!inc.expectedExit) this.log.warning(`spare worker pid ${inc.threadId} exit status ${code}${inc.error ? ` (${oneLine(inc.error)})` : ''}`);
       return;
     }
-    const reason = this.exitReason(inc, code);
+    const reason = this.exitReason(inc);
     this.unwire(inc, reason);
     if (inc.expectedExit || this.stopping) return;
     this.log.warning(`process ${slot.role} pid ${inc.threadId} exit status ${code}${reason ? ` (${reason})` : ''}`);
@@ -581,7 +584,7 @@ export class Supervisor extends EventEmitter {
     this.restart(slot, Date.now());
   }
 
-  private exitReason(inc: Incarnation, code: number): string {
+  private exitReason(inc: Incarnation): string {
     if (inc.hung) return 'not responding, killed';
     const e = inc.error as (Error & { code?: string }) | undefined;
     if (e?.code === 'ERR_WORKER_OUT_OF_MEMORY') return 'out of memory';
@@ -650,6 +653,13 @@ export class Supervisor extends EventEmitter {
       slot.firstReady = deferred();
       const inc = this.launch(slot);
       await inc.ready.promise;
+      return;
+    }
+    if (old && old.state !== 'exited' && slot.spec.singleton) {
+      // A singleton owns state (the journal's writer, qmgr's active queue): two must never overlap.
+      await this.retire(old);
+      slot.firstReady = deferred();
+      await this.launch(slot).ready.promise;
       return;
     }
     slot.firstReady = deferred();

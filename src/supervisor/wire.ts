@@ -46,8 +46,42 @@ export function decode(bytes: Uint8Array): unknown {
   return packr.unpack(bytes);
 }
 
-/** Posts one batch of frames, moving its buffer to the other side. */
+/** Batches whose binary payloads exceed this go out one frame per post. */
+const LARGE_BATCH_BYTES = 256 * 1024;
+
+/** Binary bytes in a frame's body (the body itself or its fields two levels down): a cheap size estimate. */
+function binaryBytes(frame: Frame): number {
+  const body = frame[0] === REQ ? frame[3] : frame[0] === ERR ? undefined : frame[2];
+  if (!body || typeof body !== 'object') return 0;
+  if (ArrayBuffer.isView(body)) return body.byteLength;
+  let n = 0;
+  for (const v of Object.values(body as Record<string, unknown>)) {
+    if (ArrayBuffer.isView(v)) n += v.byteLength;
+    else if (v && typeof v === 'object' && !Array.isArray(v)) {
+      for (const w of Object.values(v as Record<string, unknown>)) if (ArrayBuffer.isView(w)) n += w.byteLength;
+    }
+  }
+  return n;
+}
+
+/**
+ * Posts a batch of frames, moving its buffer to the other side. A batch
+ * carrying large binaries goes out one frame per post instead: msgpackr
+ * slows down badly when one pack() grows to megabytes, and batching saves
+ * nothing when the payload dominates (measured in perf/runtime).
+ */
 export function postBatch(port: MessagePort, frames: Frame[]): void {
+  if (frames.length > 1) {
+    let big = 0;
+    for (const f of frames) big += binaryBytes(f);
+    if (big >= LARGE_BATCH_BYTES) {
+      for (const f of frames) {
+        const one = encode([f]);
+        port.postMessage(one, [one.buffer as ArrayBuffer]);
+      }
+      return;
+    }
+  }
   const bytes = encode(frames);
   port.postMessage(bytes, [bytes.buffer as ArrayBuffer]);
 }

@@ -90,3 +90,23 @@ test('start returns once the daemon serves; a second start is refused; stop ends
     c.cleanup();
   }
 });
+
+test('start reports why the daemon died during start-up', async () => {
+  const c = configDir('', '');
+  try {
+    mkdirSync(join(c.queue, 'private'), { recursive: true });
+    writeFileSync(join(c.queue, 'private', 'control'), 'not a socket');
+    mkdirSync(join(c.queue, 'pid'), { recursive: true });
+    writeFileSync(join(c.queue, 'pid', 'master.pid'), 'garbage\n');
+    const r = await postrider(['-c', c.dir, 'start']);
+    assert.equal(r.code, 0, 'a stale pid file and socket file are replaced');
+    await postrider(['-c', c.dir, 'stop']);
+    // queue_directory below a regular file cannot be created
+    c.write(`queue_directory = ${join(c.dir, 'main.cf', 'queue')}\n`, '');
+    const bad = await postrider(['-c', c.dir, 'start']);
+    assert.equal(bad.code, 1);
+    assert.match(bad.stderr, /^postrider: fatal: .*ENOTDIR.*main\.cf\/queue/);
+  } finally {
+    c.cleanup();
+  }
+});

@@ -44,7 +44,7 @@ test('killing the smtp actor in mid-delivery loses nothing', async () => {
   for (let i = 0; i < n; i++) {
     sends.push(sendMail(daemon.port, { from: 's@client.test', to: [`smtpkill${i}@remote.test`], raw: `Subject: smtpkill ${i}\r\n\r\nbody ${i}\r\n` }));
     if (i === 10) {
-      const f = await daemon.cli(['fault', 'smtp', '0', 'exit']);
+      const f = await daemon.cli(['fault', 'smtp', '1', 'exit']);
       assert.equal(f.code, 0, f.stderr);
     }
   }
@@ -63,7 +63,7 @@ test('killing the qmgr actor loses nothing', async () => {
   for (let i = 0; i < n; i++) {
     sends.push(sendMail(daemon.port, { from: 's@client.test', to: [`qkill${i}@remote.test`], raw: `Subject: qkill ${i}\r\n\r\nbody ${i}\r\n` }));
     if (i === 5) {
-      const f = await daemon.cli(['fault', 'qmgr', '0', 'throw']);
+      const f = await daemon.cli(['fault', 'qmgr', '1', 'throw']);
       assert.equal(f.code, 0, f.stderr);
     }
   }

@@ -79,8 +79,14 @@ async function waitForStatus(configDir: string, child: ChildProcess, timeoutMs: 
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (child.exitCode !== null) throw new Error(`daemon exited with ${child.exitCode} before it served`);
-    const r = await runCli(configDir, ['status']);
-    if (r.code === 0) return;
+    const r = await runCli(configDir, ['status', '--json']);
+    if (r.code === 0) {
+      try {
+        if (JSON.parse(r.stdout).ready === true) return;
+      } catch {
+        // not ready to answer in JSON yet
+      }
+    }
     await new Promise((r2) => setTimeout(r2, 100));
   }
   throw new Error('daemon did not come up in time');

@@ -17,17 +17,22 @@ export async function sendMail(
   opts: { host?: string; secure?: boolean; tls?: object; auth?: { user: string; pass: string } } = {},
 ): Promise<SendResult> {
   const conn = new SMTPConnection({ host: opts.host ?? '127.0.0.1', port, secure: false, ignoreTLS: !opts.tls, tls: opts.tls ?? { rejectUnauthorized: false }, name: 'client.test', connectionTimeout: 10_000, socketTimeout: 30_000 });
-  conn.on('error', () => undefined);
-  await new Promise<void>((res, rej) => conn.connect((err?: Error | null) => (err ? rej(err) : res())));
+  let failed: ((err: Error) => void) | undefined;
+  conn.on('error', (err: Error) => failed?.(err));
+  await new Promise<void>((res, rej) => {
+    failed = rej;
+    conn.connect((err?: Error | null) => (err ? rej(err) : res()));
+  });
   try {
     if (opts.auth) {
       await new Promise<void>((res, rej) => conn.login(opts.auth!, (err?: Error | null) => (err ? rej(err) : res())));
     }
     const envelope = { from: mail.from, to: [...mail.to] } as { from: string; to: string[]; dsn?: object };
     if (mail.dsn) envelope.dsn = { ...mail.dsn };
-    const info = await new Promise<{ response: string; accepted: string[]; rejected: string[] }>((res, rej) =>
-      conn.send(envelope, mail.raw, (err: Error | null, i: { response: string; accepted: string[]; rejected: string[] }) => (err ? rej(err) : res(i))),
-    );
+    const info = await new Promise<{ response: string; accepted: string[]; rejected: string[] }>((res, rej) => {
+      failed = rej;
+      conn.send(envelope, mail.raw, (err: Error | null, i: { response: string; accepted: string[]; rejected: string[] }) => (err ? rej(err) : res(i)));
+    });
     const m = /queued as ([0-9A-Za-z]+)/.exec(info.response);
     return { response: info.response, accepted: info.accepted, rejected: info.rejected, queueId: m?.[1] };
   } finally {

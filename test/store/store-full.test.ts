@@ -60,57 +60,59 @@ async function tryMountTmpfs(dir: string, size: string): Promise<boolean> {
   }
 }
 
-test('a full filesystem (ENOSPC) fails the append, and appends succeed once space returns', { timeout: 30_000 }, async (t) => {
-  const dir = await mkdtemp(join(tmpdir(), 'postrider-full-'));
-  if (!(await tryMountTmpfs(dir, '2m'))) {
-    // Not root or no tmpfs: the file-size-limit test above covers the error path.
-    t.diagnostic('tmpfs mount unavailable here');
-    await rm(dir, { recursive: true, force: true });
-    return;
-  }
-  try {
-    const filler = join(dir, 'filler');
-    await writeFile(filler, Buffer.alloc(768 * 1024, 1));
-    const store = await QueueStore.open(join(dir, 'q'), { compactIntervalMs: 0, segmentBytes: 8 * 1024 * 1024 });
-    const gen = new QueueIdGenerator(4);
-    const acked: string[] = [];
-    let failure: StoreError | undefined;
+for (const segmentBytes of [8 * 1024 * 1024, 100 * 1024]) {
+  test(`a full filesystem (ENOSPC) fails the append, and appends succeed once space returns (segments of ${segmentBytes / 1024} KiB)`, { timeout: 30_000 }, async (t) => {
+    const dir = await mkdtemp(join(tmpdir(), 'postrider-full-'));
+    if (!(await tryMountTmpfs(dir, '2m'))) {
+      // Not root or no tmpfs: the file-size-limit test above covers the error path.
+      t.diagnostic('tmpfs mount unavailable here');
+      await rm(dir, { recursive: true, force: true });
+      return;
+    }
     try {
-      for (let i = 0; i < 100 && !failure; i++) {
-        const m = makeMessage(gen.next(), 32 * 1024, 1);
-        try {
+      const filler = join(dir, 'filler');
+      await writeFile(filler, Buffer.alloc(768 * 1024, 1));
+      const store = await QueueStore.open(join(dir, 'q'), { compactIntervalMs: 0, segmentBytes });
+      const gen = new QueueIdGenerator(4);
+      const acked: string[] = [];
+      let failure: StoreError | undefined;
+      try {
+        for (let i = 0; i < 100 && !failure; i++) {
+          const m = makeMessage(gen.next(), 32 * 1024, 1);
+          try {
+            await store.append(m);
+            acked.push(m.queueId);
+          } catch (err) {
+            failure = err as StoreError;
+          }
+        }
+        assert.ok(failure, 'the filesystem filled up');
+        assert.equal(failure.code, 'ERR_STORE_FULL');
+        assert.equal(failure.sysCode, 'ENOSPC');
+        assert.ok(acked.length > 5);
+        for (const id of acked) assert.deepEqual(await readContent(join(dir, 'q'), store.get(id)!.location), contentFor(id, 32 * 1024));
+        // Still full: it fails again, cleanly.
+        await assert.rejects(store.append(makeMessage(gen.next(), 32 * 1024, 1)), { code: 'ERR_STORE_FULL' });
+        await unlink(filler);
+        for (let i = 0; i < 5; i++) {
+          const m = makeMessage(gen.next(), 32 * 1024, 1);
           await store.append(m);
           acked.push(m.queueId);
-        } catch (err) {
-          failure = err as StoreError;
         }
+      } finally {
+        await store.close();
       }
-      assert.ok(failure, 'the filesystem filled up');
-      assert.equal(failure.code, 'ERR_STORE_FULL');
-      assert.equal(failure.sysCode, 'ENOSPC');
-      assert.ok(acked.length > 5);
-      for (const id of acked) assert.deepEqual(await readContent(join(dir, 'q'), store.get(id)!.location), contentFor(id, 32 * 1024));
-      // Still full: it fails again, cleanly.
-      await assert.rejects(store.append(makeMessage(gen.next(), 32 * 1024, 1)), { code: 'ERR_STORE_FULL' });
-      await unlink(filler);
-      for (let i = 0; i < 5; i++) {
-        const m = makeMessage(gen.next(), 32 * 1024, 1);
-        await store.append(m);
-        acked.push(m.queueId);
+      const again = await QueueStore.open(join(dir, 'q'), { compactIntervalMs: 0, segmentBytes });
+      try {
+        assert.equal(again.recovery.corrupt, 0);
+        assert.equal(again.recovery.messages, acked.length);
+        for (const id of acked) assert.deepEqual(await readContent(join(dir, 'q'), again.get(id)!.location), contentFor(id, 32 * 1024));
+      } finally {
+        await again.close();
       }
     } finally {
-      await store.close();
+      await run('umount', [dir]).catch(() => undefined);
+      await rm(dir, { recursive: true, force: true });
     }
-    const again = await QueueStore.open(join(dir, 'q'), { compactIntervalMs: 0, segmentBytes: 8 * 1024 * 1024 });
-    try {
-      assert.equal(again.recovery.corrupt, 0);
-      assert.equal(again.recovery.messages, acked.length);
-      for (const id of acked) assert.deepEqual(await readContent(join(dir, 'q'), again.get(id)!.location), contentFor(id, 32 * 1024));
-    } finally {
-      await again.close();
-    }
-  } finally {
-    await run('umount', [dir]).catch(() => undefined);
-    await rm(dir, { recursive: true, force: true });
-  }
-});
+  });
+}

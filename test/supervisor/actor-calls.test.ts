@@ -57,6 +57,8 @@ test('a throwing handler gives ERR_REMOTE with its code and retryable flag', asy
   assert.equal(err.remoteCode, 'ERR_USER');
   assert.equal(err.retryable, false);
   assert.equal(err.message, 'no such user');
+  const proto = (await sup.callActor('echo', 'constructor', {}).catch((e: unknown) => e)) as ActorCallError;
+  assert.equal(proto.remoteCode, 'ERR_NO_HANDLER');
   const viaCaller = (await sup.callActor('caller', 'relay', { kind: 'fail', body: { message: 'try later', retryable: true } })) as Outcome;
   assert.equal(viaCaller.ok, false);
   assert.equal(!viaCaller.ok && viaCaller.retryable, true);

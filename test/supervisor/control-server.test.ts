@@ -1,7 +1,7 @@
 /** The control socket: permissions, status/reload/stop, hostile requests, registered commands. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { statSync, existsSync } from 'node:fs';
+import { statSync, existsSync, readFileSync, renameSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { Supervisor } from '../../src/supervisor/supervisor.js';
@@ -71,6 +71,14 @@ test('control socket: 0600 in a 0700 directory; status, reload (good and broken)
     assert.deepEqual(JSON.parse(await rawRequest(path, '{"args":[]}\n')), { ok: false, error: 'malformed request: no command' });
     assert.deepEqual(JSON.parse(await rawRequest(path, '{"command":"frobnicate"}\n')), { ok: false, error: 'unknown command: frobnicate' });
     await assert.rejects(controlRequest(queue, 'fault', ['echo', 'x', 'exit']), { message: 'usage: fault ROLE INSTANCE throw|exit|oom|hang' });
+
+    // logrotate: every thread reopens maillog_file
+    const log = join(t.dir, 'maillog');
+    renameSync(log, `${log}.0`);
+    assert.deepEqual(await controlRequest(queue, 'logrotate'), { reopened: 2 });
+    await controlRequest(queue, 'reload');
+    await new Promise((r) => setTimeout(r, 50));
+    assert.match(readFileSync(log, 'utf8'), /postrider\/master\[\d+\]: reload -- version/);
 
     assert.deepEqual(await controlRequest(queue, 'stop'), { stopping: true });
     assert.equal(await sup.done, 0);

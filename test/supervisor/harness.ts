@@ -50,7 +50,7 @@ export function makeConfig(dir: string, master: MasterService[], params: Record<
 
 const fixture = (name: string): URL => new URL(`./fixtures/${name}-actor.js`, import.meta.url);
 
-/** echo (spare), caller -> echo, listen, broken. */
+/** echo (spare), caller -> echo, listen, broken, lock (singleton). */
 export function testRegistry(opts: { spare?: boolean; memoryMb?: number } = {}): RoleSpec[] {
   return [
     {
@@ -64,6 +64,7 @@ export function testRegistry(opts: { spare?: boolean; memoryMb?: number } = {}):
     { role: 'caller', entry: fixture('caller'), peers: ['echo'], defaultInstances: () => 1, resourceLimits: { maxOldGenerationSizeMb: 64 } },
     { role: 'listen', entry: fixture('listen'), peers: [], defaultInstances: () => 1 },
     { role: 'broken', entry: fixture('broken'), peers: [], defaultInstances: () => 1 },
+    { role: 'lock', entry: fixture('lock'), peers: [], defaultInstances: () => 1, singleton: true },
   ];
 }
 

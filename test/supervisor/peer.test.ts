@@ -112,3 +112,21 @@ test('hashKey is stable', () => {
   assert.equal(hashKey('example.com'), hashKey('example.com'));
   assert.notEqual(hashKey('a.example'), hashKey('b.example'));
 });
+
+test('a burst of large binaries on one link arrives whole and in order', async () => {
+  const got: number[] = [];
+  const p = pair({ append: (b) => {
+    const { data, n } = b as { data: Uint8Array; n: number };
+    assert.ok(data.every((x) => x === n));
+    got.push(n);
+    return data.length;
+  } });
+  try {
+    const calls = [];
+    for (let i = 0; i < 20; i++) calls.push(p.client.call('append', { data: new Uint8Array(64 * 1024).fill(i), n: i }, 5000));
+    assert.deepEqual(await Promise.all(calls), Array.from({ length: 20 }, () => 64 * 1024));
+    assert.deepEqual(got, Array.from({ length: 20 }, (_, i) => i));
+  } finally {
+    p.close();
+  }
+});

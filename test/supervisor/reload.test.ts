@@ -106,3 +106,24 @@ test('stop() drains: the listener stops accepting, and the session in progress m
   assert.equal(await sup.done, 0);
   t.cleanup();
 });
+
+test('reload replaces a singleton stop-first: the old one releases what it owns before the new one starts', async () => {
+  const t = tempDir();
+  const sup = new Supervisor({
+    config: makeConfig(t.dir, [service('lock', 'lock', { maxproc: 1 })]),
+    registry: testRegistry({ spare: false }),
+    controlSocket: false,
+  });
+  try {
+    await sup.start();
+    const before = (await sup.callActor('lock', 'who', {})) as { threadId: number };
+    await sup.reload(makeConfig(t.dir, [service('lock', 'lock', { maxproc: 1 })]));
+    const after = (await sup.callActor('lock', 'who', {})) as { threadId: number };
+    assert.notEqual(after.threadId, before.threadId);
+    const st = await sup.status();
+    assert.deepEqual(st.actors.map((a) => [a.role, a.state, a.restarts]), [['lock', 'running', 0]]);
+  } finally {
+    await sup.stop();
+    t.cleanup();
+  }
+});

@@ -17,13 +17,14 @@
  * logged. The constructor throws ConfigError on a malformed parameter.
  */
 import type { MainConfig } from '../../config/main-config.js';
-import type { DeliveryOutcome, DeliveryRequest, DeliveryResult, ResolvedAddress } from '../../protocol/protocol.js';
+import type { DeliveryRequest, DeliveryResult, ResolvedAddress } from '../../protocol/protocol.js';
 import type { QueuedMessage, QueuedRecipient, RecipientOutcome } from '../../store/store-types.js';
 import type { Logger } from '../../util/log.js';
 import { DueTimer } from './qmgr-due.js';
 import { Destination } from './qmgr-feedback.js';
 import { Fifo } from './qmgr-fifo.js';
 import { readQmgrParams, TransportLimitTable, type QmgrParams } from './qmgr-params.js';
+import { buildRequest, readResult } from './qmgr-request.js';
 import { delayFields, isExpired, nextAttemptAfterDeferral, notifyAllows } from './qmgr-policy.js';
 
 /** A recipient as a notice names it. */
@@ -96,7 +97,6 @@ interface Job {
 }
 
 const AGENT_CRASHED = 'delivery agent crashed/unavailable';
-const NO_STATUS = 'unknown mail transport error';
 const RESOLVER_FAILED = 'address resolver failure';
 
 function copyMessage(m: QueuedMessage): QueuedMessage {
@@ -493,29 +493,7 @@ export class Scheduler {
     dest.busy++;
     this.transportBusy.set(dest.transport, (this.transportBusy.get(dest.transport) ?? 0) + 1);
     this.inFlight++;
-    const m = e.msg;
-    const req: DeliveryRequest = {
-      queueId: m.queueId,
-      sender: m.sender,
-      arrivalTime: m.arrivalTime,
-      location: m.location,
-      headerLength: m.headerLength,
-      size: m.size,
-      transport: dest.transport,
-      nexthop: dest.nexthop,
-      recipients: job.indices.map((i) => {
-        const r = m.recipients[i];
-        const spec: DeliveryRequest['recipients'][number] = { address: r.address, index: i };
-        if (r.orcpt !== undefined) spec.orcpt = r.orcpt;
-        if (r.notify !== undefined) spec.notify = r.notify;
-        return spec;
-      }),
-      activeTime: e.activeTime,
-    };
-    if (m.envid !== undefined) req.envid = m.envid;
-    if (m.ret !== undefined) req.ret = m.ret;
-    if (m.smtputf8 !== undefined) req.smtputf8 = m.smtputf8;
-    if (m.bodyType !== undefined) req.bodyType = m.bodyType;
+    const req = buildRequest(e.msg, job.indices, dest.transport, dest.nexthop, e.activeTime);
     let p: Promise<DeliveryResult>;
     try {
       p = this.deps.deliver(dest.transport, req);
@@ -548,36 +526,10 @@ export class Scheduler {
     this.freeSlot(job);
     const e = job.entry;
     const now = this.now();
-    const byIndex = new Map<number, DeliveryOutcome>();
-    if (res && Array.isArray(res.outcomes)) {
-      for (const o of res.outcomes) if (o && typeof o.index === 'number') byIndex.set(o.index, o);
-    }
-    const outcomes: RecipientOutcome[] = [];
-    const relays = new Map<number, string>();
-    let deferred = 0;
-    let firstDefer: DeliveryOutcome | undefined;
-    for (const i of job.indices) {
-      const o = byIndex.get(i);
-      if (!o || (o.state !== 'delivered' && o.state !== 'deferred' && o.state !== 'bounced')) {
-        outcomes.push({ index: i, state: 'deferred', reason: NO_STATUS, dsn: '4.3.0', nextAttempt: nextAttemptAfterDeferral(this.params, e.msg.arrivalTime, now) });
-        deferred++;
-        continue;
-      }
-      const reason = String(o.reason ?? '');
-      const dsn = String(o.dsn ?? (o.state === 'delivered' ? '2.0.0' : o.state === 'bounced' ? '5.0.0' : '4.0.0'));
-      if (typeof o.relay === 'string') relays.set(i, o.relay);
-      if (o.state === 'deferred') {
-        deferred++;
-        firstDefer ??= o;
-        outcomes.push({ index: i, state: 'deferred', reason, dsn, nextAttempt: nextAttemptAfterDeferral(this.params, e.msg.arrivalTime, now) });
-      } else {
-        outcomes.push({ index: i, state: o.state, reason, dsn });
-      }
-    }
+    const { outcomes, relays, siteFailure } = readResult(res, job.indices, nextAttemptAfterDeferral(this.params, e.msg.arrivalTime, now));
     // Every recipient deferred: the site, not the recipients, is the problem.
-    if (deferred === job.indices.length && deferred > 0) {
-      const why = { reason: firstDefer ? String(firstDefer.reason ?? NO_STATUS) : NO_STATUS, dsn: firstDefer ? String(firstDefer.dsn ?? '4.0.0') : '4.3.0' };
-      if (job.dest.failure(now, this.params.minimalBackoffMs, why)) this.deferTodo(job.dest);
+    if (siteFailure) {
+      if (job.dest.failure(now, this.params.minimalBackoffMs, siteFailure)) this.deferTodo(job.dest);
     } else {
       job.dest.success();
     }

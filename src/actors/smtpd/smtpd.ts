@@ -16,8 +16,7 @@
  * and smtpd_tls_security_level may/encrypt) and AUTH PLAIN LOGIN
  * (smtpd_sasl_auth_enable; only after STARTTLS while smtpd_tls_auth_only =
  * yes, Postrider's default). CHUNKING/BDAT is not offered: smtp-server has
- * no BDAT. The HELO/EHLO command is always required before MAIL
- * (smtp-server's rule), whatever smtpd_helo_required says.
+ * no BDAT. smtpd_helo_required (default no) is honoured.
  *
  * Errors: hostile input gets a reply and the session goes on or ends; socket
  * and server errors are logged, never thrown; listen() rejects with the
@@ -136,6 +135,7 @@ export class Smtpd {
       softErrorLimit: s.softErrorLimit,
       hardErrorLimit: s.hardErrorLimit,
       errorSleepMs: s.errorSleepMs,
+      heloRequired: s.heloRequired,
       sessionState: (conn) => this.stateOf(conn.session),
       beforeData: (session) => this.beforeData(session),
       event: (conn, text) => this.log.info(`${text} from ${conn.state.clientName}[${conn.state.clientAddr}]`),
@@ -450,11 +450,11 @@ export class Smtpd {
         name: state.clientName,
         addr: state.clientAddr,
         port: state.clientPort,
-        helo: session.hostNameAppearsAs || undefined,
+        helo: heloOf(session),
         protocol: session.transmissionType,
         saslUser: session.user ? String(session.user) : undefined,
       },
-      heloName: session.hostNameAppearsAs || undefined,
+      heloName: heloOf(session),
       content,
     };
     const dsn = env.dsn;
@@ -471,7 +471,7 @@ export class Smtpd {
     return {
       clientName: state.clientName,
       clientAddr: state.clientAddr,
-      helo: session.hostNameAppearsAs || undefined,
+      helo: heloOf(session),
       sender: from ? from.address : undefined,
       recipient,
       saslUser: session.user ? String(session.user) : undefined,
@@ -484,7 +484,8 @@ export class Smtpd {
     const parts = [`from=<${from ? from.address : ''}>`];
     if (recipient !== undefined) parts.push(`to=<${recipient}>`);
     parts.push(`proto=${session.openingCommand || 'SMTP'}`.replace('proto=EHLO', 'proto=ESMTP').replace('proto=HELO', 'proto=SMTP'));
-    if (session.hostNameAppearsAs) parts.push(`helo=<${session.hostNameAppearsAs}>`);
+    const helo = heloOf(session);
+    if (helo) parts.push(`helo=<${helo}>`);
     this.log.info(`${id}: ${kind}: ${command} from ${state.clientName}[${state.clientAddr}]: ${err.reply}; ${parts.join(' ')}`);
   }
 
@@ -512,6 +513,12 @@ export class Smtpd {
       for (const w of waiters) w();
     }
   }
+}
+
+/** The HELO/EHLO name, undefined when none was given. */
+function heloOf(session: SMTPServerSession): string | undefined {
+  const h = typeof session.hostNameAppearsAs === 'string' ? session.hostNameAppearsAs.trim() : '';
+  return h || undefined;
 }
 
 /** "127.0.0.1:2525" | "2525" | "smtp" | "[::1]:25" -> host and port; no host: per inet_interfaces. */

@@ -33,6 +33,7 @@ test('a message held at arrival waits; hold while in flight lets the delivery fi
   assert.equal(h.callsTo('x.example').length, 0);
   await h.scheduler.admin('release', 'ALL');
   await waitFor(() => h.callsTo('x.example').length === 1, 2000, 'released and tried');
+  assert.equal(h.callsTo('x.example')[0].queueId, held.queueId);
 });
 
 test('delete forgets a message; the result of its delivery in flight is ignored', async (t) => {

@@ -133,3 +133,41 @@ test('an injected clock drives backoff: mail comes due when the clock passes its
   assert.equal(h.scheduler.scan(), 1);
   await waitFor(() => h.state(m.queueId, 0) === 'delivered', 2000, 'delivered');
 });
+
+test('hostile dependencies: a garbled agent reply, a failing resolver and a failing journal write defer, then deliver', async (t) => {
+  const { Scheduler } = await import('../../../src/actors/qmgr/qmgr-scheduler.js');
+  const { Logger } = await import('../../../src/util/log.js');
+  const { config } = await import('./qmgr-harness.js');
+  let resolves = 0;
+  let delivers = 0;
+  let writes = 0;
+  const journal: Array<{ index: number; state: string; reason: string }> = [];
+  const s = new Scheduler({
+    config: config(),
+    log: new Logger('qmgr', 'hostile'),
+    resolve: async (address) => {
+      if (address.startsWith('r') && resolves++ === 0) throw new Error('resolver gone');
+      return { addressClass: 'default', transport: 'smtp', nexthop: 'x.example', recipient: address };
+    },
+    deliver: async (_t, req) => {
+      // First a reply without outcomes, then proper ones.
+      if (delivers++ === 0) return { nonsense: true } as never;
+      return { outcomes: req.recipients.map((r) => ({ index: r.index, state: 'delivered' as const, dsn: '2.0.0', reason: 'ok', relay: 'x' })), connectSeconds: 0, transmitSeconds: 0 };
+    },
+    recordOutcomes: async (_id, outcomes) => {
+      if (writes++ === 2) throw new Error('disk full');
+      for (const o of outcomes) journal.push({ index: o.index, state: o.state, reason: o.reason });
+      const done = new Set(journal.filter((j) => j.state === 'delivered').map((j) => j.index));
+      return { finished: done.size === 2 };
+    },
+    notify: async () => ({}),
+  });
+  t.after(() => s.stop());
+  const m = message(['a@x.example', 'r@x.example']);
+  s.arrived(m);
+  await waitFor(() => logged(`${m.queueId}: removed`).length === 1, 8000, 'removed');
+  assert.ok(journal.some((j) => j.index === 0 && j.state === 'deferred' && j.reason === 'unknown mail transport error'));
+  assert.ok(logged('resolve r@x.example: resolver gone').length === 1);
+  assert.ok(logged('cannot record delivery status: disk full').length === 1);
+  assert.deepEqual([...new Set(journal.filter((j) => j.state === 'delivered').map((j) => j.index))].sort(), [0, 1]);
+});

@@ -183,3 +183,13 @@ test('reject_unknown_sender_domain / reject_unknown_recipient_domain / reject_rb
     await dns.close();
   }
 });
+
+test('a missing table or an unknown restriction answers 451 4.3.5 Server configuration error', async () => {
+  await withSmtpd({ smtpd_client_restrictions: 'check_client_access texthash:does-not-exist' }, {}, async (h) => {
+    assert.equal(await rcpt(h, { to: 'u@mx.test.example' }), '451 4.3.5 Server configuration error');
+  });
+  await withSmtpd({ smtpd_recipient_restrictions: 'reject_everything_please' }, {}, async (h) => {
+    assert.equal(await rcpt(h, { to: 'u@mx.test.example' }), '451 4.3.5 Server configuration error');
+    await until(() => logLines.some((l) => l.includes('warning: smtpd restriction: unknown restriction "reject_everything_please"')));
+  });
+});

@@ -74,3 +74,52 @@ test('a store failure answers 451 4.3.0 and a content rejection its own reply', 
     await h.stop();
   }
 });
+
+test('smtpd_helo_required: no (default) lets MAIL come first; yes asks for HELO/EHLO', async () => {
+  const h = await startSmtpd();
+  try {
+    const c = await RawClient.open(h.port);
+    await c.reply();
+    assert.equal(await c.cmd('MAIL FROM:<s@test.example>'), '250 2.1.0 Ok');
+    assert.equal(await c.cmd('RCPT TO:<u@mx.test.example>'), '250 2.1.5 Ok');
+    await c.cmd('DATA');
+    assert.match((await c.cmd('Subject: x\r\n\r\ny\r\n.'))!, /^250 2\.0\.0/);
+    c.close();
+    assert.equal(h.submissions[0].heloName, undefined);
+    assert.equal(h.submissions[0].client.protocol, 'SMTP');
+  } finally {
+    await h.stop();
+  }
+  const y = await startSmtpd({ smtpd_helo_required: 'yes' });
+  try {
+    const c = await RawClient.open(y.port);
+    await c.reply();
+    assert.equal(await c.cmd('MAIL FROM:<s@test.example>'), '503 5.5.1 Error: send HELO/EHLO first');
+    c.close();
+  } finally {
+    await y.stop();
+  }
+});
+
+test('PIPELINING: commands sent in one write get their replies in order', async () => {
+  const h = await startSmtpd();
+  try {
+    const c = await RawClient.open(h.port);
+    await c.reply();
+    c.send('EHLO p.example\r\nMAIL FROM:<s@test.example>\r\nRCPT TO:<a@mx.test.example>\r\nRCPT TO:<b@mx.test.example>\r\nDATA\r\n');
+    assert.match((await c.reply())!, /^250-mx\.test\.example/);
+    assert.equal(await c.reply(), '250 2.1.0 Ok');
+    assert.equal(await c.reply(), '250 2.1.5 Ok');
+    assert.equal(await c.reply(), '250 2.1.5 Ok');
+    assert.equal(await c.reply(), '354 End data with <CR><LF>.<CR><LF>');
+    c.send('Subject: p\r\n\r\nq\r\n.\r\nMAIL FROM:<s2@test.example>\r\nRCPT TO:<c@mx.test.example>\r\nQUIT\r\n');
+    assert.match((await c.reply())!, /^250 2\.0\.0 Ok: queued as/);
+    assert.equal(await c.reply(), '250 2.1.0 Ok');
+    assert.equal(await c.reply(), '250 2.1.5 Ok');
+    assert.equal(await c.reply(), '221 2.0.0 Bye');
+    c.close();
+    assert.deepEqual(h.submissions[0].recipients.map((r) => r.address), ['a@mx.test.example', 'b@mx.test.example']);
+  } finally {
+    await h.stop();
+  }
+});

@@ -1,0 +1,84 @@
+/**
+ * qmgr-request: the two ends of one delivery: the DeliveryRequest built
+ * from a queued message and a group of its recipients, and the agent's
+ * DeliveryResult read back into the outcomes the journal records.
+ * Pure functions. readResult never throws: a reply that is malformed, or
+ * that leaves a recipient out, defers that recipient with Postfix's
+ * "unknown mail transport error" (4.3.0).
+ */
+import type { DeliveryOutcome, DeliveryRequest, DeliveryResult } from '../../protocol/protocol.js';
+import type { QueuedMessage, RecipientOutcome } from '../../store/store-types.js';
+
+/** The reason given when an agent reports nothing usable for a recipient. */
+export const NO_STATUS = 'unknown mail transport error';
+
+/** Builds the request for these recipients (indices) of a message. */
+export function buildRequest(m: QueuedMessage, indices: number[], transport: string, nexthop: string, activeTime: number): DeliveryRequest {
+  const req: DeliveryRequest = {
+    queueId: m.queueId,
+    sender: m.sender,
+    arrivalTime: m.arrivalTime,
+    location: m.location,
+    headerLength: m.headerLength,
+    size: m.size,
+    transport,
+    nexthop,
+    recipients: indices.map((i) => {
+      const r = m.recipients[i];
+      const spec: DeliveryRequest['recipients'][number] = { address: r.address, index: i };
+      if (r.orcpt !== undefined) spec.orcpt = r.orcpt;
+      if (r.notify !== undefined) spec.notify = r.notify;
+      return spec;
+    }),
+    activeTime,
+  };
+  if (m.envid !== undefined) req.envid = m.envid;
+  if (m.ret !== undefined) req.ret = m.ret;
+  if (m.smtputf8 !== undefined) req.smtputf8 = m.smtputf8;
+  if (m.bodyType !== undefined) req.bodyType = m.bodyType;
+  return req;
+}
+
+/** An agent's reply, read for the journal and for concurrency feedback. */
+export interface ReadResult {
+  outcomes: RecipientOutcome[];
+  /** index -> relay, for notices. */
+  relays: Map<number, string>;
+  /** Every recipient deferred: a site failure. Carries the first reason. */
+  siteFailure: { reason: string; dsn: string } | undefined;
+}
+
+/**
+ * Reads a reply for the recipients `indices`; deferred ones get
+ * `nextAttempt`. Outcomes for recipients not asked about are ignored.
+ */
+export function readResult(res: DeliveryResult, indices: number[], nextAttempt: number): ReadResult {
+  const byIndex = new Map<number, DeliveryOutcome>();
+  if (res && Array.isArray(res.outcomes)) {
+    for (const o of res.outcomes) if (o && typeof o.index === 'number') byIndex.set(o.index, o);
+  }
+  const outcomes: RecipientOutcome[] = [];
+  const relays = new Map<number, string>();
+  let deferred = 0;
+  let first: { reason: string; dsn: string } | undefined;
+  for (const i of indices) {
+    const o = byIndex.get(i);
+    if (!o || (o.state !== 'delivered' && o.state !== 'deferred' && o.state !== 'bounced')) {
+      outcomes.push({ index: i, state: 'deferred', reason: NO_STATUS, dsn: '4.3.0', nextAttempt });
+      deferred++;
+      first ??= { reason: NO_STATUS, dsn: '4.3.0' };
+      continue;
+    }
+    const reason = String(o.reason ?? '');
+    const dsn = String(o.dsn ?? (o.state === 'delivered' ? '2.0.0' : o.state === 'bounced' ? '5.0.0' : '4.0.0'));
+    if (typeof o.relay === 'string') relays.set(i, o.relay);
+    if (o.state === 'deferred') {
+      deferred++;
+      first ??= { reason, dsn };
+      outcomes.push({ index: i, state: 'deferred', reason, dsn, nextAttempt });
+    } else {
+      outcomes.push({ index: i, state: o.state, reason, dsn });
+    }
+  }
+  return { outcomes, relays, siteFailure: deferred > 0 && deferred === indices.length ? first : undefined };
+}
