@@ -55,6 +55,13 @@ export class Destination<J> {
     return false;
   }
 
+  /** Forgets a dead status (flush and requeue, as Postfix's qmgr re-enables every queue on a flush). */
+  revive(): void {
+    if (!this.dead) return;
+    this.deadUntil = 0;
+    this.isDead(0);
+  }
+
   /** True when another delivery may start now. */
   hasSlot(): boolean {
     return this.busy < this.window;

@@ -158,6 +158,7 @@ export class Scheduler {
 
   /** Makes deferred mail due now: all of it, or that for `site` (a nexthop or recipient domain). Returns how many messages. */
   flush(site?: string): number {
+    for (const d of this.dests.values()) d.revive();
     const picked: Entry[] = [];
     for (const id of this.due.ids()) {
       const e = this.entries.get(id);
@@ -183,6 +184,7 @@ export class Scheduler {
       const e = this.entries.get(id);
       if (e) list.push(e);
     }
+    if (action === 'requeue') for (const d of this.dests.values()) d.revive();
     for (const e of list) {
       if (action === 'hold') this.hold(e);
       else if (action === 'release') this.release(e);
