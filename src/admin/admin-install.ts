@@ -1,10 +1,16 @@
 /**
  * admin-install: puts the queue administration commands on a supervisor's
- * control socket and the queue counts into its status.
+ * control socket and the queue counts into its status, and serves the
+ * Prometheus endpoint when metrics_listen is set (from the end of start()
+ * until the supervisor stops). A malformed metrics_listen throws
+ * MetricsListenError at once; an address that cannot be bound makes
+ * start() stop the tree and reject with MetricsServerError.
  */
 import type { Supervisor } from '../supervisor/supervisor.js';
 import { reopenLog } from '../util/log.js';
 import { adminCommands } from './admin-commands.js';
+import { parseMetricsListen } from './metrics-listen.js';
+import { MetricsServer } from './metrics-server.js';
 
 export function installAdmin(sup: Supervisor, queueDir: string): void {
   const commands = adminCommands({
@@ -28,4 +34,25 @@ export function installAdmin(sup: Supervisor, queueDir: string): void {
       return { error: (err as Error).message };
     }
   });
+  installMetrics(sup);
+}
+
+/** Starts the metrics listener once the supervisor has started; closes it when the tree stops. */
+function installMetrics(sup: Supervisor): void {
+  const address = parseMetricsListen(sup.currentConfig().params.metrics_listen);
+  if (!address) return;
+  const server = new MetricsServer(address, sup);
+  // The Supervisor has no 'started' event: this instance's start() is wrapped so the
+  // port is bound only by a daemon that owns the pid file and runs its actors.
+  const start = sup.start.bind(sup);
+  sup.start = async () => {
+    await start();
+    try {
+      await server.listen();
+    } catch (err) {
+      await sup.stop();
+      throw err;
+    }
+  };
+  sup.once('stopped', () => void server.close());
 }

@@ -1,12 +1,13 @@
 /**
- * cli-check: `postrider check`: prints every configuration problem on
- * standard error (formatProblem) and checks the queue directory (created
- * when missing, as postfix check does). Exit 1 on any error; warnings alone
- * exit 0.
+ * cli-check: `postrider check`: prints every configuration problem
+ * (formatProblem) and every queue directory problem (checkQueueDirectory:
+ * created when missing, as postfix check does; ownership, modes, journal
+ * segments, corrupt records, a stale pid file) on standard error. Exit 1 on
+ * any error; warnings alone exit 0.
  */
-import { mkdirSync, statSync } from 'node:fs';
 import { checkConfig, formatProblem } from '../config/check-config.js';
 import { MainConfig } from '../config/main-config.js';
+import { checkQueueDirectory, formatQueueProblem } from '../admin/check-queue.js';
 import { load } from './cli-config-dir.js';
 
 /** Returns the exit status. */
@@ -20,12 +21,9 @@ export function check(dir: string): number {
     process.stderr.write('postrider: error: queue_directory is not set\n');
     errors++;
   } else {
-    try {
-      mkdirSync(queueDir, { recursive: true, mode: 0o755 });
-      if (!statSync(queueDir).isDirectory()) throw new Error('not a directory');
-    } catch (err) {
-      process.stderr.write(`postrider: error: queue_directory ${queueDir}: ${(err as Error).message.split('\n')[0]}\n`);
-      errors++;
+    for (const p of checkQueueDirectory(queueDir)) {
+      process.stderr.write(formatQueueProblem(p) + '\n');
+      if (p.severity === 'error') errors++;
     }
   }
   return errors > 0 ? 1 : 0;

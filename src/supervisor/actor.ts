@@ -11,6 +11,7 @@ import { MainConfig } from '../config/main-config.js';
 import type { MasterService } from '../config/config-types.js';
 import type { Protocol } from '../protocol/protocol.js';
 import { Logger, configureLogging, flushLog, reopenLog } from '../util/log.js';
+import { snapshot as metricsSnapshot } from '../util/metrics-counters.js';
 import { PeerLink, PeerSet, type PeerAddress, type PeerGroup } from './peer.js';
 import type { ActorAssignment, ActorWorkerData, FaultKind, FromWorker, ToWorker } from './control-messages.js';
 import { SUPERVISOR_ROLE } from './control-messages.js';
@@ -78,7 +79,7 @@ export function runActor<P extends Protocol>(
     }
     // own properties only: a kind such as "constructor" must not reach Object.prototype
     const own = Object.prototype.hasOwnProperty.call(handlers, kind) ? handlers[kind] : undefined;
-    const h = own ?? (kind === 'reopenLog' ? () => reopenLog() : undefined);
+    const h = own ?? (kind === 'reopenLog' ? () => reopenLog() : kind === 'metrics' ? () => metricsSnapshot() : undefined);
     if (typeof h !== 'function') throw Object.assign(new Error(`no handler for ${kind}`), { code: 'ERR_NO_HANDLER' });
     return h(body, from);
   };

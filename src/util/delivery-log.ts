@@ -6,6 +6,7 @@
  */
 import type { DeliveryOutcome, DeliveryRequest } from '../protocol/protocol.js';
 import type { Logger } from './log.js';
+import { count, observe } from './metrics-counters.js';
 
 /** Time stamps (ms since the epoch) and facts of one recipient's delivery attempt. */
 export interface DeliveryLogEntry {
@@ -97,6 +98,12 @@ export function origRecipient(orcpt: string | undefined): string | undefined {
   return orcpt.slice(semi + 1);
 }
 
+const OUTCOME_COUNTERS: Record<string, string> = {
+  delivered: 'recipients_delivered',
+  deferred: 'recipients_deferred',
+  bounced: 'recipients_bounced',
+};
+
 /** Times of one delivery attempt, shared by every recipient of the request. */
 export interface AttemptTimes {
   connectStart: number;
@@ -105,12 +112,19 @@ export interface AttemptTimes {
   connUse?: number;
 }
 
-/** Logs one line per outcome of a request with `log.queue`, as every delivery agent does. */
+/**
+ * Logs one line per outcome of a request with `log.queue`, as every delivery
+ * agent does, and counts each outcome (recipients_delivered/deferred/bounced
+ * by transport; delivery_latency_seconds from arrival for each delivered one).
+ */
 export function logOutcomes(log: Logger, req: DeliveryRequest, outcomes: DeliveryOutcome[], times: AttemptTimes): void {
   const byIndex = new Map(req.recipients.map((r) => [r.index, r]));
+  const labels = { transport: req.transport };
   for (const o of outcomes) {
     const rcpt = byIndex.get(o.index);
     if (!rcpt) continue;
+    count(OUTCOME_COUNTERS[o.state] ?? 'recipients_deferred', labels);
+    if (o.state === 'delivered') observe('delivery_latency_seconds', Math.max(0, times.end - req.arrivalTime) / 1000, labels);
     log.queue(
       req.queueId,
       formatDelivery({

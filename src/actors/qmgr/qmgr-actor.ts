@@ -16,6 +16,7 @@ import type {
   TrivialRewriteProtocol,
 } from '../../protocol/protocol.js';
 import type { QueuedMessage } from '../../store/store-types.js';
+import { count } from '../../util/metrics-counters.js';
 
 /** master.cf transport name -> the role (program) that delivers it. */
 const TRANSPORT_ROLES: Record<string, string> = {
@@ -62,7 +63,11 @@ runActor<QmgrProtocol>(async (ctx) => {
     resolve: (address) => withRetry(() => rewrite.call('resolve', { address }, { timeoutMs: 10_000 })),
     deliver: (transport, req) =>
       agentFor(transport).call('deliver', req, { timeoutMs: DELIVERY_TIMEOUT_MS, key: `${transport}:${req.nexthop}` }),
-    recordOutcomes: (queueId, outcomes) => withRetry(() => journal.call('outcome', { queueId, outcomes }, { timeoutMs: 60_000 })),
+    recordOutcomes: (queueId, outcomes) => {
+      // Expiry is qmgr's own outcome; the agents' outcomes are counted where they are logged.
+      for (const o of outcomes) if (o.state === 'expired') count('recipients_expired');
+      return withRetry(() => journal.call('outcome', { queueId, outcomes }, { timeoutMs: 60_000 }));
+    },
     notify: (req) => withRetry(() => bounce.call('notify', req, { timeoutMs: 60_000 })),
   });
 

@@ -30,6 +30,7 @@ import type { MainConfig } from '../../config/main-config.js';
 import { QueueIdGenerator } from '../../store/store-queue-id.js';
 import type { ClientInfo, DsnNotify, RecipientSpec } from '../../store/store-types.js';
 import type { Logger } from '../../util/log.js';
+import { count } from '../../util/metrics-counters.js';
 import { smtpError, type SmtpReplyError } from '../../util/smtp-reply.js';
 import { COMMAND_ORDER, SmtpdConnection, SmtpdServer, type ConnectionHooks, type SessionState } from './smtpd-connection.js';
 import { SmtpdAnvil } from './smtpd-anvil.js';
@@ -293,6 +294,7 @@ export class Smtpd {
         const what = verdict.reason === 'count' ? 'Connection concurrency limit exceeded' : 'Connection rate limit exceeded';
         this.log.warning(`${what}: ${verdict.value} from ${client} for service ${this.service.name}`);
         this.counters.rejected++;
+        count('smtpd_rejected', { reason: verdict.reason === 'count' ? 'connection_limit' : 'connection_rate' });
         return cb(smtpError(421, '4.7.0', `${s.myhostname} Error: too many connections from ${state.clientAddr}`));
       }
       state.admitted = true;
@@ -371,6 +373,7 @@ export class Smtpd {
     for (const w of verdict.warnings) this.logReject('reject_warning', 'RCPT', w, state, session, ctx.recipient);
     if (verdict.reject) {
       this.counters.rejected++;
+      count('smtpd_rejected', { reason: rejectReason(verdict.reject) });
       this.logReject('reject', 'RCPT', verdict.reject, state, session, ctx.recipient);
       return cb(verdict.reject);
     }
@@ -389,6 +392,7 @@ export class Smtpd {
     for (const w of verdict.warnings) this.logReject('reject_warning', 'DATA', w, state, session, undefined);
     if (verdict.reject) {
       this.counters.rejected++;
+      count('smtpd_rejected', { reason: rejectReason(verdict.reject) });
       this.logReject('reject', 'DATA', verdict.reject, state, session, undefined);
     }
     return verdict.reject;
@@ -406,6 +410,7 @@ export class Smtpd {
       if (failed) return;
       if (collector.oversized || stream.sizeExceeded) {
         this.counters.rejected++;
+        count('smtpd_rejected', SIZE_REASON);
         return cb(smtpError(552, '5.3.4', 'Message size exceeds fixed limit'));
       }
       const submission = this.submission(session, state, collector.content());
@@ -417,12 +422,14 @@ export class Smtpd {
             return cb(null, `2.0.0 Ok: queued as ${result.queueId}`);
           }
           this.counters.rejected++;
+          count('smtpd_rejected', result.code < 500 ? QUEUE_ERROR_REASON : CONTENT_REASON);
           if (result.code < 500) return cb(smtpError(451, '4.3.0', 'Error: queue file write error'));
           cb(smtpError(result.code, result.dsn, result.text));
         },
         (err: Error) => {
           this.log.warning(`${submission.queueId}: submit failed: ${err.message}`);
           this.counters.rejected++;
+          count('smtpd_rejected', QUEUE_ERROR_REASON);
           cb(smtpError(451, '4.3.0', 'Error: queue file write error'));
         },
       );
@@ -513,6 +520,32 @@ export class Smtpd {
       for (const w of waiters) w();
     }
   }
+}
+
+const SIZE_REASON = { reason: 'size' };
+const CONTENT_REASON = { reason: 'content' };
+const QUEUE_ERROR_REASON = { reason: 'queue_write_error' };
+
+/** Reply texts of the restrictions -> the `reason` label of smtpd_rejected (first match wins). */
+const REJECT_REASONS: Array<[RegExp, string]> = [
+  [/Relay access denied/, 'relay_access_denied'],
+  [/User unknown/, 'unknown_recipient'],
+  [/need fully-qualified/, 'non_fqdn'],
+  [/Domain not found/, 'unknown_domain'],
+  [/blocked using/, 'rbl'],
+  [/Invalid name/, 'invalid_helo'],
+  [/Server configuration error/, 'config_error'],
+  [/Client host rejected/, 'client_rejected'],
+  [/Helo command rejected/, 'helo_rejected'],
+  [/Sender address rejected/, 'sender_rejected'],
+  [/Recipient address rejected/, 'recipient_rejected'],
+  [/Data command rejected/, 'data_rejected'],
+];
+
+/** The metrics label for a restriction's refusal: its kind, else "CODE_X.Y.Z". */
+function rejectReason(err: SmtpReplyError): string {
+  for (const [re, reason] of REJECT_REASONS) if (re.test(err.text)) return reason;
+  return `${err.responseCode}_${err.dsn}`;
 }
 
 /** The HELO/EHLO name, undefined when none was given. */

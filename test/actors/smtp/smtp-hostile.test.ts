@@ -41,7 +41,10 @@ test('a connection lost during the message body defers every recipient with 4.4.
   const srv = await rawServer((s) => {
     s.write('220 raw ESMTP\r\n');
     let buf = '';
+    let inData = false;
     s.on('data', (d: Buffer) => {
+      // Once in DATA, answer nothing more: the hang-up must come first.
+      if (inData) return;
       buf += d.toString('latin1');
       const lines = buf.split('\r\n');
       buf = lines.pop()!;
@@ -49,6 +52,7 @@ test('a connection lost during the message body defers every recipient with 4.4.
         const cmd = line.toUpperCase();
         if (cmd.startsWith('EHLO')) s.write('250-raw\r\n250 8BITMIME\r\n');
         else if (cmd.startsWith('DATA')) {
+          inData = true;
           s.write('354 go ahead\r\n');
           // Hang up in the middle of the body.
           setTimeout(() => s.destroy(), 20);

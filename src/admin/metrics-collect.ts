@@ -1,0 +1,127 @@
+/**
+ * metrics-collect: what one scrape sees, gathered by the main thread. It
+ * asks every running actor instance for its counters (the runtime's
+ * built-in `metrics` request), sums them with the main thread's own, and
+ * asks the journal for queue counts and the oldest message, qmgr for its
+ * per-destination load, and the supervisor for restarts.
+ *
+ * Counters stay monotonic across actor restarts: a thread's counters start
+ * at zero, so the last snapshot seen from an instance's previous thread is
+ * folded into a retired total when a new thread id answers for that
+ * instance. What a thread counted after the last scrape before it died is
+ * lost (an undercount, never a step back). An instance that does not answer
+ * keeps its last snapshot in the sum. Failed calls are counted in
+ * `errors`; collect() itself never rejects.
+ */
+import type { QueueCounts, QueuedMessage } from '../store/store-types.js';
+import type { ActorStatus } from '../supervisor/supervisor.js';
+import { emptySnapshot, mergeSnapshots, snapshot, type MetricsSnapshot } from '../util/metrics-counters.js';
+
+/** What the collector needs of the supervisor (a Supervisor fits). */
+export interface MetricsSource {
+  status(): Promise<{ actors: ActorStatus[] }>;
+  callActor(role: string, kind: string, body: unknown, opts?: { instance?: number; timeoutMs?: number }): Promise<unknown>;
+}
+
+/** One scrape's figures. */
+export interface MetricsView {
+  /** Counters and histograms summed over every thread, restarts included. */
+  totals: MetricsSnapshot;
+  /** Queue sizes by state; undefined when the journal did not answer. */
+  queue?: QueueCounts;
+  /** Age of the oldest live message in seconds (0 for an empty queue); undefined when unknown. */
+  oldestAgeSeconds?: number;
+  /** Deliveries in progress per nexthop; undefined when qmgr did not answer. */
+  destinations?: Record<string, number>;
+  /** Messages in qmgr's active queue. */
+  qmgrActive?: number;
+  /** Restarts per role, summed over its instances (kept for instances no longer configured). */
+  restarts: Record<string, number>;
+  /** Running instances per role. */
+  running: Record<string, number>;
+  /** Calls that failed or timed out during this scrape. */
+  errors: number;
+}
+
+export interface CollectorOptions {
+  /** How long one actor may take to answer (default 2000 ms). */
+  timeoutMs?: number;
+  /** The clock, for the oldest message's age (default Date.now). */
+  now?: () => number;
+}
+
+export class MetricsCollector {
+  private readonly last = new Map<string, MetricsSnapshot>();
+  private readonly retired = emptySnapshot();
+  private readonly restarts = new Map<string, { role: string; n: number }>();
+  private readonly timeoutMs: number;
+  private readonly now: () => number;
+
+  constructor(
+    private readonly source: MetricsSource,
+    opts: CollectorOptions = {},
+  ) {
+    this.timeoutMs = opts.timeoutMs ?? 2000;
+    this.now = opts.now ?? Date.now;
+  }
+
+  /** Gathers one scrape's figures. */
+  async collect(): Promise<MetricsView> {
+    let errors = 0;
+    const call = async <T>(role: string, kind: string, body: unknown, instance?: number): Promise<T | undefined> => {
+      try {
+        return (await this.source.callActor(role, kind, body, { instance, timeoutMs: this.timeoutMs })) as T;
+      } catch {
+        errors++;
+        return undefined;
+      }
+    };
+
+    const { actors } = await this.source.status();
+    const running: Record<string, number> = {};
+    const live = actors.filter((a) => a.state === 'running');
+    for (const a of actors) {
+      const key = `${a.role}/${a.instance}`;
+      const prev = this.restarts.get(key);
+      if (!prev || a.restarts > prev.n) this.restarts.set(key, { role: a.role, n: a.restarts });
+    }
+    for (const a of live) running[a.role] = (running[a.role] ?? 0) + 1;
+
+    const [snaps, counts, oldest, load] = await Promise.all([
+      Promise.all(live.map(async (a) => ({ key: `${a.role}/${a.instance}`, snap: await call<MetricsSnapshot>(a.role, 'metrics', {}, a.instance) }))),
+      live.some((a) => a.role === 'journal') ? call<QueueCounts>('journal', 'counts', {}) : undefined,
+      live.some((a) => a.role === 'journal') ? call<{ messages: QueuedMessage[] }>('journal', 'list', { limit: 1 }) : undefined,
+      live.some((a) => a.role === 'qmgr') ? call<{ active: number; destinations: Record<string, number> }>('qmgr', 'load', {}) : undefined,
+    ]);
+
+    for (const { key, snap } of snaps) {
+      if (!isSnapshot(snap)) continue;
+      const prev = this.last.get(key);
+      if (prev && prev.threadId !== snap.threadId) mergeSnapshots(this.retired, prev);
+      this.last.set(key, snap);
+    }
+    const totals = mergeSnapshots(emptySnapshot(), this.retired);
+    for (const s of this.last.values()) mergeSnapshots(totals, s);
+    mergeSnapshots(totals, snapshot());
+
+    const restarts: Record<string, number> = {};
+    for (const { role, n } of this.restarts.values()) restarts[role] = (restarts[role] ?? 0) + n;
+
+    const view: MetricsView = { totals, restarts, running, errors };
+    if (counts) view.queue = counts;
+    if (oldest && Array.isArray(oldest.messages)) {
+      const first = oldest.messages[0];
+      view.oldestAgeSeconds = first ? Math.max(0, (this.now() - first.arrivalTime) / 1000) : 0;
+    }
+    if (load) {
+      view.destinations = load.destinations ?? {};
+      view.qmgrActive = load.active;
+    }
+    return view;
+  }
+}
+
+function isSnapshot(s: unknown): s is MetricsSnapshot {
+  const o = s as MetricsSnapshot | undefined;
+  return !!o && typeof o === 'object' && typeof o.threadId === 'number' && typeof o.counters === 'object' && typeof o.histograms === 'object';
+}

@@ -1,0 +1,192 @@
+/**
+ * The queue directory half of `postrider check`, on real directories with
+ * real modes, a real control socket, and a pid file naming a dead process.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { checkQueueDirectory, formatQueueProblem } from '../../src/admin/check-queue.js';
+import { configDir, postrider } from './cli-harness.js';
+
+function tempDir(): string {
+  return mkdtempSync(join(tmpdir(), 'postrider-checkq-'));
+}
+
+/** A queue directory laid out as the daemon leaves it, with sound modes. */
+function soundQueue(root: string): string {
+  const q = join(root, 'queue');
+  mkdirSync(q, { mode: 0o755 });
+  for (const [d, m] of [['private', 0o700], ['maildrop', 0o700], ['journal', 0o755], ['corrupt', 0o755], ['pid', 0o755]] as const) {
+    mkdirSync(join(q, d));
+    chmodSync(join(q, d), m);
+  }
+  writeFileSync(join(q, 'journal', '0000000001.seg'), Buffer.alloc(64), { mode: 0o644 });
+  chmodSync(q, 0o755);
+  return q;
+}
+
+const codes = (q: string, opts = {}): string[] => checkQueueDirectory(q, opts).map((p) => p.code);
+
+test('a sound queue directory has no problems, and a missing one is created', () => {
+  const root = tempDir();
+  try {
+    assert.deepEqual(checkQueueDirectory(soundQueue(root)), []);
+    const fresh = join(root, 'new', 'spool');
+    assert.deepEqual(checkQueueDirectory(fresh), []);
+    assert.ok(statSync(fresh).isDirectory(), 'check creates the queue directory, as postfix check does');
+    assert.deepEqual(codes(join(root, 'absent'), { create: false }), ['QUEUE_MISSING']);
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+});
+
+test('a queue directory that is a file, or cannot be created, is an error', () => {
+  const root = tempDir();
+  try {
+    writeFileSync(join(root, 'file'), 'x');
+    const p = checkQueueDirectory(join(root, 'file'));
+    assert.equal(p.length, 1);
+    assert.equal(p[0]!.severity, 'error');
+    assert.equal(p[0]!.code, 'QUEUE_NOT_DIRECTORY');
+    const under = checkQueueDirectory(join(root, 'file', 'spool'));
+    assert.equal(under[0]!.code, 'QUEUE_MISSING');
+    assert.match(under[0]!.message, /cannot be created/);
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+});
+
+test('private/ and maildrop/ writable by others are errors; merely readable is a warning', () => {
+  const root = tempDir();
+  try {
+    const q = soundQueue(root);
+    chmodSync(join(q, 'private'), 0o777);
+    chmodSync(join(q, 'maildrop'), 0o750);
+    const p = checkQueueDirectory(q);
+    const priv = p.find((x) => x.message.endsWith(join(q, 'private')))!;
+    assert.equal(priv.severity, 'error');
+    assert.equal(priv.code, 'QUEUE_WRITABLE_BY_OTHERS');
+    assert.match(priv.message, /mode 0777/);
+    const drop = p.find((x) => x.message.endsWith(join(q, 'maildrop')))!;
+    assert.equal(drop.severity, 'warning');
+    assert.equal(drop.code, 'QUEUE_TOO_OPEN');
+    assert.equal(p.length, 2);
+    chmodSync(q, 0o777);
+    assert.ok(checkQueueDirectory(q).some((x) => x.code === 'QUEUE_WRITABLE_BY_OTHERS' && x.message.endsWith(`: ${q}`)));
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+});
+
+test('a control socket open to others is an error; 0600 is fine', async () => {
+  const root = tempDir();
+  const server = createServer();
+  try {
+    const q = soundQueue(root);
+    const path = join(q, 'private', 'control');
+    await new Promise<void>((res) => server.listen(path, res));
+    chmodSync(path, 0o600);
+    assert.deepEqual(checkQueueDirectory(q), []);
+    chmodSync(path, 0o666);
+    const p = checkQueueDirectory(q);
+    assert.equal(p.length, 1);
+    assert.equal(p[0]!.severity, 'error');
+    assert.match(p[0]!.message, /group or other writable \(mode 0666\): .*private\/control$/);
+  } finally {
+    await new Promise<void>((res) => server.close(() => res()));
+    rmSync(root, { recursive: true, force: true });
+  }
+});
+
+test('journal segments: writable by others, or not a regular file, is an error', () => {
+  const root = tempDir();
+  try {
+    const q = soundQueue(root);
+    writeFileSync(join(q, 'journal', '0000000002.seg'), 'x');
+    chmodSync(join(q, 'journal', '0000000002.seg'), 0o666);
+    mkdirSync(join(q, 'journal', '0000000003.seg'));
+    // Files that are not segments are not the checker's business.
+    writeFileSync(join(q, 'journal', 'notes.txt'), 'x', { mode: 0o666 });
+    chmodSync(join(q, 'journal', 'notes.txt'), 0o666);
+    const p = checkQueueDirectory(q);
+    assert.equal(p.length, 2);
+    assert.ok(p.every((x) => x.severity === 'error'));
+    assert.match(p[0]!.message, /0000000002\.seg$/);
+    assert.match(p[1]!.message, /not a regular file: .*0000000003\.seg$/);
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+});
+
+test('every record in corrupt/ is reported with its count', () => {
+  const root = tempDir();
+  try {
+    const q = soundQueue(root);
+    for (let i = 0; i < 3; i++) writeFileSync(join(q, 'corrupt', `0000000001.seg.${i * 100}`), 'bad');
+    const p = checkQueueDirectory(q);
+    assert.equal(p.length, 1);
+    assert.equal(p[0]!.code, 'QUEUE_CORRUPT');
+    assert.equal(formatQueueProblem(p[0]!), `postrider: warning: queue directory: 3 corrupt records in ${join(q, 'corrupt')}`);
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+});
+
+test('a pid file naming a dead process is stale; one naming a live process is not', () => {
+  const root = tempDir();
+  try {
+    const q = soundQueue(root);
+    const pidFile = join(q, 'pid', 'master.pid');
+    writeFileSync(pidFile, `${String(process.pid).padStart(10)}\n`);
+    assert.deepEqual(checkQueueDirectory(q), []);
+    const dead = spawnSync(process.execPath, ['-e', '0']).pid!;
+    writeFileSync(pidFile, `${String(dead).padStart(10)}\n`);
+    const p = checkQueueDirectory(q);
+    assert.equal(p.length, 1);
+    assert.equal(p[0]!.code, 'QUEUE_STALE_PID');
+    assert.match(p[0]!.message, new RegExp(`stale pid file .*master\\.pid: process ${dead} is not running`));
+    writeFileSync(pidFile, 'garbage\n');
+    assert.match(checkQueueDirectory(q)[0]!.message, /holds no process id/);
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+});
+
+test('entries owned by another user are warnings', () => {
+  const root = tempDir();
+  try {
+    const q = soundQueue(root);
+    const me = statSync(q).uid;
+    const p = checkQueueDirectory(q, { uid: me + 1 });
+    assert.ok(p.length >= 6, 'the directory, its subdirectories and the segment');
+    assert.ok(p.every((x) => x.code === 'QUEUE_OWNER' && x.severity === 'warning'));
+    assert.match(p[0]!.message, new RegExp(`not owned by uid ${me + 1} \\(owner uid ${me}\\): ${q}$`));
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+});
+
+test('postrider check prints queue problems on standard error and exits 1 on an error', async () => {
+  const c = configDir('', '');
+  try {
+    const ok = await postrider(['-c', c.dir, 'check']);
+    assert.equal(ok.code, 0, ok.stderr);
+    assert.ok(statSync(c.queue).isDirectory());
+    mkdirSync(join(c.queue, 'corrupt'));
+    writeFileSync(join(c.queue, 'corrupt', 'r1'), 'bad');
+    const warn = await postrider(['-c', c.dir, 'check']);
+    assert.equal(warn.code, 0);
+    assert.match(warn.stderr, /^postrider: warning: queue directory: 1 corrupt record in .*corrupt$/m);
+    mkdirSync(join(c.queue, 'private'));
+    chmodSync(join(c.queue, 'private'), 0o777);
+    const bad = await postrider(['-c', c.dir, 'check']);
+    assert.equal(bad.code, 1);
+    assert.match(bad.stderr, /^postrider: error: group or other writable \(mode 0777\): .*private$/m);
+  } finally {
+    c.cleanup();
+  }
+});
