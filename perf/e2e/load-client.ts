@@ -1,7 +1,7 @@
 /**
  * load-client: a lean SMTP client for the load harness. It speaks plain
- * SMTP on one socket, one command at a time, so the harness measures the
- * server rather than a heavy client library.
+ * SMTP with PIPELINING on one socket, so the harness measures the server
+ * rather than a heavy client library.
  */
 import { connect, type Socket } from 'node:net';
 
@@ -52,11 +52,19 @@ export class LoadClient {
     return r;
   }
 
-  /** Sends one message; resolves with the final reply (250 ... queued as ID). */
+  /**
+   * Sends one message with PIPELINING (RFC 2920), as MTAs do: MAIL, RCPT and
+   * DATA in one write, then the content; resolves with the final reply.
+   */
   async send(from: string, to: string[], body: string): Promise<string> {
-    await this.command(`MAIL FROM:<${from}>`, '250');
-    for (const r of to) await this.command(`RCPT TO:<${r}>`, '250');
-    await this.command('DATA', '354');
+    const replies = [this.reply(), ...to.map(() => this.reply()), this.reply()];
+    this.socket.write(`MAIL FROM:<${from}>\r\n` + to.map((r) => `RCPT TO:<${r}>\r\n`).join('') + 'DATA\r\n');
+    const got = await Promise.all(replies);
+    const bad = got.slice(0, -1).find((r) => !r.startsWith('250'));
+    if (bad || !got[got.length - 1].startsWith('354')) {
+      if (got[got.length - 1].startsWith('354')) await this.command('.', '');
+      throw new Error(`envelope: ${bad ?? got[got.length - 1]}`);
+    }
     const p = this.reply();
     this.socket.write(body.replace(/^\./gm, '..') + '\r\n.\r\n');
     const r = await p;

@@ -27,6 +27,13 @@ export function installAdmin(sup: Supervisor, queueDir: string): void {
     },
   });
   for (const [name, handler] of Object.entries(commands)) sup.control.register(name, handler);
+  sup.addStatusProvider('qmgr', async () => {
+    try {
+      return await sup.callActor('qmgr', 'load', {}, { timeoutMs: 5000 });
+    } catch (err) {
+      return { error: (err as Error).message };
+    }
+  });
   sup.addStatusProvider('queue', async () => {
     try {
       return await sup.callActor('journal', 'counts', {}, { timeoutMs: 5000 });

@@ -19,7 +19,8 @@ import { emptySnapshot, mergeSnapshots, snapshot, type MetricsSnapshot } from '.
 
 /** What the collector needs of the supervisor (a Supervisor fits). */
 export interface MetricsSource {
-  status(): Promise<{ actors: ActorStatus[] }>;
+  /** The tree's state; a `queue` section holding QueueCounts (as admin-install provides) saves a call. */
+  status(): Promise<{ actors: ActorStatus[]; [section: string]: unknown }>;
   callActor(role: string, kind: string, body: unknown, opts?: { instance?: number; timeoutMs?: number }): Promise<unknown>;
 }
 
@@ -77,7 +78,9 @@ export class MetricsCollector {
       }
     };
 
-    const { actors } = await this.source.status();
+    const status = await this.source.status();
+    const actors = status.actors;
+    const provided = isCounts(status.queue) ? status.queue : undefined;
     const running: Record<string, number> = {};
     const live = actors.filter((a) => a.state === 'running');
     for (const a of actors) {
@@ -89,7 +92,7 @@ export class MetricsCollector {
 
     const [snaps, counts, oldest, load] = await Promise.all([
       Promise.all(live.map(async (a) => ({ key: `${a.role}/${a.instance}`, snap: await call<MetricsSnapshot>(a.role, 'metrics', {}, a.instance) }))),
-      live.some((a) => a.role === 'journal') ? call<QueueCounts>('journal', 'counts', {}) : undefined,
+      provided ?? (live.some((a) => a.role === 'journal') ? call<QueueCounts>('journal', 'counts', {}) : undefined),
       live.some((a) => a.role === 'journal') ? call<{ messages: QueuedMessage[] }>('journal', 'list', { limit: 1 }) : undefined,
       live.some((a) => a.role === 'qmgr') ? call<{ active: number; destinations: Record<string, number> }>('qmgr', 'load', {}) : undefined,
     ]);
@@ -124,4 +127,9 @@ export class MetricsCollector {
 function isSnapshot(s: unknown): s is MetricsSnapshot {
   const o = s as MetricsSnapshot | undefined;
   return !!o && typeof o === 'object' && typeof o.threadId === 'number' && typeof o.counters === 'object' && typeof o.histograms === 'object';
+}
+
+function isCounts(q: unknown): q is QueueCounts {
+  const o = q as QueueCounts | undefined;
+  return !!o && typeof o === 'object' && typeof o.total === 'number' && typeof o.active === 'number' && typeof o.deferred === 'number';
 }

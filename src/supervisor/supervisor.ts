@@ -26,6 +26,7 @@ import {
   type ToWorker,
 } from './control-messages.js';
 import { ControlServer } from './control-server.js';
+import type { EventLoopUtilization } from 'node:perf_hooks';
 import { registerBuiltinCommands } from './control-commands.js';
 import { claimPidFile, pidFilePath, releasePidFile } from './pid-file.js';
 import { RestartIntensity } from './restart-policy.js';
@@ -62,6 +63,8 @@ export interface ActorStatus {
   restarts: number;
   uptimeSeconds: number;
   state: string;
+  /** Event-loop utilisation (0..1) since the previous status request: the actor's load. */
+  load: number;
 }
 
 export interface SupervisorStatus {
@@ -297,6 +300,21 @@ export class Supervisor extends EventEmitter {
     this.log.info('reload -- version 0.1.0, configuration ' + newConfig.dir);
   }
 
+  /** Event-loop utilisation of one worker since it was last asked (a cheap, thread-local reading). */
+  private readonly eluSeen = new WeakMap<Incarnation, EventLoopUtilization>();
+  private loadOf(inc: Incarnation): number {
+    if (inc.state === 'exited') return 0;
+    try {
+      const now = inc.worker.performance.eventLoopUtilization();
+      const prev = this.eluSeen.get(inc);
+      this.eluSeen.set(inc, now);
+      const elu = prev ? inc.worker.performance.eventLoopUtilization(now, prev) : now;
+      return Math.round(elu.utilization * 1000) / 1000;
+    } catch {
+      return 0;
+    }
+  }
+
   /** The tree's state for `postrider status`. */
   async status(): Promise<SupervisorStatus> {
     const now = Date.now();
@@ -312,6 +330,7 @@ export class Supervisor extends EventEmitter {
         restarts: slot.restarts,
         uptimeSeconds: inc ? Math.round((now - inc.startedAt) / 1000) : 0,
         state: inc && inc.state !== 'exited' ? inc.state : 'restarting',
+        load: inc ? this.loadOf(inc) : 0,
       });
     }
     const out: SupervisorStatus = { pid: process.pid, ready: this.started && !this.stopping, uptimeSeconds: Math.round((now - this.startedAt) / 1000), actors };

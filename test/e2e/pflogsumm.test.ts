@@ -30,7 +30,7 @@ function findPflogsumm(): string | undefined {
 
 function runPflogsumm(bin: string, logFile: string): Promise<string> {
   return new Promise((res, rej) => {
-    execFile(bin, ['--syslog-name=postrider', '--smtpd-stats', logFile], { timeout: 20_000 }, (err, stdout, stderr) => {
+    execFile(bin, ['--syslog-name=postrider', logFile], { timeout: 20_000 }, (err, stdout, stderr) => {
       if (err) rej(new Error(`pflogsumm failed: ${err.message} ${String(stderr)}`));
       else res(String(stdout));
     });

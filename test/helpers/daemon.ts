@@ -32,6 +32,8 @@ export interface DaemonOptions {
   masterExtra?: string[];
   /** Override the whole unix-services part of master.cf. */
   master?: string;
+  /** How long to wait for the daemon to serve (default 30 s; a large queue takes longer to load). */
+  readyTimeoutMs?: number;
 }
 
 export interface RunningDaemon {
@@ -143,7 +145,9 @@ export async function startDaemon(opts: DaemonOptions = {}): Promise<RunningDaem
     },
   };
   const launch = (): void => {
-    const child = spawn(process.execPath, [CLI, '-c', configDir, 'start-fg'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    // POSTRIDER_NODE_ARGS lets a benchmark run the daemon under --cpu-prof and the like.
+    const nodeArgs = (process.env.POSTRIDER_NODE_ARGS ?? '').split(' ').filter(Boolean);
+    const child = spawn(process.execPath, [...nodeArgs, CLI, '-c', configDir, 'start-fg'], { stdio: ['ignore', 'pipe', 'pipe'] });
     let errText = '';
     child.stderr?.on('data', (b: Buffer) => { errText += b.toString(); });
     child.stdout?.resume();
@@ -155,7 +159,7 @@ export async function startDaemon(opts: DaemonOptions = {}): Promise<RunningDaem
   };
   launch();
   try {
-    await waitForStatus(configDir, d.child, 30_000);
+    await waitForStatus(configDir, d.child, opts.readyTimeoutMs ?? 30_000);
   } catch (err) {
     d.child.kill('SIGKILL');
     throw err;
