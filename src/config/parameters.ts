@@ -180,7 +180,7 @@ p('smtpd_tls_cert_file', '', 'path', 'the SMTP server certificate (PEM)');
 p('smtpd_tls_key_file', '$smtpd_tls_cert_file', 'path', 'the SMTP server private key (PEM)');
 p('smtpd_tls_CAfile', '', 'path', 'CA certificates for client certificates');
 p('smtpd_tls_security_level', '', 'string', 'SMTP server TLS level: none, may, encrypt');
-p('smtpd_tls_auth_only', 'no', 'bool', 'offer AUTH only over TLS');
+p('smtpd_tls_auth_only', 'yes', 'bool', 'offer AUTH only over TLS (Postrider default yes; Postfix no)');
 p('smtpd_tls_wrappermode', 'no', 'bool', 'TLS from the first byte (submissions, port 465)');
 p('smtpd_tls_loglevel', '0', 'int', 'SMTP server TLS log detail');
 p('smtpd_tls_received_header', 'no', 'bool', 'record TLS details in the Received: header');
