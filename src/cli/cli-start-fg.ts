@@ -13,6 +13,7 @@ import { Supervisor } from '../supervisor/supervisor.js';
 import { load } from './cli-config-dir.js';
 import { CliError, printFatal } from './cli-error.js';
 import { installAdmin } from '../admin/admin-install.js';
+import { reopenLog } from '../util/log.js';
 import { queueDirOf } from './cli-config-dir.js';
 
 /** The configuration with every problem check finds, not only the loader's. */
@@ -35,6 +36,9 @@ export async function startForeground(dir: string, opts: { registry?: RoleSpec[]
   if (!opts.registry) installAdmin(sup, queueDirOf(config));
   const stop = (): void => void sup.stop();
   const reload = (): void => {
+    // SIGHUP also serves log rotation: the new actors open maillog_file anew,
+    // and the supervisor's own lines follow.
+    reopenLog();
     try {
       void sup.reload(loadChecked(dir)).catch((err: unknown) => printFatalLine(err));
     } catch (err) {

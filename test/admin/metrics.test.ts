@@ -326,6 +326,7 @@ test('a delivery in progress shows in the per-destination gauge until it ends', 
   assert.ok(value(s, 'postrider_qmgr_active_messages') >= 1);
   // The next hop drops the connection: the attempt is deferred and the destination idle again.
   const deferredBefore = value(s, 'postrider_recipients_deferred_total', { transport: 'smtp' });
+  await waitFor(() => silentSockets.size > 0, 10_000, 'the connection to the silent next hop');
   for (const sock of silentSockets) sock.destroy();
-  await waitFor(async () => { s = await scrape(); console.log('DBG', busy(s), value(s, 'postrider_recipients_deferred_total', { transport: 'smtp' }), deferredBefore, silentSockets.size); return busy(s) === 0 && value(s, 'postrider_recipients_deferred_total', { transport: 'smtp' }) > deferredBefore; }, 10_000, 'the destination idle');
+  await waitFor(async () => busy((s = await scrape())) === 0 && value(s, 'postrider_recipients_deferred_total', { transport: 'smtp' }) > deferredBefore, 10_000, 'the destination idle');
 });

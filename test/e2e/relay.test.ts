@@ -20,7 +20,7 @@ before(async () => {
       return null;
     },
   });
-  daemon = await startDaemon({ params: { relayhost: `[127.0.0.1]:${sink.port}` } });
+  daemon = await startDaemon({ params: { relayhost: `[127.0.0.1]:${sink.port}`, message_size_limit: '30000000' } });
 });
 
 after(async () => {
@@ -88,4 +88,29 @@ test('status --json lists every actor with role, instance, thread id, restarts a
     assert.equal(typeof a.restarts, 'number');
     assert.equal(typeof a.uptimeSeconds, 'number');
   }
+});
+
+test('a 10 MB attachment is relayed byte-exact', async () => {
+  const { randomBytes } = await import('node:crypto');
+  const attachment = randomBytes(10 * 1024 * 1024).toString('base64').replace(/.{76}/g, '$&\r\n');
+  const raw =
+    'From: big@client.test\r\nTo: big@remote.test\r\nSubject: big\r\nMIME-Version: 1.0\r\n' +
+    'Content-Type: multipart/mixed; boundary="b1"\r\n\r\n--b1\r\nContent-Type: text/plain\r\n\r\nsee attached\r\n' +
+    '--b1\r\nContent-Type: application/octet-stream\r\nContent-Transfer-Encoding: base64\r\n\r\n' +
+    attachment + '\r\n--b1--\r\n';
+  const r = await sendMail(daemon.port, { from: 'big@client.test', to: ['big@remote.test'], raw });
+  assert.match(r.response, /^250 /);
+  await waitFor(() => sink.messages.some((m) => m.rcptTo.includes('big@remote.test')), 60_000, 'big relay');
+  const got = sink.messages.find((m) => m.rcptTo.includes('big@remote.test'))!.raw.toString('latin1');
+  assert.ok(got.endsWith(raw), 'the whole message arrives unchanged after the Received header');
+});
+
+test('logrotate reopens maillog_file', async () => {
+  const { renameSync, readFileSync, existsSync } = await import('node:fs');
+  renameSync(daemon.logFile, daemon.logFile + '.1');
+  const r = await daemon.cli(['logrotate']);
+  assert.equal(r.code, 0, r.stderr);
+  await sendMail(daemon.port, { from: 'rot@client.test', to: ['rot@remote.test'], raw: 'Subject: after rotate\r\n\r\nx\r\n' });
+  await waitFor(() => existsSync(daemon.logFile) && readFileSync(daemon.logFile, 'utf8').includes('from=<rot@client.test>'), 10_000, 'lines in the new log file');
+  assert.ok(!readFileSync(daemon.logFile + '.1', 'utf8').includes('from=<rot@client.test>'), 'the old file gets no new lines');
 });
