@@ -66,6 +66,7 @@ export function runActor<P extends Protocol>(
   const send = (msg: FromWorker): void => port.postMessage(msg);
 
   const groups = new Map<string, PeerSet>();
+  const inboundLinks = new Set<PeerLink>();
   const drainHooks: Array<() => Promise<void> | void> = [];
   const shutdownHooks: Array<() => Promise<void> | void> = [];
   let handlers: Record<string, AnyHandler> | undefined;
@@ -163,7 +164,9 @@ export function runActor<P extends Protocol>(
         break;
       case 'wire': {
         const link = new PeerLink(msg.port, { role: msg.role, instance: msg.instance, uid: msg.uid }, dispatch, warn);
-        group(msg.role).add(link);
+        // A draining peer may still call us to finish its work; we never send it new work.
+        if (msg.inboundOnly) inboundLinks.add(link);
+        else group(msg.role).add(link);
         break;
       }
       case 'peerRetire':
@@ -197,6 +200,7 @@ export function runActor<P extends Protocol>(
   });
 
   // The supervisor's channel is wired like any peer.
+  void inboundLinks;
   group(SUPERVISOR_ROLE);
 
   if (data.spare) send({ ctl: 'loaded' });

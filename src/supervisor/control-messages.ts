@@ -23,7 +23,8 @@ export type ActorWorkerData = { spare: false; assignment: ActorAssignment } | { 
 
 export type ToWorker =
   | { ctl: 'activate'; assignment: ActorAssignment }
-  | { ctl: 'wire'; role: string; instance: number; uid: number; port: MessagePort }
+  /** inboundOnly: answer requests that arrive on the port, but never route calls to it (the peer is draining). */
+  | { ctl: 'wire'; role: string; instance: number; uid: number; port: MessagePort; inboundOnly?: boolean }
   | { ctl: 'peerRetire'; role: string; uid: number }
   | { ctl: 'peerDown'; role: string; uid: number; reason: string }
   | { ctl: 'ping'; seq: number }

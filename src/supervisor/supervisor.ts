@@ -485,9 +485,17 @@ export class Supervisor extends EventEmitter {
     for (const other of this.incarnations.values()) {
       const os = other.slot;
       if (!os || other === inc || os.removed || other.state === 'exited' || other.state === 'spare') continue;
-      if (other.state === 'draining' || other.state === 'stopping') continue;
       if (!related(slot.spec, os.spec)) continue;
       if (os === slot) continue;
+      if (other.state === 'draining' || other.state === 'stopping') {
+        // A draining actor finishes its sessions through the new peers (an old
+        // smtpd's last message goes to the new journal); nothing routes to it.
+        if (!os.spec.peers.includes(slot.role)) continue;
+        const { port1, port2 } = new MessageChannel();
+        this.post(inc, { ctl: 'wire', role: os.role, instance: os.instance, uid: other.uid, port: port1, inboundOnly: true }, [port1]);
+        this.post(other, { ctl: 'wire', role: slot.role, instance: slot.instance, uid: inc.uid, port: port2 }, [port2]);
+        continue;
+      }
       const { port1, port2 } = new MessageChannel();
       this.post(inc, { ctl: 'wire', role: os.role, instance: os.instance, uid: other.uid, port: port1 }, [port1]);
       this.post(other, { ctl: 'wire', role: slot.role, instance: slot.instance, uid: inc.uid, port: port2 }, [port2]);
