@@ -27,16 +27,20 @@ export function installAdmin(sup: Supervisor, queueDir: string): void {
     },
   });
   for (const [name, handler] of Object.entries(commands)) sup.control.register(name, handler);
+  // status must answer fast even while an actor restarts: short timeouts, and
+  // no call at all to a role that has no running instance.
   sup.addStatusProvider('qmgr', async () => {
+    if (!sup.hasLiveActor('qmgr')) return { error: 'qmgr is not running' };
     try {
-      return await sup.callActor('qmgr', 'load', {}, { timeoutMs: 5000 });
+      return await sup.callActor('qmgr', 'load', {}, { timeoutMs: 1000 });
     } catch (err) {
       return { error: (err as Error).message };
     }
   });
   sup.addStatusProvider('queue', async () => {
+    if (!sup.hasLiveActor('journal')) return { error: 'journal is not running' };
     try {
-      return await sup.callActor('journal', 'counts', {}, { timeoutMs: 5000 });
+      return await sup.callActor('journal', 'counts', {}, { timeoutMs: 1000 });
     } catch (err) {
       return { error: (err as Error).message };
     }

@@ -349,6 +349,11 @@ export class Supervisor extends EventEmitter {
     await Promise.all([...this.spares.values()].map((s) => s.loaded.promise));
   }
 
+  /** True when some instance of the role is running now. */
+  hasLiveActor(role: string): boolean {
+    return this.slots.some((s) => !s.removed && s.role === role && s.current !== undefined && s.current.state === 'running');
+  }
+
   /** Adds a section to status() (e.g. queue counts). */
   addStatusProvider(name: string, fn: () => Promise<unknown>): void {
     this.providers.set(name, fn);
