@@ -3,7 +3,8 @@
  * asks every running actor instance for its counters (the runtime's
  * built-in `metrics` request), sums them with the main thread's own, and
  * asks the journal for queue counts and the oldest message, qmgr for its
- * per-destination load, and the supervisor for restarts.
+ * per-destination load (both taken from the status sections when the
+ * status has them), and the supervisor for restarts.
  *
  * Counters stay monotonic across actor restarts: a thread's counters start
  * at zero, so the last snapshot seen from an instance's previous thread is
@@ -80,7 +81,9 @@ export class MetricsCollector {
 
     const status = await this.source.status();
     const actors = status.actors;
+    // admin-install's status sections carry the same figures: no second call for them.
     const provided = isCounts(status.queue) ? status.queue : undefined;
+    const providedLoad = isLoad(status.qmgr) ? status.qmgr : undefined;
     const running: Record<string, number> = {};
     const live = actors.filter((a) => a.state === 'running');
     for (const a of actors) {
@@ -94,7 +97,7 @@ export class MetricsCollector {
       Promise.all(live.map(async (a) => ({ key: `${a.role}/${a.instance}`, snap: await call<MetricsSnapshot>(a.role, 'metrics', {}, a.instance) }))),
       provided ?? (live.some((a) => a.role === 'journal') ? call<QueueCounts>('journal', 'counts', {}) : undefined),
       live.some((a) => a.role === 'journal') ? call<{ messages: QueuedMessage[] }>('journal', 'list', { limit: 1 }) : undefined,
-      live.some((a) => a.role === 'qmgr') ? call<{ active: number; destinations: Record<string, number> }>('qmgr', 'load', {}) : undefined,
+      providedLoad ?? (live.some((a) => a.role === 'qmgr') ? call<QmgrLoad>('qmgr', 'load', {}) : undefined),
     ]);
 
     for (const { key, snap } of snaps) {
@@ -127,6 +130,13 @@ export class MetricsCollector {
 function isSnapshot(s: unknown): s is MetricsSnapshot {
   const o = s as MetricsSnapshot | undefined;
   return !!o && typeof o === 'object' && typeof o.threadId === 'number' && typeof o.counters === 'object' && typeof o.histograms === 'object';
+}
+
+type QmgrLoad = { active: number; destinations: Record<string, number> };
+
+function isLoad(l: unknown): l is QmgrLoad {
+  const o = l as QmgrLoad | undefined;
+  return !!o && typeof o === 'object' && typeof o.active === 'number' && !!o.destinations && typeof o.destinations === 'object';
 }
 
 function isCounts(q: unknown): q is QueueCounts {

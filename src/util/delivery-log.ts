@@ -6,7 +6,7 @@
  */
 import type { DeliveryOutcome, DeliveryRequest } from '../protocol/protocol.js';
 import type { Logger } from './log.js';
-import { count, observe } from './metrics-counters.js';
+import { count, label, observe } from './metrics-counters.js';
 
 /** Time stamps (ms since the epoch) and facts of one recipient's delivery attempt. */
 export interface DeliveryLogEntry {
@@ -119,7 +119,7 @@ export interface AttemptTimes {
  */
 export function logOutcomes(log: Logger, req: DeliveryRequest, outcomes: DeliveryOutcome[], times: AttemptTimes): void {
   const byIndex = new Map(req.recipients.map((r) => [r.index, r]));
-  const labels = { transport: req.transport };
+  const labels = label('transport', req.transport);
   for (const o of outcomes) {
     const rcpt = byIndex.get(o.index);
     if (!rcpt) continue;

@@ -8,7 +8,9 @@
  * is ignored.
  *
  * A series is keyed by its labels as JSON (`{"transport":"smtp"}`), '' when
- * it has none; callers pass labels in the same key order every time.
+ * it has none; callers pass labels in the same key order every time, and
+ * reuse label objects (label() makes them; their keys are cached) rather
+ * than build a fresh one per event.
  */
 import { threadId } from 'node:worker_threads';
 
@@ -44,8 +46,34 @@ const DEFAULT_BUCKETS: readonly number[] = [0.001, 0.01, 0.1, 1, 10, 100];
 const counters = new Map<string, Map<string, number>>();
 const histograms = new Map<string, { buckets: readonly number[]; series: Map<string, HistogramSeries> }>();
 
+// Callers mostly pass the same label objects again (constants, cached per
+// transport): their keys are made once.
+const keys = new WeakMap<MetricLabels, string>();
+
 function labelKey(labels: MetricLabels | undefined): string {
-  return labels ? JSON.stringify(labels) : '';
+  if (!labels) return '';
+  let key = keys.get(labels);
+  if (key === undefined) {
+    key = JSON.stringify(labels);
+    keys.set(labels, key);
+  }
+  return key;
+}
+
+const labelSets = new Map<string, MetricLabels>();
+
+/**
+ * The one label object for `name="value"`: cheap to count with, as its key
+ * is made once. The set of values should be small (reasons, transports).
+ */
+export function label(name: string, value: string): MetricLabels {
+  const k = `${name}\0${value}`;
+  let l = labelSets.get(k);
+  if (!l) {
+    l = Object.freeze({ [name]: value });
+    labelSets.set(k, l);
+  }
+  return l;
 }
 
 /** Adds n (default 1) to counter `name` for these labels. */

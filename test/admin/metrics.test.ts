@@ -16,7 +16,7 @@ import { startSmtpSink, type SmtpSink } from '../helpers/smtp-sink.js';
 import { freePort, runCli, startDaemon, type RunningDaemon } from '../helpers/daemon.js';
 import { sendMail, waitFor } from '../helpers/send-mail.js';
 import { parseMetricsListen, MetricsListenError } from '../../src/admin/metrics-listen.js';
-import { count, emptySnapshot, mergeSnapshots, observe, resetCounters, snapshot } from '../../src/util/metrics-counters.js';
+import { count, emptySnapshot, label, mergeSnapshots, observe, resetCounters, snapshot } from '../../src/util/metrics-counters.js';
 
 test('metrics_listen: host:port, [v6]:port and a bare port are read; bad values are one-line errors', () => {
   assert.equal(parseMetricsListen(''), undefined);
@@ -40,7 +40,9 @@ test('counters and fixed-bucket histograms snapshot and merge by name and labels
   resetCounters();
   count('recipients_delivered', { transport: 'smtp' });
   count('recipients_delivered', { transport: 'smtp' }, 2);
-  count('recipients_delivered', { transport: 'virtual' });
+  count('recipients_delivered', label('transport', 'virtual'));
+  assert.equal(label('transport', 'virtual'), label('transport', 'virtual'), 'one label object per value');
+  assert.notEqual(label('transport', 'virtual'), label('transport', 'smtp'));
   count('recipients_expired');
   count('recipients_expired', undefined, Number.NaN);
   observe('journal_batch_records', 1);
@@ -247,7 +249,8 @@ test('counts move with the mail and match what the client and the next hop saw, 
   assert.ok(batches >= 1, 'journal flushes observed');
   assert.ok(value(s, 'postrider_journal_batch_records_sum') >= ids.length + 1, 'every received message went through a flush');
   assert.equal(value(s, 'postrider_journal_fsync_seconds_count'), batches, 'one fsync timing per flush');
-  // The deferred message is still queued.
+  // Once qmgr has recorded the outcomes (just after the agents counted them), only the deferred message is left.
+  await waitFor(async () => value((s = await scrape()), 'postrider_queue_messages') === 1, 10_000, 'one message left in the queue');
   assert.equal(value(s, 'postrider_queue_messages', { state: 'deferred' }) + value(s, 'postrider_queue_messages', { state: 'active' }), 1);
   assert.ok(value(s, 'postrider_queue_oldest_message_age_seconds') > 0);
 

@@ -9,11 +9,14 @@
 import { runActor } from '../../supervisor/actor.js';
 import { QueueStore } from '../../store/queue-store.js';
 import type { JournalProtocol, QmgrProtocol } from '../../protocol/protocol.js';
-import { count } from '../../util/metrics-counters.js';
+import { count, label, type MetricLabels } from '../../util/metrics-counters.js';
 
 /** client.protocol -> who submitted: pickup ("local"), bounce, else smtpd. */
-const SOURCES: Record<string, { source: string }> = { local: { source: 'pickup' }, bounce: { source: 'bounce' } };
-const SMTPD_SOURCE = { source: 'smtpd' };
+const SOURCES = new Map<string, MetricLabels>([
+  ['local', label('source', 'pickup')],
+  ['bounce', label('source', 'bounce')],
+]);
+const SMTPD_SOURCE = label('source', 'smtpd');
 
 runActor<JournalProtocol>(async (ctx) => {
   const queueDir = ctx.config.path('queue_directory');
@@ -26,7 +29,7 @@ runActor<JournalProtocol>(async (ctx) => {
   return {
     append: async ({ message }) => {
       const location = await store.append(message);
-      count('messages_received', SOURCES[message.client?.protocol] ?? SMTPD_SOURCE);
+      count('messages_received', SOURCES.get(message.client?.protocol) ?? SMTPD_SOURCE);
       const queued = store.get(message.queueId);
       if (queued && qmgr.size() > 0) qmgr.cast('arrived', { message: queued });
       return { queueId: message.queueId, location };

@@ -42,7 +42,7 @@ import { SMTPServer } from 'smtp-server';
 import { SMTPConnection, type SMTPConnectionOptions } from 'smtp-server/lib/smtp-connection.js';
 import { SMTPStream } from 'smtp-server/lib/smtp-stream.js';
 import type { SMTPServerOptions, SMTPServerSession } from 'smtp-server/lib/types.js';
-import { count } from '../../util/metrics-counters.js';
+import { count, label } from '../../util/metrics-counters.js';
 import { ENHANCED_CODE_PREFIX, type SmtpReplyError } from '../../util/smtp-reply.js';
 
 /** What the connection layer asks of the Smtpd that owns it. */
@@ -134,8 +134,8 @@ export class SmtpdConnection extends SMTPConnection {
     let ctx = context;
     let closeAfter = false;
     // Refusals the library makes by itself, before any Smtpd handler sees the command.
-    if (code === 452 && context === 'TOO_MANY_RECIPIENTS') count('smtpd_rejected', { reason: 'recipient_limit' });
-    else if (code === 552 && typeof text === 'string' && text.startsWith('Error: message exceeds fixed maximum')) count('smtpd_rejected', { reason: 'size' });
+    if (code === 452 && context === 'TOO_MANY_RECIPIENTS') count('smtpd_rejected', label('reason', 'recipient_limit'));
+    else if (code === 552 && typeof text === 'string' && text.startsWith('Error: message exceeds fixed maximum')) count('smtpd_rejected', label('reason', 'size'));
     if (typeof text === 'string') {
       const mapped = this.postfixText(code, text, ctx);
       if (mapped) {
@@ -172,7 +172,7 @@ export class SmtpdConnection extends SMTPConnection {
       state.lastCommand = name === 'unknown' ? 'UNKNOWN' : name.toUpperCase();
       if (hooks.hardErrorLimit > 0 && state.errorCount >= hooks.hardErrorLimit) {
         hooks.event(this, `too many errors after ${state.lastCommand}`);
-        count('smtpd_rejected', { reason: 'error_limit' });
+        count('smtpd_rejected', label('reason', 'error_limit'));
         this.send(421, `4.7.0 ${hooks.myhostname} Error: too many errors`);
         return;
       }
@@ -236,7 +236,7 @@ export class SmtpdConnection extends SMTPConnection {
   /** A bare <LF> arrived while smtpd_forbid_bare_newline = reject. */
   rejectBareNewline(): void {
     this._server.hooks.event(this, `bare <LF> received after ${this.stateRef?.lastCommand ?? 'CONNECT'}`);
-    count('smtpd_rejected', { reason: 'bare_newline' });
+    count('smtpd_rejected', label('reason', 'bare_newline'));
     this.send(521, '5.5.2 Error: bare <LF> received');
     this.close();
   }

@@ -30,7 +30,7 @@ import type { MainConfig } from '../../config/main-config.js';
 import { QueueIdGenerator } from '../../store/store-queue-id.js';
 import type { ClientInfo, DsnNotify, RecipientSpec } from '../../store/store-types.js';
 import type { Logger } from '../../util/log.js';
-import { count } from '../../util/metrics-counters.js';
+import { count, label } from '../../util/metrics-counters.js';
 import { smtpError, type SmtpReplyError } from '../../util/smtp-reply.js';
 import { COMMAND_ORDER, SmtpdConnection, SmtpdServer, type ConnectionHooks, type SessionState } from './smtpd-connection.js';
 import { SmtpdAnvil } from './smtpd-anvil.js';
@@ -294,7 +294,7 @@ export class Smtpd {
         const what = verdict.reason === 'count' ? 'Connection concurrency limit exceeded' : 'Connection rate limit exceeded';
         this.log.warning(`${what}: ${verdict.value} from ${client} for service ${this.service.name}`);
         this.counters.rejected++;
-        count('smtpd_rejected', { reason: verdict.reason === 'count' ? 'connection_limit' : 'connection_rate' });
+        count('smtpd_rejected', label('reason', verdict.reason === 'count' ? 'connection_limit' : 'connection_rate'));
         return cb(smtpError(421, '4.7.0', `${s.myhostname} Error: too many connections from ${state.clientAddr}`));
       }
       state.admitted = true;
@@ -373,7 +373,7 @@ export class Smtpd {
     for (const w of verdict.warnings) this.logReject('reject_warning', 'RCPT', w, state, session, ctx.recipient);
     if (verdict.reject) {
       this.counters.rejected++;
-      count('smtpd_rejected', { reason: rejectReason(verdict.reject) });
+      count('smtpd_rejected', label('reason', rejectReason(verdict.reject)));
       this.logReject('reject', 'RCPT', verdict.reject, state, session, ctx.recipient);
       return cb(verdict.reject);
     }
@@ -392,7 +392,7 @@ export class Smtpd {
     for (const w of verdict.warnings) this.logReject('reject_warning', 'DATA', w, state, session, undefined);
     if (verdict.reject) {
       this.counters.rejected++;
-      count('smtpd_rejected', { reason: rejectReason(verdict.reject) });
+      count('smtpd_rejected', label('reason', rejectReason(verdict.reject)));
       this.logReject('reject', 'DATA', verdict.reject, state, session, undefined);
     }
     return verdict.reject;
@@ -522,9 +522,9 @@ export class Smtpd {
   }
 }
 
-const SIZE_REASON = { reason: 'size' };
-const CONTENT_REASON = { reason: 'content' };
-const QUEUE_ERROR_REASON = { reason: 'queue_write_error' };
+const SIZE_REASON = label('reason', 'size');
+const CONTENT_REASON = label('reason', 'content');
+const QUEUE_ERROR_REASON = label('reason', 'queue_write_error');
 
 /** Reply texts of the restrictions -> the `reason` label of smtpd_rejected (first match wins). */
 const REJECT_REASONS: Array<[RegExp, string]> = [
