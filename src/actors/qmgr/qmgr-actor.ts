@@ -9,6 +9,7 @@
 import { runActor, type PeerGroup } from '../../supervisor/actor.js';
 import { Scheduler } from './qmgr-scheduler.js';
 import type {
+  ResolvedAddress,
   BounceProtocol,
   DeliveryProtocol,
   JournalProtocol,
@@ -30,6 +31,8 @@ const TRANSPORT_ROLES: Record<string, string> = {
 
 const DELIVERY_TIMEOUT_MS = 15 * 60_000;
 const LIST_PAGE = 5000;
+const RESOLVE_TTL_MS = 60_000;
+const RESOLVE_CACHE_LIMIT = 10_000;
 
 async function withRetry<T>(fn: () => Promise<T>, attempts = 20): Promise<T> {
   for (let i = 0; ; i++) {
@@ -57,12 +60,32 @@ runActor<QmgrProtocol>(async (ctx) => {
     return group;
   };
 
+  // Resolved addresses are cached here for a minute: a round trip to
+  // trivial-rewrite per recipient costs more than scheduling it. A reload
+  // starts a new qmgr, so answers never outlive their configuration long.
+  const resolved = new Map<string, { at: number; answer: ResolvedAddress }>();
+  const resolve = async (address: string): Promise<ResolvedAddress> => {
+    const now = Date.now();
+    const hit = resolved.get(address);
+    if (hit && now - hit.at < RESOLVE_TTL_MS) return hit.answer;
+    const answer = await withRetry(() => rewrite.call('resolve', { address }, { timeoutMs: 10_000 }));
+    // "retry" means a table lookup failed: ask again next time.
+    if (answer.transport !== 'retry') {
+      if (resolved.size >= RESOLVE_CACHE_LIMIT) resolved.delete(resolved.keys().next().value as string);
+      resolved.set(address, { at: now, answer });
+    }
+    return answer;
+  };
+
   const scheduler = new Scheduler({
     config: ctx.config,
     log: ctx.log,
-    resolve: (address) => withRetry(() => rewrite.call('resolve', { address }, { timeoutMs: 10_000 })),
+    resolve,
     deliver: (transport, req) =>
-      agentFor(transport).call('deliver', req, { timeoutMs: DELIVERY_TIMEOUT_MS, key: `${transport}:${req.nexthop}` }),
+      // Round robin over the agent's instances: one busy destination (a relayhost)
+      // must not pin every delivery to one thread; each instance keeps its own
+      // connection cache, so connections are still reused.
+      agentFor(transport).call('deliver', req, { timeoutMs: DELIVERY_TIMEOUT_MS }),
     recordOutcomes: (queueId, outcomes) => {
       // Expiry is qmgr's own outcome; the agents' outcomes are counted where they are logged.
       for (const o of outcomes) if (o.state === 'expired') count('recipients_expired');

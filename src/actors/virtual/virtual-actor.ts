@@ -4,11 +4,12 @@
  */
 import { runActor } from '../../supervisor/actor.js';
 import { VirtualAgent } from './virtual-agent.js';
-import { readContent } from '../../store/queue-store.js';
+import { ContentReader } from '../../global/content-reader.js';
 import type { DeliveryProtocol } from '../../protocol/protocol.js';
 
 runActor<DeliveryProtocol>((ctx) => {
-  const queueDir = ctx.config.path('queue_directory');
-  const agent = new VirtualAgent({ config: ctx.config, log: ctx.log, readContent: (loc) => readContent(queueDir, loc) });
+  const reader = new ContentReader(ctx.config.path('queue_directory'));
+  const agent = new VirtualAgent({ config: ctx.config, log: ctx.log, readContent: (loc) => reader.read(loc) });
+  ctx.onShutdown(() => reader.close());
   return { deliver: (req) => agent.deliver(req) };
 });
