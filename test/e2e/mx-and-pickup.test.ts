@@ -52,8 +52,9 @@ test('delivers by MX preference and falls back to the next MX', async () => {
   await waitFor(() => sink.messages.some((m) => m.rcptTo.includes('user@mx.test')), 20_000, 'delivery via mx2');
   assert.ok(dns.queries.some((q) => q.startsWith('mx.test MX')), 'the MX was looked up');
   const { readFileSync } = await import('node:fs');
-  const log = readFileSync(daemon.logFile, 'utf8');
-  assert.match(log, new RegExp(`${r.queueId}: to=<user@mx\\.test>, relay=mx2\\.mx\\.test\\[127\\.0\\.0\\.1\\]:${sink.port}, .*status=sent`));
+  // The agent logs after the next hop answered: wait for the line.
+  const line = new RegExp(`${r.queueId}: to=<user@mx\\.test>, relay=mx2\\.mx\\.test\\[127\\.0\\.0\\.1\\]:${sink.port}, .*status=sent`);
+  await waitFor(() => line.test(readFileSync(daemon.logFile, 'utf8')), 10_000, 'the delivery log line');
 });
 
 test('reuses connections and never exceeds the destination concurrency limit', async () => {

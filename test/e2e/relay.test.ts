@@ -72,6 +72,7 @@ test('a 4xx defers, and the message is delivered after the backoff', async () =>
   assert.match(r.response, /^250 /);
   await waitFor(() => sink.messages.some((m) => m.rcptTo.includes('later@remote.test') && !m.refused), 30_000, 'delivery after backoff');
   const { readFileSync } = await import('node:fs');
+  await waitFor(() => readFileSync(daemon.logFile, 'utf8').includes(`${r.queueId}: removed`), 10_000, 'removed');
   const log = readFileSync(daemon.logFile, 'utf8');
   assert.match(log, new RegExp(`${r.queueId}: to=<later@remote\\.test>, relay=.*status=deferred \\(host 127\\.0\\.0\\.1\\[127\\.0\\.0\\.1\\] said: 451 4\\.3\\.2 try again later`));
   assert.match(log, new RegExp(`${r.queueId}: to=<later@remote\\.test>, relay=.*status=sent`));

@@ -82,10 +82,10 @@ runActor<QmgrProtocol>(async (ctx) => {
     log: ctx.log,
     resolve,
     deliver: (transport, req) =>
-      // Round robin over the agent's instances: one busy destination (a relayhost)
-      // must not pin every delivery to one thread; each instance keeps its own
-      // connection cache, so connections are still reused.
-      agentFor(transport).call('deliver', req, { timeoutMs: DELIVERY_TIMEOUT_MS }),
+      // One destination goes to one agent instance: its connection cache then
+      // holds every idle connection to that destination, so the connections
+      // the next hop sees never exceed the destination's concurrency limit.
+      agentFor(transport).call('deliver', req, { timeoutMs: DELIVERY_TIMEOUT_MS, key: `${transport}:${req.nexthop}` }),
     recordOutcomes: (queueId, outcomes) => {
       // Expiry is qmgr's own outcome; the agents' outcomes are counted where they are logged.
       for (const o of outcomes) if (o.state === 'expired') count('recipients_expired');

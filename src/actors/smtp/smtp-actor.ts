@@ -2,8 +2,8 @@
  * smtp actor: Postfix's smtp(8) delivery agent. Delivers one delivery
  * request at a time per call (qmgr decides the concurrency per destination)
  * and reads the content from the journal by location. Its connection cache
- * lives in this thread; qmgr spreads requests over the instances, and each
- * instance reuses the connections it holds.
+ * lives in this thread; qmgr sends each destination to one instance, so its
+ * idle connections are all here to be reused.
  */
 import { runActor } from '../../supervisor/actor.js';
 import { SmtpAgent } from './smtp-agent.js';
