@@ -28,9 +28,10 @@ const ROLES: RoleSpec[] = [
   },
   { role: 'trivial-rewrite', entry: entry('trivial-rewrite'), peers: [], defaultInstances: () => 1 },
   { role: 'bounce', entry: entry('bounce'), peers: ['journal', 'trivial-rewrite'], defaultInstances: () => 1 },
-  // outbound SMTP waits on the network, so more instances than cores pay off
-  { role: 'smtp', entry: entry('smtp'), peers: [], defaultInstances: (cores) => Math.max(2, cores * 2) },
-  { role: 'virtual', entry: entry('virtual'), peers: [], defaultInstances: (cores) => Math.max(1, cores) },
+  // one thread drives many SMTP sessions at once (it waits on the network), so
+  // a thread per core is enough; more only add start-up time and memory
+  { role: 'smtp', entry: entry('smtp'), peers: [], defaultInstances: (cores) => Math.max(2, cores) },
+  { role: 'virtual', entry: entry('virtual'), peers: [], defaultInstances: () => 1 },
   { role: 'discard', entry: entry('discard'), peers: [], defaultInstances: () => 1 },
   { role: 'error', entry: entry('error'), peers: [], defaultInstances: () => 1 },
 ];
