@@ -28,7 +28,7 @@ import type { SMTPServerAddress, SMTPServerAuthentication, SMTPServerAuthenticat
 import type { MasterService } from '../../config/config-types.js';
 import type { MainConfig } from '../../config/main-config.js';
 import { QueueIdGenerator } from '../../store/store-queue-id.js';
-import type { ClientInfo, DsnNotify, RecipientSpec } from '../../store/store-types.js';
+import type { DsnNotify, NewMessage, RecipientSpec } from '../../store/store-types.js';
 import type { Logger } from '../../util/log.js';
 import { count, label } from '../../util/metrics-counters.js';
 import { smtpError, type SmtpReplyError } from '../../util/smtp-reply.js';
@@ -40,23 +40,19 @@ import { SmtpdPolicy, type PolicyContext } from './smtpd-policy.js';
 import { verifySecretAsync } from './smtpd-sasl.js';
 import { readSmtpdSettings, type SmtpdSettings } from './smtpd-settings.js';
 
-/** One received message, handed to cleanup. */
-export interface SmtpdSubmission {
-  queueId: string;
-  arrivalTime: number;
-  sender: string;
-  recipients: RecipientSpec[];
-  envid?: string;
-  ret?: 'FULL' | 'HDRS';
-  smtputf8?: boolean;
-  bodyType?: '7BIT' | '8BITMIME' | 'BINARYMIME';
-  client: ClientInfo;
+/**
+ * One received message, handed to cleanup: the queue's own message fields
+ * (content is headers + body exactly as received after un-dot-stuffing,
+ * CRLF line ends) plus what only the SMTP session knows.
+ */
+export type SmtpdSubmission = Pick<
+  NewMessage,
+  'queueId' | 'arrivalTime' | 'sender' | 'recipients' | 'envid' | 'ret' | 'smtputf8' | 'bodyType' | 'client' | 'content'
+> & {
   heloName?: string;
   /** "TLSv1.3 with cipher TLS_AES_256_GCM_SHA384" when the session used TLS. */
   tlsInfo?: string;
-  /** Headers + body exactly as received after un-dot-stuffing, CRLF line ends. */
-  content: Uint8Array;
-}
+};
 
 /** What cleanup/the store said about a submission. */
 export type SubmitResult = { ok: true; queueId: string } | { ok: false; code: number; dsn: string; text: string };
