@@ -4,6 +4,9 @@
  * append() resolves only once the message is on disk (group commit, shared
  * fdatasync); outcomes and admin actions are journalled the same way.
  * Compaction copies live messages out of old segments and deletes them.
+ * The index keeps each queued message packed (its journalled meta bytes)
+ * until a change needs it as an object, so get(), list() and live() hand out
+ * fresh copies that callers read but do not change.
  *
  * Errors: StoreError with code ERR_STORE_FULL / ERR_STORE_IO (the write
  * failed; nothing durable was harmed and later appends may succeed),
@@ -18,7 +21,7 @@ import { join } from 'node:path';
 import type { Logger } from '../util/log.js';
 import { StoreError } from './store-errors.js';
 import { QueueIndex } from './store-index.js';
-import { internMessage } from './store-intern.js';
+import { BODY_HEADER, FRAME_HEADER } from './store-frame.js';
 import { readContent } from './store-read.js';
 import {
   applyAdmin, applyOutcomes, changeFrame, copyMeta, isFinished, KIND, messageFrame, newMessageMeta,
@@ -122,14 +125,12 @@ export class QueueStore {
     this.checkOpen();
     const meta = newMessageMeta(message);
     const frame = messageFrame(meta, message.content);
-    const pos = await this.writer.append(frame);
-    const location = { segment: pos.segment, offset: pos.offset + frame.blobOffset, length: message.content.length };
-    const q = meta as QueuedMessage;
-    q.size = message.content.length;
-    q.location = location;
-    internMessage(q);
-    this.index.put(q);
-    return { ...location };
+    await this.writer.append(frame);
+    const location = { segment: frame.segment, offset: frame.offset + frame.blobOffset, length: message.content.length };
+    // Indexed packed, from the bytes just written: no objects kept per queued message.
+    this.index.putPacked(meta.queueId, frame.head, FRAME_HEADER + BODY_HEADER, frame.blobOffset, meta.hold,
+      meta.recipients.length > 0, location);
+    return location;
   }
 
   /**
@@ -139,7 +140,7 @@ export class QueueStore {
    */
   async recordOutcomes(queueId: string, outcomes: RecipientOutcome[]): Promise<{ finished: boolean }> {
     this.checkOpen();
-    const q = this.index.get(queueId);
+    const q = this.index.promote(queueId);
     if (!q) return { finished: true };
     applyOutcomes(q, outcomes);
     const writes = [this.writer.append(changeFrame(KIND.OUTCOMES, { i: queueId, o: outcomes.map(cleanOutcome) }))];
@@ -155,15 +156,14 @@ export class QueueStore {
   /** hold / release / requeue / delete; false if the id is not in the queue. */
   async admin(action: AdminAction, queueId: string): Promise<boolean> {
     this.checkOpen();
-    const q = this.index.get(queueId);
-    if (!q) return false;
+    if (!this.index.has(queueId)) return false;
     if (action === 'delete') {
       this.index.remove(queueId);
       await this.writer.append(changeFrame(KIND.DONE, { i: queueId, w: 'delete' }));
       return true;
     }
     const kind = action === 'hold' ? KIND.HOLD : action === 'release' ? KIND.RELEASE : KIND.REQUEUE;
-    applyAdmin(q, action);
+    applyAdmin(this.index.promote(queueId) as QueuedMessage, action);
     await this.writer.append(changeFrame(kind, { i: queueId }));
     return true;
   }
@@ -175,7 +175,10 @@ export class QueueStore {
     await this.writer.append(changeFrame(KIND.DONE, { i: queueId }));
   }
 
-  /** One live message (no content), or undefined. */
+  /**
+   * One live message (no content), or undefined. Read it, do not change it:
+   * a recovered message is decoded afresh on each call.
+   */
   get(queueId: string): QueuedMessage | undefined {
     return this.index.get(queueId);
   }
@@ -187,7 +190,7 @@ export class QueueStore {
 
   /** Every live message, in no particular order. */
   live(): IterableIterator<QueuedMessage> {
-    return this.index.byId.values();
+    return this.index.values();
   }
 
   /** Counts by queue state, as `postrider status` and mailq's summary show them. */
@@ -217,7 +220,9 @@ export class QueueStore {
     for (const [n, used] of this.segmentUse) if (n < current) sealed += used;
     if (sealed === 0) return;
     let live = 0;
-    for (const q of this.index.byId.values()) if (q.location.segment < current) live += q.size + 256;
+    this.index.forEachLocation((_id, segment, size) => {
+      if (segment < current) live += size + 256;
+    });
     if (live * 2 > sealed) return;
     this.compact().catch((err: unknown) => {
       this.log?.warning(`journal compaction failed: ${(err as Error).message}`);
@@ -228,8 +233,10 @@ export class QueueStore {
     const current = this.writer.currentSegment;
     const sealed = [...this.segmentUse.keys()].filter((n) => n < current).sort((a, b) => a - b);
     if (sealed.length === 0) return { deletedSegments: 0, copiedMessages: 0 };
-    const toCopy: QueuedMessage[] = [];
-    for (const q of this.index.byId.values()) if (q.location.segment < current) toCopy.push(q);
+    const toCopy: string[] = [];
+    this.index.forEachLocation((id, segment) => {
+      if (segment < current) toCopy.push(id);
+    });
     let copied = 0;
     for (let i = 0; i < toCopy.length; i += COPY_WINDOW) {
       const counts = await Promise.all(toCopy.slice(i, i + COPY_WINDOW).map((q) => this.copyForward(q, current)));
@@ -246,15 +253,18 @@ export class QueueStore {
     return { deletedSegments: sealed.length, copiedMessages: copied };
   }
 
-  /** Copies one message forward; 0 when it finished meanwhile. */
-  private async copyForward(q: QueuedMessage, current: number): Promise<number> {
-    const content = await readContent(this.queueDir, q.location);
-    if (this.index.get(q.queueId) !== q || q.location.segment >= current) return 0;
+  /** Copies one message forward; 0 when it finished or moved meanwhile. */
+  private async copyForward(queueId: string, current: number): Promise<number> {
+    const from = this.index.get(queueId)?.location;
+    if (!from || from.segment >= current) return 0;
+    const content = await readContent(this.queueDir, from);
     // The state is taken when the copy is queued: later changes follow it in the journal.
+    const q = this.index.get(queueId);
+    if (!q || q.location.segment !== from.segment || q.location.offset !== from.offset) return 0;
     const frame = messageFrame(copyMeta(q), content);
-    const pos = await this.writer.append(frame);
-    const location = { segment: pos.segment, offset: pos.offset + frame.blobOffset, length: content.length };
-    if (this.index.get(q.queueId) === q) this.index.relocate(q, location);
+    await this.writer.append(frame);
+    const location = { segment: frame.segment, offset: frame.offset + frame.blobOffset, length: content.length };
+    this.index.relocate(queueId, from, location);
     return 1;
   }
 

@@ -31,6 +31,9 @@ export interface EncodedFrame {
   size: number;
   /** Offset of the blob from the frame's start. */
   blobOffset: number;
+  /** Where the writer put it: set once the frame is durable, -1 before. */
+  segment: number;
+  offset: number;
 }
 
 /** Builds a frame from a kind, its packed meta and an optional blob, without copying the blob. */
@@ -51,6 +54,8 @@ export function encodeFrame(kind: number, meta: Uint8Array, blob?: Uint8Array): 
     blob: blobLength > 0 ? blob : undefined,
     size: FRAME_HEADER + bodyLength,
     blobOffset: FRAME_HEADER + BODY_HEADER + meta.length,
+    segment: -1,
+    offset: -1,
   };
 }
 

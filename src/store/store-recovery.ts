@@ -8,15 +8,15 @@
  * trusted: the rest is copied to one corrupt file and the segment is cut
  * there. Only failures to read or write the queue directory itself throw.
  */
-import { open, readFile } from 'node:fs/promises';
+import { open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
 import type { Logger } from '../util/log.js';
 import { FRAME_HEADER, FRAME_MAGIC, scanFrame } from './store-frame.js';
 import type { QueueIndex } from './store-index.js';
-import { internMessage } from './store-intern.js';
+import { scanMessageMeta, type MetaSummary } from './store-meta-scan.js';
 import {
-  applyAdmin, applyOutcomes, decodeMeta, isFinished, isMessageMeta, KIND, type ChangeMeta,
+  applyAdmin, applyOutcomes, decodeMeta, isFinished, KIND, type ChangeMeta,
 } from './store-records.js';
 import { CORRUPT_DIR, listSegments, segmentName, segmentPath, syncDir } from './store-segment.js';
 import type { QueuedMessage, RecipientOutcome } from './store-types.js';
@@ -42,11 +42,15 @@ export async function recoverJournal(
   const report: RecoveryReport = { segments: 0, records: 0, messages: 0, corrupt: 0, tornTailBytes: 0, ms: 0 };
   const sizes: SegmentSizes = new Map();
   const segments = await listSegments(queueDir);
-  // Read the next segment while this one is replayed: the disk and the CPU overlap.
-  let next = segments.length > 0 ? readFile(segmentPath(queueDir, segments[0])) : undefined;
+  // Read the next segment while this one is replayed: the disk and the CPU
+  // overlap. Two buffers take turns, so a long journal is not a long run of
+  // fresh 64 MiB allocations (the index keeps copies of what it needs).
+  const buffers: (Buffer | undefined)[] = [undefined, undefined];
+  const load = (i: number): Promise<Buffer> => readSegment(segmentPath(queueDir, segments[i]), buffers, i % 2);
+  let next = segments.length > 0 ? load(0) : undefined;
   for (let i = 0; i < segments.length; i++) {
     const buf = await (next as Promise<Buffer>);
-    next = i + 1 < segments.length ? readFile(segmentPath(queueDir, segments[i + 1])) : undefined;
+    next = i + 1 < segments.length ? load(i + 1) : undefined;
     // A failed read-ahead is reported when its turn comes, not as an unhandled rejection.
     next?.catch(() => undefined);
     report.segments++;
@@ -95,30 +99,37 @@ async function replaySegment(
   }
 }
 
-/** Applies one good record; false when its meta is malformed. */
+const summary: MetaSummary = { queueId: '', hold: false, ready: false };
+
+/**
+ * Applies one good record; false when its meta is malformed. A message is
+ * checked and indexed without decoding it (packed); a change decodes only
+ * its own small meta, and unpacks the message it changes.
+ */
 function applyRecord(
   index: QueueIndex, segment: number, kind: number, buf: Buffer, metaStart: number, metaEnd: number, blobOffset: number, blobLength: number,
 ): boolean {
   if (kind === 0) return true;
-  const meta = decodeMeta(buf, metaStart, metaEnd);
-  if (!meta) return false;
   if (kind === KIND.MESSAGE) {
-    if (!isMessageMeta(meta)) return false;
-    const q = meta as unknown as QueuedMessage;
-    q.hold = q.hold === true;
-    q.size = blobLength;
-    q.location = { segment, offset: blobOffset, length: blobLength };
-    internMessage(q);
-    index.put(q);
+    if (!scanMessageMeta(buf, metaStart, metaEnd, summary)) return false;
+    index.putPacked(summary.queueId, buf, metaStart, metaEnd, summary.hold, summary.ready,
+      { segment, offset: blobOffset, length: blobLength });
     return true;
   }
+  const meta = decodeMeta(buf, metaStart, metaEnd);
+  if (!meta) return false;
   const change = meta as unknown as ChangeMeta;
   if (typeof change.i !== 'string') return false;
-  const q = index.get(change.i);
-  if (!q) return true;
+  if (!index.has(change.i)) return true;
+  if (kind === KIND.DONE) {
+    index.remove(change.i);
+    return true;
+  }
+  if (kind === KIND.OUTCOMES && !Array.isArray(change.o)) return false;
+  if (kind < KIND.OUTCOMES || kind > KIND.DONE) return true;
+  const q = index.promote(change.i) as QueuedMessage;
   switch (kind) {
     case KIND.OUTCOMES:
-      if (!Array.isArray(change.o)) return false;
       applyOutcomes(q, change.o as RecipientOutcome[]);
       // A lost "done" after the last outcome: finished all the same.
       if (isFinished(q)) index.remove(change.i);
@@ -126,8 +137,31 @@ function applyRecord(
     case KIND.HOLD: applyAdmin(q, 'hold'); return true;
     case KIND.RELEASE: applyAdmin(q, 'release'); return true;
     case KIND.REQUEUE: applyAdmin(q, 'requeue'); return true;
-    case KIND.DONE: index.remove(change.i); return true;
     default: return true;
+  }
+}
+
+const READ_CHUNK = 16 * 1024 * 1024;
+
+/** Reads a whole segment into buffers[slot] (grown as needed); the bytes read. */
+async function readSegment(path: string, buffers: (Buffer | undefined)[], slot: number): Promise<Buffer> {
+  const fh = await open(path, 'r');
+  try {
+    const size = (await fh.stat()).size;
+    let buf = buffers[slot];
+    if (!buf || buf.length < size) {
+      buf = Buffer.allocUnsafeSlow(size);
+      buffers[slot] = buf;
+    }
+    let got = 0;
+    while (got < size) {
+      const { bytesRead } = await fh.read(buf, got, Math.min(READ_CHUNK, size - got), got);
+      if (bytesRead === 0) break;
+      got += bytesRead;
+    }
+    return buf.subarray(0, got);
+  } finally {
+    await fh.close();
   }
 }
 

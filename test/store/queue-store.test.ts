@@ -198,7 +198,8 @@ test('compaction deletes dead segments and copies live messages forward', async 
     const oldLocation = { ...store.get(keep[0].queueId)!.location };
     const r = await store.compact();
     assert.equal(r.copiedMessages, keep.length);
-    assert.equal(r.deletedSegments, before - 1);
+    // All but the current segment and the next one, made ready ahead of the rollover.
+    assert.equal(r.deletedSegments, before - 2);
     const after = await readdir(join(dir, 'journal'));
     assert.ok(after.length <= 3, `segments left: ${after.join(' ')}`);
     await assert.rejects(readContent(dir, oldLocation), { code: 'ERR_STORE_NOT_FOUND' });
@@ -272,6 +273,36 @@ test('background compaction removes segments whose messages are all done', async
     assert.deepEqual(await readContent(dir, q.location), Buffer.from(survivor.content));
   } finally {
     await store.close();
+    await cleanup();
+  }
+});
+
+test('the next segment is made ready before the rollover and removed at close when unused', async () => {
+  const { dir, cleanup } = await tempQueueDir();
+  const store = await QueueStore.open(dir, { compactIntervalMs: 0, segmentBytes: 16 * 1024 });
+  try {
+    const first = await store.append(makeMessage('0000000ROLL0', 1000, 1));
+    // The prepared segment appears in the background; wait for it (bounded).
+    let names = await readdir(join(dir, 'journal'));
+    for (let i = 0; i < 200 && names.length < 2; i++) {
+      await new Promise((r) => setTimeout(r, 10));
+      names = await readdir(join(dir, 'journal'));
+    }
+    assert.deepEqual(names.sort(), ['0000000001.seg', '0000000002.seg']);
+    const second = await store.append(makeMessage('0000000ROLL1', 15 * 1024, 1));
+    assert.equal(first.segment, 1);
+    assert.equal(second.segment, 2);
+    assert.deepEqual(await readContent(dir, second), contentFor('0000000ROLL1', 15 * 1024));
+  } finally {
+    await store.close();
+  }
+  const left = (await readdir(join(dir, 'journal'))).sort();
+  assert.deepEqual(left, ['0000000001.seg', '0000000002.seg'], 'the unused prepared segment 3 is gone');
+  const again = await QueueStore.open(dir, { compactIntervalMs: 0 });
+  try {
+    assert.equal(again.counts().total, 2);
+  } finally {
+    await again.close();
     await cleanup();
   }
 });
