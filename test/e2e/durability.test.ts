@@ -14,7 +14,12 @@ let daemon: RunningDaemon;
 let refuse = true;
 
 before(async () => {
-  sink = await startSmtpSink({ rcpt: (to) => (refuse && to.startsWith('held@') ? { code: 451, message: '4.3.2 not yet' } : null) });
+  sink = await startSmtpSink({
+    rcpt: (to) => {
+      if (to.startsWith('gone@')) return { code: 550, message: '5.1.1 <' + to + '>: no such user' };
+      return refuse && to.startsWith('held@') ? { code: 451, message: '4.3.2 not yet' } : null;
+    },
+  });
   daemon = await startDaemon({ params: { relayhost: `[127.0.0.1]:${sink.port}` } });
 });
 
@@ -75,4 +80,16 @@ test('killing the qmgr actor loses nothing', async () => {
   const status = JSON.parse((await daemon.cli(['status', '--json'])).stdout);
   const qmgr = status.actors.find((a: { role: string }) => a.role === 'qmgr');
   assert.ok(qmgr.restarts >= 1, 'qmgr was restarted');
+});
+
+test('a failure notice is not lost when the bounce actor dies as the bounce happens', async () => {
+  const f = await daemon.cli(['fault', 'bounce', '1', 'exit']);
+  assert.equal(f.code, 0, f.stderr);
+  const r = await sendMail(daemon.port, { from: 'owner@client.test', to: ['gone@remote.test'], raw: 'Subject: bounce while bounce restarts\r\n\r\nx\r\n' });
+  assert.match(r.response, /^250 /);
+  await waitFor(
+    () => sink.messages.some((m) => m.mailFrom === '' && m.rcptTo.includes('owner@client.test') && m.raw.includes('gone@remote.test')),
+    30_000,
+    'the failure notice',
+  );
 });

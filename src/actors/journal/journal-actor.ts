@@ -5,10 +5,16 @@
  * records outcomes and admin actions, serves queue listings, and tells qmgr
  * about each new message. A cast to qmgr that is lost while qmgr restarts is
  * harmless: a new qmgr lists the store when it starts.
+ * Failure notices are made here, before the bounced or expired outcome is
+ * written (Postfix keeps the queue file until its bounce is sent): a crash in
+ * between gives the recipient another try and, at worst, a second notice,
+ * never a lost one; and bounce reads the content while the message is live.
  */
 import { runActor } from '../../supervisor/actor.js';
 import { QueueStore } from '../../store/queue-store.js';
-import type { JournalProtocol, QmgrProtocol } from '../../protocol/protocol.js';
+import type { BounceProtocol, JournalProtocol, QmgrProtocol } from '../../protocol/protocol.js';
+import type { RecipientOutcome } from '../../store/store-types.js';
+import { notifyAllows } from '../../global/dsn-notify.js';
 import { count, label, type MetricLabels } from '../../util/metrics-counters.js';
 
 /** client.protocol -> who submitted: pickup ("local"), bounce, else smtpd. */
@@ -18,13 +24,43 @@ const SOURCES = new Map<string, MetricLabels>([
 ]);
 const SMTPD_SOURCE = label('source', 'smtpd');
 
+/** "host mx.example.com[192.0.2.1] said: ..." -> "mx.example.com[192.0.2.1]" (the DSN's Remote-MTA). */
+function remoteOf(reason: string): string | undefined {
+  return /^host (\S+\[[^\]]+\]) said:/.exec(reason)?.[1];
+}
+
+const NOTICE_TIMEOUT_MS = 60_000;
+
 runActor<JournalProtocol>(async (ctx) => {
   const queueDir = ctx.config.path('queue_directory');
   const store = await QueueStore.open(queueDir, { log: ctx.log });
   const r = store.recovery;
   ctx.log.info(`queue store open: ${r.messages} messages in ${r.segments} segments, ${r.records} records, ${r.corrupt} corrupt, ${r.ms} ms`);
   const qmgr = ctx.peers<QmgrProtocol>('qmgr');
+  const bounce = ctx.peers<BounceProtocol>('bounce');
   ctx.onShutdown(() => store.close());
+
+  /** Queues the failure notice these outcomes call for; throws (retryably) if bounce cannot. */
+  const failureNotice = async (queueId: string, outcomes: RecipientOutcome[]): Promise<void> => {
+    const message = store.get(queueId);
+    if (!message) return;
+    const failed = outcomes.filter(
+      (o) => (o.state === 'bounced' || o.state === 'expired') && notifyAllows(message.recipients[o.index]?.notify, 'failure'),
+    );
+    if (failed.length === 0) return;
+    await bounce.call(
+      'notify',
+      {
+        message,
+        kind: 'failure',
+        recipients: failed.map((o) => {
+          const relay = remoteOf(o.reason);
+          return relay ? { index: o.index, dsn: o.dsn, reason: o.reason, relay } : { index: o.index, dsn: o.dsn, reason: o.reason };
+        }),
+      },
+      { timeoutMs: NOTICE_TIMEOUT_MS },
+    );
+  };
 
   return {
     append: async ({ message }) => {
@@ -34,7 +70,10 @@ runActor<JournalProtocol>(async (ctx) => {
       if (queued && qmgr.size() > 0) qmgr.cast('arrived', { message: queued });
       return { queueId: message.queueId, location };
     },
-    outcome: ({ queueId, outcomes }) => store.recordOutcomes(queueId, outcomes),
+    outcome: async ({ queueId, outcomes }) => {
+      await failureNotice(queueId, outcomes);
+      return store.recordOutcomes(queueId, outcomes);
+    },
     admin: async ({ action, queueId }) => ({ found: await store.admin(action, queueId) }),
     list: ({ after, limit }) => store.list(after, limit),
     get: ({ queueId }) => ({ message: store.get(queueId) }),

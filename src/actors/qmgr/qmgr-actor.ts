@@ -91,7 +91,9 @@ runActor<QmgrProtocol>(async (ctx) => {
       for (const o of outcomes) if (o.state === 'expired') count('recipients_expired');
       return withRetry(() => journal.call('outcome', { queueId, outcomes }, { timeoutMs: 60_000 }));
     },
-    notify: (req) => withRetry(() => bounce.call('notify', req, { timeoutMs: 60_000 })),
+    // Failure notices are made by the journal before it records the bounce
+    // (so a crash cannot lose one); qmgr asks only for delay and success notices.
+    notify: (req) => (req.kind === 'failure' ? Promise.resolve({}) : withRetry(() => bounce.call('notify', req, { timeoutMs: 60_000 }))),
   });
 
   // Arrivals that come while the initial listing runs are held back, then

@@ -3,7 +3,7 @@
  * DSN NOTIFY filtering and the delay figures of a status log line.
  * Pure functions; they never throw.
  */
-import type { DsnNotify, QueuedMessage } from '../../store/store-types.js';
+import type { QueuedMessage } from '../../store/store-types.js';
 import type { QmgrParams } from './qmgr-params.js';
 
 /**
@@ -27,15 +27,7 @@ export function isExpired(params: QmgrParams, message: QueuedMessage, now: numbe
   return now - message.arrivalTime >= queueLifetime(params, message.sender);
 }
 
-/**
- * Whether a recipient's NOTIFY allows a notice of this kind. Absent NOTIFY
- * means RFC 3461's default: FAILURE and DELAY, not SUCCESS.
- */
-export function notifyAllows(notify: DsnNotify[] | undefined, kind: 'failure' | 'delay' | 'success'): boolean {
-  if (!notify || notify.length === 0) return kind !== 'success';
-  if (notify.includes('NEVER')) return false;
-  return notify.includes(kind.toUpperCase() as DsnNotify);
-}
+export { notifyAllows } from '../../global/dsn-notify.js';
 
 /** Seconds as Postfix prints them in delay= and delays=: two significant digits below 10, whole above. */
 export function formatDelay(seconds: number): string {
