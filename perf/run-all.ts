@@ -15,6 +15,8 @@ const BENCHES: Record<string, { file: string; env?: Record<string, string> }> = 
   'store-frame': { file: 'store/frame.bench.js' },
   'store-append': { file: 'store/append-throughput.js' },
   'store-recovery': { file: 'store/recovery.js' },
+  'store-append-thread': { file: 'store/append-via-thread.js' },
+  'store-append-actor': { file: 'store/append-via-actor.js' },
   cleanup: { file: 'cleanup/cleanup.bench.js' },
   smtpd: { file: 'smtpd/accept.js' },
   qmgr: { file: 'qmgr/scheduler.bench.js' },
