@@ -6,13 +6,14 @@
  * missed heartbeats, stops the tree when restarts exceed the intensity
  * limit, drains and stops on stop(), replaces every instance on reload(),
  * and serves the control socket. Errors reach callers as SupervisorError or
- * ActorCallError; a worker's crash is logged, never thrown.
+ * ActorCallError; a worker's crash is logged, never thrown. The shared
+ * records and public types are in supervisor-types.ts, the status report in
+ * supervisor-status.ts.
  */
 import { EventEmitter } from 'node:events';
 import { availableParallelism } from 'node:os';
 import { MessageChannel, Worker } from 'node:worker_threads';
 import { MainConfig } from '../config/main-config.js';
-import type { MasterService } from '../config/config-types.js';
 import { Logger, configureLogging, flushLog } from '../util/log.js';
 import { ActorCallError } from './actor-error.js';
 import { PeerLink, PeerSet, type CallOptions } from './peer.js';
@@ -32,118 +33,19 @@ import { claimPidFile, pidFilePath, releasePidFile } from './pid-file.js';
 import { RestartIntensity } from './restart-policy.js';
 import { planSlots, related, type RoleSpec, type SlotPlan, type SupervisorConfig } from './role-registry.js';
 import { SupervisorError } from './supervisor-error.js';
+import { supervisorStatus } from './supervisor-status.js';
+import {
+  DEFAULT_LIMITS,
+  deferred,
+  oneLine,
+  type Incarnation,
+  type Slot,
+  type SupervisorOptions,
+  type SupervisorStatus,
+} from './supervisor-types.js';
 
-export interface SupervisorOptions {
-  config: SupervisorConfig;
-  registry: RoleSpec[];
-  /** Heartbeat period (default 1000 ms); a worker missing `missedHeartbeats` (default 3) in a row is killed. */
-  heartbeatMs?: number;
-  missedHeartbeats?: number;
-  /** How long start() waits for every actor's ready (default 30 s). */
-  readyTimeoutMs?: number;
-  /** How long an actor may take to drain, then to shut down (default 30 s and 5 s). */
-  drainTimeoutMs?: number;
-  shutdownTimeoutMs?: number;
-  /** Cores to size default instance counts by (default os.availableParallelism()). */
-  cores?: number;
-  /** Loads the configuration again for the control socket's reload. */
-  loadConfig?: () => SupervisorConfig | Promise<SupervisorConfig>;
-  /** master.cf programs that run inside other roles, so their lines start nothing and are not warned about (default: cleanup, which runs inline in smtpd). */
-  inlinePrograms?: string[];
-  /** Serve the control socket (default true). */
-  controlSocket?: boolean;
-}
-
-/** One actor in status(). */
-export interface ActorStatus {
-  role: string;
-  instance: number;
-  service: string | null;
-  threadId: number;
-  restarts: number;
-  uptimeSeconds: number;
-  state: string;
-  /** Event-loop utilisation (0..1) since the previous status request: the actor's load. */
-  load: number;
-}
-
-export interface SupervisorStatus {
-  pid: number;
-  /** True once start() finished: every actor (every listener) is ready. */
-  ready: boolean;
-  uptimeSeconds: number;
-  actors: ActorStatus[];
-  [provider: string]: unknown;
-}
-
-type IncState = 'spare' | 'starting' | 'running' | 'draining' | 'stopping' | 'exited';
-
-interface Slot {
-  key: string;
-  role: string;
-  spec: RoleSpec;
-  instance: number;
-  service?: MasterService;
-  restarts: number;
-  current?: Incarnation;
-  /** Resolved by the first ready of any incarnation; start() and reload() wait on it. */
-  firstReady: Deferred<void>;
-  removed: boolean;
-}
-
-interface Incarnation {
-  uid: number;
-  worker: Worker;
-  threadId: number;
-  slot?: Slot;
-  state: IncState;
-  startedAt: number;
-  /** Set when the supervisor ends it on purpose (retire, stop): not a crash. */
-  expectedExit: boolean;
-  error?: Error;
-  hung: boolean;
-  /** Being taken out of service after a reload; its retire() owns it. */
-  retiring: boolean;
-  sentPings: number;
-  lastPong: number;
-  loaded: Deferred<void>;
-  ready: Deferred<void>;
-  exited: Deferred<number>;
-  waiters: Map<string, Array<() => void>>;
-}
-
-interface Deferred<T> {
-  promise: Promise<T>;
-  resolve(v: T): void;
-  reject(e: Error): void;
-  settled: boolean;
-}
-
-function deferred<T>(): Deferred<T> {
-  let resolve!: (v: T) => void;
-  let reject!: (e: Error) => void;
-  const d = { settled: false } as Deferred<T>;
-  d.promise = new Promise<T>((res, rej) => {
-    resolve = res;
-    reject = rej;
-  });
-  d.resolve = (v) => {
-    if (!d.settled) {
-      d.settled = true;
-      resolve(v);
-    }
-  };
-  d.reject = (e) => {
-    if (!d.settled) {
-      d.settled = true;
-      reject(e);
-    }
-  };
-  d.promise.catch(() => undefined);
-  return d;
-}
-
-const DEFAULT_LIMITS = { maxOldGenerationSizeMb: 512 };
+// The public types live with the records they share fields with; importers keep using this module.
+export type { ActorStatus, SupervisorOptions, SupervisorStatus } from './supervisor-types.js';
 
 /** The supervisor tree. Events: 'fatal' (reason), 'restart' ({ role, instance, ms, spare }), 'stopped' (exit code). */
 export class Supervisor extends EventEmitter {
@@ -300,48 +202,18 @@ export class Supervisor extends EventEmitter {
     this.log.info('reload -- version 0.1.0, configuration ' + newConfig.dir);
   }
 
-  /** Event-loop utilisation of one worker since it was last asked (a cheap, thread-local reading). */
+  /** The previous event-loop reading per worker, so status() reports the load since the last request. */
   private readonly eluSeen = new WeakMap<Incarnation, EventLoopUtilization>();
-  private loadOf(inc: Incarnation): number {
-    if (inc.state === 'exited') return 0;
-    try {
-      const now = inc.worker.performance.eventLoopUtilization();
-      const prev = this.eluSeen.get(inc);
-      this.eluSeen.set(inc, now);
-      const elu = prev ? inc.worker.performance.eventLoopUtilization(now, prev) : now;
-      return Math.round(elu.utilization * 1000) / 1000;
-    } catch {
-      return 0;
-    }
-  }
 
   /** The tree's state for `postrider status`. */
-  async status(): Promise<SupervisorStatus> {
-    const now = Date.now();
-    const actors: ActorStatus[] = [];
-    for (const slot of this.slots) {
-      if (slot.removed) continue;
-      const inc = slot.current;
-      actors.push({
-        role: slot.role,
-        instance: slot.instance,
-        service: slot.service?.name ?? null,
-        threadId: inc?.threadId ?? 0,
-        restarts: slot.restarts,
-        uptimeSeconds: inc ? Math.round((now - inc.startedAt) / 1000) : 0,
-        state: inc && inc.state !== 'exited' ? inc.state : 'restarting',
-        load: inc ? this.loadOf(inc) : 0,
-      });
-    }
-    const out: SupervisorStatus = { pid: process.pid, ready: this.started && !this.stopping, uptimeSeconds: Math.round((now - this.startedAt) / 1000), actors };
-    for (const [name, fn] of this.providers) {
-      try {
-        out[name] = await fn();
-      } catch (err) {
-        out[name] = { error: (err as Error).message };
-      }
-    }
-    return out;
+  status(): Promise<SupervisorStatus> {
+    return supervisorStatus({
+      slots: this.slots,
+      ready: this.started && !this.stopping,
+      startedAt: this.startedAt,
+      providers: this.providers,
+      eluSeen: this.eluSeen,
+    });
   }
 
   /** Resolves once every warm spare has loaded its code (for measurements). */
@@ -781,8 +653,4 @@ export class Supervisor extends EventEmitter {
     this.emit('stopped', code);
     this.resolveDone(code);
   }
-}
-
-function oneLine(err: Error): string {
-  return (err.message ?? String(err)).split('\n')[0];
 }

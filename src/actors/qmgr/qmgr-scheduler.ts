@@ -8,7 +8,9 @@
  * asks bounce for failure, delay and success notices.
  *
  * The actor wrapper owns the I/O: it passes functions in QmgrDeps and calls
- * start / arrived / flush / admin / load / drain / stop.
+ * start / arrived / flush / admin / load / drain / stop. The records it
+ * keeps are in qmgr-entry; the end of a pass (expiry, notices, removal) is
+ * in qmgr-pass, which reaches the scheduler only through a PassHost.
  *
  * Errors: nothing a dependency does reaches the caller. A rejected deliver()
  * defers its recipients (4.3.0) for a retry; a failed resolve defers the
@@ -18,22 +20,18 @@
  */
 import type { MainConfig } from '../../config/main-config.js';
 import type { DeliveryRequest, DeliveryResult, ResolvedAddress } from '../../protocol/protocol.js';
-import type { QueuedMessage, QueuedRecipient, RecipientOutcome } from '../../store/store-types.js';
+import type { QueuedMessage, RecipientOutcome } from '../../store/store-types.js';
 import type { Logger } from '../../util/log.js';
 import { DueTimer } from './qmgr-due.js';
+import { AGENT_CRASHED, bareHost, copyMessage, isLive, RESOLVER_FAILED, type Entry, type Job, type NoticeRecipient } from './qmgr-entry.js';
 import { Destination } from './qmgr-feedback.js';
 import { Fifo } from './qmgr-fifo.js';
 import { readQmgrParams, TransportLimitTable, type QmgrParams } from './qmgr-params.js';
+import { applyOutcomes, finishPass, type PassHost } from './qmgr-pass.js';
 import { buildRequest, readResult } from './qmgr-request.js';
-import { delayFields, isExpired, nextAttemptAfterDeferral, notifyAllows } from './qmgr-policy.js';
+import { delayFields, nextAttemptAfterDeferral } from './qmgr-policy.js';
 
-/** A recipient as a notice names it. */
-export interface NoticeRecipient {
-  index: number;
-  dsn: string;
-  reason: string;
-  relay?: string;
-}
+export type { NoticeRecipient } from './qmgr-entry.js';
 
 /** What the scheduler needs from the rest of the system. */
 export interface QmgrDeps {
@@ -63,58 +61,6 @@ export interface QmgrLoad {
   destinations: Record<string, number>;
 }
 
-type EntryState = 'incoming' | 'active' | 'deferred' | 'hold' | 'gone';
-
-/** One pass of a message through the active queue. */
-interface Pass {
-  /** Jobs, records and resolutions not yet done; the pass ends at 0. */
-  pending: number;
-  bounced: NoticeRecipient[];
-  delivered: NoticeRecipient[];
-}
-
-interface Entry {
-  msg: QueuedMessage;
-  state: EntryState;
-  hold: boolean;
-  deleted: boolean;
-  /** Deferred recipients are due now (flush / requeue). */
-  forced: boolean;
-  resolved: Map<number, ResolvedAddress>;
-  activeTime: number;
-  pass: Pass | undefined;
-  /** Jobs queued at a destination and not yet dispatched. */
-  jobs: Set<Job>;
-  /** The journal said nothing is left to do. */
-  finished: boolean;
-}
-
-interface Job {
-  entry: Entry;
-  dest: Destination<Job>;
-  indices: number[];
-  cancelled: boolean;
-}
-
-const AGENT_CRASHED = 'delivery agent crashed/unavailable';
-const RESOLVER_FAILED = 'address resolver failure';
-
-function copyMessage(m: QueuedMessage): QueuedMessage {
-  return { ...m, recipients: m.recipients.map((r) => ({ ...r })) };
-}
-
-function isLive(r: QueuedRecipient): boolean {
-  return r.state === 'ready' || r.state === 'deferred';
-}
-
-function bareHost(nexthop: string): string {
-  let h = nexthop.toLowerCase();
-  const colon = h.lastIndexOf(':');
-  if (colon > 0 && /^\d+$/.test(h.slice(colon + 1))) h = h.slice(0, colon);
-  if (h.startsWith('[') && h.endsWith(']')) h = h.slice(1, -1);
-  return h;
-}
-
 /** The active queue and its scheduling; see the file comment. */
 export class Scheduler {
   private readonly params: QmgrParams;
@@ -135,6 +81,8 @@ export class Scheduler {
   private stopped = false;
   private idleWaiters: Array<() => void> = [];
   private drainTimer: NodeJS.Timeout | undefined;
+  /** The end-of-pass code's only way into this scheduler. */
+  private readonly passHost: PassHost;
 
   constructor(private readonly deps: QmgrDeps) {
     this.params = readQmgrParams(deps.config);
@@ -142,6 +90,26 @@ export class Scheduler {
     this.now = deps.now ?? Date.now;
     this.log = deps.log;
     this.due = new DueTimer(this.now, this.params.queueRunDelayMs, (ids) => this.onDue(ids));
+    this.passHost = {
+      params: this.params,
+      log: this.log,
+      now: () => this.now(),
+      recordOutcomes: (queueId, outcomes) => this.deps.recordOutcomes(queueId, outcomes),
+      notify: (req) => this.deps.notify(req),
+      workStarted: () => {
+        this.work++;
+      },
+      workDone: () => {
+        this.work--;
+      },
+      leaveActive: (e) => this.leaveActive(e),
+      remove: (e) => {
+        this.entries.delete(e.msg.queueId);
+      },
+      place: (e) => this.place(e),
+      checkIdle: () => this.checkIdle(),
+      admit: () => this.admit(),
+    };
   }
 
   /** Takes the live queue as recovered from the journal. */
@@ -356,7 +324,7 @@ export class Scheduler {
     e.jobs.clear();
     if (e.pass && n > 0) {
       e.pass.pending -= n;
-      if (e.pass.pending === 0) void this.finishPass(e);
+      if (e.pass.pending === 0) void finishPass(this.passHost, e);
     }
   }
 
@@ -595,7 +563,7 @@ export class Scheduler {
     p.then(
       (r) => {
         if (e.deleted) return;
-        this.apply(e, outcomes, relays, attempted);
+        applyOutcomes(e, outcomes, relays, attempted);
         if (r?.finished) e.finished = true;
       },
       (err) => {
@@ -618,114 +586,10 @@ export class Scheduler {
     });
   }
 
-  private apply(e: Entry, outcomes: RecipientOutcome[], relays: Map<number, string> | undefined, attempted: boolean): void {
-    for (const o of outcomes) {
-      const r = e.msg.recipients[o.index];
-      if (!r) continue;
-      r.state = o.state;
-      r.reason = o.reason;
-      r.dsn = o.dsn;
-      if (o.nextAttempt !== undefined) r.nextAttempt = o.nextAttempt;
-      if (o.delayNotified) r.delayNotified = true;
-      if (attempted) r.attempts++;
-      if (!e.pass) continue;
-      const relay = relays?.get(o.index);
-      if (o.state === 'bounced' && notifyAllows(r.notify, 'failure')) {
-        e.pass.bounced.push(relay === undefined ? { index: o.index, dsn: o.dsn, reason: o.reason } : { index: o.index, dsn: o.dsn, reason: o.reason, relay });
-      } else if (o.state === 'delivered' && notifyAllows(r.notify, 'success')) {
-        e.pass.delivered.push(relay === undefined ? { index: o.index, dsn: o.dsn, reason: o.reason } : { index: o.index, dsn: o.dsn, reason: o.reason, relay });
-      }
-    }
-  }
-
   private endWork(e: Entry): void {
     if (!e.pass) return;
     e.pass.pending--;
-    if (e.pass.pending === 0) void this.finishPass(e);
-  }
-
-  /** The end of a pass: expiry, notices, then removal or back to the deferred queue. */
-  private async finishPass(e: Entry): Promise<void> {
-    const pass = e.pass;
-    e.pass = undefined;
-    if (!pass || e.deleted) return;
-    this.work++;
-    try {
-      await this.passNotices(e, pass);
-    } catch (err) {
-      this.log.warning(`${e.msg.queueId}: ${(err as Error)?.message ?? String(err)}`);
-    } finally {
-      this.work--;
-    }
-    if (!e.deleted) {
-      this.leaveActive(e);
-      if (!e.msg.recipients.some(isLive)) {
-        this.entries.delete(e.msg.queueId);
-        if (e.finished) this.log.queue(e.msg.queueId, 'removed');
-        else this.log.warning(`${e.msg.queueId}: all recipients done but the journal keeps the message`);
-      } else {
-        this.place(e);
-      }
-    }
-    this.checkIdle();
-    this.admit();
-  }
-
-  private async passNotices(e: Entry, pass: Pass): Promise<void> {
-    const m = e.msg;
-    const now = this.now();
-    const failures = pass.bounced;
-    if (!e.hold && isExpired(this.params, m, now)) {
-      const expired: RecipientOutcome[] = [];
-      m.recipients.forEach((r, i) => {
-        if (r.state === 'deferred') expired.push({ index: i, state: 'expired', reason: r.reason ?? 'message too old', dsn: r.dsn ?? '4.4.7' });
-      });
-      if (expired.length > 0 && (await this.record(e, expired))) {
-        this.log.queue(m.queueId, `from=<${m.sender}>, status=expired, returned to sender`);
-        for (const o of expired) {
-          if (notifyAllows(m.recipients[o.index].notify, 'failure')) failures.push({ index: o.index, dsn: o.dsn, reason: o.reason });
-        }
-      }
-    }
-    if (failures.length > 0) await this.notify(e, 'failure', failures);
-    if (pass.delivered.length > 0) await this.notify(e, 'success', pass.delivered);
-    const warnAfter = this.params.delayWarningMs;
-    if (warnAfter > 0 && !e.hold && now - m.arrivalTime >= warnAfter) {
-      const delayed: NoticeRecipient[] = [];
-      m.recipients.forEach((r, i) => {
-        if (r.state === 'deferred' && !r.delayNotified && notifyAllows(r.notify, 'delay')) delayed.push({ index: i, dsn: r.dsn ?? '4.0.0', reason: r.reason ?? '' });
-      });
-      if (delayed.length > 0 && (await this.notify(e, 'delay', delayed))) {
-        await this.record(
-          e,
-          delayed.map((d) => ({ index: d.index, state: 'deferred', reason: d.reason, dsn: d.dsn, nextAttempt: m.recipients[d.index].nextAttempt, delayNotified: true })),
-        );
-      }
-    }
-  }
-
-  /** Records outcomes and applies them; false when the journal refused. */
-  private async record(e: Entry, outcomes: RecipientOutcome[]): Promise<boolean> {
-    try {
-      const r = await this.deps.recordOutcomes(e.msg.queueId, outcomes);
-      if (!e.deleted) this.apply(e, outcomes, undefined, false);
-      if (r?.finished) e.finished = true;
-      return true;
-    } catch (err) {
-      this.log.warning(`${e.msg.queueId}: cannot record delivery status: ${(err as Error)?.message ?? String(err)}`);
-      return false;
-    }
-  }
-
-  private async notify(e: Entry, kind: 'failure' | 'delay' | 'success', recipients: NoticeRecipient[]): Promise<boolean> {
-    if (e.deleted) return false;
-    try {
-      await this.deps.notify({ message: e.msg, kind, recipients });
-      return true;
-    } catch (err) {
-      this.log.warning(`${e.msg.queueId}: ${kind} notice not sent: ${(err as Error)?.message ?? String(err)}`);
-      return false;
-    }
+    if (e.pass.pending === 0) void finishPass(this.passHost, e);
   }
 
   // ---- drain ----

@@ -1,0 +1,70 @@
+/**
+ * qmgr-entry: the scheduler's in-memory records, shared by its parts: a
+ * message in the queue manager (Entry), one pass of it through the active
+ * queue (Pass), a delivery request waiting at a destination (Job), the
+ * recipient as a notice names it, and the small helpers over them.
+ * Types and pure functions; nothing here throws.
+ */
+import type { ResolvedAddress } from '../../protocol/protocol.js';
+import type { QueuedMessage, QueuedRecipient } from '../../store/store-types.js';
+import type { Destination } from './qmgr-feedback.js';
+
+/** A recipient as a notice names it. */
+export interface NoticeRecipient {
+  index: number;
+  dsn: string;
+  reason: string;
+  relay?: string;
+}
+
+export type EntryState = 'incoming' | 'active' | 'deferred' | 'hold' | 'gone';
+
+/** One pass of a message through the active queue. */
+export interface Pass {
+  /** Jobs, records and resolutions not yet done; the pass ends at 0. */
+  pending: number;
+  bounced: NoticeRecipient[];
+  delivered: NoticeRecipient[];
+}
+
+export interface Entry {
+  msg: QueuedMessage;
+  state: EntryState;
+  hold: boolean;
+  deleted: boolean;
+  /** Deferred recipients are due now (flush / requeue). */
+  forced: boolean;
+  resolved: Map<number, ResolvedAddress>;
+  activeTime: number;
+  pass: Pass | undefined;
+  /** Jobs queued at a destination and not yet dispatched. */
+  jobs: Set<Job>;
+  /** The journal said nothing is left to do. */
+  finished: boolean;
+}
+
+export interface Job {
+  entry: Entry;
+  dest: Destination<Job>;
+  indices: number[];
+  cancelled: boolean;
+}
+
+export const AGENT_CRASHED = 'delivery agent crashed/unavailable';
+export const RESOLVER_FAILED = 'address resolver failure';
+
+export function copyMessage(m: QueuedMessage): QueuedMessage {
+  return { ...m, recipients: m.recipients.map((r) => ({ ...r })) };
+}
+
+export function isLive(r: QueuedRecipient): boolean {
+  return r.state === 'ready' || r.state === 'deferred';
+}
+
+export function bareHost(nexthop: string): string {
+  let h = nexthop.toLowerCase();
+  const colon = h.lastIndexOf(':');
+  if (colon > 0 && /^\d+$/.test(h.slice(colon + 1))) h = h.slice(0, colon);
+  if (h.startsWith('[') && h.endsWith(']')) h = h.slice(1, -1);
+  return h;
+}

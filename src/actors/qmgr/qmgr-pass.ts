@@ -1,0 +1,144 @@
+/**
+ * qmgr-pass: the end of a message's pass through the active queue: applying
+ * recorded outcomes in memory, expiry, failure / success / delay notices,
+ * then removal or a return to the deferred queue. The scheduler hands in the
+ * few operations this needs as a PassHost, so its state stays its own.
+ *
+ * Errors: nothing reaches the caller. A journal that refuses a record is
+ * logged and the recipients stay as they were; a notice that bounce refuses
+ * is logged, and a delay notice not sent is not marked as sent, so the next
+ * pass tries again.
+ */
+import type { QueuedMessage, RecipientOutcome } from '../../store/store-types.js';
+import type { Logger } from '../../util/log.js';
+import { isLive, type Entry, type NoticeRecipient, type Pass } from './qmgr-entry.js';
+import type { QmgrParams } from './qmgr-params.js';
+import { isExpired, notifyAllows } from './qmgr-policy.js';
+
+/** What the end of a pass needs from the scheduler. */
+export interface PassHost {
+  readonly params: QmgrParams;
+  readonly log: Logger;
+  now(): number;
+  /** The journal; resolves once the outcomes are durable. */
+  recordOutcomes(queueId: string, outcomes: RecipientOutcome[]): Promise<{ finished: boolean }>;
+  /** bounce: queue a failure, delay or success notice. */
+  notify(req: { message: QueuedMessage; kind: 'failure' | 'delay' | 'success'; recipients: NoticeRecipient[] }): Promise<unknown>;
+  /** Counts a record or notice under way, which drain() waits for. */
+  workStarted(): void;
+  workDone(): void;
+  leaveActive(e: Entry): void;
+  /** Forgets a message that has nothing left to deliver. */
+  remove(e: Entry): void;
+  /** Puts a message that is not active where it belongs: hold, incoming or deferred. */
+  place(e: Entry): void;
+  checkIdle(): void;
+  /** Lets waiting messages into the active queue the pass has left. */
+  admit(): void;
+}
+
+/** Applies recorded outcomes in memory and collects those the pass must notify. */
+export function applyOutcomes(e: Entry, outcomes: RecipientOutcome[], relays: Map<number, string> | undefined, attempted: boolean): void {
+  for (const o of outcomes) {
+    const r = e.msg.recipients[o.index];
+    if (!r) continue;
+    r.state = o.state;
+    r.reason = o.reason;
+    r.dsn = o.dsn;
+    if (o.nextAttempt !== undefined) r.nextAttempt = o.nextAttempt;
+    if (o.delayNotified) r.delayNotified = true;
+    if (attempted) r.attempts++;
+    if (!e.pass) continue;
+    const relay = relays?.get(o.index);
+    if (o.state === 'bounced' && notifyAllows(r.notify, 'failure')) {
+      e.pass.bounced.push(relay === undefined ? { index: o.index, dsn: o.dsn, reason: o.reason } : { index: o.index, dsn: o.dsn, reason: o.reason, relay });
+    } else if (o.state === 'delivered' && notifyAllows(r.notify, 'success')) {
+      e.pass.delivered.push(relay === undefined ? { index: o.index, dsn: o.dsn, reason: o.reason } : { index: o.index, dsn: o.dsn, reason: o.reason, relay });
+    }
+  }
+}
+
+/** The end of a pass: expiry, notices, then removal or back to the deferred queue. */
+export async function finishPass(host: PassHost, e: Entry): Promise<void> {
+  const pass = e.pass;
+  e.pass = undefined;
+  if (!pass || e.deleted) return;
+  host.workStarted();
+  try {
+    await passNotices(host, e, pass);
+  } catch (err) {
+    host.log.warning(`${e.msg.queueId}: ${(err as Error)?.message ?? String(err)}`);
+  } finally {
+    host.workDone();
+  }
+  if (!e.deleted) {
+    host.leaveActive(e);
+    if (!e.msg.recipients.some(isLive)) {
+      host.remove(e);
+      if (e.finished) host.log.queue(e.msg.queueId, 'removed');
+      else host.log.warning(`${e.msg.queueId}: all recipients done but the journal keeps the message`);
+    } else {
+      host.place(e);
+    }
+  }
+  host.checkIdle();
+  host.admit();
+}
+
+async function passNotices(host: PassHost, e: Entry, pass: Pass): Promise<void> {
+  const m = e.msg;
+  const now = host.now();
+  const failures = pass.bounced;
+  if (!e.hold && isExpired(host.params, m, now)) {
+    const expired: RecipientOutcome[] = [];
+    m.recipients.forEach((r, i) => {
+      if (r.state === 'deferred') expired.push({ index: i, state: 'expired', reason: r.reason ?? 'message too old', dsn: r.dsn ?? '4.4.7' });
+    });
+    if (expired.length > 0 && (await record(host, e, expired))) {
+      host.log.queue(m.queueId, `from=<${m.sender}>, status=expired, returned to sender`);
+      for (const o of expired) {
+        if (notifyAllows(m.recipients[o.index].notify, 'failure')) failures.push({ index: o.index, dsn: o.dsn, reason: o.reason });
+      }
+    }
+  }
+  if (failures.length > 0) await notify(host, e, 'failure', failures);
+  if (pass.delivered.length > 0) await notify(host, e, 'success', pass.delivered);
+  const warnAfter = host.params.delayWarningMs;
+  if (warnAfter > 0 && !e.hold && now - m.arrivalTime >= warnAfter) {
+    const delayed: NoticeRecipient[] = [];
+    m.recipients.forEach((r, i) => {
+      if (r.state === 'deferred' && !r.delayNotified && notifyAllows(r.notify, 'delay')) delayed.push({ index: i, dsn: r.dsn ?? '4.0.0', reason: r.reason ?? '' });
+    });
+    if (delayed.length > 0 && (await notify(host, e, 'delay', delayed))) {
+      await record(
+        host,
+        e,
+        delayed.map((d) => ({ index: d.index, state: 'deferred', reason: d.reason, dsn: d.dsn, nextAttempt: m.recipients[d.index].nextAttempt, delayNotified: true })),
+      );
+    }
+  }
+}
+
+/** Records outcomes and applies them; false when the journal refused. */
+async function record(host: PassHost, e: Entry, outcomes: RecipientOutcome[]): Promise<boolean> {
+  try {
+    const r = await host.recordOutcomes(e.msg.queueId, outcomes);
+    if (!e.deleted) applyOutcomes(e, outcomes, undefined, false);
+    if (r?.finished) e.finished = true;
+    return true;
+  } catch (err) {
+    host.log.warning(`${e.msg.queueId}: cannot record delivery status: ${(err as Error)?.message ?? String(err)}`);
+    return false;
+  }
+}
+
+async function notify(host: PassHost, e: Entry, kind: 'failure' | 'delay' | 'success', recipients: NoticeRecipient[]): Promise<boolean> {
+  if (e.deleted) return false;
+  try {
+    await host.notify({ message: e.msg, kind, recipients });
+    return true;
+  } catch (err) {
+    host.log.warning(`${e.msg.queueId}: ${kind} notice not sent: ${(err as Error)?.message ?? String(err)}`);
+    return false;
+  }
+}

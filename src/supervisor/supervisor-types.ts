@@ -1,0 +1,129 @@
+/**
+ * supervisor-types: the supervisor's options and status shapes (public,
+ * re-exported from supervisor.ts) and its internal bookkeeping records: a
+ * Slot is a planned instance that outlives its workers, an Incarnation one
+ * worker filling it. Also the small pure helpers both sides share. Nothing
+ * here throws; a Deferred settles at most once and never rejects unhandled.
+ */
+import type { Worker } from 'node:worker_threads';
+import type { MasterService } from '../config/config-types.js';
+import type { RoleSpec, SupervisorConfig } from './role-registry.js';
+
+export interface SupervisorOptions {
+  config: SupervisorConfig;
+  registry: RoleSpec[];
+  /** Heartbeat period (default 1000 ms); a worker missing `missedHeartbeats` (default 3) in a row is killed. */
+  heartbeatMs?: number;
+  missedHeartbeats?: number;
+  /** How long start() waits for every actor's ready (default 30 s). */
+  readyTimeoutMs?: number;
+  /** How long an actor may take to drain, then to shut down (default 30 s and 5 s). */
+  drainTimeoutMs?: number;
+  shutdownTimeoutMs?: number;
+  /** Cores to size default instance counts by (default os.availableParallelism()). */
+  cores?: number;
+  /** Loads the configuration again for the control socket's reload. */
+  loadConfig?: () => SupervisorConfig | Promise<SupervisorConfig>;
+  /** master.cf programs that run inside other roles, so their lines start nothing and are not warned about (default: cleanup, which runs inline in smtpd). */
+  inlinePrograms?: string[];
+  /** Serve the control socket (default true). */
+  controlSocket?: boolean;
+}
+
+/** One actor in status(). */
+export interface ActorStatus {
+  role: string;
+  instance: number;
+  service: string | null;
+  threadId: number;
+  restarts: number;
+  uptimeSeconds: number;
+  state: string;
+  /** Event-loop utilisation (0..1) since the previous status request: the actor's load. */
+  load: number;
+}
+
+export interface SupervisorStatus {
+  pid: number;
+  /** True once start() finished: every actor (every listener) is ready. */
+  ready: boolean;
+  uptimeSeconds: number;
+  actors: ActorStatus[];
+  [provider: string]: unknown;
+}
+
+export type IncState = 'spare' | 'starting' | 'running' | 'draining' | 'stopping' | 'exited';
+
+export interface Slot {
+  key: string;
+  role: string;
+  spec: RoleSpec;
+  instance: number;
+  service?: MasterService;
+  restarts: number;
+  current?: Incarnation;
+  /** Resolved by the first ready of any incarnation; start() and reload() wait on it. */
+  firstReady: Deferred<void>;
+  removed: boolean;
+}
+
+export interface Incarnation {
+  uid: number;
+  worker: Worker;
+  threadId: number;
+  slot?: Slot;
+  state: IncState;
+  startedAt: number;
+  /** Set when the supervisor ends it on purpose (retire, stop): not a crash. */
+  expectedExit: boolean;
+  error?: Error;
+  hung: boolean;
+  /** Being taken out of service after a reload; its retire() owns it. */
+  retiring: boolean;
+  sentPings: number;
+  lastPong: number;
+  loaded: Deferred<void>;
+  ready: Deferred<void>;
+  exited: Deferred<number>;
+  waiters: Map<string, Array<() => void>>;
+}
+
+export interface Deferred<T> {
+  promise: Promise<T>;
+  resolve(v: T): void;
+  reject(e: Error): void;
+  settled: boolean;
+}
+
+export function deferred<T>(): Deferred<T> {
+  let resolve!: (v: T) => void;
+  let reject!: (e: Error) => void;
+  const d = { settled: false } as Deferred<T>;
+  d.promise = new Promise<T>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  d.resolve = (v) => {
+    if (!d.settled) {
+      d.settled = true;
+      resolve(v);
+    }
+  };
+  d.reject = (e) => {
+    if (!d.settled) {
+      d.settled = true;
+      reject(e);
+    }
+  };
+  d.promise.catch(() => undefined);
+  return d;
+}
+
+
+/** Worker heap limits unless a role sets its own. */
+export const DEFAULT_LIMITS = { maxOldGenerationSizeMb: 512 };
+
+/** The first line of an error message, so a stack or multi-line reason keeps the log to one line. */
+export function oneLine(err: Error): string {
+  return (err.message ?? String(err)).split('\n')[0];
+}
