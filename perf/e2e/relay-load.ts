@@ -13,17 +13,13 @@
 import { startSmtpSink } from '../../test/helpers/smtp-sink.js';
 import { startDaemon } from '../../test/helpers/daemon.js';
 import { LoadClient, makeBody } from './load-client.js';
+import { percentile } from '../store/append-via-thread-common.js';
 
 const COUNT = Number(process.env.COUNT ?? 2000);
 const CONCURRENCY = Number(process.env.CONCURRENCY ?? 16);
 const SIZE = Number(process.env.SIZE ?? 1024);
 const MODE = process.env.MODE ?? 'both';
 const DISCARD = process.env.DELIVERY === 'discard';
-
-function percentile(sorted: number[], p: number): number {
-  if (sorted.length === 0) return 0;
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
-}
 
 async function runMode(perConnection: boolean): Promise<void> {
   const sink = await startSmtpSink();
@@ -64,7 +60,7 @@ async function runMode(perConnection: boolean): Promise<void> {
   latencies.sort((a, b) => a - b);
   const label = perConnection ? 'one message per connection' : `many per connection (${CONCURRENCY} connections)`;
   console.log(`${label}: ${COUNT} x ${SIZE} B, ${CONCURRENCY} clients`);
-  console.log(`  accept: ${(COUNT / ((t1 - t0) / 1000)).toFixed(0)} msg/s  (250 latency p50 ${percentile(latencies, 50).toFixed(1)} ms, p99 ${percentile(latencies, 99).toFixed(1)} ms)`);
+  console.log(`  accept: ${(COUNT / ((t1 - t0) / 1000)).toFixed(0)} msg/s  (250 latency p50 ${percentile(latencies, 0.5).toFixed(1)} ms, p99 ${percentile(latencies, 0.99).toFixed(1)} ms)`);
   if (DISCARD) console.log(`  through the queue to discard: ${(COUNT / ((t2 - t0) / 1000)).toFixed(0)} msg/s (queue empty after ${((t2 - t0) / 1000).toFixed(1)} s)`);
   else console.log(`  relay:  ${(sink.messages.length / ((t2 - t0) / 1000)).toFixed(0)} msg/s end to end; sink got ${sink.messages.length}/${COUNT} over ${sink.connections} connections`);
   await daemon.stop();

@@ -18,6 +18,7 @@ import { join } from 'node:path';
 import { QueueStore, QueueIdGenerator } from '../../src/store/queue-store.js';
 import type { NewMessage } from '../../src/store/store-types.js';
 import { CLI, startDaemon } from '../../test/helpers/daemon.js';
+import { percentile } from '../store/append-via-thread-common.js';
 
 const MESSAGES = Number(process.env.QUEUE_LIST_MESSAGES ?? 100_000);
 const RUNS = Number(process.env.QUEUE_LIST_RUNS ?? 3);
@@ -25,7 +26,7 @@ const BATCH = 2_000;
 /** Reports the command's own peak resident size (KiB, as VmHWM) on standard error when it exits. */
 const MAXRSS_PRELOAD = 'data:text/javascript,process.on("exit",()=>process.stderr.write("\\nmaxrss_kib="+process.resourceUsage().maxRSS+"\\n"))';
 
-function body(i: number): Uint8Array {
+function body(i: number): Buffer {
   const headers = `Received: from client.test (localhost [127.0.0.1])\r\nFrom: <sender${i % 97}@client.test>\r\nTo: <rcpt${i}@remote.test>\r\nSubject: queue listing ${i}\r\nMessage-ID: <ql.${i}@client.test>\r\n\r\n`;
   return Buffer.from(headers + 'x'.repeat(400) + '\r\n');
 }
@@ -48,7 +49,7 @@ async function fill(queueDir: string): Promise<number> {
         sender: `sender${i % 97}@client.test`,
         recipients,
         client: { name: 'localhost', addr: '127.0.0.1', protocol: 'ESMTP' },
-        headerLength: Buffer.from(content).indexOf('\r\n\r\n') + 4,
+        headerLength: content.indexOf('\r\n\r\n') + 4,
         content,
       });
     }
@@ -104,11 +105,6 @@ function list(configDir: string, args: string[], count: boolean): Promise<ListRu
   });
 }
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)]!;
-}
-
 async function main(): Promise<void> {
   const root = mkdtempSync(join(tmpdir(), 'postrider-qlist-'));
   const queueDir = join(root, 'spool');
@@ -132,7 +128,7 @@ async function main(): Promise<void> {
         const runs: ListRun[] = [];
         for (let r = 0; r < RUNS; r++) runs.push(await list(daemon.configDir, args, false));
         const times = runs.map((x) => x.ms);
-        console.log(`queue-list: ${name} > /dev/null: median ${(median(times) / 1000).toFixed(2)} s ` +
+        console.log(`queue-list: ${name} > /dev/null: median ${(percentile([...times].sort((a, b) => a - b), 0.5) / 1000).toFixed(2)} s ` +
           `(min ${(Math.min(...times) / 1000).toFixed(2)}, max ${(Math.max(...times) / 1000).toFixed(2)}, ${RUNS} runs), ` +
           `${whole.lines} lines, command VmHWM ${(Math.max(...runs.map((x) => x.maxrssKib)) / 1024).toFixed(0)} MiB`);
       }

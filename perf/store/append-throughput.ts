@@ -13,8 +13,8 @@ import { mkdtemp, open, rename, rm, mkdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { QueueStore, QueueIdGenerator } from '../../src/store/queue-store.js';
-import type { NewMessage } from '../../src/store/store-types.js';
 import { resetCounters, snapshot } from '../../src/util/metrics-counters.js';
+import { message, percentile } from './append-via-thread-common.js';
 
 const CASE_MS = Number(process.env.STORE_PERF_CASE_MS ?? 2000);
 
@@ -24,23 +24,6 @@ interface Result {
   p99: number;
   /** Journal only: records per flush, mean fdatasync ms, mean ms outside fdatasync per flush. */
   cycle?: { perFlush: number; syncMs: number; gapMs: number };
-}
-
-function percentile(sorted: number[], p: number): number {
-  if (sorted.length === 0) return NaN;
-  return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))];
-}
-
-function message(id: string, size: number): NewMessage {
-  return {
-    queueId: id,
-    arrivalTime: Date.now(),
-    sender: 'sender@example.com',
-    recipients: [{ address: 'rcpt@example.net' }],
-    client: { name: 'localhost', addr: '127.0.0.1', protocol: 'ESMTP' },
-    headerLength: 20,
-    content: Buffer.alloc(size, 0x61),
-  };
 }
 
 /** Runs `submitters` loops of `op` for CASE_MS and measures each call. */

@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { Supervisor } from '../../src/supervisor/supervisor.js';
 import type { RoleSpec } from '../../src/supervisor/role-registry.js';
 import type { MasterService } from '../../src/config/config-types.js';
+import type { AppendDriverProtocol } from './append-driver-actor.js';
 
 function unix(name: string): MasterService {
   return { name, type: 'unix', private: true, unpriv: true, chroot: false, wakeup: '-', maxproc: 1, command: name, args: [], overrides: {}, file: 'bench', line: 0 };
@@ -33,9 +34,7 @@ async function main(): Promise<void> {
     console.log('durable appends through the journal actor, 1 KiB');
     console.log('submitters  appends/s   p50 ms   p99 ms  p99.9 ms   max ms');
     for (const submitters of [1, 16, 256]) {
-      const r = (await sup.callActor('driver', 'run', { submitters, warmMs: 500, caseMs, size: 1024 }, { timeoutMs: caseMs * 10 + 60_000 })) as {
-        appendsPerSecond: number; p50: number; p99: number; p999: number; max: number;
-      };
+      const r = (await sup.callActor('driver', 'run', { submitters, warmMs: 500, caseMs, size: 1024 }, { timeoutMs: caseMs * 10 + 60_000 })) as AppendDriverProtocol['run']['rep'];
       console.log(`${String(submitters).padStart(10)} ${String(r.appendsPerSecond).padStart(10)} ${r.p50.toFixed(2).padStart(8)} ${r.p99.toFixed(2).padStart(8)} ${r.p999.toFixed(2).padStart(9)} ${r.max.toFixed(2).padStart(8)}`);
     }
   } finally {

@@ -1,5 +1,5 @@
 /**
- * append-via-thread-common: what both sides of append-via-thread share: the
+ * append-via-thread-common: what the append benches share: the
  * test message, the monotonic clock, percentiles, and a log of every
  * fdatasync/fsync this thread issues (FileHandle.prototype is wrapped, for
  * the benchmark only, so each flush's sync can be timed exactly).
@@ -11,7 +11,7 @@ import type { NewMessage } from '../../src/store/store-types.js';
 /** Milliseconds on the process-wide monotonic clock: comparable across threads. */
 export const now = (): number => Number(process.hrtime.bigint()) / 1e6;
 
-/** A 1 KiB message built as append-throughput builds it; content is a plain Uint8Array. */
+/** A test message of `size` content bytes; content is a plain Uint8Array (it crosses threads). */
 export function message(queueId: string, size: number): NewMessage {
   return {
     queueId,
@@ -24,6 +24,7 @@ export function message(queueId: string, size: number): NewMessage {
   };
 }
 
+/** The p-quantile (0..1) of ascending `sorted`; NaN when empty. */
 export function percentile(sorted: ArrayLike<number>, p: number): number {
   if (sorted.length === 0) return NaN;
   return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))];

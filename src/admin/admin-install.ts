@@ -4,7 +4,7 @@
  * Prometheus endpoint when metrics_listen is set (from the end of start()
  * until the supervisor stops). A malformed metrics_listen throws
  * MetricsListenError at once; an address that cannot be bound makes
- * start() stop the tree and reject with MetricsServerError.
+ * start() stop the tree and reject with MetricsServerError (a start hook).
  */
 import type { Supervisor } from '../supervisor/supervisor.js';
 import { reopenLog } from '../util/log.js';
@@ -29,22 +29,16 @@ export function installAdmin(sup: Supervisor, queueDir: string): void {
   for (const [name, handler] of Object.entries(commands)) sup.control.register(name, handler);
   // status must answer fast even while an actor restarts: short timeouts, and
   // no call at all to a role that has no running instance.
-  sup.addStatusProvider('qmgr', async () => {
-    if (!sup.hasLiveActor('qmgr')) return { error: 'qmgr is not running' };
+  const section = (role: string, kind: string) => async (): Promise<unknown> => {
+    if (!sup.hasLiveActor(role)) return { error: `${role} is not running` };
     try {
-      return await sup.callActor('qmgr', 'load', {}, { timeoutMs: 1000 });
+      return await sup.callActor(role, kind, {}, { timeoutMs: 1000 });
     } catch (err) {
       return { error: (err as Error).message };
     }
-  });
-  sup.addStatusProvider('queue', async () => {
-    if (!sup.hasLiveActor('journal')) return { error: 'journal is not running' };
-    try {
-      return await sup.callActor('journal', 'counts', {}, { timeoutMs: 1000 });
-    } catch (err) {
-      return { error: (err as Error).message };
-    }
-  });
+  };
+  sup.addStatusProvider('qmgr', section('qmgr', 'load'));
+  sup.addStatusProvider('queue', section('journal', 'counts'));
   installMetrics(sup);
 }
 
@@ -53,17 +47,9 @@ function installMetrics(sup: Supervisor): void {
   const address = parseMetricsListen(sup.currentConfig().params.metrics_listen);
   if (!address) return;
   const server = new MetricsServer(address, sup);
-  // The Supervisor has no 'started' event: this instance's start() is wrapped so the
-  // port is bound only by a daemon that owns the pid file and runs its actors.
-  const start = sup.start.bind(sup);
-  sup.start = async () => {
-    await start();
-    try {
-      await server.listen();
-    } catch (err) {
-      await sup.stop();
-      throw err;
-    }
-  };
+  // Bound only by a daemon that owns the pid file and runs its actors.
+  sup.addStartHook(async () => {
+    await server.listen();
+  });
   sup.once('stopped', () => void server.close());
 }

@@ -12,6 +12,7 @@
  */
 import { accessSync, constants, lstatSync, mkdirSync, readdirSync, readFileSync, type Stats } from 'node:fs';
 import { join } from 'node:path';
+import { isAlive, pidFilePath } from '../supervisor/pid-file.js';
 
 /** One queue directory problem; `error` makes `postrider check` exit 1. */
 export interface QueueProblem {
@@ -62,16 +63,6 @@ function lstatOrUndefined(path: string): Stats | undefined {
   }
 }
 
-/** True when a process with this pid exists (EPERM: it exists but is not ours). */
-function processExists(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
 function octal(mode: number): string {
   return '0' + (mode & 0o7777).toString(8);
 }
@@ -103,17 +94,7 @@ export function checkQueueDirectory(queueDir: string, opts: CheckQueueOptions = 
     return problems;
   }
 
-  const checkOwnerAndMode = (path: string, st: Stats, most: number): void => {
-    if (uid >= 0 && st.uid !== uid) add('warning', 'QUEUE_OWNER', `not owned by uid ${uid} (owner uid ${st.uid}): ${path}`);
-    // Socket access needs write permission, so "writable by others" is the risk for every kind of entry.
-    if (st.mode & 0o022) {
-      add('error', 'QUEUE_WRITABLE_BY_OTHERS', `group or other writable (mode ${octal(st.mode)}): ${path}`);
-    } else if (st.mode & 0o777 & ~most) {
-      add('warning', 'QUEUE_TOO_OPEN', `mode ${octal(st.mode)} is more open than ${octal(most)}: ${path}`);
-    }
-  };
-
-  checkOwnerAndMode(queueDir, top, 0o755);
+  checkOwnerAndMode(queueDir, top, 0o755, uid, add);
   for (const [name, most, isDir] of PARTS) {
     const path = join(queueDir, name);
     const st = lstatOrUndefined(path);
@@ -122,16 +103,27 @@ export function checkQueueDirectory(queueDir: string, opts: CheckQueueOptions = 
       add('error', 'QUEUE_NOT_DIRECTORY', `not a directory: ${path}`);
       continue;
     }
-    checkOwnerAndMode(path, st, most);
+    checkOwnerAndMode(path, st, most, uid, add);
   }
 
   checkSegments(join(queueDir, 'journal'), uid, add);
   checkCorrupt(join(queueDir, 'corrupt'), add);
-  checkPidFile(join(queueDir, 'pid', 'master.pid'), add);
+  checkPidFile(pidFilePath(queueDir), add);
   return problems;
 }
 
 type Add = (severity: QueueProblem['severity'], code: QueueProblemCode, message: string) => void;
+
+/** Owner other than `uid` is a warning; group or other write an error; any other bit beyond `most` a warning. */
+function checkOwnerAndMode(path: string, st: Stats, most: number, uid: number, add: Add): void {
+  if (uid >= 0 && st.uid !== uid) add('warning', 'QUEUE_OWNER', `not owned by uid ${uid} (owner uid ${st.uid}): ${path}`);
+  // Socket access needs write permission, so "writable by others" is the risk for every kind of entry.
+  if (st.mode & 0o022) {
+    add('error', 'QUEUE_WRITABLE_BY_OTHERS', `group or other writable (mode ${octal(st.mode)}): ${path}`);
+  } else if (st.mode & 0o777 & ~most) {
+    add('warning', 'QUEUE_TOO_OPEN', `mode ${octal(st.mode)} is more open than ${octal(most)}: ${path}`);
+  }
+}
 
 function listDir(dir: string, add: Add): string[] | undefined {
   try {
@@ -161,8 +153,8 @@ function checkSegments(journalDir: string, uid: number, add: Add): void {
     } catch (err) {
       add('error', 'QUEUE_UNREADABLE', `journal segment is not readable and writable: ${path}: ${firstLine(err)}`);
     }
-    if (uid >= 0 && st.uid !== uid) add('warning', 'QUEUE_OWNER', `not owned by uid ${uid} (owner uid ${st.uid}): ${path}`);
-    if (st.mode & 0o022) add('error', 'QUEUE_WRITABLE_BY_OTHERS', `group or other writable (mode ${octal(st.mode)}): ${path}`);
+    // Only writing by others matters for a segment: 0o777 lets every other bit pass.
+    checkOwnerAndMode(path, st, 0o777, uid, add);
   }
 }
 
@@ -187,7 +179,7 @@ function checkPidFile(pidFile: string, add: Add): void {
   const pid = Number(text.trim());
   if (!Number.isInteger(pid) || pid <= 0) {
     add('warning', 'QUEUE_STALE_PID', `pid file ${pidFile} holds no process id`);
-  } else if (!processExists(pid)) {
+  } else if (!isAlive(pid)) {
     add('warning', 'QUEUE_STALE_PID', `stale pid file ${pidFile}: process ${pid} is not running`);
   }
 }

@@ -92,12 +92,13 @@ export class MetricsCollector {
       if (!prev || a.restarts > prev.n) this.restarts.set(key, { role: a.role, n: a.restarts });
     }
     for (const a of live) running[a.role] = (running[a.role] ?? 0) + 1;
+    const journalUp = running.journal !== undefined;
 
     const [snaps, counts, oldest, load] = await Promise.all([
       Promise.all(live.map(async (a) => ({ key: `${a.role}/${a.instance}`, snap: await call<MetricsSnapshot>(a.role, 'metrics', {}, a.instance) }))),
-      provided ?? (live.some((a) => a.role === 'journal') ? call<QueueCounts>('journal', 'counts', {}) : undefined),
-      live.some((a) => a.role === 'journal') ? call<{ messages: QueuedMessage[] }>('journal', 'list', { limit: 1 }) : undefined,
-      providedLoad ?? (live.some((a) => a.role === 'qmgr') ? call<QmgrLoad>('qmgr', 'load', {}) : undefined),
+      provided ?? (journalUp ? call<QueueCounts>('journal', 'counts', {}) : undefined),
+      journalUp ? call<{ messages: QueuedMessage[] }>('journal', 'list', { limit: 1 }) : undefined,
+      providedLoad ?? (running.qmgr !== undefined ? call<QmgrLoad>('qmgr', 'load', {}) : undefined),
     ]);
 
     for (const { key, snap } of snaps) {

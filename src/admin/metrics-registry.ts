@@ -85,6 +85,33 @@ function histogramValues(name: string, h: { buckets: number[]; series: Record<st
   return out;
 }
 
+const QUEUE_STATES = ['incoming', 'active', 'deferred', 'hold', 'corrupt'] as const;
+
+/**
+ * A gauge read from the view at scrape time: one unlabelled value, or (with
+ * `labelName`) one series per key of a record. Nothing when read() gives undefined.
+ */
+function viewGauge(
+  registers: Registry[],
+  name: string,
+  help: string,
+  labelName: string | undefined,
+  read: () => number | Record<string, number> | undefined,
+): void {
+  new Gauge({
+    name: `${PREFIX}${name}`,
+    help,
+    labelNames: labelName ? [labelName] : [],
+    registers,
+    collect() {
+      this.reset();
+      const v = read();
+      if (typeof v === 'number') this.set(v);
+      else if (v && labelName) for (const [key, n] of Object.entries(v)) this.set({ [labelName]: key }, n);
+    },
+  });
+}
+
 /** The exported metrics; feed it a view, then read the text. */
 export class MetricsRegistry {
   readonly registry = new Registry();
@@ -116,48 +143,13 @@ export class MetricsRegistry {
     }
 
     const view = (): MetricsView | undefined => this.view;
-    new Gauge({
-      name: `${PREFIX}queue_messages`,
-      help: 'Messages in the queue, by state (incoming, active, deferred, hold, corrupt).',
-      labelNames: ['state'],
-      registers: reg,
-      collect() {
-        this.reset();
-        const q = view()?.queue;
-        if (!q) return;
-        for (const state of ['incoming', 'active', 'deferred', 'hold', 'corrupt'] as const) this.set({ state }, q[state] ?? 0);
-      },
+    viewGauge(reg, 'queue_messages', 'Messages in the queue, by state (incoming, active, deferred, hold, corrupt).', 'state', () => {
+      const q = view()?.queue;
+      return q && Object.fromEntries(QUEUE_STATES.map((state) => [state, q[state] ?? 0]));
     });
-    new Gauge({
-      name: `${PREFIX}queue_oldest_message_age_seconds`,
-      help: 'Age of the oldest message in the queue (0 when it is empty).',
-      registers: reg,
-      collect() {
-        this.reset();
-        const age = view()?.oldestAgeSeconds;
-        if (age !== undefined) this.set(age);
-      },
-    });
-    new Gauge({
-      name: `${PREFIX}destination_active_deliveries`,
-      help: 'Deliveries in progress (connections in use) per nexthop.',
-      labelNames: ['nexthop'],
-      registers: reg,
-      collect() {
-        this.reset();
-        for (const [nexthop, n] of Object.entries(view()?.destinations ?? {})) this.set({ nexthop }, n);
-      },
-    });
-    new Gauge({
-      name: `${PREFIX}qmgr_active_messages`,
-      help: "Messages in qmgr's active queue.",
-      registers: reg,
-      collect() {
-        this.reset();
-        const n = view()?.qmgrActive;
-        if (n !== undefined) this.set(n);
-      },
-    });
+    viewGauge(reg, 'queue_oldest_message_age_seconds', 'Age of the oldest message in the queue (0 when it is empty).', undefined, () => view()?.oldestAgeSeconds);
+    viewGauge(reg, 'destination_active_deliveries', 'Deliveries in progress (connections in use) per nexthop.', 'nexthop', () => view()?.destinations);
+    viewGauge(reg, 'qmgr_active_messages', "Messages in qmgr's active queue.", undefined, () => view()?.qmgrActive);
     new Counter({
       name: `${PREFIX}actor_restarts_total`,
       help: 'Actor restarts by the supervisor after a crash or hang, by role.',
@@ -168,24 +160,8 @@ export class MetricsRegistry {
         for (const [role, n] of Object.entries(view()?.restarts ?? {})) this.inc({ role }, n);
       },
     });
-    new Gauge({
-      name: `${PREFIX}actors_running`,
-      help: 'Actor instances running, by role.',
-      labelNames: ['role'],
-      registers: reg,
-      collect() {
-        this.reset();
-        for (const [role, n] of Object.entries(view()?.running ?? {})) this.set({ role }, n);
-      },
-    });
-    new Gauge({
-      name: `${PREFIX}scrape_errors`,
-      help: 'Actor calls that failed or timed out during this scrape.',
-      registers: reg,
-      collect() {
-        this.set(view()?.errors ?? 0);
-      },
-    });
+    viewGauge(reg, 'actors_running', 'Actor instances running, by role.', 'role', () => view()?.running);
+    viewGauge(reg, 'scrape_errors', 'Actor calls that failed or timed out during this scrape.', undefined, () => view()?.errors ?? 0);
   }
 
   /** Prometheus text for this view. */

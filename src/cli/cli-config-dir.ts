@@ -3,7 +3,8 @@
  * $POSTRIDER_CONFIG, else ./etc; and the queue directory it names.
  */
 import { resolve } from 'node:path';
-import { loadConfig, type LoadedConfig } from '../config/load-config.js';
+import { checkConfig, formatProblem } from '../config/check-config.js';
+import { configHasErrors, loadConfig, type LoadedConfig } from '../config/load-config.js';
 import { MainConfig } from '../config/main-config.js';
 import { CliError } from './cli-error.js';
 
@@ -13,6 +14,22 @@ export function configDir(option: string | undefined): string {
 
 export function load(dir: string): LoadedConfig {
   return loadConfig(dir);
+}
+
+/** The configuration with every problem checkConfig finds, not only the loader's. */
+export function loadChecked(dir: string): LoadedConfig {
+  const loaded = load(dir);
+  return { ...loaded, problems: checkConfig(loaded) };
+}
+
+/** loadChecked for start and start-fg: each error printed, then CliError when there are any. */
+export function loadStartable(dir: string): LoadedConfig {
+  const config = loadChecked(dir);
+  if (configHasErrors(config)) {
+    for (const p of config.problems) if (p.severity === 'error') process.stderr.write(formatProblem(p) + '\n');
+    throw new CliError('the configuration has errors; not started');
+  }
+  return config;
 }
 
 /** queue_directory, resolved against the configuration directory. */

@@ -5,33 +5,19 @@
  * stop gracefully (exit 0), SIGHUP reloads; a fatal supervisor error
  * (restart intensity) exits 1.
  */
-import { checkConfig, formatProblem } from '../config/check-config.js';
-import { configHasErrors, type LoadedConfig } from '../config/load-config.js';
 import { defaultRegistry } from '../supervisor/roles.js';
 import type { RoleSpec } from '../supervisor/role-registry.js';
 import { Supervisor } from '../supervisor/supervisor.js';
-import { load } from './cli-config-dir.js';
-import { CliError, printFatal } from './cli-error.js';
+import { loadChecked, loadStartable, queueDirOf } from './cli-config-dir.js';
 import { installAdmin } from '../admin/admin-install.js';
 import { reopenLog } from '../util/log.js';
-import { queueDirOf } from './cli-config-dir.js';
-
-/** The configuration with every problem check finds, not only the loader's. */
-export function loadChecked(dir: string): LoadedConfig {
-  const loaded = load(dir);
-  return { ...loaded, problems: checkConfig(loaded) };
-}
 
 /**
  * Runs until stopped; resolves with the exit status. `registry` replaces the
  * real roles (tests); `onStarted` runs once every actor is ready.
  */
 export async function startForeground(dir: string, opts: { registry?: RoleSpec[]; onStarted?: (sup: Supervisor) => void } = {}): Promise<number> {
-  const config = loadChecked(dir);
-  if (configHasErrors(config)) {
-    for (const p of config.problems) if (p.severity === 'error') process.stderr.write(formatProblem(p) + '\n');
-    throw new CliError('the configuration has errors; not started');
-  }
+  const config = loadStartable(dir);
   const sup = new Supervisor({ config, registry: opts.registry ?? defaultRegistry(), loadConfig: () => loadChecked(dir) });
   if (!opts.registry) installAdmin(sup, queueDirOf(config));
   const stop = (): void => void sup.stop();
@@ -63,5 +49,3 @@ function printFatalLine(err: unknown): void {
   // a refused SIGHUP reload keeps the daemon running: a warning, not an exit
   process.stderr.write(`postrider: warning: ${((err as Error)?.message ?? String(err)).split('\n')[0]}\n`);
 }
-
-export { printFatal };

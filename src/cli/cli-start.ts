@@ -10,23 +10,16 @@ import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { checkConfig, formatProblem } from '../config/check-config.js';
-import { configHasErrors } from '../config/load-config.js';
 import { MainConfig } from '../config/main-config.js';
 import { isAlive, pidFilePath, readPidFile } from '../supervisor/pid-file.js';
-import { load, queueDirOf } from './cli-config-dir.js';
+import { loadStartable, queueDirOf } from './cli-config-dir.js';
 import { CliError } from './cli-error.js';
 import { controlRequest } from './control-client.js';
 
 const MAIN = fileURLToPath(new URL('./main.js', import.meta.url));
 
 export async function start(dir: string, opts: { timeoutMs?: number; extraArgs?: string[] } = {}): Promise<void> {
-  const loaded = load(dir);
-  const problems = checkConfig(loaded);
-  if (configHasErrors({ problems })) {
-    for (const p of problems) if (p.severity === 'error') process.stderr.write(formatProblem(p) + '\n');
-    throw new CliError('the configuration has errors; not started');
-  }
+  const loaded = loadStartable(dir);
   const queueDir = queueDirOf(loaded);
   const old = readPidFile(pidFilePath(queueDir));
   if (old !== undefined && isAlive(old)) throw new CliError(`the Postrider mail system is already running (pid ${old})`);

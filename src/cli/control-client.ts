@@ -5,7 +5,7 @@
  * with the daemon's one-line reason (ERR_NOT_RUNNING when nothing listens).
  */
 import { connect } from 'node:net';
-import { join } from 'node:path';
+import { controlSocketPath } from '../supervisor/control-server.js';
 
 export type ControlErrorCode = 'ERR_NOT_RUNNING' | 'ERR_CONTROL_FAILED' | 'ERR_CONTROL_PROTOCOL' | 'ERR_CONTROL_TIMEOUT';
 
@@ -27,7 +27,7 @@ export function controlRequest(
   onLine?: (line: string) => void,
   opts: { timeoutMs?: number } = {},
 ): Promise<unknown> {
-  const path = join(queueDir, 'private', 'control');
+  const path = controlSocketPath(queueDir);
   return new Promise((resolve, reject) => {
     const socket = connect(path);
     let buffer = '';

@@ -153,13 +153,17 @@ function compileEntries(list: readonly string[], baseDir: string, what: 'host' |
   return out;
 }
 
+/** True when a name, ".domain" or table entry lists the host (negation not applied). */
+function domainEntryMatches(e: HostEntry, host: string, subdomains: boolean): boolean {
+  if (e.kind === 'name') return host === e.name || (subdomains && host.endsWith('.' + e.name));
+  if (e.kind === 'domain') return host.endsWith(e.name);
+  if (e.kind === 'table') return host !== '' && lookupDomain(e.table, host, subdomains, true) !== undefined;
+  return false;
+}
+
 function domainMatches(entries: HostEntry[], host: string, subdomains: boolean): boolean | undefined {
   for (const e of entries) {
-    let hit = false;
-    if (e.kind === 'name') hit = host === e.name || (subdomains && host.endsWith('.' + e.name));
-    else if (e.kind === 'domain') hit = host.endsWith(e.name);
-    else if (e.kind === 'table') hit = host !== '' && lookupDomain(e.table, host, subdomains, true) !== undefined;
-    if (hit) return !e.negate;
+    if (domainEntryMatches(e, host, subdomains)) return !e.negate;
   }
   return undefined;
 }
@@ -181,7 +185,7 @@ export function compileHostList(list: readonly string[], baseDir: string): HostM
         let hit = false;
         if (e.kind === 'net') hit = addr !== null && networkContains(e.net, addr);
         else if (e.kind === 'table') hit = lookupClient(e.table, host, ip) !== undefined;
-        else if (host && host !== 'unknown') hit = domainMatches([{ ...e, negate: false }], host, true) === true;
+        else if (host && host !== 'unknown') hit = domainEntryMatches(e, host, true);
         if (hit) return !e.negate;
       }
       return false;

@@ -89,7 +89,7 @@ export function parseNetwork(text: string): IpNetwork | string | null {
 /** True when the address lies in the network; IPv4-mapped IPv6 addresses match IPv4 networks. */
 export function networkContains(net: IpNetwork, ip: IpValue): boolean {
   let addr = ip;
-  if (net.family === 4 && ip.family === 6 && ip.value >> 32n === 0xffffn) {
+  if (net.family === 4 && isMapped(ip)) {
     addr = { family: 4, value: ip.value & 0xffffffffn };
   }
   if (addr.family !== net.family) return false;

@@ -88,8 +88,9 @@ export function loadConfig(dir: string, opts: LoadOptions = {}): LoadedConfig {
   const raw: Record<string, string> = { ...defaults, ...parsed.raw };
   const origin: Record<string, SettingOrigin> = {};
   for (const [name, line] of Object.entries(parsed.lines)) origin[name] = { file: mainFile, line };
-  const explicit = [...parsed.entries].sort((a, b) => a.line - b.line).map((e) => e.name);
-  const explicitSet = [...new Set(explicit.reverse())].reverse();
+  // The last setting of each name, in file order.
+  const lastSettings = parsed.entries.filter((e) => parsed.lines[e.name] === e.line);
+  const explicitSet = lastSettings.map((e) => e.name);
 
   // A user-defined name is "used" when another value refers to it, or it names a restriction class.
   const used = new Set<string>();
@@ -97,8 +98,7 @@ export function loadConfig(dir: string, opts: LoadOptions = {}): LoadedConfig {
   for (const s of master.services) for (const v of Object.values(s.overrides)) for (const n of referencedNames(v)) used.add(n);
   for (const n of splitList(raw.smtpd_restriction_classes ?? '')) used.add(n);
 
-  for (const e of parsed.entries) {
-    if (parsed.lines[e.name] !== e.line) continue;
+  for (const e of lastSettings) {
     if (isKnownParameter(e.name) || used.has(e.name)) continue;
     problems.push({ severity: 'warning', file: mainFile, line: e.line, message: `unused parameter: ${e.name}=${e.value}` });
   }

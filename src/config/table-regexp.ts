@@ -8,17 +8,13 @@
  * substituted in the result. Any malformed line throws ConfigError naming
  * the table spec, file and line.
  */
-import { ConfigError } from './main-config.js';
-import { logicalLines } from './main-cf.js';
 import type { LookupTable } from './lookup-table.js';
+import { readRules, type TableRule } from './table-rules.js';
 
-interface Rule {
-  kind: 'match' | 'if' | 'endif';
+interface Rule extends TableRule {
   re?: RegExp;
   negate?: boolean;
   result?: string;
-  /** For 'if': index of its endif. */
-  end?: number;
 }
 
 const POSIX_CLASSES: Record<string, string> = {
@@ -132,7 +128,6 @@ class PatternTable implements LookupTable {
       const r = rules[k];
       if (r.kind === 'endif') continue;
       const re = r.re as RegExp;
-      re.lastIndex = 0;
       const m = re.exec(key);
       if (r.kind === 'if') {
         if ((m !== null) === r.negate) k = r.end as number;
@@ -154,51 +149,28 @@ class PatternTable implements LookupTable {
 
 /** Builds a regexp: or pcre: table from its file text. */
 export function openPatternTable(spec: string, type: string, file: string, text: string): LookupTable {
-  const rules: Rule[] = [];
-  const open: number[] = [];
-  const fail = (line: number, why: string): never => {
-    throw new ConfigError(`table ${spec}: ${file}, line ${line}: ${why}`);
-  };
-  for (const l of logicalLines(text)) {
-    const t = l.text.trim();
-    if (l.orphan) fail(l.line, 'text starts with white space but continues no rule');
-    if (/^endif\b/i.test(t)) {
-      if (t.toLowerCase() !== 'endif') fail(l.line, 'ignoring extra text after ENDIF');
-      const at = open.pop();
-      if (at === undefined) fail(l.line, 'ignoring ENDIF without matching IF');
-      rules[at as number].end = rules.length;
-      rules.push({ kind: 'endif' });
-      continue;
-    }
-    const isIf = /^if\s/i.test(t);
-    let body = isIf ? t.slice(2).trimStart() : t;
+  const rules = readRules<Rule>(spec, file, text, (body, isIf, fail) => {
     const negate = body.startsWith('!');
-    if (negate) body = body.slice(1).trimStart();
-    const pat = readPattern(body);
-    if (!pat) fail(l.line, `bad regular expression syntax: "${t}"`);
-    const { pattern, flags, rest } = pat as NonNullable<typeof pat>;
+    const pat = readPattern(negate ? body.slice(1).trimStart() : body);
+    if (!pat) return fail(`bad regular expression syntax: "${isIf ? 'if ' : ''}${body}"`);
+    const { pattern, flags, rest } = pat;
     let re: RegExp;
     try {
       re = compile(pattern, flags, type);
     } catch (e) {
-      return fail(l.line, `bad regular expression "${pattern}": ${(e as Error).message}`);
+      return fail(`bad regular expression "${pattern}": ${(e as Error).message}`);
     }
     const result = rest.trim();
     if (isIf) {
-      if (result) fail(l.line, 'ignoring extra text after IF statement');
-      open.push(rules.length);
-      rules.push({ kind: 'if', re, negate });
-      continue;
+      if (result) fail('ignoring extra text after IF statement');
+      return { kind: 'if', re, negate };
     }
-    if (!result) fail(l.line, 'no replacement text: "' + t + '"');
-    if (/^\s/.test(rest) === false) fail(l.line, 'missing white space before the result');
+    if (!result) fail(`no replacement text: "${body}"`);
+    if (!/^\s/.test(rest)) fail('missing white space before the result');
     const need = maxGroupRef(result);
-    if (negate && need > 0) fail(l.line, '$number found in negative match replacement text');
-    if (need > groupCount(re)) fail(l.line, `out of range replacement index "${need}"`);
-    rules.push({ kind: 'match', re, negate, result });
-  }
-  if (open.length > 0) {
-    throw new ConfigError(`table ${spec}: ${file}: IF has no matching ENDIF`);
-  }
+    if (negate && need > 0) fail('$number found in negative match replacement text');
+    if (need > groupCount(re)) fail(`out of range replacement index "${need}"`);
+    return { kind: 'match', re, negate, result };
+  });
   return new PatternTable(spec, type, rules);
 }

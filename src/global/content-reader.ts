@@ -9,13 +9,11 @@
  * 10 MB message never stalls the thread's other deliveries.
  * Errors: as the store's readContent (ERR_STORE_NOT_FOUND, ERR_STORE_IO).
  */
-import { closeSync, openSync, readSync } from 'node:fs';
-import { read as readAsync } from 'node:fs';
+import { closeSync, openSync, read as readAsync, readSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { segmentPath } from '../store/store-segment.js';
-import { readContent } from '../store/queue-store.js';
+import { readContent, StoreError } from '../store/queue-store.js';
 import { STORE_ERRORS, type BodyLocation } from '../store/store-types.js';
-import { StoreError } from '../store/queue-store.js';
 
 const SYNC_LIMIT = 256 * 1024;
 const MAX_OPEN = 32;

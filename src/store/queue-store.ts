@@ -255,7 +255,7 @@ export class QueueStore {
 
   /** Copies one message forward; 0 when it finished or moved meanwhile. */
   private async copyForward(queueId: string, current: number): Promise<number> {
-    const from = this.index.get(queueId)?.location;
+    const from = this.index.location(queueId);
     if (!from || from.segment >= current) return 0;
     const content = await readContent(this.queueDir, from);
     // The state is taken when the copy is queued: later changes follow it in the journal.

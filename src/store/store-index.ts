@@ -9,7 +9,8 @@
  * A packed message is decoded afresh whenever it is read (get, list,
  * values), so readers must not mutate what they get; the store changes a
  * message only through promote(), which turns it into a held object for
- * good. Messages appended at run time are held as objects from the start.
+ * good. Messages appended at run time are packed the same way, from the
+ * bytes just written.
  * Never throws, except promote() on an arena record that no longer decodes,
  * which cannot happen for a meta that passed scanMessageMeta.
  */
@@ -62,6 +63,13 @@ export class QueueIndex {
     return typeof e === 'number' ? this.unpack(queueId, e, false) : e;
   }
 
+  /** Where a message's content lies, without decoding it. */
+  location(queueId: string): BodyLocation | undefined {
+    const e = this.entries.get(queueId);
+    if (e === undefined || typeof e !== 'number') return e?.location;
+    return { segment: this.slotSegment[e], offset: this.slotOffset[e], length: this.slotLength[e] };
+  }
+
   /** The held object of a message, unpacking it for good; for changing it in place. */
   promote(queueId: string): QueuedMessage | undefined {
     const e = this.entries.get(queueId);
@@ -70,11 +78,6 @@ export class QueueIndex {
     this.freeSlot(e);
     this.entries.set(queueId, q);
     return q;
-  }
-
-  /** Adds or replaces a message as an object (a compaction copy replaces the original). */
-  put(q: QueuedMessage): void {
-    this.replace(q.queueId, q);
   }
 
   /**

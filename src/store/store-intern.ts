@@ -12,7 +12,7 @@ let clients = new Map<string, ClientInfo>();
 let lastClient: ClientInfo | undefined;
 
 /** The shared copy of `s`. */
-export function intern(s: string): string {
+function intern(s: string): string {
   const hit = strings.get(s);
   if (hit !== undefined) return hit;
   if (strings.size >= MAX_ENTRIES) strings = new Map();
@@ -21,7 +21,7 @@ export function intern(s: string): string {
 }
 
 /** A shared, frozen client record equal to `c`. */
-export function internClient(c: ClientInfo): ClientInfo {
+function internClient(c: ClientInfo): ClientInfo {
   // Mail tends to come in runs from one client: compare with the last one first.
   const last = lastClient;
   if (last && last.name === c.name && last.addr === c.addr && last.port === c.port && last.helo === c.helo &&

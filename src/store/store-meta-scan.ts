@@ -59,8 +59,7 @@ function strIs(buf: Uint8Array, name: Uint8Array): boolean {
 }
 
 function need(n: number): boolean {
-  if (pos + n > limit) return false;
-  return true;
+  return pos + n <= limit;
 }
 
 function be16(buf: Uint8Array, at: number): number {
@@ -143,11 +142,7 @@ function str(len: number): number {
 /** Skips one whole value; its type, or T_ERR. */
 function skip(buf: Uint8Array, depth: number): number {
   const t = head(buf);
-  if (t !== T_MAP && t !== T_ARR) return t;
-  if (depth >= MAX_DEPTH) return T_ERR;
-  const n = t === T_MAP ? count * 2 : count;
-  for (let i = 0; i < n; i++) if (skip(buf, depth + 1) === T_ERR) return T_ERR;
-  return t;
+  return t === T_MAP || t === T_ARR ? skipEntries(buf, t, depth) : t;
 }
 
 /** Reads one recipient map; 1 ready, 0 not ready, -1 malformed. */
@@ -216,8 +211,7 @@ export function scanMessageMeta(buf: Buffer, start: number, end: number, out: Me
       if (skip(buf, 1) === T_ERR) return false;
       continue;
     }
-    const keyLength = strEnd - strStart;
-    if (keyLength === 7 && strIs(buf, K_QUEUE_ID)) {
+    if (strIs(buf, K_QUEUE_ID)) {
       if (skip(buf, 1) === T_STR) {
         queueId = strStart;
         queueIdEnd = strEnd;

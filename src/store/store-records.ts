@@ -124,8 +124,9 @@ export function isFinished(q: QueuedMessage): boolean {
 /** Applies outcomes to a message in place; out-of-range indexes are ignored. */
 export function applyOutcomes(q: QueuedMessage, outcomes: readonly RecipientOutcome[]): void {
   for (const o of outcomes) {
+    if (o === null || typeof o !== 'object') continue;
     const r = q.recipients[o.index];
-    if (!r || typeof o !== 'object') continue;
+    if (!r) continue;
     r.state = o.state;
     r.reason = o.reason;
     r.dsn = o.dsn;

@@ -10,9 +10,8 @@
  */
 import { open } from 'node:fs/promises';
 import { join } from 'node:path';
-import { crc32 } from 'node:zlib';
 import type { Logger } from '../util/log.js';
-import { FRAME_HEADER, FRAME_MAGIC, scanFrame } from './store-frame.js';
+import { BODY_HEADER, encodeFrame, FRAME_HEADER, scanFrame } from './store-frame.js';
 import type { QueueIndex } from './store-index.js';
 import { scanMessageMeta, type MetaSummary } from './store-meta-scan.js';
 import {
@@ -188,13 +187,11 @@ async function quarantine(queueDir: string, segment: number, offset: number, byt
 
 /** Overwrites a quarantined record with a valid padding frame (kind 0), so later scans pass it. */
 async function padRecord(path: string, offset: number, bodyLength: number): Promise<void> {
-  const frame = Buffer.alloc(FRAME_HEADER + bodyLength);
-  frame.writeUInt32LE(bodyLength, 0);
-  frame.writeUInt32LE((bodyLength ^ FRAME_MAGIC) >>> 0, 4);
-  frame.writeUInt32LE(crc32(frame.subarray(FRAME_HEADER)), 8);
+  // Kind 0, no meta, a zero blob: an all-zero body of the record's length.
+  const frame = encodeFrame(0, new Uint8Array(0), new Uint8Array(bodyLength - BODY_HEADER));
   const fh = await open(path, 'r+');
   try {
-    await fh.write(frame, 0, frame.length, offset);
+    await fh.writev(frame.blob ? [frame.head, frame.blob] : [frame.head], offset);
     await fh.datasync();
   } finally {
     await fh.close();

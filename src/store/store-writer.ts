@@ -145,23 +145,21 @@ export class JournalWriter {
       }
       const base = this.offset;
       const buffers: Uint8Array[] = [];
-      let at = base;
       for (const f of frames) {
         buffers.push(f.head);
         if (f.blob) buffers.push(f.blob);
-        at += f.size;
       }
       // Many small records: one copy into one buffer is cheaper than a long
       // iovec. The buffer is kept and reused (the write is synchronous), so a
       // batch does not cost a fresh allocation and its page faults.
       const small = buffers.length > 8 && bytes < buffers.length * 4096;
-      writeAll((this.fh as FileHandle).fd, small ? [this.gather(buffers, bytes)] : buffers, base);
+      writeAll((this.fh as FileHandle).fd, small ? [this.gather(buffers, bytes)] : buffers, base, bytes);
       const syncStart = performance.now();
       await (this.fh as FileHandle).datasync();
       // Two observations per fdatasync, not per record: nothing on the per-append path.
       observe('journal_fsync_seconds', (performance.now() - syncStart) / 1000);
       observe('journal_batch_records', frames.length);
-      this.offset = at;
+      this.offset = base + bytes;
       this.stats.flushes++;
       this.stats.records += frames.length;
       this.stats.bytes += bytes;
@@ -293,20 +291,21 @@ export class JournalWriter {
 }
 
 /**
- * Writes every byte of `buffers` at `position`. Synchronous on purpose: it
+ * Writes every byte of `buffers` (`total` bytes in all) at `position`. Synchronous on purpose: it
  * only copies into the page cache (about a tenth of a millisecond for a
  * batch), while a thread-pool round trip costs more than the copy on a busy
  * machine and delays the fdatasync that everyone in the batch waits for.
  */
-function writeAll(fd: number, buffers: Uint8Array[], position: number): void {
+function writeAll(fd: number, buffers: Uint8Array[], position: number, total: number): void {
   let pos = position;
+  let left = total;
   let bufs = buffers;
   for (;;) {
-    const total = bufs.reduce((n, b) => n + b.length, 0);
     const bytesWritten = writevSync(fd, bufs, pos);
-    if (bytesWritten >= total) return;
+    if (bytesWritten >= left) return;
     if (bytesWritten === 0) throw Object.assign(new Error('short write'), { code: 'EIO' });
     pos += bytesWritten;
+    left -= bytesWritten;
     let skip = bytesWritten;
     const rest: Uint8Array[] = [];
     for (const b of bufs) {

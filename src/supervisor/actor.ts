@@ -44,6 +44,12 @@ export type Handlers<P extends Protocol> = {
 
 type AnyHandler = (body: unknown, from: PeerAddress) => unknown;
 
+/** Kinds every actor answers unless its handlers define them. */
+const BUILTIN_HANDLERS = new Map<string, AnyHandler>([
+  ['reopenLog', () => reopenLog()],
+  ['metrics', () => metricsSnapshot()],
+]);
+
 interface Queued {
   kind: string;
   body: unknown;
@@ -80,7 +86,7 @@ export function runActor<P extends Protocol>(
     }
     // own properties only: a kind such as "constructor" must not reach Object.prototype
     const own = Object.prototype.hasOwnProperty.call(handlers, kind) ? handlers[kind] : undefined;
-    const h = own ?? (kind === 'reopenLog' ? () => reopenLog() : kind === 'metrics' ? () => metricsSnapshot() : undefined);
+    const h = own ?? BUILTIN_HANDLERS.get(kind);
     if (typeof h !== 'function') throw Object.assign(new Error(`no handler for ${kind}`), { code: 'ERR_NO_HANDLER' });
     return h(body, from);
   };
@@ -200,7 +206,6 @@ export function runActor<P extends Protocol>(
   });
 
   // The supervisor's channel is wired like any peer.
-  void inboundLinks;
   group(SUPERVISOR_ROLE);
 
   if (data.spare) send({ ctl: 'loaded' });

@@ -9,7 +9,7 @@
  */
 import { chmodSync, existsSync, mkdirSync, unlinkSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 
 /** Lets a command stream lines before its final reply. */
 export interface ControlStream {
@@ -43,10 +43,10 @@ export class ControlServer {
 
   /** Creates private/ (0700) and listens on private/control (0600); a stale socket file is replaced. */
   async listen(queueDir: string): Promise<string> {
-    const dir = join(queueDir, 'private');
+    const path = controlSocketPath(queueDir);
+    const dir = dirname(path);
     mkdirSync(dir, { recursive: true, mode: 0o700 });
     chmodSync(dir, 0o700);
-    const path = join(dir, 'control');
     // The caller holds the pid file, so a socket left here is from a dead daemon.
     if (existsSync(path)) unlinkSync(path);
     const server = createServer((socket) => this.accept(socket));

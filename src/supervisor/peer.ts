@@ -38,6 +38,7 @@ export class PeerLink {
   private readonly pending = new Map<number, Pending>();
   private outbox: Frame[] = [];
   private flushQueued = false;
+  private readonly flushBound = (): void => this.flush();
   private nextId = 1;
   private closed = false;
 
@@ -110,7 +111,7 @@ export class PeerLink {
     this.outbox.push(frame);
     if (!this.flushQueued) {
       this.flushQueued = true;
-      queueMicrotask(() => this.flush());
+      queueMicrotask(this.flushBound);
     }
   }
 
@@ -187,13 +188,16 @@ export class PeerLink {
   }
 
   private serveCast(kind: string, body: unknown): void {
-    const fail = (err: unknown): void => this.warn(`cast ${kind} from ${this.name()} failed: ${(err as Error)?.message ?? String(err)}`);
     try {
       const result = this.dispatch(kind, body, this.remote);
-      if (result instanceof Promise) result.catch(fail);
+      if (result instanceof Promise) result.catch((err: unknown) => this.castFailed(kind, err));
     } catch (err) {
-      fail(err);
+      this.castFailed(kind, err);
     }
+  }
+
+  private castFailed(kind: string, err: unknown): void {
+    this.warn(`cast ${kind} from ${this.name()} failed: ${(err as Error)?.message ?? String(err)}`);
   }
 
   private reply(id: number, value: unknown): void {
@@ -273,26 +277,29 @@ export class PeerSet<P extends Protocol = Protocol> implements PeerGroup<P> {
   }
 
   size(): number {
-    return this.live().length;
+    let n = 0;
+    for (const m of this.members) if (isLive(m)) n++;
+    return n;
   }
 
-  private live(): PeerLink[] {
-    const out: PeerLink[] = [];
-    for (const m of this.members) if (!m.retiring && !m.link.isClosed()) out.push(m.link);
-    return out;
+  /** The index-th live link, in member order. */
+  private nthLive(index: number): PeerLink | undefined {
+    for (const m of this.members) if (isLive(m) && index-- === 0) return m.link;
+    return undefined;
   }
 
+  /** Called per message: walks the members without building a list. */
   private pick(opts?: { instance?: number; key?: string }): PeerLink | undefined {
-    const live = this.live();
-    if (live.length === 0) return undefined;
     if (opts?.instance !== undefined) {
       let found: PeerLink | undefined;
-      for (const l of live) if (l.remote.instance === opts.instance) found = l; // newest incarnation
+      for (const m of this.members) if (isLive(m) && m.link.remote.instance === opts.instance) found = m.link; // newest incarnation
       return found;
     }
-    if (opts?.key !== undefined) return live[hashKey(opts.key) % live.length];
-    this.rr = (this.rr + 1) % live.length;
-    return live[this.rr];
+    const n = this.size();
+    if (n === 0) return undefined;
+    if (opts?.key !== undefined) return this.nthLive(hashKey(opts.key) % n);
+    this.rr = (this.rr + 1) % n;
+    return this.nthLive(this.rr);
   }
 
   /** Waits until pick() finds a link or the deadline passes. */
@@ -337,6 +344,10 @@ export class PeerSet<P extends Protocol = Protocol> implements PeerGroup<P> {
       if (!l || !l.cast(kind, body)) this.warn(`cast ${kind} to ${this.role} dropped: no live instance`);
     });
   }
+}
+
+function isLive(m: Member): boolean {
+  return !m.retiring && !m.link.isClosed();
 }
 
 /** FNV-1a, so a key maps to the same instance in every thread. */

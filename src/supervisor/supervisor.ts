@@ -63,6 +63,7 @@ export class Supervisor extends EventEmitter {
   private readonly spares = new Map<string, Incarnation>();
   private readonly groups = new Map<string, PeerSet>();
   private readonly providers = new Map<string, () => Promise<unknown>>();
+  private readonly startHooks: Array<() => Promise<void>> = [];
   private readonly retiring = new Set<Promise<void>>();
   private intensity: RestartIntensity;
   private nextUid = 1;
@@ -137,12 +138,20 @@ export class Supervisor extends EventEmitter {
       for (const spec of this.registry.values()) if (spec.spare && slots.some((s) => s.role === spec.role)) this.makeSpare(spec);
       for (const slot of slots) this.launch(slot);
       await this.waitReady(slots);
+      // Start hooks (the metrics listener) run once every actor serves; one
+      // that fails stops the tree like an actor that cannot start.
+      for (const hook of this.startHooks) await hook();
       this.started = true;
       this.log.info(`daemon started -- version 0.1.0, configuration ${this.config.dir}`);
     } catch (err) {
       await this.halt();
       throw err;
     }
+  }
+
+  /** Runs `fn` at the end of start(), after every actor is ready; a rejection makes start() stop the tree and reject. */
+  addStartHook(fn: () => Promise<void>): void {
+    this.startHooks.push(fn);
   }
 
   /** Drains every actor (callers before the roles they call), shuts them down, and resolves when all have exited. */
@@ -364,17 +373,14 @@ export class Supervisor extends EventEmitter {
       if (!os || other === inc || os.removed || other.state === 'exited' || other.state === 'spare') continue;
       if (!related(slot.spec, os.spec)) continue;
       if (os === slot) continue;
-      if (other.state === 'draining' || other.state === 'stopping') {
-        // A draining actor finishes its sessions through the new peers (an old
-        // smtpd's last message goes to the new journal); nothing routes to it.
-        if (!os.spec.peers.includes(slot.role)) continue;
-        const { port1, port2 } = new MessageChannel();
-        this.post(inc, { ctl: 'wire', role: os.role, instance: os.instance, uid: other.uid, port: port1, inboundOnly: true }, [port1]);
-        this.post(other, { ctl: 'wire', role: slot.role, instance: slot.instance, uid: inc.uid, port: port2 }, [port2]);
-        continue;
-      }
+      // A draining actor finishes its sessions through the new peers (an old
+      // smtpd's last message goes to the new journal); nothing routes to it.
+      const draining = other.state === 'draining' || other.state === 'stopping';
+      if (draining && !os.spec.peers.includes(slot.role)) continue;
       const { port1, port2 } = new MessageChannel();
-      this.post(inc, { ctl: 'wire', role: os.role, instance: os.instance, uid: other.uid, port: port1 }, [port1]);
+      const wire: ToWorker = { ctl: 'wire', role: os.role, instance: os.instance, uid: other.uid, port: port1 };
+      if (draining) wire.inboundOnly = true;
+      this.post(inc, wire, [port1]);
       this.post(other, { ctl: 'wire', role: slot.role, instance: slot.instance, uid: inc.uid, port: port2 }, [port2]);
     }
     const { port1, port2 } = new MessageChannel();

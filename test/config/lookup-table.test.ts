@@ -145,6 +145,24 @@ test('cidr: host bits set and bad networks are errors with file:line', () => {
   });
 });
 
+test('cidr: if !network blocks; unbalanced, orphan and extra-text lines are errors with file:line', () => {
+  withDir({
+    neg: 'if !10.0.0.0/8\n0.0.0.0/0 outside-ten\nendif\n',
+    b1: 'if 10.0.0.0/8\n10.1.0.0/16 x\n',
+    b2: 'endif\n',
+    b3: '  10.0.0.0/8 x\n',
+    b4: 'if 10.0.0.0/8 extra\nendif\n',
+  }, (dir) => {
+    const t = openTable('cidr:neg', dir);
+    assert.equal(t.get('8.8.8.8'), 'outside-ten');
+    assert.equal(t.get('10.1.2.3'), undefined, 'a failed if !network skips to its endif');
+    assert.throws(() => openTable('cidr:b1', dir), /cidr:b1: .*b1: IF has no matching ENDIF/);
+    assert.throws(() => openTable('cidr:b2', dir), /b2, line 1: ignoring ENDIF without matching IF/);
+    assert.throws(() => openTable('cidr:b3', dir), /b3, line 1: text starts with white space but continues no rule/);
+    assert.throws(() => openTable('cidr:b4', dir), /b4, line 1: ignoring extra text after IF statement/);
+  });
+});
+
 test('inline: key=value pairs, braced pairs with spaces, case-insensitive keys', () => {
   const t = openTable('inline:{ Alice@Example.com=alice@other.net, { bob = REJECT go away, now } }', '/');
   assert.equal(t.get('alice@example.com'), 'alice@other.net');

@@ -43,40 +43,32 @@ test('a message that got 250 survives a SIGKILL of the whole daemon right after 
   await waitFor(() => delivered('held@remote.test', 'survive') === 1, 30_000, 'delivery after restart');
 });
 
-test('killing the smtp actor in mid-delivery loses nothing', async () => {
-  const n = 30;
+/**
+ * Sends n messages named by `tag`, injects `fault` into an actor after the
+ * `at`-th, waits until every one is delivered; returns the duplicates.
+ */
+async function sendThroughFault(tag: string, n: number, at: number, fault: string[]): Promise<number> {
   const sends = [];
   for (let i = 0; i < n; i++) {
-    sends.push(sendMail(daemon.port, { from: 's@client.test', to: [`smtpkill${i}@remote.test`], raw: `Subject: smtpkill ${i}\r\n\r\nbody ${i}\r\n` }));
-    if (i === 10) {
-      const f = await daemon.cli(['fault', 'smtp', '1', 'exit']);
+    sends.push(sendMail(daemon.port, { from: 's@client.test', to: [`${tag}${i}@remote.test`], raw: `Subject: ${tag} ${i}\r\n\r\nbody ${i}\r\n` }));
+    if (i === at) {
+      const f = await daemon.cli(['fault', ...fault]);
       assert.equal(f.code, 0, f.stderr);
     }
   }
   await Promise.all(sends);
-  await waitFor(() => {
-    for (let i = 0; i < n; i++) if (delivered(`smtpkill${i}@remote.test`, `smtpkill ${i}`) < 1) return false;
-    return true;
-  }, 40_000, 'every message delivered');
-  const dupes = Array.from({ length: n }, (_, i) => delivered(`smtpkill${i}@remote.test`, `smtpkill ${i}`) - 1).reduce((a, b) => a + b, 0);
+  const copies = (i: number): number => delivered(`${tag}${i}@remote.test`, `${tag} ${i}`);
+  await waitFor(() => Array.from({ length: n }, (_, i) => copies(i)).every((c) => c >= 1), 40_000, 'every message delivered');
+  return Array.from({ length: n }, (_, i) => copies(i) - 1).reduce((a, b) => a + b, 0);
+}
+
+test('killing the smtp actor in mid-delivery loses nothing', async () => {
+  const dupes = await sendThroughFault('smtpkill', 30, 10, ['smtp', '1', 'exit']);
   assert.ok(dupes <= 20, `duplicates (${dupes}) limited to what was in flight`);
 });
 
 test('killing the qmgr actor loses nothing', async () => {
-  const n = 20;
-  const sends = [];
-  for (let i = 0; i < n; i++) {
-    sends.push(sendMail(daemon.port, { from: 's@client.test', to: [`qkill${i}@remote.test`], raw: `Subject: qkill ${i}\r\n\r\nbody ${i}\r\n` }));
-    if (i === 5) {
-      const f = await daemon.cli(['fault', 'qmgr', '1', 'throw']);
-      assert.equal(f.code, 0, f.stderr);
-    }
-  }
-  await Promise.all(sends);
-  await waitFor(() => {
-    for (let i = 0; i < n; i++) if (delivered(`qkill${i}@remote.test`, `qkill ${i}`) < 1) return false;
-    return true;
-  }, 40_000, 'every message delivered');
+  await sendThroughFault('qkill', 20, 5, ['qmgr', '1', 'throw']);
   const status = JSON.parse((await daemon.cli(['status', '--json'])).stdout);
   const qmgr = status.actors.find((a: { role: string }) => a.role === 'qmgr');
   assert.ok(qmgr.restarts >= 1, 'qmgr was restarted');

@@ -111,6 +111,40 @@ test('a group with no live instance waits for one, then rejects ERR_NO_PEER', as
 test('hashKey is stable', () => {
   assert.equal(hashKey('example.com'), hashKey('example.com'));
   assert.notEqual(hashKey('a.example'), hashKey('b.example'));
+  // FNV-1a 32-bit reference values, the same in every thread
+  assert.equal(hashKey(''), 0x811c9dc5);
+  assert.equal(hashKey('a'), 0xe40c292c);
+});
+
+test('a group picks round robin, by instance, or by key, and skips retired instances', async () => {
+  const group = new PeerSet('server', () => undefined);
+  const links = [1, 2, 3].map((instance) => {
+    const { port1, port2 } = new MessageChannel();
+    const client = new PeerLink(port1, { role: 'server', instance, uid: 10 + instance }, () => undefined, () => undefined);
+    const server = new PeerLink(port2, { role: 'client', instance: 1, uid: 1 }, () => instance, () => undefined);
+    return { client, server };
+  });
+  try {
+    for (const l of [...links].reverse()) group.add(l.client);
+    const rr = [];
+    for (let i = 0; i < 6; i++) rr.push(await group.call('who', {}, { timeoutMs: 1000 }));
+    assert.deepEqual(rr, [2, 3, 1, 2, 3, 1]);
+    assert.equal(await group.call('who', {}, { instance: 3, timeoutMs: 1000 }), 3);
+    const keyed = await group.call('who', {}, { key: 'example.com', timeoutMs: 1000 });
+    assert.equal(keyed, (hashKey('example.com') % 3) + 1);
+    group.retire(12);
+    assert.equal(group.size(), 2);
+    const after = [];
+    for (let i = 0; i < 4; i++) after.push(await group.call('who', {}, { timeoutMs: 1000 }));
+    assert.deepEqual([...after].sort(), [1, 1, 3, 3]);
+    const none = await group.call('who', {}, { instance: 2, timeoutMs: 20 }).catch((e: unknown) => e);
+    assert.equal((none as ActorCallError).code, 'ERR_NO_PEER');
+  } finally {
+    for (const l of links) {
+      l.client.close('test over');
+      l.server.close('test over');
+    }
+  }
 });
 
 test('a burst of large binaries on one link arrives whole and in order', async () => {

@@ -6,7 +6,7 @@
  * Pure functions over plain values; malformed inputs (a bad status code, a
  * relay that is not host[ip]:port) degrade to safe defaults, never throw.
  */
-import { mailDate } from './bounce-date.js';
+import { mailDate } from '../../global/mail-date.js';
 import { printable, wrapLine, type NoticeKind } from './bounce-template.js';
 
 /** The product name in the X- fields, as Postfix writes "X-Postfix-...". */

@@ -22,13 +22,15 @@
  */
 import { hostname } from 'node:os';
 import type { MainConfig } from '../../config/main-config.js';
-import type { DsnNotify, QueuedMessage } from '../../store/store-types.js';
-import { mailDate, stampDate } from './bounce-date.js';
+import { notifyAllows } from '../../global/dsn-notify.js';
+import type { QueuedMessage } from '../../store/store-types.js';
+import { gmtStamp, mailDate } from '../../global/mail-date.js';
 import { perMessageLines, perRecipientLines, MAIL_NAME } from './bounce-dsn.js';
 import { boilerplate, DOUBLE_BOUNCE_SUBJECT, printable, SUBJECTS, wrapLine, type NoticeKind } from './bounce-template.js';
 
 /** The header that marks a double bounce, so that it never bounces again. */
 export const DOUBLE_BOUNCE_HEADER = `X-${MAIL_NAME}-Double-Bounce`;
+const DOUBLE_BOUNCE_LINE = new RegExp(`^${DOUBLE_BOUNCE_HEADER}:`, 'im');
 
 export interface NotificationInput {
   message: QueuedMessage;
@@ -70,7 +72,7 @@ export function buildNotification(input: NotificationInput): Notification | unde
     if (kind !== 'failure' || isDoubleBounce(content)) return undefined;
     to = listParam(config, '2bounce_notice_recipient', 'postmaster');
   } else {
-    entries = entries.filter((r) => wantsNotice(kind, message.recipients[r.index].notify));
+    entries = entries.filter((r) => notifyAllows(message.recipients[r.index].notify, kind));
     to = [message.sender];
     if (kind === 'failure' && listParam(config, 'notify_classes', '').includes('bounce')) {
       to.push(...listParam(config, 'bounce_notice_recipient', 'postmaster'));
@@ -96,7 +98,7 @@ export function buildNotification(input: NotificationInput): Notification | unde
     'Content-Type: multipart/report; report-type=delivery-status;',
     `\tboundary="${boundary}"`,
     `Content-Transfer-Encoding: ${encoding}`,
-    `Message-Id: <${stampDate(now)}.${input.queueId}@${myhostname}>`,
+    `Message-Id: <${gmtStamp(now)}.${input.queueId}@${myhostname}>`,
   ];
   if (doubleBounce) head.push(`${DOUBLE_BOUNCE_HEADER}: yes`);
   const headerText = head.join(CRLF) + CRLF + CRLF;
@@ -172,18 +174,9 @@ export function buildNotification(input: NotificationInput): Notification | unde
   return { sender: '', recipients, content: out, headerLength: Buffer.byteLength(headerText, 'latin1') };
 }
 
-/** RFC 3461 NOTIFY filter: absent means FAILURE,DELAY; NEVER suppresses all. */
-function wantsNotice(kind: NoticeKind, notify: DsnNotify[] | undefined): boolean {
-  if (!notify || notify.length === 0) return kind !== 'success';
-  if (notify.includes('NEVER')) return false;
-  const want: DsnNotify = kind === 'failure' ? 'FAILURE' : kind === 'delay' ? 'DELAY' : 'SUCCESS';
-  return notify.includes(want);
-}
-
 /** True when the content's header section carries the double-bounce mark. */
 export function isDoubleBounce(content: Buffer): boolean {
-  const headers = headerSection(content).toString('latin1');
-  return new RegExp(`^${DOUBLE_BOUNCE_HEADER}:`, 'im').test(headers);
+  return DOUBLE_BOUNCE_LINE.test(headerSection(content).toString('latin1'));
 }
 
 /** The header lines of a message, up to but not including the empty line. */

@@ -23,7 +23,7 @@ import { actionLogText, rejectReason, type CheckEvent } from './cleanup-actions.
 import { rewriteEnvelope } from './cleanup-addresses.js';
 import { BodyCheckPool } from './cleanup-body-pool.js';
 import { headerValue, normalizeLineEnds, splitMessage, type HeaderField } from './cleanup-content.js';
-import { gmtStamp, mailDate } from './cleanup-date.js';
+import { gmtStamp, mailDate } from '../../global/mail-date.js';
 import { runHeaderChecks } from './cleanup-header-checks.js';
 import { receivedHeader } from './cleanup-received.js';
 import { HeaderRewriteClients } from './cleanup-rewrite-clients.js';

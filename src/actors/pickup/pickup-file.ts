@@ -24,6 +24,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, open, rename, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { DsnNotify, RecipientSpec } from '../../store/store-types.js';
+import { syncDir } from '../../store/store-segment.js';
 
 export const MAILDROP_FORMAT = 'postrider-maildrop/1';
 
@@ -144,16 +145,6 @@ export function decodeMaildropFile(buf: Buffer): { envelope: MaildropEnvelope; c
   return { envelope, content: buf.subarray(nl + 1) };
 }
 
-/** Opens a directory and fsyncs it, so a rename or unlink in it is durable. */
-export async function fsyncDir(dir: string): Promise<void> {
-  const fh = await open(dir, 'r');
-  try {
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-}
-
 /**
  * Writes one maildrop file atomically (tmp, fsync, rename, directory fsync)
  * and returns its name. The directory must exist (see ensureMaildrop).
@@ -173,6 +164,6 @@ export async function writeMaildropFile(dir: string, data: Uint8Array, name = ma
     await unlink(tmp).catch(() => undefined);
     throw err;
   }
-  await fsyncDir(dir);
+  await syncDir(dir);
   return name;
 }

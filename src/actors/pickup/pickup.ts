@@ -24,7 +24,8 @@ import { lstat, mkdir, readdir, readFile, rename, unlink } from 'node:fs/promise
 import { join } from 'node:path';
 import type { RecipientSpec } from '../../store/store-types.js';
 import type { Logger } from '../../util/log.js';
-import { decodeMaildropFile, fsyncDir, isMaildropName, maildropDir } from './pickup-file.js';
+import { decodeMaildropFile, isMaildropName, maildropDir } from './pickup-file.js';
+import { syncDir } from '../../store/store-segment.js';
 
 /** What pickup hands to cleanup for one maildrop file. */
 export interface PickupSubmission {
@@ -150,7 +151,7 @@ export class Pickup {
     if (count > 0) {
       // One directory fsync per scan, not per file: a lost unlink only means
       // a duplicate after a crash, which at-least-once already allows.
-      await fsyncDir(this.dir).catch(() => undefined);
+      await syncDir(this.dir).catch(() => undefined);
     }
     return count;
   }

@@ -17,6 +17,7 @@ import type {
   TrivialRewriteProtocol,
 } from '../../protocol/protocol.js';
 import type { QueuedMessage } from '../../store/store-types.js';
+import { TtlCache } from '../../util/ttl-cache.js';
 import { count } from '../../util/metrics-counters.js';
 
 /** master.cf transport name -> the role (program) that delivers it. */
@@ -45,6 +46,18 @@ async function withRetry<T>(fn: () => Promise<T>, attempts = 20): Promise<T> {
   }
 }
 
+/** Every live message, a page at a time from the journal. */
+async function listQueue(journal: PeerGroup<JournalProtocol>): Promise<QueuedMessage[]> {
+  const all: QueuedMessage[] = [];
+  let after: string | undefined;
+  for (;;) {
+    const page = await withRetry(() => journal.call('list', { after, limit: LIST_PAGE }, { timeoutMs: 60_000 }));
+    for (const m of page.messages) all.push(m);
+    if (!page.next) return all;
+    after = page.next;
+  }
+}
+
 runActor<QmgrProtocol>(async (ctx) => {
   const journal = ctx.peers<JournalProtocol>('journal');
   const rewrite = ctx.peers<TrivialRewriteProtocol>('trivial-rewrite');
@@ -63,19 +76,14 @@ runActor<QmgrProtocol>(async (ctx) => {
   // Resolved addresses are cached here for a minute: a round trip to
   // trivial-rewrite per recipient costs more than scheduling it. A reload
   // starts a new qmgr, so answers never outlive their configuration long.
-  const resolved = new Map<string, { at: number; answer: ResolvedAddress }>();
-  const resolve = async (address: string): Promise<ResolvedAddress> => {
-    const now = Date.now();
-    const hit = resolved.get(address);
-    if (hit && now - hit.at < RESOLVE_TTL_MS) return hit.answer;
-    const answer = await withRetry(() => rewrite.call('resolve', { address }, { timeoutMs: 10_000 }));
-    // "retry" means a table lookup failed: ask again next time.
-    if (answer.transport !== 'retry') {
-      if (resolved.size >= RESOLVE_CACHE_LIMIT) resolved.delete(resolved.keys().next().value as string);
-      resolved.set(address, { at: now, answer });
-    }
-    return answer;
-  };
+  const resolved = new TtlCache<ResolvedAddress>(RESOLVE_CACHE_LIMIT, RESOLVE_TTL_MS);
+  const resolve = (address: string): Promise<ResolvedAddress> =>
+    resolved.through(
+      address,
+      () => withRetry(() => rewrite.call('resolve', { address }, { timeoutMs: 10_000 })),
+      // "retry" means a table lookup failed: ask again next time.
+      (answer) => answer.transport !== 'retry',
+    );
 
   const scheduler = new Scheduler({
     config: ctx.config,
@@ -96,45 +104,18 @@ runActor<QmgrProtocol>(async (ctx) => {
     notify: (req) => (req.kind === 'failure' ? Promise.resolve({}) : withRetry(() => bounce.call('notify', req, { timeoutMs: 60_000 }))),
   });
 
-  // Arrivals that come while the initial listing runs are held back, then
-  // handed over; the scheduler ignores a queue id it already has.
-  let starting = true;
-  const early: QueuedMessage[] = [];
-  const initial: QueuedMessage[] = [];
-  let after: string | undefined;
-  for (;;) {
-    const page = await withRetry(() => journal.call('list', { after, limit: LIST_PAGE }, { timeoutMs: 60_000 }));
-    initial.push(...page.messages);
-    if (!page.next) break;
-    after = page.next;
-  }
-  scheduler.start(initial);
-  starting = false;
-  for (const m of early) scheduler.arrived(m);
+  // The runtime holds requests (arrivals included) until this set-up returns,
+  // and the scheduler ignores a queue id it already has.
+  scheduler.start(await listQueue(journal));
 
   ctx.onDrain(() => scheduler.drain());
   ctx.onShutdown(() => scheduler.stop());
 
   return {
-    arrived: ({ message }) => {
-      if (starting) early.push(message);
-      else scheduler.arrived(message);
-    },
+    arrived: ({ message }) => scheduler.arrived(message),
     flush: ({ site }) => ({ scheduled: scheduler.flush(site) }),
     admin: async ({ action, queueIds }) => {
-      let ids: string[];
-      if (queueIds === 'ALL') {
-        ids = [];
-        let cursor: string | undefined;
-        for (;;) {
-          const page = await journal.call('list', { after: cursor, limit: LIST_PAGE });
-          for (const m of page.messages) ids.push(m.queueId);
-          if (!page.next) break;
-          cursor = page.next;
-        }
-      } else {
-        ids = queueIds;
-      }
+      const ids = queueIds === 'ALL' ? (await listQueue(journal)).map((m) => m.queueId) : queueIds;
       // The journal first: an admin action the journal did not record did not happen.
       const found: string[] = [];
       for (const queueId of ids) {

@@ -30,7 +30,6 @@ export interface Pass {
 export interface Entry {
   msg: QueuedMessage;
   state: EntryState;
-  hold: boolean;
   deleted: boolean;
   /** Deferred recipients are due now (flush / requeue). */
   forced: boolean;

@@ -89,7 +89,7 @@ async function passNotices(host: PassHost, e: Entry, pass: Pass): Promise<void> 
   const m = e.msg;
   const now = host.now();
   const failures = pass.bounced;
-  if (!e.hold && isExpired(host.params, m, now)) {
+  if (!m.hold && isExpired(host.params, m, now)) {
     const expired: RecipientOutcome[] = [];
     m.recipients.forEach((r, i) => {
       if (r.state === 'deferred') expired.push({ index: i, state: 'expired', reason: r.reason ?? 'message too old', dsn: r.dsn ?? '4.4.7' });
@@ -104,7 +104,7 @@ async function passNotices(host: PassHost, e: Entry, pass: Pass): Promise<void> 
   if (failures.length > 0) await notify(host, e, 'failure', failures);
   if (pass.delivered.length > 0) await notify(host, e, 'success', pass.delivered);
   const warnAfter = host.params.delayWarningMs;
-  if (warnAfter > 0 && !e.hold && now - m.arrivalTime >= warnAfter) {
+  if (warnAfter > 0 && !m.hold && now - m.arrivalTime >= warnAfter) {
     const delayed: NoticeRecipient[] = [];
     m.recipients.forEach((r, i) => {
       if (r.state === 'deferred' && !r.delayNotified && notifyAllows(r.notify, 'delay')) delayed.push({ index: i, dsn: r.dsn ?? '4.0.0', reason: r.reason ?? '' });

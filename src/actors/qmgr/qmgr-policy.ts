@@ -4,6 +4,7 @@
  * Pure functions; they never throw.
  */
 import type { QueuedMessage } from '../../store/store-types.js';
+import { formatDelay } from '../../util/delivery-log.js';
 import type { QmgrParams } from './qmgr-params.js';
 
 /**
@@ -29,18 +30,7 @@ export function isExpired(params: QmgrParams, message: QueuedMessage, now: numbe
 
 export { notifyAllows } from '../../global/dsn-notify.js';
 
-/** Seconds as Postfix prints them in delay= and delays=: two significant digits below 10, whole above. */
-export function formatDelay(seconds: number): string {
-  if (!(seconds > 0)) return '0';
-  if (seconds >= 10) return String(Math.round(seconds));
-  if (seconds < 0.01) return '0.01';
-  return String(Number(seconds.toPrecision(2)));
-}
-
 /** "delay=N, delays=a/b/c/d" for a line qmgr itself logs (no connection: c and d are 0). */
 export function delayFields(arrivalTime: number, activeTime: number, now: number): string {
-  const total = (now - arrivalTime) / 1000;
-  const a = (activeTime - arrivalTime) / 1000;
-  const b = (now - activeTime) / 1000;
-  return `delay=${formatDelay(total)}, delays=${formatDelay(a)}/${formatDelay(b)}/0/0`;
+  return `delay=${formatDelay(now - arrivalTime)}, delays=${formatDelay(activeTime - arrivalTime)}/${formatDelay(now - activeTime)}/0/0`;
 }

@@ -207,7 +207,6 @@ export class Scheduler {
     const e: Entry = {
       msg,
       state: 'gone',
-      hold: msg.hold,
       deleted: false,
       forced: msg.forcedRetry === true,
       resolved: new Map(),
@@ -225,7 +224,7 @@ export class Scheduler {
   private place(e: Entry): void {
     if (e.deleted) return;
     const now = this.now();
-    if (e.hold) {
+    if (e.msg.hold) {
       e.state = 'hold';
       return;
     }
@@ -284,7 +283,6 @@ export class Scheduler {
   // ---- admin ----
 
   private hold(e: Entry): void {
-    e.hold = true;
     e.msg.hold = true;
     if (e.state === 'deferred') this.due.delete(e.msg.queueId);
     if (e.state === 'active') this.cancelJobs(e);
@@ -292,8 +290,7 @@ export class Scheduler {
   }
 
   private release(e: Entry): void {
-    if (!e.hold) return;
-    e.hold = false;
+    if (!e.msg.hold) return;
     e.msg.hold = false;
     if (e.state === 'hold') this.place(e);
   }
@@ -301,7 +298,6 @@ export class Scheduler {
   private requeue(e: Entry): void {
     e.resolved.clear();
     e.forced = true;
-    e.hold = false;
     e.msg.hold = false;
     if (e.state === 'deferred') this.due.delete(e.msg.queueId);
     if (e.state === 'deferred' || e.state === 'hold') this.place(e);
@@ -388,7 +384,7 @@ export class Scheduler {
   /** Groups resolved candidates per destination into jobs and queues them. */
   private route(e: Entry, candidates: number[], failed: number[]): void {
     if (e.deleted || !e.pass) return;
-    if (!e.hold) {
+    if (!e.msg.hold) {
       const now = this.now();
       const failedSet = new Set(failed);
       const groups = new Map<string, { dest: Destination<Job>; indices: number[] }>();

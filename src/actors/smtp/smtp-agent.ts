@@ -39,9 +39,7 @@ export class SmtpAgent {
   constructor(private readonly opts: AgentOptions) {
     this.params = readSmtpParams(opts.config);
     this.resolver = makeResolver(this.params.dnsServers);
-    const reuseTime = opts.config.has('smtp_connection_reuse_time_limit')
-      ? Math.round(opts.config.time('smtp_connection_reuse_time_limit') * 1000) : 300_000;
-    this.cache = new SmtpConnectionCache(this.params.cacheTimeLimit, this.params.reuseCountLimit, reuseTime);
+    this.cache = new SmtpConnectionCache(this.params.cacheTimeLimit, this.params.reuseCountLimit, this.params.reuseTimeLimit);
   }
 
   /** Idle cached connections (for tests and status). */
@@ -88,8 +86,9 @@ export class SmtpAgent {
       for (const r of list) decided.set(r.index, { index: r.index, ...o });
     };
     let pending: PendingRecipient[] = [];
+    const badSender = !!req.sender && BAD_ADDRESS.test(req.sender);
     for (const r of req.recipients) {
-      if (!r.address || BAD_ADDRESS.test(r.address) || (req.sender && BAD_ADDRESS.test(req.sender))) {
+      if (badSender || !r.address || BAD_ADDRESS.test(r.address)) {
         decided.set(r.index, { index: r.index, state: 'bounced', dsn: '5.1.3', reason: `bad address syntax: <${r.address}>`, relay: 'none' });
       } else {
         pending.push(r);

@@ -21,6 +21,8 @@ export interface SmtpParams {
   mxSessionLimit: number;
   reuseCountLimit: number;
   cacheTimeLimit: number;
+  /** smtp_connection_reuse_time_limit: the oldest a cached session may be and still be reused. */
+  reuseTimeLimit: number;
   dnsServers: string[];
   defaultPort: number;
 }
@@ -41,6 +43,7 @@ const DEFAULTS: Record<string, string> = {
   smtp_mx_session_limit: '2',
   smtp_connection_reuse_count_limit: '0',
   smtp_connection_cache_time_limit: '2s',
+  smtp_connection_reuse_time_limit: '300s',
   dns_resolver_servers: '',
 };
 
@@ -76,6 +79,7 @@ export function readSmtpParams(input: MainConfig): SmtpParams {
     mxSessionLimit: config.int('smtp_mx_session_limit'),
     reuseCountLimit: config.int('smtp_connection_reuse_count_limit'),
     cacheTimeLimit: ms('smtp_connection_cache_time_limit'),
+    reuseTimeLimit: ms('smtp_connection_reuse_time_limit'),
     dnsServers: config.list('dns_resolver_servers'),
     defaultPort: 25,
   };

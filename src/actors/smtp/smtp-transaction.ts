@@ -37,8 +37,7 @@ export function needsSmtputf8(req: DeliveryRequest, recipients: PendingRecipient
 function commandName(err: ClientError): string {
   if (err.command === 'MAIL FROM') return 'MAIL FROM';
   if (err.command === 'RCPT TO') return 'RCPT TO';
-  if (err.command === 'DATA') return err.code === 'EMESSAGE' ? 'end of DATA' : 'DATA';
-  return 'DATA';
+  return err.command === 'DATA' && err.code === 'EMESSAGE' ? 'end of DATA' : 'DATA';
 }
 
 function lostStage(err: ClientError): string {

@@ -85,6 +85,8 @@ export interface SessionState {
 
 /** Command names as Postfix counts them; anything else is "unknown". */
 const KNOWN_COMMANDS = new Set(['helo', 'ehlo', 'starttls', 'auth', 'mail', 'rcpt', 'data', 'rset', 'noop', 'vrfy', 'quit']);
+/** The commands that need a HELO name in smtp-server. */
+const ENVELOPE_COMMANDS = new Set(['mail', 'rcpt', 'data']);
 /** Postfix's order for the disconnect line. */
 export const COMMAND_ORDER = ['helo', 'ehlo', 'starttls', 'auth', 'mail', 'rcpt', 'data', 'bdat', 'rset', 'noop', 'vrfy', 'etrn', 'quit', 'unknown'];
 
@@ -167,7 +169,8 @@ export class SmtpdConnection extends SMTPConnection {
     if (!this._ready || this._upgrading || this._closing) return super._onCommand(command, callback);
     const state = this.state;
     if (!this._nextHandler) {
-      const raw = command.toString('latin1').split(' ')[0].toLowerCase();
+      const space = command.indexOf(0x20);
+      const raw = command.toString('latin1', 0, space < 0 ? command.length : space).toLowerCase();
       const name = KNOWN_COMMANDS.has(raw) ? raw : 'unknown';
       state.lastCommand = name === 'unknown' ? 'UNKNOWN' : name.toUpperCase();
       if (hooks.hardErrorLimit > 0 && state.errorCount >= hooks.hardErrorLimit) {
@@ -181,7 +184,7 @@ export class SmtpdConnection extends SMTPConnection {
       state.commands.set(name, counts);
       state.pendingCommand = name;
     }
-    if (!hooks.heloRequired && !this.hostNameAppearsAs && !this._nextHandler && /^(mail|rcpt|data)$/.test(state.pendingCommand ?? '')) {
+    if (!hooks.heloRequired && !this.hostNameAppearsAs && !this._nextHandler && ENVELOPE_COMMANDS.has(state.pendingCommand ?? '')) {
       // smtp-server insists on HELO/EHLO first; Postfix does not unless smtpd_helo_required.
       // A blank name passes the library's check and reads as "no HELO" everywhere else.
       this.hostNameAppearsAs = ' ';

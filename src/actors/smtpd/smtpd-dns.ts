@@ -8,6 +8,7 @@
  */
 import { promises as dnsPromises } from 'node:dns';
 import { isIP } from 'node:net';
+import { parseIp } from '../../config/ip-address.js';
 
 /** Outcome of a domain or list question: found, not found, or DNS trouble. */
 export type DnsAnswer = 'found' | 'notfound' | 'tempfail';
@@ -86,18 +87,10 @@ export function rblQueryName(addr: string, list: string): string | undefined {
   const a = addr.replace(/^::ffff:/i, '');
   if (isIP(a) === 4) return `${a.split('.').reverse().join('.')}.${list}`;
   if (isIP(a) === 6) {
-    const full = expandIPv6(a);
-    return `${full.replace(/:/g, '').split('').reverse().join('.')}.${list}`;
+    const nibbles = parseIp(a)!.value.toString(16).padStart(32, '0');
+    return `${nibbles.split('').reverse().join('.')}.${list}`;
   }
   return undefined;
-}
-
-function expandIPv6(a: string): string {
-  const [head, tail] = a.split('::');
-  const h = head ? head.split(':') : [];
-  const t = tail !== undefined && tail ? tail.split(':') : [];
-  const fill = tail !== undefined ? Array(8 - h.length - t.length).fill('0') : [];
-  return [...h, ...fill, ...t].map((g) => g.padStart(4, '0')).join(':');
 }
 
 export function isLoopback(addr: string): boolean {
@@ -106,8 +99,7 @@ export function isLoopback(addr: string): boolean {
 }
 
 function sameAddress(a: string, b: string): boolean {
-  const x = a.replace(/^::ffff:/i, '').toLowerCase();
-  const y = b.replace(/^::ffff:/i, '').toLowerCase();
-  if (x === y) return true;
-  return isIP(x) === 6 && isIP(y) === 6 && expandIPv6(x) === expandIPv6(y);
+  const x = parseIp(a.replace(/^::ffff:/i, ''));
+  const y = parseIp(b.replace(/^::ffff:/i, ''));
+  return !!x && !!y && x.family === y.family && x.value === y.value;
 }

@@ -80,6 +80,13 @@ export class SmtpdPolicy {
     this.relayDomains = this.domainList('relay_domains', s.relayDomains, true);
     this.virtualMailboxDomains = this.domainList('virtual_mailbox_domains', s.virtualMailboxDomains, false);
     this.virtualAliasDomains = this.domainList('virtual_alias_domains', s.virtualAliasDomains, false);
+    this.recipientStages = [
+      ['client', s.clientRestrictions],
+      ['helo', s.heloRestrictions],
+      ['sender', s.senderRestrictions],
+      ['recipient', s.relayRestrictions],
+      ['recipient', s.recipientRestrictions],
+    ];
   }
 
   /** mynetworks, as compiled at construction. */
@@ -92,6 +99,8 @@ export class SmtpdPolicy {
   private readonly relayDomains: DomainMatcher;
   private readonly virtualMailboxDomains: DomainMatcher;
   private readonly virtualAliasDomains: DomainMatcher;
+  /** The lists checkRecipient runs, in order, with the stage each one's refusals name. */
+  private readonly recipientStages: ReadonlyArray<readonly [Stage, string[]]>;
 
   private hostList(param: string, list: string[]): HostMatcher {
     try {
@@ -118,15 +127,8 @@ export class SmtpdPolicy {
 
   /** Runs client, helo, sender, relay and recipient restrictions for one RCPT TO. */
   async checkRecipient(ctx: PolicyContext): Promise<PolicyVerdict> {
-    const s = this.settings;
     const warnings: SmtpReplyError[] = [];
-    for (const [stage, list] of [
-      ['client', s.clientRestrictions],
-      ['helo', s.heloRestrictions],
-      ['sender', s.senderRestrictions],
-      ['recipient', s.relayRestrictions],
-      ['recipient', s.recipientRestrictions],
-    ] as Array<[Stage, string[]]>) {
+    for (const [stage, list] of this.recipientStages) {
       const reject = await this.runList(stage, list, ctx, warnings);
       if (reject) return { reject, warnings };
     }

@@ -10,7 +10,7 @@
  * rename); it throws SaslFileError with a stable code on I/O trouble.
  * Secrets are never logged or kept beyond the call.
  */
-import { randomBytes, scrypt, scryptSync, timingSafeEqual } from 'node:crypto';
+import { randomBytes, scrypt, scryptSync, timingSafeEqual, type ScryptOptions } from 'node:crypto';
 import { closeSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
 
@@ -35,22 +35,28 @@ export function hashSecret(secret: string): string {
 
 /** True when `secret` matches `hash` (constant-time compare); false on any malformed hash. */
 export function verifySecret(secret: string, hash: string): boolean {
-  const parts = hash.trim().split('$');
-  if (parts.length !== 6 || parts[0] !== 'scrypt') return false;
-  const n = Number(parts[1]);
-  const r = Number(parts[2]);
-  const p = Number(parts[3]);
-  if (!Number.isInteger(n) || n < 2 || n > MAX_N || (n & (n - 1)) !== 0) return false;
-  if (!Number.isInteger(r) || r < 1 || r > MAX_RP || !Number.isInteger(p) || p < 1 || p > MAX_RP) return false;
-  const salt = Buffer.from(parts[4], 'base64');
-  const expected = Buffer.from(parts[5], 'base64');
-  if (salt.length === 0 || expected.length < 16) return false;
+  const h = parseHash(hash);
+  if (!h) return false;
   try {
-    const actual = scryptSync(secret, salt, expected.length, { N: n, r, p, maxmem: 256 * n * r + 1024 * 1024 });
-    return timingSafeEqual(actual, expected);
+    return timingSafeEqual(scryptSync(secret, h.salt, h.expected.length, h.options), h.expected);
   } catch {
     return false;
   }
+}
+
+/** The parts of a "scrypt$N$r$p$salt$hash" string, undefined when malformed or its cost is out of bounds. */
+function parseHash(hash: string): { salt: Buffer; expected: Buffer; options: ScryptOptions } | undefined {
+  const parts = hash.trim().split('$');
+  if (parts.length !== 6 || parts[0] !== 'scrypt') return undefined;
+  const n = Number(parts[1]);
+  const r = Number(parts[2]);
+  const p = Number(parts[3]);
+  if (!Number.isInteger(n) || n < 2 || n > MAX_N || (n & (n - 1)) !== 0) return undefined;
+  if (!Number.isInteger(r) || r < 1 || r > MAX_RP || !Number.isInteger(p) || p < 1 || p > MAX_RP) return undefined;
+  const salt = Buffer.from(parts[4], 'base64');
+  const expected = Buffer.from(parts[5], 'base64');
+  if (salt.length === 0 || expected.length < 16) return undefined;
+  return { salt, expected, options: { N: n, r, p, maxmem: 256 * n * r + 1024 * 1024 } };
 }
 
 /**
@@ -101,19 +107,11 @@ export function saslAddUser(file: string, user: string, secret: string): void {
 
 /** As verifySecret, off the event loop (crypto.scrypt on the libuv pool): what the server uses. */
 export function verifySecretAsync(secret: string, hash: string): Promise<boolean> {
-  const parts = hash.trim().split('$');
-  if (parts.length !== 6 || parts[0] !== 'scrypt') return Promise.resolve(false);
-  const n = Number(parts[1]);
-  const r = Number(parts[2]);
-  const p = Number(parts[3]);
-  if (!Number.isInteger(n) || n < 2 || n > MAX_N || (n & (n - 1)) !== 0) return Promise.resolve(false);
-  if (!Number.isInteger(r) || r < 1 || r > MAX_RP || !Number.isInteger(p) || p < 1 || p > MAX_RP) return Promise.resolve(false);
-  const salt = Buffer.from(parts[4], 'base64');
-  const expected = Buffer.from(parts[5], 'base64');
-  if (salt.length === 0 || expected.length < 16) return Promise.resolve(false);
+  const h = parseHash(hash);
+  if (!h) return Promise.resolve(false);
   return new Promise((resolve) => {
-    scrypt(secret, salt, expected.length, { N: n, r, p, maxmem: 256 * n * r + 1024 * 1024 }, (err, actual) => {
-      resolve(!err && timingSafeEqual(actual, expected));
+    scrypt(secret, h.salt, h.expected.length, h.options, (err, actual) => {
+      resolve(!err && timingSafeEqual(actual, h.expected));
     });
   });
 }

@@ -444,6 +444,7 @@ export class Smtpd {
       return spec;
     });
     const tls = session.tlsOptions;
+    const helo = heloOf(session);
     const sub: SmtpdSubmission = {
       queueId: state.queueId ?? this.queueIds.next(),
       arrivalTime: Date.now(),
@@ -453,11 +454,11 @@ export class Smtpd {
         name: state.clientName,
         addr: state.clientAddr,
         port: state.clientPort,
-        helo: heloOf(session),
+        helo,
         protocol: session.transmissionType,
         saslUser: session.user ? String(session.user) : undefined,
       },
-      heloName: heloOf(session),
+      heloName: helo,
       content,
     };
     const dsn = env.dsn;

@@ -16,7 +16,7 @@ import type { LookupTable } from '../../config/lookup-table.js';
 import type { ResolvedAddress } from '../../protocol/protocol.js';
 import { splitList } from '../../config/main-config.js';
 import { BoundedCache } from './trivial-rewrite-cache.js';
-import { findAddress } from './trivial-rewrite-map.js';
+import { findAddress, splitAddresses } from './trivial-rewrite-map.js';
 import { boolParam, intParam, param } from './trivial-rewrite-params.js';
 import { Resolver } from './trivial-rewrite-resolve.js';
 import { openMaps, TableLookupError } from './trivial-rewrite-tables.js';
@@ -125,7 +125,7 @@ export class TrivialRewrite {
     if (!table) return address;
     const hit = findAddress(table, address, this.delimiters, this.propagateCanonical);
     if (!hit) return address;
-    const first = hit.value.split(/[\s,]+/).find((s) => s !== '');
+    const first = splitAddresses(hit.value)[0];
     return first ? this.qualify(hit.apply(first)) : address;
   }
 }

@@ -13,7 +13,7 @@ import type { DeliveryOutcome, DeliveryRequest, DeliveryResult } from '../../pro
 import type { BodyLocation } from '../../store/store-types.js';
 import { logOutcomes } from '../../util/delivery-log.js';
 import type { Logger } from '../../util/log.js';
-import { deliveredCopy, deliverMaildir, deliverMbox } from './virtual-maildir.js';
+import { crlfToLf, deliveredCopy, deliverMaildir, deliverMbox } from './virtual-maildir.js';
 
 /** What the virtual agent is built with (as every delivery agent library). */
 export interface VirtualAgentOptions {
@@ -43,7 +43,7 @@ export class VirtualAgent {
     }
     if (!failure) {
       try {
-        content = await this.opts.readContent(req.location);
+        content = crlfToLf(await this.opts.readContent(req.location));
       } catch (err) {
         failure = { dsn: '4.3.0', reason: `error reading queue file: ${(err as Error)?.message ?? err}` };
       }
@@ -66,6 +66,7 @@ export class VirtualAgent {
         out(r.index, 'bounced', '5.1.1', `unknown user: "${r.address.toLowerCase()}"`);
         continue;
       }
+      const isMaildir = mailbox.trim().endsWith('/');
       const path = resolve(base || '/', mailbox.trim());
       const rel = relative(base || '/', path);
       if (!base || rel.startsWith('..') || isAbsolute(rel)) {
@@ -74,7 +75,7 @@ export class VirtualAgent {
       }
       const data = deliveredCopy(req.sender, r.address, content!);
       try {
-        if (mailbox.trim().endsWith('/')) {
+        if (isMaildir) {
           await deliverMaildir(path, data);
           out(r.index, 'delivered', '2.0.0', 'delivered to maildir');
         } else {
@@ -84,7 +85,7 @@ export class VirtualAgent {
       } catch (err) {
         const code = (err as { code?: string }).code;
         const full = code === 'ENOSPC' || code === 'EDQUOT';
-        const kind = mailbox.trim().endsWith('/') ? 'maildir' : 'mailbox';
+        const kind = isMaildir ? 'maildir' : 'mailbox';
         out(r.index, 'deferred', full ? '4.3.0' : '4.2.0', `${kind} delivery failed: ${(err as Error).message}`);
       }
     }

@@ -10,6 +10,7 @@ import { mkdir, open, rename, unlink } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { dirname, join } from 'node:path';
 import { threadId } from 'node:worker_threads';
+import { syncDir } from '../../store/store-segment.js';
 
 let counter = 0;
 
@@ -20,13 +21,14 @@ export function maildirName(now = Date.now()): string {
   return `${Math.floor(now / 1000)}.${process.pid}_${threadId}_${counter}.${host}`;
 }
 
-/** The delivered copy: Return-Path, Delivered-To, then the message with LF line ends. */
-export function deliveredCopy(sender: string, recipient: string, content: Buffer): Buffer {
+/** The delivered copy: Return-Path, Delivered-To, then the message (already with LF line ends, from crlfToLf). */
+export function deliveredCopy(sender: string, recipient: string, lfContent: Buffer): Buffer {
   const head = Buffer.from(`Return-Path: <${sender}>\nDelivered-To: ${recipient.toLowerCase()}\n`);
-  return Buffer.concat([head, crlfToLf(content)]);
+  return Buffer.concat([head, lfContent]);
 }
 
-function crlfToLf(content: Buffer): Buffer {
+/** The message with UNIX line ends (CRLF -> LF); done once per message, not per recipient. */
+export function crlfToLf(content: Buffer): Buffer {
   const out = Buffer.allocUnsafe(content.length);
   let n = 0;
   for (let i = 0; i < content.length; i++) {
@@ -35,15 +37,6 @@ function crlfToLf(content: Buffer): Buffer {
     out[n++] = b;
   }
   return out.subarray(0, n);
-}
-
-async function fsyncDir(dir: string): Promise<void> {
-  const fh = await open(dir, 'r');
-  try {
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
 }
 
 /** Delivers `data` into the Maildir at `dir` (created when missing); returns the file's path in new/. */
@@ -65,7 +58,7 @@ export async function deliverMaildir(dir: string, data: Buffer): Promise<string>
     await unlink(tmpPath).catch(() => undefined);
     throw err;
   }
-  await fsyncDir(join(dir, 'new'));
+  await syncDir(join(dir, 'new'));
   return newPath;
 }
 

@@ -140,6 +140,17 @@ test('network mail from this host (permit_inet_interfaces) or with always_add_mi
   await always.close();
 });
 
+test('network mail from a client in mynetworks (permit_mynetworks) gets Message-ID; one outside does not', async () => {
+  const c = makeCleanup({ local_header_rewrite_clients: 'permit_mynetworks', mynetworks: '127.0.0.0/8, [2001:db8::]/32, 192.0.2.0/24' }, dir);
+  const inside = queued(await c.process(smtpInput('Subject: x\r\n\r\nx\r\n')));
+  assert.match(Buffer.from(inside.content).toString('utf8'), /\r\nMessage-Id: </);
+  const v6 = queued(await c.process(smtpInput('Subject: x\r\n\r\nx\r\n', { client: { name: 'v6.example', addr: '2001:db8::25', protocol: 'ESMTP' } })));
+  assert.match(Buffer.from(v6.content).toString('utf8'), /\r\nMessage-Id: </);
+  const outside = queued(await c.process(smtpInput('Subject: x\r\n\r\nx\r\n', { client: { name: 'out.example', addr: '198.51.100.7', protocol: 'ESMTP' } })));
+  assert.doesNotMatch(Buffer.from(outside.content).toString('utf8'), /^Message-Id:/im);
+  await c.close();
+});
+
 test('body and kept headers are byte-exact: 8-bit, UTF-8, a 998-character line', async () => {
   const eight = Buffer.from(Array.from({ length: 256 }, (_, i) => i).filter((b) => b !== 0x0a && b !== 0x0d));
   const head = Buffer.from('Subject: =?UTF-8?B?w6k=?=\r\nX-Raw: caf\u00e9 \u65e5\u672c\r\n\tfolded\r\n\r\n', 'utf8');

@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { MainConfig } from '../../../src/config/main-config.js';
 import { readQmgrParams, TransportLimitTable } from '../../../src/actors/qmgr/qmgr-params.js';
-import { formatDelay, isExpired, nextAttemptAfterDeferral, notifyAllows } from '../../../src/actors/qmgr/qmgr-policy.js';
+import { delayFields, isExpired, nextAttemptAfterDeferral, notifyAllows } from '../../../src/actors/qmgr/qmgr-policy.js';
 import { Logger } from '../../../src/util/log.js';
 import type { QueuedMessage } from '../../../src/store/store-types.js';
 
@@ -59,8 +59,7 @@ test('NOTIFY: default is FAILURE and DELAY; NEVER excludes all', () => {
 });
 
 test('delays print like Postfix', () => {
-  assert.equal(formatDelay(0), '0');
-  assert.equal(formatDelay(0.123), '0.12');
-  assert.equal(formatDelay(4.16), '4.2');
-  assert.equal(formatDelay(12.6), '13');
+  assert.equal(delayFields(1000, 1000, 1000), 'delay=0, delays=0/0/0/0');
+  assert.equal(delayFields(0, 123, 4283), 'delay=4.3, delays=0.12/4.2/0/0');
+  assert.equal(delayFields(0, 12_600, 12_600), 'delay=13, delays=13/0/0/0');
 });

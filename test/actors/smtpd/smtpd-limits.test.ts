@@ -79,7 +79,12 @@ test('smtpd_hard_error_limit: 421 4.7.0 Error: too many errors; the tarpit delay
   const h = await startSmtpd({ smtpd_soft_error_limit: '2', smtpd_hard_error_limit: '4', smtpd_error_sleep_time: '0.2s' });
   try {
     const c = await ehloSession(h.port);
-    for (let i = 0; i < 4; i++) assert.equal(await c.cmd('RCPT TO:<u@mx.test.example>'), '503 5.5.1 Error: need MAIL command');
+    for (let i = 0; i < 4; i++) {
+      const started = performance.now();
+      assert.equal(await c.cmd('RCPT TO:<u@mx.test.example>'), '503 5.5.1 Error: need MAIL command');
+      // From the third command on the session is at the soft limit: each reply waits smtpd_error_sleep_time.
+      if (i >= 2) assert.ok(performance.now() - started >= 150, `command ${i + 1} not delayed`);
+    }
     assert.equal(await c.cmd('NOOP'), '421 4.7.0 mx.test.example Error: too many errors');
     assert.ok(await c.closedByServer());
     await until(() => logLines.some((l) => l.includes('too many errors after NOOP from localhost[127.0.0.1]')));

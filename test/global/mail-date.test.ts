@@ -1,11 +1,11 @@
 /**
- * cleanup-date: Postfix's mail_date form in a zone other than UTC, and the
+ * mail-date: Postfix's mail_date form in a zone other than UTC, and the
  * GMT stamp of generated Message-IDs.
  */
 process.env.TZ = 'America/New_York';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { gmtStamp, mailDate } from '../../../src/actors/cleanup/cleanup-date.js';
+import { gmtStamp, mailDate } from '../../src/global/mail-date.js';
 
 test('mailDate writes local time with numeric zone and zone name, day space-padded as %e', () => {
   assert.equal(mailDate(Date.UTC(2026, 0, 5, 14, 3, 9)), 'Mon,  5 Jan 2026 09:03:09 -0500 (EST)');

@@ -1,5 +1,5 @@
 /**
- * cleanup-date: the date forms cleanup writes: Postfix's mail_date (RFC 5322
+ * mail-date: the date forms cleanup and bounce write: Postfix's mail_date (RFC 5322
  * with numeric zone and the zone's name, local time) and the GMT stamp in
  * generated Message-IDs. Pure; never throws.
  */
