@@ -99,6 +99,8 @@ export interface RecipientOutcome {
   dsn: string;
   nextAttempt?: number;
   delayNotified?: boolean;
+  /** The next hop that gave the outcome ("host[ip]:port"), for the DSN's Remote-MTA. */
+  relay?: string;
 }
 
 export type AdminAction = 'hold' | 'release' | 'delete' | 'requeue';

@@ -63,6 +63,7 @@ test('a 5xx from the next hop bounces with an RFC 3464 report to the sender', as
   assert.match(dsn, /Action: failed/);
   assert.match(dsn, /Status: 5\.1\.1/);
   assert.match(dsn, /Diagnostic-Code: smtp; ?550 5\.1\.1/);
+  assert.match(dsn, /Remote-MTA: dns; ?127\.0\.0\.1/, 'the next hop that refused is named');
   assert.ok(dsn.includes('Subject: will bounce'), 'the original headers are returned');
 });
 

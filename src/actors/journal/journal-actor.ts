@@ -24,11 +24,6 @@ const SOURCES = new Map<string, MetricLabels>([
 ]);
 const SMTPD_SOURCE = label('source', 'smtpd');
 
-/** "host mx.example.com[192.0.2.1] said: ..." -> "mx.example.com[192.0.2.1]" (the DSN's Remote-MTA). */
-function remoteOf(reason: string): string | undefined {
-  return /^host (\S+\[[^\]]+\]) said:/.exec(reason)?.[1];
-}
-
 const NOTICE_TIMEOUT_MS = 60_000;
 
 runActor<JournalProtocol>(async (ctx) => {
@@ -53,10 +48,7 @@ runActor<JournalProtocol>(async (ctx) => {
       {
         message,
         kind: 'failure',
-        recipients: failed.map((o) => {
-          const relay = remoteOf(o.reason);
-          return relay ? { index: o.index, dsn: o.dsn, reason: o.reason, relay } : { index: o.index, dsn: o.dsn, reason: o.reason };
-        }),
+        recipients: failed.map((o) => (o.relay ? { index: o.index, dsn: o.dsn, reason: o.reason, relay: o.relay } : { index: o.index, dsn: o.dsn, reason: o.reason })),
       },
       { timeoutMs: NOTICE_TIMEOUT_MS },
     );

@@ -71,11 +71,15 @@ export function readResult(res: DeliveryResult, indices: number[], nextAttempt: 
     }
     const reason = String(o.reason ?? '');
     const dsn = String(o.dsn ?? (o.state === 'delivered' ? '2.0.0' : o.state === 'bounced' ? '5.0.0' : '4.0.0'));
-    if (typeof o.relay === 'string') relays.set(i, o.relay);
+    const relay = typeof o.relay === 'string' ? o.relay : undefined;
+    if (relay !== undefined) relays.set(i, relay);
     if (o.state === 'deferred') {
       deferred++;
       first ??= { reason, dsn };
       outcomes.push({ index: i, state: 'deferred', reason, dsn, nextAttempt });
+    } else if (o.state === 'bounced' && relay !== undefined) {
+      // The journal makes the failure notice from the outcome: it needs the relay.
+      outcomes.push({ index: i, state: o.state, reason, dsn, relay });
     } else {
       outcomes.push({ index: i, state: o.state, reason, dsn });
     }
