@@ -2,110 +2,152 @@
  * store-index: the in-memory index of live messages (no contents, only
  * locations), in queue-id order for listing, with counts by queue state.
  *
- * A message is held in one of two forms. Recovery stores it packed: its
- * msgpack meta copied into a shared arena, its location and two flags (hold,
- * has a ready recipient) in typed arrays, so a million recovered messages
- * cost one string and one map entry each instead of a handful of objects.
- * A packed message is decoded afresh whenever it is read (get, list,
- * values), so readers must not mutate what they get; the store changes a
- * message only through promote(), which turns it into a held object for
- * good. Messages appended at run time are packed the same way, from the
- * bytes just written.
+ * Every message has a slot: its queue id and msgpack meta copied into a
+ * shared arena of off-heap chunks, its location, flags and hash in typed
+ * arrays, and its id found through an IdTable of slot numbers. So a queued
+ * message costs the JavaScript heap nothing: a queue that grows by tens of
+ * thousands of messages a second does not grow the old generation, whose
+ * full collections (pauses of several milliseconds, every 100 ms or so)
+ * were the append path's latency tail. A message is decoded afresh
+ * whenever it is read (get, list, values), so readers must not mutate what
+ * they get; the store changes a message only through promote(), which
+ * turns it into a held object for good (only messages with a change, which
+ * are few at a time, are held).
  * Never throws, except promote() on an arena record that no longer decodes,
  * which cannot happen for a meta that passed scanMessageMeta.
  */
+import { IdTable, KeyEncoder } from './store-id-table.js';
 import { internMessage } from './store-intern.js';
 import { decodeMeta } from './store-records.js';
 import type { BodyLocation, QueueCounts, QueuedMessage } from './store-types.js';
 
 const ARENA_CHUNK = 1024 * 1024;
-const SHARDS = 64;
 const FLAG_HOLD = 1;
 const FLAG_READY = 2;
+const FLAG_LIVE = 4;
+/** The message is a held object (promoted); its arena meta is stale. */
+const FLAG_HELD = 8;
+/** Removals tolerated in the id order before it is swept. */
+const SWEEP_AFTER = 1024;
 
-/** Live messages by queue id, with a lazily sorted id list for paging. */
+/** Live messages by queue id, with a lazily sorted id order for paging. */
 export class QueueIndex {
-  /** A held object, or the slot of a packed message. */
-  private readonly entries = new ShardedMap<QueuedMessage | number>();
-  /** Ids in order, possibly holding ids that are gone (skipped and swept lazily). */
-  private order: string[] = [];
-  private sorted = true;
-  private stale = 0;
+  private count = 0;
+  private readonly held = new Map<number, QueuedMessage>();
+  private readonly keys = new KeyEncoder();
+  private readonly table: IdTable;
 
-  // Packed messages: slot arrays, grown by doubling, and free slots for reuse.
+  // Slot fields in pages: growing adds a page and copies nothing (doubling
+  // flat arrays copied megabytes in one append, a stall of tens of ms).
   private capacity = 0;
-  private slotChunk = new Uint32Array(0);
-  private slotStart = new Uint32Array(0);
-  private slotEnd = new Uint32Array(0);
-  private slotSegment = new Uint32Array(0);
-  private slotOffset = new Float64Array(0);
-  private slotLength = new Float64Array(0);
-  private slotFlags = new Uint8Array(0);
+  private readonly slotChunk = new PagedArray(Uint32Array);
+  /** Arena offset of the id; the meta follows it. */
+  private readonly slotStart = new PagedArray(Uint32Array);
+  private readonly slotKeyLength = new PagedArray(Uint32Array);
+  private readonly slotEnd = new PagedArray(Uint32Array);
+  private readonly slotHash = new PagedArray(Uint32Array);
+  /** Bumped when a slot is freed, so the id order can tell a reused slot from the one it listed. */
+  private readonly slotGeneration = new PagedArray(Uint32Array);
+  private readonly slotSegment = new PagedArray(Uint32Array);
+  private readonly slotOffset = new PagedArray(Float64Array);
+  private readonly slotLength = new PagedArray(Float64Array);
+  private readonly slotFlags = new PagedArray(Uint8Array);
   private freeSlots: number[] = [];
   private nextSlot = 0;
-  // Arena chunks of packed metas; a chunk is dropped when its last slot goes.
+
+  // Arena chunks; a chunk is dropped when its last slot goes.
   private chunks: (Buffer | undefined)[] = [];
   private chunkLive: number[] = [];
   private fill = 0;
 
+  // The id order: slots (with the generation they had when listed) in
+  // insertion order, sorted when a listing needs it; paged like the slots.
+  private readonly orderSlot = new PagedArray(Int32Array);
+  private readonly orderGeneration = new PagedArray(Uint32Array);
+  private orderCapacity = 0;
+  private orderLength = 0;
+  private sorted = true;
+  private stale = 0;
+  private lastKey = Buffer.allocUnsafeSlow(256);
+  private lastKeyLength = -1;
+
+  constructor() {
+    this.table = new IdTable({
+      hashOf: (slot) => this.slotHash.get(slot),
+      keyEquals: (slot, key, length) => this.keyEquals(slot, key, length),
+    });
+  }
+
   get size(): number {
-    return this.entries.size;
+    return this.count;
+  }
+
+  private find(queueId: string): number {
+    const length = this.keys.encode(queueId);
+    return this.table.find(this.keys.buf, length, this.keys.hash(length));
   }
 
   has(queueId: string): boolean {
-    return this.entries.has(queueId);
+    return this.find(queueId) >= 0;
   }
 
-  /** The message, decoded afresh when it is packed; do not mutate it. */
+  /** The message, decoded afresh unless it is held; do not mutate it. */
   get(queueId: string): QueuedMessage | undefined {
-    const e = this.entries.get(queueId);
-    if (e === undefined) return undefined;
-    return typeof e === 'number' ? this.unpack(queueId, e, false) : e;
+    const slot = this.find(queueId);
+    return slot < 0 ? undefined : this.read(slot, queueId);
+  }
+
+  private read(slot: number, queueId: string): QueuedMessage {
+    return this.slotFlags.get(slot) & FLAG_HELD ? (this.held.get(slot) as QueuedMessage) : this.unpack(queueId, slot, false);
   }
 
   /** Where a message's content lies, without decoding it. */
   location(queueId: string): BodyLocation | undefined {
-    const e = this.entries.get(queueId);
-    if (e === undefined || typeof e !== 'number') return e?.location;
-    return { segment: this.slotSegment[e], offset: this.slotOffset[e], length: this.slotLength[e] };
+    const slot = this.find(queueId);
+    if (slot < 0) return undefined;
+    return { segment: this.slotSegment.get(slot), offset: this.slotOffset.get(slot), length: this.slotLength.get(slot) };
   }
 
   /** The held object of a message, unpacking it for good; for changing it in place. */
   promote(queueId: string): QueuedMessage | undefined {
-    const e = this.entries.get(queueId);
-    if (e === undefined || typeof e !== 'number') return e;
-    const q = this.unpack(queueId, e, true);
-    this.freeSlot(e);
-    this.entries.set(queueId, q);
+    const slot = this.find(queueId);
+    if (slot < 0) return undefined;
+    if (this.slotFlags.get(slot) & FLAG_HELD) return this.held.get(slot);
+    const q = this.unpack(queueId, slot, true);
+    this.held.set(slot, q);
+    this.slotFlags.set(slot, this.slotFlags.get(slot) | FLAG_HELD);
     return q;
   }
 
   /**
-   * Adds or replaces a message in packed form: its meta bytes meta[start, end)
-   * are copied, so the caller's buffer is not kept.
+   * Adds or replaces a message: its meta bytes meta[start, end) are copied,
+   * so the caller's buffer is not kept.
    */
   putPacked(queueId: string, meta: Buffer, start: number, end: number, hold: boolean, ready: boolean, location: BodyLocation): void {
-    const slot = this.allocSlot(end - start);
-    const chunk = this.chunks[this.slotChunk[slot]] as Buffer;
-    // A view, not meta.subarray(): no Buffer object per record.
-    chunk.set(new Uint8Array(meta.buffer, meta.byteOffset + start, end - start), this.slotStart[slot]);
-    this.slotSegment[slot] = location.segment;
-    this.slotOffset[slot] = location.offset;
-    this.slotLength[slot] = location.length;
-    this.slotFlags[slot] = (hold ? FLAG_HOLD : 0) | (ready ? FLAG_READY : 0);
-    this.replace(queueId, slot);
-  }
-
-  private replace(queueId: string, value: QueuedMessage | number): void {
-    const old = this.entries.get(queueId);
-    if (old === undefined) {
-      const last = this.order.length > 0 ? this.order[this.order.length - 1] : undefined;
-      if (last !== undefined && queueId <= last) this.sorted = false;
-      this.order.push(queueId);
-    } else if (typeof old === 'number') {
-      this.freeSlot(old);
+    const keyLength = this.keys.encode(queueId);
+    const hash = this.keys.hash(keyLength);
+    let slot = this.table.find(this.keys.buf, keyLength, hash);
+    if (slot >= 0) {
+      this.releaseArena(slot);
+      this.held.delete(slot);
+    } else {
+      slot = this.allocSlot();
+      this.slotHash.set(slot, hash);
+      this.table.add(slot, hash);
+      this.addToOrder(slot, keyLength);
+      this.count++;
     }
-    this.entries.set(queueId, value);
+    this.allocArena(slot, keyLength, end - start);
+    const chunk = this.chunks[this.slotChunk.get(slot)] as Buffer;
+    let at = this.slotStart.get(slot);
+    // Byte loops, not copy() or a view: a few hundred bytes, and no object made per message.
+    const key = this.keys.buf;
+    for (let i = 0; i < keyLength; i++) chunk[at++] = key[i];
+    for (let i = start; i < end; i++) chunk[at++] = meta[i];
+    this.slotSegment.set(slot, location.segment);
+    this.slotOffset.set(slot, location.offset);
+    this.slotLength.set(slot, location.length);
+    this.slotFlags.set(slot, FLAG_LIVE | (hold ? FLAG_HOLD : 0) | (ready ? FLAG_READY : 0));
   }
 
   /**
@@ -113,60 +155,56 @@ export class QueueIndex {
    * no longer lies at `from` (replaced meanwhile); true when moved.
    */
   relocate(queueId: string, from: BodyLocation, to: BodyLocation): boolean {
-    const e = this.entries.get(queueId);
-    if (e === undefined) return false;
-    if (typeof e === 'number') {
-      if (this.slotSegment[e] !== from.segment || this.slotOffset[e] !== from.offset) return false;
-      this.slotSegment[e] = to.segment;
-      this.slotOffset[e] = to.offset;
-      this.slotLength[e] = to.length;
-      return true;
-    }
-    if (e.location.segment !== from.segment || e.location.offset !== from.offset) return false;
-    e.location = { ...to };
+    const slot = this.find(queueId);
+    if (slot < 0) return false;
+    if (this.slotSegment.get(slot) !== from.segment || this.slotOffset.get(slot) !== from.offset) return false;
+    this.slotSegment.set(slot, to.segment);
+    this.slotOffset.set(slot, to.offset);
+    this.slotLength.set(slot, to.length);
+    const q = this.held.get(slot);
+    if (q) q.location = { ...to };
     return true;
   }
 
   /** Drops a message; false when it was not there. */
   remove(queueId: string): boolean {
-    const e = this.entries.get(queueId);
-    if (e === undefined) return false;
-    this.entries.delete(queueId);
-    if (typeof e === 'number') this.freeSlot(e);
-    // The id may come back (a replayed copy); the sweep drops duplicates.
-    if (++this.stale > 1024 && this.stale > this.entries.size) this.sweep();
+    const slot = this.find(queueId);
+    if (slot < 0) return false;
+    this.table.delete(slot, this.slotHash.get(slot));
+    this.releaseArena(slot);
+    this.held.delete(slot);
+    this.slotFlags.set(slot, 0);
+    this.slotGeneration.set(slot, this.slotGeneration.get(slot) + 1);
+    this.freeSlots.push(slot);
+    this.count--;
+    if (++this.stale > SWEEP_AFTER && this.stale > this.count) this.sweep();
     return true;
   }
 
-  /** Every live message, in no particular order; packed ones decoded afresh. */
+  /** Every live message, in no particular order; decoded afresh unless held. */
   *values(): IterableIterator<QueuedMessage> {
-    for (const [id, e] of this.entries) yield typeof e === 'number' ? this.unpack(id, e, false) : e;
+    for (let slot = 0; slot < this.nextSlot; slot++) {
+      if (this.slotFlags.get(slot) & FLAG_LIVE) yield this.read(slot, this.idOf(slot));
+    }
   }
 
-  /** Calls `fn` with each live message's content segment and size, without decoding anything. */
+  /** Calls `fn` with each live message's id, content segment and size, without decoding its meta. */
   forEachLocation(fn: (queueId: string, segment: number, size: number) => void): void {
-    for (const [id, e] of this.entries) {
-      if (typeof e === 'number') fn(id, this.slotSegment[e], this.slotLength[e]);
-      else fn(id, e.location.segment, e.size);
+    for (let slot = 0; slot < this.nextSlot; slot++) {
+      if (this.slotFlags.get(slot) & FLAG_LIVE) fn(this.idOf(slot), this.slotSegment.get(slot), this.slotLength.get(slot));
     }
   }
 
-  private sweep(): void {
-    const seen = new Set<string>();
-    this.order = this.order.filter((id) => {
-      if (!this.entries.has(id) || seen.has(id)) return false;
-      seen.add(id);
-      return true;
-    });
-    this.stale = 0;
-  }
-
-  private ensureSorted(): void {
-    if (this.stale > 0 || !this.sorted) {
-      this.sweep();
-      this.order.sort();
-      this.sorted = true;
+  /**
+   * Content bytes of live messages in segments before `segment`, plus
+   * `perMessage` for each; no ids made, no meta decoded.
+   */
+  bytesBefore(segment: number, perMessage = 0): number {
+    let bytes = 0;
+    for (let slot = 0; slot < this.nextSlot; slot++) {
+      if (this.slotFlags.get(slot) & FLAG_LIVE && this.slotSegment.get(slot) < segment) bytes += this.slotLength.get(slot) + perMessage;
     }
+    return bytes;
   }
 
   /** A page of live messages in queue-id order, after `after` (exclusive). */
@@ -174,22 +212,23 @@ export class QueueIndex {
     this.ensureSorted();
     let lo = 0;
     if (after !== undefined) {
-      let hi = this.order.length;
+      const length = this.keys.encode(after);
+      let hi = this.orderLength;
       while (lo < hi) {
         const mid = (lo + hi) >>> 1;
-        if (this.order[mid] <= after) lo = mid + 1;
+        if (this.compareKey(this.orderSlot.get(mid), this.keys.buf, length) <= 0) lo = mid + 1;
         else hi = mid;
       }
     }
     const messages: QueuedMessage[] = [];
     const max = Math.max(0, Math.floor(limit));
     let i = lo;
-    for (; i < this.order.length && messages.length < max; i++) {
-      const q = this.get(this.order[i]);
-      if (q) messages.push(q);
+    for (; i < this.orderLength && messages.length < max; i++) {
+      const slot = this.orderSlot.get(i);
+      messages.push(this.read(slot, this.idOf(slot)));
     }
     const page: { messages: QueuedMessage[]; next?: string } = { messages };
-    if (i < this.order.length && messages.length > 0) page.next = messages[messages.length - 1].queueId;
+    if (i < this.orderLength && messages.length > 0) page.next = messages[messages.length - 1].queueId;
     return page;
   }
 
@@ -198,51 +237,141 @@ export class QueueIndex {
     let active = 0;
     let deferred = 0;
     let hold = 0;
-    for (const e of this.entries.values()) {
-      if (typeof e === 'number') {
-        const f = this.slotFlags[e];
-        if (f & FLAG_HOLD) hold++;
-        else if (f & FLAG_READY) active++;
+    for (let slot = 0; slot < this.nextSlot; slot++) {
+      const f = this.slotFlags.get(slot);
+      if (!(f & FLAG_LIVE)) continue;
+      if (f & FLAG_HELD) {
+        const q = this.held.get(slot) as QueuedMessage;
+        if (q.hold) hold++;
+        else if (q.recipients.some((r) => r.state === 'ready')) active++;
         else deferred++;
-        continue;
-      }
-      if (e.hold) {
-        hold++;
-        continue;
-      }
-      let ready = false;
-      for (const r of e.recipients) {
-        if (r.state === 'ready') {
-          ready = true;
-          break;
-        }
-      }
-      if (ready) active++;
+      } else if (f & FLAG_HOLD) hold++;
+      else if (f & FLAG_READY) active++;
       else deferred++;
     }
-    return { incoming: 0, active, deferred, hold, corrupt, total: this.entries.size };
+    return { incoming: 0, active, deferred, hold, corrupt, total: this.count };
   }
 
-  /** Decodes a packed message; `keep` interns its values (it will live on). */
+  /** The id of a live slot, as a string. */
+  private idOf(slot: number): string {
+    const chunk = this.chunks[this.slotChunk.get(slot)] as Buffer;
+    const start = this.slotStart.get(slot);
+    return chunk.toString('utf8', start, start + this.slotKeyLength.get(slot));
+  }
+
+  private keyEquals(slot: number, key: Uint8Array, length: number): boolean {
+    if (this.slotKeyLength.get(slot) !== length) return false;
+    const chunk = this.chunks[this.slotChunk.get(slot)] as Buffer;
+    const start = this.slotStart.get(slot);
+    for (let i = 0; i < length; i++) if (chunk[start + i] !== key[i]) return false;
+    return true;
+  }
+
+  /** Byte order of a slot's id against key[0, length): negative, zero or positive. */
+  private compareKey(slot: number, key: Uint8Array, length: number): number {
+    const chunk = this.chunks[this.slotChunk.get(slot)] as Buffer;
+    const start = this.slotStart.get(slot);
+    const n = this.slotKeyLength.get(slot);
+    const common = Math.min(n, length);
+    for (let i = 0; i < common; i++) {
+      const d = chunk[start + i] - key[i];
+      if (d !== 0) return d;
+    }
+    return n - length;
+  }
+
+  /** Byte order of two slots' ids. */
+  private compareSlots(a: number, b: number): number {
+    const chunk = this.chunks[this.slotChunk.get(b)] as Buffer;
+    const start = this.slotStart.get(b);
+    return this.compareKey(a, chunk.subarray(start, start + this.slotKeyLength.get(b)), this.slotKeyLength.get(b));
+  }
+
+  /** Lists a new slot at the end of the id order; the order stays sorted while ids arrive ascending. */
+  private addToOrder(slot: number, keyLength: number): void {
+    if (this.orderLength === this.orderCapacity) {
+      this.orderSlot.addPage();
+      this.orderGeneration.addPage();
+      this.orderCapacity += PAGE;
+    }
+    this.orderSlot.set(this.orderLength, slot);
+    this.orderGeneration.set(this.orderLength, this.slotGeneration.get(slot));
+    this.orderLength++;
+    const key = this.keys.buf;
+    if (this.lastKeyLength >= 0 && this.sorted) {
+      const common = Math.min(keyLength, this.lastKeyLength);
+      let d = 0;
+      for (let i = 0; i < common && d === 0; i++) d = key[i] - this.lastKey[i];
+      if (d < 0 || (d === 0 && keyLength <= this.lastKeyLength)) this.sorted = false;
+    }
+    if (keyLength > this.lastKey.length) this.lastKey = Buffer.allocUnsafeSlow(keyLength * 2);
+    for (let i = 0; i < keyLength; i++) this.lastKey[i] = key[i];
+    this.lastKeyLength = keyLength;
+  }
+
+  /** Drops listed slots that were removed since (their generation moved on). */
+  private sweep(): void {
+    let n = 0;
+    for (let i = 0; i < this.orderLength; i++) {
+      const slot = this.orderSlot.get(i);
+      if (this.slotFlags.get(slot) & FLAG_LIVE && this.slotGeneration.get(slot) === this.orderGeneration.get(i)) {
+        this.orderSlot.set(n, slot);
+        this.orderGeneration.set(n, this.orderGeneration.get(i));
+        n++;
+      }
+    }
+    this.orderLength = n;
+    this.stale = 0;
+  }
+
+  private ensureSorted(): void {
+    if (this.stale > 0) this.sweep();
+    if (this.sorted) return;
+    const flat = new Int32Array(this.orderLength);
+    for (let i = 0; i < flat.length; i++) flat[i] = this.orderSlot.get(i);
+    flat.sort((a, b) => this.compareSlots(a, b));
+    for (let i = 0; i < flat.length; i++) {
+      this.orderSlot.set(i, flat[i]);
+      this.orderGeneration.set(i, this.slotGeneration.get(flat[i]));
+    }
+    this.sorted = true;
+    // The next id is compared with the largest one listed.
+    const last = this.orderLength > 0 ? this.orderSlot.get(this.orderLength - 1) : -1;
+    if (last < 0) {
+      this.lastKeyLength = -1;
+      return;
+    }
+    const length = this.slotKeyLength.get(last);
+    if (length > this.lastKey.length) this.lastKey = Buffer.allocUnsafeSlow(length * 2);
+    const chunk = this.chunks[this.slotChunk.get(last)] as Buffer;
+    chunk.copy(this.lastKey, 0, this.slotStart.get(last), this.slotStart.get(last) + length);
+    this.lastKeyLength = length;
+  }
+
+  /** Decodes a message's meta; `keep` interns its values (it will live on). */
   private unpack(queueId: string, slot: number, keep: boolean): QueuedMessage {
-    const chunk = this.chunks[this.slotChunk[slot]] as Buffer;
-    const meta = decodeMeta(chunk, this.slotStart[slot], this.slotEnd[slot]);
+    const chunk = this.chunks[this.slotChunk.get(slot)] as Buffer;
+    const meta = decodeMeta(chunk, this.slotStart.get(slot) + this.slotKeyLength.get(slot), this.slotEnd.get(slot));
     if (!meta) throw new Error(`queue index: packed meta of ${queueId} does not decode`);
     const q = meta as unknown as QueuedMessage;
     q.queueId = queueId;
     q.hold = q.hold === true;
-    q.size = this.slotLength[slot];
-    q.location = { segment: this.slotSegment[slot], offset: this.slotOffset[slot], length: this.slotLength[slot] };
+    q.size = this.slotLength.get(slot);
+    q.location = { segment: this.slotSegment.get(slot), offset: this.slotOffset.get(slot), length: this.slotLength.get(slot) };
     if (keep) internMessage(q);
     return q;
   }
 
-  private allocSlot(bytes: number): number {
-    let slot = this.freeSlots.pop();
-    if (slot === undefined) {
-      if (this.nextSlot === this.capacity) this.grow();
-      slot = this.nextSlot++;
-    }
+  private allocSlot(): number {
+    const slot = this.freeSlots.pop();
+    if (slot !== undefined) return slot;
+    if (this.nextSlot === this.capacity) this.grow();
+    return this.nextSlot++;
+  }
+
+  /** Gives a slot keyLength + metaLength bytes of arena. */
+  private allocArena(slot: number, keyLength: number, metaLength: number): void {
+    const bytes = keyLength + metaLength;
     let c = this.chunks.length - 1;
     let chunk = c >= 0 ? this.chunks[c] : undefined;
     if (!chunk || this.fill + bytes > chunk.length) {
@@ -253,84 +382,48 @@ export class QueueIndex {
       c = this.chunks.length - 1;
       this.fill = 0;
     }
-    this.slotChunk[slot] = c;
-    this.slotStart[slot] = this.fill;
-    this.slotEnd[slot] = this.fill + bytes;
+    this.slotChunk.set(slot, c);
+    this.slotStart.set(slot, this.fill);
+    this.slotKeyLength.set(slot, keyLength);
+    this.slotEnd.set(slot, this.fill + bytes);
     this.fill += bytes;
     this.chunkLive[c]++;
-    return slot;
   }
 
-  private freeSlot(slot: number): void {
-    const c = this.slotChunk[slot];
+  private releaseArena(slot: number): void {
+    const c = this.slotChunk.get(slot);
     // The chunk being filled stays; an older one goes with its last message.
     if (--this.chunkLive[c] === 0 && c !== this.chunks.length - 1) this.chunks[c] = undefined;
-    this.freeSlots.push(slot);
   }
 
   private grow(): void {
-    const n = Math.max(1024, this.capacity * 2);
-    const widen = <T extends Uint32Array | Float64Array | Uint8Array>(a: T, make: (n: number) => T): T => {
-      const b = make(n);
-      b.set(a);
-      return b;
-    };
-    this.slotChunk = widen(this.slotChunk, (k) => new Uint32Array(k));
-    this.slotStart = widen(this.slotStart, (k) => new Uint32Array(k));
-    this.slotEnd = widen(this.slotEnd, (k) => new Uint32Array(k));
-    this.slotSegment = widen(this.slotSegment, (k) => new Uint32Array(k));
-    this.slotOffset = widen(this.slotOffset, (k) => new Float64Array(k));
-    this.slotLength = widen(this.slotLength, (k) => new Float64Array(k));
-    this.slotFlags = widen(this.slotFlags, (k) => new Uint8Array(k));
-    this.capacity = n;
+    for (const a of [this.slotChunk, this.slotStart, this.slotKeyLength, this.slotEnd, this.slotHash, this.slotGeneration,
+      this.slotSegment, this.slotOffset, this.slotLength, this.slotFlags]) a.addPage();
+    this.capacity += PAGE;
   }
 }
 
-/**
- * A Map split in SHARDS by a hash of the key. A Map rehashes all of its
- * entries when it grows; one Map of a million ids stalls the event loop for
- * tens of milliseconds each time, a shard for a sixty-fourth of that.
- */
-class ShardedMap<V> {
-  private readonly shards: Map<string, V>[] = Array.from({ length: SHARDS }, () => new Map<string, V>());
-  private count = 0;
+const PAGE_BITS = 14;
+const PAGE = 1 << PAGE_BITS;
+const PAGE_MASK = PAGE - 1;
 
-  private shard(key: string): Map<string, V> {
-    let h = 0;
-    for (let i = 0; i < key.length; i++) h = (h * 31 + key.charCodeAt(i)) | 0;
-    return this.shards[(h ^ (h >>> 7)) & (SHARDS - 1)];
+type NumberArray = Uint8Array | Int32Array | Uint32Array | Float64Array;
+
+/** A growable array of numbers in fixed pages of PAGE entries, zero-filled; growing copies nothing. */
+class PagedArray<T extends NumberArray> {
+  private readonly pages: T[] = [];
+
+  constructor(private readonly make: new (n: number) => T) {}
+
+  get(i: number): number {
+    return this.pages[i >>> PAGE_BITS][i & PAGE_MASK];
   }
 
-  get size(): number {
-    return this.count;
+  set(i: number, v: number): void {
+    this.pages[i >>> PAGE_BITS][i & PAGE_MASK] = v;
   }
 
-  get(key: string): V | undefined {
-    return this.shard(key).get(key);
-  }
-
-  has(key: string): boolean {
-    return this.shard(key).has(key);
-  }
-
-  set(key: string, value: V): void {
-    const m = this.shard(key);
-    const before = m.size;
-    m.set(key, value);
-    this.count += m.size - before;
-  }
-
-  delete(key: string): boolean {
-    const gone = this.shard(key).delete(key);
-    if (gone) this.count--;
-    return gone;
-  }
-
-  *[Symbol.iterator](): IterableIterator<[string, V]> {
-    for (const m of this.shards) yield* m;
-  }
-
-  *values(): IterableIterator<V> {
-    for (const m of this.shards) yield* m.values();
+  addPage(): void {
+    this.pages.push(new this.make(PAGE));
   }
 }

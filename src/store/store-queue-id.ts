@@ -10,39 +10,49 @@
 const DIGITS = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
 const SEQ_MAX = 62 ** 3;
 
-function base62(n: number, width: number): string {
-  let s = '';
-  for (let i = 0; i < width; i++) {
-    s = DIGITS[n % 62] + s;
-    n = Math.floor(n / 62);
-  }
-  return s;
-}
+const CODES = Array.from(DIGITS, (c) => c.charCodeAt(0));
 
 /** Makes queue ids for one thread; `threadSalt` is the thread's instance number, 0..63. */
 export class QueueIdGenerator {
-  private readonly salt: string;
+  private readonly salt0: number;
+  private readonly salt1: number;
   private lastMs = 0;
   private seq = 0;
+  /** Character codes of lastMs in base62, remade only when the millisecond changes. */
+  private readonly time = new Array<number>(7).fill(CODES[0]);
 
   constructor(threadSalt: number) {
     if (!Number.isInteger(threadSalt) || threadSalt < 0 || threadSalt >= 62 * 62) {
       throw new RangeError(`queue id salt out of range: ${threadSalt}`);
     }
-    this.salt = base62(threadSalt, 2);
+    this.salt0 = CODES[Math.floor(threadSalt / 62)];
+    this.salt1 = CODES[threadSalt % 62];
   }
 
   /** The next id; `nowMs` defaults to the clock. A clock that steps back is ignored. */
   next(nowMs: number = Date.now()): string {
     if (nowMs > this.lastMs) {
-      this.lastMs = nowMs;
+      this.setTime(nowMs);
       this.seq = 0;
     } else if (++this.seq >= SEQ_MAX) {
       // More than 238k ids in one millisecond: borrow the next millisecond.
-      this.lastMs++;
+      this.setTime(this.lastMs + 1);
       this.seq = 0;
     }
-    return base62(this.lastMs, 7) + base62(this.seq, 3) + this.salt;
+    const t = this.time;
+    const q = this.seq;
+    // One string made per id (cleanup makes one per message), not a chain of concatenations.
+    return String.fromCharCode(t[0], t[1], t[2], t[3], t[4], t[5], t[6],
+      CODES[Math.floor(q / 3844)], CODES[Math.floor(q / 62) % 62], CODES[q % 62], this.salt0, this.salt1);
+  }
+
+  private setTime(ms: number): void {
+    this.lastMs = ms;
+    let n = ms;
+    for (let i = 6; i >= 0; i--) {
+      this.time[i] = CODES[n % 62];
+      n = Math.floor(n / 62);
+    }
   }
 }
 

@@ -8,6 +8,7 @@
 import { Packr } from 'msgpackr';
 import type { AdminAction, NewMessage, QueuedMessage, QueuedRecipient, RecipientOutcome } from './store-types.js';
 import { encodeFrame, type EncodedFrame } from './store-frame.js';
+import { MessageMetaPacker } from './store-meta-pack.js';
 
 /** Record kinds, one byte on disk. */
 export const KIND = {
@@ -80,6 +81,19 @@ function stripUndefined<T extends object>(o: T): T {
 /** Frame of a message record; the content is the blob. */
 export function messageFrame(meta: MessageMeta, content: Uint8Array): EncodedFrame {
   return encodeFrame(KIND.MESSAGE, packr.pack(meta), content);
+}
+
+const metaPacker = new MessageMetaPacker();
+
+/**
+ * Frame of a new message's record (the meta newMessageMeta would build),
+ * packed without building the meta; msgpackr only for a message whose fields
+ * have unexpected types.
+ */
+export function newMessageFrame(m: NewMessage): EncodedFrame {
+  const n = metaPacker.pack(m);
+  if (n < 0) return messageFrame(newMessageMeta(m), m.content);
+  return encodeFrame(KIND.MESSAGE, metaPacker.buf, m.content, n);
 }
 
 /** Frame of a change record (outcomes, hold, release, requeue, done). */

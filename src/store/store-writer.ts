@@ -1,8 +1,11 @@
 /**
  * store-writer: the journal's single writer with group commit. Appends that
  * arrive while a flush runs are coalesced into the next flush: one writev,
- * one fdatasync, then every append in the batch is acknowledged. A lone
- * append is flushed at once. Batches are capped by bytes. Segments are
+ * one fdatasync, then every append in the batch is acknowledged. After a
+ * flush the writer lets one turn of the event loop pass before it takes the
+ * next batch, so the callers it just acknowledged join that batch together
+ * rather than one of them going first alone. A lone append (writer idle) is
+ * flushed at once. Batches are capped by bytes. Segments are
  * pre-sized with ftruncate (zeros), and a new one starts when a batch would
  * not fit; the next segment is made ready in the background, so a rollover
  * costs no file creation or fsync on the append path. The write itself is
@@ -123,9 +126,11 @@ export class JournalWriter {
     while (this.waiting.length > 0) {
       const batch = this.waiting.shift() as Batch;
       await this.flush(batch);
-      // Let the callers just acknowledged submit their next records, so they
-      // join this next batch instead of waiting a whole fdatasync for it.
-      if (this.waiting.length > 0) await new Promise<void>((r) => setImmediate(r));
+      // Let the callers just acknowledged submit their next records before
+      // choosing what to flush next, or to stop: stopping at once made the
+      // first of them a lone append, flushed by itself, while all the others
+      // waited a whole fdatasync for it before their own.
+      await new Promise<void>((r) => setImmediate(r));
     }
     this.running = false;
     const waiters = this.idle;

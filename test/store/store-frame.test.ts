@@ -1,7 +1,8 @@
 /** Tests of the journal frame: round trip, and each way a frame can be damaged. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { encodeFrame, scanFrame, FRAME_HEADER } from '../../src/store/store-frame.js';
+import { crc32 } from 'node:zlib';
+import { crc32Range, encodeFrame, scanFrame, FRAME_HEADER } from '../../src/store/store-frame.js';
 
 function flat(kind: number, meta: Buffer, blob?: Buffer): Buffer {
   const f = encodeFrame(kind, meta, blob);
@@ -42,4 +43,12 @@ test('a flipped length bit is a bad length, a cut frame is short', () => {
   assert.equal(scanFrame(flipped, 0).status, 'bad-length');
   assert.equal(scanFrame(one.subarray(0, one.length - 10), 0).status, 'short');
   assert.equal(scanFrame(one.subarray(0, 5), 0).status, 'short');
+});
+
+test('the head checksum in JavaScript is zlib crc32, and zlib continues it over the blob', () => {
+  const buf = Buffer.from(Array.from({ length: 3000 }, (_, i) => (i * 131 + 7) & 0xff));
+  for (const [from, to] of [[0, 0], [0, 1], [5, 300], [12, 3000]]) {
+    assert.equal(crc32Range(buf, from, to), crc32(buf.subarray(from, to)));
+  }
+  assert.equal(crc32(buf.subarray(300), crc32Range(buf, 12, 300)), crc32(buf.subarray(12)));
 });

@@ -95,3 +95,24 @@ test('many packed messages across arena chunks survive removals, reuse and listi
   });
   assert.equal(located, kept.size);
 });
+
+test('ids of any bytes list in order, and a removed and re-added id is listed once', () => {
+  const index = new QueueIndex();
+  const ids = ['b', 'a\u00e9', 'a', 'ab', 'z'.repeat(300), 'M'];
+  for (const id of ids) putPackedAs(index, id);
+  assert.equal(index.remove('ab'), true);
+  putPackedAs(index, 'ab');
+  putPackedAs(index, 'b');
+  const listed = index.list(undefined, 100).messages.map((q) => q.queueId);
+  assert.deepEqual(listed, [...ids].sort((x, y) => Buffer.compare(Buffer.from(x), Buffer.from(y))));
+  assert.deepEqual(index.list('ab', 2).messages.map((q) => q.queueId), ['a\u00e9', 'b']);
+  assert.equal(index.size, ids.length);
+  assert.equal(index.bytesBefore(99), ids.length * 10);
+  assert.equal(index.bytesBefore(1), 0);
+});
+
+function putPackedAs(index: QueueIndex, id: string): void {
+  const meta = newMessageMeta(makeMessage(id, 10, 1));
+  const bytes = packr.pack(meta);
+  index.putPacked(id, bytes, 0, bytes.length, false, true, { segment: 7, offset: 0, length: 10 });
+}

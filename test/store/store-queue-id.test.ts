@@ -44,3 +44,19 @@ test('a salt outside 0..3843 is refused', () => {
   assert.throws(() => new QueueIdGenerator(-1), RangeError);
   assert.throws(() => new QueueIdGenerator(1.5), RangeError);
 });
+
+test('an id spells its millisecond, sequence and salt in base62, digit by digit', () => {
+  const digits = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
+  const base62 = (n: number, width: number): string => {
+    let s = '';
+    for (let i = 0; i < width; i++) {
+      s = digits[n % 62] + s;
+      n = Math.floor(n / 62);
+    }
+    return s;
+  };
+  const g = new QueueIdGenerator(62 * 7 + 61);
+  const t = 1_764_000_000_123;
+  for (let seq = 0; seq < 5000; seq++) assert.equal(g.next(t), base62(t, 7) + base62(seq, 3) + '7z');
+  assert.equal(g.next(t + 1), `${base62(t + 1, 7)}000${'7z'}`);
+});

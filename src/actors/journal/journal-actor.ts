@@ -58,8 +58,9 @@ runActor<JournalProtocol>(async (ctx) => {
     append: async ({ message }) => {
       const location = await store.append(message);
       count('messages_received', SOURCES.get(message.client?.protocol) ?? SMTPD_SOURCE);
-      const queued = store.get(message.queueId);
-      if (queued && qmgr.size() > 0) qmgr.cast('arrived', { message: queued });
+      // The queued form is decoded only when a qmgr is there to take it.
+      const queued = qmgr.size() > 0 ? store.get(message.queueId) : undefined;
+      if (queued) qmgr.cast('arrived', { message: queued });
       return { queueId: message.queueId, location };
     },
     outcome: async ({ queueId, outcomes }) => {
