@@ -17,11 +17,14 @@ const BENCHES: Record<string, { file: string; env?: Record<string, string> }> = 
   'store-recovery': { file: 'store/recovery.js' },
   'store-append-thread': { file: 'store/append-via-thread.js' },
   'store-append-actor': { file: 'store/append-via-actor.js' },
+  'store-append-tail': { file: 'store/append-tail.js' },
   cleanup: { file: 'cleanup/cleanup.bench.js' },
   smtpd: { file: 'smtpd/accept.js' },
   qmgr: { file: 'qmgr/scheduler.bench.js' },
   smtp: { file: 'smtp/smtp-delivery.bench.js' },
-  'e2e-relay': { file: 'e2e/relay-load.js' },
+  'e2e-relay': { file: 'harness/e2e-bench.js' },
+  'harness-ceiling': { file: 'harness/source-sink-ceiling.js' },
+  'header-parse': { file: 'cleanup/header-parse.bench.js' },
   'queue-list': { file: 'ops/queue-list.js' },
 };
 

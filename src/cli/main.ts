@@ -2,7 +2,8 @@
 /**
  * main: the `postrider` command. Global option -c DIR (default
  * $POSTRIDER_CONFIG, else ./etc); commands start-fg, start, stop, reload,
- * status [--json], check, config [-n] [-d] [name ...]. Every failure is one
+ * status [--json], check, config [-n] [-d] [name ...], sendmail and bench
+ * (these two parse their own options). Every failure is one
  * line "postrider: fatal: reason" on standard error and exit status 1.
  * Other parts add commands with registerCommand before main runs.
  */
@@ -46,11 +47,14 @@ function configDirOf(option: string | undefined): string {
   return resolve(option || process.env.POSTRIDER_CONFIG || './etc');
 }
 
+/** Commands that keep an option syntax of their own, so their arguments bypass parseArgs. */
+const OWN_SYNTAX = new Set(['sendmail', 'bench']);
+
 /**
- * `[-c DIR] sendmail ARGS`: sendmail keeps its own option syntax, so its
- * arguments bypass parseArgs. Returns undefined for every other command.
+ * `[-c DIR] sendmail ARGS` and `[-c DIR] bench ARGS`: the command and its
+ * untouched arguments; undefined for every other command.
  */
-function sendmailArgs(argv: string[]): { dir: string; args: string[] } | undefined {
+function ownSyntaxArgs(argv: string[]): { command: string; dir: string; args: string[] } | undefined {
   let i = 0;
   let dir: string | undefined;
   if (argv[0] === '-c' && argv.length > 1) {
@@ -60,12 +64,13 @@ function sendmailArgs(argv: string[]): { dir: string; args: string[] } | undefin
     dir = argv[0].slice(2);
     i = 1;
   }
-  if (argv[i] !== 'sendmail') return undefined;
-  return { dir: configDirOf(dir), args: argv.slice(i + 1) };
+  if (!OWN_SYNTAX.has(argv[i])) return undefined;
+  return { command: argv[i], dir: configDirOf(dir), args: argv.slice(i + 1) };
 }
 
-async function sendmailCommand(dir: string, args: string[]): Promise<number> {
-  return (await import('./cli-sendmail-command.js')).sendmailCommand(dir, args);
+async function ownSyntaxCommand(command: string, dir: string, args: string[]): Promise<number> {
+  if (command === 'sendmail') return (await import('./cli-sendmail-command.js')).sendmailCommand(dir, args);
+  return (await import('./cli-bench.js')).bench(args);
 }
 
 /** Adds a command (queue, flush, sendmail, ...). */
@@ -73,13 +78,20 @@ export function registerCommand(name: string, fn: Command): void {
   COMMANDS.set(name, fn);
 }
 
-const USAGE = `usage: postrider [-c config_dir] ${[...COMMANDS.keys()].join('|')} [args]`;
+const USAGE = `usage: postrider [-c config_dir] ${[...COMMANDS.keys(), ...OWN_SYNTAX].join('|')} [args]`;
 
 /** Runs one command line; resolves with the exit status. */
 export async function main(argv: string[]): Promise<number> {
-  // sendmail keeps sendmail's own option syntax (-t, -i, -oi, -f, -F, ...).
-  const sm = sendmailArgs(argv);
-  if (sm) return sendmailCommand(sm.dir, sm.args);
+  // sendmail keeps sendmail's own option syntax (-t, -i, -oi, -f, -F, ...), bench smtp-source's.
+  const own = ownSyntaxArgs(argv);
+  if (own) {
+    try {
+      return await ownSyntaxCommand(own.command, own.dir, own.args);
+    } catch (err) {
+      printFatal(err);
+      return 1;
+    }
+  }
   let parsed;
   try {
     parsed = parseArgs({

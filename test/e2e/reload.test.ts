@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { startSmtpSink, type SmtpSink } from '../helpers/smtp-sink.js';
 import { startDaemon, type RunningDaemon } from '../helpers/daemon.js';
 import { sendMail, waitFor } from '../helpers/send-mail.js';
-import { LoadClient } from '../../perf/e2e/load-client.js';
+import { SourceConnection } from '../../perf/harness/source-connection.js';
 
 let sink: SmtpSink;
 let daemon: RunningDaemon;
@@ -26,16 +26,17 @@ after(async () => {
 });
 
 test('a session open across a reload finishes, and new sessions see the new configuration', async () => {
-  const client = await LoadClient.open(daemon.port);
-  await client.command('MAIL FROM:<open@client.test>', '250');
+  const client = await SourceConnection.open('127.0.0.1', daemon.port);
+  assert.equal((await client.hello('client.test')).ok, true);
+  assert.match(await client.command('MAIL FROM:<open@client.test>'), /^250/);
   const mainCf = join(daemon.configDir, 'main.cf');
   writeFileSync(mainCf, readFileSync(mainCf, 'utf8').replace('before-reload', 'after-reload'));
   const r = await daemon.cli(['reload']);
   assert.equal(r.code, 0, r.stderr);
-  await client.command('RCPT TO:<open@remote.test>', '250');
-  await client.command('DATA', '354');
-  const reply = await client.command('Subject: across reload\r\n\r\nbody\r\n.', '250');
-  assert.match(reply, /queued as/);
+  assert.match(await client.command('RCPT TO:<open@remote.test>'), /^250/);
+  assert.match(await client.command('DATA'), /^354/);
+  const reply = await client.command('Subject: across reload\r\n\r\nbody\r\n.');
+  assert.match(reply, /^250 .*queued as/);
   await client.quit();
   await waitFor(() => sink.messages.some((m) => m.rcptTo.includes('open@remote.test')), 20_000, 'delivery of the open session');
   const { createConnection } = await import('node:net');

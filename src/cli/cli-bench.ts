@@ -1,0 +1,20 @@
+/**
+ * cli-bench: `postrider bench run|source|sink|all`, the benchmark harness
+ * (perf/harness). It needs no configuration directory: the harness starts
+ * Postrider on a temporary configuration of its own.
+ */
+import { CliError } from './cli-error.js';
+
+export async function bench(args: string[]): Promise<number> {
+  const { benchCommand, BenchUsageError } = await import('../../perf/harness/bench-command.js');
+  try {
+    return await benchCommand(args);
+  } catch (err) {
+    if (err instanceof BenchUsageError) {
+      const [first, ...more] = err.message.split('\n');
+      if (more.length) process.stderr.write(more.join('\n') + '\n');
+      throw new CliError(first);
+    }
+    throw err;
+  }
+}
