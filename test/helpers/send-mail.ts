@@ -14,9 +14,9 @@ export interface SendResult {
 export async function sendMail(
   port: number,
   mail: { from: string; to: string[]; raw: string | Buffer; dsn?: { ret?: 'FULL' | 'HDRS'; envid?: string; notify?: string[] } },
-  opts: { host?: string; secure?: boolean; tls?: object; auth?: { user: string; pass: string } } = {},
+  opts: { host?: string; secure?: boolean; tls?: object; requireTls?: boolean; auth?: { user: string; pass: string } } = {},
 ): Promise<SendResult> {
-  const conn = new SMTPConnection({ host: opts.host ?? '127.0.0.1', port, secure: false, ignoreTLS: !opts.tls, tls: opts.tls ?? { rejectUnauthorized: false }, name: 'client.test', connectionTimeout: 10_000, socketTimeout: 30_000 });
+  const conn = new SMTPConnection({ host: opts.host ?? '127.0.0.1', port, secure: false, ignoreTLS: !opts.tls, requireTLS: opts.requireTls, tls: opts.tls ?? { rejectUnauthorized: false }, name: 'client.test', connectionTimeout: 10_000, socketTimeout: 30_000 });
   let failed: ((err: Error) => void) | undefined;
   conn.on('error', (err: Error) => failed?.(err));
   await new Promise<void>((res, rej) => {

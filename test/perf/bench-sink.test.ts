@@ -4,7 +4,7 @@ import { connect, type Socket } from 'node:net';
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import SMTPConnection from 'nodemailer/lib/smtp-connection';
+import { sendMail } from '../helpers/send-mail.js';
 import { startBenchSink, findToken, unstuff, type BenchSink, type BenchSinkMessage } from '../../perf/harness/bench-sink.js';
 import { parseSinkRule, SinkRuleError, SinkRuleSet } from '../../perf/harness/sink-rules.js';
 import { makeTestCert } from '../helpers/tls-cert.js';
@@ -67,26 +67,9 @@ function code(r: string | undefined): string {
 
 /** Sends one message with nodemailer's client; returns the final reply. */
 async function sendWithNodemailer(sink: BenchSink, raw: string | Buffer, opts: { starttls?: boolean; to?: string[] } = {}): Promise<string> {
-  const conn = new SMTPConnection({
-    host: sink.host, port: sink.port, secure: false, ignoreTLS: !opts.starttls, requireTLS: opts.starttls,
-    tls: { rejectUnauthorized: false }, name: 'client.test', connectionTimeout: 10_000, socketTimeout: 10_000,
-  });
-  let failed: ((err: Error) => void) | undefined;
-  conn.on('error', (err: Error) => failed?.(err));
-  await new Promise<void>((res, rej) => {
-    failed = rej;
-    conn.connect((err?: Error | null) => (err ? rej(err) : res()));
-  });
-  try {
-    const info = await new Promise<{ response: string }>((res, rej) => {
-      failed = rej;
-      conn.send({ from: 'sender@client.test', to: opts.to ?? ['rcpt@sink.test'] }, raw, (err: Error | null, i: { response: string }) => (err ? rej(err) : res(i)));
-    });
-    return info.response;
-  } finally {
-    conn.quit();
-    conn.close();
-  }
+  const tls = opts.starttls ? { tls: { rejectUnauthorized: false }, requireTls: true } : {};
+  const sent = await sendMail(sink.port, { from: 'sender@client.test', to: opts.to ?? ['rcpt@sink.test'], raw }, { host: sink.host, ...tls });
+  return sent.response;
 }
 
 describe('parseSinkRule and the rule set', () => {
