@@ -1,12 +1,28 @@
 /**
  * cleanup-actions: the actions of header_checks, mime_header_checks and
  * body_checks (Postfix's header_checks(5)), parsed from a table's value, and
- * the log line each one writes. An unknown action is reported as such, never
- * thrown.
+ * the log line each one writes. An unknown action (FILTER and STRIP among
+ * them) is reported as UNKNOWN, never thrown.
  */
 import type { CleanupInput } from './cleanup-types.js';
 
-export type CheckVerb = 'REJECT' | 'DISCARD' | 'HOLD' | 'WARN' | 'IGNORE' | 'DUNNO' | 'OK' | 'UNKNOWN';
+export type CheckVerb =
+  | 'REJECT'
+  | 'DISCARD'
+  | 'HOLD'
+  | 'WARN'
+  | 'IGNORE'
+  | 'DUNNO'
+  | 'OK'
+  | 'PREPEND'
+  | 'REPLACE'
+  | 'REDIRECT'
+  | 'BCC'
+  | 'INFO'
+  | 'UNKNOWN';
+
+/** The parameter whose table fired, as Postfix names it in warnings. */
+export type CheckMap = 'header_checks' | 'mime_header_checks' | 'body_checks';
 
 /** One parsed action; `text` is the optional text after the verb. */
 export interface CheckAction {
@@ -22,9 +38,18 @@ export interface CheckEvent {
   where: 'header' | 'body';
   /** The line that matched (unfolded header or body line). */
   line: string;
+  map: CheckMap;
+  /** header_checks: the index of the matched header in the split message. */
+  index?: number;
+  /**
+   * mime_header_checks and body_checks: the bytes [start, end) of the
+   * matched header (folded lines included) or body line, CRLF included.
+   */
+  start?: number;
+  end?: number;
 }
 
-const VERBS = new Set<CheckVerb>(['REJECT', 'DISCARD', 'HOLD', 'WARN', 'IGNORE', 'DUNNO', 'OK']);
+const VERBS = new Set<CheckVerb>(['REJECT', 'DISCARD', 'HOLD', 'WARN', 'IGNORE', 'DUNNO', 'OK', 'PREPEND', 'REPLACE', 'REDIRECT', 'BCC', 'INFO']);
 
 /** Parses "VERB optional text". */
 export function parseAction(value: string): CheckAction {
@@ -59,4 +84,14 @@ export function actionLogText(kind: string, event: Pick<CheckEvent, 'where' | 'l
   if (helo) out += ` helo=<${helo}>`;
   if (text) out += `: ${text}`;
   return out;
+}
+
+/** Postfix's is_header(): "name:" where the name is printable ASCII without colon or space, white space allowed before the colon. */
+export function isHeaderText(text: string): boolean {
+  return /^[\x21-\x39\x3b-\x7e]+[ \t]*:/.test(text);
+}
+
+/** REDIRECT and BCC take user@domain, as Postfix checks: an "@" somewhere. */
+export function isMailAddress(text: string): boolean {
+  return text.includes('@');
 }

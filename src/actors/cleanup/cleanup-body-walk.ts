@@ -5,8 +5,11 @@
  * headers are unfolded and go to mime_header_checks, other lines (boundary
  * lines excepted) go to body_checks, up to body_checks_size_limit bytes of
  * each part; lines longer than 2048 characters are checked in 2048-character
- * pieces, as Postfix's line_length_limit records. The first REJECT or DISCARD ends the walk. Runs in the body
- * worker; a failing table throws.
+ * pieces, as Postfix's line_length_limit records. The first REJECT or
+ * DISCARD ends the walk. Each event carries the byte range of the matched
+ * header or line (a piece reports its whole line), so cleanup can apply
+ * PREPEND and REPLACE to the body. Runs in the body worker; a failing table
+ * throws.
  */
 import type { LookupTable } from '../../config/lookup-table.js';
 import { parseAction, type CheckEvent } from './cleanup-actions.js';
@@ -45,16 +48,19 @@ export function walkBody(buf: Buffer, bodyStart: number, primaryContentType: str
   if (top) boundaries.push(top);
   let inHeaders = isMessage(primaryContentType);
   let header = '';
+  let headerStart = 0;
+  let headerEnd = 0;
   let contentType = '';
   let partBytes = 0;
 
-  const check = (table: LookupTable | undefined, line: string, where: 'header' | 'body'): boolean => {
+  const check = (table: LookupTable | undefined, line: string, where: 'header' | 'body', start: number, end: number): boolean => {
     if (!table) return false;
     const value = table.get(line);
     if (value === undefined) return false;
     const action = parseAction(value);
     if (action.verb === 'DUNNO' || action.verb === 'OK' || action.verb === 'IGNORE') return false;
-    events.push({ verb: action.verb, text: action.text, where, line });
+    const map = where === 'header' ? 'mime_header_checks' : 'body_checks';
+    events.push({ verb: action.verb, text: action.text, where, line, map, start, end });
     return action.verb === 'REJECT' || action.verb === 'DISCARD';
   };
   const endHeader = (): boolean => {
@@ -62,7 +68,7 @@ export function walkBody(buf: Buffer, bodyStart: number, primaryContentType: str
     const line = header;
     header = '';
     if (/^content-type\s*:/i.test(line)) contentType = line.slice(line.indexOf(':') + 1).trim();
-    return check(opts.mimeHeaderChecks, line, 'header');
+    return check(opts.mimeHeaderChecks, line, 'header', headerStart, headerEnd);
   };
 
   let pos = bodyStart;
@@ -71,6 +77,7 @@ export function walkBody(buf: Buffer, bodyStart: number, primaryContentType: str
     const next = nl < 0 ? buf.length : nl + 1;
     const end = nl < 0 ? buf.length : nl > pos && buf[nl - 1] === 0x0d ? nl - 1 : nl;
     const lineBytes = next - pos;
+    const lineStart = pos;
     const line = buf.toString('utf8', pos, end);
     pos = next;
 
@@ -99,22 +106,25 @@ export function walkBody(buf: Buffer, bodyStart: number, primaryContentType: str
       }
       if ((line[0] === ' ' || line[0] === '\t') && header) {
         header += line;
+        headerEnd = next;
         continue;
       }
       if (endHeader()) return events;
       header = line;
+      headerStart = lineStart;
+      headerEnd = next;
       continue;
     }
 
     if (!opts.bodyChecks || partBytes >= opts.bodySizeLimit) continue;
     partBytes += lineBytes;
     if (line.length <= LINE_PIECE) {
-      if (check(opts.bodyChecks, line, 'body')) return events;
+      if (check(opts.bodyChecks, line, 'body', lineStart, next)) return events;
       continue;
     }
     // Postfix stores long lines as line_length_limit pieces, and body_checks see each piece.
     for (let off = 0; off < line.length; off += LINE_PIECE) {
-      if (check(opts.bodyChecks, line.slice(off, off + LINE_PIECE), 'body')) return events;
+      if (check(opts.bodyChecks, line.slice(off, off + LINE_PIECE), 'body', lineStart, next)) return events;
     }
   }
   if (inHeaders) endHeader();

@@ -2,6 +2,9 @@
  * cleanup-header-checks: header_checks over the primary header section,
  * inline on the hot path. Each logical header is unfolded to one line
  * "Name: value" and looked up; the first REJECT or DISCARD ends the checks.
+ * IGNORE is applied here (the header's index goes to `ignored`); every other
+ * action comes back as an event carrying the header's index, for cleanup to
+ * log and apply (PREPEND, REPLACE, REDIRECT, BCC, ...).
  * A table that fails a lookup throws; cleanup turns that into a temporary
  * failure.
  */
@@ -30,7 +33,7 @@ export function runHeaderChecks(table: LookupTable, buf: Buffer, headers: Header
       ignored.add(i);
       continue;
     }
-    events.push({ verb: action.verb, text: action.text, where: 'header', line });
+    events.push({ verb: action.verb, text: action.text, where: 'header', line, map: 'header_checks', index: i });
     if (action.verb === 'REJECT' || action.verb === 'DISCARD') break;
   }
   return { events, ignored };

@@ -6,7 +6,10 @@
  * prepends Received and (for local submissions or
  * local_header_rewrite_clients) the missing From/Date/Message-ID, and
  * returns the message for the store. The body and the kept header bytes are
- * passed through unchanged.
+ * passed through unchanged, except where a check's IGNORE, PREPEND or
+ * REPLACE asks for a change. REDIRECT replaces every recipient with its
+ * address (the last one wins); BCC adds one; either address goes through
+ * the same rewriting as an envelope recipient, without DSN fields.
  *
  * Never throws for a message: refusals are { action: 'reject', reason }
  * ("5.7.1 ..." permanent; "4.x.x ..." temporary, e.g. "4.6.0 Alias
@@ -19,19 +22,19 @@ import type { MainConfig } from '../../config/main-config.js';
 import { openTableList, type LookupTable } from '../../config/lookup-table.js';
 import type { Logger } from '../../util/log.js';
 import type { NewMessage } from '../../store/store-types.js';
-import { actionLogText, rejectReason, type CheckEvent } from './cleanup-actions.js';
-import { rewriteEnvelope } from './cleanup-addresses.js';
+import { actionLogText, isHeaderText, isMailAddress, rejectReason, type CheckEvent } from './cleanup-actions.js';
+import { rewriteEnvelope, type EnvelopeResult } from './cleanup-addresses.js';
 import { BodyCheckPool } from './cleanup-body-pool.js';
 import { headerValue, normalizeLineEnds, splitMessage, type HeaderField } from './cleanup-content.js';
+import { assemble, isEmpty, noEdits, outputHeaders, type ContentEdits } from './cleanup-edits.js';
 import { gmtStamp, mailDate } from '../../global/mail-date.js';
 import { runHeaderChecks } from './cleanup-header-checks.js';
 import { receivedHeader } from './cleanup-received.js';
 import { HeaderRewriteClients } from './cleanup-rewrite-clients.js';
 import type { CleanupInput, CleanupResult, RewriteFn } from './cleanup-types.js';
+import type { RecipientSpec } from '../../store/store-types.js';
 
 export type { CleanupInput, CleanupResult, RewriteFn } from './cleanup-types.js';
-
-const CRLF = Buffer.from('\r\n');
 
 export interface CleanupOptions {
   config: MainConfig;
@@ -45,6 +48,12 @@ interface Verdict {
   hold: boolean;
   reject?: string;
   discard?: string;
+  /** REDIRECT: the one recipient that replaces all others. */
+  redirect?: string;
+  /** BCC: recipients to add, in the order they fired. */
+  bcc?: string[];
+  /** Made on the first edit only, so a message without one allocates nothing. */
+  edits?: ContentEdits;
 }
 
 export class Cleanup {
@@ -88,11 +97,10 @@ export class Cleanup {
     const envelope = rewriteEnvelope(this.rewrite, input.sender, input.recipients);
 
     const verdict: Verdict = { hold: false };
-    let ignored: Set<number> | undefined;
     try {
       if (this.headerChecks) {
         const r = runHeaderChecks(this.headerChecks, buf, split.headers);
-        ignored = r.ignored.size > 0 ? r.ignored : undefined;
+        if (r.ignored.size > 0) editsOf(verdict).ignored = r.ignored;
         this.judge(r.events, input, verdict);
       }
       if (!verdict.reject && !verdict.discard && this.needsBodyWalk(buf, split.headers)) {
@@ -103,7 +111,10 @@ export class Cleanup {
       this.log.warning(`${input.queueId}: ${verdict.reject}`);
     }
 
-    const env = await envelope;
+    let env = await envelope;
+    if (!verdict.reject && verdict.discard === undefined && (verdict.redirect !== undefined || verdict.bcc)) {
+      env = await this.redirectEnvelope(input, verdict);
+    }
     if (verdict.reject) return { action: 'reject', reason: verdict.reject };
     if (verdict.discard !== undefined) return { action: 'discard', reason: verdict.discard };
     if ('error' in env) {
@@ -111,10 +122,11 @@ export class Cleanup {
       return { action: 'reject', reason: env.error };
     }
 
-    const { added, messageId } = this.missingHeaders(buf, split.headers, input, env.sender);
+    const edits = verdict.edits && !isEmpty(verdict.edits) ? verdict.edits : undefined;
+    const { added, messageId } = this.missingHeaders(buf, split.headers, edits, input, env.sender);
     this.log.queue(input.queueId, `message-id=${messageId ?? '<>'}`);
     const top = receivedHeader(input, this.myhostname, this.userid) + added;
-    const content = assemble(buf, split.headers, split.headerEnd, split.bodyStart, Buffer.from(top, 'utf8'), ignored);
+    const content = assemble(buf, split.headers, split.headerEnd, split.bodyStart, Buffer.from(top, 'utf8'), edits);
     const message: NewMessage = {
       queueId: input.queueId,
       arrivalTime: input.arrivalTime,
@@ -158,10 +170,92 @@ export class Cleanup {
         case 'WARN':
           this.log.queue(input.queueId, actionLogText('warning', e, input, e.text));
           break;
+        case 'INFO':
+          this.log.queue(input.queueId, actionLogText('info', e, input, e.text));
+          break;
+        case 'REDIRECT':
+          if (!isMailAddress(e.text)) {
+            this.log.warning(`bad REDIRECT target "${e.text}" in ${e.map} map -- need "user@domain"`);
+            break;
+          }
+          this.log.queue(input.queueId, actionLogText('redirect', e, input, e.text));
+          verdict.redirect = e.text;
+          break;
+        case 'BCC':
+          if (!isMailAddress(e.text)) {
+            this.log.warning(`bad BCC address "${e.text}" in ${e.map} map -- need "user@domain"`);
+            break;
+          }
+          this.log.queue(input.queueId, actionLogText('bcc', e, input, e.text));
+          (verdict.bcc ??= []).push(e.text);
+          break;
+        case 'PREPEND':
+          this.prepend(e, input, verdict);
+          break;
+        case 'REPLACE':
+          if (e.where === 'header') {
+            this.replace(e, input, verdict);
+            break;
+          }
+          this.log.warning(`${input.queueId}: unsupported content check action: REPLACE ${e.text}`);
+          break;
         default:
           this.log.warning(`${input.queueId}: unsupported content check action: ${e.text}`);
       }
     }
+  }
+
+  /** PREPEND: a header line before the matched header, or a line before the matched body line. */
+  private prepend(e: CheckEvent, input: CleanupInput, verdict: Verdict): void {
+    if (!e.text) {
+      this.log.warning(`PREPEND action without text in ${e.map} map`);
+      return;
+    }
+    if (e.where === 'header' && !isHeaderText(e.text)) {
+      this.log.warning(`bad PREPEND header text "${e.text}" in ${e.map} map -- need "headername: headervalue"`);
+      return;
+    }
+    this.log.queue(input.queueId, actionLogText('prepend', e, input, e.text));
+    const edits = editsOf(verdict);
+    if (e.index !== undefined) {
+      const list = edits.prepend.get(e.index);
+      if (list) list.push(e.text);
+      else edits.prepend.set(e.index, [e.text]);
+    } else if (e.start !== undefined && e.end !== undefined) {
+      edits.body.push({ start: e.start, end: e.end, text: e.text, replace: false });
+    }
+  }
+
+  /** REPLACE: the matched header (primary or MIME part) gives way to the text. */
+  private replace(e: CheckEvent, input: CleanupInput, verdict: Verdict): void {
+    if (!e.text) {
+      this.log.warning(`REPLACE action without text in ${e.map} map`);
+      return;
+    }
+    if (!isHeaderText(e.text)) {
+      this.log.warning(`bad REPLACE header text "${e.text}" in ${e.map} map -- need "headername: headervalue"`);
+      return;
+    }
+    this.log.queue(input.queueId, actionLogText('replace', e, input, e.text));
+    const edits = editsOf(verdict);
+    if (e.index !== undefined) edits.replace.set(e.index, e.text);
+    else if (e.start !== undefined && e.end !== undefined) edits.body.push({ start: e.start, end: e.end, text: e.text, replace: true });
+  }
+
+  /**
+   * The envelope again, with REDIRECT's one recipient instead of all
+   * others, or the BCC recipients after the given ones, so added addresses
+   * get the same canonical and virtual alias handling and duplicate filter.
+   * A REDIRECT also covers the BCC recipients, as Postfix's queue manager
+   * redirects every recipient of the message.
+   */
+  private redirectEnvelope(input: CleanupInput, verdict: Verdict): Promise<EnvelopeResult> {
+    const recipients: RecipientSpec[] =
+      verdict.redirect !== undefined
+        ? [{ address: verdict.redirect }]
+        : // Postfix adds a BCC address as if with NOTIFY=NONE: a failed copy must not reveal it to the sender.
+          [...input.recipients, ...(verdict.bcc ?? []).map((address): RecipientSpec => ({ address, notify: ['NEVER'] }))];
+    return rewriteEnvelope(this.rewrite, input.sender, recipients);
   }
 
   /** body_checks always need the walk; mime_header_checks only when the message has MIME parts. */
@@ -186,14 +280,29 @@ export class Cleanup {
   }
 
   /** The From/Date/Message-ID headers to add, and the Message-ID value to log. */
-  private missingHeaders(buf: Buffer, headers: HeaderField[], input: CleanupInput, sender: string): { added: string; messageId?: string } {
+  private missingHeaders(
+    buf: Buffer,
+    headers: HeaderField[],
+    edits: ContentEdits | undefined,
+    input: CleanupInput,
+    sender: string,
+  ): { added: string; messageId?: string } {
     let from = false;
     let date = false;
     let messageId: string | undefined;
-    for (const h of headers) {
-      if (h.name === 'from') from = true;
-      else if (h.name === 'date') date = true;
-      else if (h.name === 'message-id' && messageId === undefined) messageId = headerValue(buf, h);
+    if (!edits) {
+      for (const h of headers) {
+        if (h.name === 'from') from = true;
+        else if (h.name === 'date') date = true;
+        else if (h.name === 'message-id' && messageId === undefined) messageId = headerValue(buf, h);
+      }
+    } else {
+      // The headers as written decide: an IGNOREd Date is missing, a REPLACEd Message-ID is the one logged.
+      for (const h of outputHeaders(buf, headers, edits)) {
+        if (h.name === 'from') from = true;
+        else if (h.name === 'date') date = true;
+        else if (h.name === 'message-id' && messageId === undefined) messageId = h.value;
+      }
     }
     if (!this.rewriteClients.matches(input.client, input.local)) return { added: '', messageId };
     let added = '';
@@ -207,33 +316,13 @@ export class Cleanup {
   }
 }
 
+/** The verdict's edits, made on first use. */
+function editsOf(verdict: Verdict): ContentEdits {
+  return (verdict.edits ??= noEdits());
+}
+
 /** The primary Content-Type value, "" when absent. */
 function contentTypeOf(buf: Buffer, headers: HeaderField[]): string {
   const h = headers.find((f) => f.name === 'content-type');
   return h ? headerValue(buf, h) : '';
-}
-
-/** New header bytes + kept original header bytes + empty line + body, with the header length. */
-function assemble(
-  buf: Buffer,
-  headers: HeaderField[],
-  headerEnd: number,
-  bodyStart: number,
-  top: Buffer,
-  ignored: Set<number> | undefined,
-): { bytes: Buffer; headerLength: number } {
-  const parts: Buffer[] = [top];
-  if (!ignored) {
-    parts.push(buf.subarray(0, headerEnd));
-  } else {
-    for (let i = 0; i < headers.length; i++) if (!ignored.has(i)) parts.push(buf.subarray(headers[i].start, headers[i].end));
-  }
-  // A header section that ended without an empty line, or at a last line without CRLF, still gets one.
-  const tail = parts[parts.length - 1];
-  if (parts.length > 1 && tail.length > 0 && tail[tail.length - 1] !== 0x0a) parts.push(CRLF);
-  parts.push(CRLF);
-  let headerLength = 0;
-  for (const p of parts) headerLength += p.length;
-  parts.push(buf.subarray(bodyStart));
-  return { bytes: Buffer.concat(parts, headerLength + buf.length - bodyStart), headerLength };
 }
