@@ -8,41 +8,29 @@
  * and serves the control socket. Errors reach callers as SupervisorError or
  * ActorCallError; a worker's crash is logged, never thrown. The shared
  * records and public types are in supervisor-types.ts, the status report in
- * supervisor-status.ts.
+ * supervisor-status.ts, one worker's spawning and control messages in
+ * supervisor-worker.ts, the channels between actors in supervisor-wiring.ts
+ * and the replacement of a generation on reload in supervisor-reload.ts.
  */
 import { EventEmitter } from 'node:events';
 import { availableParallelism } from 'node:os';
-import { MessageChannel, Worker } from 'node:worker_threads';
 import { MainConfig } from '../config/main-config.js';
 import { Logger, configureLogging, flushLog } from '../util/log.js';
 import { ActorCallError } from './actor-error.js';
-import { PeerLink, PeerSet, type CallOptions } from './peer.js';
-import {
-  FAULT_KINDS,
-  SUPERVISOR_ROLE,
-  type ActorAssignment,
-  type ActorWorkerData,
-  type FaultKind,
-  type FromWorker,
-  type ToWorker,
-} from './control-messages.js';
+import type { CallOptions } from './peer.js';
+import { FAULT_KINDS, type ActorAssignment, type ActorWorkerData, type FaultKind } from './control-messages.js';
 import { ControlServer } from './control-server.js';
 import type { EventLoopUtilization } from 'node:perf_hooks';
 import { registerBuiltinCommands } from './control-commands.js';
 import { claimPidFile, pidFilePath, releasePidFile } from './pid-file.js';
 import { RestartIntensity } from './restart-policy.js';
-import { planSlots, related, type RoleSpec, type SlotPlan, type SupervisorConfig } from './role-registry.js';
+import { planSlots, type RoleSpec, type SlotPlan, type SupervisorConfig } from './role-registry.js';
 import { SupervisorError } from './supervisor-error.js';
+import { refuseInvalid, reloadSlots, type ReloadHost } from './supervisor-reload.js';
 import { supervisorStatus } from './supervisor-status.js';
-import {
-  DEFAULT_LIMITS,
-  deferred,
-  oneLine,
-  type Incarnation,
-  type Slot,
-  type SupervisorOptions,
-  type SupervisorStatus,
-} from './supervisor-types.js';
+import { deferred, oneLine, type Incarnation, type Slot, type SupervisorOptions, type SupervisorStatus } from './supervisor-types.js';
+import { Wiring } from './supervisor-wiring.js';
+import { drainWorker, exitReason, onWorkerMessage, postTo, shutdownWorker, spawnWorker, type WorkerEvents } from './supervisor-worker.js';
 
 // The public types live with the records they share fields with; importers keep using this module.
 export type { ActorStatus, SupervisorOptions, SupervisorStatus } from './supervisor-types.js';
@@ -61,7 +49,7 @@ export class Supervisor extends EventEmitter {
   private readonly slots: Slot[] = [];
   private readonly incarnations = new Map<number, Incarnation>();
   private readonly spares = new Map<string, Incarnation>();
-  private readonly groups = new Map<string, PeerSet>();
+  private readonly wiring = new Wiring(this.incarnations, this.log);
   private readonly providers = new Map<string, () => Promise<unknown>>();
   private readonly startHooks: Array<() => Promise<void>> = [];
   private readonly retiring = new Set<Promise<void>>();
@@ -76,6 +64,12 @@ export class Supervisor extends EventEmitter {
   private readonly heartbeatMs: number;
   private readonly missed: number;
   private readonly cores: number;
+  private readonly drainTimeoutMs: number;
+  private readonly shutdownTimeoutMs: number;
+  /** How spawned workers report back to the tree. */
+  private readonly workerEvents: WorkerEvents;
+  /** What reload() lets supervisor-reload reach. */
+  private readonly reloadHost: ReloadHost;
 
   constructor(private readonly opts: SupervisorOptions) {
     super();
@@ -86,6 +80,25 @@ export class Supervisor extends EventEmitter {
     this.heartbeatMs = opts.heartbeatMs ?? 1000;
     this.missed = opts.missedHeartbeats ?? 3;
     this.cores = opts.cores ?? availableParallelism();
+    this.drainTimeoutMs = opts.drainTimeoutMs ?? 30_000;
+    this.shutdownTimeoutMs = opts.shutdownTimeoutMs ?? 5_000;
+    this.workerEvents = {
+      message: (inc, msg) => onWorkerMessage(inc, msg, this.started, this.log),
+      exit: (inc, code) => this.onExit(inc, code),
+    };
+    this.reloadHost = {
+      registry: this.registry,
+      slots: this.slots,
+      spares: this.spares,
+      wiring: this.wiring,
+      log: this.log,
+      drainTimeoutMs: this.drainTimeoutMs,
+      shutdownTimeoutMs: this.shutdownTimeoutMs,
+      addSlot: (p) => this.addSlot(p),
+      launch: (slot) => this.launch(slot),
+      makeSpare: (spec) => this.makeSpare(spec),
+      background: (p) => this.background(p),
+    };
     this.done = new Promise((resolve) => (this.resolveDone = resolve));
     registerBuiltinCommands(this.control, this);
   }
@@ -167,47 +180,11 @@ export class Supervisor extends EventEmitter {
    */
   async reload(newConfig: SupervisorConfig): Promise<void> {
     if (this.stopping) throw new SupervisorError('ERR_STOPPING', 'the mail system is stopping');
-    const errors = newConfig.problems.filter((p) => p.severity === 'error');
-    if (errors.length > 0) {
-      const first = errors[0];
-      const where = first.line > 0 ? `${first.file}, line ${first.line}` : first.file;
-      const more = errors.length > 1 ? ` (and ${errors.length - 1} more)` : '';
-      throw new SupervisorError('ERR_CONFIG_INVALID', `reload refused: ${where}: ${first.message}${more}`);
-    }
+    refuseInvalid(newConfig);
     this.config = newConfig;
     this.main = new MainConfig(newConfig.params, newConfig.dir);
     this.intensity = RestartIntensity.fromParams(newConfig.params, newConfig.dir);
-    const plan = planSlots(newConfig, this.opts.registry, this.cores);
-    const byKey = new Map(this.slots.filter((s) => !s.removed).map((s) => [s.key, s]));
-    const keep = new Set(plan.slots.map((p) => p.key));
-    const work: Promise<void>[] = [];
-    for (const p of plan.slots) {
-      const old = byKey.get(p.key);
-      if (old) {
-        old.service = p.service;
-        work.push(this.replace(old));
-      } else {
-        const slot = this.addSlot(p);
-        this.launch(slot);
-        work.push(slot.firstReady.promise);
-      }
-    }
-    for (const slot of byKey.values()) {
-      if (keep.has(slot.key)) continue;
-      slot.removed = true;
-      if (slot.current) this.background(this.retire(slot.current));
-    }
-    for (const spec of this.registry.values()) {
-      const spare = this.spares.get(spec.role);
-      if (spare) {
-        // a spare holds no configuration, but its code may be stale after an upgrade
-        this.spares.delete(spec.role);
-        spare.expectedExit = true;
-        void spare.worker.terminate();
-      }
-      if (spec.spare && this.slots.some((s) => !s.removed && s.role === spec.role)) this.makeSpare(spec);
-    }
-    await Promise.all(work);
+    await reloadSlots(this.reloadHost, planSlots(newConfig, this.opts.registry, this.cores).slots);
     this.log.info('reload -- version 0.1.0, configuration ' + newConfig.dir);
   }
 
@@ -243,7 +220,7 @@ export class Supervisor extends EventEmitter {
   /** Calls a role from the supervisor, as an actor would (round robin unless opts pick an instance). */
   callActor(role: string, kind: string, body: unknown, opts?: CallOptions): Promise<unknown> {
     if (!this.registry.has(role)) return Promise.reject(new ActorCallError(`${kind}: no role ${role}`, 'ERR_NO_PEER', false));
-    return this.group(role).call(kind, body, opts);
+    return this.wiring.group(role).call(kind, body, opts);
   }
 
   /** Calls every live instance of every role (e.g. reopenLog for logrotate); never rejects. */
@@ -251,7 +228,7 @@ export class Supervisor extends EventEmitter {
     const targets = this.slots.filter((s) => !s.removed && s.current && s.current.state !== 'exited');
     return Promise.all(
       targets.map((s) =>
-        this.group(s.role)
+        this.wiring.group(s.role)
           .call(kind, body, { instance: s.instance, timeoutMs: opts?.timeoutMs ?? 10_000 })
           .then(
             () => ({ role: s.role, instance: s.instance, ok: true }),
@@ -269,7 +246,7 @@ export class Supervisor extends EventEmitter {
     const inc = slot?.current;
     if (!inc || inc.state === 'exited') throw new SupervisorError('ERR_NO_SUCH_ACTOR', `fault: no live actor ${role}[${instance}]`);
     this.log.warning(`injecting fault ${kind} into ${role}[${instance}]`);
-    this.post(inc, { ctl: 'fault', kind: kind as FaultKind });
+    postTo(inc, { ctl: 'fault', kind: kind as FaultKind }, this.log);
   }
 
   // ---- slots and workers ----
@@ -282,15 +259,6 @@ export class Supervisor extends EventEmitter {
     const slot: Slot = { key: p.key, role: p.role, spec, instance, service: p.service, restarts: 0, firstReady: deferred(), removed: false };
     this.slots.push(slot);
     return slot;
-  }
-
-  private group(role: string): PeerSet {
-    let g = this.groups.get(role);
-    if (!g) {
-      g = new PeerSet(role, (t) => this.log.warning(t));
-      this.groups.set(role, g);
-    }
-    return g;
   }
 
   private assignment(slot: Slot, uid: number): ActorAssignment {
@@ -307,34 +275,8 @@ export class Supervisor extends EventEmitter {
 
   private spawn(spec: RoleSpec, makeData: (uid: number) => ActorWorkerData): Incarnation {
     const uid = this.nextUid++;
-    const data = makeData(uid);
-    const worker = new Worker(spec.entry, {
-      workerData: data,
-      resourceLimits: { ...DEFAULT_LIMITS, ...spec.resourceLimits },
-    });
-    const inc: Incarnation = {
-      uid,
-      worker,
-      threadId: worker.threadId,
-      state: data.spare ? 'spare' : 'starting',
-      startedAt: Date.now(),
-      expectedExit: false,
-      hung: false,
-      retiring: false,
-      sentPings: 0,
-      lastPong: 0,
-      loaded: deferred(),
-      ready: deferred(),
-      exited: deferred(),
-      waiters: new Map(),
-    };
+    const inc = spawnWorker(spec, uid, makeData(uid), this.workerEvents, this.log);
     this.incarnations.set(inc.uid, inc);
-    worker.on('message', (msg: FromWorker) => this.fromWorker(inc, msg));
-    worker.on('error', (err) => {
-      inc.error = err;
-    });
-    worker.on('messageerror', (err) => this.log.warning(`${this.name(inc)}: unreadable control message: ${err.message}`));
-    worker.on('exit', (code) => this.onExit(inc, code));
     return inc;
   }
 
@@ -352,7 +294,7 @@ export class Supervisor extends EventEmitter {
       inc.slot = slot;
       inc.state = 'starting';
       inc.startedAt = Date.now();
-      this.post(inc, { ctl: 'activate', assignment: this.assignment(slot, inc.uid) });
+      postTo(inc, { ctl: 'activate', assignment: this.assignment(slot, inc.uid) }, this.log);
       // keep a warm one for the next crash, once this one serves
       const spec = slot.spec;
       void inc.ready.promise.then(() => this.makeSpare(spec), () => undefined);
@@ -361,103 +303,8 @@ export class Supervisor extends EventEmitter {
       inc.slot = slot;
     }
     slot.current = inc;
-    this.wire(inc);
+    this.wiring.wire(inc);
     return inc;
-  }
-
-  /** A channel between the new incarnation and every live related incarnation, and one to the supervisor. */
-  private wire(inc: Incarnation): void {
-    const slot = inc.slot!;
-    for (const other of this.incarnations.values()) {
-      const os = other.slot;
-      if (!os || other === inc || os.removed || other.state === 'exited' || other.state === 'spare') continue;
-      if (!related(slot.spec, os.spec)) continue;
-      if (os === slot) continue;
-      // A draining actor finishes its sessions through the new peers (an old
-      // smtpd's last message goes to the new journal); nothing routes to it.
-      const draining = other.state === 'draining' || other.state === 'stopping';
-      if (draining && !os.spec.peers.includes(slot.role)) continue;
-      const { port1, port2 } = new MessageChannel();
-      const wire: ToWorker = { ctl: 'wire', role: os.role, instance: os.instance, uid: other.uid, port: port1 };
-      if (draining) wire.inboundOnly = true;
-      this.post(inc, wire, [port1]);
-      this.post(other, { ctl: 'wire', role: slot.role, instance: slot.instance, uid: inc.uid, port: port2 }, [port2]);
-    }
-    const { port1, port2 } = new MessageChannel();
-    this.post(inc, { ctl: 'wire', role: SUPERVISOR_ROLE, instance: 0, uid: 0, port: port1 }, [port1]);
-    const link = new PeerLink(
-      port2,
-      { role: slot.role, instance: slot.instance, uid: inc.uid },
-      (kind) => {
-        throw new Error(`the supervisor has no handler for ${kind}`);
-      },
-      (t) => this.log.warning(t),
-    );
-    this.group(slot.role).add(link);
-  }
-
-  private post(inc: Incarnation, msg: ToWorker, transfer?: import('node:worker_threads').TransferListItem[]): void {
-    if (inc.state === 'exited') return;
-    try {
-      inc.worker.postMessage(msg, transfer);
-    } catch (err) {
-      this.log.warning(`${this.name(inc)}: cannot post ${msg.ctl}: ${(err as Error).message}`);
-    }
-  }
-
-  private name(inc: Incarnation): string {
-    return inc.slot ? `${inc.slot.role}[${inc.slot.instance}]` : `spare ${inc.threadId}`;
-  }
-
-  private fromWorker(inc: Incarnation, msg: FromWorker): void {
-    switch (msg?.ctl) {
-      case 'pong':
-        inc.lastPong = msg.seq;
-        break;
-      case 'loaded':
-        inc.loaded.resolve();
-        break;
-      case 'ready':
-        if (inc.state === 'starting') inc.state = 'running';
-        inc.ready.resolve();
-        inc.slot?.firstReady.resolve();
-        break;
-      case 'setupError': {
-        const err = new SupervisorError('ERR_SETUP_FAILED', `${this.name(inc)}: set-up failed: ${msg.message}`);
-        inc.ready.reject(err);
-        // During start() a broken set-up stops the start; later it is a crash like any other.
-        if (inc.slot && !this.started) {
-          inc.expectedExit = true;
-          inc.slot.firstReady.reject(err);
-        }
-        break;
-      }
-      case 'draining':
-      case 'drained':
-      case 'shutdownDone': {
-        if (msg.ctl !== 'draining' && msg.error) this.log.warning(`${this.name(inc)}: ${msg.ctl}: ${msg.error}`);
-        const list = inc.waiters.get(msg.ctl) ?? [];
-        inc.waiters.delete(msg.ctl);
-        for (const w of list) w();
-        break;
-      }
-    }
-  }
-
-  /** Resolves on the worker's message `what`, its exit, or the timeout (returns false then). */
-  private waitFor(inc: Incarnation, what: string, timeoutMs: number): Promise<boolean> {
-    if (inc.state === 'exited') return Promise.resolve(true);
-    return new Promise((resolve) => {
-      const timer = setTimeout(() => resolve(false), timeoutMs);
-      const done = (): void => {
-        clearTimeout(timer);
-        resolve(true);
-      };
-      const list = inc.waiters.get(what) ?? [];
-      list.push(done);
-      inc.waiters.set(what, list);
-      void inc.exited.promise.then(done);
-    });
   }
 
   private beat(): void {
@@ -470,7 +317,7 @@ export class Supervisor extends EventEmitter {
         continue;
       }
       inc.sentPings++;
-      this.post(inc, { ctl: 'ping', seq: inc.sentPings });
+      postTo(inc, { ctl: 'ping', seq: inc.sentPings }, this.log);
     }
   }
 
@@ -485,32 +332,13 @@ export class Supervisor extends EventEmitter {
       if (!inc.expectedExit) this.log.warning(`spare worker pid ${inc.threadId} exit status ${code}${inc.error ? ` (${oneLine(inc.error)})` : ''}`);
       return;
     }
-    const reason = this.exitReason(inc);
-    this.unwire(inc, reason);
+    const reason = exitReason(inc);
+    this.wiring.unwire(inc, reason);
     if (inc.expectedExit || this.stopping) return;
     this.log.warning(`process ${slot.role} pid ${inc.threadId} exit status ${code}${reason ? ` (${reason})` : ''}`);
     inc.ready.reject(new SupervisorError('ERR_NOT_READY', `${slot.role}[${slot.instance}] exited`));
     if (slot.current !== inc || slot.removed) return;
     this.restart(slot, Date.now());
-  }
-
-  private exitReason(inc: Incarnation): string {
-    if (inc.hung) return 'not responding, killed';
-    const e = inc.error as (Error & { code?: string }) | undefined;
-    if (e?.code === 'ERR_WORKER_OUT_OF_MEMORY') return 'out of memory';
-    if (e) return `uncaught exception: ${oneLine(e)}`;
-    return '';
-  }
-
-  /** Tells every peer and the supervisor's own group that this incarnation is gone. */
-  private unwire(inc: Incarnation, reason: string): void {
-    const slot = inc.slot!;
-    this.group(slot.role).down(inc.uid, reason || 'exited');
-    for (const other of this.incarnations.values()) {
-      if (other.state === 'exited' || other.state === 'spare' || !other.slot) continue;
-      if (!related(slot.spec, other.slot.spec)) continue;
-      this.post(other, { ctl: 'peerDown', role: slot.role, uid: inc.uid, reason: reason || 'exited' });
-    }
   }
 
   private restart(slot: Slot, crashedAt: number): void {
@@ -552,71 +380,10 @@ export class Supervisor extends EventEmitter {
     }
   }
 
-  /** Replaces one slot's incarnation with a new one (reload). */
-  private async replace(slot: Slot): Promise<void> {
-    const old = slot.current;
-    const listener = slot.service?.type === 'inet';
-    if (old && old.state !== 'exited' && listener) {
-      // Node threads cannot share a port: the old listener closes first, keeps its sessions.
-      this.background(this.retire(old));
-      await this.waitFor(old, 'draining', this.opts.drainTimeoutMs ?? 30_000);
-      slot.firstReady = deferred();
-      const inc = this.launch(slot);
-      await inc.ready.promise;
-      return;
-    }
-    if (old && old.state !== 'exited' && slot.spec.singleton) {
-      // A singleton owns state (the journal's writer, qmgr's active queue): two must never overlap.
-      await this.retire(old);
-      slot.firstReady = deferred();
-      await this.launch(slot).ready.promise;
-      return;
-    }
-    slot.firstReady = deferred();
-    const inc = this.launch(slot);
-    await inc.ready.promise;
-    // The old one finishes its work in the background; reload does not wait for it.
-    if (old && old.state !== 'exited') this.background(this.retire(old));
-  }
-
   /** Tracks work stop() must wait for (old instances finishing after a reload). */
   private background(p: Promise<void>): void {
     this.retiring.add(p);
     void p.finally(() => this.retiring.delete(p));
-  }
-
-  /** Takes an incarnation out of service: no new work, drain, shut down, exit. */
-  private async retire(inc: Incarnation): Promise<void> {
-    if (inc.state === 'exited') return;
-    inc.expectedExit = true;
-    inc.retiring = true;
-    const slot = inc.slot!;
-    this.group(slot.role).retire(inc.uid);
-    for (const other of this.incarnations.values()) {
-      if (other === inc || !other.slot || other.state === 'exited' || other.state === 'spare') continue;
-      if (related(slot.spec, other.slot.spec)) this.post(other, { ctl: 'peerRetire', role: slot.role, uid: inc.uid });
-    }
-    await this.drain(inc);
-    await this.shutdown(inc);
-  }
-
-  private async drain(inc: Incarnation): Promise<void> {
-    if (inc.state === 'exited') return;
-    inc.state = 'draining';
-    const drained = this.waitFor(inc, 'drained', this.opts.drainTimeoutMs ?? 30_000);
-    this.post(inc, { ctl: 'drain' });
-    if (!(await drained)) this.log.warning(`${this.name(inc)}: drain timed out`);
-  }
-
-  private async shutdown(inc: Incarnation): Promise<void> {
-    if (inc.state === 'exited') return;
-    inc.expectedExit = true;
-    inc.state = 'stopping';
-    const done = this.waitFor(inc, 'shutdownDone', this.opts.shutdownTimeoutMs ?? 5_000);
-    this.post(inc, { ctl: 'shutdown' });
-    if (!(await done)) this.log.warning(`${this.name(inc)}: shutdown timed out`);
-    await inc.worker.terminate();
-    await inc.exited.promise;
   }
 
   private async gracefulStop(code: number): Promise<void> {
@@ -630,10 +397,10 @@ export class Supervisor extends EventEmitter {
       let wave = pending.filter((r) => !pending.some((c) => c !== r && this.registry.get(c)!.peers.includes(r)));
       if (wave.length === 0) wave = pending; // a cycle: drain the rest together
       for (const inc of live()) if (wave.includes(inc.slot!.role)) inc.expectedExit = true;
-      await Promise.all(live().filter((i) => wave.includes(i.slot!.role)).map((i) => this.drain(i)));
+      await Promise.all(live().filter((i) => wave.includes(i.slot!.role)).map((i) => drainWorker(i, this.drainTimeoutMs, this.log)));
       for (const r of wave) drained.add(r);
     }
-    await Promise.all(live().map((i) => this.shutdown(i)));
+    await Promise.all(live().map((i) => shutdownWorker(i, this.shutdownTimeoutMs, this.log)));
     await Promise.all([...this.retiring]);
     await this.halt();
     this.finish(code);
@@ -648,7 +415,7 @@ export class Supervisor extends EventEmitter {
     for (const slot of this.slots) if (!slot.firstReady.settled) slot.firstReady.reject(new SupervisorError('ERR_STOPPING', 'stopping'));
     await Promise.all(all.map((inc) => inc.worker.terminate().then(() => inc.exited.promise)));
     this.spares.clear();
-    for (const g of this.groups.values()) g.closeAll('stopping');
+    this.wiring.closeAll('stopping');
     await this.control.close();
     if (this.pidPath) releasePidFile(this.pidPath);
   }

@@ -2,7 +2,8 @@
  * qmgr actor: Postfix's qmgr(8). Owns the active queue: at start it lists
  * the live queue from the journal (after a crash this is how nothing gets
  * lost), then schedules deliveries to the agents, records each outcome in
- * the journal before acting on it, and asks bounce for notifications.
+ * the journal before acting on it, and asks bounce for delay and success
+ * notices (the journal asks for failure notices itself).
  * Calls to a restarting peer fail with a retryable error; those are retried
  * here (journal, bounce) or turned into a deferral by the scheduler (agents).
  */
@@ -99,9 +100,7 @@ runActor<QmgrProtocol>(async (ctx) => {
       for (const o of outcomes) if (o.state === 'expired') count('recipients_expired');
       return withRetry(() => journal.call('outcome', { queueId, outcomes }, { timeoutMs: 60_000 }));
     },
-    // Failure notices are made by the journal before it records the bounce
-    // (so a crash cannot lose one); qmgr asks only for delay and success notices.
-    notify: (req) => (req.kind === 'failure' ? Promise.resolve({}) : withRetry(() => bounce.call('notify', req, { timeoutMs: 60_000 }))),
+    notify: (req) => withRetry(() => bounce.call('notify', req, { timeoutMs: 60_000 })),
   });
 
   // The runtime holds requests (arrivals included) until this set-up returns,

@@ -23,7 +23,7 @@ export type EntryState = 'incoming' | 'active' | 'deferred' | 'hold' | 'gone';
 export interface Pass {
   /** Jobs, records and resolutions not yet done; the pass ends at 0. */
   pending: number;
-  bounced: NoticeRecipient[];
+  /** Delivered recipients whose NOTIFY asks for a success notice. */
   delivered: NoticeRecipient[];
 }
 

@@ -1,8 +1,11 @@
 /**
  * qmgr-pass: the end of a message's pass through the active queue: applying
- * recorded outcomes in memory, expiry, failure / success / delay notices,
- * then removal or a return to the deferred queue. The scheduler hands in the
- * few operations this needs as a PassHost, so its state stays its own.
+ * recorded outcomes in memory, expiry, success and delay notices, then
+ * removal or a return to the deferred queue. Failure notices are not made
+ * here: the journal makes them from the bounced or expired outcome before it
+ * records it, so a crash between the two cannot lose one. The scheduler
+ * hands in the few operations this needs as a PassHost, so its state stays
+ * its own.
  *
  * Errors: nothing reaches the caller. A journal that refuses a record is
  * logged and the recipients stay as they were; a notice that bounce refuses
@@ -22,8 +25,8 @@ export interface PassHost {
   now(): number;
   /** The journal; resolves once the outcomes are durable. */
   recordOutcomes(queueId: string, outcomes: RecipientOutcome[]): Promise<{ finished: boolean }>;
-  /** bounce: queue a failure, delay or success notice. */
-  notify(req: { message: QueuedMessage; kind: 'failure' | 'delay' | 'success'; recipients: NoticeRecipient[] }): Promise<unknown>;
+  /** bounce: queue a delay or success notice. */
+  notify(req: { message: QueuedMessage; kind: 'delay' | 'success'; recipients: NoticeRecipient[] }): Promise<unknown>;
   /** Counts a record or notice under way, which drain() waits for. */
   workStarted(): void;
   workDone(): void;
@@ -37,7 +40,7 @@ export interface PassHost {
   admit(): void;
 }
 
-/** Applies recorded outcomes in memory and collects those the pass must notify. */
+/** Applies recorded outcomes in memory and collects the deliveries the pass must notify. */
 export function applyOutcomes(e: Entry, outcomes: RecipientOutcome[], relays: Map<number, string> | undefined, attempted: boolean): void {
   for (const o of outcomes) {
     const r = e.msg.recipients[o.index];
@@ -50,9 +53,7 @@ export function applyOutcomes(e: Entry, outcomes: RecipientOutcome[], relays: Ma
     if (attempted) r.attempts++;
     if (!e.pass) continue;
     const relay = relays?.get(o.index);
-    if (o.state === 'bounced' && notifyAllows(r.notify, 'failure')) {
-      e.pass.bounced.push(relay === undefined ? { index: o.index, dsn: o.dsn, reason: o.reason } : { index: o.index, dsn: o.dsn, reason: o.reason, relay });
-    } else if (o.state === 'delivered' && notifyAllows(r.notify, 'success')) {
+    if (o.state === 'delivered' && notifyAllows(r.notify, 'success')) {
       e.pass.delivered.push(relay === undefined ? { index: o.index, dsn: o.dsn, reason: o.reason } : { index: o.index, dsn: o.dsn, reason: o.reason, relay });
     }
   }
@@ -88,7 +89,6 @@ export async function finishPass(host: PassHost, e: Entry): Promise<void> {
 async function passNotices(host: PassHost, e: Entry, pass: Pass): Promise<void> {
   const m = e.msg;
   const now = host.now();
-  const failures = pass.bounced;
   if (!m.hold && isExpired(host.params, m, now)) {
     const expired: RecipientOutcome[] = [];
     m.recipients.forEach((r, i) => {
@@ -96,12 +96,8 @@ async function passNotices(host: PassHost, e: Entry, pass: Pass): Promise<void> 
     });
     if (expired.length > 0 && (await record(host, e, expired))) {
       host.log.queue(m.queueId, `from=<${m.sender}>, status=expired, returned to sender`);
-      for (const o of expired) {
-        if (notifyAllows(m.recipients[o.index].notify, 'failure')) failures.push({ index: o.index, dsn: o.dsn, reason: o.reason });
-      }
     }
   }
-  if (failures.length > 0) await notify(host, e, 'failure', failures);
   if (pass.delivered.length > 0) await notify(host, e, 'success', pass.delivered);
   const warnAfter = host.params.delayWarningMs;
   if (warnAfter > 0 && !m.hold && now - m.arrivalTime >= warnAfter) {
@@ -132,7 +128,7 @@ async function record(host: PassHost, e: Entry, outcomes: RecipientOutcome[]): P
   }
 }
 
-async function notify(host: PassHost, e: Entry, kind: 'failure' | 'delay' | 'success', recipients: NoticeRecipient[]): Promise<boolean> {
+async function notify(host: PassHost, e: Entry, kind: 'delay' | 'success', recipients: NoticeRecipient[]): Promise<boolean> {
   if (e.deleted) return false;
   try {
     await host.notify({ message: e.msg, kind, recipients });

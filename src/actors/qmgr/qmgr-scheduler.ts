@@ -5,12 +5,15 @@
  * requests, dispatches them under per-destination and per-transport
  * concurrency limits, records every outcome through the journal before
  * acting on it, retries deferred mail with backoff, expires old mail and
- * asks bounce for failure, delay and success notices.
+ * asks bounce for delay and success notices (failure notices are the
+ * journal's: it makes them before it records a bounced or expired outcome).
  *
  * The actor wrapper owns the I/O: it passes functions in QmgrDeps and calls
  * start / arrived / flush / admin / load / drain / stop. The records it
- * keeps are in qmgr-entry; the end of a pass (expiry, notices, removal) is
- * in qmgr-pass, which reaches the scheduler only through a PassHost.
+ * keeps are in qmgr-entry; the delivery side (destination queues, jobs,
+ * agents' replies, recording outcomes) is in qmgr-dispatch; the end of a
+ * pass (expiry, notices, removal) is in qmgr-pass. Both reach the scheduler
+ * only through the host it hands them.
  *
  * Errors: nothing a dependency does reaches the caller. A rejected deliver()
  * defers its recipients (4.3.0) for a retry; a failed resolve defers the
@@ -22,14 +25,12 @@ import type { MainConfig } from '../../config/main-config.js';
 import type { DeliveryRequest, DeliveryResult, ResolvedAddress } from '../../protocol/protocol.js';
 import type { QueuedMessage, RecipientOutcome } from '../../store/store-types.js';
 import type { Logger } from '../../util/log.js';
+import { Dispatcher, type DispatchHost } from './qmgr-dispatch.js';
 import { DueTimer } from './qmgr-due.js';
-import { AGENT_CRASHED, bareHost, copyMessage, isLive, RESOLVER_FAILED, type Entry, type Job, type NoticeRecipient } from './qmgr-entry.js';
-import { Destination } from './qmgr-feedback.js';
+import { bareHost, copyMessage, isLive, type Entry, type NoticeRecipient } from './qmgr-entry.js';
 import { Fifo } from './qmgr-fifo.js';
 import { readQmgrParams, TransportLimitTable, type QmgrParams } from './qmgr-params.js';
-import { applyOutcomes, finishPass, type PassHost } from './qmgr-pass.js';
-import { buildRequest, readResult } from './qmgr-request.js';
-import { delayFields, nextAttemptAfterDeferral } from './qmgr-policy.js';
+import { finishPass } from './qmgr-pass.js';
 
 export type { NoticeRecipient } from './qmgr-entry.js';
 
@@ -43,8 +44,8 @@ export interface QmgrDeps {
   deliver(transport: string, req: DeliveryRequest): Promise<DeliveryResult>;
   /** The journal; resolves once the outcomes are durable. */
   recordOutcomes(queueId: string, outcomes: RecipientOutcome[]): Promise<{ finished: boolean }>;
-  /** bounce: queue a failure, delay or success notice. */
-  notify(req: { message: QueuedMessage; kind: 'failure' | 'delay' | 'success'; recipients: NoticeRecipient[] }): Promise<{ queueId?: string }>;
+  /** bounce: queue a delay or success notice. Failure notices are not asked for here: the journal makes them before it records the bounce, so a crash cannot lose one. */
+  notify(req: { message: QueuedMessage; kind: 'delay' | 'success'; recipients: NoticeRecipient[] }): Promise<{ queueId?: string }>;
   /** Clock in ms since the epoch; Date.now by default. */
   now?: () => number;
   /** Longest drain() waits for deliveries in flight; 30 s by default. */
@@ -69,20 +70,17 @@ export class Scheduler {
   private readonly log: Logger;
   private readonly entries = new Map<string, Entry>();
   private readonly incoming = new Fifo<Entry>();
-  private readonly dests = new Map<string, Destination<Job>>();
-  private readonly readyDests = new Set<Destination<Job>>();
-  private readonly transportBusy = new Map<string, number>();
   private readonly due: DueTimer;
   private activeCount = 0;
-  private inFlight = 0;
   /** Records and notices under way, which drain() also waits for. */
   private work = 0;
   private draining = false;
   private stopped = false;
   private idleWaiters: Array<() => void> = [];
   private drainTimer: NodeJS.Timeout | undefined;
-  /** The end-of-pass code's only way into this scheduler. */
-  private readonly passHost: PassHost;
+  /** The delivery and end-of-pass code's only way into this scheduler. */
+  private readonly host: DispatchHost;
+  private readonly dispatcher: Dispatcher;
 
   constructor(private readonly deps: QmgrDeps) {
     this.params = readQmgrParams(deps.config);
@@ -90,10 +88,13 @@ export class Scheduler {
     this.now = deps.now ?? Date.now;
     this.log = deps.log;
     this.due = new DueTimer(this.now, this.params.queueRunDelayMs, (ids) => this.onDue(ids));
-    this.passHost = {
+    this.host = {
       params: this.params,
+      limits: this.limits,
       log: this.log,
       now: () => this.now(),
+      deliver: (transport, req) => this.deps.deliver(transport, req),
+      isDraining: () => this.draining,
       recordOutcomes: (queueId, outcomes) => this.deps.recordOutcomes(queueId, outcomes),
       notify: (req) => this.deps.notify(req),
       workStarted: () => {
@@ -110,6 +111,7 @@ export class Scheduler {
       checkIdle: () => this.checkIdle(),
       admit: () => this.admit(),
     };
+    this.dispatcher = new Dispatcher(this.host);
   }
 
   /** Takes the live queue as recovered from the journal. */
@@ -126,7 +128,7 @@ export class Scheduler {
 
   /** Makes deferred mail due now: all of it, or that for `site` (a nexthop or recipient domain). Returns how many messages. */
   flush(site?: string): number {
-    for (const d of this.dests.values()) d.revive();
+    this.dispatcher.reviveAll();
     const picked: Entry[] = [];
     for (const id of this.due.ids()) {
       const e = this.entries.get(id);
@@ -152,7 +154,7 @@ export class Scheduler {
       const e = this.entries.get(id);
       if (e) list.push(e);
     }
-    if (action === 'requeue') for (const d of this.dests.values()) d.revive();
+    if (action === 'requeue') this.dispatcher.reviveAll();
     for (const e of list) {
       if (action === 'hold') this.hold(e);
       else if (action === 'release') this.release(e);
@@ -167,11 +169,8 @@ export class Scheduler {
   load(): QmgrLoad {
     let hold = 0;
     for (const e of this.entries.values()) if (e.state === 'hold') hold++;
-    const destinations: Record<string, number> = {};
-    for (const d of this.dests.values()) {
-      if (d.busy > 0) destinations[d.nexthop] = (destinations[d.nexthop] ?? 0) + d.busy;
-    }
-    return { active: this.activeCount, deferred: this.due.size, hold, inFlight: this.inFlight, destinations };
+    const destinations = this.dispatcher.busyByNexthop();
+    return { active: this.activeCount, deferred: this.due.size, hold, inFlight: this.dispatcher.inFlight, destinations };
   }
 
   /** Runs a deferred-queue scan now (the timer does this by itself). Returns how many messages became due. */
@@ -270,7 +269,7 @@ export class Scheduler {
       const e = this.incoming.shift()!;
       if (e.state === 'incoming' && !e.deleted) this.activate(e);
     }
-    this.pump();
+    this.dispatcher.pump();
   }
 
   private leaveActive(e: Entry): void {
@@ -320,7 +319,7 @@ export class Scheduler {
     e.jobs.clear();
     if (e.pass && n > 0) {
       e.pass.pending -= n;
-      if (e.pass.pending === 0) void finishPass(this.passHost, e);
+      if (e.pass.pending === 0) void finishPass(this.host, e);
     }
   }
 
@@ -359,8 +358,8 @@ export class Scheduler {
       }
     });
     this.log.queue(e.msg.queueId, `from=<${e.msg.sender}>, size=${e.msg.size}, nrcpt=${live} (queue active)`);
-    e.pass = { pending: 1, bounced: [], delivered: [] };
-    if (unresolved.length === 0) this.route(e, candidates, []);
+    e.pass = { pending: 1, delivered: [] };
+    if (unresolved.length === 0) this.dispatcher.route(e, candidates, []);
     else void this.resolveThenRoute(e, candidates, unresolved);
   }
 
@@ -378,220 +377,13 @@ export class Scheduler {
         }
       }),
     );
-    this.route(e, candidates, failed);
-  }
-
-  /** Groups resolved candidates per destination into jobs and queues them. */
-  private route(e: Entry, candidates: number[], failed: number[]): void {
-    if (e.deleted || !e.pass) return;
-    if (!e.msg.hold) {
-      const now = this.now();
-      const failedSet = new Set(failed);
-      const groups = new Map<string, { dest: Destination<Job>; indices: number[] }>();
-      for (const i of candidates) {
-        if (failedSet.has(i)) continue;
-        const res = e.resolved.get(i)!;
-        const key = `${res.transport}\u0000${res.nexthop}`;
-        let g = groups.get(key);
-        if (!g) {
-          g = { dest: this.destination(key, res.transport, res.nexthop), indices: [] };
-          groups.set(key, g);
-        }
-        g.indices.push(i);
-      }
-      for (const { dest, indices } of groups.values()) {
-        const limit = this.limits.get(dest.transport).recipientLimit;
-        for (let k = 0; k < indices.length; k += limit) {
-          const chunk = limit >= indices.length ? indices : indices.slice(k, k + limit);
-          if (dest.isDead(now)) {
-            this.deferWithoutTrying(e, chunk, `delivery temporarily suspended: ${dest.dead!.reason}`, dest.dead!.dsn, false);
-            continue;
-          }
-          const job: Job = { entry: e, dest, indices: chunk, cancelled: false };
-          e.pass.pending++;
-          e.jobs.add(job);
-          dest.todo.push(job);
-          this.readyDests.add(dest);
-        }
-      }
-      if (failed.length > 0) this.deferWithoutTrying(e, failed, RESOLVER_FAILED, '4.3.0', false);
-    }
-    this.endWork(e);
-    this.pump();
-  }
-
-  private destination(key: string, transport: string, nexthop: string): Destination<Job> {
-    let d = this.dests.get(key);
-    if (!d) {
-      const l = this.limits.get(transport);
-      d = new Destination<Job>(
-        transport,
-        nexthop,
-        this.params.initialConcurrency,
-        Math.min(l.destinationConcurrency, l.processLimit),
-        this.params.failedCohortLimit,
-      );
-      this.dests.set(key, d);
-    }
-    return d;
-  }
-
-  /** Starts every delivery the limits allow, round-robin over destinations. */
-  private pump(): void {
-    if (this.draining) return;
-    const now = this.now();
-    for (const dest of this.readyDests) {
-      if (dest.todo.length > 0 && dest.isDead(now)) this.deferTodo(dest);
-      const processLimit = this.limits.get(dest.transport).processLimit;
-      while (dest.todo.length > 0 && dest.hasSlot()) {
-        if ((this.transportBusy.get(dest.transport) ?? 0) >= processLimit) break;
-        const job = dest.todo.shift()!;
-        if (!job.cancelled) this.dispatch(job);
-      }
-      if (dest.todo.length === 0) this.readyDests.delete(dest);
-    }
-  }
-
-  private dispatch(job: Job): void {
-    const e = job.entry;
-    const { dest } = job;
-    e.jobs.delete(job);
-    dest.busy++;
-    this.transportBusy.set(dest.transport, (this.transportBusy.get(dest.transport) ?? 0) + 1);
-    this.inFlight++;
-    const req = buildRequest(e.msg, job.indices, dest.transport, dest.nexthop, e.activeTime);
-    let p: Promise<DeliveryResult>;
-    try {
-      p = this.deps.deliver(dest.transport, req);
-    } catch (err) {
-      p = Promise.reject(err);
-    }
-    p.then(
-      (res) => this.onResult(job, res),
-      (err) => this.onReject(job, err),
-    );
-  }
-
-  /** A delivery slot is free again. */
-  private freeSlot(job: Job): void {
-    const { dest } = job;
-    dest.busy--;
-    this.transportBusy.set(dest.transport, (this.transportBusy.get(dest.transport) ?? 1) - 1);
-    this.inFlight--;
-  }
-
-  private dropIfIdle(dest: Destination<Job>): void {
-    // An idle queue is freed, as Postfix frees it; its window starts over.
-    if (dest.busy === 0 && dest.todo.length === 0 && !dest.dead) {
-      this.dests.delete(`${dest.transport}\u0000${dest.nexthop}`);
-      this.readyDests.delete(dest);
-    }
-  }
-
-  private onResult(job: Job, res: DeliveryResult): void {
-    this.freeSlot(job);
-    const e = job.entry;
-    const now = this.now();
-    const { outcomes, relays, siteFailure } = readResult(res, job.indices, nextAttemptAfterDeferral(this.params, e.msg.arrivalTime, now));
-    // Every recipient deferred: the site, not the recipients, is the problem.
-    if (siteFailure) {
-      if (job.dest.failure(now, this.params.minimalBackoffMs, siteFailure)) this.deferTodo(job.dest);
-    } else {
-      job.dest.success();
-    }
-    if (!e.deleted) this.recordAndApply(e, outcomes, relays, true);
-    this.endWork(e);
-    this.dropIfIdle(job.dest);
-    this.pump();
-  }
-
-  private onReject(job: Job, err: unknown): void {
-    this.freeSlot(job);
-    const e = job.entry;
-    const retryable = (err as { retryable?: unknown })?.retryable === true;
-    if (!retryable) this.log.warning(`${e.msg.queueId}: transport ${job.dest.transport}: ${(err as Error)?.message ?? String(err)}`);
-    if (!e.deleted) {
-      // A crashed agent says nothing about the site: retry soon, without feedback.
-      const now = this.now();
-      const at = retryable ? now + this.params.minimalBackoffMs : nextAttemptAfterDeferral(this.params, e.msg.arrivalTime, now);
-      this.deferWithoutTrying(e, job.indices, AGENT_CRASHED, '4.3.0', false, at);
-    }
-    this.endWork(e);
-    this.dropIfIdle(job.dest);
-    this.pump();
-  }
-
-  /** A dead destination: its waiting jobs are deferred without a try. */
-  private deferTodo(dest: Destination<Job>): void {
-    const dead = dest.dead;
-    if (!dead) return;
-    this.readyDests.delete(dest);
-    for (const job of dest.todo.drain()) {
-      if (job.cancelled) continue;
-      job.entry.jobs.delete(job);
-      this.deferWithoutTrying(job.entry, job.indices, `delivery temporarily suspended: ${dead.reason}`, dead.dsn, false);
-      this.endWork(job.entry);
-    }
-  }
-
-  /** Defers recipients that qmgr itself gives up on for now, logging them as the agents would. */
-  private deferWithoutTrying(e: Entry, indices: number[], reason: string, dsn: string, attempted: boolean, at?: number): void {
-    const now = this.now();
-    const nextAttempt = at ?? nextAttemptAfterDeferral(this.params, e.msg.arrivalTime, now);
-    const delays = delayFields(e.msg.arrivalTime, e.activeTime || now, now);
-    const outcomes: RecipientOutcome[] = indices.map((i) => {
-      this.log.queue(e.msg.queueId, `to=<${e.msg.recipients[i].address}>, relay=none, ${delays}, dsn=${dsn}, status=deferred (${reason})`);
-      return { index: i, state: 'deferred', reason, dsn, nextAttempt };
-    });
-    this.recordAndApply(e, outcomes, undefined, attempted);
-  }
-
-  /** Records outcomes in the journal, then (only then) applies them in memory. */
-  private recordAndApply(e: Entry, outcomes: RecipientOutcome[], relays: Map<number, string> | undefined, attempted: boolean): void {
-    if (e.pass) e.pass.pending++;
-    this.work++;
-    let p: Promise<{ finished: boolean }>;
-    try {
-      p = this.deps.recordOutcomes(e.msg.queueId, outcomes);
-    } catch (err) {
-      p = Promise.reject(err);
-    }
-    p.then(
-      (r) => {
-        if (e.deleted) return;
-        applyOutcomes(e, outcomes, relays, attempted);
-        if (r?.finished) e.finished = true;
-      },
-      (err) => {
-        // Not durable: keep the recipients to retry. A delivered one may be delivered twice; none is lost.
-        this.log.warning(`${e.msg.queueId}: cannot record delivery status: ${(err as Error)?.message ?? String(err)}`);
-        if (e.deleted) return;
-        const at = this.now() + this.params.minimalBackoffMs;
-        for (const o of outcomes) {
-          const r = e.msg.recipients[o.index];
-          if (r && isLive(r)) {
-            r.state = 'deferred';
-            r.nextAttempt = at;
-          }
-        }
-      },
-    ).finally(() => {
-      this.work--;
-      this.endWork(e);
-      this.checkIdle();
-    });
-  }
-
-  private endWork(e: Entry): void {
-    if (!e.pass) return;
-    e.pass.pending--;
-    if (e.pass.pending === 0) void finishPass(this.passHost, e);
+    this.dispatcher.route(e, candidates, failed);
   }
 
   // ---- drain ----
 
   private isIdle(): boolean {
-    return this.inFlight === 0 && this.work === 0;
+    return this.dispatcher.inFlight === 0 && this.work === 0;
   }
 
   private checkIdle(): void {

@@ -2,7 +2,8 @@
  * qmgr-harness: what the scheduler tests drive it with: a journal that
  * applies outcomes in memory and says when a message is finished, a
  * resolver over a routing table, delivery agents that answer per a script
- * and count concurrency per nexthop, a bounce that records notices, and a
+ * and count concurrency per nexthop, a bounce that records the delay and
+ * success notices the scheduler asks for, and a
  * log sink that keeps the lines. Test support only.
  */
 import { MainConfig } from '../../../src/config/main-config.js';
@@ -68,7 +69,7 @@ export type Answer = { state: 'delivered' | 'deferred' | 'bounced'; dsn?: string
 
 export interface Notice {
   queueId: string;
-  kind: 'failure' | 'delay' | 'success';
+  kind: 'delay' | 'success';
   recipients: NoticeRecipient[];
   addresses: string[];
 }

@@ -1,4 +1,10 @@
-/** Scheduler outcomes: deferral and backoff, crashed agents, expiry, bounces and DSN notices. */
+/**
+ * Scheduler outcomes: deferral and backoff, crashed agents, expiry, bounces
+ * and DSN notices. Failure notices are the journal's (it makes them before
+ * it records a bounced or expired outcome, checked end to end), so here a
+ * bounce or an expiry must reach the journal with what the notice needs,
+ * and must not come through the scheduler's notify.
+ */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Harness, message, notify, waitFor, logged } from './qmgr-harness.js';
@@ -35,28 +41,37 @@ test('a crashed delivery agent defers the request; the mail is retried and deliv
   assert.ok(logged(`${m.queueId}: to=<a@x.example>, relay=none`).some((l) => l.includes('status=deferred (delivery agent crashed/unavailable)')));
 });
 
-test('5xx bounces: one failure notice per message with the bounced recipients', async (t) => {
+test('5xx bounces: the bounced outcomes reach the journal with dsn, reason and relay; no notice through notify', async (t) => {
   const h = new Harness(t, {
     answer: (a) => (a.startsWith('bad') ? { state: 'bounced', dsn: '5.1.1', reason: '550 5.1.1 no such user' } : { state: 'delivered' }),
   });
   const m = h.arrive(message(['bad1@x.example', 'good@x.example', 'bad2@y.example']));
   await waitFor(() => logged(`${m.queueId}: removed`).length === 1, 5000, 'removed');
-  assert.equal(h.notices.length, 1);
-  const n = h.notices[0];
-  assert.equal(n.kind, 'failure');
-  assert.deepEqual(n.addresses.sort(), ['bad1@x.example', 'bad2@y.example']);
-  assert.ok(n.recipients.every((r) => r.dsn === '5.1.1' && r.reason === '550 5.1.1 no such user' && r.relay !== undefined));
+  const bounced = h.records.filter((r) => r.queueId === m.queueId).flatMap((r) => r.outcomes).filter((o) => o.state === 'bounced');
+  assert.deepEqual(bounced.map((o) => o.index).sort(), [0, 2]);
+  // The journal makes the failure notice from these: it needs the relay that refused.
+  assert.ok(bounced.every((o) => o.dsn === '5.1.1' && o.reason === '550 5.1.1 no such user' && o.relay === (o.index === 0 ? 'x.example[127.0.0.1]:25' : 'y.example[127.0.0.1]:25')));
   assert.equal(h.state(m.queueId, 0), 'bounced');
   assert.equal(h.state(m.queueId, 1), 'delivered');
+  assert.equal(h.state(m.queueId, 2), 'bounced');
+  assert.equal(h.notices.length, 0);
 });
 
-test('NOTIFY=NEVER, or a NOTIFY list without FAILURE, gets no failure notice', async (t) => {
-  const h = new Harness(t, { answer: () => ({ state: 'bounced', dsn: '5.1.1', reason: 'no such user' }) });
-  const m = h.arrive(message([{ address: 'a@x.example', notify: notify('NEVER') }, { address: 'b@x.example', notify: notify('DELAY') }, 'c@x.example']));
+test('bounced recipients are recorded whatever their NOTIFY; a delivered one with NOTIFY=SUCCESS still gets its success notice', async (t) => {
+  const h = new Harness(t, { answer: (a) => (a.startsWith('ok') ? { state: 'delivered' } : { state: 'bounced', dsn: '5.1.1', reason: 'no such user' }) });
+  const m = h.arrive(
+    message([
+      { address: 'a@x.example', notify: notify('NEVER') },
+      { address: 'b@x.example', notify: notify('DELAY') },
+      'c@x.example',
+      { address: 'ok@x.example', notify: notify('SUCCESS', 'FAILURE') },
+    ]),
+  );
   await waitFor(() => logged(`${m.queueId}: removed`).length === 1, 5000, 'removed');
+  assert.deepEqual([0, 1, 2, 3].map((i) => h.state(m.queueId, i)), ['bounced', 'bounced', 'bounced', 'delivered']);
   assert.equal(h.notices.length, 1);
-  assert.deepEqual(h.notices[0].addresses, ['c@x.example']);
-  assert.equal(h.state(m.queueId, 0), 'bounced');
+  assert.equal(h.notices[0].kind, 'success');
+  assert.deepEqual(h.notices[0].addresses, ['ok@x.example']);
 });
 
 test('NOTIFY=SUCCESS gets a success notice for the delivered recipients', async (t) => {
@@ -78,11 +93,11 @@ test('expiry: deferred recipients past maximal_queue_lifetime are expired and re
   const expired = h.records.flatMap((r) => r.outcomes).filter((o) => o.state === 'expired');
   assert.deepEqual(expired.map((o) => o.index).sort(), [0, 2]);
   assert.ok(expired.every((o) => o.dsn === '4.4.1' && o.reason === 'connection timed out'));
-  assert.equal(h.notices.length, 1);
-  assert.equal(h.notices[0].kind, 'failure');
-  assert.deepEqual(h.notices[0].addresses, ['slow@x.example']);
+  assert.deepEqual([0, 1, 2].map((i) => h.state(m.queueId, i)), ['expired', 'delivered', 'expired']);
+  // The journal makes the failure notice as it records the expiry; the scheduler asks for none.
+  assert.equal(h.notices.length, 0);
   assert.equal(logged(`${m.queueId}: from=<sender@example.org>, status=expired, returned to sender`).length, 1);
-  // The expired outcome was durable before the notice went out.
+  // The expiry is the last thing recorded for the message: it ends the pass.
   const lastRecord = h.records.filter((r) => r.queueId === m.queueId).at(-1)!;
   assert.ok(lastRecord.outcomes.every((o) => o.state === 'expired'));
 });
