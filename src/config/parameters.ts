@@ -226,6 +226,7 @@ p('reject_code', '554', 'int', 'reply code of reject');
 p('defer_code', '450', 'int', 'reply code of defer');
 p('relay_domains_reject_code', '554', 'int', 'reply code of reject_unauth_destination');
 p('access_map_reject_code', '554', 'int', 'reply code of an access table REJECT');
+p('maps_rbl_reject_code', '554', 'int', 'reply code of reject_rbl_client');
 p('access_map_defer_code', '450', 'int', 'reply code of an access table DEFER');
 p('unknown_address_reject_code', '450', 'int', 'reply code for unresolvable addresses');
 p('unknown_client_reject_code', '450', 'int', 'reply code for clients without a name');

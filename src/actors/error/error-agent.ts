@@ -5,6 +5,7 @@
  * "User unknown"); without a leading status code the dsn is 5.0.0 (error) or
  * 4.0.0 (retry). Never rejects; reads no content.
  */
+import { failureState, softDsn } from '../../global/dsn-status.js';
 import type { DeliveryOutcome, DeliveryRequest, DeliveryResult } from '../../protocol/protocol.js';
 import { logOutcomes } from '../../util/delivery-log.js';
 import type { Logger } from '../../util/log.js';
@@ -29,10 +30,9 @@ export class ErrorAgent {
     const start = Date.now();
     const retry = (this.opts.mode ?? (req.transport === 'retry' ? 'retry' : 'error')) === 'retry';
     const split = splitDsnText(req.nexthop, retry ? '4.0.0' : '5.0.0');
-    let dsn = split.dsn;
     // A retry never bounces: a 5.x.y text is reported as its 4.x.y counterpart.
-    if (retry && dsn.startsWith('5.')) dsn = `4.${dsn.slice(2)}`;
-    const state: DeliveryOutcome['state'] = retry || dsn.startsWith('4.') ? 'deferred' : 'bounced';
+    const dsn = retry ? softDsn(split.dsn) : split.dsn;
+    const state: DeliveryOutcome['state'] = retry ? 'deferred' : failureState(dsn);
     const reason = split.text || (retry ? 'delivery temporarily suspended' : 'mail delivery is disabled');
     const outcomes: DeliveryOutcome[] = req.recipients.map((r) => ({ index: r.index, state, dsn, reason, relay: 'none' }));
     const end = Date.now();

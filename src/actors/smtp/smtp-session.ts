@@ -11,7 +11,9 @@ import type { ConnectionOptions } from 'node:tls';
 import { SmtpClient, type ClientError } from './smtp-client.js';
 import type { SmtpTarget } from './smtp-mx.js';
 import type { SmtpParams } from './smtp-params.js';
-import { parseReply, peerName, saidReason, socketErrorText, softDsn } from './smtp-reply.js';
+import { softDsn } from '../../global/dsn-status.js';
+import { parseServerReply } from '../../util/smtp-reply.js';
+import { peerName, saidReason, socketErrorText } from './smtp-reply.js';
 
 /** An open session, ready for a mail transaction. */
 export interface SmtpSession {
@@ -126,7 +128,7 @@ function sessionFailure(err: ClientError, peer: string, notOffered: boolean): Om
     return { state: 'deferred', dsn: '4.7.4', reason: `TLS is required, but was not offered by host ${peer}`, spoke: true, tlsHandshakeFailed: false };
   }
   if (err.response) {
-    const reply = parseReply(err.response);
+    const reply = parseServerReply(err.response);
     if (err.command === 'CONN') {
       // Postfix's smtp_skip_5xx_greeting: a 5xx greeting is treated as 4xx, so the next MX is tried.
       return { state: 'deferred', dsn: softDsn(reply.dsn), reason: `host ${peer} refused to talk to me: ${reply.text}`, spoke: true, tlsHandshakeFailed: false };

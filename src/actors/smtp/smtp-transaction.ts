@@ -8,7 +8,8 @@
  */
 import type { DeliveryOutcome, DeliveryRequest } from '../../protocol/protocol.js';
 import type { ClientError } from './smtp-client.js';
-import { parseReply, saidReason } from './smtp-reply.js';
+import { parseServerReply } from '../../util/smtp-reply.js';
+import { saidReason } from './smtp-reply.js';
 import type { SmtpSession } from './smtp-session.js';
 
 /** A recipient still to be delivered in this request. */
@@ -85,7 +86,7 @@ export async function runTransaction(
 
   // A refused MAIL FROM applies to every recipient; the RCPT replies after it mean nothing.
   if (result.error?.command === 'MAIL FROM' && result.error.response) {
-    const reply = parseReply(result.error.response);
+    const reply = parseServerReply(result.error.response);
     const reason = saidReason(peer, reply, 'MAIL FROM');
     return {
       outcomes: recipients.map((r) => outcome(r, reply.code >= 500 ? 'bounced' : 'deferred', reply.dsn, reason)),
@@ -101,7 +102,7 @@ export async function runTransaction(
     const hit = rejected.find((x) => !x.used && (x.err as { recipient?: string }).recipient === r.address.trim());
     if (hit && hit.err.response) {
       hit.used = true;
-      const reply = parseReply(hit.err.response);
+      const reply = parseServerReply(hit.err.response);
       outcomes.push(outcome(r, reply.code >= 500 ? 'bounced' : 'deferred', reply.dsn, saidReason(peer, reply, 'RCPT TO')));
     } else {
       accepted.push(r);
@@ -110,12 +111,12 @@ export async function runTransaction(
 
   const err = result.error;
   if (!err && result.info) {
-    const reply = parseReply(result.info.response || '250 2.0.0 Ok');
+    const reply = parseServerReply(result.info.response || '250 2.0.0 Ok');
     for (const r of accepted) outcomes.push(outcome(r, 'delivered', reply.code >= 200 && reply.code < 300 ? reply.dsn : '2.0.0', reply.text));
     return { outcomes, noReply: false, reusable: !client.dead, needsReset: false };
   }
   if (err?.response) {
-    const reply = parseReply(err.response);
+    const reply = parseServerReply(err.response);
     const state = reply.code >= 500 ? 'bounced' : 'deferred';
     const reason = saidReason(peer, reply, commandName(err));
     for (const r of accepted) outcomes.push(outcome(r, state, reply.dsn, reason));

@@ -1,16 +1,21 @@
 /**
- * smtpd-settings: the parameters smtpd uses, read once from MainConfig with
- * Postfix's defaults (and Postrider's own for its extra parameters:
- * smtpd_greet_wait 0s, smtpd_tls_auth_only yes, smtpd_sasl_password_maps,
- * dns_resolver_servers), so a configuration that lacks a parameter still
- * works. A malformed value throws MainConfig's ConfigError naming it.
+ * smtpd-settings: the parameters smtpd uses, read once through MainConfig's
+ * getters. The defaults are the parameter table's (Postfix's, and
+ * Postrider's own for its extra parameters), which the loaded record already
+ * holds; a record that lacks some (a partial configuration, as tests and
+ * benchmarks build) gets them from the same table, expanded over the record,
+ * so nothing here restates a default. A numeric, boolean or time parameter
+ * left empty takes its default too. A malformed value throws MainConfig's
+ * ConfigError naming it.
  */
-import { hostname } from 'node:os';
-import { splitList, type MainConfig } from '../../config/main-config.js';
+import { Expander } from '../../config/main-cf-expand.js';
+import type { MainConfig } from '../../config/main-config.js';
+import { defaultValues, parameterInfo } from '../../config/parameters.js';
 
 export type BareNewlineMode = 'normalize' | 'reject' | 'no';
 export type TlsLevel = 'none' | 'may' | 'encrypt';
 
+/** The values smtpd acts on, read once per configuration load. */
 export interface SmtpdSettings {
   myhostname: string;
   mailName: string;
@@ -64,72 +69,114 @@ export interface SmtpdSettings {
   };
 }
 
-export function readSmtpdSettings(config: MainConfig): SmtpdSettings {
-  const has = (name: string): boolean => config.has(name) && config.get(name).trim() !== '';
-  const str = (name: string, def: string): string => (config.has(name) ? config.get(name).trim() : def);
-  const int = (name: string, def: number): number => (has(name) ? config.int(name) : def);
-  const bool = (name: string, def: boolean): boolean => (has(name) ? config.bool(name) : def);
-  const secs = (name: string, def: number): number => (has(name) ? config.time(name) : def);
-  const list = (name: string, def: string): string[] => (config.has(name) ? config.list(name) : splitList(def));
+/** Every parameter readSmtpdSettings reads. */
+const SMTPD_PARAMETERS = [
+  'myhostname', 'mydomain', 'mail_name', 'smtpd_banner', 'smtpd_greet_wait', 'message_size_limit',
+  'smtpd_recipient_limit', 'smtpd_timeout', 'smtpd_soft_error_limit', 'smtpd_hard_error_limit',
+  'smtpd_error_sleep_time', 'smtpd_client_connection_count_limit', 'smtpd_client_connection_rate_limit',
+  'anvil_rate_time_unit', 'smtpd_client_event_limit_exceptions', 'mynetworks', 'mydestination',
+  'relay_domains', 'virtual_mailbox_domains', 'virtual_alias_domains', 'virtual_mailbox_maps',
+  'virtual_alias_maps', 'smtpd_client_restrictions', 'smtpd_helo_restrictions', 'smtpd_sender_restrictions',
+  'smtpd_relay_restrictions', 'smtpd_recipient_restrictions', 'smtpd_data_restrictions', 'smtpd_helo_required',
+  'smtpd_tls_security_level', 'smtpd_tls_cert_file', 'smtpd_tls_key_file', 'smtpd_tls_auth_only',
+  'smtpd_sasl_auth_enable', 'smtpd_sasl_password_maps', 'smtputf8_enable', 'smtpd_forbid_bare_newline',
+  'smtpd_forbid_bare_newline_exclusions', 'dns_resolver_servers', 'reject_code', 'defer_code',
+  'access_map_reject_code', 'access_map_defer_code', 'relay_domains_reject_code', 'unknown_address_reject_code',
+  'non_fqdn_reject_code', 'invalid_hostname_reject_code', 'maps_rbl_reject_code', 'unknown_virtual_mailbox_reject_code',
+] as const;
 
-  const myhostname = str('myhostname', '') || hostname();
-  const mydomain = str('mydomain', '') || myhostname.split('.').slice(1).join('.') || 'localdomain';
-  const mailName = str('mail_name', '') || 'Postrider';
-  const mynetworks = list('mynetworks', '127.0.0.0/8 [::1]/128');
-  const virtualMailboxMaps = list('virtual_mailbox_maps', '');
-  const virtualAliasMaps = list('virtual_alias_maps', '');
-  const bare = (str('smtpd_forbid_bare_newline', 'normalize') || 'normalize').toLowerCase();
-  const level = (str('smtpd_tls_security_level', '') || 'none').toLowerCase();
+/** Strings whose empty value would make no sense in a reply or a mode: empty means the default. */
+const EMPTY_MEANS_DEFAULT = new Set(['myhostname', 'mail_name', 'smtpd_banner', 'smtpd_forbid_bare_newline']);
+const VALUE_KINDS = new Set(['int', 'size', 'bool', 'time']);
+
+function takesDefault(config: MainConfig, name: string): boolean {
+  if (!config.has(name)) return true;
+  if (config.get(name).trim() !== '') return false;
+  const kind = parameterInfo(name)?.kind;
+  return EMPTY_MEANS_DEFAULT.has(name) || (kind !== undefined && VALUE_KINDS.has(kind));
+}
+
+/**
+ * `config` with the listed parameters it lacks filled in from the parameter
+ * table, each default expanded over the record (so "$myhostname ESMTP
+ * $mail_name" names this record's host, and mydomain follows its myhostname
+ * as Postfix derives it). Returns `config` itself when nothing is missing.
+ */
+export function withParameterDefaults(config: MainConfig, names: readonly string[]): MainConfig {
+  const missing = names.filter((name) => takesDefault(config, name));
+  if (missing.length === 0) return config;
+  const host = config.get('myhostname').trim();
+  const defaults = defaultValues(host || undefined);
+  const raw: Record<string, string> = { ...defaults };
+  // The record's values are expanded already: a "$" left in them is literal.
+  for (const [name, value] of Object.entries(config.params)) raw[name] = value.replace(/\$/g, '$$$$');
+  for (const name of missing) raw[name] = defaults[name] ?? '';
+  const expander = new Expander(raw);
+  const filled: Record<string, string> = {};
+  for (const name of missing) filled[name] = expander.value(name);
+  return config.with(filled);
+}
+
+/** Reads smtpd's settings; throws ConfigError naming a malformed parameter. */
+export function readSmtpdSettings(config: MainConfig): SmtpdSettings {
+  const c = withParameterDefaults(config, SMTPD_PARAMETERS);
+  const str = (name: string): string => c.get(name).trim();
+  const secs = (name: string): number => c.time(name);
+
+  const myhostname = str('myhostname');
+  const mynetworks = c.list('mynetworks');
+  const bare = str('smtpd_forbid_bare_newline').toLowerCase();
+  const level = str('smtpd_tls_security_level').toLowerCase();
   return {
     myhostname,
-    mailName,
-    banner: str('smtpd_banner', '') || `${myhostname} ESMTP ${mailName}`,
-    greetWaitMs: secs('smtpd_greet_wait', 0) * 1000,
-    messageSizeLimit: int('message_size_limit', 10240000),
-    recipientLimit: int('smtpd_recipient_limit', 1000),
-    timeoutMs: secs('smtpd_timeout', 300) * 1000,
-    softErrorLimit: int('smtpd_soft_error_limit', 10),
-    hardErrorLimit: int('smtpd_hard_error_limit', 20),
-    errorSleepMs: secs('smtpd_error_sleep_time', 1) * 1000,
-    connectionCountLimit: int('smtpd_client_connection_count_limit', 50),
-    connectionRateLimit: int('smtpd_client_connection_rate_limit', 0),
-    rateTimeUnitMs: secs('anvil_rate_time_unit', 60) * 1000,
-    eventLimitExceptions: config.has('smtpd_client_event_limit_exceptions') ? config.list('smtpd_client_event_limit_exceptions') : mynetworks,
+    mailName: str('mail_name'),
+    banner: str('smtpd_banner'),
+    greetWaitMs: secs('smtpd_greet_wait') * 1000,
+    messageSizeLimit: c.int('message_size_limit'),
+    recipientLimit: c.int('smtpd_recipient_limit'),
+    timeoutMs: secs('smtpd_timeout') * 1000,
+    softErrorLimit: c.int('smtpd_soft_error_limit'),
+    hardErrorLimit: c.int('smtpd_hard_error_limit'),
+    errorSleepMs: secs('smtpd_error_sleep_time') * 1000,
+    connectionCountLimit: c.int('smtpd_client_connection_count_limit'),
+    connectionRateLimit: c.int('smtpd_client_connection_rate_limit'),
+    rateTimeUnitMs: secs('anvil_rate_time_unit') * 1000,
+    eventLimitExceptions: c.list('smtpd_client_event_limit_exceptions'),
     mynetworks,
-    mydestination: list('mydestination', `${myhostname}, localhost.${mydomain}, localhost`),
-    relayDomains: list('relay_domains', ''),
-    virtualMailboxDomains: config.has('virtual_mailbox_domains') ? config.list('virtual_mailbox_domains') : virtualMailboxMaps,
-    virtualAliasDomains: config.has('virtual_alias_domains') ? config.list('virtual_alias_domains') : virtualAliasMaps,
-    virtualMailboxMaps,
-    virtualAliasMaps,
-    clientRestrictions: list('smtpd_client_restrictions', ''),
-    heloRestrictions: list('smtpd_helo_restrictions', ''),
-    senderRestrictions: list('smtpd_sender_restrictions', ''),
-    relayRestrictions: list('smtpd_relay_restrictions', 'permit_mynetworks, permit_sasl_authenticated, defer_unauth_destination'),
-    recipientRestrictions: list('smtpd_recipient_restrictions', ''),
-    dataRestrictions: list('smtpd_data_restrictions', ''),
-    heloRequired: bool('smtpd_helo_required', false),
+    mydestination: c.list('mydestination'),
+    relayDomains: c.list('relay_domains'),
+    virtualMailboxDomains: c.list('virtual_mailbox_domains'),
+    virtualAliasDomains: c.list('virtual_alias_domains'),
+    virtualMailboxMaps: c.list('virtual_mailbox_maps'),
+    virtualAliasMaps: c.list('virtual_alias_maps'),
+    clientRestrictions: c.list('smtpd_client_restrictions'),
+    heloRestrictions: c.list('smtpd_helo_restrictions'),
+    senderRestrictions: c.list('smtpd_sender_restrictions'),
+    relayRestrictions: c.list('smtpd_relay_restrictions'),
+    recipientRestrictions: c.list('smtpd_recipient_restrictions'),
+    dataRestrictions: c.list('smtpd_data_restrictions'),
+    heloRequired: c.bool('smtpd_helo_required'),
     tlsLevel: level === 'encrypt' || level === 'may' ? level : 'none',
-    tlsCertFile: config.path('smtpd_tls_cert_file'),
-    tlsKeyFile: config.path('smtpd_tls_key_file'),
-    tlsAuthOnly: bool('smtpd_tls_auth_only', true),
-    saslEnable: bool('smtpd_sasl_auth_enable', false),
-    saslPasswordMaps: list('smtpd_sasl_password_maps', ''),
-    smtputf8: bool('smtputf8_enable', true),
+    tlsCertFile: c.path('smtpd_tls_cert_file'),
+    tlsKeyFile: c.path('smtpd_tls_key_file'),
+    tlsAuthOnly: c.bool('smtpd_tls_auth_only'),
+    saslEnable: c.bool('smtpd_sasl_auth_enable'),
+    saslPasswordMaps: c.list('smtpd_sasl_password_maps'),
+    smtputf8: c.bool('smtputf8_enable'),
     bareNewline: bare === 'reject' || bare === 'yes' ? 'reject' : bare === 'no' ? 'no' : 'normalize',
-    bareNewlineExclusions: config.has('smtpd_forbid_bare_newline_exclusions') ? config.list('smtpd_forbid_bare_newline_exclusions') : mynetworks,
-    dnsServers: list('dns_resolver_servers', ''),
+    bareNewlineExclusions: c.list('smtpd_forbid_bare_newline_exclusions'),
+    dnsServers: c.list('dns_resolver_servers'),
     codes: {
-      reject: int('reject_code', 554),
-      defer: int('defer_code', 450),
-      accessReject: int('access_map_reject_code', 554),
-      accessDefer: int('access_map_defer_code', 450),
-      relayReject: int('relay_domains_reject_code', 554),
-      unknownAddress: int('unknown_address_reject_code', 450),
-      nonFqdn: int('non_fqdn_reject_code', 504),
-      invalidHostname: int('invalid_hostname_reject_code', 501),
-      rbl: int('maps_rbl_reject_code', 554),
-      unknownVirtualMailbox: int('unknown_virtual_mailbox_reject_code', 550),
+      reject: c.int('reject_code'),
+      defer: c.int('defer_code'),
+      accessReject: c.int('access_map_reject_code'),
+      accessDefer: c.int('access_map_defer_code'),
+      relayReject: c.int('relay_domains_reject_code'),
+      unknownAddress: c.int('unknown_address_reject_code'),
+      nonFqdn: c.int('non_fqdn_reject_code'),
+      invalidHostname: c.int('invalid_hostname_reject_code'),
+      rbl: c.int('maps_rbl_reject_code'),
+      unknownVirtualMailbox: c.int('unknown_virtual_mailbox_reject_code'),
     },
   };
 }

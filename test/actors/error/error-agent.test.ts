@@ -31,3 +31,11 @@ test('the retry transport defers with 4.0.0', async () => {
   assert.deepEqual([res.outcomes[0].state, res.outcomes[0].dsn, res.outcomes[0].reason], ['deferred', '4.0.0', 'destination on hold']);
   assert.deepEqual(splitDsnText('5.7.1', '5.0.0'), { dsn: '5.7.1', text: '' });
 });
+
+test('retry never bounces: a 5.x.y text defers as its 4.x.y counterpart', async () => {
+  const agent = new ErrorAgent({ log: captureLog().log });
+  const res = await agent.deliver(makeRequest({ transport: 'retry', nexthop: '5.7.1 relay suspended', to: ['a@example.com', 'b@example.com'] }));
+  for (const o of res.outcomes) assert.deepEqual([o.state, o.dsn, o.reason], ['deferred', '4.7.1', 'relay suspended']);
+  const forced = await new ErrorAgent({ log: captureLog().log, mode: 'retry' }).deliver(makeRequest({ transport: 'error', nexthop: '5.1.1 gone' }));
+  assert.deepEqual([forced.outcomes[0].state, forced.outcomes[0].dsn], ['deferred', '4.1.1']);
+});

@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseNexthop } from '../../../src/actors/smtp/smtp-nexthop.js';
-import { parseReply, saidReason } from '../../../src/actors/smtp/smtp-reply.js';
+import { saidReason } from '../../../src/actors/smtp/smtp-reply.js';
+import { parseServerReply } from '../../../src/util/smtp-reply.js';
 import { encodeXtext } from '../../../src/actors/smtp/smtp-client.js';
 
 test('nexthop forms: brackets suppress MX lookup, ports and services', () => {
@@ -19,12 +20,12 @@ test('nexthop forms: brackets suppress MX lookup, ports and services', () => {
 });
 
 test('replies: enhanced code taken when its class matches, else derived; multi-line joined', () => {
-  assert.deepEqual(parseReply('550 5.1.1 <u@x>: no'), { code: 550, dsn: '5.1.1', text: '550 5.1.1 <u@x>: no' });
-  assert.deepEqual(parseReply('451 try later'), { code: 451, dsn: '4.0.0', text: '451 try later' });
-  assert.equal(parseReply('550 4.1.1 odd').dsn, '5.0.0');
-  assert.equal(parseReply('550-5.7.1 first\n550 5.7.1 second').text, '550-5.7.1 first 550 5.7.1 second');
-  assert.equal(parseReply('garbage').dsn, '4.0.0');
-  assert.equal(saidReason('mx[1.2.3.4]', parseReply('552 5.3.4 too big'), 'end of DATA'), 'host mx[1.2.3.4] said: 552 5.3.4 too big (in reply to end of DATA command)');
+  assert.deepEqual(parseServerReply('550 5.1.1 <u@x>: no'), { code: 550, dsn: '5.1.1', text: '550 5.1.1 <u@x>: no' });
+  assert.deepEqual(parseServerReply('451 try later'), { code: 451, dsn: '4.0.0', text: '451 try later' });
+  assert.equal(parseServerReply('550 4.1.1 odd').dsn, '5.0.0');
+  assert.equal(parseServerReply('550-5.7.1 first\n550 5.7.1 second').text, '550-5.7.1 first 550 5.7.1 second');
+  assert.equal(parseServerReply('garbage').dsn, '4.0.0');
+  assert.equal(saidReason('mx[1.2.3.4]', parseServerReply('552 5.3.4 too big'), 'end of DATA'), 'host mx[1.2.3.4] said: 552 5.3.4 too big (in reply to end of DATA command)');
 });
 
 test('xtext encodes +, = and non-printables', () => {
