@@ -56,11 +56,14 @@ p('mynetworks', '', 'host-list', 'trusted remote SMTP clients', { computed: true
 p('mynetworks_style', 'host', 'string', 'how mynetworks is computed when not set (host, subnet, class)');
 p('relayhost', '', 'string', 'the next-hop destination of non-local mail ([host]:port form)');
 p('inet_interfaces', 'all', 'list', 'network interface addresses this mail system receives mail on');
+p('proxy_interfaces', '', 'list', 'addresses this mail system receives mail on through a proxy or NAT');
 p('inet_protocols', 'all', 'list', 'the internet protocols to use (ipv4, ipv6, all)');
 p('mail_name', 'Postrider', 'string', 'the mail system name shown in the SMTP greeting');
 p('mail_version', '0.1.0', 'string', 'the version of the mail system');
 p('append_dot_mydomain', 'no', 'bool', 'append .$mydomain to addresses that have no .domain');
 p('recipient_delimiter', '', 'string', 'the separator between user names and address extensions');
+p('append_at_myorigin', 'yes', 'bool', 'append @$myorigin to addresses that have no domain');
+p('propagate_unmatched_extensions', 'canonical, virtual', 'list', 'address mappings that keep an unmatched address extension');
 p('parent_domain_matches_subdomains',
   'debug_peer_list,fast_flush_domains,mynetworks,permit_mx_backup_networks,qmqpd_authorized_clients,relay_domains,smtpd_access_maps',
   'list', 'features where a domain name also matches its subdomains');
@@ -109,6 +112,9 @@ p('header_checks', '', 'table-list', 'header lookup tables (Postfix header_check
 p('mime_header_checks', '$header_checks', 'table-list', 'MIME header lookup tables');
 p('nested_header_checks', '$header_checks', 'table-list', 'attached message header lookup tables');
 p('body_checks', '', 'table-list', 'body line lookup tables');
+p('body_checks_size_limit', '51200', 'int', 'bytes of each message part that body_checks see');
+p('local_header_rewrite_clients', 'permit_inet_interfaces', 'list', 'clients whose missing From, Date and Message-ID headers are added');
+p('always_add_missing_headers', 'no', 'bool', 'add missing From, Date and Message-ID headers for every client');
 p('canonical_maps', '', 'table-list', 'canonical address mapping for sender and recipient');
 p('sender_canonical_maps', '', 'table-list', 'canonical address mapping for senders');
 p('recipient_canonical_maps', '', 'table-list', 'canonical address mapping for recipients');
@@ -267,7 +273,6 @@ na('home_mailbox', '', 'string', 'local mailbox relative to the home directory')
 na('local_recipient_maps', 'proxy:unix:passwd.byname $alias_maps', 'table-list', 'local recipient lookup tables');
 na('unknown_local_recipient_reject_code', '550', 'int', 'reply code for unknown local recipients');
 na('relay_recipient_maps', '', 'table-list', 'valid recipients in relay_domains');
-na('local_header_rewrite_clients', 'permit_inet_interfaces', 'list', 'clients whose headers are rewritten');
 na('milter_macro_daemon_name', '$myhostname', 'string', 'milter {daemon_name} macro');
 na('smtpd_milters', '', 'list', 'Milter applications for SMTP mail');
 na('non_smtpd_milters', '', 'list', 'Milter applications for non-SMTP mail');

@@ -8,9 +8,10 @@
  * left empty takes its default too. A malformed value throws MainConfig's
  * ConfigError naming it.
  */
-import { Expander } from '../../config/main-cf-expand.js';
 import type { MainConfig } from '../../config/main-config.js';
-import { defaultValues, parameterInfo } from '../../config/parameters.js';
+import { withParameterDefaults } from '../../config/parameter-defaults.js';
+
+export { withParameterDefaults };
 
 export type BareNewlineMode = 'normalize' | 'reject' | 'no';
 export type TlsLevel = 'none' | 'may' | 'encrypt';
@@ -84,38 +85,6 @@ const SMTPD_PARAMETERS = [
   'access_map_reject_code', 'access_map_defer_code', 'relay_domains_reject_code', 'unknown_address_reject_code',
   'non_fqdn_reject_code', 'invalid_hostname_reject_code', 'maps_rbl_reject_code', 'unknown_virtual_mailbox_reject_code',
 ] as const;
-
-/** Strings whose empty value would make no sense in a reply or a mode: empty means the default. */
-const EMPTY_MEANS_DEFAULT = new Set(['myhostname', 'mail_name', 'smtpd_banner', 'smtpd_forbid_bare_newline']);
-const VALUE_KINDS = new Set(['int', 'size', 'bool', 'time']);
-
-function takesDefault(config: MainConfig, name: string): boolean {
-  if (!config.has(name)) return true;
-  if (config.get(name).trim() !== '') return false;
-  const kind = parameterInfo(name)?.kind;
-  return EMPTY_MEANS_DEFAULT.has(name) || (kind !== undefined && VALUE_KINDS.has(kind));
-}
-
-/**
- * `config` with the listed parameters it lacks filled in from the parameter
- * table, each default expanded over the record (so "$myhostname ESMTP
- * $mail_name" names this record's host, and mydomain follows its myhostname
- * as Postfix derives it). Returns `config` itself when nothing is missing.
- */
-export function withParameterDefaults(config: MainConfig, names: readonly string[]): MainConfig {
-  const missing = names.filter((name) => takesDefault(config, name));
-  if (missing.length === 0) return config;
-  const host = config.get('myhostname').trim();
-  const defaults = defaultValues(host || undefined);
-  const raw: Record<string, string> = { ...defaults };
-  // The record's values are expanded already: a "$" left in them is literal.
-  for (const [name, value] of Object.entries(config.params)) raw[name] = value.replace(/\$/g, '$$$$');
-  for (const name of missing) raw[name] = defaults[name] ?? '';
-  const expander = new Expander(raw);
-  const filled: Record<string, string> = {};
-  for (const name of missing) filled[name] = expander.value(name);
-  return config.with(filled);
-}
 
 /** Reads smtpd's settings; throws ConfigError naming a malformed parameter. */
 export function readSmtpdSettings(config: MainConfig): SmtpdSettings {

@@ -1,57 +1,48 @@
 /**
  * trivial-rewrite-params: the parameters address rewriting and resolution
- * read, with Postfix's defaults for those a configuration record lacks.
- * Reading never throws except through MainConfig's own getters (ConfigError
- * naming the parameter) for a malformed number.
+ * read. Their defaults are the parameter table's (Postfix's): a record that
+ * lacks some (a partial configuration, as tests build) is completed from the
+ * table once per record. Reading never throws except through MainConfig's
+ * own getters (ConfigError naming the parameter) for a malformed number.
  */
-import { hostname } from 'node:os';
 import type { MainConfig } from '../../config/main-config.js';
+import { withParameterDefaults } from '../../config/parameter-defaults.js';
 
-/** Postfix's defaults, already expanded as far as they can be without the record. */
-const DEFAULTS: Record<string, string> = {
-  append_at_myorigin: 'yes',
-  canonical_maps: '',
-  sender_canonical_maps: '',
-  recipient_canonical_maps: '',
-  virtual_alias_maps: '',
-  virtual_alias_domains: '',
-  virtual_mailbox_domains: '',
-  virtual_mailbox_maps: '',
-  relay_domains: '',
-  transport_maps: '',
-  relayhost: '',
-  recipient_delimiter: '',
-  propagate_unmatched_extensions: 'canonical, virtual',
-  virtual_alias_recursion_limit: '1000',
-  virtual_alias_expansion_limit: '1000',
-  virtual_transport: 'virtual',
-  relay_transport: 'relay',
-  default_transport: 'smtp',
-  inet_interfaces: 'all',
-  proxy_interfaces: '',
-};
+/** Every parameter trivial-rewrite reads. */
+export const REWRITE_PARAMETERS = [
+  'myhostname', 'mydomain', 'myorigin', 'mydestination', 'local_transport', 'append_at_myorigin',
+  'canonical_maps', 'sender_canonical_maps', 'recipient_canonical_maps', 'virtual_alias_maps',
+  'virtual_alias_domains', 'virtual_mailbox_domains', 'virtual_mailbox_maps', 'relay_domains', 'transport_maps',
+  'relayhost', 'recipient_delimiter', 'propagate_unmatched_extensions', 'virtual_alias_recursion_limit',
+  'virtual_alias_expansion_limit', 'virtual_transport', 'relay_transport', 'default_transport', 'inet_interfaces',
+  'proxy_interfaces', 'parent_domain_matches_subdomains',
+] as const;
 
-/** A parameter's value, or Postfix's default when the record does not hold it. */
-export function param(config: MainConfig, name: string): string {
-  if (config.has(name)) return config.get(name);
-  if (name === 'myhostname') return hostname();
-  if (name === 'mydomain') {
-    const host = param(config, 'myhostname');
-    const dot = host.indexOf('.');
-    return dot > 0 ? host.slice(dot + 1) : 'localdomain';
+/** A parameter trivial-rewrite reads. */
+export type RewriteParameter = (typeof REWRITE_PARAMETERS)[number];
+
+const completed = new WeakMap<MainConfig, MainConfig>();
+
+function complete(config: MainConfig): MainConfig {
+  let c = completed.get(config);
+  if (!c) {
+    c = withParameterDefaults(config, REWRITE_PARAMETERS);
+    completed.set(config, c);
   }
-  if (name === 'myorigin') return param(config, 'myhostname');
-  if (name === 'mydestination') return `${param(config, 'myhostname')}, localhost.${param(config, 'mydomain')}, localhost`;
-  if (name === 'local_transport') return `local:${param(config, 'myhostname')}`;
-  return DEFAULTS[name] ?? '';
+  return c;
 }
 
-/** An integer parameter with Postfix's default. */
-export function intParam(config: MainConfig, name: string): number {
-  return config.has(name) ? config.int(name) : Number(DEFAULTS[name] ?? '0');
+/** A parameter's value, the table's default when the record does not hold it. */
+export function param(config: MainConfig, name: RewriteParameter): string {
+  return complete(config).get(name);
 }
 
-/** A yes/no parameter with Postfix's default. */
-export function boolParam(config: MainConfig, name: string): boolean {
-  return config.has(name) ? config.bool(name) : DEFAULTS[name] === 'yes';
+/** An integer parameter. */
+export function intParam(config: MainConfig, name: RewriteParameter): number {
+  return complete(config).int(name);
+}
+
+/** A yes/no parameter. */
+export function boolParam(config: MainConfig, name: RewriteParameter): boolean {
+  return complete(config).bool(name);
 }

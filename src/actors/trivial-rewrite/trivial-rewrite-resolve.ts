@@ -19,7 +19,7 @@ import type { ResolvedAddress } from '../../protocol/protocol.js';
 import { splitList } from '../../config/main-config.js';
 import { splitAddress } from './trivial-rewrite-address.js';
 import { DomainList, parentMatchesSubdomains } from './trivial-rewrite-domain-list.js';
-import { param } from './trivial-rewrite-params.js';
+import { param, type RewriteParameter } from './trivial-rewrite-params.js';
 import { lookup, openMaps } from './trivial-rewrite-tables.js';
 
 /** The transport and nexthop a local_transport naming the absent local(8) resolves to. */
@@ -64,8 +64,8 @@ export class Resolver {
 
   constructor(private readonly config: MainConfig) {
     const dir = config.dir;
-    const pdms = config.has('parent_domain_matches_subdomains') ? config.get('parent_domain_matches_subdomains') : undefined;
-    const list = (name: string): DomainList => new DomainList(param(config, name), dir, name, parentMatchesSubdomains(pdms, name));
+    const pdms = param(config, 'parent_domain_matches_subdomains');
+    const list = (name: RewriteParameter): DomainList => new DomainList(param(config, name), dir, name, parentMatchesSubdomains(pdms, name));
     this.mydestination = list('mydestination');
     this.virtualAlias = list('virtual_alias_domains');
     this.virtualMailbox = list('virtual_mailbox_domains');

@@ -17,7 +17,7 @@ import type { ResolvedAddress } from '../../protocol/protocol.js';
 import { splitList } from '../../config/main-config.js';
 import { BoundedCache } from './trivial-rewrite-cache.js';
 import { findAddress, splitAddresses } from './trivial-rewrite-map.js';
-import { boolParam, intParam, param } from './trivial-rewrite-params.js';
+import { boolParam, intParam, param, type RewriteParameter } from './trivial-rewrite-params.js';
 import { Resolver } from './trivial-rewrite-resolve.js';
 import { openMaps, TableLookupError } from './trivial-rewrite-tables.js';
 import { AliasExpansionError, expandVirtual, type VirtualOptions } from './trivial-rewrite-virtual.js';
@@ -55,7 +55,7 @@ export class TrivialRewrite {
 
   constructor(config: MainConfig) {
     const dir = config.dir;
-    const maps = (name: string) => openMaps(param(config, name), dir, name);
+    const maps = (name: RewriteParameter) => openMaps(param(config, name), dir, name);
     this.senderCanonical = maps('sender_canonical_maps');
     this.recipientCanonical = maps('recipient_canonical_maps');
     this.canonical = maps('canonical_maps');
