@@ -27,7 +27,7 @@ import { QueueIndex } from './store-index.js';
 import { BODY_HEADER, FRAME_HEADER, type EncodedFrame } from './store-frame.js';
 import { readContent } from './store-read.js';
 import {
-  applyAdmin, applyOutcomes, changeFrame, copyMeta, isFinished, KIND, messageFrame, newMessageFrame,
+  applyAdmin, applyOutcomes, changeFrame, type ChangeMeta, copyMeta, isFinished, KIND, messageFrame, newMessageFrame,
 } from './store-records.js';
 import { recoverJournal, type RecoveryReport } from './store-recovery.js';
 import { CORRUPT_DIR, JOURNAL_DIR, segmentPath, syncDir } from './store-segment.js';
@@ -40,6 +40,7 @@ import { JournalWriter, type WriterStats } from './store-writer.js';
 export { StoreError } from './store-errors.js';
 export { readContent, contentStream } from './store-read.js';
 export { QueueIdGenerator } from './store-queue-id.js';
+export { afterOutcomes } from './store-records.js';
 
 /** Options of QueueStore.open. */
 export interface QueueStoreOptions {
@@ -151,13 +152,17 @@ export class QueueStore {
    * Records delivery outcomes; when no recipient is left ready or deferred,
    * also writes 'done' and drops the message from the index. An unknown id
    * (already done or deleted) writes nothing and reports finished.
+   * `noticed`: the recipients a failure notice has just listed, recorded with
+   * the outcomes so that no later notice lists them again.
    */
-  async recordOutcomes(queueId: string, outcomes: RecipientOutcome[]): Promise<{ finished: boolean }> {
+  async recordOutcomes(queueId: string, outcomes: RecipientOutcome[], noticed?: number[]): Promise<{ finished: boolean }> {
     this.checkOpen();
     const q = this.index.promote(queueId);
     if (!q) return { finished: true };
-    applyOutcomes(q, outcomes);
-    const writes = [this.writer.append(changeFrame(KIND.OUTCOMES, { i: queueId, o: outcomes.map(cleanOutcome) }))];
+    applyOutcomes(q, outcomes, noticed);
+    const meta: ChangeMeta = { i: queueId, o: outcomes.map(cleanOutcome) };
+    if (noticed && noticed.length > 0) meta.n = noticed;
+    const writes = [this.writer.append(changeFrame(KIND.OUTCOMES, meta))];
     const finished = isFinished(q);
     if (finished) {
       this.index.remove(queueId);
@@ -299,5 +304,7 @@ function cleanOutcome(o: RecipientOutcome): RecipientOutcome {
   const c: RecipientOutcome = { index: o.index, state: o.state, reason: o.reason, dsn: o.dsn };
   if (o.nextAttempt !== undefined) c.nextAttempt = o.nextAttempt;
   if (o.delayNotified !== undefined) c.delayNotified = o.delayNotified;
+  // Kept so that recovery restores the Remote-MTA of a notice not yet sent.
+  if (typeof o.relay === 'string') c.relay = o.relay;
   return c;
 }

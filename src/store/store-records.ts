@@ -30,6 +30,8 @@ export type MessageMeta = Omit<QueuedMessage, 'size' | 'location'>;
 export interface ChangeMeta {
   i: string;
   o?: RecipientOutcome[];
+  /** With outcomes: the recipients a failure notice listed (QueuedRecipient.failureNotified). */
+  n?: number[];
   /** Why a message is done ("delete" for an admin delete). */
   w?: string;
 }
@@ -135,8 +137,12 @@ export function isFinished(q: QueuedMessage): boolean {
   return true;
 }
 
-/** Applies outcomes to a message in place; out-of-range indexes are ignored. */
-export function applyOutcomes(q: QueuedMessage, outcomes: readonly RecipientOutcome[]): void {
+/**
+ * Applies outcomes to a message in place; out-of-range indexes are ignored.
+ * The relay is that of the last outcome (dropped when it names none), so a
+ * bounced recipient keeps the next hop that refused it until its notice.
+ */
+export function applyOutcomes(q: QueuedMessage, outcomes: readonly RecipientOutcome[], noticed?: readonly number[]): void {
   for (const o of outcomes) {
     if (o === null || typeof o !== 'object') continue;
     const r = q.recipients[o.index];
@@ -144,12 +150,31 @@ export function applyOutcomes(q: QueuedMessage, outcomes: readonly RecipientOutc
     r.state = o.state;
     r.reason = o.reason;
     r.dsn = o.dsn;
+    if (typeof o.relay === 'string') r.relay = o.relay;
+    else delete r.relay;
     if (o.state !== 'expired') r.attempts++;
     if (o.state === 'deferred' && o.nextAttempt !== undefined) r.nextAttempt = o.nextAttempt;
     else delete r.nextAttempt;
     if (o.delayNotified) r.delayNotified = true;
   }
   delete q.forcedRetry;
+  if (noticed) {
+    for (const i of noticed) {
+      const r = Number.isInteger(i) ? q.recipients[i] : undefined;
+      if (r) r.failureNotified = true;
+    }
+  }
+}
+
+/**
+ * Whether these outcomes would finish the message (isFinished after
+ * applyOutcomes), and the recipients as they would then stand; computed on
+ * a copy, so `q` (possibly the index's own object) is left unchanged.
+ */
+export function afterOutcomes(q: QueuedMessage, outcomes: readonly RecipientOutcome[]): { finished: boolean; recipients: QueuedRecipient[] } {
+  const copy: QueuedMessage = { ...q, recipients: q.recipients.map((r) => ({ ...r })) };
+  applyOutcomes(copy, outcomes);
+  return { finished: isFinished(copy), recipients: copy.recipients };
 }
 
 /** Applies an admin action other than delete to a message in place. */

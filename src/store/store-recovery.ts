@@ -129,7 +129,7 @@ function applyRecord(
   const q = index.promote(change.i) as QueuedMessage;
   switch (kind) {
     case KIND.OUTCOMES:
-      applyOutcomes(q, change.o as RecipientOutcome[]);
+      applyOutcomes(q, change.o as RecipientOutcome[], Array.isArray(change.n) ? change.n : undefined);
       // A lost "done" after the last outcome: finished all the same.
       if (isFinished(q)) index.remove(change.i);
       return true;

@@ -67,6 +67,14 @@ export interface QueuedRecipient extends RecipientSpec {
   attempts: number;
   /** When a DELAY notice was sent, so only one is sent. */
   delayNotified?: boolean;
+  /**
+   * The next hop that gave the last outcome ("host[ip]:port"; absent when
+   * that outcome named none), kept for the Remote-MTA of a failure notice
+   * sent later than the outcome.
+   */
+  relay?: string;
+  /** Set once a failure notice listed this (bounced or expired) recipient, so no later notice repeats it. */
+  failureNotified?: boolean;
 }
 
 export type QueueName = 'incoming' | 'active' | 'deferred' | 'hold' | 'corrupt';

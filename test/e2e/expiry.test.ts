@@ -1,7 +1,8 @@
 /**
  * Expiry end to end: mail that is still deferred after
  * maximal_queue_lifetime is returned to the sender with a DSN, and leaves
- * the queue.
+ * the queue; a recipient refused in the first pass was returned at the end
+ * of that pass and is not listed again.
  */
 import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
@@ -14,7 +15,13 @@ let sink: SmtpSink;
 let daemon: RunningDaemon;
 
 before(async () => {
-  sink = await startSmtpSink({ rcpt: (to) => (to.startsWith('never@') ? { code: 451, message: '4.2.1 mailbox busy' } : null) });
+  sink = await startSmtpSink({
+    rcpt: (to) => {
+      if (to.startsWith('never')) return { code: 451, message: '4.2.1 mailbox busy' };
+      if (to.startsWith('gone@')) return { code: 550, message: `5.1.1 <${to}>: User unknown` };
+      return null;
+    },
+  });
   daemon = await startDaemon({ params: { relayhost: `[127.0.0.1]:${sink.port}`, maximal_queue_lifetime: '3s', bounce_queue_lifetime: '3s' } });
 });
 
@@ -37,4 +44,23 @@ test('deferred mail past maximal_queue_lifetime is returned with a DSN and remov
   assert.match(log, new RegExp(`${r.queueId}: from=<owner@client\\.test>, status=expired, returned to sender`));
   const q = await daemon.cli(['queue', '--json']);
   assert.ok(!q.stdout.includes(r.queueId!), 'the expired message has left the queue');
+});
+
+test('a recipient refused in the first pass is returned then; the expired one later, in a DSN of its own', async () => {
+  const r = await sendMail(daemon.port, { from: 'owner2@client.test', to: ['gone@remote.test', 'never2@remote.test'], raw: 'Subject: half refused\r\n\r\nx\r\n' });
+  assert.match(r.response, /^250 /);
+  await waitFor(() => readFileSync(daemon.logFile, 'utf8').includes(`${r.queueId}: removed`), 30_000, 'removed');
+  const log = readFileSync(daemon.logFile, 'utf8');
+  assert.match(log, new RegExp(`${r.queueId}: to=<gone@remote\\.test>, relay=.*status=bounced`));
+  const made = log.split('\n').filter((l) => l.includes(`${r.queueId}: sender non-delivery notification:`)).map((l) => /notification: (\S+)/.exec(l)![1]);
+  assert.equal(made.length, 2, 'a notice at the end of the first pass, one at expiry');
+  for (const id of made) await waitFor(() => readFileSync(daemon.logFile, 'utf8').includes(`${id}: removed`), 10_000, 'the notices delivered');
+  const dsns = sink.messages.filter((m) => m.mailFrom === '' && m.rcptTo.includes('owner2@client.test')).map((m) => m.raw.toString('utf8'));
+  assert.equal(dsns.length, 2);
+  const early = dsns.find((d) => /Final-Recipient: rfc822; ?gone@remote\.test/i.test(d));
+  const late = dsns.find((d) => /Final-Recipient: rfc822; ?never2@remote\.test/i.test(d));
+  assert.ok(early && late && early !== late, 'each recipient in a notice of its own');
+  assert.match(early, /Final-Recipient: rfc822; ?gone@remote\.test[\s\S]*Status: 5\.1\.1[\s\S]*Diagnostic-Code: smtp; ?550 5\.1\.1/i);
+  assert.match(late, /Final-Recipient: rfc822; ?never2@remote\.test[\s\S]*Status: 4\.2\.1/i);
+  assert.ok(!/Final-Recipient: rfc822; ?gone@remote\.test/i.test(late), 'the expiry notice does not repeat gone@remote.test');
 });

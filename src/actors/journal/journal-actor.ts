@@ -5,16 +5,20 @@
  * records outcomes and admin actions, serves queue listings, and tells qmgr
  * about each new message. A cast to qmgr that is lost while qmgr restarts is
  * harmless: a new qmgr lists the store when it starts.
- * Failure notices are made here, before the bounced or expired outcome is
- * written (Postfix keeps the queue file until its bounce is sent): a crash in
- * between gives the recipient another try and, at worst, a second notice,
- * never a lost one; and bounce reads the content while the message is live.
+ * Failure notices are made here, one at the end of each pass of a message
+ * (journal-notice.ts says how that follows Postfix's bounce log): outcomes
+ * that leave a recipient untried are recorded at once, and a bounced or
+ * expired recipient waits in the journal; the outcomes that end the pass
+ * first make the notice for every failed recipient not yet listed, then are
+ * written with those recipients marked as listed (Postfix keeps the queue
+ * file until its bounce is sent). A crash in between gives those recipients
+ * another try and, at worst, a second notice, never a lost one; and bounce
+ * reads the content while the message is live.
  */
 import { runActor } from '../../supervisor/actor.js';
 import { QueueStore } from '../../store/queue-store.js';
 import type { BounceProtocol, JournalProtocol, QmgrProtocol } from '../../protocol/protocol.js';
-import type { RecipientOutcome } from '../../store/store-types.js';
-import { notifyAllows } from '../../global/dsn-notify.js';
+import { dueFailureNotice } from './journal-notice.js';
 import { count, label, type MetricLabels } from '../../util/metrics-counters.js';
 
 /** client.protocol -> who submitted: pickup ("local"), bounce, else smtpd. */
@@ -35,25 +39,6 @@ runActor<JournalProtocol>(async (ctx) => {
   const bounce = ctx.peers<BounceProtocol>('bounce');
   ctx.onShutdown(() => store.close());
 
-  /** Queues the failure notice these outcomes call for; throws (retryably) if bounce cannot. */
-  const failureNotice = async (queueId: string, outcomes: RecipientOutcome[]): Promise<void> => {
-    const message = store.get(queueId);
-    if (!message) return;
-    const failed = outcomes.filter(
-      (o) => (o.state === 'bounced' || o.state === 'expired') && notifyAllows(message.recipients[o.index]?.notify, 'failure'),
-    );
-    if (failed.length === 0) return;
-    await bounce.call(
-      'notify',
-      {
-        message,
-        kind: 'failure',
-        recipients: failed.map((o) => (o.relay ? { index: o.index, dsn: o.dsn, reason: o.reason, relay: o.relay } : { index: o.index, dsn: o.dsn, reason: o.reason })),
-      },
-      { timeoutMs: NOTICE_TIMEOUT_MS },
-    );
-  };
-
   return {
     append: async ({ message }) => {
       const location = await store.append(message);
@@ -64,8 +49,15 @@ runActor<JournalProtocol>(async (ctx) => {
       return { queueId: message.queueId, location };
     },
     outcome: async ({ queueId, outcomes }) => {
-      await failureNotice(queueId, outcomes);
-      return store.recordOutcomes(queueId, outcomes);
+      // Outcomes that leave a recipient to try are recorded with no await in
+      // between, so the next outcome of the message sees them in the index.
+      const message = store.get(queueId);
+      const due = message ? dueFailureNotice(message, outcomes) : undefined;
+      if (message && due && due.recipients.length > 0) {
+        // Throws (retryably) if bounce cannot: nothing is recorded, qmgr tries again.
+        await bounce.call('notify', { message, kind: 'failure', recipients: due.recipients }, { timeoutMs: NOTICE_TIMEOUT_MS });
+      }
+      return store.recordOutcomes(queueId, outcomes, due?.noticed);
     },
     admin: async ({ action, queueId }) => ({ found: await store.admin(action, queueId) }),
     list: ({ after, limit }) => store.list(after, limit),
