@@ -58,7 +58,7 @@ export function walkBody(buf: Buffer, bodyStart: number, primaryContentType: str
     const value = table.get(line);
     if (value === undefined) return false;
     const action = parseAction(value);
-    if (action.verb === 'DUNNO' || action.verb === 'OK' || action.verb === 'IGNORE') return false;
+    if (action.verb === 'DUNNO' || action.verb === 'OK') return false;
     const map = where === 'header' ? 'mime_header_checks' : 'body_checks';
     events.push({ verb: action.verb, text: action.text, where, line, map, start, end });
     return action.verb === 'REJECT' || action.verb === 'DISCARD';

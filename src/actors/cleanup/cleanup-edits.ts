@@ -1,6 +1,7 @@
 /**
  * cleanup-edits: the changes content checks make to a message (IGNORE,
- * PREPEND and REPLACE of header_checks, mime_header_checks and body_checks)
+ * PREPEND and REPLACE of header_checks, mime_header_checks and body_checks;
+ * IGNORE of body lines too)
  * and the assembly of the message that cleanup hands to the store: the new
  * top headers, the kept, replaced and prepended header lines, the empty
  * line, then the body with its line edits. Header edits are keyed by the
@@ -16,9 +17,9 @@ const CRLF = Buffer.from('\r\n');
 export interface BodyEdit {
   start: number;
   end: number;
-  /** The line to write, without CRLF. */
-  text: string;
-  /** true: the text takes the range's place; false: it goes before the range. */
+  /** The line to write, without CRLF; absent with `replace`: the range is deleted (IGNORE). */
+  text?: string;
+  /** true: the text (or nothing) takes the range's place; false: it goes before the range. */
   replace: boolean;
 }
 
@@ -104,7 +105,8 @@ export function assemble(
   let from = bodyStart;
   for (const e of body) {
     if (e.start < from || e.end > buf.length) continue;
-    parts.push(buf.subarray(from, e.start), Buffer.from(e.text + '\r\n', 'utf8'));
+    parts.push(buf.subarray(from, e.start));
+    if (e.text !== undefined) parts.push(Buffer.from(e.text + '\r\n', 'utf8'));
     from = e.replace ? e.end : e.start;
   }
   parts.push(buf.subarray(from));

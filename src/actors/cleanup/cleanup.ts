@@ -189,6 +189,10 @@ export class Cleanup {
           this.log.queue(input.queueId, actionLogText('bcc', e, input, e.text));
           (verdict.bcc ??= []).push(e.text);
           break;
+        case 'IGNORE':
+          // Primary headers are dropped by runHeaderChecks; these are MIME part headers and body lines, deleted as Postfix does.
+          if (e.start !== undefined && e.end !== undefined) editsOf(verdict).body.push({ start: e.start, end: e.end, replace: true });
+          break;
         case 'PREPEND':
           this.prepend(e, input, verdict);
           break;

@@ -47,13 +47,14 @@ before(async () => {
   );
   await writeFile(
     join(dir, 'body_checks'),
-    ['/^SECTION TWO/ PREPEND ---- cut here ----', '/^redirect body/ REDIRECT first@rcpt.example', '/^bcc body/ BCC archive@rcpt.example', '/^replace body/ REPLACE other', ''].join('\n'),
+    ['/^SECTION TWO/ PREPEND ---- cut here ----', '/^redirect body/ REDIRECT first@rcpt.example', '/^bcc body/ BCC archive@rcpt.example', '/^replace body/ REPLACE other', '/^secret line/ IGNORE', ''].join('\n'),
   );
   await writeFile(
     join(dir, 'mime_header_checks'),
     [
       '/^Content-Disposition:.*filename=.*\\.bat/ REPLACE Content-Disposition: attachment; filename="removed.txt"',
       '/^Content-Type:.*text\\/calendar/ PREPEND X-Calendar: seen',
+      '/^Content-Description:/ IGNORE',
       '',
     ].join('\n'),
   );
@@ -253,4 +254,20 @@ test('mime_header_checks REPLACE and PREPEND edit the part headers and keep ever
     `4ZxYqT1abcDEF: replace: header Content-Disposition: attachment; filename="run.bat"${SUFFIX}: Content-Disposition: attachment; filename="removed.txt"`,
   );
   assertLogged(`4ZxYqT1abcDEF: prepend: header Content-Type: text/calendar${SUFFIX}: X-Calendar: seen`);
+});
+
+test('IGNORE deletes a body line and a MIME part header (with its folded lines), as Postfix does, and logs nothing', async () => {
+  logLines.length = 0;
+  const head = 'MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary="b2"\r\n\r\n';
+  const input =
+    head +
+    '--b2\r\nContent-Type: text/plain\r\nContent-Description: internal\r\n notes\r\n\r\n' +
+    'keep me\r\nsecret line one\r\nkeep me too\r\nsecret line two\r\n--b2--\r\n';
+  const m = queued(await body.process(smtpInput(input)));
+  assert.equal(
+    afterReceived(m),
+    head + '--b2\r\nContent-Type: text/plain\r\n\r\nkeep me\r\nkeep me too\r\n--b2--\r\n',
+  );
+  assertHeaderLength(m);
+  assert.ok(!logLines.some((l) => /unsupported|ignore:/i.test(l)), logLines.join('\n'));
 });
