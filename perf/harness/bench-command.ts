@@ -250,6 +250,6 @@ export async function benchCommand(args: string[]): Promise<number> {
     case 'all':
       return allCommand();
     default:
-      throw new BenchUsageError(sub ? `unknown bench command: ${sub}\n${BENCH_USAGE}` : BENCH_USAGE);
+      throw new BenchUsageError(`${sub ? `unknown bench command: ${sub}` : 'bench needs a command: run, source, sink or all'}\n${BENCH_USAGE}`);
   }
 }
