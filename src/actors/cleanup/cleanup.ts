@@ -19,7 +19,8 @@
  */
 import { hostname } from 'node:os';
 import type { MainConfig } from '../../config/main-config.js';
-import { openTableList, type LookupTable } from '../../config/lookup-table.js';
+import { openTableList } from '../../config/lookup-table.js';
+import { withParameterDefaults } from '../../config/parameter-defaults.js';
 import type { Logger } from '../../util/log.js';
 import type { NewMessage } from '../../store/store-types.js';
 import { actionLogText, isHeaderText, isMailAddress, rejectReason, type CheckEvent } from './cleanup-actions.js';
@@ -28,7 +29,7 @@ import { BodyCheckPool } from './cleanup-body-pool.js';
 import { headerValue, normalizeLineEnds, splitMessage, type HeaderField } from './cleanup-content.js';
 import { assemble, isEmpty, noEdits, outputHeaders, type ContentEdits } from './cleanup-edits.js';
 import { gmtStamp, mailDate } from '../../global/mail-date.js';
-import { runHeaderChecks } from './cleanup-header-checks.js';
+import { runHeaderChecks, type PrimaryHeaderTables } from './cleanup-header-checks.js';
 import { receivedHeader } from './cleanup-received.js';
 import { HeaderRewriteClients } from './cleanup-rewrite-clients.js';
 import type { CleanupInput, CleanupResult, RewriteFn } from './cleanup-types.js';
@@ -63,7 +64,7 @@ export class Cleanup {
   private readonly myhostname: string;
   private readonly headerSizeLimit: number;
   private readonly bodySizeLimit: number;
-  private readonly headerChecks: LookupTable | undefined;
+  private readonly headerTables: PrimaryHeaderTables;
   private readonly bodyChecks: string;
   private readonly mimeHeaderChecks: string;
   private readonly rewriteClients: HeaderRewriteClients;
@@ -78,13 +79,17 @@ export class Cleanup {
     this.myhostname = (c.has('myhostname') && c.get('myhostname').trim()) || hostname();
     this.headerSizeLimit = c.has('header_size_limit') ? c.int('header_size_limit') : 102400;
     this.bodySizeLimit = c.has('body_checks_size_limit') ? c.int('body_checks_size_limit') : 51200;
-    const headerChecks = c.get('header_checks').trim();
-    this.headerChecks = headerChecks ? openTableList(headerChecks, c.dir) : undefined;
-    this.bodyChecks = c.get('body_checks').trim();
-    this.mimeHeaderChecks = c.get('mime_header_checks').trim();
-    // Open once here so a missing table is a start-up error, not a per-message one.
+    // The table's defaults (mime_header_checks = $header_checks) for a partial record too.
+    const checks = withParameterDefaults(c, ['header_checks', 'mime_header_checks', 'body_checks']);
+    const headerChecks = checks.get('header_checks').trim();
+    this.bodyChecks = checks.get('body_checks').trim();
+    this.mimeHeaderChecks = checks.get('mime_header_checks').trim();
+    // Opened here so a missing table is a start-up error, not a per-message one.
+    this.headerTables = {
+      header: headerChecks ? openTableList(headerChecks, c.dir) : undefined,
+      mime: this.mimeHeaderChecks ? openTableList(this.mimeHeaderChecks, c.dir) : undefined,
+    };
     if (this.bodyChecks) openTableList(this.bodyChecks, c.dir);
-    if (this.mimeHeaderChecks) openTableList(this.mimeHeaderChecks, c.dir);
     this.rewriteClients = new HeaderRewriteClients(c);
     this.pool = new BodyCheckPool();
     this.userid = typeof process.getuid === 'function' ? process.getuid() : 0;
@@ -98,8 +103,8 @@ export class Cleanup {
 
     const verdict: Verdict = { hold: false };
     try {
-      if (this.headerChecks) {
-        const r = runHeaderChecks(this.headerChecks, buf, split.headers);
+      if (this.headerTables.header || this.headerTables.mime) {
+        const r = runHeaderChecks(this.headerTables, buf, split.headers);
         if (r.ignored.size > 0) editsOf(verdict).ignored = r.ignored;
         this.judge(r.events, input, verdict);
       }

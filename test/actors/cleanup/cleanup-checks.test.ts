@@ -144,3 +144,28 @@ test('body_checks see a very long line in 2048-character pieces', async () => {
   const atPiece = 'a'.repeat(2048) + 'BUY NOW' + 'b'.repeat(100);
   assert.deepEqual(await body.process(smtpInput(`Subject: x\r\n\r\n${atPiece}\r\n`)), { action: 'reject', reason: '5.7.1 body spam' });
 });
+
+test('primary MIME headers go to mime_header_checks, which defaults to $header_checks, as in Postfix', async () => {
+  const d = await mkdtemp(join(tmpdir(), 'cleanup-mimehdr-'));
+  try {
+    await writeFile(join(d, 'hc'), ['/^Content-Type:.*x-evil/ REJECT evil type', '/^Subject:.*evil/ REJECT evil subject', ''].join('\n'));
+    await writeFile(join(d, 'mhc'), ['/^MIME-Version:.*2\\.0/ REJECT unknown MIME version', ''].join('\n'));
+    const msg = (subject: string, type: string): string => `Subject: ${subject}\r\nMIME-Version: 1.0\r\nContent-Type: ${type}\r\n\r\nx\r\n`;
+    const byDefault = makeCleanup({ header_checks: 'regexp:hc' }, d);
+    const split = makeCleanup({ header_checks: 'regexp:hc', mime_header_checks: 'regexp:mhc' }, d);
+    const none = makeCleanup({ header_checks: 'regexp:hc', mime_header_checks: '' }, d);
+    try {
+      const evilType = msg('fine', 'application/x-evil');
+      assert.deepEqual(await byDefault.process(smtpInput(evilType)), { action: 'reject', reason: '5.7.1 evil type' });
+      assert.equal((await split.process(smtpInput(evilType))).action, 'queue', 'Content-Type is looked up in mime_header_checks only');
+      assert.equal((await none.process(smtpInput(evilType))).action, 'queue', 'an empty mime_header_checks checks no MIME header');
+      assert.deepEqual(await none.process(smtpInput(msg('evil', 'text/plain'))), { action: 'reject', reason: '5.7.1 evil subject' });
+      const v2 = 'Subject: fine\r\nMIME-Version: 2.0\r\n\r\nx\r\n';
+      assert.deepEqual(await split.process(smtpInput(v2)), { action: 'reject', reason: '5.7.1 unknown MIME version' });
+    } finally {
+      await Promise.all([byDefault.close(), split.close(), none.close()]);
+    }
+  } finally {
+    await rm(d, { recursive: true, force: true });
+  }
+});
