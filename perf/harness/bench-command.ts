@@ -14,10 +14,10 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { percentile } from '../store/append-via-thread-common.js';
-import { formatCases, formatSummary, summarize, writeJson } from './bench-report.js';
+import { formatRun, summarize, writeJson } from './bench-report.js';
 import { startBenchSink } from './bench-sink.js';
 import { runBench, type ConnectionMode, type RunOptions } from './e2e-run.js';
-import type { MtaSpec } from './mta-under-test.js';
+import { mtaName, type MtaSpec } from './mta-under-test.js';
 import { parseSinkRule } from './sink-rules.js';
 import { runSource } from './smtp-source.js';
 
@@ -81,6 +81,27 @@ const COMMON = {
   json: { type: 'string' },
 } as const;
 
+/**
+ * The MTAs to measure: a comma list of direct and postrider, then another MTA
+ * when `compare.start` is given. A name not known, or a compare name or stop
+ * command without a start, is a BenchUsageError.
+ */
+export function parseMtas(list: string, compare: { name?: string; start?: string; stop?: string } = {}): MtaSpec[] {
+  const mtas: MtaSpec[] = [];
+  for (const name of list.split(',').filter(Boolean)) {
+    if (name === 'direct') mtas.push({ kind: 'direct' });
+    else if (name === 'postrider') mtas.push({ kind: 'postrider' });
+    else throw new BenchUsageError(`bad --mta: ${name} (direct or postrider; another MTA through --compare-start)`);
+  }
+  if (compare.start) {
+    mtas.push({ kind: 'command', name: compare.name ?? 'other', start: compare.start, stop: compare.stop });
+  } else if (compare.stop || compare.name) {
+    throw new BenchUsageError('--compare-name and --compare-stop need --compare-start');
+  }
+  if (mtas.length === 0) throw new BenchUsageError('no MTA to measure');
+  return mtas;
+}
+
 function parse<T extends ParseArgsConfig>(config: T): ReturnType<typeof parseArgs<T>> {
   try {
     return parseArgs(config);
@@ -105,20 +126,10 @@ async function runCommand(args: string[]): Promise<number> {
   const mode = values.mode ?? 'both';
   if (!['kept', 'per-connection', 'both'].includes(mode)) throw new BenchUsageError(`bad --mode: ${mode} (kept, per-connection or both)`);
   const modes: ConnectionMode[] = mode === 'both' ? ['kept', 'per-connection'] : [mode as ConnectionMode];
-  const mtas: MtaSpec[] = [];
-  for (const name of (values.mta ?? 'postrider').split(',').filter(Boolean)) {
-    if (name === 'direct') mtas.push({ kind: 'direct' });
-    else if (name === 'postrider') mtas.push({ kind: 'postrider' });
-    else throw new BenchUsageError(`bad --mta: ${name} (direct or postrider; another MTA through --compare-start)`);
-  }
-  if (values['compare-start']) {
-    mtas.push({ kind: 'command', name: values['compare-name'] ?? 'other', start: values['compare-start'], stop: values['compare-stop'] });
-  } else if (values['compare-stop'] || values['compare-name']) {
-    throw new BenchUsageError('--compare-name and --compare-stop need --compare-start');
-  }
-  if (mtas.length === 0) throw new BenchUsageError('no MTA to measure');
-  const baseline = values.baseline ?? (mtas.find((m) => m.kind === 'command') ? mtaLabel(mtas.find((m) => m.kind === 'command')!) : mtas.length > 1 ? mtaLabel(mtas[0]) : undefined);
-  if (baseline && !mtas.some((m) => mtaLabel(m) === baseline)) throw new BenchUsageError(`--baseline ${baseline} is not among the MTAs measured`);
+  const mtas = parseMtas(values.mta ?? 'postrider', { name: values['compare-name'], start: values['compare-start'], stop: values['compare-stop'] });
+  const other = mtas.find((m) => m.kind === 'command');
+  const baseline = values.baseline ?? (other ? mtaName(other) : mtas.length > 1 ? mtaName(mtas[0]) : undefined);
+  if (baseline && !mtas.some((m) => mtaName(m) === baseline)) throw new BenchUsageError(`--baseline ${baseline} is not among the MTAs measured`);
   const progress = progressWriter(values.quiet === true);
   const opts: RunOptions = {
     count: positive('-m', values.m, 2000),
@@ -135,18 +146,12 @@ async function runCommand(args: string[]): Promise<number> {
   const cases = await runBench(opts);
   progress.done();
   const summary = summarize(cases, baseline);
-  console.log(formatCases(cases));
-  console.log('');
-  console.log(formatSummary(summary, baseline));
+  console.log(formatRun(cases, summary, baseline));
   const file = values.json ?? `postrider-bench-${stamp()}.json`;
   const { onProgress: _drop, ...saved } = opts;
   writeJson(file, saved, cases, summary);
   console.log(`\nresults: ${file}`);
   return cases.some((c) => c.lost > 0 || c.duplicated > 0) ? 2 : 0;
-}
-
-function mtaLabel(m: MtaSpec): string {
-  return m.kind === 'command' ? m.name : m.kind;
 }
 
 async function sourceCommand(args: string[]): Promise<number> {

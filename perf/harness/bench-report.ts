@@ -84,7 +84,7 @@ function table(header: string[], rows: string[][]): string {
 }
 
 /** One line per case. */
-export function formatCases(cases: CaseResult[]): string {
+function formatCases(cases: CaseResult[]): string {
   return table(
     ['mta', 'mode', 'round', 'accepted', 'accept/s', 'e2e/s', 'p50 ms', 'p99 ms', 'p99.9 ms', 'lost', 'dup', 'cpu ms/msg', 'RSS MiB', 'PSS MiB'],
     cases.map((c) => [
@@ -107,8 +107,13 @@ export function formatSummary(rows: SummaryRow[], baseline?: string): string {
   );
 }
 
+/** What a run prints: the line per case, a blank line, the summary. */
+export function formatRun(cases: CaseResult[], summary: SummaryRow[], baseline?: string): string {
+  return `${formatCases(cases)}\n\n${formatSummary(summary, baseline)}`;
+}
+
 /** The machine a figure was taken on, for the JSON file. */
-export function machine(): Record<string, unknown> {
+function machine(): Record<string, unknown> {
   const c = cpus();
   return { cpus: c.length, cpuModel: c[0]?.model, memoryMiB: Math.round(totalmem() / 1024 / 1024), node: process.version, kernel: release() };
 }

@@ -8,15 +8,14 @@
  * `postrider bench run --compare-start`), JSON (a file for all results).
  * `postrider bench run` is the same with options.
  */
-import { formatCases, formatSummary, summarize, writeJson } from './bench-report.js';
+import { parseMtas } from './bench-command.js';
+import { formatRun, summarize, writeJson } from './bench-report.js';
 import { runBench, type CaseResult, type ConnectionMode, type RunOptions } from './e2e-run.js';
-import type { MtaSpec } from './mta-under-test.js';
 
 const env = process.env;
 const mode = env.MODE ?? 'both';
 const modes: ConnectionMode[] = mode === 'both' ? ['kept', 'per-connection'] : [mode as ConnectionMode];
-const mtas: MtaSpec[] = (env.MTA ?? 'direct,postrider').split(',').map((m) => (m === 'direct' ? { kind: 'direct' } : { kind: 'postrider' }));
-if (env.COMPARE_START) mtas.push({ kind: 'command', name: env.COMPARE_NAME ?? 'other', start: env.COMPARE_START, stop: env.COMPARE_STOP });
+const mtas = parseMtas(env.MTA ?? 'direct,postrider', { name: env.COMPARE_NAME, start: env.COMPARE_START, stop: env.COMPARE_STOP });
 const baseline = env.COMPARE_START ? (env.COMPARE_NAME ?? 'other') : mtas.some((m) => m.kind === 'direct') ? 'direct' : undefined;
 
 const all: CaseResult[] = [];
@@ -34,8 +33,6 @@ for (const size of (env.SIZES ?? '1024,65536').split(',').map(Number)) {
   const cases = await runBench(opts);
   all.push(...cases);
   console.log(`\n${size} B messages, ${opts.count} per case, ${opts.sessions} sessions`);
-  console.log(formatCases(cases));
-  console.log('');
-  console.log(formatSummary(summarize(cases, baseline), baseline));
+  console.log(formatRun(cases, summarize(cases, baseline), baseline));
 }
 if (env.JSON) writeJson(env.JSON, { sizes: env.SIZES, mtas, modes }, all, summarize(all, baseline));

@@ -85,7 +85,7 @@ function progressLine(label: string, p: SourceProgress, sinkCount: number, count
 }
 
 /** Runs one case; the sink is fresh for it. */
-export async function runCase(spec: MtaSpec, mode: ConnectionMode, round: number, opts: RunOptions): Promise<CaseResult> {
+async function runCase(spec: MtaSpec, mode: ConnectionMode, round: number, opts: RunOptions): Promise<CaseResult> {
   const sink = await startBenchSink({});
   const name = mtaName(spec);
   let mta;

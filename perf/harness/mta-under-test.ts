@@ -124,7 +124,7 @@ function runToEnd(command: string): Promise<void> {
  * Resolves true once something on `port` sends a 220 greeting, false after
  * `timeoutMs`, or as soon as `gaveUp` settles with a failure exit status.
  */
-export async function waitForGreeting(port: number, timeoutMs: number, gaveUp?: Promise<number | null>): Promise<boolean> {
+async function waitForGreeting(port: number, timeoutMs: number, gaveUp?: Promise<number | null>): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
   let failedExit = false;
   void gaveUp?.then((code) => (failedExit = code !== 0));

@@ -179,12 +179,12 @@ export function readTree(rootPid: number, options: ProcOptions = {}): ProcSample
   return sample;
 }
 
-/** What a sampler gives: ProcessUsage, with peakPssBytes when the pss option was set (and the kernel has smaps_rollup). */
-export type SampledUsage = ProcessUsage;
-
-/** A running sampler; stop() ends it and gives the usage since it started (the same object on a second call). */
+/**
+ * A running sampler; stop() ends it and gives the usage since it started (the same object on a second call),
+ * with peakPssBytes when the pss option was set and the kernel has smaps_rollup.
+ */
 export interface UsageSampler {
-  stop(): SampledUsage;
+  stop(): ProcessUsage;
 }
 
 /**
@@ -220,9 +220,9 @@ export function startUsageSampler(rootPid: number, intervalMs = 100, options: Pr
   };
   const timer = setInterval(sample, intervalMs);
   timer.unref();
-  let result: SampledUsage | undefined;
+  let result: ProcessUsage | undefined;
   return {
-    stop(): SampledUsage {
+    stop(): ProcessUsage {
       if (result) return result;
       clearInterval(timer);
       sample();

@@ -10,7 +10,7 @@
 import type { SinkRule } from './harness-types.js';
 
 /** The stages a rule may name. */
-export const SINK_RULE_STAGES: ReadonlyArray<SinkRule['stage']> = ['connect', 'helo', 'mail', 'rcpt', 'data', 'dot'];
+const SINK_RULE_STAGES: ReadonlyArray<SinkRule['stage']> = ['connect', 'helo', 'mail', 'rcpt', 'data', 'dot'];
 
 /** A rule text or object that cannot be used; `message` is one line. */
 export class SinkRuleError extends Error {
@@ -22,7 +22,7 @@ export class SinkRuleError extends Error {
 }
 
 /** Checks a rule object (from code or from `parseSinkRule`) and returns it with `every` filled in. */
-export function checkSinkRule(rule: SinkRule, label = 'sink rule'): Required<SinkRule> {
+function checkSinkRule(rule: SinkRule, label = 'sink rule'): Required<SinkRule> {
   if (!SINK_RULE_STAGES.includes(rule.stage)) {
     throw new SinkRuleError(`${label}: unknown stage "${String(rule.stage)}" (expected one of ${SINK_RULE_STAGES.join(', ')})`);
   }

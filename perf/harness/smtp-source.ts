@@ -34,7 +34,7 @@ export class SourceOptionsError extends Error {
 }
 
 /** Consecutive failed connections after which a session stops. */
-export const MAX_CONNECT_FAILURES = 5;
+const MAX_CONNECT_FAILURES = 5;
 /** Body lines: 78 printable characters and CRLF. */
 const LINE_LEN = 80;
 const PROGRESS_MS = 250;
@@ -99,7 +99,7 @@ function bodyLine(i: number): string {
 }
 
 /** RFC 5321 4.5.2: a line that starts with "." gets another. */
-export function dotStuff(text: string): string {
+function dotStuff(text: string): string {
   let s = text.startsWith('.') ? '.' + text : text;
   s = s.split('\r\n.').join('\r\n..');
   return s;

@@ -51,24 +51,17 @@ export async function recordSyncs(dir: string): Promise<SyncLog> {
     const proto = Object.getPrototypeOf(fh) as Syncable;
     await fh.close();
     await unlink(probe);
-    const datasync = proto.datasync;
-    const sync = proto.sync;
-    proto.datasync = async function (this: Syncable): Promise<void> {
+    /** `original`, timed: each call logged as kind, start, end. */
+    const logged = (original: () => Promise<void>, kind: number) => async function (this: Syncable): Promise<void> {
       const t = now();
       try {
-        await datasync.call(this);
+        await original.call(this);
       } finally {
-        state.log.push(0, t, now());
+        state.log.push(kind, t, now());
       }
     };
-    proto.sync = async function (this: Syncable): Promise<void> {
-      const t = now();
-      try {
-        await sync.call(this);
-      } finally {
-        state.log.push(1, t, now());
-      }
-    };
+    proto.datasync = logged(proto.datasync, 0);
+    proto.sync = logged(proto.sync, 1);
     installed = state;
   }
   const state = installed;

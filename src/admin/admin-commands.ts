@@ -3,9 +3,10 @@
  * (Postfix's showq, postqueue and postsuper, served by the daemon). Listings
  * are streamed a page at a time, so a queue of 100,000 messages is never
  * built in memory whole. Changes go through qmgr, which records them in the
- * journal first.
+ * journal first. logrotate is the supervisor's own command.
  */
 import type { AdminAction, QueuedMessage } from '../store/store-types.js';
+import type { ControlHandler } from '../supervisor/control-server.js';
 import { readContent } from '../store/queue-store.js';
 import { formatMailqEntry, formatPostcat, formatPostqueueJson, mailqFooter, mailqHeader, queueNameOf } from '../cli/queue-format.js';
 
@@ -13,15 +14,7 @@ import { formatMailqEntry, formatPostcat, formatPostqueueJson, mailqFooter, mail
 export interface AdminHost {
   callActor(role: string, kind: string, body: unknown, opts?: { timeoutMs?: number }): Promise<unknown>;
   queueDir: string;
-  /** Reopens maillog_file in every thread. */
-  logrotate(): Promise<void>;
 }
-
-/** Streams one piece of output; the text carries its own newlines. */
-export interface Stream {
-  line(text: string): void;
-}
-export type CommandHandler = (args: string[], stream: Stream) => Promise<unknown>;
 
 const PAGE = 2000;
 const ADMIN_ACTIONS: Record<string, AdminAction> = { delete: 'delete', hold: 'hold', release: 'release', requeue: 'requeue' };
@@ -37,7 +30,7 @@ async function* livePages(host: AdminHost): AsyncGenerator<QueuedMessage[]> {
   }
 }
 
-export function adminCommands(host: AdminHost): Record<string, CommandHandler> {
+export function adminCommands(host: AdminHost): Record<string, ControlHandler> {
   return {
     /** args: ["--json"]? — mailq or postqueue -j. */
     'queue-list': async (args, stream) => {
@@ -85,9 +78,5 @@ export function adminCommands(host: AdminHost): Record<string, CommandHandler> {
     /** args: [site]? — postqueue -f, or -s site. */
     flush: async (args) => host.callActor('qmgr', 'flush', { site: args[0] }),
     counts: async () => host.callActor('journal', 'counts', {}),
-    logrotate: async () => {
-      await host.logrotate();
-      return { reopened: true };
-    },
   };
 }

@@ -7,7 +7,6 @@
  * start() stop the tree and reject with MetricsServerError (a start hook).
  */
 import type { Supervisor } from '../supervisor/supervisor.js';
-import { reopenLog } from '../util/log.js';
 import { adminCommands } from './admin-commands.js';
 import { parseMetricsListen } from './metrics-listen.js';
 import { MetricsServer } from './metrics-server.js';
@@ -16,15 +15,6 @@ export function installAdmin(sup: Supervisor, queueDir: string): void {
   const commands = adminCommands({
     queueDir,
     callActor: (role, kind, body, opts) => sup.callActor(role, kind, body, opts),
-    logrotate: async () => {
-      reopenLog();
-      const { actors } = await sup.status();
-      await Promise.allSettled(
-        actors
-          .filter((a) => a.state === 'running')
-          .map((a) => sup.callActor(a.role, 'reopenLog', {}, { instance: a.instance, timeoutMs: 5000 })),
-      );
-    },
   });
   for (const [name, handler] of Object.entries(commands)) sup.control.register(name, handler);
   // status must answer fast even while an actor restarts: short timeouts, and

@@ -1,16 +1,12 @@
 /**
- * cli-config-dir: the configuration every command reads: -c DIR, else
- * $POSTRIDER_CONFIG, else ./etc; and the queue directory it names.
+ * cli-config-dir: loading the configuration directory a command was given
+ * (main.ts resolves -c DIR, $POSTRIDER_CONFIG or ./etc), checked or not, and
+ * the queue directory it names.
  */
-import { resolve } from 'node:path';
 import { checkConfig, formatProblem } from '../config/check-config.js';
 import { configHasErrors, loadConfig, type LoadedConfig } from '../config/load-config.js';
 import { MainConfig } from '../config/main-config.js';
 import { CliError } from './cli-error.js';
-
-export function configDir(option: string | undefined): string {
-  return resolve(option || process.env.POSTRIDER_CONFIG || './etc');
-}
 
 export function load(dir: string): LoadedConfig {
   return loadConfig(dir);
@@ -37,4 +33,9 @@ export function queueDirOf(loaded: { params: Record<string, string>; dir: string
   const q = new MainConfig(loaded.params, loaded.dir).path('queue_directory');
   if (!q) throw new CliError('queue_directory is not set');
   return q;
+}
+
+/** The queue directory named by the configuration in `dir` (what stop, status, reload and queue talk to). */
+export function queueDirAt(dir: string): string {
+  return queueDirOf(load(dir));
 }

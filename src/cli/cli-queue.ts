@@ -7,7 +7,7 @@
  * `fault ROLE INSTANCE KIND` for tests.
  */
 import { controlRequest } from './control-client.js';
-import { load, queueDirOf } from './cli-config-dir.js';
+import { queueDirAt } from './cli-config-dir.js';
 import { CliError } from './cli-error.js';
 
 const ACTIONS = new Set(['delete', 'hold', 'release', 'requeue']);
@@ -18,13 +18,9 @@ async function readStdinIds(): Promise<string[]> {
   return Buffer.concat(chunks).toString('utf8').split(/\s+/).filter(Boolean);
 }
 
-function queueDir(dir: string): string {
-  return queueDirOf(load(dir));
-}
-
 /** `postrider queue ...`; resolves with the exit status. */
 export async function queue(dir: string, args: string[], flags: { json?: boolean }): Promise<number> {
-  const qd = queueDir(dir);
+  const qd = queueDirAt(dir);
   const write = (text: string): void => void process.stdout.write(text);
   const [sub, ...rest] = args;
   if (sub === undefined) {
@@ -49,18 +45,18 @@ export async function queue(dir: string, args: string[], flags: { json?: boolean
 
 /** `postrider flush [site]`. */
 export async function flush(dir: string, args: string[]): Promise<number> {
-  await controlRequest(queueDir(dir), 'flush', args.slice(0, 1));
+  await controlRequest(queueDirAt(dir), 'flush', args.slice(0, 1));
   return 0;
 }
 
 /** `postrider logrotate`: maillog_file is reopened by every thread. */
 export async function logrotate(dir: string): Promise<number> {
-  await controlRequest(queueDir(dir), 'logrotate', []);
+  await controlRequest(queueDirAt(dir), 'logrotate', []);
   return 0;
 }
 
 /** `postrider fault ROLE INSTANCE throw|exit|oom|hang` (debug_fault_injection = yes only). */
 export async function fault(dir: string, args: string[]): Promise<number> {
-  await controlRequest(queueDir(dir), 'fault', args);
+  await controlRequest(queueDirAt(dir), 'fault', args);
   return 0;
 }

@@ -3,12 +3,12 @@
  * replaces every actor; a broken configuration is refused (the old keeps
  * running) and the daemon's one-line reason is the failure.
  */
-import { load, queueDirOf } from './cli-config-dir.js';
+import { queueDirAt } from './cli-config-dir.js';
 import { CliError } from './cli-error.js';
 import { controlRequest } from './control-client.js';
 
 export async function reload(dir: string): Promise<void> {
-  const queueDir = queueDirOf(load(dir));
+  const queueDir = queueDirAt(dir);
   try {
     await controlRequest(queueDir, 'reload');
   } catch (err) {

@@ -25,6 +25,7 @@ import { userInfo } from 'node:os';
 import { basename, dirname } from 'node:path';
 import { loadConfig, mainConfigOf } from '../config/load-config.js';
 import type { MainConfig } from '../config/main-config.js';
+import { withParameterDefaults } from '../config/parameter-defaults.js';
 import type { DsnNotify, RecipientSpec } from '../store/store-types.js';
 import {
   encodeMaildropFile,
@@ -292,14 +293,6 @@ function loadMainConfig(dir: string): MainConfig {
   return mainConfigOf(loaded);
 }
 
-function intParam(config: MainConfig, name: string, fallback: number): number {
-  try {
-    return config.get(name).trim() ? config.int(name) : fallback;
-  } catch {
-    return fallback;
-  }
-}
-
 /**
  * Runs `postrider sendmail ARGS`: reads standard input, writes the maildrop
  * file, and resolves with the exit code (0, or 64/65/75 after printing one
@@ -326,7 +319,8 @@ async function sendmail(argv: string[], io: SendmailIo): Promise<void> {
   const queueDir = config.path('queue_directory');
   if (!queueDir) throw new SendmailError('queue_directory is not set', EX_TEMPFAIL);
   const myorigin = config.get('myorigin').trim() || config.get('myhostname').trim() || 'localhost';
-  const sizeLimit = intParam(config, 'message_size_limit', 10240000);
+  // The parameter table's default when unset or empty; a malformed value is fatal, as in Postfix.
+  const sizeLimit = withParameterDefaults(config, ['message_size_limit']).int('message_size_limit');
 
   const raw = await readAll(io.stdin, sizeLimit);
   let content = normaliseMessage(raw, opts.dotIsData);

@@ -3,12 +3,12 @@
  * system is running: PID: N" (or the status JSON) when the daemon answers;
  * exit 1 and "not running" on standard error when it does not.
  */
-import { load, queueDirOf } from './cli-config-dir.js';
+import { queueDirAt } from './cli-config-dir.js';
 import { controlRequest } from './control-client.js';
 
 /** Returns the exit status. */
 export async function status(dir: string, opts: { json?: boolean } = {}): Promise<number> {
-  const queueDir = queueDirOf(load(dir));
+  const queueDir = queueDirAt(dir);
   let st: { pid: number };
   try {
     st = (await controlRequest(queueDir, 'status', [], undefined, { timeoutMs: 10_000 })) as { pid: number };

@@ -4,12 +4,12 @@
  * the daemon is not running or does not exit in time.
  */
 import { isAlive, pidFilePath, readPidFile } from '../supervisor/pid-file.js';
-import { load, queueDirOf } from './cli-config-dir.js';
+import { queueDirAt } from './cli-config-dir.js';
 import { CliError } from './cli-error.js';
 import { controlRequest } from './control-client.js';
 
 export async function stop(dir: string, opts: { timeoutMs?: number } = {}): Promise<void> {
-  const queueDir = queueDirOf(load(dir));
+  const queueDir = queueDirAt(dir);
   const pid = readPidFile(pidFilePath(queueDir));
   const st = (await controlRequest(queueDir, 'status').catch((err: Error) => {
     throw new CliError(err.message);

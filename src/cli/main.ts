@@ -5,7 +5,6 @@
  * status [--json], check, config [-n] [-d] [name ...], sendmail and bench
  * (these two parse their own options). Every failure is one
  * line "postrider: fatal: reason" on standard error and exit status 1.
- * Other parts add commands with registerCommand before main runs.
  */
 import { realpathSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
@@ -73,11 +72,6 @@ async function ownSyntaxCommand(command: string, dir: string, args: string[]): P
   return (await import('./cli-bench.js')).bench(args);
 }
 
-/** Adds a command (queue, flush, sendmail, ...). */
-export function registerCommand(name: string, fn: Command): void {
-  COMMANDS.set(name, fn);
-}
-
 const USAGE = `usage: postrider [-c config_dir] ${[...COMMANDS.keys(), ...OWN_SYNTAX].join('|')} [args]`;
 
 /** Runs one command line; resolves with the exit status. */
@@ -103,9 +97,6 @@ export async function main(argv: string[]): Promise<number> {
         json: { type: 'boolean' },
         n: { type: 'boolean', short: 'n' },
         d: { type: 'boolean', short: 'd' },
-        t: { type: 'boolean', short: 't' },
-        i: { type: 'boolean', short: 'i' },
-        f: { type: 'string', short: 'f' },
       },
     });
   } catch (err) {

@@ -140,6 +140,7 @@ p('show_user_unknown_table_name', 'yes', 'bool', 'name the table in "user unknow
 
 // Delivery scheduling.
 p('default_destination_concurrency_limit', '20', 'int', 'the most parallel deliveries to one destination');
+p('destination_concurrency_failed_cohort_limit', '1', 'int', 'failed connection cohorts before a destination is declared dead');
 p('initial_destination_concurrency', '5', 'int', 'the initial parallel deliveries to one destination');
 p('default_destination_recipient_limit', '50', 'int', 'the most recipients per delivery');
 p('default_destination_rate_delay', '0s', 'time', 'the pause between deliveries to one destination');
@@ -205,6 +206,7 @@ p('smtp_data_init_timeout', '120s', 'time', 'the timeout for the DATA reply');
 p('smtp_data_xfer_timeout', '180s', 'time', 'the timeout while sending message content');
 p('smtp_data_done_timeout', '600s', 'time', 'the timeout for the reply after the final dot');
 p('smtp_quit_timeout', '300s', 'time', 'the timeout for the QUIT reply');
+p('smtp_rset_timeout', '20s', 'time', 'the timeout for the RSET reply');
 p('smtp_helo_name', '$myhostname', 'string', 'the name sent in HELO/EHLO');
 p('smtp_connection_cache_on_demand', 'yes', 'bool', 'keep connections open to destinations with a backlog');
 p('smtp_connection_cache_time_limit', '2s', 'time', 'how long an unused cached connection stays open');

@@ -9,6 +9,7 @@ import type { Cleanup, CleanupInput } from '../actors/cleanup/cleanup.js';
 import type { PeerGroup } from '../supervisor/actor.js';
 import type { JournalProtocol } from '../protocol/protocol.js';
 import type { Logger } from '../util/log.js';
+import { isSoftDsn, splitDsnText } from './dsn-status.js';
 
 export type SubmitOutcome =
   | { ok: true; queueId: string }
@@ -29,12 +30,8 @@ export async function submitToQueue(
     return { ok: true, queueId: input.queueId };
   }
   if (result.action === 'reject') {
-    const m = /^([245])\.(\d{1,3})\.(\d{1,3})\s*(.*)$/.exec(result.reason);
-    if (m) {
-      const dsn = `${m[1]}.${m[2]}.${m[3]}`;
-      return { ok: false, code: m[1] === '4' ? 451 : 550, dsn, text: m[4] || 'Error: message content rejected' };
-    }
-    return { ok: false, code: 550, dsn: '5.7.1', text: result.reason };
+    const { dsn, text } = splitDsnText(result.reason, '5.7.1');
+    return { ok: false, code: isSoftDsn(dsn) ? 451 : 550, dsn, text: text || 'Error: message content rejected' };
   }
   try {
     await journal.call('append', { message: result.message }, { timeoutMs: APPEND_TIMEOUT_MS });

@@ -65,9 +65,7 @@ export class QueueStore {
   readonly stats: WriterStats;
   private readonly index: QueueIndex;
   private readonly writer: JournalWriter;
-  /** Data bytes in each segment (for the compaction policy). */
-  private readonly segmentUse = new Map<number, number>();
-  private corruptFiles: number;
+  private readonly corruptFiles: number;
   private closed = false;
   private compacting: Promise<{ deletedSegments: number; copiedMessages: number }> | undefined;
   private timer: NodeJS.Timeout | undefined;
@@ -77,6 +75,8 @@ export class QueueStore {
     readonly recovery: RecoveryReport,
     index: QueueIndex,
     writer: JournalWriter,
+    /** Data bytes in each segment (for the compaction policy). */
+    private readonly segmentUse: Map<number, number>,
     corruptFiles: number,
     private readonly log: Logger | undefined,
   ) {
@@ -93,23 +93,18 @@ export class QueueStore {
     const index = new QueueIndex();
     const { report, sizes } = await recoverJournal(queueDir, index, opts.log);
     const last = Math.max(0, ...sizes.keys());
-    // The writer reports new segments from its first one on; the store exists only after it.
-    const holder: { store?: QueueStore } = {};
+    // The recovered segments, then each one the writer starts (its first one included).
+    const segmentUse = new Map(sizes);
     const writer = await JournalWriter.create(queueDir, last + 1, {
       segmentBytes: positive(opts.segmentBytes, DEFAULT_SEGMENT),
       maxBatchBytes: positive(opts.maxBatchBytes, DEFAULT_BATCH),
       onSegment: (n, prev, used) => {
-        const store = holder.store;
-        if (!store) return;
-        if (prev !== undefined) store.segmentUse.set(prev, used);
-        store.segmentUse.set(n, 0);
+        if (prev !== undefined) segmentUse.set(prev, used);
+        segmentUse.set(n, 0);
       },
     });
     const corrupt = (await readdir(join(queueDir, CORRUPT_DIR))).length;
-    const store = new QueueStore(queueDir, report, index, writer, corrupt, opts.log);
-    holder.store = store;
-    for (const [n, used] of sizes) store.segmentUse.set(n, used);
-    store.segmentUse.set(writer.currentSegment, 0);
+    const store = new QueueStore(queueDir, report, index, writer, segmentUse, corrupt, opts.log);
     opts.log?.info(`journal recovery: segments=${report.segments}, records=${report.records}, messages=${report.messages}, ` +
       `corrupt=${report.corrupt}, torn_tail_bytes=${report.tornTailBytes}, ms=${report.ms}`);
     const every = opts.compactIntervalMs ?? DEFAULT_COMPACT_MS;
@@ -142,7 +137,7 @@ export class QueueStore {
 
   /** Indexes a message just made durable, packed from the bytes written: no objects kept per queued message. */
   private indexAppended(message: NewMessage, frame: EncodedFrame): BodyLocation {
-    const location = { segment: frame.segment, offset: frame.offset + frame.blobOffset, length: message.content.length };
+    const location = contentLocation(frame, message.content.length);
     this.index.putPacked(message.queueId, frame.head, FRAME_HEADER + BODY_HEADER, frame.blobOffset, message.hold === true,
       message.recipients.length > 0, location);
     return location;
@@ -280,7 +275,7 @@ export class QueueStore {
     if (!q || q.location.segment !== from.segment || q.location.offset !== from.offset) return 0;
     const frame = messageFrame(copyMeta(q), content);
     await this.writer.append(frame);
-    const location = { segment: frame.segment, offset: frame.offset + frame.blobOffset, length: content.length };
+    const location = contentLocation(frame, content.length);
     this.index.relocate(queueId, from, location);
     return 1;
   }
@@ -293,6 +288,11 @@ export class QueueStore {
     await this.compacting?.catch(() => undefined);
     await this.writer.close();
   }
+}
+
+/** Where the content of a message record written as `frame` lies. */
+function contentLocation(frame: EncodedFrame, length: number): BodyLocation {
+  return { segment: frame.segment, offset: frame.offset + frame.blobOffset, length };
 }
 
 function positive(v: number | undefined, dflt: number): number {

@@ -25,18 +25,18 @@ const FULL_CODES = new Set(['ENOSPC', 'EDQUOT', 'EFBIG']);
 
 /** Wraps a failed write or sync as ERR_STORE_FULL or ERR_STORE_IO. */
 export function writeFailure(err: unknown, what: string): StoreError {
-  if (err instanceof StoreError) return err;
-  const sys = (err as NodeJS.ErrnoException | undefined)?.code ?? 'EIO';
-  const code = FULL_CODES.has(sys) ? STORE_ERRORS.FULL : STORE_ERRORS.IO;
-  const text = err instanceof Error ? err.message : String(err);
-  return new StoreError(code, `${what}: ${text}`, sys);
+  return wrap(err, what, (sys) => (FULL_CODES.has(sys) ? STORE_ERRORS.FULL : STORE_ERRORS.IO));
 }
 
 /** Wraps a failed read: a missing segment is ERR_STORE_NOT_FOUND (compacted away). */
 export function readFailure(err: unknown, what: string): StoreError {
+  return wrap(err, what, (sys) => (sys === 'ENOENT' ? STORE_ERRORS.NOT_FOUND : STORE_ERRORS.IO));
+}
+
+/** A StoreError for a system error (EIO when it has no code), with the code `codeFor` picks; a StoreError as is. */
+function wrap(err: unknown, what: string, codeFor: (sys: string) => string): StoreError {
   if (err instanceof StoreError) return err;
   const sys = (err as NodeJS.ErrnoException | undefined)?.code ?? 'EIO';
-  const code = sys === 'ENOENT' ? STORE_ERRORS.NOT_FOUND : STORE_ERRORS.IO;
   const text = err instanceof Error ? err.message : String(err);
-  return new StoreError(code, `${what}: ${text}`, sys);
+  return new StoreError(codeFor(sys), `${what}: ${text}`, sys);
 }

@@ -49,10 +49,7 @@ export class MessageMetaPacker {
       this.key(V_READY);
       this.key(K_ATTEMPTS);
       this.byte(0);
-      if (r.orcpt !== undefined) {
-        this.key(K_ORCPT);
-        this.str(r.orcpt);
-      }
+      this.strField(K_ORCPT, r.orcpt);
       if (r.notify !== undefined) {
         this.key(K_NOTIFY);
         this.arrayHeader(r.notify.length);
@@ -71,35 +68,27 @@ export class MessageMetaPacker {
       this.key(K_PORT);
       this.num(c.port);
     }
-    if (c.helo !== undefined) {
-      this.key(K_HELO);
-      this.str(c.helo);
-    }
-    if (c.saslUser !== undefined) {
-      this.key(K_SASL_USER);
-      this.str(c.saslUser);
-    }
+    this.strField(K_HELO, c.helo);
+    this.strField(K_SASL_USER, c.saslUser);
     this.key(K_HOLD);
     this.byte(m.hold === true ? 0xc3 : 0xc2);
     this.key(K_HEADER_LENGTH);
     this.num(m.headerLength);
-    if (m.envid !== undefined) {
-      this.key(K_ENVID);
-      this.str(m.envid);
-    }
-    if (m.ret !== undefined) {
-      this.key(K_RET);
-      this.str(m.ret);
-    }
+    this.strField(K_ENVID, m.envid);
+    this.strField(K_RET, m.ret);
     if (m.smtputf8 !== undefined) {
       this.key(K_SMTPUTF8);
       this.byte(m.smtputf8 ? 0xc3 : 0xc2);
     }
-    if (m.bodyType !== undefined) {
-      this.key(K_BODY_TYPE);
-      this.str(m.bodyType);
-    }
+    this.strField(K_BODY_TYPE, m.bodyType);
     return this.at;
+  }
+
+  /** A key and its string value, when there is a value. */
+  private strField(k: Uint8Array, v: string | undefined): void {
+    if (v === undefined) return;
+    this.key(k);
+    this.str(v);
   }
 
   private byte(b: number): void {

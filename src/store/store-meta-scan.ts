@@ -7,7 +7,9 @@
  * string, and never throws: a value it cannot read, an extension type other
  * than `undefined` and timestamps, or nesting deeper than MAX_DEPTH makes
  * the meta malformed, as a failed decode would; a 64-bit integer counts as
- * a BigInt (as msgpackr decodes it), not a number. It is stricter than msgpackr only on
+ * a BigInt (as msgpackr decodes it), not a number; a map key that is not a
+ * string is taken only when msgpackr takes it (a scalar: a container, binary
+ * or timestamp key fails its decode). It is stricter than msgpackr only on
  * extension types the store never writes (those are refused).
  */
 
@@ -28,6 +30,8 @@ const T_MAP = 3;
 const T_ARR = 4;
 const T_TRUE = 5;
 const T_OTHER = 6;
+/** A binary or a timestamp: msgpackr decodes it as an object (Buffer, Date). */
+const T_OBJ = 7;
 
 // The scanner's cursor and its last string / container header, shared by the
 // helpers below so nothing is allocated per value.
@@ -98,9 +102,9 @@ function head(buf: Uint8Array): number {
   switch (b) {
     case 0xc0: case 0xc2: return T_OTHER;
     case 0xc3: return T_TRUE;
-    case 0xc4: return need(1) ? payload(buf[pos++], T_OTHER) : T_ERR;
-    case 0xc5: if (!need(2)) return T_ERR; pos += 2; return payload(be16(buf, pos - 2), T_OTHER);
-    case 0xc6: if (!need(4)) return T_ERR; pos += 4; return payload(be32(buf, pos - 4), T_OTHER);
+    case 0xc4: return need(1) ? payload(buf[pos++], T_OBJ) : T_ERR;
+    case 0xc5: if (!need(2)) return T_ERR; pos += 2; return payload(be16(buf, pos - 2), T_OBJ);
+    case 0xc6: if (!need(4)) return T_ERR; pos += 4; return payload(be32(buf, pos - 4), T_OBJ);
     case 0xca: return payload(4, T_NUM);
     case 0xcb: return payload(8, T_NUM);
     case 0xcc: case 0xd0: return payload(1, T_NUM);
@@ -116,10 +120,10 @@ function head(buf: Uint8Array): number {
       return T_OTHER;
     case 0xd6: case 0xd7:
       if (!need(1) || buf[pos] !== 0xff) return T_ERR;
-      return payload(b === 0xd6 ? 5 : 9, T_OTHER);
+      return payload(b === 0xd6 ? 5 : 9, T_OBJ);
     case 0xc7:
       if (!need(2) || buf[pos] !== 12 || buf[pos + 1] !== 0xff) return T_ERR;
-      return payload(14, T_OTHER);
+      return payload(14, T_OBJ);
     case 0xd9: return need(1) ? str(buf[pos++]) : T_ERR;
     case 0xda: if (!need(2)) return T_ERR; pos += 2; return str(be16(buf, pos - 2));
     case 0xdb: if (!need(4)) return T_ERR; pos += 4; return str(be32(buf, pos - 4));
@@ -141,7 +145,11 @@ function str(len: number): number {
 
 /** Skips one whole value; its type, or T_ERR. */
 function skip(buf: Uint8Array, depth: number): number {
-  const t = head(buf);
+  return rest(buf, head(buf), depth);
+}
+
+/** Finishes the value whose header head() just read (type `t`): a container's entries are skipped; `t`, or T_ERR. */
+function rest(buf: Uint8Array, t: number, depth: number): number {
   return t === T_MAP || t === T_ARR ? skipEntries(buf, t, depth) : t;
 }
 
@@ -155,10 +163,8 @@ function recipient(buf: Uint8Array): number {
   let ready = false;
   for (let i = 0; i < n; i++) {
     const kt = head(buf);
-    if (kt === T_ERR) return -1;
     if (kt !== T_STR) {
-      if ((kt === T_MAP || kt === T_ARR) && skipEntries(buf, kt, 2) === T_ERR) return -1;
-      if (skip(buf, 2) === T_ERR) return -1;
+      if (!scalarKey(kt) || skip(buf, 2) === T_ERR) return -1;
       continue;
     }
     if (strIs(buf, K_ADDRESS)) {
@@ -175,6 +181,15 @@ function recipient(buf: Uint8Array): number {
   }
   if (!address || !state || !attempts) return -1;
   return ready ? 1 : 0;
+}
+
+/**
+ * Whether msgpackr takes a map key of type `t` that is not a string: a
+ * number, boolean, nil or `undefined` becomes its string; a key it decodes
+ * as an object (container, binary, timestamp) fails the decode.
+ */
+function scalarKey(t: number): boolean {
+  return t === T_NUM || t === T_TRUE || t === T_OTHER;
 }
 
 /** Skips the entries of a container whose header was just read. */
@@ -205,10 +220,8 @@ export function scanMessageMeta(buf: Buffer, start: number, end: number, out: Me
   let ready = false;
   for (let i = 0; i < n; i++) {
     const kt = head(buf);
-    if (kt === T_ERR) return false;
     if (kt !== T_STR) {
-      if ((kt === T_MAP || kt === T_ARR) && skipEntries(buf, kt, 1) === T_ERR) return false;
-      if (skip(buf, 1) === T_ERR) return false;
+      if (!scalarKey(kt) || skip(buf, 1) === T_ERR) return false;
       continue;
     }
     if (strIs(buf, K_QUEUE_ID)) {
@@ -224,7 +237,7 @@ export function scanMessageMeta(buf: Buffer, start: number, end: number, out: Me
       const t = head(buf);
       if (t !== T_ARR) {
         // Not a list: the meta is malformed unless a later duplicate key fixes it, as when decoded.
-        if (t === T_ERR || (t === T_MAP && skipEntries(buf, t, 1) === T_ERR)) return false;
+        if (rest(buf, t, 1) === T_ERR) return false;
         continue;
       }
       const r = count;
@@ -242,7 +255,7 @@ export function scanMessageMeta(buf: Buffer, start: number, end: number, out: Me
       sender = skip(buf, 1) === T_STR;
     } else if (strIs(buf, K_CLIENT)) {
       const t = skip(buf, 1);
-      client = t === T_MAP || t === T_ARR;
+      client = t === T_MAP || t === T_ARR || t === T_OBJ;
     } else if (strIs(buf, K_HEADER_LENGTH)) {
       headerLength = skip(buf, 1) === T_NUM;
     } else if (skip(buf, 1) === T_ERR) {

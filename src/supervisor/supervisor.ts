@@ -15,6 +15,7 @@
 import { EventEmitter } from 'node:events';
 import { availableParallelism } from 'node:os';
 import { MainConfig } from '../config/main-config.js';
+import { parameterInfo } from '../config/parameters.js';
 import { Logger, configureLogging, flushLog } from '../util/log.js';
 import { ActorCallError } from './actor-error.js';
 import type { CallOptions } from './peer.js';
@@ -34,6 +35,9 @@ import { drainWorker, exitReason, onWorkerMessage, postTo, shutdownWorker, spawn
 
 // The public types live with the records they share fields with; importers keep using this module.
 export type { ActorStatus, SupervisorOptions, SupervisorStatus } from './supervisor-types.js';
+
+/** The version logged at start and reload: mail_version's value in the parameter table. */
+const MAIL_VERSION = parameterInfo('mail_version')?.default ?? '';
 
 /** The supervisor tree. Events: 'fatal' (reason), 'restart' ({ role, instance, ms, spare }), 'stopped' (exit code). */
 export class Supervisor extends EventEmitter {
@@ -155,7 +159,7 @@ export class Supervisor extends EventEmitter {
       // that fails stops the tree like an actor that cannot start.
       for (const hook of this.startHooks) await hook();
       this.started = true;
-      this.log.info(`daemon started -- version 0.1.0, configuration ${this.config.dir}`);
+      this.log.info(`daemon started -- version ${MAIL_VERSION}, configuration ${this.config.dir}`);
     } catch (err) {
       await this.halt();
       throw err;
@@ -185,7 +189,7 @@ export class Supervisor extends EventEmitter {
     this.main = new MainConfig(newConfig.params, newConfig.dir);
     this.intensity = RestartIntensity.fromParams(newConfig.params, newConfig.dir);
     await reloadSlots(this.reloadHost, planSlots(newConfig, this.opts.registry, this.cores).slots);
-    this.log.info('reload -- version 0.1.0, configuration ' + newConfig.dir);
+    this.log.info(`reload -- version ${MAIL_VERSION}, configuration ${newConfig.dir}`);
   }
 
   /** The previous event-loop reading per worker, so status() reports the load since the last request. */

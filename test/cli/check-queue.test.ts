@@ -16,6 +16,16 @@ function tempDir(): string {
   return mkdtempSync(join(tmpdir(), 'postrider-checkq-'));
 }
 
+/** Runs fn on a fresh temporary directory and removes the directory afterwards. */
+async function inTempDir(fn: (root: string) => void | Promise<void>): Promise<void> {
+  const root = tempDir();
+  try {
+    await fn(root);
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+}
+
 /** A queue directory laid out as the daemon leaves it, with sound modes. */
 function soundQueue(root: string): string {
   const q = join(root, 'queue');
@@ -31,22 +41,17 @@ function soundQueue(root: string): string {
 
 const codes = (q: string, opts = {}): string[] => checkQueueDirectory(q, opts).map((p) => p.code);
 
-test('a sound queue directory has no problems, and a missing one is created', () => {
-  const root = tempDir();
-  try {
+test('a sound queue directory has no problems, and a missing one is created', () =>
+  inTempDir((root) => {
     assert.deepEqual(checkQueueDirectory(soundQueue(root)), []);
     const fresh = join(root, 'new', 'spool');
     assert.deepEqual(checkQueueDirectory(fresh), []);
     assert.ok(statSync(fresh).isDirectory(), 'check creates the queue directory, as postfix check does');
     assert.deepEqual(codes(join(root, 'absent'), { create: false }), ['QUEUE_MISSING']);
-  } finally {
-    rmSync(root, { recursive: true, force: true });
-  }
-});
+  }));
 
-test('a queue directory that is a file, or cannot be created, is an error', () => {
-  const root = tempDir();
-  try {
+test('a queue directory that is a file, or cannot be created, is an error', () =>
+  inTempDir((root) => {
     writeFileSync(join(root, 'file'), 'x');
     const p = checkQueueDirectory(join(root, 'file'));
     assert.equal(p.length, 1);
@@ -55,14 +60,10 @@ test('a queue directory that is a file, or cannot be created, is an error', () =
     const under = checkQueueDirectory(join(root, 'file', 'spool'));
     assert.equal(under[0]!.code, 'QUEUE_MISSING');
     assert.match(under[0]!.message, /cannot be created/);
-  } finally {
-    rmSync(root, { recursive: true, force: true });
-  }
-});
+  }));
 
-test('private/ and maildrop/ writable by others are errors; merely readable is a warning', () => {
-  const root = tempDir();
-  try {
+test('private/ and maildrop/ writable by others are errors; merely readable is a warning', () =>
+  inTempDir((root) => {
     const q = soundQueue(root);
     chmodSync(join(q, 'private'), 0o777);
     chmodSync(join(q, 'maildrop'), 0o750);
@@ -77,10 +78,7 @@ test('private/ and maildrop/ writable by others are errors; merely readable is a
     assert.equal(p.length, 2);
     chmodSync(q, 0o777);
     assert.ok(checkQueueDirectory(q).some((x) => x.code === 'QUEUE_WRITABLE_BY_OTHERS' && x.message.endsWith(`: ${q}`)));
-  } finally {
-    rmSync(root, { recursive: true, force: true });
-  }
-});
+  }));
 
 test('a control socket open to others is an error; 0600 is fine', async () => {
   const root = tempDir();
@@ -102,9 +100,8 @@ test('a control socket open to others is an error; 0600 is fine', async () => {
   }
 });
 
-test('journal segments: writable by others, or not a regular file, is an error', () => {
-  const root = tempDir();
-  try {
+test('journal segments: writable by others, or not a regular file, is an error', () =>
+  inTempDir((root) => {
     const q = soundQueue(root);
     writeFileSync(join(q, 'journal', '0000000002.seg'), 'x');
     chmodSync(join(q, 'journal', '0000000002.seg'), 0o666);
@@ -117,28 +114,20 @@ test('journal segments: writable by others, or not a regular file, is an error',
     assert.ok(p.every((x) => x.severity === 'error'));
     assert.match(p[0]!.message, /0000000002\.seg$/);
     assert.match(p[1]!.message, /not a regular file: .*0000000003\.seg$/);
-  } finally {
-    rmSync(root, { recursive: true, force: true });
-  }
-});
+  }));
 
-test('every record in corrupt/ is reported with its count', () => {
-  const root = tempDir();
-  try {
+test('every record in corrupt/ is reported with its count', () =>
+  inTempDir((root) => {
     const q = soundQueue(root);
     for (let i = 0; i < 3; i++) writeFileSync(join(q, 'corrupt', `0000000001.seg.${i * 100}`), 'bad');
     const p = checkQueueDirectory(q);
     assert.equal(p.length, 1);
     assert.equal(p[0]!.code, 'QUEUE_CORRUPT');
     assert.equal(formatQueueProblem(p[0]!), `postrider: warning: queue directory: 3 corrupt records in ${join(q, 'corrupt')}`);
-  } finally {
-    rmSync(root, { recursive: true, force: true });
-  }
-});
+  }));
 
-test('a pid file naming a dead process is stale; one naming a live process is not', () => {
-  const root = tempDir();
-  try {
+test('a pid file naming a dead process is stale; one naming a live process is not', () =>
+  inTempDir((root) => {
     const q = soundQueue(root);
     const pidFile = join(q, 'pid', 'master.pid');
     writeFileSync(pidFile, `${String(process.pid).padStart(10)}\n`);
@@ -151,24 +140,17 @@ test('a pid file naming a dead process is stale; one naming a live process is no
     assert.match(p[0]!.message, new RegExp(`stale pid file .*master\\.pid: process ${dead} is not running`));
     writeFileSync(pidFile, 'garbage\n');
     assert.match(checkQueueDirectory(q)[0]!.message, /holds no process id/);
-  } finally {
-    rmSync(root, { recursive: true, force: true });
-  }
-});
+  }));
 
-test('entries owned by another user are warnings', () => {
-  const root = tempDir();
-  try {
+test('entries owned by another user are warnings', () =>
+  inTempDir((root) => {
     const q = soundQueue(root);
     const me = statSync(q).uid;
     const p = checkQueueDirectory(q, { uid: me + 1 });
     assert.ok(p.length >= 6, 'the directory, its subdirectories and the segment');
     assert.ok(p.every((x) => x.code === 'QUEUE_OWNER' && x.severity === 'warning'));
     assert.match(p[0]!.message, new RegExp(`not owned by uid ${me + 1} \\(owner uid ${me}\\): ${q}$`));
-  } finally {
-    rmSync(root, { recursive: true, force: true });
-  }
-});
+  }));
 
 test('postrider check prints queue problems on standard error and exits 1 on an error', async () => {
   const c = configDir('', '');

@@ -1,19 +1,12 @@
 /** Tests of checkConfig and formatProblem. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { loadConfig } from '../../src/config/load-config.js';
 import { checkConfig, formatProblem } from '../../src/config/check-config.js';
+import { confDir } from './conf-dir.js';
 import { makeTestCert } from '../helpers/tls-cert.js';
-
-function confDir(main: string, master = 'cleanup unix n - n - 0 cleanup\n'): string {
-  const dir = mkdtempSync(join(tmpdir(), 'postrider-check-'));
-  writeFileSync(join(dir, 'main.cf'), main);
-  writeFileSync(join(dir, 'master.cf'), master);
-  return dir;
-}
 
 test('bad time, int and bool values are errors at their main.cf line', () => {
   const dir = confDir('myhostname = a.example\nsmtpd_timeout = 30 seconds\nsmtpd_recipient_limit = many\nsmtpd_helo_required = maybe\nmessage_size_limit = -1\n');

@@ -1,20 +1,14 @@
 /** Tests of loading a configuration directory: defaults, warnings, services, the shipped and stock files. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { configHasErrors, loadConfig, mainConfigOf, serviceConfigOf } from '../../src/config/load-config.js';
 import { checkConfig, formatProblem } from '../../src/config/check-config.js';
+import { confDir } from './conf-dir.js';
 
 const ROOT = process.cwd();
-
-function confDir(main: string, master = 'cleanup unix n - n - 0 cleanup\n'): string {
-  const dir = mkdtempSync(join(tmpdir(), 'postrider-config-'));
-  writeFileSync(join(dir, 'main.cf'), main);
-  writeFileSync(join(dir, 'master.cf'), master);
-  return dir;
-}
 
 test('defaults fill every known parameter, computed from the host name', () => {
   const dir = confDir('');

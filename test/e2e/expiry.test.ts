@@ -6,7 +6,6 @@
  */
 import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
 import { startSmtpSink, type SmtpSink } from '../helpers/smtp-sink.js';
 import { startDaemon, type RunningDaemon } from '../helpers/daemon.js';
 import { sendMail, waitFor } from '../helpers/send-mail.js';
@@ -39,8 +38,8 @@ test('deferred mail past maximal_queue_lifetime is returned with a DSN and remov
   assert.match(dsn, /Action: failed/);
   assert.match(dsn, /Status: 4\.2\.1/);
   assert.ok(dsn.includes('Subject: too old'));
-  await waitFor(() => readFileSync(daemon.logFile, 'utf8').includes(`${r.queueId}: removed`), 10_000, 'removed');
-  const log = readFileSync(daemon.logFile, 'utf8');
+  await daemon.waitRemoved(r.queueId!, 10_000);
+  const log = daemon.log();
   assert.match(log, new RegExp(`${r.queueId}: from=<owner@client\\.test>, status=expired, returned to sender`));
   const q = await daemon.cli(['queue', '--json']);
   assert.ok(!q.stdout.includes(r.queueId!), 'the expired message has left the queue');
@@ -49,12 +48,12 @@ test('deferred mail past maximal_queue_lifetime is returned with a DSN and remov
 test('a recipient refused in the first pass is returned then; the expired one later, in a DSN of its own', async () => {
   const r = await sendMail(daemon.port, { from: 'owner2@client.test', to: ['gone@remote.test', 'never2@remote.test'], raw: 'Subject: half refused\r\n\r\nx\r\n' });
   assert.match(r.response, /^250 /);
-  await waitFor(() => readFileSync(daemon.logFile, 'utf8').includes(`${r.queueId}: removed`), 30_000, 'removed');
-  const log = readFileSync(daemon.logFile, 'utf8');
+  await daemon.waitRemoved(r.queueId!);
+  const log = daemon.log();
   assert.match(log, new RegExp(`${r.queueId}: to=<gone@remote\\.test>, relay=.*status=bounced`));
   const made = log.split('\n').filter((l) => l.includes(`${r.queueId}: sender non-delivery notification:`)).map((l) => /notification: (\S+)/.exec(l)![1]);
   assert.equal(made.length, 2, 'a notice at the end of the first pass, one at expiry');
-  for (const id of made) await waitFor(() => readFileSync(daemon.logFile, 'utf8').includes(`${id}: removed`), 10_000, 'the notices delivered');
+  for (const id of made) await daemon.waitRemoved(id, 10_000);
   const dsns = sink.messages.filter((m) => m.mailFrom === '' && m.rcptTo.includes('owner2@client.test')).map((m) => m.raw.toString('utf8'));
   assert.equal(dsns.length, 2);
   const early = dsns.find((d) => /Final-Recipient: rfc822; ?gone@remote\.test/i.test(d));

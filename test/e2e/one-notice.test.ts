@@ -9,7 +9,6 @@
  */
 import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
 import { startSmtpSink, type SmtpSink } from '../helpers/smtp-sink.js';
 import { startDaemon, type RunningDaemon } from '../helpers/daemon.js';
 import { sendMail, waitFor } from '../helpers/send-mail.js';
@@ -62,6 +61,14 @@ after(async () => {
   await sinkB?.close();
 });
 
+/** Sends a short message from `from`; returns its queue id once the server has said 250. */
+async function send(from: string, to: string[], subject: string): Promise<string> {
+  const r = await sendMail(daemon.port, { from, to, raw: `From: ${from}\r\nSubject: ${subject}\r\n\r\nhello\r\n` });
+  assert.match(r.response, /^250 /);
+  assert.ok(r.queueId, 'the 250 names a queue id');
+  return r.queueId;
+}
+
 /** The per-recipient block of a report that names `address`. */
 function recipientBlock(dsn: string, address: string): string {
   const blocks = dsn.split(/\r?\n\r?\n/);
@@ -70,37 +77,32 @@ function recipientBlock(dsn: string, address: string): string {
   return block;
 }
 
-async function removed(queueId: string): Promise<void> {
-  await waitFor(() => readFileSync(daemon.logFile, 'utf8').includes(`${queueId}: removed`), 30_000, `${queueId} removed`);
+function removed(queueId: string): Promise<void> {
+  return daemon.waitRemoved(queueId);
 }
 
 /** The notices made for `queueId`, in order: their queue ids, from the log. */
 function noticesMade(queueId: string): string[] {
-  return readFileSync(daemon.logFile, 'utf8').split('\n')
+  return daemon.log().split('\n')
     .filter((l) => l.includes(`${queueId}: sender non-delivery notification:`))
     .map((l) => /notification: (\S+)/.exec(l)![1]);
 }
 
 /** The line number of the first log line matching `re`; -1 when none. */
 function logLine(re: RegExp): number {
-  return readFileSync(daemon.logFile, 'utf8').split('\n').findIndex((l) => re.test(l));
+  return daemon.log().split('\n').findIndex((l) => re.test(l));
 }
 
 test('recipients failing at two destinations in different passes: a notice at the end of each pass, none listed twice', async () => {
-  const r = await sendMail(daemon.port, {
-    from: 'owner1@client.test',
-    to: ['gone@a.test', 'slowgone@b.test'],
-    raw: 'From: owner1@client.test\r\nSubject: two destinations\r\n\r\nhello\r\n',
-  });
-  assert.match(r.response, /^250 /);
-  await removed(r.queueId!);
-  const made = noticesMade(r.queueId!);
+  const queueId = await send('owner1@client.test', ['gone@a.test', 'slowgone@b.test'], 'two destinations');
+  await removed(queueId);
+  const made = noticesMade(queueId);
   assert.equal(made.length, 2, 'one notice for the first pass, one for the pass where b.test refused');
   for (const id of made) await removed(id);
   assert.equal(triesB.get('slowgone@b.test'), DEFERRALS + 1, 'b.test deferred, then refused');
   assert.ok(
-    logLine(new RegExp(`${r.queueId}: sender non-delivery notification: ${made[0]}`)) <
-      logLine(new RegExp(`${r.queueId}: to=<slowgone@b\\.test>, relay=.*status=bounced`)),
+    logLine(new RegExp(`${queueId}: sender non-delivery notification: ${made[0]}`)) <
+      logLine(new RegExp(`${queueId}: to=<slowgone@b\\.test>, relay=.*status=bounced`)),
     'the first notice was made before b.test refused',
   );
   const notices = noticesTo('owner1@client.test');
@@ -125,18 +127,13 @@ test('recipients failing at two destinations in different passes: a notice at th
 });
 
 test('a recipient refused while the other is deferred is returned at the end of that pass, not after the delivery', async () => {
-  const r = await sendMail(daemon.port, {
-    from: 'owner3@client.test',
-    to: ['gone@a.test', 'slowok@b.test'],
-    raw: 'From: owner3@client.test\r\nSubject: one of two\r\n\r\nhello\r\n',
-  });
-  assert.match(r.response, /^250 /);
-  await removed(r.queueId!);
+  const queueId = await send('owner3@client.test', ['gone@a.test', 'slowok@b.test'], 'one of two');
+  await removed(queueId);
   assert.ok(sinkB.messages.some((m) => !m.refused && m.rcptTo.includes('slowok@b.test')), 'b.test took its copy');
-  const made = noticesMade(r.queueId!);
+  const made = noticesMade(queueId);
   assert.equal(made.length, 1, 'one notice made for the message');
   assert.ok(
-    logLine(new RegExp(`${r.queueId}: sender non-delivery notification:`)) < logLine(new RegExp(`${r.queueId}: to=<slowok@b\\.test>, relay=.*status=sent`)),
+    logLine(new RegExp(`${queueId}: sender non-delivery notification:`)) < logLine(new RegExp(`${queueId}: to=<slowok@b\\.test>, relay=.*status=sent`)),
     'the notice was made before b.test took its copy',
   );
   await removed(made[0]);
@@ -147,19 +144,14 @@ test('a recipient refused while the other is deferred is returned at the end of 
 });
 
 test('a recipient listed before a crash is not listed again after the restart', async () => {
-  const r = await sendMail(daemon.port, {
-    from: 'owner4@client.test',
-    to: ['gone@a.test', 'crash@b.test'],
-    raw: 'From: owner4@client.test\r\nSubject: across a crash\r\n\r\nhello\r\n',
-  });
-  assert.match(r.response, /^250 /);
-  await waitFor(() => noticesMade(r.queueId!).length === 1, 20_000, 'the first pass notice for gone@a.test');
-  await removed(noticesMade(r.queueId!)[0]);
+  const queueId = await send('owner4@client.test', ['gone@a.test', 'crash@b.test'], 'across a crash');
+  await waitFor(() => noticesMade(queueId).length === 1, 20_000, 'the first pass notice for gone@a.test');
+  await removed(noticesMade(queueId)[0]);
   await daemon.kill('SIGKILL');
   holdCrash = false;
   await daemon.restart();
-  await removed(r.queueId!);
-  const made = noticesMade(r.queueId!);
+  await removed(queueId);
+  const made = noticesMade(queueId);
   assert.equal(made.length, 2, 'a second notice, for crash@b.test only');
   await removed(made[1]);
   const notices = noticesTo('owner4@client.test');
@@ -173,17 +165,11 @@ test('a recipient listed before a crash is not listed again after the restart', 
 });
 
 test('one destination refusing two recipients gives one notice listing both', async () => {
-  const r = await sendMail(daemon.port, {
-    from: 'owner2@client.test',
-    to: ['gone1@a.test', 'gone2@a.test'],
-    raw: 'From: owner2@client.test\r\nSubject: both refused\r\n\r\nhello\r\n',
-  });
-  assert.match(r.response, /^250 /);
-  await removed(r.queueId!);
-  const log = readFileSync(daemon.logFile, 'utf8');
-  const made = log.split('\n').filter((l) => l.includes(`${r.queueId}: sender non-delivery notification:`));
+  const queueId = await send('owner2@client.test', ['gone1@a.test', 'gone2@a.test'], 'both refused');
+  await removed(queueId);
+  const made = noticesMade(queueId);
   assert.equal(made.length, 1, 'one notice made for the message');
-  await removed(/notification: (\S+)/.exec(made[0])![1]);
+  await removed(made[0]);
   const notices = noticesTo('owner2@client.test');
   assert.equal(notices.length, 1);
   for (const address of ['gone1@a.test', 'gone2@a.test']) {

@@ -4,6 +4,8 @@
  */
 import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { existsSync, readFileSync, renameSync } from 'node:fs';
 import { startSmtpSink, type SmtpSink } from '../helpers/smtp-sink.js';
 import { startDaemon, type RunningDaemon } from '../helpers/daemon.js';
 import { sendMail, waitFor } from '../helpers/send-mail.js';
@@ -39,13 +41,8 @@ test('relays a message with its body byte-exact and logs Postfix lines', async (
   assert.ok(text.endsWith(body), 'body arrives byte-exact');
   assert.match(text, /^Received: from client\.test \(localhost \[127\.0\.0\.1\]\)/);
   assert.ok(text.includes('Message-ID: <relay.1@client.test>'));
-  await waitFor(async () => {
-    const { readFileSync } = await import('node:fs');
-    const log = readFileSync(daemon.logFile, 'utf8');
-    return log.includes(`${r.queueId}: removed`);
-  }, 10_000, 'removed log line');
-  const { readFileSync } = await import('node:fs');
-  const log = readFileSync(daemon.logFile, 'utf8');
+  await daemon.waitRemoved(r.queueId!, 10_000);
+  const log = daemon.log();
   assert.match(log, new RegExp(`postrider/smtpd\\[\\d+\\]: ${r.queueId}: client=localhost\\[127\\.0\\.0\\.1\\]`));
   assert.match(log, new RegExp(`${r.queueId}: message-id=<relay\\.1@client\\.test>`));
   assert.match(log, new RegExp(`${r.queueId}: from=<a@client\\.test>, size=\\d+, nrcpt=1 \\(queue active\\)`));
@@ -72,9 +69,8 @@ test('a 4xx defers, and the message is delivered after the backoff', async () =>
   const r = await sendMail(daemon.port, { from: 's@client.test', to: ['later@remote.test'], raw });
   assert.match(r.response, /^250 /);
   await waitFor(() => sink.messages.some((m) => m.rcptTo.includes('later@remote.test') && !m.refused), 30_000, 'delivery after backoff');
-  const { readFileSync } = await import('node:fs');
-  await waitFor(() => readFileSync(daemon.logFile, 'utf8').includes(`${r.queueId}: removed`), 10_000, 'removed');
-  const log = readFileSync(daemon.logFile, 'utf8');
+  await daemon.waitRemoved(r.queueId!, 10_000);
+  const log = daemon.log();
   assert.match(log, new RegExp(`${r.queueId}: to=<later@remote\\.test>, relay=.*status=deferred \\(host 127\\.0\\.0\\.1\\[127\\.0\\.0\\.1\\] said: 451 4\\.3\\.2 try again later`));
   assert.match(log, new RegExp(`${r.queueId}: to=<later@remote\\.test>, relay=.*status=sent`));
 });
@@ -93,7 +89,6 @@ test('status --json lists every actor with role, instance, thread id, restarts a
 });
 
 test('a 10 MB attachment is relayed byte-exact', async () => {
-  const { randomBytes } = await import('node:crypto');
   const attachment = randomBytes(10 * 1024 * 1024).toString('base64').replace(/.{76}/g, '$&\r\n');
   const raw =
     'From: big@client.test\r\nTo: big@remote.test\r\nSubject: big\r\nMIME-Version: 1.0\r\n' +
@@ -108,7 +103,6 @@ test('a 10 MB attachment is relayed byte-exact', async () => {
 });
 
 test('logrotate reopens maillog_file', async () => {
-  const { renameSync, readFileSync, existsSync } = await import('node:fs');
   renameSync(daemon.logFile, daemon.logFile + '.1');
   const r = await daemon.cli(['logrotate']);
   assert.equal(r.code, 0, r.stderr);

@@ -5,11 +5,12 @@
  * master.cf with one smtpd listener on a free loopback port.
  */
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, writeFileSync, mkdirSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { waitFor } from './send-mail.js';
 
 /** The compiled CLI entry, from dist/test/helpers/. */
 export const CLI = resolve(dirname(fileURLToPath(import.meta.url)), '../../src/cli/main.js');
@@ -44,6 +45,10 @@ export interface RunningDaemon {
   port: number;
   child: ChildProcess;
   exited: Promise<number | null>;
+  /** The mail log as written so far. */
+  log(): string;
+  /** Waits until the log says `QUEUEID: removed` (default 30 s). */
+  waitRemoved(queueId: string, timeoutMs?: number): Promise<void>;
   /** Runs `postrider -c DIR ...args`; resolves with exit code and output. */
   cli(args: string[], input?: string): Promise<{ code: number; stdout: string; stderr: string }>;
   stop(): Promise<number | null>;
@@ -66,15 +71,21 @@ export const DEFAULT_MASTER = [
   'retry     unix  -       -       n       -       -       error',
 ].join('\n');
 
-export function runCli(configDir: string, args: string[], input?: string): Promise<{ code: number; stdout: string; stderr: string }> {
+/** Runs `postrider ARGS` as a child; resolves with exit code (1 for a kill or a timeout) and output. */
+export function runPostrider(args: string[], opts: { input?: string; timeoutMs?: number } = {}): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((res) => {
-    const child = execFile(process.execPath, [CLI, '-c', configDir, ...args], { timeout: 60_000, maxBuffer: 256 * 1024 * 1024 }, (err, stdout, stderr) => {
+    const child = execFile(process.execPath, [CLI, ...args], { timeout: opts.timeoutMs ?? 60_000, maxBuffer: 256 * 1024 * 1024 }, (err, stdout, stderr) => {
       const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : 1) : 0;
       res({ code, stdout: String(stdout), stderr: String(stderr) });
     });
-    if (input !== undefined) child.stdin?.end(input);
+    if (opts.input !== undefined) child.stdin?.end(opts.input);
     else child.stdin?.end();
   });
+}
+
+/** Runs `postrider -c CONFIGDIR ARGS`. */
+export function runCli(configDir: string, args: string[], input?: string): Promise<{ code: number; stdout: string; stderr: string }> {
+  return runPostrider(['-c', configDir, ...args], { input });
 }
 
 async function waitForStatus(configDir: string, child: ChildProcess, timeoutMs: number): Promise<void> {
@@ -101,6 +112,7 @@ export async function startDaemon(opts: DaemonOptions = {}): Promise<RunningDaem
   const logFile = join(dir, 'maillog');
   mkdirSync(configDir);
   const port = await freePort();
+  const readyTimeoutMs = opts.readyTimeoutMs ?? 30_000;
   const params: Record<string, string> = {
     queue_directory: queueDir,
     maillog_file: logFile,
@@ -128,6 +140,8 @@ export async function startDaemon(opts: DaemonOptions = {}): Promise<RunningDaem
     dir, configDir, queueDir, logFile, port,
     child: undefined as unknown as ChildProcess,
     exited: Promise.resolve(null),
+    log: () => readFileSync(logFile, 'utf8'),
+    waitRemoved: (queueId, timeoutMs = 30_000) => waitFor(() => d.log().includes(`${queueId}: removed`), timeoutMs, `${queueId} removed`),
     cli: (args, input) => runCli(configDir, args, input),
     stop: async () => {
       if (d.child.exitCode !== null || d.child.signalCode !== null) return d.child.exitCode;
@@ -141,7 +155,7 @@ export async function startDaemon(opts: DaemonOptions = {}): Promise<RunningDaem
     },
     restart: async () => {
       launch();
-      await waitForStatus(configDir, d.child, 30_000);
+      await waitForStatus(configDir, d.child, readyTimeoutMs);
     },
   };
   const launch = (): void => {
@@ -159,7 +173,7 @@ export async function startDaemon(opts: DaemonOptions = {}): Promise<RunningDaem
   };
   launch();
   try {
-    await waitForStatus(configDir, d.child, opts.readyTimeoutMs ?? 30_000);
+    await waitForStatus(configDir, d.child, readyTimeoutMs);
   } catch (err) {
     d.child.kill('SIGKILL');
     throw err;

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { QueueStore, readContent, contentStream, QueueIdGenerator } from '../../src/store/queue-store.js';
-import { contentFor, makeMessage, tempQueueDir } from './store-fixture.js';
+import { contentFor, makeMessage, openStore, tempQueueDir } from './store-fixture.js';
 
 async function streamAll(s: NodeJS.ReadableStream): Promise<Buffer> {
   const parts: Buffer[] = [];
@@ -14,7 +14,7 @@ async function streamAll(s: NodeJS.ReadableStream): Promise<Buffer> {
 
 test('a lone append is flushed at once and its content reads back', async () => {
   const { dir, cleanup } = await tempQueueDir();
-  const store = await QueueStore.open(dir, { compactIntervalMs: 0 });
+  const store = await openStore(dir);
   try {
     const m = makeMessage('0000000001AA', 3000);
     const loc = await store.append(m);
@@ -37,7 +37,7 @@ test('a lone append is flushed at once and its content reads back', async () => 
 test('closed-loop submitters acknowledged together are flushed together, not one of them alone first', async () => {
   const { dir, cleanup } = await tempQueueDir();
   const gen = new QueueIdGenerator(0);
-  const store = await QueueStore.open(dir, { compactIntervalMs: 0 });
+  const store = await openStore(dir);
   const submitters = 32;
   const rounds = 20;
   try {
@@ -58,7 +58,7 @@ test('closed-loop submitters acknowledged together are flushed together, not one
 test('concurrent appends share fdatasyncs and all survive a reopen', async () => {
   const { dir, cleanup } = await tempQueueDir();
   const gen = new QueueIdGenerator(0);
-  const store = await QueueStore.open(dir, { compactIntervalMs: 0 });
+  const store = await openStore(dir);
   const msgs = Array.from({ length: 500 }, () => makeMessage(gen.next(), 1024, 1));
   try {
     await Promise.all(msgs.map((m) => store.append(m)));
@@ -67,7 +67,7 @@ test('concurrent appends share fdatasyncs and all survive a reopen', async () =>
   } finally {
     await store.close();
   }
-  const again = await QueueStore.open(dir, { compactIntervalMs: 0 });
+  const again = await openStore(dir);
   try {
     assert.equal(again.recovery.messages, 500);
     assert.equal(again.recovery.corrupt, 0);
@@ -84,7 +84,7 @@ test('concurrent appends share fdatasyncs and all survive a reopen', async () =>
 
 test('batches are capped by bytes', async () => {
   const { dir, cleanup } = await tempQueueDir();
-  const store = await QueueStore.open(dir, { compactIntervalMs: 0, maxBatchBytes: 64 * 1024 });
+  const store = await openStore(dir, { maxBatchBytes: 64 * 1024 });
   try {
     const gen = new QueueIdGenerator(0);
     await Promise.all(Array.from({ length: 40 }, () => store.append(makeMessage(gen.next(), 16 * 1024))));
@@ -98,7 +98,7 @@ test('batches are capped by bytes', async () => {
 test('outcomes: deferred with due time survives recovery, the last one finishes and writes done', async () => {
   const { dir, cleanup } = await tempQueueDir();
   const id = '00000000AAAA';
-  let store = await QueueStore.open(dir, { compactIntervalMs: 0 });
+  let store = await openStore(dir);
   try {
     await store.append(makeMessage(id, 500, 3));
     const r1 = await store.recordOutcomes(id, [
@@ -107,7 +107,7 @@ test('outcomes: deferred with due time survives recovery, the last one finishes 
     ]);
     assert.deepEqual(r1, { finished: false });
     await store.close();
-    store = await QueueStore.open(dir, { compactIntervalMs: 0 });
+    store = await openStore(dir);
     const q = store.get(id);
     assert.ok(q);
     assert.equal(q.recipients[0].state, 'delivered');
@@ -124,7 +124,7 @@ test('outcomes: deferred with due time survives recovery, the last one finishes 
     assert.equal(store.get(id), undefined);
     assert.deepEqual(await store.recordOutcomes(id, []), { finished: true });
     await store.close();
-    store = await QueueStore.open(dir, { compactIntervalMs: 0 });
+    store = await openStore(dir);
     assert.equal(store.get(id), undefined);
     assert.equal(store.counts().total, 0);
   } finally {
@@ -135,7 +135,7 @@ test('outcomes: deferred with due time survives recovery, the last one finishes 
 
 test('admin hold, release, requeue and delete are journalled', async () => {
   const { dir, cleanup } = await tempQueueDir();
-  let store = await QueueStore.open(dir, { compactIntervalMs: 0 });
+  let store = await openStore(dir);
   try {
     await store.append(makeMessage('00000000000A', 200, 1));
     await store.append(makeMessage('00000000000B', 200, 1));
@@ -147,7 +147,7 @@ test('admin hold, release, requeue and delete are journalled', async () => {
     assert.equal(await store.admin('hold', 'nosuchid0000'), false);
     assert.deepEqual(store.counts(), { incoming: 0, active: 1, deferred: 1, hold: 1, corrupt: 0, total: 3 });
     await store.close();
-    store = await QueueStore.open(dir, { compactIntervalMs: 0 });
+    store = await openStore(dir);
     assert.equal(store.get('00000000000A')?.hold, true);
     assert.equal(store.get('00000000000C')?.hold, false);
     assert.equal(await store.admin('requeue', '00000000000B'), true);
@@ -158,7 +158,7 @@ test('admin hold, release, requeue and delete are journalled', async () => {
     assert.equal(await store.admin('delete', '00000000000C'), true);
     assert.equal(await store.admin('delete', '00000000000C'), false);
     await store.close();
-    store = await QueueStore.open(dir, { compactIntervalMs: 0 });
+    store = await openStore(dir);
     assert.equal(store.get('00000000000B')?.forcedRetry, true);
     assert.equal(store.get('00000000000B')?.recipients[0].state, 'ready');
     assert.equal(store.get('00000000000A')?.hold, false);
@@ -174,7 +174,7 @@ test('admin hold, release, requeue and delete are journalled', async () => {
 
 test('list pages through the queue in queue-id order', async () => {
   const { dir, cleanup } = await tempQueueDir();
-  const store = await QueueStore.open(dir, { compactIntervalMs: 0 });
+  const store = await openStore(dir);
   try {
     const gen = new QueueIdGenerator(2);
     const ids = Array.from({ length: 25 }, (_, i) => gen.next(1_700_000_000_000 + i));
@@ -201,7 +201,7 @@ test('list pages through the queue in queue-id order', async () => {
 test('compaction deletes dead segments and copies live messages forward', async () => {
   const { dir, cleanup } = await tempQueueDir();
   const segmentBytes = 64 * 1024;
-  let store = await QueueStore.open(dir, { compactIntervalMs: 0, segmentBytes });
+  let store = await openStore(dir, { segmentBytes });
   try {
     const gen = new QueueIdGenerator(0);
     const msgs = Array.from({ length: 60 }, () => makeMessage(gen.next(), 8 * 1024, 2));
@@ -231,7 +231,7 @@ test('compaction deletes dead segments and copies live messages forward', async 
       assert.deepEqual(await readContent(dir, q.location), contentFor(m.queueId, 8 * 1024));
     }
     await store.close();
-    store = await QueueStore.open(dir, { compactIntervalMs: 0, segmentBytes });
+    store = await openStore(dir, { segmentBytes });
     assert.equal(store.counts().total, keep.length);
     for (const m of keep) {
       const q = store.get(m.queueId)!;
@@ -248,7 +248,7 @@ test('compaction deletes dead segments and copies live messages forward', async 
 
 test('contentStream reads a large message in chunks', async () => {
   const { dir, cleanup } = await tempQueueDir();
-  const store = await QueueStore.open(dir, { compactIntervalMs: 0 });
+  const store = await openStore(dir);
   try {
     const m = makeMessage('000000000BIG', 300 * 1024, 1);
     const loc = await store.append(m);
@@ -264,7 +264,7 @@ test('contentStream reads a large message in chunks', async () => {
 
 test('a closed store refuses work with ERR_STORE_CLOSED', async () => {
   const { dir, cleanup } = await tempQueueDir();
-  const store = await QueueStore.open(dir, { compactIntervalMs: 0 });
+  const store = await openStore(dir);
   await store.close();
   await assert.rejects(store.append(makeMessage('000000000000')), { code: 'ERR_STORE_CLOSED' });
   await assert.rejects(store.admin('hold', '000000000000'), { code: 'ERR_STORE_CLOSED' });
@@ -300,7 +300,7 @@ test('background compaction removes segments whose messages are all done', async
 
 test('the next segment is made ready before the rollover and removed at close when unused', async () => {
   const { dir, cleanup } = await tempQueueDir();
-  const store = await QueueStore.open(dir, { compactIntervalMs: 0, segmentBytes: 16 * 1024 });
+  const store = await openStore(dir, { segmentBytes: 16 * 1024 });
   try {
     const first = await store.append(makeMessage('0000000ROLL0', 1000, 1));
     // The prepared segment appears in the background; wait for it (bounded).
@@ -319,7 +319,7 @@ test('the next segment is made ready before the rollover and removed at close wh
   }
   const left = (await readdir(join(dir, 'journal'))).sort();
   assert.deepEqual(left, ['0000000001.seg', '0000000002.seg'], 'the unused prepared segment 3 is gone');
-  const again = await QueueStore.open(dir, { compactIntervalMs: 0 });
+  const again = await openStore(dir);
   try {
     assert.equal(again.counts().total, 2);
   } finally {

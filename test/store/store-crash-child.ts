@@ -5,14 +5,14 @@
  * append is acknowledged and "D <id>" once a message is acknowledged done
  * ("O <id>" before its outcomes are recorded).
  */
-import { QueueStore, QueueIdGenerator } from '../../src/store/queue-store.js';
-import { makeMessage } from './store-fixture.js';
+import { QueueIdGenerator } from '../../src/store/queue-store.js';
+import { makeMessage, openStore } from './store-fixture.js';
 
 const dir = process.argv[2];
 const salt = Number(process.argv[3] ?? 0);
 const workers = 32;
 
-const store = await QueueStore.open(dir, { segmentBytes: 256 * 1024, compactIntervalMs: 0 });
+const store = await openStore(dir, { segmentBytes: 256 * 1024 });
 const gen = new QueueIdGenerator(salt);
 let n = 0;
 

@@ -8,8 +8,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { QueueStore, readContent } from '../../src/store/queue-store.js';
-import { contentFor, tempQueueDir } from './store-fixture.js';
+import { readContent } from '../../src/store/queue-store.js';
+import { contentFor, openStore, tempQueueDir } from './store-fixture.js';
 
 const CHILD = fileURLToPath(new URL('./store-crash-child.js', import.meta.url));
 const ROUNDS = Number(process.env.STORE_CRASH_ROUNDS ?? 50);
@@ -66,7 +66,7 @@ test(`every acknowledged append survives SIGKILL (${ROUNDS} rounds)`, { timeout:
         }
       }
       if (appended > 0) killedWithWork++;
-      const store = await QueueStore.open(dir, { segmentBytes: 256 * 1024, compactIntervalMs: 0 });
+      const store = await openStore(dir, { segmentBytes: 256 * 1024 });
       try {
         for (const [id, size] of acked) {
           if (done.has(id)) {

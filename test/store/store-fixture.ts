@@ -1,16 +1,23 @@
 /**
- * store-fixture: helpers for the store's tests: temporary queue directories
- * and messages whose content can be rebuilt from their queue id.
+ * store-fixture: helpers for the store's tests: temporary queue directories,
+ * stores opened without the compaction timer, and messages whose content
+ * can be rebuilt from their queue id.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { QueueStore, type QueueStoreOptions } from '../../src/store/queue-store.js';
 import type { NewMessage } from '../../src/store/store-types.js';
 
 /** A fresh queue directory; remove it with `cleanup`. */
 export async function tempQueueDir(): Promise<{ dir: string; cleanup: () => Promise<void> }> {
   const dir = await mkdtemp(join(tmpdir(), 'postrider-store-'));
   return { dir, cleanup: () => rm(dir, { recursive: true, force: true }) };
+}
+
+/** Opens the store in `dir` with background compaction off (a test compacts when it means to), plus `opts`. */
+export function openStore(dir: string, opts: QueueStoreOptions = {}): Promise<QueueStore> {
+  return QueueStore.open(dir, { compactIntervalMs: 0, ...opts });
 }
 
 /** The content a test message with this id and size carries. */

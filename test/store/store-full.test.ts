@@ -12,8 +12,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { QueueStore, readContent, QueueIdGenerator, StoreError } from '../../src/store/queue-store.js';
-import { contentFor, makeMessage, tempQueueDir } from './store-fixture.js';
+import { readContent, QueueIdGenerator, StoreError } from '../../src/store/queue-store.js';
+import { contentFor, makeMessage, openStore, tempQueueDir } from './store-fixture.js';
 
 const CHILD = fileURLToPath(new URL('./store-full-child.js', import.meta.url));
 const run = promisify(execFile);
@@ -38,7 +38,7 @@ test('a file-size limit (EFBIG) fails the append as ERR_STORE_FULL and harms not
     const acked = lines.filter((l) => l.startsWith('A ')).map((l) => l.split(' ')[1]);
     assert.ok(acked.length >= 10, 'some appends succeeded before the limit');
     assert.ok(lines.indexOf(errLine) < lines.length - 3, 'appends succeeded after the failure');
-    const store = await QueueStore.open(dir, { compactIntervalMs: 0 });
+    const store = await openStore(dir);
     try {
       assert.equal(store.recovery.corrupt, 0);
       assert.equal(store.recovery.messages, acked.length);
@@ -73,7 +73,7 @@ for (const segmentBytes of [8 * 1024 * 1024, 100 * 1024]) {
     try {
       const filler = join(dir, 'filler');
       await writeFile(filler, Buffer.alloc(768 * 1024, 1));
-      const store = await QueueStore.open(join(dir, 'q'), { compactIntervalMs: 0, segmentBytes });
+      const store = await openStore(join(dir, 'q'), { segmentBytes });
       const gen = new QueueIdGenerator(4);
       const acked: string[] = [];
       let failure: StoreError | undefined;
@@ -103,7 +103,7 @@ for (const segmentBytes of [8 * 1024 * 1024, 100 * 1024]) {
       } finally {
         await store.close();
       }
-      const again = await QueueStore.open(join(dir, 'q'), { compactIntervalMs: 0, segmentBytes });
+      const again = await openStore(join(dir, 'q'), { segmentBytes });
       try {
         assert.equal(again.recovery.corrupt, 0);
         assert.equal(again.recovery.messages, acked.length);

@@ -60,6 +60,16 @@ test('malformed metas are refused as the full check refuses them', () => {
     { ...good, headerLength: true },
     { ...good, extra: { deep: [[[[1]]]], when: new Date(0) } },
     { ...good, hold: 'yes' },
+    { ...good, client: new Date(0) },
+    { ...good, client: Buffer.from('client') },
+    // Keys that are not strings: msgpackr takes scalars (as their strings) and refuses the rest.
+    new Map<unknown, unknown>([...Object.entries(good), [1, 'x'], [null, { a: [1] }], [true, 2]]),
+    new Map<unknown, unknown>([[[1, [2]], { a: [3] }], ...Object.entries(good)]),
+    new Map<unknown, unknown>([...Object.entries(good), [{ k: 1 }, 2]]),
+    new Map<unknown, unknown>([...Object.entries(good), [new Date(0), 2]]),
+    new Map<unknown, unknown>([...Object.entries(good), [Buffer.from('k'), 2]]),
+    { ...good, recipients: [new Map<unknown, unknown>([...Object.entries((good.recipients as object[])[0]), [7, [1, { x: 2 }]]])] },
+    { ...good, recipients: [new Map<unknown, unknown>([...Object.entries((good.recipients as object[])[0]), [[1, 2], 'v']])] },
   ];
   for (const v of variants) {
     const bytes = packr.pack(v);

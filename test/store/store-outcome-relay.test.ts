@@ -6,15 +6,15 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { QueueStore, afterOutcomes } from '../../src/store/queue-store.js';
-import { makeMessage, tempQueueDir } from './store-fixture.js';
+import { afterOutcomes } from '../../src/store/queue-store.js';
+import { makeMessage, openStore, tempQueueDir } from './store-fixture.js';
 
 const RELAY = 'mx.example.net[192.0.2.25]:25';
 
 test('a bounced recipient keeps its relay through recordOutcomes, a reopen and a compaction copy', async () => {
   const { dir, cleanup } = await tempQueueDir();
   const id = '00000000REL1';
-  let store = await QueueStore.open(dir, { compactIntervalMs: 0 });
+  let store = await openStore(dir);
   try {
     await store.append(makeMessage(id, 400, 3));
     const r = await store.recordOutcomes(id, [
@@ -26,7 +26,7 @@ test('a bounced recipient keeps its relay through recordOutcomes, a reopen and a
     assert.equal(store.get(id)?.recipients[1].relay, undefined);
 
     await store.close();
-    store = await QueueStore.open(dir, { compactIntervalMs: 0 });
+    store = await openStore(dir);
     const q = store.get(id);
     assert.ok(q, 'the unfinished message is recovered');
     assert.equal(q.recipients[0].state, 'bounced');
@@ -38,7 +38,7 @@ test('a bounced recipient keeps its relay through recordOutcomes, a reopen and a
     const c = await store.compact();
     assert.equal(c.copiedMessages, 1);
     await store.close();
-    store = await QueueStore.open(dir, { compactIntervalMs: 0 });
+    store = await openStore(dir);
     assert.equal(store.get(id)?.recipients[0].relay, RELAY, 'the compaction copy carries the relay');
   } finally {
     await store.close();
@@ -49,7 +49,7 @@ test('a bounced recipient keeps its relay through recordOutcomes, a reopen and a
 test('an outcome without a relay drops the relay of an earlier one', async () => {
   const { dir, cleanup } = await tempQueueDir();
   const id = '00000000REL2';
-  let store = await QueueStore.open(dir, { compactIntervalMs: 0 });
+  let store = await openStore(dir);
   try {
     await store.append(makeMessage(id, 300, 2));
     await store.recordOutcomes(id, [{ index: 0, state: 'deferred', reason: 'busy', dsn: '4.3.0', nextAttempt: 9e12, relay: RELAY }]);
@@ -57,7 +57,7 @@ test('an outcome without a relay drops the relay of an earlier one', async () =>
     await store.recordOutcomes(id, [{ index: 0, state: 'expired', reason: 'too old', dsn: '4.4.7' }]);
     assert.equal(store.get(id)?.recipients[0].relay, undefined);
     await store.close();
-    store = await QueueStore.open(dir, { compactIntervalMs: 0 });
+    store = await openStore(dir);
     assert.equal(store.get(id)?.recipients[0].state, 'expired');
     assert.equal(store.get(id)?.recipients[0].relay, undefined, 'the replay drops it too');
   } finally {
@@ -69,7 +69,7 @@ test('an outcome without a relay drops the relay of an earlier one', async () =>
 test('afterOutcomes tells whether outcomes finish a message and leaves the queued message unchanged', async () => {
   const { dir, cleanup } = await tempQueueDir();
   const id = '00000000AFT1';
-  const store = await QueueStore.open(dir, { compactIntervalMs: 0 });
+  const store = await openStore(dir);
   try {
     await store.append(makeMessage(id, 300, 3));
     const packed = store.get(id);
@@ -104,7 +104,7 @@ test('afterOutcomes tells whether outcomes finish a message and leaves the queue
 test('the recipients a notice listed stay marked through a reopen and a compaction copy; others are not', async () => {
   const { dir, cleanup } = await tempQueueDir();
   const id = '00000000NTC1';
-  let store = await QueueStore.open(dir, { compactIntervalMs: 0 });
+  let store = await openStore(dir);
   try {
     await store.append(makeMessage(id, 300, 3));
     await store.recordOutcomes(id, [{ index: 0, state: 'bounced', reason: '550 no', dsn: '5.1.1', relay: RELAY }]);
@@ -113,12 +113,12 @@ test('the recipients a notice listed stay marked through a reopen and a compacti
     const marks = (): Array<boolean | undefined> => store.get(id)!.recipients.map((r) => r.failureNotified);
     assert.deepEqual(marks(), [true, undefined, undefined]);
     await store.close();
-    store = await QueueStore.open(dir, { compactIntervalMs: 0 });
+    store = await openStore(dir);
     assert.deepEqual(marks(), [true, undefined, undefined], 'recovery replays the mark');
     const c = await store.compact();
     assert.equal(c.copiedMessages, 1);
     await store.close();
-    store = await QueueStore.open(dir, { compactIntervalMs: 0 });
+    store = await openStore(dir);
     assert.deepEqual(marks(), [true, undefined, undefined], 'the compaction copy carries the mark');
     assert.equal(store.get(id)?.recipients[1].state, 'deferred');
   } finally {

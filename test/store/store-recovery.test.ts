@@ -3,15 +3,15 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { open, readdir, readFile, stat, truncate } from 'node:fs/promises';
 import { join } from 'node:path';
-import { QueueStore, readContent, QueueIdGenerator } from '../../src/store/queue-store.js';
+import { readContent, QueueIdGenerator } from '../../src/store/queue-store.js';
 import { FRAME_HEADER } from '../../src/store/store-frame.js';
 import { segmentPath } from '../../src/store/store-segment.js';
-import { contentFor, makeMessage, tempQueueDir } from './store-fixture.js';
+import { contentFor, makeMessage, openStore, tempQueueDir } from './store-fixture.js';
 import { Logger, configureLogging, flushLog, type LogSink } from '../../src/util/log.js';
 
 /** Writes `count` messages of `size` bytes into a fresh store and closes it; returns ids and locations. */
 async function fill(dir: string, count: number, size: number) {
-  const store = await QueueStore.open(dir, { compactIntervalMs: 0, segmentBytes: 1 << 20 });
+  const store = await openStore(dir, { segmentBytes: 1 << 20 });
   const gen = new QueueIdGenerator(0);
   const out: { id: string; segment: number; offset: number; length: number }[] = [];
   for (let i = 0; i < count; i++) {
@@ -34,7 +34,7 @@ test('a torn tail is truncated and every earlier record loads', async () => {
     const last = msgs[9];
     // Cut the last record in the middle of its content, as a crash mid-write would.
     await truncate(segmentPath(dir, last.segment), last.offset + 700);
-    const store = await QueueStore.open(dir, { compactIntervalMs: 0, log });
+    const store = await openStore(dir, { log });
     try {
       assert.equal(store.recovery.messages, 9);
       assert.equal(store.recovery.corrupt, 0);
@@ -45,7 +45,7 @@ test('a torn tail is truncated and every earlier record loads', async () => {
     } finally {
       await store.close();
     }
-    const again = await QueueStore.open(dir, { compactIntervalMs: 0 });
+    const again = await openStore(dir);
     assert.equal(again.recovery.tornTailBytes, 0, 'the torn tail was cut off the first time');
     assert.equal(again.recovery.messages, 9);
     await again.close();
@@ -62,7 +62,7 @@ test('a zeroed tail of a pre-sized segment (header written, body not) is a torn 
     const fh = await open(segmentPath(dir, last.segment), 'r+');
     await fh.write(Buffer.alloc(2000), 0, 2000, last.offset + 500);
     await fh.close();
-    const store = await QueueStore.open(dir, { compactIntervalMs: 0 });
+    const store = await openStore(dir);
     assert.equal(store.recovery.messages, 4);
     assert.equal(store.recovery.corrupt, 0);
     assert.ok(store.recovery.tornTailBytes > 0);
@@ -85,7 +85,7 @@ test('a flipped bit in a middle record is quarantined to corrupt/ and later reco
     await fh.write(b, 0, 1, victim.offset + 100);
     await fh.close();
     lines.length = 0;
-    const store = await QueueStore.open(dir, { compactIntervalMs: 0, log });
+    const store = await openStore(dir, { log });
     flushLog();
     try {
       assert.equal(store.recovery.corrupt, 1);
@@ -103,7 +103,7 @@ test('a flipped bit in a middle record is quarantined to corrupt/ and later reco
     } finally {
       await store.close();
     }
-    const again = await QueueStore.open(dir, { compactIntervalMs: 0 });
+    const again = await openStore(dir);
     assert.equal(again.recovery.corrupt, 0, 'a quarantined record is not reported twice');
     assert.equal(again.recovery.messages, 9);
     assert.equal((await readdir(join(dir, 'corrupt'))).length, 1);
@@ -127,7 +127,7 @@ test('a damaged frame length quarantines the rest of its segment as one file', a
     const fh = await open(path, 'r+');
     await fh.write(Buffer.from([seg[frameStart + 1] ^ 0x40]), 0, 1, frameStart + 1);
     await fh.close();
-    const store = await QueueStore.open(dir, { compactIntervalMs: 0 });
+    const store = await openStore(dir);
     try {
       assert.equal(store.recovery.corrupt, 1);
       assert.equal(store.recovery.messages, 5);
@@ -144,7 +144,7 @@ test('a damaged frame length quarantines the rest of its segment as one file', a
 test('a lost outcome record means the recipient is delivered again, never dropped', async () => {
   const { dir, cleanup } = await tempQueueDir();
   try {
-    let store = await QueueStore.open(dir, { compactIntervalMs: 0 });
+    let store = await openStore(dir);
     await store.append(makeMessage('0000000LOST1', 400, 1));
     const segment = store.get('0000000LOST1')!.location.segment;
     const end = (await store.append(makeMessage('0000000LOST2', 400, 1))).offset + 400;
@@ -152,7 +152,7 @@ test('a lost outcome record means the recipient is delivered again, never droppe
     await store.close();
     // The crash came before the outcome and done records reached the disk.
     await truncate(segmentPath(dir, segment), end + FRAME_HEADER - 4);
-    store = await QueueStore.open(dir, { compactIntervalMs: 0 });
+    store = await openStore(dir);
     assert.equal(store.get('0000000LOST1')?.recipients[0].state, 'ready');
     assert.equal(store.counts().active, 2);
     await store.close();

@@ -24,6 +24,7 @@ import { hostname } from 'node:os';
 import type { MainConfig } from '../../config/main-config.js';
 import { notifyAllows } from '../../global/dsn-notify.js';
 import type { QueuedMessage } from '../../store/store-types.js';
+import { origRecipient } from '../../util/delivery-log.js';
 import { gmtStamp, mailDate } from '../../global/mail-date.js';
 import { perMessageLines, perRecipientLines, MAIL_NAME } from './bounce-dsn.js';
 import { boilerplate, DOUBLE_BOUNCE_SUBJECT, printable, SUBJECTS, wrapLine, type NoticeKind } from './bounce-template.js';
@@ -122,7 +123,7 @@ export function buildNotification(input: NotificationInput): Notification | unde
   ];
   for (const r of entries) {
     const rcpt = message.recipients[r.index];
-    const original = orcptAddress(rcpt.orcpt);
+    const original = origRecipient(rcpt.orcpt?.trim())?.trim();
     const who =
       original && original.toLowerCase() !== rcpt.address.toLowerCase()
         ? `<${rcpt.address}> (expanded from <${original}>)`
@@ -197,13 +198,6 @@ function hasEightBit(buf: Buffer): boolean {
 
 function endsWithCrlf(buf: Buffer): boolean {
   return buf.length >= 2 && buf[buf.length - 2] === 0x0d && buf[buf.length - 1] === 0x0a;
-}
-
-/** "rfc822;user@example.com" -> "user@example.com"; other address types are ignored. */
-function orcptAddress(orcpt: string | undefined): string | undefined {
-  if (!orcpt) return undefined;
-  const m = /^rfc822;\s*(.+)$/i.exec(orcpt.trim());
-  return m ? m[1] : undefined;
 }
 
 function qualify(address: string, myorigin: string): string {

@@ -29,7 +29,7 @@ export function receivedHeader(input: CleanupInput, myhostname: string, defaultU
   let text = `Received: from ${helo} (${c.name} ${bracketAddr(c.addr)})\r\n`;
   if (input.tlsInfo) text += `\t${input.tlsInfo}\r\n`;
   text += `\tby ${myhostname} (Postrider) with ${c.protocol || 'SMTP'} id ${input.queueId}`;
-  const rcpt = input.receivedFor ?? (input.recipients.length === 1 ? input.recipients[0].address : undefined);
+  const rcpt = input.recipients.length === 1 ? input.recipients[0].address : undefined;
   text += rcpt !== undefined ? `\r\n\tfor <${rcpt}>; ${date}\r\n` : `; ${date}\r\n`;
   return text;
 }

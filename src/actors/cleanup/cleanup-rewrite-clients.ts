@@ -12,6 +12,7 @@
 import { networkInterfaces } from 'node:os';
 import { compileHostList, type HostMatcher } from '../../config/access-lookup.js';
 import type { MainConfig } from '../../config/main-config.js';
+import { withParameterDefaults } from '../../config/parameter-defaults.js';
 import type { ClientInfo } from '../../store/store-types.js';
 
 /** Decides, per client, whether missing From/Date/Message-ID headers are added. */
@@ -22,11 +23,11 @@ export class HeaderRewriteClients {
   private readonly mynetworks: HostMatcher;
 
   constructor(config: MainConfig) {
-    this.always = config.has('always_add_missing_headers') ? config.bool('always_add_missing_headers') : false;
-    this.entries = config.has('local_header_rewrite_clients') ? config.list('local_header_rewrite_clients') : ['permit_inet_interfaces'];
+    const c = withParameterDefaults(config, ['always_add_missing_headers', 'local_header_rewrite_clients', 'inet_interfaces']);
+    this.always = c.bool('always_add_missing_headers');
+    this.entries = c.list('local_header_rewrite_clients');
     this.mynetworks = compileHostList(config.has('mynetworks') ? config.list('mynetworks') : ['127.0.0.0/8', '::1'], config.dir);
-    const ifaces = config.has('inet_interfaces') ? config.list('inet_interfaces') : ['all'];
-    for (const v of ifaces) {
+    for (const v of c.list('inet_interfaces')) {
       if (v === 'all') {
         for (const list of Object.values(networkInterfaces())) for (const ni of list ?? []) this.own.add(ni.address.toLowerCase());
       } else if (v === 'loopback-only') {

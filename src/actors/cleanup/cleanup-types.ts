@@ -26,8 +26,6 @@ export interface CleanupInput {
   heloName?: string;
   /** e.g. "(using TLSv1.3 with cipher TLS_AES_256_GCM_SHA384 (256/256 bits))". */
   tlsInfo?: string;
-  /** The single recipient for the Received "for <..>" clause. */
-  receivedFor?: string;
 }
 
 /** Queue the message, drop it silently, or refuse it ("5.7.1 text"; "4.x.x" is temporary). */

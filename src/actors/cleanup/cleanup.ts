@@ -77,10 +77,10 @@ export class Cleanup {
     this.log = opts.log;
     this.rewrite = opts.rewrite;
     this.myhostname = (c.has('myhostname') && c.get('myhostname').trim()) || hostname();
-    this.headerSizeLimit = c.has('header_size_limit') ? c.int('header_size_limit') : 102400;
-    this.bodySizeLimit = c.has('body_checks_size_limit') ? c.int('body_checks_size_limit') : 51200;
     // The table's defaults (mime_header_checks = $header_checks) for a partial record too.
-    const checks = withParameterDefaults(c, ['header_checks', 'mime_header_checks', 'body_checks']);
+    const checks = withParameterDefaults(c, ['header_checks', 'mime_header_checks', 'body_checks', 'header_size_limit', 'body_checks_size_limit']);
+    this.headerSizeLimit = checks.int('header_size_limit');
+    this.bodySizeLimit = checks.int('body_checks_size_limit');
     const headerChecks = checks.get('header_checks').trim();
     this.bodyChecks = checks.get('body_checks').trim();
     this.mimeHeaderChecks = checks.get('mime_header_checks').trim();
@@ -179,21 +179,17 @@ export class Cleanup {
           this.log.queue(input.queueId, actionLogText('info', e, input, e.text));
           break;
         case 'REDIRECT':
+        case 'BCC': {
+          const redirect = e.verb === 'REDIRECT';
           if (!isMailAddress(e.text)) {
-            this.log.warning(`bad REDIRECT target "${e.text}" in ${e.map} map -- need "user@domain"`);
+            this.log.warning(`bad ${redirect ? 'REDIRECT target' : 'BCC address'} "${e.text}" in ${e.map} map -- need "user@domain"`);
             break;
           }
-          this.log.queue(input.queueId, actionLogText('redirect', e, input, e.text));
-          verdict.redirect = e.text;
+          this.log.queue(input.queueId, actionLogText(redirect ? 'redirect' : 'bcc', e, input, e.text));
+          if (redirect) verdict.redirect = e.text;
+          else (verdict.bcc ??= []).push(e.text);
           break;
-        case 'BCC':
-          if (!isMailAddress(e.text)) {
-            this.log.warning(`bad BCC address "${e.text}" in ${e.map} map -- need "user@domain"`);
-            break;
-          }
-          this.log.queue(input.queueId, actionLogText('bcc', e, input, e.text));
-          (verdict.bcc ??= []).push(e.text);
-          break;
+        }
         case 'IGNORE':
           // Primary headers are dropped by runHeaderChecks; these are MIME part headers and body lines, deleted as Postfix does.
           if (e.start !== undefined && e.end !== undefined) editsOf(verdict).body.push({ start: e.start, end: e.end, replace: true });

@@ -5,17 +5,10 @@
  * "User unknown"); without a leading status code the dsn is 5.0.0 (error) or
  * 4.0.0 (retry). Never rejects; reads no content.
  */
-import { failureState, softDsn } from '../../global/dsn-status.js';
+import { failureState, softDsn, splitDsnText } from '../../global/dsn-status.js';
 import type { DeliveryOutcome, DeliveryRequest, DeliveryResult } from '../../protocol/protocol.js';
 import { logOutcomes } from '../../util/delivery-log.js';
 import type { Logger } from '../../util/log.js';
-
-/** Splits "4.x.y text" / "5.x.y text" into dsn and text (Postfix's dsn_split). */
-export function splitDsnText(text: string, defaultDsn: string): { dsn: string; text: string } {
-  const m = /^([245])\.(\d{1,3})\.(\d{1,3})(?:\s+|$)([\s\S]*)$/.exec(text.trim());
-  if (!m) return { dsn: defaultDsn, text: text.trim() };
-  return { dsn: `${m[1]}.${m[2]}.${m[3]}`, text: m[4] };
-}
 
 /** The error (and retry) delivery agent: bounce (or defer) with the nexthop text. */
 export class ErrorAgent {

@@ -26,7 +26,10 @@ runActor((ctx) => {
         recipients: m.recipients,
         client: { name: 'localhost', addr: '127.0.0.1', protocol: 'local' },
         content: m.content,
+        envid: m.envid,
+        ret: m.ret,
         local: true,
+        userid: m.uid,
       });
       if (out.ok) return { queueId };
       if (out.code >= 500) return { rejected: `${out.code} ${out.dsn} ${out.text}` };

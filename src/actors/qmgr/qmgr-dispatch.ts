@@ -15,11 +15,12 @@
  */
 import type { DeliveryRequest, DeliveryResult } from '../../protocol/protocol.js';
 import type { RecipientOutcome } from '../../store/store-types.js';
+import { formatDelivery } from '../../util/delivery-log.js';
 import { AGENT_CRASHED, isLive, RESOLVER_FAILED, type Entry, type Job } from './qmgr-entry.js';
 import { Destination } from './qmgr-feedback.js';
 import type { TransportLimitTable } from './qmgr-params.js';
 import { applyOutcomes, finishPass, type PassHost } from './qmgr-pass.js';
-import { delayFields, nextAttemptAfterDeferral } from './qmgr-policy.js';
+import { nextAttemptAfterDeferral } from './qmgr-policy.js';
 import { buildRequest, readResult } from './qmgr-request.js';
 
 /** What dispatch needs from the scheduler: the end of a pass (it ends passes), plus the agents and limits. */
@@ -223,9 +224,15 @@ export class Dispatcher {
   private deferWithoutTrying(e: Entry, indices: number[], reason: string, dsn: string, attempted: boolean, at?: number): void {
     const now = this.host.now();
     const nextAttempt = at ?? nextAttemptAfterDeferral(this.host.params, e.msg.arrivalTime, now);
-    const delays = delayFields(e.msg.arrivalTime, e.activeTime || now, now);
+    const { queueId, arrivalTime } = e.msg;
+    const activeTime = e.activeTime || now;
     const outcomes: RecipientOutcome[] = indices.map((i) => {
-      this.host.log.queue(e.msg.queueId, `to=<${e.msg.recipients[i].address}>, relay=none, ${delays}, dsn=${dsn}, status=deferred (${reason})`);
+      // No connection was made: delays c and d are 0.
+      const line = formatDelivery({
+        queueId, to: e.msg.recipients[i].address, relay: 'none', arrivalTime, activeTime,
+        connectStart: now, transmitStart: now, end: now, dsn, status: 'deferred', reason,
+      });
+      this.host.log.queue(queueId, line);
       return { index: i, state: 'deferred', reason, dsn, nextAttempt };
     });
     this.recordAndApply(e, outcomes, undefined, attempted);

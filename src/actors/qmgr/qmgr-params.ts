@@ -9,23 +9,24 @@
  * override is logged once and the global default is used instead.
  */
 import { ConfigError, type MainConfig } from '../../config/main-config.js';
+import { withParameterDefaults } from '../../config/parameter-defaults.js';
 import type { Logger } from '../../util/log.js';
 
-/** Postfix's defaults for the parameters the scheduler reads. */
-export const QMGR_DEFAULTS: Readonly<Record<string, string>> = {
-  minimal_backoff_time: '300s',
-  maximal_backoff_time: '4000s',
-  queue_run_delay: '300s',
-  maximal_queue_lifetime: '5d',
-  bounce_queue_lifetime: '5d',
-  delay_warning_time: '0h',
-  initial_destination_concurrency: '5',
-  default_destination_concurrency_limit: '20',
-  default_destination_recipient_limit: '50',
-  default_process_limit: '100',
-  destination_concurrency_failed_cohort_limit: '1',
-  qmgr_message_active_limit: '20000',
-};
+/** The parameters the scheduler reads; their defaults come from the parameter table. */
+const QMGR_PARAMETERS = [
+  'minimal_backoff_time', 'maximal_backoff_time', 'queue_run_delay', 'maximal_queue_lifetime', 'bounce_queue_lifetime',
+  'delay_warning_time', 'initial_destination_concurrency', 'default_destination_concurrency_limit',
+  'default_destination_recipient_limit', 'default_process_limit', 'qmgr_message_active_limit',
+  'destination_concurrency_failed_cohort_limit',
+] as const;
+
+/**
+ * `config` with Postfix's default for every scheduler parameter it lacks or
+ * leaves empty, so a partial main.cf (or a test's) still gives a working scheduler.
+ */
+function withDefaults(config: MainConfig): MainConfig {
+  return withParameterDefaults(config, QMGR_PARAMETERS);
+}
 
 /** Global scheduler parameters; times in milliseconds. */
 export interface QmgrParams {
@@ -41,25 +42,19 @@ export interface QmgrParams {
   messageActiveLimit: number;
 }
 
-function raw(config: MainConfig, name: string): MainConfig {
-  // A record without the parameter falls back to Postfix's default, so a
-  // partial main.cf (or a test's) still gives a working scheduler.
-  if (config.has(name) && config.get(name).trim() !== '') return config;
-  return config.with({ [name]: QMGR_DEFAULTS[name] ?? '' });
-}
-
 function timeMs(config: MainConfig, name: string, unit: string): number {
-  return Math.round(raw(config, name).time(name, unit) * 1000);
+  return Math.round(config.time(name, unit) * 1000);
 }
 
 function count(config: MainConfig, name: string, min: number): number {
-  const n = raw(config, name).int(name);
+  const n = config.int(name);
   if (n < min) throw new ConfigError(`${name} = ${n}: must be at least ${min}`);
   return n;
 }
 
 /** Reads the global parameters; throws ConfigError on a malformed value. */
-export function readQmgrParams(config: MainConfig): QmgrParams {
+export function readQmgrParams(input: MainConfig): QmgrParams {
+  const config = withDefaults(input);
   return {
     minimalBackoffMs: timeMs(config, 'minimal_backoff_time', 's'),
     maximalBackoffMs: timeMs(config, 'maximal_backoff_time', 's'),
@@ -86,11 +81,14 @@ export interface TransportLimits {
 /** Per-transport limits, read on first use and cached. */
 export class TransportLimitTable {
   private readonly cache = new Map<string, TransportLimits>();
+  private readonly config: MainConfig;
 
   constructor(
-    private readonly config: MainConfig,
+    config: MainConfig,
     private readonly log: Logger,
-  ) {}
+  ) {
+    this.config = withDefaults(config);
+  }
 
   get(transport: string): TransportLimits {
     let limits = this.cache.get(transport);
@@ -109,10 +107,11 @@ export class TransportLimitTable {
     const name = `${transport}_${suffix}`;
     let n: number;
     try {
-      n = this.config.has(name) && this.config.get(name).trim() !== '' ? this.config.int(name) : raw(this.config, fallback).int(fallback);
+      n = this.config.get(name).trim() !== '' ? this.config.int(name) : this.config.int(fallback);
     } catch (err) {
       this.log.warning(`${(err as Error).message}; using ${fallback}`);
-      n = raw(this.config.with({ [fallback]: QMGR_DEFAULTS[fallback] }), fallback).int(fallback);
+      // Even the global value may be the malformed one: Postfix's default then.
+      n = withParameterDefaults(this.config.with({ [fallback]: '' }), [fallback]).int(fallback);
     }
     return n <= 0 ? Number.POSITIVE_INFINITY : n;
   }

@@ -1,10 +1,9 @@
 /**
  * qmgr-policy: the scheduler's pure rules: retry backoff, queue lifetime,
- * DSN NOTIFY filtering and the delay figures of a status log line.
+ * DSN NOTIFY filtering.
  * Pure functions; they never throw.
  */
 import type { QueuedMessage } from '../../store/store-types.js';
-import { formatDelay } from '../../util/delivery-log.js';
 import type { QmgrParams } from './qmgr-params.js';
 
 /**
@@ -29,8 +28,3 @@ export function isExpired(params: QmgrParams, message: QueuedMessage, now: numbe
 }
 
 export { notifyAllows } from '../../global/dsn-notify.js';
-
-/** "delay=N, delays=a/b/c/d" for a line qmgr itself logs (no connection: c and d are 0). */
-export function delayFields(arrivalTime: number, activeTime: number, now: number): string {
-  return `delay=${formatDelay(now - arrivalTime)}, delays=${formatDelay(activeTime - arrivalTime)}/${formatDelay(now - activeTime)}/0/0`;
-}

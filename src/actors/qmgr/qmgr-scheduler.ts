@@ -75,7 +75,6 @@ export class Scheduler {
   /** Records and notices under way, which drain() also waits for. */
   private work = 0;
   private draining = false;
-  private stopped = false;
   private idleWaiters: Array<() => void> = [];
   private drainTimer: NodeJS.Timeout | undefined;
   /** The delivery and end-of-pass code's only way into this scheduler. */
@@ -192,7 +191,6 @@ export class Scheduler {
 
   /** Clears every timer; the scheduler starts nothing afterwards. */
   stop(): void {
-    this.stopped = true;
     this.draining = true;
     this.due.stop();
     this.wakeIdle();

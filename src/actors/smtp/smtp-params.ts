@@ -4,6 +4,7 @@
  * Throws ConfigError (from MainConfig) when a value is malformed.
  */
 import type { MainConfig } from '../../config/main-config.js';
+import { withParameterDefaults } from '../../config/parameter-defaults.js';
 
 /** TLS levels of smtp_tls_security_level that Postrider implements. */
 export type TlsLevel = 'none' | 'may' | 'encrypt' | 'verify' | 'secure';
@@ -27,32 +28,16 @@ export interface SmtpParams {
   defaultPort: number;
 }
 
-const DEFAULTS: Record<string, string> = {
-  smtp_helo_name: '$myhostname',
-  smtp_tls_security_level: '',
-  smtp_tls_CAfile: '',
-  smtp_connect_timeout: '30s',
-  smtp_helo_timeout: '300s',
-  smtp_mail_timeout: '300s',
-  smtp_rcpt_timeout: '300s',
-  smtp_data_init_timeout: '120s',
-  smtp_data_xfer_timeout: '180s',
-  smtp_data_done_timeout: '600s',
-  smtp_rset_timeout: '20s',
-  smtp_mx_address_limit: '5',
-  smtp_mx_session_limit: '2',
-  smtp_connection_reuse_count_limit: '0',
-  smtp_connection_cache_time_limit: '2s',
-  smtp_connection_reuse_time_limit: '300s',
-  dns_resolver_servers: '',
-};
+/** The parameters read here; their defaults come from the parameter table. */
+const SMTP_PARAMETERS = [
+  'smtp_helo_name', 'smtp_tls_security_level', 'smtp_tls_CAfile', 'smtp_connect_timeout', 'smtp_helo_timeout',
+  'smtp_mail_timeout', 'smtp_rcpt_timeout', 'smtp_data_init_timeout', 'smtp_data_xfer_timeout', 'smtp_data_done_timeout',
+  'smtp_mx_address_limit', 'smtp_mx_session_limit', 'smtp_connection_reuse_count_limit',
+  'smtp_connection_cache_time_limit', 'smtp_connection_reuse_time_limit', 'dns_resolver_servers', 'smtp_rset_timeout',
+] as const;
 
 function withDefaults(config: MainConfig): MainConfig {
-  const missing: Record<string, string> = {};
-  for (const [name, value] of Object.entries(DEFAULTS)) {
-    if (!config.has(name)) missing[name] = value;
-  }
-  return Object.keys(missing).length ? config.with(missing) : config;
+  return withParameterDefaults(config, SMTP_PARAMETERS);
 }
 
 /** Reads the smtp client's parameters from a MainConfig. */

@@ -11,7 +11,7 @@ import type { ConnectionOptions } from 'node:tls';
 import { SmtpClient, type ClientError } from './smtp-client.js';
 import type { SmtpTarget } from './smtp-mx.js';
 import type { SmtpParams } from './smtp-params.js';
-import { softDsn } from '../../global/dsn-status.js';
+import { failureState, softDsn } from '../../global/dsn-status.js';
 import { parseServerReply } from '../../util/smtp-reply.js';
 import { peerName, saidReason, socketErrorText } from './smtp-reply.js';
 
@@ -134,8 +134,9 @@ function sessionFailure(err: ClientError, peer: string, notOffered: boolean): Om
       return { state: 'deferred', dsn: softDsn(reply.dsn), reason: `host ${peer} refused to talk to me: ${reply.text}`, spoke: true, tlsHandshakeFailed: false };
     }
     const command = err.command === 'STARTTLS' ? 'STARTTLS' : err.command === 'HELO' ? 'HELO' : 'EHLO';
-    const bounced = reply.code >= 500 && command !== 'STARTTLS';
-    return { state: bounced ? 'bounced' : 'deferred', dsn: command === 'STARTTLS' ? softDsn(reply.dsn) : reply.dsn, reason: saidReason(peer, reply, command), spoke: true, tlsHandshakeFailed: false };
+    // A refused STARTTLS is never final: its status is made temporary, as Postfix does.
+    const dsn = command === 'STARTTLS' ? softDsn(reply.dsn) : reply.dsn;
+    return { state: failureState(dsn), dsn, reason: saidReason(peer, reply, command), spoke: true, tlsHandshakeFailed: false };
   }
   if (err.code === 'ETLS') {
     return { state: 'deferred', dsn: '4.7.5', reason: `Cannot start TLS: handshake failure with host ${peer}: ${err.message.replace(/^Error initiating TLS - /, '')}`, spoke: true, tlsHandshakeFailed: true };

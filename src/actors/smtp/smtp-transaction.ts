@@ -6,6 +6,7 @@
  * the server answered anything is flagged so a cached session can be
  * replaced without failing the delivery.
  */
+import { failureState } from '../../global/dsn-status.js';
 import type { DeliveryOutcome, DeliveryRequest } from '../../protocol/protocol.js';
 import type { ClientError } from './smtp-client.js';
 import { parseServerReply } from '../../util/smtp-reply.js';
@@ -89,7 +90,7 @@ export async function runTransaction(
     const reply = parseServerReply(result.error.response);
     const reason = saidReason(peer, reply, 'MAIL FROM');
     return {
-      outcomes: recipients.map((r) => outcome(r, reply.code >= 500 ? 'bounced' : 'deferred', reply.dsn, reason)),
+      outcomes: recipients.map((r) => outcome(r, failureState(reply.dsn), reply.dsn, reason)),
       noReply: false, reusable: !client.dead, needsReset: true,
     };
   }
@@ -103,7 +104,7 @@ export async function runTransaction(
     if (hit && hit.err.response) {
       hit.used = true;
       const reply = parseServerReply(hit.err.response);
-      outcomes.push(outcome(r, reply.code >= 500 ? 'bounced' : 'deferred', reply.dsn, saidReason(peer, reply, 'RCPT TO')));
+      outcomes.push(outcome(r, failureState(reply.dsn), reply.dsn, saidReason(peer, reply, 'RCPT TO')));
     } else {
       accepted.push(r);
     }
@@ -117,7 +118,7 @@ export async function runTransaction(
   }
   if (err?.response) {
     const reply = parseServerReply(err.response);
-    const state = reply.code >= 500 ? 'bounced' : 'deferred';
+    const state = failureState(reply.dsn);
     const reason = saidReason(peer, reply, commandName(err));
     for (const r of accepted) outcomes.push(outcome(r, state, reply.dsn, reason));
     return { outcomes, noReply: false, reusable: !client.dead, needsReset: true };

@@ -34,7 +34,6 @@ runActor(async (ctx) => {
         local: false,
         heloName: s.heloName,
         tlsInfo: s.tlsInfo,
-        receivedFor: s.recipients.length === 1 ? s.recipients[0].address : undefined,
       }),
   });
   await smtpd.listen();

@@ -93,7 +93,7 @@ export function rblQueryName(addr: string, list: string): string | undefined {
   return undefined;
 }
 
-export function isLoopback(addr: string): boolean {
+function isLoopback(addr: string): boolean {
   const a = addr.replace(/^::ffff:/i, '');
   return a.startsWith('127.') || a === '::1';
 }

@@ -49,14 +49,10 @@ const WITH_ARGUMENT = new Set([
   'reject_rbl_client',
 ]);
 
-/** Configuration problems are reported with a stable code. */
-export class PolicyConfigError extends Error {
-  readonly code = 'ERR_SMTPD_POLICY';
-}
-
 export class SmtpdPolicy {
   private readonly tables = new Map<string, LookupTable>();
-  private readonly broken = new Map<string, string>();
+  /** Specs that failed to open (already logged): not tried again. */
+  private readonly broken = new Set<string>();
 
   constructor(
     private readonly settings: SmtpdSettings,
@@ -145,7 +141,7 @@ export class SmtpdPolicy {
   }
 
   /** Whether a domain is one of ours or one we relay for (mydestination, virtual, relay_domains). */
-  isAuthorizedDestination(domain: string): boolean {
+  private isAuthorizedDestination(domain: string): boolean {
     return this.isLocalOrVirtual(domain) || this.relayDomains.match(domain);
   }
 
@@ -335,7 +331,7 @@ export class SmtpdPolicy {
       this.tables.set(spec, t);
       return t;
     } catch (err) {
-      this.broken.set(spec, (err as Error).message);
+      this.broken.add(spec);
       this.log.warning(`table ${spec}: ${(err as Error).message}`);
       return undefined;
     }
@@ -371,7 +367,7 @@ function isTableSpec(entry: string): boolean {
   return /^[a-z0-9_-]+:/i.test(entry) && !entry.startsWith('[');
 }
 
-export function domainOf(address: string): string {
+function domainOf(address: string): string {
   const at = address.lastIndexOf('@');
   return at < 0 ? '' : address.slice(at + 1).toLowerCase();
 }

@@ -11,15 +11,12 @@
 import type { MainConfig } from '../../config/main-config.js';
 import { withParameterDefaults } from '../../config/parameter-defaults.js';
 
-export { withParameterDefaults };
-
 export type BareNewlineMode = 'normalize' | 'reject' | 'no';
 export type TlsLevel = 'none' | 'may' | 'encrypt';
 
 /** The values smtpd acts on, read once per configuration load. */
 export interface SmtpdSettings {
   myhostname: string;
-  mailName: string;
   banner: string;
   greetWaitMs: number;
   messageSizeLimit: number;
@@ -98,7 +95,6 @@ export function readSmtpdSettings(config: MainConfig): SmtpdSettings {
   const level = str('smtpd_tls_security_level').toLowerCase();
   return {
     myhostname,
-    mailName: str('mail_name'),
     banner: str('smtpd_banner'),
     greetWaitMs: secs('smtpd_greet_wait') * 1000,
     messageSizeLimit: c.int('message_size_limit'),

@@ -27,6 +27,7 @@ import type { AddressInfo } from 'node:net';
 import type { SMTPServerAddress, SMTPServerAuthentication, SMTPServerAuthenticationResponse, SMTPServerDataStream, SMTPServerOptions, SMTPServerSession } from 'smtp-server/lib/types.js';
 import type { MasterService } from '../../config/config-types.js';
 import type { MainConfig } from '../../config/main-config.js';
+import type { SubmitOutcome } from '../../global/queue-submit.js';
 import { QueueIdGenerator } from '../../store/store-queue-id.js';
 import type { DsnNotify, NewMessage, RecipientSpec } from '../../store/store-types.js';
 import type { Logger } from '../../util/log.js';
@@ -50,12 +51,12 @@ export type SmtpdSubmission = Pick<
   'queueId' | 'arrivalTime' | 'sender' | 'recipients' | 'envid' | 'ret' | 'smtputf8' | 'bodyType' | 'client' | 'content'
 > & {
   heloName?: string;
-  /** "TLSv1.3 with cipher TLS_AES_256_GCM_SHA384" when the session used TLS. */
+  /** "(using TLSv1.3 with cipher TLS_AES_256_GCM_SHA384)" when the session used TLS: the Received header's TLS line. */
   tlsInfo?: string;
 };
 
-/** What cleanup/the store said about a submission. */
-export type SubmitResult = { ok: true; queueId: string } | { ok: false; code: number; dsn: string; text: string };
+/** What cleanup/the store said about a submission (the queue's one answer type). */
+export type SubmitResult = SubmitOutcome;
 
 export interface SmtpdOptions {
   /** main.cf with this service's -o overrides applied. */
@@ -466,7 +467,7 @@ export class Smtpd {
     if (dsn?.ret === 'FULL' || dsn?.ret === 'HDRS') sub.ret = dsn.ret;
     if (args.SMTPUTF8 === true) sub.smtputf8 = true;
     if (typeof args.BODY === 'string') sub.bodyType = args.BODY.toUpperCase() === '8BITMIME' ? '8BITMIME' : '7BIT';
-    if (tls) sub.tlsInfo = `${tls.version} with cipher ${tls.name}`;
+    if (tls) sub.tlsInfo = `(using ${tls.version} with cipher ${tls.name})`;
     return sub;
   }
 

@@ -23,10 +23,10 @@ import { param, type RewriteParameter } from './trivial-rewrite-params.js';
 import { lookup, openMaps } from './trivial-rewrite-tables.js';
 
 /** The transport and nexthop a local_transport naming the absent local(8) resolves to. */
-export const LOCAL_UNSUPPORTED = { transport: 'error', nexthop: '5.1.1 local delivery is not supported' } as const;
+const LOCAL_UNSUPPORTED = { transport: 'error', nexthop: '5.1.1 local delivery is not supported' } as const;
 
 /** Splits "transport:nexthop"; either part may be empty. */
-export function splitTransport(value: string): { transport: string; nexthop: string } {
+function splitTransport(value: string): { transport: string; nexthop: string } {
   const v = value.trim();
   const colon = v.indexOf(':');
   if (colon < 0) return { transport: v, nexthop: '' };

@@ -4,7 +4,7 @@
  *     recipient_canonical_maps, canonical_maps, then (recipients only)
  *     virtual_alias_maps expansion; one address in, one or more out.
  *   resolve(address): address class, transport and nexthop.
- * Both cache their answers in bounded Maps. Errors never throw: rewrite
+ * Both cache their answers (size-capped, no expiry). Errors never throw: rewrite
  * returns `error` with an enhanced status text ("4.6.0 Alias expansion error",
  * "4.3.0 Temporary lookup failure") and the address unchanged; resolve of an
  * address whose tables fail resolves to the "retry" transport, which defers.
@@ -15,7 +15,7 @@ import type { MainConfig } from '../../config/main-config.js';
 import type { LookupTable } from '../../config/lookup-table.js';
 import type { ResolvedAddress } from '../../protocol/protocol.js';
 import { splitList } from '../../config/main-config.js';
-import { BoundedCache } from './trivial-rewrite-cache.js';
+import { TtlCache } from '../../util/ttl-cache.js';
 import { findAddress, splitAddresses } from './trivial-rewrite-map.js';
 import { boolParam, intParam, param, type RewriteParameter } from './trivial-rewrite-params.js';
 import { Resolver } from './trivial-rewrite-resolve.js';
@@ -36,6 +36,9 @@ export const REWRITE_ERRORS = {
   LOOKUP: '4.3.0 Temporary lookup failure',
 } as const;
 
+/** Entries each answer cache keeps. */
+const CACHE_LIMIT = 10_000;
+
 /** Address rewriting and resolution over one configuration. */
 export class TrivialRewrite {
   private readonly senderCanonical: LookupTable | undefined;
@@ -48,10 +51,9 @@ export class TrivialRewrite {
   private readonly delimiters: string;
   private readonly propagateCanonical: boolean;
   private readonly virtualOptions: VirtualOptions;
-  private readonly rewriteCache = new BoundedCache<RewriteResult>();
-  private readonly resolveCache = new BoundedCache<ResolvedAddress>();
-  /** Why the last rewrite failed, for the caller's log (not part of the reply). */
-  lastErrorDetail = '';
+  /** Answers never expire (the tables are read once); the oldest goes first past the cap. */
+  private readonly rewriteCache = new TtlCache<RewriteResult>(CACHE_LIMIT, Infinity);
+  private readonly resolveCache = new TtlCache<ResolvedAddress>(CACHE_LIMIT, Infinity);
 
   constructor(config: MainConfig) {
     const dir = config.dir;
@@ -89,7 +91,6 @@ export class TrivialRewrite {
       const addresses = role === 'recipient' && this.virtualAlias ? expandVirtual(this.virtualAlias, a, this.virtualOptions) : [a];
       result = { addresses };
     } catch (err) {
-      this.lastErrorDetail = (err as Error).message;
       if (err instanceof AliasExpansionError) return { addresses: [address], error: REWRITE_ERRORS.EXPANSION };
       if (err instanceof TableLookupError) return { addresses: [address], error: REWRITE_ERRORS.LOOKUP };
       throw err;

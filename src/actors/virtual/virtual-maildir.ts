@@ -13,12 +13,23 @@ import { threadId } from 'node:worker_threads';
 import { syncDir } from '../../store/store-segment.js';
 
 let counter = 0;
+/** The host part of Maildir file names, with "/" and ":" escaped; read once, as Postfix does. */
+const MAILDIR_HOST = hostname().replace(/\//g, '\\057').replace(/:/g, '\\072');
+const MAILDIR_SUBDIRS = ['tmp', 'new', 'cur'];
 
 /** A unique Maildir file name: "time.pid_thread_counter.host" (no "/" or ":" in the host part). */
-export function maildirName(now = Date.now()): string {
+function maildirName(now = Date.now()): string {
   counter++;
-  const host = hostname().replace(/\//g, '\\057').replace(/:/g, '\\072');
-  return `${Math.floor(now / 1000)}.${process.pid}_${threadId}_${counter}.${host}`;
+  return `${Math.floor(now / 1000)}.${process.pid}_${threadId}_${counter}.${MAILDIR_HOST}`;
+}
+
+/** Creates the Maildir's tmp/, new/ and cur/ (and the Maildir itself) where missing. */
+async function makeMaildir(dir: string): Promise<void> {
+  for (const sub of MAILDIR_SUBDIRS) await mkdir(join(dir, sub), { recursive: true, mode: 0o700 });
+}
+
+function isMissing(err: unknown): boolean {
+  return (err as NodeJS.ErrnoException)?.code === 'ENOENT';
 }
 
 /** The delivered copy: Return-Path, Delivered-To, then the message (already with LF line ends, from crlfToLf). */
@@ -41,11 +52,15 @@ export function crlfToLf(content: Buffer): Buffer {
 
 /** Delivers `data` into the Maildir at `dir` (created when missing); returns the file's path in new/. */
 export async function deliverMaildir(dir: string, data: Buffer): Promise<string> {
-  for (const sub of ['tmp', 'new', 'cur']) await mkdir(join(dir, sub), { recursive: true, mode: 0o700 });
   const name = maildirName();
   const tmpPath = join(dir, 'tmp', name);
   const newPath = join(dir, 'new', name);
-  const fh = await open(tmpPath, 'wx', 0o600);
+  // The directories are made only when missing: three mkdir calls per delivery cost more than the rare retry.
+  const fh = await open(tmpPath, 'wx', 0o600).catch(async (err: unknown) => {
+    if (!isMissing(err)) throw err;
+    await makeMaildir(dir);
+    return open(tmpPath, 'wx', 0o600);
+  });
   try {
     try {
       await fh.writeFile(data);
@@ -53,7 +68,11 @@ export async function deliverMaildir(dir: string, data: Buffer): Promise<string>
     } finally {
       await fh.close();
     }
-    await rename(tmpPath, newPath);
+    await rename(tmpPath, newPath).catch(async (err: unknown) => {
+      if (!isMissing(err)) throw err;
+      await makeMaildir(dir);
+      await rename(tmpPath, newPath);
+    });
   } catch (err) {
     await unlink(tmpPath).catch(() => undefined);
     throw err;

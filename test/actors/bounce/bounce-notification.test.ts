@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { simpleParser } from 'mailparser';
 import { MainConfig } from '../../../src/config/main-config.js';
 import type { QueuedMessage, QueuedRecipient } from '../../../src/store/store-types.js';
-import { buildNotification, DOUBLE_BOUNCE_HEADER, type Notification } from '../../../src/actors/bounce/bounce-notification.js';
+import { buildNotification, DOUBLE_BOUNCE_HEADER, type Notification, type NotificationInput } from '../../../src/actors/bounce/bounce-notification.js';
 
 const config = new MainConfig(
   {
@@ -40,6 +40,11 @@ function message(extra: Partial<QueuedMessage> = {}): QueuedMessage {
     location: { segment: 1, offset: 0, length: ORIGINAL.length },
     ...extra,
   };
+}
+
+/** buildNotification with this file's defaults: message(), ORIGINAL, a failure notice, `config`, now. */
+function notice(over: Partial<NotificationInput> & Pick<NotificationInput, 'recipients' | 'queueId'>): Notification | undefined {
+  return buildNotification({ message: message(), content: ORIGINAL, kind: 'failure', config, now: Date.now(), ...over });
 }
 
 const REMOTE_REASON = 'host mx.remote.test[198.51.100.7] said: 550 5.1.1 <bob@remote.test>: Recipient address rejected: User unknown (in reply to RCPT TO command)';
@@ -84,12 +89,8 @@ function recipientBlocks(body: string): Map<string, string>[] {
 }
 
 test('failure notice has the three RFC 3464 parts with Postfix wording and fields', async () => {
-  const n = buildNotification({
-    message: message(),
-    content: ORIGINAL,
-    kind: 'failure',
+  const n = notice({
     recipients: [{ index: 0, dsn: '5.1.1', reason: REMOTE_REASON, relay: 'mx.remote.test[198.51.100.7]:25' }],
-    config,
     queueId: 'DSN0000001',
     now: Date.UTC(2026, 10, 28, 12, 0, 0),
   });
@@ -150,14 +151,10 @@ test('failure notice has the three RFC 3464 parts with Postfix wording and field
 });
 
 test('RET=HDRS returns only the original headers as text/rfc822-headers', () => {
-  const n = buildNotification({
+  const n = notice({
     message: message({ ret: 'HDRS', envid: 'ENV-42' }),
-    content: ORIGINAL,
-    kind: 'failure',
     recipients: [{ index: 1, dsn: '5.0.0', reason: 'unknown user: "carol"', relay: 'virtual' }],
-    config,
     queueId: 'DSN0000002',
-    now: Date.now(),
   });
   assert.ok(n);
   const { parts } = dissect(n);
@@ -175,14 +172,10 @@ test('RET=HDRS returns only the original headers as text/rfc822-headers', () => 
 });
 
 test('delay notice: Action delayed, Will-Retry-Until, headers only, delay wording', () => {
-  const n = buildNotification({
-    message: message(),
-    content: ORIGINAL,
+  const n = notice({
     kind: 'delay',
     recipients: [{ index: 0, dsn: '4.4.1', reason: 'connect to mx.remote.test[198.51.100.7]:25: Connection refused' }],
-    config,
     queueId: 'DSN0000003',
-    now: Date.now(),
   });
   assert.ok(n);
   const { headers, parts } = dissect(n);
@@ -200,27 +193,21 @@ test('success notice only for recipients that asked NOTIFY=SUCCESS', () => {
   const msg = message({
     recipients: [rcpt('bob@remote.test', { notify: ['SUCCESS', 'FAILURE'] }), rcpt('carol@remote.test')],
   });
-  const none = buildNotification({
+  const none = notice({
     message: msg,
-    content: ORIGINAL,
     kind: 'success',
     recipients: [{ index: 1, dsn: '2.0.0', reason: 'delivered to maildir' }],
-    config,
     queueId: 'DSN0000004',
-    now: Date.now(),
   });
   assert.equal(none, undefined, 'no success notice without NOTIFY=SUCCESS');
-  const n = buildNotification({
+  const n = notice({
     message: msg,
-    content: ORIGINAL,
     kind: 'success',
     recipients: [
       { index: 0, dsn: '2.0.0', reason: '250 2.0.0 Ok: queued as X', relay: 'mx.remote.test[198.51.100.7]:25' },
       { index: 1, dsn: '2.0.0', reason: 'delivered to maildir' },
     ],
-    config,
     queueId: 'DSN0000005',
-    now: Date.now(),
   });
   assert.ok(n);
   const { headers, parts } = dissect(n);
@@ -234,38 +221,27 @@ test('success notice only for recipients that asked NOTIFY=SUCCESS', () => {
 });
 
 test('NOTIFY=NEVER suppresses the failure notice', () => {
-  const n = buildNotification({
+  const n = notice({
     message: message({ recipients: [rcpt('bob@remote.test', { notify: ['NEVER'] })] }),
-    content: ORIGINAL,
-    kind: 'failure',
     recipients: [{ index: 0, dsn: '5.1.1', reason: REMOTE_REASON }],
-    config,
     queueId: 'DSN0000006',
-    now: Date.now(),
   });
   assert.equal(n, undefined);
 });
 
 test('a failed bounce becomes one double bounce to postmaster; a failed double bounce is dropped', () => {
   const bounceMsg = message({ sender: '', queueId: 'BOUNCE0001' });
-  const delay = buildNotification({
+  const delay = notice({
     message: bounceMsg,
-    content: ORIGINAL,
     kind: 'delay',
     recipients: [{ index: 0, dsn: '4.4.1', reason: 'connection refused' }],
-    config,
     queueId: 'X1',
-    now: Date.now(),
   });
   assert.equal(delay, undefined, 'no delay notice for the null sender');
-  const n = buildNotification({
+  const n = notice({
     message: bounceMsg,
-    content: ORIGINAL,
-    kind: 'failure',
     recipients: [{ index: 0, dsn: '5.1.1', reason: REMOTE_REASON }],
-    config,
     queueId: 'DOUBLE0001',
-    now: Date.now(),
   });
   assert.ok(n);
   assert.equal(n.sender, '');
@@ -276,27 +252,20 @@ test('a failed bounce becomes one double bounce to postmaster; a failed double b
   assert.equal(perMessage.get('x-postrider-sender'), 'rfc822; MAILER-DAEMON');
 
   // The double bounce itself fails: nothing more is sent.
-  const again = buildNotification({
+  const again = notice({
     message: message({ sender: '', queueId: 'DOUBLE0001', recipients: [rcpt('postmaster@example.test')] }),
     content: n.content,
-    kind: 'failure',
     recipients: [{ index: 0, dsn: '5.1.1', reason: 'no such user' }],
-    config,
     queueId: 'X2',
-    now: Date.now(),
   });
   assert.equal(again, undefined);
 });
 
 test('notify_classes=bounce adds bounce_notice_recipient to a failure notice', () => {
-  const n = buildNotification({
-    message: message(),
-    content: ORIGINAL,
-    kind: 'failure',
+  const n = notice({
     recipients: [{ index: 0, dsn: '5.1.1', reason: REMOTE_REASON }],
     config: config.with({ notify_classes: 'bounce, resource', bounce_notice_recipient: 'hostmaster' }),
     queueId: 'DSN0000007',
-    now: Date.now(),
   });
   assert.ok(n);
   assert.deepEqual(n.recipients, ['alice@example.org', 'hostmaster@example.test']);
@@ -304,14 +273,11 @@ test('notify_classes=bounce adds bounce_notice_recipient to a failure notice', (
 
 test('an 8-bit original makes the report 8bit; a large original is returned as headers', () => {
   const eight = Buffer.concat([Buffer.from('Subject: caf\xc3\xa9\r\n\r\nna\xc3\xafve body\r\n', 'latin1')]);
-  const n = buildNotification({
+  const n = notice({
     message: message({ size: eight.length, bodyType: '8BITMIME' }),
     content: eight,
-    kind: 'failure',
     recipients: [{ index: 0, dsn: '5.1.1', reason: 'bad \u00e9 reply\r\nInjected: header' }],
-    config,
     queueId: 'DSN0000008',
-    now: Date.now(),
   });
   assert.ok(n);
   const { headers, parts } = dissect(n);
@@ -323,14 +289,11 @@ test('an 8-bit original makes the report 8bit; a large original is returned as h
   assert.ok(before.every((b) => b < 0x80), 'report parts are 7-bit');
 
   const big = Buffer.from('Subject: big\r\n\r\n' + 'x'.repeat(70000) + '\r\n');
-  const b = buildNotification({
+  const b = notice({
     message: message({ size: big.length }),
     content: big,
-    kind: 'failure',
     recipients: [{ index: 0, dsn: '5.1.1', reason: 'no' }],
-    config,
     queueId: 'DSN0000009',
-    now: Date.now(),
   });
   assert.ok(b);
   const { parts: bp } = dissect(b);
@@ -339,14 +302,9 @@ test('an 8-bit original makes the report 8bit; a large original is returned as h
 });
 
 test('unknown recipient indexes are ignored, and none left means no notice', () => {
-  const n = buildNotification({
-    message: message(),
-    content: ORIGINAL,
-    kind: 'failure',
+  const n = notice({
     recipients: [{ index: 7, dsn: '5.1.1', reason: 'no' }],
-    config,
     queueId: 'DSN0000010',
-    now: Date.now(),
   });
   assert.equal(n, undefined);
 });

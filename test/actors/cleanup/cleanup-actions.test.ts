@@ -11,9 +11,8 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Cleanup } from '../../../src/actors/cleanup/cleanup.js';
-import type { CleanupResult } from '../../../src/actors/cleanup/cleanup-types.js';
 import type { NewMessage } from '../../../src/store/store-types.js';
-import { logLines, makeCleanup, smtpInput } from './cleanup-fixture.js';
+import { afterReceived, logLines, makeCleanup, queued, smtpInput, SUFFIX } from './cleanup-fixture.js';
 
 let dir: string;
 let headers: Cleanup;
@@ -71,21 +70,6 @@ after(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-function queued(r: CleanupResult): NewMessage {
-  assert.equal(r.action, 'queue', JSON.stringify(r));
-  return (r as { message: NewMessage }).message;
-}
-
-/** The message's text after the Received header cleanup put first. */
-function afterReceived(m: NewMessage): string {
-  const text = Buffer.from(m.content).toString('utf8');
-  assert.match(text, /^Received: /);
-  let pos = 0;
-  do pos = text.indexOf('\r\n', pos) + 2;
-  while (text[pos] === '\t');
-  return text.slice(pos);
-}
-
 function assertHeaderLength(m: NewMessage): void {
   const text = Buffer.from(m.content).toString('utf8');
   assert.equal(m.headerLength, text.indexOf('\r\n\r\n') + 4);
@@ -98,29 +82,27 @@ function assertLogged(suffix: string): void {
   );
 }
 
-const SUFFIX = ' from mail.sender.example[192.0.2.10]; from=<alice@sender.example> to=<bob@rcpt.example> proto=ESMTP helo=<mail.sender.example>';
-
 test('PREPEND inserts a header line before the matched header and logs it', async () => {
   logLines.length = 0;
   const m = queued(await headers.process(smtpInput('From: a@sender.example\r\nSubject: tag-me\r\nTo: b@rcpt.example\r\n\r\nbody\r\n')));
-  assert.equal(afterReceived(m), 'From: a@sender.example\r\nX-Tag: tagged\r\nSubject: tag-me\r\nTo: b@rcpt.example\r\n\r\nbody\r\n');
+  assert.equal(afterReceived(m).toString('utf8'), 'From: a@sender.example\r\nX-Tag: tagged\r\nSubject: tag-me\r\nTo: b@rcpt.example\r\n\r\nbody\r\n');
   assertHeaderLength(m);
   assertLogged(`4ZxYqT1abcDEF: prepend: header Subject: tag-me${SUFFIX}: X-Tag: tagged`);
 });
 
 test('PREPEND goes before the first line of a folded header; IGNORE of another header still applies', async () => {
   const m = queued(await headers.process(smtpInput('X-Secret: s\r\nX-Folded: one\r\n\ttwo\r\nSubject: tag-me\r\n\r\nb\r\n')));
-  assert.equal(afterReceived(m), 'X-Before-Folded: yes\r\nX-Folded: one\r\n\ttwo\r\nX-Tag: tagged\r\nSubject: tag-me\r\n\r\nb\r\n');
+  assert.equal(afterReceived(m).toString('utf8'), 'X-Before-Folded: yes\r\nX-Folded: one\r\n\ttwo\r\nX-Tag: tagged\r\nSubject: tag-me\r\n\r\nb\r\n');
   assertHeaderLength(m);
 });
 
 test('PREPEND with text that is not a header, or no text, is a warning and changes nothing', async () => {
   logLines.length = 0;
   const input = 'Subject: bad-prepend\r\n\r\nb\r\n';
-  assert.equal(afterReceived(queued(await headers.process(smtpInput(input)))), input);
+  assert.equal(afterReceived(queued(await headers.process(smtpInput(input)))).toString('utf8'), input);
   assertLogged('warning: bad PREPEND header text "not a header line" in header_checks map -- need "headername: headervalue"');
   const empty = 'Subject: empty-prepend\r\n\r\nb\r\n';
-  assert.equal(afterReceived(queued(await headers.process(smtpInput(empty)))), empty);
+  assert.equal(afterReceived(queued(await headers.process(smtpInput(empty)))).toString('utf8'), empty);
   assertLogged('warning: PREPEND action without text in header_checks map');
   assert.ok(!logLines.some((l) => l.includes(': prepend: ')), logLines.join('\n'));
 });
@@ -128,7 +110,7 @@ test('PREPEND with text that is not a header, or no text, is a warning and chang
 test('REPLACE swaps the whole (folded) header in place and keeps the order of the others', async () => {
   logLines.length = 0;
   const m = queued(await headers.process(smtpInput('From: a@sender.example\r\nSubject: please replace-me\r\n now\r\nTo: b@rcpt.example\r\n\r\nbody\r\n')));
-  assert.equal(afterReceived(m), 'From: a@sender.example\r\nSubject: [replaced]\r\nTo: b@rcpt.example\r\n\r\nbody\r\n');
+  assert.equal(afterReceived(m).toString('utf8'), 'From: a@sender.example\r\nSubject: [replaced]\r\nTo: b@rcpt.example\r\n\r\nbody\r\n');
   assertHeaderLength(m);
   assertLogged(`4ZxYqT1abcDEF: replace: header Subject: please replace-me now${SUFFIX}: Subject: [replaced]`);
 });
@@ -136,11 +118,11 @@ test('REPLACE swaps the whole (folded) header in place and keeps the order of th
 test('REPLACE with text that is not a header is a warning; a replaced Message-ID is the one logged', async () => {
   logLines.length = 0;
   const input = 'Subject: bad-replace\r\n\r\nb\r\n';
-  assert.equal(afterReceived(queued(await headers.process(smtpInput(input)))), input);
+  assert.equal(afterReceived(queued(await headers.process(smtpInput(input)))).toString('utf8'), input);
   assertLogged('warning: bad REPLACE header text "no colon here" in header_checks map -- need "headername: headervalue"');
   logLines.length = 0;
   const r = await headers.process(smtpInput('Message-ID: <old@id.example>\r\nSubject: x\r\n\r\nb\r\n'));
-  assert.equal(afterReceived(queued(r)), 'Message-ID: <new@id.example>\r\nSubject: x\r\n\r\nb\r\n');
+  assert.equal(afterReceived(queued(r)).toString('utf8'), 'Message-ID: <new@id.example>\r\nSubject: x\r\n\r\nb\r\n');
   assert.equal((r as { messageId?: string }).messageId, '<new@id.example>');
   assertLogged('4ZxYqT1abcDEF: message-id=<new@id.example>');
 });
@@ -160,7 +142,7 @@ test('REDIRECT replaces every recipient; the last one wins and goes through virt
   );
   // Added recipients carry no DSN fields.
   assert.deepEqual(m.recipients, [{ address: 'bob@rcpt.example' }, { address: 'carol@rcpt.example' }]);
-  assert.equal(afterReceived(m), input);
+  assert.equal(afterReceived(m).toString('utf8'), input);
   assertLogged(`4ZxYqT1abcDEF: redirect: header Subject: redirect-first${SUFFIX}: first@rcpt.example`);
   assertLogged(`4ZxYqT1abcDEF: redirect: header X-Route: redirect-team${SUFFIX}: team@rcpt.example`);
 });
@@ -206,10 +188,10 @@ test('INFO only logs; FILTER and STRIP stay logged as unsupported', async () => 
   logLines.length = 0;
   const input = 'Subject: info-me\r\n\r\nb\r\n';
   const m = queued(await headers.process(smtpInput(input)));
-  assert.equal(afterReceived(m), input);
+  assert.equal(afterReceived(m).toString('utf8'), input);
   assert.equal(m.hold, undefined);
   assertLogged(`4ZxYqT1abcDEF: info: header Subject: info-me${SUFFIX}: looked at this`);
-  assert.equal(afterReceived(queued(await headers.process(smtpInput('Subject: filter-me\r\n\r\nb\r\n')))), 'Subject: filter-me\r\n\r\nb\r\n');
+  assert.equal(afterReceived(queued(await headers.process(smtpInput('Subject: filter-me\r\n\r\nb\r\n')))).toString('utf8'), 'Subject: filter-me\r\n\r\nb\r\n');
   assertLogged('warning: 4ZxYqT1abcDEF: unsupported content check action: FILTER smtp:[127.0.0.1]:10025');
   queued(await headers.process(smtpInput('Subject: strip-me\r\n\r\nb\r\n')));
   assertLogged('warning: 4ZxYqT1abcDEF: unsupported content check action: STRIP gone');
@@ -218,7 +200,7 @@ test('INFO only logs; FILTER and STRIP stay logged as unsupported', async () => 
 test('body_checks PREPEND inserts a line before the matched body line, through the pool', async () => {
   logLines.length = 0;
   const m = queued(await body.process(smtpInput('Subject: x\r\n\r\nintro\r\nSECTION TWO starts\r\nend\r\n')));
-  assert.equal(afterReceived(m), 'Subject: x\r\n\r\nintro\r\n---- cut here ----\r\nSECTION TWO starts\r\nend\r\n');
+  assert.equal(afterReceived(m).toString('utf8'), 'Subject: x\r\n\r\nintro\r\n---- cut here ----\r\nSECTION TWO starts\r\nend\r\n');
   assertHeaderLength(m);
   assertLogged(`4ZxYqT1abcDEF: prepend: body SECTION TWO starts${SUFFIX}: ---- cut here ----`);
 });
@@ -230,7 +212,7 @@ test('body_checks REDIRECT and BCC change the recipients; body REPLACE stays uns
   assert.deepEqual(b.recipients, [{ address: 'bob@rcpt.example' }, { address: 'archive@rcpt.example', notify: ['NEVER'] }]);
   logLines.length = 0;
   const kept = 'Subject: x\r\n\r\nreplace body\r\n';
-  assert.equal(afterReceived(queued(await body.process(smtpInput(kept)))), kept);
+  assert.equal(afterReceived(queued(await body.process(smtpInput(kept)))).toString('utf8'), kept);
   assertLogged('warning: 4ZxYqT1abcDEF: unsupported content check action: REPLACE other');
 });
 
@@ -248,7 +230,7 @@ test('mime_header_checks REPLACE and PREPEND edit the part headers and keep ever
     part2a +
     'Content-Disposition: attachment; filename="removed.txt"\r\n' +
     part2b;
-  assert.equal(afterReceived(m), expected);
+  assert.equal(afterReceived(m).toString('utf8'), expected);
   assertHeaderLength(m);
   assertLogged(
     `4ZxYqT1abcDEF: replace: header Content-Disposition: attachment; filename="run.bat"${SUFFIX}: Content-Disposition: attachment; filename="removed.txt"`,
@@ -265,7 +247,7 @@ test('IGNORE deletes a body line and a MIME part header (with its folded lines),
     'keep me\r\nsecret line one\r\nkeep me too\r\nsecret line two\r\n--b2--\r\n';
   const m = queued(await body.process(smtpInput(input)));
   assert.equal(
-    afterReceived(m),
+    afterReceived(m).toString('utf8'),
     head + '--b2\r\nContent-Type: text/plain\r\n\r\nkeep me\r\nkeep me too\r\n--b2--\r\n',
   );
   assertHeaderLength(m);

@@ -9,9 +9,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Cleanup } from '../../../src/actors/cleanup/cleanup.js';
-import type { NewMessage } from '../../../src/store/store-types.js';
-import type { CleanupResult } from '../../../src/actors/cleanup/cleanup-types.js';
-import { logLines, makeCleanup, smtpInput } from './cleanup-fixture.js';
+import { logLines, makeCleanup, queued, smtpInput, SUFFIX } from './cleanup-fixture.js';
 
 let dir: string;
 let headers: Cleanup;
@@ -45,13 +43,6 @@ after(async () => {
   await body.close();
   await rm(dir, { recursive: true, force: true });
 });
-
-function queued(r: CleanupResult): NewMessage {
-  assert.equal(r.action, 'queue', JSON.stringify(r));
-  return (r as { message: NewMessage }).message;
-}
-
-const SUFFIX = ' from mail.sender.example[192.0.2.10]; from=<alice@sender.example> to=<bob@rcpt.example> proto=ESMTP helo=<mail.sender.example>';
 
 test('header_checks REJECT: default text, given text, given status code; logged as Postfix', async () => {
   logLines.length = 0;

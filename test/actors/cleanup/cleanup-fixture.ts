@@ -4,7 +4,9 @@
  */
 import { MainConfig } from '../../../src/config/main-config.js';
 import { Cleanup } from '../../../src/actors/cleanup/cleanup.js';
-import type { CleanupInput } from '../../../src/actors/cleanup/cleanup-types.js';
+import assert from 'node:assert/strict';
+import type { CleanupInput, CleanupResult } from '../../../src/actors/cleanup/cleanup-types.js';
+import type { NewMessage } from '../../../src/store/store-types.js';
 import { TrivialRewrite } from '../../../src/actors/trivial-rewrite/trivial-rewrite.js';
 import { configureLogging, Logger } from '../../../src/util/log.js';
 
@@ -51,4 +53,25 @@ export function smtpInput(content: string | Uint8Array, extra: Partial<CleanupIn
     heloName: 'mail.sender.example',
     ...extra,
   };
+}
+
+/** The log line's tail for a check that fired on smtpInput()'s message. */
+export const SUFFIX = ' from mail.sender.example[192.0.2.10]; from=<alice@sender.example> to=<bob@rcpt.example> proto=ESMTP helo=<mail.sender.example>';
+
+/** The queued message; fails the test when cleanup did not queue it. */
+export function queued(r: CleanupResult): NewMessage {
+  assert.equal(r.action, 'queue', JSON.stringify(r));
+  return (r as { message: NewMessage }).message;
+}
+
+/** The message's bytes after the Received header cleanup put first. */
+export function afterReceived(m: NewMessage): Buffer {
+  const b = Buffer.from(m.content);
+  const text = b.toString('latin1');
+  assert.match(text, /^Received: /);
+  // The Received header ends at the first line that does not start with a tab.
+  let pos = 0;
+  do pos = b.indexOf('\r\n', pos) + 2;
+  while (b[pos] === 0x09);
+  return b.subarray(pos);
 }

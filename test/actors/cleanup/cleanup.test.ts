@@ -10,9 +10,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Cleanup } from '../../../src/actors/cleanup/cleanup.js';
-import type { CleanupResult } from '../../../src/actors/cleanup/cleanup-types.js';
-import type { NewMessage } from '../../../src/store/store-types.js';
-import { logLines, makeCleanup, smtpInput } from './cleanup-fixture.js';
+import { afterReceived, logLines, makeCleanup, queued, smtpInput } from './cleanup-fixture.js';
 
 let dir: string;
 let plain: Cleanup;
@@ -28,23 +26,6 @@ after(async () => {
   await plain.close();
   await rm(dir, { recursive: true, force: true });
 });
-
-function queued(r: CleanupResult): NewMessage {
-  assert.equal(r.action, 'queue', JSON.stringify(r));
-  return (r as { message: NewMessage }).message;
-}
-
-/** The message's bytes after the Received header cleanup put first. */
-function afterReceived(m: NewMessage): Buffer {
-  const b = Buffer.from(m.content);
-  const text = b.toString('latin1');
-  assert.match(text, /^Received: /);
-  // The Received header ends at the first line that does not start with a tab.
-  let pos = 0;
-  do pos = b.indexOf('\r\n', pos) + 2;
-  while (b[pos] === 0x09);
-  return b.subarray(pos);
-}
 
 test('prepends Received in Postfix format with the "for" clause for one recipient', async () => {
   const m = queued(await plain.process(smtpInput('Subject: hi\r\n\r\nbody\r\n')));

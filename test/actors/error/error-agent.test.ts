@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ErrorAgent, splitDsnText } from '../../../src/actors/error/error-agent.js';
+import { ErrorAgent } from '../../../src/actors/error/error-agent.js';
+import { splitDsnText } from '../../../src/global/dsn-status.js';
 import { captureLog, makeRequest } from '../smtp/smtp-test-kit.js';
 
 test('error bounces every recipient with the nexthop text, 5.0.0 by default', async () => {

@@ -3,8 +3,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { MainConfig } from '../../../src/config/main-config.js';
 import { readQmgrParams, TransportLimitTable } from '../../../src/actors/qmgr/qmgr-params.js';
-import { delayFields, isExpired, nextAttemptAfterDeferral, notifyAllows } from '../../../src/actors/qmgr/qmgr-policy.js';
+import { isExpired, nextAttemptAfterDeferral, notifyAllows } from '../../../src/actors/qmgr/qmgr-policy.js';
 import { Logger } from '../../../src/util/log.js';
+import { formatDelivery } from '../../../src/util/delivery-log.js';
 import type { QueuedMessage } from '../../../src/store/store-types.js';
 
 test('parameters default to Postfix values and accept units', () => {
@@ -16,6 +17,8 @@ test('parameters default to Postfix values and accept units', () => {
   assert.equal(p.delayWarningMs, 0);
   assert.equal(p.initialConcurrency, 5);
   assert.equal(p.messageActiveLimit, 20000);
+  assert.equal(p.bounceQueueLifetimeMs, 5 * 86_400_000);
+  assert.equal(p.failedCohortLimit, 1);
   const q = readQmgrParams(new MainConfig({ maximal_queue_lifetime: '2', delay_warning_time: '4', minimal_backoff_time: '5m' }, '/'));
   assert.equal(q.maximalQueueLifetimeMs, 2 * 86_400_000);
   assert.equal(q.delayWarningMs, 4 * 3_600_000);
@@ -31,6 +34,9 @@ test('per-transport limits override the defaults; a malformed one falls back', (
   assert.deepEqual(t.get('smtp'), { destinationConcurrency: 7, recipientLimit: 50, processLimit: 100 });
   assert.equal(t.get('relay').recipientLimit, 50);
   assert.equal(t.get('virtual').processLimit, Number.POSITIVE_INFINITY);
+  // A malformed global default falls back to Postfix's.
+  const bad = new TransportLimitTable(new MainConfig({ default_process_limit: 'lots' }, '/'), new Logger('qmgr', 'test'));
+  assert.equal(bad.get('smtp').processLimit, 100);
 });
 
 test('backoff is the message age clamped to minimal and maximal backoff time', () => {
@@ -58,7 +64,12 @@ test('NOTIFY: default is FAILURE and DELAY; NEVER excludes all', () => {
   assert.equal(notifyAllows(['FAILURE'], 'delay'), false);
 });
 
-test('delays print like Postfix', () => {
+test('delays of a deferral qmgr logs itself print like Postfix (no connection: c and d are 0)', () => {
+  const delayFields = (arrivalTime: number, activeTime: number, now: number) =>
+    /delay=[^,]*, delays=[^,]*/.exec(formatDelivery({
+      queueId: 'Q', to: 'u@example.com', relay: 'none', arrivalTime, activeTime,
+      connectStart: now, transmitStart: now, end: now, dsn: '4.3.0', status: 'deferred', reason: 'r',
+    }))?.[0];
   assert.equal(delayFields(1000, 1000, 1000), 'delay=0, delays=0/0/0/0');
   assert.equal(delayFields(0, 123, 4283), 'delay=4.3, delays=0.12/4.2/0/0');
   assert.equal(delayFields(0, 12_600, 12_600), 'delay=13, delays=13/0/0/0');

@@ -38,19 +38,18 @@ describe('smtp agent: next hop and MX', () => {
     await sinkB.close();
   });
 
-  function agentFor(port: number, extra: Record<string, string> = {}) {
+  function agentFor() {
     const { log, lines } = captureLog();
     const agent = new SmtpAgent({
-      config: makeConfig({ dns_resolver_servers: `127.0.0.1:${dns.port}`, smtp_connection_cache_time_limit: '0s', ...extra }),
+      config: makeConfig({ dns_resolver_servers: `127.0.0.1:${dns.port}`, smtp_connection_cache_time_limit: '0s' }),
       log,
       readContent: contentReader(),
     });
-    void port;
     return { agent, lines };
   }
 
   test('delivers to [127.0.0.1]:port without DNS, body byte-exact, and logs Postfix\'s line', async () => {
-    const { agent, lines } = agentFor(sinkA.port);
+    const { agent, lines } = agentFor();
     const before = dns.queries.length;
     const n = sinkA.messages.length;
     const res = await agent.deliver(makeRequest({ nexthop: `[127.0.0.1]:${sinkA.port}` }));
@@ -74,7 +73,7 @@ describe('smtp agent: next hop and MX', () => {
 
   test('follows MX preference order', async () => {
     dns.zone['pref.test'] = { MX: [{ preference: 20, exchange: 'mx-b.test' }, { preference: 10, exchange: 'mx-a.test' }] };
-    const { agent } = agentFor(sinkA.port);
+    const { agent } = agentFor();
     const na = sinkA.messages.length;
     const res = await agent.deliver(makeRequest({ nexthop: `pref.test:${sinkA.port}` }));
     await agent.close();
@@ -88,7 +87,7 @@ describe('smtp agent: next hop and MX', () => {
     // The preferred MX resolves to an address whose port has no listener.
     dns.zone['fallback.test'] = { MX: [{ preference: 10, exchange: 'mx-dead.test' }, { preference: 20, exchange: 'mx-a.test' }] };
     dns.zone['mx-dead.test'] = { A: ['127.0.0.3'] };
-    const { agent } = agentFor(sinkA.port);
+    const { agent } = agentFor();
     const n = sinkA.messages.length;
     const res = await agent.deliver(makeRequest({ nexthop: `fallback.test:${sinkA.port}` }));
     await agent.close();
@@ -104,7 +103,7 @@ describe('smtp agent: next hop and MX', () => {
     const second = await startSmtpSink({ host: '127.0.0.2', port: first.port });
     try {
       dns.zone['backup.test'] = { MX: [{ preference: 10, exchange: 'mx-a.test' }, { preference: 20, exchange: 'mx-b.test' }] };
-      const { agent } = agentFor(first.port);
+      const { agent } = agentFor();
       const res = await agent.deliver(makeRequest({ nexthop: `backup.test:${first.port}`, to: ['ok@example.com', 'busy@example.com'] }));
       await agent.close();
       assert.deepEqual(res.outcomes.map((o) => [o.state, o.relay]), [
@@ -121,7 +120,7 @@ describe('smtp agent: next hop and MX', () => {
 
   test('all MX hosts refusing connections defers 4.4.1 with the connect reason', async () => {
     dns.zone['dead.test'] = { MX: [{ preference: 10, exchange: 'mx-a.test' }] };
-    const { agent } = agentFor(refused);
+    const { agent } = agentFor();
     const res = await agent.deliver(makeRequest({ nexthop: `dead.test:${refused}` }));
     await agent.close();
     assert.equal(res.outcomes[0].state, 'deferred');
@@ -132,7 +131,7 @@ describe('smtp agent: next hop and MX', () => {
 
   test('uses the A record when the domain has no MX', async () => {
     dns.zone['plain.test'] = { A: ['127.0.0.1'] };
-    const { agent } = agentFor(sinkA.port);
+    const { agent } = agentFor();
     const res = await agent.deliver(makeRequest({ nexthop: `plain.test:${sinkA.port}` }));
     await agent.close();
     assert.equal(res.outcomes[0].state, 'delivered', res.outcomes[0].reason);
@@ -142,7 +141,7 @@ describe('smtp agent: next hop and MX', () => {
   });
 
   test('a null MX bounces 5.1.10 without connecting', async () => {
-    const { agent } = agentFor(sinkA.port);
+    const { agent } = agentFor();
     const c = sinkA.connections;
     const res = await agent.deliver(makeRequest({ nexthop: 'nullmx.test' }));
     await agent.close();
@@ -153,7 +152,7 @@ describe('smtp agent: next hop and MX', () => {
   });
 
   test('NXDOMAIN bounces 5.4.4 "Host or domain name not found"', async () => {
-    const { agent } = agentFor(sinkA.port);
+    const { agent } = agentFor();
     const res = await agent.deliver(makeRequest({ nexthop: 'nosuch.test' }));
     await agent.close();
     assert.equal(res.outcomes[0].state, 'bounced');
@@ -162,7 +161,7 @@ describe('smtp agent: next hop and MX', () => {
   });
 
   test('a temporary DNS failure defers 4.4.3', async () => {
-    const { agent } = agentFor(sinkA.port);
+    const { agent } = agentFor();
     const res = await agent.deliver(makeRequest({ nexthop: 'broken.test' }));
     await agent.close();
     assert.equal(res.outcomes[0].state, 'deferred');

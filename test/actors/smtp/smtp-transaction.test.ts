@@ -19,32 +19,36 @@ function agent(params: Record<string, string> = {}, content = CONTENT): SmtpAgen
   return new SmtpAgent({ config: makeConfig({ smtp_connection_cache_time_limit: '0s', ...params }), log: captureLog().log, readContent: contentReader(content) });
 }
 
+/** One delivery through a fresh agent to the sink `s`; the agent is closed before the result is returned. */
+async function deliverTo(s: SmtpSink, params: Record<string, string> = {}, over: Parameters<typeof makeRequest>[0] = {}, content = CONTENT) {
+  const a = agent(params, content);
+  try {
+    return await a.deliver(makeRequest({ nexthop: `[127.0.0.1]:${s.port}`, ...over }));
+  } finally {
+    await a.close();
+  }
+}
+
 describe('smtp agent: TLS', () => {
   const cert = makeTestCert('localhost');
 
   test('may: plain text when the server does not offer STARTTLS', async () => {
     const s = await sink({ starttls: false });
-    const a = agent({ smtp_tls_security_level: 'may' });
-    const res = await a.deliver(makeRequest({ nexthop: `[127.0.0.1]:${s.port}` }));
-    await a.close();
+    const res = await deliverTo(s, { smtp_tls_security_level: 'may' });
     assert.equal(res.outcomes[0].state, 'delivered', res.outcomes[0].reason);
     assert.equal(s.messages[0].secure, false);
   });
 
   test('may: STARTTLS when offered, without verifying the certificate', async () => {
     const s = await sink({ starttls: true, cert });
-    const a = agent({ smtp_tls_security_level: 'may' });
-    const res = await a.deliver(makeRequest({ nexthop: `[127.0.0.1]:${s.port}` }));
-    await a.close();
+    const res = await deliverTo(s, { smtp_tls_security_level: 'may' });
     assert.equal(res.outcomes[0].state, 'delivered', res.outcomes[0].reason);
     assert.equal(s.messages[0].secure, true);
   });
 
   test('may: a failed TLS handshake is retried in plain text on a new connection', async () => {
     const s = await sink({ starttls: true, cert, tlsOptions: { maxVersion: 'TLSv1.1', minVersion: 'TLSv1' } });
-    const a = agent({ smtp_tls_security_level: 'may' });
-    const res = await a.deliver(makeRequest({ nexthop: `[127.0.0.1]:${s.port}` }));
-    await a.close();
+    const res = await deliverTo(s, { smtp_tls_security_level: 'may' });
     assert.equal(res.outcomes[0].state, 'delivered', res.outcomes[0].reason);
     assert.equal(s.messages.length, 1);
     assert.equal(s.messages[0].secure, false);
@@ -53,9 +57,7 @@ describe('smtp agent: TLS', () => {
 
   test('encrypt: a server without STARTTLS is refused with a 4.7.4 deferral', async () => {
     const s = await sink({ starttls: false });
-    const a = agent({ smtp_tls_security_level: 'encrypt' });
-    const res = await a.deliver(makeRequest({ nexthop: `[127.0.0.1]:${s.port}` }));
-    await a.close();
+    const res = await deliverTo(s, { smtp_tls_security_level: 'encrypt' });
     assert.equal(res.outcomes[0].state, 'deferred');
     assert.equal(res.outcomes[0].dsn, '4.7.4');
     assert.equal(res.outcomes[0].reason, 'TLS is required, but was not offered by host 127.0.0.1[127.0.0.1]');
@@ -64,9 +66,7 @@ describe('smtp agent: TLS', () => {
 
   test('encrypt: delivers over TLS when offered', async () => {
     const s = await sink({ starttls: true, cert });
-    const a = agent({ smtp_tls_security_level: 'encrypt' });
-    const res = await a.deliver(makeRequest({ nexthop: `[127.0.0.1]:${s.port}` }));
-    await a.close();
+    const res = await deliverTo(s, { smtp_tls_security_level: 'encrypt' });
     assert.equal(res.outcomes[0].state, 'delivered', res.outcomes[0].reason);
     assert.equal(s.messages[0].secure, true);
   });
@@ -74,14 +74,10 @@ describe('smtp agent: TLS', () => {
   test('verify: refuses a certificate not signed by smtp_tls_CAfile, accepts one that is', async () => {
     const s = await sink({ starttls: true, cert });
     const other = makeTestCert('localhost');
-    const bad = agent({ smtp_tls_security_level: 'verify', smtp_tls_CAfile: other.certFile });
-    const r1 = await bad.deliver(makeRequest({ nexthop: `[127.0.0.1]:${s.port}` }));
-    await bad.close();
+    const r1 = await deliverTo(s, { smtp_tls_security_level: 'verify', smtp_tls_CAfile: other.certFile });
     assert.equal(r1.outcomes[0].state, 'deferred');
     assert.equal(r1.outcomes[0].dsn, '4.7.5');
-    const good = agent({ smtp_tls_security_level: 'verify', smtp_tls_CAfile: cert.certFile });
-    const r2 = await good.deliver(makeRequest({ nexthop: `[127.0.0.1]:${s.port}` }));
-    await good.close();
+    const r2 = await deliverTo(s, { smtp_tls_security_level: 'verify', smtp_tls_CAfile: cert.certFile });
     assert.equal(r2.outcomes[0].state, 'delivered', r2.outcomes[0].reason);
     assert.equal(s.messages.length, 1);
   });
@@ -93,9 +89,7 @@ describe('smtp agent: replies per recipient', () => {
       rcpt: (to) => to.startsWith('gone@') ? { code: 550, message: `5.1.1 <${to}>: Recipient address rejected` }
         : to.startsWith('busy@') ? { code: 450, message: `4.2.1 <${to}>: Mailbox busy` } : null,
     });
-    const a = agent();
-    const res = await a.deliver(makeRequest({ nexthop: `[127.0.0.1]:${s.port}`, to: ['ok@example.com', 'gone@example.com', 'busy@example.com', 'ok2@example.com'] }));
-    await a.close();
+    const res = await deliverTo(s, {}, { to: ['ok@example.com', 'gone@example.com', 'busy@example.com', 'ok2@example.com'] });
     const peer = '127.0.0.1[127.0.0.1]';
     assert.deepEqual(res.outcomes.map((o) => [o.index, o.state, o.dsn]), [
       [0, 'delivered', '2.0.0'], [1, 'bounced', '5.1.1'], [2, 'deferred', '4.2.1'], [3, 'delivered', '2.0.0'],
@@ -108,9 +102,7 @@ describe('smtp agent: replies per recipient', () => {
 
   test('no DATA when every recipient is refused', async () => {
     const s = await sink({ rcpt: (to) => ({ code: 550, message: `5.1.1 <${to}>: unknown` }) });
-    const a = agent();
-    const res = await a.deliver(makeRequest({ nexthop: `[127.0.0.1]:${s.port}`, to: ['x@example.com', 'y@example.com'] }));
-    await a.close();
+    const res = await deliverTo(s, {}, { to: ['x@example.com', 'y@example.com'] });
     assert.deepEqual(res.outcomes.map((o) => o.state), ['bounced', 'bounced']);
     assert.match(res.outcomes[1].reason, /550 5\.1\.1 <y@example\.com>: unknown \(in reply to RCPT TO command\)$/);
     assert.equal(s.messages.length, 0);
@@ -118,9 +110,7 @@ describe('smtp agent: replies per recipient', () => {
 
   test('a 5xx at the end of DATA bounces every accepted recipient', async () => {
     const s = await sink({ data: () => ({ code: 554, message: '5.7.1 Message rejected as spam' }) });
-    const a = agent();
-    const res = await a.deliver(makeRequest({ nexthop: `[127.0.0.1]:${s.port}`, to: ['x@example.com', 'y@example.com'] }));
-    await a.close();
+    const res = await deliverTo(s, {}, { to: ['x@example.com', 'y@example.com'] });
     for (const o of res.outcomes) {
       assert.equal(o.state, 'bounced');
       assert.equal(o.dsn, '5.7.1');
@@ -130,9 +120,7 @@ describe('smtp agent: replies per recipient', () => {
 
   test('a 4xx to MAIL FROM defers every recipient; a reply without enhanced code gets 4.0.0', async () => {
     const s = await sink({ mail: () => ({ code: 451, message: 'try later' }), pipelining: false });
-    const a = agent();
-    const res = await a.deliver(makeRequest({ nexthop: `[127.0.0.1]:${s.port}`, to: ['x@example.com', 'y@example.com'] }));
-    await a.close();
+    const res = await deliverTo(s, {}, { to: ['x@example.com', 'y@example.com'] });
     for (const o of res.outcomes) {
       assert.equal(o.state, 'deferred');
       assert.match(o.reason, /said: 451 .*try later \(in reply to MAIL FROM command\)$/);
@@ -162,9 +150,7 @@ describe('smtp agent: replies per recipient', () => {
 
   test('SMTPUTF8 mail to a server without SMTPUTF8 bounces 5.6.7', async () => {
     const s = await sink({ smtputf8: false });
-    const a = agent();
-    const res = await a.deliver(makeRequest({ nexthop: `[127.0.0.1]:${s.port}`, to: ['jörg@example.com'], smtputf8: true }));
-    await a.close();
+    const res = await deliverTo(s, {}, { to: ['jörg@example.com'], smtputf8: true });
     assert.equal(res.outcomes[0].state, 'bounced');
     assert.equal(res.outcomes[0].dsn, '5.6.7');
     assert.equal(res.outcomes[0].reason, 'SMTPUTF8 is required, but was not offered by host 127.0.0.1[127.0.0.1]');
@@ -174,17 +160,13 @@ describe('smtp agent: replies per recipient', () => {
   test('8BITMIME content goes as is to a server without 8BITMIME; SMTPUTF8 is declared to one that has it', async () => {
     const eight = Buffer.from('Subject: caf\xe9\r\n\r\nna\xefve body\r\n', 'latin1');
     const s1 = await sink({ eightBitMime: false });
-    const a1 = agent({}, eight);
-    const r1 = await a1.deliver(makeRequest({ nexthop: `[127.0.0.1]:${s1.port}`, bodyType: '8BITMIME', headerLength: 18 }));
-    await a1.close();
+    const r1 = await deliverTo(s1, {}, { bodyType: '8BITMIME', headerLength: 18 }, eight);
     assert.equal(r1.outcomes[0].state, 'delivered', r1.outcomes[0].reason);
     assert.ok(s1.messages[0].raw.equals(eight));
     assert.equal(s1.messages[0].mailParams.BODY, undefined);
 
     const s2 = await sink();
-    const a2 = agent();
-    const r2 = await a2.deliver(makeRequest({ nexthop: `[127.0.0.1]:${s2.port}`, to: ['jörg@example.com'], smtputf8: true }));
-    await a2.close();
+    const r2 = await deliverTo(s2, {}, { to: ['jörg@example.com'], smtputf8: true });
     assert.equal(r2.outcomes[0].state, 'delivered', r2.outcomes[0].reason);
     assert.equal(s2.messages[0].mailParams.SMTPUTF8, true);
     assert.deepEqual(s2.messages[0].rcptTo, ['jörg@example.com']);
@@ -192,9 +174,7 @@ describe('smtp agent: replies per recipient', () => {
 
   test('a 5xx greeting is tried as a temporary failure', async () => {
     const s = await sink({ greeting: { code: 554, message: '5.7.1 go away' } });
-    const a = agent();
-    const res = await a.deliver(makeRequest({ nexthop: `[127.0.0.1]:${s.port}` }));
-    await a.close();
+    const res = await deliverTo(s);
     assert.equal(res.outcomes[0].state, 'deferred');
     assert.match(res.outcomes[0].reason, /^host 127\.0\.0\.1\[127\.0\.0\.1\] refused to talk to me: 554 /);
   });

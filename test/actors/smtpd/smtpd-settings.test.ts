@@ -4,7 +4,8 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { readSmtpdSettings, withParameterDefaults } from '../../../src/actors/smtpd/smtpd-settings.js';
+import { readSmtpdSettings } from '../../../src/actors/smtpd/smtpd-settings.js';
+import { withParameterDefaults } from '../../../src/config/parameter-defaults.js';
 import { loadConfig, mainConfigOf } from '../../../src/config/load-config.js';
 import { MainConfig } from '../../../src/config/main-config.js';
 
@@ -63,7 +64,7 @@ test('an empty number, flag or time takes its default; an empty list stays empty
   assert.equal(s.messageSizeLimit, 10240000);
   assert.equal(s.tlsAuthOnly, true);
   assert.equal(s.timeoutMs, 300000);
-  assert.equal(s.mailName, 'Postrider');
+  assert.equal(s.banner, 'mx.a.example ESMTP Postrider');
   assert.deepEqual(s.mynetworks, []);
   assert.deepEqual(s.eventLimitExceptions, []);
 });

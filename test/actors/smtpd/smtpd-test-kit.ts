@@ -13,6 +13,7 @@ import type { MasterService } from '../../../src/config/config-types.js';
 import { MainConfig } from '../../../src/config/main-config.js';
 import { configureLogging, Logger, type LogSink } from '../../../src/util/log.js';
 import { Smtpd, type SmtpdSubmission, type SubmitResult } from '../../../src/actors/smtpd/smtpd.js';
+import { waitFor } from '../../helpers/send-mail.js';
 
 export const logLines: string[] = [];
 const sink: LogSink = {
@@ -231,10 +232,6 @@ export async function sendMail(port: number, opts: SendOptions): Promise<string>
 }
 
 /** Waits until `pred` holds or times out (polling; no timing assertion). */
-export async function until(pred: () => boolean, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!pred()) {
-    if (Date.now() > deadline) throw new Error('condition not reached');
-    await new Promise((r) => setTimeout(r, 20));
-  }
+export function until(pred: () => boolean, timeoutMs = 5000): Promise<void> {
+  return waitFor(pred, timeoutMs);
 }

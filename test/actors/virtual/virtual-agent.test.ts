@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { VirtualAgent } from '../../../src/actors/virtual/virtual-agent.js';
@@ -74,4 +74,18 @@ test('a file system error defers 4.2.0 instead of failing the request', async ()
   assert.equal(res.outcomes[0].state, 'deferred');
   assert.equal(res.outcomes[0].dsn, '4.2.0');
   assert.match(res.outcomes[0].reason, /^maildir delivery failed: E(NOTDIR|EXIST)/);
+});
+
+test('a Maildir is made on first delivery and remade when a part of it went missing', async () => {
+  const { base, agent } = setup();
+  const req = () => makeRequest({ transport: 'virtual', to: ['alice@example.com'] });
+  const box = join(base, 'example.com/alice');
+  assert.equal((await agent.deliver(req())).outcomes[0].state, 'delivered');
+  assert.deepEqual(readdirSync(box).sort(), ['cur', 'new', 'tmp']);
+  assert.equal((await agent.deliver(req())).outcomes[0].state, 'delivered');
+  rmSync(join(box, 'new'), { recursive: true });
+  const res = await agent.deliver(req());
+  assert.equal(res.outcomes[0].state, 'delivered', res.outcomes[0].reason);
+  assert.equal(readdirSync(join(box, 'new')).length, 1);
+  assert.deepEqual(readdirSync(join(box, 'tmp')), [], 'nothing left in tmp/');
 });
