@@ -10,7 +10,6 @@ import { count, label, observe } from './metrics-counters.js';
 
 /** Time stamps (ms since the epoch) and facts of one recipient's delivery attempt. */
 export interface DeliveryLogEntry {
-  queueId: string;
   to: string;
   /** The original recipient (from ORCPT); logged only when it differs from `to`. */
   origTo?: string;
@@ -128,7 +127,6 @@ export function logOutcomes(log: Logger, req: DeliveryRequest, outcomes: Deliver
     log.queue(
       req.queueId,
       formatDelivery({
-        queueId: req.queueId,
         to: rcpt.address,
         origTo: origRecipient(rcpt.orcpt),
         relay: o.relay,

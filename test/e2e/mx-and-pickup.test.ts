@@ -85,3 +85,13 @@ test('sendmail works with the daemon down; pickup queues the message once it run
   assert.equal(got.mailFrom, 'local@client.test');
   assert.equal(readdirSync(join(daemon.queueDir, 'maildrop')).filter((f) => !f.startsWith('.')).length, 0);
 });
+
+test('sendmail -N, -R and -V travel through pickup into the queue and on to the next hop', async () => {
+  const r = await runCli(daemon.configDir, ['sendmail', '-f', 'local@client.test', '-N', 'never', '-R', 'hdrs', '-V', 'env-42', 'dsn@many.test'], 'Subject: dsn options\n\nbody\n');
+  assert.equal(r.code, 0, r.stderr);
+  await waitFor(() => manySink.messages.some((m) => m.rcptTo.includes('dsn@many.test')), 20_000, 'pickup delivery');
+  const got = manySink.messages.find((m) => m.rcptTo.includes('dsn@many.test'))!;
+  assert.equal(got.mailParams.RET, 'HDRS');
+  assert.equal(got.mailParams.ENVID, 'env-42');
+  assert.equal(got.rcptParams[0].NOTIFY, 'NEVER');
+});

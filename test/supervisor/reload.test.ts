@@ -5,17 +5,10 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createServer, connect, type Socket } from 'node:net';
+import { connect, type Socket } from 'node:net';
 import { Supervisor } from '../../src/supervisor/supervisor.js';
 import { makeConfig, service, tempDir, testRegistry } from './harness.js';
-
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
-  const port = (s.address() as { port: number }).port;
-  await new Promise((r) => s.close(r));
-  return port;
-}
+import { freePort } from '../helpers/daemon.js';
 
 /** A line-reading client of the listen fixture. */
 async function session(port: number): Promise<{ socket: Socket; next(): Promise<string>; send(l: string): void }> {

@@ -229,7 +229,7 @@ export class Dispatcher {
     const outcomes: RecipientOutcome[] = indices.map((i) => {
       // No connection was made: delays c and d are 0.
       const line = formatDelivery({
-        queueId, to: e.msg.recipients[i].address, relay: 'none', arrivalTime, activeTime,
+        to: e.msg.recipients[i].address, relay: 'none', arrivalTime, activeTime,
         connectStart: now, transmitStart: now, end: now, dsn, status: 'deferred', reason,
       });
       this.host.log.queue(queueId, line);

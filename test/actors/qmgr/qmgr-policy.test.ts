@@ -67,7 +67,7 @@ test('NOTIFY: default is FAILURE and DELAY; NEVER excludes all', () => {
 test('delays of a deferral qmgr logs itself print like Postfix (no connection: c and d are 0)', () => {
   const delayFields = (arrivalTime: number, activeTime: number, now: number) =>
     /delay=[^,]*, delays=[^,]*/.exec(formatDelivery({
-      queueId: 'Q', to: 'u@example.com', relay: 'none', arrivalTime, activeTime,
+      to: 'u@example.com', relay: 'none', arrivalTime, activeTime,
       connectStart: now, transmitStart: now, end: now, dsn: '4.3.0', status: 'deferred', reason: 'r',
     }))?.[0];
   assert.equal(delayFields(1000, 1000, 1000), 'delay=0, delays=0/0/0/0');

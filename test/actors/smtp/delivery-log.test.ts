@@ -17,7 +17,7 @@ test('delays print as Postfix\'s format_tv: two significant digits, 10 ms resolu
 
 test('the delivery line has Postfix\'s fields in Postfix\'s order', () => {
   const line = formatDelivery({
-    queueId: 'ABC', to: 'u@example.com', origTo: 'alias@example.com', relay: 'mx.example.com[127.0.0.1]:25', connUse: 3,
+    to: 'u@example.com', origTo: 'alias@example.com', relay: 'mx.example.com[127.0.0.1]:25', connUse: 3,
     arrivalTime: 1000, activeTime: 1010, connectStart: 1020, transmitStart: 1070, end: 1120,
     dsn: '2.0.0', status: 'sent', reason: '250 2.0.0 Ok: queued as XYZ',
   });
@@ -26,7 +26,7 @@ test('the delivery line has Postfix\'s fields in Postfix\'s order', () => {
 
 test('orig_to and conn_use are left out when they say nothing', () => {
   const line = formatDelivery({
-    queueId: 'ABC', to: 'u@example.com', origTo: 'U@example.com', relay: 'none', connUse: 1,
+    to: 'u@example.com', origTo: 'U@example.com', relay: 'none', connUse: 1,
     arrivalTime: 0, activeTime: 0, connectStart: 0, transmitStart: 0, end: 2500,
     dsn: '4.4.1', status: 'deferred', reason: 'connect to x[1.2.3.4]:25: Connection refused',
   });
