@@ -9,7 +9,7 @@
 import { parentPort, threadId, workerData, isMainThread } from 'node:worker_threads';
 import { MainConfig } from '../config/main-config.js';
 import type { MasterService } from '../config/config-types.js';
-import type { Protocol } from '../protocol/protocol.js';
+import type { DeliveryProtocol, Protocol } from '../protocol/protocol.js';
 import { Logger, configureLogging, flushLog, reopenLog } from '../util/log.js';
 import { snapshot as metricsSnapshot } from '../util/metrics-counters.js';
 import { PeerLink, PeerSet, type PeerAddress, type PeerGroup } from './peer.js';
@@ -28,6 +28,12 @@ export interface ActorContext {
   service?: MasterService;
   log: Logger;
   peers<P extends Protocol>(role: string): PeerGroup<P>;
+  /**
+   * The instances of the master.cf service named `transport` (Postfix's
+   * private/<transport>), each running with that service's -o values;
+   * undefined when no service of this configuration delivers that transport.
+   */
+  transport(name: string): PeerGroup<DeliveryProtocol> | undefined;
   onDrain(fn: () => Promise<void> | void): void;
   onShutdown(fn: () => Promise<void> | void): void;
   ready(): void;
@@ -72,6 +78,9 @@ export function runActor<P extends Protocol>(
   const send = (msg: FromWorker): void => port.postMessage(msg);
 
   const groups = new Map<string, PeerSet>();
+  /** Links by the service their peer runs (transport name), and each incarnation's service, for retire and down. */
+  const services = new Map<string, PeerSet>();
+  const serviceOf = new Map<number, string>();
   const inboundLinks = new Set<PeerLink>();
   const drainHooks: Array<() => Promise<void> | void> = [];
   const shutdownHooks: Array<() => Promise<void> | void> = [];
@@ -96,6 +105,15 @@ export function runActor<P extends Protocol>(
     if (!g) {
       g = new PeerSet(role, warn);
       groups.set(role, g);
+    }
+    return g;
+  };
+
+  const serviceGroup = (name: string): PeerSet => {
+    let g = services.get(name);
+    if (!g) {
+      g = new PeerSet(name, warn);
+      services.set(name, g);
     }
     return g;
   };
@@ -135,6 +153,7 @@ export function runActor<P extends Protocol>(
       service: a.service,
       log,
       peers: <Q extends Protocol>(role: string) => group(role) as unknown as PeerGroup<Q>,
+      transport: (name) => (a.transports.includes(name) ? (serviceGroup(name) as unknown as PeerGroup<DeliveryProtocol>) : undefined),
       onDrain: (fn) => drainHooks.push(fn),
       onShutdown: (fn) => shutdownHooks.push(fn),
       ready,
@@ -172,15 +191,28 @@ export function runActor<P extends Protocol>(
         const link = new PeerLink(msg.port, { role: msg.role, instance: msg.instance, uid: msg.uid }, dispatch, warn);
         // A draining peer may still call us to finish its work; we never send it new work.
         if (msg.inboundOnly) inboundLinks.add(link);
-        else group(msg.role).add(link);
+        else {
+          group(msg.role).add(link);
+          if (msg.service !== undefined) {
+            serviceOf.set(msg.uid, msg.service);
+            serviceGroup(msg.service).add(link);
+          }
+        }
         break;
       }
-      case 'peerRetire':
+      case 'peerRetire': {
         groups.get(msg.role)?.retire(msg.uid);
+        const svc = serviceOf.get(msg.uid);
+        if (svc !== undefined) services.get(svc)?.retire(msg.uid);
         break;
-      case 'peerDown':
+      }
+      case 'peerDown': {
         groups.get(msg.role)?.down(msg.uid, msg.reason);
+        const svc = serviceOf.get(msg.uid);
+        if (svc !== undefined) services.get(svc)?.down(msg.uid, msg.reason);
+        serviceOf.delete(msg.uid);
         break;
+      }
       case 'drain': {
         // All hooks start now, so a listener's close() happens before 'draining'
         // is posted; the supervisor may then bind the replacement on that port.
@@ -196,6 +228,7 @@ export function runActor<P extends Protocol>(
         void runHooks(shutdownHooks).then((error) => {
           flushLog();
           for (const g of groups.values()) g.closeAll('shutting down');
+          for (const g of services.values()) g.closeAll('shutting down');
           send({ ctl: 'shutdownDone', error });
         });
         break;

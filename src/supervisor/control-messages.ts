@@ -15,6 +15,12 @@ export interface ActorAssignment {
   params: Record<string, string>;
   dir: string;
   service?: MasterService;
+  /**
+   * The transports of this configuration: every master.cf unix service that
+   * runs a delivery agent. A transport is a service name, as in Postfix; a
+   * name missing here has no service to deliver it.
+   */
+  transports: string[];
   faultInjection: boolean;
 }
 
@@ -23,8 +29,13 @@ export type ActorWorkerData = { spare: false; assignment: ActorAssignment } | { 
 
 export type ToWorker =
   | { ctl: 'activate'; assignment: ActorAssignment }
-  /** inboundOnly: answer requests that arrive on the port, but never route calls to it (the peer is draining). */
-  | { ctl: 'wire'; role: string; instance: number; uid: number; port: MessagePort; inboundOnly?: boolean }
+  /**
+   * A channel to one incarnation of a peer. service: the master.cf unix
+   * service it runs (for a delivery agent, the transport it delivers);
+   * inboundOnly: answer requests that arrive on the port, but never route
+   * calls to it (the peer is draining).
+   */
+  | { ctl: 'wire'; role: string; instance: number; uid: number; port: MessagePort; service?: string; inboundOnly?: boolean }
   | { ctl: 'peerRetire'; role: string; uid: number }
   | { ctl: 'peerDown'; role: string; uid: number; reason: string }
   | { ctl: 'ping'; seq: number }

@@ -9,9 +9,14 @@
 import type { ResourceLimits } from 'node:worker_threads';
 import type { ConfigProblem, MasterService } from '../config/config-types.js';
 
+/** What a role is: a daemon other roles call, or a delivery agent qmgr hands recipients to by transport. */
+export type RoleKind = 'daemon' | 'delivery';
+
 /** One role the supervisor can start. */
 export interface RoleSpec {
   role: string;
+  /** 'delivery': each of its master.cf unix services is a transport (default 'daemon'). */
+  kind?: RoleKind;
   /** The compiled .js entry of the actor (it calls runActor). */
   entry: URL;
   /** Roles this role calls; each pair gets a channel. */
@@ -76,6 +81,23 @@ export function planSlots(config: SupervisorConfig, registry: RoleSpec[], cores:
     for (let i = 0; i < count; i++) slots.push({ key: `${spec.role}|-|${i}`, role: spec.role });
   }
   return { slots, skipped };
+}
+
+/**
+ * The transports a configuration offers: the names of its unix services
+ * whose program is a delivery agent, in master.cf order. Postfix's qmgr
+ * connects to private/<transport>; here the service name is the transport.
+ */
+export function transportsOf(config: SupervisorConfig, registry: RoleSpec[]): string[] {
+  const delivery = new Set(registry.filter((s) => s.kind === 'delivery').map((s) => s.role));
+  const out: string[] = [];
+  for (const s of config.master) if (s.type === 'unix' && delivery.has(s.command) && !out.includes(s.name)) out.push(s.name);
+  return out;
+}
+
+/** The service name a peer's wire message carries: its unix service (a transport, for a delivery agent). */
+export function wiredService(service: MasterService | undefined): string | undefined {
+  return service?.type === 'unix' ? service.name : undefined;
 }
 
 /** True when the two roles talk (either lists the other as a peer). */

@@ -30,10 +30,10 @@ const ROLES: RoleSpec[] = [
   { role: 'bounce', entry: entry('bounce'), peers: ['journal', 'trivial-rewrite'], defaultInstances: () => 1 },
   // one thread drives many SMTP sessions at once (it waits on the network), so
   // a thread per core is enough; more only add start-up time and memory
-  { role: 'smtp', entry: entry('smtp'), peers: [], defaultInstances: (cores) => Math.max(2, cores) },
-  { role: 'virtual', entry: entry('virtual'), peers: [], defaultInstances: () => 1 },
-  { role: 'discard', entry: entry('discard'), peers: [], defaultInstances: () => 1 },
-  { role: 'error', entry: entry('error'), peers: [], defaultInstances: () => 1 },
+  { role: 'smtp', kind: 'delivery', entry: entry('smtp'), peers: [], defaultInstances: (cores) => Math.max(2, cores) },
+  { role: 'virtual', kind: 'delivery', entry: entry('virtual'), peers: [], defaultInstances: () => 1 },
+  { role: 'discard', kind: 'delivery', entry: entry('discard'), peers: [], defaultInstances: () => 1 },
+  { role: 'error', kind: 'delivery', entry: entry('error'), peers: [], defaultInstances: () => 1 },
 ];
 
 /** Every role whose compiled actor exists. */

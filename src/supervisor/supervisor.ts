@@ -25,7 +25,7 @@ import type { EventLoopUtilization } from 'node:perf_hooks';
 import { registerBuiltinCommands } from './control-commands.js';
 import { claimPidFile, pidFilePath, releasePidFile } from './pid-file.js';
 import { RestartIntensity } from './restart-policy.js';
-import { planSlots, type RoleSpec, type SlotPlan, type SupervisorConfig } from './role-registry.js';
+import { planSlots, transportsOf, type RoleSpec, type SlotPlan, type SupervisorConfig } from './role-registry.js';
 import { SupervisorError } from './supervisor-error.js';
 import { refuseInvalid, reloadSlots, type ReloadHost } from './supervisor-reload.js';
 import { supervisorStatus } from './supervisor-status.js';
@@ -273,6 +273,7 @@ export class Supervisor extends EventEmitter {
       params: this.config.params,
       dir: this.config.dir,
       service: slot.service,
+      transports: transportsOf(this.config, this.opts.registry),
       faultInjection: this.faultInjection(),
     };
   }

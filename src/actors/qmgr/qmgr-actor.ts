@@ -21,16 +21,6 @@ import type { QueuedMessage } from '../../store/store-types.js';
 import { TtlCache } from '../../util/ttl-cache.js';
 import { count } from '../../util/metrics-counters.js';
 
-/** master.cf transport name -> the role (program) that delivers it. */
-const TRANSPORT_ROLES: Record<string, string> = {
-  smtp: 'smtp',
-  relay: 'smtp',
-  virtual: 'virtual',
-  discard: 'discard',
-  error: 'error',
-  retry: 'error',
-};
-
 const DELIVERY_TIMEOUT_MS = 15 * 60_000;
 const LIST_PAGE = 5000;
 const RESOLVE_TTL_MS = 60_000;
@@ -63,14 +53,10 @@ runActor<QmgrProtocol>(async (ctx) => {
   const journal = ctx.peers<JournalProtocol>('journal');
   const rewrite = ctx.peers<TrivialRewriteProtocol>('trivial-rewrite');
   const bounce = ctx.peers<BounceProtocol>('bounce');
-  const agents = new Map<string, PeerGroup<DeliveryProtocol>>();
+  // A transport is a master.cf service: its own instances, with its own -o values.
   const agentFor = (transport: string): PeerGroup<DeliveryProtocol> => {
-    const role = TRANSPORT_ROLES[transport] ?? transport;
-    let group = agents.get(role);
-    if (!group) {
-      group = ctx.peers<DeliveryProtocol>(role);
-      agents.set(role, group);
-    }
+    const group = ctx.transport(transport);
+    if (!group) throw Object.assign(new Error(`no service for transport ${transport}`), { code: 'ERR_NO_TRANSPORT', retryable: false });
     return group;
   };
 
@@ -90,6 +76,7 @@ runActor<QmgrProtocol>(async (ctx) => {
     config: ctx.config,
     log: ctx.log,
     resolve,
+    hasTransport: (transport) => ctx.transport(transport) !== undefined,
     deliver: (transport, req) =>
       // One destination goes to one agent instance: its connection cache then
       // holds every idle connection to that destination, so the connections

@@ -51,6 +51,8 @@ export interface Job {
 
 export const AGENT_CRASHED = 'delivery agent crashed/unavailable';
 export const RESOLVER_FAILED = 'address resolver failure';
+/** Postfix's reason when no service delivers a transport. */
+export const TRANSPORT_UNAVAILABLE = 'mail transport unavailable';
 
 export function copyMessage(m: QueuedMessage): QueuedMessage {
   return { ...m, recipients: m.recipients.map((r) => ({ ...r })) };

@@ -42,6 +42,8 @@ export interface QmgrDeps {
   resolve(address: string): Promise<ResolvedAddress>;
   /** Hands a request to the delivery agent named by transport; rejects with `retryable: true` when the agent crashed or timed out. */
   deliver(transport: string, req: DeliveryRequest): Promise<DeliveryResult>;
+  /** False when no master.cf service delivers this transport (its recipients are deferred without a try); every transport exists when absent. */
+  hasTransport?(transport: string): boolean;
   /** The journal; resolves once the outcomes are durable. */
   recordOutcomes(queueId: string, outcomes: RecipientOutcome[]): Promise<{ finished: boolean }>;
   /** bounce: queue a delay or success notice. Failure notices are not asked for here: the journal makes them before it records the bounce, so a crash cannot lose one. */
@@ -93,6 +95,7 @@ export class Scheduler {
       log: this.log,
       now: () => this.now(),
       deliver: (transport, req) => this.deps.deliver(transport, req),
+      hasTransport: (transport) => this.deps.hasTransport?.(transport) ?? true,
       isDraining: () => this.draining,
       recordOutcomes: (queueId, outcomes) => this.deps.recordOutcomes(queueId, outcomes),
       notify: (req) => this.deps.notify(req),
