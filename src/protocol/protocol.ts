@@ -22,8 +22,12 @@ export type Protocol = Record<string, { req: unknown; rep: unknown }>;
 export interface JournalProtocol extends Protocol {
   /** Make a message durable; replies once it is on disk (group commit). */
   append: { req: { message: NewMessage }; rep: { queueId: string; location: BodyLocation } };
-  /** Record per-recipient outcomes; the message is finished when none is left to do. */
-  outcome: { req: { queueId: string; outcomes: RecipientOutcome[] }; rep: { finished: boolean } };
+  /**
+   * Record per-recipient outcomes and, in `noticed`, the failed recipients a
+   * failure notice has listed. The message is finished when no recipient is
+   * left to try and every failed one is listed.
+   */
+  outcome: { req: { queueId: string; outcomes: RecipientOutcome[]; noticed?: number[] }; rep: { finished: boolean } };
   /** hold / release / delete / requeue one message. */
   admin: { req: { action: AdminAction; queueId: string }; rep: { found: boolean } };
   /** A page of live messages in queue-id order, after `after`. */

@@ -40,7 +40,6 @@ import { JournalWriter, type WriterStats } from './store-writer.js';
 export { StoreError } from './store-errors.js';
 export { readContent, contentStream } from './store-read.js';
 export { QueueIdGenerator } from './store-queue-id.js';
-export { afterOutcomes } from './store-records.js';
 
 /** Options of QueueStore.open. */
 export interface QueueStoreOptions {
@@ -144,8 +143,9 @@ export class QueueStore {
   }
 
   /**
-   * Records delivery outcomes; when no recipient is left ready or deferred,
-   * also writes 'done' and drops the message from the index. An unknown id
+   * Records delivery outcomes; when nothing is left to do (isFinished: no
+   * recipient ready or deferred, every failed one listed in a notice), also
+   * writes 'done' and drops the message from the index. An unknown id
    * (already done or deleted) writes nothing and reports finished.
    * `noticed`: the recipients a failure notice has just listed, recorded with
    * the outcomes so that no later notice lists them again.

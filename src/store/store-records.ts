@@ -131,9 +131,17 @@ function isRecipient(r: unknown): boolean {
   return typeof q.address === 'string' && typeof q.state === 'string' && typeof q.attempts === 'number';
 }
 
-/** True when no recipient is left to try (all delivered, bounced or expired). */
+/**
+ * True when nothing is left to do: every recipient delivered, or failed
+ * (bounced, expired) and listed in a failure notice. qmgr marks a failed
+ * recipient as listed once bounce has queued its notice, so a message is
+ * kept until then, and a crash before it loses no notice.
+ */
 export function isFinished(q: QueuedMessage): boolean {
-  for (const r of q.recipients) if (r.state === 'ready' || r.state === 'deferred') return false;
+  for (const r of q.recipients) {
+    if (r.state === 'ready' || r.state === 'deferred') return false;
+    if ((r.state === 'bounced' || r.state === 'expired') && r.failureNotified !== true) return false;
+  }
   return true;
 }
 
@@ -164,17 +172,6 @@ export function applyOutcomes(q: QueuedMessage, outcomes: readonly RecipientOutc
       if (r) r.failureNotified = true;
     }
   }
-}
-
-/**
- * Whether these outcomes would finish the message (isFinished after
- * applyOutcomes), and the recipients as they would then stand; computed on
- * a copy, so `q` (possibly the index's own object) is left unchanged.
- */
-export function afterOutcomes(q: QueuedMessage, outcomes: readonly RecipientOutcome[]): { finished: boolean; recipients: QueuedRecipient[] } {
-  const copy: QueuedMessage = { ...q, recipients: q.recipients.map((r) => ({ ...r })) };
-  applyOutcomes(copy, outcomes);
-  return { finished: isFinished(copy), recipients: copy.recipients };
 }
 
 /** Applies an admin action other than delete to a message in place. */

@@ -15,7 +15,7 @@ const AGENTS = ['smtp', 'virtual', 'discard', 'error'];
 
 const ROLES: RoleSpec[] = [
   // the one writer of the queue store; runs without a master.cf line
-  { role: 'journal', entry: entry('journal'), peers: ['qmgr', 'bounce'], defaultInstances: () => 1, always: true, singleton: true, spare: true },
+  { role: 'journal', entry: entry('journal'), peers: ['qmgr'], defaultInstances: () => 1, always: true, singleton: true, spare: true },
   { role: 'smtpd', entry: entry('smtpd'), peers: ['journal', 'trivial-rewrite'], defaultInstances: () => 1, spare: true },
   { role: 'pickup', entry: entry('pickup'), peers: ['journal', 'trivial-rewrite'], defaultInstances: () => 1, singleton: true },
   {

@@ -2,8 +2,9 @@
  * qmgr actor: Postfix's qmgr(8). Owns the active queue: at start it lists
  * the live queue from the journal (after a crash this is how nothing gets
  * lost), then schedules deliveries to the agents, records each outcome in
- * the journal before acting on it, and asks bounce for delay and success
- * notices (the journal asks for failure notices itself).
+ * the journal before acting on it, and at the end of each message's pass
+ * asks bounce for its failure, delay and success notices (the journal only
+ * stores).
  * Calls to a restarting peer fail with a retryable error; those are retried
  * here (journal, bounce) or turned into a deferral by the scheduler (agents).
  */
@@ -82,10 +83,11 @@ runActor<QmgrProtocol>(async (ctx) => {
       // holds every idle connection to that destination, so the connections
       // the next hop sees never exceed the destination's concurrency limit.
       agentFor(transport).call('deliver', req, { timeoutMs: DELIVERY_TIMEOUT_MS, key: `${transport}:${req.nexthop}` }),
-    recordOutcomes: (queueId, outcomes) => {
+    recordOutcomes: (queueId, outcomes, noticed) => {
       // Expiry is qmgr's own outcome; the agents' outcomes are counted where they are logged.
       for (const o of outcomes) if (o.state === 'expired') count('recipients_expired');
-      return withRetry(() => journal.call('outcome', { queueId, outcomes }, { timeoutMs: 60_000 }));
+      const req = noticed && noticed.length > 0 ? { queueId, outcomes, noticed } : { queueId, outcomes };
+      return withRetry(() => journal.call('outcome', req, { timeoutMs: 60_000 }));
     },
     notify: (req) => withRetry(() => bounce.call('notify', req, { timeoutMs: 60_000 })),
   });

@@ -40,6 +40,8 @@ export interface Entry {
   jobs: Set<Job>;
   /** The journal said nothing is left to do. */
   finished: boolean;
+  /** When a failure notice that bounce could not make is tried again (undefined: with the next pass). */
+  noticeRetryAt?: number;
 }
 
 export interface Job {
@@ -60,6 +62,16 @@ export function copyMessage(m: QueuedMessage): QueuedMessage {
 
 export function isLive(r: QueuedRecipient): boolean {
   return r.state === 'ready' || r.state === 'deferred';
+}
+
+/** A failed recipient that no failure notice has listed yet: its message is not done. */
+export function owesNotice(r: QueuedRecipient): boolean {
+  return (r.state === 'bounced' || r.state === 'expired') && r.failureNotified !== true;
+}
+
+/** Something is left to do for the recipient: a delivery or a failure notice. */
+export function hasWork(r: QueuedRecipient): boolean {
+  return isLive(r) || owesNotice(r);
 }
 
 export function bareHost(nexthop: string): string {
