@@ -19,8 +19,10 @@ export interface RoleSpec {
   kind?: RoleKind;
   /** The compiled .js entry of the actor (it calls runActor). */
   entry: URL;
-  /** Roles this role calls; each pair gets a channel. */
+  /** Roles this role calls; each pair gets a channel, and this role drains before them. */
   peers: string[];
+  /** Roles this role only casts to: each pair gets a channel, but draining is not ordered by it. */
+  notifies?: string[];
   /** Instances for a unix service with maxproc "-" (or an `always` role with no service). */
   defaultInstances: (cores: number) => number;
   /** Keep one pre-started warm worker, so a crash is served again within milliseconds. */
@@ -100,7 +102,12 @@ export function wiredService(service: MasterService | undefined): string | undef
   return service?.type === 'unix' ? service.name : undefined;
 }
 
-/** True when the two roles talk (either lists the other as a peer). */
+/** True when the role sends to `role` (calls or notifies it). */
+export function talksTo(spec: RoleSpec, role: string): boolean {
+  return spec.peers.includes(role) || (spec.notifies?.includes(role) ?? false);
+}
+
+/** True when the two roles talk (either calls or notifies the other). */
 export function related(a: RoleSpec, b: RoleSpec): boolean {
-  return a.peers.includes(b.role) || b.peers.includes(a.role);
+  return talksTo(a, b.role) || talksTo(b, a.role);
 }

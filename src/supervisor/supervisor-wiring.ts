@@ -13,7 +13,7 @@ import { MessageChannel } from 'node:worker_threads';
 import type { Logger } from '../util/log.js';
 import { SUPERVISOR_ROLE, type ToWorker } from './control-messages.js';
 import { PeerLink, PeerSet } from './peer.js';
-import { related, wiredService } from './role-registry.js';
+import { related, talksTo, wiredService } from './role-registry.js';
 import type { Incarnation } from './supervisor-types.js';
 import { postTo } from './supervisor-worker.js';
 
@@ -48,7 +48,7 @@ export class Wiring {
       // A draining actor finishes its sessions through the new peers (an old
       // smtpd's last message goes to the new journal); nothing routes to it.
       const draining = other.state === 'draining' || other.state === 'stopping';
-      if (draining && !os.spec.peers.includes(slot.role)) continue;
+      if (draining && !talksTo(os.spec, slot.role)) continue;
       const { port1, port2 } = new MessageChannel();
       // Each side learns the other's service, so a caller can route by transport.
       const wire: ToWorker = { ctl: 'wire', role: os.role, instance: os.instance, uid: other.uid, port: port1, service: wiredService(os.service) };

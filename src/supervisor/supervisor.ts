@@ -25,6 +25,7 @@ import type { EventLoopUtilization } from 'node:perf_hooks';
 import { registerBuiltinCommands } from './control-commands.js';
 import { claimPidFile, pidFilePath, releasePidFile } from './pid-file.js';
 import { RestartIntensity } from './restart-policy.js';
+import { inlineRoles } from '../protocol/role-catalogue.js';
 import { planSlots, transportsOf, type RoleSpec, type SlotPlan, type SupervisorConfig } from './role-registry.js';
 import { SupervisorError } from './supervisor-error.js';
 import { refuseInvalid, reloadSlots, type ReloadHost } from './supervisor-reload.js';
@@ -149,7 +150,7 @@ export class Supervisor extends EventEmitter {
       this.heartbeat = setInterval(() => this.beat(), this.heartbeatMs);
       this.heartbeat.unref();
       const plan = planSlots(this.config, this.opts.registry, this.cores);
-      const inline = new Set(this.opts.inlinePrograms ?? ['cleanup']);
+      const inline = new Set<string>(this.opts.inlinePrograms ?? inlineRoles());
       for (const s of plan.skipped) if (!inline.has(s.command)) this.log.warning(`${s.file}, line ${s.line}: service ${s.name}: unsupported program ${s.command}; skipped`);
       const slots = plan.slots.map((p) => this.addSlot(p));
       for (const spec of this.registry.values()) if (spec.spare && slots.some((s) => s.role === spec.role)) this.makeSpare(spec);
