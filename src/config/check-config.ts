@@ -4,7 +4,8 @@
  * values of typed parameters (int, size, time, bool, enumerations), bad
  * networks in host lists, and unreadable TLS certificate and key files
  * (an error when TLS is mandatory, a warning otherwise: Postfix then runs
- * without TLS). Values set in main.cf are reported at their line; values set
+ * without TLS), and transports that name no delivery service
+ * (check-transports). Values set in main.cf are reported at their line; values set
  * by master.cf -o at the service's line. Never throws.
  */
 import { accessSync, constants } from 'node:fs';
@@ -16,6 +17,7 @@ import { parameterInfo } from './parameters.js';
 import { parseIp } from './ip-address.js';
 import { isTableSpec, openTable, openTableList } from './lookup-table.js';
 import { compileDomainList, compileHostList } from './access-lookup.js';
+import { checkTransports } from './check-transports.js';
 
 const ENUMS: Record<string, string[]> = {
   smtpd_tls_security_level: ['', 'none', 'may', 'encrypt'],
@@ -153,6 +155,7 @@ export function checkConfig(loaded: LoadedConfig): ConfigProblem[] {
       for (const p of checkTls(svc, where, changedTls)) problems.push({ ...p, message: `service ${s.name}: ${p.message}` });
     }
   }
+  problems.push(...checkTransports(loaded));
   // main.cf first, then master.cf, each in line order (stable for equal lines).
   const rank = (p: ConfigProblem): number => (p.file === mainFile ? 0 : 1);
   return problems.sort((a, b) => rank(a) - rank(b) || (a.file === b.file ? a.line - b.line : 0));

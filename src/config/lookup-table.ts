@@ -27,6 +27,12 @@ export interface LookupTable {
    * tables (regexp, pcre, cidr) do not answer these, as in Postfix.
    */
   getPartial(key: string): string | undefined;
+  /**
+   * Every result the table can give, where they are fixed (static:, inline:,
+   * the hash-like types); absent for pattern tables, whose results may
+   * depend on the key. For checks of what a table may answer.
+   */
+  values?(): string[];
 }
 
 const TEXT_TYPES = new Set(['texthash', 'hash', 'btree', 'lmdb', 'cdb', 'dbm', 'sdbm']);
@@ -72,6 +78,10 @@ class MapTable implements LookupTable {
   getPartial(key: string): string | undefined {
     return this.map.get(key.toLowerCase());
   }
+
+  values(): string[] {
+    return [...this.map.values()];
+  }
 }
 
 class StaticTable implements LookupTable {
@@ -87,6 +97,10 @@ class StaticTable implements LookupTable {
 
   getPartial(): string {
     return this.value;
+  }
+
+  values(): string[] {
+    return [this.value];
   }
 }
 
@@ -164,7 +178,9 @@ export function openTable(spec: string, baseDir: string): LookupTable {
   const { type, name } = parts;
   if (type === 'proxy') {
     const inner = openTable(name, baseDir);
-    return { spec, type: inner.type, get: (k) => inner.get(k), getPartial: (k) => inner.getPartial(k) };
+    const proxied: LookupTable = { spec, type: inner.type, get: (k) => inner.get(k), getPartial: (k) => inner.getPartial(k) };
+    if (inner.values) proxied.values = () => inner.values!();
+    return proxied;
   }
   if (type === 'static') {
     const v = unbrace(name);
