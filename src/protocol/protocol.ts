@@ -59,10 +59,14 @@ export interface DeliveryOutcome {
   index: number;
   state: 'delivered' | 'deferred' | 'bounced';
   dsn: string;
-  /** The remote reply or local reason, as logged in "status=... (reason)". */
+  /** The remote reply or local reason, as logged in "status=... (reason)"; for people, never parsed. */
   reason: string;
   /** "host[ip]:port", "virtual", "none". */
   relay: string;
+  /** The remote server's reply that gave the outcome, as one line with its codes ("550 5.1.1 ..."): the DSN's Diagnostic-Code. */
+  reply?: string;
+  /** The SMTP command that reply answered ("RCPT TO", "end of DATA"); absent for the greeting. */
+  command?: string;
 }
 
 export interface DeliveryResult {
@@ -106,7 +110,7 @@ export interface BounceProtocol extends Protocol {
     req: {
       message: QueuedMessage;
       kind: 'failure' | 'delay' | 'success';
-      recipients: Array<{ index: number; dsn: string; reason: string; relay?: string }>;
+      recipients: Array<{ index: number; dsn: string; reason: string; relay?: string; reply?: string; command?: string }>;
     };
     rep: { queueId?: string };
   };

@@ -306,5 +306,7 @@ function cleanOutcome(o: RecipientOutcome): RecipientOutcome {
   if (o.delayNotified !== undefined) c.delayNotified = o.delayNotified;
   // Kept so that recovery restores the Remote-MTA of a notice not yet sent.
   if (typeof o.relay === 'string') c.relay = o.relay;
+  if (typeof o.reply === 'string') c.reply = o.reply;
+  if (typeof o.command === 'string') c.command = o.command;
   return c;
 }

@@ -147,8 +147,9 @@ export function isFinished(q: QueuedMessage): boolean {
 
 /**
  * Applies outcomes to a message in place; out-of-range indexes are ignored.
- * The relay is that of the last outcome (dropped when it names none), so a
- * bounced recipient keeps the next hop that refused it until its notice.
+ * The relay, reply and command are those of the last outcome (dropped when
+ * it has none), so a bounced recipient keeps the next hop that refused it,
+ * and what it said, until its notice.
  */
 export function applyOutcomes(q: QueuedMessage, outcomes: readonly RecipientOutcome[], noticed?: readonly number[]): void {
   for (const o of outcomes) {
@@ -160,6 +161,10 @@ export function applyOutcomes(q: QueuedMessage, outcomes: readonly RecipientOutc
     r.dsn = o.dsn;
     if (typeof o.relay === 'string') r.relay = o.relay;
     else delete r.relay;
+    if (typeof o.reply === 'string') r.reply = o.reply;
+    else delete r.reply;
+    if (typeof o.command === 'string') r.command = o.command;
+    else delete r.command;
     if (o.state !== 'expired') r.attempts++;
     if (o.state === 'deferred' && o.nextAttempt !== undefined) r.nextAttempt = o.nextAttempt;
     else delete r.nextAttempt;

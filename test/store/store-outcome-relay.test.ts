@@ -17,7 +17,7 @@ test('a bounced recipient keeps its relay through recordOutcomes, a reopen and a
   try {
     await store.append(makeMessage(id, 400, 3));
     const r = await store.recordOutcomes(id, [
-      { index: 0, state: 'bounced', reason: 'host mx.example.net[192.0.2.25] said: 550 5.1.1 no such user', dsn: '5.1.1', relay: RELAY },
+      { index: 0, state: 'bounced', reason: 'host mx.example.net[192.0.2.25] said: 550 5.1.1 no such user', dsn: '5.1.1', relay: RELAY, reply: '550 5.1.1 no such user', command: 'RCPT TO' },
       { index: 1, state: 'deferred', reason: 'busy', dsn: '4.3.0', nextAttempt: 9e12 },
     ]);
     assert.deepEqual(r, { finished: false });
@@ -32,6 +32,7 @@ test('a bounced recipient keeps its relay through recordOutcomes, a reopen and a
     assert.equal(q.recipients[0].relay, RELAY, 'recovery replays the relay of the outcome');
     assert.equal(q.recipients[0].dsn, '5.1.1');
     assert.match(q.recipients[0].reason ?? '', /550 5\.1\.1/);
+    assert.deepEqual([q.recipients[0].reply, q.recipients[0].command], ['550 5.1.1 no such user', 'RCPT TO'], 'and its reply and command');
 
     // The reopen sealed the old segment: compaction copies the message with its current state.
     const c = await store.compact();
@@ -39,6 +40,7 @@ test('a bounced recipient keeps its relay through recordOutcomes, a reopen and a
     await store.close();
     store = await openStore(dir);
     assert.equal(store.get(id)?.recipients[0].relay, RELAY, 'the compaction copy carries the relay');
+    assert.equal(store.get(id)?.recipients[0].reply, '550 5.1.1 no such user', 'and the reply');
   } finally {
     await store.close();
     await cleanup();

@@ -38,7 +38,7 @@ export interface NotificationInput {
   /** The original message: headers, empty line, body (CRLF). */
   content: Buffer;
   kind: NoticeKind;
-  recipients: Array<{ index: number; dsn: string; reason: string; relay?: string }>;
+  recipients: Array<{ index: number; dsn: string; reason: string; relay?: string; reply?: string }>;
   config: MainConfig;
   /** Queue id the notification will get; used in its Message-Id and MIME boundary. */
   queueId: string;
@@ -150,7 +150,7 @@ export function buildNotification(input: NotificationInput): Notification | unde
       '',
       ...perRecipientLines(
         kind,
-        { address: rcpt.address, orcpt: rcpt.orcpt, status: r.dsn, reason: r.reason, relay: r.relay },
+        { address: rcpt.address, orcpt: rcpt.orcpt, status: r.dsn, reason: r.reason, relay: r.relay, reply: r.reply },
         { now, retryUntil: message.arrivalTime + lifetime * 1000 },
       ),
     );

@@ -15,6 +15,9 @@ export interface NoticeRecipient {
   dsn: string;
   reason: string;
   relay?: string;
+  /** The remote server's reply and the command it answered, when a server gave the outcome. */
+  reply?: string;
+  command?: string;
 }
 
 export type EntryState = 'incoming' | 'active' | 'deferred' | 'hold' | 'gone';

@@ -30,6 +30,8 @@ export function failureNotice(message: QueuedMessage): FailureNotice | undefined
     // An outcome always carries both; the defaults guard a hand-edited journal.
     const n: NoticeRecipient = { index, dsn: r.dsn ?? (r.state === 'expired' ? '4.7.0' : '5.0.0'), reason: r.reason ?? 'delivery failed' };
     if (r.relay !== undefined) n.relay = r.relay;
+    if (r.reply !== undefined) n.reply = r.reply;
+    if (r.command !== undefined) n.command = r.command;
     due.recipients.push(n);
   });
   return due.noticed.length > 0 ? due : undefined;

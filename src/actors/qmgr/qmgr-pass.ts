@@ -61,16 +61,24 @@ export function applyOutcomes(e: Entry, outcomes: RecipientOutcome[], relays: Ma
     r.state = o.state;
     r.reason = o.reason;
     r.dsn = o.dsn;
-    // The relay of the last outcome, for the Remote-MTA of a later failure notice.
+    // The relay and reply of the last outcome, for the Remote-MTA and Diagnostic-Code of a later failure notice.
     if (o.relay !== undefined) r.relay = o.relay;
     else delete r.relay;
+    if (o.reply !== undefined) r.reply = o.reply;
+    else delete r.reply;
+    if (o.command !== undefined) r.command = o.command;
+    else delete r.command;
     if (o.nextAttempt !== undefined) r.nextAttempt = o.nextAttempt;
     if (o.delayNotified) r.delayNotified = true;
     if (attempted) r.attempts++;
     if (!e.pass) continue;
     const relay = relays?.get(o.index);
     if (o.state === 'delivered' && notifyAllows(r.notify, 'success')) {
-      e.pass.delivered.push(relay === undefined ? { index: o.index, dsn: o.dsn, reason: o.reason } : { index: o.index, dsn: o.dsn, reason: o.reason, relay });
+      const n: NoticeRecipient = { index: o.index, dsn: o.dsn, reason: o.reason };
+      if (relay !== undefined) n.relay = relay;
+      if (o.reply !== undefined) n.reply = o.reply;
+      if (o.command !== undefined) n.command = o.command;
+      e.pass.delivered.push(n);
     }
   }
 }

@@ -171,7 +171,7 @@ export class SmtpAgent {
     for (const r of pending) {
       const t = tentative.get(r.index);
       if (t) decided.set(r.index, t);
-      else if (lastFailure) decided.set(r.index, { index: r.index, state: lastFailure.state, dsn: lastFailure.dsn, reason: lastFailure.reason, relay: lastFailure.relay });
+      else if (lastFailure) decided.set(r.index, failureOutcome(r.index, lastFailure));
       else decided.set(r.index, { index: r.index, state: 'deferred', dsn: '4.4.1', reason: `no usable address for ${nexthop.host}`, relay: 'none' });
     }
   }
@@ -189,4 +189,12 @@ export class SmtpAgent {
     }
     this.cache.put(key, session);
   }
+}
+
+/** A recipient's outcome from the failure that ended its last session, with the server's reply when there was one. */
+function failureOutcome(index: number, f: SessionFailure): DeliveryOutcome {
+  const o: DeliveryOutcome = { index, state: f.state, dsn: f.dsn, reason: f.reason, relay: f.relay };
+  if (f.reply !== undefined) o.reply = f.reply;
+  if (f.command !== undefined) o.command = f.command;
+  return o;
 }
