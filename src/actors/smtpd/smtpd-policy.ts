@@ -28,14 +28,33 @@ export interface PolicyContext {
   saslUser?: string;
 }
 
-/** The outcome: a refusal (when any) and the replies warn_if_reject turned into warnings. */
+type Stage = 'client' | 'helo' | 'sender' | 'recipient' | 'data';
+
+/**
+ * Why a restriction refused, as a stable code (the `reason` label of the
+ * smtpd_rejected metric): the restriction's own kind where it has one, else
+ * the stage whose list refused (an access table, reject, defer).
+ */
+export type RejectReason =
+  | 'relay_access_denied'
+  | 'unknown_recipient'
+  | 'non_fqdn'
+  | 'unknown_domain'
+  | 'rbl'
+  | 'invalid_helo'
+  | 'config_error'
+  | `${Stage}_rejected`;
+
+/** The outcome: a refusal (when any) with its reason code, and the replies warn_if_reject turned into warnings. */
 export interface PolicyVerdict {
   reject?: SmtpReplyError;
+  /** Set with `reject`. */
+  reason?: RejectReason;
   warnings: SmtpReplyError[];
 }
 
-type Stage = 'client' | 'helo' | 'sender' | 'recipient' | 'data';
-type Step = { kind: 'permit' } | { kind: 'dunno' } | { kind: 'reject'; error: SmtpReplyError };
+type Refusal = { error: SmtpReplyError; reason: RejectReason };
+type Step = { kind: 'permit' } | { kind: 'dunno' } | ({ kind: 'reject' } & Refusal);
 
 const PERMIT: Step = { kind: 'permit' };
 const DUNNO: Step = { kind: 'dunno' };
@@ -125,19 +144,19 @@ export class SmtpdPolicy {
   async checkRecipient(ctx: PolicyContext): Promise<PolicyVerdict> {
     const warnings: SmtpReplyError[] = [];
     for (const [stage, list] of this.recipientStages) {
-      const reject = await this.runList(stage, list, ctx, warnings);
-      if (reject) return { reject, warnings };
+      const refusal = await this.runList(stage, list, ctx, warnings);
+      if (refusal) return { reject: refusal.error, reason: refusal.reason, warnings };
     }
     const unlisted = this.unlistedRecipient(ctx.recipient ?? '');
-    if (unlisted) return { reject: unlisted, warnings };
+    if (unlisted) return { reject: unlisted, reason: 'unknown_recipient', warnings };
     return { warnings };
   }
 
   /** Runs smtpd_data_restrictions at DATA. */
   async checkData(ctx: PolicyContext): Promise<PolicyVerdict> {
     const warnings: SmtpReplyError[] = [];
-    const reject = await this.runList('data', this.settings.dataRestrictions, ctx, warnings);
-    return { reject, warnings };
+    const refusal = await this.runList('data', this.settings.dataRestrictions, ctx, warnings);
+    return refusal ? { reject: refusal.error, reason: refusal.reason, warnings } : { warnings };
   }
 
   /** Whether a domain is one of ours or one we relay for (mydestination, virtual, relay_domains). */
@@ -145,7 +164,7 @@ export class SmtpdPolicy {
     return this.isLocalOrVirtual(domain) || this.relayDomains.match(domain);
   }
 
-  private async runList(stage: Stage, list: string[], ctx: PolicyContext, warnings: SmtpReplyError[]): Promise<SmtpReplyError | undefined> {
+  private async runList(stage: Stage, list: string[], ctx: PolicyContext, warnings: SmtpReplyError[]): Promise<Refusal | undefined> {
     let warnOnly = false;
     for (let i = 0; i < list.length; i++) {
       const name = list[i].toLowerCase();
@@ -156,13 +175,13 @@ export class SmtpdPolicy {
       let arg: string | undefined;
       if (WITH_ARGUMENT.has(name)) {
         arg = list[++i];
-        if (arg === undefined) return this.configError(`${name} requires an argument`);
+        if (arg === undefined) return { error: this.configError(`${name} requires an argument`), reason: 'config_error' };
       }
       const step = await this.restriction(stage, name, arg, ctx);
       if (step.kind === 'permit') return undefined;
       if (step.kind === 'reject') {
         if (warnOnly) warnings.push(step.error);
-        else return step.error;
+        else return { error: step.error, reason: step.reason };
       }
       warnOnly = false;
     }
@@ -190,7 +209,7 @@ export class SmtpdPolicy {
       case 'defer_unauth_destination': {
         if (!ctx.recipient || !rcpt.includes('@') || this.isAuthorizedDestination(domainOf(rcpt))) return DUNNO;
         const code = name === 'reject_unauth_destination' ? c.relayReject : 454;
-        return { kind: 'reject', error: smtpError(code, dsnFor(code, '7.1'), `<${rcpt}>: Relay access denied`) };
+        return { kind: 'reject', error: smtpError(code, dsnFor(code, '7.1'), `<${rcpt}>: Relay access denied`), reason: 'relay_access_denied' };
       }
       case 'check_client_access':
         return this.access(stage, arg!, ctx, (t) => lookupClient(t, ctx.clientName, ctx.clientAddr), depth);
@@ -205,18 +224,18 @@ export class SmtpdPolicy {
         return this.access(stage, arg!, ctx, (t) => lookupEmail(t, rcpt), depth);
       case 'reject_non_fqdn_sender':
         if (!sender || isFqdnAddress(sender)) return DUNNO;
-        return { kind: 'reject', error: smtpError(c.nonFqdn, dsnFor(c.nonFqdn, '5.2'), `<${sender}>: Sender address rejected: need fully-qualified address`) };
+        return { kind: 'reject', error: smtpError(c.nonFqdn, dsnFor(c.nonFqdn, '5.2'), `<${sender}>: Sender address rejected: need fully-qualified address`), reason: 'non_fqdn' };
       case 'reject_non_fqdn_recipient':
         if (!rcpt || isFqdnAddress(rcpt)) return DUNNO;
-        return { kind: 'reject', error: smtpError(c.nonFqdn, dsnFor(c.nonFqdn, '5.2'), `<${rcpt}>: Recipient address rejected: need fully-qualified address`) };
+        return { kind: 'reject', error: smtpError(c.nonFqdn, dsnFor(c.nonFqdn, '5.2'), `<${rcpt}>: Recipient address rejected: need fully-qualified address`), reason: 'non_fqdn' };
       case 'reject_non_fqdn_helo_hostname':
       case 'reject_non_fqdn_hostname':
         if (!ctx.helo || isFqdnHost(ctx.helo)) return DUNNO;
-        return { kind: 'reject', error: smtpError(c.nonFqdn, dsnFor(c.nonFqdn, '5.2'), `<${ctx.helo}>: Helo command rejected: need fully-qualified hostname`) };
+        return { kind: 'reject', error: smtpError(c.nonFqdn, dsnFor(c.nonFqdn, '5.2'), `<${ctx.helo}>: Helo command rejected: need fully-qualified hostname`), reason: 'non_fqdn' };
       case 'reject_invalid_helo_hostname':
       case 'reject_invalid_hostname':
         if (!ctx.helo || isValidHeloName(ctx.helo)) return DUNNO;
-        return { kind: 'reject', error: smtpError(c.invalidHostname, dsnFor(c.invalidHostname, '5.2'), `<${ctx.helo}>: Helo command rejected: Invalid name`) };
+        return { kind: 'reject', error: smtpError(c.invalidHostname, dsnFor(c.invalidHostname, '5.2'), `<${ctx.helo}>: Helo command rejected: Invalid name`), reason: 'invalid_helo' };
       case 'reject_unknown_sender_domain':
         if (!sender) return DUNNO;
         return this.unknownDomain(sender, 'Sender', '1.8');
@@ -227,21 +246,21 @@ export class SmtpdPolicy {
         return this.rbl(arg!, ctx);
       case 'reject_unlisted_recipient': {
         const err = this.unlistedRecipient(rcpt);
-        return err ? { kind: 'reject', error: err } : DUNNO;
+        return err ? { kind: 'reject', error: err, reason: 'unknown_recipient' } : DUNNO;
       }
       default:
-        return { kind: 'reject', error: this.configError(`unknown restriction "${name}"`) };
+        return { kind: 'reject', error: this.configError(`unknown restriction "${name}"`), reason: 'config_error' };
     }
   }
 
   private async access(stage: Stage, spec: string, ctx: PolicyContext, find: (t: LookupTable) => string | undefined, depth: number): Promise<Step> {
     const table = this.table(spec);
-    if (!table) return { kind: 'reject', error: this.configError(`table ${spec} is unavailable`) };
+    if (!table) return { kind: 'reject', error: this.configError(`table ${spec} is unavailable`), reason: 'config_error' };
     let value: string | undefined;
     try {
       value = find(table);
     } catch (err) {
-      return { kind: 'reject', error: this.configError(`${spec}: ${(err as Error).message}`) };
+      return { kind: 'reject', error: this.configError(`${spec}: ${(err as Error).message}`), reason: 'config_error' };
     }
     if (value === undefined) return DUNNO;
     const v = value.trim();
@@ -253,7 +272,7 @@ export class SmtpdPolicy {
     if (word === 'REJECT') return this.reject(stage, ctx, c.accessReject, rest || 'Access denied');
     if (word === 'DEFER' || word === 'DEFER_IF_REJECT' || word === 'DEFER_IF_PERMIT') return this.reject(stage, ctx, c.accessDefer, rest || 'Access denied');
     const reply = parseReply(v);
-    if (reply) return { kind: 'reject', error: smtpError(reply.code, reply.dsn, `${subject(stage, ctx)}: ${reply.text || 'Access denied'}`) };
+    if (reply) return { kind: 'reject', error: smtpError(reply.code, reply.dsn, `${subject(stage, ctx)}: ${reply.text || 'Access denied'}`), reason: `${stage}_rejected` };
     if (word === 'WARN' || word === 'INFO') {
       this.log.info(`${word.toLowerCase()}: ${stage}: ${subject(stage, ctx)}: ${rest}`);
       return DUNNO;
@@ -268,7 +287,7 @@ export class SmtpdPolicy {
   }
 
   private reject(stage: Stage, ctx: PolicyContext, code: number, text: string): Step {
-    return { kind: 'reject', error: smtpError(code, dsnFor(code, '7.1'), `${subject(stage, ctx)}: ${text}`) };
+    return { kind: 'reject', error: smtpError(code, dsnFor(code, '7.1'), `${subject(stage, ctx)}: ${text}`), reason: `${stage}_rejected` };
   }
 
   private async unknownDomain(address: string, who: 'Sender' | 'Recipient', detail: string): Promise<Step> {
@@ -277,7 +296,7 @@ export class SmtpdPolicy {
     const answer = await this.dns.domainExists(domain);
     if (answer === 'found') return DUNNO;
     const code = answer === 'tempfail' ? 450 : this.settings.codes.unknownAddress;
-    return { kind: 'reject', error: smtpError(code, dsnFor(code, detail), `<${address}>: ${who} address rejected: Domain not found`) };
+    return { kind: 'reject', error: smtpError(code, dsnFor(code, detail), `<${address}>: ${who} address rejected: Domain not found`), reason: 'unknown_domain' };
   }
 
   private async rbl(arg: string, ctx: PolicyContext): Promise<Step> {
@@ -286,7 +305,7 @@ export class SmtpdPolicy {
     const hit = want ? answers.some((a) => matchRblValue(a, want)) : answers.length > 0;
     if (!hit) return DUNNO;
     const code = this.settings.codes.rbl;
-    return { kind: 'reject', error: smtpError(code, dsnFor(code, '7.1'), `Service unavailable; Client host [${ctx.clientAddr}] blocked using ${list}`) };
+    return { kind: 'reject', error: smtpError(code, dsnFor(code, '7.1'), `Service unavailable; Client host [${ctx.clientAddr}] blocked using ${list}`), reason: 'rbl' };
   }
 
   private unlistedRecipient(rcpt: string): SmtpReplyError | undefined {

@@ -37,7 +37,7 @@ import { COMMAND_ORDER, SmtpdConnection, SmtpdServer, type ConnectionHooks, type
 import { SmtpdAnvil } from './smtpd-anvil.js';
 import { SmtpdDns } from './smtpd-dns.js';
 import { MessageCollector } from './smtpd-message.js';
-import { SmtpdPolicy, type PolicyContext } from './smtpd-policy.js';
+import { SmtpdPolicy, type PolicyContext, type PolicyVerdict } from './smtpd-policy.js';
 import { verifySecretAsync } from './smtpd-sasl.js';
 import { readSmtpdSettings, type SmtpdSettings } from './smtpd-settings.js';
 
@@ -365,12 +365,12 @@ export class Smtpd {
       verdict = await this.policy.checkRecipient(ctx);
     } catch (err) {
       this.log.warning(`restriction evaluation: ${(err as Error).message}`);
-      verdict = { reject: smtpError(451, '4.3.5', 'Server configuration error'), warnings: [] };
+      verdict = { reject: smtpError(451, '4.3.5', 'Server configuration error'), reason: 'config_error' as const, warnings: [] };
     }
     for (const w of verdict.warnings) this.logReject('reject_warning', 'RCPT', w, state, session, ctx.recipient);
     if (verdict.reject) {
       this.counters.rejected++;
-      count('smtpd_rejected', label('reason', rejectReason(verdict.reject)));
+      count('smtpd_rejected', label('reason', rejectReason(verdict, verdict.reject)));
       this.logReject('reject', 'RCPT', verdict.reject, state, session, ctx.recipient);
       return cb(verdict.reject);
     }
@@ -389,7 +389,7 @@ export class Smtpd {
     for (const w of verdict.warnings) this.logReject('reject_warning', 'DATA', w, state, session, undefined);
     if (verdict.reject) {
       this.counters.rejected++;
-      count('smtpd_rejected', label('reason', rejectReason(verdict.reject)));
+      count('smtpd_rejected', label('reason', rejectReason(verdict, verdict.reject)));
       this.logReject('reject', 'DATA', verdict.reject, state, session, undefined);
     }
     return verdict.reject;
@@ -524,26 +524,9 @@ const SIZE_REASON = label('reason', 'size');
 const CONTENT_REASON = label('reason', 'content');
 const QUEUE_ERROR_REASON = label('reason', 'queue_write_error');
 
-/** Reply texts of the restrictions -> the `reason` label of smtpd_rejected (first match wins). */
-const REJECT_REASONS: Array<[RegExp, string]> = [
-  [/Relay access denied/, 'relay_access_denied'],
-  [/User unknown/, 'unknown_recipient'],
-  [/need fully-qualified/, 'non_fqdn'],
-  [/Domain not found/, 'unknown_domain'],
-  [/blocked using/, 'rbl'],
-  [/Invalid name/, 'invalid_helo'],
-  [/Server configuration error/, 'config_error'],
-  [/Client host rejected/, 'client_rejected'],
-  [/Helo command rejected/, 'helo_rejected'],
-  [/Sender address rejected/, 'sender_rejected'],
-  [/Recipient address rejected/, 'recipient_rejected'],
-  [/Data command rejected/, 'data_rejected'],
-];
-
-/** The metrics label for a restriction's refusal: its kind, else "CODE_X.Y.Z". */
-function rejectReason(err: SmtpReplyError): string {
-  for (const [re, reason] of REJECT_REASONS) if (re.test(err.text)) return reason;
-  return `${err.responseCode}_${err.dsn}`;
+/** The metrics label of a refusal: the restriction's reason code, else "CODE_X.Y.Z". */
+function rejectReason(verdict: PolicyVerdict, err: SmtpReplyError): string {
+  return verdict.reason ?? `${err.responseCode}_${err.dsn}`;
 }
 
 /** The HELO/EHLO name, undefined when none was given. */
