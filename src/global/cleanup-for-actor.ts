@@ -5,6 +5,7 @@
 import { Cleanup } from '../actors/cleanup/cleanup.js';
 import type { ActorContext } from '../supervisor/actor.js';
 import type { TrivialRewriteProtocol } from '../protocol/protocol.js';
+import type { RoleName } from '../protocol/role-catalogue.js';
 import { Logger } from '../util/log.js';
 import { TtlCache } from '../util/ttl-cache.js';
 
@@ -14,8 +15,11 @@ const CACHE_TTL_MS = 60_000;
 
 type RewriteAnswer = TrivialRewriteProtocol['rewrite']['rep'];
 
-export function cleanupForActor(ctx: ActorContext): Cleanup {
-  const rewrite = ctx.peers<TrivialRewriteProtocol>('trivial-rewrite');
+/** The roles cleanup runs inside (the catalogue's inlineIn): each calls trivial-rewrite. */
+type CleanupHost = Extract<RoleName, 'smtpd' | 'pickup' | 'bounce'>;
+
+export function cleanupForActor(ctx: ActorContext<CleanupHost>): Cleanup {
+  const rewrite = ctx.peers('trivial-rewrite');
   // A new actor incarnation (reload) starts with an empty cache, so answers
   // never outlive the configuration that produced them by more than the TTL.
   const cache = new TtlCache<RewriteAnswer>(CACHE_LIMIT, CACHE_TTL_MS);

@@ -1,6 +1,9 @@
 /**
  * actor: the worker side of the runtime. An actor's entry file calls
- * runActor(setup); the runtime builds the ActorContext from workerData,
+ * runActor(role, setup), naming the role whose protocol it serves; the
+ * handlers setup returns must answer exactly that protocol's kinds, and
+ * ctx.peers() only names roles the catalogue says it calls, each typed by
+ * the protocol that role serves. The runtime builds the ActorContext from workerData,
  * takes the channels the supervisor wires, serves requests with the
  * handlers setup returns (requests that arrive before set-up is done wait),
  * answers heartbeats, and runs drain and shutdown hooks. A setup that throws
@@ -9,25 +12,27 @@
 import { parentPort, threadId, workerData, isMainThread } from 'node:worker_threads';
 import { MainConfig } from '../config/main-config.js';
 import type { MasterService } from '../config/config-types.js';
-import type { DeliveryProtocol, Protocol } from '../protocol/protocol.js';
+import type { ActorRole, CallableFrom, DeliveryProtocol, Protocols, Rep, Req } from '../protocol/protocol.js';
 import { Logger, configureLogging, flushLog, reopenLog } from '../util/log.js';
 import { snapshot as metricsSnapshot } from '../util/metrics-counters.js';
-import { PeerLink, PeerSet, type PeerAddress, type PeerGroup } from './peer.js';
+import { PeerLink, PeerSet, typedGroup, type PeerAddress, type PeerGroup } from './peer.js';
 import type { ActorAssignment, ActorWorkerData, FaultKind, FromWorker, ToWorker } from './control-messages.js';
 import { SUPERVISOR_ROLE } from './control-messages.js';
 
 export { ActorCallError } from './actor-error.js';
 export type { PeerGroup, CallOptions } from './peer.js';
 
-/** What an actor's setup gets. */
-export interface ActorContext {
+/** What an actor's setup gets; R is the role the entry file serves. */
+export interface ActorContext<R extends ActorRole = ActorRole> {
+  /** The role this instance runs as (a test may run an entry file under another name). */
   role: string;
   instance: number;
   threadId: number;
   config: MainConfig;
   service?: MasterService;
   log: Logger;
-  peers<P extends Protocol>(role: string): PeerGroup<P>;
+  /** The live instances of a role this one calls, typed by the protocol that role serves. */
+  peers<T extends CallableFrom<R>>(role: T): PeerGroup<Protocols[T]>;
   /**
    * The instances of the master.cf service named `transport` (Postfix's
    * private/<transport>), each running with that service's -o values;
@@ -40,13 +45,16 @@ export interface ActorContext {
 }
 
 /**
- * One handler per message kind; a missing kind answers ERR_REMOTE. The
- * index signature every protocol inherits from Protocol is dropped, so each
- * handler gets its own kind's body type.
+ * One handler for every kind of the protocol, and none for a kind it does
+ * not list: a protocol change that one side misses is a compile error.
+ * (A kind a peer sends anyway, from an older build, answers ERR_NO_HANDLER.)
  */
-export type Handlers<P extends Protocol> = {
-  [K in keyof P as string extends K ? never : K]?: (body: P[K]['req'], from: { role: string; instance: number }) => P[K]['rep'] | Promise<P[K]['rep']>;
+export type Handlers<P> = {
+  [K in keyof P]: (body: Req<P, K>, from: { role: string; instance: number }) => Rep<P, K> | Promise<Rep<P, K>>;
 };
+
+/** Every key of H that P lacks, as `never`: a handler for a kind the protocol does not list is a compile error. */
+type NoOtherKinds<H, P> = { [K in Exclude<keyof H, keyof P>]: never };
 
 type AnyHandler = (body: unknown, from: PeerAddress) => unknown;
 
@@ -65,11 +73,14 @@ interface Queued {
 }
 
 /**
- * Runs this worker thread as an actor. Call once, from the role's entry file.
+ * Runs this worker thread as an actor. Call once, from the role's entry
+ * file, with the role whose protocol it serves (`role` types the handlers
+ * and the peers; the supervisor's assignment says which role it runs as).
  * opts.manualReady: the actor calls ctx.ready() itself once it serves.
  */
-export function runActor<P extends Protocol>(
-  setup: (ctx: ActorContext) => Promise<Handlers<P>> | Handlers<P>,
+export function runActor<R extends ActorRole, H extends Handlers<Protocols[R]> & NoOtherKinds<H, Protocols[R]>>(
+  role: R,
+  setup: (ctx: ActorContext<R>) => Promise<H> | H,
   opts?: { manualReady?: boolean },
 ): void {
   if (isMainThread || !parentPort) throw new Error('runActor must run in a worker thread started by the supervisor');
@@ -145,24 +156,24 @@ export function runActor<P extends Protocol>(
       syslogName: config.get('syslog_name') || 'postrider',
     });
     log = new Logger(a.role, a.instance);
-    const ctx: ActorContext = {
+    const ctx: ActorContext<R> = {
       role: a.role,
       instance: a.instance,
       threadId,
       config,
       service: a.service,
       log,
-      peers: <Q extends Protocol>(role: string) => group(role) as unknown as PeerGroup<Q>,
-      transport: (name) => (a.transports.includes(name) ? (serviceGroup(name) as unknown as PeerGroup<DeliveryProtocol>) : undefined),
+      peers: <T extends CallableFrom<R>>(peer: T) => typedGroup<Protocols[T]>(group(peer)),
+      transport: (name) => (a.transports.includes(name) ? typedGroup<DeliveryProtocol>(serviceGroup(name)) : undefined),
       onDrain: (fn) => drainHooks.push(fn),
       onShutdown: (fn) => shutdownHooks.push(fn),
       ready,
     };
     try {
-      handlers = (await setup(ctx)) as Record<string, AnyHandler>;
+      handlers = (await setup(ctx)) as unknown as Record<string, AnyHandler>;
     } catch (err) {
       const message = (err as Error)?.message ?? String(err);
-      log.fatal(`set-up failed: ${message}`);
+      log.fatal(`set-up failed${a.role === role ? '' : ` (${role} actor run as ${a.role})`}: ${message}`);
       flushLog();
       send({ ctl: 'setupError', message });
       process.exit(1);

@@ -7,7 +7,7 @@
  * one up to its timeout, then rejects ERR_NO_PEER. Nothing hangs forever.
  */
 import type { MessagePort } from 'node:worker_threads';
-import type { Protocol } from '../protocol/protocol.js';
+import type { Rep, Req } from '../protocol/protocol.js';
 import { ActorCallError } from './actor-error.js';
 import { CAST, ERR, OK, REQ, decodeBatch, postBatch, type Frame } from './wire.js';
 
@@ -231,15 +231,23 @@ export interface CallOptions {
   key?: string;
 }
 
-/** The live instances of one role, as seen from one actor. */
-export interface PeerGroup<P extends Protocol> {
-  call<K extends keyof P & string>(kind: K, body: P[K]['req'], opts?: CallOptions): Promise<P[K]['rep']>;
-  cast<K extends keyof P & string>(kind: K, body: P[K]['req'], opts?: { instance?: number; key?: string }): void;
+/**
+ * The live instances of one role (or one service), as seen from one actor,
+ * typed by the protocol they serve: a kind P does not list, or a body of
+ * the wrong shape, is a compile error.
+ */
+export interface PeerGroup<P> {
+  call<K extends keyof P & string>(kind: K, body: Req<P, K>, opts?: CallOptions): Promise<Rep<P, K>>;
+  cast<K extends keyof P & string>(kind: K, body: Req<P, K>, opts?: { instance?: number; key?: string }): void;
   size(): number;
 }
 
-/** The PeerGroup implementation: links come and go as the supervisor wires and unwires. */
-export class PeerSet<P extends Protocol = Protocol> implements PeerGroup<P> {
+/**
+ * The PeerGroup implementation, untyped: links come and go as the supervisor
+ * wires and unwires. Callers see it through typedGroup() as the PeerGroup of
+ * the protocol its peers serve.
+ */
+export class PeerSet {
   private members: Member[] = [];
   private waiters = new Set<Waiter>();
   private rr = 0;
@@ -323,18 +331,18 @@ export class PeerSet<P extends Protocol = Protocol> implements PeerGroup<P> {
     }
   }
 
-  call<K extends keyof P & string>(kind: K, body: P[K]['req'], opts?: CallOptions): Promise<P[K]['rep']> {
+  call(kind: string, body: unknown, opts?: CallOptions): Promise<unknown> {
     const timeoutMs = opts?.timeoutMs ?? this.defaultTimeoutMs;
     const link = this.pick(opts);
-    if (link) return link.call(kind, body, timeoutMs) as Promise<P[K]['rep']>;
+    if (link) return link.call(kind, body, timeoutMs);
     const deadline = Date.now() + timeoutMs;
     return this.pickWaiting(opts, deadline).then((l) => {
       if (!l) throw new ActorCallError(`${kind}: no live ${this.role}${opts?.instance !== undefined ? `[${opts.instance}]` : ''} instance`, 'ERR_NO_PEER', true);
-      return l.call(kind, body, Math.max(1, deadline - Date.now())) as Promise<P[K]['rep']>;
+      return l.call(kind, body, Math.max(1, deadline - Date.now()));
     });
   }
 
-  cast<K extends keyof P & string>(kind: K, body: P[K]['req'], opts?: { instance?: number; key?: string }): void {
+  cast(kind: string, body: unknown, opts?: { instance?: number; key?: string }): void {
     const link = this.pick(opts);
     if (link) {
       link.cast(kind, body);
@@ -358,4 +366,13 @@ export function hashKey(key: string): number {
     h = Math.imul(h, 0x01000193);
   }
   return h >>> 0;
+}
+
+/**
+ * The PeerGroup view of a PeerSet for protocol P. The one place the typing
+ * meets the untyped channel: callers choose P through the role -> protocol
+ * map (ctx.peers, ctx.transport, Supervisor.callActor), never by hand.
+ */
+export function typedGroup<P>(set: PeerSet): PeerGroup<P> {
+  return set as unknown as PeerGroup<P>;
 }

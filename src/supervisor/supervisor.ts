@@ -18,7 +18,8 @@ import { MainConfig } from '../config/main-config.js';
 import { parameterInfo } from '../config/parameters.js';
 import { Logger, configureLogging, flushLog } from '../util/log.js';
 import { ActorCallError } from './actor-error.js';
-import type { CallOptions } from './peer.js';
+import { typedGroup, type CallOptions } from './peer.js';
+import type { ActorProtocol, ActorRole, BuiltinProtocol, Rep, Req } from '../protocol/protocol.js';
 import { FAULT_KINDS, type ActorAssignment, type ActorWorkerData, type FaultKind } from './control-messages.js';
 import { ControlServer } from './control-server.js';
 import type { EventLoopUtilization } from 'node:perf_hooks';
@@ -222,14 +223,28 @@ export class Supervisor extends EventEmitter {
     this.providers.set(name, fn);
   }
 
-  /** Calls a role from the supervisor, as an actor would (round robin unless opts pick an instance). */
-  callActor(role: string, kind: string, body: unknown, opts?: CallOptions): Promise<unknown> {
+  /**
+   * Calls a role from the supervisor, as an actor would (round robin unless
+   * opts pick an instance), typed by the protocol the role serves.
+   */
+  callActor<R extends ActorRole, K extends keyof ActorProtocol<R> & string>(
+    role: R,
+    kind: K,
+    body: Req<ActorProtocol<R>, K>,
+    opts?: CallOptions,
+  ): Promise<Rep<ActorProtocol<R>, K>> {
     if (!this.registry.has(role)) return Promise.reject(new ActorCallError(`${kind}: no role ${role}`, 'ERR_NO_PEER', false));
-    return this.wiring.group(role).call(kind, body, opts);
+    return typedGroup<ActorProtocol<R>>(this.wiring.group(role)).call(kind, body, opts);
+  }
+
+  /** Calls a kind every actor answers (metrics, reopenLog) on one role named at run time (from status). */
+  callBuiltin<K extends keyof BuiltinProtocol>(role: string, kind: K, body: Req<BuiltinProtocol, K>, opts?: CallOptions): Promise<Rep<BuiltinProtocol, K>> {
+    if (!this.registry.has(role)) return Promise.reject(new ActorCallError(`${kind}: no role ${role}`, 'ERR_NO_PEER', false));
+    return typedGroup<BuiltinProtocol>(this.wiring.group(role)).call(kind, body, opts);
   }
 
   /** Calls every live instance of every role (e.g. reopenLog for logrotate); never rejects. */
-  async broadcast(kind: string, body: unknown, opts?: { timeoutMs?: number }): Promise<Array<{ role: string; instance: number; ok: boolean; error?: string }>> {
+  async broadcast<K extends keyof BuiltinProtocol>(kind: K, body: Req<BuiltinProtocol, K>, opts?: { timeoutMs?: number }): Promise<Array<{ role: string; instance: number; ok: boolean; error?: string }>> {
     const targets = this.slots.filter((s) => !s.removed && s.current && s.current.state !== 'exited');
     return Promise.all(
       targets.map((s) =>

@@ -9,12 +9,11 @@ import { QueueIdGenerator } from '../../store/store-queue-id.js';
 import { readContent } from '../../store/queue-store.js';
 import { cleanupForActor } from '../../global/cleanup-for-actor.js';
 import { submitToQueue } from '../../global/queue-submit.js';
-import type { BounceProtocol, JournalProtocol } from '../../protocol/protocol.js';
 
 const KIND_TEXT = { failure: 'non-delivery', delay: 'delay status', success: 'delivery status' } as const;
 
-runActor<BounceProtocol>((ctx) => {
-  const journal = ctx.peers<JournalProtocol>('journal');
+runActor('bounce', (ctx) => {
+  const journal = ctx.peers('journal');
   const cleanup = cleanupForActor(ctx);
   const ids = new QueueIdGenerator(8 + ctx.instance);
   const queueDir = ctx.config.path('queue_directory');

@@ -4,9 +4,8 @@
  */
 import { runActor } from '../../supervisor/actor.js';
 import { DiscardAgent } from './discard-agent.js';
-import type { DeliveryProtocol } from '../../protocol/protocol.js';
 
-runActor<DeliveryProtocol>((ctx) => {
+runActor('discard', (ctx) => {
   const agent = new DiscardAgent({ log: ctx.log });
   return { deliver: (req) => agent.deliver(req) };
 });

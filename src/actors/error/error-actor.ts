@@ -4,9 +4,8 @@
  */
 import { runActor } from '../../supervisor/actor.js';
 import { ErrorAgent } from './error-agent.js';
-import type { DeliveryProtocol } from '../../protocol/protocol.js';
 
-runActor<DeliveryProtocol>((ctx) => {
+runActor('error', (ctx) => {
   const agent = new ErrorAgent({ log: ctx.log });
   return { deliver: (req) => agent.deliver(req) };
 });

@@ -10,7 +10,6 @@
  */
 import { runActor } from '../../supervisor/actor.js';
 import { QueueStore } from '../../store/queue-store.js';
-import type { JournalProtocol, QmgrProtocol } from '../../protocol/protocol.js';
 import { count, label, type MetricLabels } from '../../util/metrics-counters.js';
 
 /** client.protocol -> who submitted: pickup ("local"), bounce, else smtpd. */
@@ -20,12 +19,12 @@ const SOURCES = new Map<string, MetricLabels>([
 ]);
 const SMTPD_SOURCE = label('source', 'smtpd');
 
-runActor<JournalProtocol>(async (ctx) => {
+runActor('journal', async (ctx) => {
   const queueDir = ctx.config.path('queue_directory');
   const store = await QueueStore.open(queueDir, { log: ctx.log });
   const r = store.recovery;
   ctx.log.info(`queue store open: ${r.messages} messages in ${r.segments} segments, ${r.records} records, ${r.corrupt} corrupt, ${r.ms} ms`);
-  const qmgr = ctx.peers<QmgrProtocol>('qmgr');
+  const qmgr = ctx.peers('qmgr');
   ctx.onShutdown(() => store.close());
 
   return {

@@ -8,10 +8,9 @@ import { Pickup } from './pickup.js';
 import { QueueIdGenerator } from '../../store/store-queue-id.js';
 import { cleanupForActor } from '../../global/cleanup-for-actor.js';
 import { submitToQueue } from '../../global/queue-submit.js';
-import type { JournalProtocol } from '../../protocol/protocol.js';
 
-runActor((ctx) => {
-  const journal = ctx.peers<JournalProtocol>('journal');
+runActor('pickup', (ctx) => {
+  const journal = ctx.peers('journal');
   const cleanup = cleanupForActor(ctx);
   const ids = new QueueIdGenerator(16 + ctx.instance);
   const pickup = new Pickup({

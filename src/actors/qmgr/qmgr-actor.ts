@@ -10,14 +10,7 @@
  */
 import { runActor, type PeerGroup } from '../../supervisor/actor.js';
 import { Scheduler } from './qmgr-scheduler.js';
-import type {
-  ResolvedAddress,
-  BounceProtocol,
-  DeliveryProtocol,
-  JournalProtocol,
-  QmgrProtocol,
-  TrivialRewriteProtocol,
-} from '../../protocol/protocol.js';
+import type { DeliveryProtocol, JournalProtocol, ResolvedAddress } from '../../protocol/protocol.js';
 import type { QueuedMessage } from '../../store/store-types.js';
 import { TtlCache } from '../../util/ttl-cache.js';
 import { count } from '../../util/metrics-counters.js';
@@ -50,10 +43,10 @@ async function listQueue(journal: PeerGroup<JournalProtocol>): Promise<QueuedMes
   }
 }
 
-runActor<QmgrProtocol>(async (ctx) => {
-  const journal = ctx.peers<JournalProtocol>('journal');
-  const rewrite = ctx.peers<TrivialRewriteProtocol>('trivial-rewrite');
-  const bounce = ctx.peers<BounceProtocol>('bounce');
+runActor('qmgr', async (ctx) => {
+  const journal = ctx.peers('journal');
+  const rewrite = ctx.peers('trivial-rewrite');
+  const bounce = ctx.peers('bounce');
   // A transport is a master.cf service: its own instances, with its own -o values.
   const agentFor = (transport: string): PeerGroup<DeliveryProtocol> => {
     const group = ctx.transport(transport);

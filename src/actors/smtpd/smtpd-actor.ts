@@ -8,11 +8,10 @@ import { runActor } from '../../supervisor/actor.js';
 import { Smtpd } from './smtpd.js';
 import { cleanupForActor } from '../../global/cleanup-for-actor.js';
 import { submitToQueue } from '../../global/queue-submit.js';
-import type { JournalProtocol } from '../../protocol/protocol.js';
 
-runActor(async (ctx) => {
+runActor('smtpd', async (ctx) => {
   if (!ctx.service) throw new Error('smtpd started without an inet service');
-  const journal = ctx.peers<JournalProtocol>('journal');
+  const journal = ctx.peers('journal');
   const cleanup = cleanupForActor(ctx);
   const smtpd = new Smtpd({
     config: ctx.config,

@@ -5,9 +5,8 @@
  */
 import { runActor } from '../../supervisor/actor.js';
 import { TrivialRewrite } from './trivial-rewrite.js';
-import type { TrivialRewriteProtocol } from '../../protocol/protocol.js';
 
-runActor<TrivialRewriteProtocol>((ctx) => {
+runActor('trivial-rewrite', (ctx) => {
   const rewriter = new TrivialRewrite(ctx.config);
   return {
     rewrite: ({ address, role }) => rewriter.rewrite(address, role),

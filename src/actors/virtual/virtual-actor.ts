@@ -5,9 +5,8 @@
 import { runActor } from '../../supervisor/actor.js';
 import { VirtualAgent } from './virtual-agent.js';
 import { ContentReader } from '../../global/content-reader.js';
-import type { DeliveryProtocol } from '../../protocol/protocol.js';
 
-runActor<DeliveryProtocol>((ctx) => {
+runActor('virtual', (ctx) => {
   const reader = new ContentReader(ctx.config.path('queue_directory'));
   const agent = new VirtualAgent({ config: ctx.config, log: ctx.log, readContent: (loc) => reader.read(loc) });
   ctx.onShutdown(() => reader.close());
