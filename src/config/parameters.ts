@@ -165,6 +165,7 @@ p('smtpd_reject_unlisted_sender', 'no', 'bool', 'reject unknown sender addresses
 p('smtpd_reject_unlisted_recipient', 'yes', 'bool', 'reject unknown recipient addresses in local and virtual domains');
 p('strict_rfc821_envelopes', 'no', 'bool', 'require <> around MAIL FROM and RCPT TO addresses');
 p('smtpd_recipient_limit', '1000', 'int', 'the most recipients per message');
+p('smtpd_recipient_overshoot_limit', '1000', 'int', 'recipients past smtpd_recipient_limit refused with 452 before they count as errors');
 p('smtpd_timeout', '${stress?{10}:{300}}s', 'time', 'the SMTP server read and write timeout');
 p('smtpd_soft_error_limit', '10', 'int', 'errors before the server sleeps before each reply');
 p('smtpd_hard_error_limit', '${stress?{1}:{20}}', 'int', 'errors before the server disconnects');
@@ -174,11 +175,14 @@ p('smtpd_client_connection_count_limit', '50', 'int', 'the most simultaneous con
 p('smtpd_client_connection_rate_limit', '0', 'int', 'the most connections per time unit from one client (0 = no limit)');
 p('smtpd_client_message_rate_limit', '0', 'int', 'the most messages per time unit from one client');
 p('smtpd_client_recipient_rate_limit', '0', 'int', 'the most recipients per time unit from one client');
+p('smtpd_client_auth_rate_limit', '0', 'int', 'the most AUTH commands per time unit from one client (0 = no limit)');
+p('smtpd_session_limit', '', 'string', 'Postrider: the most concurrent sessions of one smtpd service (0 = no cap; empty: derived from the open-file limit)');
 p('smtpd_client_event_limit_exceptions', '$mynetworks', 'host-list', 'clients exempt from the rate and count limits');
 p('anvil_rate_time_unit', '60s', 'time', 'the time unit of the client rate limits');
 p('smtpd_sasl_auth_enable', 'no', 'bool', 'offer SMTP AUTH');
 p('smtpd_sasl_password_maps', '', 'table-list', 'Postrider: AUTH user -> scrypt password hash');
 p('smtpd_sasl_security_options', 'noanonymous', 'list', 'SASL mechanism restrictions');
+p('smtpd_sasl_tls_security_options', '$smtpd_sasl_security_options', 'list', 'SASL mechanism restrictions in TLS sessions');
 p('smtpd_sasl_authenticated_header', 'no', 'bool', 'record the AUTH user name in the Received: header');
 p('smtpd_greet_wait', '0s', 'time', 'Postrider: the delay before the 220 greeting');
 p('smtpd_client_port_logging', 'no', 'bool', 'log the client port with the client address');
