@@ -161,8 +161,8 @@ p('smtpd_restriction_classes', '', 'list', 'user-defined restriction class names
 p('smtpd_delay_reject', 'yes', 'bool', 'wait until RCPT TO before applying client, helo and sender restrictions');
 p('smtpd_helo_required', 'no', 'bool', 'require HELO or EHLO before MAIL FROM');
 p('smtpd_null_access_lookup_key', '<>', 'string', 'the lookup key for the null sender address');
-p('smtpd_reject_unlisted_sender', 'no', 'bool', 'reject unknown sender addresses in local and virtual domains');
-p('smtpd_reject_unlisted_recipient', 'yes', 'bool', 'reject unknown recipient addresses in local and virtual domains');
+p('smtpd_reject_unlisted_sender', 'no', 'bool', 'reject sender addresses in virtual domains that no table lists');
+p('smtpd_reject_unlisted_recipient', 'yes', 'bool', 'reject recipient addresses in virtual domains that no table lists');
 p('strict_rfc821_envelopes', 'no', 'bool', 'require <> around MAIL FROM and RCPT TO addresses');
 p('smtpd_recipient_limit', '1000', 'int', 'the most recipients per message');
 p('smtpd_recipient_overshoot_limit', '1000', 'int', 'recipients past smtpd_recipient_limit refused with 452 before they count as errors');
@@ -170,7 +170,7 @@ p('smtpd_timeout', '${stress?{10}:{300}}s', 'time', 'the SMTP server read and wr
 p('smtpd_soft_error_limit', '10', 'int', 'errors before the server sleeps before each reply');
 p('smtpd_hard_error_limit', '${stress?{1}:{20}}', 'int', 'errors before the server disconnects');
 p('smtpd_error_sleep_time', '1s', 'time', 'the delay before each reply once the soft limit is reached');
-p('smtpd_junk_command_limit', '${stress?{1}:{100}}', 'int', 'NOOP/VRFY/ETRN/RSET commands before they count as errors');
+p('smtpd_junk_command_limit', '${stress?{1}:{100}}', 'int', 'HELO/EHLO/NOOP/VRFY/ETRN/RSET commands before each one counts as an error');
 p('smtpd_client_connection_count_limit', '50', 'int', 'the most simultaneous connections from one client');
 p('smtpd_client_connection_rate_limit', '0', 'int', 'the most connections per time unit from one client (0 = no limit)');
 p('smtpd_client_message_rate_limit', '0', 'int', 'the most messages per time unit from one client');
