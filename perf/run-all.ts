@@ -21,6 +21,7 @@ const BENCHES: Record<string, string> = {
   'store-append-tail': 'store/append-tail.js',
   cleanup: 'cleanup/cleanup.bench.js',
   smtpd: 'smtpd/accept.js',
+  'smtpd-auth-timing': 'smtpd/auth-timing.js',
   qmgr: 'qmgr/scheduler.bench.js',
   smtp: 'smtp/smtp-delivery.bench.js',
   'e2e-relay': 'harness/e2e-bench.js',

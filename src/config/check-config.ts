@@ -26,11 +26,16 @@ const ENUMS: Record<string, string[]> = {
   mynetworks_style: ['host', 'subnet', 'class'],
 };
 
+/** Postfix's (Cyrus SASL's) security option words. */
+const SASL_SECURITY_OPTIONS = ['noplaintext', 'noactive', 'nodictionary', 'noanonymous', 'mutual_auth', 'forward_secrecy'];
+
 /** Element checks of list-valued parameters with a fixed syntax. */
 const LIST_CHECKS: Record<string, (item: string) => boolean> = {
   relayhost: (item) => /^(\[[^\]\s]+\]|[A-Za-z0-9_.-]+)(:\d{1,5})?$/.test(item),
   inet_interfaces: (item) => ['all', 'loopback-only'].includes(item.toLowerCase()) || parseIp(item) !== null || /^[A-Za-z0-9.-]+$/.test(item),
   inet_protocols: (item) => ['all', 'ipv4', 'ipv6'].includes(item.toLowerCase()),
+  smtpd_sasl_security_options: (item) => SASL_SECURITY_OPTIONS.includes(item.toLowerCase()),
+  smtpd_sasl_tls_security_options: (item) => SASL_SECURITY_OPTIONS.includes(item.toLowerCase()),
 };
 
 const TLS_FILES: [string, string][] = [

@@ -83,6 +83,18 @@ test('check_policy_service takes a socket, not a table', () => {
   }
 });
 
+test('the SASL security options are Postfix\'s words', () => {
+  const good = confDir('smtpd_sasl_security_options = noanonymous, noplaintext\nsmtpd_sasl_tls_security_options = noanonymous\n');
+  const bad = confDir('smtpd_sasl_security_options = noanonymous, noplain\n');
+  try {
+    assert.deepEqual(checkConfig(loadConfig(good)), []);
+    assert.deepEqual(checkConfig(loadConfig(bad)).map((p) => `${p.line} ${p.message}`), ['1 smtpd_sasl_security_options = noanonymous, noplain: bad element "noplain"']);
+  } finally {
+    rmSync(good, { recursive: true });
+    rmSync(bad, { recursive: true });
+  }
+});
+
 test('relayhost, inet_interfaces and inet_protocols elements are checked', () => {
   const good = confDir('relayhost = [mail.example.net]:587\ninet_interfaces = 127.0.0.1, [::1], loopback-only\ninet_protocols = ipv4, ipv6\n');
   const bad = confDir('relayhost = [mail.example.net]:port\ninet_interfaces = all, 10.0.0.1/8\ninet_protocols = ipv5\n');

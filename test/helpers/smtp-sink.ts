@@ -82,6 +82,8 @@ export interface SmtpSink {
   readonly current: number;
   /** The most connections open at once. */
   readonly maxConcurrent: number;
+  /** Every byte clients sent, as latin1 text in arrival order (TLS sessions show as cipher text): what went over the wire, before smtp-server parsed it. */
+  readonly wire: string;
   /** Drops every open connection (as a server idle timeout would), leaving the listener up. */
   dropConnections(): void;
   close(): Promise<void>;
@@ -94,6 +96,7 @@ function replyError(r: SinkReply): Error & { responseCode: number } {
 /** Starts a sink (by default on 127.0.0.1 with a free port). */
 export async function startSmtpSink(opts: SmtpSinkOptions = {}): Promise<SmtpSink> {
   const messages: SinkMessage[] = [];
+  const wire: Buffer[] = [];
   const sockets = new Set<Socket>();
   const sessionNumbers = new Map<string, number>();
   let connections = 0;
@@ -162,6 +165,7 @@ export async function startSmtpSink(opts: SmtpSinkOptions = {}): Promise<SmtpSin
     sockets.add(socket);
     maxConcurrent = Math.max(maxConcurrent, sockets.size);
     socket.on('close', () => sockets.delete(socket));
+    socket.on('data', (d: Buffer) => wire.push(d));
   });
 
   await new Promise<void>((resolve, reject) => {
@@ -180,6 +184,7 @@ export async function startSmtpSink(opts: SmtpSinkOptions = {}): Promise<SmtpSin
     get connections() { return connections; },
     get current() { return sockets.size; },
     get maxConcurrent() { return maxConcurrent; },
+    get wire() { return Buffer.concat(wire).toString('latin1'); },
     dropConnections() {
       for (const s of sockets) s.destroy();
     },

@@ -14,9 +14,25 @@
  *   per-command counts of the "disconnect from" line.
  * - _onCommand(): the hard error limit (421 4.7.0 Error: too many errors),
  *   the error tarpit (smtpd_error_sleep_time before each command once over
- *   the soft limit) and the command counts. The library's own limit of 10
- *   unrecognized commands is neutralised so Postfix's limits govern.
- * - handler_DATA(): smtpd_data_restrictions before the 354.
+ *   the soft limit), smtpd_junk_command_limit (HELO, EHLO, RSET, NOOP, VRFY,
+ *   ETRN past the limit each count as an error) and the command counts. The
+ *   library's own limit of 10 unrecognized commands is neutralised so
+ *   Postfix's limits govern. A command line that is not UTF-8 gets "500
+ *   5.5.2 Error: bad UTF-8 syntax" (the library would turn its bytes into
+ *   U+FFFD). smtpd_forbid_unauth_pipelining: input that arrived before the
+ *   greeting, or after a command that must end a pipelined group (HELO,
+ *   EHLO, DATA, NOOP, VRFY, and every command before EHLO) is logged as
+ *   "improper command pipelining after CMD from ..." and, when forbidden,
+ *   answered with "554 5.5.0 Error: SMTP protocol synchronization" and the
+ *   session ends. Input that arrived before the greeting waits for it.
+ * - _parseAddressCommand(): the library turns an A-label domain (xn--...)
+ *   into Unicode; the address keeps the client's own form instead, so the
+ *   mail leaves with the domain it came with.
+ * - handler_DATA(): smtpd_data_restrictions before the 354; handler_AUTH():
+ *   smtpd_client_auth_rate_limit before the mechanism runs.
+ * - SmtpdServer.connect(): smtpd_session_limit; a client beyond it gets
+ *   "421 4.3.2 All server ports are busy" (postscreen's words) before any
+ *   session state is made.
  * - smtpd_helo_required = no (Postfix's default): the library always wants
  *   HELO/EHLO before MAIL, so _onCommand gives a HELO-less session a blank
  *   HELO name (" "), which the rest of smtpd reads as "no HELO".
@@ -36,6 +52,7 @@
  * Errors: nothing here throws into the socket pipeline; hostile input gets a
  * reply and possibly a disconnect.
  */
+import { isUtf8 } from 'node:buffer';
 import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { SMTPServer } from 'smtp-server';
@@ -55,12 +72,20 @@ export interface ConnectionHooks {
   errorSleepMs: number;
   /** smtpd_helo_required; when false a session may start with MAIL (the HELO name is then blank). */
   heloRequired: boolean;
+  junkCommandLimit: number;
+  forbidUnauthPipelining: boolean;
+  /** smtpd_session_limit: sessions this server holds at once (0: no cap). */
+  sessionLimit: number;
+  /** A connection refused for the session limit (before any session state). */
+  sessionRefused(socket: Socket): void;
   /** Per-session state, created with the connection. */
   sessionState(conn: SmtpdConnection): SessionState;
   /** smtpd_data_restrictions: a refusal or undefined. */
   beforeData(session: SMTPServerSession): Promise<SmtpReplyError | undefined>;
-  /** Logs a line for this session ("timeout after DATA from ..."). */
-  event(conn: SmtpdConnection, text: string): void;
+  /** smtpd_client_auth_rate_limit: a refusal or undefined, before the AUTH mechanism runs. */
+  beforeAuth(session: SMTPServerSession): Promise<SmtpReplyError | undefined>;
+  /** Logs a line for this session ("timeout after DATA from NAME[ADDR]", then ": detail" when given). */
+  event(conn: SmtpdConnection, text: string, detail?: string): void;
 }
 
 /** Per-session bookkeeping that Postfix keeps in its SMTPD_STATE. */
@@ -71,6 +96,16 @@ export interface SessionState {
   /** Decided at connect: reject, or normalize (also for exempt clients). */
   bareNewline: 'normalize' | 'reject' | 'no';
   errorCount: number;
+  /** HELO, EHLO, RSET, NOOP, VRFY, ETRN so far (reset by a delivered message), for smtpd_junk_command_limit. */
+  junkCommands: number;
+  /** 452 "too many recipients" replies in this transaction, for smtpd_recipient_overshoot_limit. */
+  rcptOvershoot: number;
+  /** The refusal being sent is not a client error (a 452 within the overshoot limit). */
+  forgiveReply: boolean;
+  /** Improper pipelining was seen (and logged) once; Postfix looks no further. */
+  illegalPipelining: boolean;
+  /** smtpd_client_event_limit_exceptions matched: no rate limits. */
+  rateExempt: boolean;
   /** Command name -> [succeeded, total], in first-use order. */
   commands: Map<string, [number, number]>;
   pendingCommand?: string;
@@ -84,7 +119,11 @@ export interface SessionState {
 }
 
 /** Command names as Postfix counts them; anything else is "unknown". */
-const KNOWN_COMMANDS = new Set(['helo', 'ehlo', 'starttls', 'auth', 'mail', 'rcpt', 'data', 'rset', 'noop', 'vrfy', 'quit']);
+const KNOWN_COMMANDS = new Set(['helo', 'ehlo', 'starttls', 'auth', 'mail', 'rcpt', 'data', 'rset', 'noop', 'vrfy', 'etrn', 'quit']);
+/** Postfix's SMTPD_CMD_FLAG_LIMIT: commands that smtpd_junk_command_limit counts. */
+const JUNK_COMMANDS = new Set(['helo', 'ehlo', 'rset', 'noop', 'vrfy', 'etrn']);
+/** RFC 2920: commands that may only end a pipelined group (Postfix's SMTPD_CMD_FLAG_LAST). */
+const LAST_IN_GROUP = new Set(['helo', 'ehlo', 'data', 'noop', 'vrfy']);
 /** The commands that need a HELO name in smtp-server. */
 const ENVELOPE_COMMANDS = new Set(['mail', 'rcpt', 'data']);
 /** Postfix's order for the disconnect line. */
@@ -98,8 +137,16 @@ export class SmtpdServer extends SMTPServer {
     super(options);
   }
 
-  /** Same as the library's connect(), with SmtpdConnection in place of SMTPConnection. */
+  /** Same as the library's connect(), with SmtpdConnection in place of SMTPConnection; refuses past smtpd_session_limit. */
   override connect(socket: Socket | TLSSocket, socketOptions?: SMTPConnectionOptions | null): void {
+    const limit = this.hooks.sessionLimit;
+    if (limit > 0 && this.connections.size >= limit) {
+      socket.on('error', () => undefined);
+      this.hooks.sessionRefused(socket);
+      socket.end('421 4.3.2 All server ports are busy\r\n', () => socket.destroy());
+      socket.setTimeout(5000, () => socket.destroy());
+      return;
+    }
     const connection = new SmtpdConnection(this, socket, socketOptions);
     this.connections.add(connection);
     connection.on('error', (err: Error) => this.emit('error', err));
@@ -112,6 +159,8 @@ export class SmtpdConnection extends SMTPConnection {
   declare _server: SmtpdServer;
   /** Set lazily: the base constructor calls _createParser() before subclass fields exist. */
   private stateRef?: SessionState;
+  /** A command that arrived before the greeting, run once the greeting is out. */
+  private early?: { command: Buffer; callback?: () => void };
 
   get state(): SessionState {
     if (!this.stateRef) this.stateRef = this._server.hooks.sessionState(this);
@@ -128,7 +177,31 @@ export class SmtpdConnection extends SMTPConnection {
   }
 
   override _sendGreeting(): void {
-    this.send(220, this._server.hooks.banner, false);
+    const hooks = this._server.hooks;
+    const parser = this._parser instanceof SmtpdStream ? this._parser : undefined;
+    const state = this.state;
+    if (parser && !state.illegalPipelining && (parser.received > 0 || this._socket.readableLength > 0)) {
+      state.illegalPipelining = true;
+      hooks.event(this, 'improper command pipelining after CONNECT', escapeBytes(parser.firstBytes));
+      if (hooks.forbidUnauthPipelining) {
+        this.early = undefined;
+        this.refusePipelining();
+        return;
+      }
+    }
+    this.send(220, hooks.banner, false);
+    const early = this.early;
+    if (early) {
+      this.early = undefined;
+      setImmediate(() => this._onCommand(early.command, early.callback));
+    }
+  }
+
+  /** "554 5.5.0 Error: SMTP protocol synchronization" and the end of the session. */
+  private refusePipelining(): void {
+    count('smtpd_rejected', label('reason', 'pipelining'));
+    this.send(554, '5.5.0 Error: SMTP protocol synchronization');
+    this.close();
   }
 
   override send(code: number, data?: string | string[] | null, context?: string | false): void {
@@ -149,7 +222,8 @@ export class SmtpdConnection extends SMTPConnection {
     }
     const state = this.stateRef;
     if (state) {
-      if (code >= 400 && code !== 421) state.errorCount++;
+      if (code >= 400 && code !== 421 && !state.forgiveReply) state.errorCount++;
+      state.forgiveReply = false;
       if (code !== 334 && code !== 354 && state.pendingCommand) {
         const counts = state.commands.get(state.pendingCommand);
         if (counts && code < 400) counts[0]++;
@@ -166,7 +240,12 @@ export class SmtpdConnection extends SMTPConnection {
 
   override _onCommand(command: Buffer, callback?: () => void): void {
     const hooks = this._server.hooks;
-    if (!this._ready || this._upgrading || this._closing) return super._onCommand(command, callback);
+    if (this._upgrading || this._closing) return super._onCommand(command, callback);
+    if (!this._ready) {
+      // Before the greeting: _sendGreeting() decides (smtpd_forbid_unauth_pipelining), then runs it.
+      this.early = { command, callback };
+      return;
+    }
     const state = this.state;
     if (!this._nextHandler) {
       const space = command.indexOf(0x20);
@@ -179,10 +258,20 @@ export class SmtpdConnection extends SMTPConnection {
         this.send(421, `4.7.0 ${hooks.myhostname} Error: too many errors`);
         return;
       }
-      const counts = state.commands.get(name) ?? [0, 0];
-      counts[1]++;
-      state.commands.set(name, counts);
-      state.pendingCommand = name;
+      if (!isUtf8(command)) {
+        // The library decodes commands as UTF-8: invalid bytes would become U+FFFD and another address.
+        state.lastCommand = 'UNKNOWN';
+        this.countCommand(state, 'unknown');
+        this.send(500, '5.5.2 Error: bad UTF-8 syntax');
+        this._whenWritable(callback ?? noop);
+        return;
+      }
+      this.countCommand(state, name);
+      if (name !== 'unknown' && !state.illegalPipelining && (LAST_IN_GROUP.has(name) || !this.esmtp()) && this._parser instanceof SmtpdStream && this._parser.pendingInput()) {
+        state.illegalPipelining = true;
+        hooks.event(this, `improper command pipelining after ${state.lastCommand}`, escapeBytes(this._parser.pendingBytes(100)));
+        if (hooks.forbidUnauthPipelining) return this.refusePipelining();
+      }
     }
     if (!hooks.heloRequired && !this.hostNameAppearsAs && !this._nextHandler && ENVELOPE_COMMANDS.has(state.pendingCommand ?? '')) {
       // smtp-server insists on HELO/EHLO first; Postfix does not unless smtpd_helo_required.
@@ -192,7 +281,10 @@ export class SmtpdConnection extends SMTPConnection {
     }
     // Postfix's error limits govern, not the library's fixed 10 unrecognized commands.
     this._unrecognizedCommands = 0;
-    if (hooks.errorSleepMs > 0 && state.errorCount >= hooks.softErrorLimit && hooks.softErrorLimit > 0) {
+    const sleep = hooks.errorSleepMs > 0 && hooks.softErrorLimit > 0 && state.errorCount >= hooks.softErrorLimit;
+    // Postfix counts a junk command past the limit as an error after its reply: it weighs on the next command.
+    if (!this._nextHandler && JUNK_COMMANDS.has(state.pendingCommand ?? '') && state.junkCommands++ > hooks.junkCommandLimit) state.errorCount++;
+    if (sleep) {
       setTimeout(() => {
         if (this._closing || this._closed) return callback?.();
         super._onCommand(command, callback);
@@ -200,6 +292,44 @@ export class SmtpdConnection extends SMTPConnection {
       return;
     }
     super._onCommand(command, callback);
+  }
+
+  /** An EHLO session, where MAIL, RCPT and RSET may be pipelined (PIPELINING is always offered). */
+  private esmtp(): boolean {
+    return this.openingCommand === 'EHLO' && !!this.hostNameAppearsAs && this.hostNameAppearsAs !== ' ';
+  }
+
+  private countCommand(state: SessionState, name: string): void {
+    const counts = state.commands.get(name) ?? [0, 0];
+    counts[1]++;
+    state.commands.set(name, counts);
+    state.pendingCommand = name;
+  }
+
+  /** The library's address parsing, with the domain as the client wrote it (no A-label to U-label conversion). */
+  override _parseAddressCommand(rawName: string, rawCommand: Buffer | string): ReturnType<SMTPConnection['_parseAddressCommand']> {
+    const parsed = super._parseAddressCommand(rawName, rawCommand);
+    if (!parsed || !parsed.address) return parsed;
+    const written = writtenAddress(rawCommand.toString());
+    if (written !== undefined) parsed.address = written;
+    return parsed;
+  }
+
+  override handler_AUTH(command: Buffer, callback: () => void): void {
+    this._server.hooks.beforeAuth(this.session).then(
+      (refusal) => {
+        if (this._closing || this._closed) return callback();
+        if (refusal) {
+          this.send(refusal.responseCode, refusal.message);
+          return callback();
+        }
+        super.handler_AUTH(command, callback);
+      },
+      () => {
+        this.send(454, '4.7.0 Temporary authentication failure: internal error');
+        callback();
+      },
+    );
   }
 
   override handler_DATA(command: Buffer, callback: () => void): void {
@@ -229,7 +359,7 @@ export class SmtpdConnection extends SMTPConnection {
 
   override _createParser(): SMTPStream {
     const parser = new SmtpdStream(this, { maxCommandLength: this._server.options.maxCommandLength });
-    parser.oncommand = (command: Buffer, callback?: () => void) => this._onCommand(command, callback);
+    parser.setCommandHandler((command: Buffer, callback?: () => void) => this._onCommand(command, callback));
     parser.on('error', (err: Error) => {
       this.send(421, 'Error: ' + err.message);
     });
@@ -261,6 +391,14 @@ export class SmtpdConnection extends SMTPConnection {
         if (text === 'HTTP requests not allowed') return { code: 221, text: '2.7.0 Error: I can break rules, too. Goodbye.', close: true };
         if (text.startsWith('Error: ')) return { code, text: `4.7.0 ${host} ${text}` };
         return undefined;
+      case 503:
+        if (text === 'Error: need RCPT command') return { code: 554, text: '5.5.1 Error: no valid recipients' };
+        if (text === 'Error: No identity changes permitted') return { code, text: '5.5.1 Error: already authenticated' };
+        return undefined;
+      case 504:
+        // Postfix hands the mechanism to Cyrus SASL, which fails an unknown one: no 504.
+        if (text === 'Error: Unrecognized authentication type') return { code: 535, text: '5.7.8 Error: authentication failed: no mechanism available' };
+        return undefined;
       case 500:
         if (text === 'Error: command not recognized') {
           if (context === 'AUTH') return { code: 503, text: '5.5.1 Error: authentication not enabled' };
@@ -271,9 +409,6 @@ export class SmtpdConnection extends SMTPConnection {
       case 501:
         if (text === 'Error: Bad sender address syntax') return { code, text: '5.1.7 Bad sender address syntax' };
         if (text === 'Error: Bad recipient address syntax') return { code, text: '5.1.3 Bad recipient address syntax' };
-        return undefined;
-      case 503:
-        if (text === 'Error: need RCPT command') return { code: 554, text: '5.5.1 Error: no valid recipients' };
         return undefined;
       case 552:
         if (text.startsWith('Error: message exceeds fixed maximum message size')) return { code, text: '5.3.4 Message size exceeds fixed limit' };
@@ -292,6 +427,16 @@ export class SmtpdConnection extends SMTPConnection {
 export class SmtpdStream extends SMTPStream {
   private lastWasCR = false;
   private corked = false;
+  /** Bytes handed to write() so far, and the first of them (for the pre-greeting log line). */
+  received = 0;
+  firstBytes: Buffer = Buffer.alloc(0);
+  /** Chunks handed to write() that _write() has not taken yet. */
+  private readonly queued: Buffer[] = [];
+  /** The command-mode text being split into lines: the left-over partial line, then the chunk. */
+  private headText = '';
+  private chunk: Buffer = Buffer.alloc(0);
+  /** Offset of the first byte not yet handed out as a command, in headText + chunk. */
+  private cursor = 0;
 
   constructor(
     private readonly conn: SmtpdConnection,
@@ -310,8 +455,50 @@ export class SmtpdStream extends SMTPStream {
       }
       this.lastWasCR = chunk[chunk.length - 1] === 0x0d;
     }
+    if (Buffer.isBuffer(chunk) && !this.isClosed) {
+      if (this.firstBytes.length < 100) this.firstBytes = Buffer.concat([this.firstBytes, chunk.subarray(0, 100 - this.firstBytes.length)]);
+      this.received += chunk.length;
+      this.queued.push(chunk);
+    }
     this.corkReplies();
     return (super.write as (c: unknown, e?: unknown, cb?: unknown) => boolean)(chunk, encoding, cb);
+  }
+
+  /** Follows which bytes are split into commands, so that pendingInput() can tell what arrived after one. */
+  override _write(chunk: Buffer, encoding: BufferEncoding | 'buffer', next: (err?: Error | null) => void): void {
+    if (this.queued.length > 0 && chunk === this.queued[0]) this.queued.shift();
+    if (!this._dataMode && !this.isClosed) {
+      this.headText = this._remainder;
+      this.chunk = chunk;
+      this.cursor = 0;
+    }
+    super._write(chunk, encoding, next);
+  }
+
+  /** Installs the command handler; each line handed out moves the cursor past it and its line end. */
+  setCommandHandler(handler: (command: Buffer, callback?: () => void) => void): void {
+    this.oncommand = (command: Buffer, callback?: () => void) => {
+      this.cursor += command.length;
+      this.cursor += this.byteAt(this.cursor) === 0x0d ? 2 : 1;
+      handler(command, callback);
+    };
+  }
+
+  /** True when input beyond the command being handled has arrived (Postfix peeks at its buffer the same way). */
+  pendingInput(): boolean {
+    return this.headText.length + this.chunk.length > this.cursor || this.queued.length > 0 || this.conn._socket.readableLength > 0;
+  }
+
+  /** Up to `max` bytes of the input after the command being handled. */
+  pendingBytes(max: number): Buffer {
+    const out: number[] = [];
+    for (let i = this.cursor; i < this.headText.length + this.chunk.length && out.length < max; i++) out.push(this.byteAt(i));
+    const rest = this.queued.length > 0 ? this.queued[0].subarray(0, max - out.length) : Buffer.alloc(0);
+    return Buffer.concat([Buffer.from(out), rest]);
+  }
+
+  private byteAt(i: number): number {
+    return i < this.headText.length ? this.headText.charCodeAt(i) : (this.chunk[i - this.headText.length] ?? -1);
   }
 
   /**
@@ -342,3 +529,36 @@ export function hasBareLF(chunk: Buffer, prevCR: boolean): boolean {
   return false;
 }
 
+
+function noop(): void {
+  // nothing to resume
+}
+
+/**
+ * The address of a MAIL FROM or RCPT TO line as the client wrote it: the
+ * text between < and >, without a source route; undefined for an address
+ * literal, which keeps the library's normalised form.
+ */
+export function writtenAddress(line: string): string | undefined {
+  const colon = line.indexOf(':');
+  const arg = line.slice(colon + 1).trim().split(/\s+/)[0] ?? '';
+  if (!/^<[^<>]*>$/.test(arg)) return undefined;
+  const address = arg.slice(1, -1).replace(/^@[^\s,:@]+(?:,@[^\s,:@]+)*:/, '');
+  const at = address.lastIndexOf('@');
+  if (at < 0 || address.slice(at + 1).startsWith('[')) return undefined;
+  return address;
+}
+
+/** Postfix's escape(): printable ASCII as is, C escapes for the usual controls, octal for the rest. */
+export function escapeBytes(bytes: Buffer): string {
+  let out = '';
+  for (const b of bytes) {
+    if (b === 0x5c) out += '\\\\';
+    else if (b >= 0x20 && b < 0x7f) out += String.fromCharCode(b);
+    else if (b === 0x0d) out += '\\r';
+    else if (b === 0x0a) out += '\\n';
+    else if (b === 0x09) out += '\\t';
+    else out += '\\' + b.toString(8).padStart(3, '0');
+  }
+  return out;
+}

@@ -1,7 +1,12 @@
 /**
  * smtpd-policy: Postfix's SMTP access restrictions. With smtpd_delay_reject
  * (always on here) the client, helo, sender, relay and recipient lists are
- * all evaluated at RCPT TO, in that order; smtpd_data_restrictions at DATA.
+ * all evaluated at RCPT TO, in that order; smtpd_data_restrictions at DATA,
+ * smtpd_end_of_data_restrictions once the message content is in. With
+ * smtpd_reject_unlisted_sender (after the sender list) and
+ * smtpd_reject_unlisted_recipient (after all lists), an address in a
+ * virtual domain that no table lists is refused, as Postfix's implicit
+ * reject_unlisted_sender / reject_unlisted_recipient.
  * In each list the first restriction that permits ends that list, the first
  * that rejects ends the evaluation with its reply, DUNNO goes on; a
  * warn_if_reject prefix turns the next reject into a logged warning.
@@ -28,7 +33,7 @@ export interface PolicyContext {
   saslUser?: string;
 }
 
-type Stage = 'client' | 'helo' | 'sender' | 'recipient' | 'data';
+type Stage = 'client' | 'helo' | 'sender' | 'recipient' | 'data' | 'eod';
 
 /**
  * Why a restriction refused, as a stable code (the `reason` label of the
@@ -38,12 +43,19 @@ type Stage = 'client' | 'helo' | 'sender' | 'recipient' | 'data';
 export type RejectReason =
   | 'relay_access_denied'
   | 'unknown_recipient'
+  | 'unknown_sender'
   | 'non_fqdn'
   | 'unknown_domain'
   | 'rbl'
   | 'invalid_helo'
   | 'config_error'
-  | `${Stage}_rejected`;
+  | 'end_of_data_rejected'
+  | `${Exclude<Stage, 'eod'>}_rejected`;
+
+/** The reason code of a refusal by a stage's own list (reject, defer, an access table). */
+function stageReason(stage: Stage): RejectReason {
+  return stage === 'eod' ? 'end_of_data_rejected' : `${stage}_rejected`;
+}
 
 /** The outcome: a refusal (when any) with its reason code, and the replies warn_if_reject turned into warnings. */
 export interface PolicyVerdict {
@@ -80,7 +92,7 @@ export class SmtpdPolicy {
     private readonly log: Logger,
   ) {
     const s = settings;
-    for (const list of [s.clientRestrictions, s.heloRestrictions, s.senderRestrictions, s.relayRestrictions, s.recipientRestrictions, s.dataRestrictions]) {
+    for (const list of [s.clientRestrictions, s.heloRestrictions, s.senderRestrictions, s.relayRestrictions, s.recipientRestrictions, s.dataRestrictions, s.endOfDataRestrictions]) {
       for (let i = 0; i < list.length; i++) {
         if (/^check_(client|helo|sender|recipient)_access$/.test(list[i]) && list[i + 1]) this.open(list[i + 1]);
       }
@@ -146,10 +158,21 @@ export class SmtpdPolicy {
     for (const [stage, list] of this.recipientStages) {
       const refusal = await this.runList(stage, list, ctx, warnings);
       if (refusal) return { reject: refusal.error, reason: refusal.reason, warnings };
+      if (stage === 'sender' && this.settings.rejectUnlistedSender && ctx.sender) {
+        const unlistedSender = this.unlistedRecipient(ctx.sender, 'Sender');
+        if (unlistedSender) return { reject: unlistedSender, reason: 'unknown_sender', warnings };
+      }
     }
-    const unlisted = this.unlistedRecipient(ctx.recipient ?? '');
+    const unlisted = this.settings.rejectUnlistedRecipient ? this.unlistedRecipient(ctx.recipient ?? '') : undefined;
     if (unlisted) return { reject: unlisted, reason: 'unknown_recipient', warnings };
     return { warnings };
+  }
+
+  /** Runs smtpd_end_of_data_restrictions after the message content (the recipient is set only when there is one). */
+  async checkEndOfData(ctx: PolicyContext): Promise<PolicyVerdict> {
+    const warnings: SmtpReplyError[] = [];
+    const refusal = await this.runList('eod', this.settings.endOfDataRestrictions, ctx, warnings);
+    return refusal ? { reject: refusal.error, reason: refusal.reason, warnings } : { warnings };
   }
 
   /** Runs smtpd_data_restrictions at DATA. */
@@ -212,16 +235,16 @@ export class SmtpdPolicy {
         return { kind: 'reject', error: smtpError(code, dsnFor(code, '7.1'), `<${rcpt}>: Relay access denied`), reason: 'relay_access_denied' };
       }
       case 'check_client_access':
-        return this.access(stage, arg!, ctx, (t) => lookupClient(t, ctx.clientName, ctx.clientAddr), depth);
+        return this.access('client', arg!, ctx, (t) => lookupClient(t, ctx.clientName, ctx.clientAddr), depth);
       case 'check_helo_access':
         if (!ctx.helo) return DUNNO;
-        return this.access(stage, arg!, ctx, (t) => lookupDomain(t, ctx.helo!.replace(/^\[|\]$/g, '')), depth);
+        return this.access('helo', arg!, ctx, (t) => lookupDomain(t, ctx.helo!.replace(/^\[|\]$/g, '')), depth);
       case 'check_sender_access':
         if (ctx.sender === undefined) return DUNNO;
-        return this.access(stage, arg!, ctx, (t) => (sender === '' ? t.get('<>') : lookupEmail(t, sender)), depth);
+        return this.access('sender', arg!, ctx, (t) => (sender === '' ? t.get('<>') : lookupEmail(t, sender)), depth);
       case 'check_recipient_access':
         if (!ctx.recipient) return DUNNO;
-        return this.access(stage, arg!, ctx, (t) => lookupEmail(t, rcpt), depth);
+        return this.access('recipient', arg!, ctx, (t) => lookupEmail(t, rcpt), depth);
       case 'reject_non_fqdn_sender':
         if (!sender || isFqdnAddress(sender)) return DUNNO;
         return { kind: 'reject', error: smtpError(c.nonFqdn, dsnFor(c.nonFqdn, '5.2'), `<${sender}>: Sender address rejected: need fully-qualified address`), reason: 'non_fqdn' };
@@ -248,11 +271,16 @@ export class SmtpdPolicy {
         const err = this.unlistedRecipient(rcpt);
         return err ? { kind: 'reject', error: err, reason: 'unknown_recipient' } : DUNNO;
       }
+      case 'reject_unlisted_sender': {
+        const err = sender ? this.unlistedRecipient(sender, 'Sender') : undefined;
+        return err ? { kind: 'reject', error: err, reason: 'unknown_sender' } : DUNNO;
+      }
       default:
         return { kind: 'reject', error: this.configError(`unknown restriction "${name}"`), reason: 'config_error' };
     }
   }
 
+  /** A check_*_access lookup; its refusals name what was looked up (the client, the sender...) whatever list it is in, as Postfix's. */
   private async access(stage: Stage, spec: string, ctx: PolicyContext, find: (t: LookupTable) => string | undefined, depth: number): Promise<Step> {
     const table = this.table(spec);
     if (!table) return { kind: 'reject', error: this.configError(`table ${spec} is unavailable`), reason: 'config_error' };
@@ -272,7 +300,7 @@ export class SmtpdPolicy {
     if (word === 'REJECT') return this.reject(stage, ctx, c.accessReject, rest || 'Access denied');
     if (word === 'DEFER' || word === 'DEFER_IF_REJECT' || word === 'DEFER_IF_PERMIT') return this.reject(stage, ctx, c.accessDefer, rest || 'Access denied');
     const reply = parseReply(v);
-    if (reply) return { kind: 'reject', error: smtpError(reply.code, reply.dsn, `${subject(stage, ctx)}: ${reply.text || 'Access denied'}`), reason: `${stage}_rejected` };
+    if (reply) return { kind: 'reject', error: smtpError(reply.code, reply.dsn, `${subject(stage, ctx)}: ${reply.text || 'Access denied'}`), reason: stageReason(stage) };
     if (word === 'WARN' || word === 'INFO') {
       this.log.info(`${word.toLowerCase()}: ${stage}: ${subject(stage, ctx)}: ${rest}`);
       return DUNNO;
@@ -287,7 +315,7 @@ export class SmtpdPolicy {
   }
 
   private reject(stage: Stage, ctx: PolicyContext, code: number, text: string): Step {
-    return { kind: 'reject', error: smtpError(code, dsnFor(code, '7.1'), `${subject(stage, ctx)}: ${text}`), reason: `${stage}_rejected` };
+    return { kind: 'reject', error: smtpError(code, dsnFor(code, '7.1'), `${subject(stage, ctx)}: ${text}`), reason: stageReason(stage) };
   }
 
   private async unknownDomain(address: string, who: 'Sender' | 'Recipient', detail: string): Promise<Step> {
@@ -308,19 +336,21 @@ export class SmtpdPolicy {
     return { kind: 'reject', error: smtpError(code, dsnFor(code, '7.1'), `Service unavailable; Client host [${ctx.clientAddr}] blocked using ${list}`), reason: 'rbl' };
   }
 
-  private unlistedRecipient(rcpt: string): SmtpReplyError | undefined {
+  /** An address in a virtual domain that its tables do not list: refused as Postfix's check_rcpt_maps (a sender with X.1.0). */
+  private unlistedRecipient(rcpt: string, who: 'Recipient' | 'Sender' = 'Recipient'): SmtpReplyError | undefined {
     if (!rcpt) return undefined;
     const s = this.settings;
     const domain = domainOf(rcpt);
     if (!domain || this.mydestination.match(domain)) return undefined;
     const code = s.codes.unknownVirtualMailbox;
+    const detail = who === 'Sender' ? '1.0' : '1.1';
     if (this.virtualMailboxDomains.match(domain)) {
       if (this.inMaps(rcpt, s.virtualMailboxMaps) || this.inMaps(rcpt, s.virtualAliasMaps)) return undefined;
-      return smtpError(code, dsnFor(code, '1.1'), `<${rcpt}>: Recipient address rejected: User unknown in virtual mailbox table`);
+      return smtpError(code, dsnFor(code, detail), `<${rcpt}>: ${who} address rejected: User unknown in virtual mailbox table`);
     }
     if (this.virtualAliasDomains.match(domain)) {
       if (this.inMaps(rcpt, s.virtualAliasMaps)) return undefined;
-      return smtpError(code, dsnFor(code, '1.1'), `<${rcpt}>: Recipient address rejected: User unknown in virtual alias table`);
+      return smtpError(code, dsnFor(code, detail), `<${rcpt}>: ${who} address rejected: User unknown in virtual alias table`);
     }
     return undefined;
   }
@@ -374,6 +404,8 @@ function subject(stage: Stage, ctx: PolicyContext): string {
       return `<${ctx.recipient ?? ''}>: Recipient address rejected`;
     case 'data':
       return '<DATA>: Data command rejected';
+    case 'eod':
+      return '<END-OF-MESSAGE>: End-of-data rejected';
   }
 }
 

@@ -5,6 +5,11 @@
  *   user  scrypt$N$r$p$SALT$HASH      (SALT and HASH base64, HASH 32 bytes)
  *
  * verifySecret() never throws: a malformed hash is simply not a match.
+ * verifyLogin() is what AUTH uses: a user no table lists, or one whose
+ * hash is unusable, is checked against dummyHash() (a hash of a random
+ * secret with the same cost, made once per process), so that a failed
+ * login costs one scrypt run either way and its timing does not tell
+ * which users exist.
  * saslAddUser() (behind `postrider saslpasswd FILE USER`) appends or
  * replaces the user's line and writes the file atomically (tmp + fsync +
  * rename); it throws SaslFileError with a stable code on I/O trouble.
@@ -114,4 +119,31 @@ export function verifySecretAsync(secret: string, hash: string): Promise<boolean
       resolve(!err && timingSafeEqual(actual, h.expected));
     });
   });
+}
+
+let dummy: string | undefined;
+
+/** A hash of a random secret, with the cost hashSecret() uses; made on first use, the same for the life of the process. */
+export function dummyHash(): string {
+  dummy ??= hashSecret(randomBytes(24).toString('base64'));
+  return dummy;
+}
+
+/**
+ * Checks `secret` for `user`: `lookup` gives the user's stored hash (or
+ * undefined). A miss, or a hash that does not parse, is checked against
+ * dummyHash() through the same `verify` and then fails, so every failure
+ * runs the same key derivation. `verify` is verifySecretAsync unless a
+ * caller (a test) wraps it.
+ */
+export async function verifyLogin(
+  lookup: (user: string) => string | undefined,
+  user: string,
+  secret: string,
+  verify: (secret: string, hash: string) => Promise<boolean> = verifySecretAsync,
+): Promise<boolean> {
+  const hash = lookup(user);
+  if (hash !== undefined && parseHash(hash)) return verify(secret, hash);
+  await verify(secret, dummyHash());
+  return false;
 }

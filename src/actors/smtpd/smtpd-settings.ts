@@ -8,8 +8,9 @@
  * left empty takes its default too. A malformed value throws MainConfig's
  * ConfigError naming it.
  */
-import type { MainConfig } from '../../config/main-config.js';
+import { ConfigError, type MainConfig } from '../../config/main-config.js';
 import { withParameterDefaults } from '../../config/parameter-defaults.js';
+import { defaultSessionLimit, openFileLimit } from './smtpd-session-limit.js';
 
 export type BareNewlineMode = 'normalize' | 'reject' | 'no';
 export type TlsLevel = 'none' | 'may' | 'encrypt';
@@ -21,13 +22,23 @@ export interface SmtpdSettings {
   greetWaitMs: number;
   messageSizeLimit: number;
   recipientLimit: number;
+  /** smtpd_recipient_overshoot_limit: 452s past smtpd_recipient_limit that do not count as errors. */
+  recipientOvershootLimit: number;
   timeoutMs: number;
   softErrorLimit: number;
   hardErrorLimit: number;
   errorSleepMs: number;
+  /** smtpd_junk_command_limit: NOOP, VRFY, ETRN, RSET, HELO, EHLO beyond this count as errors. */
+  junkCommandLimit: number;
   connectionCountLimit: number;
   connectionRateLimit: number;
+  messageRateLimit: number;
+  recipientRateLimit: number;
+  authRateLimit: number;
   rateTimeUnitMs: number;
+  /** smtpd_session_limit: concurrent sessions of this service (0: no cap). */
+  sessionLimit: number;
+  forbidUnauthPipelining: boolean;
   eventLimitExceptions: string[];
   mynetworks: string[];
   mydestination: string[];
@@ -42,6 +53,9 @@ export interface SmtpdSettings {
   relayRestrictions: string[];
   recipientRestrictions: string[];
   dataRestrictions: string[];
+  endOfDataRestrictions: string[];
+  rejectUnlistedRecipient: boolean;
+  rejectUnlistedSender: boolean;
   heloRequired: boolean;
   tlsLevel: TlsLevel;
   tlsCertFile: string;
@@ -49,6 +63,10 @@ export interface SmtpdSettings {
   tlsAuthOnly: boolean;
   saslEnable: boolean;
   saslPasswordMaps: string[];
+  /** smtpd_sasl_security_options permits PLAIN and LOGIN in sessions without TLS. */
+  saslPlaintext: boolean;
+  /** smtpd_sasl_tls_security_options permits PLAIN and LOGIN in TLS sessions. */
+  saslTlsPlaintext: boolean;
   smtputf8: boolean;
   bareNewline: BareNewlineMode;
   bareNewlineExclusions: string[];
@@ -70,14 +88,18 @@ export interface SmtpdSettings {
 /** Every parameter readSmtpdSettings reads. */
 const SMTPD_PARAMETERS = [
   'myhostname', 'mydomain', 'mail_name', 'smtpd_banner', 'smtpd_greet_wait', 'message_size_limit',
-  'smtpd_recipient_limit', 'smtpd_timeout', 'smtpd_soft_error_limit', 'smtpd_hard_error_limit',
-  'smtpd_error_sleep_time', 'smtpd_client_connection_count_limit', 'smtpd_client_connection_rate_limit',
-  'anvil_rate_time_unit', 'smtpd_client_event_limit_exceptions', 'mynetworks', 'mydestination',
+  'smtpd_recipient_limit', 'smtpd_recipient_overshoot_limit', 'smtpd_timeout', 'smtpd_soft_error_limit',
+  'smtpd_hard_error_limit', 'smtpd_error_sleep_time', 'smtpd_junk_command_limit',
+  'smtpd_client_connection_count_limit', 'smtpd_client_connection_rate_limit', 'smtpd_client_message_rate_limit',
+  'smtpd_client_recipient_rate_limit', 'smtpd_client_auth_rate_limit', 'smtpd_session_limit',
+  'smtpd_forbid_unauth_pipelining', 'anvil_rate_time_unit', 'smtpd_client_event_limit_exceptions', 'mynetworks', 'mydestination',
   'relay_domains', 'virtual_mailbox_domains', 'virtual_alias_domains', 'virtual_mailbox_maps',
   'virtual_alias_maps', 'smtpd_client_restrictions', 'smtpd_helo_restrictions', 'smtpd_sender_restrictions',
-  'smtpd_relay_restrictions', 'smtpd_recipient_restrictions', 'smtpd_data_restrictions', 'smtpd_helo_required',
+  'smtpd_relay_restrictions', 'smtpd_recipient_restrictions', 'smtpd_data_restrictions',
+  'smtpd_end_of_data_restrictions', 'smtpd_reject_unlisted_recipient', 'smtpd_reject_unlisted_sender', 'smtpd_helo_required',
   'smtpd_tls_security_level', 'smtpd_tls_cert_file', 'smtpd_tls_key_file', 'smtpd_tls_auth_only',
-  'smtpd_sasl_auth_enable', 'smtpd_sasl_password_maps', 'smtputf8_enable', 'smtpd_forbid_bare_newline',
+  'smtpd_sasl_auth_enable', 'smtpd_sasl_password_maps', 'smtpd_sasl_security_options',
+  'smtpd_sasl_tls_security_options', 'smtputf8_enable', 'smtpd_forbid_bare_newline',
   'smtpd_forbid_bare_newline_exclusions', 'dns_resolver_servers', 'reject_code', 'defer_code',
   'access_map_reject_code', 'access_map_defer_code', 'relay_domains_reject_code', 'unknown_address_reject_code',
   'non_fqdn_reject_code', 'invalid_hostname_reject_code', 'maps_rbl_reject_code', 'unknown_virtual_mailbox_reject_code',
@@ -99,13 +121,20 @@ export function readSmtpdSettings(config: MainConfig): SmtpdSettings {
     greetWaitMs: secs('smtpd_greet_wait') * 1000,
     messageSizeLimit: c.int('message_size_limit'),
     recipientLimit: c.int('smtpd_recipient_limit'),
+    recipientOvershootLimit: c.int('smtpd_recipient_overshoot_limit'),
     timeoutMs: secs('smtpd_timeout') * 1000,
     softErrorLimit: c.int('smtpd_soft_error_limit'),
     hardErrorLimit: c.int('smtpd_hard_error_limit'),
     errorSleepMs: secs('smtpd_error_sleep_time') * 1000,
+    junkCommandLimit: c.int('smtpd_junk_command_limit'),
     connectionCountLimit: c.int('smtpd_client_connection_count_limit'),
     connectionRateLimit: c.int('smtpd_client_connection_rate_limit'),
+    messageRateLimit: c.int('smtpd_client_message_rate_limit'),
+    recipientRateLimit: c.int('smtpd_client_recipient_rate_limit'),
+    authRateLimit: c.int('smtpd_client_auth_rate_limit'),
     rateTimeUnitMs: secs('anvil_rate_time_unit') * 1000,
+    sessionLimit: str('smtpd_session_limit') === '' ? defaultSessionLimit(openFileLimit()) : c.int('smtpd_session_limit'),
+    forbidUnauthPipelining: c.bool('smtpd_forbid_unauth_pipelining'),
     eventLimitExceptions: c.list('smtpd_client_event_limit_exceptions'),
     mynetworks,
     mydestination: c.list('mydestination'),
@@ -120,6 +149,9 @@ export function readSmtpdSettings(config: MainConfig): SmtpdSettings {
     relayRestrictions: c.list('smtpd_relay_restrictions'),
     recipientRestrictions: c.list('smtpd_recipient_restrictions'),
     dataRestrictions: c.list('smtpd_data_restrictions'),
+    endOfDataRestrictions: c.list('smtpd_end_of_data_restrictions'),
+    rejectUnlistedRecipient: c.bool('smtpd_reject_unlisted_recipient'),
+    rejectUnlistedSender: c.bool('smtpd_reject_unlisted_sender'),
     heloRequired: c.bool('smtpd_helo_required'),
     tlsLevel: level === 'encrypt' || level === 'may' ? level : 'none',
     tlsCertFile: c.path('smtpd_tls_cert_file'),
@@ -127,6 +159,8 @@ export function readSmtpdSettings(config: MainConfig): SmtpdSettings {
     tlsAuthOnly: c.bool('smtpd_tls_auth_only'),
     saslEnable: c.bool('smtpd_sasl_auth_enable'),
     saslPasswordMaps: c.list('smtpd_sasl_password_maps'),
+    saslPlaintext: plaintextPermitted(c, 'smtpd_sasl_security_options'),
+    saslTlsPlaintext: plaintextPermitted(c, 'smtpd_sasl_tls_security_options'),
     smtputf8: c.bool('smtputf8_enable'),
     bareNewline: bare === 'reject' || bare === 'yes' ? 'reject' : bare === 'no' ? 'no' : 'normalize',
     bareNewlineExclusions: c.list('smtpd_forbid_bare_newline_exclusions'),
@@ -144,4 +178,23 @@ export function readSmtpdSettings(config: MainConfig): SmtpdSettings {
       unknownVirtualMailbox: c.int('unknown_virtual_mailbox_reject_code'),
     },
   };
+}
+
+/** Postfix's SASL security options (Cyrus's names); unknown words are a configuration error, as in Postfix. */
+const SASL_SECURITY_OPTIONS = new Set(['noplaintext', 'noactive', 'nodictionary', 'noanonymous', 'mutual_auth', 'forward_secrecy']);
+
+/**
+ * Whether a SASL security option list leaves PLAIN and LOGIN, the only
+ * mechanisms Postrider has: they send the secret in the clear, fall to
+ * active and dictionary attacks and authenticate one side only, so any
+ * option but noanonymous rules them out (as Cyrus filters them).
+ */
+function plaintextPermitted(c: MainConfig, name: string): boolean {
+  let permitted = true;
+  for (const word of c.list(name)) {
+    const w = word.toLowerCase();
+    if (!SASL_SECURITY_OPTIONS.has(w)) throw new ConfigError(`${name} = ${c.get(name)}: unknown SASL security option "${word}"`);
+    if (w !== 'noanonymous') permitted = false;
+  }
+  return permitted;
 }

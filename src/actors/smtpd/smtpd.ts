@@ -15,8 +15,21 @@
  * (smtputf8_enable), ENHANCEDSTATUSCODES, DSN, STARTTLS (with a certificate
  * and smtpd_tls_security_level may/encrypt) and AUTH PLAIN LOGIN
  * (smtpd_sasl_auth_enable; only after STARTTLS while smtpd_tls_auth_only =
- * yes, Postrider's default). CHUNKING/BDAT is not offered: smtp-server has
- * no BDAT. smtpd_helo_required (default no) is honoured.
+ * yes, Postrider's default; neither when smtpd_sasl_security_options, or
+ * smtpd_sasl_tls_security_options in a TLS session, rules out plaintext
+ * mechanisms). CHUNKING/BDAT is not offered: smtp-server has no BDAT.
+ * smtpd_helo_required (default no) is honoured.
+ *
+ * Per-client limits go through the anvil (smtpd-anvil.ts): connection
+ * count and rate, messages (450 4.7.1 Error: too much mail from ADDR),
+ * recipients (450 4.7.1 Error: too many recipients from ADDR) and AUTH
+ * commands (450 4.7.1 Error: too many AUTH commands from ADDR) per
+ * anvil_rate_time_unit, except for smtpd_client_event_limit_exceptions.
+ * Recipients past smtpd_recipient_limit get 452 4.5.3 and count as errors
+ * only past smtpd_recipient_overshoot_limit; the accepted ones keep the
+ * message. A non-ASCII envelope address needs SMTPUTF8 on MAIL FROM (553
+ * 5.6.7). A failed AUTH costs the same scrypt run whether the user exists
+ * or not (smtpd-sasl.ts).
  *
  * Errors: hostile input gets a reply and the session goes on or ends; socket
  * and server errors are logged, never thrown; listen() rejects with the
@@ -34,11 +47,11 @@ import type { Logger } from '../../util/log.js';
 import { count, label } from '../../util/metrics-counters.js';
 import { smtpError, type SmtpReplyError } from '../../util/smtp-reply.js';
 import { COMMAND_ORDER, SmtpdConnection, SmtpdServer, type ConnectionHooks, type SessionState } from './smtpd-connection.js';
-import { SmtpdAnvil } from './smtpd-anvil.js';
+import { MemoryAnvil, type Anvil } from './smtpd-anvil.js';
 import { SmtpdDns } from './smtpd-dns.js';
 import { MessageCollector } from './smtpd-message.js';
 import { SmtpdPolicy, type PolicyContext, type PolicyVerdict } from './smtpd-policy.js';
-import { verifySecretAsync } from './smtpd-sasl.js';
+import { dummyHash, verifyLogin } from './smtpd-sasl.js';
 import { readSmtpdSettings, type SmtpdSettings } from './smtpd-settings.js';
 
 /**
@@ -66,6 +79,8 @@ export interface SmtpdOptions {
   log: Logger;
   instance: number;
   submit: (s: SmtpdSubmission) => Promise<SubmitResult>;
+  /** The client counters; by default this Smtpd's own (MemoryAnvil). Several Smtpds may share one. */
+  anvil?: Anvil;
 }
 
 /** Error codes of Smtpd's own failures. */
@@ -90,7 +105,7 @@ export class Smtpd {
   private readonly server: SmtpdServer;
   private readonly dns: SmtpdDns;
   private readonly policy: SmtpdPolicy;
-  private readonly anvil: SmtpdAnvil;
+  private readonly anvil: Anvil;
   private readonly queueIds: QueueIdGenerator;
   private readonly states = new WeakMap<SMTPServerSession, SessionState>();
   private readonly disabled: string[];
@@ -108,7 +123,7 @@ export class Smtpd {
     const s = this.settings;
     this.dns = new SmtpdDns(s.dnsServers);
     this.policy = new SmtpdPolicy(s, opts.config.dir, this.dns, this.log);
-    this.anvil = new SmtpdAnvil(s.connectionCountLimit, s.connectionRateLimit, s.rateTimeUnitMs);
+    this.anvil = opts.anvil ?? new MemoryAnvil(s.rateTimeUnitMs);
     this.queueIds = new QueueIdGenerator(32 + opts.instance);
 
     let key: Buffer | undefined;
@@ -125,6 +140,13 @@ export class Smtpd {
     this.disabled = [...BASE_DISABLED];
     if (!this.tlsReady) this.disabled.push('STARTTLS');
     if (!s.saslEnable) this.disabled.push('AUTH');
+    if (s.saslEnable) {
+      // Made now, so that the first login for an unknown user does not pay for it (and show it).
+      dummyHash();
+      if (!s.saslPlaintext && !(this.tlsReady && s.saslTlsPlaintext)) {
+        this.log.warning(`smtpd_sasl_security_options rule out PLAIN and LOGIN, the only mechanisms there are: service ${opts.service.name} offers no AUTH`);
+      }
+    }
 
     const hooks: ConnectionHooks = {
       greetWaitMs: s.greetWaitMs,
@@ -134,9 +156,15 @@ export class Smtpd {
       hardErrorLimit: s.hardErrorLimit,
       errorSleepMs: s.errorSleepMs,
       heloRequired: s.heloRequired,
-      sessionState: (conn) => this.stateOf(conn.session),
+      junkCommandLimit: s.junkCommandLimit,
+      forbidUnauthPipelining: s.forbidUnauthPipelining,
+      sessionLimit: s.sessionLimit,
+      sessionRefused: (socket) => this.sessionRefused(socket.remoteAddress ?? 'unknown', socket.remotePort ?? 0),
+      // The connection knows the client from the start; the session only once it is ready (early input needs the state sooner).
+      sessionState: (conn) => this.stateOf(conn.session, conn.remoteAddress, conn.remotePort),
       beforeData: (session) => this.beforeData(session),
-      event: (conn, text) => this.log.info(`${text} from ${conn.state.clientName}[${conn.state.clientAddr}]`),
+      beforeAuth: (session) => this.beforeAuth(session),
+      event: (conn, text, detail) => this.log.info(`${text} from ${conn.state.clientName}[${conn.state.clientAddr}]${detail === undefined ? '' : `: ${detail}`}`),
     };
     const options: SMTPServerOptions = {
       name: s.myhostname,
@@ -154,12 +182,11 @@ export class Smtpd {
       allowInsecureAuth: true,
       disabledCommands: this.disabled,
       size: s.messageSizeLimit > 0 ? s.messageSizeLimit : undefined,
-      maxRecipients: s.recipientLimit > 0 ? s.recipientLimit : undefined,
       socketTimeout: s.timeoutMs,
       onConnect: (session, cb) => this.guard(this.onConnect(session, cb), cb, 421),
       onSecure: (_socket, session, cb) => this.onSecure(session, cb),
       onAuth: (auth, session, cb) => this.guard(this.onAuth(auth, session, cb), cb, 454),
-      onMailFrom: (address, session, cb) => this.onMailFrom(address, session, cb),
+      onMailFrom: (address, session, cb) => this.guard(this.onMailFrom(address, session, cb), cb, 451),
       onRcptTo: (address, session, cb) => this.guard(this.onRcptTo(address, session, cb), cb, 451),
       onData: (stream, session, cb) => this.onData(stream, session, cb),
       onClose: (session) => this.onClose(session),
@@ -251,15 +278,20 @@ export class Smtpd {
     }
   }
 
-  private stateOf(session: SMTPServerSession): SessionState {
+  private stateOf(session: SMTPServerSession, addr = session.remoteAddress, port = session.remotePort): SessionState {
     let state = this.states.get(session);
     if (!state) {
       state = {
         clientName: 'unknown',
-        clientAddr: session.remoteAddress,
-        clientPort: session.remotePort,
+        clientAddr: addr,
+        clientPort: port,
         bareNewline: this.settings.bareNewline,
         errorCount: 0,
+        junkCommands: 0,
+        rcptOvershoot: 0,
+        forgiveReply: false,
+        illegalPipelining: false,
+        rateExempt: false,
         commands: new Map(),
         clientLogged: false,
         admitted: false,
@@ -284,17 +316,23 @@ export class Smtpd {
     const client = `${state.clientName}[${state.clientAddr}]`;
     this.log.info(`connect from ${client}`);
     if (this.draining) return cb(smtpError(421, '4.3.2', `${s.myhostname} Error: service shutting down`));
-    const exempt = this.policy.eventLimitExceptions.match(state.clientName, state.clientAddr);
-    if (!exempt) {
-      const verdict = this.anvil.connect(state.clientAddr);
-      if (!verdict.ok) {
-        const what = verdict.reason === 'count' ? 'Connection concurrency limit exceeded' : 'Connection rate limit exceeded';
-        this.log.warning(`${what}: ${verdict.value} from ${client} for service ${this.service.name}`);
+    state.rateExempt = this.policy.eventLimitExceptions.match(state.clientName, state.clientAddr);
+    if (!state.rateExempt) {
+      // As Postfix: every connection is counted (and later released), the refused ones too.
+      const { count: open, rate } = await this.anvil.connect(this.service.name, state.clientAddr);
+      state.admitted = true;
+      const over =
+        s.connectionCountLimit > 0 && open > s.connectionCountLimit
+          ? (['Connection concurrency limit exceeded', open, 'connection_limit'] as const)
+          : s.connectionRateLimit > 0 && rate > s.connectionRateLimit
+            ? (['Connection rate limit exceeded', rate, 'connection_rate'] as const)
+            : undefined;
+      if (over) {
+        this.log.warning(`${over[0]}: ${over[1]} from ${client} for service ${this.service.name}`);
         this.counters.rejected++;
-        count('smtpd_rejected', label('reason', verdict.reason === 'count' ? 'connection_limit' : 'connection_rate'));
+        count('smtpd_rejected', label('reason', over[2]));
         return cb(smtpError(421, '4.7.0', `${s.myhostname} Error: too many connections from ${state.clientAddr}`));
       }
-      state.admitted = true;
     }
     if (s.bareNewline === 'reject' && this.policy.bareNewlineExclusions.match(state.clientName, state.clientAddr)) {
       state.bareNewline = 'normalize';
@@ -308,10 +346,43 @@ export class Smtpd {
     cb();
   }
 
-  /** AUTH is not offered before TLS while smtpd_tls_auth_only = yes (as Postfix). */
+  /**
+   * AUTH is not offered before TLS while smtpd_tls_auth_only = yes (as
+   * Postfix), nor where the SASL security options (smtpd_sasl_tls_security_options
+   * in a TLS session) leave no mechanism: PLAIN and LOGIN are plaintext ones.
+   */
   private disabledFor(session: SMTPServerSession): string[] {
-    if (this.settings.saslEnable && this.settings.tlsAuthOnly && !session.secure) return [...this.disabled, 'AUTH'];
+    const s = this.settings;
+    if (!s.saslEnable) return this.disabled;
+    const plaintext = session.secure ? s.saslTlsPlaintext : s.saslPlaintext;
+    if ((s.tlsAuthOnly && !session.secure) || !plaintext) return [...this.disabled, 'AUTH'];
     return this.disabled;
+  }
+
+  /** A connection beyond smtpd_session_limit (refused before any session state; postscreen's log line). */
+  private sessionRefused(addr: string, port: number): void {
+    this.counters.rejected++;
+    count('smtpd_rejected', label('reason', 'session_limit'));
+    this.log.info(`NOQUEUE: reject: CONNECT from [${addr.replace(/^::ffff:/i, '')}]:${port}: all server ports busy`);
+  }
+
+  /**
+   * One event of a rate that anvil counts for this client (never for the
+   * exempt ones): the refusal once over `limit`, logged as Postfix does.
+   */
+  private async overRate(state: SessionState, limit: number, event: 'mail' | 'rcpt' | 'auth', reply: string, what: string): Promise<SmtpReplyError | undefined> {
+    if (limit <= 0 || state.rateExempt) return undefined;
+    const rate = await this.anvil[event](this.service.name, state.clientAddr);
+    if (rate <= limit) return undefined;
+    this.log.warning(`${what} rate limit exceeded: ${rate} from ${state.clientName}[${state.clientAddr}] for service ${this.service.name}`);
+    this.counters.rejected++;
+    count('smtpd_rejected', label('reason', `${event}_rate`));
+    return smtpError(450, '4.7.1', `Error: too ${reply} from ${state.clientAddr}`);
+  }
+
+  /** smtpd_client_auth_rate_limit, before the mechanism runs. */
+  private beforeAuth(session: SMTPServerSession): Promise<SmtpReplyError | undefined> {
+    return this.overRate(this.stateOf(session), this.settings.authRateLimit, 'auth', 'many AUTH commands', 'AUTH command');
   }
 
   private async onAuth(
@@ -323,19 +394,24 @@ export class Smtpd {
     const method = auth.method;
     const user = auth.username ?? '';
     let ok = false;
-    if ((method === 'PLAIN' || method === 'LOGIN') && user && typeof auth.password === 'string') {
-      for (const spec of this.settings.saslPasswordMaps) {
-        const table = this.policy.table(spec);
-        let hash: string | undefined;
-        try {
-          hash = table?.get(user);
-        } catch {
-          hash = undefined;
+    if ((method === 'PLAIN' || method === 'LOGIN') && typeof auth.password === 'string') {
+      let tableError = false;
+      const lookup = (name: string): string | undefined => {
+        if (!name) return undefined;
+        for (const spec of this.settings.saslPasswordMaps) {
+          try {
+            const hash = this.policy.table(spec)?.get(name);
+            if (hash !== undefined) return hash;
+          } catch {
+            tableError = true;
+          }
         }
-        if (hash !== undefined) {
-          ok = await verifySecretAsync(auth.password, hash);
-          break;
-        }
+        return undefined;
+      };
+      ok = await verifyLogin(lookup, user, auth.password);
+      if (tableError && !ok) {
+        this.log.warning(`${state.clientName}[${state.clientAddr}]: SASL ${method} authentication failed: table lookup error`);
+        return cb(smtpError(454, '4.7.0', 'Temporary authentication failure: table lookup error'));
       }
     }
     if (!ok) {
@@ -346,19 +422,34 @@ export class Smtpd {
     cb(null, { user });
   }
 
-  private onMailFrom(address: SMTPServerAddress, session: SMTPServerSession, cb: (err?: Error | null) => void): void {
+  private async onMailFrom(address: SMTPServerAddress, session: SMTPServerSession, cb: (err?: Error | null) => void): Promise<void> {
     const state = this.stateOf(session);
     const s = this.settings;
     if (s.tlsLevel === 'encrypt' && !session.secure) return cb(smtpError(530, '5.7.0', 'Must issue a STARTTLS command first'));
     const args = (address.args || {}) as Record<string, string | boolean>;
     if (args.SMTPUTF8 !== undefined && !s.smtputf8) return cb(smtpError(555, '5.5.4', 'Unsupported option: SMTPUTF8'));
+    const tooMuch = await this.overRate(state, s.messageRateLimit, 'mail', 'much mail', 'Message delivery request');
+    if (tooMuch) return cb(tooMuch);
+    if (args.SMTPUTF8 !== true && NON_ASCII.test(address.address)) return cb(UNDECLARED_SMTPUTF8);
     state.queueId = this.queueIds.next();
     state.clientLogged = false;
+    state.rcptOvershoot = 0;
     cb();
   }
 
   private async onRcptTo(address: SMTPServerAddress, session: SMTPServerSession, cb: (err?: Error | null) => void): Promise<void> {
     const state = this.stateOf(session);
+    const s = this.settings;
+    const tooMany = await this.overRate(state, s.recipientRateLimit, 'rcpt', 'many recipients', 'Recipient address');
+    if (tooMany) return cb(tooMany);
+    if (s.recipientLimit > 0 && session.envelope.rcptTo.length >= s.recipientLimit) {
+      // Postfix: these 452s are not the client's errors until smtpd_recipient_overshoot_limit of them.
+      state.forgiveReply = state.rcptOvershoot++ < s.recipientOvershootLimit;
+      count('smtpd_rejected', RECIPIENT_LIMIT_REASON);
+      return cb(smtpError(452, '4.5.3', 'Error: too many recipients'));
+    }
+    const mailArgs = (session.envelope.mailFrom ? session.envelope.mailFrom.args || {} : {}) as Record<string, string | boolean>;
+    if (mailArgs.SMTPUTF8 !== true && NON_ASCII.test(address.address)) return cb(UNDECLARED_SMTPUTF8);
     const ctx = this.policyContext(session, state, address.address);
     let verdict;
     try {
@@ -410,27 +501,57 @@ export class Smtpd {
         count('smtpd_rejected', SIZE_REASON);
         return cb(smtpError(552, '5.3.4', 'Message size exceeds fixed limit'));
       }
-      const submission = this.submission(session, state, collector.content());
-      this.submitFn(submission).then(
-        (result) => {
-          if (result.ok) {
-            this.counters.accepted++;
-            state.errorCount = 0;
-            return cb(null, `2.0.0 Ok: queued as ${result.queueId}`);
-          }
-          this.counters.rejected++;
-          count('smtpd_rejected', result.code < 500 ? QUEUE_ERROR_REASON : CONTENT_REASON);
-          if (result.code < 500) return cb(smtpError(451, '4.3.0', 'Error: queue file write error'));
-          cb(smtpError(result.code, result.dsn, result.text));
-        },
-        (err: Error) => {
-          this.log.warning(`${submission.queueId}: submit failed: ${err.message}`);
-          this.counters.rejected++;
-          count('smtpd_rejected', QUEUE_ERROR_REASON);
-          cb(smtpError(451, '4.3.0', 'Error: queue file write error'));
-        },
-      );
+      void this.endOfData(session, state).then((refusal) => {
+        if (refusal) return cb(refusal);
+        this.submit(session, state, collector, cb);
+      });
     });
+  }
+
+  /** smtpd_end_of_data_restrictions: a refusal or undefined (an internal failure is a 451). */
+  private async endOfData(session: SMTPServerSession, state: SessionState): Promise<SmtpReplyError | undefined> {
+    if (this.settings.endOfDataRestrictions.length === 0) return undefined;
+    const rcpts = session.envelope.rcptTo;
+    const recipient = rcpts.length === 1 ? rcpts[0].address : undefined;
+    let verdict;
+    try {
+      verdict = await this.policy.checkEndOfData(this.policyContext(session, state, recipient));
+    } catch (err) {
+      this.log.warning(`restriction evaluation: ${(err as Error).message}`);
+      return smtpError(451, '4.3.5', 'Server configuration error');
+    }
+    for (const w of verdict.warnings) this.logReject('reject_warning', 'END-OF-MESSAGE', w, state, session, recipient);
+    if (verdict.reject) {
+      this.counters.rejected++;
+      count('smtpd_rejected', label('reason', rejectReason(verdict, verdict.reject)));
+      this.logReject('reject', 'END-OF-MESSAGE', verdict.reject, state, session, recipient);
+    }
+    return verdict.reject;
+  }
+
+  /** Hands the message to cleanup and the store; 250 only once it is there. */
+  private submit(session: SMTPServerSession, state: SessionState, collector: MessageCollector, cb: (err?: Error | null, message?: string) => void): void {
+    const submission = this.submission(session, state, collector.content());
+    this.submitFn(submission).then(
+      (result) => {
+        if (result.ok) {
+          this.counters.accepted++;
+          state.errorCount = 0;
+          state.junkCommands = 0;
+          return cb(null, `2.0.0 Ok: queued as ${result.queueId}`);
+        }
+        this.counters.rejected++;
+        count('smtpd_rejected', result.code < 500 ? QUEUE_ERROR_REASON : CONTENT_REASON);
+        if (result.code < 500) return cb(smtpError(451, '4.3.0', 'Error: queue file write error'));
+        cb(smtpError(result.code, result.dsn, result.text));
+      },
+      (err: Error) => {
+        this.log.warning(`${submission.queueId}: submit failed: ${err.message}`);
+        this.counters.rejected++;
+        count('smtpd_rejected', QUEUE_ERROR_REASON);
+        cb(smtpError(451, '4.3.0', 'Error: queue file write error'));
+      },
+    );
   }
 
   private submission(session: SMTPServerSession, state: SessionState, content: Buffer): SmtpdSubmission {
@@ -498,7 +619,7 @@ export class Smtpd {
     const state = this.states.get(session);
     if (!state || !state.connected) return;
     state.connected = false;
-    if (state.admitted) this.anvil.release(state.clientAddr);
+    if (state.admitted) this.anvil.disconnect(this.service.name, state.clientAddr);
     this.counters.active = Math.max(0, this.counters.active - 1);
     const counts: string[] = [];
     let ok = 0;
@@ -521,6 +642,10 @@ export class Smtpd {
 }
 
 const SIZE_REASON = label('reason', 'size');
+const RECIPIENT_LIMIT_REASON = label('reason', 'recipient_limit');
+const NON_ASCII = /[^\x00-\x7f]/;
+/** Postfix's reply (with strict_smtputf8) to a non-ASCII envelope address in a transaction without SMTPUTF8. */
+const UNDECLARED_SMTPUTF8 = smtpError(553, '5.6.7', 'Must declare SMTPUTF8 to send unicode address');
 const CONTENT_REASON = label('reason', 'content');
 const QUEUE_ERROR_REASON = label('reason', 'queue_write_error');
 

@@ -1,13 +1,12 @@
 /** ESMTP extensions: SIZE, 8BITMIME, SMTPUTF8, DSN, STARTTLS, AUTH, with Postfix's replies. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { makeTestCert } from '../../helpers/tls-cert.js';
 import { saslAddUser } from '../../../src/actors/smtpd/smtpd-sasl.js';
-import { ehloSession, logLines, sendMail, startSmtpd, until } from './smtpd-test-kit.js';
+import { ehloSession, logLines, sendMail, startSmtpd, starttls, until } from './smtpd-test-kit.js';
 
 const cert = makeTestCert('localhost');
 
@@ -64,53 +63,13 @@ test('smtputf8_enable = no: SMTPUTF8 not offered and refused at MAIL', async () 
   }
 });
 
-/** Upgrades a raw session with STARTTLS and returns a line reader over TLS. */
-async function starttls(port: number): Promise<{ cmd: (l: string) => Promise<string>; close: () => void; socket: TLSSocket }> {
-  const c = await ehloSession(port);
-  assert.equal(await c.cmd('STARTTLS'), '220 2.0.0 Ready to start TLS');
-  const socket = tlsConnect({ socket: c.socket, ca: cert.cert, servername: 'localhost' });
-  await new Promise<void>((resolve, reject) => {
-    socket.once('secureConnect', () => resolve());
-    socket.once('error', reject);
-  });
-  socket.on('error', () => undefined);
-  let buffer = '';
-  let wake: (() => void) | undefined;
-  socket.setEncoding('latin1');
-  socket.on('data', (d: string) => {
-    buffer += d;
-    wake?.();
-  });
-  const reply = async (): Promise<string> => {
-    for (;;) {
-      const m = /^(?:\d{3}-[^\n]*\n)*\d{3}(?: [^\n]*)?\r?\n/.exec(buffer);
-      if (m) {
-        buffer = buffer.slice(m[0].length);
-        return m[0].replace(/\r?\n$/, '');
-      }
-      await new Promise<void>((r) => {
-        wake = r;
-        setTimeout(r, 200);
-      });
-    }
-  };
-  return {
-    cmd: async (l: string) => {
-      socket.write(l + '\r\n');
-      return reply();
-    },
-    close: () => socket.destroy(),
-    socket,
-  };
-}
-
 test('STARTTLS with a certificate, then mail over TLS (protocol ESMTPS); encrypt level refuses plain MAIL', async () => {
   const h = await startSmtpd({ smtpd_tls_security_level: 'encrypt', smtpd_tls_cert_file: cert.certFile, smtpd_tls_key_file: cert.keyFile });
   try {
     const plain = await ehloSession(h.port);
     assert.equal(await plain.cmd('MAIL FROM:<s@test.example>'), '530 5.7.0 Must issue a STARTTLS command first');
     plain.close();
-    const t = await starttls(h.port);
+    const t = await starttls(h.port, cert.cert);
     const ehlo = await t.cmd('EHLO client.test.example');
     assert.ok(!ehlo.includes('STARTTLS'), 'STARTTLS not offered twice');
     assert.equal(await t.cmd('MAIL FROM:<s@test.example>'), '250 2.1.0 Ok');
@@ -152,7 +111,7 @@ test('AUTH PLAIN and LOGIN over TLS with good and bad secrets; AUTH not offered 
     assert.equal(await plain.cmd(`AUTH PLAIN ${token}`), '503 5.5.1 Error: authentication not enabled');
     plain.close();
 
-    const t = await starttls(h.port);
+    const t = await starttls(h.port, cert.cert);
     const ehlo = await t.cmd('EHLO client.test.example');
     assert.ok(ehlo.split('\r\n').some((l) => l.slice(4) === 'AUTH PLAIN LOGIN'), ehlo);
     const bad = Buffer.from('\0alice@test.example\0wrong').toString('base64');
@@ -163,7 +122,7 @@ test('AUTH PLAIN and LOGIN over TLS with good and bad secrets; AUTH not offered 
     assert.equal(await t.cmd('RCPT TO:<far@elsewhere.example>'), '250 2.1.5 Ok');
     t.close();
 
-    const l = await starttls(h.port);
+    const l = await starttls(h.port, cert.cert);
     await l.cmd('EHLO client.test.example');
     assert.equal(await l.cmd('AUTH LOGIN'), '334 VXNlcm5hbWU6');
     assert.equal(await l.cmd(Buffer.from('alice@test.example').toString('base64')), '334 UGFzc3dvcmQ6');
@@ -174,7 +133,7 @@ test('AUTH PLAIN and LOGIN over TLS with good and bad secrets; AUTH not offered 
     l.close();
 
     // Unauthenticated TLS client: still no relay.
-    const u = await starttls(h.port);
+    const u = await starttls(h.port, cert.cert);
     await u.cmd('EHLO client.test.example');
     await u.cmd('MAIL FROM:<x@test.example>');
     assert.equal(await u.cmd('RCPT TO:<far@elsewhere.example>'), '454 4.7.1 <far@elsewhere.example>: Relay access denied');

@@ -1,10 +1,9 @@
-/** The small pieces: reply parsing, bare LF scanning and normalising, anvil counts, DNSBL names, listen addresses. */
+/** The small pieces: reply parsing, bare LF scanning and normalising, DNSBL names, listen addresses. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseReply, smtpError, smtpReply } from '../../../src/util/smtp-reply.js';
 import { hasBareLF } from '../../../src/actors/smtpd/smtpd-connection.js';
 import { normalizeBareLF, MessageCollector } from '../../../src/actors/smtpd/smtpd-message.js';
-import { SmtpdAnvil } from '../../../src/actors/smtpd/smtpd-anvil.js';
 import { rblQueryName } from '../../../src/actors/smtpd/smtpd-dns.js';
 import { parseListenAddress } from '../../../src/actors/smtpd/smtpd.js';
 import { MainConfig } from '../../../src/config/main-config.js';
@@ -39,18 +38,6 @@ test('normalizeBareLF turns bare LF into CRLF and leaves CRLF and bare CR alone'
   m.add(Buffer.from('abc'));
   m.add(Buffer.from('def'));
   assert.equal(m.oversized, true);
-});
-
-test('anvil counts open connections and the rate per time unit', () => {
-  const a = new SmtpdAnvil(2, 3, 1000);
-  assert.deepEqual(a.connect('1.2.3.4', 0), { ok: true });
-  assert.deepEqual(a.connect('1.2.3.4', 1), { ok: true });
-  assert.deepEqual(a.connect('1.2.3.4', 2), { ok: false, reason: 'count', value: 3 });
-  a.release('1.2.3.4');
-  assert.deepEqual(a.connect('1.2.3.4', 3), { ok: false, reason: 'rate', value: 4 });
-  assert.deepEqual(a.connect('1.2.3.4', 1500), { ok: true });
-  assert.deepEqual(a.connect('5.6.7.8', 1500), { ok: true });
-  assert.equal(a.open('1.2.3.4'), 2);
 });
 
 test('DNSBL query names and listen addresses', () => {

@@ -138,6 +138,67 @@ test('reject_unlisted_recipient for a virtual mailbox domain: 550 5.1.1 User unk
   );
 });
 
+test('smtpd_reject_unlisted_recipient (default yes) refuses unknown virtual recipients without a restriction; no turns it off', async () => {
+  const files = { vmailbox: 'known@v.example v.example/known/\n' };
+  const virt = { virtual_mailbox_domains: 'v.example', virtual_mailbox_maps: 'texthash:vmailbox' };
+  await withSmtpd(virt, files, async (h) => {
+    assert.equal(await rcpt(h, { to: 'nobody@v.example' }), '550 5.1.1 <nobody@v.example>: Recipient address rejected: User unknown in virtual mailbox table');
+  });
+  await withSmtpd({ ...virt, smtpd_reject_unlisted_recipient: 'no' }, files, async (h) => {
+    assert.equal(await rcpt(h, { to: 'nobody@v.example' }), '250 2.1.5 Ok');
+  });
+});
+
+test('smtpd_reject_unlisted_sender = yes (and reject_unlisted_sender): 550 5.1.0 for an unknown sender in a virtual domain', async () => {
+  const files = { vmailbox: 'known@v.example v.example/known/\n' };
+  const virt = { virtual_mailbox_domains: 'v.example', virtual_mailbox_maps: 'texthash:vmailbox' };
+  await withSmtpd({ ...virt, smtpd_reject_unlisted_sender: 'yes' }, files, async (h) => {
+    assert.equal(await rcpt(h, { from: 'forged@v.example', to: 'u@mx.test.example' }), '550 5.1.0 <forged@v.example>: Sender address rejected: User unknown in virtual mailbox table');
+    assert.equal(await rcpt(h, { from: 'known@v.example', to: 'u@mx.test.example' }), '250 2.1.5 Ok');
+    assert.equal(await rcpt(h, { from: '', to: 'u@mx.test.example' }), '250 2.1.5 Ok');
+  });
+  // Postfix's default is no: the same forged sender passes, unless the restriction is named.
+  await withSmtpd(virt, files, async (h) => {
+    assert.equal(await rcpt(h, { from: 'forged@v.example', to: 'u@mx.test.example' }), '250 2.1.5 Ok');
+  });
+  await withSmtpd({ ...virt, smtpd_sender_restrictions: 'reject_unlisted_sender' }, files, async (h) => {
+    assert.equal(await rcpt(h, { from: 'forged@v.example', to: 'u@mx.test.example' }), '550 5.1.0 <forged@v.example>: Sender address rejected: User unknown in virtual mailbox table');
+  });
+});
+
+test('smtpd_end_of_data_restrictions refuse after the content, and nothing is queued', async () => {
+  await withSmtpd({ ...STRANGER, smtpd_end_of_data_restrictions: 'check_client_access texthash:clients' }, { clients: '127.0.0.1 REJECT no mail from you\n' }, async (h) => {
+    const c = await ehloSession(h.port);
+    await c.cmd('MAIL FROM:<s@test.example>');
+    assert.equal(await c.cmd('RCPT TO:<u@mx.test.example>'), '250 2.1.5 Ok');
+    assert.equal(await c.cmd('DATA'), '354 End data with <CR><LF>.<CR><LF>');
+    assert.equal(await c.cmd('Subject: x\r\n\r\ny\r\n.'), '554 5.7.1 <localhost[127.0.0.1]>: Client host rejected: no mail from you');
+    assert.equal(h.submissions.length, 0);
+    // The session goes on.
+    assert.equal(await c.cmd('MAIL FROM:<s@test.example>'), '250 2.1.0 Ok');
+    c.close();
+    await until(() => logLines.some((l) => /: reject: END-OF-MESSAGE from localhost\[127\.0\.0\.1\]: 554 5\.7\.1 <localhost\[127\.0\.0\.1\]>: Client host rejected: no mail from you; from=<s@test\.example> to=<u@mx\.test\.example> proto=ESMTP helo=<client\.test\.example>/.test(l)));
+  });
+  await withSmtpd({ smtpd_end_of_data_restrictions: 'reject' }, {}, async (h) => {
+    const c = await ehloSession(h.port);
+    await c.cmd('MAIL FROM:<s@test.example>');
+    await c.cmd('RCPT TO:<u@mx.test.example>');
+    await c.cmd('RCPT TO:<v@mx.test.example>');
+    await c.cmd('DATA');
+    assert.equal(await c.cmd('Subject: x\r\n\r\ny\r\n.'), '554 5.7.1 <END-OF-MESSAGE>: End-of-data rejected: Access denied');
+    assert.equal(h.submissions.length, 0);
+    c.close();
+  });
+  await withSmtpd({ ...STRANGER, smtpd_end_of_data_restrictions: 'check_client_access texthash:clients' }, { clients: '192.0.2.9 REJECT\n' }, async (h) => {
+    const c = await ehloSession(h.port);
+    await c.cmd('MAIL FROM:<s@test.example>');
+    await c.cmd('RCPT TO:<u@mx.test.example>');
+    await c.cmd('DATA');
+    assert.match((await c.cmd('Subject: x\r\n\r\ny\r\n.'))!, /^250 2\.0\.0 Ok: queued as/);
+    c.close();
+  });
+});
+
 test('smtpd_data_restrictions refuse DATA before the 354', async () => {
   await withSmtpd({ smtpd_data_restrictions: 'reject' }, {}, async (h) => {
     const c = await ehloSession(h.port);

@@ -6,6 +6,8 @@
  */
 import { mkdtempSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
+import assert from 'node:assert/strict';
+import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import SMTPConnection, { type SMTPConnectionOptions, type SMTPConnectionSendInfo, type SMTPEnvelope } from 'nodemailer/lib/smtp-connection';
@@ -13,6 +15,7 @@ import type { MasterService } from '../../../src/config/config-types.js';
 import { MainConfig } from '../../../src/config/main-config.js';
 import { configureLogging, Logger, type LogSink } from '../../../src/util/log.js';
 import { Smtpd, type SmtpdSubmission, type SubmitResult } from '../../../src/actors/smtpd/smtpd.js';
+import type { Anvil } from '../../../src/actors/smtpd/smtpd-anvil.js';
 import { waitFor } from '../../helpers/send-mail.js';
 
 export const logLines: string[] = [];
@@ -52,7 +55,11 @@ export function service(name = '127.0.0.1:0'): MasterService {
   };
 }
 
-export async function startSmtpd(params: Record<string, string> = {}, dir = mkdtempSync(join(tmpdir(), 'smtpd-test-'))): Promise<Harness> {
+export async function startSmtpd(
+  params: Record<string, string> = {},
+  dir = mkdtempSync(join(tmpdir(), 'smtpd-test-')),
+  opts: { anvil?: Anvil } = {},
+): Promise<Harness> {
   const config = new MainConfig(
     {
       myhostname: 'mx.test.example',
@@ -78,6 +85,7 @@ export async function startSmtpd(params: Record<string, string> = {}, dir = mkdt
     config,
     service: service(),
     log: new Logger('smtpd', 1),
+    anvil: opts.anvil,
     instance: 0,
     submit: async (s) => {
       if (h.failWith === 'throw') throw new Error('store exploded');
@@ -234,4 +242,44 @@ export async function sendMail(port: number, opts: SendOptions): Promise<string>
 /** Waits until `pred` holds or times out (polling; no timing assertion). */
 export function until(pred: () => boolean, timeoutMs = 5000): Promise<void> {
   return waitFor(pred, timeoutMs);
+}
+
+/** Upgrades a raw session with STARTTLS and returns a line reader over TLS. */
+export async function starttls(port: number, ca: Buffer): Promise<{ cmd: (l: string) => Promise<string>; close: () => void; socket: TLSSocket }> {
+  const c = await ehloSession(port);
+  assert.equal(await c.cmd('STARTTLS'), '220 2.0.0 Ready to start TLS');
+  const socket = tlsConnect({ socket: c.socket, ca, servername: 'localhost' });
+  await new Promise<void>((resolve, reject) => {
+    socket.once('secureConnect', () => resolve());
+    socket.once('error', reject);
+  });
+  socket.on('error', () => undefined);
+  let buffer = '';
+  let wake: (() => void) | undefined;
+  socket.setEncoding('latin1');
+  socket.on('data', (d: string) => {
+    buffer += d;
+    wake?.();
+  });
+  const reply = async (): Promise<string> => {
+    for (;;) {
+      const m = /^(?:\d{3}-[^\n]*\n)*\d{3}(?: [^\n]*)?\r?\n/.exec(buffer);
+      if (m) {
+        buffer = buffer.slice(m[0].length);
+        return m[0].replace(/\r?\n$/, '');
+      }
+      await new Promise<void>((r) => {
+        wake = r;
+        setTimeout(r, 200);
+      });
+    }
+  };
+  return {
+    cmd: async (l: string) => {
+      socket.write(l + '\r\n');
+      return reply();
+    },
+    close: () => socket.destroy(),
+    socket,
+  };
 }
