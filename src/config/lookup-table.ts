@@ -13,27 +13,9 @@ import { ConfigError, splitList } from './main-config.js';
 import { logicalLines } from './main-cf.js';
 import { openPatternTable } from './table-regexp.js';
 import { openCidrTable } from './table-cidr.js';
+import type { LookupTable } from './table-types.js';
 
-/** An open lookup table. */
-export interface LookupTable {
-  /** The spec it was opened with, e.g. "hash:/etc/postfix/virtual". */
-  readonly spec: string;
-  /** The table type: "hash", "regexp", ..., or "list" for openTableList. */
-  readonly type: string;
-  /** Full-key lookup. Keys of hash-like and inline tables are case-insensitive. */
-  get(key: string): string | undefined;
-  /**
-   * Partial-key lookup (parent domains, "user@", address prefixes): pattern
-   * tables (regexp, pcre, cidr) do not answer these, as in Postfix.
-   */
-  getPartial(key: string): string | undefined;
-  /**
-   * Every result the table can give, where they are fixed (static:, inline:,
-   * the hash-like types); absent for pattern tables, whose results may
-   * depend on the key. For checks of what a table may answer.
-   */
-  values?(): string[];
-}
+export type { LookupTable } from './table-types.js';
 
 const TEXT_TYPES = new Set(['texthash', 'hash', 'btree', 'lmdb', 'cdb', 'dbm', 'sdbm']);
 

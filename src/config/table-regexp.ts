@@ -8,7 +8,7 @@
  * substituted in the result. Any malformed line throws ConfigError naming
  * the table spec, file and line.
  */
-import type { LookupTable } from './lookup-table.js';
+import type { LookupTable } from './table-types.js';
 import { readRules, type TableRule } from './table-rules.js';
 
 interface Rule extends TableRule {
