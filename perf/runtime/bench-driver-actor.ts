@@ -4,7 +4,7 @@
  * threads, msgpack on a MessageChannel), not main-thread-to-actor.
  */
 import { Bench } from 'tinybench';
-import { runActor } from '../../src/supervisor/actor.js';
+import { runActor } from '../../src/runtime/actor.js';
 
 export interface BenchDriverProtocol {
   run: { req: { timeMs: number }; rep: { rows: Array<{ task: string; roundTripsPerSecond: number; meanLatencyMs: number; samples: number }> } };

@@ -1,5 +1,5 @@
 /** bench-echo-actor: answers `echo` with its body, for the round-trip benchmark. */
-import { runActor } from '../../src/supervisor/actor.js';
+import { runActor } from '../../src/runtime/actor.js';
 
 export interface BenchEchoProtocol {
   echo: { req: { data: Uint8Array }; rep: { data: Uint8Array } };

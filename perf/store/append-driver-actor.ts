@@ -4,7 +4,7 @@
  * batched posts), so the latency is the one smtpd sees: from the call to the
  * journal's acknowledgement after fdatasync.
  */
-import { runActor } from '../../src/supervisor/actor.js';
+import { runActor } from '../../src/runtime/actor.js';
 import { QueueIdGenerator } from '../../src/store/store-queue-id.js';
 import { message, now, percentile } from './append-via-thread-common.js';
 

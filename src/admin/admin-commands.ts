@@ -9,7 +9,7 @@ import type { AdminAction, QueuedMessage } from '../store/store-types.js';
 import type { ControlHandler } from '../supervisor/control-server.js';
 import type { Supervisor } from '../supervisor/supervisor.js';
 import { readContent } from '../store/queue-store.js';
-import { formatMailqEntry, formatPostcat, formatPostqueueJson, mailqFooter, mailqHeader, queueNameOf } from '../cli/queue-format.js';
+import { formatMailqEntry, formatPostcat, formatPostqueueJson, mailqFooter, mailqHeader, queueNameOf } from './queue-format.js';
 
 /** The part of the supervisor these commands need. */
 export interface AdminHost {

@@ -32,7 +32,7 @@ import {
   ensureMaildrop,
   writeMaildropFile,
   type MaildropEnvelope,
-} from '../actors/pickup/pickup-file.js';
+} from '../global/maildrop-file.js';
 
 export const EX_OK = 0;
 export const EX_USAGE = 64;

@@ -11,8 +11,8 @@
  */
 import { MessageChannel } from 'node:worker_threads';
 import type { Logger } from '../util/log.js';
-import { SUPERVISOR_ROLE, type ToWorker } from './control-messages.js';
-import { PeerLink, PeerSet } from './peer.js';
+import { SUPERVISOR_ROLE, type ToWorker } from '../runtime/control-messages.js';
+import { PeerLink, PeerSet } from '../runtime/peer.js';
 import { related, talksTo, wiredService } from './role-registry.js';
 import type { Incarnation } from './supervisor-types.js';
 import { postTo } from './supervisor-worker.js';

@@ -6,7 +6,7 @@
  * and checks that each line fails with the error it names (so a typo cannot
  * stand in for the mismatch). Never run.
  */
-import { runActor } from '../../src/supervisor/actor.js';
+import { runActor } from '../../src/runtime/actor.js';
 import type { Supervisor } from '../../src/supervisor/supervisor.js';
 
 /** The calling side: an actor and the supervisor. */

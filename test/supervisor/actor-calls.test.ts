@@ -2,7 +2,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { Supervisor } from '../../src/supervisor/supervisor.js';
-import type { ActorCallError } from '../../src/supervisor/actor-error.js';
+import type { ActorCallError } from '../../src/runtime/actor-error.js';
 import { makeConfig, service, tempDir, testRegistry } from './harness.js';
 import type { Outcome } from './fixtures/caller-actor.js';
 

@@ -24,7 +24,7 @@ import { hostname } from 'node:os';
 import type { MainConfig } from '../../config/main-config.js';
 import { notifyAllows } from '../../global/dsn-notify.js';
 import type { QueuedMessage } from '../../store/store-types.js';
-import { origRecipient } from '../../util/delivery-log.js';
+import { origRecipient } from '../../global/delivery-log.js';
 import { gmtStamp, mailDate } from '../../global/mail-date.js';
 import { perMessageLines, perRecipientLines, MAIL_NAME } from './bounce-dsn.js';
 import { boilerplate, DOUBLE_BOUNCE_SUBJECT, printable, SUBJECTS, wrapLine, type NoticeKind } from './bounce-template.js';

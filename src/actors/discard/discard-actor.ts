@@ -2,7 +2,7 @@
  * discard actor: Postfix's discard(8): reports every recipient delivered and
  * drops the message.
  */
-import { runActor } from '../../supervisor/actor.js';
+import { runActor } from '../../runtime/actor.js';
 import { DiscardAgent } from './discard-agent.js';
 
 runActor('discard', (ctx) => {

@@ -2,7 +2,7 @@
  * error actor: Postfix's error(8) (bounce every recipient with the nexthop
  * text) and, for the "retry" transport, the deferring variant.
  */
-import { runActor } from '../../supervisor/actor.js';
+import { runActor } from '../../runtime/actor.js';
 import { ErrorAgent } from './error-agent.js';
 
 runActor('error', (ctx) => {

@@ -8,7 +8,7 @@
  * It only stores: qmgr decides when a message's pass ends and asks bounce
  * for the failure notice, then records the recipients it listed.
  */
-import { runActor } from '../../supervisor/actor.js';
+import { runActor } from '../../runtime/actor.js';
 import { QueueStore } from '../../store/queue-store.js';
 import { count, label, type MetricLabels } from '../../util/metrics-counters.js';
 

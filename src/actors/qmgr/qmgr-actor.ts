@@ -8,7 +8,7 @@
  * Calls to a restarting peer fail with a retryable error; those are retried
  * here (journal, bounce) or turned into a deferral by the scheduler (agents).
  */
-import { runActor, type PeerGroup } from '../../supervisor/actor.js';
+import { runActor, type PeerGroup } from '../../runtime/actor.js';
 import { Scheduler } from './qmgr-scheduler.js';
 import type { DeliveryProtocol, JournalProtocol, ResolvedAddress } from '../../protocol/protocol.js';
 import type { QueuedMessage } from '../../store/store-types.js';

@@ -15,7 +15,7 @@
  */
 import type { DeliveryRequest, DeliveryResult } from '../../protocol/protocol.js';
 import type { RecipientOutcome } from '../../store/store-types.js';
-import { formatDelivery } from '../../util/delivery-log.js';
+import { formatDelivery } from '../../global/delivery-log.js';
 import { AGENT_CRASHED, isLive, RESOLVER_FAILED, TRANSPORT_UNAVAILABLE, type Entry, type Job } from './qmgr-entry.js';
 import { Destination } from './qmgr-feedback.js';
 import type { TransportLimitTable } from './qmgr-params.js';

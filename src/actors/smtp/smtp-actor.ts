@@ -5,7 +5,7 @@
  * lives in this thread; qmgr sends each destination to one instance, so its
  * idle connections are all here to be reused.
  */
-import { runActor } from '../../supervisor/actor.js';
+import { runActor } from '../../runtime/actor.js';
 import { SmtpAgent } from './smtp-agent.js';
 import { ContentReader } from '../../global/content-reader.js';
 

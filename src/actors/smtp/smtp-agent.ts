@@ -11,7 +11,7 @@ import type { MainConfig } from '../../config/main-config.js';
 import type { DeliveryOutcome, DeliveryRequest, DeliveryResult } from '../../protocol/protocol.js';
 import type { BodyLocation } from '../../store/store-types.js';
 import type { Logger } from '../../util/log.js';
-import { logOutcomes } from '../../util/delivery-log.js';
+import { logOutcomes } from '../../global/delivery-log.js';
 import { SmtpConnectionCache } from './smtp-connection-cache.js';
 import { makeResolver, resolveTargets } from './smtp-mx.js';
 import { parseNexthop } from './smtp-nexthop.js';

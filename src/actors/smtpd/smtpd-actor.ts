@@ -4,10 +4,10 @@
  * policy, and hands each message to cleanup and the journal; the client
  * hears 250 only after the journal has the message on disk.
  */
-import { runActor } from '../../supervisor/actor.js';
+import { runActor } from '../../runtime/actor.js';
 import { Smtpd } from './smtpd.js';
-import { cleanupForActor } from '../../global/cleanup-for-actor.js';
-import { submitToQueue } from '../../global/queue-submit.js';
+import { cleanupForActor } from '../../cleanup/cleanup-for-actor.js';
+import { submitToQueue } from '../../cleanup/cleanup-submit.js';
 
 runActor('smtpd', async (ctx) => {
   if (!ctx.service) throw new Error('smtpd started without an inet service');

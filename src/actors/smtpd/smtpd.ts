@@ -40,7 +40,7 @@ import type { AddressInfo } from 'node:net';
 import type { SMTPServerAddress, SMTPServerAuthentication, SMTPServerAuthenticationResponse, SMTPServerDataStream, SMTPServerOptions, SMTPServerSession } from 'smtp-server/lib/types.js';
 import type { MasterService } from '../../config/config-types.js';
 import type { MainConfig } from '../../config/main-config.js';
-import type { SubmitOutcome } from '../../global/queue-submit.js';
+import type { SubmitOutcome } from '../../cleanup/cleanup-submit.js';
 import { QueueIdGenerator } from '../../store/store-queue-id.js';
 import type { DsnNotify, NewMessage, RecipientSpec } from '../../store/store-types.js';
 import type { Logger } from '../../util/log.js';
@@ -51,7 +51,7 @@ import { MemoryAnvil, type Anvil } from './smtpd-anvil.js';
 import { SmtpdDns } from './smtpd-dns.js';
 import { MessageCollector } from './smtpd-message.js';
 import { SmtpdPolicy, type PolicyContext, type PolicyVerdict } from './smtpd-policy.js';
-import { dummyHash, verifyLogin } from './smtpd-sasl.js';
+import { dummyHash, verifyLogin } from '../../global/sasl-passwd.js';
 import { readSmtpdSettings, type SmtpdSettings } from './smtpd-settings.js';
 
 /**

@@ -3,7 +3,7 @@
  * expansion) and resolve (address class, transport, nexthop) for cleanup and
  * qmgr. Stateless apart from its caches, so a restart loses nothing.
  */
-import { runActor } from '../../supervisor/actor.js';
+import { runActor } from '../../runtime/actor.js';
 import { TrivialRewrite } from './trivial-rewrite.js';
 
 runActor('trivial-rewrite', (ctx) => {

@@ -2,7 +2,7 @@
  * virtual actor: Postfix's virtual(8): delivery into Maildir mailboxes under
  * virtual_mailbox_base, as virtual_mailbox_maps names them.
  */
-import { runActor } from '../../supervisor/actor.js';
+import { runActor } from '../../runtime/actor.js';
 import { VirtualAgent } from './virtual-agent.js';
 import { ContentReader } from '../../global/content-reader.js';
 

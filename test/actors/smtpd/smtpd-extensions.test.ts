@@ -5,7 +5,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { makeTestCert } from '../../helpers/tls-cert.js';
-import { saslAddUser } from '../../../src/actors/smtpd/smtpd-sasl.js';
+import { saslAddUser } from '../../../src/global/sasl-passwd.js';
 import { ehloSession, logLines, sendMail, startSmtpd, starttls, until } from './smtpd-test-kit.js';
 
 const cert = makeTestCert('localhost');

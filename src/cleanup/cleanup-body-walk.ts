@@ -11,7 +11,7 @@
  * PREPEND and REPLACE to the body. Runs in the body worker; a failing table
  * throws.
  */
-import type { LookupTable } from '../../config/lookup-table.js';
+import type { LookupTable } from '../config/lookup-table.js';
 import { parseAction, type CheckEvent } from './cleanup-actions.js';
 
 export interface BodyWalkOptions {

@@ -11,7 +11,7 @@ const {
   mailqFooter,
   mailqHeader,
   queueNameOf,
-} = await import('../../src/cli/queue-format.js');
+} = await import('../../src/admin/queue-format.js');
 import type { QueuedMessage, QueuedRecipient } from '../../src/store/store-types.js';
 
 const ARRIVAL = Date.UTC(2026, 10, 28, 10, 0, 0); // Sat Nov 28 10:00:00 2026

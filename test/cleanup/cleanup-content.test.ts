@@ -3,7 +3,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { headerValue, normalizeLineEnds, splitMessage, unfoldHeader } from '../../../src/actors/cleanup/cleanup-content.js';
+import { headerValue, normalizeLineEnds, splitMessage, unfoldHeader } from '../../src/cleanup/cleanup-content.js';
 
 test('normalizeLineEnds leaves CRLF input as the same bytes and fixes bare LF only', () => {
   const crlf = Buffer.from('a\r\nb\r\n');

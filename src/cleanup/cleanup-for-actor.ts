@@ -2,8 +2,8 @@
  * cleanup-for-actor: builds the inline Cleanup an actor uses on its way into
  * the queue, with address rewriting answered by the trivial-rewrite actor.
  */
-import { Cleanup } from '../actors/cleanup/cleanup.js';
-import type { ActorContext } from '../supervisor/actor.js';
+import { Cleanup } from './cleanup.js';
+import type { ActorContext } from '../runtime/actor.js';
 import type { TrivialRewriteProtocol } from '../protocol/protocol.js';
 import type { RoleName } from '../protocol/role-catalogue.js';
 import { Logger } from '../util/log.js';

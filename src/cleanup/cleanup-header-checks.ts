@@ -12,7 +12,7 @@
  * A table that fails a lookup throws; cleanup turns that into a temporary
  * failure.
  */
-import type { LookupTable } from '../../config/lookup-table.js';
+import type { LookupTable } from '../config/lookup-table.js';
 import { parseAction, type CheckEvent } from './cleanup-actions.js';
 import { unfoldHeader, type HeaderField } from './cleanup-content.js';
 

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { formatDelay, formatDelivery, origRecipient } from '../../../src/util/delivery-log.js';
+import { formatDelay, formatDelivery, origRecipient } from '../../src/global/delivery-log.js';
 
 test('delays print as Postfix\'s format_tv: two significant digits, 10 ms resolution', () => {
   assert.equal(formatDelay(0), '0');

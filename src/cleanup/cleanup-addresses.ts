@@ -6,7 +6,7 @@
  * error comes back as `error` (e.g. "4.6.0 Alias expansion error"); a
  * rewrite service that throws is reported as "4.3.0" with its message.
  */
-import type { RecipientSpec } from '../../store/store-types.js';
+import type { RecipientSpec } from '../store/store-types.js';
 import type { RewriteFn } from './cleanup-types.js';
 
 export type EnvelopeResult =

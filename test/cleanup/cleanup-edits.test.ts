@@ -4,8 +4,8 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { assemble, isEmpty, noEdits, outputHeaders } from '../../../src/actors/cleanup/cleanup-edits.js';
-import { splitMessage } from '../../../src/actors/cleanup/cleanup-content.js';
+import { assemble, isEmpty, noEdits, outputHeaders } from '../../src/cleanup/cleanup-edits.js';
+import { splitMessage } from '../../src/cleanup/cleanup-content.js';
 
 const MESSAGE = 'Date: d\r\nSubject: s\r\n\tfolded\r\nMessage-ID: <a@b>\r\n\r\none\r\ntwo\r\nthree\r\n';
 

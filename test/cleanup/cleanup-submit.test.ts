@@ -9,12 +9,12 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Cleanup } from '../../src/actors/cleanup/cleanup.js';
-import { submitToQueue } from '../../src/global/queue-submit.js';
+import type { Cleanup } from '../../src/cleanup/cleanup.js';
+import { submitToQueue } from '../../src/cleanup/cleanup-submit.js';
 import type { JournalProtocol } from '../../src/protocol/protocol.js';
-import type { PeerGroup } from '../../src/supervisor/actor.js';
+import type { PeerGroup } from '../../src/runtime/actor.js';
 import { Logger } from '../../src/util/log.js';
-import { makeCleanup, smtpInput } from '../actors/cleanup/cleanup-fixture.js';
+import { makeCleanup, smtpInput } from './cleanup-fixture.js';
 
 let dir: string;
 let cleanup: Cleanup;

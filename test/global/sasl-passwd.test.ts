@@ -4,11 +4,11 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { dummyHash, hashSecret, saslAddUser, SaslFileError, verifyLogin, verifySecret, verifySecretAsync } from '../../../src/actors/smtpd/smtpd-sasl.js';
-import { readSmtpdSettings } from '../../../src/actors/smtpd/smtpd-settings.js';
-import { MainConfig } from '../../../src/config/main-config.js';
-import { makeTestCert } from '../../helpers/tls-cert.js';
-import { ehloSession, logLines, startSmtpd, starttls, until } from './smtpd-test-kit.js';
+import { dummyHash, hashSecret, saslAddUser, SaslFileError, verifyLogin, verifySecret, verifySecretAsync } from '../../src/global/sasl-passwd.js';
+import { readSmtpdSettings } from '../../src/actors/smtpd/smtpd-settings.js';
+import { MainConfig } from '../../src/config/main-config.js';
+import { makeTestCert } from '../helpers/tls-cert.js';
+import { ehloSession, logLines, startSmtpd, starttls, until } from '../actors/smtpd/smtpd-test-kit.js';
 
 test('hashSecret makes salted scrypt hashes that verifySecret accepts for the right secret only', async () => {
   const a = hashSecret('s3cret');

@@ -2,13 +2,13 @@
  * cleanup-fixture: builds a Cleanup over a test configuration, with
  * trivial-rewrite answering rewrites in-process and log lines captured.
  */
-import { MainConfig } from '../../../src/config/main-config.js';
-import { Cleanup } from '../../../src/actors/cleanup/cleanup.js';
+import { MainConfig } from '../../src/config/main-config.js';
+import { Cleanup } from '../../src/cleanup/cleanup.js';
 import assert from 'node:assert/strict';
-import type { CleanupInput, CleanupResult } from '../../../src/actors/cleanup/cleanup-types.js';
-import type { NewMessage } from '../../../src/store/store-types.js';
-import { TrivialRewrite } from '../../../src/actors/trivial-rewrite/trivial-rewrite.js';
-import { configureLogging, Logger } from '../../../src/util/log.js';
+import type { CleanupInput, CleanupResult } from '../../src/cleanup/cleanup-types.js';
+import type { NewMessage } from '../../src/store/store-types.js';
+import { TrivialRewrite } from '../../src/actors/trivial-rewrite/trivial-rewrite.js';
+import { configureLogging, Logger } from '../../src/util/log.js';
 
 /** Log lines written since the fixture was made. */
 export const logLines: string[] = [];

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Cleanup } from '../../../src/actors/cleanup/cleanup.js';
+import type { Cleanup } from '../../src/cleanup/cleanup.js';
 import { logLines, makeCleanup, queued, smtpInput, SUFFIX } from './cleanup-fixture.js';
 
 let dir: string;

@@ -10,10 +10,10 @@
  * a lookup.
  */
 import { networkInterfaces } from 'node:os';
-import { compileHostList, type HostMatcher } from '../../config/access-lookup.js';
-import type { MainConfig } from '../../config/main-config.js';
-import { withParameterDefaults } from '../../config/parameter-defaults.js';
-import type { ClientInfo } from '../../store/store-types.js';
+import { compileHostList, type HostMatcher } from '../config/access-lookup.js';
+import type { MainConfig } from '../config/main-config.js';
+import { withParameterDefaults } from '../config/parameter-defaults.js';
+import type { ClientInfo } from '../store/store-types.js';
 
 /** Decides, per client, whether missing From/Date/Message-ID headers are added. */
 export class HeaderRewriteClients {

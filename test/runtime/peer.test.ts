@@ -2,9 +2,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { MessageChannel } from 'node:worker_threads';
-import { PeerLink, PeerSet, hashKey } from '../../src/supervisor/peer.js';
-import { ActorCallError } from '../../src/supervisor/actor-error.js';
-import { decode, encode } from '../../src/supervisor/wire.js';
+import { PeerLink, PeerSet, hashKey } from '../../src/runtime/peer.js';
+import { ActorCallError } from '../../src/runtime/actor-error.js';
+import { decode, encode } from '../../src/runtime/wire.js';
 
 function pair(handlers: Record<string, (body: unknown) => unknown>) {
   const { port1, port2 } = new MessageChannel();

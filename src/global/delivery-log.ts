@@ -5,8 +5,8 @@
  * throws (negative intervals from clock steps print as 0, as Postfix does).
  */
 import type { DeliveryOutcome, DeliveryRequest } from '../protocol/protocol.js';
-import type { Logger } from './log.js';
-import { count, label, observe } from './metrics-counters.js';
+import type { Logger } from '../util/log.js';
+import { count, label, observe } from '../util/metrics-counters.js';
 
 /** Time stamps (ms since the epoch) and facts of one recipient's delivery attempt. */
 export interface DeliveryLogEntry {

@@ -10,8 +10,8 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Cleanup } from '../../../src/actors/cleanup/cleanup.js';
-import type { NewMessage } from '../../../src/store/store-types.js';
+import type { Cleanup } from '../../src/cleanup/cleanup.js';
+import type { NewMessage } from '../../src/store/store-types.js';
 import { afterReceived, logLines, makeCleanup, queued, smtpInput, SUFFIX } from './cleanup-fixture.js';
 
 let dir: string;

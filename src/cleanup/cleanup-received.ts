@@ -4,7 +4,7 @@
  * never throws.
  */
 import type { CleanupInput } from './cleanup-types.js';
-import { mailDate } from '../../global/mail-date.js';
+import { mailDate } from '../global/mail-date.js';
 
 /** The address in brackets as Postfix writes it: "[1.2.3.4]" or "[IPv6:::1]". */
 function bracketAddr(addr: string): string {

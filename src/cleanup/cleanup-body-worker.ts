@@ -4,7 +4,7 @@
  * once per worker thread and kept. A table that cannot be opened or read is
  * answered as { error } rather than thrown, so the caller can defer the mail.
  */
-import { openTableList, type LookupTable } from '../../config/lookup-table.js';
+import { openTableList, type LookupTable } from '../config/lookup-table.js';
 import type { CheckEvent } from './cleanup-actions.js';
 import { walkBody } from './cleanup-body-walk.js';
 

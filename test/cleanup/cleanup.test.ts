@@ -9,7 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Cleanup } from '../../../src/actors/cleanup/cleanup.js';
+import type { Cleanup } from '../../src/cleanup/cleanup.js';
 import { afterReceived, logLines, makeCleanup, queued, smtpInput } from './cleanup-fixture.js';
 
 let dir: string;
@@ -222,9 +222,9 @@ test('an alias expansion error is a temporary reject with 4.6.0', async () => {
 });
 
 test('a rewrite service that fails gives a temporary reject, not a throw', async () => {
-  const { Cleanup } = await import('../../../src/actors/cleanup/cleanup.js');
-  const { MainConfig } = await import('../../../src/config/main-config.js');
-  const { Logger } = await import('../../../src/util/log.js');
+  const { Cleanup } = await import('../../src/cleanup/cleanup.js');
+  const { MainConfig } = await import('../../src/config/main-config.js');
+  const { Logger } = await import('../../src/util/log.js');
   const c = new Cleanup({
     config: new MainConfig({ myhostname: 'mx.example.net' }, dir),
     log: new Logger('cleanup', 2),

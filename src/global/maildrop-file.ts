@@ -23,8 +23,8 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, open, rename, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { DsnNotify, RecipientSpec } from '../../store/store-types.js';
-import { syncDir } from '../../store/store-segment.js';
+import type { DsnNotify, RecipientSpec } from '../store/store-types.js';
+import { syncDir } from '../store/store-segment.js';
 
 export const MAILDROP_FORMAT = 'postrider-maildrop/1';
 

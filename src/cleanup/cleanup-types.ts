@@ -3,7 +3,7 @@
  * pickup, bounce) assigns the queue id; cleanup never throws for bad input,
  * it answers with a reject or discard result instead.
  */
-import type { ClientInfo, NewMessage, RecipientSpec } from '../../store/store-types.js';
+import type { ClientInfo, NewMessage, RecipientSpec } from '../store/store-types.js';
 
 /** One message as received, before cleanup. */
 export interface CleanupInput {

@@ -5,11 +5,11 @@
  * come back as a SubmitFailure with an SMTP code, so smtpd can say 4xx or 5xx
  * and the caller of sendmail can keep its file for the next scan.
  */
-import type { Cleanup, CleanupInput } from '../actors/cleanup/cleanup.js';
-import type { PeerGroup } from '../supervisor/actor.js';
+import type { Cleanup, CleanupInput } from './cleanup.js';
+import type { PeerGroup } from '../runtime/actor.js';
 import type { JournalProtocol } from '../protocol/protocol.js';
 import type { Logger } from '../util/log.js';
-import { isSoftDsn, splitDsnText } from './dsn-status.js';
+import { isSoftDsn, splitDsnText } from '../global/dsn-status.js';
 
 export type SubmitOutcome =
   | { ok: true; queueId: string }

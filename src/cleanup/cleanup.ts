@@ -18,22 +18,22 @@
  * configuration shows at start. close() stops the body-check pool.
  */
 import { hostname } from 'node:os';
-import type { MainConfig } from '../../config/main-config.js';
-import { openTableList } from '../../config/lookup-table.js';
-import { withParameterDefaults } from '../../config/parameter-defaults.js';
-import type { Logger } from '../../util/log.js';
-import type { NewMessage } from '../../store/store-types.js';
+import type { MainConfig } from '../config/main-config.js';
+import { openTableList } from '../config/lookup-table.js';
+import { withParameterDefaults } from '../config/parameter-defaults.js';
+import type { Logger } from '../util/log.js';
+import type { NewMessage } from '../store/store-types.js';
 import { actionLogText, isHeaderText, isMailAddress, rejectReason, type CheckEvent } from './cleanup-actions.js';
 import { rewriteEnvelope, type EnvelopeResult } from './cleanup-addresses.js';
 import { BodyCheckPool } from './cleanup-body-pool.js';
 import { headerValue, normalizeLineEnds, splitMessage, type HeaderField } from './cleanup-content.js';
 import { assemble, isEmpty, noEdits, outputHeaders, type ContentEdits } from './cleanup-edits.js';
-import { gmtStamp, mailDate } from '../../global/mail-date.js';
+import { gmtStamp, mailDate } from '../global/mail-date.js';
 import { runHeaderChecks, type PrimaryHeaderTables } from './cleanup-header-checks.js';
 import { receivedHeader } from './cleanup-received.js';
 import { HeaderRewriteClients } from './cleanup-rewrite-clients.js';
 import type { CleanupInput, CleanupResult, RewriteFn } from './cleanup-types.js';
-import type { RecipientSpec } from '../../store/store-types.js';
+import type { RecipientSpec } from '../store/store-types.js';
 
 export type { CleanupInput, CleanupResult, RewriteFn } from './cleanup-types.js';
 
