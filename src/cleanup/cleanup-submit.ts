@@ -1,5 +1,5 @@
 /**
- * queue-submit: the one way a message enters the queue, shared by smtpd,
+ * cleanup-submit: the one way a message enters the queue, shared by smtpd,
  * pickup and bounce: cleanup (inline, in the calling thread) and then the
  * journal actor, which replies only once the message is on disk. Failures
  * come back as a SubmitFailure with an SMTP code, so smtpd can say 4xx or 5xx

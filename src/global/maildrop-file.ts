@@ -1,5 +1,5 @@
 /**
- * pickup-file: the maildrop file, the hand-off between `postrider sendmail`
+ * maildrop-file: the maildrop file, the hand-off between `postrider sendmail`
  * (which works while the daemon is down) and the pickup service.
  *
  * Layout of $queue_directory/maildrop/NAME:

@@ -1,6 +1,7 @@
 /**
- * smtpd-sasl: the secrets behind AUTH PLAIN / LOGIN. A user's secret is kept
- * in the table named by smtpd_sasl_password_maps as an scrypt hash:
+ * sasl-passwd: the secrets behind AUTH PLAIN / LOGIN (smtpd checks them,
+ * `postrider saslpasswd` writes them). A user's secret is kept in the
+ * table named by smtpd_sasl_password_maps as an scrypt hash:
  *
  *   user  scrypt$N$r$p$SALT$HASH      (SALT and HASH base64, HASH 32 bytes)
  *

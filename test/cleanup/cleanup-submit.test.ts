@@ -1,5 +1,5 @@
 /**
- * queue-submit: a cleanup refusal becomes an SMTP reply (code, enhanced code,
+ * cleanup-submit: a cleanup refusal becomes an SMTP reply (code, enhanced code,
  * text), a discard a 250 with nothing queued, and a journal failure a 451.
  * Cleanup is the real one with header_checks; the journal is the peer that
  * records what it is given.

@@ -1,4 +1,4 @@
-/** smtpd-sasl: scrypt hashes, verification (with the dummy hash for unknown users), the saslpasswd file helper, and AUTH over sockets: failures, security options. */
+/** sasl-passwd: scrypt hashes, verification (with the dummy hash for unknown users), the saslpasswd file helper, and AUTH over sockets: failures, security options. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';

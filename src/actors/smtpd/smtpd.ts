@@ -29,7 +29,7 @@
  * only past smtpd_recipient_overshoot_limit; the accepted ones keep the
  * message. A non-ASCII envelope address needs SMTPUTF8 on MAIL FROM (553
  * 5.6.7). A failed AUTH costs the same scrypt run whether the user exists
- * or not (smtpd-sasl.ts).
+ * or not (global/sasl-passwd.ts).
  *
  * Errors: hostile input gets a reply and the session goes on or ends; socket
  * and server errors are logged, never thrown; listen() rejects with the
