@@ -24,7 +24,8 @@ export function cleanupForActor(ctx: ActorContext<CleanupHost>): Cleanup {
   // never outlive the configuration that produced them by more than the TTL.
   const cache = new TtlCache<RewriteAnswer>(CACHE_LIMIT, CACHE_TTL_MS);
   return new Cleanup({
-    config: ctx.config,
+    // The cleanup line's own -o values apply to cleanup, as to Postfix's cleanup daemon.
+    config: ctx.inlineConfig('cleanup'),
     log: new Logger('cleanup', ctx.instance),
     instance: ctx.instance,
     // Errors are temporary (a table failure, a limit): never cached.

@@ -13,6 +13,7 @@ import { parentPort, threadId, workerData, isMainThread } from 'node:worker_thre
 import { MainConfig } from '../config/main-config.js';
 import type { MasterService } from '../config/config-types.js';
 import type { ActorRole, CallableFrom, DeliveryProtocol, Protocols, Rep, Req } from '../protocol/protocol.js';
+import type { RoleName } from '../protocol/role-catalogue.js';
 import { Logger, configureLogging, flushLog, reopenLog } from '../util/log.js';
 import { snapshot as metricsSnapshot } from '../util/metrics-counters.js';
 import { PeerLink, PeerSet, typedGroup, type PeerAddress, type PeerGroup } from './peer.js';
@@ -39,6 +40,8 @@ export interface ActorContext<R extends ActorRole = ActorRole> {
    * undefined when no service of this configuration delivers that transport.
    */
   transport(name: string): PeerGroup<DeliveryProtocol> | undefined;
+  /** The configuration an inline role (cleanup) runs with here: this actor's, with that role's own master.cf -o values on top. */
+  inlineConfig(role: RoleName): MainConfig;
   onDrain(fn: () => Promise<void> | void): void;
   onShutdown(fn: () => Promise<void> | void): void;
   ready(): void;
@@ -165,6 +168,10 @@ export function runActor<R extends ActorRole, H extends Handlers<Protocols[R]> &
       log,
       peers: <T extends CallableFrom<R>>(peer: T) => typedGroup<Protocols[T]>(group(peer)),
       transport: (name) => (a.transports.includes(name) ? typedGroup<DeliveryProtocol>(serviceGroup(name)) : undefined),
+      inlineConfig: (inlineRole) => {
+        const own = a.inline[inlineRole];
+        return own && Object.keys(own).length > 0 ? config.with(own) : config;
+      },
       onDrain: (fn) => drainHooks.push(fn),
       onShutdown: (fn) => shutdownHooks.push(fn),
       ready,

@@ -21,6 +21,12 @@ export interface ActorAssignment {
    * name missing here has no service to deliver it.
    */
   transports: string[];
+  /**
+   * The -o values of the master.cf service of each inline role (the line
+   * named "cleanup" running cleanup, Postfix's default cleanup_service_name),
+   * applied where that role runs inside this actor.
+   */
+  inline: Record<string, Record<string, string>>;
   faultInjection: boolean;
 }
 

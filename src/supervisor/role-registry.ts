@@ -97,6 +97,17 @@ export function transportsOf(config: SupervisorConfig, registry: RoleSpec[]): st
   return out;
 }
 
+/**
+ * The -o values of each inline role's own master.cf line (a unix service
+ * named after the role and running it, as Postfix's cleanup_service_name
+ * "cleanup"): the inline library applies them where it runs.
+ */
+export function inlineOverridesOf(config: SupervisorConfig, roles: readonly string[]): Record<string, Record<string, string>> {
+  const out: Record<string, Record<string, string>> = {};
+  for (const s of config.master) if (s.type === 'unix' && roles.includes(s.command) && s.name === s.command) out[s.command] = s.overrides;
+  return out;
+}
+
 /** The service name a peer's wire message carries: its unix service (a transport, for a delivery agent). */
 export function wiredService(service: MasterService | undefined): string | undefined {
   return service?.type === 'unix' ? service.name : undefined;

@@ -27,7 +27,7 @@ import { registerBuiltinCommands } from './control-commands.js';
 import { claimPidFile, pidFilePath, releasePidFile } from './pid-file.js';
 import { RestartIntensity } from './restart-policy.js';
 import { inlineRoles } from '../protocol/role-catalogue.js';
-import { planSlots, transportsOf, type RoleSpec, type SlotPlan, type SupervisorConfig } from './role-registry.js';
+import { inlineOverridesOf, planSlots, transportsOf, type RoleSpec, type SlotPlan, type SupervisorConfig } from './role-registry.js';
 import { SupervisorError } from './supervisor-error.js';
 import { refuseInvalid, reloadSlots, type ReloadHost } from './supervisor-reload.js';
 import { supervisorStatus } from './supervisor-status.js';
@@ -290,6 +290,7 @@ export class Supervisor extends EventEmitter {
       dir: this.config.dir,
       service: slot.service,
       transports: transportsOf(this.config, this.opts.registry),
+      inline: inlineOverridesOf(this.config, this.opts.inlinePrograms ?? inlineRoles()),
       faultInjection: this.faultInjection(),
     };
   }

@@ -4,7 +4,8 @@
  * program (`smtp`, `relay`) each deliver only their own transport, each with
  * its own -o values, as in Postfix. A transport that names no service is
  * deferred at once ("mail transport unavailable") and logged, instead of
- * waiting for a peer that is never wired.
+ * waiting for a peer that is never wired. The cleanup line's own -o values
+ * apply to cleanup, which runs inline in smtpd.
  */
 import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
@@ -22,6 +23,7 @@ let daemon: RunningDaemon;
 const MASTER = [
   'pickup    unix  n       -       n       60      1       pickup',
   'cleanup   unix  n       -       n       -       0       cleanup',
+  '  -o header_checks=regexp:HEADER_CHECKS',
   'qmgr      unix  n       -       n       300     1       qmgr',
   'rewrite   unix  -       -       n       -       1       trivial-rewrite',
   'bounce    unix  -       -       n       -       1       bounce',
@@ -43,8 +45,10 @@ before(async () => {
   const tables = mkdtempSync(join(tmpdir(), 'postrider-transport-'));
   const regexp = join(tables, 'transport.regexp');
   writeFileSync(regexp, [`/@smtp\\.test$/ smtp:${next}`, '/@nowhere\\.test$/ nosuch:', ''].join('\n'));
+  const headerChecks = join(tables, 'header_checks');
+  writeFileSync(headerChecks, '/^Subject: refuse me$/ REJECT refused by the cleanup service\n');
   daemon = await startDaemon({
-    master: MASTER,
+    master: MASTER.replace('HEADER_CHECKS', headerChecks),
     params: {
       default_transport: `slow:${next}`,
       relay_domains: 'relay.test',
@@ -96,4 +100,12 @@ test('a transport that names no service is deferred at once and logged, not held
   const log = daemon.log();
   assert.match(log, new RegExp(`${r.queueId}: to=<x@nowhere\\.test>, relay=none, .*dsn=4\\.3\\.0, status=deferred \\(mail transport unavailable\\)`));
   assert.match(log, /warning: connect to transport private\/nosuch: /);
+});
+
+test("the cleanup line's -o values apply to cleanup, which runs inside smtpd", async () => {
+  const refused = await sendMail(daemon.port, { from: 'a@client.test', to: ['b@smtp.test'], raw: 'Subject: refuse me\r\n\r\nbody\r\n' }).then(
+    () => 'accepted',
+    (err: Error & { response?: string }) => err.response ?? err.message,
+  );
+  assert.match(refused, /^550 5\.7\.1 refused by the cleanup service/);
 });
