@@ -65,9 +65,14 @@ test('5xx bounces: the bounced outcomes reach the journal with dsn, reason and r
 
 test('in a retry pass, recipients failing at two destinations get one notice, not one per destination', async (t) => {
   const h = new Harness(t, {
+    // Deferred for an hour: the retry pass is the flush below, which takes both recipients at once.
+    params: { minimal_backoff_time: '1h', maximal_backoff_time: '2h', queue_run_delay: '1h' },
     answer: (a, _c, attempt) => (attempt === 1 ? { state: 'deferred', dsn: '4.4.1', reason: 'timed out' } : { state: 'bounced', dsn: '5.7.1', reason: `554 5.7.1 refused ${a}` }),
   });
   const m = h.arrive(message(['a@x.example', 'b@y.example']));
+  await waitFor(() => h.state(m.queueId, 0) === 'deferred' && h.state(m.queueId, 1) === 'deferred', 5000, 'both deferred');
+  await waitFor(() => h.scheduler.load().deferred === 1, 5000, 'in the deferred queue');
+  assert.equal(h.scheduler.flush(), 1);
   await waitFor(() => logged(`${m.queueId}: removed`).length === 1, 5000, 'removed');
   assert.equal(h.notices.length, 1);
   assert.deepEqual(h.notices[0].addresses, ['a@x.example', 'b@y.example']);
