@@ -9,9 +9,13 @@
  * - _sendGreeting(): "220 $smtpd_banner", not the library's "NAME ESMTP".
  * - send(): every reply passes here. A reply text that already starts with
  *   an enhanced status code (made by smtp-reply) is sent as is; the
- *   library's own texts are mapped to Postfix's; 4xx/5xx replies count
- *   as errors for smtpd_soft/hard_error_limit; final replies feed the
- *   per-command counts of the "disconnect from" line.
+ *   library's own texts are mapped to Postfix's; with soft_bounce every
+ *   5xx goes out as 4xx (syntax errors included, as Postfix's reply
+ *   routine does); 4xx/5xx replies count as errors for
+ *   smtpd_soft/hard_error_limit; final replies feed the per-command counts
+ *   of the "disconnect from" line.
+ * - handler_MAIL(), handler_RCPT(): strict_rfc821_envelopes refuses an
+ *   address without its angle brackets.
  * - _onCommand(): the hard error limit (421 4.7.0 Error: too many errors),
  *   the error tarpit (smtpd_error_sleep_time before each command once over
  *   the soft limit) and the command counts. The library's own limit of 10
@@ -43,7 +47,7 @@ import { SMTPConnection, type SMTPConnectionOptions } from 'smtp-server/lib/smtp
 import { SMTPStream } from 'smtp-server/lib/smtp-stream.js';
 import type { SMTPServerOptions, SMTPServerSession } from 'smtp-server/lib/types.js';
 import { count, label } from '../../util/metrics-counters.js';
-import { ENHANCED_CODE_PREFIX, type SmtpReplyError } from '../../util/smtp-reply.js';
+import { ENHANCED_CODE_PREFIX, softBounced, type SmtpReplyError } from '../../util/smtp-reply.js';
 
 /** What the connection layer asks of the Smtpd that owns it. */
 export interface ConnectionHooks {
@@ -55,6 +59,10 @@ export interface ConnectionHooks {
   errorSleepMs: number;
   /** smtpd_helo_required; when false a session may start with MAIL (the HELO name is then blank). */
   heloRequired: boolean;
+  /** soft_bounce: 5xx replies go out as 4xx. */
+  softBounce: boolean;
+  /** strict_rfc821_envelopes: MAIL FROM and RCPT TO need <address>. */
+  strictRfc821: boolean;
   /** Per-session state, created with the connection. */
   sessionState(conn: SmtpdConnection): SessionState;
   /** smtpd_data_restrictions: a refusal or undefined. */
@@ -146,6 +154,7 @@ export class SmtpdConnection extends SMTPConnection {
         text = mapped.text;
       }
       if (ENHANCED_CODE_PREFIX.test(text)) ctx = false;
+      if (this._server.hooks.softBounce) ({ code, text } = softBounced(code, text));
     }
     const state = this.stateRef;
     if (state) {
@@ -200,6 +209,22 @@ export class SmtpdConnection extends SMTPConnection {
       return;
     }
     super._onCommand(command, callback);
+  }
+
+  override handler_MAIL(command: Buffer, callback: () => void): void {
+    if (this._server.hooks.strictRfc821 && !hasAngleAddress(command, 'MAIL FROM:')) {
+      this.send(501, '5.1.7 Bad sender address syntax');
+      return callback();
+    }
+    super.handler_MAIL(command, callback);
+  }
+
+  override handler_RCPT(command: Buffer, callback: () => void): void {
+    if (this._server.hooks.strictRfc821 && !hasAngleAddress(command, 'RCPT TO:')) {
+      this.send(501, '5.1.3 Bad recipient address syntax');
+      return callback();
+    }
+    super.handler_RCPT(command, callback);
   }
 
   override handler_DATA(command: Buffer, callback: () => void): void {
@@ -329,6 +354,17 @@ export class SmtpdStream extends SMTPStream {
       if (socket.writableCorked > 0) socket.uncork();
     });
   }
+}
+
+/**
+ * strict_rfc821_envelopes: "MAIL FROM:<a@b>" or "RCPT TO:<a@b>" (parameters
+ * may follow); a bare address, or one with text around its brackets, fails.
+ * A command that is not `verb` at all is left to the library's own reply.
+ */
+export function hasAngleAddress(command: Buffer, verb: string): boolean {
+  const line = command.toString('latin1');
+  if (line.slice(0, verb.length).toUpperCase() !== verb) return true;
+  return /^\s*<[^<>]*>(\s|$)/.test(line.slice(verb.length));
 }
 
 /** True when `chunk` holds an LF not preceded by CR (`prevCR`: the byte before the chunk was CR). */

@@ -105,7 +105,12 @@ async function starttls(port: number): Promise<{ cmd: (l: string) => Promise<str
 }
 
 test('STARTTLS with a certificate, then mail over TLS (protocol ESMTPS); encrypt level refuses plain MAIL', async () => {
-  const h = await startSmtpd({ smtpd_tls_security_level: 'encrypt', smtpd_tls_cert_file: cert.certFile, smtpd_tls_key_file: cert.keyFile });
+  const h = await startSmtpd({
+    smtpd_tls_security_level: 'encrypt',
+    smtpd_tls_cert_file: cert.certFile,
+    smtpd_tls_key_file: cert.keyFile,
+    smtpd_tls_received_header: 'yes',
+  });
   try {
     const plain = await ehloSession(h.port);
     assert.equal(await plain.cmd('MAIL FROM:<s@test.example>'), '530 5.7.0 Must issue a STARTTLS command first');
