@@ -14,8 +14,11 @@
  *   routine does); 4xx/5xx replies count as errors for
  *   smtpd_soft/hard_error_limit; final replies feed the per-command counts
  *   of the "disconnect from" line.
- * - handler_MAIL(), handler_RCPT(): strict_rfc821_envelopes refuses an
- *   address without its angle brackets.
+ * - handler_MAIL(), handler_RCPT(): smtp-server takes only "<address>";
+ *   Postfix, unless strict_rfc821_envelopes = yes, also takes a bare
+ *   address ("MAIL FROM:user@example.com"), which is given its brackets
+ *   here; with strict_rfc821_envelopes = yes it is refused with Postfix's
+ *   501 replies.
  * - _onCommand(): the hard error limit (421 4.7.0 Error: too many errors),
  *   the error tarpit (smtpd_error_sleep_time before each command once over
  *   the soft limit) and the command counts. The library's own limit of 10
@@ -216,7 +219,7 @@ export class SmtpdConnection extends SMTPConnection {
       this.send(501, '5.1.7 Bad sender address syntax');
       return callback();
     }
-    super.handler_MAIL(command, callback);
+    super.handler_MAIL(this._server.hooks.strictRfc821 ? command : bracketBareAddress(command, 'MAIL FROM:'), callback);
   }
 
   override handler_RCPT(command: Buffer, callback: () => void): void {
@@ -224,7 +227,7 @@ export class SmtpdConnection extends SMTPConnection {
       this.send(501, '5.1.3 Bad recipient address syntax');
       return callback();
     }
-    super.handler_RCPT(command, callback);
+    super.handler_RCPT(this._server.hooks.strictRfc821 ? command : bracketBareAddress(command, 'RCPT TO:'), callback);
   }
 
   override handler_DATA(command: Buffer, callback: () => void): void {
@@ -365,6 +368,19 @@ export function hasAngleAddress(command: Buffer, verb: string): boolean {
   const line = command.toString('latin1');
   if (line.slice(0, verb.length).toUpperCase() !== verb) return true;
   return /^\s*<[^<>]*>(\s|$)/.test(line.slice(verb.length));
+}
+
+/**
+ * "MAIL FROM:user@example.com SIZE=10" as "MAIL FROM:<user@example.com> SIZE=10":
+ * Postfix takes a bare address unless strict_rfc821_envelopes is set. Any
+ * other command comes back unchanged.
+ */
+export function bracketBareAddress(command: Buffer, verb: string): Buffer {
+  const line = command.toString('latin1');
+  if (line.slice(0, verb.length).toUpperCase() !== verb) return command;
+  const m = /^(\s*)([^\s<>]+)(.*)$/s.exec(line.slice(verb.length));
+  if (!m) return command;
+  return Buffer.from(`${line.slice(0, verb.length)}${m[1]}<${m[2]}>${m[3]}`, 'latin1');
 }
 
 /** True when `chunk` holds an LF not preceded by CR (`prevCR`: the byte before the chunk was CR). */

@@ -169,3 +169,20 @@ describe('smtp agent: next hop and MX', () => {
     assert.match(res.outcomes[0].reason, /^Host or domain name not found\. Name service error for name=broken\.test type=MX: Host not found, try again$/);
   });
 });
+
+test('soft_bounce: a 5xx from the next hop is a deferral with its 4.x.y twin, logged as status=SOFTBOUNCE', async () => {
+  const sink = await startSmtpSink({ rcpt: (to) => (to.startsWith('nobody@') ? { code: 550, message: '5.1.1 <' + to + '>: User unknown' } : null) });
+  try {
+    for (const [soft, state, dsn, word] of [['yes', 'deferred', '4.1.1', 'SOFTBOUNCE'], ['no', 'bounced', '5.1.1', 'bounced']] as const) {
+      const { log, lines } = captureLog();
+      const agent = new SmtpAgent({ config: makeConfig({ soft_bounce: soft, smtp_connection_cache_time_limit: '0s' }), log, readContent: contentReader() });
+      const res = await agent.deliver(makeRequest({ nexthop: `[127.0.0.1]:${sink.port}`, to: ['nobody@example.com'] }));
+      await agent.close();
+      assert.deepEqual([res.outcomes[0].state, res.outcomes[0].dsn], [state, dsn]);
+      await new Promise((r) => setImmediate(r));
+      assert.ok(lines.some((l) => l.includes(`to=<nobody@example.com>, relay=127.0.0.1[127.0.0.1]:${sink.port}`) && l.includes(`dsn=${dsn}, status=${word} (host 127.0.0.1[127.0.0.1] said: 550 5.1.1`)), lines.join('\n'));
+    }
+  } finally {
+    await sink.close();
+  }
+});
