@@ -134,20 +134,21 @@ export async function openSession(target: SmtpTarget, params: SmtpParams, mode: 
     const err = e as ClientError;
     // A failure while upgrading is a TLS failure whatever nodemailer calls it (a bad certificate is a socket error there).
     if (client.upgrading || isTlsError(err)) err.code = 'ETLS';
-    return { ...sessionFailure(err, peer, client.starttlsNotOffered), relay };
+    return { ...sessionFailure(err, peer, client.starttlsNotOffered, params.skip5xxGreeting), relay };
   }
   return { client, target, relay, peer, uses: 0, openedAt: Date.now(), tls: client.secure };
 }
 
-function sessionFailure(err: ClientError, peer: string, notOffered: boolean): Omit<SessionFailure, 'relay'> {
+function sessionFailure(err: ClientError, peer: string, notOffered: boolean, skip5xxGreeting: boolean): Omit<SessionFailure, 'relay'> {
   if (notOffered || err.notOffered) {
     return { state: 'deferred', dsn: '4.7.4', reason: `TLS is required, but was not offered by host ${peer}`, spoke: true, tlsHandshakeFailed: false };
   }
   if (err.response) {
     const reply = parseServerReply(err.response);
     if (err.command === 'CONN') {
-      // Postfix's smtp_skip_5xx_greeting: a 5xx greeting is treated as 4xx, so the next MX is tried.
-      return { state: 'deferred', dsn: softDsn(reply.dsn), reason: `host ${peer} refused to talk to me: ${reply.text}`, spoke: true, tlsHandshakeFailed: false };
+      // smtp_skip_5xx_greeting (Postfix's default yes): a 5xx greeting is treated as 4xx, so the next MX is tried.
+      const dsn = skip5xxGreeting ? softDsn(reply.dsn) : reply.dsn;
+      return { state: failureState(dsn), dsn, reason: `host ${peer} refused to talk to me: ${reply.text}`, spoke: true, tlsHandshakeFailed: false };
     }
     const command = err.command === 'STARTTLS' ? 'STARTTLS' : err.command === 'HELO' ? 'HELO' : 'EHLO';
     // A refused STARTTLS is never final: its status is made temporary, as Postfix does.

@@ -1,6 +1,11 @@
-/** smtp-session: the source address (smtp_bind_address, smtp_bind_address6) and the client certificate (smtp_tls_cert_file). */
+/**
+ * smtp-session: the source address (smtp_bind_address, smtp_bind_address6),
+ * the client certificate (smtp_tls_cert_file), the greeting timeout and a
+ * 5xx greeting (smtp_skip_5xx_greeting).
+ */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { createServer, type AddressInfo } from 'node:net';
 import { SmtpAgent } from '../../../src/actors/smtp/smtp-agent.js';
 import { startSmtpSink } from '../../helpers/smtp-sink.js';
 import { makeTestCert } from '../../helpers/tls-cert.js';
@@ -49,6 +54,32 @@ test('smtp_tls_cert_file and smtp_tls_key_file: the client certificate a server 
     );
     assert.equal(withCert.state, 'delivered', withCert.reason);
     assert.equal(sink.messages.at(-1)!.secure, true);
+  } finally {
+    await sink.close();
+  }
+});
+
+test('smtp_helo_timeout: a server that never greets is given up on with Postfix\'s reason', async () => {
+  const silent = createServer((socket) => socket.on('error', () => undefined));
+  await new Promise<void>((r) => silent.listen(0, '127.0.0.1', () => r()));
+  const port = (silent.address() as AddressInfo).port;
+  try {
+    const o = await deliverOnce({ smtp_helo_timeout: '1s' }, `[127.0.0.1]:${port}`);
+    assert.deepEqual([o.state, o.dsn], ['deferred', '4.4.2']);
+    assert.equal(o.reason, 'conversation with 127.0.0.1[127.0.0.1] timed out while receiving the initial server greeting');
+  } finally {
+    silent.close();
+  }
+});
+
+test('smtp_skip_5xx_greeting: yes (default) defers a 5xx greeting so the next MX is tried; no bounces it', async () => {
+  const sink = await startSmtpSink({ greeting: { code: 554, message: '5.7.1 go away' } });
+  try {
+    const skip = await deliverOnce({}, `[127.0.0.1]:${sink.port}`);
+    assert.deepEqual([skip.state, skip.dsn], ['deferred', '4.7.1']);
+    assert.match(skip.reason, /^host 127\.0\.0\.1\[127\.0\.0\.1\] refused to talk to me: 554 5\.7\.1 go away/);
+    const bounce = await deliverOnce({ smtp_skip_5xx_greeting: 'no' }, `[127.0.0.1]:${sink.port}`);
+    assert.deepEqual([bounce.state, bounce.dsn], ['bounced', '5.7.1']);
   } finally {
     await sink.close();
   }
