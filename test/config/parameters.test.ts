@@ -42,11 +42,11 @@ test('mynetworks follows mynetworks_style when main.cf does not set it, and its 
   }
 });
 
-test('$mail_version and $process_name expand: the version in a banner, the program per master.cf service', () => {
-  const dir = confDir('smtpd_banner = $myhostname ESMTP $mail_name $mail_version\n', 'cleanup unix n - n - 0 cleanup\nrelay unix - - n - - smtp\n  -o syslog_name=postrider/$process_name\n');
+test('$mail_name, $mail_version and $process_name expand: name and version in a banner, the program per master.cf service', () => {
+  const dir = confDir('mail_name = MailHub\nsmtpd_banner = $myhostname ESMTP $mail_name $mail_version\n', 'cleanup unix n - n - 0 cleanup\nrelay unix - - n - - smtp\n  -o syslog_name=postrider/$process_name\n');
   try {
     const l = loadConfig(dir);
-    assert.match(l.params.smtpd_banner, / ESMTP Postrider \d+\.\d+\.\d+$/);
+    assert.match(l.params.smtpd_banner, / ESMTP MailHub \d+\.\d+\.\d+$/);
     assert.equal(l.master.find((s) => s.name === 'relay')?.overrides.syslog_name, 'postrider/smtp');
   } finally {
     rmSync(dir, { recursive: true });

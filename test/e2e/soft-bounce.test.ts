@@ -15,7 +15,7 @@ let refuse = true;
 
 before(async () => {
   sink = await startSmtpSink({ rcpt: (to) => (refuse && to.startsWith('picky@') ? { code: 550, message: '5.1.1 <' + to + '>: User unknown' } : null) });
-  daemon = await startDaemon({ params: { relayhost: `[127.0.0.1]:${sink.port}`, soft_bounce: 'yes' } });
+  daemon = await startDaemon({ params: { relayhost: `[127.0.0.1]:${sink.port}`, soft_bounce: 'yes', syslog_name: 'mailhub' } });
 });
 
 after(async () => {
@@ -26,7 +26,8 @@ after(async () => {
 test('soft_bounce: a hard bounce becomes a deferral; the message stays queued, no bounce is sent, and it goes out once accepted', async () => {
   const r = await sendMail(daemon.port, { from: 's@client.test', to: ['picky@remote.test'], raw: 'From: s@client.test\r\nSubject: keep me\r\n\r\nhello\r\n' });
   assert.match(r.response, /^250 /);
-  const softLine = new RegExp(`${r.queueId}: to=<picky@remote\\.test>, relay=127\\.0\\.0\\.1\\[127\\.0\\.0\\.1\\]:\\d+, .*dsn=4\\.1\\.1, status=SOFTBOUNCE \\(host 127\\.0\\.0\\.1\\[127\\.0\\.0\\.1\\] said: 550 5\\.1\\.1`);
+  // syslog_name prefixes every line: mailhub/smtp[N].
+  const softLine = new RegExp(`mailhub/smtp\\[\\d+\\]: ${r.queueId}: to=<picky@remote\\.test>, relay=127\\.0\\.0\\.1\\[127\\.0\\.0\\.1\\]:\\d+, .*dsn=4\\.1\\.1, status=SOFTBOUNCE \\(host 127\\.0\\.0\\.1\\[127\\.0\\.0\\.1\\] said: 550 5\\.1\\.1`);
   await waitFor(() => softLine.test(daemon.log()), 20_000, 'SOFTBOUNCE line');
   const q = await daemon.cli(['queue', '--json']);
   const entry = q.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l) as { queue_id: string; queue_name: string }).find((e) => e.queue_id === r.queueId);

@@ -322,3 +322,13 @@ test('bounce_size_limit: an original larger than the limit is returned as header
   assert.equal(with_('50000'), 'message/rfc822');
   assert.equal(with_('1000'), 'text/rfc822-headers');
 });
+
+test('2bounce_notice_recipient gets the double bounce', () => {
+  const n = notice({
+    message: message({ sender: '' }),
+    recipients: [{ index: 0, dsn: '5.1.1', reason: 'no' }],
+    config: config.with({ '2bounce_notice_recipient': 'mailadmin' }),
+    queueId: 'DSN0000012',
+  });
+  assert.deepEqual(n?.recipients, ['mailadmin@example.test']);
+});

@@ -16,3 +16,8 @@ test('per-command timeouts: nodemailer has one inactivity timer, so the longest 
   assert.equal(readSmtpParams(makeConfig({ ...short, smtp_rcpt_timeout: '7s' })).commandTimeout, 7000);
   assert.equal(readSmtpParams(makeConfig({ smtp_helo_timeout: '42s' })).heloTimeout, 42_000);
 });
+
+test('smtp_connect_timeout is the TCP connect timeout', () => {
+  assert.equal(readSmtpParams(makeConfig()).connectTimeout, 30_000);
+  assert.equal(readSmtpParams(makeConfig({ smtp_connect_timeout: '3s' })).connectTimeout, 3000);
+});

@@ -59,6 +59,18 @@ test('smtp_tls_cert_file and smtp_tls_key_file: the client certificate a server 
   }
 });
 
+test('smtp_helo_name is the name sent in EHLO; $myhostname by default', async () => {
+  const sink = await startSmtpSink();
+  try {
+    await deliverOnce({}, `[127.0.0.1]:${sink.port}`);
+    assert.equal(sink.messages.at(-1)!.helo, 'client.test');
+    await deliverOnce({ smtp_helo_name: 'out.example.net' }, `[127.0.0.1]:${sink.port}`);
+    assert.equal(sink.messages.at(-1)!.helo, 'out.example.net');
+  } finally {
+    await sink.close();
+  }
+});
+
 test('smtp_helo_timeout: a server that never greets is given up on with Postfix\'s reason', async () => {
   const silent = createServer((socket) => socket.on('error', () => undefined));
   await new Promise<void>((r) => silent.listen(0, '127.0.0.1', () => r()));

@@ -297,3 +297,23 @@ test('the Received header tells TLS (smtpd_tls_received_header) and the AUTH use
     await told.stop();
   }
 });
+
+test('smtpd_tls_auth_only = no offers AUTH before STARTTLS; yes (Postrider\'s default) only after', async () => {
+  const params = { smtpd_tls_security_level: 'may', smtpd_tls_cert_file: cert.certFile, smtpd_tls_key_file: cert.keyFile, smtpd_sasl_auth_enable: 'yes' };
+  const open = await startSmtpd({ ...params, smtpd_tls_auth_only: 'no' });
+  try {
+    const c = await ehloSession(open.port);
+    assert.match((await c.cmd('EHLO again.example'))!, /^250-AUTH PLAIN LOGIN$/m);
+    c.close();
+  } finally {
+    await open.stop();
+  }
+  const only = await startSmtpd(params);
+  try {
+    const c = await ehloSession(only.port);
+    assert.doesNotMatch((await c.cmd('EHLO again.example'))!, /AUTH/);
+    c.close();
+  } finally {
+    await only.stop();
+  }
+});
