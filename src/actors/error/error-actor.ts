@@ -7,6 +7,6 @@ import { ErrorAgent } from './error-agent.js';
 import type { DeliveryProtocol } from '../../protocol/protocol.js';
 
 runActor<DeliveryProtocol>((ctx) => {
-  const agent = new ErrorAgent({ log: ctx.log });
+  const agent = new ErrorAgent({ log: ctx.log, softBounce: ctx.config.bool('soft_bounce') });
   return { deliver: (req) => agent.deliver(req) };
 });

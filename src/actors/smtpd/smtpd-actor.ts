@@ -34,6 +34,7 @@ runActor(async (ctx) => {
         local: false,
         heloName: s.heloName,
         tlsInfo: s.tlsInfo,
+        authenticatedSender: s.authenticatedSender,
       }),
   });
   await smtpd.listen();

@@ -123,3 +123,18 @@ test('PIPELINING after EHLO: MAIL, RCPT and DATA sent in one write get their rep
     await h.stop();
   }
 });
+
+test('smtpd_greet_wait: a client that talks before the greeting is told it talks too soon', async () => {
+  const h = await startSmtpd({ smtpd_greet_wait: '2s' });
+  try {
+    const c = await RawClient.open(h.port);
+    c.send('EHLO early.example\r\n');
+    assert.match((await c.reply())!, /^421 4\.7\.0 mx\.test\.example Error: you talk too soon/);
+    c.close();
+    // Waiting for the greeting is fine.
+    const patient = await ehloSession(h.port);
+    patient.close();
+  } finally {
+    await h.stop();
+  }
+});
