@@ -20,25 +20,20 @@ import { IMPLEMENTED_RESTRICTIONS } from '../../src/config/restriction-names.js'
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 
-/**
- * Implemented by the smtpd limits work (another branch); until it is merged
- * these stay marked effective without a test here. The lead removes this
- * list at merge, and each name then needs its entry in EFFECT_TESTS.
- */
-const PENDING_SMTPD_LIMITS = new Set([
-  'smtpd_client_message_rate_limit',
-  'smtpd_client_recipient_rate_limit',
-  'smtpd_sasl_security_options',
-  'smtpd_junk_command_limit',
-  'smtpd_forbid_unauth_pipelining',
-  'smtpd_end_of_data_restrictions',
-  'smtpd_reject_unlisted_recipient',
-  'smtpd_client_auth_rate_limit',
-  'smtpd_recipient_overshoot_limit',
-]);
-
 /** Each effective parameter -> [test file under test/, name of a test there that proves its effect]. */
 const EFFECT_TESTS: Record<string, [string, string]> = {
+  smtpd_client_message_rate_limit: ['actors/smtpd/smtpd-anvil.test.ts', "smtpd_client_message_rate_limit: 450 4.7.1 Error: too much mail from ADDR, across connections"],
+  smtpd_client_recipient_rate_limit: ['actors/smtpd/smtpd-anvil.test.ts', "smtpd_client_recipient_rate_limit: 450 4.7.1 Error: too many recipients from ADDR; the accepted ones still get the message"],
+  smtpd_client_auth_rate_limit: ['actors/smtpd/smtpd-anvil.test.ts', "smtpd_client_auth_rate_limit: reconnecting does not reset the count; 450 4.7.1 Error: too many AUTH commands from ADDR"],
+  smtpd_sasl_security_options: ['actors/smtpd/smtpd-sasl.test.ts', "smtpd_sasl_security_options = noplaintext: no AUTH without TLS; smtpd_sasl_tls_security_options brings it back over TLS"],
+  smtpd_sasl_tls_security_options: ['actors/smtpd/smtpd-sasl.test.ts', "smtpd_sasl_security_options = noplaintext: no AUTH without TLS; smtpd_sasl_tls_security_options brings it back over TLS"],
+  smtpd_junk_command_limit: ['actors/smtpd/smtpd-connection.test.ts', "smtpd_junk_command_limit: junk commands past the limit count as errors up to the hard limit"],
+  smtpd_forbid_unauth_pipelining: ['actors/smtpd/smtpd-connection.test.ts', "smtpd_forbid_unauth_pipelining: input before the greeting gets 554 5.5.0 instead of the greeting"],
+  smtpd_end_of_data_restrictions: ['actors/smtpd/smtpd-policy.test.ts', "smtpd_end_of_data_restrictions refuse after the content, and nothing is queued"],
+  smtpd_reject_unlisted_recipient: ['actors/smtpd/smtpd-policy.test.ts', "smtpd_reject_unlisted_recipient (default yes) refuses unknown virtual recipients without a restriction; no turns it off"],
+  smtpd_reject_unlisted_sender: ['actors/smtpd/smtpd-policy.test.ts', "smtpd_reject_unlisted_sender = yes (and reject_unlisted_sender): 550 5.1.0 for an unknown sender in a virtual domain"],
+  smtpd_recipient_overshoot_limit: ['actors/smtpd/smtpd-limits.test.ts', "smtpd_recipient_overshoot_limit: only the 452s past it count toward the hard error limit"],
+  smtpd_session_limit: ['actors/smtpd/smtpd-connection.test.ts', "smtpd_session_limit: a session beyond it gets 421 4.3.2 All server ports are busy; a freed slot serves again"],
   myhostname: ['actors/smtp/smtp-session.test.ts', "smtp_helo_name is the name sent in EHLO; $myhostname by default"],
   mydomain: ['actors/trivial-rewrite/trivial-rewrite.test.ts', "append_dot_mydomain: yes turns user@host into user@host.$mydomain; no (the default) leaves it"],
   myorigin: ['actors/trivial-rewrite/trivial-rewrite.test.ts', "a bare user gets @myorigin unless append_at_myorigin = no; the null sender stays empty"],
@@ -129,7 +124,7 @@ const EFFECT_TESTS: Record<string, [string, string]> = {
   smtpd_null_access_lookup_key: ['actors/smtpd/smtpd-policy.test.ts', "smtpd_null_access_lookup_key: the null sender is looked up by that key"],
   local_recipient_maps: ['actors/smtpd/smtpd-policy.test.ts', "local_recipient_maps: with a local_transport that delivers, unknown local users are refused; empty accepts every one"],
   relay_recipient_maps: ['actors/smtpd/smtpd-policy.test.ts', "relay_recipient_maps refuse unknown relay recipients (unknown_relay_recipient_reject_code); virtual alias domains use unknown_virtual_alias_reject_code"],
-  strict_rfc821_envelopes: ['actors/smtpd/smtpd-connection.test.ts', "strict_rfc821_envelopes: MAIL FROM and RCPT TO need <address>; off (the default) a bare address is taken, as Postfix does"],
+  strict_rfc821_envelopes: ['actors/smtpd/smtpd-envelope-syntax.test.ts', "strict_rfc821_envelopes: MAIL FROM and RCPT TO need <address>; off (the default) a bare address is taken, as Postfix does"],
   smtpd_recipient_limit: ['actors/smtpd/smtpd-limits.test.ts', "smtpd_recipient_limit: 452 4.5.3 Error: too many recipients"],
   smtpd_timeout: ['actors/smtpd/smtpd-limits.test.ts', "smtpd_timeout: an idle client gets 421 4.4.2 Error: timeout exceeded and is disconnected"],
   smtpd_soft_error_limit: ['actors/smtpd/smtpd-limits.test.ts', "smtpd_hard_error_limit: 421 4.7.0 Error: too many errors; the tarpit delays replies past the soft limit"],
@@ -142,7 +137,7 @@ const EFFECT_TESTS: Record<string, [string, string]> = {
   smtpd_sasl_auth_enable: ['actors/smtpd/smtpd-extensions.test.ts', "AUTH PLAIN and LOGIN over TLS with good and bad secrets; AUTH not offered nor accepted before TLS"],
   smtpd_sasl_password_maps: ['actors/smtpd/smtpd-extensions.test.ts', "AUTH PLAIN and LOGIN over TLS with good and bad secrets; AUTH not offered nor accepted before TLS"],
   smtpd_sasl_authenticated_header: ['actors/smtpd/smtpd-extensions.test.ts', "the Received header tells TLS (smtpd_tls_received_header) and the AUTH user (smtpd_sasl_authenticated_header) only when asked"],
-  smtpd_greet_wait: ['actors/smtpd/smtpd-session.test.ts', "smtpd_greet_wait: a client that talks before the greeting is told it talks too soon"],
+  smtpd_greet_wait: ['actors/smtpd/smtpd-session.test.ts', "smtpd_greet_wait: the greeting waits; a client that talks before it is refused as improper pipelining"],
   smtpd_forbid_bare_newline: ['actors/smtpd/smtpd-bare-newline.test.ts', "normalize (default): no variant ends DATA early; one message, bare LF turned into CRLF"],
   smtpd_forbid_bare_newline_exclusions: ['actors/smtpd/smtpd-bare-newline.test.ts', "reject: clients in smtpd_forbid_bare_newline_exclusions ($mynetworks by default) are normalised instead"],
   smtpd_tls_cert_file: ['actors/smtpd/smtpd-extensions.test.ts', "STARTTLS with a certificate, then mail over TLS (protocol ESMTPS); encrypt level refuses plain MAIL"],
@@ -225,7 +220,7 @@ function testNames(file: string): Set<string> {
   return names;
 }
 
-const effective = Object.entries(PARAMETERS).filter(([name, info]) => info.effect === 'effective' && !PENDING_SMTPD_LIMITS.has(name));
+const effective = Object.entries(PARAMETERS).filter(([name, info]) => info.effect === 'effective');
 
 test('every parameter marked effective is read by code in src/, outside the table and the checker', () => {
   const referencedByDefaults = new Set<string>();
@@ -249,13 +244,9 @@ test('every parameter marked effective has a test that proves its effect, and th
   }
 });
 
-test('the mapping names only effective parameters; the pending smtpd limits are left effective', () => {
-  const stale = Object.keys(EFFECT_TESTS).filter((name) => PARAMETERS[name]?.effect !== 'effective' || PENDING_SMTPD_LIMITS.has(name));
+test('the mapping names only effective parameters', () => {
+  const stale = Object.keys(EFFECT_TESTS).filter((name) => PARAMETERS[name]?.effect !== 'effective');
   assert.deepEqual(stale, []);
-  for (const name of PENDING_SMTPD_LIMITS) {
-    const info = PARAMETERS[name];
-    assert.ok(info === undefined || info.effect === 'effective', `${name} is left as it is (effective) for the smtpd limits work`);
-  }
 });
 
 test('refused and cosmetic parameters say what a value other than the default would not do', () => {

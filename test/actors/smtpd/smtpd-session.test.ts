@@ -124,12 +124,12 @@ test('PIPELINING after EHLO: MAIL, RCPT and DATA sent in one write get their rep
   }
 });
 
-test('smtpd_greet_wait: a client that talks before the greeting is told it talks too soon', async () => {
+test('smtpd_greet_wait: the greeting waits; a client that talks before it is refused as improper pipelining', async () => {
   const h = await startSmtpd({ smtpd_greet_wait: '2s' });
   try {
     const c = await RawClient.open(h.port);
     c.send('EHLO early.example\r\n');
-    assert.match((await c.reply())!, /^421 4\.7\.0 mx\.test\.example Error: you talk too soon/);
+    assert.match((await c.reply())!, /^554 5\.5\.0 Error: SMTP protocol synchronization/);
     c.close();
     // Waiting for the greeting is fine.
     const patient = await ehloSession(h.port);
