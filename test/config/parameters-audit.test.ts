@@ -220,7 +220,7 @@ function testNames(file: string): Set<string> {
   return names;
 }
 
-const effective = Object.entries(PARAMETERS).filter(([name, info]) => info.effect === 'effective');
+const effective = Object.entries(PARAMETERS).filter(([, info]) => info.effect === 'effective');
 
 test('every parameter marked effective is read by code in src/, outside the table and the checker', () => {
   const referencedByDefaults = new Set<string>();
