@@ -22,7 +22,7 @@ export type CheckVerb =
   | 'UNKNOWN';
 
 /** The parameter whose table fired, as Postfix names it in warnings. */
-export type CheckMap = 'header_checks' | 'mime_header_checks' | 'body_checks';
+export type CheckMap = 'header_checks' | 'mime_header_checks' | 'nested_header_checks' | 'body_checks';
 
 /** One parsed action; `text` is the optional text after the verb. */
 export interface CheckAction {

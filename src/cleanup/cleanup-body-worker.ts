@@ -1,6 +1,7 @@
 /**
- * cleanup-body-worker: the piscina task that runs body_checks and
- * mime_header_checks (cleanup-body-walk) off the hot path. Tables are opened
+ * cleanup-body-worker: the piscina task that runs body_checks,
+ * mime_header_checks and nested_header_checks (cleanup-body-walk) off the
+ * hot path. Tables are opened
  * once per worker thread and kept. A table that cannot be opened or read is
  * answered as { error } rather than thrown, so the caller can defer the mail.
  */
@@ -16,8 +17,10 @@ export interface BodyTask {
   contentType: string;
   bodyChecks: string;
   mimeHeaderChecks: string;
+  nestedHeaderChecks: string;
   dir: string;
   bodySizeLimit: number;
+  lineLength: number;
 }
 
 export type BodyTaskResult = { events: CheckEvent[] } | { error: string };
@@ -42,7 +45,9 @@ export default function bodyCheck(task: BodyTask): BodyTaskResult {
     const events = walkBody(buf, task.bodyStart, task.contentType, {
       bodyChecks: table(task.bodyChecks, task.dir),
       mimeHeaderChecks: table(task.mimeHeaderChecks, task.dir),
+      nestedHeaderChecks: table(task.nestedHeaderChecks, task.dir),
       bodySizeLimit: task.bodySizeLimit,
+      lineLength: task.lineLength,
     });
     return { events };
   } catch (err) {

@@ -15,6 +15,7 @@ function bracketAddr(addr: string): string {
  * Builds the Received header with its final CRLF:
  *   Received: from HELO (NAME [ADDR])
  *   \t(TLS info)
+ *   \t(Authenticated sender: USER)
  *   \tby MYHOSTNAME (Postrider) with PROTOCOL id QUEUEID
  *   \tfor <RCPT>; DATE
  * or, for local submissions, "Received: by MYHOSTNAME (Postrider, from userid N)\r\n\tid QUEUEID; DATE".
@@ -28,6 +29,8 @@ export function receivedHeader(input: CleanupInput, myhostname: string, defaultU
   const helo = input.heloName || c.helo || c.name;
   let text = `Received: from ${helo} (${c.name} ${bracketAddr(c.addr)})\r\n`;
   if (input.tlsInfo) text += `\t${input.tlsInfo}\r\n`;
+  // A comment: parentheses, backslashes and controls would end or break it.
+  if (input.authenticatedSender) text += `\t(Authenticated sender: ${input.authenticatedSender.replace(/[()\\\x00-\x1f\x7f]/g, '?')})\r\n`;
   text += `\tby ${myhostname} (Postrider) with ${c.protocol || 'SMTP'} id ${input.queueId}`;
   const rcpt = input.recipients.length === 1 ? input.recipients[0].address : undefined;
   text += rcpt !== undefined ? `\r\n\tfor <${rcpt}>; ${date}\r\n` : `; ${date}\r\n`;

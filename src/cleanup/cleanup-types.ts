@@ -26,6 +26,8 @@ export interface CleanupInput {
   heloName?: string;
   /** e.g. "(using TLSv1.3 with cipher TLS_AES_256_GCM_SHA384 (256/256 bits))". */
   tlsInfo?: string;
+  /** The AUTH user the Received header names, "(Authenticated sender: user)" (smtpd_sasl_authenticated_header). */
+  authenticatedSender?: string;
 }
 
 /** Queue the message, drop it silently, or refuse it ("5.7.1 text"; "4.x.x" is temporary). */

@@ -11,6 +11,9 @@
  * address (the last one wins); BCC adds one; either address goes through
  * the same rewriting as an envelope recipient, without DSN fields.
  *
+ * A message whose header holds hopcount_limit Received: headers or more is
+ * refused ("5.4.6 Error: too many hops"): it is in a mail loop.
+ *
  * Never throws for a message: refusals are { action: 'reject', reason }
  * ("5.7.1 ..." permanent; "4.x.x ..." temporary, e.g. "4.6.0 Alias
  * expansion error" or a failing table), drops are { action: 'discard' }.
@@ -63,10 +66,13 @@ export class Cleanup {
   private readonly rewrite: RewriteFn;
   private readonly myhostname: string;
   private readonly headerSizeLimit: number;
+  private readonly hopcountLimit: number;
   private readonly bodySizeLimit: number;
   private readonly headerTables: PrimaryHeaderTables;
   private readonly bodyChecks: string;
   private readonly mimeHeaderChecks: string;
+  private readonly nestedHeaderChecks: string;
+  private readonly lineLength: number;
   private readonly rewriteClients: HeaderRewriteClients;
   private readonly pool: BodyCheckPool;
   private readonly userid: number;
@@ -78,18 +84,25 @@ export class Cleanup {
     this.rewrite = opts.rewrite;
     this.myhostname = (c.has('myhostname') && c.get('myhostname').trim()) || hostname();
     // The table's defaults (mime_header_checks = $header_checks) for a partial record too.
-    const checks = withParameterDefaults(c, ['header_checks', 'mime_header_checks', 'body_checks', 'header_size_limit', 'body_checks_size_limit']);
+    const checks = withParameterDefaults(c, [
+      'header_checks', 'mime_header_checks', 'nested_header_checks', 'body_checks', 'header_size_limit', 'body_checks_size_limit',
+      'hopcount_limit', 'line_length_limit',
+    ]);
     this.headerSizeLimit = checks.int('header_size_limit');
+    this.hopcountLimit = checks.int('hopcount_limit');
     this.bodySizeLimit = checks.int('body_checks_size_limit');
     const headerChecks = checks.get('header_checks').trim();
     this.bodyChecks = checks.get('body_checks').trim();
     this.mimeHeaderChecks = checks.get('mime_header_checks').trim();
+    this.nestedHeaderChecks = checks.get('nested_header_checks').trim();
+    this.lineLength = checks.int('line_length_limit');
     // Opened here so a missing table is a start-up error, not a per-message one.
     this.headerTables = {
       header: headerChecks ? openTableList(headerChecks, c.dir) : undefined,
       mime: this.mimeHeaderChecks ? openTableList(this.mimeHeaderChecks, c.dir) : undefined,
     };
     if (this.bodyChecks) openTableList(this.bodyChecks, c.dir);
+    if (this.nestedHeaderChecks) openTableList(this.nestedHeaderChecks, c.dir);
     this.rewriteClients = new HeaderRewriteClients(c);
     this.pool = new BodyCheckPool();
     this.userid = typeof process.getuid === 'function' ? process.getuid() : 0;
@@ -99,6 +112,10 @@ export class Cleanup {
   async process(input: CleanupInput): Promise<CleanupResult> {
     const buf = normalizeLineEnds(input.content);
     const split = splitMessage(buf, this.headerSizeLimit);
+    if (this.hopcountLimit > 0 && countReceived(split.headers) >= this.hopcountLimit) {
+      this.log.warning(`${input.queueId}: message rejected: hopcount exceeded`);
+      return { action: 'reject', reason: '5.4.6 Error: too many hops' };
+    }
     const envelope = rewriteEnvelope(this.rewrite, input.sender, input.recipients);
 
     const verdict: Verdict = { hold: false };
@@ -263,10 +280,10 @@ export class Cleanup {
     return rewriteEnvelope(this.rewrite, input.sender, recipients);
   }
 
-  /** body_checks always need the walk; mime_header_checks only when the message has MIME parts. */
+  /** body_checks always need the walk; mime_header_checks and nested_header_checks only when the message has MIME parts. */
   private needsBodyWalk(buf: Buffer, headers: HeaderField[]): boolean {
     if (this.bodyChecks) return true;
-    if (!this.mimeHeaderChecks) return false;
+    if (!this.mimeHeaderChecks && !this.nestedHeaderChecks) return false;
     return /^\s*(multipart|message)\//i.test(contentTypeOf(buf, headers));
   }
 
@@ -277,8 +294,10 @@ export class Cleanup {
       contentType: contentTypeOf(buf, headers),
       bodyChecks: this.bodyChecks,
       mimeHeaderChecks: this.mimeHeaderChecks,
+      nestedHeaderChecks: this.nestedHeaderChecks,
       dir: this.config.dir,
       bodySizeLimit: this.bodySizeLimit,
+      lineLength: this.lineLength,
     });
     if ('error' in result) throw new Error(result.error);
     this.judge(result.events, input, verdict);
@@ -330,4 +349,11 @@ function editsOf(verdict: Verdict): ContentEdits {
 function contentTypeOf(buf: Buffer, headers: HeaderField[]): string {
   const h = headers.find((f) => f.name === 'content-type');
   return h ? headerValue(buf, h) : '';
+}
+
+/** The Received: headers of the primary header (the hops the message has made). */
+function countReceived(headers: readonly HeaderField[]): number {
+  let n = 0;
+  for (const h of headers) if (h.name === 'received') n++;
+  return n;
 }

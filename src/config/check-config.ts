@@ -1,12 +1,15 @@
 /**
- * check-config: `postrider check`'s configuration half. Returns the loader's
- * problems plus: every table a parameter names that fails to open, bad
- * values of typed parameters (int, size, time, bool, enumerations), bad
- * networks in host lists, and unreadable TLS certificate and key files
- * (an error when TLS is mandatory, a warning otherwise: Postfix then runs
- * without TLS), and transports that name no delivery service
- * (check-transports). Values set in main.cf are reported at their line; values set
- * by master.cf -o at the service's line. Never throws.
+ * check-config: `postrider check`'s configuration half (start refuses what
+ * it reports as an error). Returns the loader's problems plus: every table a
+ * parameter names that fails to open, bad values of typed parameters (int,
+ * size, time, bool, enumerations), bad networks in host lists, unreadable
+ * TLS certificate and key files (an error when TLS is mandatory, a warning
+ * otherwise: Postfix then runs without TLS), refused and cosmetic settings
+ * (check-effects), restriction lists with unsupported restrictions or
+ * without Postfix's relay safety net (check-restrictions), and transports
+ * that name no delivery service (check-transports). Values set in
+ * main.cf are reported at their line; values set by master.cf -o at the
+ * service's line. Never throws.
  */
 import { accessSync, constants } from 'node:fs';
 import { join } from 'node:path';
@@ -17,6 +20,9 @@ import { parameterInfo } from './parameters.js';
 import { parseIp } from './ip-address.js';
 import { isTableSpec, openTable, openTableList } from './lookup-table.js';
 import { compileDomainList, compileHostList } from './access-lookup.js';
+import { checkEffects } from './check-effects.js';
+import { tlsVersionRange } from './tls-protocols.js';
+import { checkRestrictions } from './check-restrictions.js';
 import { checkTransports } from './check-transports.js';
 
 const ENUMS: Record<string, string[]> = {
@@ -31,6 +37,8 @@ const SASL_SECURITY_OPTIONS = ['noplaintext', 'noactive', 'nodictionary', 'noano
 
 /** Element checks of list-valued parameters with a fixed syntax. */
 const LIST_CHECKS: Record<string, (item: string) => boolean> = {
+  smtpd_tls_protocols: (item) => /^(!|[<>]=)?(sslv2|sslv3|tlsv1|tlsv1\.1|tlsv1\.2|tlsv1\.3)$/i.test(item),
+  smtpd_tls_mandatory_protocols: (item) => /^(!|[<>]=)?(sslv2|sslv3|tlsv1|tlsv1\.1|tlsv1\.2|tlsv1\.3)$/i.test(item),
   relayhost: (item) => /^(\[[^\]\s]+\]|[A-Za-z0-9_.-]+)(:\d{1,5})?$/.test(item),
   inet_interfaces: (item) => ['all', 'loopback-only'].includes(item.toLowerCase()) || parseIp(item) !== null || /^[A-Za-z0-9.-]+$/.test(item),
   inet_protocols: (item) => ['all', 'ipv4', 'ipv6'].includes(item.toLowerCase()),
@@ -50,7 +58,9 @@ const TLS_FILES: [string, string][] = [
 /** One parameter value's problem, or null. */
 function checkValue(cfg: MainConfig, name: string): string | null {
   const info = parameterInfo(name);
-  if (!info || !info.effect) return null;
+  if (!info || info.effect !== 'effective') return null;
+  // local_recipient_maps is read only when local_transport names a transport other than local(8).
+  if (name === 'local_recipient_maps' && namesLocalDelivery(cfg.get('local_transport'))) return null;
   const v = cfg.get(name).trim();
   try {
     switch (info.kind) {
@@ -90,9 +100,35 @@ function checkValue(cfg: MainConfig, name: string): string | null {
   }
   const bad = LIST_CHECKS[name] ? splitList(v).find((item) => !LIST_CHECKS[name](item)) : undefined;
   if (bad !== undefined) return `${name} = ${v}: bad element "${bad}"`;
+  if (name === 'smtpd_tls_protocols' || name === 'smtpd_tls_mandatory_protocols') {
+    try {
+      tlsVersionRange(splitList(v), name);
+    } catch (e) {
+      return (e as Error).message;
+    }
+  }
   const allowed = ENUMS[name];
   if (allowed && !allowed.includes(v.toLowerCase())) return `${name} = ${v}: expected one of ${allowed.filter(Boolean).join(', ')}`;
   return null;
+}
+
+/** True when a local_transport value names Postfix's local(8), which Postrider does not have. */
+export function namesLocalDelivery(localTransport: string): boolean {
+  const t = localTransport.trim();
+  const name = t.includes(':') ? t.slice(0, t.indexOf(':')) : t;
+  return name === '' || name === 'local';
+}
+
+/** smtpd_tls_wrappermode = yes needs a certificate: there is no plain text to fall back to. */
+function checkWrapperMode(cfg: MainConfig, where: { file: string; line: number }, prefix: string): ConfigProblem[] {
+  let wrapper = false;
+  try {
+    wrapper = cfg.bool('smtpd_tls_wrappermode');
+  } catch {
+    return [];
+  }
+  if (!wrapper || cfg.path('smtpd_tls_cert_file')) return [];
+  return [{ severity: 'error', ...where, message: `${prefix}smtpd_tls_wrappermode = yes requires smtpd_tls_cert_file` }];
 }
 
 function tlsMandatory(cfg: MainConfig, side: string): boolean {
@@ -159,7 +195,15 @@ export function checkConfig(loaded: LoadedConfig): ConfigProblem[] {
     if (changedTls.size > 0) {
       for (const p of checkTls(svc, where, changedTls)) problems.push({ ...p, message: `service ${s.name}: ${p.message}` });
     }
+    if (s.command === 'smtpd') {
+      const main = checkWrapperMode(cfg, where, '').length > 0;
+      if (!main) problems.push(...checkWrapperMode(svc, where, `service ${s.name}: `));
+    }
   }
+  const wrapperOrigin = loaded.origin.smtpd_tls_wrappermode ?? { file: mainFile, line: 0 };
+  if (loaded.master.some((s) => s.command === 'smtpd')) problems.push(...checkWrapperMode(cfg, wrapperOrigin, ''));
+  problems.push(...checkEffects(loaded.explicit, loaded.params, loaded.origin, mainFile, loaded.master));
+  problems.push(...checkRestrictions(loaded, mainFile));
   problems.push(...checkTransports(loaded));
   // main.cf first, then master.cf, each in line order (stable for equal lines).
   const rank = (p: ConfigProblem): number => (p.file === mainFile ? 0 : 1);

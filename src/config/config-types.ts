@@ -28,8 +28,13 @@ export interface MasterService {
   command: string;
   /** Arguments other than -o overrides. */
   args: string[];
-  /** -o name=value overrides, already expanded. */
+  /**
+   * -o name=value overrides, already expanded; after loading, also every
+   * parameter whose expanded value changes under them (see loadConfig).
+   */
   overrides: Record<string, string>;
+  /** The names this service's -o options set (loadConfig fills it in). */
+  optionNames?: string[];
   file: string;
   line: number;
 }

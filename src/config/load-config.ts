@@ -14,7 +14,7 @@ import { MainConfig, splitList } from './main-config.js';
 import { parseMainCf } from './main-cf.js';
 import { Expander, referencedNames } from './main-cf-expand.js';
 import { parseMasterCf } from './master-cf.js';
-import { defaultValues, isDynamicParameter, parameterInfo } from './parameters.js';
+import { defaultValues, isDynamicParameter, mynetworksForStyle, parameterInfo } from './parameters.js';
 
 /** Where an explicit setting came from. */
 export interface SettingOrigin {
@@ -39,7 +39,7 @@ export interface LoadedConfig {
   defaults: Record<string, string>;
   /** main.cf file and line of each explicit setting. */
   origin: Record<string, SettingOrigin>;
-  /** Names set in main.cf or by -o that Postfix has but Postrider accepts without acting on them (biff, alias_maps, ...). */
+  /** Names set in main.cf or by -o that Postfix has but Postrider accepts without acting on them (biff, alias_maps, ...): the cosmetic ones. */
   noEffect: string[];
 }
 
@@ -103,6 +103,12 @@ export function loadConfig(dir: string, opts: LoadOptions = {}): LoadedConfig {
     problems.push({ severity: 'warning', file: mainFile, line: e.line, message: `unused parameter: ${e.name}=${e.value}` });
   }
 
+  // Unset, mynetworks follows mynetworks_style, as Postfix computes it.
+  if (!Object.prototype.hasOwnProperty.call(parsed.raw, 'mynetworks')) {
+    const style = new Expander(raw).value('mynetworks_style');
+    if (style.trim().toLowerCase() !== 'host') raw.mynetworks = mynetworksForStyle(style);
+  }
+
   const mainMessages = new Set<string>();
   const expander = new Expander(raw, (name, message) => {
     mainMessages.add(message);
@@ -129,13 +135,13 @@ export function loadConfig(dir: string, opts: LoadOptions = {}): LoadedConfig {
       const v = svcExpander.value(name);
       if (Object.prototype.hasOwnProperty.call(s.overrides, name) || v !== params[name]) overrides[name] = v;
     }
-    services.push({ ...s, overrides });
+    services.push({ ...s, overrides, optionNames: Object.keys(s.overrides) });
   }
   problems.push(...master.problems);
   problems.sort((a, b) => (a.file === b.file ? a.line - b.line : a.file === mainFile ? -1 : 1));
 
   const setNames = new Set([...explicitSet, ...master.services.flatMap((s) => Object.keys(s.overrides))]);
-  const noEffect = [...setNames].filter((n) => parameterInfo(n)?.effect === false).sort();
+  const noEffect = [...setNames].filter((n) => parameterInfo(n)?.effect === 'cosmetic').sort();
 
   return { dir: absDir, params, explicit: explicitSet, master: services, problems, raw, defaults, origin, noEffect };
 }

@@ -44,12 +44,15 @@ function defaultCell(info: ParameterInfo): string {
 
 /**
  * The markdown tables of every known parameter, sorted by name: those
- * Postrider acts on, then Postfix's parameters it accepts without effect.
+ * Postrider acts on, those whose non-default values it refuses, and
+ * Postfix's parameters it accepts without effect (warned about when set).
  */
 export function renderParameterTable(params: Readonly<Record<string, ParameterInfo>> = PARAMETERS): string {
   const names = Object.keys(params).sort();
-  const acting = names.filter((n) => params[n]!.effect);
-  const inert = names.filter((n) => !params[n]!.effect);
+  const of = (effect: ParameterInfo['effect']): string[] => names.filter((n) => params[n]!.effect === effect);
+  const acting = of('effective');
+  const refused = of('refused');
+  const cosmetic = of('cosmetic');
   const lines: string[] = [];
   lines.push(`### Parameters Postrider acts on (${acting.length})`, '');
   lines.push('| parameter | default | kind | what it does |', '|---|---|---|---|');
@@ -57,12 +60,25 @@ export function renderParameterTable(params: Readonly<Record<string, ParameterIn
     const info = params[n]!;
     lines.push(`| \`${n}\` | ${defaultCell(info)} | ${info.kind} | ${cell(info.summary)} |`);
   }
-  lines.push('', `### Postfix parameters accepted without effect (${inert.length})`, '');
-  lines.push('These load without a warning, so that a Postfix main.cf works unchanged; Postrider does not act on them.', '');
-  lines.push('| parameter | Postfix default | what it does in Postfix |', '|---|---|---|');
-  for (const n of inert) {
+  lines.push('', `### Postfix parameters refused unless left at their default (${refused.length})`, '');
+  lines.push(
+    'Postrider does not implement these, and another value would change what happens to mail: `postrider check` and `start` stop with an error naming the parameter.',
+    '',
+  );
+  lines.push('| parameter | Postfix default | what it does in Postfix | why it is refused |', '|---|---|---|---|');
+  for (const n of refused) {
     const info = params[n]!;
-    lines.push(`| \`${n}\` | ${defaultCell(info)} | ${cell(info.summary)} |`);
+    lines.push(`| \`${n}\` | ${defaultCell(info)} | ${cell(info.summary)} | ${cell(info.why ?? '')} |`);
+  }
+  lines.push('', `### Postfix parameters accepted without effect (${cosmetic.length})`, '');
+  lines.push(
+    'These load so that a Postfix main.cf works unchanged; nothing happens differently to mail. A value other than the default draws a warning naming the parameter.',
+    '',
+  );
+  lines.push('| parameter | Postfix default | what it does in Postfix | in Postrider |', '|---|---|---|---|');
+  for (const n of cosmetic) {
+    const info = params[n]!;
+    lines.push(`| \`${n}\` | ${defaultCell(info)} | ${cell(info.summary)} | ${cell(info.why ?? '')} |`);
   }
   return lines.join('\n') + '\n';
 }

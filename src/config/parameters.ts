@@ -1,11 +1,20 @@
 /**
  * parameters: the table of main.cf parameters Postrider knows. Each entry has
  * Postfix's default text (with $name references as Postfix writes them), a
- * kind used by the checker, a one-line summary, and whether Postrider acts on
- * it ("accepted, no effect" entries are Postfix parameters that load without
- * a warning but change nothing). Pure data and pure functions; nothing throws.
+ * kind used by the checker, a one-line summary, and what Postrider does with
+ * it, one of three:
+ *   effective  implemented with Postfix's behaviour;
+ *   refused    not implemented, and a value other than the default would
+ *              change what happens to mail (filters, milters, relay and
+ *              safety settings): `check` and `start` stop with an error
+ *              naming it;
+ *   cosmetic   not implemented, and nothing happens differently to mail
+ *              (paths, logging detail, tuning, local delivery that does not
+ *              exist): a value other than the default draws a warning.
+ * Pure data and pure functions; nothing throws.
  */
-import { hostname as osHostname } from 'node:os';
+import { hostname as osHostname, networkInterfaces, type NetworkInterfaceInfo } from 'node:os';
+import { formatIp, parseIp } from './ip-address.js';
 
 /** How a parameter's value is read. */
 export type ParameterKind =
@@ -21,14 +30,18 @@ export type ParameterKind =
   | 'domain-list'
   | 'restrictions';
 
+/** What Postrider does with a parameter (see the file comment). */
+export type ParameterEffect = 'effective' | 'refused' | 'cosmetic';
+
 /** One known parameter. */
 export interface ParameterInfo {
   /** Postfix's default text; computed defaults (myhostname, ...) hold ''. */
   default: string;
   kind: ParameterKind;
   summary: string;
-  /** false: Postfix's parameter, accepted without a warning but Postrider does not act on it. */
-  effect: boolean;
+  effect: ParameterEffect;
+  /** Refused and cosmetic parameters: what a non-default value means here, the end of the check's line. */
+  why?: string;
   /** Default unit of a bare number, for 'time' parameters ('s' unless told). */
   timeUnit?: string;
   /** The default is computed from the host (see computedDefaults). */
@@ -37,14 +50,22 @@ export interface ParameterInfo {
 
 const T: Record<string, ParameterInfo> = {};
 
+/** Effective: implemented with Postfix's behaviour. */
 function p(name: string, def: string, kind: ParameterKind, summary: string, extra: Partial<ParameterInfo> = {}): void {
-  T[name] = { default: def, kind, summary, effect: true, ...extra };
+  T[name] = { default: def, kind, summary, effect: 'effective', ...extra };
 }
 
-/** Accepted, no effect. */
-function na(name: string, def: string, kind: ParameterKind, summary: string): void {
-  p(name, def, kind, summary, { effect: false });
+/** Cosmetic: accepted without effect; a non-default value draws a warning ending with `why`. */
+function na(name: string, def: string, kind: ParameterKind, summary: string, why = 'Postrider does not act on it'): void {
+  p(name, def, kind, summary, { effect: 'cosmetic', why });
 }
+
+/** Refused: a non-default value is an error ending with `why` (what would happen to mail). */
+function refuse(name: string, def: string, kind: ParameterKind, summary: string, why: string): void {
+  p(name, def, kind, summary, { effect: 'refused', why });
+}
+
+const NO_LOCAL = 'Postrider has no local delivery agent';
 
 // Identity and addresses.
 p('myhostname', '', 'string', 'the internet hostname of this mail system', { computed: true });
@@ -67,7 +88,7 @@ p('propagate_unmatched_extensions', 'canonical, virtual', 'list', 'address mappi
 p('parent_domain_matches_subdomains',
   'debug_peer_list,fast_flush_domains,mynetworks,permit_mx_backup_networks,qmqpd_authorized_clients,relay_domains,smtpd_access_maps',
   'list', 'features where a domain name also matches its subdomains');
-p('compatibility_level', '0', 'string', 'backwards-compatible default settings level');
+na('compatibility_level', '0', 'string', 'backwards-compatible default settings level', 'Postrider always uses the defaults of Postfix 3.6 and later');
 p('soft_bounce', 'no', 'bool', 'turn hard rejects and bounces into soft ones (safety net)');
 
 // Queue, files, logging.
@@ -81,16 +102,16 @@ p('maximal_queue_lifetime', '5d', 'time', 'how long a message may stay queued be
 p('bounce_queue_lifetime', '5d', 'time', 'how long a bounce message may stay queued', { timeUnit: 'd' });
 p('delay_warning_time', '0h', 'time', 'when to warn the sender about delayed mail (0 = never)', { timeUnit: 'h' });
 p('qmgr_message_active_limit', '20000', 'int', 'the most messages in the active queue');
-p('qmgr_message_recipient_limit', '20000', 'int', 'the most recipients held in memory by the queue manager');
-p('queue_minfree', '0', 'size', 'the least free space in bytes before mail is refused');
+na('qmgr_message_recipient_limit', '20000', 'int', 'the most recipients held in memory by the queue manager', 'the queue manager keeps every recipient of an active message');
+p('queue_minfree', '0', 'size', 'the least free space in bytes in the queue file system to accept mail (at least 1.5 x message_size_limit applies)');
 p('hopcount_limit', '50', 'int', 'the most Received: headers a message may carry');
 p('notify_classes', 'resource, software', 'list', 'the problem classes reported to the postmaster');
 p('bounce_notice_recipient', 'postmaster', 'string', 'who gets postmaster copies of bounce notices');
 p('2bounce_notice_recipient', 'postmaster', 'string', 'who gets undeliverable bounce notices');
-p('delay_notice_recipient', 'postmaster', 'string', 'who gets postmaster copies of delay notices');
-p('error_notice_recipient', 'postmaster', 'string', 'who gets notices of software and resource problems');
-p('double_bounce_sender', 'double-bounce', 'string', 'the sender of postmaster notifications; mail to it is discarded');
-p('empty_address_recipient', 'MAILER-DAEMON', 'string', 'the recipient of mail addressed to the null address');
+p('delay_notice_recipient', 'postmaster', 'string', 'who gets postmaster copies of delay notices (notify_classes delay)');
+na('error_notice_recipient', 'postmaster', 'string', 'who gets notices of software and resource problems', 'Postrider sends no resource, software, protocol or policy notices');
+na('double_bounce_sender', 'double-bounce', 'string', 'the sender of postmaster notifications; mail to it is discarded', 'Postrider marks a notice to the postmaster with a header instead and never returns it');
+na('empty_address_recipient', 'MAILER-DAEMON', 'string', 'the recipient of mail addressed to the null address', 'smtpd and sendmail refuse the null recipient');
 p('bounce_size_limit', '50000', 'size', 'the most original message text returned in a bounce');
 p('message_size_limit', '10240000', 'size', 'the largest message in bytes (envelope and header included)');
 p('line_length_limit', '2048', 'int', 'the longest line kept whole; longer lines are broken');
@@ -100,12 +121,12 @@ p('metrics_listen', '', 'string', 'Postrider: address:port of the Prometheus met
 p('supervisor_restart_limit', '10', 'int', 'Postrider: restarts allowed within supervisor_restart_window before the tree stops');
 p('supervisor_restart_window', '60s', 'time', 'Postrider: the window of the restart intensity limit');
 p('dns_resolver_servers', '', 'list', 'Postrider: DNS servers (address[:port]) smtpd and smtp ask; empty = system resolver');
-p('disable_dns_lookups', 'no', 'bool', 'disable DNS lookups by the SMTP client and server');
+refuse('disable_dns_lookups', 'no', 'bool', 'disable DNS lookups by the SMTP client and server', 'mail would still be routed by DNS MX lookups');
 p('smtputf8_enable', 'yes', 'bool', 'enable SMTPUTF8 support');
 p('service_name', '', 'string', 'the master.cf service name of the running process (set per service)');
 p('process_name', '', 'string', 'the program name of the running process (set per service)');
 p('stress', '', 'string', 'set to yes when the system is overloaded');
-p('content_filter', '', 'string', 'after-queue content filter transport:destination');
+refuse('content_filter', '', 'string', 'after-queue content filter transport:destination', 'mail would not be filtered');
 
 // Content checks and address rewriting.
 p('header_checks', '', 'table-list', 'header lookup tables (Postfix header_checks(5))');
@@ -126,16 +147,15 @@ p('virtual_alias_expansion_limit', '1000', 'int', 'the most addresses one virtua
 p('virtual_mailbox_domains', '$virtual_mailbox_maps', 'domain-list', 'domains delivered by the virtual transport');
 p('virtual_mailbox_maps', '', 'table-list', 'virtual mailbox tables: address -> mailbox path');
 p('virtual_mailbox_base', '', 'path', 'the directory prefix of every virtual mailbox path');
-p('virtual_mailbox_limit', '51200000', 'size', 'the largest virtual mailbox file');
-p('virtual_minimum_uid', '100', 'int', 'the smallest uid the virtual agent accepts');
-p('virtual_uid_maps', '', 'table-list', 'virtual mailbox owner uids');
-p('virtual_gid_maps', '', 'table-list', 'virtual mailbox owner gids');
+p('virtual_mailbox_limit', '51200000', 'size', 'the largest virtual mailbox file or Maildir message (0 = no limit)');
+na('virtual_minimum_uid', '100', 'int', 'the smallest uid the virtual agent accepts', 'the virtual agent writes mailboxes as the user Postrider runs as');
+na('virtual_uid_maps', '', 'table-list', 'virtual mailbox owner uids', 'the virtual agent writes mailboxes as the user Postrider runs as');
+na('virtual_gid_maps', '', 'table-list', 'virtual mailbox owner gids', 'the virtual agent writes mailboxes as the user Postrider runs as');
 p('transport_maps', '', 'table-list', 'tables: recipient or domain -> transport:nexthop');
 p('default_transport', 'smtp', 'string', 'the transport for domains that are not local, virtual or relay');
 p('relay_transport', 'relay', 'string', 'the transport for relay_domains');
-p('local_transport', 'local:$myhostname', 'string', 'the transport for mydestination (Postrider has no local delivery)');
+p('local_transport', 'local:$myhostname', 'string', 'the transport for mydestination; Postrider has no local(8), so while it names local, smtpd refuses those recipients');
 p('virtual_transport', 'virtual', 'string', 'the transport for virtual_mailbox_domains');
-p('error_transport', 'error', 'string', 'the transport for reject-always destinations');
 p('show_user_unknown_table_name', 'yes', 'bool', 'name the table in "user unknown" replies');
 
 // Delivery scheduling.
@@ -143,9 +163,9 @@ p('default_destination_concurrency_limit', '20', 'int', 'the most parallel deliv
 p('destination_concurrency_failed_cohort_limit', '1', 'int', 'failed connection cohorts before a destination is declared dead');
 p('initial_destination_concurrency', '5', 'int', 'the initial parallel deliveries to one destination');
 p('default_destination_recipient_limit', '50', 'int', 'the most recipients per delivery');
-p('default_destination_rate_delay', '0s', 'time', 'the pause between deliveries to one destination');
+refuse('default_destination_rate_delay', '0s', 'time', 'the pause between deliveries to one destination', 'deliveries would not be paced');
 p('default_process_limit', '100', 'int', 'the default maxproc of master.cf services');
-p('default_delivery_slot_cost', '5', 'int', 'queue manager preemption cost');
+na('default_delivery_slot_cost', '5', 'int', 'queue manager preemption cost', 'the queue manager does not preempt');
 
 // SMTP server.
 p('smtpd_banner', '$myhostname ESMTP $mail_name', 'string', 'the text after 220 in the greeting');
@@ -156,13 +176,15 @@ p('smtpd_relay_restrictions', 'permit_mynetworks, permit_sasl_authenticated, def
 p('smtpd_recipient_restrictions', '', 'restrictions', 'spam restrictions at RCPT TO');
 p('smtpd_data_restrictions', '', 'restrictions', 'restrictions at DATA');
 p('smtpd_end_of_data_restrictions', '', 'restrictions', 'restrictions after the end of DATA');
-p('smtpd_etrn_restrictions', '', 'restrictions', 'restrictions at ETRN');
+na('smtpd_etrn_restrictions', '', 'restrictions', 'restrictions at ETRN', 'smtpd does not offer ETRN');
 p('smtpd_restriction_classes', '', 'list', 'user-defined restriction class names');
-p('smtpd_delay_reject', 'yes', 'bool', 'wait until RCPT TO before applying client, helo and sender restrictions');
+na('smtpd_delay_reject', 'yes', 'bool', 'wait until RCPT TO before applying client, helo and sender restrictions', 'smtpd always applies them at RCPT TO; the outcome is the same, only when it is said differs');
 p('smtpd_helo_required', 'no', 'bool', 'require HELO or EHLO before MAIL FROM');
 p('smtpd_null_access_lookup_key', '<>', 'string', 'the lookup key for the null sender address');
-p('smtpd_reject_unlisted_sender', 'no', 'bool', 'reject sender addresses in virtual domains that no table lists');
-p('smtpd_reject_unlisted_recipient', 'yes', 'bool', 'reject recipient addresses in virtual domains that no table lists');
+p('smtpd_reject_unlisted_sender', 'no', 'bool', 'reject unknown sender addresses in local, virtual and relay domains with recipient tables');
+p('smtpd_reject_unlisted_recipient', 'yes', 'bool', 'reject unknown recipient addresses in local, virtual and relay domains with recipient tables');
+p('local_recipient_maps', 'proxy:unix:passwd.byname $alias_maps', 'table-list', 'local recipients smtpd accepts when local_transport names another transport (empty: all)');
+p('relay_recipient_maps', '', 'table-list', 'valid recipients in relay_domains (empty: all)');
 p('strict_rfc821_envelopes', 'no', 'bool', 'require <> around MAIL FROM and RCPT TO addresses');
 p('smtpd_recipient_limit', '1000', 'int', 'the most recipients per message');
 p('smtpd_recipient_overshoot_limit', '1000', 'int', 'recipients past smtpd_recipient_limit refused with 452 before they count as errors');
@@ -185,21 +207,21 @@ p('smtpd_sasl_security_options', 'noanonymous', 'list', 'SASL mechanism restrict
 p('smtpd_sasl_tls_security_options', '$smtpd_sasl_security_options', 'list', 'SASL mechanism restrictions in TLS sessions');
 p('smtpd_sasl_authenticated_header', 'no', 'bool', 'record the AUTH user name in the Received: header');
 p('smtpd_greet_wait', '0s', 'time', 'Postrider: the delay before the 220 greeting');
-p('smtpd_client_port_logging', 'no', 'bool', 'log the client port with the client address');
+na('smtpd_client_port_logging', 'no', 'bool', 'log the client port with the client address', 'the client port is not logged');
 p('smtpd_forbid_bare_newline', 'normalize', 'string', 'bare <LF> handling: normalize (only <CR><LF>.<CR><LF> ends DATA), yes, reject, no');
 p('smtpd_forbid_bare_newline_exclusions', '$mynetworks', 'host-list', 'clients exempt from smtpd_forbid_bare_newline');
 p('smtpd_forbid_unauth_pipelining', 'yes', 'bool', 'disconnect clients that pipeline before the greeting or without PIPELINING');
 p('smtpd_tls_cert_file', '', 'path', 'the SMTP server certificate (PEM)');
 p('smtpd_tls_key_file', '$smtpd_tls_cert_file', 'path', 'the SMTP server private key (PEM)');
-p('smtpd_tls_CAfile', '', 'path', 'CA certificates for client certificates');
+na('smtpd_tls_CAfile', '', 'path', 'CA certificates for client certificates', 'smtpd does not ask for client certificates');
 p('smtpd_tls_security_level', '', 'string', 'SMTP server TLS level: none, may, encrypt');
 p('smtpd_tls_auth_only', 'yes', 'bool', 'offer AUTH only over TLS (Postrider default yes; Postfix no)');
 p('smtpd_tls_wrappermode', 'no', 'bool', 'TLS from the first byte (submissions, port 465)');
-p('smtpd_tls_loglevel', '0', 'int', 'SMTP server TLS log detail');
+na('smtpd_tls_loglevel', '0', 'int', 'SMTP server TLS log detail', 'no TLS detail is logged');
 p('smtpd_tls_received_header', 'no', 'bool', 'record TLS details in the Received: header');
 p('smtpd_tls_protocols', '!SSLv2, !SSLv3', 'list', 'TLS protocols the server accepts with opportunistic TLS');
 p('smtpd_tls_mandatory_protocols', '!SSLv2, !SSLv3', 'list', 'TLS protocols the server accepts with mandatory TLS');
-p('smtpd_authorized_xclient_hosts', '', 'host-list', 'clients allowed to use XCLIENT');
+refuse('smtpd_authorized_xclient_hosts', '', 'host-list', 'clients allowed to use XCLIENT', 'smtpd does not offer XCLIENT: every client behind the proxy would be judged by the proxy\'s address');
 
 // SMTP client.
 p('smtp_connect_timeout', '30s', 'time', 'the TCP connect timeout');
@@ -209,10 +231,10 @@ p('smtp_rcpt_timeout', '300s', 'time', 'the timeout for the RCPT TO reply');
 p('smtp_data_init_timeout', '120s', 'time', 'the timeout for the DATA reply');
 p('smtp_data_xfer_timeout', '180s', 'time', 'the timeout while sending message content');
 p('smtp_data_done_timeout', '600s', 'time', 'the timeout for the reply after the final dot');
-p('smtp_quit_timeout', '300s', 'time', 'the timeout for the QUIT reply');
+na('smtp_quit_timeout', '300s', 'time', 'the timeout for the QUIT reply', 'the client closes a session without waiting for the QUIT reply');
 p('smtp_rset_timeout', '20s', 'time', 'the timeout for the RSET reply');
 p('smtp_helo_name', '$myhostname', 'string', 'the name sent in HELO/EHLO');
-p('smtp_connection_cache_on_demand', 'yes', 'bool', 'keep connections open to destinations with a backlog');
+na('smtp_connection_cache_on_demand', 'yes', 'bool', 'keep connections open to destinations with a backlog', 'the client always keeps idle connections for smtp_connection_cache_time_limit');
 p('smtp_connection_cache_time_limit', '2s', 'time', 'how long an unused cached connection stays open');
 p('smtp_connection_reuse_count_limit', '0', 'int', 'the most times a connection is reused (0 = no limit)');
 p('smtp_connection_reuse_time_limit', '300s', 'time', 'how long a connection may be reused');
@@ -220,13 +242,13 @@ p('smtp_tls_security_level', '', 'string', 'SMTP client TLS level: none, may, en
 p('smtp_tls_cert_file', '', 'path', 'the SMTP client certificate (PEM)');
 p('smtp_tls_key_file', '$smtp_tls_cert_file', 'path', 'the SMTP client private key (PEM)');
 p('smtp_tls_CAfile', '', 'path', 'CA certificates to verify servers');
-p('smtp_tls_loglevel', '0', 'int', 'SMTP client TLS log detail');
+na('smtp_tls_loglevel', '0', 'int', 'SMTP client TLS log detail', 'no TLS detail is logged');
 p('smtp_bind_address', '', 'string', 'the local IPv4 address of outgoing connections');
 p('smtp_bind_address6', '', 'string', 'the local IPv6 address of outgoing connections');
-p('smtp_host_lookup', 'dns', 'list', 'how to look up hosts: dns, native');
+refuse('smtp_host_lookup', 'dns', 'list', 'how to look up hosts: dns, native', 'hosts would still be looked up in the DNS');
 p('smtp_skip_5xx_greeting', 'yes', 'bool', 'skip to the next MX on a 5xx greeting');
-p('smtp_sasl_auth_enable', 'no', 'bool', 'SMTP client AUTH');
-p('smtp_sasl_password_maps', '', 'table-list', 'SMTP client AUTH credentials by destination');
+refuse('smtp_sasl_auth_enable', 'no', 'bool', 'SMTP client AUTH', 'the client does not authenticate: mail to a relay that needs AUTH would be refused there');
+na('smtp_sasl_password_maps', '', 'table-list', 'SMTP client AUTH credentials by destination', 'the client does not authenticate (smtp_sasl_auth_enable is refused)');
 p('smtp_mx_address_limit', '5', 'int', 'the most MX addresses tried');
 p('smtp_mx_session_limit', '2', 'int', 'the most SMTP sessions per delivery');
 p('relay_destination_concurrency_limit', '$default_destination_concurrency_limit', 'int', 'parallel deliveries per relay destination');
@@ -241,20 +263,20 @@ p('access_map_reject_code', '554', 'int', 'reply code of an access table REJECT'
 p('maps_rbl_reject_code', '554', 'int', 'reply code of reject_rbl_client');
 p('access_map_defer_code', '450', 'int', 'reply code of an access table DEFER');
 p('unknown_address_reject_code', '450', 'int', 'reply code for unresolvable addresses');
-p('unknown_client_reject_code', '450', 'int', 'reply code for clients without a name');
-p('unknown_hostname_reject_code', '450', 'int', 'reply code for HELO names without DNS');
-p('unverified_recipient_reject_code', '450', 'int', 'reply code for unverified recipients');
+na('unknown_client_reject_code', '450', 'int', 'reply code for clients without a name', 'reject_unknown_client_hostname is not supported');
+na('unknown_hostname_reject_code', '450', 'int', 'reply code for HELO names without DNS', 'reject_unknown_helo_hostname is not supported');
+na('unverified_recipient_reject_code', '450', 'int', 'reply code for unverified recipients', 'reject_unverified_recipient is not supported');
 p('unknown_virtual_alias_reject_code', '550', 'int', 'reply code for unknown virtual alias addresses');
+p('unknown_local_recipient_reject_code', '550', 'int', 'reply code for unknown local recipients (and every local recipient while local_transport names local)');
 p('unknown_virtual_mailbox_reject_code', '550', 'int', 'reply code for unknown virtual mailbox addresses');
 p('unknown_relay_recipient_reject_code', '550', 'int', 'reply code for unknown relay recipients');
 p('invalid_hostname_reject_code', '501', 'int', 'reply code for malformed HELO names');
 p('non_fqdn_reject_code', '504', 'int', 'reply code for non-FQDN names');
-p('message_reject_code', '550', 'int', 'reply code (unused here)');
-p('plaintext_reject_code', '450', 'int', 'reply code for TLS-required refusals');
+na('plaintext_reject_code', '450', 'int', 'reply code for TLS-required refusals', 'reject_plaintext_session is not supported');
 
 // Postfix parameters Postrider accepts but does not act on.
-na('alias_maps', 'hash:/etc/aliases, nis:mail.aliases', 'table-list', 'local alias tables (no local delivery in Postrider)');
-na('alias_database', 'hash:/etc/aliases', 'table-list', 'alias databases built by newaliases');
+na('alias_maps', 'hash:/etc/aliases, nis:mail.aliases', 'table-list', 'local alias tables', NO_LOCAL);
+na('alias_database', 'hash:/etc/aliases', 'table-list', 'alias databases built by newaliases', NO_LOCAL);
 na('readme_directory', 'no', 'path', 'README files location');
 na('html_directory', 'no', 'path', 'HTML documentation location');
 na('manpage_directory', '/usr/local/man', 'path', 'manual pages location');
@@ -265,84 +287,87 @@ na('data_directory', '/var/lib/postfix', 'path', 'writable data files location')
 na('meta_directory', '/etc/postfix', 'path', 'non-executable shared files location');
 na('shlib_directory', 'no', 'path', 'shared libraries location');
 na('config_directory', '/etc/postfix', 'path', 'the configuration directory (set by -c)');
-na('mail_spool_directory', '/var/mail', 'path', 'UNIX-style mailboxes');
+na('mail_spool_directory', '/var/mail', 'path', 'UNIX-style mailboxes', NO_LOCAL);
 na('sendmail_path', '/usr/sbin/sendmail', 'path', 'sendmail command path');
 na('newaliases_path', '/usr/bin/newaliases', 'path', 'newaliases command path');
 na('mailq_path', '/usr/bin/mailq', 'path', 'mailq command path');
 na('mail_owner', 'postfix', 'string', 'owner of the queue and daemon processes');
 na('setgid_group', 'postdrop', 'string', 'group of the mail submission programs');
-na('default_privs', 'nobody', 'string', 'rights of the local delivery agent for external files');
-na('biff', 'yes', 'bool', 'comsat notifications of new mail');
-na('mailbox_size_limit', '51200000', 'size', 'the largest local mailbox file');
-na('mailbox_command', '', 'string', 'local delivery command');
-na('home_mailbox', '', 'string', 'local mailbox relative to the home directory');
-na('local_recipient_maps', 'proxy:unix:passwd.byname $alias_maps', 'table-list', 'local recipient lookup tables');
-na('unknown_local_recipient_reject_code', '550', 'int', 'reply code for unknown local recipients');
-na('relay_recipient_maps', '', 'table-list', 'valid recipients in relay_domains');
-na('milter_macro_daemon_name', '$myhostname', 'string', 'milter {daemon_name} macro');
-na('smtpd_milters', '', 'list', 'Milter applications for SMTP mail');
-na('non_smtpd_milters', '', 'list', 'Milter applications for non-SMTP mail');
-na('smtp_tls_CApath', '', 'path', 'directory of CA certificates for the SMTP client');
-na('smtpd_tls_CApath', '', 'path', 'directory of CA certificates for the SMTP server');
-na('smtp_tls_session_cache_database', '', 'string', 'SMTP client TLS session cache');
-na('smtpd_tls_session_cache_database', '', 'string', 'SMTP server TLS session cache');
-na('smtpd_tls_session_cache_timeout', '3600s', 'time', 'SMTP server TLS session cache lifetime');
-na('smtpd_sasl_type', 'cyrus', 'string', 'SASL plug-in type');
-na('smtpd_sasl_path', 'smtpd', 'string', 'SASL plug-in path');
-na('smtpd_proxy_filter', '', 'string', 'before-queue content filter');
-na('smtp_tls_note_starttls_offer', 'no', 'bool', 'log servers offering STARTTLS');
+na('default_privs', 'nobody', 'string', 'rights of the local delivery agent for external files', NO_LOCAL);
+na('biff', 'yes', 'bool', 'comsat notifications of new mail', NO_LOCAL);
+na('mailbox_size_limit', '51200000', 'size', 'the largest local mailbox file', NO_LOCAL);
+na('mailbox_command', '', 'string', 'local delivery command', NO_LOCAL);
+na('home_mailbox', '', 'string', 'local mailbox relative to the home directory', NO_LOCAL);
+na('milter_macro_daemon_name', '$myhostname', 'string', 'milter {daemon_name} macro', 'there are no milters');
+refuse('smtpd_milters', '', 'list', 'Milter applications for SMTP mail', 'mail would not pass the milters');
+refuse('non_smtpd_milters', '', 'list', 'Milter applications for non-SMTP mail', 'mail would not pass the milters');
+na('smtp_tls_CApath', '', 'path', 'directory of CA certificates for the SMTP client', 'the client reads CA certificates from smtp_tls_CAfile only');
+na('smtpd_tls_CApath', '', 'path', 'directory of CA certificates for the SMTP server', 'smtpd does not ask for client certificates');
+na('smtp_tls_session_cache_database', '', 'string', 'SMTP client TLS session cache', 'TLS sessions are not cached');
+na('smtpd_tls_session_cache_database', '', 'string', 'SMTP server TLS session cache', 'TLS sessions are not cached');
+na('smtpd_tls_session_cache_timeout', '3600s', 'time', 'SMTP server TLS session cache lifetime', 'TLS sessions are not cached');
+na('smtpd_sasl_type', 'cyrus', 'string', 'SASL plug-in type', 'smtpd checks AUTH against smtpd_sasl_password_maps');
+na('smtpd_sasl_path', 'smtpd', 'string', 'SASL plug-in path', 'smtpd checks AUTH against smtpd_sasl_password_maps');
+refuse('smtpd_proxy_filter', '', 'string', 'before-queue content filter', 'mail would not be filtered');
+na('smtp_tls_note_starttls_offer', 'no', 'bool', 'log servers offering STARTTLS', 'nothing more is logged');
 na('tls_random_source', 'dev:/dev/urandom', 'string', 'TLS entropy source');
 na('inet_interfaces_override', '', 'string', 'unused');
-na('multi_instance_name', '', 'string', 'multi-instance name');
-na('multi_instance_enable', 'no', 'bool', 'multi-instance support');
-na('multi_instance_directories', '', 'list', 'multi-instance configuration directories');
-na('postscreen_access_list', 'permit_mynetworks', 'list', 'postscreen access list');
-na('postscreen_dnsbl_sites', '', 'list', 'postscreen DNSBL sites');
-na('smtpd_sasl_local_domain', '', 'string', 'SASL realm');
-na('broken_sasl_auth_clients', 'no', 'bool', 'announce AUTH the broken way as well');
-na('smtp_sasl_security_options', 'noplaintext, noanonymous', 'list', 'SMTP client SASL options');
-na('smtp_tls_mandatory_protocols', '!SSLv2, !SSLv3', 'list', 'SMTP client mandatory TLS protocols');
-na('smtp_tls_protocols', '!SSLv2, !SSLv3', 'list', 'SMTP client opportunistic TLS protocols');
-na('smtpd_tls_mandatory_ciphers', 'medium', 'string', 'SMTP server mandatory TLS ciphers');
-na('smtp_tls_mandatory_ciphers', 'medium', 'string', 'SMTP client mandatory TLS ciphers');
-na('smtpd_tls_dh1024_param_file', '', 'path', 'DH parameters');
-na('debug_peer_list', '', 'host-list', 'clients logged in detail');
-na('debug_peer_level', '2', 'int', 'detail level for debug_peer_list');
-na('fast_flush_domains', '$relay_domains', 'domain-list', 'destinations eligible for ETRN');
-na('permit_mx_backup_networks', '', 'host-list', 'networks for permit_mx_backup');
-na('qmqpd_authorized_clients', '', 'host-list', 'QMQP clients');
-na('lmtp_tls_security_level', '', 'string', 'LMTP client TLS level');
+na('multi_instance_name', '', 'string', 'multi-instance name', 'there are no multiple instances');
+na('multi_instance_enable', 'no', 'bool', 'multi-instance support', 'there are no multiple instances');
+na('multi_instance_directories', '', 'list', 'multi-instance configuration directories', 'there are no multiple instances');
+na('postscreen_access_list', 'permit_mynetworks', 'list', 'postscreen access list', 'there is no postscreen');
+na('postscreen_dnsbl_sites', '', 'list', 'postscreen DNSBL sites', 'there is no postscreen');
+na('smtpd_sasl_local_domain', '', 'string', 'SASL realm', 'smtpd checks AUTH against smtpd_sasl_password_maps');
+na('broken_sasl_auth_clients', 'no', 'bool', 'announce AUTH the broken way as well', 'AUTH is announced the standard way only');
+na('smtp_sasl_security_options', 'noplaintext, noanonymous', 'list', 'SMTP client SASL options', 'the client does not authenticate');
+na('smtp_tls_mandatory_protocols', '!SSLv2, !SSLv3', 'list', 'SMTP client mandatory TLS protocols', 'the client uses TLS 1.2 or later');
+na('smtp_tls_protocols', '!SSLv2, !SSLv3', 'list', 'SMTP client opportunistic TLS protocols', 'the client uses TLS 1.2 or later');
+na('smtpd_tls_mandatory_ciphers', 'medium', 'string', 'SMTP server mandatory TLS ciphers', 'Node\'s default cipher list is used');
+na('smtp_tls_mandatory_ciphers', 'medium', 'string', 'SMTP client mandatory TLS ciphers', 'Node\'s default cipher list is used');
+na('smtpd_tls_dh1024_param_file', '', 'path', 'DH parameters', 'Node\'s built-in groups are used');
+na('debug_peer_list', '', 'host-list', 'clients logged in detail', 'nothing more is logged');
+na('debug_peer_level', '2', 'int', 'detail level for debug_peer_list', 'nothing more is logged');
+na('fast_flush_domains', '$relay_domains', 'domain-list', 'destinations eligible for ETRN', 'smtpd does not offer ETRN');
+na('permit_mx_backup_networks', '', 'host-list', 'networks for permit_mx_backup', 'permit_mx_backup is not supported');
+na('qmqpd_authorized_clients', '', 'host-list', 'QMQP clients', 'there is no QMQP server');
+na('lmtp_tls_security_level', '', 'string', 'LMTP client TLS level', 'there is no LMTP client');
 na('maillog_file_prefixes', '/var, /dev/stdout', 'list', 'allowed maillog_file prefixes');
-na('import_environment', '', 'list', 'environment passed to child processes');
-na('export_environment', '', 'list', 'environment passed to external commands');
-na('owner_request_special', 'yes', 'bool', 'owner- and -request address handling');
-na('allow_mail_to_commands', 'alias, forward', 'list', 'local delivery to commands');
-na('allow_mail_to_files', 'alias, forward', 'list', 'local delivery to files');
+na('import_environment', '', 'list', 'environment passed to child processes', 'Postrider runs no external commands');
+na('export_environment', '', 'list', 'environment passed to external commands', 'Postrider runs no external commands');
+na('owner_request_special', 'yes', 'bool', 'owner- and -request address handling', NO_LOCAL);
+na('allow_mail_to_commands', 'alias, forward', 'list', 'local delivery to commands', NO_LOCAL);
+na('allow_mail_to_files', 'alias, forward', 'list', 'local delivery to files', NO_LOCAL);
 na('mydestination_nis', '', 'string', 'unused');
 
 /** Every known parameter (read-only). */
 export const PARAMETERS: Readonly<Record<string, ParameterInfo>> = T;
 
-/** Suffixes of per-transport parameters, as in "<transport>_destination_concurrency_limit". */
-const PER_TRANSPORT_SUFFIXES = [
-  'destination_concurrency_limit',
-  'destination_recipient_limit',
-  'initial_destination_concurrency',
-  'destination_rate_delay',
-  'destination_concurrency_failed_cohort_limit',
-  'destination_concurrency_negative_feedback',
-  'destination_concurrency_positive_feedback',
-  'extra_recipient_limit',
-  'recipient_limit',
-  'recipient_refill_limit',
-  'recipient_refill_delay',
-  'delivery_slot_cost',
-  'delivery_slot_discount',
-  'delivery_slot_loan',
-  'minimum_delivery_slots',
-  'time_limit',
-];
-const PER_TRANSPORT_RE = new RegExp(`^[a-z0-9-]+_(${PER_TRANSPORT_SUFFIXES.join('|')})$`);
+/**
+ * Per-transport parameters ("<transport>_destination_concurrency_limit"):
+ * the suffix, what Postrider does with it, and its kind. The queue manager
+ * reads the effective ones for every master.cf transport (qmgr-params);
+ * a rate delay is refused; the others are scheduler tuning it does not do.
+ */
+const PER_TRANSPORT: Record<string, { effect: ParameterEffect; kind: ParameterKind; why?: string }> = {
+  destination_concurrency_limit: { effect: 'effective', kind: 'int' },
+  destination_recipient_limit: { effect: 'effective', kind: 'int' },
+  process_limit: { effect: 'effective', kind: 'int' },
+  destination_rate_delay: { effect: 'refused', kind: 'time', why: 'deliveries would not be paced' },
+  initial_destination_concurrency: { effect: 'cosmetic', kind: 'int', why: 'initial_destination_concurrency applies to every transport' },
+  destination_concurrency_failed_cohort_limit: { effect: 'cosmetic', kind: 'int', why: 'destination_concurrency_failed_cohort_limit applies to every transport' },
+  destination_concurrency_negative_feedback: { effect: 'cosmetic', kind: 'string', why: 'the concurrency feedback is fixed' },
+  destination_concurrency_positive_feedback: { effect: 'cosmetic', kind: 'string', why: 'the concurrency feedback is fixed' },
+  extra_recipient_limit: { effect: 'cosmetic', kind: 'int', why: 'the queue manager keeps every recipient of an active message' },
+  recipient_limit: { effect: 'cosmetic', kind: 'int', why: 'the queue manager keeps every recipient of an active message' },
+  recipient_refill_limit: { effect: 'cosmetic', kind: 'int', why: 'the queue manager keeps every recipient of an active message' },
+  recipient_refill_delay: { effect: 'cosmetic', kind: 'time', why: 'the queue manager keeps every recipient of an active message' },
+  delivery_slot_cost: { effect: 'cosmetic', kind: 'int', why: 'the queue manager does not preempt' },
+  delivery_slot_discount: { effect: 'cosmetic', kind: 'int', why: 'the queue manager does not preempt' },
+  delivery_slot_loan: { effect: 'cosmetic', kind: 'int', why: 'the queue manager does not preempt' },
+  minimum_delivery_slots: { effect: 'cosmetic', kind: 'int', why: 'the queue manager does not preempt' },
+  time_limit: { effect: 'cosmetic', kind: 'time', why: 'deliveries are limited by the agents\' own timeouts' },
+};
+const PER_TRANSPORT_RE = new RegExp(`^[a-z0-9-]+_(${Object.keys(PER_TRANSPORT).sort((a, b) => b.length - a.length).join('|')})$`);
 
 /** The table entry of a parameter, or undefined for names Postrider does not know. */
 export function parameterInfo(name: string): ParameterInfo | undefined {
@@ -360,6 +385,68 @@ export function isDynamicParameter(name: string): boolean {
   return false;
 }
 
+/**
+ * What Postrider does with a name known from the table or derived per
+ * transport: the table's entry, or one made for a per-transport name
+ * (default: the empty value, meaning "the global one"); lmtp_ names are
+ * cosmetic (there is no LMTP client). Undefined for unknown names.
+ */
+export function effectOf(name: string): ParameterInfo | undefined {
+  const info = parameterInfo(name);
+  if (info) return info;
+  const m = PER_TRANSPORT_RE.exec(name);
+  if (m) {
+    const t = PER_TRANSPORT[m[1]];
+    return { default: '', kind: t.kind, summary: `per-transport ${m[1]}`, effect: t.effect, why: t.why };
+  }
+  if (isDynamicParameter(name)) return { default: '', kind: 'string', summary: 'LMTP client', effect: 'cosmetic', why: 'there is no LMTP client' };
+  return undefined;
+}
+
+/**
+ * True when `value` (expanded) says the same as the parameter's default:
+ * the same text, or for typed kinds the same number, time, boolean or list.
+ */
+export function sameAsDefault(info: Pick<ParameterInfo, 'default' | 'kind' | 'timeUnit'>, value: string): boolean {
+  const v = value.trim();
+  const d = info.default.trim();
+  if (v === d) return true;
+  switch (info.kind) {
+    case 'bool':
+      return boolWord(v) !== undefined && boolWord(v) === boolWord(d || 'no');
+    case 'int':
+    case 'size':
+      return /^-?\d+$/.test(v) && /^-?\d+$/.test(d || '0') && Number(v) === Number(d || '0');
+    case 'time': {
+      const a = seconds(v, info.timeUnit ?? 's');
+      return a !== undefined && a === seconds(d || '0', info.timeUnit ?? 's');
+    }
+    case 'string':
+    case 'path':
+      return false;
+    default:
+      return listWords(v) === listWords(d);
+  }
+}
+
+function boolWord(v: string): boolean | undefined {
+  const w = v.toLowerCase();
+  if (['yes', 'true', 'on', '1'].includes(w)) return true;
+  if (['no', 'false', 'off', '0', ''].includes(w)) return false;
+  return undefined;
+}
+
+function seconds(v: string, unit: string): number | undefined {
+  const m = /^(\d+(?:\.\d+)?)(ms|[smhdw])?$/.exec(v);
+  if (!m) return undefined;
+  const per: Record<string, number> = { ms: 0.001, s: 1, m: 60, h: 3600, d: 86400, w: 604800 };
+  return Number(m[1]) * per[m[2] ?? unit];
+}
+
+function listWords(v: string): string {
+  return v.split(/[\s,]+/).filter(Boolean).join(' ');
+}
+
 /** The host-dependent defaults: myhostname, mydomain, mynetworks. */
 export function computedDefaults(host = osHostname()): Record<string, string> {
   const h = host.toLowerCase() || 'localhost';
@@ -373,6 +460,38 @@ export function computedDefaults(host = osHostname()): Record<string, string> {
     // mynetworks_style=host in Postfix 3.x; loopback only, plus IPv4-mapped loopback for dual-stack sockets.
     mynetworks: '127.0.0.0/8 [::ffff:127.0.0.0]/104 [::1]/128',
   };
+}
+
+/**
+ * mynetworks as Postfix computes it when main.cf does not set it, from
+ * mynetworks_style: "host" trusts this machine (loopback; Postrider's
+ * default), "subnet" every network this host has an interface in, "class"
+ * the whole class A, B or C network of each IPv4 interface (IPv6 ones as
+ * subnet). Unknown styles read as "host".
+ */
+export function mynetworksForStyle(style: string, interfaces: NodeJS.Dict<NetworkInterfaceInfo[]> = networkInterfaces()): string {
+  const s = style.trim().toLowerCase();
+  const host = computedDefaults('localhost').mynetworks;
+  if (s !== 'subnet' && s !== 'class') return host;
+  const nets: string[] = [];
+  for (const list of Object.values(interfaces)) {
+    for (const ni of list ?? []) {
+      const ip = parseIp(ni.address);
+      const cidrPrefix = Number((ni.cidr ?? '').split('/')[1]);
+      if (!ip || !Number.isInteger(cidrPrefix)) continue;
+      const bits = ip.family === 4 ? 32 : 128;
+      let prefix = cidrPrefix;
+      if (s === 'class' && ip.family === 4) {
+        const first = Number(ip.value >> 24n);
+        prefix = first < 128 ? 8 : first < 192 ? 16 : first < 224 ? 24 : cidrPrefix;
+      }
+      const mask = ((1n << BigInt(bits)) - 1n) ^ ((1n << BigInt(bits - prefix)) - 1n);
+      const text = formatIp({ family: ip.family, value: ip.value & mask });
+      const net = ip.family === 4 ? `${text}/${prefix}` : `[${text}]/${prefix}`;
+      if (!nets.includes(net)) nets.push(net);
+    }
+  }
+  return nets.length > 0 ? nets.join(' ') : host;
 }
 
 /** Every parameter's default text (computed defaults filled in). */

@@ -24,7 +24,8 @@ export interface DeliveryLogEntry {
   transmitStart: number;
   end: number;
   dsn: string;
-  status: 'sent' | 'deferred' | 'bounced';
+  /** SOFTBOUNCE: a bounce that soft_bounce turned into a deferral (Postfix's word). */
+  status: 'sent' | 'deferred' | 'bounced' | 'SOFTBOUNCE';
   reason: string;
 }
 
@@ -112,14 +113,30 @@ export interface AttemptTimes {
 }
 
 /**
- * Logs one line per outcome of a request with `log.queue`, as every delivery
- * agent does, and counts each outcome (recipients_delivered/deferred/bounced
- * by transport; delivery_latency_seconds from arrival for each delivered one).
+ * Postfix's soft_bounce for a delivery agent's outcome: a bounce becomes a
+ * deferral with the 4.x.y twin of its status, so the message stays queued
+ * and is tried again (until maximal_queue_lifetime, as in Postfix).
  */
-export function logOutcomes(log: Logger, req: DeliveryRequest, outcomes: DeliveryOutcome[], times: AttemptTimes): void {
+export function softBounceOutcome(o: DeliveryOutcome): DeliveryOutcome {
+  if (o.state !== 'bounced') return o;
+  return { ...o, state: 'deferred', dsn: o.dsn.replace(/^5\./, '4.') };
+}
+
+/**
+ * Logs one line per outcome of a request with `log.queue`, as every delivery
+ * agent does (Postfix's bounce_append / defer_append), counts each outcome
+ * (recipients_delivered/deferred/bounced by transport;
+ * delivery_latency_seconds from arrival for each delivered one), and
+ * returns the outcomes to report to qmgr. With `softBounce` (the agent's
+ * soft_bounce) every bounce is reported and counted as a deferral and
+ * logged with status=SOFTBOUNCE, as Postfix logs it.
+ */
+export function logOutcomes(log: Logger, req: DeliveryRequest, outcomes: DeliveryOutcome[], times: AttemptTimes, softBounce = false): DeliveryOutcome[] {
   const byIndex = new Map(req.recipients.map((r) => [r.index, r]));
   const labels = label('transport', req.transport);
-  for (const o of outcomes) {
+  const reported = softBounce ? outcomes.map(softBounceOutcome) : outcomes;
+  for (let k = 0; k < reported.length; k++) {
+    const o = reported[k];
     const rcpt = byIndex.get(o.index);
     if (!rcpt) continue;
     count(OUTCOME_COUNTERS[o.state] ?? 'recipients_deferred', labels);
@@ -137,9 +154,10 @@ export function logOutcomes(log: Logger, req: DeliveryRequest, outcomes: Deliver
         transmitStart: times.transmitStart,
         end: times.end,
         dsn: o.dsn,
-        status: statusWord(o.state),
+        status: o !== outcomes[k] ? 'SOFTBOUNCE' : statusWord(o.state),
         reason: o.reason,
       }),
     );
   }
+  return reported;
 }

@@ -123,3 +123,13 @@ export function parseServerReply(raw: string): RemoteReply {
   const reply = readReply(raw, SERVER_REPLY_DETAIL);
   return { code: reply.code, dsn: reply.dsn, text: reply.line };
 }
+
+/**
+ * Postfix's soft_bounce for a reply about to be sent: a 5xx code becomes
+ * 4xx, and an enhanced status code at the start of the text follows it
+ * ("550 5.1.1 ..." goes out as "450 4.1.1 ..."). Other replies are unchanged.
+ */
+export function softBounced(code: number, text: string): { code: number; text: string } {
+  if (code < 500 || code > 599) return { code, text };
+  return { code: code - 100, text: text.replace(/^5(\.\d{1,3}\.\d{1,3} )/, '4$1') };
+}

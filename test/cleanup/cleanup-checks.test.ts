@@ -160,3 +160,44 @@ test('primary MIME headers go to mime_header_checks, which defaults to $header_c
     await rm(d, { recursive: true, force: true });
   }
 });
+
+test('line_length_limit: body_checks see long lines in pieces of that length', async () => {
+  const c = makeCleanup({ body_checks: 'regexp:body_checks', line_length_limit: '100' }, dir);
+  try {
+    const atPiece = 'a'.repeat(100) + 'BUY NOW';
+    assert.deepEqual(await c.process(smtpInput(`Subject: x\r\n\r\n${atPiece}\r\n`)), { action: 'reject', reason: '5.7.1 body spam' });
+    // With the default 2048, the same line is one piece and the anchored rule does not fire.
+    assert.equal((await body.process(smtpInput(`Subject: x\r\n\r\n${atPiece}\r\n`))).action, 'queue');
+  } finally {
+    await c.close();
+  }
+});
+
+test('nested_header_checks see the headers of an attached message; its MIME headers go to mime_header_checks', async () => {
+  const d = await mkdtemp(join(tmpdir(), 'cleanup-nested-'));
+  try {
+    await writeFile(join(d, 'nested'), '/^Subject:.*forwarded spam/ REJECT nested spam\n/^Content-Type:.*evil/ REJECT nested sees MIME\n');
+    await writeFile(join(d, 'mime'), '/^Content-Type:.*evil/ REJECT mime sees it\n');
+    const attached = (subject: string, type = 'text/plain') =>
+      'MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary="b1"\r\n\r\n--b1\r\nContent-Type: text/plain\r\n\r\nsee attached\r\n' +
+      `--b1\r\nContent-Type: message/rfc822\r\n\r\nFrom: x@y.example\r\nSubject: ${subject}\r\nContent-Type: ${type}\r\n\r\ninner body\r\n--b1--\r\n`;
+    const c = makeCleanup({ nested_header_checks: 'regexp:nested', mime_header_checks: 'regexp:mime' }, d);
+    try {
+      assert.deepEqual(await c.process(smtpInput(attached('forwarded spam'))), { action: 'reject', reason: '5.7.1 nested spam' });
+      assert.deepEqual(await c.process(smtpInput(attached('fine', 'text/evil'))), { action: 'reject', reason: '5.7.1 mime sees it' });
+      assert.equal((await c.process(smtpInput(attached('fine')))).action, 'queue');
+      // A primary header with the same text is not nested: nested_header_checks do not see it.
+      assert.equal((await c.process(smtpInput('Subject: forwarded spam\r\n\r\nhi\r\n'))).action, 'queue');
+    } finally {
+      await c.close();
+    }
+    const off = makeCleanup({ mime_header_checks: 'regexp:mime' }, d);
+    try {
+      assert.equal((await off.process(smtpInput(attached('forwarded spam')))).action, 'queue', 'without nested_header_checks the attached Subject passes');
+    } finally {
+      await off.close();
+    }
+  } finally {
+    await rm(d, { recursive: true, force: true });
+  }
+});

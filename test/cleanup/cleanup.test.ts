@@ -238,3 +238,40 @@ test('a rewrite service that fails gives a temporary reject, not a throw', async
   assert.match((r as { reason: string }).reason, /^4\.3\.0 .*peer timed out/);
   await c.close();
 });
+
+test('Received names the AUTH user when smtpd asked for it, after the TLS line, as a safe comment', async () => {
+  const m = queued(
+    await plain.process(
+      smtpInput('Subject: hi\r\n\r\nx\r\n', {
+        tlsInfo: '(using TLSv1.3 with cipher TLS_AES_256_GCM_SHA384 (256/256 bits))',
+        authenticatedSender: 'alice (boss)',
+      }),
+    ),
+  );
+  const text = Buffer.from(m.content).toString('utf8');
+  assert.ok(
+    text.startsWith(
+      'Received: from mail.sender.example (mail.sender.example [192.0.2.10])\r\n' +
+        '\t(using TLSv1.3 with cipher TLS_AES_256_GCM_SHA384 (256/256 bits))\r\n' +
+        '\t(Authenticated sender: alice ?boss?)\r\n' +
+        '\tby mx.example.net (Postrider) with ESMTP id 4ZxYqT1abcDEF\r\n',
+    ),
+    text,
+  );
+});
+
+test('hopcount_limit: a message with that many Received headers is refused as a mail loop (5.4.6)', async () => {
+  const hops = (n: number) => 'Received: from a by b; Sat, 28 Nov 2026 20:00:00 +0000\r\n'.repeat(n) + 'Subject: loop\r\n\r\nround and round\r\n';
+  const c = makeCleanup({ hopcount_limit: '5' }, dir);
+  try {
+    logLines.length = 0;
+    assert.deepEqual(await c.process(smtpInput(hops(5))), { action: 'reject', reason: '5.4.6 Error: too many hops' });
+    assert.ok(logLines.some((l) => l.includes('4ZxYqT1abcDEF: message rejected: hopcount exceeded')), logLines.join('\n'));
+    assert.equal((await c.process(smtpInput(hops(4)))).action, 'queue');
+  } finally {
+    await c.close();
+  }
+  // Postfix's default 50.
+  assert.equal((await plain.process(smtpInput(hops(49)))).action, 'queue');
+  assert.equal((await plain.process(smtpInput(hops(50)))).action, 'reject');
+});

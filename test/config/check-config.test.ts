@@ -3,6 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { loadConfig } from '../../src/config/load-config.js';
 import { checkConfig, formatProblem } from '../../src/config/check-config.js';
 import { confDir } from './conf-dir.js';
@@ -74,13 +75,92 @@ test('unreadable TLS files: error when TLS is mandatory, warning when optional; 
   }
 });
 
-test('check_policy_service takes a socket, not a table', () => {
-  const dir = confDir('smtpd_recipient_restrictions = reject_unauth_destination, check_policy_service inet:127.0.0.1:10023, check_policy_service unix:private/policy\n');
+const SMTPD_MASTER = 'cleanup unix n - n - 0 cleanup\n127.0.0.1:2525 inet n - n - - smtpd\n';
+const RELAY_TEXT =
+  'in parameter smtpd_relay_restrictions or smtpd_recipient_restrictions, specify at least one working instance of: ' +
+  'reject_unauth_destination, defer_unauth_destination, reject, defer, defer_if_permit or check_relay_domains';
+
+/** checkConfig over a temporary main.cf and master.cf, as "severity line message" strings. */
+function problemsOf(main: string, master = 'cleanup unix n - n - 0 cleanup\n'): string[] {
+  const dir = confDir(main, master);
   try {
-    assert.deepEqual(checkConfig(loadConfig(dir)), []);
+    return checkConfig(loadConfig(dir)).map((p) => `${p.severity} ${p.line} ${p.message}`);
   } finally {
     rmSync(dir, { recursive: true });
   }
+}
+
+test('refused parameters are errors naming them, in main.cf and by -o; cosmetic ones are warnings; defaults pass', () => {
+  assert.deepEqual(
+    problemsOf(
+      'content_filter = amavis:[127.0.0.1]:10024\nsmtpd_milters = inet:127.0.0.1:8891\nbiff = no\nsoft_bounce = yes\nsmtp_sasl_auth_enable = no\n' +
+        'default_destination_rate_delay = 0\nrelay_destination_rate_delay = 1s\nsmtp_tls_session_cache_database =\n',
+      'cleanup unix n - n - 0 cleanup\nsmtp unix - - n - - smtp\n  -o content_filter=\n  -o smtpd_proxy_filter=127.0.0.1:10025\n',
+    ),
+    [
+      'error 1 content_filter is not supported by this version of Postrider; mail would not be filtered (content_filter = amavis:[127.0.0.1]:10024)',
+      'error 2 smtpd_milters is not supported by this version of Postrider; mail would not pass the milters (smtpd_milters = inet:127.0.0.1:8891)',
+      'warning 3 biff = no: ignored: Postrider has no local delivery agent',
+      'error 7 relay_destination_rate_delay is not supported by this version of Postrider; deliveries would not be paced (relay_destination_rate_delay = 1s)',
+      'error 2 service smtp: smtpd_proxy_filter is not supported by this version of Postrider; mail would not be filtered (smtpd_proxy_filter = 127.0.0.1:10025)',
+    ],
+  );
+  // compatibility_level: Postrider follows 3.6's defaults; an older level is named.
+  assert.deepEqual(problemsOf('compatibility_level = 3.6\n'), []);
+  assert.deepEqual(problemsOf('compatibility_level = 2\n'), ['warning 1 compatibility_level = 2: ignored: Postrider always uses the defaults of Postfix 3.6 and later']);
+});
+
+test('check_policy_service and other unsupported restrictions are refused, naming the restriction; a bare table and restriction classes pass', () => {
+  assert.deepEqual(
+    problemsOf(
+      'smtpd_recipient_restrictions = reject_unauth_destination, check_policy_service inet:127.0.0.1:10023, check_policy_service unix:private/policy, ' +
+        'warn_if_reject reject_unknown_client_hostname, reject_unverified_recipient, no_such_thing\n',
+    ),
+    [
+      'error 1 smtpd_recipient_restrictions: check_policy_service is not supported by this version of Postrider; mail would not be checked by the policy service',
+      'warning 1 smtpd_recipient_restrictions: reject_unknown_client_hostname is not supported by this version of Postrider; its warn_if_reject warning would not be logged',
+      'error 1 smtpd_recipient_restrictions: reject_unverified_recipient is not supported by this version of Postrider; recipients would not be verified',
+      'error 1 smtpd_recipient_restrictions: unknown restriction "no_such_thing"',
+    ],
+  );
+  assert.deepEqual(
+    problemsOf(
+      'smtpd_restriction_classes = strict, unused\nstrict = reject_non_fqdn_sender, reject\nsmtpd_client_restrictions = inline:{ 192.0.2.1=strict }\n' +
+        'smtpd_recipient_restrictions = permit_auth_destination, strict\nsmtpd_data_restrictions = inline:{ x=REJECT }\n',
+    ),
+    [
+      'error 1 restriction class "unused" needs a definition',
+      'error 5 smtpd_data_restrictions: specify one of check_client_access, check_helo_access, check_sender_access or check_recipient_access before the table inline:{ x=REJECT }',
+    ],
+  );
+});
+
+test("an smtpd service that would relay for anyone is refused with Postfix's text; -o values count per service", () => {
+  // Empty relay restrictions, permit_mynetworks alone, or a permit before the reject: an open relay.
+  for (const main of [
+    'smtpd_relay_restrictions =\n',
+    'smtpd_relay_restrictions = permit_mynetworks\n',
+    'smtpd_relay_restrictions =\nsmtpd_recipient_restrictions = permit_mynetworks, permit, reject_unauth_destination\n',
+    'smtpd_relay_restrictions = permit_mynetworks, warn_if_reject reject\n',
+  ]) {
+    // Reported at smtpd_relay_restrictions' line (line 1 in each).
+    assert.deepEqual(problemsOf(main, SMTPD_MASTER), [`error 1 ${RELAY_TEXT}`], main);
+  }
+  // The safety net in either list, or inside a restriction class, is enough.
+  assert.deepEqual(problemsOf('smtpd_relay_restrictions =\nsmtpd_recipient_restrictions = permit_mynetworks, reject_unauth_destination\n', SMTPD_MASTER), []);
+  assert.deepEqual(problemsOf('smtpd_restriction_classes = guard\nguard = defer_unauth_destination\nsmtpd_relay_restrictions = permit_mynetworks, guard\n', SMTPD_MASTER), []);
+  // Without an smtpd service nothing listens, so nothing relays.
+  assert.deepEqual(problemsOf('smtpd_relay_restrictions =\n'), []);
+  // A service's -o override is judged on its own, at its master.cf line.
+  assert.deepEqual(
+    problemsOf('', `${SMTPD_MASTER}127.0.0.1:2587 inet n - n - - smtpd\n  -o smtpd_relay_restrictions=permit_sasl_authenticated,permit_mynetworks\n`),
+    [`error 3 service 127.0.0.1:2587: ${RELAY_TEXT}`],
+  );
+});
+
+test('the shipped etc/ and its master.cf services pass check without a problem', () => {
+  const problems = checkConfig(loadConfig(join(dirname(fileURLToPath(import.meta.url)), '../../../etc')));
+  assert.deepEqual(problems.map(formatProblem), []);
 });
 
 test('the SASL security options are Postfix\'s words', () => {

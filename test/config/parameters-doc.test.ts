@@ -26,30 +26,35 @@ test("README.md's parameter section is the generated table", () => {
   );
 });
 
-test('the table lists every parameter once, with acting and inert ones apart', () => {
+test('the table lists every parameter once, in the table of its effect', () => {
   const table = renderParameterTable();
   const rows = table.split('\n').filter((l) => l.startsWith('| `'));
   assert.equal(rows.length, Object.keys(PARAMETERS).length);
-  const [acting, inert] = table.split('### Postfix parameters accepted without effect');
+  const [acting, rest] = table.split('### Postfix parameters refused unless left at their default');
+  const [refused, cosmetic] = rest!.split('### Postfix parameters accepted without effect');
+  const part = { effective: acting, refused, cosmetic };
   for (const [name, info] of Object.entries(PARAMETERS)) {
-    assert.ok((info.effect ? acting : inert)!.includes(`| \`${name}\` |`), `${name} is in its table`);
+    assert.ok(part[info.effect]!.includes(`| \`${name}\` |`), `${name} is in its table`);
   }
+  assert.match(refused!, /^\| `content_filter` \| \(empty\) \| .* \| mail would not be filtered \|$/m);
   assert.match(acting!, /^\| `queue_directory` \| .* \| path \| /m);
   assert.match(acting!, /^\| `myhostname` \| \(from the host\) \|/m);
 });
 
 test('cells escape pipes, show empty and computed defaults, and sort by name', () => {
   const table = renderParameterTable({
-    zeta: { default: 'a|b', kind: 'string', summary: 'one | two', effect: true },
-    alpha: { default: '', kind: 'list', summary: 'first', effect: true },
-    host: { default: '', kind: 'string', summary: 'computed', effect: true, computed: true },
-    old: { default: 'x', kind: 'bool', summary: 'ignored', effect: false },
+    zeta: { default: 'a|b', kind: 'string', summary: 'one | two', effect: 'effective' },
+    alpha: { default: '', kind: 'list', summary: 'first', effect: 'effective' },
+    host: { default: '', kind: 'string', summary: 'computed', effect: 'effective', computed: true },
+    old: { default: 'x', kind: 'bool', summary: 'ignored', effect: 'cosmetic', why: 'nothing reads it' },
+    filter: { default: '', kind: 'string', summary: 'filters', effect: 'refused', why: 'mail would not be filtered' },
   });
   assert.match(table, /\| `zeta` \| `a\\\|b` \| string \| one \\\| two \|/);
   assert.match(table, /\| `alpha` \| \(empty\) \| list \| first \|/);
   assert.match(table, /\| `host` \| \(from the host\) \|/);
   assert.ok(table.indexOf('`alpha`') < table.indexOf('`host`') && table.indexOf('`host`') < table.indexOf('`zeta`'));
-  assert.match(table, /accepted without effect \(1\)[\s\S]*\| `old` \| `x` \| ignored \|/);
+  assert.match(table, /accepted without effect \(1\)[\s\S]*\| `old` \| `x` \| ignored \| nothing reads it \|/);
+  assert.match(table, /refused unless left at their default \(1\)[\s\S]*\| `filter` \| \(empty\) \| filters \| mail would not be filtered \|/);
 });
 
 test('replaceParameterSection rewrites only between the markers; missing markers are ERR_NO_MARKERS', () => {

@@ -40,6 +40,8 @@ export interface SinkMessage {
   /** The client's EHLO/HELO name. */
   helo: string;
   secure: boolean;
+  /** The client's address as the sink saw it. */
+  clientAddress: string;
   /** True when the DATA answer was a refusal (the message is recorded anyway). */
   refused: boolean;
 }
@@ -149,6 +151,7 @@ export async function startSmtpSink(opts: SmtpSinkOptions = {}): Promise<SmtpSin
           session: sessionNumbers.get(session.id) ?? 0,
           helo: session.hostNameAppearsAs,
           secure: session.secure,
+          clientAddress: session.remoteAddress,
           refused: false,
         };
         const r = opts.data?.(msg);

@@ -10,7 +10,8 @@
  *   each recipient's DSN NOTIFY (absent = FAILURE,DELAY; NEVER = none);
  *   with `bounce` in notify_classes, bounce_notice_recipient is added as a
  *   second recipient of the same failure notice (one message, not Postfix's
- *   separate headers-only postmaster copy);
+ *   separate headers-only postmaster copy), and with `delay` in it,
+ *   delay_notice_recipient of the delay notice;
  * - the null sender's mail gets no delay or success notice; when it fails
  *   (a bounce that could not be delivered) one "double bounce" goes to
  *   2bounce_notice_recipient, marked with an X-Postrider-Double-Bounce
@@ -75,9 +76,9 @@ export function buildNotification(input: NotificationInput): Notification | unde
   } else {
     entries = entries.filter((r) => notifyAllows(message.recipients[r.index].notify, kind));
     to = [message.sender];
-    if (kind === 'failure' && listParam(config, 'notify_classes', '').includes('bounce')) {
-      to.push(...listParam(config, 'bounce_notice_recipient', 'postmaster'));
-    }
+    const classes = listParam(config, 'notify_classes', '');
+    if (kind === 'failure' && classes.includes('bounce')) to.push(...listParam(config, 'bounce_notice_recipient', 'postmaster'));
+    if (kind === 'delay' && classes.includes('delay')) to.push(...listParam(config, 'delay_notice_recipient', 'postmaster'));
   }
   if (entries.length === 0 || to.length === 0) return undefined;
   const recipients = [...new Set(to.map((a) => qualify(a, myorigin)))];

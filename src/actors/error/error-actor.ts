@@ -6,6 +6,6 @@ import { runActor } from '../../runtime/actor.js';
 import { ErrorAgent } from './error-agent.js';
 
 runActor('error', (ctx) => {
-  const agent = new ErrorAgent({ log: ctx.log });
+  const agent = new ErrorAgent({ log: ctx.log, softBounce: ctx.config.bool('soft_bounce') });
   return { deliver: (req) => agent.deliver(req) };
 });

@@ -15,8 +15,9 @@ export class ErrorAgent {
   /**
    * @param opts.mode "error" bounces, "retry" defers; by default the request's
    *   transport name decides ("retry" defers, anything else bounces).
+   * @param opts.softBounce soft_bounce: the bounces are reported as deferrals.
    */
-  constructor(private readonly opts: { log: Logger; mode?: 'error' | 'retry' }) {}
+  constructor(private readonly opts: { log: Logger; mode?: 'error' | 'retry'; softBounce?: boolean }) {}
 
   /** Bounces (or, as retry, defers) every recipient of `req`. */
   async deliver(req: DeliveryRequest): Promise<DeliveryResult> {
@@ -29,7 +30,7 @@ export class ErrorAgent {
     const reason = split.text || (retry ? 'delivery temporarily suspended' : 'mail delivery is disabled');
     const outcomes: DeliveryOutcome[] = req.recipients.map((r) => ({ index: r.index, state, dsn, reason, relay: 'none' }));
     const end = Date.now();
-    logOutcomes(this.opts.log, req, outcomes, { connectStart: start, transmitStart: start, end });
-    return { outcomes, connectSeconds: 0, transmitSeconds: (end - start) / 1000 };
+    const reported = logOutcomes(this.opts.log, req, outcomes, { connectStart: start, transmitStart: start, end }, this.opts.softBounce);
+    return { outcomes: reported, connectSeconds: 0, transmitSeconds: (end - start) / 1000 };
   }
 }

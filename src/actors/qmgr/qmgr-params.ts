@@ -12,12 +12,18 @@ import { ConfigError, type MainConfig } from '../../config/main-config.js';
 import { withParameterDefaults } from '../../config/parameter-defaults.js';
 import type { Logger } from '../../util/log.js';
 
-/** The parameters the scheduler reads; their defaults come from the parameter table. */
+/**
+ * The parameters the scheduler reads; their defaults come from the parameter
+ * table. The per-transport ones Postfix names for its stock transports
+ * (smtp_, relay_) are among them: `<transport>_destination_concurrency_limit`
+ * and kin are read for every transport (TransportLimitTable).
+ */
 const QMGR_PARAMETERS = [
   'minimal_backoff_time', 'maximal_backoff_time', 'queue_run_delay', 'maximal_queue_lifetime', 'bounce_queue_lifetime',
   'delay_warning_time', 'initial_destination_concurrency', 'default_destination_concurrency_limit',
   'default_destination_recipient_limit', 'default_process_limit', 'qmgr_message_active_limit',
-  'destination_concurrency_failed_cohort_limit',
+  'destination_concurrency_failed_cohort_limit', 'smtp_destination_concurrency_limit', 'relay_destination_concurrency_limit',
+  'smtp_destination_recipient_limit',
 ] as const;
 
 /**

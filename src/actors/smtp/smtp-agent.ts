@@ -63,9 +63,9 @@ export class SmtpAgent {
     }
     times.end = Date.now();
     const outcomes = req.recipients.map((r) => decided.get(r.index)!);
-    logOutcomes(this.opts.log, req, outcomes, times);
+    const reported = logOutcomes(this.opts.log, req, outcomes, times, this.params.softBounce);
     return {
-      outcomes,
+      outcomes: reported,
       connectSeconds: (times.transmitStart - times.connectStart) / 1000,
       transmitSeconds: (times.end - times.transmitStart) / 1000,
     };
@@ -125,7 +125,7 @@ export class SmtpAgent {
       return;
     }
 
-    const found = await resolveTargets(this.resolver, nexthop, this.params.mxAddressLimit);
+    const found = await resolveTargets(this.resolver, nexthop, this.params.mxAddressLimit, this.params);
     if (!found.ok) {
       setAll(pending, { ...found.failure, relay: 'none' });
       return;

@@ -57,9 +57,21 @@ function shuffle<T>(items: T[]): T[] {
   return items;
 }
 
-/** A and AAAA records of one host; ENODATA on one type is not an error when the other has data. */
-async function hostAddresses(resolver: dnsPromises.Resolver, host: string): Promise<{ addresses: string[]; failure?: DnsFailure }> {
-  const [v4, v6] = await Promise.allSettled([resolver.resolve4(host), resolver.resolve6(host)]);
+/** The address families to look up and connect over (inet_protocols). */
+export interface Families {
+  ipv4: boolean;
+  ipv6: boolean;
+}
+
+const BOTH: Families = { ipv4: true, ipv6: true };
+const NONE = Promise.resolve([] as string[]);
+
+/**
+ * A and AAAA records of one host (only the families inet_protocols allows);
+ * ENODATA on one type is not an error when the other has data.
+ */
+async function hostAddresses(resolver: dnsPromises.Resolver, host: string, families: Families): Promise<{ addresses: string[]; failure?: DnsFailure }> {
+  const [v4, v6] = await Promise.allSettled([families.ipv4 ? resolver.resolve4(host) : NONE, families.ipv6 ? resolver.resolve6(host) : NONE]);
   const addresses = [
     ...(v4.status === 'fulfilled' ? v4.value : []),
     ...(v6.status === 'fulfilled' ? v6.value : []),
@@ -78,7 +90,7 @@ async function hostAddresses(resolver: dnsPromises.Resolver, host: string): Prom
  * Resolves a parsed nexthop to at most `addressLimit` targets (0 = no limit),
  * in the order they are to be tried.
  */
-export async function resolveTargets(resolver: dnsPromises.Resolver, nexthop: Nexthop, addressLimit: number): Promise<TargetResult> {
+export async function resolveTargets(resolver: dnsPromises.Resolver, nexthop: Nexthop, addressLimit: number, families: Families = BOTH): Promise<TargetResult> {
   const limit = (targets: SmtpTarget[]) => (addressLimit > 0 ? targets.slice(0, addressLimit) : targets);
   if (isIP(nexthop.host)) {
     return { ok: true, targets: [{ hostname: nexthop.host, address: nexthop.host, port: nexthop.port }] };
@@ -106,7 +118,7 @@ export async function resolveTargets(resolver: dnsPromises.Resolver, nexthop: Ne
   }
   if (!exchanges) {
     // No MX: the domain itself is the one host (RFC 5321 5.1 implicit MX).
-    const { addresses, failure } = await hostAddresses(resolver, nexthop.host);
+    const { addresses, failure } = await hostAddresses(resolver, nexthop.host, families);
     if (!addresses.length) return { ok: false, failure: failure! };
     return { ok: true, targets: limit(addresses.map((address) => ({ hostname: nexthop.host, address, port: nexthop.port }))) };
   }
@@ -118,7 +130,7 @@ export async function resolveTargets(resolver: dnsPromises.Resolver, nexthop: Ne
       targets.push({ hostname: exchange, address: exchange, port: nexthop.port });
       continue;
     }
-    const { addresses, failure } = await hostAddresses(resolver, exchange);
+    const { addresses, failure } = await hostAddresses(resolver, exchange, families);
     if (failure && (!firstFailure || failure.state === 'deferred')) firstFailure = failure;
     for (const address of addresses) targets.push({ hostname: exchange, address, port: nexthop.port });
   }

@@ -26,6 +26,19 @@ export interface SmtpParams {
   reuseTimeLimit: number;
   dnsServers: string[];
   defaultPort: number;
+  /** soft_bounce: a bounce is reported as a deferral (status=SOFTBOUNCE). */
+  softBounce: boolean;
+  /** smtp_bind_address and smtp_bind_address6: the local address of outgoing connections ('' = any). */
+  bindAddress: string;
+  bindAddress6: string;
+  /** inet_protocols: the address families the client connects over. */
+  ipv4: boolean;
+  ipv6: boolean;
+  /** smtp_tls_cert_file and smtp_tls_key_file: the client certificate offered when a server asks ('' = none). */
+  tlsCertFile: string;
+  tlsKeyFile: string;
+  /** smtp_skip_5xx_greeting: a 5xx greeting defers (next MX) rather than bounces. */
+  skip5xxGreeting: boolean;
 }
 
 /** The parameters read here; their defaults come from the parameter table. */
@@ -34,6 +47,8 @@ const SMTP_PARAMETERS = [
   'smtp_mail_timeout', 'smtp_rcpt_timeout', 'smtp_data_init_timeout', 'smtp_data_xfer_timeout', 'smtp_data_done_timeout',
   'smtp_mx_address_limit', 'smtp_mx_session_limit', 'smtp_connection_reuse_count_limit',
   'smtp_connection_cache_time_limit', 'smtp_connection_reuse_time_limit', 'dns_resolver_servers', 'smtp_rset_timeout',
+  'soft_bounce', 'smtp_bind_address', 'smtp_bind_address6', 'inet_protocols', 'smtp_tls_cert_file', 'smtp_tls_key_file',
+  'smtp_skip_5xx_greeting',
 ] as const;
 
 function withDefaults(config: MainConfig): MainConfig {
@@ -67,5 +82,19 @@ export function readSmtpParams(input: MainConfig): SmtpParams {
     reuseTimeLimit: ms('smtp_connection_reuse_time_limit'),
     dnsServers: config.list('dns_resolver_servers'),
     defaultPort: 25,
+    softBounce: config.bool('soft_bounce'),
+    bindAddress: config.get('smtp_bind_address').trim(),
+    bindAddress6: config.get('smtp_bind_address6').trim(),
+    ...families(config.list('inet_protocols')),
+    tlsCertFile: config.path('smtp_tls_cert_file'),
+    tlsKeyFile: config.path('smtp_tls_key_file'),
+    skip5xxGreeting: config.bool('smtp_skip_5xx_greeting'),
   };
+}
+
+/** inet_protocols: "all" (or empty) is both families, else the ones named (ipv4, ipv6). */
+function families(list: string[]): { ipv4: boolean; ipv6: boolean } {
+  const words = list.map((w) => w.toLowerCase());
+  if (words.length === 0 || words.includes('all')) return { ipv4: true, ipv6: true };
+  return { ipv4: words.includes('ipv4'), ipv6: words.includes('ipv6') };
 }

@@ -48,9 +48,9 @@ export interface SessionFailure {
 /** How to use TLS on this attempt. */
 export type TlsMode = 'none' | 'opportunistic' | 'required';
 
-function tcpConnect(target: SmtpTarget, timeoutMs: number): Promise<Socket> {
+function tcpConnect(target: SmtpTarget, timeoutMs: number, localAddress: string | undefined): Promise<Socket> {
   return new Promise((resolve, reject) => {
-    const socket = netConnect({ host: target.address, port: target.port });
+    const socket = netConnect({ host: target.address, port: target.port, localAddress });
     const timer = setTimeout(() => {
       socket.destroy();
       reject(Object.assign(new Error('Connection timed out'), { code: 'ETIMEDOUT' }));
@@ -70,11 +70,16 @@ function tcpConnect(target: SmtpTarget, timeoutMs: number): Promise<Socket> {
   });
 }
 
-let caCache: { file: string; data: Buffer } | undefined;
+const fileCache = new Map<string, Buffer>();
+/** A CA, certificate or key file, read once per thread. */
 function readCA(file: string): Buffer | undefined {
   if (!file) return undefined;
-  if (caCache?.file !== file) caCache = { file, data: readFileSync(file) };
-  return caCache.data;
+  let data = fileCache.get(file);
+  if (!data) {
+    data = readFileSync(file);
+    fileCache.set(file, data);
+  }
+  return data;
 }
 
 /** Opens a session to `target` with the given TLS mode. */
@@ -82,13 +87,24 @@ export async function openSession(target: SmtpTarget, params: SmtpParams, mode: 
   const peer = peerName(target.hostname, target.address);
   const relay = `${peer}:${target.port}`;
   let socket: Socket;
+  // smtp_bind_address / smtp_bind_address6: the source address for the target's family.
+  const bind = (isIP(target.address) === 6 ? params.bindAddress6 : params.bindAddress) || undefined;
   try {
-    socket = await tcpConnect(target, params.connectTimeout);
+    socket = await tcpConnect(target, params.connectTimeout, bind);
   } catch (err) {
     return { state: 'deferred', dsn: '4.4.1', reason: `connect to ${relay}: ${socketErrorText(err)}`, relay: 'none', spoke: false, tlsHandshakeFailed: false };
   }
   const verify = params.tlsLevel === 'verify' || params.tlsLevel === 'secure';
   const tls: ConnectionOptions = { rejectUnauthorized: verify && mode === 'required', minVersion: 'TLSv1.2' };
+  if (params.tlsCertFile && mode !== 'none') {
+    try {
+      tls.cert = readCA(params.tlsCertFile);
+      tls.key = readCA(params.tlsKeyFile || params.tlsCertFile);
+    } catch (err) {
+      socket.destroy();
+      return { state: 'deferred', dsn: '4.7.5', reason: `cannot read smtp_tls_cert_file or smtp_tls_key_file: ${(err as Error).message}`, relay: 'none', spoke: false, tlsHandshakeFailed: false };
+    }
+  }
   if (verify) {
     try {
       const ca = readCA(params.tlsCAfile);
@@ -121,20 +137,21 @@ export async function openSession(target: SmtpTarget, params: SmtpParams, mode: 
     const err = e as ClientError;
     // A failure while upgrading is a TLS failure whatever nodemailer calls it (a bad certificate is a socket error there).
     if (client.upgrading || isTlsError(err)) err.code = 'ETLS';
-    return { ...sessionFailure(err, peer, client.starttlsNotOffered), relay };
+    return { ...sessionFailure(err, peer, client.starttlsNotOffered, params.skip5xxGreeting), relay };
   }
   return { client, target, relay, peer, uses: 0, openedAt: Date.now(), tls: client.secure };
 }
 
-function sessionFailure(err: ClientError, peer: string, notOffered: boolean): Omit<SessionFailure, 'relay'> {
+function sessionFailure(err: ClientError, peer: string, notOffered: boolean, skip5xxGreeting: boolean): Omit<SessionFailure, 'relay'> {
   if (notOffered || err.notOffered) {
     return { state: 'deferred', dsn: '4.7.4', reason: `TLS is required, but was not offered by host ${peer}`, spoke: true, tlsHandshakeFailed: false };
   }
   if (err.response) {
     const reply = parseServerReply(err.response);
     if (err.command === 'CONN') {
-      // Postfix's smtp_skip_5xx_greeting: a 5xx greeting is treated as 4xx, so the next MX is tried.
-      return { state: 'deferred', dsn: softDsn(reply.dsn), reason: `host ${peer} refused to talk to me: ${reply.text}`, reply: reply.text, spoke: true, tlsHandshakeFailed: false };
+      // smtp_skip_5xx_greeting (Postfix's default yes): a 5xx greeting is treated as 4xx, so the next MX is tried.
+      const dsn = skip5xxGreeting ? softDsn(reply.dsn) : reply.dsn;
+      return { state: failureState(dsn), dsn, reason: `host ${peer} refused to talk to me: ${reply.text}`, reply: reply.text, spoke: true, tlsHandshakeFailed: false };
     }
     const command = err.command === 'STARTTLS' ? 'STARTTLS' : err.command === 'HELO' ? 'HELO' : 'EHLO';
     // A refused STARTTLS is never final: its status is made temporary, as Postfix does.

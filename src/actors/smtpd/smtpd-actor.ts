@@ -33,6 +33,7 @@ runActor('smtpd', async (ctx) => {
         local: false,
         heloName: s.heloName,
         tlsInfo: s.tlsInfo,
+        authenticatedSender: s.authenticatedSender,
       }),
   });
   await smtpd.listen();

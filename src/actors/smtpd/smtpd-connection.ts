@@ -9,9 +9,16 @@
  * - _sendGreeting(): "220 $smtpd_banner", not the library's "NAME ESMTP".
  * - send(): every reply passes here. A reply text that already starts with
  *   an enhanced status code (made by smtp-reply) is sent as is; the
- *   library's own texts are mapped to Postfix's; 4xx/5xx replies count
- *   as errors for smtpd_soft/hard_error_limit; final replies feed the
- *   per-command counts of the "disconnect from" line.
+ *   library's own texts are mapped to Postfix's; with soft_bounce every
+ *   5xx goes out as 4xx (syntax errors included, as Postfix's reply
+ *   routine does); 4xx/5xx replies count as errors for
+ *   smtpd_soft/hard_error_limit; final replies feed the per-command counts
+ *   of the "disconnect from" line.
+ * - handler_MAIL(), handler_RCPT(): smtp-server takes only "<address>";
+ *   Postfix, unless strict_rfc821_envelopes = yes, also takes a bare
+ *   address ("MAIL FROM:user@example.com"), which is given its brackets
+ *   here; with strict_rfc821_envelopes = yes it is refused with Postfix's
+ *   501 replies.
  * - _onCommand(): the hard error limit (421 4.7.0 Error: too many errors),
  *   the error tarpit (smtpd_error_sleep_time before each command once over
  *   the soft limit), smtpd_junk_command_limit (HELO, EHLO, RSET, NOOP, VRFY,
@@ -60,7 +67,7 @@ import { SMTPConnection, type SMTPConnectionOptions } from 'smtp-server/lib/smtp
 import { SMTPStream } from 'smtp-server/lib/smtp-stream.js';
 import type { SMTPServerOptions, SMTPServerSession } from 'smtp-server/lib/types.js';
 import { count, label } from '../../util/metrics-counters.js';
-import { ENHANCED_CODE_PREFIX, type SmtpReplyError } from '../../util/smtp-reply.js';
+import { ENHANCED_CODE_PREFIX, softBounced, type SmtpReplyError } from '../../util/smtp-reply.js';
 
 /** What the connection layer asks of the Smtpd that owns it. */
 export interface ConnectionHooks {
@@ -78,6 +85,10 @@ export interface ConnectionHooks {
   sessionLimit: number;
   /** A connection refused for the session limit (before any session state). */
   sessionRefused(socket: Socket): void;
+  /** soft_bounce: 5xx replies go out as 4xx. */
+  softBounce: boolean;
+  /** strict_rfc821_envelopes: MAIL FROM and RCPT TO need <address>. */
+  strictRfc821: boolean;
   /** Per-session state, created with the connection. */
   sessionState(conn: SmtpdConnection): SessionState;
   /** smtpd_data_restrictions: a refusal or undefined. */
@@ -219,6 +230,7 @@ export class SmtpdConnection extends SMTPConnection {
         text = mapped.text;
       }
       if (ENHANCED_CODE_PREFIX.test(text)) ctx = false;
+      if (this._server.hooks.softBounce) ({ code, text } = softBounced(code, text));
     }
     const state = this.stateRef;
     if (state) {
@@ -330,6 +342,22 @@ export class SmtpdConnection extends SMTPConnection {
         callback();
       },
     );
+  }
+
+  override handler_MAIL(command: Buffer, callback: () => void): void {
+    if (this._server.hooks.strictRfc821 && !hasAngleAddress(command, 'MAIL FROM:')) {
+      this.send(501, '5.1.7 Bad sender address syntax');
+      return callback();
+    }
+    super.handler_MAIL(this._server.hooks.strictRfc821 ? command : bracketBareAddress(command, 'MAIL FROM:'), callback);
+  }
+
+  override handler_RCPT(command: Buffer, callback: () => void): void {
+    if (this._server.hooks.strictRfc821 && !hasAngleAddress(command, 'RCPT TO:')) {
+      this.send(501, '5.1.3 Bad recipient address syntax');
+      return callback();
+    }
+    super.handler_RCPT(this._server.hooks.strictRfc821 ? command : bracketBareAddress(command, 'RCPT TO:'), callback);
   }
 
   override handler_DATA(command: Buffer, callback: () => void): void {
@@ -516,6 +544,30 @@ export class SmtpdStream extends SMTPStream {
       if (socket.writableCorked > 0) socket.uncork();
     });
   }
+}
+
+/**
+ * strict_rfc821_envelopes: "MAIL FROM:<a@b>" or "RCPT TO:<a@b>" (parameters
+ * may follow); a bare address, or one with text around its brackets, fails.
+ * A command that is not `verb` at all is left to the library's own reply.
+ */
+export function hasAngleAddress(command: Buffer, verb: string): boolean {
+  const line = command.toString('latin1');
+  if (line.slice(0, verb.length).toUpperCase() !== verb) return true;
+  return /^\s*<[^<>]*>(\s|$)/.test(line.slice(verb.length));
+}
+
+/**
+ * "MAIL FROM:user@example.com SIZE=10" as "MAIL FROM:<user@example.com> SIZE=10":
+ * Postfix takes a bare address unless strict_rfc821_envelopes is set. Any
+ * other command comes back unchanged.
+ */
+export function bracketBareAddress(command: Buffer, verb: string): Buffer {
+  const line = command.toString('latin1');
+  if (line.slice(0, verb.length).toUpperCase() !== verb) return command;
+  const m = /^(\s*)([^\s<>]+)(.*)$/s.exec(line.slice(verb.length));
+  if (!m) return command;
+  return Buffer.from(`${line.slice(0, verb.length)}${m[1]}<${m[2]}>${m[3]}`, 'latin1');
 }
 
 /** True when `chunk` holds an LF not preceded by CR (`prevCR`: the byte before the chunk was CR). */

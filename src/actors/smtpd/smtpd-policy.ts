@@ -9,13 +9,26 @@
  * reject_unlisted_sender / reject_unlisted_recipient.
  * In each list the first restriction that permits ends that list, the first
  * that rejects ends the evaluation with its reply, DUNNO goes on; a
- * warn_if_reject prefix turns the next reject into a logged warning.
+ * warn_if_reject prefix turns the next reject into a logged warning. A
+ * restriction class (smtpd_restriction_classes) is evaluated as a list in
+ * place of its name, also when an access table answers with it; a bare
+ * "type:table" stands for the stage's check_*_access.
+ *
+ * After the lists, the recipient tables (Postfix's check_rcpt_maps): an
+ * address that a canonical or virtual alias table rewrites is accepted; an
+ * unknown one in a virtual alias, virtual mailbox, relay (with
+ * relay_recipient_maps) or local (with local_recipient_maps) domain is
+ * refused with 5.1.1. While local_transport names Postfix's local(8), which
+ * Postrider does not have, every local recipient that nothing rewrites or
+ * routes elsewhere (transport_maps) is refused at RCPT as an unknown local
+ * user: accepted, it could only bounce, to a sender that may be forged.
  *
  * Tables are opened once, at construction. Error behaviour: a broken table
  * or an unknown restriction answers "451 4.3.5 Server configuration error"
  * and logs a warning; DNS trouble gives a 4xx; nothing throws to the caller.
  */
 import { openTable, type LookupTable } from '../../config/lookup-table.js';
+import { isRestrictionTable, RESTRICTIONS_WITH_ARGUMENT } from '../../config/restriction-names.js';
 import { compileDomainList, compileHostList, lookupClient, lookupDomain, lookupEmail, type DomainMatcher, type HostMatcher } from '../../config/access-lookup.js';
 import type { Logger } from '../../util/log.js';
 import { parseReply, smtpError, type SmtpReplyError } from '../../util/smtp-reply.js';
@@ -71,14 +84,18 @@ type Step = { kind: 'permit' } | { kind: 'dunno' } | ({ kind: 'reject' } & Refus
 const PERMIT: Step = { kind: 'permit' };
 const DUNNO: Step = { kind: 'dunno' };
 
-/** Restrictions that take one argument (the next list element). */
-const WITH_ARGUMENT = new Set([
-  'check_client_access',
-  'check_helo_access',
-  'check_sender_access',
-  'check_recipient_access',
-  'reject_rbl_client',
-]);
+/** The check_*_access a bare "type:table" stands for in each stage (Postfix's default ACL). */
+const STAGE_ACCESS: Record<Stage, string | undefined> = {
+  client: 'check_client_access',
+  helo: 'check_helo_access',
+  sender: 'check_sender_access',
+  recipient: 'check_recipient_access',
+  data: undefined,
+  eod: undefined,
+};
+
+/** How deep restriction classes may nest (a class naming itself must not loop). */
+const CLASS_DEPTH = 10;
 
 export class SmtpdPolicy {
   private readonly tables = new Map<string, LookupTable>();
@@ -92,12 +109,16 @@ export class SmtpdPolicy {
     private readonly log: Logger,
   ) {
     const s = settings;
-    for (const list of [s.clientRestrictions, s.heloRestrictions, s.senderRestrictions, s.relayRestrictions, s.recipientRestrictions, s.dataRestrictions, s.endOfDataRestrictions]) {
+    const lists = [s.clientRestrictions, s.heloRestrictions, s.senderRestrictions, s.relayRestrictions, s.recipientRestrictions, s.dataRestrictions, s.endOfDataRestrictions];
+    for (const list of [...lists, ...s.restrictionClasses.values()]) {
       for (let i = 0; i < list.length; i++) {
         if (/^check_(client|helo|sender|recipient)_access$/.test(list[i]) && list[i + 1]) this.open(list[i + 1]);
+        else if (isRestrictionTable(list[i]) && !RESTRICTIONS_WITH_ARGUMENT.has((list[i - 1] ?? '').toLowerCase())) this.open(list[i]);
       }
     }
-    for (const list of [s.virtualMailboxMaps, s.virtualAliasMaps, s.saslPasswordMaps]) {
+    const recipientTables = [s.virtualMailboxMaps, s.virtualAliasMaps, s.canonicalMaps, s.recipientCanonicalMaps, s.relayRecipientMaps, s.transportMaps];
+    if (!s.noLocalDelivery) recipientTables.push(s.localRecipientMaps);
+    for (const list of [...recipientTables, s.saslPasswordMaps]) {
       for (const entry of list) if (isTableSpec(entry)) this.open(entry);
     }
     this.mynetworks = this.hostList('mynetworks', s.mynetworks);
@@ -163,6 +184,8 @@ export class SmtpdPolicy {
         if (unlistedSender) return { reject: unlistedSender, reason: 'unknown_sender', warnings };
       }
     }
+    const undeliverable = this.undeliverableLocal(ctx.recipient ?? '');
+    if (undeliverable) return { reject: undeliverable, reason: 'unknown_recipient', warnings };
     const unlisted = this.settings.rejectUnlistedRecipient ? this.unlistedRecipient(ctx.recipient ?? '') : undefined;
     if (unlisted) return { reject: unlisted, reason: 'unknown_recipient', warnings };
     return { warnings };
@@ -188,30 +211,41 @@ export class SmtpdPolicy {
   }
 
   private async runList(stage: Stage, list: string[], ctx: PolicyContext, warnings: SmtpReplyError[]): Promise<Refusal | undefined> {
+    const step = await this.evaluate(stage, list, ctx, warnings, 0);
+    return step.kind === 'reject' ? { error: step.error, reason: step.reason } : undefined;
+  }
+
+  /** One list or restriction class: the first permit or reject decides; DUNNO when none does. */
+  private async evaluate(stage: Stage, list: string[], ctx: PolicyContext, warnings: SmtpReplyError[], depth: number): Promise<Step> {
     let warnOnly = false;
     for (let i = 0; i < list.length; i++) {
-      const name = list[i].toLowerCase();
+      let name = list[i].toLowerCase();
       if (name === 'warn_if_reject') {
         warnOnly = true;
         continue;
       }
       let arg: string | undefined;
-      if (WITH_ARGUMENT.has(name)) {
+      if (isRestrictionTable(list[i])) {
+        const access = STAGE_ACCESS[stage];
+        if (!access) return { kind: 'reject', error: this.configError(`specify a check_*_access restriction before the table ${list[i]}`), reason: 'config_error' };
+        name = access;
+        arg = list[i];
+      } else if (RESTRICTIONS_WITH_ARGUMENT.has(name)) {
         arg = list[++i];
-        if (arg === undefined) return { error: this.configError(`${name} requires an argument`), reason: 'config_error' };
+        if (arg === undefined) return { kind: 'reject', error: this.configError(`${name} requires an argument`), reason: 'config_error' };
       }
-      const step = await this.restriction(stage, name, arg, ctx);
-      if (step.kind === 'permit') return undefined;
+      const step = await this.restriction(stage, name, arg, ctx, depth, warnings);
+      if (step.kind === 'permit') return PERMIT;
       if (step.kind === 'reject') {
         if (warnOnly) warnings.push(step.error);
-        else return { error: step.error, reason: step.reason };
+        else return step;
       }
       warnOnly = false;
     }
-    return undefined;
+    return DUNNO;
   }
 
-  private async restriction(stage: Stage, name: string, arg: string | undefined, ctx: PolicyContext, depth = 0): Promise<Step> {
+  private async restriction(stage: Stage, name: string, arg: string | undefined, ctx: PolicyContext, depth = 0, warnings: SmtpReplyError[] = []): Promise<Step> {
     const c = this.settings.codes;
     const rcpt = ctx.recipient ?? '';
     const sender = ctx.sender ?? '';
@@ -228,6 +262,9 @@ export class SmtpdPolicy {
         return this.mynetworks.match(ctx.clientName, ctx.clientAddr) ? PERMIT : DUNNO;
       case 'permit_sasl_authenticated':
         return ctx.saslUser ? PERMIT : DUNNO;
+      case 'permit_auth_destination':
+        if (!ctx.recipient) return DUNNO;
+        return !rcpt.includes('@') || this.isAuthorizedDestination(domainOf(rcpt)) ? PERMIT : DUNNO;
       case 'reject_unauth_destination':
       case 'defer_unauth_destination': {
         if (!ctx.recipient || !rcpt.includes('@') || this.isAuthorizedDestination(domainOf(rcpt))) return DUNNO;
@@ -235,16 +272,16 @@ export class SmtpdPolicy {
         return { kind: 'reject', error: smtpError(code, dsnFor(code, '7.1'), `<${rcpt}>: Relay access denied`), reason: 'relay_access_denied' };
       }
       case 'check_client_access':
-        return this.access('client', arg!, ctx, (t) => lookupClient(t, ctx.clientName, ctx.clientAddr), depth);
+        return this.access('client', arg!, ctx, (t) => lookupClient(t, ctx.clientName, ctx.clientAddr), depth, warnings);
       case 'check_helo_access':
         if (!ctx.helo) return DUNNO;
-        return this.access('helo', arg!, ctx, (t) => lookupDomain(t, ctx.helo!.replace(/^\[|\]$/g, '')), depth);
+        return this.access('helo', arg!, ctx, (t) => lookupDomain(t, ctx.helo!.replace(/^\[|\]$/g, '')), depth, warnings);
       case 'check_sender_access':
         if (ctx.sender === undefined) return DUNNO;
-        return this.access('sender', arg!, ctx, (t) => (sender === '' ? t.get('<>') : lookupEmail(t, sender)), depth);
+        return this.access('sender', arg!, ctx, (t) => (sender === '' ? t.get(this.settings.nullAccessKey) : lookupEmail(t, sender)), depth, warnings);
       case 'check_recipient_access':
         if (!ctx.recipient) return DUNNO;
-        return this.access('recipient', arg!, ctx, (t) => lookupEmail(t, rcpt), depth);
+        return this.access('recipient', arg!, ctx, (t) => lookupEmail(t, rcpt), depth, warnings);
       case 'reject_non_fqdn_sender':
         if (!sender || isFqdnAddress(sender)) return DUNNO;
         return { kind: 'reject', error: smtpError(c.nonFqdn, dsnFor(c.nonFqdn, '5.2'), `<${sender}>: Sender address rejected: need fully-qualified address`), reason: 'non_fqdn' };
@@ -275,13 +312,23 @@ export class SmtpdPolicy {
         const err = sender ? this.unlistedRecipient(sender, 'Sender') : undefined;
         return err ? { kind: 'reject', error: err, reason: 'unknown_sender' } : DUNNO;
       }
-      default:
+      default: {
+        const cls = this.settings.restrictionClasses.get(name);
+        if (cls && depth < CLASS_DEPTH) return this.evaluate(stage, cls, ctx, warnings, depth + 1);
         return { kind: 'reject', error: this.configError(`unknown restriction "${name}"`), reason: 'config_error' };
+      }
     }
   }
 
   /** A check_*_access lookup; its refusals name what was looked up (the client, the sender...) whatever list it is in, as Postfix's. */
-  private async access(stage: Stage, spec: string, ctx: PolicyContext, find: (t: LookupTable) => string | undefined, depth: number): Promise<Step> {
+  private async access(
+    stage: Stage,
+    spec: string,
+    ctx: PolicyContext,
+    find: (t: LookupTable) => string | undefined,
+    depth: number,
+    warnings: SmtpReplyError[],
+  ): Promise<Step> {
     const table = this.table(spec);
     if (!table) return { kind: 'reject', error: this.configError(`table ${spec} is unavailable`), reason: 'config_error' };
     let value: string | undefined;
@@ -308,7 +355,7 @@ export class SmtpdPolicy {
     if (/^[a-z_]+$/i.test(word) && depth < 4) {
       // A restriction name as the result: evaluate it in the same stage.
       const parts = v.split(/[\s,]+/);
-      return this.restriction(stage, parts[0].toLowerCase(), parts[1], ctx, depth + 1);
+      return this.restriction(stage, parts[0].toLowerCase(), parts[1], ctx, depth + 1, warnings);
     }
     this.log.warning(`${spec}: unsupported access result "${word}" ignored`);
     return DUNNO;
@@ -336,31 +383,123 @@ export class SmtpdPolicy {
     return { kind: 'reject', error: smtpError(code, dsnFor(code, '7.1'), `Service unavailable; Client host [${ctx.clientAddr}] blocked using ${list}`), reason: 'rbl' };
   }
 
-  /** An address in a virtual domain that its tables do not list: refused as Postfix's check_rcpt_maps (a sender with X.1.0). */
+  /**
+   * Postfix's check_rcpt_maps, after the lists: a known address of its
+   * class's table, or one that a canonical or virtual alias table rewrites,
+   * passes; an unknown one in a domain with a recipient table is refused (a
+   * sender, for reject_unlisted_sender, with X.1.0).
+   */
   private unlistedRecipient(rcpt: string, who: 'Recipient' | 'Sender' = 'Recipient'): SmtpReplyError | undefined {
     if (!rcpt) return undefined;
     const s = this.settings;
     const domain = domainOf(rcpt);
-    if (!domain || this.mydestination.match(domain)) return undefined;
-    const code = s.codes.unknownVirtualMailbox;
-    const detail = who === 'Sender' ? '1.0' : '1.1';
-    if (this.virtualMailboxDomains.match(domain)) {
-      if (this.inMaps(rcpt, s.virtualMailboxMaps) || this.inMaps(rcpt, s.virtualAliasMaps)) return undefined;
-      return smtpError(code, dsnFor(code, detail), `<${rcpt}>: ${who} address rejected: User unknown in virtual mailbox table`);
+    if (this.rewritten(rcpt)) return undefined;
+    if (!domain || this.mydestination.match(domain)) {
+      // With no local delivery agent, undeliverableLocal() has decided already.
+      if (s.noLocalDelivery || s.localRecipientMaps.length === 0) return undefined;
+      if (this.known(rcpt, s.localRecipientMaps, true)) return undefined;
+      return this.userUnknown(rcpt, s.codes.unknownLocalRecipient, 'local recipient', who);
     }
-    if (this.virtualAliasDomains.match(domain)) {
-      if (this.inMaps(rcpt, s.virtualAliasMaps)) return undefined;
-      return smtpError(code, dsnFor(code, detail), `<${rcpt}>: ${who} address rejected: User unknown in virtual alias table`);
+    if (this.virtualMailboxDomains.match(domain)) {
+      if (this.known(rcpt, s.virtualMailboxMaps, false)) return undefined;
+      return this.userUnknown(rcpt, s.codes.unknownVirtualMailbox, 'virtual mailbox', who);
+    }
+    if (this.virtualAliasDomains.match(domain)) return this.userUnknown(rcpt, s.codes.unknownVirtualAlias, 'virtual alias', who);
+    if (this.relayDomains.match(domain) && s.relayRecipientMaps.length > 0) {
+      if (this.known(rcpt, s.relayRecipientMaps, false)) return undefined;
+      return this.userUnknown(rcpt, s.codes.unknownRelayRecipient, 'relay recipient', who);
     }
     return undefined;
   }
 
-  private inMaps(address: string, specs: string[]): boolean {
+  /**
+   * A recipient in a local domain (mydestination) while local_transport
+   * names local(8), which Postrider does not have: unless a canonical or
+   * virtual alias table rewrites it or transport_maps routes it to a
+   * transport that delivers, accepting it could only end in a bounce.
+   */
+  private undeliverableLocal(rcpt: string): SmtpReplyError | undefined {
+    const s = this.settings;
+    if (!rcpt || !s.noLocalDelivery) return undefined;
+    const domain = domainOf(rcpt);
+    if (domain && !this.mydestination.match(domain)) return undefined;
+    if (this.rewritten(rcpt) || this.routedElsewhere(rcpt, domain)) return undefined;
+    return this.userUnknown(rcpt, s.codes.unknownLocalRecipient, 'local recipient');
+  }
+
+  /** "550 5.1.1 <rcpt>: Recipient address rejected: User unknown in TABLE table" (show_user_unknown_table_name). */
+  private userUnknown(rcpt: string, code: number, table: string, who: 'Recipient' | 'Sender' = 'Recipient'): SmtpReplyError {
+    const where = this.settings.showUnknownTable ? ` in ${table} table` : '';
+    return smtpError(code, dsnFor(code, who === 'Sender' ? '1.0' : '1.1'), `<${rcpt}>: ${who} address rejected: User unknown${where}`);
+  }
+
+  /**
+   * True when a recipient_canonical_maps, canonical_maps or virtual_alias_maps
+   * entry rewrites the address (the keys cleanup's rewriting tries).
+   */
+  private rewritten(rcpt: string): boolean {
+    const s = this.settings;
+    return this.known(rcpt, s.recipientCanonicalMaps, false) || this.known(rcpt, s.canonicalMaps, false) || this.known(rcpt, s.virtualAliasMaps, false);
+  }
+
+  /**
+   * True when transport_maps sends the address to a transport that can
+   * deliver it (not local, not error); keys as trivial-rewrite tries them:
+   * the address, the domain, its parents as ".parent", then "*".
+   */
+  private routedElsewhere(rcpt: string, domain: string): boolean {
+    const keys = [rcpt.toLowerCase()];
+    if (domain) {
+      keys.push(domain);
+      for (let rest = domain, dot = rest.indexOf('.'); dot > 0; dot = rest.indexOf('.')) {
+        rest = rest.slice(dot + 1);
+        if (rest) keys.push(`.${rest}`);
+      }
+    }
+    keys.push('*');
+    for (const spec of this.settings.transportMaps) {
+      const t = this.table(spec);
+      if (!t) continue;
+      for (let i = 0; i < keys.length; i++) {
+        let value: string | undefined;
+        try {
+          value = i === 0 ? t.get(keys[i]) : t.getPartial(keys[i]);
+        } catch {
+          value = undefined;
+        }
+        if (value === undefined) continue;
+        const transport = value.trim().split(':')[0].trim().toLowerCase();
+        return transport !== '' && transport !== 'local' && transport !== 'error';
+      }
+    }
+    return false;
+  }
+
+  /**
+   * True when one of the tables lists the address, in Postfix's
+   * mail_addr_find order: user+ext@domain, user@domain, then for a local
+   * domain user+ext and user, then @domain. A domain-only key (a virtual
+   * alias domain's own line) does not count.
+   */
+  private known(address: string, specs: string[], localDomain: boolean): boolean {
+    if (specs.length === 0) return false;
+    const addr = address.toLowerCase();
+    const at = addr.lastIndexOf('@');
+    const local = at < 0 ? addr : addr.slice(0, at);
+    const domain = at < 0 ? '' : addr.slice(at + 1);
+    const bare = stripExtension(local, this.settings.recipientDelimiter);
+    const keys: Array<[string, boolean]> = [[addr, false]];
+    if (bare !== local) keys.push([domain ? `${bare}@${domain}` : bare, true]);
+    if (localDomain || !domain) {
+      keys.push([local, true]);
+      if (bare !== local) keys.push([bare, true]);
+    }
+    if (domain) keys.push([`@${domain}`, true]);
     for (const spec of specs) {
       const t = this.table(spec);
       if (!t) continue;
       try {
-        if (lookupEmail(t, address) !== undefined) return true;
+        if (keys.some(([k, partial]) => (partial ? t.getPartial(k) : t.get(k)) !== undefined)) return true;
       } catch {
         // a broken table matches nothing
       }
@@ -416,6 +555,12 @@ function dsnFor(code: number, detail: string): string {
 
 function isTableSpec(entry: string): boolean {
   return /^[a-z0-9_-]+:/i.test(entry) && !entry.startsWith('[');
+}
+
+/** "user+ext" -> "user" for recipient_delimiter "+" (never at the first character, as Postfix). */
+function stripExtension(local: string, delimiters: string): string {
+  for (let k = 1; k < local.length; k++) if (delimiters.includes(local[k])) return local.slice(0, k);
+  return local;
 }
 
 function domainOf(address: string): string {

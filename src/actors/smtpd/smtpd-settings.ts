@@ -11,6 +11,7 @@
 import { ConfigError, type MainConfig } from '../../config/main-config.js';
 import { withParameterDefaults } from '../../config/parameter-defaults.js';
 import { defaultSessionLimit, openFileLimit } from './smtpd-session-limit.js';
+import { tlsVersionRange, type TlsVersionRange } from '../../config/tls-protocols.js';
 
 export type BareNewlineMode = 'normalize' | 'reject' | 'no';
 export type TlsLevel = 'none' | 'may' | 'encrypt';
@@ -56,7 +57,31 @@ export interface SmtpdSettings {
   endOfDataRestrictions: string[];
   rejectUnlistedRecipient: boolean;
   rejectUnlistedSender: boolean;
+  /** smtpd_restriction_classes: class name (lower case) -> its restriction list. */
+  restrictionClasses: Map<string, string[]>;
   heloRequired: boolean;
+  /** soft_bounce: every 5xx reply goes out as 4xx. */
+  softBounce: boolean;
+  /** queue_minfree, and the queue directory whose file system it is about. */
+  queueMinfree: number;
+  queueDirectory: string;
+  /** local_transport names Postfix's local(8), which Postrider does not have: no local delivery. */
+  noLocalDelivery: boolean;
+  localRecipientMaps: string[];
+  relayRecipientMaps: string[];
+  canonicalMaps: string[];
+  recipientCanonicalMaps: string[];
+  transportMaps: string[];
+  recipientDelimiter: string;
+  showUnknownTable: boolean;
+  nullAccessKey: string;
+  strictRfc821: boolean;
+  tlsWrapperMode: boolean;
+  /** TLS versions per smtpd_tls_protocols (opportunistic) or smtpd_tls_mandatory_protocols (encrypt, wrapper mode). */
+  tlsVersions: TlsVersionRange;
+  /** smtpd_tls_received_header, smtpd_sasl_authenticated_header: what the Received: header tells. */
+  tlsReceivedHeader: boolean;
+  saslAuthenticatedHeader: boolean;
   tlsLevel: TlsLevel;
   tlsCertFile: string;
   tlsKeyFile: string;
@@ -82,6 +107,9 @@ export interface SmtpdSettings {
     invalidHostname: number;
     rbl: number;
     unknownVirtualMailbox: number;
+    unknownVirtualAlias: number;
+    unknownLocalRecipient: number;
+    unknownRelayRecipient: number;
   };
 }
 
@@ -103,6 +131,11 @@ const SMTPD_PARAMETERS = [
   'smtpd_forbid_bare_newline_exclusions', 'dns_resolver_servers', 'reject_code', 'defer_code',
   'access_map_reject_code', 'access_map_defer_code', 'relay_domains_reject_code', 'unknown_address_reject_code',
   'non_fqdn_reject_code', 'invalid_hostname_reject_code', 'maps_rbl_reject_code', 'unknown_virtual_mailbox_reject_code',
+  'unknown_virtual_alias_reject_code', 'unknown_local_recipient_reject_code', 'unknown_relay_recipient_reject_code',
+  'smtpd_restriction_classes', 'soft_bounce', 'queue_minfree', 'queue_directory', 'local_transport', 'local_recipient_maps',
+  'relay_recipient_maps', 'canonical_maps', 'recipient_canonical_maps', 'transport_maps', 'recipient_delimiter',
+  'show_user_unknown_table_name', 'smtpd_null_access_lookup_key', 'strict_rfc821_envelopes', 'smtpd_tls_wrappermode',
+  'smtpd_tls_protocols', 'smtpd_tls_mandatory_protocols', 'smtpd_tls_received_header', 'smtpd_sasl_authenticated_header',
 ] as const;
 
 /** Reads smtpd's settings; throws ConfigError naming a malformed parameter. */
@@ -115,6 +148,11 @@ export function readSmtpdSettings(config: MainConfig): SmtpdSettings {
   const mynetworks = c.list('mynetworks');
   const bare = str('smtpd_forbid_bare_newline').toLowerCase();
   const level = str('smtpd_tls_security_level').toLowerCase();
+  const wrapper = c.bool('smtpd_tls_wrappermode');
+  const classes = new Map<string, string[]>();
+  for (const name of c.list('smtpd_restriction_classes')) classes.set(name.toLowerCase(), c.list(name));
+  const localTransport = str('local_transport');
+  const localName = localTransport.includes(':') ? localTransport.slice(0, localTransport.indexOf(':')) : localTransport;
   return {
     myhostname,
     banner: str('smtpd_banner'),
@@ -152,7 +190,25 @@ export function readSmtpdSettings(config: MainConfig): SmtpdSettings {
     endOfDataRestrictions: c.list('smtpd_end_of_data_restrictions'),
     rejectUnlistedRecipient: c.bool('smtpd_reject_unlisted_recipient'),
     rejectUnlistedSender: c.bool('smtpd_reject_unlisted_sender'),
+    restrictionClasses: classes,
     heloRequired: c.bool('smtpd_helo_required'),
+    softBounce: c.bool('soft_bounce'),
+    queueMinfree: c.int('queue_minfree'),
+    queueDirectory: c.path('queue_directory'),
+    noLocalDelivery: localName.trim() === '' || localName.trim() === 'local',
+    localRecipientMaps: c.list('local_recipient_maps'),
+    relayRecipientMaps: c.list('relay_recipient_maps'),
+    canonicalMaps: c.list('canonical_maps'),
+    recipientCanonicalMaps: c.list('recipient_canonical_maps'),
+    transportMaps: c.list('transport_maps'),
+    recipientDelimiter: c.get('recipient_delimiter'),
+    showUnknownTable: c.bool('show_user_unknown_table_name'),
+    nullAccessKey: str('smtpd_null_access_lookup_key'),
+    strictRfc821: c.bool('strict_rfc821_envelopes'),
+    tlsWrapperMode: wrapper,
+    tlsVersions: tlsProtocols(c, level === 'encrypt' || wrapper ? 'smtpd_tls_mandatory_protocols' : 'smtpd_tls_protocols'),
+    tlsReceivedHeader: c.bool('smtpd_tls_received_header'),
+    saslAuthenticatedHeader: c.bool('smtpd_sasl_authenticated_header'),
     tlsLevel: level === 'encrypt' || level === 'may' ? level : 'none',
     tlsCertFile: c.path('smtpd_tls_cert_file'),
     tlsKeyFile: c.path('smtpd_tls_key_file'),
@@ -176,6 +232,9 @@ export function readSmtpdSettings(config: MainConfig): SmtpdSettings {
       invalidHostname: c.int('invalid_hostname_reject_code'),
       rbl: c.int('maps_rbl_reject_code'),
       unknownVirtualMailbox: c.int('unknown_virtual_mailbox_reject_code'),
+      unknownVirtualAlias: c.int('unknown_virtual_alias_reject_code'),
+      unknownLocalRecipient: c.int('unknown_local_recipient_reject_code'),
+      unknownRelayRecipient: c.int('unknown_relay_recipient_reject_code'),
     },
   };
 }
@@ -197,4 +256,9 @@ function plaintextPermitted(c: MainConfig, name: string): boolean {
     if (w !== 'noanonymous') permitted = false;
   }
   return permitted;
+}
+
+/** The TLS version range of a protocol list parameter; throws ConfigError naming it. */
+function tlsProtocols(c: MainConfig, name: string): TlsVersionRange {
+  return tlsVersionRange(c.list(name), name);
 }

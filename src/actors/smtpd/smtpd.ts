@@ -11,7 +11,12 @@
  * A message is acknowledged with "250 2.0.0 Ok: queued as QUEUEID" only
  * after submit() resolved ok; a 4xx store failure answers "451 4.3.0 Error:
  * queue file write error", a 5xx refusal its own reply. The queue id is
- * allocated at MAIL FROM. EHLO offers PIPELINING, SIZE, 8BITMIME, SMTPUTF8
+ * allocated at MAIL FROM, once the queue file system has room (queue_minfree
+ * and 1.5 x message_size_limit; else "452 4.3.1 Insufficient system
+ * storage"). With soft_bounce every 5xx reply goes out, and is logged, as
+ * 4xx. smtpd_tls_wrappermode speaks TLS from the first byte; the TLS
+ * versions follow smtpd_tls_protocols (smtpd_tls_mandatory_protocols when
+ * TLS is mandatory). EHLO offers PIPELINING, SIZE, 8BITMIME, SMTPUTF8
  * (smtputf8_enable), ENHANCEDSTATUSCODES, DSN, STARTTLS (with a certificate
  * and smtpd_tls_security_level may/encrypt) and AUTH PLAIN LOGIN
  * (smtpd_sasl_auth_enable; only after STARTTLS while smtpd_tls_auth_only =
@@ -45,7 +50,7 @@ import { QueueIdGenerator } from '../../store/store-queue-id.js';
 import type { DsnNotify, NewMessage, RecipientSpec } from '../../store/store-types.js';
 import type { Logger } from '../../util/log.js';
 import { count, label } from '../../util/metrics-counters.js';
-import { smtpError, type SmtpReplyError } from '../../util/smtp-reply.js';
+import { smtpError, softBounced, type SmtpReplyError } from '../../util/smtp-reply.js';
 import { COMMAND_ORDER, SmtpdConnection, SmtpdServer, type ConnectionHooks, type SessionState } from './smtpd-connection.js';
 import { MemoryAnvil, type Anvil } from './smtpd-anvil.js';
 import { SmtpdDns } from './smtpd-dns.js';
@@ -53,6 +58,7 @@ import { MessageCollector } from './smtpd-message.js';
 import { SmtpdPolicy, type PolicyContext, type PolicyVerdict } from './smtpd-policy.js';
 import { dummyHash, verifyLogin } from '../../global/sasl-passwd.js';
 import { readSmtpdSettings, type SmtpdSettings } from './smtpd-settings.js';
+import { QueueSpace } from './smtpd-queue-space.js';
 
 /**
  * One received message, handed to cleanup: the queue's own message fields
@@ -64,8 +70,10 @@ export type SmtpdSubmission = Pick<
   'queueId' | 'arrivalTime' | 'sender' | 'recipients' | 'envid' | 'ret' | 'smtputf8' | 'bodyType' | 'client' | 'content'
 > & {
   heloName?: string;
-  /** "(using TLSv1.3 with cipher TLS_AES_256_GCM_SHA384)" when the session used TLS: the Received header's TLS line. */
+  /** "(using TLSv1.3 with cipher TLS_AES_256_GCM_SHA384)": the Received header's TLS line (smtpd_tls_received_header). */
   tlsInfo?: string;
+  /** The AUTH user for the Received header's "(Authenticated sender: ...)" line (smtpd_sasl_authenticated_header). */
+  authenticatedSender?: string;
 };
 
 /** What cleanup/the store said about a submission (the queue's one answer type). */
@@ -106,6 +114,7 @@ export class Smtpd {
   private readonly dns: SmtpdDns;
   private readonly policy: SmtpdPolicy;
   private readonly anvil: Anvil;
+  private readonly space: QueueSpace;
   private readonly queueIds: QueueIdGenerator;
   private readonly states = new WeakMap<SMTPServerSession, SessionState>();
   private readonly disabled: string[];
@@ -124,11 +133,12 @@ export class Smtpd {
     this.dns = new SmtpdDns(s.dnsServers);
     this.policy = new SmtpdPolicy(s, opts.config.dir, this.dns, this.log);
     this.anvil = opts.anvil ?? new MemoryAnvil(s.rateTimeUnitMs);
+    this.space = new QueueSpace(s.queueDirectory, s.queueMinfree, s.messageSizeLimit, this.log);
     this.queueIds = new QueueIdGenerator(32 + opts.instance);
 
     let key: Buffer | undefined;
     let cert: Buffer | undefined;
-    if (s.tlsLevel !== 'none') {
+    if (s.tlsLevel !== 'none' || s.tlsWrapperMode) {
       try {
         key = readFileSync(s.tlsKeyFile);
         cert = readFileSync(s.tlsCertFile);
@@ -137,8 +147,9 @@ export class Smtpd {
       }
     }
     this.tlsReady = !!(key && cert);
+    if (s.tlsWrapperMode && !this.tlsReady) throw new SmtpdError('ERR_SMTPD_CONFIG', 'smtpd_tls_wrappermode = yes requires a readable smtpd_tls_cert_file and smtpd_tls_key_file');
     this.disabled = [...BASE_DISABLED];
-    if (!this.tlsReady) this.disabled.push('STARTTLS');
+    if (!this.tlsReady || s.tlsWrapperMode) this.disabled.push('STARTTLS');
     if (!s.saslEnable) this.disabled.push('AUTH');
     if (s.saslEnable) {
       // Made now, so that the first login for an unknown user does not pay for it (and show it).
@@ -162,6 +173,8 @@ export class Smtpd {
       sessionRefused: (socket) => this.sessionRefused(socket.remoteAddress ?? 'unknown', socket.remotePort ?? 0),
       // The connection knows the client from the start; the session only once it is ready (early input needs the state sooner).
       sessionState: (conn) => this.stateOf(conn.session, conn.remoteAddress, conn.remotePort),
+      softBounce: s.softBounce,
+      strictRfc821: s.strictRfc821,
       beforeData: (session) => this.beforeData(session),
       beforeAuth: (session) => this.beforeAuth(session),
       event: (conn, text, detail) => this.log.info(`${text} from ${conn.state.clientName}[${conn.state.clientAddr}]${detail === undefined ? '' : `: ${detail}`}`),
@@ -176,7 +189,8 @@ export class Smtpd {
       hidePIPELINING: false,
       hide8BITMIME: false,
       hideSMTPUTF8: !s.smtputf8,
-      hideSTARTTLS: !this.tlsReady,
+      hideSTARTTLS: !this.tlsReady || s.tlsWrapperMode,
+      secure: s.tlsWrapperMode,
       authMethods: ['PLAIN', 'LOGIN'],
       authOptional: true,
       allowInsecureAuth: true,
@@ -194,6 +208,8 @@ export class Smtpd {
     if (this.tlsReady) {
       options.key = key;
       options.cert = cert;
+      options.minVersion = s.tlsVersions.minVersion;
+      options.maxVersion = s.tlsVersions.maxVersion;
     }
     this.server = new SmtpdServer(options, hooks);
     this.server.on('error', (err: NodeJS.ErrnoException & { remoteAddress?: string }) => {
@@ -431,6 +447,15 @@ export class Smtpd {
     const tooMuch = await this.overRate(state, s.messageRateLimit, 'mail', 'much mail', 'Message delivery request');
     if (tooMuch) return cb(tooMuch);
     if (args.SMTPUTF8 !== true && NON_ASCII.test(address.address)) return cb(UNDECLARED_SMTPUTF8);
+    const space = await this.space.check();
+    if (!space.ok) {
+      const refusal = smtpError(452, '4.3.1', 'Insufficient system storage');
+      this.counters.rejected++;
+      count('smtpd_rejected', label('reason', 'queue_space'));
+      this.logReject('reject', 'MAIL', refusal, state, session, undefined, address.address);
+      this.log.warning(`not enough free space in mail queue: ${space.free} bytes < ${space.need} bytes (queue_minfree, or 1.5*message_size_limit)`);
+      return cb(refusal);
+    }
     state.queueId = this.queueIds.next();
     state.clientLogged = false;
     state.rcptOvershoot = 0;
@@ -588,7 +613,8 @@ export class Smtpd {
     if (dsn?.ret === 'FULL' || dsn?.ret === 'HDRS') sub.ret = dsn.ret;
     if (args.SMTPUTF8 === true) sub.smtputf8 = true;
     if (typeof args.BODY === 'string') sub.bodyType = args.BODY.toUpperCase() === '8BITMIME' ? '8BITMIME' : '7BIT';
-    if (tls) sub.tlsInfo = `(using ${tls.version} with cipher ${tls.name})`;
+    if (tls && this.settings.tlsReceivedHeader) sub.tlsInfo = `(using ${tls.version} with cipher ${tls.name})`;
+    if (session.user && this.settings.saslAuthenticatedHeader) sub.authenticatedSender = String(session.user);
     return sub;
   }
 
@@ -604,15 +630,26 @@ export class Smtpd {
     };
   }
 
-  private logReject(kind: string, command: string, err: SmtpReplyError, state: SessionState, session: SMTPServerSession, recipient: string | undefined): void {
+  private logReject(
+    kind: string,
+    command: string,
+    err: SmtpReplyError,
+    state: SessionState,
+    session: SMTPServerSession,
+    recipient: string | undefined,
+    sender?: string,
+  ): void {
     const id = state.clientLogged && state.queueId ? state.queueId : 'NOQUEUE';
     const from = session.envelope.mailFrom;
-    const parts = [`from=<${from ? from.address : ''}>`];
+    const parts = [`from=<${sender ?? (from ? from.address : '')}>`];
     if (recipient !== undefined) parts.push(`to=<${recipient}>`);
     parts.push(`proto=${session.openingCommand || 'SMTP'}`.replace('proto=EHLO', 'proto=ESMTP').replace('proto=HELO', 'proto=SMTP'));
     const helo = heloOf(session);
     if (helo) parts.push(`helo=<${helo}>`);
-    this.log.info(`${id}: ${kind}: ${command} from ${state.clientName}[${state.clientAddr}]: ${err.reply}; ${parts.join(' ')}`);
+    // The reply as the client gets it: soft_bounce makes a 5xx a 4xx in the log too, as Postfix does.
+    const sent = this.settings.softBounce ? softBounced(err.responseCode, `${err.dsn} ${err.text}`) : undefined;
+    const reply = sent ? `${sent.code} ${sent.text}` : err.reply;
+    this.log.info(`${id}: ${kind}: ${command} from ${state.clientName}[${state.clientAddr}]: ${reply}; ${parts.join(' ')}`);
   }
 
   private onClose(session: SMTPServerSession): void {

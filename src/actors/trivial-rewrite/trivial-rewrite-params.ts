@@ -15,7 +15,7 @@ export const REWRITE_PARAMETERS = [
   'virtual_alias_domains', 'virtual_mailbox_domains', 'virtual_mailbox_maps', 'relay_domains', 'transport_maps',
   'relayhost', 'recipient_delimiter', 'propagate_unmatched_extensions', 'virtual_alias_recursion_limit',
   'virtual_alias_expansion_limit', 'virtual_transport', 'relay_transport', 'default_transport', 'inet_interfaces',
-  'proxy_interfaces', 'parent_domain_matches_subdomains',
+  'proxy_interfaces', 'parent_domain_matches_subdomains', 'append_dot_mydomain',
 ] as const;
 
 /** A parameter trivial-rewrite reads. */

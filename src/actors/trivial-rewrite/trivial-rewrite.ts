@@ -48,6 +48,8 @@ export class TrivialRewrite {
   private readonly resolver: Resolver;
   private readonly myorigin: string;
   private readonly appendAtMyorigin: boolean;
+  /** append_dot_mydomain: ".$mydomain" for a domain without a dot; '' when off. */
+  private readonly dotMydomain: string;
   private readonly delimiters: string;
   private readonly propagateCanonical: boolean;
   private readonly virtualOptions: VirtualOptions;
@@ -65,6 +67,8 @@ export class TrivialRewrite {
     this.resolver = new Resolver(config);
     this.myorigin = param(config, 'myorigin').trim().toLowerCase();
     this.appendAtMyorigin = boolParam(config, 'append_at_myorigin');
+    const mydomain = param(config, 'mydomain').trim().toLowerCase();
+    this.dotMydomain = boolParam(config, 'append_dot_mydomain') && mydomain ? `.${mydomain}` : '';
     this.delimiters = param(config, 'recipient_delimiter').trim();
     const propagate = splitList(param(config, 'propagate_unmatched_extensions').toLowerCase());
     this.propagateCanonical = propagate.includes('canonical');
@@ -115,10 +119,20 @@ export class TrivialRewrite {
     return result;
   }
 
-  /** append_at_myorigin: a bare local part gets "@$myorigin". */
+  /**
+   * append_at_myorigin: a bare local part gets "@$myorigin"; append_dot_mydomain:
+   * "user@host" (a domain without a dot, not an address literal) gets ".$mydomain".
+   */
   private qualify(address: string): string {
-    if (!this.appendAtMyorigin || address.includes('@') || !this.myorigin) return address;
-    return `${address}@${this.myorigin}`;
+    if (!address.includes('@')) {
+      if (!this.appendAtMyorigin || !this.myorigin) return address;
+      address = `${address}@${this.myorigin}`;
+    }
+    if (!this.dotMydomain) return address;
+    const at = address.lastIndexOf('@');
+    const domain = address.slice(at + 1);
+    if (!domain || domain.includes('.') || domain.startsWith('[')) return address;
+    return address + this.dotMydomain;
   }
 
   /** One-to-one canonical mapping; the result is qualified again as Postfix does. */

@@ -2,11 +2,16 @@
  * virtual-agent: Postfix's virtual(8) as a library: each recipient's mailbox
  * comes from virtual_mailbox_maps (user@domain, then the @domain catch-all)
  * relative to virtual_mailbox_base; a path ending in "/" is a Maildir, any
- * other an mbox file. Unknown user: bounce 5.1.1. File system errors defer
- * (ENOSPC/EDQUOT 4.3.0, others 4.2.0); a broken table defers 4.3.5.
+ * other an mbox file. Unknown user: bounce 5.1.1. A Maildir message, or an
+ * mbox file after delivery, larger than virtual_mailbox_limit (0: no
+ * limit) bounces 5.2.2, as Postfix's file size limit does. File system
+ * errors defer (ENOSPC/EDQUOT 4.3.0, others 4.2.0); a broken table defers
+ * 4.3.5. With soft_bounce every bounce is a deferral.
  * deliver() never rejects.
  */
+import { stat } from 'node:fs/promises';
 import { isAbsolute, relative, resolve } from 'node:path';
+import { withParameterDefaults } from '../../config/parameter-defaults.js';
 import type { MainConfig } from '../../config/main-config.js';
 import { openTableList, type TableList } from '../../config/lookup-table.js';
 import type { DeliveryOutcome, DeliveryRequest, DeliveryResult } from '../../protocol/protocol.js';
@@ -48,6 +53,7 @@ export class VirtualAgent {
         failure = { dsn: '4.3.0', reason: `error reading queue file: ${(err as Error)?.message ?? err}` };
       }
     }
+    const limit = withParameterDefaults(this.opts.config, ['virtual_mailbox_limit']).int('virtual_mailbox_limit');
     const base = this.opts.config.path('virtual_mailbox_base');
     const delimiter = this.opts.config.get('recipient_delimiter');
     for (const r of req.recipients) {
@@ -74,6 +80,10 @@ export class VirtualAgent {
         continue;
       }
       const data = deliveredCopy(req.sender, r.address, content!);
+      if (limit > 0 && data.length + (isMaildir ? 0 : await fileSize(path)) > limit) {
+        out(r.index, 'bounced', '5.2.2', `${isMaildir ? 'maildir' : 'mailbox'} delivery failed: error writing message: File too large`);
+        continue;
+      }
       try {
         if (isMaildir) {
           await deliverMaildir(path, data);
@@ -90,8 +100,8 @@ export class VirtualAgent {
       }
     }
     const end = Date.now();
-    logOutcomes(this.opts.log, req, outcomes, { connectStart: start, transmitStart: start, end });
-    return { outcomes, connectSeconds: 0, transmitSeconds: (end - start) / 1000 };
+    const reported = logOutcomes(this.opts.log, req, outcomes, { connectStart: start, transmitStart: start, end }, this.opts.config.bool('soft_bounce'));
+    return { outcomes: reported, connectSeconds: 0, transmitSeconds: (end - start) / 1000 };
   }
 }
 
@@ -112,4 +122,13 @@ export function lookupMailbox(table: TableList, address: string, delimiter = '')
     }
   }
   return table.getPartial(`@${domain}`);
+}
+
+/** The size of an existing file; 0 when there is none yet. */
+async function fileSize(path: string): Promise<number> {
+  try {
+    return (await stat(path)).size;
+  } catch {
+    return 0;
+  }
 }

@@ -328,3 +328,27 @@ test('unknown recipient indexes are ignored, and none left means no notice', () 
   });
   assert.equal(n, undefined);
 });
+
+test('notify_classes=delay adds delay_notice_recipient to a delay notice; without the class it is not copied', () => {
+  const delayed = (cfg: MainConfig) => notice({ kind: 'delay', recipients: [{ index: 0, dsn: '4.4.1', reason: 'connection refused' }], config: cfg, queueId: 'DSN0000010' });
+  assert.deepEqual(delayed(config.with({ notify_classes: 'delay', delay_notice_recipient: 'delays' }))?.recipients, ['alice@example.org', 'delays@example.test']);
+  assert.deepEqual(delayed(config.with({ delay_notice_recipient: 'delays' }))?.recipients, ['alice@example.org']);
+});
+
+test('bounce_size_limit: an original larger than the limit is returned as headers only', () => {
+  const content = Buffer.from('Subject: mid\r\n\r\n' + 'y'.repeat(2000) + '\r\n');
+  const with_ = (limit: string) =>
+    dissect(notice({ message: message({ size: content.length }), content, recipients: [{ index: 0, dsn: '5.1.1', reason: 'no' }], config: config.with({ bounce_size_limit: limit }), queueId: 'DSN0000011' })!).parts[2].headers.get('content-type');
+  assert.equal(with_('50000'), 'message/rfc822');
+  assert.equal(with_('1000'), 'text/rfc822-headers');
+});
+
+test('2bounce_notice_recipient gets the double bounce', () => {
+  const n = notice({
+    message: message({ sender: '' }),
+    recipients: [{ index: 0, dsn: '5.1.1', reason: 'no' }],
+    config: config.with({ '2bounce_notice_recipient': 'mailadmin' }),
+    queueId: 'DSN0000012',
+  });
+  assert.deepEqual(n?.recipients, ['mailadmin@example.test']);
+});

@@ -40,3 +40,11 @@ test('retry never bounces: a 5.x.y text defers as its 4.x.y counterpart', async 
   const forced = await new ErrorAgent({ log: captureLog().log, mode: 'retry' }).deliver(makeRequest({ transport: 'error', nexthop: '5.1.1 gone' }));
   assert.deepEqual([forced.outcomes[0].state, forced.outcomes[0].dsn], ['deferred', '4.1.1']);
 });
+
+test('soft_bounce: error defers with the 4.x.y twin of its status and logs status=SOFTBOUNCE', async () => {
+  const { log, lines } = captureLog();
+  const res = await new ErrorAgent({ log, softBounce: true }).deliver(makeRequest({ transport: 'error', nexthop: '5.1.1 local delivery is not supported', to: ['x@example.com'] }));
+  assert.deepEqual([res.outcomes[0].state, res.outcomes[0].dsn, res.outcomes[0].reason], ['deferred', '4.1.1', 'local delivery is not supported']);
+  await new Promise((r) => setImmediate(r));
+  assert.ok(lines.some((l) => /to=<x@example\.com>, relay=none, .*dsn=4\.1\.1, status=SOFTBOUNCE \(local delivery is not supported\)$/.test(l)), lines.join('\n'));
+});

@@ -74,3 +74,14 @@ test('delays of a deferral qmgr logs itself print like Postfix (no connection: c
   assert.equal(delayFields(0, 123, 4283), 'delay=4.3, delays=0.12/4.2/0/0');
   assert.equal(delayFields(0, 12_600, 12_600), 'delay=13, delays=13/0/0/0');
 });
+
+test('the stock transports\' named limits apply: relay_destination_concurrency_limit, smtp_destination_recipient_limit', () => {
+  const table = new TransportLimitTable(
+    new MainConfig({ default_destination_concurrency_limit: '20', relay_destination_concurrency_limit: '3', smtp_destination_recipient_limit: '9' }, '/'),
+    new Logger('qmgr', 'test'),
+  );
+  assert.equal(table.get('relay').destinationConcurrency, 3);
+  assert.equal(table.get('smtp').destinationConcurrency, 20);
+  assert.equal(table.get('smtp').recipientLimit, 9);
+  assert.equal(table.get('relay').recipientLimit, 50);
+});

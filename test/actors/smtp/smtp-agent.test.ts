@@ -118,6 +118,58 @@ describe('smtp agent: next hop and MX', () => {
     }
   });
 
+  test('smtp_mx_address_limit: only that many MX addresses are tried', async () => {
+    dns.zone['limited.test'] = { MX: [{ preference: 10, exchange: 'mx-dead.test' }, { preference: 20, exchange: 'mx-a.test' }] };
+    dns.zone['mx-dead.test'] = { A: ['127.0.0.3'] };
+    const deliver = async (limit: string) => {
+      const agent = new SmtpAgent({
+        config: makeConfig({ dns_resolver_servers: `127.0.0.1:${dns.port}`, smtp_connection_cache_time_limit: '0s', smtp_mx_address_limit: limit }),
+        log: captureLog().log,
+        readContent: contentReader(),
+      });
+      try {
+        return (await agent.deliver(makeRequest({ nexthop: `limited.test:${sinkA.port}` }))).outcomes[0];
+      } finally {
+        await agent.close();
+      }
+    };
+    const one = await deliver('1');
+    assert.equal(one.state, 'deferred');
+    assert.match(one.reason, /^connect to mx-dead\.test\[127\.0\.0\.3\]:\d+: Connection refused$/);
+    assert.equal((await deliver('2')).state, 'delivered');
+  });
+
+  test('smtp_mx_session_limit: MX hosts that answered count; past the limit no further host is tried', async () => {
+    const grumpy = await startSmtpSink({ host: '127.0.0.4', rcpt: () => ({ code: 451, message: '4.3.0 not now' }) });
+    const good = await startSmtpSink({ host: '127.0.0.5', port: grumpy.port });
+    try {
+      dns.zone['sessions.test'] = { MX: [{ preference: 10, exchange: 'mx-grumpy.test' }, { preference: 20, exchange: 'mx-good.test' }] };
+      dns.zone['mx-grumpy.test'] = { A: ['127.0.0.4'] };
+      dns.zone['mx-good.test'] = { A: ['127.0.0.5'] };
+      const deliver = async (limit: string) => {
+        const agent = new SmtpAgent({
+          config: makeConfig({ dns_resolver_servers: `127.0.0.1:${dns.port}`, smtp_connection_cache_time_limit: '0s', smtp_mx_session_limit: limit }),
+          log: captureLog().log,
+          readContent: contentReader(),
+        });
+        try {
+          return (await agent.deliver(makeRequest({ nexthop: `sessions.test:${grumpy.port}` }))).outcomes[0];
+        } finally {
+          await agent.close();
+        }
+      };
+      const one = await deliver('1');
+      assert.equal(one.state, 'deferred');
+      assert.match(one.reason, /said: 451 4\.3\.0 not now/);
+      assert.equal(good.messages.length, 0);
+      assert.equal((await deliver('2')).state, 'delivered');
+      assert.equal(good.messages.length, 1);
+    } finally {
+      await grumpy.close();
+      await good.close();
+    }
+  });
+
   test('all MX hosts refusing connections defers 4.4.1 with the connect reason', async () => {
     dns.zone['dead.test'] = { MX: [{ preference: 10, exchange: 'mx-a.test' }] };
     const { agent } = agentFor();
@@ -168,4 +220,21 @@ describe('smtp agent: next hop and MX', () => {
     assert.equal(res.outcomes[0].dsn, '4.4.3');
     assert.match(res.outcomes[0].reason, /^Host or domain name not found\. Name service error for name=broken\.test type=MX: Host not found, try again$/);
   });
+});
+
+test('soft_bounce: a 5xx from the next hop is a deferral with its 4.x.y twin, logged as status=SOFTBOUNCE', async () => {
+  const sink = await startSmtpSink({ rcpt: (to) => (to.startsWith('nobody@') ? { code: 550, message: '5.1.1 <' + to + '>: User unknown' } : null) });
+  try {
+    for (const [soft, state, dsn, word] of [['yes', 'deferred', '4.1.1', 'SOFTBOUNCE'], ['no', 'bounced', '5.1.1', 'bounced']] as const) {
+      const { log, lines } = captureLog();
+      const agent = new SmtpAgent({ config: makeConfig({ soft_bounce: soft, smtp_connection_cache_time_limit: '0s' }), log, readContent: contentReader() });
+      const res = await agent.deliver(makeRequest({ nexthop: `[127.0.0.1]:${sink.port}`, to: ['nobody@example.com'] }));
+      await agent.close();
+      assert.deepEqual([res.outcomes[0].state, res.outcomes[0].dsn], [state, dsn]);
+      await new Promise((r) => setImmediate(r));
+      assert.ok(lines.some((l) => l.includes(`to=<nobody@example.com>, relay=127.0.0.1[127.0.0.1]:${sink.port}`) && l.includes(`dsn=${dsn}, status=${word} (host 127.0.0.1[127.0.0.1] said: 550 5.1.1`)), lines.join('\n'));
+    }
+  } finally {
+    await sink.close();
+  }
 });

@@ -225,4 +225,19 @@ describe('smtp agent: connection cache', () => {
     await a.close();
     assert.deepEqual(s.messages.map((m) => m.session), [1, 1, 2]);
   });
+
+  test('smtp_connection_reuse_time_limit: a connection older than the limit is not reused', async () => {
+    const s = await sink();
+    const nexthop = `[127.0.0.1]:${s.port}`;
+    const young = agent({ smtp_connection_cache_time_limit: '5s', smtp_connection_reuse_time_limit: '300s' });
+    for (let i = 0; i < 2; i++) await young.deliver(makeRequest({ nexthop, queueId: `Y${i}` }));
+    await young.close();
+    // A limit shorter than any session's age: every session is too old to go back in the cache.
+    const old = agent({ smtp_connection_cache_time_limit: '5s', smtp_connection_reuse_time_limit: '1ms' });
+    await old.deliver(makeRequest({ nexthop, queueId: 'O0' }));
+    await new Promise((r) => setTimeout(r, 20));
+    await old.deliver(makeRequest({ nexthop, queueId: 'O1' }));
+    await old.close();
+    assert.deepEqual(s.messages.map((m) => m.session), [1, 1, 2, 3]);
+  });
 });

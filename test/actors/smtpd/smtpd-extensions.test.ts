@@ -4,9 +4,10 @@ import assert from 'node:assert/strict';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import { makeTestCert } from '../../helpers/tls-cert.js';
 import { saslAddUser } from '../../../src/global/sasl-passwd.js';
-import { ehloSession, logLines, sendMail, startSmtpd, starttls, until } from './smtpd-test-kit.js';
+import { ehloSession, logLines, RawClient, sendMail, startSmtpd, starttls, until } from './smtpd-test-kit.js';
 
 const cert = makeTestCert('localhost');
 
@@ -64,7 +65,12 @@ test('smtputf8_enable = no: SMTPUTF8 not offered and refused at MAIL', async () 
 });
 
 test('STARTTLS with a certificate, then mail over TLS (protocol ESMTPS); encrypt level refuses plain MAIL', async () => {
-  const h = await startSmtpd({ smtpd_tls_security_level: 'encrypt', smtpd_tls_cert_file: cert.certFile, smtpd_tls_key_file: cert.keyFile });
+  const h = await startSmtpd({
+    smtpd_tls_security_level: 'encrypt',
+    smtpd_tls_cert_file: cert.certFile,
+    smtpd_tls_key_file: cert.keyFile,
+    smtpd_tls_received_header: 'yes',
+  });
   try {
     const plain = await ehloSession(h.port);
     assert.equal(await plain.cmd('MAIL FROM:<s@test.example>'), '530 5.7.0 Must issue a STARTTLS command first');
@@ -157,5 +163,117 @@ test('AUTH PLAIN and LOGIN over TLS with good and bad secrets; AUTH not offered 
     assert.ok(!logLines.some((x) => x.includes('correct horse') || x.includes(token)), 'secrets never logged');
   } finally {
     await h.stop();
+  }
+});
+
+/** A TLS handshake from the first byte; resolves with the greeting, or the handshake error's message. */
+async function wrapped(port: number, maxVersion?: 'TLSv1.2' | 'TLSv1.3'): Promise<{ greeting?: string; error?: string; socket?: TLSSocket }> {
+  return new Promise((resolve) => {
+    const socket = tlsConnect({ host: '127.0.0.1', port, ca: cert.cert, servername: 'localhost', maxVersion });
+    socket.setEncoding('latin1');
+    let buffer = '';
+    socket.on('data', (d: string) => {
+      buffer += d;
+      if (buffer.includes('\r\n')) resolve({ greeting: buffer.split('\r\n')[0], socket });
+    });
+    socket.once('error', (err) => resolve({ error: err.message }));
+  });
+}
+
+test('smtpd_tls_wrappermode: TLS from the first byte, no STARTTLS offered', async () => {
+  const h = await startSmtpd({ smtpd_tls_wrappermode: 'yes', smtpd_tls_cert_file: cert.certFile, smtpd_tls_key_file: cert.keyFile });
+  try {
+    const r = await wrapped(h.port);
+    assert.equal(r.error, undefined);
+    assert.match(r.greeting ?? '', /^220 mx\.test\.example ESMTP/);
+    r.socket!.destroy();
+    // Plain text gets no SMTP greeting from a wrapper-mode service: the TLS handshake fails and the connection ends.
+    const plain = await RawClient.open(h.port);
+    plain.send('EHLO client.test.example\r\n');
+    const got = await plain.reply(3000).catch(() => undefined);
+    assert.ok(got === undefined || !got.startsWith('220'), String(got));
+    plain.close();
+  } finally {
+    await h.stop();
+  }
+  const off = await startSmtpd({ smtpd_tls_security_level: 'may', smtpd_tls_cert_file: cert.certFile, smtpd_tls_key_file: cert.keyFile });
+  try {
+    const c = await ehloSession(off.port);
+    assert.match((await c.cmd('EHLO again.example'))!, /250-STARTTLS/);
+    c.close();
+  } finally {
+    await off.stop();
+  }
+});
+
+test('smtpd_tls_protocols and smtpd_tls_mandatory_protocols bound the TLS versions a client may use', async () => {
+  const base = { smtpd_tls_wrappermode: 'yes', smtpd_tls_cert_file: cert.certFile, smtpd_tls_key_file: cert.keyFile };
+  // Wrapper mode is mandatory TLS: smtpd_tls_mandatory_protocols applies.
+  const strict = await startSmtpd({ ...base, smtpd_tls_mandatory_protocols: '>=TLSv1.3' });
+  try {
+    assert.match((await wrapped(strict.port, 'TLSv1.2')).error ?? '', /version|protocol|alert/i, 'a TLS 1.2 client is refused');
+    const ok = await wrapped(strict.port, 'TLSv1.3');
+    assert.match(ok.greeting ?? '', /^220 /);
+    ok.socket!.destroy();
+  } finally {
+    await strict.stop();
+  }
+  const lenient = await startSmtpd({ ...base, smtpd_tls_mandatory_protocols: '!SSLv2, !SSLv3' });
+  try {
+    const ok = await wrapped(lenient.port, 'TLSv1.2');
+    assert.match(ok.greeting ?? '', /^220 /);
+    ok.socket!.destroy();
+  } finally {
+    await lenient.stop();
+  }
+});
+
+test('the Received header tells TLS (smtpd_tls_received_header) and the AUTH user (smtpd_sasl_authenticated_header) only when asked', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'smtpd-sasl-'));
+  saslAddUser(join(dir, 'sasl_passwd'), 'alice@test.example', 'correct horse');
+  const params = {
+    smtpd_tls_security_level: 'may',
+    smtpd_tls_cert_file: cert.certFile,
+    smtpd_tls_key_file: cert.keyFile,
+    smtpd_sasl_auth_enable: 'yes',
+    smtpd_sasl_password_maps: 'texthash:sasl_passwd',
+  };
+  const send = (port: number): Promise<string> =>
+    sendMail(port, { from: 'alice@test.example', to: ['u@mx.test.example'], body: 'Subject: x\r\n\r\ny\r\n', ignoreTLS: false, requireTLS: true, ca: cert.cert, auth: { user: 'alice@test.example', pass: 'correct horse' } });
+  const quiet = await startSmtpd(params, dir);
+  try {
+    assert.match(await send(quiet.port), /^250 /);
+    assert.equal(quiet.submissions[0].tlsInfo, undefined);
+    assert.equal(quiet.submissions[0].authenticatedSender, undefined);
+  } finally {
+    await quiet.stop();
+  }
+  const told = await startSmtpd({ ...params, smtpd_tls_received_header: 'yes', smtpd_sasl_authenticated_header: 'yes' }, dir);
+  try {
+    assert.match(await send(told.port), /^250 /);
+    assert.match(told.submissions[0].tlsInfo ?? '', /^\(using TLSv1\.[23] with cipher /);
+    assert.equal(told.submissions[0].authenticatedSender, 'alice@test.example');
+  } finally {
+    await told.stop();
+  }
+});
+
+test('smtpd_tls_auth_only = no offers AUTH before STARTTLS; yes (Postrider\'s default) only after', async () => {
+  const params = { smtpd_tls_security_level: 'may', smtpd_tls_cert_file: cert.certFile, smtpd_tls_key_file: cert.keyFile, smtpd_sasl_auth_enable: 'yes' };
+  const open = await startSmtpd({ ...params, smtpd_tls_auth_only: 'no' });
+  try {
+    const c = await ehloSession(open.port);
+    assert.match((await c.cmd('EHLO again.example'))!, /^250-AUTH PLAIN LOGIN$/m);
+    c.close();
+  } finally {
+    await open.stop();
+  }
+  const only = await startSmtpd(params);
+  try {
+    const c = await ehloSession(only.port);
+    assert.doesNotMatch((await c.cmd('EHLO again.example'))!, /AUTH/);
+    c.close();
+  } finally {
+    await only.stop();
   }
 });

@@ -107,6 +107,18 @@ test('smtpd_client_connection_count_limit: the next connection gets 421 4.7.0; m
   }
 });
 
+test('smtpd_client_event_limit_exceptions: listed clients are not counted, whatever mynetworks says', async () => {
+  const h = await startSmtpd({ smtpd_client_connection_count_limit: '1', mynetworks: '192.0.2.0/24', smtpd_client_event_limit_exceptions: '127.0.0.1' });
+  try {
+    const a = await ehloSession(h.port);
+    const b = await ehloSession(h.port);
+    a.close();
+    b.close();
+  } finally {
+    await h.stop();
+  }
+});
+
 test('smtpd_client_connection_rate_limit: over the rate in the time unit gets 421 4.7.0', async () => {
   const h = await startSmtpd({ smtpd_client_connection_rate_limit: '2', anvil_rate_time_unit: '60s', mynetworks: '192.0.2.0/24' });
   try {

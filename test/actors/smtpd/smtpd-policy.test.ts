@@ -5,7 +5,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startDnsServer } from '../../helpers/dns-server.js';
-import { ehloSession, logLines, startSmtpd, until, type Harness } from './smtpd-test-kit.js';
+import { ehloSession, logLines, RawClient, startSmtpd, until, type Harness } from './smtpd-test-kit.js';
 
 interface Attempt {
   helo?: string;
@@ -253,6 +253,136 @@ test('a missing table or an unknown restriction answers 451 4.3.5 Server configu
     assert.equal(await rcpt(h, { to: 'u@mx.test.example' }), '451 4.3.5 Server configuration error');
     await until(() => logLines.some((l) => l.includes('warning: smtpd restriction: unknown restriction "reject_everything_please"')));
   });
+});
+
+const LOCAL_UNKNOWN = (rcpt: string): string => `550 5.1.1 <${rcpt}>: Recipient address rejected: User unknown in local recipient table`;
+
+test('while local_transport names local(8), which Postrider lacks, local recipients are refused at RCPT unless rewritten or routed elsewhere', async () => {
+  const tables = {
+    aliases: 'aliased@mx.test.example someone@elsewhere.example\n',
+    transport: 'routed@mx.test.example smtp:[192.0.2.1]\n',
+  };
+  for (const mynetworks of ['127.0.0.0/8', '192.0.2.0/24']) {
+    await withSmtpd(
+      { mynetworks, local_transport: 'local:$myhostname', local_recipient_maps: 'proxy:unix:passwd.byname', virtual_alias_maps: 'texthash:aliases', transport_maps: 'texthash:transport' },
+      tables,
+      async (h) => {
+        assert.equal(await rcpt(h, { to: 'u@mx.test.example' }), LOCAL_UNKNOWN('u@mx.test.example'));
+        assert.equal(await rcpt(h, { to: 'postmaster@localhost' }), LOCAL_UNKNOWN('postmaster@localhost'));
+        assert.equal(await rcpt(h, { to: 'aliased@mx.test.example' }), '250 2.1.5 Ok');
+        assert.equal(await rcpt(h, { to: 'routed@mx.test.example' }), '250 2.1.5 Ok');
+        assert.equal(h.submissions.length, 0);
+      },
+    );
+  }
+  await until(() => logLines.some((l) => /NOQUEUE: reject: RCPT from localhost\[127\.0\.0\.1\]: 550 5\.1\.1 <u@mx\.test\.example>: Recipient address rejected: User unknown in local recipient table; from=<s@test\.example> to=<u@mx\.test\.example>/.test(l)));
+  // unknown_local_recipient_reject_code and show_user_unknown_table_name shape the reply.
+  await withSmtpd({ local_transport: 'local', unknown_local_recipient_reject_code: '450', show_user_unknown_table_name: 'no' }, {}, async (h) => {
+    assert.equal(await rcpt(h, { to: 'u@mx.test.example' }), '450 4.1.1 <u@mx.test.example>: Recipient address rejected: User unknown');
+  });
+});
+
+test('local_recipient_maps: with a local_transport that delivers, unknown local users are refused; empty accepts every one', async () => {
+  await withSmtpd({ local_recipient_maps: 'texthash:users', recipient_delimiter: '+' }, { users: 'alice x\n' }, async (h) => {
+    assert.equal(await rcpt(h, { to: 'alice@mx.test.example' }), '250 2.1.5 Ok');
+    assert.equal(await rcpt(h, { to: 'alice+news@mx.test.example' }), '250 2.1.5 Ok');
+    assert.equal(await rcpt(h, { to: 'bob@mx.test.example' }), LOCAL_UNKNOWN('bob@mx.test.example'));
+  });
+  await withSmtpd({ local_recipient_maps: '' }, {}, async (h) => {
+    assert.equal(await rcpt(h, { to: 'bob@mx.test.example' }), '250 2.1.5 Ok');
+  });
+});
+
+test('relay_recipient_maps refuse unknown relay recipients (unknown_relay_recipient_reject_code); virtual alias domains use unknown_virtual_alias_reject_code', async () => {
+  await withSmtpd(
+    { relay_domains: 'relay.example', relay_recipient_maps: 'texthash:relayed', unknown_relay_recipient_reject_code: '551' },
+    { relayed: 'known@relay.example x\n' },
+    async (h) => {
+      assert.equal(await rcpt(h, { to: 'known@relay.example' }), '250 2.1.5 Ok');
+      assert.equal(await rcpt(h, { to: 'nobody@relay.example' }), '551 5.1.1 <nobody@relay.example>: Recipient address rejected: User unknown in relay recipient table');
+    },
+  );
+  await withSmtpd({ relay_domains: 'relay.example' }, {}, async (h) => {
+    assert.equal(await rcpt(h, { to: 'anyone@relay.example' }), '250 2.1.5 Ok', 'without relay_recipient_maps every relay recipient is accepted');
+  });
+  await withSmtpd(
+    { virtual_alias_domains: 'alias.example', virtual_alias_maps: 'texthash:valias', unknown_virtual_alias_reject_code: '553' },
+    // The domain's own line declares it; it does not make every user known.
+    { valias: 'alias.example anything\nknown@alias.example someone@elsewhere.example\n' },
+    async (h) => {
+      assert.equal(await rcpt(h, { to: 'known@alias.example' }), '250 2.1.5 Ok');
+      assert.equal(await rcpt(h, { to: 'nobody@alias.example' }), '553 5.1.1 <nobody@alias.example>: Recipient address rejected: User unknown in virtual alias table');
+    },
+  );
+});
+
+test('restriction classes (also named by an access table), a bare table for check_*_access, permit_auth_destination', async () => {
+  await withSmtpd(
+    {
+      ...STRANGER,
+      smtpd_restriction_classes: 'strict, lenient',
+      strict: 'reject_non_fqdn_sender, reject',
+      lenient: 'permit',
+      smtpd_sender_restrictions: 'check_sender_access texthash:senders',
+      smtpd_client_restrictions: 'texthash:clients',
+      smtpd_relay_restrictions: 'permit_auth_destination, reject',
+    },
+    { senders: 'x@strict.example strict\nx@lenient.example lenient\n', clients: '127.0.0.2 REJECT bare table hit\n' },
+    async (h) => {
+      assert.equal(await rcpt(h, { from: 'x@strict.example', to: 'u@mx.test.example' }), '554 5.7.1 <x@strict.example>: Sender address rejected: Access denied');
+      assert.equal(await rcpt(h, { from: 'x@lenient.example', to: 'u@mx.test.example' }), '250 2.1.5 Ok');
+      // permit_auth_destination permits our own domains; anything else meets the reject.
+      assert.equal(await rcpt(h, { to: 'u@elsewhere.example' }), '554 5.7.1 <u@elsewhere.example>: Recipient address rejected: Access denied');
+      const c = await RawClient.open(h.port, '127.0.0.1', '127.0.0.2');
+      try {
+        await c.reply();
+        await c.cmd('EHLO client.test.example');
+        await c.cmd('MAIL FROM:<s@test.example>');
+        assert.match((await c.cmd('RCPT TO:<u@mx.test.example>'))!, /^554 5\.7\.1 <[^>]*\[127\.0\.0\.2\]>: Client host rejected: bare table hit$/);
+      } finally {
+        c.close();
+      }
+    },
+  );
+  // A restriction class in a list, evaluated in place of its name; its permit permits the list.
+  await withSmtpd({ smtpd_restriction_classes: 'gate', gate: 'check_recipient_access texthash:rcpts, reject', smtpd_recipient_restrictions: 'gate' }, { rcpts: 'ok@mx.test.example OK\n' }, async (h) => {
+    assert.equal(await rcpt(h, { to: 'ok@mx.test.example' }), '250 2.1.5 Ok');
+    assert.equal(await rcpt(h, { to: 'no@mx.test.example' }), '554 5.7.1 <no@mx.test.example>: Recipient address rejected: Access denied');
+  });
+});
+
+test('smtpd_null_access_lookup_key: the null sender is looked up by that key', async () => {
+  await withSmtpd({ smtpd_null_access_lookup_key: '<bounce>', smtpd_sender_restrictions: 'check_sender_access texthash:senders' }, { senders: '<bounce> REJECT no bounces here\n<> OK\n' }, async (h) => {
+    assert.equal(await rcpt(h, { from: '', to: 'u@mx.test.example' }), '554 5.7.1 <>: Sender address rejected: no bounces here');
+  });
+  await withSmtpd({ smtpd_sender_restrictions: 'check_sender_access texthash:senders' }, { senders: '<bounce> REJECT no bounces here\n' }, async (h) => {
+    assert.equal(await rcpt(h, { from: '', to: 'u@mx.test.example' }), '250 2.1.5 Ok');
+  });
+});
+
+test('reply codes follow their parameters: reject_code, defer_code, relay_domains_reject_code, the access map codes, non_fqdn, invalid_hostname, unknown_address, maps_rbl, unknown_virtual_mailbox', async () => {
+  const dns = await startDnsServer({ '1.0.0.127.rbl.test': { A: ['127.0.0.2'] } });
+  try {
+    const cases: Array<[Record<string, string>, Attempt, string]> = [
+      [{ reject_code: '553', smtpd_recipient_restrictions: 'reject' }, { to: 'u@mx.test.example' }, '553 5.7.1 <u@mx.test.example>: Recipient address rejected: Access denied'],
+      [{ defer_code: '451', smtpd_recipient_restrictions: 'defer' }, { to: 'u@mx.test.example' }, '451 4.7.1 <u@mx.test.example>: Recipient address rejected: Try again later'],
+      [{ ...STRANGER, relay_domains_reject_code: '550', smtpd_relay_restrictions: 'reject_unauth_destination' }, { to: 'u@elsewhere.example' }, '550 5.7.1 <u@elsewhere.example>: Relay access denied'],
+      [{ access_map_reject_code: '551', smtpd_recipient_restrictions: 'check_recipient_access inline:{ u@mx.test.example=REJECT }' }, { to: 'u@mx.test.example' }, '551 5.7.1 <u@mx.test.example>: Recipient address rejected: Access denied'],
+      [{ access_map_defer_code: '452', smtpd_recipient_restrictions: 'check_recipient_access inline:{ u@mx.test.example=DEFER }' }, { to: 'u@mx.test.example' }, '452 4.7.1 <u@mx.test.example>: Recipient address rejected: Access denied'],
+      [{ non_fqdn_reject_code: '554', smtpd_sender_restrictions: 'reject_non_fqdn_sender' }, { from: 'x@localhost', to: 'u@mx.test.example' }, '554 5.5.2 <x@localhost>: Sender address rejected: need fully-qualified address'],
+      [{ invalid_hostname_reject_code: '550', smtpd_helo_restrictions: 'reject_invalid_helo_hostname' }, { helo: 'bad_name!.example', to: 'u@mx.test.example' }, '550 5.5.2 <bad_name!.example>: Helo command rejected: Invalid name'],
+      [{ unknown_address_reject_code: '553', dns_resolver_servers: `${dns.address}:${dns.port}`, smtpd_sender_restrictions: 'reject_unknown_sender_domain' }, { from: 'a@nowhere.example', to: 'u@mx.test.example' }, '553 5.1.8 <a@nowhere.example>: Sender address rejected: Domain not found'],
+      [{ maps_rbl_reject_code: '550', dns_resolver_servers: `${dns.address}:${dns.port}`, smtpd_client_restrictions: 'reject_rbl_client rbl.test' }, { to: 'u@mx.test.example' }, '550 5.7.1 Service unavailable; Client host [127.0.0.1] blocked using rbl.test'],
+      [{ unknown_virtual_mailbox_reject_code: '551', virtual_mailbox_domains: 'v.example', virtual_mailbox_maps: 'inline:{ known@v.example=v/ }' }, { to: 'nobody@v.example' }, '551 5.1.1 <nobody@v.example>: Recipient address rejected: User unknown in virtual mailbox table'],
+    ];
+    for (const [params, attempt, reply] of cases) {
+      await withSmtpd(params, {}, async (h) => {
+        assert.equal(await rcpt(h, attempt), reply, JSON.stringify(params));
+      });
+    }
+  } finally {
+    await dns.close();
+  }
 });
 
 test("each refusal carries its restriction's reason code, whatever its reply text says", async () => {

@@ -123,3 +123,18 @@ test('PIPELINING after EHLO: MAIL, RCPT and DATA sent in one write get their rep
     await h.stop();
   }
 });
+
+test('smtpd_greet_wait: the greeting waits; a client that talks before it is refused as improper pipelining', async () => {
+  const h = await startSmtpd({ smtpd_greet_wait: '2s' });
+  try {
+    const c = await RawClient.open(h.port);
+    c.send('EHLO early.example\r\n');
+    assert.match((await c.reply())!, /^554 5\.5\.0 Error: SMTP protocol synchronization/);
+    c.close();
+    // Waiting for the greeting is fine.
+    const patient = await ehloSession(h.port);
+    patient.close();
+  } finally {
+    await h.stop();
+  }
+});

@@ -40,6 +40,7 @@ test('a partial record reads Postfix\'s defaults, expanded over the record', () 
   assert.deepEqual(s.codes, {
     reject: 554, defer: 450, accessReject: 554, accessDefer: 450, relayReject: 554,
     unknownAddress: 450, nonFqdn: 504, invalidHostname: 501, rbl: 554, unknownVirtualMailbox: 550,
+    unknownVirtualAlias: 550, unknownLocalRecipient: 550, unknownRelayRecipient: 550,
   });
 });
 

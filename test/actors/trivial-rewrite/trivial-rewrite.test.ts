@@ -196,3 +196,32 @@ test('resolve and rewrite answers are cached', () => {
   assert.equal(tr.rewrite('list@example.com', 'recipient'), tr.rewrite('list@example.com', 'recipient'));
   assert.equal(tr.resolve('x@a.test'), tr.resolve('x@a.test'));
 });
+
+test('relay_transport and virtual_transport name the transport (and nexthop) of their classes', () => {
+  const tr = make({ virtual_mailbox_domains: 'mbox.example', relay_domains: 'relay.example', relay_transport: 'smtp:[relay.gw.example]', virtual_transport: 'discard:' });
+  assert.deepEqual([tr.resolve('x@relay.example').transport, tr.resolve('x@relay.example').nexthop], ['smtp', '[relay.gw.example]']);
+  assert.deepEqual([tr.resolve('x@mbox.example').transport, tr.resolve('x@mbox.example').nexthop], ['discard', 'mbox.example']);
+});
+
+test('proxy_interfaces: user@[address] of a proxy in front of this host is local too', () => {
+  assert.equal(make({}).resolve('u@[192.0.2.77]').addressClass, 'default');
+  assert.equal(make({ proxy_interfaces: '192.0.2.77' }).resolve('u@[192.0.2.77]').addressClass, 'local');
+});
+
+test('append_dot_mydomain: yes turns user@host into user@host.$mydomain; no (the default) leaves it', () => {
+  assert.deepEqual(make({}).rewrite('u@host', 'recipient'), { addresses: ['u@host'] });
+  const tr = make({ append_dot_mydomain: 'yes' });
+  assert.deepEqual(tr.rewrite('u@host', 'recipient'), { addresses: ['u@host.example.net'] });
+  assert.deepEqual(tr.rewrite('u@host.example', 'sender'), { addresses: ['u@host.example'] });
+  assert.deepEqual(tr.rewrite('u@[192.0.2.1]', 'sender'), { addresses: ['u@[192.0.2.1]'] });
+  assert.deepEqual(tr.rewrite('bare', 'sender'), { addresses: ['bare@origin.example'] });
+});
+
+test('recipient_canonical_maps rewrite recipients only; virtual_maps is the legacy name of virtual_alias_maps', () => {
+  const canon = make({ recipient_canonical_maps: 'texthash:canonical' });
+  assert.deepEqual(canon.rewrite('ann@example.com', 'recipient'), { addresses: ['ann.lee@example.com'] });
+  assert.deepEqual(canon.rewrite('ann@example.com', 'sender'), { addresses: ['ann@example.com'] });
+  // virtual_alias_maps defaults to $virtual_maps: the legacy name alone expands aliases.
+  const legacy = make({ virtual_maps: 'texthash:virtual' });
+  assert.deepEqual(legacy.rewrite('list@example.com', 'recipient'), { addresses: ['a@x.test', 'b@y.test'] });
+});

@@ -89,3 +89,25 @@ test('a Maildir is made on first delivery and remade when a part of it went miss
   assert.equal(readdirSync(join(box, 'new')).length, 1);
   assert.deepEqual(readdirSync(join(box, 'tmp')), [], 'nothing left in tmp/');
 });
+
+test('virtual_mailbox_limit: a Maildir message, or an mbox file grown, past the limit bounces 5.2.2; soft_bounce defers it', async () => {
+  const { dir, base } = setup();
+  const agentWith = (params: Record<string, string>) =>
+    new VirtualAgent({
+      config: new MainConfig({ myhostname: 'mx.test', virtual_mailbox_maps: `texthash:${join(dir, 'vmailbox')}`, virtual_mailbox_base: base, ...params }, dir),
+      log: captureLog().log,
+      readContent: contentReader(),
+    });
+  const small = agentWith({ virtual_mailbox_limit: '50' });
+  const maildir = await small.deliver(makeRequest({ transport: 'virtual', to: ['alice@example.com'] }));
+  assert.deepEqual([maildir.outcomes[0].state, maildir.outcomes[0].dsn, maildir.outcomes[0].reason], ['bounced', '5.2.2', 'maildir delivery failed: error writing message: File too large']);
+  // An mbox that holds one message takes a second only while the file stays under the limit.
+  const roomy = agentWith({ virtual_mailbox_limit: String(Math.floor(1.5 * CONTENT.length) + 60) });
+  assert.equal((await roomy.deliver(makeRequest({ transport: 'virtual', to: ['bob@example.com'] }))).outcomes[0].state, 'delivered');
+  assert.equal((await roomy.deliver(makeRequest({ transport: 'virtual', to: ['bob@example.com'] }))).outcomes[0].state, 'bounced');
+  const soft = await agentWith({ virtual_mailbox_limit: '50', soft_bounce: 'yes' }).deliver(makeRequest({ transport: 'virtual', to: ['alice@example.com'] }));
+  assert.deepEqual([soft.outcomes[0].state, soft.outcomes[0].dsn], ['deferred', '4.2.2']);
+  // Postfix's default limit (51200000) takes the message.
+  assert.equal((await agentWith({}).deliver(makeRequest({ transport: 'virtual', to: ['alice@example.com'] }))).outcomes[0].state, 'delivered');
+  rmSync(dir, { recursive: true, force: true });
+});
