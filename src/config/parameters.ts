@@ -78,7 +78,7 @@ p('mynetworks_style', 'host', 'string', 'how mynetworks is computed when not set
 p('relayhost', '', 'string', 'the next-hop destination of non-local mail ([host]:port form)');
 p('inet_interfaces', 'all', 'list', 'network interface addresses this mail system receives mail on');
 p('proxy_interfaces', '', 'list', 'addresses this mail system receives mail on through a proxy or NAT');
-p('inet_protocols', 'all', 'list', 'the internet protocols to use (ipv4, ipv6, all)');
+p('inet_protocols', 'all', 'list', 'the internet protocols to use (ipv4, ipv6, all): the smtp client\'s lookups and connections, smtpd\'s wildcard listener');
 p('mail_name', 'Postrider', 'string', 'the mail system name shown in the SMTP greeting');
 p('mail_version', '0.1.0', 'string', 'the version of the mail system');
 p('append_dot_mydomain', 'no', 'bool', 'append .$mydomain to addresses that have no .domain');
@@ -105,7 +105,7 @@ p('qmgr_message_active_limit', '20000', 'int', 'the most messages in the active 
 na('qmgr_message_recipient_limit', '20000', 'int', 'the most recipients held in memory by the queue manager', 'the queue manager keeps every recipient of an active message');
 p('queue_minfree', '0', 'size', 'the least free space in bytes in the queue file system to accept mail (at least 1.5 x message_size_limit applies)');
 p('hopcount_limit', '50', 'int', 'the most Received: headers a message may carry');
-p('notify_classes', 'resource, software', 'list', 'the problem classes reported to the postmaster');
+p('notify_classes', 'resource, software', 'list', 'the problem classes reported to the postmaster (Postrider sends the bounce and delay copies; other classes send nothing)');
 p('bounce_notice_recipient', 'postmaster', 'string', 'who gets postmaster copies of bounce notices');
 p('2bounce_notice_recipient', 'postmaster', 'string', 'who gets undeliverable bounce notices');
 p('delay_notice_recipient', 'postmaster', 'string', 'who gets postmaster copies of delay notices (notify_classes delay)');
@@ -226,13 +226,13 @@ refuse('smtpd_authorized_xclient_hosts', '', 'host-list', 'clients allowed to us
 // SMTP client.
 p('smtp_connect_timeout', '30s', 'time', 'the TCP connect timeout');
 p('smtp_helo_timeout', '300s', 'time', 'the timeout for the greeting and HELO reply');
-p('smtp_mail_timeout', '300s', 'time', 'the timeout for the MAIL FROM reply');
-p('smtp_rcpt_timeout', '300s', 'time', 'the timeout for the RCPT TO reply');
-p('smtp_data_init_timeout', '120s', 'time', 'the timeout for the DATA reply');
-p('smtp_data_xfer_timeout', '180s', 'time', 'the timeout while sending message content');
-p('smtp_data_done_timeout', '600s', 'time', 'the timeout for the reply after the final dot');
+p('smtp_mail_timeout', '300s', 'time', 'the timeout for the MAIL FROM reply (the longest of the per-command timeouts applies to every command)');
+p('smtp_rcpt_timeout', '300s', 'time', 'the timeout for the RCPT TO reply (the longest of the per-command timeouts applies to every command)');
+p('smtp_data_init_timeout', '120s', 'time', 'the timeout for the DATA reply (the longest of the per-command timeouts applies to every command)');
+p('smtp_data_xfer_timeout', '180s', 'time', 'the timeout while sending message content (the longest of the per-command timeouts applies to every command)');
+p('smtp_data_done_timeout', '600s', 'time', 'the timeout for the reply after the final dot (the longest of the per-command timeouts applies to every command)');
 na('smtp_quit_timeout', '300s', 'time', 'the timeout for the QUIT reply', 'the client closes a session without waiting for the QUIT reply');
-p('smtp_rset_timeout', '20s', 'time', 'the timeout for the RSET reply');
+p('smtp_rset_timeout', '20s', 'time', 'the timeout for the RSET reply (the longest of the per-command timeouts applies to every command)');
 p('smtp_helo_name', '$myhostname', 'string', 'the name sent in HELO/EHLO');
 na('smtp_connection_cache_on_demand', 'yes', 'bool', 'keep connections open to destinations with a backlog', 'the client always keeps idle connections for smtp_connection_cache_time_limit');
 p('smtp_connection_cache_time_limit', '2s', 'time', 'how long an unused cached connection stays open');

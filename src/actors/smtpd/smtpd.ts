@@ -715,7 +715,11 @@ function heloOf(session: SMTPServerSession): string | undefined {
   return h || undefined;
 }
 
-/** "127.0.0.1:2525" | "2525" | "smtp" | "[::1]:25" -> host and port; no host: per inet_interfaces. */
+/**
+ * "127.0.0.1:2525" | "2525" | "smtp" | "[::1]:25" -> host and port; no host:
+ * per inet_interfaces, and on every interface only IPv4 when inet_protocols
+ * says ipv4 alone (Node's "::" would take IPv6 too).
+ */
 export function parseListenAddress(name: string, config: MainConfig): { host?: string; port: number } {
   let host: string | undefined;
   let portPart = name;
@@ -739,6 +743,10 @@ export function parseListenAddress(name: string, config: MainConfig): { host?: s
     else if (inet.length > 0 && !inet.includes('all')) host = inet[0].replace(/^\[|\]$/g, '');
   }
   if (host === '*' || host === '') host = undefined;
+  if (host === undefined) {
+    const protocols = (config.has('inet_protocols') ? config.list('inet_protocols') : ['all']).map((p) => p.toLowerCase());
+    if (protocols.length > 0 && protocols.every((p) => p === 'ipv4')) host = '0.0.0.0';
+  }
   return { host, port };
 }
 
