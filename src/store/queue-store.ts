@@ -14,7 +14,10 @@
  * Errors: StoreError with code ERR_STORE_FULL / ERR_STORE_IO (the write
  * failed; nothing durable was harmed and later appends may succeed),
  * ERR_STORE_CLOSED (after close()), ERR_STORE_NOT_FOUND (readContent of a
- * compacted-away location). Index changes from outcomes and admin actions
+ * compacted-away location), ERR_STORE_DUPLICATE_ID (append() of a queue id
+ * that is queued or being written: the store owns the uniqueness Postfix
+ * gets from the file system, so it refuses rather than overwrite, and
+ * nothing is written). Index changes from outcomes and admin actions
  * take effect when they are queued for writing, so the journal's order is the
  * index's order; if such a write fails, the journal holds the older state and
  * a restart delivers again (at least once, never lost).
@@ -67,6 +70,8 @@ export class QueueStore {
   private readonly writer: JournalWriter;
   private readonly corruptFiles: number;
   private closed = false;
+  /** Ids of appends not yet durable: a duplicate of one is refused like a duplicate of a queued message. */
+  private readonly appending = new Set<string>();
   private compacting: Promise<{ deletedSegments: number; copiedMessages: number }> | undefined;
   private timer: NodeJS.Timeout | undefined;
 
@@ -126,13 +131,27 @@ export class QueueStore {
    */
   append(message: NewMessage): Promise<BodyLocation> {
     let frame: EncodedFrame;
+    const queueId = message.queueId;
     try {
       this.checkOpen();
+      if (this.appending.has(queueId) || this.index.has(queueId)) {
+        throw new StoreError(STORE_ERRORS.DUPLICATE_ID, `queue id ${queueId} is already in the queue; not overwritten`);
+      }
       frame = newMessageFrame(message);
     } catch (err) {
       return Promise.reject(err);
     }
-    return this.writer.append(frame).then(() => this.indexAppended(message, frame));
+    this.appending.add(queueId);
+    return this.writer.append(frame).then(
+      () => {
+        this.appending.delete(queueId);
+        return this.indexAppended(message, frame);
+      },
+      (err: unknown) => {
+        this.appending.delete(queueId);
+        throw err;
+      },
+    );
   }
 
   /** Indexes a message just made durable, packed from the bytes written: no objects kept per queued message. */
