@@ -64,7 +64,8 @@ export interface SmtpdOptions {
   /** name is the listen address: "127.0.0.1:2525", "2525", "smtp", "[::1]:25". */
   service: MasterService;
   log: Logger;
-  instance: number;
+  /** The queue-id salt this thread alone holds (ActorContext.idSalt); queue ids are allocated at MAIL FROM. */
+  idSalt: number;
   submit: (s: SmtpdSubmission) => Promise<SubmitResult>;
 }
 
@@ -109,7 +110,7 @@ export class Smtpd {
     this.dns = new SmtpdDns(s.dnsServers);
     this.policy = new SmtpdPolicy(s, opts.config.dir, this.dns, this.log);
     this.anvil = new SmtpdAnvil(s.connectionCountLimit, s.connectionRateLimit, s.rateTimeUnitMs);
-    this.queueIds = new QueueIdGenerator(32 + opts.instance);
+    this.queueIds = new QueueIdGenerator(opts.idSalt);
 
     let key: Buffer | undefined;
     let cert: Buffer | undefined;

@@ -78,7 +78,7 @@ export async function startSmtpd(params: Record<string, string> = {}, dir = mkdt
     config,
     service: service(),
     log: new Logger('smtpd', 1),
-    instance: 0,
+    idSalt: 0,
     submit: async (s) => {
       if (h.failWith === 'throw') throw new Error('store exploded');
       if (h.failWith) return h.failWith;
