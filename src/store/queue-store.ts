@@ -22,9 +22,10 @@
  * index's order; if such a write fails, the journal holds the older state and
  * a restart delivers again (at least once, never lost).
  */
-import { mkdir, readdir, unlink } from 'node:fs/promises';
+import { readdir, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from '../util/log.js';
+import { makePrivateDir } from '../util/private-files.js';
 import { StoreError } from './store-errors.js';
 import { QueueIndex } from './store-index.js';
 import { BODY_HEADER, FRAME_HEADER, type EncodedFrame } from './store-frame.js';
@@ -91,10 +92,15 @@ export class QueueStore {
     this.corruptFiles = corruptFiles;
   }
 
-  /** Opens (creating directories as needed) and recovers the queue in `queueDir`. */
+  /**
+   * Opens (creating directories as needed) and recovers the queue in
+   * `queueDir`. The journal and corrupt directories are made or set 0700,
+   * and every segment and quarantined record is 0600, whatever the umask:
+   * they hold message bodies.
+   */
   static async open(queueDir: string, opts: QueueStoreOptions = {}): Promise<QueueStore> {
-    await mkdir(join(queueDir, JOURNAL_DIR), { recursive: true });
-    await mkdir(join(queueDir, CORRUPT_DIR), { recursive: true });
+    await makePrivateDir(join(queueDir, JOURNAL_DIR));
+    await makePrivateDir(join(queueDir, CORRUPT_DIR));
     const index = new QueueIndex();
     const { report, sizes } = await recoverJournal(queueDir, index, opts.log);
     const last = Math.max(0, ...sizes.keys());

@@ -11,6 +11,7 @@
 import { open } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from '../util/log.js';
+import { openPrivate, PRIVATE_FILE_MODE } from '../util/private-files.js';
 import { BODY_HEADER, encodeFrame, FRAME_HEADER, scanFrame } from './store-frame.js';
 import type { QueueIndex } from './store-index.js';
 import { scanMessageMeta, type MetaSummary } from './store-meta-scan.js';
@@ -142,11 +143,17 @@ function applyRecord(
 
 const READ_CHUNK = 16 * 1024 * 1024;
 
-/** Reads a whole segment into buffers[slot] (grown as needed); the bytes read. */
+/**
+ * Reads a whole segment into buffers[slot] (grown as needed); the bytes
+ * read. A segment left more open than 0600 (by an older version, which
+ * trusted the umask) is made 0600: it holds message bodies.
+ */
 async function readSegment(path: string, buffers: (Buffer | undefined)[], slot: number): Promise<Buffer> {
   const fh = await open(path, 'r');
   try {
-    const size = (await fh.stat()).size;
+    const st = await fh.stat();
+    if ((st.mode & 0o777) !== PRIVATE_FILE_MODE) await fh.chmod(PRIVATE_FILE_MODE);
+    const size = st.size;
     let buf = buffers[slot];
     if (!buf || buf.length < size) {
       buf = Buffer.allocUnsafeSlow(size);
@@ -174,7 +181,7 @@ function lastNonZero(buf: Buffer, from: number): number {
 async function quarantine(queueDir: string, segment: number, offset: number, bytes: Buffer, why: string, log: Logger | undefined): Promise<void> {
   const dir = join(queueDir, CORRUPT_DIR);
   const name = `${segmentName(segment).replace('.seg', '')}-${offset}`;
-  const fh = await open(join(dir, name), 'w');
+  const fh = await openPrivate(join(dir, name), 'w');
   try {
     await fh.writeFile(bytes);
     await fh.sync();
