@@ -117,7 +117,8 @@ export class QueueStore {
     const corrupt = (await readdir(join(queueDir, CORRUPT_DIR))).length;
     const store = new QueueStore(queueDir, report, index, writer, segmentUse, corrupt, opts.log);
     opts.log?.info(`journal recovery: segments=${report.segments}, records=${report.records}, messages=${report.messages}, ` +
-      `corrupt=${report.corrupt}, torn_tail_bytes=${report.tornTailBytes}, ms=${report.ms}`);
+      `corrupt=${report.corrupt}, torn_tail_bytes=${report.tornTailBytes}, repaired=${report.repaired}, ` +
+      `lost=${report.lostMessages.length}, ms=${report.ms}`);
     const every = opts.compactIntervalMs ?? DEFAULT_COMPACT_MS;
     if (every > 0) {
       store.timer = setInterval(() => store.backgroundCompact(), every);
