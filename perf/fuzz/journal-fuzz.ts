@@ -441,7 +441,10 @@ export async function runJournalFuzz(opts: JournalFuzzOptions): Promise<JournalF
           res.failures.push(f);
         }
       }
-      if (opts.progress && res.cases % 1000 === 0) opts.progress(figures(res));
+      if (opts.progress && res.cases % 1000 === 0) {
+        res.ms = Math.round(performance.now() - t0);
+        opts.progress(figures(res));
+      }
     }
   } finally {
     await runner.close();

@@ -313,7 +313,13 @@ export class Supervisor extends EventEmitter {
       const spec = slot.spec;
       void inc.ready.promise.then(() => this.makeSpare(spec), () => undefined);
     } else {
-      inc = this.spawn(slot.spec, (uid) => ({ spare: false, assignment: this.assignment(slot, uid, idSalt) }));
+      try {
+        inc = this.spawn(slot.spec, (uid) => ({ spare: false, assignment: this.assignment(slot, uid, idSalt) }));
+      } catch (err) {
+        // No thread, no exit to give the salt back at.
+        this.salts.release(idSalt);
+        throw err;
+      }
       inc.slot = slot;
       inc.idSalt = idSalt;
     }
