@@ -133,6 +133,8 @@ async function replaySegment(replay: Replay, segment: number, buf: Buffer, atTai
         await quarantine(queueDir, segment, offset, buf.subarray(offset, f.end), 'malformed record', log);
         await padRecord(path, offset, f.end - offset - FRAME_HEADER);
         report.corrupt++;
+        // Its checksum holds but its meta does not read: whatever it held is counted as unreadable.
+        report.unreadableRecords++;
       }
       offset = f.end;
       continue;
