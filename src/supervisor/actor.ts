@@ -24,6 +24,12 @@ export interface ActorContext {
   role: string;
   instance: number;
   threadId: number;
+  /**
+   * The queue-id salt no other live incarnation holds: make queue ids with
+   * one QueueIdGenerator(idSalt) per thread, never from the instance number
+   * (a reload runs the old and the new instance side by side).
+   */
+  idSalt: number;
   config: MainConfig;
   service?: MasterService;
   log: Logger;
@@ -131,6 +137,7 @@ export function runActor<P extends Protocol>(
       role: a.role,
       instance: a.instance,
       threadId,
+      idSalt: a.idSalt,
       config,
       service: a.service,
       log,

@@ -69,6 +69,8 @@ export interface Slot {
 
 export interface Incarnation {
   uid: number;
+  /** Its queue-id salt (supervisor-salts), from activation until its thread has exited; none for a spare. */
+  idSalt?: number;
   worker: Worker;
   threadId: number;
   slot?: Slot;

@@ -30,6 +30,7 @@ import { SupervisorError } from './supervisor-error.js';
 import { refuseInvalid, reloadSlots, type ReloadHost } from './supervisor-reload.js';
 import { supervisorStatus } from './supervisor-status.js';
 import { deferred, oneLine, type Incarnation, type Slot, type SupervisorOptions, type SupervisorStatus } from './supervisor-types.js';
+import { SaltPool } from './supervisor-salts.js';
 import { Wiring } from './supervisor-wiring.js';
 import { drainWorker, exitReason, onWorkerMessage, postTo, shutdownWorker, spawnWorker, type WorkerEvents } from './supervisor-worker.js';
 
@@ -57,6 +58,8 @@ export class Supervisor extends EventEmitter {
   private readonly providers = new Map<string, () => Promise<unknown>>();
   private readonly startHooks: Array<() => Promise<void>> = [];
   private readonly retiring = new Set<Promise<void>>();
+  /** The queue-id salt of every live incarnation: no two live ones share one. */
+  private readonly salts = new SaltPool();
   private intensity: RestartIntensity;
   private nextUid = 1;
   private started = false;
@@ -265,11 +268,12 @@ export class Supervisor extends EventEmitter {
     return slot;
   }
 
-  private assignment(slot: Slot, uid: number): ActorAssignment {
+  private assignment(slot: Slot, uid: number, idSalt: number): ActorAssignment {
     return {
       role: slot.role,
       instance: slot.instance,
       uid,
+      idSalt,
       params: this.config.params,
       dir: this.config.dir,
       service: slot.service,
@@ -290,21 +294,34 @@ export class Supervisor extends EventEmitter {
     this.spares.set(spec.role, inc);
   }
 
-  /** Starts an incarnation for the slot (from the warm spare when there is one) and wires it. */
+  /**
+   * Starts an incarnation for the slot (from the warm spare when there is
+   * one) and wires it. It gets a queue-id salt of its own: the incarnation
+   * it replaces may still be draining with its salt.
+   */
   private launch(slot: Slot): Incarnation {
+    const idSalt = this.salts.take();
     let inc = this.spares.get(slot.role);
     if (inc && inc.state === 'spare') {
       this.spares.delete(slot.role);
       inc.slot = slot;
       inc.state = 'starting';
       inc.startedAt = Date.now();
-      postTo(inc, { ctl: 'activate', assignment: this.assignment(slot, inc.uid) }, this.log);
+      inc.idSalt = idSalt;
+      postTo(inc, { ctl: 'activate', assignment: this.assignment(slot, inc.uid, idSalt) }, this.log);
       // keep a warm one for the next crash, once this one serves
       const spec = slot.spec;
       void inc.ready.promise.then(() => this.makeSpare(spec), () => undefined);
     } else {
-      inc = this.spawn(slot.spec, (uid) => ({ spare: false, assignment: this.assignment(slot, uid) }));
+      try {
+        inc = this.spawn(slot.spec, (uid) => ({ spare: false, assignment: this.assignment(slot, uid, idSalt) }));
+      } catch (err) {
+        // No thread, no exit to give the salt back at.
+        this.salts.release(idSalt);
+        throw err;
+      }
       inc.slot = slot;
+      inc.idSalt = idSalt;
     }
     slot.current = inc;
     this.wiring.wire(inc);
@@ -328,6 +345,8 @@ export class Supervisor extends EventEmitter {
   private onExit(inc: Incarnation, code: number): void {
     inc.state = 'exited';
     this.incarnations.delete(inc.uid);
+    // The thread can make no more ids: its salt may go to a later incarnation.
+    if (inc.idSalt !== undefined) this.salts.release(inc.idSalt);
     inc.exited.resolve(code);
     const slot = inc.slot;
     if (!slot) {

@@ -16,7 +16,7 @@ const KIND_TEXT = { failure: 'non-delivery', delay: 'delay status', success: 'de
 runActor<BounceProtocol>((ctx) => {
   const journal = ctx.peers<JournalProtocol>('journal');
   const cleanup = cleanupForActor(ctx);
-  const ids = new QueueIdGenerator(8 + ctx.instance);
+  const ids = new QueueIdGenerator(ctx.idSalt);
   const queueDir = ctx.config.path('queue_directory');
 
   return {

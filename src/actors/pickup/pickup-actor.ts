@@ -13,7 +13,7 @@ import type { JournalProtocol } from '../../protocol/protocol.js';
 runActor((ctx) => {
   const journal = ctx.peers<JournalProtocol>('journal');
   const cleanup = cleanupForActor(ctx);
-  const ids = new QueueIdGenerator(16 + ctx.instance);
+  const ids = new QueueIdGenerator(ctx.idSalt);
   const pickup = new Pickup({
     queueDir: ctx.config.path('queue_directory'),
     log: ctx.log,

@@ -85,7 +85,8 @@ export interface SmtpdOptions {
   /** name is the listen address: "127.0.0.1:2525", "2525", "smtp", "[::1]:25". */
   service: MasterService;
   log: Logger;
-  instance: number;
+  /** The queue-id salt this thread alone holds (ActorContext.idSalt); queue ids are allocated at MAIL FROM. */
+  idSalt: number;
   submit: (s: SmtpdSubmission) => Promise<SubmitResult>;
   /** The client counters; by default this Smtpd's own (MemoryAnvil). Several Smtpds may share one. */
   anvil?: Anvil;
@@ -134,7 +135,7 @@ export class Smtpd {
     this.policy = new SmtpdPolicy(s, opts.config.dir, this.dns, this.log);
     this.anvil = opts.anvil ?? new MemoryAnvil(s.rateTimeUnitMs);
     this.space = new QueueSpace(s.queueDirectory, s.queueMinfree, s.messageSizeLimit, this.log);
-    this.queueIds = new QueueIdGenerator(32 + opts.instance);
+    this.queueIds = new QueueIdGenerator(opts.idSalt);
 
     let key: Buffer | undefined;
     let cert: Buffer | undefined;
