@@ -3,10 +3,14 @@
  * mime_header_checks (cleanup-body-walk) off the hot path. Tables are opened
  * once per worker thread and kept. A table that cannot be opened or read is
  * answered as { error } rather than thrown, so the caller can defer the mail.
+ * Every task is bounded by the pool's deadline (the thread is terminated
+ * when it runs out), so patterns that need the backtracking engine run here
+ * without a time budget of their own.
  */
 import { openTableList, type LookupTable } from '../../config/lookup-table.js';
-import type { CheckEvent } from './cleanup-actions.js';
-import { walkBody } from './cleanup-body-walk.js';
+import { boundedByCaller } from '../../config/table-budget.js';
+import { ContentCheckError, type CheckMap } from './cleanup-actions.js';
+import { walkBody, type BodyWalkResult } from './cleanup-body-walk.js';
 
 /** One body-check task. */
 export interface BodyTask {
@@ -18,9 +22,16 @@ export interface BodyTask {
   mimeHeaderChecks: string;
   dir: string;
   bodySizeLimit: number;
+  /** mime_nesting_limit. */
+  nestingLimit: number;
+  /** Reject (rather than ignore) nesting deeper than the limit. */
+  reportNesting: boolean;
 }
 
-export type BodyTaskResult = { events: CheckEvent[] } | { error: string };
+/** The walk's findings, or why it could not finish (the map whose table failed, when known). */
+export type BodyTaskResult = BodyWalkResult | { error: string; map?: CheckMap };
+
+boundedByCaller();
 
 const tables = new Map<string, LookupTable>();
 
@@ -39,13 +50,14 @@ function table(value: string, dir: string): LookupTable | undefined {
 export default function bodyCheck(task: BodyTask): BodyTaskResult {
   try {
     const buf = Buffer.from(task.content.buffer, task.content.byteOffset, task.content.byteLength);
-    const events = walkBody(buf, task.bodyStart, task.contentType, {
+    return walkBody(buf, task.bodyStart, task.contentType, {
       bodyChecks: table(task.bodyChecks, task.dir),
       mimeHeaderChecks: table(task.mimeHeaderChecks, task.dir),
       bodySizeLimit: task.bodySizeLimit,
+      nestingLimit: task.nestingLimit,
+      reportNesting: task.reportNesting,
     });
-    return { events };
   } catch (err) {
-    return { error: (err as Error).message };
+    return err instanceof ContentCheckError ? { error: err.message, map: err.map } : { error: (err as Error).message };
   }
 }
