@@ -9,8 +9,16 @@
  * Tables are opened once, at construction. Error behaviour: a broken table
  * or an unknown restriction answers "451 4.3.5 Server configuration error"
  * and logs a warning; DNS trouble gives a 4xx; nothing throws to the caller.
+ * A lookup that fails (a pattern out of its time budget) answers as
+ * Postfix's smtpd_check does: in a check_*_access table "451 4.3.5 <name>:
+ * Client host|Helo command|Sender address|Recipient address rejected:
+ * Server configuration error", in the recipient maps of
+ * reject_unlisted_recipient "451 4.3.0 <address>: Temporary lookup
+ * failure"; both log "TABLE lookup error for "KEY"" first. The session goes
+ * on either way.
  */
-import { openTable, type LookupTable } from '../../config/lookup-table.js';
+import { openTable, TableLookupError, type LookupTable } from '../../config/lookup-table.js';
+import { LOOKUP_BUDGET_MS, withMatchBudget } from '../../config/table-budget.js';
 import { compileDomainList, compileHostList, lookupClient, lookupDomain, lookupEmail, type DomainMatcher, type HostMatcher } from '../../config/access-lookup.js';
 import type { Logger } from '../../util/log.js';
 import { parseReply, smtpError, type SmtpReplyError } from '../../util/smtp-reply.js';
@@ -239,9 +247,12 @@ export class SmtpdPolicy {
     if (!table) return { kind: 'reject', error: this.configError(`table ${spec} is unavailable`) };
     let value: string | undefined;
     try {
-      value = find(table);
+      // One budget for all the keys a restriction tries (address, domain, parents, user@).
+      value = table.backtracking ? withMatchBudget(LOOKUP_BUDGET_MS, () => find(table)) : find(table);
     } catch (err) {
-      return { kind: 'reject', error: this.configError(`${spec}: ${(err as Error).message}`) };
+      this.log.warning((err as Error).message);
+      this.log.warning(`${spec} lookup error for "${lookupName(stage, ctx)}"`);
+      return { kind: 'reject', error: smtpError(451, '4.3.5', `${subject(stage, ctx)}: Server configuration error`) };
     }
     if (value === undefined) return DUNNO;
     const v = value.trim();
@@ -295,25 +306,33 @@ export class SmtpdPolicy {
     const domain = domainOf(rcpt);
     if (!domain || this.mydestination.match(domain)) return undefined;
     const code = s.codes.unknownVirtualMailbox;
-    if (this.virtualMailboxDomains.match(domain)) {
-      if (this.inMaps(rcpt, s.virtualMailboxMaps) || this.inMaps(rcpt, s.virtualAliasMaps)) return undefined;
-      return smtpError(code, dsnFor(code, '1.1'), `<${rcpt}>: Recipient address rejected: User unknown in virtual mailbox table`);
-    }
-    if (this.virtualAliasDomains.match(domain)) {
-      if (this.inMaps(rcpt, s.virtualAliasMaps)) return undefined;
-      return smtpError(code, dsnFor(code, '1.1'), `<${rcpt}>: Recipient address rejected: User unknown in virtual alias table`);
+    try {
+      if (this.virtualMailboxDomains.match(domain)) {
+        if (this.inMaps(rcpt, s.virtualMailboxMaps) || this.inMaps(rcpt, s.virtualAliasMaps)) return undefined;
+        return smtpError(code, dsnFor(code, '1.1'), `<${rcpt}>: Recipient address rejected: User unknown in virtual mailbox table`);
+      }
+      if (this.virtualAliasDomains.match(domain)) {
+        if (this.inMaps(rcpt, s.virtualAliasMaps)) return undefined;
+        return smtpError(code, dsnFor(code, '1.1'), `<${rcpt}>: Recipient address rejected: User unknown in virtual alias table`);
+      }
+    } catch (err) {
+      // Postfix's reject_dict_retry: the recipient may exist; the client tries again.
+      this.log.warning((err as Error).message);
+      return smtpError(451, '4.3.0', `<${rcpt}>: Temporary lookup failure`);
     }
     return undefined;
   }
 
+  /** Whether a map lists the address; a lookup that fails throws (the caller answers 451 4.3.0). */
   private inMaps(address: string, specs: string[]): boolean {
     for (const spec of specs) {
       const t = this.table(spec);
       if (!t) continue;
+      const find = (): string | undefined => lookupEmail(t, address);
       try {
-        if (lookupEmail(t, address) !== undefined) return true;
-      } catch {
-        // a broken table matches nothing
+        if ((t.backtracking ? withMatchBudget(LOOKUP_BUDGET_MS, find) : find()) !== undefined) return true;
+      } catch (err) {
+        throw new TableLookupError(`${spec} lookup error for "${address}": ${(err as Error).message}`);
       }
     }
     return false;
@@ -355,6 +374,22 @@ function subject(stage: Stage, ctx: PolicyContext): string {
       return `<${ctx.recipient ?? ''}>: Recipient address rejected`;
     case 'data':
       return '<DATA>: Data command rejected';
+  }
+}
+
+/** The name a restriction looked up, as Postfix's lookup-error warning quotes it. */
+function lookupName(stage: Stage, ctx: PolicyContext): string {
+  switch (stage) {
+    case 'client':
+      return ctx.clientName;
+    case 'helo':
+      return ctx.helo ?? '';
+    case 'sender':
+      return ctx.sender ?? '';
+    case 'recipient':
+      return ctx.recipient ?? '';
+    case 'data':
+      return '';
   }
 }
 
