@@ -2,11 +2,13 @@
  * cleanup-body-pool: the piscina pool that runs cleanup-body-worker, created
  * on first use only, so a configuration without body_checks or
  * mime_header_checks never starts a thread. Every task has a deadline
- * (body_checks_time_limit, counted from submission): a task still queued
- * then is dropped, and the thread of a task still running is terminated
- * and replaced, so a match that never ends cannot hold a thread or burn its
- * core. Such a task resolves { timeout: true }. A task that fails (worker
- * crash) rejects with its error. close() destroys the pool.
+ * (body_checks_time_limit) counted from when a thread takes it: tasks wait
+ * here, in order, until a thread is free, so time spent waiting behind a
+ * stuck task is not charged to the next one. A task still running at its
+ * deadline resolves { timeout: true }, and its thread is terminated and
+ * replaced, so a match that never ends cannot hold a thread or burn its
+ * core. A task that fails (worker crash, pool closed) rejects with its
+ * error.
  */
 import { availableParallelism } from 'node:os';
 import type { Worker } from 'node:worker_threads';
@@ -21,10 +23,13 @@ export interface BodyTaskTimeout {
 /** A lazily started pool of body-check workers. */
 export class BodyCheckPool {
   private pool: Piscina | undefined;
+  private running = 0;
+  /** Tasks waiting for a free thread, oldest first. */
+  private readonly waiting: Array<() => void> = [];
 
   constructor(private readonly maxThreads = Math.max(1, Math.min(4, availableParallelism()))) {}
 
-  /** Runs one task within `timeLimitMs`; starts the pool on the first call. */
+  /** Runs one task within `timeLimitMs` of a thread taking it; starts the pool on the first call. */
   async run(task: BodyTask, timeLimitMs: number): Promise<BodyTaskResult | BodyTaskTimeout> {
     this.pool ??= new Piscina({
       filename: new URL('./cleanup-body-worker.js', import.meta.url).href,
@@ -32,13 +37,19 @@ export class BodyCheckPool {
       maxThreads: this.maxThreads,
       idleTimeout: 30_000,
     });
+    const pool = this.pool;
+    if (this.running >= this.maxThreads) await new Promise<void>((resolve) => this.waiting.push(resolve));
+    this.running++;
     const signal = AbortSignal.timeout(timeLimitMs);
     try {
-      return (await this.pool.run(task, { signal })) as BodyTaskResult;
+      return (await pool.run(task, { signal })) as BodyTaskResult;
     } catch (err) {
       // Piscina rejects an aborted task at once and terminates the thread that ran it.
       if (signal.aborted) return { timeout: true };
       throw err;
+    } finally {
+      this.running--;
+      this.waiting.shift()?.();
     }
   }
 
@@ -51,9 +62,11 @@ export class BodyCheckPool {
     return this.pool ? this.pool.threads : [];
   }
 
+  /** Destroys the pool; tasks still waiting for a thread then fail, as do those running. */
   async close(): Promise<void> {
     const pool = this.pool;
     this.pool = undefined;
     if (pool) await pool.destroy();
+    for (const wake of this.waiting.splice(0)) wake();
   }
 }
