@@ -4,7 +4,9 @@
  * RE2 can express it. Only a pattern RE2 refuses (backreferences,
  * lookahead, and what else only a backtracking engine does) is compiled as
  * a JavaScript RegExp and marked `backtracking`: its matches must run under
- * a time budget (table-budget).
+ * a time budget (table-budget). PatternSet matches all the linear patterns
+ * of a table in one pass (RE2Set), which costs about what one pattern does:
+ * re2js pays a fixed cost per call that V8's own engine does not.
  *
  * Flags as Postfix's tables have them: matching is case-insensitive unless
  * `i` toggles it off; `m` (multi-line), and for pcre: `s` (dot matches
@@ -14,7 +16,7 @@
  * Perl's leftmost-first. POSIX [:class:] names work in both. A pattern that
  * neither engine accepts throws the JavaScript engine's message.
  */
-import { RE2JS } from 're2js';
+import { RE2JS, RE2Set } from 're2js';
 
 /** A compiled table pattern. */
 export interface TablePattern {
@@ -26,6 +28,8 @@ export interface TablePattern {
   readonly groups: number;
   /** True when the pattern runs on the backtracking engine and needs a time budget. */
   readonly backtracking: boolean;
+  /** For a linear pattern: its RE2 source with its flags inline, for a PatternSet. */
+  readonly setSource?: string;
 }
 
 const POSIX_CLASSES: Record<string, string> = {
@@ -82,12 +86,69 @@ function linearPattern(src: string, f: PatternFlags, type: string): TablePattern
   } catch {
     return undefined;
   }
+  const inline = (f.insensitive ? 'i' : '') + (f.multiline ? 'm' : '') + (f.dotall ? 's' : '');
   return {
     test: (key) => re.test(key),
     exec: (key) => re.exec(key),
     groups: re.groupCount(),
     backtracking: false,
+    setSource: inline ? `(?${inline})${src}` : src,
   };
+}
+
+/**
+ * The linear patterns among a table's patterns, matched together: scan(key)
+ * finds which of them match in one pass, then matched(i) answers for
+ * pattern i (undefined for one not in the set: a backtracking pattern, or
+ * none at that index). When the set cannot be built, every pattern is left
+ * to its own test().
+ */
+export class PatternSet {
+  private readonly set: RE2Set | undefined;
+  /** Pattern index -> set id, -1 when not in the set. */
+  private readonly ids: Int32Array;
+  /** Set id -> the scan in which it last matched. */
+  private readonly stamps: Uint32Array;
+  private scanNumber = 0;
+
+  constructor(patterns: ReadonlyArray<TablePattern | undefined>) {
+    this.ids = new Int32Array(patterns.length).fill(-1);
+    const sources: string[] = [];
+    patterns.forEach((p, i) => {
+      if (p?.setSource === undefined) return;
+      this.ids[i] = sources.length;
+      sources.push(p.setSource);
+    });
+    this.stamps = new Uint32Array(sources.length);
+    if (sources.length < 2) {
+      this.ids.fill(-1);
+      return;
+    }
+    try {
+      const set = new RE2Set(RE2Set.UNANCHORED, RE2JS.LOOKBEHINDS);
+      for (const src of sources) set.add(src);
+      set.compile();
+      this.set = set;
+    } catch {
+      this.ids.fill(-1);
+    }
+  }
+
+  /** Matches `key` against every pattern in the set. */
+  scan(key: string): void {
+    if (!this.set) return;
+    if (++this.scanNumber === 0xffffffff) {
+      this.stamps.fill(0);
+      this.scanNumber = 1;
+    }
+    for (const id of this.set.match(key)) this.stamps[id] = this.scanNumber;
+  }
+
+  /** Whether pattern `i` matched the last scanned key; undefined when it is not in the set. */
+  matched(i: number): boolean | undefined {
+    const id = this.ids[i];
+    return id < 0 ? undefined : this.stamps[id] === this.scanNumber;
+  }
 }
 
 /** The JavaScript RegExp compilation; throws its syntax error. */

@@ -3,8 +3,9 @@
  * pcre_table(5)). Lines: `/pattern/flags result`, `!/pattern/flags result`,
  * `if /pattern/flags` ... `endif` blocks (nested), '#' comments,
  * continuation lines. Patterns and flags are compiled by table-pattern: on
- * RE2, in linear time, whenever RE2 can express them; $1..$9, ${n}, $(n)
- * and $$ are substituted in the result. Any malformed line throws
+ * RE2, in linear time, whenever RE2 can express them, and a lookup matches
+ * the key against all of them in one pass; $1..$9, ${n}, $(n) and $$ are
+ * substituted in the result. Any malformed line throws
  * ConfigError naming the table spec, file and line.
  *
  * A table with a pattern that needs the backtracking engine says so
@@ -15,7 +16,7 @@
  */
 import type { LookupTable } from './lookup-table.js';
 import { LOOKUP_BUDGET_MS, inMatchBudget, noteRunningRule, withMatchBudget } from './table-budget.js';
-import { compilePattern, type TablePattern } from './table-pattern.js';
+import { compilePattern, PatternSet, type TablePattern } from './table-pattern.js';
 import { readRules, type TableRule } from './table-rules.js';
 
 interface Rule extends TableRule {
@@ -70,12 +71,17 @@ function maxGroupRef(result: string): number {
 }
 
 class PatternTable implements LookupTable {
+  readonly backtracking: boolean;
+  private readonly linear: PatternSet;
+
   constructor(
     readonly spec: string,
     readonly type: string,
     private readonly rules: Rule[],
-    readonly backtracking: boolean,
-  ) {}
+  ) {
+    this.backtracking = rules.some((r) => r.pattern?.backtracking === true);
+    this.linear = new PatternSet(rules.map((r) => r.pattern));
+  }
 
   get(key: string): string | undefined {
     if (this.backtracking && !inMatchBudget()) return withMatchBudget(LOOKUP_BUDGET_MS, () => this.lookup(key));
@@ -88,23 +94,27 @@ class PatternTable implements LookupTable {
 
   private lookup(key: string): string | undefined {
     const rules = this.rules;
+    const linear = this.linear;
+    linear.scan(key);
     for (let k = 0; k < rules.length; k++) {
       const r = rules[k];
       if (r.kind === 'endif') continue;
       const p = r.pattern as TablePattern;
-      if (p.backtracking) noteRunningRule(r.where as string);
+      let hit = linear.matched(k);
+      if (hit === undefined) {
+        if (p.backtracking) noteRunningRule(r.where as string);
+        hit = p.test(key);
+      }
       if (r.kind === 'if') {
-        if (p.test(key) === r.negate) k = r.end as number;
+        if (hit === r.negate) k = r.end as number;
         continue;
       }
       if (r.negate) {
-        if (!p.test(key)) return r.result;
+        if (!hit) return r.result;
         continue;
       }
-      if (!r.substitutes) {
-        if (p.test(key)) return r.result;
-        continue;
-      }
+      if (!hit) continue;
+      if (!r.substitutes) return r.result;
       const m = p.exec(key);
       if (m) return substitute(r.result as string, m);
     }
@@ -138,5 +148,5 @@ export function openPatternTable(spec: string, type: string, file: string, text:
     if (need > pattern.groups) fail(`out of range replacement index "${need}"`);
     return { kind: 'match', pattern, negate, result, substitutes: need >= 0, where };
   });
-  return new PatternTable(spec, type, rules, rules.some((r) => r.pattern?.backtracking === true));
+  return new PatternTable(spec, type, rules);
 }

@@ -5,7 +5,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { compilePattern } from '../../src/config/table-pattern.js';
+import { compilePattern, PatternSet } from '../../src/config/table-pattern.js';
 
 const HOSTILE = 'a'.repeat(40) + '!';
 
@@ -57,4 +57,24 @@ test('POSIX character classes work in both table types', () => {
 
 test('a pattern neither engine accepts throws', () => {
   assert.throws(() => compilePattern('(', '', 'pcre'), SyntaxError);
+});
+
+test('a PatternSet answers for every linear pattern as its own test() does, flags included; backtracking ones are left out', () => {
+  const patterns = [
+    compilePattern('^abc$', 'i', 'pcre'),
+    compilePattern('^abc$', '', 'pcre'),
+    compilePattern('^b$', 'm', 'pcre'),
+    compilePattern('a.b', 's', 'pcre'),
+    compilePattern('^(x+)\\1$', '', 'pcre'),
+    undefined,
+    compilePattern('^(a+)+$', '', 'regexp'),
+  ];
+  const set = new PatternSet(patterns);
+  for (const key of ['abc', 'ABC', 'a\nb', 'xx', 'aaaa', `${'a'.repeat(40)}!`]) {
+    set.scan(key);
+    patterns.forEach((p, i) => {
+      if (!p || p.backtracking) assert.equal(set.matched(i), undefined, `pattern ${i} is not in the set`);
+      else assert.equal(set.matched(i), p.test(key), `pattern ${i} on ${JSON.stringify(key)}`);
+    });
+  }
 });
