@@ -119,8 +119,8 @@ test('backreference rules that run out of their budget: 451 4.3.5 at RCPT, 451 4
     c.close();
   }
   const log = daemon.log();
-  assert.match(log, /warning: pcre map \S+rcpt_backref, line 1: match time limit of 100 ms exceeded/);
-  assert.match(log, /warning: pcre map \S+header_backref, line 1: match time limit of 500 ms exceeded/);
+  assert.match(log, /warning: pcre map \S+rcpt_backref, line 1: match time limit of \d+ ms exceeded/);
+  assert.match(log, /warning: pcre map \S+header_backref, line 1: match time limit of \d+ ms exceeded/);
   assert.match(log, /warning: [0-9A-Za-z]+: header_checks map lookup problem -- message not accepted, try again later/);
 });
 

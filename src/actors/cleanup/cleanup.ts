@@ -52,7 +52,7 @@ export type { CleanupInput, CleanupResult, RewriteFn } from './cleanup-types.js'
  * patterns that need the backtracking engine, all headers together; they
  * run inline, on the thread that serves the SMTP sessions.
  */
-export const HEADER_CHECKS_BUDGET_MS = 500;
+export const HEADER_CHECKS_BUDGET_MS = 1000;
 
 /** Postfix's text for a multipart structure deeper than mime_nesting_limit. */
 const NESTING_ERROR = 'MIME nesting exceeds safety limit';

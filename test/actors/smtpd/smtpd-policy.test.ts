@@ -219,7 +219,7 @@ test('a check_*_access lookup that runs out of its budget answers 451 4.3.5 as P
         c.close();
       }
       await until(() => logLines.some((l) => l.endsWith(`warning: pcre:rcpt_backref lookup error for "${HOSTILE_LOCAL}@mx.test.example"`)));
-      assert.ok(logLines.some((l) => /warning: pcre map .*rcpt_backref, line 1: match time limit of 100 ms exceeded$/.test(l)));
+      assert.ok(logLines.some((l) => /warning: pcre map .*rcpt_backref, line 1: match time limit of \d+ ms exceeded$/.test(l)));
     },
   );
 });
