@@ -26,6 +26,8 @@ export interface BodyTask {
   nestingLimit: number;
   /** Reject (rather than ignore) nesting deeper than the limit. */
   reportNesting: boolean;
+  /** Shared with the pool: the worker writes Date.now() here when it starts the task, which starts its deadline. */
+  startedAt?: BigInt64Array;
 }
 
 /** The walk's findings, or why it could not finish (the map whose table failed, when known). */
@@ -48,6 +50,7 @@ function table(value: string, dir: string): LookupTable | undefined {
 
 /** Runs the checks over one message. */
 export default function bodyCheck(task: BodyTask): BodyTaskResult {
+  if (task.startedAt) Atomics.store(task.startedAt, 0, BigInt(Date.now()));
   try {
     const buf = Buffer.from(task.content.buffer, task.content.byteOffset, task.content.byteLength);
     return walkBody(buf, task.bodyStart, task.contentType, {
