@@ -5,7 +5,9 @@
  * regexp:, pcre:, cidr:, inline:{...}, static:, and proxy:TYPE:NAME (opened
  * as TYPE:NAME). Relative file names resolve against the configuration
  * directory. An unknown type, an unreadable file or a bad line throws
- * ConfigError whose message names the table spec (and file, line).
+ * ConfigError whose message names the table spec (and file, line). A lookup
+ * that cannot be answered (a pattern out of its time budget) throws
+ * TableLookupError, Postfix's DICT_ERR_RETRY.
  */
 import { readFileSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
@@ -13,6 +15,8 @@ import { ConfigError, splitList } from './main-config.js';
 import { logicalLines } from './main-cf.js';
 import { openPatternTable } from './table-regexp.js';
 import { openCidrTable } from './table-cidr.js';
+
+export { TableLookupError } from './table-lookup-error.js';
 
 /** An open lookup table. */
 export interface LookupTable {
@@ -27,6 +31,12 @@ export interface LookupTable {
    * tables (regexp, pcre, cidr) do not answer these, as in Postfix.
    */
   getPartial(key: string): string | undefined;
+  /**
+   * True when some pattern needs the backtracking engine: a caller making
+   * many lookups opens one time-budget scope around them (table-budget's
+   * withMatchBudget) rather than paying one per lookup.
+   */
+  readonly backtracking?: boolean;
 }
 
 const TEXT_TYPES = new Set(['texthash', 'hash', 'btree', 'lmdb', 'cdb', 'dbm', 'sdbm']);
@@ -93,10 +103,13 @@ class StaticTable implements LookupTable {
 /** Several tables searched in order; the first that answers wins. */
 export class TableList implements LookupTable {
   readonly type = 'list';
+  readonly backtracking: boolean;
   constructor(
     readonly spec: string,
     readonly tables: readonly LookupTable[],
-  ) {}
+  ) {
+    this.backtracking = tables.some((t) => t.backtracking === true);
+  }
 
   get(key: string): string | undefined {
     for (const t of this.tables) {
@@ -164,7 +177,7 @@ export function openTable(spec: string, baseDir: string): LookupTable {
   const { type, name } = parts;
   if (type === 'proxy') {
     const inner = openTable(name, baseDir);
-    return { spec, type: inner.type, get: (k) => inner.get(k), getPartial: (k) => inner.getPartial(k) };
+    return { spec, type: inner.type, backtracking: inner.backtracking, get: (k) => inner.get(k), getPartial: (k) => inner.getPartial(k) };
   }
   if (type === 'static') {
     const v = unbrace(name);

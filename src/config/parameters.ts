@@ -118,8 +118,10 @@ p('line_length_limit', '2048', 'int', 'the longest line kept whole; longer lines
 p('header_size_limit', '102400', 'size', 'the largest message header kept');
 p('debug_fault_injection', 'no', 'bool', 'Postrider: enable fault-injection hooks for tests');
 p('metrics_listen', '', 'string', 'Postrider: address:port of the Prometheus metrics listener; empty = off');
-p('supervisor_restart_limit', '10', 'int', 'Postrider: restarts allowed within supervisor_restart_window before the tree stops');
+p('supervisor_restart_limit', '10', 'int', 'Postrider: restarts of one actor within supervisor_restart_window before its restarts are throttled (before the daemon serves: before start fails)');
 p('supervisor_restart_window', '60s', 'time', 'Postrider: the window of the restart intensity limit');
+p('supervisor_busy_timeout', '60s', 'time', 'Postrider: how long an actor thread whose CPU time advances may go without answering heartbeats before the watchdog ends it');
+p('service_throttle_time', '60s', 'time', 'how long a service that failed at startup waits before it is started again; the longest throttled restart delay');
 p('dns_resolver_servers', '', 'list', 'Postrider: DNS servers (address[:port]) smtpd and smtp ask; empty = system resolver');
 refuse('disable_dns_lookups', 'no', 'bool', 'disable DNS lookups by the SMTP client and server', 'mail would still be routed by DNS MX lookups');
 p('smtputf8_enable', 'yes', 'bool', 'enable SMTPUTF8 support');
@@ -134,6 +136,8 @@ p('mime_header_checks', '$header_checks', 'table-list', 'MIME header lookup tabl
 p('nested_header_checks', '$header_checks', 'table-list', 'attached message header lookup tables');
 p('body_checks', '', 'table-list', 'body line lookup tables');
 p('body_checks_size_limit', '51200', 'int', 'bytes of each message part that body_checks see');
+p('body_checks_time_limit', '30s', 'time', 'Postrider: the longest body_checks and mime_header_checks may take over one message; then 451 4.3.0 and the check thread is replaced');
+p('mime_nesting_limit', '100', 'int', 'the most multipart levels cleanup follows; deeper nesting is rejected when header checks are in use');
 p('local_header_rewrite_clients', 'permit_inet_interfaces', 'list', 'clients whose missing From, Date and Message-ID headers are added');
 p('always_add_missing_headers', 'no', 'bool', 'add missing From, Date and Message-ID headers for every client');
 p('canonical_maps', '', 'table-list', 'canonical address mapping for sender and recipient');

@@ -26,9 +26,17 @@
  * Tables are opened once, at construction. Error behaviour: a broken table
  * or an unknown restriction answers "451 4.3.5 Server configuration error"
  * and logs a warning; DNS trouble gives a 4xx; nothing throws to the caller.
+ * A lookup that fails (a pattern out of its time budget) answers as
+ * Postfix's smtpd_check does: in a check_*_access table "451 4.3.5 <name>:
+ * Client host|Helo command|Sender address|Recipient address rejected:
+ * Server configuration error", in the recipient maps of
+ * reject_unlisted_recipient "451 4.3.0 <address>: Temporary lookup
+ * failure"; both log "TABLE lookup error for "KEY"" first. The session goes
+ * on either way.
  */
-import { openTable, type LookupTable } from '../../config/lookup-table.js';
+import { openTable, TableLookupError, type LookupTable } from '../../config/lookup-table.js';
 import { isRestrictionTable, RESTRICTIONS_WITH_ARGUMENT } from '../../config/restriction-names.js';
+import { LOOKUP_BUDGET_MS, withMatchBudget } from '../../config/table-budget.js';
 import { compileDomainList, compileHostList, lookupClient, lookupDomain, lookupEmail, type DomainMatcher, type HostMatcher } from '../../config/access-lookup.js';
 import type { Logger } from '../../util/log.js';
 import { parseReply, smtpError, type SmtpReplyError } from '../../util/smtp-reply.js';
@@ -307,9 +315,12 @@ export class SmtpdPolicy {
     if (!table) return { kind: 'reject', error: this.configError(`table ${spec} is unavailable`) };
     let value: string | undefined;
     try {
-      value = find(table);
+      // One budget for all the keys a restriction tries (address, domain, parents, user@).
+      value = table.backtracking ? withMatchBudget(LOOKUP_BUDGET_MS, () => find(table)) : find(table);
     } catch (err) {
-      return { kind: 'reject', error: this.configError(`${spec}: ${(err as Error).message}`) };
+      this.log.warning((err as Error).message);
+      this.log.warning(`${spec} lookup error for "${lookupName(stage, ctx)}"`);
+      return { kind: 'reject', error: smtpError(451, '4.3.5', `${subject(stage, ctx)}: Server configuration error`) };
     }
     if (value === undefined) return DUNNO;
     const v = value.trim();
@@ -367,21 +378,27 @@ export class SmtpdPolicy {
     if (!rcpt) return undefined;
     const s = this.settings;
     const domain = domainOf(rcpt);
-    if (this.rewritten(rcpt)) return undefined;
-    if (!domain || this.mydestination.match(domain)) {
-      // With no local delivery agent, undeliverableLocal() has decided already.
-      if (s.noLocalDelivery || s.localRecipientMaps.length === 0) return undefined;
-      if (this.known(rcpt, s.localRecipientMaps, true)) return undefined;
-      return this.userUnknown(rcpt, s.codes.unknownLocalRecipient, 'local recipient', who);
-    }
-    if (this.virtualMailboxDomains.match(domain)) {
-      if (this.known(rcpt, s.virtualMailboxMaps, false)) return undefined;
-      return this.userUnknown(rcpt, s.codes.unknownVirtualMailbox, 'virtual mailbox', who);
-    }
-    if (this.virtualAliasDomains.match(domain)) return this.userUnknown(rcpt, s.codes.unknownVirtualAlias, 'virtual alias', who);
-    if (this.relayDomains.match(domain) && s.relayRecipientMaps.length > 0) {
-      if (this.known(rcpt, s.relayRecipientMaps, false)) return undefined;
-      return this.userUnknown(rcpt, s.codes.unknownRelayRecipient, 'relay recipient', who);
+    try {
+      if (this.rewritten(rcpt)) return undefined;
+      if (!domain || this.mydestination.match(domain)) {
+        // With no local delivery agent, undeliverableLocal() has decided already.
+        if (s.noLocalDelivery || s.localRecipientMaps.length === 0) return undefined;
+        if (this.known(rcpt, s.localRecipientMaps, true)) return undefined;
+        return this.userUnknown(rcpt, s.codes.unknownLocalRecipient, 'local recipient', who);
+      }
+      if (this.virtualMailboxDomains.match(domain)) {
+        if (this.known(rcpt, s.virtualMailboxMaps, false)) return undefined;
+        return this.userUnknown(rcpt, s.codes.unknownVirtualMailbox, 'virtual mailbox', who);
+      }
+      if (this.virtualAliasDomains.match(domain)) return this.userUnknown(rcpt, s.codes.unknownVirtualAlias, 'virtual alias', who);
+      if (this.relayDomains.match(domain) && s.relayRecipientMaps.length > 0) {
+        if (this.known(rcpt, s.relayRecipientMaps, false)) return undefined;
+        return this.userUnknown(rcpt, s.codes.unknownRelayRecipient, 'relay recipient', who);
+      }
+    } catch (err) {
+      // Postfix's reject_dict_retry: the recipient may exist; the client tries again.
+      this.log.warning((err as Error).message);
+      return smtpError(451, '4.3.0', `<${rcpt}>: Temporary lookup failure`);
     }
     return undefined;
   }
@@ -397,7 +414,12 @@ export class SmtpdPolicy {
     if (!rcpt || !s.noLocalDelivery) return undefined;
     const domain = domainOf(rcpt);
     if (domain && !this.mydestination.match(domain)) return undefined;
-    if (this.rewritten(rcpt) || this.routedElsewhere(rcpt, domain)) return undefined;
+    try {
+      if (this.rewritten(rcpt) || this.routedElsewhere(rcpt, domain)) return undefined;
+    } catch (err) {
+      this.log.warning((err as Error).message);
+      return smtpError(451, '4.3.0', `<${rcpt}>: Temporary lookup failure`);
+    }
     return this.userUnknown(rcpt, s.codes.unknownLocalRecipient, 'local recipient');
   }
 
@@ -472,10 +494,11 @@ export class SmtpdPolicy {
     for (const spec of specs) {
       const t = this.table(spec);
       if (!t) continue;
+      const find = (): boolean => keys.some(([k, partial]) => (partial ? t.getPartial(k) : t.get(k)) !== undefined);
       try {
-        if (keys.some(([k, partial]) => (partial ? t.getPartial(k) : t.get(k)) !== undefined)) return true;
-      } catch {
-        // a broken table matches nothing
+        if (t.backtracking ? withMatchBudget(LOOKUP_BUDGET_MS, find) : find()) return true;
+      } catch (err) {
+        throw new TableLookupError(`${spec} lookup error for "${address}": ${(err as Error).message}`);
       }
     }
     return false;
@@ -519,6 +542,23 @@ function subject(stage: Stage, ctx: PolicyContext): string {
       return '<DATA>: Data command rejected';
     case 'eod':
       return '<END-OF-MESSAGE>: End-of-data rejected';
+  }
+}
+
+/** The name a restriction looked up, as Postfix's lookup-error warning quotes it. */
+function lookupName(stage: Stage, ctx: PolicyContext): string {
+  switch (stage) {
+    case 'client':
+      return ctx.clientName;
+    case 'helo':
+      return ctx.helo ?? '';
+    case 'sender':
+      return ctx.sender ?? '';
+    case 'recipient':
+      return ctx.recipient ?? '';
+    case 'data':
+    case 'eod':
+      return '';
   }
 }
 
