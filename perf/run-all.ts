@@ -27,6 +27,7 @@ const BENCHES: Record<string, string> = {
   'e2e-relay': 'harness/e2e-bench.js',
   'harness-ceiling': 'harness/source-sink-ceiling.js',
   'header-parse': 'cleanup/header-parse.bench.js',
+  'table-regexp': 'config/table-regexp.bench.js',
   'queue-list': 'ops/queue-list.js',
 };
 

@@ -37,7 +37,7 @@ const FLOORS: Record<string, readonly string[]> = {
   runtime: ['config', 'protocol', 'util'],
   cleanup: ['runtime', 'global', 'config', 'protocol', 'store', 'util'],
   actors: ['cleanup', 'runtime', 'global', 'config', 'protocol', 'store', 'util'],
-  supervisor: ['runtime', 'config', 'protocol', 'util'],
+  supervisor: ['runtime', 'config', 'protocol', 'store', 'util'],
   admin: ['supervisor', 'runtime', 'global', 'config', 'protocol', 'store', 'util'],
   cli: ['admin', 'supervisor', 'runtime', 'global', 'config', 'protocol', 'store', 'util', '../perf'],
 };

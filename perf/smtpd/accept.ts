@@ -127,7 +127,7 @@ async function main(): Promise<void> {
     config: new MainConfig({ myhostname: 'mx.perf.example', mydestination: 'mx.perf.example', mynetworks: '127.0.0.0/8', smtpd_greet_wait: '0s' }, dir),
     service: { name: '127.0.0.1:0', type: 'inet', private: false, unpriv: true, chroot: false, wakeup: '-', maxproc: null, command: 'smtpd', args: [], overrides: {}, file: 'master.cf', line: 1 },
     log: new Logger('smtpd', 0),
-    instance: 0,
+    idSalt: 0,
     submit: async (s) => {
       accepted++;
       return { ok: true, queueId: s.queueId };

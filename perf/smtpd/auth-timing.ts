@@ -69,7 +69,7 @@ async function main(): Promise<void> {
     ),
     service: { name: '127.0.0.1:0', type: 'inet', private: false, unpriv: true, chroot: false, wakeup: '-', maxproc: null, command: 'smtpd', args: [], overrides: {}, file: 'master.cf', line: 1 },
     log: new Logger('smtpd', 0),
-    instance: 0,
+    idSalt: 0,
     submit: async (s) => ({ ok: true, queueId: s.queueId }),
   });
   const { port } = await smtpd.listen();

@@ -1,18 +1,23 @@
 /**
  * check-queue: `postrider check`'s queue directory half (Postfix's
- * postfix-script check_perms): the queue directory exists or is created,
- * belongs to the running user, and nobody else can write where that would
- * let them plant mail or drive the daemon (the directory itself, private/
- * 0700 with the control socket 0600, maildrop/ 0700, journal/ and its
- * segments, corrupt/, pid/). Journal segments must be readable and
- * writable; every record quarantined in corrupt/ is reported; a pid file
- * naming a dead process is reported as stale. Subdirectories that do not
- * exist yet are fine: the daemon creates them. Never throws: every problem
- * is returned, each as one line.
+ * postfix-script check_perms): the queue directory exists or is created
+ * (0700), belongs to the running user, and is private: every directory
+ * 0700 and every file 0600 (the directory itself, private/ with the control
+ * socket, maildrop/, journal/ and its segments, corrupt/ and the records in
+ * it, pid/ and master.pid), as the daemon makes them whatever the umask.
+ * One line per path names the mode found and the mode expected: writable
+ * by others (they could plant mail or drive the daemon) is an error, any
+ * other access by others (reading mail) a warning, and a mode that keeps
+ * the daemon itself out (no owner read, write or search) an error. Journal segments must be readable
+ * and writable; every record quarantined in corrupt/ is reported; a pid
+ * file naming a dead process is reported as stale. Subdirectories that do
+ * not exist yet are fine: the daemon creates them. Never throws: every
+ * problem is returned, each as one line.
  */
-import { accessSync, constants, lstatSync, mkdirSync, readdirSync, readFileSync, type Stats } from 'node:fs';
+import { accessSync, constants, lstatSync, readdirSync, readFileSync, type Stats } from 'node:fs';
 import { join } from 'node:path';
 import { isAlive, pidFilePath } from '../supervisor/pid-file.js';
+import { makePrivateDirSync, PRIVATE_DIR_MODE, PRIVATE_FILE_MODE } from '../util/private-files.js';
 
 /** One queue directory problem; `error` makes `postrider check` exit 1. */
 export interface QueueProblem {
@@ -28,6 +33,7 @@ export type QueueProblemCode =
   | 'QUEUE_OWNER'
   | 'QUEUE_WRITABLE_BY_OTHERS'
   | 'QUEUE_TOO_OPEN'
+  | 'QUEUE_TOO_CLOSED'
   | 'QUEUE_UNREADABLE'
   | 'QUEUE_CORRUPT'
   | 'QUEUE_STALE_PID';
@@ -39,14 +45,15 @@ export interface CheckQueueOptions {
   create?: boolean;
 }
 
-/** Parts of the queue directory whose permissions matter: [name, most permissive mode, is a directory]. */
-const PARTS: Array<[string, number, boolean]> = [
-  ['private', 0o700, true],
-  ['private/control', 0o600, false],
-  ['maildrop', 0o700, true],
-  ['journal', 0o755, true],
-  ['corrupt', 0o755, true],
-  ['pid', 0o755, true],
+/** Parts of the queue directory whose permissions matter: [name, is a directory]. */
+const PARTS: Array<[string, boolean]> = [
+  ['private', true],
+  ['private/control', false],
+  ['maildrop', true],
+  ['journal', true],
+  ['corrupt', true],
+  ['pid', true],
+  ['pid/master.pid', false],
 ];
 
 const SEGMENT_RE = /^\d{10}\.seg$/;
@@ -78,7 +85,7 @@ export function checkQueueDirectory(queueDir: string, opts: CheckQueueOptions = 
   let top = lstatOrUndefined(queueDir);
   if (!top && opts.create !== false) {
     try {
-      mkdirSync(queueDir, { recursive: true, mode: 0o755 });
+      makePrivateDirSync(queueDir);
       top = lstatOrUndefined(queueDir);
     } catch (err) {
       add('error', 'QUEUE_MISSING', `queue directory ${queueDir} cannot be created: ${firstLine(err)}`);
@@ -94,8 +101,8 @@ export function checkQueueDirectory(queueDir: string, opts: CheckQueueOptions = 
     return problems;
   }
 
-  checkOwnerAndMode(queueDir, top, 0o755, uid, add);
-  for (const [name, most, isDir] of PARTS) {
+  checkOwnerAndMode(queueDir, top, PRIVATE_DIR_MODE, uid, add);
+  for (const [name, isDir] of PARTS) {
     const path = join(queueDir, name);
     const st = lstatOrUndefined(path);
     if (!st) continue;
@@ -103,25 +110,34 @@ export function checkQueueDirectory(queueDir: string, opts: CheckQueueOptions = 
       add('error', 'QUEUE_NOT_DIRECTORY', `not a directory: ${path}`);
       continue;
     }
-    checkOwnerAndMode(path, st, most, uid, add);
+    checkOwnerAndMode(path, st, isDir ? PRIVATE_DIR_MODE : PRIVATE_FILE_MODE, uid, add);
   }
 
   checkSegments(join(queueDir, 'journal'), uid, add);
-  checkCorrupt(join(queueDir, 'corrupt'), add);
+  checkCorrupt(join(queueDir, 'corrupt'), uid, add);
   checkPidFile(pidFilePath(queueDir), add);
   return problems;
 }
 
 type Add = (severity: QueueProblem['severity'], code: QueueProblemCode, message: string) => void;
 
-/** Owner other than `uid` is a warning; group or other write an error; any other bit beyond `most` a warning. */
-function checkOwnerAndMode(path: string, st: Stats, most: number, uid: number, add: Add): void {
+/**
+ * Owner other than `uid` is a warning. Against the mode `expected` (0700 or
+ * 0600): group or other write is an error, any other bit beyond it a
+ * warning, an owner bit missing from it an error (`ownerBits` false: the
+ * caller checks access itself). At most one mode line per path.
+ */
+function checkOwnerAndMode(path: string, st: Stats, expected: number, uid: number, add: Add, ownerBits = true): void {
   if (uid >= 0 && st.uid !== uid) add('warning', 'QUEUE_OWNER', `not owned by uid ${uid} (owner uid ${st.uid}): ${path}`);
+  const mode = st.mode & 0o7777;
+  const wanted = `mode ${octal(mode)}, expected ${octal(expected)}`;
   // Socket access needs write permission, so "writable by others" is the risk for every kind of entry.
-  if (st.mode & 0o022) {
-    add('error', 'QUEUE_WRITABLE_BY_OTHERS', `group or other writable (mode ${octal(st.mode)}): ${path}`);
-  } else if (st.mode & 0o777 & ~most) {
-    add('warning', 'QUEUE_TOO_OPEN', `mode ${octal(st.mode)} is more open than ${octal(most)}: ${path}`);
+  if (mode & 0o022) {
+    add('error', 'QUEUE_WRITABLE_BY_OTHERS', `group or other writable (${wanted}): ${path}`);
+  } else if (mode & 0o777 & ~expected) {
+    add('warning', 'QUEUE_TOO_OPEN', `open to group or other (${wanted}): ${path}`);
+  } else if (ownerBits && (mode & 0o700) !== (expected & 0o700)) {
+    add('error', 'QUEUE_TOO_CLOSED', `not usable by its owner (${wanted}): ${path}`);
   }
 }
 
@@ -153,15 +169,20 @@ function checkSegments(journalDir: string, uid: number, add: Add): void {
     } catch (err) {
       add('error', 'QUEUE_UNREADABLE', `journal segment is not readable and writable: ${path}: ${firstLine(err)}`);
     }
-    // Only writing by others matters for a segment: 0o777 lets every other bit pass.
-    checkOwnerAndMode(path, st, 0o777, uid, add);
+    // Message bodies: 0600, like every file of the queue; access was checked just above.
+    checkOwnerAndMode(path, st, PRIVATE_FILE_MODE, uid, add, false);
   }
 }
 
-/** Each file in corrupt/ is one quarantined record the administrator has not looked at yet. */
-function checkCorrupt(corruptDir: string, add: Add): void {
+/** Each file in corrupt/ is one quarantined record the administrator has not looked at yet; it holds mail, so 0600. */
+function checkCorrupt(corruptDir: string, uid: number, add: Add): void {
   const names = listDir(corruptDir, add);
   if (!names) return;
+  for (const name of names.sort()) {
+    const path = join(corruptDir, name);
+    const st = lstatOrUndefined(path);
+    if (st?.isFile()) checkOwnerAndMode(path, st, PRIVATE_FILE_MODE, uid, add);
+  }
   const records = names.filter((n) => !n.startsWith('.')).length;
   if (records > 0) add('warning', 'QUEUE_CORRUPT', `queue directory: ${records} corrupt record${records === 1 ? '' : 's'} in ${corruptDir}`);
 }

@@ -2,7 +2,8 @@
  * cleanup-actions: the actions of header_checks, mime_header_checks and
  * body_checks (Postfix's header_checks(5)), parsed from a table's value, and
  * the log line each one writes. An unknown action (FILTER and STRIP among
- * them) is reported as UNKNOWN, never thrown.
+ * them) is reported as UNKNOWN, never thrown. A table that cannot answer
+ * is a ContentCheckError naming the map, which defers the message.
  */
 import type { CleanupInput } from './cleanup-types.js';
 
@@ -23,6 +24,17 @@ export type CheckVerb =
 
 /** The parameter whose table fired, as Postfix names it in warnings. */
 export type CheckMap = 'header_checks' | 'mime_header_checks' | 'nested_header_checks' | 'body_checks';
+
+/** A check whose table could not answer (Postfix: "map lookup problem"); the message is deferred. */
+export class ContentCheckError extends Error {
+  readonly code = 'ERR_CONTENT_CHECK';
+  constructor(
+    readonly map: CheckMap,
+    message: string,
+  ) {
+    super(message);
+  }
+}
 
 /** One parsed action; `text` is the optional text after the verb. */
 export interface CheckAction {
@@ -84,6 +96,18 @@ export function actionLogText(kind: string, event: Pick<CheckEvent, 'where' | 'l
   if (helo) out += ` helo=<${helo}>`;
   if (text) out += `: ${text}`;
   return out;
+}
+
+/**
+ * Postfix's cleanup_mime_error_callback line:
+ * "reject: mime-error MIME nesting exceeds safety limit: Content-Type: ... from NAME[ADDR]; from=<s> to=<r>"
+ * (the offending text cut at 100 characters, as Postfix does).
+ */
+export function mimeErrorLogText(error: string, text: string, input: CleanupInput): string {
+  const c = input.client;
+  const origin = input.local || c.protocol === 'local' ? 'local' : `${c.name}[${c.addr}]`;
+  const to = input.recipients.length > 0 ? input.recipients[0].address : 'unknown';
+  return `reject: mime-error ${error}: ${text.slice(0, 100)} from ${origin}; from=<${input.sender}> to=<${to}>`;
 }
 
 /** Postfix's is_header(): "name:" where the name is printable ASCII without colon or space, white space allowed before the colon. */

@@ -4,10 +4,14 @@
  * hot path. Tables are opened
  * once per worker thread and kept. A table that cannot be opened or read is
  * answered as { error } rather than thrown, so the caller can defer the mail.
+ * Every task is bounded by the pool's deadline (the thread is terminated
+ * when it runs out), so patterns that need the backtracking engine run here
+ * without a time budget of their own.
  */
 import { openTableList, type LookupTable } from '../config/lookup-table.js';
-import type { CheckEvent } from './cleanup-actions.js';
-import { walkBody } from './cleanup-body-walk.js';
+import { boundedByCaller } from '../config/table-budget.js';
+import { ContentCheckError, type CheckMap } from './cleanup-actions.js';
+import { walkBody, type BodyWalkResult } from './cleanup-body-walk.js';
 
 /** One body-check task. */
 export interface BodyTask {
@@ -21,9 +25,18 @@ export interface BodyTask {
   dir: string;
   bodySizeLimit: number;
   lineLength: number;
+  /** mime_nesting_limit. */
+  nestingLimit: number;
+  /** Reject (rather than ignore) nesting deeper than the limit. */
+  reportNesting: boolean;
+  /** Shared with the pool: the worker writes Date.now() here when it starts the task, which starts its deadline. */
+  startedAt?: BigInt64Array;
 }
 
-export type BodyTaskResult = { events: CheckEvent[] } | { error: string };
+/** The walk's findings, or why it could not finish (the map whose table failed, when known). */
+export type BodyTaskResult = BodyWalkResult | { error: string; map?: CheckMap };
+
+boundedByCaller();
 
 const tables = new Map<string, LookupTable>();
 
@@ -40,17 +53,19 @@ function table(value: string, dir: string): LookupTable | undefined {
 
 /** Runs the checks over one message. */
 export default function bodyCheck(task: BodyTask): BodyTaskResult {
+  if (task.startedAt) Atomics.store(task.startedAt, 0, BigInt(Date.now()));
   try {
     const buf = Buffer.from(task.content.buffer, task.content.byteOffset, task.content.byteLength);
-    const events = walkBody(buf, task.bodyStart, task.contentType, {
+    return walkBody(buf, task.bodyStart, task.contentType, {
       bodyChecks: table(task.bodyChecks, task.dir),
       mimeHeaderChecks: table(task.mimeHeaderChecks, task.dir),
       nestedHeaderChecks: table(task.nestedHeaderChecks, task.dir),
       bodySizeLimit: task.bodySizeLimit,
       lineLength: task.lineLength,
+      nestingLimit: task.nestingLimit,
+      reportNesting: task.reportNesting,
     });
-    return { events };
   } catch (err) {
-    return { error: (err as Error).message };
+    return err instanceof ContentCheckError ? { error: err.message, map: err.map } : { error: (err as Error).message };
   }
 }

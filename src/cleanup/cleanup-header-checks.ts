@@ -9,11 +9,13 @@
  * IGNORE is applied here (the header's index goes to `ignored`); every other
  * action comes back as an event carrying the header's index, for cleanup to
  * log and apply (PREPEND, REPLACE, REDIRECT, BCC, ...).
- * A table that fails a lookup throws; cleanup turns that into a temporary
- * failure.
+ * A table that fails a lookup throws ContentCheckError naming its map;
+ * cleanup turns that into a temporary failure. `at.map` always names the
+ * map being looked up, so a caller whose time budget interrupts the run
+ * still knows which one.
  */
 import type { LookupTable } from '../config/lookup-table.js';
-import { parseAction, type CheckEvent } from './cleanup-actions.js';
+import { ContentCheckError, parseAction, type CheckEvent, type CheckMap } from './cleanup-actions.js';
 import { unfoldHeader, type HeaderField } from './cleanup-content.js';
 
 export interface HeaderCheckResult {
@@ -35,7 +37,7 @@ export interface PrimaryHeaderTables {
 }
 
 /** Runs the primary header checks over every header. */
-export function runHeaderChecks(tables: PrimaryHeaderTables, buf: Buffer, headers: HeaderField[]): HeaderCheckResult {
+export function runHeaderChecks(tables: PrimaryHeaderTables, buf: Buffer, headers: HeaderField[], at: { map?: CheckMap } = {}): HeaderCheckResult {
   const events: CheckEvent[] = [];
   const ignored = new Set<number>();
   for (let i = 0; i < headers.length; i++) {
@@ -43,7 +45,14 @@ export function runHeaderChecks(tables: PrimaryHeaderTables, buf: Buffer, header
     const table = mime ? tables.mime : tables.header;
     if (!table) continue;
     const line = unfoldHeader(buf, headers[i]);
-    const value = table.get(line);
+    const map = mime ? 'mime_header_checks' : 'header_checks';
+    at.map = map;
+    let value: string | undefined;
+    try {
+      value = table.get(line);
+    } catch (err) {
+      throw new ContentCheckError(map, (err as Error).message);
+    }
     if (value === undefined) continue;
     const action = parseAction(value);
     if (action.verb === 'DUNNO' || action.verb === 'OK') continue;
@@ -51,7 +60,7 @@ export function runHeaderChecks(tables: PrimaryHeaderTables, buf: Buffer, header
       ignored.add(i);
       continue;
     }
-    events.push({ verb: action.verb, text: action.text, where: 'header', line, map: mime ? 'mime_header_checks' : 'header_checks', index: i });
+    events.push({ verb: action.verb, text: action.text, where: 'header', line, map, index: i });
     if (action.verb === 'REJECT' || action.verb === 'DISCARD') break;
   }
   return { events, ignored };

@@ -14,6 +14,15 @@
  * A message whose header holds hopcount_limit Received: headers or more is
  * refused ("5.4.6 Error: too many hops"): it is in a mail loop.
  *
+ * Content checks cannot stall the thread: patterns run on RE2 in linear
+ * time, header_checks patterns that need the backtracking engine share a
+ * time budget per message (HEADER_CHECKS_BUDGET_MS), the body walk has a
+ * deadline (body_checks_time_limit) after which its thread is replaced, and
+ * multipart nesting stops at mime_nesting_limit ("5.6.0 MIME nesting
+ * exceeds safety limit" when header checks are in use, as Postfix). A check
+ * whose table cannot answer defers the message, logged as Postfix does
+ * ("map lookup problem -- message not accepted, try again later").
+ *
  * Never throws for a message: refusals are { action: 'reject', reason }
  * ("5.7.1 ..." permanent; "4.x.x ..." temporary, e.g. "4.6.0 Alias
  * expansion error" or a failing table), drops are { action: 'discard' }.
@@ -22,11 +31,12 @@
  */
 import { hostname } from 'node:os';
 import type { MainConfig } from '../config/main-config.js';
-import { openTableList } from '../config/lookup-table.js';
+import { openTableList, TableLookupError } from '../config/lookup-table.js';
+import { withMatchBudget } from '../config/table-budget.js';
 import { withParameterDefaults } from '../config/parameter-defaults.js';
 import type { Logger } from '../util/log.js';
 import type { NewMessage } from '../store/store-types.js';
-import { actionLogText, isHeaderText, isMailAddress, rejectReason, type CheckEvent } from './cleanup-actions.js';
+import { actionLogText, ContentCheckError, isHeaderText, isMailAddress, mimeErrorLogText, rejectReason, type CheckEvent, type CheckMap } from './cleanup-actions.js';
 import { rewriteEnvelope, type EnvelopeResult } from './cleanup-addresses.js';
 import { BodyCheckPool } from './cleanup-body-pool.js';
 import { headerValue, normalizeLineEnds, splitMessage, type HeaderField } from './cleanup-content.js';
@@ -39,6 +49,16 @@ import type { CleanupInput, CleanupResult, RewriteFn } from './cleanup-types.js'
 import type { RecipientSpec } from '../store/store-types.js';
 
 export type { CleanupInput, CleanupResult, RewriteFn } from './cleanup-types.js';
+
+/**
+ * The time one message's header_checks and mime_header_checks may spend in
+ * patterns that need the backtracking engine, all headers together; they
+ * run inline, on the thread that serves the SMTP sessions.
+ */
+export const HEADER_CHECKS_BUDGET_MS = 1000;
+
+/** Postfix's text for a multipart structure deeper than mime_nesting_limit. */
+const NESTING_ERROR = 'MIME nesting exceeds safety limit';
 
 export interface CleanupOptions {
   config: MainConfig;
@@ -68,6 +88,10 @@ export class Cleanup {
   private readonly headerSizeLimit: number;
   private readonly hopcountLimit: number;
   private readonly bodySizeLimit: number;
+  private readonly bodyTimeLimitMs: number;
+  private readonly nestingLimit: number;
+  /** Postfix reports MIME nesting errors only when header checks of some kind are in use. */
+  private readonly reportNesting: boolean;
   private readonly headerTables: PrimaryHeaderTables;
   private readonly bodyChecks: string;
   private readonly mimeHeaderChecks: string;
@@ -86,16 +110,19 @@ export class Cleanup {
     // The table's defaults (mime_header_checks = $header_checks) for a partial record too.
     const checks = withParameterDefaults(c, [
       'header_checks', 'mime_header_checks', 'nested_header_checks', 'body_checks', 'header_size_limit', 'body_checks_size_limit',
-      'hopcount_limit', 'line_length_limit',
+      'hopcount_limit', 'line_length_limit', 'body_checks_time_limit', 'mime_nesting_limit',
     ]);
     this.headerSizeLimit = checks.int('header_size_limit');
     this.hopcountLimit = checks.int('hopcount_limit');
     this.bodySizeLimit = checks.int('body_checks_size_limit');
+    this.bodyTimeLimitMs = checks.time('body_checks_time_limit') * 1000;
+    this.nestingLimit = checks.int('mime_nesting_limit');
     const headerChecks = checks.get('header_checks').trim();
     this.bodyChecks = checks.get('body_checks').trim();
     this.mimeHeaderChecks = checks.get('mime_header_checks').trim();
     this.nestedHeaderChecks = checks.get('nested_header_checks').trim();
     this.lineLength = checks.int('line_length_limit');
+    this.reportNesting = Boolean(headerChecks || this.mimeHeaderChecks || this.nestedHeaderChecks);
     // Opened here so a missing table is a start-up error, not a per-message one.
     this.headerTables = {
       header: headerChecks ? openTableList(headerChecks, c.dir) : undefined,
@@ -119,9 +146,12 @@ export class Cleanup {
     const envelope = rewriteEnvelope(this.rewrite, input.sender, input.recipients);
 
     const verdict: Verdict = { hold: false };
+    const at: { map?: CheckMap } = {};
     try {
-      if (this.headerTables.header || this.headerTables.mime) {
-        const r = runHeaderChecks(this.headerTables, buf, split.headers);
+      const tables = this.headerTables;
+      if (tables.header || tables.mime) {
+        const run = (): ReturnType<typeof runHeaderChecks> => runHeaderChecks(tables, buf, split.headers, at);
+        const r = tables.header?.backtracking || tables.mime?.backtracking ? withMatchBudget(HEADER_CHECKS_BUDGET_MS, run) : run();
         if (r.ignored.size > 0) editsOf(verdict).ignored = r.ignored;
         this.judge(r.events, input, verdict);
       }
@@ -129,8 +159,7 @@ export class Cleanup {
         await this.bodyWalk(buf, split.bodyStart, split.headers, input, verdict);
       }
     } catch (err) {
-      verdict.reject = `4.3.0 content check failed: ${(err as Error).message}`;
-      this.log.warning(`${input.queueId}: ${verdict.reject}`);
+      this.lookupProblem(input, err instanceof ContentCheckError ? err.map : err instanceof TableLookupError ? at.map : undefined, err as Error, verdict);
     }
 
     let env = await envelope;
@@ -169,6 +198,18 @@ export class Cleanup {
   /** Stops the body-check pool, if it was started. */
   close(): Promise<void> {
     return this.pool.close();
+  }
+
+  /**
+   * A check that could not finish defers the message, logged as Postfix's
+   * cleanup does: the table's own complaint first, then "QUEUEID: MAP map
+   * lookup problem -- message not accepted, try again later".
+   */
+  private lookupProblem(input: CleanupInput, map: CheckMap | undefined, err: Error, verdict: Verdict): void {
+    this.log.warning(err.message);
+    const what = map ? `${map} map lookup problem` : `content check failed`;
+    this.log.warning(`${input.queueId}: ${what} -- message not accepted, try again later`);
+    verdict.reject = `4.3.0 ${what}`;
   }
 
   /** Logs each fired check and folds it into the verdict. */
@@ -280,27 +321,45 @@ export class Cleanup {
     return rewriteEnvelope(this.rewrite, input.sender, recipients);
   }
 
-  /** body_checks always need the walk; mime_header_checks and nested_header_checks only when the message has MIME parts. */
+  /**
+   * body_checks always need the walk; mime_header_checks, nested_header_checks,
+   * and the MIME nesting limit when it is reported, only when the message has
+   * MIME parts.
+   */
   private needsBodyWalk(buf: Buffer, headers: HeaderField[]): boolean {
     if (this.bodyChecks) return true;
-    if (!this.mimeHeaderChecks && !this.nestedHeaderChecks) return false;
+    if (!this.mimeHeaderChecks && !this.nestedHeaderChecks && !this.reportNesting) return false;
     return /^\s*(multipart|message)\//i.test(contentTypeOf(buf, headers));
   }
 
   private async bodyWalk(buf: Buffer, bodyStart: number, headers: HeaderField[], input: CleanupInput, verdict: Verdict): Promise<void> {
-    const result = await this.pool.run({
-      content: buf,
-      bodyStart,
-      contentType: contentTypeOf(buf, headers),
-      bodyChecks: this.bodyChecks,
-      mimeHeaderChecks: this.mimeHeaderChecks,
-      nestedHeaderChecks: this.nestedHeaderChecks,
-      dir: this.config.dir,
-      bodySizeLimit: this.bodySizeLimit,
-      lineLength: this.lineLength,
-    });
-    if ('error' in result) throw new Error(result.error);
+    const result = await this.pool.run(
+      {
+        content: buf,
+        bodyStart,
+        contentType: contentTypeOf(buf, headers),
+        bodyChecks: this.bodyChecks,
+        mimeHeaderChecks: this.mimeHeaderChecks,
+        nestedHeaderChecks: this.nestedHeaderChecks,
+        dir: this.config.dir,
+        bodySizeLimit: this.bodySizeLimit,
+        nestingLimit: this.nestingLimit,
+        reportNesting: this.reportNesting,
+        lineLength: this.lineLength,
+      },
+      this.bodyTimeLimitMs,
+    );
+    if ('timeout' in result) {
+      this.log.warning(`${input.queueId}: body_checks_time_limit (${this.bodyTimeLimitMs / 1000} s) exceeded -- message not accepted, try again later`);
+      verdict.reject = '4.3.0 body_checks_time_limit exceeded';
+      return;
+    }
+    if ('error' in result) throw result.map ? new ContentCheckError(result.map, result.error) : new Error(result.error);
     this.judge(result.events, input, verdict);
+    if (result.nesting !== undefined && !verdict.reject && verdict.discard === undefined) {
+      this.log.queue(input.queueId, mimeErrorLogText(NESTING_ERROR, result.nesting, input));
+      verdict.reject = `5.6.0 ${NESTING_ERROR}`;
+    }
   }
 
   /** The From/Date/Message-ID headers to add, and the Message-ID value to log. */

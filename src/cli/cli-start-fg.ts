@@ -3,7 +3,7 @@
  * foreground. Refuses a configuration with errors (each printed) and a
  * queue directory whose pid file names a live daemon. SIGTERM and SIGINT
  * stop gracefully (exit 0), SIGHUP reloads; a fatal supervisor error
- * (restart intensity) exits 1.
+ * (restart intensity exceeded before the daemon served) exits 1.
  */
 import { defaultRegistry } from '../supervisor/roles.js';
 import type { RoleSpec } from '../supervisor/role-registry.js';

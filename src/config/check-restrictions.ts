@@ -9,7 +9,9 @@
  * reject_unauth_destination, defer_unauth_destination, reject, defer,
  * defer_if_permit or check_relay_domains in its smtpd_relay_restrictions or
  * smtpd_recipient_restrictions (-o values included): an empty list or
- * permit_mynetworks alone relays for anyone. Never throws.
+ * permit_mynetworks alone relays for anyone. An entry of
+ * local_header_rewrite_clients that cleanup does not evaluate is a warning
+ * (it only decides which clients get missing headers added). Never throws.
  */
 import type { ConfigProblem, MasterService } from './config-types.js';
 import { splitList } from './main-config.js';
@@ -83,10 +85,22 @@ function problem(tagged: string, file: string, line: number, prefix = ''): Confi
   return { severity: tagged.slice(0, colon) as 'error' | 'warning', file, line, message: prefix + tagged.slice(colon + 1) };
 }
 
+/** The local_header_rewrite_clients entries cleanup evaluates (cleanup-rewrite-clients). */
+const REWRITE_CLIENT_ENTRIES = new Set(['permit_inet_interfaces', 'permit_mynetworks', 'permit_sasl_authenticated', 'static:all']);
+
 /** Every restriction problem of a loaded configuration; see the file comment. */
 export function checkRestrictions(src: RestrictionSource, mainFile: string): ConfigProblem[] {
   const out: ConfigProblem[] = [];
   const where = (name: string): { file: string; line: number } => src.origin[name] ?? { file: mainFile, line: 0 };
+
+  for (const entry of splitList(src.params.local_header_rewrite_clients ?? '')) {
+    if (REWRITE_CLIENT_ENTRIES.has(entry.toLowerCase())) continue;
+    out.push({
+      severity: 'warning',
+      ...where('local_header_rewrite_clients'),
+      message: `local_header_rewrite_clients: ${entry} is not supported by this version of Postrider; it matches no client`,
+    });
+  }
 
   // main.cf: its lists and its restriction classes.
   const mainClasses = classesOf(src.params);

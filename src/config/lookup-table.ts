@@ -5,7 +5,9 @@
  * regexp:, pcre:, cidr:, inline:{...}, static:, and proxy:TYPE:NAME (opened
  * as TYPE:NAME). Relative file names resolve against the configuration
  * directory. An unknown type, an unreadable file or a bad line throws
- * ConfigError whose message names the table spec (and file, line).
+ * ConfigError whose message names the table spec (and file, line). A lookup
+ * that cannot be answered (a pattern out of its time budget) throws
+ * TableLookupError, Postfix's DICT_ERR_RETRY.
  */
 import { readFileSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
@@ -16,6 +18,7 @@ import { openCidrTable } from './table-cidr.js';
 import type { LookupTable } from './table-types.js';
 
 export type { LookupTable } from './table-types.js';
+export { TableLookupError } from './table-lookup-error.js';
 
 const TEXT_TYPES = new Set(['texthash', 'hash', 'btree', 'lmdb', 'cdb', 'dbm', 'sdbm']);
 
@@ -89,10 +92,13 @@ class StaticTable implements LookupTable {
 /** Several tables searched in order; the first that answers wins. */
 export class TableList implements LookupTable {
   readonly type = 'list';
+  readonly backtracking: boolean;
   constructor(
     readonly spec: string,
     readonly tables: readonly LookupTable[],
-  ) {}
+  ) {
+    this.backtracking = tables.some((t) => t.backtracking === true);
+  }
 
   get(key: string): string | undefined {
     for (const t of this.tables) {
@@ -160,7 +166,7 @@ export function openTable(spec: string, baseDir: string): LookupTable {
   const { type, name } = parts;
   if (type === 'proxy') {
     const inner = openTable(name, baseDir);
-    const proxied: LookupTable = { spec, type: inner.type, get: (k) => inner.get(k), getPartial: (k) => inner.getPartial(k) };
+    const proxied: LookupTable = { spec, type: inner.type, backtracking: inner.backtracking, get: (k) => inner.get(k), getPartial: (k) => inner.getPartial(k) };
     if (inner.values) proxied.values = () => inner.values!();
     return proxied;
   }

@@ -78,7 +78,7 @@ p('mynetworks_style', 'host', 'string', 'how mynetworks is computed when not set
 p('relayhost', '', 'string', 'the next-hop destination of non-local mail ([host]:port form)');
 p('inet_interfaces', 'all', 'list', 'network interface addresses this mail system receives mail on');
 p('proxy_interfaces', '', 'list', 'addresses this mail system receives mail on through a proxy or NAT');
-p('inet_protocols', 'all', 'list', 'the internet protocols to use (ipv4, ipv6, all)');
+p('inet_protocols', 'all', 'list', 'the internet protocols to use (ipv4, ipv6, all): the smtp client\'s lookups and connections, smtpd\'s wildcard listener');
 p('mail_name', 'Postrider', 'string', 'the mail system name shown in the SMTP greeting');
 p('mail_version', '0.1.0', 'string', 'the version of the mail system');
 p('append_dot_mydomain', 'no', 'bool', 'append .$mydomain to addresses that have no .domain');
@@ -105,7 +105,7 @@ p('qmgr_message_active_limit', '20000', 'int', 'the most messages in the active 
 na('qmgr_message_recipient_limit', '20000', 'int', 'the most recipients held in memory by the queue manager', 'the queue manager keeps every recipient of an active message');
 p('queue_minfree', '0', 'size', 'the least free space in bytes in the queue file system to accept mail (at least 1.5 x message_size_limit applies)');
 p('hopcount_limit', '50', 'int', 'the most Received: headers a message may carry');
-p('notify_classes', 'resource, software', 'list', 'the problem classes reported to the postmaster');
+p('notify_classes', 'resource, software', 'list', 'the problem classes reported to the postmaster (Postrider sends the bounce and delay copies; other classes send nothing)');
 p('bounce_notice_recipient', 'postmaster', 'string', 'who gets postmaster copies of bounce notices');
 p('2bounce_notice_recipient', 'postmaster', 'string', 'who gets undeliverable bounce notices');
 p('delay_notice_recipient', 'postmaster', 'string', 'who gets postmaster copies of delay notices (notify_classes delay)');
@@ -118,8 +118,10 @@ p('line_length_limit', '2048', 'int', 'the longest line kept whole; longer lines
 p('header_size_limit', '102400', 'size', 'the largest message header kept');
 p('debug_fault_injection', 'no', 'bool', 'Postrider: enable fault-injection hooks for tests');
 p('metrics_listen', '', 'string', 'Postrider: address:port of the Prometheus metrics listener; empty = off');
-p('supervisor_restart_limit', '10', 'int', 'Postrider: restarts allowed within supervisor_restart_window before the tree stops');
+p('supervisor_restart_limit', '10', 'int', 'Postrider: restarts of one actor within supervisor_restart_window before its restarts are throttled (before the daemon serves: before start fails)');
 p('supervisor_restart_window', '60s', 'time', 'Postrider: the window of the restart intensity limit');
+p('supervisor_busy_timeout', '60s', 'time', 'Postrider: how long an actor thread whose CPU time advances may go without answering heartbeats before the watchdog ends it');
+p('service_throttle_time', '60s', 'time', 'how long a service that failed at startup waits before it is started again; the longest throttled restart delay');
 p('dns_resolver_servers', '', 'list', 'Postrider: DNS servers (address[:port]) smtpd and smtp ask; empty = system resolver');
 refuse('disable_dns_lookups', 'no', 'bool', 'disable DNS lookups by the SMTP client and server', 'mail would still be routed by DNS MX lookups');
 p('smtputf8_enable', 'yes', 'bool', 'enable SMTPUTF8 support');
@@ -134,6 +136,8 @@ p('mime_header_checks', '$header_checks', 'table-list', 'MIME header lookup tabl
 p('nested_header_checks', '$header_checks', 'table-list', 'attached message header lookup tables');
 p('body_checks', '', 'table-list', 'body line lookup tables');
 p('body_checks_size_limit', '51200', 'int', 'bytes of each message part that body_checks see');
+p('body_checks_time_limit', '30s', 'time', 'Postrider: the longest body_checks and mime_header_checks may take over one message; then 451 4.3.0 and the check thread is replaced');
+p('mime_nesting_limit', '100', 'int', 'the most multipart levels cleanup follows; deeper nesting is rejected when header checks are in use');
 p('local_header_rewrite_clients', 'permit_inet_interfaces', 'list', 'clients whose missing From, Date and Message-ID headers are added');
 p('always_add_missing_headers', 'no', 'bool', 'add missing From, Date and Message-ID headers for every client');
 p('canonical_maps', '', 'table-list', 'canonical address mapping for sender and recipient');
@@ -226,13 +230,13 @@ refuse('smtpd_authorized_xclient_hosts', '', 'host-list', 'clients allowed to us
 // SMTP client.
 p('smtp_connect_timeout', '30s', 'time', 'the TCP connect timeout');
 p('smtp_helo_timeout', '300s', 'time', 'the timeout for the greeting and HELO reply');
-p('smtp_mail_timeout', '300s', 'time', 'the timeout for the MAIL FROM reply');
-p('smtp_rcpt_timeout', '300s', 'time', 'the timeout for the RCPT TO reply');
-p('smtp_data_init_timeout', '120s', 'time', 'the timeout for the DATA reply');
-p('smtp_data_xfer_timeout', '180s', 'time', 'the timeout while sending message content');
-p('smtp_data_done_timeout', '600s', 'time', 'the timeout for the reply after the final dot');
+p('smtp_mail_timeout', '300s', 'time', 'the timeout for the MAIL FROM reply (the longest of the per-command timeouts applies to every command)');
+p('smtp_rcpt_timeout', '300s', 'time', 'the timeout for the RCPT TO reply (the longest of the per-command timeouts applies to every command)');
+p('smtp_data_init_timeout', '120s', 'time', 'the timeout for the DATA reply (the longest of the per-command timeouts applies to every command)');
+p('smtp_data_xfer_timeout', '180s', 'time', 'the timeout while sending message content (the longest of the per-command timeouts applies to every command)');
+p('smtp_data_done_timeout', '600s', 'time', 'the timeout for the reply after the final dot (the longest of the per-command timeouts applies to every command)');
 na('smtp_quit_timeout', '300s', 'time', 'the timeout for the QUIT reply', 'the client closes a session without waiting for the QUIT reply');
-p('smtp_rset_timeout', '20s', 'time', 'the timeout for the RSET reply');
+p('smtp_rset_timeout', '20s', 'time', 'the timeout for the RSET reply (the longest of the per-command timeouts applies to every command)');
 p('smtp_helo_name', '$myhostname', 'string', 'the name sent in HELO/EHLO');
 na('smtp_connection_cache_on_demand', 'yes', 'bool', 'keep connections open to destinations with a backlog', 'the client always keeps idle connections for smtp_connection_cache_time_limit');
 p('smtp_connection_cache_time_limit', '2s', 'time', 'how long an unused cached connection stays open');

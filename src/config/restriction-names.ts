@@ -34,6 +34,7 @@ export const IMPLEMENTED_RESTRICTIONS: ReadonlySet<string> = new Set([
   'reject_unknown_recipient_domain',
   'reject_rbl_client',
   'reject_unlisted_recipient',
+  'reject_unlisted_sender',
 ]);
 
 /** Restrictions whose next list element is their argument (a table, a DNSBL, a socket). */
@@ -84,7 +85,6 @@ export const REFUSED_RESTRICTIONS: Readonly<Record<string, string>> = {
   reject_unknown_reverse_client_hostname: 'clients without a name would not be refused',
   reject_unknown_helo_hostname: 'HELO names without DNS would not be refused',
   reject_unknown_hostname: 'HELO names without DNS would not be refused',
-  reject_unlisted_sender: 'unknown senders in our domains would not be refused',
   reject_unauth_pipelining: 'pipelining without PIPELINING would not be refused',
   reject_plaintext_session: 'sessions without TLS would not be refused',
   reject_multi_recipient_bounce: 'bounces to several recipients would not be refused',

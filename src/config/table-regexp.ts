@@ -1,36 +1,33 @@
 /**
  * table-regexp: Postfix regexp: and pcre: tables (regexp_table(5),
- * pcre_table(5)) on JavaScript RegExp. Lines: `/pattern/flags result`,
- * `!/pattern/flags result`, `if /pattern/flags` ... `endif` blocks (nested),
- * '#' comments, continuation lines. Matching is case-insensitive unless the
- * `i` flag toggles it off; `m`, `s`, `x` (pcre: ignore white space and #
- * comments in the pattern) are supported; $1..$9, ${n}, $(n) and $$ are
- * substituted in the result. Any malformed line throws ConfigError naming
- * the table spec, file and line.
+ * pcre_table(5)). Lines: `/pattern/flags result`, `!/pattern/flags result`,
+ * `if /pattern/flags` ... `endif` blocks (nested), '#' comments,
+ * continuation lines. Patterns and flags are compiled by table-pattern: on
+ * RE2, in linear time, whenever RE2 can express them, and a lookup matches
+ * the key against all of them in one pass; $1..$9, ${n}, $(n) and $$ are
+ * substituted in the result. Any malformed line throws
+ * ConfigError naming the table spec, file and line.
+ *
+ * A table with a pattern that needs the backtracking engine says so
+ * (`backtracking`); a lookup in it made outside a time-budget scope opens
+ * its own (LOOKUP_BUDGET_MS). When the budget runs out the lookup throws
+ * TableLookupError naming the rule, and the caller fails temporarily, as
+ * for any table that cannot answer.
  */
 import type { LookupTable } from './table-types.js';
+import { LOOKUP_BUDGET_MS, inMatchBudget, noteRunningRule, withMatchBudget } from './table-budget.js';
+import { compilePattern, PatternSet, type TablePattern } from './table-pattern.js';
 import { readRules, type TableRule } from './table-rules.js';
 
 interface Rule extends TableRule {
-  re?: RegExp;
+  pattern?: TablePattern;
   negate?: boolean;
   result?: string;
+  /** The result has $n: the match's groups are needed, not only whether it matched. */
+  substitutes?: boolean;
+  /** "pcre map FILE, line N", named when this rule's budget runs out. */
+  where?: string;
 }
-
-const POSIX_CLASSES: Record<string, string> = {
-  alpha: 'a-zA-Z',
-  digit: '0-9',
-  alnum: 'a-zA-Z0-9',
-  upper: 'A-Z',
-  lower: 'a-z',
-  space: '\\s',
-  blank: ' \\t',
-  punct: '!-\\/:-@\\[-`{-~',
-  xdigit: '0-9A-Fa-f',
-  cntrl: '\\x00-\\x1f\\x7f',
-  print: '\\x20-\\x7e',
-  graph: '\\x21-\\x7e',
-};
 
 /** Reads "/pattern/flags" at the start of text; returns the parts and the rest. */
 function readPattern(text: string): { pattern: string; flags: string; rest: string } | null {
@@ -55,122 +52,101 @@ function readPattern(text: string): { pattern: string; flags: string; rest: stri
   return { pattern, flags: text.slice(k + 1, j), rest: text.slice(j) };
 }
 
-function compile(pattern: string, flags: string, type: string): RegExp {
-  let insensitive = true;
-  let multiline = false;
-  let dotall = false;
-  let extended = false;
-  let anchored = false;
-  for (const f of flags) {
-    if (f === 'i') insensitive = !insensitive;
-    else if (f === 'm') multiline = !multiline;
-    else if (f === 'x') extended = type === 'pcre' ? !extended : extended; // regexp: toggles POSIX extended syntax, which is JS's already
-    else if (type === 'pcre' && f === 's') dotall = !dotall;
-    else if (type === 'pcre' && f === 'A') anchored = true;
-    else if (type === 'pcre' && (f === 'E' || f === 'X')) continue;
-    else throw new Error(`unsupported flag "${f}"`);
-  }
-  let src = pattern.replace(/\[:([a-z]+):\]/g, (m, name: string) => POSIX_CLASSES[name] ?? m);
-  if (extended) src = stripExtended(src);
-  if (anchored) src = `^(?:${src})`;
-  return new RegExp(src, (insensitive ? 'i' : '') + (multiline ? 'm' : '') + (dotall ? 's' : ''));
-}
-
-/** PCRE's x flag: unescaped white space and # comments in the pattern are ignored. */
-function stripExtended(src: string): string {
-  let out = '';
-  for (let k = 0; k < src.length; k++) {
-    const c = src[k];
-    if (c === '\\') {
-      out += src.slice(k, k + 2);
-      k++;
-    } else if (c === '#') {
-      while (k < src.length && src[k] !== '\n') k++;
-    } else if (!/\s/.test(c)) {
-      out += c;
-    }
-  }
-  return out;
-}
+const GROUP_REF = /\$(\$|\d|\{(\d+)\}|\((\d+)\))/g;
 
 /** Substitutes $1..$9 (also ${n}, $(n)) and $$ in a result. */
-function substitute(result: string, m: RegExpExecArray): string {
-  return result.replace(/\$(\$|\d|\{(\d+)\}|\((\d+)\))/g, (_all, a: string, b?: string, c?: string) => {
+function substitute(result: string, m: ArrayLike<string | undefined>): string {
+  return result.replace(GROUP_REF, (_all, a: string, b?: string, c?: string) => {
     if (a === '$') return '$';
     const n = Number(b ?? c ?? a);
     return m[n] ?? '';
   });
 }
 
+/** The highest $n in a result, -1 when it has none (a bare $$ counts as 0). */
 function maxGroupRef(result: string): number {
-  let max = 0;
-  const re = /\$(\$|\d|\{(\d+)\}|\((\d+)\))/g;
-  for (let m = re.exec(result); m; m = re.exec(result)) {
-    if (m[1] !== '$') max = Math.max(max, Number(m[2] ?? m[3] ?? m[1]));
-  }
+  let max = -1;
+  for (const m of result.matchAll(GROUP_REF)) max = Math.max(max, m[1] === '$' ? 0 : Number(m[2] ?? m[3] ?? m[1]));
   return max;
 }
 
-function groupCount(re: RegExp): number {
-  return (new RegExp(`${re.source}|`).exec('') as RegExpExecArray).length - 1;
-}
-
 class PatternTable implements LookupTable {
+  readonly backtracking: boolean;
+  private readonly linear: PatternSet;
+
   constructor(
     readonly spec: string,
     readonly type: string,
     private readonly rules: Rule[],
-  ) {}
+  ) {
+    this.backtracking = rules.some((r) => r.pattern?.backtracking === true);
+    this.linear = new PatternSet(rules.map((r) => r.pattern));
+  }
 
   get(key: string): string | undefined {
-    const rules = this.rules;
-    for (let k = 0; k < rules.length; k++) {
-      const r = rules[k];
-      if (r.kind === 'endif') continue;
-      const re = r.re as RegExp;
-      const m = re.exec(key);
-      if (r.kind === 'if') {
-        if ((m !== null) === r.negate) k = r.end as number;
-        continue;
-      }
-      if (r.negate) {
-        if (m === null) return r.result;
-        continue;
-      }
-      if (m) return substitute(r.result as string, m);
-    }
-    return undefined;
+    if (this.backtracking && !inMatchBudget()) return withMatchBudget(LOOKUP_BUDGET_MS, () => this.lookup(key));
+    return this.lookup(key);
   }
 
   getPartial(): undefined {
+    return undefined;
+  }
+
+  private lookup(key: string): string | undefined {
+    const rules = this.rules;
+    const linear = this.linear;
+    linear.scan(key);
+    for (let k = 0; k < rules.length; k++) {
+      const r = rules[k];
+      if (r.kind === 'endif') continue;
+      const p = r.pattern as TablePattern;
+      let hit = linear.matched(k);
+      if (hit === undefined) {
+        if (p.backtracking) noteRunningRule(r.where as string);
+        hit = p.test(key);
+      }
+      if (r.kind === 'if') {
+        if (hit === r.negate) k = r.end as number;
+        continue;
+      }
+      if (r.negate) {
+        if (!hit) return r.result;
+        continue;
+      }
+      if (!hit) continue;
+      if (!r.substitutes) return r.result;
+      const m = p.exec(key);
+      if (m) return substitute(r.result as string, m);
+    }
     return undefined;
   }
 }
 
 /** Builds a regexp: or pcre: table from its file text. */
 export function openPatternTable(spec: string, type: string, file: string, text: string): LookupTable {
-  const rules = readRules<Rule>(spec, file, text, (body, isIf, fail) => {
+  const rules = readRules<Rule>(spec, file, text, (body, isIf, fail, line) => {
     const negate = body.startsWith('!');
     const pat = readPattern(negate ? body.slice(1).trimStart() : body);
     if (!pat) return fail(`bad regular expression syntax: "${isIf ? 'if ' : ''}${body}"`);
-    const { pattern, flags, rest } = pat;
-    let re: RegExp;
+    const { pattern: source, flags, rest } = pat;
+    let pattern: TablePattern;
     try {
-      re = compile(pattern, flags, type);
+      pattern = compilePattern(source, flags, type);
     } catch (e) {
-      return fail(`bad regular expression "${pattern}": ${(e as Error).message}`);
+      return fail(`bad regular expression "${source}": ${(e as Error).message}`);
     }
+    const where = `${type} map ${file}, line ${line}`;
     const result = rest.trim();
     if (isIf) {
       if (result) fail('ignoring extra text after IF statement');
-      return { kind: 'if', re, negate };
+      return { kind: 'if', pattern, negate, where };
     }
     if (!result) fail(`no replacement text: "${body}"`);
     if (!/^\s/.test(rest)) fail('missing white space before the result');
     const need = maxGroupRef(result);
     if (negate && need > 0) fail('$number found in negative match replacement text');
-    if (need > groupCount(re)) fail(`out of range replacement index "${need}"`);
-    return { kind: 'match', re, negate, result };
+    if (need > pattern.groups) fail(`out of range replacement index "${need}"`);
+    return { kind: 'match', pattern, negate, result, substitutes: need >= 0, where };
   });
   return new PatternTable(spec, type, rules);
 }

@@ -16,9 +16,10 @@ export interface TableRule {
 
 /**
  * Parses one rule. `body` is the trimmed line, without the `if` keyword when
- * `isIf` is set; `fail` throws the ConfigError for this line.
+ * `isIf` is set; `fail` throws the ConfigError for this line; `line` is its
+ * number in the file.
  */
-export type RuleParser<R extends TableRule> = (body: string, isIf: boolean, fail: (why: string) => never) => R;
+export type RuleParser<R extends TableRule> = (body: string, isIf: boolean, fail: (why: string) => never, line: number) => R;
 
 /** Reads a rule file into rules; 'endif' rules are `{ kind: 'endif' }`. */
 export function readRules<R extends TableRule>(spec: string, file: string, text: string, parse: RuleParser<R>): R[] {
@@ -40,7 +41,7 @@ export function readRules<R extends TableRule>(spec: string, file: string, text:
       continue;
     }
     const isIf = /^if\s/i.test(t);
-    const rule = parse(isIf ? t.slice(2).trimStart() : t, isIf, fail);
+    const rule = parse(isIf ? t.slice(2).trimStart() : t, isIf, fail, l.line);
     if (rule.kind === 'if') open.push(rules.length);
     rules.push(rule);
   }

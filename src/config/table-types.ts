@@ -19,6 +19,12 @@ export interface LookupTable {
    */
   getPartial(key: string): string | undefined;
   /**
+   * True when some pattern needs the backtracking engine: a caller making
+   * many lookups opens one time-budget scope around them (table-budget's
+   * withMatchBudget) rather than paying one per lookup.
+   */
+  readonly backtracking?: boolean;
+  /**
    * Every result the table can give, where they are fixed (static:, inline:,
    * the hash-like types); absent for pattern tables, whose results may
    * depend on the key. For checks of what a table may answer.

@@ -21,10 +21,11 @@
  * ENOSPC, ...) and removes its temporary file.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdir, open, rename, unlink } from 'node:fs/promises';
+import { rename, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { DsnNotify, RecipientSpec } from '../store/store-types.js';
 import { syncDir } from '../store/store-segment.js';
+import { makePrivateDir, openPrivate } from '../util/private-files.js';
 
 export const MAILDROP_FORMAT = 'postrider-maildrop/1';
 
@@ -57,10 +58,10 @@ export function maildropDir(queueDir: string): string {
   return join(queueDir, 'maildrop');
 }
 
-/** Creates the maildrop directory (and the queue directory) when missing, mode 0700. */
+/** Creates the maildrop directory (and the queue directory) when missing; mode 0700 whatever the umask. */
 export async function ensureMaildrop(queueDir: string): Promise<string> {
   const dir = maildropDir(queueDir);
-  await mkdir(dir, { recursive: true, mode: 0o700 });
+  await makePrivateDir(dir);
   return dir;
 }
 
@@ -153,7 +154,7 @@ export async function writeMaildropFile(dir: string, data: Uint8Array, name = ma
   const tmp = join(dir, `.tmp-${name}`);
   let fh;
   try {
-    fh = await open(tmp, 'wx', 0o600);
+    fh = await openPrivate(tmp, 'wx');
     await fh.writeFile(data);
     await fh.sync();
     await fh.close();

@@ -29,6 +29,12 @@ export interface ActorContext<R extends ActorRole = ActorRole> {
   role: string;
   instance: number;
   threadId: number;
+  /**
+   * The queue-id salt no other live incarnation holds: make queue ids with
+   * one QueueIdGenerator(idSalt) per thread, never from the instance number
+   * (a reload runs the old and the new instance side by side).
+   */
+  idSalt: number;
   config: MainConfig;
   service?: MasterService;
   log: Logger;
@@ -163,6 +169,7 @@ export function runActor<R extends ActorRole, H extends Handlers<Protocols[R]> &
       role: a.role,
       instance: a.instance,
       threadId,
+      idSalt: a.idSalt,
       config,
       service: a.service,
       log,

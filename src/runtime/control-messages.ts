@@ -12,6 +12,8 @@ export interface ActorAssignment {
   instance: number;
   /** Unique per incarnation in this supervisor. */
   uid: number;
+  /** The queue-id salt this incarnation alone holds among the live ones (supervisor-salts). */
+  idSalt: number;
   params: Record<string, string>;
   dir: string;
   service?: MasterService;

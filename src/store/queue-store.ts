@@ -14,14 +14,18 @@
  * Errors: StoreError with code ERR_STORE_FULL / ERR_STORE_IO (the write
  * failed; nothing durable was harmed and later appends may succeed),
  * ERR_STORE_CLOSED (after close()), ERR_STORE_NOT_FOUND (readContent of a
- * compacted-away location). Index changes from outcomes and admin actions
+ * compacted-away location), ERR_STORE_DUPLICATE_ID (append() of a queue id
+ * that is queued or being written: the store owns the uniqueness Postfix
+ * gets from the file system, so it refuses rather than overwrite, and
+ * nothing is written). Index changes from outcomes and admin actions
  * take effect when they are queued for writing, so the journal's order is the
  * index's order; if such a write fails, the journal holds the older state and
  * a restart delivers again (at least once, never lost).
  */
-import { mkdir, readdir, unlink } from 'node:fs/promises';
+import { readdir, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from '../util/log.js';
+import { makePrivateDir } from '../util/private-files.js';
 import { StoreError } from './store-errors.js';
 import { QueueIndex } from './store-index.js';
 import { BODY_HEADER, FRAME_HEADER, type EncodedFrame } from './store-frame.js';
@@ -66,6 +70,8 @@ export class QueueStore {
   private readonly writer: JournalWriter;
   private readonly corruptFiles: number;
   private closed = false;
+  /** Ids of appends not yet durable: a duplicate of one is refused like a duplicate of a queued message. */
+  private readonly appending = new Set<string>();
   private compacting: Promise<{ deletedSegments: number; copiedMessages: number }> | undefined;
   private timer: NodeJS.Timeout | undefined;
 
@@ -85,10 +91,15 @@ export class QueueStore {
     this.corruptFiles = corruptFiles;
   }
 
-  /** Opens (creating directories as needed) and recovers the queue in `queueDir`. */
+  /**
+   * Opens (creating directories as needed) and recovers the queue in
+   * `queueDir`. The journal and corrupt directories are made or set 0700,
+   * and every segment and quarantined record is 0600, whatever the umask:
+   * they hold message bodies.
+   */
   static async open(queueDir: string, opts: QueueStoreOptions = {}): Promise<QueueStore> {
-    await mkdir(join(queueDir, JOURNAL_DIR), { recursive: true });
-    await mkdir(join(queueDir, CORRUPT_DIR), { recursive: true });
+    await makePrivateDir(join(queueDir, JOURNAL_DIR));
+    await makePrivateDir(join(queueDir, CORRUPT_DIR));
     const index = new QueueIndex();
     const { report, sizes } = await recoverJournal(queueDir, index, opts.log);
     const last = Math.max(0, ...sizes.keys());
@@ -105,7 +116,8 @@ export class QueueStore {
     const corrupt = (await readdir(join(queueDir, CORRUPT_DIR))).length;
     const store = new QueueStore(queueDir, report, index, writer, segmentUse, corrupt, opts.log);
     opts.log?.info(`journal recovery: segments=${report.segments}, records=${report.records}, messages=${report.messages}, ` +
-      `corrupt=${report.corrupt}, torn_tail_bytes=${report.tornTailBytes}, ms=${report.ms}`);
+      `corrupt=${report.corrupt}, torn_tail_bytes=${report.tornTailBytes}, repaired=${report.repaired}, ` +
+      `lost=${report.lostMessages.length}, ms=${report.ms}`);
     const every = opts.compactIntervalMs ?? DEFAULT_COMPACT_MS;
     if (every > 0) {
       store.timer = setInterval(() => store.backgroundCompact(), every);
@@ -125,13 +137,27 @@ export class QueueStore {
    */
   append(message: NewMessage): Promise<BodyLocation> {
     let frame: EncodedFrame;
+    const queueId = message.queueId;
     try {
       this.checkOpen();
+      if (this.appending.has(queueId) || this.index.has(queueId)) {
+        throw new StoreError(STORE_ERRORS.DUPLICATE_ID, `queue id ${queueId} is already in the queue; not overwritten`);
+      }
       frame = newMessageFrame(message);
     } catch (err) {
       return Promise.reject(err);
     }
-    return this.writer.append(frame).then(() => this.indexAppended(message, frame));
+    this.appending.add(queueId);
+    return this.writer.append(frame).then(
+      () => {
+        this.appending.delete(queueId);
+        return this.indexAppended(message, frame);
+      },
+      (err: unknown) => {
+        this.appending.delete(queueId);
+        throw err;
+      },
+    );
   }
 
   /** Indexes a message just made durable, packed from the bytes written: no objects kept per queued message. */

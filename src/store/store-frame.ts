@@ -8,7 +8,8 @@
  * All integers are little-endian. A frame whose first 12 bytes are zero is
  * the end of data (segments are pre-sized with zeros). The length check word
  * tells a torn or flipped length apart from a real one, so a scanner knows
- * when the rest of a segment cannot be trusted. The blob carries a message's
+ * when it cannot follow the lengths any further and must repair the length
+ * or search for the next intact frame (store-resync). The blob carries a message's
  * content, so readers can fetch it by (segment, offset, length) alone.
  * Decoding never throws: it returns a status the scanner acts on.
  */
@@ -85,7 +86,7 @@ export type FrameScan =
   | { status: 'ok'; kind: number; metaStart: number; metaEnd: number; blobOffset: number; blobLength: number; end: number }
   /** Zero header or no room for a header: no more data in this segment. */
   | { status: 'end' }
-  /** The length fails its check word: the rest of the segment cannot be trusted. */
+  /** The length fails its check word: the next frame's start is not known (store-resync finds it). */
   | { status: 'bad-length' }
   /** The length runs past the data we have: a torn write at the tail. */
   | { status: 'short'; end: number }

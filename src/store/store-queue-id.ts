@@ -2,17 +2,23 @@
  * store-queue-id: Postfix-like queue ids, 12 characters of [0-9A-Za-z]:
  * 7 of milliseconds since the epoch, 3 of a per-millisecond sequence, 2 of
  * the generating thread's salt. Base62 in ASCII order, so lexicographic order
- * is arrival order (to the millisecond). Ids are unique across threads (the
- * salt) and across restarts (time only moves forward within a generator, and
- * a restart takes longer than a millisecond). Never throws for a valid salt.
+ * is arrival order (to the millisecond). Ids are unique across threads as
+ * long as no two live threads hold one salt (the supervisor hands each
+ * actor incarnation its own: supervisor-salts), and across restarts because
+ * time only moves forward within a generator and a restart takes longer than
+ * a millisecond; the store refuses a duplicate all the same
+ * (ERR_STORE_DUPLICATE_ID), for a clock set back across a restart. Never
+ * throws for a valid salt.
  */
 
 const DIGITS = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
 const SEQ_MAX = 62 ** 3;
+/** How many salts there are (two base62 digits): 0 .. QUEUE_ID_SALTS - 1. */
+export const QUEUE_ID_SALTS = 62 * 62;
 
 const CODES = Array.from(DIGITS, (c) => c.charCodeAt(0));
 
-/** Makes queue ids for one thread; `threadSalt` is the thread's instance number, 0..63. */
+/** Makes queue ids for one thread; `threadSalt` (0 .. QUEUE_ID_SALTS - 1) is the salt only that thread holds (ActorContext.idSalt). */
 export class QueueIdGenerator {
   private readonly salt0: number;
   private readonly salt1: number;
@@ -22,7 +28,7 @@ export class QueueIdGenerator {
   private readonly time = new Array<number>(7).fill(CODES[0]);
 
   constructor(threadSalt: number) {
-    if (!Number.isInteger(threadSalt) || threadSalt < 0 || threadSalt >= 62 * 62) {
+    if (!Number.isInteger(threadSalt) || threadSalt < 0 || threadSalt >= QUEUE_ID_SALTS) {
       throw new RangeError(`queue id salt out of range: ${threadSalt}`);
     }
     this.salt0 = CODES[Math.floor(threadSalt / 62)];

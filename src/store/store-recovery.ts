@@ -1,22 +1,31 @@
 /**
  * store-recovery: replays every journal segment in order and rebuilds the
- * index. A torn tail (a frame cut short, or failing its checksum with nothing
- * after it) is truncated away. A record that fails its checksum in the middle
- * is copied to QUEUEDIR/corrupt/ (one file per record), overwritten in place
- * with padding so it is not reported again, logged, and the scan goes on. A
- * frame length that fails its check means the rest of the segment cannot be
- * trusted: the rest is copied to one corrupt file and the segment is cut
- * there. Only failures to read or write the queue directory itself throw.
+ * index. A record that fails its check is copied to QUEUEDIR/corrupt/ (one
+ * file per damaged range), overwritten in place with a padding frame so it
+ * is not reported again, logged, and the scan goes on from the next intact
+ * frame (store-resync): a damaged frame length loses only the damaged
+ * bytes, not the rest of the segment, and a length whose check word
+ * survived is repaired in place. The torn tail rule stays: bad bytes with
+ * no intact frame after them at the end of the journal's last data are a
+ * write cut short by a crash (never acknowledged) and are truncated away;
+ * the same in an earlier segment is damage, quarantined and cut. Once the
+ * journal is replayed one warning names how many messages the damage lost
+ * and their queue ids, where they could be read (a message whose record
+ * was damaged but which was finished, or copied forward intact, is not
+ * counted). A zero frame header followed by data is damage, not the end.
+ * Only failures to read or write the queue directory itself throw.
  */
 import { open } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from '../util/log.js';
-import { BODY_HEADER, encodeFrame, FRAME_HEADER, scanFrame } from './store-frame.js';
+import { openPrivate, PRIVATE_FILE_MODE } from '../util/private-files.js';
+import { BODY_HEADER, encodeFrame, FRAME_HEADER, scanFrame, type FrameScan } from './store-frame.js';
 import type { QueueIndex } from './store-index.js';
 import { scanMessageMeta, type MetaSummary } from './store-meta-scan.js';
 import {
   applyAdmin, applyOutcomes, decodeMeta, isFinished, KIND, type ChangeMeta,
 } from './store-records.js';
+import { damagedRecords, dataEnd, findNextFrame, repairHeader, resyncBudget } from './store-resync.js';
 import { CORRUPT_DIR, listSegments, segmentName, segmentPath, syncDir } from './store-segment.js';
 import type { QueuedMessage, RecipientOutcome } from './store-types.js';
 
@@ -25,20 +34,43 @@ export interface RecoveryReport {
   segments: number;
   records: number;
   messages: number;
+  /** Damaged ranges and malformed records moved to the corrupt area. */
   corrupt: number;
   tornTailBytes: number;
+  /** Frame lengths repaired from their check word (nothing lost). */
+  repaired: number;
+  /** Queue ids of messages lost with damaged records (read from the damaged bytes). */
+  lostMessages: string[];
+  /** Damaged records of which not even the kind or queue id could be read. */
+  unreadableRecords: number;
   ms: number;
 }
 
 /** Per-segment data size after recovery (bytes up to the end of good data). */
 export type SegmentSizes = Map<number, number>;
 
+/** What one recovery carries from segment to segment. */
+interface Replay {
+  queueDir: string;
+  index: QueueIndex;
+  report: RecoveryReport;
+  log: Logger | undefined;
+  /** Message ids read from damaged records: lost unless a later copy or done record says otherwise. */
+  lost: Set<string>;
+}
+
+/** Most lost ids named in the warning; the count is always whole. */
+const MAX_IDS_LOGGED = 100;
+
 /** Replays the journal into `index`; returns the report and each segment's data size. */
 export async function recoverJournal(
   queueDir: string, index: QueueIndex, log: Logger | undefined,
 ): Promise<{ report: RecoveryReport; sizes: SegmentSizes }> {
   const t0 = performance.now();
-  const report: RecoveryReport = { segments: 0, records: 0, messages: 0, corrupt: 0, tornTailBytes: 0, ms: 0 };
+  const report: RecoveryReport = {
+    segments: 0, records: 0, messages: 0, corrupt: 0, tornTailBytes: 0, repaired: 0, lostMessages: [], unreadableRecords: 0, ms: 0,
+  };
+  const replay: Replay = { queueDir, index, report, log, lost: new Set() };
   const sizes: SegmentSizes = new Map();
   const segments = await listSegments(queueDir);
   // Read the next segment while this one is replayed: the disk and the CPU
@@ -53,48 +85,91 @@ export async function recoverJournal(
     // A failed read-ahead is reported when its turn comes, not as an unhandled rejection.
     next?.catch(() => undefined);
     report.segments++;
-    sizes.set(segments[i], await replaySegment(queueDir, segments[i], buf, index, report, log));
+    // Asked only when a segment ends in bad bytes: is this the end of the journal's data?
+    const atTail = async (): Promise<boolean> => !(await anyHoldsData(queueDir, segments.slice(i + 1)));
+    sizes.set(segments[i], await replaySegment(replay, segments[i], buf, atTail));
   }
   report.messages = index.size;
+  for (const id of replay.lost) if (!index.has(id)) report.lostMessages.push(id);
+  if (report.lostMessages.length > 0 || report.unreadableRecords > 0) log?.warning(lostLine(report));
   report.ms = Math.round(performance.now() - t0);
   return { report, sizes };
 }
 
-async function replaySegment(
-  queueDir: string, segment: number, buf: Buffer, index: QueueIndex, report: RecoveryReport, log: Logger | undefined,
-): Promise<number> {
+/** "journal recovery: 2 messages lost in damaged records: ID1, ID2; 1 damaged record whose queue id cannot be read". */
+function lostLine(r: RecoveryReport): string {
+  const n = r.lostMessages.length;
+  let text = `journal recovery: ${n} message${n === 1 ? '' : 's'} lost in damaged records`;
+  if (n > 0) {
+    text += `: ${r.lostMessages.slice(0, MAX_IDS_LOGGED).join(', ')}`;
+    if (n > MAX_IDS_LOGGED) text += ` and ${n - MAX_IDS_LOGGED} more`;
+  }
+  const u = r.unreadableRecords;
+  if (u > 0) text += `; ${u} damaged record${u === 1 ? '' : 's'} whose queue id cannot be read`;
+  return text;
+}
+
+/** Why a frame was not taken, for the log line. */
+function damageName(f: FrameScan): string {
+  switch (f.status) {
+    case 'bad-crc': return 'checksum mismatch';
+    case 'bad-length': return 'bad frame length';
+    case 'short': return 'frame runs past the segment end';
+    default: return 'zeroed frame header';
+  }
+}
+
+async function replaySegment(replay: Replay, segment: number, buf: Buffer, atTail: () => Promise<boolean>): Promise<number> {
+  const { queueDir, report, log } = replay;
   const path = segmentPath(queueDir, segment);
+  const name = segmentName(segment);
+  const budget = resyncBudget(buf.length);
   let offset = 0;
   for (;;) {
     const f = scanFrame(buf, offset);
-    if (f.status === 'end') return offset;
     if (f.status === 'ok') {
       report.records++;
-      if (!applyRecord(index, segment, f.kind, buf, f.metaStart, f.metaEnd, f.blobOffset, f.blobLength)) {
+      if (!applyRecord(replay, segment, f.kind, buf, f.metaStart, f.metaEnd, f.blobOffset, f.blobLength)) {
         await quarantine(queueDir, segment, offset, buf.subarray(offset, f.end), 'malformed record', log);
         await padRecord(path, offset, f.end - offset - FRAME_HEADER);
         report.corrupt++;
+        // Its checksum holds but its meta does not read: whatever it held is counted as unreadable.
+        report.unreadableRecords++;
       }
       offset = f.end;
       continue;
     }
-    if (f.status === 'bad-crc' && scanFrame(buf, f.end).status !== 'end') {
-      await quarantine(queueDir, segment, offset, buf.subarray(offset, f.end), 'checksum mismatch', log);
-      await padRecord(path, offset, f.end - offset - FRAME_HEADER);
-      report.corrupt++;
-      offset = f.end;
+    const end = dataEnd(buf, offset);
+    if (f.status === 'end' && end === offset) return offset;
+    if (f.status === 'bad-length' && repairHeader(buf, offset, budget)) {
+      await writeAt(path, buf.subarray(offset, offset + 8), offset);
+      report.repaired++;
+      log?.warning(`journal ${name}: bad frame length at offset ${offset} repaired from its check word`);
       continue;
     }
-    const dataEnd = lastNonZero(buf, offset);
-    if (f.status === 'bad-length') {
-      await quarantine(queueDir, segment, offset, buf.subarray(offset, dataEnd), 'bad frame length, rest of segment', log);
-      report.corrupt++;
-    } else {
-      report.tornTailBytes += dataEnd - offset;
-      log?.warning(`journal ${segmentName(segment)}: torn tail of ${dataEnd - offset} bytes at offset ${offset} truncated`);
+    const next = findNextFrame(buf, offset + FRAME_HEADER + BODY_HEADER, end, budget);
+    if (next.at < 0 && !next.exhausted && (await atTail())) {
+      report.tornTailBytes += end - offset;
+      log?.warning(`journal ${name}: torn tail of ${end - offset} bytes at offset ${offset} truncated`);
+      await cutSegment(path, offset);
+      return offset;
     }
-    await cutSegment(path, offset);
-    return offset;
+    const until = next.at < 0 ? end : next.at;
+    const lost = damagedRecords(buf, until, [offset, ...next.suspects.filter((p) => p < until)]);
+    for (const id of lost.messages) replay.lost.add(id);
+    report.unreadableRecords += lost.unreadable;
+    report.corrupt++;
+    let how: string;
+    if (next.at >= 0) how = `resynchronised at offset ${next.at}`;
+    else if (next.exhausted) how = 'too many false frame starts to search on; segment cut there';
+    else how = 'no intact frame after it; segment cut there';
+    await quarantine(queueDir, segment, offset, buf.subarray(offset, until), damageName(f), log, how);
+    if (next.at < 0) {
+      await cutSegment(path, offset);
+      return offset;
+    }
+    await padRecord(path, offset, next.at - offset - FRAME_HEADER);
+    offset = next.at;
   }
 }
 
@@ -106,8 +181,9 @@ const summary: MetaSummary = { queueId: '', hold: false, ready: false };
  * its own small meta, and unpacks the message it changes.
  */
 function applyRecord(
-  index: QueueIndex, segment: number, kind: number, buf: Buffer, metaStart: number, metaEnd: number, blobOffset: number, blobLength: number,
+  replay: Replay, segment: number, kind: number, buf: Buffer, metaStart: number, metaEnd: number, blobOffset: number, blobLength: number,
 ): boolean {
+  const index = replay.index;
   if (kind === 0) return true;
   if (kind === KIND.MESSAGE) {
     if (!scanMessageMeta(buf, metaStart, metaEnd, summary)) return false;
@@ -119,7 +195,11 @@ function applyRecord(
   if (!meta) return false;
   const change = meta as unknown as ChangeMeta;
   if (typeof change.i !== 'string') return false;
-  if (!index.has(change.i)) return true;
+  if (!index.has(change.i)) {
+    // A message whose record was damaged but which was done anyway was not lost.
+    if (kind === KIND.DONE && replay.lost.size > 0) replay.lost.delete(change.i);
+    return true;
+  }
   if (kind === KIND.DONE) {
     index.remove(change.i);
     return true;
@@ -142,11 +222,17 @@ function applyRecord(
 
 const READ_CHUNK = 16 * 1024 * 1024;
 
-/** Reads a whole segment into buffers[slot] (grown as needed); the bytes read. */
+/**
+ * Reads a whole segment into buffers[slot] (grown as needed); the bytes
+ * read. A segment left more open than 0600 (by an older version, which
+ * trusted the umask) is made 0600: it holds message bodies.
+ */
 async function readSegment(path: string, buffers: (Buffer | undefined)[], slot: number): Promise<Buffer> {
   const fh = await open(path, 'r');
   try {
-    const size = (await fh.stat()).size;
+    const st = await fh.stat();
+    if ((st.mode & 0o777) !== PRIVATE_FILE_MODE) await fh.chmod(PRIVATE_FILE_MODE);
+    const size = st.size;
     let buf = buffers[slot];
     if (!buf || buf.length < size) {
       buf = Buffer.allocUnsafeSlow(size);
@@ -164,17 +250,28 @@ async function readSegment(path: string, buffers: (Buffer | undefined)[], slot: 
   }
 }
 
-/** Index just past the last non-zero byte at or after `from` (at least `from`). */
-function lastNonZero(buf: Buffer, from: number): number {
-  let i = buf.length;
-  while (i > from && buf[i - 1] === 0) i--;
-  return i;
+/** True when one of these segments holds any data (its first frame is not all zeros). */
+async function anyHoldsData(queueDir: string, segments: number[]): Promise<boolean> {
+  const head = Buffer.alloc(4096);
+  for (const n of segments) {
+    const fh = await open(segmentPath(queueDir, n), 'r');
+    try {
+      const { bytesRead } = await fh.read(head, 0, head.length, 0);
+      if (dataEnd(head.subarray(0, bytesRead), 0) > 0) return true;
+    } finally {
+      await fh.close();
+    }
+  }
+  return false;
 }
 
-async function quarantine(queueDir: string, segment: number, offset: number, bytes: Buffer, why: string, log: Logger | undefined): Promise<void> {
+/** Copies damaged bytes to corrupt/SEGMENT-OFFSET (0600, synced) and logs where they went and what follows (`then`). */
+async function quarantine(
+  queueDir: string, segment: number, offset: number, bytes: Buffer, why: string, log: Logger | undefined, then?: string,
+): Promise<void> {
   const dir = join(queueDir, CORRUPT_DIR);
   const name = `${segmentName(segment).replace('.seg', '')}-${offset}`;
-  const fh = await open(join(dir, name), 'w');
+  const fh = await openPrivate(join(dir, name), 'w');
   try {
     await fh.writeFile(bytes);
     await fh.sync();
@@ -182,7 +279,19 @@ async function quarantine(queueDir: string, segment: number, offset: number, byt
     await fh.close();
   }
   await syncDir(dir);
-  log?.warning(`journal ${segmentName(segment)}: ${why} at offset ${offset}, ${bytes.length} bytes saved as ${CORRUPT_DIR}/${name}`);
+  log?.warning(`journal ${segmentName(segment)}: ${why} at offset ${offset}, ${bytes.length} bytes saved as ${CORRUPT_DIR}/${name}` +
+    (then ? `; ${then}` : ''));
+}
+
+/** Writes `bytes` over a segment at `offset` and makes them durable (a repaired frame header). */
+async function writeAt(path: string, bytes: Buffer, offset: number): Promise<void> {
+  const fh = await open(path, 'r+');
+  try {
+    await fh.write(bytes, 0, bytes.length, offset);
+    await fh.datasync();
+  } finally {
+    await fh.close();
+  }
 }
 
 /** Overwrites a quarantined record with a valid padding frame (kind 0), so later scans pass it. */

@@ -135,4 +135,9 @@ export const STORE_ERRORS = {
   IO: 'ERR_STORE_IO',
   CLOSED: 'ERR_STORE_CLOSED',
   NOT_FOUND: 'ERR_STORE_NOT_FOUND',
+  /**
+   * append() of a queue id the queue already holds (queued or being written):
+   * refused, never overwritten; the caller answers 4xx or tries a fresh id.
+   */
+  DUPLICATE_ID: 'ERR_STORE_DUPLICATE_ID',
 } as const;

@@ -18,10 +18,11 @@
  * fresh segment). Appends after close() reject with ERR_STORE_CLOSED.
  */
 import { writevSync } from 'node:fs';
-import { open, unlink, type FileHandle } from 'node:fs/promises';
+import { unlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { observe } from '../util/metrics-counters.js';
+import { openPrivate } from '../util/private-files.js';
 import { StoreError, writeFailure } from './store-errors.js';
 import type { EncodedFrame } from './store-frame.js';
 import { JOURNAL_DIR, segmentPath, syncDir } from './store-segment.js';
@@ -209,9 +210,9 @@ export class JournalWriter {
     }
   }
 
-  /** Creates, pre-sizes and syncs segment `n` (file and directory entry). */
+  /** Creates (0600, whatever the umask), pre-sizes and syncs segment `n` (file and directory entry). */
   private async createSegment(n: number): Promise<FileHandle> {
-    const fh = await open(segmentPath(this.queueDir, n), 'w+');
+    const fh = await openPrivate(segmentPath(this.queueDir, n), 'w+');
     try {
       try {
         await fh.truncate(this.opts.segmentBytes);

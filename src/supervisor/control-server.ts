@@ -7,9 +7,10 @@
  * a command may first stream {"line": "..."} lines. Malformed or oversized
  * requests get an error reply; nothing a client sends crashes the server.
  */
-import { chmodSync, existsSync, mkdirSync, unlinkSync } from 'node:fs';
+import { chmodSync, existsSync, unlinkSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { dirname, join } from 'node:path';
+import { makePrivateDirSync, PRIVATE_FILE_MODE } from '../util/private-files.js';
 
 /** Lets a command stream lines before its final reply. */
 export interface ControlStream {
@@ -45,8 +46,7 @@ export class ControlServer {
   async listen(queueDir: string): Promise<string> {
     const path = controlSocketPath(queueDir);
     const dir = dirname(path);
-    mkdirSync(dir, { recursive: true, mode: 0o700 });
-    chmodSync(dir, 0o700);
+    makePrivateDirSync(dir);
     // The caller holds the pid file, so a socket left here is from a dead daemon.
     if (existsSync(path)) unlinkSync(path);
     const server = createServer((socket) => this.accept(socket));
@@ -57,7 +57,7 @@ export class ControlServer {
         resolve();
       });
     });
-    chmodSync(path, 0o600);
+    chmodSync(path, PRIVATE_FILE_MODE);
     server.on('error', () => {
       // a failed accept must not take the daemon down
     });

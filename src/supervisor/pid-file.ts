@@ -1,10 +1,13 @@
 /**
  * pid-file: $queue_directory/pid/master.pid, as Postfix's master keeps it.
  * claimPidFile refuses (ERR_ALREADY_RUNNING) when the file names another
- * live process; a stale file is replaced. Writes are atomic (tmp + rename).
+ * live process; a stale file is replaced. Writes are atomic (tmp + rename);
+ * the directory is 0700 and the file 0600 whatever the umask, like the rest
+ * of the queue.
  */
-import { mkdirSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { makePrivateDirSync, PRIVATE_FILE_MODE } from '../util/private-files.js';
 import { SupervisorError } from './supervisor-error.js';
 
 /** The pid file's path for a queue directory. */
@@ -34,13 +37,14 @@ export function isAlive(pid: number): boolean {
 
 /** Writes this process's pid, unless another live process holds the file. */
 export function claimPidFile(path: string): void {
-  mkdirSync(dirname(path), { recursive: true, mode: 0o755 });
+  makePrivateDirSync(dirname(path));
   const old = readPidFile(path);
   if (old !== undefined && old !== process.pid && isAlive(old)) {
     throw new SupervisorError('ERR_ALREADY_RUNNING', `the Postrider mail system is already running (pid ${old})`);
   }
   const tmp = `${path}.${process.pid}.tmp`;
-  writeFileSync(tmp, `${String(process.pid).padStart(10)}\n`, { mode: 0o644 });
+  writeFileSync(tmp, `${String(process.pid).padStart(10)}\n`, { mode: PRIVATE_FILE_MODE });
+  chmodSync(tmp, PRIVATE_FILE_MODE);
   renameSync(tmp, path);
 }
 

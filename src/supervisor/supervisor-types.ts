@@ -12,9 +12,14 @@ import type { RoleSpec, SupervisorConfig } from './role-registry.js';
 export interface SupervisorOptions {
   config: SupervisorConfig;
   registry: RoleSpec[];
-  /** Heartbeat period (default 1000 ms); a worker missing `missedHeartbeats` (default 3) in a row is killed. */
+  /**
+   * Heartbeat period (default 1000 ms); a worker that misses `missedHeartbeats`
+   * (default 3) without CPU progress is dead and killed.
+   */
   heartbeatMs?: number;
   missedHeartbeats?: number;
+  /** How long a busy worker (CPU time advancing) may go without answering (default: supervisor_busy_timeout, 60 s). */
+  busyTimeoutMs?: number;
   /** How long start() waits for every actor's ready (default 30 s). */
   readyTimeoutMs?: number;
   /** How long an actor may take to drain, then to shut down (default 30 s and 5 s). */
@@ -71,6 +76,8 @@ export interface Slot {
 
 export interface Incarnation {
   uid: number;
+  /** Its queue-id salt (supervisor-salts), from activation until its thread has exited; none for a spare. */
+  idSalt?: number;
   worker: Worker;
   threadId: number;
   slot?: Slot;

@@ -2,9 +2,11 @@
  * supervisor: the main thread's tree of actor workers (Postfix's master).
  * Starts one worker per planned instance, wires a MessageChannel between
  * every pair of instances whose roles talk, restarts a crashed instance
- * one-for-one (from a warm spare when the role has one), detects hangs by
- * missed heartbeats, stops the tree when restarts exceed the intensity
- * limit, drains and stops on stop(), replaces every instance on reload(),
+ * one-for-one (from a warm spare when the role has one), ends threads the
+ * watchdog finds dead (or busy for too long; supervisor-watchdog), throttles
+ * restarts that exceed the intensity limit once the daemon serves and fails
+ * the start when they do before (restart-policy), drains and stops on
+ * stop(), replaces every instance on reload(),
  * and serves the control socket. Errors reach callers as SupervisorError or
  * ActorCallError; a worker's crash is logged, never thrown. The shared
  * records and public types are in supervisor-types.ts, the status report in
@@ -25,15 +27,17 @@ import { ControlServer } from './control-server.js';
 import type { EventLoopUtilization } from 'node:perf_hooks';
 import { registerBuiltinCommands } from './control-commands.js';
 import { claimPidFile, pidFilePath, releasePidFile } from './pid-file.js';
-import { RestartIntensity } from './restart-policy.js';
+import { RestartPolicy } from './restart-policy.js';
 import { inlineRoles } from '../protocol/role-catalogue.js';
 import { inlineOverridesOf, planSlots, transportsOf, type RoleSpec, type SlotPlan, type SupervisorConfig } from './role-registry.js';
 import { SupervisorError } from './supervisor-error.js';
 import { refuseInvalid, reloadSlots, type ReloadHost } from './supervisor-reload.js';
 import { supervisorStatus } from './supervisor-status.js';
 import { deferred, oneLine, type Incarnation, type Slot, type SupervisorOptions, type SupervisorStatus } from './supervisor-types.js';
+import { SaltPool } from './supervisor-salts.js';
 import { Wiring } from './supervisor-wiring.js';
 import { drainWorker, exitReason, onWorkerMessage, postTo, shutdownWorker, spawnWorker, type WorkerEvents } from './supervisor-worker.js';
+import { Watchdog } from './supervisor-watchdog.js';
 
 // The public types live with the records they share fields with; importers keep using this module.
 export type { ActorStatus, SupervisorOptions, SupervisorStatus } from './supervisor-types.js';
@@ -41,7 +45,10 @@ export type { ActorStatus, SupervisorOptions, SupervisorStatus } from './supervi
 /** The version logged at start and reload: mail_version's value in the parameter table. */
 const MAIL_VERSION = parameterInfo('mail_version')?.default ?? '';
 
-/** The supervisor tree. Events: 'fatal' (reason), 'restart' ({ role, instance, ms, spare }), 'stopped' (exit code). */
+/**
+ * The supervisor tree. Events: 'fatal' (reason), 'restart' ({ role, instance, ms, spare }),
+ * 'throttle' ({ role, instance, delayMs, reason }), 'stopped' (exit code).
+ */
 export class Supervisor extends EventEmitter {
   /** The control socket; other parts register their commands here before start(). */
   readonly control = new ControlServer();
@@ -59,7 +66,12 @@ export class Supervisor extends EventEmitter {
   private readonly providers = new Map<string, () => Promise<unknown>>();
   private readonly startHooks: Array<() => Promise<void>> = [];
   private readonly retiring = new Set<Promise<void>>();
-  private intensity: RestartIntensity;
+  /** The queue-id salt of every live incarnation: no two live ones share one. */
+  private readonly salts = new SaltPool();
+  private readonly restartPolicy: RestartPolicy;
+  private readonly watchdog: Watchdog;
+  /** Restarts waiting out a throttle delay, so stop() can cancel them. */
+  private readonly throttled = new Set<NodeJS.Timeout>();
   private nextUid = 1;
   private started = false;
   private startedAt = Date.now();
@@ -82,9 +94,20 @@ export class Supervisor extends EventEmitter {
     this.config = opts.config;
     this.main = new MainConfig(opts.config.params, opts.config.dir);
     this.registry = new Map(opts.registry.map((s) => [s.role, s]));
-    this.intensity = RestartIntensity.fromParams(opts.config.params, opts.config.dir);
+    this.restartPolicy = RestartPolicy.fromParams(opts.config.params, opts.config.dir);
     this.heartbeatMs = opts.heartbeatMs ?? 1000;
     this.missed = opts.missedHeartbeats ?? 3;
+    this.watchdog = new Watchdog({
+      heartbeatMs: this.heartbeatMs,
+      missed: this.missed,
+      busyTimeoutMs: opts.busyTimeoutMs ?? busyTimeoutMs(this.main),
+      log: this.log,
+      kill: (inc, why) => {
+        inc.hung = true;
+        this.log.warning(`process ${inc.slot?.role} pid ${inc.threadId}: ${why}; killed`);
+        void inc.worker.terminate();
+      },
+    });
     this.cores = opts.cores ?? availableParallelism();
     this.drainTimeoutMs = opts.drainTimeoutMs ?? 30_000;
     this.shutdownTimeoutMs = opts.shutdownTimeoutMs ?? 5_000;
@@ -189,7 +212,8 @@ export class Supervisor extends EventEmitter {
     refuseInvalid(newConfig);
     this.config = newConfig;
     this.main = new MainConfig(newConfig.params, newConfig.dir);
-    this.intensity = RestartIntensity.fromParams(newConfig.params, newConfig.dir);
+    this.restartPolicy.configure(newConfig.params, newConfig.dir);
+    if (this.opts.busyTimeoutMs === undefined) this.watchdog.opts.busyTimeoutMs = busyTimeoutMs(this.main);
     await reloadSlots(this.reloadHost, planSlots(newConfig, this.opts.registry, this.cores).slots);
     this.log.info(`reload -- version ${MAIL_VERSION}, configuration ${newConfig.dir}`);
   }
@@ -281,11 +305,12 @@ export class Supervisor extends EventEmitter {
     return slot;
   }
 
-  private assignment(slot: Slot, uid: number): ActorAssignment {
+  private assignment(slot: Slot, uid: number, idSalt: number): ActorAssignment {
     return {
       role: slot.role,
       instance: slot.instance,
       uid,
+      idSalt,
       params: this.config.params,
       dir: this.config.dir,
       service: slot.service,
@@ -308,21 +333,34 @@ export class Supervisor extends EventEmitter {
     this.spares.set(spec.role, inc);
   }
 
-  /** Starts an incarnation for the slot (from the warm spare when there is one) and wires it. */
+  /**
+   * Starts an incarnation for the slot (from the warm spare when there is
+   * one) and wires it. It gets a queue-id salt of its own: the incarnation
+   * it replaces may still be draining with its salt.
+   */
   private launch(slot: Slot): Incarnation {
+    const idSalt = this.salts.take();
     let inc = this.spares.get(slot.role);
     if (inc && inc.state === 'spare') {
       this.spares.delete(slot.role);
       inc.slot = slot;
       inc.state = 'starting';
       inc.startedAt = Date.now();
-      postTo(inc, { ctl: 'activate', assignment: this.assignment(slot, inc.uid) }, this.log);
+      inc.idSalt = idSalt;
+      postTo(inc, { ctl: 'activate', assignment: this.assignment(slot, inc.uid, idSalt) }, this.log);
       // keep a warm one for the next crash, once this one serves
       const spec = slot.spec;
       void inc.ready.promise.then(() => this.makeSpare(spec), () => undefined);
     } else {
-      inc = this.spawn(slot.spec, (uid) => ({ spare: false, assignment: this.assignment(slot, uid) }));
+      try {
+        inc = this.spawn(slot.spec, (uid) => ({ spare: false, assignment: this.assignment(slot, uid, idSalt) }));
+      } catch (err) {
+        // No thread, no exit to give the salt back at.
+        this.salts.release(idSalt);
+        throw err;
+      }
       inc.slot = slot;
+      inc.idSalt = idSalt;
     }
     slot.current = inc;
     this.wiring.wire(inc);
@@ -330,22 +368,21 @@ export class Supervisor extends EventEmitter {
   }
 
   private beat(): void {
+    const now = Date.now();
     for (const inc of this.incarnations.values()) {
       if (inc.state !== 'running' && inc.state !== 'draining') continue;
-      if (inc.sentPings - inc.lastPong >= this.missed && !inc.hung) {
-        inc.hung = true;
-        this.log.warning(`process ${inc.slot?.role} pid ${inc.threadId}: not responding (${this.missed} heartbeats missed); killed`);
-        void inc.worker.terminate();
-        continue;
-      }
+      if (inc.hung || !this.watchdog.check(inc, now)) continue;
       inc.sentPings++;
       postTo(inc, { ctl: 'ping', seq: inc.sentPings }, this.log);
     }
   }
 
   private onExit(inc: Incarnation, code: number): void {
+    const wasReady = inc.state === 'running' || inc.state === 'draining';
     inc.state = 'exited';
     this.incarnations.delete(inc.uid);
+    // The thread can make no more ids: its salt may go to a later incarnation.
+    if (inc.idSalt !== undefined) this.salts.release(inc.idSalt);
     inc.exited.resolve(code);
     const slot = inc.slot;
     if (!slot) {
@@ -360,20 +397,32 @@ export class Supervisor extends EventEmitter {
     this.log.warning(`process ${slot.role} pid ${inc.threadId} exit status ${code}${reason ? ` (${reason})` : ''}`);
     inc.ready.reject(new SupervisorError('ERR_NOT_READY', `${slot.role}[${slot.instance}] exited`));
     if (slot.current !== inc || slot.removed) return;
-    this.restart(slot, Date.now());
+    const crashedAt = Date.now();
+    const decision = this.restartPolicy.decide(slot, `${slot.role}[${slot.instance}]`, crashedAt, this.started, wasReady);
+    if (decision.kind === 'fatal') {
+      this.log.fatal(decision.reason);
+      flushLog();
+      this.emit('fatal', decision.reason);
+      if (!this.stopping) this.stopping = this.halt().then(() => this.finish(1));
+      return;
+    }
+    if (decision.kind === 'now') {
+      this.restart(slot, crashedAt);
+      return;
+    }
+    this.log.warning(`${decision.reason}; restarting ${slot.role}[${slot.instance}] in ${decision.delayMs / 1000} s`);
+    this.emit('throttle', { role: slot.role, instance: slot.instance, delayMs: decision.delayMs, reason: decision.reason });
+    const timer = setTimeout(() => {
+      this.throttled.delete(timer);
+      // A reload may have given the slot a new incarnation meanwhile.
+      if (this.stopping || slot.removed || slot.current !== inc) return;
+      this.restart(slot, crashedAt);
+    }, decision.delayMs);
+    this.throttled.add(timer);
   }
 
   private restart(slot: Slot, crashedAt: number): void {
     slot.restarts++;
-    if (this.intensity.record(crashedAt)) {
-      const n = this.intensity.count(crashedAt);
-      const reason = `restart intensity exceeded: ${n} restarts in ${this.intensity.windowSeconds} s; last: ${slot.role}[${slot.instance}]`;
-      this.log.fatal(reason);
-      flushLog();
-      this.emit('fatal', reason);
-      if (!this.stopping) this.stopping = this.halt().then(() => this.finish(1));
-      return;
-    }
     const spare = this.spares.get(slot.role)?.state === 'spare';
     const inc = this.launch(slot);
     void inc.ready.promise.then(
@@ -432,6 +481,8 @@ export class Supervisor extends EventEmitter {
   private async halt(): Promise<void> {
     if (this.heartbeat) clearInterval(this.heartbeat);
     this.heartbeat = undefined;
+    for (const t of this.throttled) clearTimeout(t);
+    this.throttled.clear();
     const all = [...this.incarnations.values()];
     for (const inc of all) inc.expectedExit = true;
     for (const slot of this.slots) if (!slot.firstReady.settled) slot.firstReady.reject(new SupervisorError('ERR_STOPPING', 'stopping'));
@@ -447,5 +498,14 @@ export class Supervisor extends EventEmitter {
     flushLog();
     this.emit('stopped', code);
     this.resolveDone(code);
+  }
+}
+
+/** supervisor_busy_timeout in milliseconds (60 s when unset or malformed; check reports it). */
+function busyTimeoutMs(main: MainConfig): number {
+  try {
+    return main.get('supervisor_busy_timeout') ? main.time('supervisor_busy_timeout') * 1000 : 60_000;
+  } catch {
+    return 60_000;
   }
 }

@@ -1,6 +1,8 @@
 /**
  * cleanup content checks: header_checks inline (each action, log lines as
- * Postfix), body_checks and mime_header_checks through the worker pool.
+ * Postfix), body_checks and mime_header_checks through the worker pool; and
+ * what keeps them from stalling: linear-time patterns, the budget of
+ * backreference rules, body_checks_time_limit, mime_nesting_limit.
  */
 process.env.TZ = 'UTC';
 import { test, before, after } from 'node:test';
@@ -8,8 +10,9 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Cleanup } from '../../src/cleanup/cleanup.js';
+import { HEADER_CHECKS_BUDGET_MS, type Cleanup } from '../../src/cleanup/cleanup.js';
 import { logLines, makeCleanup, queued, smtpInput, SUFFIX } from './cleanup-fixture.js';
+import { nestedMimeMessage } from '../helpers/nested-mime.js';
 
 let dir: string;
 let headers: Cleanup;
@@ -196,6 +199,74 @@ test('nested_header_checks see the headers of an attached message; its MIME head
       assert.equal((await off.process(smtpInput(attached('forwarded spam')))).action, 'queue', 'without nested_header_checks the attached Subject passes');
     } finally {
       await off.close();
+    }
+  } finally {
+    await rm(d, { recursive: true, force: true });
+  }
+});
+
+const HOSTILE = 'a'.repeat(40) + '!';
+
+test('header_checks that would backtrack forever: RE2 answers at once, a backreference rule fails within its budget and defers', async () => {
+  const d = await mkdtemp(join(tmpdir(), 'cleanup-redos-'));
+  try {
+    await writeFile(join(d, 'hc'), '/^Subject: (a+)+$/ REJECT nested quantifier\n');
+    await writeFile(join(d, 'hc_backref'), '/^Subject: (a+)+\\1$/ REJECT backreference\n');
+    const linear = makeCleanup({ header_checks: 'regexp:hc' }, d);
+    const backref = makeCleanup({ header_checks: `pcre:${join(d, 'hc_backref')}` }, d);
+    try {
+      queued(await linear.process(smtpInput(`Subject: ${HOSTILE}\r\n\r\nx\r\n`)));
+      assert.deepEqual(await linear.process(smtpInput('Subject: aaaa\r\n\r\nx\r\n')), { action: 'reject', reason: '5.7.1 nested quantifier' });
+      logLines.length = 0;
+      assert.deepEqual(await backref.process(smtpInput(`Subject: ${HOSTILE}\r\n\r\nx\r\n`)), { action: 'reject', reason: '4.3.0 header_checks map lookup problem' });
+      assert.ok(logLines.some((l) => l.endsWith(`warning: pcre map ${join(d, 'hc_backref')}, line 1: match time limit of ${HEADER_CHECKS_BUDGET_MS} ms exceeded`)), logLines.join('\n'));
+      assert.ok(logLines.some((l) => l.endsWith('warning: 4ZxYqT1abcDEF: header_checks map lookup problem -- message not accepted, try again later')), logLines.join('\n'));
+      assert.deepEqual(await backref.process(smtpInput('Subject: aa\r\n\r\nx\r\n')), { action: 'reject', reason: '5.7.1 backreference' }, 'the next message is checked as usual');
+    } finally {
+      await Promise.all([linear.close(), backref.close()]);
+    }
+  } finally {
+    await rm(d, { recursive: true, force: true });
+  }
+});
+
+test('a body check past body_checks_time_limit defers the message, and the next one is checked', async () => {
+  const d = await mkdtemp(join(tmpdir(), 'cleanup-stuck-'));
+  try {
+    await writeFile(join(d, 'bc'), '/^(a+)+\\1$/ REJECT stuck\n/^BUY NOW/ REJECT body spam\n');
+    const c = makeCleanup({ body_checks: 'pcre:bc', body_checks_time_limit: '1s' }, d);
+    try {
+      logLines.length = 0;
+      assert.deepEqual(await c.process(smtpInput(`Subject: x\r\n\r\n${HOSTILE}\r\n`)), { action: 'reject', reason: '4.3.0 body_checks_time_limit exceeded' });
+      assert.ok(logLines.some((l) => l.endsWith('warning: 4ZxYqT1abcDEF: body_checks_time_limit (1 s) exceeded -- message not accepted, try again later')), logLines.join('\n'));
+      assert.deepEqual(await c.process(smtpInput('Subject: x\r\n\r\nBUY NOW\r\n')), { action: 'reject', reason: '5.7.1 body spam' });
+    } finally {
+      await c.close();
+    }
+  } finally {
+    await rm(d, { recursive: true, force: true });
+  }
+});
+
+test('MIME nesting past mime_nesting_limit is rejected as Postfix does when header checks are in use, and only then', async () => {
+  const d = await mkdtemp(join(tmpdir(), 'cleanup-nesting-'));
+  try {
+    await writeFile(join(d, 'hc'), '/^Subject: never/ REJECT\n');
+    await writeFile(join(d, 'bc'), '/^never matches$/ REJECT\n');
+    const withHeaderChecks = makeCleanup({ header_checks: 'regexp:hc' }, d);
+    const bodyOnly = makeCleanup({ body_checks: 'regexp:bc' }, d);
+    const deep = nestedMimeMessage(40_000);
+    try {
+      logLines.length = 0;
+      assert.deepEqual(await withHeaderChecks.process(smtpInput(deep)), { action: 'reject', reason: '5.6.0 MIME nesting exceeds safety limit' });
+      assert.ok(
+        logLines.some((l) => l.endsWith('4ZxYqT1abcDEF: reject: mime-error MIME nesting exceeds safety limit: Content-Type: multipart/mixed; boundary="b102" from mail.sender.example[192.0.2.10]; from=<alice@sender.example> to=<bob@rcpt.example>')),
+        logLines.join('\n'),
+      );
+      queued(await withHeaderChecks.process(smtpInput(nestedMimeMessage(100))));
+      queued(await bodyOnly.process(smtpInput(deep)));
+    } finally {
+      await Promise.all([withHeaderChecks.close(), bodyOnly.close()]);
     }
   } finally {
     await rm(d, { recursive: true, force: true });

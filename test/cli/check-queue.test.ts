@@ -26,16 +26,17 @@ async function inTempDir(fn: (root: string) => void | Promise<void>): Promise<vo
   }
 }
 
-/** A queue directory laid out as the daemon leaves it, with sound modes. */
+/** A queue directory laid out as the daemon leaves it, with sound modes: directories 0700, files 0600. */
 function soundQueue(root: string): string {
   const q = join(root, 'queue');
-  mkdirSync(q, { mode: 0o755 });
-  for (const [d, m] of [['private', 0o700], ['maildrop', 0o700], ['journal', 0o755], ['corrupt', 0o755], ['pid', 0o755]] as const) {
+  mkdirSync(q);
+  for (const d of ['private', 'maildrop', 'journal', 'corrupt', 'pid']) {
     mkdirSync(join(q, d));
-    chmodSync(join(q, d), m);
+    chmodSync(join(q, d), 0o700);
   }
-  writeFileSync(join(q, 'journal', '0000000001.seg'), Buffer.alloc(64), { mode: 0o644 });
-  chmodSync(q, 0o755);
+  writeFileSync(join(q, 'journal', '0000000001.seg'), Buffer.alloc(64));
+  chmodSync(join(q, 'journal', '0000000001.seg'), 0o600);
+  chmodSync(q, 0o700);
   return q;
 }
 
@@ -47,6 +48,7 @@ test('a sound queue directory has no problems, and a missing one is created', ()
     const fresh = join(root, 'new', 'spool');
     assert.deepEqual(checkQueueDirectory(fresh), []);
     assert.ok(statSync(fresh).isDirectory(), 'check creates the queue directory, as postfix check does');
+    assert.equal(statSync(fresh).mode & 0o777, 0o700, 'private whatever the umask');
     assert.deepEqual(codes(join(root, 'absent'), { create: false }), ['QUEUE_MISSING']);
   }));
 
@@ -71,7 +73,7 @@ test('private/ and maildrop/ writable by others are errors; merely readable is a
     const priv = p.find((x) => x.message.endsWith(join(q, 'private')))!;
     assert.equal(priv.severity, 'error');
     assert.equal(priv.code, 'QUEUE_WRITABLE_BY_OTHERS');
-    assert.match(priv.message, /mode 0777/);
+    assert.match(priv.message, /\(mode 0777, expected 0700\)/);
     const drop = p.find((x) => x.message.endsWith(join(q, 'maildrop')))!;
     assert.equal(drop.severity, 'warning');
     assert.equal(drop.code, 'QUEUE_TOO_OPEN');
@@ -93,7 +95,7 @@ test('a control socket open to others is an error; 0600 is fine', async () => {
     const p = checkQueueDirectory(q);
     assert.equal(p.length, 1);
     assert.equal(p[0]!.severity, 'error');
-    assert.match(p[0]!.message, /group or other writable \(mode 0666\): .*private\/control$/);
+    assert.match(p[0]!.message, /group or other writable \(mode 0666, expected 0600\): .*private\/control$/);
   } finally {
     await new Promise<void>((res) => server.close(() => res()));
     rmSync(root, { recursive: true, force: true });
@@ -116,10 +118,54 @@ test('journal segments: writable by others, or not a regular file, is an error',
     assert.match(p[1]!.message, /not a regular file: .*0000000003\.seg$/);
   }));
 
+test('a queue an older version left to the umask (0755 directories, 0644 files) is reported one line per path, with the mode found and expected', () =>
+  inTempDir((root) => {
+    const q = soundQueue(root);
+    chmodSync(q, 0o755);
+    for (const d of ['journal', 'corrupt', 'pid']) chmodSync(join(q, d), 0o755);
+    chmodSync(join(q, 'journal', '0000000001.seg'), 0o644);
+    writeFileSync(join(q, 'corrupt', '0000000001-100'), 'bad');
+    chmodSync(join(q, 'corrupt', '0000000001-100'), 0o644);
+    writeFileSync(join(q, 'pid', 'master.pid'), `${String(process.pid).padStart(10)}\n`);
+    chmodSync(join(q, 'pid', 'master.pid'), 0o644);
+    const p = checkQueueDirectory(q).filter((x) => x.code === 'QUEUE_TOO_OPEN');
+    const expected = [
+      [q, '0755', '0700'],
+      [join(q, 'journal'), '0755', '0700'],
+      [join(q, 'corrupt'), '0755', '0700'],
+      [join(q, 'pid'), '0755', '0700'],
+      [join(q, 'pid', 'master.pid'), '0644', '0600'],
+      [join(q, 'journal', '0000000001.seg'), '0644', '0600'],
+      [join(q, 'corrupt', '0000000001-100'), '0644', '0600'],
+    ];
+    assert.equal(p.length, expected.length, p.map(formatQueueProblem).join('\n'));
+    for (const [path, found, want] of expected) {
+      const line = p.filter((x) => x.message.endsWith(`: ${path}`));
+      assert.equal(line.length, 1, `one line for ${path}`);
+      assert.equal(line[0]!.severity, 'warning');
+      assert.equal(formatQueueProblem(line[0]!), `postrider: warning: open to group or other (mode ${found}, expected ${want}): ${path}`);
+    }
+  }));
+
+test('a mode that keeps the daemon out of its own queue (0500, 0400) is an error naming the mode expected', () =>
+  inTempDir((root) => {
+    const q = soundQueue(root);
+    chmodSync(join(q, 'corrupt'), 0o500);
+    writeFileSync(join(q, 'pid', 'master.pid'), `${String(process.pid).padStart(10)}\n`);
+    chmodSync(join(q, 'pid', 'master.pid'), 0o400);
+    const p = checkQueueDirectory(q);
+    const closed = p.filter((x) => x.code === 'QUEUE_TOO_CLOSED');
+    assert.equal(closed.length, 2, p.map(formatQueueProblem).join('\n'));
+    assert.ok(closed.every((x) => x.severity === 'error'));
+    assert.match(closed[0]!.message, /^not usable by its owner \(mode 0500, expected 0700\): .*corrupt$/);
+    assert.match(closed[1]!.message, /^not usable by its owner \(mode 0400, expected 0600\): .*master\.pid$/);
+    chmodSync(join(q, 'corrupt'), 0o700);
+  }));
+
 test('every record in corrupt/ is reported with its count', () =>
   inTempDir((root) => {
     const q = soundQueue(root);
-    for (let i = 0; i < 3; i++) writeFileSync(join(q, 'corrupt', `0000000001.seg.${i * 100}`), 'bad');
+    for (let i = 0; i < 3; i++) writeFileSync(join(q, 'corrupt', `0000000001.seg.${i * 100}`), 'bad', { mode: 0o600 });
     const p = checkQueueDirectory(q);
     assert.equal(p.length, 1);
     assert.equal(p[0]!.code, 'QUEUE_CORRUPT');
@@ -130,7 +176,7 @@ test('a pid file naming a dead process is stale; one naming a live process is no
   inTempDir((root) => {
     const q = soundQueue(root);
     const pidFile = join(q, 'pid', 'master.pid');
-    writeFileSync(pidFile, `${String(process.pid).padStart(10)}\n`);
+    writeFileSync(pidFile, `${String(process.pid).padStart(10)}\n`, { mode: 0o600 });
     assert.deepEqual(checkQueueDirectory(q), []);
     const dead = spawnSync(process.execPath, ['-e', '0']).pid!;
     writeFileSync(pidFile, `${String(dead).padStart(10)}\n`);
@@ -167,7 +213,7 @@ test('postrider check prints queue problems on standard error and exits 1 on an 
     chmodSync(join(c.queue, 'private'), 0o777);
     const bad = await postrider(['-c', c.dir, 'check']);
     assert.equal(bad.code, 1);
-    assert.match(bad.stderr, /^postrider: error: group or other writable \(mode 0777\): .*private$/m);
+    assert.match(bad.stderr, /^postrider: error: group or other writable \(mode 0777, expected 0700\): .*private$/m);
   } finally {
     c.cleanup();
   }

@@ -206,3 +206,9 @@ test('formatProblem omits the line when it is 0 and keeps one line', () => {
   assert.equal(formatProblem({ severity: 'error', file: '/e/master.cf', line: 0, message: 'cannot open file: ENOENT' }), 'postrider: error: /e/master.cf: cannot open file: ENOENT');
   assert.equal(formatProblem({ severity: 'warning', file: 'f', line: 3, message: 'a\nb' }), 'postrider: warning: f, line 3: a b');
 });
+
+test('local_header_rewrite_clients entries cleanup does not evaluate are warnings', () => {
+  assert.deepEqual(problemsOf('local_header_rewrite_clients = permit_mynetworks, permit_tls_clientcerts\n'), [
+    'warning 1 local_header_rewrite_clients: permit_tls_clientcerts is not supported by this version of Postrider; it matches no client',
+  ]);
+});

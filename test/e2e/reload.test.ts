@@ -1,7 +1,8 @@
 /**
  * reload with the real daemon: a session in progress finishes under the old
- * configuration, new sessions get the new one, and a broken configuration
- * is refused with a one-line error while the running one stays.
+ * configuration, new sessions get the new one, the old and the new smtpd
+ * side by side never hand out one queue id twice, and a broken
+ * configuration is refused with a one-line error while the running one stays.
  */
 import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
@@ -49,6 +50,51 @@ test('a session open across a reload finishes, and new sessions see the new conf
     });
   });
   assert.match(banner, /after-reload/);
+});
+
+/** The queue id in the Received header Postrider added (the first one). */
+function receivedId(raw: Buffer): string | undefined {
+  return /^Received: [^]*?\sid ([0-9A-Za-z]{12})\b/m.exec(raw.toString('latin1'))?.[1];
+}
+
+test('kept-open sessions on the draining old smtpd and on the new one get distinct queue ids, and every 250 reaches the next hop', { timeout: 180_000 }, async () => {
+  const PER_SESSION = 400;
+  const ownSink = await startSmtpSink();
+  const d = await startDaemon({ params: { relayhost: `[127.0.0.1]:${ownSink.port}` } });
+  try {
+    const old = await SourceConnection.open('127.0.0.1', d.port);
+    assert.equal((await old.hello('old.test')).ok, true);
+    // The old smtpd drains: it keeps this session while the new one listens.
+    const r = await d.cli(['reload']);
+    assert.equal(r.code, 0, r.stderr);
+    const fresh = await SourceConnection.open('127.0.0.1', d.port);
+    assert.equal((await fresh.hello('new.test')).ok, true);
+    const queued = new Map<string, string>();
+    const refused: string[] = [];
+    const run = async (c: SourceConnection, name: string): Promise<void> => {
+      for (let i = 0; i < PER_SESSION; i++) {
+        const tag = `${name}-${i}`;
+        const out = await c.sendMessage(`${name}@client.test`, [`${tag}@remote.test`], { head: `Subject: ${tag}\r\n\r\nbody ${tag}\r\n.\r\n` });
+        const id = out.accepted ? /queued as ([0-9A-Za-z]+)/.exec(out.reply ?? '')?.[1] : undefined;
+        if (id) queued.set(tag, id);
+        else refused.push(`${tag}: ${out.reply ?? out.errors.map((e) => e.reply).join(' / ')}`);
+      }
+    };
+    await Promise.all([run(old, 'old'), run(fresh, 'new')]);
+    await old.quit();
+    await fresh.quit();
+    assert.deepEqual(refused, [], 'every message got 250');
+    const ids = [...queued.values()];
+    assert.equal(new Set(ids).size, ids.length, `${ids.length - new Set(ids).size} queue ids handed out twice`);
+    await waitFor(() => ownSink.messages.length >= queued.size, 120_000, `${queued.size} deliveries (have ${ownSink.messages.length})`);
+    const delivered = new Map<string, string | undefined>();
+    for (const m of ownSink.messages) delivered.set(m.rcptTo[0].split('@')[0], receivedId(m.raw));
+    assert.equal(ownSink.messages.length, queued.size, 'each message delivered once');
+    for (const [tag, id] of queued) assert.equal(delivered.get(tag), id, `${tag} reached the next hop with its queue id`);
+  } finally {
+    await d.stop();
+    await ownSink.close();
+  }
 });
 
 test('a broken configuration is refused with a one-line error and the old one keeps running', async () => {

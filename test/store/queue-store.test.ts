@@ -273,6 +273,54 @@ test('a closed store refuses work with ERR_STORE_CLOSED', async () => {
   await cleanup();
 });
 
+test('an append of a queue id already queued or in flight is refused with ERR_STORE_DUPLICATE_ID and both messages stay intact', async () => {
+  const { dir, cleanup } = await tempQueueDir();
+  try {
+    let store = await openStore(dir);
+    const first = makeMessage('0000000DUP01', 900, 1, { sender: 'first@example.com' });
+    const second = makeMessage('0000000DUP01', 700, 3, { sender: 'second@example.com', content: contentFor('second', 700) });
+    const loc = await store.append(first);
+    // A queued id: refused, and nothing is written for it.
+    const records = store.stats.records;
+    await assert.rejects(store.append(second), { code: 'ERR_STORE_DUPLICATE_ID' });
+    assert.equal(store.stats.records, records);
+    // Two appends of one id in the same batch: the second is refused before the first is durable.
+    const a = makeMessage('0000000DUP02', 500, 1);
+    const b = makeMessage('0000000DUP02', 600, 2, { content: contentFor('other', 600) });
+    const [ra, rb] = await Promise.allSettled([store.append(a), store.append(b)]);
+    assert.equal(ra.status, 'fulfilled');
+    assert.equal(rb.status, 'rejected');
+    assert.equal((rb as PromiseRejectedResult).reason.code, 'ERR_STORE_DUPLICATE_ID');
+    // The refused message goes in under a fresh id, as a caller retrying would.
+    await store.append({ ...second, queueId: '0000000DUP03' });
+    await store.close();
+
+    // After a restart the recovered queue refuses the same ids.
+    store = await openStore(dir);
+    try {
+      await assert.rejects(store.append(second), { code: 'ERR_STORE_DUPLICATE_ID' });
+      const q = store.get('0000000DUP01')!;
+      assert.equal(q.sender, 'first@example.com');
+      assert.equal(q.recipients.length, 1);
+      assert.deepEqual(q.location, loc);
+      assert.deepEqual(await readContent(dir, q.location), Buffer.from(first.content));
+      assert.deepEqual(await readContent(dir, store.get('0000000DUP02')!.location), Buffer.from(a.content));
+      const retried = store.get('0000000DUP03')!;
+      assert.equal(retried.sender, 'second@example.com');
+      assert.deepEqual(await readContent(dir, retried.location), Buffer.from(second.content));
+      assert.equal(store.counts().total, 3);
+      // A finished message's id may be used again (Postfix reuses a queue file's inode the same way).
+      await store.markDone('0000000DUP02');
+      await store.append(b);
+      assert.deepEqual(await readContent(dir, store.get('0000000DUP02')!.location), Buffer.from(b.content));
+    } finally {
+      await store.close();
+    }
+  } finally {
+    await cleanup();
+  }
+});
+
 test('background compaction removes segments whose messages are all done', async () => {
   const { dir, cleanup } = await tempQueueDir();
   const store = await QueueStore.open(dir, { compactIntervalMs: 20, segmentBytes: 32 * 1024 });

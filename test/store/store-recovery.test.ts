@@ -1,10 +1,10 @@
-/** Tests of recovery: torn tails, flipped bits, bad lengths, lost outcome records. */
+/** Tests of recovery: torn tails, flipped bits, bad lengths (repaired or resynchronised), lost messages named, lost outcome records. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { open, readdir, readFile, stat, truncate } from 'node:fs/promises';
+import { chmod, open, readdir, readFile, stat, truncate } from 'node:fs/promises';
 import { join } from 'node:path';
 import { readContent, QueueIdGenerator } from '../../src/store/queue-store.js';
-import { FRAME_HEADER } from '../../src/store/store-frame.js';
+import { FRAME_HEADER, FRAME_MAGIC } from '../../src/store/store-frame.js';
 import { segmentPath } from '../../src/store/store-segment.js';
 import { contentFor, makeMessage, openStore, tempQueueDir } from './store-fixture.js';
 import { Logger, configureLogging, flushLog, type LogSink } from '../../src/util/log.js';
@@ -113,29 +113,199 @@ test('a flipped bit in a middle record is quarantined to corrupt/ and later reco
   }
 });
 
-test('a damaged frame length quarantines the rest of its segment as one file', async () => {
+/** Where each message's frame starts: frames follow each other, so at the end of the previous content. */
+function frameStarts(msgs: { segment: number; offset: number; length: number }[]): number[] {
+  return msgs.map((m, i) => (i > 0 && msgs[i - 1].segment === m.segment ? msgs[i - 1].offset + msgs[i - 1].length : 0));
+}
+
+async function overwrite(path: string, at: number, bytes: Buffer): Promise<void> {
+  const fh = await open(path, 'r+');
+  await fh.write(bytes, 0, bytes.length, at);
+  await fh.close();
+}
+
+test('a damaged frame length loses only that frame: 98 of 99 recovered, its bytes in corrupt/, and the loss logged with its id', async () => {
   const { dir, cleanup } = await tempQueueDir();
   try {
-    const msgs = await fill(dir, 8, 1000);
-    const victim = msgs[5];
-    // The frame starts before the content: find it from the content offset.
+    const msgs = await fill(dir, 99, 1000);
+    const starts = frameStarts(msgs);
+    const k = 49;
+    const victim = msgs[k];
     const path = segmentPath(dir, victim.segment);
-    const seg = await readFile(path);
-    // Frames follow each other: the victim's frame starts where the previous content ends.
-    const frameStart = msgs[4].offset + msgs[4].length;
-    assert.ok(frameStart > 0);
-    const fh = await open(path, 'r+');
-    await fh.write(Buffer.from([seg[frameStart + 1] ^ 0x40]), 0, 1, frameStart + 1);
-    await fh.close();
-    const store = await openStore(dir);
+    assert.equal(msgs[k + 1].segment, victim.segment, 'the frames after it are in the same segment');
+    const original = await readFile(path);
+    const frameEnd = starts[k + 1];
+    // Both the length word and its check word hit, so the length cannot be repaired.
+    await overwrite(path, starts[k], Buffer.from([0x13, 0x37, 0xee, 0x01, 0xde, 0xad, 0xbe, 0xef]));
+    lines.length = 0;
+    const store = await openStore(dir, { log });
+    flushLog();
     try {
+      assert.equal(store.recovery.messages, 98);
+      assert.equal(store.get(victim.id), undefined);
+      for (const m of msgs.filter((x) => x !== victim)) {
+        assert.deepEqual(await readContent(dir, store.get(m.id)!.location), contentFor(m.id, 1000), m.id);
+      }
       assert.equal(store.recovery.corrupt, 1);
-      assert.equal(store.recovery.messages, 5);
-      assert.equal((await readdir(join(dir, 'corrupt'))).length, 1);
-      assert.ok((await stat(path)).size <= frameStart, 'the segment is cut at the damaged frame');
+      assert.deepEqual(store.recovery.lostMessages, [victim.id]);
+      const corrupt = await readdir(join(dir, 'corrupt'));
+      assert.deepEqual(corrupt, [`0000000001-${starts[k]}`]);
+      const saved = await readFile(join(dir, 'corrupt', corrupt[0]));
+      assert.equal(saved.length, frameEnd - starts[k], 'exactly the damaged frame, not the rest of the segment');
+      assert.deepEqual(saved.subarray(8), original.subarray(starts[k] + 8, frameEnd));
+      assert.ok(lines.some((l) => l.includes(`bad frame length at offset ${starts[k]}, ${saved.length} bytes saved as corrupt/${corrupt[0]}; resynchronised at offset ${frameEnd}`)), lines.join('\n'));
+      assert.ok(lines.some((l) => /warning: journal recovery: 1 message lost in damaged records: /.test(l) && l.endsWith(victim.id)), lines.join('\n'));
     } finally {
       await store.close();
     }
+    lines.length = 0;
+    const again = await openStore(dir, { log });
+    flushLog();
+    assert.equal(again.recovery.corrupt, 0, 'the damaged range was padded over: not reported twice');
+    assert.equal(again.recovery.messages, 98);
+    assert.deepEqual(again.recovery.lostMessages, []);
+    assert.ok(!lines.some((l) => l.includes('lost in damaged records')), lines.join('\n'));
+    await again.close();
+  } finally {
+    await cleanup();
+  }
+});
+
+test('a frame length whose check word survived is repaired in place and nothing is lost', async () => {
+  const { dir, cleanup } = await tempQueueDir();
+  try {
+    const msgs = await fill(dir, 20, 800);
+    const starts = frameStarts(msgs);
+    const path = segmentPath(dir, msgs[7].segment);
+    const seg = await readFile(path);
+    // A flipped bit in the length word of one frame, in the check word of another.
+    await overwrite(path, starts[7] + 1, Buffer.from([seg[starts[7] + 1] ^ 0x40]));
+    await overwrite(path, starts[12] + 6, Buffer.from([seg[starts[12] + 6] ^ 0x01]));
+    lines.length = 0;
+    const store = await openStore(dir, { log });
+    flushLog();
+    try {
+      assert.equal(store.recovery.messages, 20);
+      assert.equal(store.recovery.repaired, 2);
+      assert.equal(store.recovery.corrupt, 0);
+      for (const m of msgs) assert.deepEqual(await readContent(dir, store.get(m.id)!.location), contentFor(m.id, 800));
+      assert.ok(lines.some((l) => l.includes(`bad frame length at offset ${starts[7]} repaired from its check word`)), lines.join('\n'));
+    } finally {
+      await store.close();
+    }
+    assert.deepEqual((await readFile(path)).subarray(0, starts[19]), seg.subarray(0, starts[19]), 'the headers are rewritten as they were');
+    const again = await openStore(dir);
+    assert.equal(again.recovery.repaired, 0);
+    await again.close();
+  } finally {
+    await cleanup();
+  }
+});
+
+test('a zeroed frame header with frames after it is damage, not the end of the segment', async () => {
+  const { dir, cleanup } = await tempQueueDir();
+  try {
+    const msgs = await fill(dir, 10, 600);
+    const starts = frameStarts(msgs);
+    await overwrite(segmentPath(dir, msgs[3].segment), starts[3], Buffer.alloc(FRAME_HEADER));
+    const store = await openStore(dir);
+    assert.equal(store.recovery.messages, 9);
+    assert.deepEqual(store.recovery.lostMessages, [msgs[3].id]);
+    assert.ok(store.get(msgs[9].id));
+    await store.close();
+  } finally {
+    await cleanup();
+  }
+});
+
+test('damage at the end of an earlier segment is quarantined, not cut away as a torn tail', async () => {
+  const { dir, cleanup } = await tempQueueDir();
+  try {
+    const store0 = await openStore(dir, { segmentBytes: 8 * 1024 });
+    const gen = new QueueIdGenerator(0);
+    const msgs: { id: string; segment: number; offset: number; length: number }[] = [];
+    for (let i = 0; i < 12; i++) {
+      const m = makeMessage(gen.next(), 1500, 1);
+      msgs.push({ id: m.queueId, ...(await store0.append(m)) });
+    }
+    await store0.close();
+    const first = msgs.filter((m) => m.segment === msgs[0].segment);
+    assert.ok(first.length < msgs.length, 'several segments');
+    const last = first[first.length - 1];
+    // The last record of the first segment loses part of its content.
+    await overwrite(segmentPath(dir, last.segment), last.offset + 10, Buffer.from('XXXX'));
+    lines.length = 0;
+    const store = await openStore(dir, { log });
+    flushLog();
+    try {
+      assert.equal(store.recovery.tornTailBytes, 0);
+      assert.equal(store.recovery.corrupt, 1);
+      assert.deepEqual(store.recovery.lostMessages, [last.id]);
+      assert.equal(store.recovery.messages, 11);
+      assert.ok(lines.some((l) => /checksum mismatch at offset \d+, \d+ bytes saved as corrupt\/\S+; no intact frame after it; segment cut there/.test(l)), lines.join('\n'));
+    } finally {
+      await store.close();
+    }
+  } finally {
+    await cleanup();
+  }
+});
+
+test('a message whose damaged record was done anyway is not counted as lost', async () => {
+  const { dir, cleanup } = await tempQueueDir();
+  try {
+    let store = await openStore(dir);
+    const locs = [];
+    for (const id of ['0000000DONE1', '0000000DONE2', '0000000DONE3']) locs.push(await store.append(makeMessage(id, 500, 1)));
+    await store.markDone('0000000DONE2');
+    await store.close();
+    await overwrite(segmentPath(dir, locs[1].segment), locs[1].offset + 20, Buffer.from('!!'));
+    store = await openStore(dir);
+    assert.equal(store.recovery.corrupt, 1);
+    assert.deepEqual(store.recovery.lostMessages, []);
+    assert.equal(store.recovery.messages, 2);
+    await store.close();
+  } finally {
+    await cleanup();
+  }
+});
+
+test('a segment crafted with false frame starts everywhere ends the search on a budget instead of running for ever', async () => {
+  const { dir, cleanup } = await tempQueueDir();
+  try {
+    let store = await openStore(dir, { segmentBytes: 1 << 20 });
+    // A message whose content is nothing but frame headers whose length and check agree.
+    const fake = Buffer.alloc(256 * 1024);
+    for (let at = 0; at + 12 <= fake.length; at += 12) {
+      const length = fake.length - at;
+      fake.writeUInt32LE(length, at);
+      fake.writeUInt32LE((length ^ FRAME_MAGIC) >>> 0, at + 4);
+    }
+    const a = await store.append(makeMessage('00000000FAKE', 100, 1, { content: fake }));
+    await store.append(makeMessage('00000000AFTR', 100, 1));
+    await store.close();
+    // The crafted message's own header is destroyed: the search walks into its content.
+    await overwrite(segmentPath(dir, a.segment), 0, Buffer.from([1, 2, 3, 4, 5, 6, 7, 8]));
+    lines.length = 0;
+    store = await openStore(dir, { log });
+    flushLog();
+    assert.equal(store.recovery.corrupt, 1);
+    assert.ok(lines.some((l) => l.includes('too many false frame starts to search on; segment cut there')), lines.join('\n'));
+    await store.close();
+  } finally {
+    await cleanup();
+  }
+});
+
+test('an older segment left 0644 is made 0600 when the store opens', async () => {
+  const { dir, cleanup } = await tempQueueDir();
+  try {
+    const msgs = await fill(dir, 2, 100);
+    const path = segmentPath(dir, msgs[0].segment);
+    await chmod(path, 0o644);
+    const store = await openStore(dir);
+    await store.close();
+    assert.equal((await stat(path)).mode & 0o777, 0o600);
   } finally {
     await cleanup();
   }

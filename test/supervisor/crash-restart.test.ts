@@ -18,7 +18,7 @@ before(async () => {
   const config = makeConfig(tmp.dir, [service('echo', 'echo', { maxproc: 1 }), service('caller', 'caller', { maxproc: 1 })], {
     supervisor_restart_limit: '50',
   });
-  sup = new Supervisor({ config, registry: testRegistry({ spare: true, memoryMb: 32 }), controlSocket: false, heartbeatMs: 250, missedHeartbeats: 6 });
+  sup = new Supervisor({ config, registry: testRegistry({ spare: true, memoryMb: 32 }), controlSocket: false, heartbeatMs: 250, missedHeartbeats: 6, busyTimeoutMs: 2000 });
   await sup.start();
 });
 

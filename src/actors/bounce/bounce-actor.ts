@@ -15,7 +15,7 @@ const KIND_TEXT = { failure: 'non-delivery', delay: 'delay status', success: 'de
 runActor('bounce', (ctx) => {
   const journal = ctx.peers('journal');
   const cleanup = cleanupForActor(ctx);
-  const ids = new QueueIdGenerator(8 + ctx.instance);
+  const ids = new QueueIdGenerator(ctx.idSalt);
   const queueDir = ctx.config.path('queue_directory');
 
   return {

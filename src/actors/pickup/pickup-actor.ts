@@ -12,7 +12,7 @@ import { submitToQueue } from '../../cleanup/cleanup-submit.js';
 runActor('pickup', (ctx) => {
   const journal = ctx.peers('journal');
   const cleanup = cleanupForActor(ctx);
-  const ids = new QueueIdGenerator(16 + ctx.instance);
+  const ids = new QueueIdGenerator(ctx.idSalt);
   const pickup = new Pickup({
     queueDir: ctx.config.path('queue_directory'),
     log: ctx.log,

@@ -20,10 +20,11 @@
  * No method throws; file system errors are logged as warnings.
  */
 import { watch, type FSWatcher } from 'node:fs';
-import { lstat, mkdir, readdir, readFile, rename, unlink } from 'node:fs/promises';
+import { lstat, readdir, readFile, rename, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { RecipientSpec } from '../../store/store-types.js';
 import type { Logger } from '../../util/log.js';
+import { makePrivateDir } from '../../util/private-files.js';
 import { decodeMaildropFile, isMaildropName, maildropDir } from '../../global/maildrop-file.js';
 import { syncDir } from '../../store/store-segment.js';
 
@@ -71,7 +72,7 @@ export class Pickup {
   /** Starts watching the maildrop directory (created when missing) and scans it at once. */
   start(): void {
     this.stopped = false;
-    void mkdir(this.dir, { recursive: true, mode: 0o700 })
+    void makePrivateDir(this.dir)
       .catch((err: NodeJS.ErrnoException) => this.opts.log.warning(`mkdir ${this.dir}: ${err.code ?? err.message}`))
       .then(() => {
         if (this.stopped) return;
@@ -236,7 +237,7 @@ export class Pickup {
   private async quarantine(name: string, why: string): Promise<void> {
     this.opts.log.warning(`${name}: ${why}: moved to corrupt queue`);
     try {
-      await mkdir(this.corruptDir, { recursive: true, mode: 0o700 });
+      await makePrivateDir(this.corruptDir);
       await rename(join(this.dir, name), join(this.corruptDir, name));
     } catch (err) {
       this.opts.log.warning(`move ${name} to ${this.corruptDir}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);

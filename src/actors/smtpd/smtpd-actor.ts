@@ -17,7 +17,7 @@ runActor('smtpd', async (ctx) => {
     config: ctx.config,
     service: ctx.service,
     log: ctx.log,
-    instance: ctx.instance,
+    idSalt: ctx.idSalt,
     submit: (s) =>
       submitToQueue(cleanup, journal, ctx.log, {
         queueId: s.queueId,

@@ -26,9 +26,17 @@
  * Tables are opened once, at construction. Error behaviour: a broken table
  * or an unknown restriction answers "451 4.3.5 Server configuration error"
  * and logs a warning; DNS trouble gives a 4xx; nothing throws to the caller.
+ * A lookup that fails (a pattern out of its time budget) answers as
+ * Postfix's smtpd_check does: in a check_*_access table "451 4.3.5 <name>:
+ * Client host|Helo command|Sender address|Recipient address rejected:
+ * Server configuration error", in the recipient maps of
+ * reject_unlisted_recipient "451 4.3.0 <address>: Temporary lookup
+ * failure"; both log "TABLE lookup error for "KEY"" first. The session goes
+ * on either way.
  */
-import { openTable, type LookupTable } from '../../config/lookup-table.js';
+import { openTable, TableLookupError, type LookupTable } from '../../config/lookup-table.js';
 import { isRestrictionTable, RESTRICTIONS_WITH_ARGUMENT } from '../../config/restriction-names.js';
+import { LOOKUP_BUDGET_MS, withMatchBudget } from '../../config/table-budget.js';
 import { compileDomainList, compileHostList, lookupClient, lookupDomain, lookupEmail, type DomainMatcher, type HostMatcher } from '../../config/access-lookup.js';
 import type { Logger } from '../../util/log.js';
 import { parseReply, smtpError, type SmtpReplyError } from '../../util/smtp-reply.js';
@@ -62,6 +70,7 @@ export type RejectReason =
   | 'rbl'
   | 'invalid_helo'
   | 'config_error'
+  | 'lookup_failure'
   | 'end_of_data_rejected'
   | `${Exclude<Stage, 'eod'>}_rejected`;
 
@@ -181,13 +190,13 @@ export class SmtpdPolicy {
       if (refusal) return { reject: refusal.error, reason: refusal.reason, warnings };
       if (stage === 'sender' && this.settings.rejectUnlistedSender && ctx.sender) {
         const unlistedSender = this.unlistedRecipient(ctx.sender, 'Sender');
-        if (unlistedSender) return { reject: unlistedSender, reason: 'unknown_sender', warnings };
+        if (unlistedSender) return { reject: unlistedSender.error, reason: unlistedSender.reason, warnings };
       }
     }
     const undeliverable = this.undeliverableLocal(ctx.recipient ?? '');
-    if (undeliverable) return { reject: undeliverable, reason: 'unknown_recipient', warnings };
+    if (undeliverable) return { reject: undeliverable.error, reason: undeliverable.reason, warnings };
     const unlisted = this.settings.rejectUnlistedRecipient ? this.unlistedRecipient(ctx.recipient ?? '') : undefined;
-    if (unlisted) return { reject: unlisted, reason: 'unknown_recipient', warnings };
+    if (unlisted) return { reject: unlisted.error, reason: unlisted.reason, warnings };
     return { warnings };
   }
 
@@ -305,12 +314,12 @@ export class SmtpdPolicy {
       case 'reject_rbl_client':
         return this.rbl(arg!, ctx);
       case 'reject_unlisted_recipient': {
-        const err = this.unlistedRecipient(rcpt);
-        return err ? { kind: 'reject', error: err, reason: 'unknown_recipient' } : DUNNO;
+        const refusal = this.unlistedRecipient(rcpt);
+        return refusal ? { kind: 'reject', ...refusal } : DUNNO;
       }
       case 'reject_unlisted_sender': {
-        const err = sender ? this.unlistedRecipient(sender, 'Sender') : undefined;
-        return err ? { kind: 'reject', error: err, reason: 'unknown_sender' } : DUNNO;
+        const refusal = sender ? this.unlistedRecipient(sender, 'Sender') : undefined;
+        return refusal ? { kind: 'reject', ...refusal } : DUNNO;
       }
       default: {
         const cls = this.settings.restrictionClasses.get(name);
@@ -333,9 +342,12 @@ export class SmtpdPolicy {
     if (!table) return { kind: 'reject', error: this.configError(`table ${spec} is unavailable`), reason: 'config_error' };
     let value: string | undefined;
     try {
-      value = find(table);
+      // One budget for all the keys a restriction tries (address, domain, parents, user@).
+      value = table.backtracking ? withMatchBudget(LOOKUP_BUDGET_MS, () => find(table)) : find(table);
     } catch (err) {
-      return { kind: 'reject', error: this.configError(`${spec}: ${(err as Error).message}`), reason: 'config_error' };
+      this.log.warning((err as Error).message);
+      this.log.warning(`${spec} lookup error for "${lookupName(stage, ctx)}"`);
+      return { kind: 'reject', error: smtpError(451, '4.3.5', `${subject(stage, ctx)}: Server configuration error`), reason: 'config_error' };
     }
     if (value === undefined) return DUNNO;
     const v = value.trim();
@@ -389,25 +401,31 @@ export class SmtpdPolicy {
    * passes; an unknown one in a domain with a recipient table is refused (a
    * sender, for reject_unlisted_sender, with X.1.0).
    */
-  private unlistedRecipient(rcpt: string, who: 'Recipient' | 'Sender' = 'Recipient'): SmtpReplyError | undefined {
+  private unlistedRecipient(rcpt: string, who: 'Recipient' | 'Sender' = 'Recipient'): Refusal | undefined {
     if (!rcpt) return undefined;
     const s = this.settings;
     const domain = domainOf(rcpt);
-    if (this.rewritten(rcpt)) return undefined;
-    if (!domain || this.mydestination.match(domain)) {
-      // With no local delivery agent, undeliverableLocal() has decided already.
-      if (s.noLocalDelivery || s.localRecipientMaps.length === 0) return undefined;
-      if (this.known(rcpt, s.localRecipientMaps, true)) return undefined;
-      return this.userUnknown(rcpt, s.codes.unknownLocalRecipient, 'local recipient', who);
-    }
-    if (this.virtualMailboxDomains.match(domain)) {
-      if (this.known(rcpt, s.virtualMailboxMaps, false)) return undefined;
-      return this.userUnknown(rcpt, s.codes.unknownVirtualMailbox, 'virtual mailbox', who);
-    }
-    if (this.virtualAliasDomains.match(domain)) return this.userUnknown(rcpt, s.codes.unknownVirtualAlias, 'virtual alias', who);
-    if (this.relayDomains.match(domain) && s.relayRecipientMaps.length > 0) {
-      if (this.known(rcpt, s.relayRecipientMaps, false)) return undefined;
-      return this.userUnknown(rcpt, s.codes.unknownRelayRecipient, 'relay recipient', who);
+    try {
+      if (this.rewritten(rcpt)) return undefined;
+      if (!domain || this.mydestination.match(domain)) {
+        // With no local delivery agent, undeliverableLocal() has decided already.
+        if (s.noLocalDelivery || s.localRecipientMaps.length === 0) return undefined;
+        if (this.known(rcpt, s.localRecipientMaps, true)) return undefined;
+        return this.userUnknown(rcpt, s.codes.unknownLocalRecipient, 'local recipient', who);
+      }
+      if (this.virtualMailboxDomains.match(domain)) {
+        if (this.known(rcpt, s.virtualMailboxMaps, false)) return undefined;
+        return this.userUnknown(rcpt, s.codes.unknownVirtualMailbox, 'virtual mailbox', who);
+      }
+      if (this.virtualAliasDomains.match(domain)) return this.userUnknown(rcpt, s.codes.unknownVirtualAlias, 'virtual alias', who);
+      if (this.relayDomains.match(domain) && s.relayRecipientMaps.length > 0) {
+        if (this.known(rcpt, s.relayRecipientMaps, false)) return undefined;
+        return this.userUnknown(rcpt, s.codes.unknownRelayRecipient, 'relay recipient', who);
+      }
+    } catch (err) {
+      // Postfix's reject_dict_retry: the recipient may exist; the client tries again.
+      this.log.warning((err as Error).message);
+      return lookupFailure(rcpt);
     }
     return undefined;
   }
@@ -418,19 +436,25 @@ export class SmtpdPolicy {
    * virtual alias table rewrites it or transport_maps routes it to a
    * transport that delivers, accepting it could only end in a bounce.
    */
-  private undeliverableLocal(rcpt: string): SmtpReplyError | undefined {
+  private undeliverableLocal(rcpt: string): Refusal | undefined {
     const s = this.settings;
     if (!rcpt || !s.noLocalDelivery) return undefined;
     const domain = domainOf(rcpt);
     if (domain && !this.mydestination.match(domain)) return undefined;
-    if (this.rewritten(rcpt) || this.routedElsewhere(rcpt, domain)) return undefined;
+    try {
+      if (this.rewritten(rcpt) || this.routedElsewhere(rcpt, domain)) return undefined;
+    } catch (err) {
+      this.log.warning((err as Error).message);
+      return lookupFailure(rcpt);
+    }
     return this.userUnknown(rcpt, s.codes.unknownLocalRecipient, 'local recipient');
   }
 
   /** "550 5.1.1 <rcpt>: Recipient address rejected: User unknown in TABLE table" (show_user_unknown_table_name). */
-  private userUnknown(rcpt: string, code: number, table: string, who: 'Recipient' | 'Sender' = 'Recipient'): SmtpReplyError {
+  private userUnknown(rcpt: string, code: number, table: string, who: 'Recipient' | 'Sender' = 'Recipient'): Refusal {
     const where = this.settings.showUnknownTable ? ` in ${table} table` : '';
-    return smtpError(code, dsnFor(code, who === 'Sender' ? '1.0' : '1.1'), `<${rcpt}>: ${who} address rejected: User unknown${where}`);
+    const error = smtpError(code, dsnFor(code, who === 'Sender' ? '1.0' : '1.1'), `<${rcpt}>: ${who} address rejected: User unknown${where}`);
+    return { error, reason: who === 'Sender' ? 'unknown_sender' : 'unknown_recipient' };
   }
 
   /**
@@ -498,10 +522,11 @@ export class SmtpdPolicy {
     for (const spec of specs) {
       const t = this.table(spec);
       if (!t) continue;
+      const find = (): boolean => keys.some(([k, partial]) => (partial ? t.getPartial(k) : t.get(k)) !== undefined);
       try {
-        if (keys.some(([k, partial]) => (partial ? t.getPartial(k) : t.get(k)) !== undefined)) return true;
-      } catch {
-        // a broken table matches nothing
+        if (t.backtracking ? withMatchBudget(LOOKUP_BUDGET_MS, find) : find()) return true;
+      } catch (err) {
+        throw new TableLookupError(`${spec} lookup error for "${address}": ${(err as Error).message}`);
       }
     }
     return false;
@@ -545,6 +570,23 @@ function subject(stage: Stage, ctx: PolicyContext): string {
       return '<DATA>: Data command rejected';
     case 'eod':
       return '<END-OF-MESSAGE>: End-of-data rejected';
+  }
+}
+
+/** The name a restriction looked up, as Postfix's lookup-error warning quotes it. */
+function lookupName(stage: Stage, ctx: PolicyContext): string {
+  switch (stage) {
+    case 'client':
+      return ctx.clientName;
+    case 'helo':
+      return ctx.helo ?? '';
+    case 'sender':
+      return ctx.sender ?? '';
+    case 'recipient':
+      return ctx.recipient ?? '';
+    case 'data':
+    case 'eod':
+      return '';
   }
 }
 
@@ -599,4 +641,9 @@ function matchRblValue(answer: string, want: string): boolean {
       return part === a[i];
     });
   });
+}
+
+/** "451 4.3.0 <address>: Temporary lookup failure": a table failed; the client tries again. */
+function lookupFailure(address: string): Refusal {
+  return { error: smtpError(451, '4.3.0', `<${address}>: Temporary lookup failure`), reason: 'lookup_failure' };
 }

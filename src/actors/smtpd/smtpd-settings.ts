@@ -113,8 +113,13 @@ export interface SmtpdSettings {
   };
 }
 
-/** Every parameter readSmtpdSettings reads. */
+/**
+ * Every parameter readSmtpdSettings reads; stress and virtual_maps through
+ * the defaults that name them (smtpd_timeout's ${stress?...},
+ * virtual_alias_maps' $virtual_maps).
+ */
 const SMTPD_PARAMETERS = [
+  'stress', 'virtual_maps',
   'myhostname', 'mydomain', 'mail_name', 'smtpd_banner', 'smtpd_greet_wait', 'message_size_limit',
   'smtpd_recipient_limit', 'smtpd_recipient_overshoot_limit', 'smtpd_timeout', 'smtpd_soft_error_limit',
   'smtpd_hard_error_limit', 'smtpd_error_sleep_time', 'smtpd_junk_command_limit',

@@ -85,7 +85,8 @@ export interface SmtpdOptions {
   /** name is the listen address: "127.0.0.1:2525", "2525", "smtp", "[::1]:25". */
   service: MasterService;
   log: Logger;
-  instance: number;
+  /** The queue-id salt this thread alone holds (ActorContext.idSalt); queue ids are allocated at MAIL FROM. */
+  idSalt: number;
   submit: (s: SmtpdSubmission) => Promise<SubmitResult>;
   /** The client counters; by default this Smtpd's own (MemoryAnvil). Several Smtpds may share one. */
   anvil?: Anvil;
@@ -134,7 +135,7 @@ export class Smtpd {
     this.policy = new SmtpdPolicy(s, opts.config.dir, this.dns, this.log);
     this.anvil = opts.anvil ?? new MemoryAnvil(s.rateTimeUnitMs);
     this.space = new QueueSpace(s.queueDirectory, s.queueMinfree, s.messageSizeLimit, this.log);
-    this.queueIds = new QueueIdGenerator(32 + opts.instance);
+    this.queueIds = new QueueIdGenerator(opts.idSalt);
 
     let key: Buffer | undefined;
     let cert: Buffer | undefined;
@@ -697,7 +698,11 @@ function heloOf(session: SMTPServerSession): string | undefined {
   return h || undefined;
 }
 
-/** "127.0.0.1:2525" | "2525" | "smtp" | "[::1]:25" -> host and port; no host: per inet_interfaces. */
+/**
+ * "127.0.0.1:2525" | "2525" | "smtp" | "[::1]:25" -> host and port; no host:
+ * per inet_interfaces, and on every interface only IPv4 when inet_protocols
+ * says ipv4 alone (Node's "::" would take IPv6 too).
+ */
 export function parseListenAddress(name: string, config: MainConfig): { host?: string; port: number } {
   let host: string | undefined;
   let portPart = name;
@@ -721,6 +726,10 @@ export function parseListenAddress(name: string, config: MainConfig): { host?: s
     else if (inet.length > 0 && !inet.includes('all')) host = inet[0].replace(/^\[|\]$/g, '');
   }
   if (host === '*' || host === '') host = undefined;
+  if (host === undefined) {
+    const protocols = (config.has('inet_protocols') ? config.list('inet_protocols') : ['all']).map((p) => p.toLowerCase());
+    if (protocols.length > 0 && protocols.every((p) => p === 'ipv4')) host = '0.0.0.0';
+  }
   return { host, port };
 }
 

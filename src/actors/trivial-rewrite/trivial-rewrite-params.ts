@@ -8,8 +8,9 @@
 import type { MainConfig } from '../../config/main-config.js';
 import { withParameterDefaults } from '../../config/parameter-defaults.js';
 
-/** Every parameter trivial-rewrite reads. */
+/** Every parameter trivial-rewrite reads (virtual_maps through virtual_alias_maps' default, $virtual_maps). */
 export const REWRITE_PARAMETERS = [
+  'virtual_maps',
   'myhostname', 'mydomain', 'myorigin', 'mydestination', 'local_transport', 'append_at_myorigin',
   'canonical_maps', 'sender_canonical_maps', 'recipient_canonical_maps', 'virtual_alias_maps',
   'virtual_alias_domains', 'virtual_mailbox_domains', 'virtual_mailbox_maps', 'relay_domains', 'transport_maps',

@@ -4,12 +4,10 @@
  * ERR_TABLE_LOOKUP) the caller turns into a temporary failure, as Postfix
  * defers mail when a map cannot be read.
  */
-import { openTableList, type LookupTable } from '../../config/lookup-table.js';
+import { openTableList, TableLookupError, type LookupTable } from '../../config/lookup-table.js';
 
-/** A table that could not be opened or read; mail should be deferred, not bounced. */
-export class TableLookupError extends Error {
-  readonly code = 'ERR_TABLE_LOOKUP';
-}
+// The lookup tables' own failure: a table that could not be opened or read; mail should be deferred, not bounced.
+export { TableLookupError };
 
 /** Opens the table list in a parameter's value; undefined when the value is empty. */
 export function openMaps(value: string, baseDir: string, name: string): LookupTable | undefined {

@@ -49,5 +49,7 @@ test('DNSBL query names and listen addresses', () => {
   assert.deepEqual(parseListenAddress('[::1]:25', cfg), { host: '::1', port: 25 });
   assert.deepEqual(parseListenAddress('2525', cfg), { host: '127.0.0.1', port: 2525 });
   assert.deepEqual(parseListenAddress('smtp', new MainConfig({ inet_interfaces: 'all' }, '/')), { host: undefined, port: 25 });
+  // inet_protocols = ipv4: every interface, IPv4 only.
+  assert.deepEqual(parseListenAddress('smtp', new MainConfig({ inet_interfaces: 'all', inet_protocols: 'ipv4' }, '/')), { host: '0.0.0.0', port: 25 });
   assert.throws(() => parseListenAddress('nonsense', cfg), (e: { code?: string }) => e.code === 'ERR_SMTPD_CONFIG');
 });

@@ -385,6 +385,48 @@ test('reply codes follow their parameters: reject_code, defer_code, relay_domain
   }
 });
 
+const HOSTILE_LOCAL = 'a'.repeat(40) + '!';
+
+test('check_recipient_access regexp: /^(a+)+$/: the hostile recipient gets its normal reply at once (RE2, no backtracking)', async () => {
+  await withSmtpd({ smtpd_recipient_restrictions: 'check_recipient_access regexp:rcpt_access' }, { rcpt_access: '/^(a+)+$/ REJECT\n/^(a+)+@/ REJECT all a\n' }, async (h) => {
+    assert.equal(await rcpt(h, { to: `${HOSTILE_LOCAL}@mx.test.example` }), '250 2.1.5 Ok');
+    assert.equal(await rcpt(h, { to: 'aaaa@mx.test.example' }), '554 5.7.1 <aaaa@mx.test.example>: Recipient address rejected: all a');
+  });
+});
+
+test('a check_*_access lookup that runs out of its budget answers 451 4.3.5 as Postfix, and the session goes on', async () => {
+  await withSmtpd(
+    { smtpd_recipient_restrictions: 'check_recipient_access pcre:rcpt_backref' },
+    { rcpt_backref: '/^(a+)+\\1@/ REJECT backreference\n' },
+    async (h) => {
+      const c = await ehloSession(h.port);
+      try {
+        assert.equal(await c.cmd('MAIL FROM:<s@test.example>'), '250 2.1.0 Ok');
+        const to = `${HOSTILE_LOCAL}@mx.test.example`;
+        assert.equal(await c.cmd(`RCPT TO:<${to}>`), `451 4.3.5 <${to}>: Recipient address rejected: Server configuration error`);
+        assert.equal(await c.cmd('RCPT TO:<aa@mx.test.example>'), '554 5.7.1 <aa@mx.test.example>: Recipient address rejected: backreference');
+        assert.equal(await c.cmd('RCPT TO:<bob@mx.test.example>'), '250 2.1.5 Ok');
+      } finally {
+        c.close();
+      }
+      await until(() => logLines.some((l) => l.endsWith(`warning: pcre:rcpt_backref lookup error for "${HOSTILE_LOCAL}@mx.test.example"`)));
+      assert.ok(logLines.some((l) => /warning: pcre map .*rcpt_backref, line 1: match time limit of \d+ ms exceeded$/.test(l)));
+    },
+  );
+});
+
+test('reject_unlisted_recipient with a recipient map that cannot answer: 451 4.3.0 Temporary lookup failure', async () => {
+  await withSmtpd(
+    { virtual_mailbox_domains: 'v.example', virtual_mailbox_maps: 'pcre:vmailbox', smtpd_recipient_restrictions: 'reject_unlisted_recipient' },
+    { vmailbox: '/^(a+)+\\1@/ v.example/a/\n/^known@/ v.example/known/\n' },
+    async (h) => {
+      assert.equal(await rcpt(h, { to: 'known@v.example' }), '250 2.1.5 Ok');
+      assert.equal(await rcpt(h, { to: `${HOSTILE_LOCAL}@v.example` }), `451 4.3.0 <${HOSTILE_LOCAL}@v.example>: Temporary lookup failure`);
+      assert.equal(await rcpt(h, { to: 'nobody@v.example' }), '550 5.1.1 <nobody@v.example>: Recipient address rejected: User unknown in virtual mailbox table');
+    },
+  );
+});
+
 test("each refusal carries its restriction's reason code, whatever its reply text says", async () => {
   const { SmtpdPolicy } = await import('../../../src/actors/smtpd/smtpd-policy.js');
   const { readSmtpdSettings } = await import('../../../src/actors/smtpd/smtpd-settings.js');

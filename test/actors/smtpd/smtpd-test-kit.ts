@@ -90,7 +90,7 @@ export async function startSmtpd(
     service: service(),
     log: new Logger('smtpd', 1),
     anvil: opts.anvil,
-    instance: 0,
+    idSalt: 0,
     submit: async (s) => {
       if (h.failWith === 'throw') throw new Error('store exploded');
       if (h.failWith) return h.failWith;
