@@ -23,7 +23,8 @@ import { FAULT_KINDS, type ActorAssignment, type ActorWorkerData, type FaultKind
 import { ControlServer } from './control-server.js';
 import type { EventLoopUtilization } from 'node:perf_hooks';
 import { registerBuiltinCommands } from './control-commands.js';
-import { claimPidFile, pidFilePath, releasePidFile } from './pid-file.js';
+import { claimPidFile } from './daemon-liveness.js';
+import { pidFilePath, releasePidFile } from './pid-file.js';
 import { RestartIntensity } from './restart-policy.js';
 import { planSlots, type RoleSpec, type SlotPlan, type SupervisorConfig } from './role-registry.js';
 import { SupervisorError } from './supervisor-error.js';
@@ -141,8 +142,8 @@ export class Supervisor extends EventEmitter {
     });
     const queueDir = this.main.path('queue_directory');
     if (!queueDir) throw new SupervisorError('ERR_CONFIG_INVALID', 'queue_directory is not set');
+    await claimPidFile(queueDir);
     this.pidPath = pidFilePath(queueDir);
-    claimPidFile(this.pidPath);
     this.startedAt = Date.now();
     try {
       if (this.opts.controlSocket !== false) await this.control.listen(queueDir);
