@@ -98,6 +98,7 @@ p('header_size_limit', '102400', 'size', 'the largest message header kept');
 p('debug_fault_injection', 'no', 'bool', 'Postrider: enable fault-injection hooks for tests');
 p('metrics_listen', '', 'string', 'Postrider: address:port of the Prometheus metrics listener; empty = off');
 p('supervisor_restart_limit', '10', 'int', 'Postrider: restarts allowed within supervisor_restart_window before the tree stops');
+p('supervisor_drain_timeout', '30s', 'time', 'Postrider: how long actors taken out of service by reload or stop may finish their work; then idle sessions get 421');
 p('supervisor_restart_window', '60s', 'time', 'Postrider: the window of the restart intensity limit');
 p('dns_resolver_servers', '', 'list', 'Postrider: DNS servers (address[:port]) smtpd and smtp ask; empty = system resolver');
 p('disable_dns_lookups', 'no', 'bool', 'disable DNS lookups by the SMTP client and server');

@@ -28,7 +28,8 @@ export interface ActorContext {
   service?: MasterService;
   log: Logger;
   peers<P extends Protocol>(role: string): PeerGroup<P>;
-  onDrain(fn: () => Promise<void> | void): void;
+  /** Runs when the actor is taken out of service; `deadlineMs` is how long its open sessions may take (supervisor_drain_timeout). */
+  onDrain(fn: (deadlineMs: number) => Promise<void> | void): void;
   onShutdown(fn: () => Promise<void> | void): void;
   ready(): void;
 }
@@ -73,7 +74,7 @@ export function runActor<P extends Protocol>(
 
   const groups = new Map<string, PeerSet>();
   const inboundLinks = new Set<PeerLink>();
-  const drainHooks: Array<() => Promise<void> | void> = [];
+  const drainHooks: Array<(deadlineMs: number) => Promise<void> | void> = [];
   const shutdownHooks: Array<() => Promise<void> | void> = [];
   let handlers: Record<string, AnyHandler> | undefined;
   let queued: Queued[] = [];
@@ -184,7 +185,7 @@ export function runActor<P extends Protocol>(
       case 'drain': {
         // All hooks start now, so a listener's close() happens before 'draining'
         // is posted; the supervisor may then bind the replacement on that port.
-        const running = drainHooks.map((fn) => runHooks([fn]));
+        const running = drainHooks.map((fn) => runHooks([() => fn(msg.deadlineMs)]));
         setImmediate(() => send({ ctl: 'draining' }));
         void Promise.all(running).then((errs) => {
           const error = errs.filter(Boolean).join('; ');

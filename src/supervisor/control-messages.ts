@@ -28,7 +28,8 @@ export type ToWorker =
   | { ctl: 'peerRetire'; role: string; uid: number }
   | { ctl: 'peerDown'; role: string; uid: number; reason: string }
   | { ctl: 'ping'; seq: number }
-  | { ctl: 'drain' }
+  /** Finish the work in hand; a listener's sessions have deadlineMs before idle ones are closed. */
+  | { ctl: 'drain'; deadlineMs: number }
   | { ctl: 'shutdown' }
   | { ctl: 'fault'; kind: FaultKind };
 

@@ -40,6 +40,15 @@ export type { ActorStatus, SupervisorOptions, SupervisorStatus } from './supervi
 /** The version logged at start and reload: mail_version's value in the parameter table. */
 const MAIL_VERSION = parameterInfo('mail_version')?.default ?? '';
 
+/** supervisor_drain_timeout in ms; 30 s when malformed (check reports it). */
+function drainTimeoutFrom(main: MainConfig): number {
+  try {
+    return main.has('supervisor_drain_timeout') ? main.time('supervisor_drain_timeout') * 1000 : 30_000;
+  } catch {
+    return 30_000;
+  }
+}
+
 /** The supervisor tree. Events: 'fatal' (reason), 'restart' ({ role, instance, ms, spare }), 'stopped' (exit code). */
 export class Supervisor extends EventEmitter {
   /** The control socket; other parts register their commands here before start(). */
@@ -85,7 +94,7 @@ export class Supervisor extends EventEmitter {
     this.heartbeatMs = opts.heartbeatMs ?? 1000;
     this.missed = opts.missedHeartbeats ?? 3;
     this.cores = opts.cores ?? availableParallelism();
-    this.drainTimeoutMs = opts.drainTimeoutMs ?? 30_000;
+    this.drainTimeoutMs = opts.drainTimeoutMs ?? drainTimeoutFrom(this.main);
     this.shutdownTimeoutMs = opts.shutdownTimeoutMs ?? 5_000;
     this.workerEvents = {
       message: (inc, msg) => onWorkerMessage(inc, msg, this.started, this.log),

@@ -37,7 +37,7 @@ runActor(async (ctx) => {
       }),
   });
   await smtpd.listen();
-  ctx.onDrain(() => smtpd.drain(30_000));
+  ctx.onDrain((deadlineMs) => smtpd.drain(deadlineMs));
   ctx.onShutdown(() => smtpd.close());
   ctx.ready();
   return {};

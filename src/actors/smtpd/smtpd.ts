@@ -24,6 +24,7 @@
  */
 import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
+import type { SMTPConnection } from 'smtp-server/lib/smtp-connection.js';
 import type { SMTPServerAddress, SMTPServerAuthentication, SMTPServerAuthenticationResponse, SMTPServerDataStream, SMTPServerOptions, SMTPServerSession } from 'smtp-server/lib/types.js';
 import type { MasterService } from '../../config/config-types.js';
 import type { MainConfig } from '../../config/main-config.js';
@@ -98,6 +99,12 @@ export class Smtpd {
   private counters = { sessions: 0, accepted: 0, rejected: 0, active: 0 };
   private idleWaiters: Array<() => void> = [];
   private draining = false;
+  /** Set at the drain deadline: sessions still open are being ended. */
+  private closing = false;
+  /** Sessions whose message is being queued: they hear the outcome before any 421. */
+  private readonly inFlight = new Set<SMTPServerSession>();
+  /** Sessions told 421 at the deadline: a message they finish sending is not queued (the client retries it). */
+  private readonly shut = new WeakSet<SMTPServerSession>();
 
   constructor(opts: SmtpdOptions) {
     this.config = opts.config;
@@ -199,7 +206,9 @@ export class Smtpd {
   /**
    * Stops accepting connections and waits for the sessions in progress to
    * end; after `timeoutMs` the remaining ones get "421 4.3.2 ... service
-   * shutting down" and are closed.
+   * shutting down" and are closed, except that a session whose message is
+   * being queued first gets that message's reply (a 250 for mail that is
+   * queued, never a 4xx the client would retry into a duplicate).
    */
   async drain(timeoutMs = 10000): Promise<void> {
     this.draining = true;
@@ -244,11 +253,26 @@ export class Smtpd {
   }
 
   private closeAll(): void {
+    this.closing = true;
     for (const conn of this.server.connections) {
-      conn.send(421, 'Server shutting down');
-      const socket = conn._socket;
-      setTimeout(() => socket.destroy(), 200).unref();
+      if (!this.inFlight.has(conn.session)) this.endSession(conn);
     }
+  }
+
+  /** 421 4.3.2 and the end of the session (the drain deadline has passed). */
+  private endSession(conn: SMTPConnection): void {
+    if (this.shut.has(conn.session)) return;
+    this.shut.add(conn.session);
+    conn.send(421, 'Server shutting down');
+    const socket = conn._socket;
+    setTimeout(() => socket.destroy(), 200).unref();
+  }
+
+  /** After a message's reply: a session past the drain deadline ends now. */
+  private afterSubmission(session: SMTPServerSession): void {
+    this.inFlight.delete(session);
+    if (!this.closing) return;
+    for (const conn of this.server.connections) if (conn.session === session) this.endSession(conn);
   }
 
   private stateOf(session: SMTPServerSession): SessionState {
@@ -410,24 +434,30 @@ export class Smtpd {
         count('smtpd_rejected', SIZE_REASON);
         return cb(smtpError(552, '5.3.4', 'Message size exceeds fixed limit'));
       }
+      // Told 421 already: the client will send it again, so it must not be queued now.
+      if (this.shut.has(session)) return cb(smtpError(421, '4.3.2', `${this.settings.myhostname} Error: service shutting down`));
       const submission = this.submission(session, state, collector.content());
+      this.inFlight.add(session);
       this.submitFn(submission).then(
         (result) => {
           if (result.ok) {
             this.counters.accepted++;
             state.errorCount = 0;
-            return cb(null, `2.0.0 Ok: queued as ${result.queueId}`);
+            cb(null, `2.0.0 Ok: queued as ${result.queueId}`);
+          } else {
+            this.counters.rejected++;
+            count('smtpd_rejected', result.code < 500 ? QUEUE_ERROR_REASON : CONTENT_REASON);
+            if (result.code < 500) cb(smtpError(451, '4.3.0', 'Error: queue file write error'));
+            else cb(smtpError(result.code, result.dsn, result.text));
           }
-          this.counters.rejected++;
-          count('smtpd_rejected', result.code < 500 ? QUEUE_ERROR_REASON : CONTENT_REASON);
-          if (result.code < 500) return cb(smtpError(451, '4.3.0', 'Error: queue file write error'));
-          cb(smtpError(result.code, result.dsn, result.text));
+          this.afterSubmission(session);
         },
         (err: Error) => {
           this.log.warning(`${submission.queueId}: submit failed: ${err.message}`);
           this.counters.rejected++;
           count('smtpd_rejected', QUEUE_ERROR_REASON);
           cb(smtpError(451, '4.3.0', 'Error: queue file write error'));
+          this.afterSubmission(session);
         },
       );
     });
