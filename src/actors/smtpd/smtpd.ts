@@ -27,6 +27,7 @@ import type { AddressInfo } from 'node:net';
 import type { SMTPConnection } from 'smtp-server/lib/smtp-connection.js';
 import type { SMTPServerAddress, SMTPServerAuthentication, SMTPServerAuthenticationResponse, SMTPServerDataStream, SMTPServerOptions, SMTPServerSession } from 'smtp-server/lib/types.js';
 import type { MasterService } from '../../config/config-types.js';
+import { parseInetListen } from '../../config/inet-listen.js';
 import type { MainConfig } from '../../config/main-config.js';
 import type { SubmitOutcome } from '../../global/queue-submit.js';
 import { QueueIdGenerator } from '../../store/store-queue-id.js';
@@ -79,7 +80,6 @@ export class SmtpdError extends Error {
   }
 }
 
-const SERVICE_PORTS: Record<string, number> = { smtp: 25, submission: 587, submissions: 465, smtps: 465 };
 const BASE_DISABLED = ['HELP', 'XCLIENT', 'XFORWARD', 'WIZ', 'SHELL', 'KILL'];
 
 export class Smtpd {
@@ -582,31 +582,13 @@ function heloOf(session: SMTPServerSession): string | undefined {
   return h || undefined;
 }
 
-/** "127.0.0.1:2525" | "2525" | "smtp" | "[::1]:25" -> host and port; no host: per inet_interfaces. */
+/** "127.0.0.1:2525" | "2525" | "smtp" | "[::1]:25" -> host and port; no host: per inet_interfaces (config/inet-listen.ts). */
 export function parseListenAddress(name: string, config: MainConfig): { host?: string; port: number } {
-  let host: string | undefined;
-  let portPart = name;
-  const v6 = /^\[([^\]]+)\]:(.+)$/.exec(name);
-  if (v6) {
-    host = v6[1];
-    portPart = v6[2];
-  } else if (name.includes(':')) {
-    const i = name.lastIndexOf(':');
-    host = name.slice(0, i);
-    portPart = name.slice(i + 1);
+  try {
+    return parseInetListen(name, config.has('inet_interfaces') ? config.list('inet_interfaces') : ['all']);
+  } catch (err) {
+    throw new SmtpdError('ERR_SMTPD_CONFIG', (err as Error).message);
   }
-  let port: number;
-  if (/^\d+$/.test(portPart)) port = Number(portPart);
-  else if (SERVICE_PORTS[portPart] !== undefined) port = SERVICE_PORTS[portPart];
-  else throw new SmtpdError('ERR_SMTPD_CONFIG', `service ${name}: unknown port "${portPart}"`);
-  if (port > 65535) throw new SmtpdError('ERR_SMTPD_CONFIG', `service ${name}: bad port ${port}`);
-  if (!host) {
-    const inet = config.has('inet_interfaces') ? config.list('inet_interfaces') : ['all'];
-    if (inet.includes('loopback-only')) host = '127.0.0.1';
-    else if (inet.length > 0 && !inet.includes('all')) host = inet[0].replace(/^\[|\]$/g, '');
-  }
-  if (host === '*' || host === '') host = undefined;
-  return { host, port };
 }
 
 export { SmtpdConnection };
