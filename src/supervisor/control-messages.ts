@@ -31,6 +31,8 @@ export type ToWorker =
   /** Finish the work in hand; a listener's sessions have deadlineMs before idle ones are closed. */
   | { ctl: 'drain'; deadlineMs: number }
   | { ctl: 'shutdown' }
+  /** A reload keeps this incarnation (RoleSpec.keepOnReload): take the new configuration in place. */
+  | { ctl: 'reconfigure'; assignment: ActorAssignment }
   | { ctl: 'fault'; kind: FaultKind };
 
 export type FromWorker =
@@ -40,7 +42,8 @@ export type FromWorker =
   | { ctl: 'setupError'; message: string }
   | { ctl: 'draining' }
   | { ctl: 'drained'; error?: string }
-  | { ctl: 'shutdownDone'; error?: string };
+  | { ctl: 'shutdownDone'; error?: string }
+  | { ctl: 'reconfigured'; error?: string };
 
 /** Faults the supervisor can inject when debug_fault_injection = yes. */
 export type FaultKind = 'throw' | 'exit' | 'oom' | 'hang';

@@ -12,7 +12,8 @@ export type SupervisorErrorCode =
   | 'ERR_FAULT_DISABLED'
   | 'ERR_BAD_REQUEST'
   | 'ERR_STOPPING'
-  | 'ERR_RESTART_INTENSITY';
+  | 'ERR_RESTART_INTENSITY'
+  | 'ERR_RELOAD_FAILED';
 
 export class SupervisorError extends Error {
   constructor(

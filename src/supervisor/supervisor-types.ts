@@ -80,6 +80,8 @@ export interface Incarnation {
   hung: boolean;
   /** Being taken out of service after a reload; its retire() owns it. */
   retiring: boolean;
+  /** Started by a reload and not yet ready: a failure fails the reload (which keeps the old), it is no crash to restart. */
+  trial?: boolean;
   sentPings: number;
   lastPong: number;
   loaded: Deferred<void>;

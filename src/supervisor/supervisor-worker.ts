@@ -82,6 +82,7 @@ export function onWorkerMessage(inc: Incarnation, msg: FromWorker, started: bool
       inc.loaded.resolve();
       break;
     case 'ready':
+      inc.trial = false;
       if (inc.state === 'starting') inc.state = 'running';
       inc.ready.resolve();
       inc.slot?.firstReady.resolve();
@@ -89,8 +90,9 @@ export function onWorkerMessage(inc: Incarnation, msg: FromWorker, started: bool
     case 'setupError': {
       const err = new SupervisorError('ERR_SETUP_FAILED', `${workerName(inc)}: set-up failed: ${msg.message}`);
       inc.ready.reject(err);
-      // During start() a broken set-up stops the start; later it is a crash like any other.
-      if (inc.slot && !started) {
+      // During start() a broken set-up stops the start, during a reload it fails the
+      // reload (the old incarnation serves on); later it is a crash like any other.
+      if (inc.slot && (!started || inc.trial)) {
         inc.expectedExit = true;
         inc.slot.firstReady.reject(err);
       }
@@ -98,6 +100,7 @@ export function onWorkerMessage(inc: Incarnation, msg: FromWorker, started: bool
     }
     case 'draining':
     case 'drained':
+    case 'reconfigured':
     case 'shutdownDone': {
       if (msg.ctl !== 'draining' && msg.error) log.warning(`${workerName(inc)}: ${msg.ctl}: ${msg.error}`);
       const list = inc.waiters.get(msg.ctl) ?? [];

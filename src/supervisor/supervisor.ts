@@ -4,8 +4,9 @@
  * every pair of instances whose roles talk, restarts a crashed instance
  * one-for-one (from a warm spare when the role has one), detects hangs by
  * missed heartbeats, stops the tree when restarts exceed the intensity
- * limit, drains and stops on stop(), replaces every instance on reload(),
- * and serves the control socket. Errors reach callers as SupervisorError or
+ * limit, drains and stops on stop(), replaces the instances on reload()
+ * (keeping the old tree serving when the new one cannot start), and serves
+ * the control socket. Errors reach callers as SupervisorError or
  * ActorCallError; a worker's crash is logged, never thrown. The shared
  * records and public types are in supervisor-types.ts, the status report in
  * supervisor-status.ts, one worker's spawning and control messages in
@@ -28,17 +29,31 @@ import { pidFilePath, releasePidFile } from './pid-file.js';
 import { RestartIntensity } from './restart-policy.js';
 import { planSlots, type RoleSpec, type SlotPlan, type SupervisorConfig } from './role-registry.js';
 import { SupervisorError } from './supervisor-error.js';
-import { refuseInvalid, reloadSlots, type ReloadHost } from './supervisor-reload.js';
+import { planReload, preflight, refuseInvalid, refuseUnreloadable, reloadSlots, type ReloadHost } from './supervisor-reload.js';
 import { supervisorStatus } from './supervisor-status.js';
 import { deferred, oneLine, type Incarnation, type Slot, type SupervisorOptions, type SupervisorStatus } from './supervisor-types.js';
 import { Wiring } from './supervisor-wiring.js';
-import { drainWorker, exitReason, onWorkerMessage, postTo, shutdownWorker, spawnWorker, type WorkerEvents } from './supervisor-worker.js';
+import { drainWorker, exitReason, onWorkerMessage, postTo, shutdownWorker, spawnWorker, waitForWorker, workerName, type WorkerEvents } from './supervisor-worker.js';
 
 // The public types live with the records they share fields with; importers keep using this module.
 export type { ActorStatus, SupervisorOptions, SupervisorStatus } from './supervisor-types.js';
 
 /** The version logged at start and reload: mail_version's value in the parameter table. */
 const MAIL_VERSION = parameterInfo('mail_version')?.default ?? '';
+
+/**
+ * A part of the daemon outside the actors that follows reload (the metrics
+ * listener): prepare() takes the new configuration up without giving up the
+ * old (or throws, and the reload is refused); then commit() or abort().
+ */
+export type ReloadHook = (config: SupervisorConfig) => Promise<ReloadHookStep | undefined>;
+export interface ReloadHookStep {
+  commit(): Promise<void> | void;
+  abort(): Promise<void> | void;
+}
+
+/** How long a kept actor may take to apply a new configuration. */
+const RECONFIGURE_TIMEOUT_MS = 10_000;
 
 /** supervisor_drain_timeout in ms; 30 s when malformed (check reports it). */
 function drainTimeoutFrom(main: MainConfig): number {
@@ -66,6 +81,9 @@ export class Supervisor extends EventEmitter {
   private readonly wiring = new Wiring(this.incarnations, this.log);
   private readonly providers = new Map<string, () => Promise<unknown>>();
   private readonly startHooks: Array<() => Promise<void>> = [];
+  private readonly reloadHooks: ReloadHook[] = [];
+  /** Reloads run one after another. */
+  private reloadChain: Promise<unknown> = Promise.resolve();
   private readonly retiring = new Set<Promise<void>>();
   private intensity: RestartIntensity;
   private nextUid = 1;
@@ -78,7 +96,7 @@ export class Supervisor extends EventEmitter {
   private readonly heartbeatMs: number;
   private readonly missed: number;
   private readonly cores: number;
-  private readonly drainTimeoutMs: number;
+  private drainTimeoutMs: number;
   private readonly shutdownTimeoutMs: number;
   /** How spawned workers report back to the tree. */
   private readonly workerEvents: WorkerEvents;
@@ -106,8 +124,14 @@ export class Supervisor extends EventEmitter {
       spares: this.spares,
       wiring: this.wiring,
       log: this.log,
-      drainTimeoutMs: this.drainTimeoutMs,
+      drainTimeoutMs: () => this.drainTimeoutMs,
       shutdownTimeoutMs: this.shutdownTimeoutMs,
+      useConfig: (c) => this.useConfig(c),
+      dropSlot: (slot) => {
+        const i = this.slots.indexOf(slot);
+        if (i >= 0) this.slots.splice(i, 1);
+      },
+      reconfigure: (inc) => this.reconfigure(inc),
       addSlot: (p) => this.addSlot(p),
       launch: (slot) => this.launch(slot),
       makeSpare: (spec) => this.makeSpare(spec),
@@ -187,19 +211,69 @@ export class Supervisor extends EventEmitter {
     return this.stopping;
   }
 
+  /** Runs `fn` at every reload, before the actors change (see ReloadHook). */
+  addReloadHook(fn: ReloadHook): void {
+    this.reloadHooks.push(fn);
+  }
+
   /**
-   * Replaces every instance with one running newConfig; services added or
-   * removed in master.cf are started or stopped. Refuses (SupervisorError
-   * ERR_CONFIG_INVALID, old configuration kept) when newConfig has errors.
+   * Replaces the instances with ones running newConfig (supervisor-reload.ts
+   * says in what order); services added or removed in master.cf are started
+   * or stopped, and the journal is kept. Refuses (SupervisorError
+   * ERR_CONFIG_INVALID or ERR_RELOAD_FAILED, one line) when newConfig has
+   * errors, moves the queue, names a listener that cannot bind, or its new
+   * actors cannot start: the old tree then keeps serving. Reloads queue up.
    */
-  async reload(newConfig: SupervisorConfig): Promise<void> {
+  reload(newConfig: SupervisorConfig): Promise<void> {
+    const run = this.reloadChain.then(() => this.reloadNow(newConfig));
+    this.reloadChain = run.catch(() => undefined);
+    return run;
+  }
+
+  private async reloadNow(newConfig: SupervisorConfig): Promise<void> {
     if (this.stopping) throw new SupervisorError('ERR_STOPPING', 'the mail system is stopping');
     refuseInvalid(newConfig);
-    this.config = newConfig;
-    this.main = new MainConfig(newConfig.params, newConfig.dir);
+    const old = this.config;
+    refuseUnreloadable(old, newConfig);
+    const plan = planReload(this.reloadHost, old, newConfig, planSlots(newConfig, this.opts.registry, this.cores).slots);
+    await preflight(plan);
+    const prepared: ReloadHookStep[] = [];
+    const abort = async (): Promise<void> => {
+      for (const step of prepared) await step.abort();
+    };
+    try {
+      for (const hook of this.reloadHooks) {
+        const step = await hook(newConfig);
+        if (step) prepared.push(step);
+      }
+    } catch (err) {
+      await abort();
+      throw new SupervisorError('ERR_RELOAD_FAILED', `reload refused: ${oneLine(err as Error)}; the running configuration is kept`);
+    }
+    try {
+      await reloadSlots(this.reloadHost, old, newConfig, plan);
+    } catch (err) {
+      await abort();
+      throw err;
+    }
+    for (const step of prepared) await step.commit();
     this.intensity = RestartIntensity.fromParams(newConfig.params, newConfig.dir);
-    await reloadSlots(this.reloadHost, planSlots(newConfig, this.opts.registry, this.cores).slots);
     this.log.info(`reload -- version ${MAIL_VERSION}, configuration ${newConfig.dir}`);
+  }
+
+  /** The configuration new incarnations get (a reload switches it, and back when it fails). */
+  private useConfig(config: SupervisorConfig): void {
+    this.config = config;
+    this.main = new MainConfig(config.params, config.dir);
+    this.drainTimeoutMs = this.opts.drainTimeoutMs ?? drainTimeoutFrom(this.main);
+  }
+
+  /** Hands a running incarnation the configuration in use (an actor a reload keeps). */
+  private async reconfigure(inc: Incarnation): Promise<void> {
+    if (!inc.slot || inc.state === 'exited') return;
+    const done = waitForWorker(inc, 'reconfigured', RECONFIGURE_TIMEOUT_MS);
+    postTo(inc, { ctl: 'reconfigure', assignment: this.assignment(inc.slot, inc.uid) }, this.log);
+    if (!(await done)) this.log.warning(`${workerName(inc)}: did not take the new configuration in ${RECONFIGURE_TIMEOUT_MS} ms`);
   }
 
   /** The previous event-loop reading per worker, so status() reports the load since the last request. */
@@ -348,6 +422,11 @@ export class Supervisor extends EventEmitter {
     }
     const reason = exitReason(inc);
     this.wiring.unwire(inc, reason);
+    if (inc.trial) {
+      // started by a reload and never ready: the reload fails and keeps the old, no restart
+      inc.ready.reject(new SupervisorError('ERR_SETUP_FAILED', `${slot.role}[${slot.instance}] exited before it was ready${reason ? ` (${reason})` : ''}`));
+      return;
+    }
     if (inc.expectedExit || this.stopping) return;
     this.log.warning(`process ${slot.role} pid ${inc.threadId} exit status ${code}${reason ? ` (${reason})` : ''}`);
     inc.ready.reject(new SupervisorError('ERR_NOT_READY', `${slot.role}[${slot.instance}] exited`));
