@@ -27,6 +27,7 @@ const BENCHES: Record<string, string> = {
   'harness-ceiling': 'harness/source-sink-ceiling.js',
   'header-parse': 'cleanup/header-parse.bench.js',
   'queue-list': 'ops/queue-list.js',
+  reload: 'ops/reload.js',
 };
 
 const only = process.env.BENCH ? new Set(process.env.BENCH.split(',')) : undefined;

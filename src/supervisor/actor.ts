@@ -29,6 +29,13 @@ export interface ActorContext {
   threadId: number;
   /** The configuration; replaced by a reload that keeps this actor (what set-up read stays as it was). */
   config: MainConfig;
+  /**
+   * For an inet listener: the most sessions it may hold so that the process
+   * keeps file descriptors for the control socket, the journal and pickup
+   * (fd-budget.ts). A listener says 421 beyond it and must not accept more
+   * than SESSION_CAP_SLACK past it. Undefined: the limit is unknown, no cap.
+   */
+  sessionCapFromFdLimit?: number;
   service?: MasterService;
   log: Logger;
   peers<P extends Protocol>(role: string): PeerGroup<P>;
@@ -161,6 +168,7 @@ export function runActor<P extends Protocol>(
       threadId,
       config,
       service: a.service,
+      sessionCapFromFdLimit: a.sessionCapFromFdLimit,
       log,
       peers: <Q extends Protocol>(role: string) => group(role) as unknown as PeerGroup<Q>,
       onDrain: (fn) => drainHooks.push(fn),

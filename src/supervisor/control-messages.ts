@@ -16,6 +16,8 @@ export interface ActorAssignment {
   dir: string;
   service?: MasterService;
   faultInjection: boolean;
+  /** For an inet listener: the most sessions it may hold so the process keeps descriptors in reserve (fd-budget.ts); absent: no cap. */
+  sessionCapFromFdLimit?: number;
 }
 
 /** workerData: an assignment, or a warm spare waiting for one. */

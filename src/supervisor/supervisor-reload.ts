@@ -151,8 +151,13 @@ export async function preflight(rp: ReloadPlan): Promise<void> {
  */
 export async function reloadSlots(host: ReloadHost, old: SupervisorConfig, next: SupervisorConfig, rp: ReloadPlan): Promise<void> {
   host.useConfig(next);
-  const failure = (await firstFailure(rp.steps.filter((s) => s.kind === 'alongside').map((s) => startAlongside(host, s)))) ??
-    (await firstFailure(rp.steps.filter((s) => s.kind === 'swap').map((s) => swap(host, s))));
+  const alongside = rp.steps.filter((s) => s.kind === 'alongside');
+  const swaps = rp.steps.filter((s) => s.kind === 'swap');
+  const t0 = Date.now();
+  let failure = await firstFailure(alongside.map((s) => startAlongside(host, s)));
+  const t1 = Date.now();
+  if (!failure) failure = await firstFailure(swaps.map((s) => swap(host, s)));
+  if (!failure) host.log.info(`reload: ${alongside.length} instances started alongside in ${t1 - t0} ms, ${swaps.length} swapped in ${Date.now() - t1} ms`);
   if (failure) {
     host.log.warning(`reload failed: ${failure}; restoring the previous configuration`);
     await rollBack(host, old, rp);

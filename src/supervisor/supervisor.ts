@@ -25,6 +25,7 @@ import { ControlServer } from './control-server.js';
 import type { EventLoopUtilization } from 'node:perf_hooks';
 import { registerBuiltinCommands } from './control-commands.js';
 import { claimPidFile } from './daemon-liveness.js';
+import { fdBudget, openFileCount, openFileLimit, type FdBudget } from './fd-budget.js';
 import { pidFilePath, releasePidFile } from './pid-file.js';
 import { RestartIntensity } from './restart-policy.js';
 import { planSlots, type RoleSpec, type SlotPlan, type SupervisorConfig } from './role-registry.js';
@@ -89,6 +90,10 @@ export class Supervisor extends EventEmitter {
   private nextUid = 1;
   private started = false;
   private startedAt = Date.now();
+  /** The open-file limit and what the main thread held before any worker, read at start. */
+  private fdLimit?: number;
+  private mainFds = 0;
+  private budgetFor?: { config: SupervisorConfig; budget: FdBudget | undefined };
   private heartbeat?: NodeJS.Timeout;
   private stopping?: Promise<void>;
   private pidPath?: string;
@@ -178,6 +183,8 @@ export class Supervisor extends EventEmitter {
     await claimPidFile(queueDir);
     this.pidPath = pidFilePath(queueDir);
     this.startedAt = Date.now();
+    this.fdLimit = openFileLimit();
+    this.mainFds = openFileCount() ?? 0;
     try {
       if (this.opts.controlSocket !== false) await this.control.listen(queueDir);
       this.heartbeat = setInterval(() => this.beat(), this.heartbeatMs);
@@ -186,6 +193,7 @@ export class Supervisor extends EventEmitter {
       const inline = new Set(this.opts.inlinePrograms ?? ['cleanup']);
       for (const s of plan.skipped) if (!inline.has(s.command)) this.log.warning(`${s.file}, line ${s.line}: service ${s.name}: unsupported program ${s.command}; skipped`);
       const slots = plan.slots.map((p) => this.addSlot(p));
+      this.logFdBudget();
       for (const spec of this.registry.values()) if (spec.spare && slots.some((s) => s.role === spec.role)) this.makeSpare(spec);
       for (const slot of slots) this.launch(slot);
       await this.waitReady(slots);
@@ -257,6 +265,7 @@ export class Supervisor extends EventEmitter {
       throw err;
     }
     for (const step of prepared) await step.commit();
+    this.logFdBudget();
     this.intensity = RestartIntensity.fromParams(newConfig.params, newConfig.dir);
     this.log.info(`reload -- version ${MAIL_VERSION}, configuration ${newConfig.dir}`);
   }
@@ -350,7 +359,7 @@ export class Supervisor extends EventEmitter {
   }
 
   private assignment(slot: Slot, uid: number): ActorAssignment {
-    return {
+    const a: ActorAssignment = {
       role: slot.role,
       instance: slot.instance,
       uid,
@@ -359,6 +368,30 @@ export class Supervisor extends EventEmitter {
       service: slot.service,
       faultInjection: this.faultInjection(),
     };
+    const budget = slot.service?.type === 'inet' ? this.fdBudget() : undefined;
+    if (budget) a.sessionCapFromFdLimit = budget.sessionCap;
+    return a;
+  }
+
+  /** The division of the open-file limit for the configuration in use (fd-budget.ts); undefined when the limit is unknown. */
+  private fdBudget(): FdBudget | undefined {
+    if (this.fdLimit === undefined) return undefined;
+    if (this.budgetFor?.config !== this.config) {
+      const plan = planSlots(this.config, this.opts.registry, this.cores).slots;
+      const spares = [...this.registry.values()].filter((s) => s.spare && plan.some((p) => p.role === s.role)).length;
+      const listeners = plan.filter((p) => p.service?.type === 'inet').length;
+      const milters = this.main.list('smtpd_milters').length;
+      this.budgetFor = { config: this.config, budget: fdBudget(this.fdLimit, this.mainFds, plan.length + spares, listeners, 1 + milters) };
+    }
+    return this.budgetFor.budget;
+  }
+
+  private logFdBudget(): void {
+    const b = this.fdBudget();
+    if (!b) return;
+    const text = `open-file limit ${b.limit}: ${b.inUse} for the threads, ${b.reserve} in reserve; each SMTP listener holds at most ${b.sessionCap} sessions`;
+    if (b.tooLow) this.log.warning(`${text}; the limit is too low, raise it (ulimit -n)`);
+    else this.log.info(text);
   }
 
   private spawn(spec: RoleSpec, makeData: (uid: number) => ActorWorkerData): Incarnation {

@@ -68,6 +68,12 @@ export interface SmtpdOptions {
   log: Logger;
   instance: number;
   submit: (s: SmtpdSubmission) => Promise<SubmitResult>;
+  /**
+   * The most connections the listener holds at once; more are closed on
+   * arrival, unanswered (what keeps descriptors in reserve for the rest of
+   * the process: the supervisor's sessionCapFromFdLimit plus its slack).
+   */
+  connectionLimit?: number;
 }
 
 /** Error codes of Smtpd's own failures. */
@@ -176,11 +182,28 @@ export class Smtpd {
       options.cert = cert;
     }
     this.server = new SmtpdServer(options, hooks);
+    let descriptorsWarned = 0;
+    // Out of descriptors: the connection is lost, the listener serves on; said once a minute, not per connection.
+    const outOfDescriptors = (text: string): void => {
+      if (Date.now() - descriptorsWarned < 60_000) return;
+      descriptorsWarned = Date.now();
+      this.log.warning(text);
+    };
     this.server.on('error', (err: NodeJS.ErrnoException & { remoteAddress?: string }) => {
       const who = err.remoteAddress ? ` from [${err.remoteAddress}]` : '';
       if (err.code === 'ECONNRESET' || err.code === 'EPIPE') this.log.info(`lost connection${who}: ${err.message}`);
+      else if (err.code === 'EMFILE' || err.code === 'ENFILE') outOfDescriptors(`smtpd: cannot accept a connection: ${err.message}`);
       else this.log.warning(`smtpd${who}: ${err.message}`);
     });
+    if (opts.connectionLimit !== undefined) {
+      const limit = opts.connectionLimit;
+      this.server.server.maxConnections = limit;
+      this.server.server.on('drop', (d?: { remoteAddress?: string }) => {
+        this.counters.rejected++;
+        count('smtpd_rejected', label('reason', 'descriptor_limit'));
+        outOfDescriptors(`connection from [${d?.remoteAddress ?? 'unknown'}] dropped: ${limit} connections, the most the open-file limit leaves room for`);
+      });
+    }
   }
 
   /** Starts listening on the service's address; resolves with the bound address and port. */
