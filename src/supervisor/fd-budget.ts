@@ -25,6 +25,8 @@
  * Nothing here throws.
  */
 import { readdirSync, readFileSync } from 'node:fs';
+import { MainConfig } from '../config/main-config.js';
+import { planSlots, type RoleSpec, type SupervisorConfig } from './role-registry.js';
 
 /** Descriptors a worker thread holds of its own (its event loop's epoll, event and timer fds, pipes, log file), measured: about 7. */
 export const PER_THREAD_FDS = 8;
@@ -78,4 +80,19 @@ export function fdBudget(limit: number, mainInUse: number, threads: number, list
   const left = limit - inUse - reserve;
   const share = Math.floor(left / 2 / Math.max(1, listeners) / Math.max(1, perSession));
   return { limit, inUse, reserve, sessionCap: Math.max(1, share), tooLow: share < 1 };
+}
+
+/** The division for what a configuration runs: its actor and spare threads, its inet listeners, its milters. */
+export function configFdBudget(limit: number, mainInUse: number, config: SupervisorConfig, registry: RoleSpec[], cores: number): FdBudget {
+  const plan = planSlots(config, registry, cores).slots;
+  const spares = registry.filter((s) => s.spare && plan.some((p) => p.role === s.role)).length;
+  const listeners = plan.filter((p) => p.service?.type === 'inet').length;
+  const milters = new MainConfig(config.params, config.dir).list('smtpd_milters').length;
+  return fdBudget(limit, mainInUse, plan.length + spares, listeners, 1 + milters);
+}
+
+/** The start-up log line. */
+export function describeFdBudget(b: FdBudget): string {
+  const text = `open-file limit ${b.limit}: ${b.inUse} for the threads, ${b.reserve} in reserve; each SMTP listener holds at most ${b.sessionCap} sessions`;
+  return b.tooLow ? `${text}; the limit is too low, raise it (ulimit -n)` : text;
 }

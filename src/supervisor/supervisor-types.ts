@@ -30,6 +30,17 @@ export interface SupervisorOptions {
   controlSocket?: boolean;
 }
 
+/**
+ * A part of the daemon outside the actors that follows reload (the metrics
+ * listener): the hook takes the new configuration up without giving up the
+ * old (or throws, and the reload is refused); then commit() or abort().
+ */
+export type ReloadHook = (config: SupervisorConfig) => Promise<ReloadHookStep | undefined>;
+export interface ReloadHookStep {
+  commit(): Promise<void> | void;
+  abort(): Promise<void> | void;
+}
+
 /** One actor in status(). */
 export interface ActorStatus {
   role: string;

@@ -25,33 +25,22 @@ import { ControlServer } from './control-server.js';
 import type { EventLoopUtilization } from 'node:perf_hooks';
 import { registerBuiltinCommands } from './control-commands.js';
 import { claimPidFile } from './daemon-liveness.js';
-import { fdBudget, openFileCount, openFileLimit, type FdBudget } from './fd-budget.js';
+import { configFdBudget, describeFdBudget, openFileCount, openFileLimit, type FdBudget } from './fd-budget.js';
 import { pidFilePath, releasePidFile } from './pid-file.js';
 import { RestartIntensity } from './restart-policy.js';
 import { planSlots, type RoleSpec, type SlotPlan, type SupervisorConfig } from './role-registry.js';
 import { SupervisorError } from './supervisor-error.js';
 import { planReload, preflight, refuseInvalid, refuseUnreloadable, reloadSlots, type ReloadHost } from './supervisor-reload.js';
 import { supervisorStatus } from './supervisor-status.js';
-import { deferred, oneLine, type Incarnation, type Slot, type SupervisorOptions, type SupervisorStatus } from './supervisor-types.js';
+import { deferred, oneLine, type Incarnation, type ReloadHook, type ReloadHookStep, type Slot, type SupervisorOptions, type SupervisorStatus } from './supervisor-types.js';
 import { Wiring } from './supervisor-wiring.js';
 import { drainWorker, exitReason, onWorkerMessage, postTo, shutdownWorker, spawnWorker, waitForWorker, workerName, type WorkerEvents } from './supervisor-worker.js';
 
 // The public types live with the records they share fields with; importers keep using this module.
-export type { ActorStatus, SupervisorOptions, SupervisorStatus } from './supervisor-types.js';
+export type { ActorStatus, ReloadHook, ReloadHookStep, SupervisorOptions, SupervisorStatus } from './supervisor-types.js';
 
 /** The version logged at start and reload: mail_version's value in the parameter table. */
 const MAIL_VERSION = parameterInfo('mail_version')?.default ?? '';
-
-/**
- * A part of the daemon outside the actors that follows reload (the metrics
- * listener): prepare() takes the new configuration up without giving up the
- * old (or throws, and the reload is refused); then commit() or abort().
- */
-export type ReloadHook = (config: SupervisorConfig) => Promise<ReloadHookStep | undefined>;
-export interface ReloadHookStep {
-  commit(): Promise<void> | void;
-  abort(): Promise<void> | void;
-}
 
 /** How long a kept actor may take to apply a new configuration. */
 const RECONFIGURE_TIMEOUT_MS = 10_000;
@@ -377,21 +366,15 @@ export class Supervisor extends EventEmitter {
   private fdBudget(): FdBudget | undefined {
     if (this.fdLimit === undefined) return undefined;
     if (this.budgetFor?.config !== this.config) {
-      const plan = planSlots(this.config, this.opts.registry, this.cores).slots;
-      const spares = [...this.registry.values()].filter((s) => s.spare && plan.some((p) => p.role === s.role)).length;
-      const listeners = plan.filter((p) => p.service?.type === 'inet').length;
-      const milters = this.main.list('smtpd_milters').length;
-      this.budgetFor = { config: this.config, budget: fdBudget(this.fdLimit, this.mainFds, plan.length + spares, listeners, 1 + milters) };
+      this.budgetFor = { config: this.config, budget: configFdBudget(this.fdLimit, this.mainFds, this.config, this.opts.registry, this.cores) };
     }
     return this.budgetFor.budget;
   }
 
   private logFdBudget(): void {
     const b = this.fdBudget();
-    if (!b) return;
-    const text = `open-file limit ${b.limit}: ${b.inUse} for the threads, ${b.reserve} in reserve; each SMTP listener holds at most ${b.sessionCap} sessions`;
-    if (b.tooLow) this.log.warning(`${text}; the limit is too low, raise it (ulimit -n)`);
-    else this.log.info(text);
+    if (b?.tooLow) this.log.warning(describeFdBudget(b));
+    else if (b) this.log.info(describeFdBudget(b));
   }
 
   private spawn(spec: RoleSpec, makeData: (uid: number) => ActorWorkerData): Incarnation {
