@@ -3,8 +3,11 @@
  * runActor(setup); the runtime builds the ActorContext from workerData,
  * takes the channels the supervisor wires, serves requests with the
  * handlers setup returns (requests that arrive before set-up is done wait),
- * answers heartbeats, and runs drain and shutdown hooks. A setup that throws
- * is reported to the supervisor and the thread exits with status 1.
+ * answers heartbeats, and runs drain and shutdown hooks. An actor a reload
+ * keeps (RoleSpec.keepOnReload) gets the new configuration in ctx.config,
+ * its log follows maillog_file and syslog_name, and its reconfigure hooks
+ * run. A setup that throws is reported to the supervisor and the thread
+ * exits with status 1.
  */
 import { parentPort, threadId, workerData, isMainThread } from 'node:worker_threads';
 import { MainConfig } from '../config/main-config.js';
@@ -30,12 +33,24 @@ export interface ActorContext {
    * (a reload runs the old and the new instance side by side).
    */
   idSalt: number;
+
+  /** The configuration; replaced by a reload that keeps this actor (what set-up read stays as it was). */
   config: MainConfig;
+  /**
+   * For an inet listener: the most sessions it may hold so that the process
+   * keeps file descriptors for the control socket, the journal and pickup
+   * (fd-budget.ts). A listener says 421 beyond it and must not accept more
+   * than SESSION_CAP_SLACK past it. Undefined: the limit is unknown, no cap.
+   */
+  sessionCapFromFdLimit?: number;
   service?: MasterService;
   log: Logger;
   peers<P extends Protocol>(role: string): PeerGroup<P>;
-  onDrain(fn: () => Promise<void> | void): void;
+  /** Runs when the actor is taken out of service; `deadlineMs` is how long its open sessions may take (supervisor_drain_timeout). */
+  onDrain(fn: (deadlineMs: number) => Promise<void> | void): void;
   onShutdown(fn: () => Promise<void> | void): void;
+  /** Runs when a reload keeps this actor, after ctx.config holds the new configuration. */
+  onReconfigure(fn: (config: MainConfig) => Promise<void> | void): void;
   ready(): void;
 }
 
@@ -79,8 +94,10 @@ export function runActor<P extends Protocol>(
 
   const groups = new Map<string, PeerSet>();
   const inboundLinks = new Set<PeerLink>();
-  const drainHooks: Array<() => Promise<void> | void> = [];
+  const drainHooks: Array<(deadlineMs: number) => Promise<void> | void> = [];
   const shutdownHooks: Array<() => Promise<void> | void> = [];
+  const reconfigureHooks: Array<(config: MainConfig) => Promise<void> | void> = [];
+  let context: ActorContext | undefined;
   let handlers: Record<string, AnyHandler> | undefined;
   let queued: Queued[] = [];
   let log = new Logger(data.spare ? data.role : data.assignment.role, threadId);
@@ -125,13 +142,32 @@ export function runActor<P extends Protocol>(
     return errors.length ? errors.join('; ') : undefined;
   };
 
-  const start = async (a: ActorAssignment): Promise<void> => {
+  const configOf = (a: ActorAssignment): MainConfig => {
     const config = new MainConfig(a.service ? { ...a.params, ...a.service.overrides } : a.params, a.dir);
     configureLogging({
       maillogFile: config.path('maillog_file'),
       myhostname: config.get('myhostname'),
       syslogName: config.get('syslog_name') || 'postrider',
     });
+    return config;
+  };
+
+  const reconfigure = async (a: ActorAssignment): Promise<void> => {
+    const ctx = context;
+    if (!ctx) return send({ ctl: 'reconfigured', error: 'not started' });
+    let error: string | undefined;
+    try {
+      ctx.config = configOf(a);
+      ctx.service = a.service;
+      error = await runHooks(reconfigureHooks.map((fn) => () => fn(ctx.config)));
+    } catch (err) {
+      error = (err as Error)?.message ?? String(err);
+    }
+    send({ ctl: 'reconfigured', error });
+  };
+
+  const start = async (a: ActorAssignment): Promise<void> => {
+    const config = configOf(a);
     log = new Logger(a.role, a.instance);
     const ctx: ActorContext = {
       role: a.role,
@@ -140,12 +176,15 @@ export function runActor<P extends Protocol>(
       idSalt: a.idSalt,
       config,
       service: a.service,
+      sessionCapFromFdLimit: a.sessionCapFromFdLimit,
       log,
       peers: <Q extends Protocol>(role: string) => group(role) as unknown as PeerGroup<Q>,
       onDrain: (fn) => drainHooks.push(fn),
       onShutdown: (fn) => shutdownHooks.push(fn),
+      onReconfigure: (fn) => reconfigureHooks.push(fn),
       ready,
     };
+    context = ctx;
     try {
       handlers = (await setup(ctx)) as Record<string, AnyHandler>;
     } catch (err) {
@@ -191,7 +230,7 @@ export function runActor<P extends Protocol>(
       case 'drain': {
         // All hooks start now, so a listener's close() happens before 'draining'
         // is posted; the supervisor may then bind the replacement on that port.
-        const running = drainHooks.map((fn) => runHooks([fn]));
+        const running = drainHooks.map((fn) => runHooks([() => fn(msg.deadlineMs)]));
         setImmediate(() => send({ ctl: 'draining' }));
         void Promise.all(running).then((errs) => {
           const error = errs.filter(Boolean).join('; ');
@@ -205,6 +244,9 @@ export function runActor<P extends Protocol>(
           for (const g of groups.values()) g.closeAll('shutting down');
           send({ ctl: 'shutdownDone', error });
         });
+        break;
+      case 'reconfigure':
+        void reconfigure(msg.assignment);
         break;
       case 'fault':
         injectFault(msg.kind);

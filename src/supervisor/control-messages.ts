@@ -18,6 +18,8 @@ export interface ActorAssignment {
   dir: string;
   service?: MasterService;
   faultInjection: boolean;
+  /** For an inet listener: the most sessions it may hold so the process keeps descriptors in reserve (fd-budget.ts); absent: no cap. */
+  sessionCapFromFdLimit?: number;
 }
 
 /** workerData: an assignment, or a warm spare waiting for one. */
@@ -30,8 +32,11 @@ export type ToWorker =
   | { ctl: 'peerRetire'; role: string; uid: number }
   | { ctl: 'peerDown'; role: string; uid: number; reason: string }
   | { ctl: 'ping'; seq: number }
-  | { ctl: 'drain' }
+  /** Finish the work in hand; a listener's sessions have deadlineMs before idle ones are closed. */
+  | { ctl: 'drain'; deadlineMs: number }
   | { ctl: 'shutdown' }
+  /** A reload keeps this incarnation (RoleSpec.keepOnReload): take the new configuration in place. */
+  | { ctl: 'reconfigure'; assignment: ActorAssignment }
   | { ctl: 'fault'; kind: FaultKind };
 
 export type FromWorker =
@@ -41,7 +46,8 @@ export type FromWorker =
   | { ctl: 'setupError'; message: string }
   | { ctl: 'draining' }
   | { ctl: 'drained'; error?: string }
-  | { ctl: 'shutdownDone'; error?: string };
+  | { ctl: 'shutdownDone'; error?: string }
+  | { ctl: 'reconfigured'; error?: string };
 
 /** Faults the supervisor can inject when debug_fault_injection = yes. */
 export type FaultKind = 'throw' | 'exit' | 'oom' | 'hang';

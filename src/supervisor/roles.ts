@@ -6,6 +6,8 @@
  */
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { parseInetListen } from '../config/inet-listen.js';
+import { splitList } from '../config/main-config.js';
 import type { RoleSpec } from './role-registry.js';
 
 const entry = (role: string): URL => new URL(`../actors/${role}/${role}-actor.js`, import.meta.url);
@@ -14,9 +16,17 @@ const entry = (role: string): URL => new URL(`../actors/${role}/${role}-actor.js
 const AGENTS = ['smtp', 'virtual', 'discard', 'error'];
 
 const ROLES: RoleSpec[] = [
-  // the one writer of the queue store; runs without a master.cf line
-  { role: 'journal', entry: entry('journal'), peers: ['qmgr', 'bounce'], defaultInstances: () => 1, always: true, singleton: true, spare: true },
-  { role: 'smtpd', entry: entry('smtpd'), peers: ['journal', 'trivial-rewrite'], defaultInstances: () => 1, spare: true },
+  // the one writer of the queue store; runs without a master.cf line; a reload
+  // keeps it (replacing it would replay the whole queue while appends wait)
+  { role: 'journal', entry: entry('journal'), peers: ['qmgr', 'bounce'], defaultInstances: () => 1, always: true, singleton: true, spare: true, keepOnReload: true },
+  {
+    role: 'smtpd',
+    entry: entry('smtpd'),
+    peers: ['journal', 'trivial-rewrite'],
+    defaultInstances: () => 1,
+    spare: true,
+    listenAddress: (service, params) => parseInetListen(service.name, splitList({ ...params, ...service.overrides }.inet_interfaces ?? 'all')),
+  },
   { role: 'pickup', entry: entry('pickup'), peers: ['journal', 'trivial-rewrite'], defaultInstances: () => 1, singleton: true },
   {
     role: 'qmgr',

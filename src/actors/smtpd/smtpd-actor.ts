@@ -9,6 +9,7 @@ import { Smtpd } from './smtpd.js';
 import { cleanupForActor } from '../../global/cleanup-for-actor.js';
 import { submitToQueue } from '../../global/queue-submit.js';
 import type { JournalProtocol } from '../../protocol/protocol.js';
+import { SESSION_CAP_SLACK } from '../../supervisor/fd-budget.js';
 
 runActor(async (ctx) => {
   if (!ctx.service) throw new Error('smtpd started without an inet service');
@@ -19,6 +20,8 @@ runActor(async (ctx) => {
     service: ctx.service,
     log: ctx.log,
     idSalt: ctx.idSalt,
+    // The supervisor share of the open-file limit; past it (and its slack) connections are dropped unanswered.
+    connectionLimit: ctx.sessionCapFromFdLimit === undefined ? undefined : ctx.sessionCapFromFdLimit + SESSION_CAP_SLACK,
     submit: (s) =>
       submitToQueue(cleanup, journal, ctx.log, {
         queueId: s.queueId,
@@ -38,7 +41,7 @@ runActor(async (ctx) => {
       }),
   });
   await smtpd.listen();
-  ctx.onDrain(() => smtpd.drain(30_000));
+  ctx.onDrain((deadlineMs) => smtpd.drain(deadlineMs));
   ctx.onShutdown(() => smtpd.close());
   ctx.ready();
   return {};
