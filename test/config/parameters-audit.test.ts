@@ -22,6 +22,7 @@ const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 
 /** Each effective parameter -> [test file under test/, name of a test there that proves its effect]. */
 const EFFECT_TESTS: Record<string, [string, string]> = {
+  supervisor_drain_timeout: ['e2e/reload.test.ts', "at the drain deadline, a message already being queued gets its 250 and only then 421; none is both refused and delivered"],
   supervisor_busy_timeout: ['supervisor/supervisor-watchdog.test.ts', "a thread busy past supervisor_busy_timeout is killed and restarted"],
   service_throttle_time: ['supervisor/restart-policy.test.ts', "once the daemon serves, restarts past the limit are throttled with a doubling delay up to service_throttle_time, per actor"],
   body_checks_time_limit: ['actors/cleanup/cleanup-checks.test.ts', "a body check past body_checks_time_limit defers the message, and the next one is checked"],
