@@ -33,6 +33,8 @@ export interface Step {
   smtputf8?: boolean;
   /** MAIL/RCPT: carries an ESMTP parameter no server offers (Postfix: 555 5.5.4). */
   unknownParam?: boolean;
+  /** A line Postfix's smtpd refuses, with Postfix's reply ("501 5.5.4 Syntax: DATA"). */
+  postfixRefuses?: string;
   /** starttls: after a 220, upgrade, send garbage, or close (lock-step and pipelined only). */
   tls?: 'handshake' | 'garbage' | 'close';
   /** pause and slow: how long, in ms. */

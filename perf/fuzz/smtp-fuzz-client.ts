@@ -500,12 +500,12 @@ class CaseRun {
   /** The semantic oracles on a step whose replies are known to be its own. */
   private judgeStep(s: Step, replies: SmtpReply[]): void {
     for (const r of replies) {
-      if (r.code === 354 && s.label !== 'DATA') this.find('protocol', '354 to something other than DATA', `${s.label}: ${escapeBytes(s.bytes, 80)}`);
       if (s.label === 'EHLO' && r.code === 250) this.chunking = r.lines.some((l) => l.toUpperCase().startsWith('CHUNKING'));
     }
     const r = replies.length === 1 ? replies[0] : undefined;
     const own = r !== undefined && this.prevEndedLine && (s.replies === 1 || s.kind === 'bdat');
     if (!r) return;
+    if (own && s.kind === 'line' && r.code === 354 && s.label !== 'DATA') this.find('protocol', '354 to something other than DATA', `${s.label}: ${escapeBytes(s.bytes, 80)}`);
     const ok = r.code >= 200 && r.code < 300;
     if (s.kind === 'data' || s.kind === 'bdat' || (s.kind === 'slow' && s.label === 'body')) {
       this.noteAccepted(r, s.token);
@@ -537,6 +537,9 @@ class CaseRun {
     }
     if (ok && s.eightBitAddress && !s.smtputf8) {
       this.find('protocol', `8-bit address accepted in ${s.label} without SMTPUTF8`, `${escapeBytes(s.bytes, 100)} -> ${r.code} ${r.lines[0]}`);
+    }
+    if (s.postfixRefuses && r.code < 400) {
+      this.find('protocol', `${s.label} line that Postfix refuses accepted (Postfix: ${s.postfixRefuses})`, `${escapeBytes(s.bytes, 100)} -> ${r.code} ${r.lines[0]}`);
     }
     if (ok && s.unknownParam) {
       this.find('protocol', `unknown ESMTP parameter accepted in ${s.label}`, `${escapeBytes(s.bytes, 100)} -> ${r.code} ${r.lines[0]}`);

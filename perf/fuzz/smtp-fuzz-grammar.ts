@@ -102,11 +102,11 @@ class CaseBuilder {
     ]);
     switch (what) {
       case 'transaction': this.transaction(); break;
-      case 'rset': this.line('RSET', r.pick(['RSET', 'rset', 'RSET x', 'RSET '])); break;
+      case 'rset': this.refusable('RSET', r.pick(['RSET', 'rset', 'RSET x', 'RSET '])); break;
       case 'noop': this.line('NOOP', r.pick(['NOOP', 'noop', 'NOOP hello', 'NOOP ' + this.text(r.range(1, 600))])); break;
-      case 'vrfy': this.line('VRFY', r.pick(['VRFY postmaster', 'VRFY', 'VRFY <root@localhost>', `VRFY ${this.pathological()}`, 'EXPN staff'])); break;
+      case 'vrfy': this.refusable('VRFY', r.pick(['VRFY postmaster', 'VRFY', 'VRFY <root@localhost>', `VRFY ${this.pathological()}`, 'EXPN staff'])); break;
       case 'ehlo': this.line('EHLO', r.pick([`EHLO ${this.heloName()}`, 'EHLO', 'EHLO ' + this.heloName() + ' extra words'])); break;
-      case 'helo': this.line('HELO', r.pick([`HELO ${this.heloName()}`, 'HELO'])); break;
+      case 'helo': this.refusable('HELO', r.pick([`HELO ${this.heloName()}`, 'HELO'])); break;
       case 'starttls': this.starttls(); break;
       case 'auth': this.auth(); break;
       case 'garbage': this.garbage(); break;
@@ -134,7 +134,7 @@ class CaseBuilder {
       this.bdat(token, content);
       return;
     }
-    this.line('DATA', r.weighted([[90, 'DATA'], [4, 'data'], [3, 'DATA x'], [3, 'DATA ']]), true, DATA_TERMINATORS);
+    this.refusable('DATA', r.weighted([[90, 'DATA'], [4, 'data'], [3, 'DATA x'], [3, 'DATA ']]), DATA_TERMINATORS);
     if (r.chance(0.08)) {
       // an abrupt end somewhere in the content
       const cut = r.int(Math.max(1, content.wire.length - 1));
@@ -236,7 +236,9 @@ class CaseBuilder {
       const header = Buffer.from(`BDAT ${declared}${last ? r.weighted([[90, ' LAST'], [5, ' last'], [5, ' LAST junk']]) : ''}\r\n`, 'latin1');
       // Without CHUNKING the BDAT line is refused and the chunk is read as command lines.
       const replies = matches ? 1 + lineCount(chunk) : 'unknown';
-      this.steps.push({ kind: 'bdat', label: 'BDAT', bytes: Buffer.concat([header, chunk]), replies, token: last ? token : undefined, size: last ? content.size : undefined });
+      const step: Step = { kind: 'bdat', label: 'BDAT', bytes: Buffer.concat([header, chunk]), replies };
+      if (last) Object.assign(step, { token, size: content.size });
+      this.steps.push(step);
     }
   }
 
@@ -402,6 +404,21 @@ class CaseBuilder {
     this.steps.push(step);
     this.lastClean = clean;
     return step;
+  }
+
+  /**
+   * A line that Postfix refuses in some of its forms (DATA or RSET with an
+   * argument, VRFY or HELO without one): when it goes out as written, the
+   * step carries Postfix's reply for the oracle.
+   */
+  private refusable(label: string, text: string, ends = TERMINATORS): void {
+    const step = this.line(label, text, true, ends);
+    if (!this.lastClean) return;
+    const verb = text.split(' ')[0].toUpperCase();
+    const arg = text.slice(verb.length).trim();
+    if ((verb === 'DATA' || verb === 'RSET') && arg !== '') step.postfixRefuses = `501 5.5.4 Syntax: ${verb}`;
+    else if (verb === 'VRFY' && arg === '') step.postfixRefuses = '501 5.5.4 Syntax: VRFY address';
+    else if (verb === 'HELO' && arg === '') step.postfixRefuses = '501 Syntax: HELO hostname';
   }
 
   private raw(label: string, bytes: Buffer, kind: Step['kind'] = 'line', replies: Step['replies'] = lineCount(bytes)): void {

@@ -123,11 +123,10 @@ export class ReplyReader {
     if (this.pending.length > 0) {
       this.problems.push({ kind: 'truncated', line: escapeBytes(this.pending) });
       this.pending = Buffer.alloc(0);
-    }
-    if (this.current) {
+    } else if (this.current) {
       this.problems.push({ kind: 'truncated', line: escapeBytes(`${this.current.code}-${this.current.lines.at(-1) ?? ''}`) });
-      this.current = undefined;
     }
+    this.current = undefined;
   }
 
   /** Replies not yet taken. */

@@ -17,7 +17,7 @@
  * cheap), supervisor_restart_limit = 1000 (so a crash found does not end
  * the campaign; every restart is still counted and reported).
  */
-import { mkdtempSync, openSync, readSync, closeSync, fstatSync, writeFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, openSync, readFileSync, readSync, closeSync, fstatSync, writeFileSync, rmSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -44,6 +44,8 @@ export interface SinkLedger {
   delivered: Map<string, number>;
   /** Original queue ids named by a failure notice. */
   bounced: Set<string>;
+  /** Queue ids of the notices themselves (not mail anyone sent). */
+  notices: Set<string>;
   /** Token -> queue ids it arrived under (delivered or in a notice). */
   tokens: Map<string, Set<string>>;
   messages: number;
@@ -64,6 +66,8 @@ export interface FuzzTarget {
   probe(timeoutMs: number): Promise<string | undefined>;
   /** Log lines written since the last call. */
   newLogLines(): string[];
+  /** The whole log's lines about each of these queue ids ("ID: ..."). */
+  logAbout(ids: Iterable<string>): Map<string, string[]>;
   /** True while the daemon process runs. */
   alive(): boolean;
   /** Starts the daemon again after it exited (same configuration and queue). */
@@ -85,16 +89,18 @@ export function recordArrival(ledger: SinkLedger, m: Pick<BenchSinkMessage, 'fro
   const firstReceived = /^Received:[^\r\n]*(?:\r\n[ \t][^\r\n]*)*/m.exec(head)?.[0].replace(/\r\n[ \t]/g, ' ');
   const ids: string[] = [];
   const rid = firstReceived ? RECEIVED_ID.exec(firstReceived)?.[1] : undefined;
-  if (rid) {
-    ledger.delivered.set(rid, (ledger.delivered.get(rid) ?? 0) + 1);
-    ids.push(rid);
-  }
-  if (m.from === '') {
-    const nid = NOTICE_ID.exec(text)?.[1];
-    if (nid && /^Action: failed/m.test(text)) {
+  const nid = m.from === '' ? NOTICE_ID.exec(text)?.[1] : undefined;
+  if (nid) {
+    // a notice is submitted locally: its Received header names no protocol
+    const own = firstReceived ? / id ([0-9A-Za-z]+)/.exec(firstReceived)?.[1] : undefined;
+    if (own) ledger.notices.add(own);
+    if (/^Action: failed/m.test(text)) {
       ledger.bounced.add(nid);
       ids.push(nid);
     }
+  } else if (rid) {
+    ledger.delivered.set(rid, (ledger.delivered.get(rid) ?? 0) + 1);
+    ids.push(rid);
   }
   const token = TOKEN.exec(text)?.[1];
   if (token) {
@@ -106,7 +112,7 @@ export function recordArrival(ledger: SinkLedger, m: Pick<BenchSinkMessage, 'fro
 
 /** Starts the sink and the daemon; see the file comment. */
 export async function startFuzzTarget(limits: TargetLimits = DEFAULT_LIMITS, extraParams: Record<string, string> = {}): Promise<FuzzTarget> {
-  const ledger: SinkLedger = { delivered: new Map(), bounced: new Set(), tokens: new Map(), messages: 0 };
+  const ledger: SinkLedger = { delivered: new Map(), bounced: new Set(), notices: new Set(), tokens: new Map(), messages: 0 };
   const sink = await startBenchSink({ hostname: 'sink.fuzz.test' });
   sink.onMessage = (m) => recordArrival(ledger, m);
   const cert = makeTestCert('localhost');
@@ -189,6 +195,22 @@ export async function startFuzzTarget(limits: TargetLimits = DEFAULT_LIMITS, ext
       } finally {
         closeSync(fd);
       }
+    },
+    logAbout: (ids) => {
+      const want = new Map<string, string[]>();
+      for (const id of ids) want.set(id, []);
+      let text = '';
+      try {
+        text = readFileSync(daemon.logFile, 'utf8');
+      } catch {
+        return want;
+      }
+      for (const line of text.split('\n')) {
+        const m = /: ([0-9A-Za-z]+): /.exec(line);
+        const list = m ? want.get(m[1]) : undefined;
+        if (list) list.push(line.replace(/^.*?postrider\//, ''));
+      }
+      return want;
     },
     alive: () => daemon.child.exitCode === null && daemon.child.signalCode === null,
     restart: () => daemon.restart(),

@@ -87,7 +87,7 @@ export interface FuzzReport {
   elapsedMs: number;
   /** Findings per kind (a case counts once per distinct finding). */
   counts: Record<FindingKind, number>;
-  /** Messages that got 250 with a queue id, and what became of them. */
+  /** Messages that got 250 with a queue id, and what became of them (bounced: with a notice at the sink, or none due, as the log shows). */
   accepted: number;
   delivered: number;
   bounced: number;
@@ -281,9 +281,13 @@ export async function runSmtpFuzz(opts: FuzzOptions): Promise<FuzzReport> {
     progress(`cases done (${cases}); waiting for the queue to drain`);
     const drainEnd = Date.now() + (opts.drainTimeoutMs ?? 60_000);
     const unaccounted = (): string[] => [...accepted.keys()].filter((id) => !target.ledger.delivered.has(id) && !target.ledger.bounced.has(id));
+    // done when everything is accounted for, or the queue has stayed empty for 3 s (a bounce with no notice due)
+    let emptySince: number | undefined;
     while (Date.now() < drainEnd) {
       const q = await target.queued();
       if (q === 0 && unaccounted().length === 0) break;
+      emptySince = q === 0 ? (emptySince ?? Date.now()) : undefined;
+      if (emptySince !== undefined && Date.now() - emptySince > 3000) break;
       await new Promise((r) => setTimeout(r, 250));
     }
     const missing = unaccounted();
@@ -300,18 +304,26 @@ export async function runSmtpFuzz(opts: FuzzOptions): Promise<FuzzReport> {
         }
       }
     }
+    // a bounce owes no notice to the null sender or to NOTIFY=NEVER: the log says so
+    const logs = target.logAbout(missing);
     let lost = 0;
     let stuck = 0;
+    let bouncedSilently = 0;
     for (const id of missing) {
       const where = stillQueued.get(id);
       const origin = accepted.get(id)!;
+      const lines = logs.get(id) ?? [];
+      if (where === undefined && lines.some((l) => /status=bounced/.test(l)) && !lines.some((l) => /notification: /.test(l)) && lines.some((l) => / removed$/.test(l))) {
+        bouncedSilently++;
+        continue;
+      }
       const kind: FindingKind = where !== undefined ? 'stuck' : 'lost';
       if (kind === 'lost') lost++;
       else stuck++;
       counts[kind]++;
       const what = kind === 'lost' ? 'message got 250 but never reached the sink' : `message still queued after the drain: ${normalise(where ?? '')}`;
       const key = `${kind}|${what}`;
-      const detail = `queue id ${id}, token ${origin.token ?? '?'}${where ? `, ${where}` : ''}`;
+      const detail = `queue id ${id}, token ${origin.token ?? '?'}${where ? `, ${where}` : ''}; log: ${lines.slice(-4).join(' | ').slice(0, 600)}`;
       const g = groups.get(key);
       if (g) {
         g.count++;
@@ -332,7 +344,7 @@ export async function runSmtpFuzz(opts: FuzzOptions): Promise<FuzzReport> {
       if (!ids.has(id)) unexpected++;
     }
     const delivered = [...ids].filter((id) => target.ledger.delivered.has(id)).length;
-    const bounced = [...ids].filter((id) => !target.ledger.delivered.has(id) && target.ledger.bounced.has(id)).length;
+    const bounced = [...ids].filter((id) => !target.ledger.delivered.has(id) && target.ledger.bounced.has(id)).length + bouncedSilently;
     return {
       seed: formatSeed(opts.seed),
       cases,
