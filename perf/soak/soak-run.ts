@@ -13,7 +13,7 @@
  *
  * runSoak() rejects only when the daemon or the sink cannot start.
  */
-import { readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, readFileSync, rmSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { controlRequest } from '../../src/cli/control-client.js';
 import { startDaemon, type RunningDaemon } from '../../test/helpers/daemon.js';
@@ -35,7 +35,7 @@ export interface SoakOptions {
   faultEverySec?: number;
   /** Every Nth fault kills the whole daemon (default 8; 0: never). */
   sigkillEvery?: number;
-  /** A fixed list of faults instead of the rotation (then repeated). */
+  /** A fixed list of faults instead of the rotation, each injected once, in order; the load goes on until the last is done. */
   faultPlan?: Fault[];
   /** A reload every this many seconds (default 120; 0: none). */
   reloadEverySec?: number;
@@ -44,6 +44,8 @@ export interface SoakOptions {
   /** How long the queue may take to drain after the load (default 300 s). */
   drainTimeoutSec?: number;
   seed?: number;
+  /** Keep the daemon's mail log here (the temporary directory is removed at the end). */
+  keepLogAs?: string;
   onProgress?: (line: string) => void;
 }
 
@@ -266,7 +268,8 @@ export async function runSoak(opts: SoakOptions): Promise<SoakReport> {
     return rec;
   };
 
-  while (Date.now() < loadEnd) {
+  const planLeft = (): boolean => opts.faultPlan !== undefined && faultIndex < opts.faultPlan.length;
+  while (Date.now() < loadEnd || planLeft()) {
     await watch();
     const now = Date.now();
     if (now >= nextSample) {
@@ -275,9 +278,9 @@ export async function runSoak(opts: SoakOptions): Promise<SoakReport> {
       const last = samples.at(-1);
       progress(`${secs()}s: sent ${load.state.sent}, accepted ${load.state.accepted.length}, at sink ${sink.messages}, queue ${last?.queue ?? '?'}, rss ${last?.rssMiB ?? '?'} MiB`);
     }
-    if (now >= nextFault) {
+    if (now >= nextFault && (!opts.faultPlan || planLeft())) {
       nextFault += faultEvery;
-      const f = opts.faultPlan ? opts.faultPlan[faultIndex % opts.faultPlan.length] : faultAt(faultIndex, roles, sigkillEvery);
+      const f = opts.faultPlan ? opts.faultPlan[faultIndex] : faultAt(faultIndex, roles, sigkillEvery);
       faultIndex++;
       const rec = await inject(f);
       faults.push(rec);
@@ -323,6 +326,13 @@ export async function runSoak(opts: SoakOptions): Promise<SoakReport> {
     logText = readFileSync(daemon.logFile, 'utf8');
   } catch {
     // no log
+  }
+  if (opts.keepLogAs) {
+    try {
+      copyFileSync(daemon.logFile, opts.keepLogAs);
+    } catch {
+      // nothing to keep
+    }
   }
   rmSync(daemon.dir, { recursive: true, force: true });
 

@@ -10,10 +10,11 @@
  *
  * Options: --minutes M (default 20), --rate N msg/s (10), --fault-every S
  * (30; 0 none), --sigkill-every N (8; 0 never), --faults PLAN (a fixed list
- * instead of the rotation: sigkill or ROLE:INSTANCE:throw|exit|oom|hang,
- * comma-separated), --reload-every S (120), --max-size BYTES (5 MiB),
+ * instead of the rotation, each once: sigkill or
+ * ROLE:INSTANCE:throw|exit|oom|hang, comma-separated), --reload-every S (120), --max-size BYTES (5 MiB),
  * --kept N (3), --new N (2), --drain-timeout S (300), --seed N,
- * --json FILE (default var/soak/soak-RUNID.json).
+ * --json FILE (default var/soak/soak-DATE.json; the daemon's mail log is
+ * kept beside it as FILE.maillog).
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
@@ -88,6 +89,9 @@ async function main(): Promise<void> {
       fail((err as Error).message);
     }
   }
+  // the report and the daemon's mail log go side by side: FILE.json and FILE.maillog
+  const jsonBase = (values.json ?? `var/soak/soak-${new Date().toISOString().replace(/[:.]/g, '-')}.json`).replace(/\.json$/, '');
+  mkdirSync(dirname(resolve(jsonBase)), { recursive: true });
   const report = await runSoak({
     minutes: num('minutes', values.minutes, 0.1) ?? 20,
     rate: num('rate', values.rate, 0.1),
@@ -100,10 +104,10 @@ async function main(): Promise<void> {
     newSessions: num('new', values.new),
     drainTimeoutSec: num('drain-timeout', values['drain-timeout'], 1),
     seed: num('seed', values.seed),
+    keepLogAs: resolve(`${jsonBase}.maillog`),
     onProgress: (line) => console.log(`  ${line}`),
   });
-  const file = resolve(values.json ?? `var/soak/soak-${report.runId}.json`);
-  mkdirSync(dirname(file), { recursive: true });
+  const file = resolve(`${jsonBase}.json`);
   writeFileSync(file, JSON.stringify(report, null, 1) + '\n');
   console.log('\nsoak:');
   console.log(table(report));

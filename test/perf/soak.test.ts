@@ -1,8 +1,8 @@
 /**
- * The soak's bounded run in the suite: half a minute of mixed load (kept
+ * The soak's bounded run in the suite: 24 seconds of mixed load (kept
  * and new connections, up to 512 KiB, deferrals and refusals at the sink)
  * through the real daemon with three faults (an smtp actor exits, qmgr
- * throws, the whole daemon is SIGKILLed and started again) and one reload;
+ * throws, the whole daemon is SIGKILLed and started again) and reloads;
  * then the queue drains and every accepted recipient is accounted for:
  * delivered or bounced as its fate says, none lost, and the daemon never
  * exited by itself.
@@ -16,14 +16,14 @@ let report: SoakReport;
 
 before(async () => {
   report = await runSoak({
-    minutes: 0.5,
+    minutes: 0.4,
     rate: 8,
     maxSize: 512 * 1024,
     keptSessions: 2,
     newSessions: 1,
-    faultEverySec: 8,
+    faultEverySec: 7,
     faultPlan: parseFaultPlan('smtp:1:exit,qmgr:1:throw,sigkill'),
-    reloadEverySec: 20,
+    reloadEverySec: 10,
     drainTimeoutSec: 60,
     seed: 0x50a4,
   });
@@ -43,6 +43,6 @@ test('the soak exercised what it claims: faults, a reload, deliveries, bounces a
   assert.equal(report.faultsFailed, 0, JSON.stringify(report.faults));
   assert.ok(report.faults.some((f) => f.fault === 'SIGKILL the daemon' && f.downSec !== undefined));
   assert.ok(report.restarts >= 2, `restarts ${JSON.stringify(report.restartsByRole)}`);
-  assert.equal(report.reloads, 1);
+  assert.ok(report.reloads >= 1);
   assert.equal(report.daemonExits, 0);
 });
