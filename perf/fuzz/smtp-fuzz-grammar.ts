@@ -252,13 +252,15 @@ class CaseBuilder {
     if (r.chance(0.05)) headers.push('X-8bit: caf\xe9 \xc3\xa9', 'X-\xe9: v');
     if (r.chance(0.03)) for (let i = 0, k = r.range(200, 3000); i < k; i++) headers.push(`X-Many-${i}: ${i}`);
     if (r.chance(0.03)) headers.push('X-Long: ' + 'h'.repeat(r.pick([998, 1001, 5000, 70000])));
+    // runs of "a" that a nested-quantifier pattern fails to match slowly (header and body checks)
+    if (r.chance(0.03)) headers.push('Subject: ' + 'a'.repeat(r.range(24, 40)));
     const parts: string[] = [];
     const variants = r.weighted([[60, 1], [30, 2], [10, 3]]);
     let fakeEnd = false;
     for (let v = 0; v < variants; v++) {
       const kind = r.weighted<string>([
         [30, 'text'], [8, 'dots'], [6, 'raw-dots'], [7, 'bare-lf'], [5, 'bare-cr'], [6, 'fake-end'], [8, '8bit'],
-        [5, 'nul'], [7, 'long'], [3, 'oversize'], [3, 'binary'], [2, 'early-end'], [2, 'empty'],
+        [5, 'nul'], [7, 'long'], [3, 'oversize'], [3, 'binary'], [2, 'early-end'], [2, 'empty'], [2, 'a-run'],
       ]);
       switch (kind) {
         case 'text': parts.push(this.textLines(r.range(1, 40))); break;
@@ -275,6 +277,7 @@ class CaseBuilder {
         case 'binary': parts.push(r.bytes(r.range(10, 2000)).toString('latin1')); break;
         case 'early-end': parts.push('before\r\n\x00RAW.\r\nNOOP\r\n'); fakeEnd = true; break;
         case 'empty': break;
+        case 'a-run': parts.push('a'.repeat(r.range(24, 40)) + '\r\n'); break;
       }
     }
     const separator = r.weighted([[90, '\r\n'], [5, ''], [5, '\n']]);
@@ -450,7 +453,7 @@ class CaseBuilder {
 
   private heloName(): string {
     const r = this.r;
-    return r.weighted([[70, 'client.fuzz.test'], [8, '[127.0.0.1]'], [5, 'localhost'], [5, 'a'.repeat(r.range(250, 1200))], [4, 'caf\xe9.test'], [4, '-bad-.test'], [4, 'x..y']]);
+    return r.weighted([[70, 'client.fuzz.test'], [8, '[127.0.0.1]'], [5, 'localhost'], [5, 'a'.repeat(r.range(250, 1200))], [3, 'a'.repeat(r.range(24, 40)) + 'b'], [4, 'caf\xe9.test'], [4, '-bad-.test'], [4, 'x..y']]);
   }
 
   private eightBitLocal(): string {
@@ -462,7 +465,7 @@ class CaseBuilder {
     const r = this.r;
     const n = r.weighted([[50, r.range(20, 200)], [35, r.range(200, 900)], [15, r.range(900, 4000)]]);
     switch (r.int(11)) {
-      case 0: return 'a'.repeat(n) + '!';
+      case 0: return 'a'.repeat(r.chance(0.5) ? r.range(24, 40) : n) + r.pick(['!', '', '@a']);
       case 1: return 'a.'.repeat(n) + '@' + RECIPIENT_DOMAIN;
       case 2: return '"' + '\\"'.repeat(n) + '@x.test';
       case 3: return '@' + 'a.test,@'.repeat(n) + 'b.test:u@' + RECIPIENT_DOMAIN;

@@ -10,8 +10,14 @@
  * socket, the data of `postrider status --json`), a fresh probe session,
  * the daemon's new log lines, and the queue's size.
  *
- * The fuzz configuration differs from the defaults where the defaults would
- * only slow the fuzzer down or stop it: smtpd_error_sleep_time = 0s (the
+ * The configuration has lookup tables in every place a client's input meets
+ * a regular expression (check_helo/sender/recipient_access, header_checks,
+ * body_checks), with patterns that backtrack exponentially on a run of
+ * "a"s that fails to match, as Postfix users write them; none matches
+ * ordinary mail, so they change nothing unless a check runs away (then a
+ * thread stalls, which the fuzzer reports). The fuzz configuration differs
+ * from the defaults where the defaults would only slow the fuzzer down or
+ * stop it: smtpd_error_sleep_time = 0s (the
  * tarpit would make every bad session last seconds), a small
  * smtpd_recipient_limit and message_size_limit (so going over them is
  * cheap), supervisor_restart_limit = 1000 (so a crash found does not end
@@ -36,6 +42,15 @@ export interface TargetLimits {
 
 export const DEFAULT_LIMITS: TargetLimits = { recipientLimit: 20, messageSizeLimit: 262_144 };
 export const AUTH_USER = 'fuzz@fuzz-src.test';
+
+/** The tables: nested quantifiers a backtracking engine takes 2^n steps over on n "a"s and no match. */
+const TABLES: Record<string, string> = {
+  'helo_access.regexp': '/^(a|aa)+$/ REJECT fuzz: never for a real name\n',
+  'sender_access.regexp': '/^(a+)+$/ REJECT fuzz: never for a real address\n/^([a-z0-9]+\\.?)+@never\\.invalid$/ REJECT fuzz\n',
+  'recipient_access.regexp': '/^(a+)+b@/ REJECT fuzz: never for a real address\n',
+  'header_checks.regexp': '/^Subject: (a+)+b$/ REJECT fuzz: never for a real subject\n',
+  'body_checks.regexp': '/^(a+)+b$/ REJECT fuzz: never for a real line\n',
+};
 export const AUTH_SECRET = 'fuzz-secret';
 
 /** What the sink saw, keyed by Postrider queue id. */
@@ -116,8 +131,10 @@ export async function startFuzzTarget(limits: TargetLimits = DEFAULT_LIMITS, ext
   const sink = await startBenchSink({ hostname: 'sink.fuzz.test' });
   sink.onMessage = (m) => recordArrival(ledger, m);
   const cert = makeTestCert('localhost');
-  const saslDir = mkdtempSync(join(tmpdir(), 'postrider-fuzz-sasl-'));
+  const saslDir = mkdtempSync(join(tmpdir(), 'postrider-fuzz-tables-'));
   const table = join(saslDir, 'sasl_passwd');
+  for (const [name, text] of Object.entries(TABLES)) writeFileSync(join(saslDir, name), text);
+  const regexp = (name: string): string => `regexp:${join(saslDir, name)}`;
   writeFileSync(table, '');
   const added = await runCli(saslDir, ['saslpasswd', table, AUTH_USER], `${AUTH_SECRET}\n`);
   if (added.code !== 0) throw new Error(`saslpasswd: ${added.stderr.trim()}`);
@@ -137,6 +154,11 @@ export async function startFuzzTarget(limits: TargetLimits = DEFAULT_LIMITS, ext
         smtpd_error_sleep_time: '0s',
         supervisor_restart_limit: '1000',
         default_destination_concurrency_limit: '10',
+        smtpd_helo_restrictions: `check_helo_access ${regexp('helo_access.regexp')}`,
+        smtpd_sender_restrictions: `check_sender_access ${regexp('sender_access.regexp')}`,
+        smtpd_recipient_restrictions: `check_recipient_access ${regexp('recipient_access.regexp')}`,
+        header_checks: regexp('header_checks.regexp'),
+        body_checks: regexp('body_checks.regexp'),
         ...extraParams,
       },
       masterExtra: [

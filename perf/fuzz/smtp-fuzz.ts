@@ -122,19 +122,39 @@ async function judgeAfterCase(target: FuzzTarget, before: Map<string, number> | 
   }
   const failed = await probeUntil(target, probeTimeoutMs);
   if (failed) findings.push({ kind: 'hang', what: 'no answer to a fresh session after the case', detail: failed });
-  const after = await target.restarts();
-  if (!after) findings.push({ kind: 'hang', what: 'control socket does not answer', detail: 'status got no reply in 10 s' });
   const lines = target.newLogLines();
+  // an actor that went away: its restart counter went up, or the supervisor logged it (the restart may still be under way)
+  const gone = new Map<string, string>();
+  for (const l of lines) {
+    const m = ACTOR_GONE.exec(l);
+    if (!m) continue;
+    // a hung actor is logged twice (killed, then its exit): one cause, one name
+    if (m[2].includes('not responding')) gone.set(m[1], 'not responding, killed by the watchdog');
+    else if (!gone.has(m[1])) gone.set(m[1], m[2]);
+  }
+  let after = await target.restarts();
+  // wait for those restarts to show in the counters, so the next case is not blamed for them
+  const byRole = (m: Map<string, number>, role: string): number => [...m].filter(([k]) => k.startsWith(`${role}[`)).reduce((n, [, v]) => n + v, 0);
+  const deadline = Date.now() + 10_000;
+  while (before && after && gone.size > 0 && Date.now() < deadline && ![...gone.keys()].every((role) => byRole(after!, role) > byRole(before, role))) {
+    await new Promise((r) => setTimeout(r, 200));
+    after = (await target.restarts()) ?? after;
+  }
+  if (!after) findings.push({ kind: 'hang', what: 'control socket does not answer', detail: 'status got no reply in 10 s' });
+  const reported = new Set<string>();
   if (before && after) {
     for (const [actor, n] of after) {
       const was = before.get(actor) ?? 0;
       if (n > was) {
         const role = actor.replace(/\[\d+\]$/, '');
-        const why = lines.map((l) => ACTOR_GONE.exec(l)).find((m) => m && m[1] === role);
-        const reason = why ? why[2] : 'restarted (no log line)';
+        const reason = gone.get(role) ?? 'restarted (no log line)';
+        reported.add(role);
         findings.push({ kind: 'crash', what: `${role} restarted: ${normalise(reason)}`, detail: `${actor} restarts ${was} -> ${n}: ${reason}` });
       }
     }
+  }
+  for (const [role, reason] of gone) {
+    if (!reported.has(role)) findings.push({ kind: 'crash', what: `${role} restarted: ${normalise(reason)}`, detail: `${role}: ${reason}` });
   }
   const seen = new Set<string>();
   for (const l of lines) {

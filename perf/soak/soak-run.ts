@@ -19,7 +19,8 @@ import { controlRequest } from '../../src/cli/control-client.js';
 import { startDaemon, type RunningDaemon } from '../../test/helpers/daemon.js';
 import { readTree } from '../harness/process-usage.js';
 import { accountSoak, allAccounted, type SoakAccount } from './soak-account.js';
-import { describeFault, faultAt, type Fault } from './soak-faults.js';
+import { mountQueueFs, type QueueFs } from './soak-disk.js';
+import { describeFault, faultAt, type Fault, type SpecialFaults } from './soak-faults.js';
 import { startLoad } from './soak-load.js';
 import { startSoakSink } from './soak-sink.js';
 
@@ -35,6 +36,17 @@ export interface SoakOptions {
   faultEverySec?: number;
   /** Every Nth fault kills the whole daemon (default 8; 0: never). */
   sigkillEvery?: number;
+  /**
+   * Give the queue a file system of its own (a tmpfs: root needed) and,
+   * every `diskFullEvery`-th fault (default 8, between the SIGKILLs), fill
+   * it for `diskFullHoldSec` (default 10). Without root the fault is
+   * skipped and the report says why.
+   */
+  diskFull?: boolean;
+  diskFullEvery?: number;
+  diskFullHoldSec?: number;
+  /** Size of that file system in MiB (default 1024). */
+  queueFsMiB?: number;
   /** A fixed list of faults instead of the rotation, each injected once, in order; the load goes on until the last is done. */
   faultPlan?: Fault[];
   /** A reload every this many seconds (default 120; 0: none). */
@@ -69,6 +81,8 @@ export interface FaultRecord {
 
 export interface SoakReport {
   runId: string;
+  /** Why the full-disk fault did not run, when it was asked for and could not. */
+  diskFullSkipped?: string;
   minutes: number;
   rate: number;
   loadSeconds: number;
@@ -111,9 +125,9 @@ interface Status {
   queue: { total: number };
 }
 
-async function status(d: RunningDaemon): Promise<Status | undefined> {
+async function status(queueDir: string): Promise<Status | undefined> {
   try {
-    return (await controlRequest(d.queueDir, 'status', [], undefined, { timeoutMs: 10_000 })) as Status;
+    return (await controlRequest(queueDir, 'status', [], undefined, { timeoutMs: 10_000 })) as Status;
   } catch {
     return undefined;
   }
@@ -176,11 +190,20 @@ export async function runSoak(opts: SoakOptions): Promise<SoakReport> {
   const runId = randomBytes(3).toString('hex');
   const seed = opts.seed ?? randomBytes(4).readUInt32LE(0);
 
+  let queueFs: QueueFs | undefined;
+  let diskFullSkipped: string | undefined;
+  if (opts.diskFull) {
+    const fs = mountQueueFs(opts.queueFsMiB ?? 1024);
+    if (typeof fs === 'string') diskFullSkipped = fs;
+    else queueFs = fs;
+  }
+  const specials: SpecialFaults = { sigkillEvery, diskFullEvery: queueFs ? (opts.diskFullEvery ?? 8) : 0 };
   const sink = await startSoakSink();
   let daemon: RunningDaemon;
   try {
     daemon = await startDaemon({
       params: {
+        ...(queueFs ? { queue_directory: queueFs.dir } : {}),
         relayhost: `[127.0.0.1]:${sink.port}`,
         mydestination: '',
         minimal_backoff_time: '2s',
@@ -192,9 +215,11 @@ export async function runSoak(opts: SoakOptions): Promise<SoakReport> {
     });
   } catch (err) {
     await sink.close();
+    queueFs?.unmount();
     throw err;
   }
-  const first = await status(daemon);
+  const queueDir = queueFs?.dir ?? daemon.queueDir;
+  const first = await status(queueDir);
   const roles = new Map<string, number>();
   for (const a of first?.actors ?? []) roles.set(a.role, Math.max(roles.get(a.role) ?? 0, a.instance));
 
@@ -226,7 +251,7 @@ export async function runSoak(opts: SoakOptions): Promise<SoakReport> {
 
   const sample = async (): Promise<void> => {
     const rss = rssMiB(daemon.child.pid);
-    const s = await status(daemon);
+    const s = await status(queueDir);
     if (rss !== undefined) samples.push({ t: secs(), rssMiB: Math.round(rss * 10) / 10, queue: s?.queue.total, incarnation });
   };
 
@@ -245,6 +270,17 @@ export async function runSoak(opts: SoakOptions): Promise<SoakReport> {
 
   const inject = async (f: Fault): Promise<FaultRecord> => {
     const rec: FaultRecord = { t: secs(), fault: describeFault(f), ok: true };
+    if (f.kind === 'disk-full') {
+      if (!queueFs) return { ...rec, ok: false, error: diskFullSkipped ?? 'the queue has no file system of its own' };
+      try {
+        const bytes = await queueFs.fill((opts.diskFullHoldSec ?? 10) * 1000);
+        rec.fault += ` (${Math.round(bytes / 1048576)} MiB, held ${opts.diskFullHoldSec ?? 10}s)`;
+      } catch (err) {
+        rec.ok = false;
+        rec.error = (err as Error).message;
+      }
+      return rec;
+    }
     if (f.kind === 'sigkill') {
       killing = true;
       const started = Date.now();
@@ -280,7 +316,7 @@ export async function runSoak(opts: SoakOptions): Promise<SoakReport> {
     }
     if (now >= nextFault && (!opts.faultPlan || planLeft())) {
       nextFault += faultEvery;
-      const f = opts.faultPlan ? opts.faultPlan[faultIndex] : faultAt(faultIndex, roles, sigkillEvery);
+      const f = opts.faultPlan ? opts.faultPlan[faultIndex] : faultAt(faultIndex, roles, specials);
       faultIndex++;
       const rec = await inject(f);
       faults.push(rec);
@@ -305,7 +341,7 @@ export async function runSoak(opts: SoakOptions): Promise<SoakReport> {
   let lastNote = 0;
   while (Date.now() < drainEnd) {
     await watch();
-    const s = await status(daemon);
+    const s = await status(queueDir);
     if (s?.queue.total === 0 && allAccounted(load.state.accepted, sink.delivered, sink.bounced)) {
       drained = true;
       break;
@@ -335,6 +371,7 @@ export async function runSoak(opts: SoakOptions): Promise<SoakReport> {
     }
   }
   rmSync(daemon.dir, { recursive: true, force: true });
+  queueFs?.unmount();
 
   const account = accountSoak(load.state.accepted, sink.delivered, sink.bounced, load.state.failedAfterDot, load.state.refusedAtDot);
   // restarts from the log: status counters start again with each daemon process and each reload
@@ -352,6 +389,7 @@ export async function runSoak(opts: SoakOptions): Promise<SoakReport> {
   const rssValues = samples.map((s) => s.rssMiB);
   return {
     runId,
+    diskFullSkipped,
     minutes: opts.minutes,
     rate,
     loadSeconds,

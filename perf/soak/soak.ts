@@ -9,9 +9,11 @@
  * arguments.
  *
  * Options: --minutes M (default 20), --rate N msg/s (10), --fault-every S
- * (30; 0 none), --sigkill-every N (8; 0 never), --faults PLAN (a fixed list
- * instead of the rotation, each once: sigkill or
- * ROLE:INSTANCE:throw|exit|oom|hang, comma-separated), --reload-every S (120), --max-size BYTES (5 MiB),
+ * (30; 0 none), --sigkill-every N (8; 0 never), --disk-full-every N (8,
+ * half-way between SIGKILLs; needs root to mount the queue's own tmpfs),
+ * --no-disk-full, --faults PLAN (a fixed list instead of the rotation, each
+ * once: sigkill, disk-full or ROLE:INSTANCE:throw|exit|oom|hang,
+ * comma-separated), --reload-every S (120), --max-size BYTES (5 MiB),
  * --kept N (3), --new N (2), --drain-timeout S (300), --seed N,
  * --json FILE (default var/soak/soak-DATE.json; the daemon's mail log is
  * kept beside it as FILE.maillog).
@@ -47,6 +49,7 @@ function table(r: SoakReport): string {
     ['reloads', `${r.reloads} (${r.reloadsFailed} failed)`],
     ['actor restarts', `${r.restarts} ${JSON.stringify(r.restartsByRole)}`],
     ['daemon exits (not ours)', r.daemonExits],
+    ...(r.diskFullSkipped ? [['full-disk fault', `skipped: ${r.diskFullSkipped}`] as [string, string]] : []),
     ['RSS start / end / max', `${r.rss.startMiB} / ${r.rss.endMiB} / ${r.rss.maxMiB} MiB`],
     ['RSS trend (per-minute minima)', `${r.rss.trendMiBPerMin} MiB/min`],
   ];
@@ -68,6 +71,8 @@ async function main(): Promise<void> {
         kept: { type: 'string' },
         new: { type: 'string' },
         'drain-timeout': { type: 'string' },
+        'no-disk-full': { type: 'boolean' },
+        'disk-full-every': { type: 'string' },
         seed: { type: 'string' },
         json: { type: 'string' },
       },
@@ -97,6 +102,8 @@ async function main(): Promise<void> {
     rate: num('rate', values.rate, 0.1),
     faultEverySec: num('fault-every', values['fault-every']),
     sigkillEvery: num('sigkill-every', values['sigkill-every']),
+    diskFull: !values['no-disk-full'],
+    diskFullEvery: num('disk-full-every', values['disk-full-every']),
     faultPlan,
     reloadEverySec: num('reload-every', values['reload-every']),
     maxSize: num('max-size', values['max-size'], 1024),

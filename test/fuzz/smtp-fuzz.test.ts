@@ -18,7 +18,8 @@ const CAMPAIGN_SEED = 0x5eed0001;
 let report: FuzzReport;
 
 before(async () => {
-  report = await runSmtpFuzz({ seed: CAMPAIGN_SEED, cases: 150, profile: 'suite', shrink: false, drainTimeoutMs: 45_000 });
+  // a stall is judged after 5 s here (10 s in campaigns), so a broken build fails in bounded time
+  report = await runSmtpFuzz({ seed: CAMPAIGN_SEED, cases: 150, profile: 'suite', shrink: false, stallMs: 5000, drainTimeoutMs: 45_000 });
 });
 
 function failures(kinds: string[]): string {
