@@ -49,7 +49,8 @@ export function faultAt(i: number, roles: ReadonlyMap<string, number>, specials:
   const names = [...roles.keys()].sort();
   const role = names[k % names.length];
   const round = Math.floor(k / names.length);
-  const fault = ACTOR_FAULT_KINDS[(k + round) % ACTOR_FAULT_KINDS.length];
+  // the kind moves on by one each round, so each role meets every kind within as many rounds as there are kinds
+  const fault = ACTOR_FAULT_KINDS[((k % names.length) + round) % ACTOR_FAULT_KINDS.length];
   const instances = roles.get(role) ?? 1;
   return { kind: 'actor', role, instance: 1 + (round % instances), fault };
 }
