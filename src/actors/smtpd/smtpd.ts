@@ -46,6 +46,7 @@ import type { SMTPConnection } from 'smtp-server/lib/smtp-connection.js';
 import type { SMTPServerAddress, SMTPServerAuthentication, SMTPServerAuthenticationResponse, SMTPServerDataStream, SMTPServerOptions, SMTPServerSession } from 'smtp-server/lib/types.js';
 import type { MasterService } from '../../config/config-types.js';
 import { parseInetListen } from '../../config/inet-listen.js';
+import { SESSION_CAP_SLACK } from '../../supervisor/fd-budget.js';
 import type { MainConfig } from '../../config/main-config.js';
 import type { SubmitOutcome } from '../../global/queue-submit.js';
 import { QueueIdGenerator } from '../../store/store-queue-id.js';
@@ -183,7 +184,7 @@ export class Smtpd {
       heloRequired: s.heloRequired,
       junkCommandLimit: s.junkCommandLimit,
       forbidUnauthPipelining: s.forbidUnauthPipelining,
-      sessionLimit: s.sessionLimit,
+      sessionLimit: this.sessionLimit(opts),
       sessionRefused: (socket) => this.sessionRefused(socket.remoteAddress ?? 'unknown', socket.remotePort ?? 0),
       // The connection knows the client from the start; the session only once it is ready (early input needs the state sooner).
       sessionState: (conn) => this.stateOf(conn.session, conn.remoteAddress, conn.remotePort),
@@ -340,6 +341,18 @@ export class Smtpd {
     this.inFlight.delete(session);
     if (!this.closing) return;
     for (const conn of this.server.connections) if (conn.session === session) this.endSession(conn);
+  }
+
+  /**
+   * smtpd_session_limit, or when it is empty the supervisor's share of the
+   * open-file limit for this listener (it divides the limit among every
+   * service and thread); this thread's own estimate only when the
+   * supervisor has none.
+   */
+  private sessionLimit(opts: SmtpdOptions): number {
+    const set = this.config.has('smtpd_session_limit') && this.config.get('smtpd_session_limit').trim() !== '';
+    if (!set && opts.connectionLimit !== undefined) return Math.max(1, opts.connectionLimit - SESSION_CAP_SLACK);
+    return this.settings.sessionLimit;
   }
 
   private stateOf(session: SMTPServerSession, addr = session.remoteAddress, port = session.remotePort): SessionState {
