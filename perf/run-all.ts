@@ -29,6 +29,7 @@ const BENCHES: Record<string, string> = {
   'header-parse': 'cleanup/header-parse.bench.js',
   'table-regexp': 'config/table-regexp.bench.js',
   'queue-list': 'ops/queue-list.js',
+  reload: 'ops/reload.js',
 };
 
 const only = process.env.BENCH ? new Set(process.env.BENCH.split(',')) : undefined;

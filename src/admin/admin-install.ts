@@ -1,15 +1,15 @@
 /**
  * admin-install: puts the queue administration commands on a supervisor's
  * control socket and the queue counts into its status, and serves the
- * Prometheus endpoint when metrics_listen is set (from the end of start()
- * until the supervisor stops). A malformed metrics_listen throws
- * MetricsListenError at once; an address that cannot be bound makes
- * start() stop the tree and reject with MetricsServerError (a start hook).
+ * Prometheus endpoint when metrics_listen is set (metrics-install.ts: from
+ * the end of start() until the supervisor stops, following reload). A
+ * malformed metrics_listen throws MetricsListenError at once; an address
+ * that cannot be bound makes start() stop the tree and reject with
+ * MetricsServerError (a start hook).
  */
 import type { Supervisor } from '../supervisor/supervisor.js';
 import { adminCommands } from './admin-commands.js';
-import { parseMetricsListen } from './metrics-listen.js';
-import { MetricsServer } from './metrics-server.js';
+import { installMetrics } from './metrics-install.js';
 
 export function installAdmin(sup: Supervisor, queueDir: string): void {
   const commands = adminCommands({
@@ -30,16 +30,4 @@ export function installAdmin(sup: Supervisor, queueDir: string): void {
   sup.addStatusProvider('qmgr', section('qmgr', () => sup.callActor('qmgr', 'load', {}, { timeoutMs: 1000 })));
   sup.addStatusProvider('queue', section('journal', () => sup.callActor('journal', 'counts', {}, { timeoutMs: 1000 })));
   installMetrics(sup);
-}
-
-/** Starts the metrics listener once the supervisor has started; closes it when the tree stops. */
-function installMetrics(sup: Supervisor): void {
-  const address = parseMetricsListen(sup.currentConfig().params.metrics_listen);
-  if (!address) return;
-  const server = new MetricsServer(address, sup);
-  // Bound only by a daemon that owns the pid file and runs its actors.
-  sup.addStartHook(async () => {
-    await server.listen();
-  });
-  sup.once('stopped', () => void server.close());
 }

@@ -16,7 +16,7 @@
  */
 import { accessSync, constants, lstatSync, readdirSync, readFileSync, type Stats } from 'node:fs';
 import { join } from 'node:path';
-import { isAlive, pidFilePath } from '../supervisor/pid-file.js';
+import { pidFilePath, pidFileVerdict } from '../supervisor/pid-file.js';
 import { makePrivateDirSync, PRIVATE_DIR_MODE, PRIVATE_FILE_MODE } from '../util/private-files.js';
 
 /** One queue directory problem; `error` makes `postrider check` exit 1. */
@@ -187,22 +187,18 @@ function checkCorrupt(corruptDir: string, uid: number, add: Add): void {
   if (records > 0) add('warning', 'QUEUE_CORRUPT', `queue directory: ${records} corrupt record${records === 1 ? '' : 's'} in ${corruptDir}`);
 }
 
-/** A pid file naming no live process is left from a daemon that did not stop cleanly. */
+/** A pid file naming no live daemon (gone, a zombie, a reused pid) is left from a daemon that did not stop cleanly. */
 function checkPidFile(pidFile: string, add: Add): void {
-  let text: string;
   try {
-    text = readFileSync(pidFile, 'utf8');
+    readFileSync(pidFile, 'utf8');
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
     add('error', 'QUEUE_UNREADABLE', `cannot read pid file ${pidFile}: ${firstLine(err)}`);
     return;
   }
-  const pid = Number(text.trim());
-  if (!Number.isInteger(pid) || pid <= 0) {
-    add('warning', 'QUEUE_STALE_PID', `pid file ${pidFile} holds no process id`);
-  } else if (!isAlive(pid)) {
-    add('warning', 'QUEUE_STALE_PID', `stale pid file ${pidFile}: process ${pid} is not running`);
-  }
+  const v = pidFileVerdict(pidFile);
+  if (v.verdict === 'none') add('warning', 'QUEUE_STALE_PID', `pid file ${pidFile} holds no process id`);
+  else if (v.verdict === 'stale') add('warning', 'QUEUE_STALE_PID', `stale pid file ${pidFile}: ${v.reason}`);
 }
 
 /** "postrider: warning: TEXT" on one line, as formatProblem does for configuration problems. */

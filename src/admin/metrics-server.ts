@@ -5,7 +5,8 @@
  * share one gathering, so a slow actor cannot pile up requests. Any other
  * path answers 404, any other method 405. A failed gathering answers 500
  * with one line. listen() rejects with MetricsServerError
- * (ERR_METRICS_BIND) when the address cannot be bound.
+ * (ERR_METRICS_BIND) when the address cannot be bound; a failed accept
+ * (out of descriptors) loses that connection only.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
@@ -44,6 +45,9 @@ export class MetricsServer {
       if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
       else socket.destroy();
     });
+    // An accept that fails (EMFILE when the process is out of descriptors) loses
+    // that connection; without a listener it would take the main thread down.
+    this.server.on('error', () => undefined);
   }
 
   /** Binds the listener; resolves with the bound address. */

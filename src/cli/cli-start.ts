@@ -2,7 +2,8 @@
  * cli-start: `postrider start`: runs start-fg detached (its own process
  * group, output to maillog_file or /dev/null) and returns once the control
  * socket reports every actor ready. Fails with the reason when the
- * configuration has errors, a daemon already runs, the daemon exits during
+ * configuration has errors, a daemon already runs (daemon-liveness: a pid
+ * file naming a zombie or a reused pid is no obstacle), the daemon exits during
  * start-up, or it is not ready within 30 s.
  */
 import { spawn } from 'node:child_process';
@@ -11,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { MainConfig } from '../config/main-config.js';
-import { isAlive, pidFilePath, readPidFile } from '../supervisor/pid-file.js';
+import { daemonLiveness } from '../supervisor/daemon-liveness.js';
 import { loadStartable, queueDirOf } from './cli-config-dir.js';
 import { CliError } from './cli-error.js';
 import { controlRequest } from './control-client.js';
@@ -21,8 +22,9 @@ const MAIN = fileURLToPath(new URL('./main.js', import.meta.url));
 export async function start(dir: string, opts: { timeoutMs?: number; extraArgs?: string[] } = {}): Promise<void> {
   const loaded = loadStartable(dir);
   const queueDir = queueDirOf(loaded);
-  const old = readPidFile(pidFilePath(queueDir));
-  if (old !== undefined && isAlive(old)) throw new CliError(`the Postrider mail system is already running (pid ${old})`);
+  // The same answer start-fg and status act on; start-fg asks again, so two racing starts cannot both run.
+  const live = await daemonLiveness(queueDir);
+  if (live.running) throw new CliError(`the Postrider mail system is already running (pid ${live.pid})`);
 
   const logFile = new MainConfig(loaded.params, loaded.dir).path('maillog_file');
   // Without a log file, the daemon's standard error goes to a scratch file that is

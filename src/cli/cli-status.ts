@@ -1,21 +1,33 @@
 /**
  * cli-status: `postrider status [--json]`: exit 0 and "the Postrider mail
- * system is running: PID: N" (or the status JSON) when the daemon answers;
- * exit 1 and "not running" on standard error when it does not.
+ * system is running: PID: N" (or the status JSON) when a daemon runs on the
+ * queue directory, exit 1 and "not running" on standard error when none
+ * does. Whether one runs is daemon-liveness's answer, the same one `start`
+ * and `start-fg` act on; a running daemon whose control socket does not
+ * answer (still starting, or stuck) is reported running, with a warning and,
+ * for --json, `ready: false` and the error.
  */
+import { daemonLiveness } from '../supervisor/daemon-liveness.js';
 import { queueDirAt } from './cli-config-dir.js';
 import { controlRequest } from './control-client.js';
 
 /** Returns the exit status. */
 export async function status(dir: string, opts: { json?: boolean } = {}): Promise<number> {
   const queueDir = queueDirAt(dir);
+  const live = await daemonLiveness(queueDir);
+  if (!live.running) {
+    process.stderr.write('postrider: the Postrider mail system is not running\n');
+    return 1;
+  }
   let st: { pid: number };
   try {
     st = (await controlRequest(queueDir, 'status', [], undefined, { timeoutMs: 10_000 })) as { pid: number };
   } catch (err) {
-    const code = (err as { code?: string }).code;
-    process.stderr.write(code === 'ERR_NOT_RUNNING' ? 'postrider: the Postrider mail system is not running\n' : `postrider: fatal: ${(err as Error).message}\n`);
-    return 1;
+    const reason = (err as Error).message.split('\n')[0];
+    if (opts.json) process.stdout.write(JSON.stringify({ pid: live.pid, ready: false, error: reason }) + '\n');
+    else process.stdout.write(`postrider: the Postrider mail system is running: PID: ${live.pid}\n`);
+    process.stderr.write(`postrider: warning: the control socket does not answer: ${reason}\n`);
+    return 0;
   }
   if (opts.json) process.stdout.write(JSON.stringify(st) + '\n');
   else process.stdout.write(`postrider: the Postrider mail system is running: PID: ${st.pid}\n`);

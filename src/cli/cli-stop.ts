@@ -3,7 +3,7 @@
  * socket and returns once its process has exited (pid gone). Fails when
  * the daemon is not running or does not exit in time.
  */
-import { isAlive, pidFilePath, readPidFile } from '../supervisor/pid-file.js';
+import { isRunningProcess, pidFilePath, readPidFile } from '../supervisor/pid-file.js';
 import { queueDirAt } from './cli-config-dir.js';
 import { CliError } from './cli-error.js';
 import { controlRequest } from './control-client.js';
@@ -17,7 +17,8 @@ export async function stop(dir: string, opts: { timeoutMs?: number } = {}): Prom
   await controlRequest(queueDir, 'stop');
   const target = st.pid ?? pid;
   const deadline = Date.now() + (opts.timeoutMs ?? 120_000);
-  while (isAlive(target)) {
+  // a zombie has exited: kill -0 would wait for its parent to reap it
+  while (isRunningProcess(target)) {
     if (Date.now() > deadline) throw new CliError(`the mail system (pid ${target}) did not exit in time`);
     await new Promise((r) => setTimeout(r, 50));
   }

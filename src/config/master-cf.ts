@@ -5,11 +5,14 @@
  * `-o name=value` and `-o { name = value }` set per-service parameters
  * (returned raw here: the loader expands them). A service whose program is
  * not part of Postrider is reported once as a warning and dropped; a
- * malformed line is an error problem naming file and line and is dropped.
+ * malformed line, or an inet service whose name is no listen address
+ * ([host:]port, inet-listen.ts), is an error problem naming file and line
+ * and is dropped.
  * Never throws.
  */
 import { masterCfPrograms } from '../protocol/role-catalogue.js';
 import type { ConfigProblem, MasterService } from './config-types.js';
+import { parseInetListen } from './inet-listen.js';
 import { clip, logicalLines } from './main-cf.js';
 
 /** The programs Postrider runs (the role catalogue's); every other master.cf program is skipped. */
@@ -142,6 +145,15 @@ export function parseMasterCf(text: string, file: string): MasterCfParse {
       });
       skipped.push({ name, type, command, line: l.line });
       continue;
+    }
+    if (type === 'inet') {
+      // A listener that cannot bind must fail `check`, not the start or reload of the daemon.
+      try {
+        parseInetListen(name);
+      } catch (e) {
+        err(l.line, (e as Error).message);
+        continue;
+      }
     }
     const key = `${name}/${type}`;
     const prev = seen.get(key);

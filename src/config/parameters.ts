@@ -119,6 +119,7 @@ p('header_size_limit', '102400', 'size', 'the largest message header kept');
 p('debug_fault_injection', 'no', 'bool', 'Postrider: enable fault-injection hooks for tests');
 p('metrics_listen', '', 'string', 'Postrider: address:port of the Prometheus metrics listener; empty = off');
 p('supervisor_restart_limit', '10', 'int', 'Postrider: restarts of one actor within supervisor_restart_window before its restarts are throttled (before the daemon serves: before start fails)');
+p('supervisor_drain_timeout', '30s', 'time', 'Postrider: how long actors taken out of service by reload or stop may finish their work; then idle sessions get 421');
 p('supervisor_restart_window', '60s', 'time', 'Postrider: the window of the restart intensity limit');
 p('supervisor_busy_timeout', '60s', 'time', 'Postrider: how long an actor thread whose CPU time advances may go without answering heartbeats before the watchdog ends it');
 p('service_throttle_time', '60s', 'time', 'how long a service that failed at startup waits before it is started again; the longest throttled restart delay');

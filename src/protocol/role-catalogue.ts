@@ -68,6 +68,10 @@ export interface RoleEntry {
   spare?: boolean;
   /** Runs without a master.cf line, and no master.cf line names it. */
   always?: boolean;
+  /** A reload keeps the running instance (replacing the journal would replay the whole queue while appends wait). */
+  keepOnReload?: boolean;
+  /** Its inet services are listeners, each binding the address its service name gives. */
+  listens?: boolean;
 }
 
 const actor = (role: string): string => `actors/${role}/${role}-actor.js`;
@@ -75,7 +79,7 @@ const actor = (role: string): string => `actors/${role}/${role}-actor.js`;
 /** The catalogue. */
 export const ROLE_CATALOGUE = {
   smtpd: {
-    kind: 'daemon', postfix: 'smtpd', serves: null, entry: actor('smtpd'), spare: true,
+    kind: 'daemon', postfix: 'smtpd', serves: null, entry: actor('smtpd'), spare: true, listens: true,
     calls: ['journal', 'trivial-rewrite'],
     job: 'SMTP server: one thread per inet service; access restrictions; 250 only once the journal has the message on disk',
   },
@@ -85,7 +89,7 @@ export const ROLE_CATALOGUE = {
     job: 'header fixes, address rewriting, header and body checks, on the way into the queue',
   },
   journal: {
-    kind: 'daemon', postfix: '(queue files)', serves: 'journal', entry: actor('journal'), always: true, singleton: true, spare: true,
+    kind: 'daemon', postfix: '(queue files)', serves: 'journal', entry: actor('journal'), always: true, singleton: true, spare: true, keepOnReload: true,
     calls: [], notifies: ['qmgr'],
     job: 'the one writer of the queue store: group-committed appends, outcomes, admin actions, listings',
   },

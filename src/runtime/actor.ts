@@ -6,8 +6,11 @@
  * the protocol that role serves. The runtime builds the ActorContext from workerData,
  * takes the channels the supervisor wires, serves requests with the
  * handlers setup returns (requests that arrive before set-up is done wait),
- * answers heartbeats, and runs drain and shutdown hooks. A setup that throws
- * is reported to the supervisor and the thread exits with status 1.
+ * answers heartbeats, and runs drain and shutdown hooks. An actor a reload
+ * keeps (RoleSpec.keepOnReload) gets the new configuration in ctx.config,
+ * its log follows maillog_file and syslog_name, and its reconfigure hooks
+ * run. A setup that throws is reported to the supervisor and the thread
+ * exits with status 1.
  */
 import { parentPort, threadId, workerData, isMainThread } from 'node:worker_threads';
 import { MainConfig } from '../config/main-config.js';
@@ -35,7 +38,16 @@ export interface ActorContext<R extends ActorRole = ActorRole> {
    * (a reload runs the old and the new instance side by side).
    */
   idSalt: number;
+
+  /** The configuration; replaced by a reload that keeps this actor (what set-up read stays as it was). */
   config: MainConfig;
+  /**
+   * For an inet listener: the most sessions it may hold so that the process
+   * keeps file descriptors for the control socket, the journal and pickup
+   * (fd-budget.ts). A listener says 421 beyond it and must not accept more
+   * than SESSION_CAP_SLACK past it. Undefined: the limit is unknown, no cap.
+   */
+  sessionCapFromFdLimit?: number;
   service?: MasterService;
   log: Logger;
   /** The live instances of a role this one calls, typed by the protocol that role serves. */
@@ -48,8 +60,11 @@ export interface ActorContext<R extends ActorRole = ActorRole> {
   transport(name: string): PeerGroup<DeliveryProtocol> | undefined;
   /** The configuration an inline role (cleanup) runs with here: this actor's, with that role's own master.cf -o values on top. */
   inlineConfig(role: RoleName): MainConfig;
-  onDrain(fn: () => Promise<void> | void): void;
+  /** Runs when the actor is taken out of service; `deadlineMs` is how long its open sessions may take (supervisor_drain_timeout). */
+  onDrain(fn: (deadlineMs: number) => Promise<void> | void): void;
   onShutdown(fn: () => Promise<void> | void): void;
+  /** Runs when a reload keeps this actor, after ctx.config holds the new configuration. */
+  onReconfigure(fn: (config: MainConfig) => Promise<void> | void): void;
   ready(): void;
 }
 
@@ -102,8 +117,10 @@ export function runActor<R extends ActorRole, H extends Handlers<Protocols[R]> &
   const services = new Map<string, PeerSet>();
   const serviceOf = new Map<number, string>();
   const inboundLinks = new Set<PeerLink>();
-  const drainHooks: Array<() => Promise<void> | void> = [];
+  const drainHooks: Array<(deadlineMs: number) => Promise<void> | void> = [];
   const shutdownHooks: Array<() => Promise<void> | void> = [];
+  const reconfigureHooks: Array<(config: MainConfig) => Promise<void> | void> = [];
+  let context: ActorContext | undefined;
   let handlers: Record<string, AnyHandler> | undefined;
   let queued: Queued[] = [];
   let log = new Logger(data.spare ? data.role : data.assignment.role, threadId);
@@ -157,13 +174,32 @@ export function runActor<R extends ActorRole, H extends Handlers<Protocols[R]> &
     return errors.length ? errors.join('; ') : undefined;
   };
 
-  const start = async (a: ActorAssignment): Promise<void> => {
+  const configOf = (a: ActorAssignment): MainConfig => {
     const config = new MainConfig(a.service ? { ...a.params, ...a.service.overrides } : a.params, a.dir);
     configureLogging({
       maillogFile: config.path('maillog_file'),
       myhostname: config.get('myhostname'),
       syslogName: config.get('syslog_name') || 'postrider',
     });
+    return config;
+  };
+
+  const reconfigure = async (a: ActorAssignment): Promise<void> => {
+    const ctx = context;
+    if (!ctx) return send({ ctl: 'reconfigured', error: 'not started' });
+    let error: string | undefined;
+    try {
+      ctx.config = configOf(a);
+      ctx.service = a.service;
+      error = await runHooks(reconfigureHooks.map((fn) => () => fn(ctx.config)));
+    } catch (err) {
+      error = (err as Error)?.message ?? String(err);
+    }
+    send({ ctl: 'reconfigured', error });
+  };
+
+  const start = async (a: ActorAssignment): Promise<void> => {
+    const config = configOf(a);
     log = new Logger(a.role, a.instance);
     const ctx: ActorContext<R> = {
       role: a.role,
@@ -172,6 +208,7 @@ export function runActor<R extends ActorRole, H extends Handlers<Protocols[R]> &
       idSalt: a.idSalt,
       config,
       service: a.service,
+      sessionCapFromFdLimit: a.sessionCapFromFdLimit,
       log,
       peers: <T extends CallableFrom<R>>(peer: T) => typedGroup<Protocols[T]>(group(peer)),
       transport: (name) => (a.transports.includes(name) ? typedGroup<DeliveryProtocol>(serviceGroup(name)) : undefined),
@@ -181,8 +218,10 @@ export function runActor<R extends ActorRole, H extends Handlers<Protocols[R]> &
       },
       onDrain: (fn) => drainHooks.push(fn),
       onShutdown: (fn) => shutdownHooks.push(fn),
+      onReconfigure: (fn) => reconfigureHooks.push(fn),
       ready,
     };
+    context = ctx;
     try {
       handlers = (await setup(ctx)) as unknown as Record<string, AnyHandler>;
     } catch (err) {
@@ -241,7 +280,7 @@ export function runActor<R extends ActorRole, H extends Handlers<Protocols[R]> &
       case 'drain': {
         // All hooks start now, so a listener's close() happens before 'draining'
         // is posted; the supervisor may then bind the replacement on that port.
-        const running = drainHooks.map((fn) => runHooks([fn]));
+        const running = drainHooks.map((fn) => runHooks([() => fn(msg.deadlineMs)]));
         setImmediate(() => send({ ctl: 'draining' }));
         void Promise.all(running).then((errs) => {
           const error = errs.filter(Boolean).join('; ');
@@ -256,6 +295,9 @@ export function runActor<R extends ActorRole, H extends Handlers<Protocols[R]> &
           for (const g of services.values()) g.closeAll('shutting down');
           send({ ctl: 'shutdownDone', error });
         });
+        break;
+      case 'reconfigure':
+        void reconfigure(msg.assignment);
         break;
       case 'fault':
         injectFault(msg.kind);

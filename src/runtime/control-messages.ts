@@ -30,7 +30,12 @@ export interface ActorAssignment {
    */
   inline: Record<string, Record<string, string>>;
   faultInjection: boolean;
+  /** For an inet listener: the most sessions it may hold so the process keeps descriptors in reserve (fd-budget.ts); absent: no cap. */
+  sessionCapFromFdLimit?: number;
 }
+
+/** Connections a listener accepts past its sessionCapFromFdLimit, so a 421 can be said at the cap; the supervisor's descriptor reserve pays for them. */
+export const SESSION_CAP_SLACK = 8;
 
 /** workerData: an assignment, or a warm spare waiting for one. */
 export type ActorWorkerData = { spare: false; assignment: ActorAssignment } | { spare: true; role: string };
@@ -47,8 +52,11 @@ export type ToWorker =
   | { ctl: 'peerRetire'; role: string; uid: number }
   | { ctl: 'peerDown'; role: string; uid: number; reason: string }
   | { ctl: 'ping'; seq: number }
-  | { ctl: 'drain' }
+  /** Finish the work in hand; a listener's sessions have deadlineMs before idle ones are closed. */
+  | { ctl: 'drain'; deadlineMs: number }
   | { ctl: 'shutdown' }
+  /** A reload keeps this incarnation (RoleSpec.keepOnReload): take the new configuration in place. */
+  | { ctl: 'reconfigure'; assignment: ActorAssignment }
   | { ctl: 'fault'; kind: FaultKind };
 
 export type FromWorker =
@@ -58,7 +66,8 @@ export type FromWorker =
   | { ctl: 'setupError'; message: string }
   | { ctl: 'draining' }
   | { ctl: 'drained'; error?: string }
-  | { ctl: 'shutdownDone'; error?: string };
+  | { ctl: 'shutdownDone'; error?: string }
+  | { ctl: 'reconfigured'; error?: string };
 
 /** Faults the supervisor can inject when debug_fault_injection = yes. */
 export type FaultKind = 'throw' | 'exit' | 'oom' | 'hang';

@@ -1,6 +1,6 @@
 /**
  * control-commands: the supervisor's built-in control socket commands:
- * status, stop, reload, logrotate (every thread reopens maillog_file),
+ * ping (the daemon's pid, at once: daemon-liveness's probe), status, stop, reload, logrotate (every thread reopens maillog_file),
  * fault (refused unless debug_fault_injection = yes).
  * A command's failure is its one-line error reply.
  */
@@ -20,6 +20,7 @@ export interface BuiltinCommandHost {
 }
 
 export function registerBuiltinCommands(server: ControlServer, sup: BuiltinCommandHost): void {
+  server.register('ping', () => ({ pid: process.pid }));
   server.register('status', () => sup.status());
   server.register('stop', () => {
     // reply first; the client then waits for the pid to go away

@@ -31,6 +31,17 @@ export interface RoleSpec {
   always?: boolean;
   /** One instance per service line whatever maxproc says; on reload the old one exits before the new one starts (it owns state). */
   singleton?: boolean;
+  /**
+   * A reload keeps the running instance and hands it the new configuration
+   * (ctx.config, onReconfigure) instead of replacing it: the journal, whose
+   * replacement would replay the whole queue while appends wait.
+   */
+  keepOnReload?: boolean;
+  /**
+   * Where an inet service of this role listens, so a reload can test-bind a
+   * new address before it changes anything. Throws on a bad address.
+   */
+  listenAddress?: (service: MasterService, params: Record<string, string>) => { host?: string; port: number };
   /** Worker limits; maxOldGenerationSizeMb defaults to 512. */
   resourceLimits?: ResourceLimits;
 }

@@ -8,6 +8,8 @@
  */
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { parseInetListen } from '../config/inet-listen.js';
+import { splitList } from '../config/main-config.js';
 import { deliveryRoles, ROLE_NAMES, roleEntry, type RoleName } from '../protocol/role-catalogue.js';
 import type { RoleSpec } from './role-registry.js';
 
@@ -29,6 +31,9 @@ export function roleSpec(role: RoleName): RoleSpec | undefined {
   if (e.spare) spec.spare = true;
   if (e.always) spec.always = true;
   if (e.singleton) spec.singleton = true;
+  if (e.keepOnReload) spec.keepOnReload = true;
+  // A listener's inet service names the address it binds (reload compares them).
+  if (e.listens) spec.listenAddress = (service, params) => parseInetListen(service.name, splitList({ ...params, ...service.overrides }.inet_interfaces ?? 'all'));
   return spec;
 }
 

@@ -13,7 +13,8 @@ export type SupervisorErrorCode =
   | 'ERR_BAD_REQUEST'
   | 'ERR_STOPPING'
   | 'ERR_RESTART_INTENSITY'
-  | 'ERR_NO_SALT';
+  | 'ERR_NO_SALT'
+  | 'ERR_RELOAD_FAILED';
 
 export class SupervisorError extends Error {
   constructor(

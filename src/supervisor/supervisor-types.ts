@@ -35,6 +35,17 @@ export interface SupervisorOptions {
   controlSocket?: boolean;
 }
 
+/**
+ * A part of the daemon outside the actors that follows reload (the metrics
+ * listener): the hook takes the new configuration up without giving up the
+ * old (or throws, and the reload is refused); then commit() or abort().
+ */
+export type ReloadHook = (config: SupervisorConfig) => Promise<ReloadHookStep | undefined>;
+export interface ReloadHookStep {
+  commit(): Promise<void> | void;
+  abort(): Promise<void> | void;
+}
+
 /** One actor in status(). */
 export interface ActorStatus {
   role: string;
@@ -89,6 +100,8 @@ export interface Incarnation {
   hung: boolean;
   /** Being taken out of service after a reload; its retire() owns it. */
   retiring: boolean;
+  /** Started by a reload and not yet ready: a failure fails the reload (which keeps the old), it is no crash to restart. */
+  trial?: boolean;
   sentPings: number;
   lastPong: number;
   loaded: Deferred<void>;

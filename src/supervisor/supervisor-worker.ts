@@ -82,6 +82,7 @@ export function onWorkerMessage(inc: Incarnation, msg: FromWorker, started: bool
       inc.loaded.resolve();
       break;
     case 'ready':
+      inc.trial = false;
       if (inc.state === 'starting') inc.state = 'running';
       inc.ready.resolve();
       inc.slot?.firstReady.resolve();
@@ -89,8 +90,9 @@ export function onWorkerMessage(inc: Incarnation, msg: FromWorker, started: bool
     case 'setupError': {
       const err = new SupervisorError('ERR_SETUP_FAILED', `${workerName(inc)}: set-up failed: ${msg.message}`);
       inc.ready.reject(err);
-      // During start() a broken set-up stops the start; later it is a crash like any other.
-      if (inc.slot && !started) {
+      // During start() a broken set-up stops the start, during a reload it fails the
+      // reload (the old incarnation serves on); later it is a crash like any other.
+      if (inc.slot && (!started || inc.trial)) {
         inc.expectedExit = true;
         inc.slot.firstReady.reject(err);
       }
@@ -98,6 +100,7 @@ export function onWorkerMessage(inc: Incarnation, msg: FromWorker, started: bool
     }
     case 'draining':
     case 'drained':
+    case 'reconfigured':
     case 'shutdownDone': {
       if (msg.ctl !== 'draining' && msg.error) log.warning(`${workerName(inc)}: ${msg.ctl}: ${msg.error}`);
       const list = inc.waiters.get(msg.ctl) ?? [];
@@ -133,12 +136,23 @@ export function exitReason(inc: Incarnation): string {
   return '';
 }
 
-/** Asks the worker to finish its work in hand and take no more; logs a drain that outlasts the bound. */
-export async function drainWorker(inc: Incarnation, timeoutMs: number, log: Logger): Promise<void> {
+/**
+ * How long past its drain deadline a worker may take to report drained: a
+ * message being queued at the deadline gets its reply first (a queue append
+ * waits up to 60 s), so a client is never told 4xx for mail that is queued.
+ */
+export const DRAIN_GRACE_MS = 65_000;
+
+/**
+ * Asks the worker to finish its work in hand and take no more; its open
+ * sessions have `deadlineMs`, a reply in flight then up to DRAIN_GRACE_MS.
+ * Logs a drain that outlasts both.
+ */
+export async function drainWorker(inc: Incarnation, deadlineMs: number, log: Logger): Promise<void> {
   if (inc.state === 'exited') return;
   inc.state = 'draining';
-  const drained = waitForWorker(inc, 'drained', timeoutMs);
-  postTo(inc, { ctl: 'drain' }, log);
+  const drained = waitForWorker(inc, 'drained', deadlineMs + DRAIN_GRACE_MS);
+  postTo(inc, { ctl: 'drain', deadlineMs }, log);
   if (!(await drained)) log.warning(`${workerName(inc)}: drain timed out`);
 }
 

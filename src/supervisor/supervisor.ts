@@ -6,8 +6,9 @@
  * watchdog finds dead (or busy for too long; supervisor-watchdog), throttles
  * restarts that exceed the intensity limit once the daemon serves and fails
  * the start when they do before (restart-policy), drains and stops on
- * stop(), replaces every instance on reload(),
- * and serves the control socket. Errors reach callers as SupervisorError or
+ * stop(), replaces the instances on reload() (keeping the old tree serving
+ * when the new one cannot start), and serves the control socket. Errors
+ * reach callers as SupervisorError or
  * ActorCallError; a worker's crash is logged, never thrown. The shared
  * records and public types are in supervisor-types.ts, the status report in
  * supervisor-status.ts, one worker's spawning and control messages in
@@ -26,24 +27,38 @@ import { FAULT_KINDS, type ActorAssignment, type ActorWorkerData, type FaultKind
 import { ControlServer } from './control-server.js';
 import type { EventLoopUtilization } from 'node:perf_hooks';
 import { registerBuiltinCommands } from './control-commands.js';
-import { claimPidFile, pidFilePath, releasePidFile } from './pid-file.js';
+import { claimPidFile } from './daemon-liveness.js';
+import { configFdBudget, describeFdBudget, openFileCount, openFileLimit, type FdBudget } from './fd-budget.js';
+import { pidFilePath, releasePidFile } from './pid-file.js';
 import { RestartPolicy } from './restart-policy.js';
 import { inlineRoles } from '../protocol/role-catalogue.js';
 import { inlineOverridesOf, planSlots, transportsOf, type RoleSpec, type SlotPlan, type SupervisorConfig } from './role-registry.js';
 import { SupervisorError } from './supervisor-error.js';
-import { refuseInvalid, reloadSlots, type ReloadHost } from './supervisor-reload.js';
+import { planReload, preflight, refuseInvalid, refuseUnreloadable, reloadSlots, type ReloadHost } from './supervisor-reload.js';
 import { supervisorStatus } from './supervisor-status.js';
-import { deferred, oneLine, type Incarnation, type Slot, type SupervisorOptions, type SupervisorStatus } from './supervisor-types.js';
+import { deferred, oneLine, type Incarnation, type ReloadHook, type ReloadHookStep, type Slot, type SupervisorOptions, type SupervisorStatus } from './supervisor-types.js';
 import { SaltPool } from './supervisor-salts.js';
 import { Wiring } from './supervisor-wiring.js';
-import { drainWorker, exitReason, onWorkerMessage, postTo, shutdownWorker, spawnWorker, type WorkerEvents } from './supervisor-worker.js';
+import { drainWorker, exitReason, onWorkerMessage, postTo, shutdownWorker, spawnWorker, waitForWorker, workerName, type WorkerEvents } from './supervisor-worker.js';
 import { Watchdog } from './supervisor-watchdog.js';
 
 // The public types live with the records they share fields with; importers keep using this module.
-export type { ActorStatus, SupervisorOptions, SupervisorStatus } from './supervisor-types.js';
+export type { ActorStatus, ReloadHook, ReloadHookStep, SupervisorOptions, SupervisorStatus } from './supervisor-types.js';
 
 /** The version logged at start and reload: mail_version's value in the parameter table. */
 const MAIL_VERSION = parameterInfo('mail_version')?.default ?? '';
+
+/** How long a kept actor may take to apply a new configuration. */
+const RECONFIGURE_TIMEOUT_MS = 10_000;
+
+/** supervisor_drain_timeout in ms; 30 s when malformed (check reports it). */
+function drainTimeoutFrom(main: MainConfig): number {
+  try {
+    return main.has('supervisor_drain_timeout') ? main.time('supervisor_drain_timeout') * 1000 : 30_000;
+  } catch {
+    return 30_000;
+  }
+}
 
 /**
  * The supervisor tree. Events: 'fatal' (reason), 'restart' ({ role, instance, ms, spare }),
@@ -65,6 +80,9 @@ export class Supervisor extends EventEmitter {
   private readonly wiring = new Wiring(this.incarnations, this.log);
   private readonly providers = new Map<string, () => Promise<unknown>>();
   private readonly startHooks: Array<() => Promise<void>> = [];
+  private readonly reloadHooks: ReloadHook[] = [];
+  /** Reloads run one after another. */
+  private reloadChain: Promise<unknown> = Promise.resolve();
   private readonly retiring = new Set<Promise<void>>();
   /** The queue-id salt of every live incarnation: no two live ones share one. */
   private readonly salts = new SaltPool();
@@ -75,6 +93,10 @@ export class Supervisor extends EventEmitter {
   private nextUid = 1;
   private started = false;
   private startedAt = Date.now();
+  /** The open-file limit and what the main thread held before any worker, read at start. */
+  private fdLimit?: number;
+  private mainFds = 0;
+  private budgetFor?: { config: SupervisorConfig; budget: FdBudget | undefined };
   private heartbeat?: NodeJS.Timeout;
   private stopping?: Promise<void>;
   private pidPath?: string;
@@ -82,7 +104,7 @@ export class Supervisor extends EventEmitter {
   private readonly heartbeatMs: number;
   private readonly missed: number;
   private readonly cores: number;
-  private readonly drainTimeoutMs: number;
+  private drainTimeoutMs: number;
   private readonly shutdownTimeoutMs: number;
   /** How spawned workers report back to the tree. */
   private readonly workerEvents: WorkerEvents;
@@ -109,7 +131,7 @@ export class Supervisor extends EventEmitter {
       },
     });
     this.cores = opts.cores ?? availableParallelism();
-    this.drainTimeoutMs = opts.drainTimeoutMs ?? 30_000;
+    this.drainTimeoutMs = opts.drainTimeoutMs ?? drainTimeoutFrom(this.main);
     this.shutdownTimeoutMs = opts.shutdownTimeoutMs ?? 5_000;
     this.workerEvents = {
       message: (inc, msg) => onWorkerMessage(inc, msg, this.started, this.log),
@@ -121,8 +143,14 @@ export class Supervisor extends EventEmitter {
       spares: this.spares,
       wiring: this.wiring,
       log: this.log,
-      drainTimeoutMs: this.drainTimeoutMs,
+      drainTimeoutMs: () => this.drainTimeoutMs,
       shutdownTimeoutMs: this.shutdownTimeoutMs,
+      useConfig: (c) => this.useConfig(c),
+      dropSlot: (slot) => {
+        const i = this.slots.indexOf(slot);
+        if (i >= 0) this.slots.splice(i, 1);
+      },
+      reconfigure: (inc) => this.reconfigure(inc),
       addSlot: (p) => this.addSlot(p),
       launch: (slot) => this.launch(slot),
       makeSpare: (spec) => this.makeSpare(spec),
@@ -166,9 +194,11 @@ export class Supervisor extends EventEmitter {
     });
     const queueDir = this.main.path('queue_directory');
     if (!queueDir) throw new SupervisorError('ERR_CONFIG_INVALID', 'queue_directory is not set');
+    await claimPidFile(queueDir);
     this.pidPath = pidFilePath(queueDir);
-    claimPidFile(this.pidPath);
     this.startedAt = Date.now();
+    this.fdLimit = openFileLimit();
+    this.mainFds = openFileCount() ?? 0;
     try {
       if (this.opts.controlSocket !== false) await this.control.listen(queueDir);
       this.heartbeat = setInterval(() => this.beat(), this.heartbeatMs);
@@ -177,6 +207,7 @@ export class Supervisor extends EventEmitter {
       const inline = new Set<string>(this.opts.inlinePrograms ?? inlineRoles());
       for (const s of plan.skipped) if (!inline.has(s.command)) this.log.warning(`${s.file}, line ${s.line}: service ${s.name}: unsupported program ${s.command}; skipped`);
       const slots = plan.slots.map((p) => this.addSlot(p));
+      this.logFdBudget();
       for (const spec of this.registry.values()) if (spec.spare && slots.some((s) => s.role === spec.role)) this.makeSpare(spec);
       for (const slot of slots) this.launch(slot);
       await this.waitReady(slots);
@@ -202,20 +233,71 @@ export class Supervisor extends EventEmitter {
     return this.stopping;
   }
 
+  /** Runs `fn` at every reload, before the actors change (see ReloadHook). */
+  addReloadHook(fn: ReloadHook): void {
+    this.reloadHooks.push(fn);
+  }
+
   /**
-   * Replaces every instance with one running newConfig; services added or
-   * removed in master.cf are started or stopped. Refuses (SupervisorError
-   * ERR_CONFIG_INVALID, old configuration kept) when newConfig has errors.
+   * Replaces the instances with ones running newConfig (supervisor-reload.ts
+   * says in what order); services added or removed in master.cf are started
+   * or stopped, and the journal is kept. Refuses (SupervisorError
+   * ERR_CONFIG_INVALID or ERR_RELOAD_FAILED, one line) when newConfig has
+   * errors, moves the queue, names a listener that cannot bind, or its new
+   * actors cannot start: the old tree then keeps serving. Reloads queue up.
    */
-  async reload(newConfig: SupervisorConfig): Promise<void> {
+  reload(newConfig: SupervisorConfig): Promise<void> {
+    const run = this.reloadChain.then(() => this.reloadNow(newConfig));
+    this.reloadChain = run.catch(() => undefined);
+    return run;
+  }
+
+  private async reloadNow(newConfig: SupervisorConfig): Promise<void> {
     if (this.stopping) throw new SupervisorError('ERR_STOPPING', 'the mail system is stopping');
     refuseInvalid(newConfig);
-    this.config = newConfig;
-    this.main = new MainConfig(newConfig.params, newConfig.dir);
+    const old = this.config;
+    refuseUnreloadable(old, newConfig);
+    const plan = planReload(this.reloadHost, old, newConfig, planSlots(newConfig, this.opts.registry, this.cores).slots);
+    await preflight(plan);
+    const prepared: ReloadHookStep[] = [];
+    const abort = async (): Promise<void> => {
+      for (const step of prepared) await step.abort();
+    };
+    try {
+      for (const hook of this.reloadHooks) {
+        const step = await hook(newConfig);
+        if (step) prepared.push(step);
+      }
+    } catch (err) {
+      await abort();
+      throw new SupervisorError('ERR_RELOAD_FAILED', `reload refused: ${oneLine(err as Error)}; the running configuration is kept`);
+    }
+    try {
+      await reloadSlots(this.reloadHost, old, newConfig, plan);
+    } catch (err) {
+      await abort();
+      throw err;
+    }
+    for (const step of prepared) await step.commit();
+    this.logFdBudget();
     this.restartPolicy.configure(newConfig.params, newConfig.dir);
     if (this.opts.busyTimeoutMs === undefined) this.watchdog.opts.busyTimeoutMs = busyTimeoutMs(this.main);
-    await reloadSlots(this.reloadHost, planSlots(newConfig, this.opts.registry, this.cores).slots);
     this.log.info(`reload -- version ${MAIL_VERSION}, configuration ${newConfig.dir}`);
+  }
+
+  /** The configuration new incarnations get (a reload switches it, and back when it fails). */
+  private useConfig(config: SupervisorConfig): void {
+    this.config = config;
+    this.main = new MainConfig(config.params, config.dir);
+    this.drainTimeoutMs = this.opts.drainTimeoutMs ?? drainTimeoutFrom(this.main);
+  }
+
+  /** Hands a running incarnation the configuration in use (an actor a reload keeps). */
+  private async reconfigure(inc: Incarnation): Promise<void> {
+    if (!inc.slot || inc.state === 'exited') return;
+    const done = waitForWorker(inc, 'reconfigured', RECONFIGURE_TIMEOUT_MS);
+    postTo(inc, { ctl: 'reconfigure', assignment: this.assignment(inc.slot, inc.uid, inc.idSalt!) }, this.log);
+    if (!(await done)) this.log.warning(`${workerName(inc)}: did not take the new configuration in ${RECONFIGURE_TIMEOUT_MS} ms`);
   }
 
   /** The previous event-loop reading per worker, so status() reports the load since the last request. */
@@ -306,7 +388,7 @@ export class Supervisor extends EventEmitter {
   }
 
   private assignment(slot: Slot, uid: number, idSalt: number): ActorAssignment {
-    return {
+    const a: ActorAssignment = {
       role: slot.role,
       instance: slot.instance,
       uid,
@@ -318,6 +400,24 @@ export class Supervisor extends EventEmitter {
       inline: inlineOverridesOf(this.config, this.opts.inlinePrograms ?? inlineRoles()),
       faultInjection: this.faultInjection(),
     };
+    const budget = slot.service?.type === 'inet' ? this.fdBudget() : undefined;
+    if (budget) a.sessionCapFromFdLimit = budget.sessionCap;
+    return a;
+  }
+
+  /** The division of the open-file limit for the configuration in use (fd-budget.ts); undefined when the limit is unknown. */
+  private fdBudget(): FdBudget | undefined {
+    if (this.fdLimit === undefined) return undefined;
+    if (this.budgetFor?.config !== this.config) {
+      this.budgetFor = { config: this.config, budget: configFdBudget(this.fdLimit, this.mainFds, this.config, this.opts.registry, this.cores) };
+    }
+    return this.budgetFor.budget;
+  }
+
+  private logFdBudget(): void {
+    const b = this.fdBudget();
+    if (b?.tooLow) this.log.warning(describeFdBudget(b));
+    else if (b) this.log.info(describeFdBudget(b));
   }
 
   private spawn(spec: RoleSpec, makeData: (uid: number) => ActorWorkerData): Incarnation {
@@ -393,6 +493,11 @@ export class Supervisor extends EventEmitter {
     }
     const reason = exitReason(inc);
     this.wiring.unwire(inc, reason);
+    if (inc.trial) {
+      // started by a reload and never ready: the reload fails and keeps the old, no restart
+      inc.ready.reject(new SupervisorError('ERR_SETUP_FAILED', `${slot.role}[${slot.instance}] exited before it was ready${reason ? ` (${reason})` : ''}`));
+      return;
+    }
     if (inc.expectedExit || this.stopping) return;
     this.log.warning(`process ${slot.role} pid ${inc.threadId} exit status ${code}${reason ? ` (${reason})` : ''}`);
     inc.ready.reject(new SupervisorError('ERR_NOT_READY', `${slot.role}[${slot.instance}] exited`));

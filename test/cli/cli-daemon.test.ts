@@ -1,14 +1,17 @@
 /**
  * The daemon as a process: control socket permissions, status / reload /
- * stop through the real command, a refused reload, SIGTERM, and the restart
- * intensity limit ending start-fg with a non-zero status.
+ * stop through the real command, a refused reload, SIGTERM, the restart
+ * intensity limit ending start-fg with a non-zero status, and start, start-fg
+ * and status agreeing over a stale pid file (a reused pid, a zombie, a pid
+ * that names nothing).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { controlRequest } from '../../src/cli/control-client.js';
-import { configDir, postrider, startTestDaemon } from './cli-harness.js';
+import { gonePid, unrelatedProcess, zombieProcess } from '../helpers/stale-process.js';
+import { configDir, postrider, startTestDaemon, type ConfigDir } from './cli-harness.js';
 
 const MASTER = 'discard unix - - n - 1 discard\n';
 
@@ -72,7 +75,7 @@ test('postrider stop waits for the daemon to exit; exit status 0', async () => {
   }
 });
 
-test('restart intensity exceeded: start-fg logs the fatal line and exits non-zero', async () => {
+test('restart intensity exceeded while serving: the actor is throttled, logged, and the daemon keeps serving', async () => {
   const c = configDir('debug_fault_injection = yes\nsupervisor_restart_limit = 2\nsupervisor_restart_window = 60s\n', MASTER);
   const d = await startTestDaemon(c);
   try {
@@ -87,10 +90,15 @@ test('restart intensity exceeded: start-fg logs the fatal line and exits non-zer
         }
       }
     }
-    assert.equal(await d.exit, 1);
-    const log = readFileSync(c.log, 'utf8');
-    assert.match(log, /postrider\/master\[\d+\]: fatal: restart intensity exceeded: 3 restarts in 60 s; last: discard\[1\]/);
-    assert.equal(existsSync(join(c.queue, 'pid', 'master.pid')), false);
+    for (;;) {
+      if (/restart intensity exceeded: 3 restarts of discard\[1\] in 60 s -- throttling/.test(readFileSync(c.log, 'utf8'))) break;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    assert.equal(d.child.exitCode, null, 'the daemon is still running');
+    assert.ok(await controlRequest(c.queue, 'status'), 'the control socket still answers');
+    assert.doesNotMatch(readFileSync(c.log, 'utf8'), /fatal: restart intensity exceeded/);
+    assert.equal((await postrider(['-c', c.dir, 'stop'])).code, 0);
+    assert.equal(await d.exit, 0);
   } finally {
     if (d.child.exitCode === null) d.child.kill('SIGKILL');
     c.cleanup();
@@ -108,6 +116,96 @@ test('fault over the control socket is refused without debug_fault_injection', a
     assert.equal(await d.exit, 0);
   } finally {
     if (d.child.exitCode === null) d.child.kill('SIGKILL');
+    c.cleanup();
+  }
+});
+
+// ---- the pid file: start, start-fg and status agree on whether the daemon runs ----
+
+/** A real `postrider start` of journal + discard; the caller stops it. */
+const REAL_MASTER = 'discard unix - - n - 1 discard\n';
+
+function writePid(c: ConfigDir, pid: number): void {
+  mkdirSync(join(c.queue, 'pid'), { recursive: true });
+  writeFileSync(join(c.queue, 'pid', 'master.pid'), `${String(pid).padStart(10)}\n`);
+}
+
+/** With a stale pid file in place: status says not running, start starts, status then names the new daemon, stop stops it. */
+async function startsOverStalePidFile(c: ConfigDir, stalePid: number): Promise<void> {
+  try {
+    const before = await postrider(['-c', c.dir, 'status']);
+    assert.equal(before.code, 1, before.stdout);
+    assert.equal(before.stderr, 'postrider: the Postrider mail system is not running\n');
+    const started = await postrider(['-c', c.dir, 'start']);
+    assert.equal(started.code, 0, started.stderr);
+    const pid = Number(readFileSync(join(c.queue, 'pid', 'master.pid'), 'utf8').trim());
+    assert.notEqual(pid, stalePid);
+    const st = await postrider(['-c', c.dir, 'status']);
+    assert.equal(st.code, 0, st.stderr);
+    assert.equal(st.stdout, `postrider: the Postrider mail system is running: PID: ${pid}\n`);
+    const again = await postrider(['-c', c.dir, 'start']);
+    assert.equal(again.code, 1);
+    assert.equal(again.stderr, `postrider: fatal: the Postrider mail system is already running (pid ${pid})\n`);
+  } finally {
+    await postrider(['-c', c.dir, 'stop']);
+  }
+}
+
+test('a pid file naming a live unrelated process: start starts the daemon and status agrees', async () => {
+  const c = configDir('', REAL_MASTER);
+  const other = await unrelatedProcess();
+  try {
+    writePid(c, other.pid!);
+    await startsOverStalePidFile(c, other.pid!);
+    assert.equal(other.exitCode, null, 'the unrelated process was left alone');
+  } finally {
+    other.kill('SIGKILL');
+    c.cleanup();
+  }
+});
+
+test('a pid file naming a zombie: start starts the daemon and status agrees', async () => {
+  const c = configDir('', REAL_MASTER);
+  const z = await zombieProcess();
+  try {
+    writePid(c, z.pid);
+    await startsOverStalePidFile(c, z.pid);
+  } finally {
+    z.parent.kill('SIGKILL');
+    c.cleanup();
+  }
+});
+
+test('a pid file naming no process: start starts the daemon and status agrees', async () => {
+  const c = configDir('', REAL_MASTER);
+  try {
+    const pid = await gonePid();
+    writePid(c, pid);
+    await startsOverStalePidFile(c, pid);
+  } finally {
+    c.cleanup();
+  }
+});
+
+test('a running daemon: start and start-fg refuse, status says running, both name its pid', async () => {
+  const c = configDir('', REAL_MASTER);
+  try {
+    const started = await postrider(['-c', c.dir, 'start']);
+    assert.equal(started.code, 0, started.stderr);
+    const pid = Number(readFileSync(join(c.queue, 'pid', 'master.pid'), 'utf8').trim());
+    const st = await postrider(['-c', c.dir, 'status']);
+    assert.equal(st.code, 0, st.stderr);
+    assert.equal(st.stdout, `postrider: the Postrider mail system is running: PID: ${pid}\n`);
+    const again = await postrider(['-c', c.dir, 'start']);
+    assert.equal(again.code, 1);
+    assert.equal(again.stderr, `postrider: fatal: the Postrider mail system is already running (pid ${pid})\n`);
+    const fg = await postrider(['-c', c.dir, 'start-fg']);
+    assert.equal(fg.code, 1);
+    assert.equal(fg.stderr, `postrider: fatal: the Postrider mail system is already running (pid ${pid})\n`);
+    assert.equal(Number(readFileSync(join(c.queue, 'pid', 'master.pid'), 'utf8').trim()), pid, 'the refused start left the pid file alone');
+    assert.equal((await postrider(['-c', c.dir, 'status'])).code, 0);
+  } finally {
+    await postrider(['-c', c.dir, 'stop']);
     c.cleanup();
   }
 });

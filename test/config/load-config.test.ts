@@ -101,7 +101,7 @@ test('-o overrides are expanded in the service context, with $service_name and d
     [
       'relay unix - - n - - smtp',
       '  -o syslog_name=postrider/$service_name',
-      'alt inet n - n - - smtpd',
+      '127.0.0.1:2526 inet n - n - - smtpd',
       '  -o myhostname=alt.example',
       '  -o { smtpd_tls_security_level = ${sub_level?{$sub_level}:{may}} }',
     ].join('\n'));

@@ -71,6 +71,17 @@ test('bad type, bad boolean, bad maxproc and bad -o are errors', () => {
   assert.equal(r.services.length, 0);
 });
 
+test('an inet service whose name is no listen address is an error naming the line; good forms pass', () => {
+  const bad = ['127.0.0.1:99999', '127.0.0.1:', 'nosuchport', '::1:25', '[nothost]:25', 'bad_host!:25', '127.0.0.1:2x'];
+  const good = ['127.0.0.1:2525', '2525', 'smtp', 'submission', '[::1]:25', '*:25', 'mx.example.com:smtps'];
+  const lines = [...bad, ...good].map((name) => `${name} inet n - n - - smtpd`);
+  const r = parseMasterCf(lines.join('\n'), 'master.cf');
+  assert.deepEqual(r.problems.map((p) => [p.line, p.severity]), bad.map((_, i) => [i + 1, 'error']));
+  assert.match(r.problems[0].message, /^service 127\.0\.0\.1:99999: port 99999 out of range/);
+  assert.match(r.problems[3].message, /IPv6 address needs brackets/);
+  assert.deepEqual(r.services.map((s) => s.name), good);
+});
+
 test('programs Postrider lacks are reported once each and dropped', () => {
   const r = parseMasterCf(
     [

@@ -22,6 +22,11 @@ const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 
 /** Each effective parameter -> [test file under test/, name of a test there that proves its effect]. */
 const EFFECT_TESTS: Record<string, [string, string]> = {
+  supervisor_drain_timeout: ['e2e/reload.test.ts', "at the drain deadline, a message already being queued gets its 250 and only then 421; none is both refused and delivered"],
+  supervisor_busy_timeout: ['supervisor/supervisor-watchdog.test.ts', "a thread busy past supervisor_busy_timeout is killed and restarted"],
+  service_throttle_time: ['supervisor/restart-policy.test.ts', "once the daemon serves, restarts past the limit are throttled with a doubling delay up to service_throttle_time, per actor"],
+  body_checks_time_limit: ['cleanup/cleanup-checks.test.ts', "a body check past body_checks_time_limit defers the message, and the next one is checked"],
+  mime_nesting_limit: ['cleanup/cleanup-checks.test.ts', "MIME nesting past mime_nesting_limit is rejected as Postfix does when header checks are in use, and only then"],
   smtpd_client_message_rate_limit: ['actors/smtpd/smtpd-anvil.test.ts', "smtpd_client_message_rate_limit: 450 4.7.1 Error: too much mail from ADDR, across connections"],
   smtpd_client_recipient_rate_limit: ['actors/smtpd/smtpd-anvil.test.ts', "smtpd_client_recipient_rate_limit: 450 4.7.1 Error: too many recipients from ADDR; the accepted ones still get the message"],
   smtpd_client_auth_rate_limit: ['actors/smtpd/smtpd-anvil.test.ts', "smtpd_client_auth_rate_limit: reconnecting does not reset the count; 450 4.7.1 Error: too many AUTH commands from ADDR"],
@@ -75,8 +80,8 @@ const EFFECT_TESTS: Record<string, [string, string]> = {
   header_size_limit: ['cleanup/cleanup-content.test.ts', "splitMessage: a folded header crossing header_size_limit goes to the body whole"],
   debug_fault_injection: ['cli/cli-daemon.test.ts', "fault over the control socket is refused without debug_fault_injection"],
   metrics_listen: ['admin/metrics.test.ts', "metrics_listen: host:port, [v6]:port and a bare port are read; bad values are one-line errors"],
-  supervisor_restart_limit: ['supervisor/restart-intensity.test.ts', "RestartIntensity counts restarts inside the window only"],
-  supervisor_restart_window: ['supervisor/restart-intensity.test.ts', "RestartIntensity counts restarts inside the window only"],
+  supervisor_restart_limit: ['supervisor/restart-policy.test.ts', "before the daemon serves, more restarts than the limit are fatal"],
+  supervisor_restart_window: ['supervisor/restart-policy.test.ts', "RestartIntensity counts restarts inside the window only"],
   dns_resolver_servers: ['actors/smtp/smtp-agent.test.ts', "smtp_mx_address_limit: only that many MX addresses are tried"],
   smtputf8_enable: ['actors/smtpd/smtpd-extensions.test.ts', "smtputf8_enable = no: SMTPUTF8 not offered and refused at MAIL"],
   service_name: ['config/load-config.test.ts', "-o overrides are expanded in the service context, with $service_name and derived values"],

@@ -35,6 +35,8 @@ export interface DaemonOptions {
   master?: string;
   /** How long to wait for the daemon to serve (default 30 s; a large queue takes longer to load). */
   readyTimeoutMs?: number;
+  /** A command the daemon runs under, which execs its arguments (e.g. a shell that lowers `ulimit -n` first). */
+  launcher?: string[];
 }
 
 export interface RunningDaemon {
@@ -161,7 +163,8 @@ export async function startDaemon(opts: DaemonOptions = {}): Promise<RunningDaem
   const launch = (): void => {
     // POSTRIDER_NODE_ARGS lets a benchmark run the daemon under --cpu-prof and the like.
     const nodeArgs = (process.env.POSTRIDER_NODE_ARGS ?? '').split(' ').filter(Boolean);
-    const child = spawn(process.execPath, [...nodeArgs, CLI, '-c', configDir, 'start-fg'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const command = [...(opts.launcher ?? []), process.execPath, ...nodeArgs, CLI, '-c', configDir, 'start-fg'];
+    const child = spawn(command[0], command.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
     let errText = '';
     child.stderr?.on('data', (b: Buffer) => { errText += b.toString(); });
     child.stdout?.resume();

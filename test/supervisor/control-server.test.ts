@@ -91,17 +91,19 @@ test('control socket: 0600 in a 0700 directory; status, reload (good and broken)
   }
 });
 
-test('a second supervisor on the same queue directory is refused while the first runs', async () => {
+test('a second supervisor on the same queue directory is refused while the first runs, whatever the pid file says', async () => {
   const t = tempDir();
   const config = makeConfig(t.dir, []);
   const first = new Supervisor({ config, registry: testRegistry() });
   try {
     await first.start();
-    // the pid file names a live process other than ours
+    const second = new Supervisor({ config, registry: testRegistry() });
+    await assert.rejects(second.start(), { code: 'ERR_ALREADY_RUNNING', message: `the Postrider mail system is already running (pid ${process.pid})` });
+    // a pid file naming some other live process does not hide the first: its control socket answers
     const { writeFileSync } = await import('node:fs');
     writeFileSync(join(t.dir, 'queue', 'pid', 'master.pid'), `${process.ppid}\n`);
-    const second = new Supervisor({ config, registry: testRegistry() });
-    await assert.rejects(second.start(), { code: 'ERR_ALREADY_RUNNING', message: `the Postrider mail system is already running (pid ${process.ppid})` });
+    const third = new Supervisor({ config, registry: testRegistry() });
+    await assert.rejects(third.start(), { code: 'ERR_ALREADY_RUNNING', message: `the Postrider mail system is already running (pid ${process.pid})` });
   } finally {
     await first.stop();
     t.cleanup();

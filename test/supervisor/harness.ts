@@ -50,7 +50,7 @@ export function makeConfig(dir: string, master: MasterService[], params: Record<
 
 const fixture = (name: string): URL => new URL(`./fixtures/${name}-actor.js`, import.meta.url);
 
-/** echo (spare), caller -> echo, listen, broken, lock (singleton). */
+/** echo (spare), caller -> echo, listen (its address known to reloads), broken, lock (singleton), keeper (echo, kept by reloads). */
 export function testRegistry(opts: { spare?: boolean; memoryMb?: number } = {}): RoleSpec[] {
   return [
     {
@@ -62,9 +62,16 @@ export function testRegistry(opts: { spare?: boolean; memoryMb?: number } = {}):
       resourceLimits: { maxOldGenerationSizeMb: opts.memoryMb ?? 64 },
     },
     { role: 'caller', entry: fixture('caller'), peers: ['echo'], defaultInstances: () => 1, resourceLimits: { maxOldGenerationSizeMb: 64 } },
-    { role: 'listen', entry: fixture('listen'), peers: [], defaultInstances: () => 1 },
+    {
+      role: 'listen',
+      entry: fixture('listen'),
+      peers: [],
+      defaultInstances: () => 1,
+      listenAddress: (s) => ({ host: s.name.split(':')[0], port: Number(s.name.split(':')[1]) }),
+    },
     { role: 'broken', entry: fixture('broken'), peers: [], defaultInstances: () => 1 },
     { role: 'lock', entry: fixture('lock'), peers: [], defaultInstances: () => 1, singleton: true },
+    { role: 'keeper', entry: fixture('echo'), peers: [], defaultInstances: () => 1, singleton: true, keepOnReload: true, resourceLimits: { maxOldGenerationSizeMb: 64 } },
   ];
 }
 

@@ -8,7 +8,7 @@ import { open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { QueueIdGenerator } from '../../src/store/queue-store.js';
 import { segmentPath } from '../../src/store/store-segment.js';
-import { claimPidFile, pidFilePath } from '../../src/supervisor/pid-file.js';
+import { claimPidFile } from '../../src/supervisor/daemon-liveness.js';
 import { makePrivateDirSync } from '../../src/util/private-files.js';
 import { ensureMaildrop, writeMaildropFile } from '../../src/global/maildrop-file.js';
 import { makeMessage, openStore } from '../store/store-fixture.js';
@@ -32,7 +32,7 @@ store = await openStore(queueDir, { segmentBytes: 64 * 1024 });
 if (store.recovery.corrupt !== 1) throw new Error(`expected one quarantined record, got ${store.recovery.corrupt}`);
 await store.close();
 
-claimPidFile(pidFilePath(queueDir));
+await claimPidFile(queueDir);
 makePrivateDirSync(join(queueDir, 'private'));
 await writeMaildropFile(await ensureMaildrop(queueDir), Buffer.from('dropped'));
 process.stdout.write('DONE\n');

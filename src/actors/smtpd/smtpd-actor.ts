@@ -8,6 +8,7 @@ import { runActor } from '../../runtime/actor.js';
 import { Smtpd } from './smtpd.js';
 import { cleanupForActor } from '../../cleanup/cleanup-for-actor.js';
 import { submitToQueue } from '../../cleanup/cleanup-submit.js';
+import { SESSION_CAP_SLACK } from '../../runtime/control-messages.js';
 
 runActor('smtpd', async (ctx) => {
   if (!ctx.service) throw new Error('smtpd started without an inet service');
@@ -18,6 +19,8 @@ runActor('smtpd', async (ctx) => {
     service: ctx.service,
     log: ctx.log,
     idSalt: ctx.idSalt,
+    // The supervisor share of the open-file limit; past it (and its slack) connections are dropped unanswered.
+    connectionLimit: ctx.sessionCapFromFdLimit === undefined ? undefined : ctx.sessionCapFromFdLimit + SESSION_CAP_SLACK,
     submit: (s) =>
       submitToQueue(cleanup, journal, ctx.log, {
         queueId: s.queueId,
@@ -37,7 +40,7 @@ runActor('smtpd', async (ctx) => {
       }),
   });
   await smtpd.listen();
-  ctx.onDrain(() => smtpd.drain(30_000));
+  ctx.onDrain((deadlineMs) => smtpd.drain(deadlineMs));
   ctx.onShutdown(() => smtpd.close());
   ctx.ready();
   return {};

@@ -223,7 +223,7 @@ export class SmtpdConnection extends SMTPConnection {
     if (code === 452 && context === 'TOO_MANY_RECIPIENTS') count('smtpd_rejected', label('reason', 'recipient_limit'));
     else if (code === 552 && typeof text === 'string' && text.startsWith('Error: message exceeds fixed maximum')) count('smtpd_rejected', label('reason', 'size'));
     if (typeof text === 'string') {
-      const mapped = this.postfixText(code, text, ctx);
+      const mapped = this.postfixText(code, text, ctx) ?? withEnhancedCode(code, text);
       if (mapped) {
         if (mapped.close) closeAfter = true;
         code = mapped.code;
@@ -349,7 +349,20 @@ export class SmtpdConnection extends SMTPConnection {
       this.send(501, '5.1.7 Bad sender address syntax');
       return callback();
     }
+    const unknown = unsupportedParameter(command, 'MAIL FROM:', MAIL_PARAMETERS);
+    if (unknown) {
+      this.send(555, `5.5.4 Unsupported option: ${unknown}`);
+      return callback();
+    }
     super.handler_MAIL(this._server.hooks.strictRfc821 ? command : bracketBareAddress(command, 'MAIL FROM:'), callback);
+  }
+
+  override handler_RSET(command: Buffer, callback: () => void): void {
+    if (hasArgument(command)) {
+      this.send(501, '5.5.4 Syntax: RSET');
+      return callback();
+    }
+    super.handler_RSET(command, callback);
   }
 
   override handler_RCPT(command: Buffer, callback: () => void): void {
@@ -357,10 +370,19 @@ export class SmtpdConnection extends SMTPConnection {
       this.send(501, '5.1.3 Bad recipient address syntax');
       return callback();
     }
+    const unknown = unsupportedParameter(command, 'RCPT TO:', RCPT_PARAMETERS);
+    if (unknown) {
+      this.send(555, `5.5.4 Unsupported option: ${unknown}`);
+      return callback();
+    }
     super.handler_RCPT(this._server.hooks.strictRfc821 ? command : bracketBareAddress(command, 'RCPT TO:'), callback);
   }
 
   override handler_DATA(command: Buffer, callback: () => void): void {
+    if (hasArgument(command)) {
+      this.send(501, '5.5.4 Syntax: DATA');
+      return callback();
+    }
     if (!this.session.envelope.rcptTo.length) return super.handler_DATA(command, callback);
     this._server.hooks.beforeData(this.session).then(
       (refusal) => {
@@ -437,14 +459,56 @@ export class SmtpdConnection extends SMTPConnection {
       case 501:
         if (text === 'Error: Bad sender address syntax') return { code, text: '5.1.7 Bad sender address syntax' };
         if (text === 'Error: Bad recipient address syntax') return { code, text: '5.1.3 Bad recipient address syntax' };
-        return undefined;
+        if (text === 'Error: syntax: EHLO hostname') return { code, text: '5.5.4 Syntax: EHLO hostname' };
+        if (text === 'Error: Syntax: HELO hostname') return { code, text: '5.5.4 Syntax: HELO hostname' };
+        return withEnhancedCode(code, text);
       case 552:
         if (text.startsWith('Error: message exceeds fixed maximum message size')) return { code, text: '5.3.4 Message size exceeds fixed limit' };
         return undefined;
       default:
-        return undefined;
+        return withEnhancedCode(code, text);
     }
   }
+}
+
+/**
+ * A refusal of the library's own without an enhanced status code gets the
+ * one Postfix uses for its class of error (RFC 3463), so every 4xx/5xx
+ * reply carries one.
+ */
+function withEnhancedCode(code: number, text: string): { code: number; text: string; close?: boolean } | undefined {
+  if (code < 400 || ENHANCED_CODE_PREFIX.test(text)) return undefined;
+  const cls = String(code)[0];
+  const detail = code === 501 || code === 504 || code === 555 ? '5.4' : code === 500 || code === 502 ? '5.2' : code === 503 ? '5.1' : code === 421 || code === 451 ? '3.0' : code === 538 ? '7.11' : code === 552 ? '3.4' : '0.0';
+  return { code, text: `${cls}.${detail} ${text}` };
+}
+
+/** ESMTP parameters smtpd takes in MAIL FROM (SIZE, 8BITMIME, SMTPUTF8, DSN, AUTH) and RCPT TO (DSN). */
+const MAIL_PARAMETERS = new Set(['SIZE', 'BODY', 'SMTPUTF8', 'RET', 'ENVID', 'AUTH']);
+const RCPT_PARAMETERS = new Set(['NOTIFY', 'ORCPT']);
+
+/**
+ * The first ESMTP parameter of a MAIL FROM / RCPT TO line that is not in
+ * `known` (Postfix: "555 5.5.4 Unsupported option: NAME"); undefined when
+ * all are known or the line is not that command (the library answers it).
+ */
+export function unsupportedParameter(command: Buffer, verb: string, known: ReadonlySet<string>): string | undefined {
+  const line = command.toString('latin1');
+  if (line.slice(0, verb.length).toUpperCase() !== verb) return undefined;
+  const rest = line.slice(verb.length).trimStart();
+  const close = rest.startsWith('<') ? rest.indexOf('>') : -1;
+  const params = close >= 0 ? rest.slice(close + 1) : rest.replace(/^\S*/, '');
+  for (const word of params.trim().split(/\s+/)) {
+    if (!word) continue;
+    const name = word.split('=')[0];
+    if (!known.has(name.toUpperCase())) return name;
+  }
+  return undefined;
+}
+
+/** True when a command line has text after its verb (RSET x, DATA x). */
+function hasArgument(command: Buffer): boolean {
+  return /^\S+\s+\S/.test(command.toString('latin1').trim());
 }
 
 /**

@@ -42,8 +42,11 @@
  */
 import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
+import type { SMTPConnection } from 'smtp-server/lib/smtp-connection.js';
 import type { SMTPServerAddress, SMTPServerAuthentication, SMTPServerAuthenticationResponse, SMTPServerDataStream, SMTPServerOptions, SMTPServerSession } from 'smtp-server/lib/types.js';
 import type { MasterService } from '../../config/config-types.js';
+import { parseInetListen } from '../../config/inet-listen.js';
+import { SESSION_CAP_SLACK } from '../../runtime/control-messages.js';
 import type { MainConfig } from '../../config/main-config.js';
 import type { SubmitOutcome } from '../../cleanup/cleanup-submit.js';
 import { QueueIdGenerator } from '../../store/store-queue-id.js';
@@ -90,6 +93,12 @@ export interface SmtpdOptions {
   submit: (s: SmtpdSubmission) => Promise<SubmitResult>;
   /** The client counters; by default this Smtpd's own (MemoryAnvil). Several Smtpds may share one. */
   anvil?: Anvil;
+  /**
+   * The most connections the listener holds at once; more are closed on
+   * arrival, unanswered (what keeps descriptors in reserve for the rest of
+   * the process: the supervisor's sessionCapFromFdLimit plus its slack).
+   */
+  connectionLimit?: number;
 }
 
 /** Error codes of Smtpd's own failures. */
@@ -102,7 +111,6 @@ export class SmtpdError extends Error {
   }
 }
 
-const SERVICE_PORTS: Record<string, number> = { smtp: 25, submission: 587, submissions: 465, smtps: 465 };
 const BASE_DISABLED = ['HELP', 'XCLIENT', 'XFORWARD', 'WIZ', 'SHELL', 'KILL'];
 
 export class Smtpd {
@@ -123,6 +131,12 @@ export class Smtpd {
   private counters = { sessions: 0, accepted: 0, rejected: 0, active: 0 };
   private idleWaiters: Array<() => void> = [];
   private draining = false;
+  /** Set at the drain deadline: sessions still open are being ended. */
+  private closing = false;
+  /** Sessions whose message is being queued: they hear the outcome before any 421. */
+  private readonly inFlight = new Set<SMTPServerSession>();
+  /** Sessions told 421 at the deadline: a message they finish sending is not queued (the client retries it). */
+  private readonly shut = new WeakSet<SMTPServerSession>();
 
   constructor(opts: SmtpdOptions) {
     this.config = opts.config;
@@ -170,7 +184,7 @@ export class Smtpd {
       heloRequired: s.heloRequired,
       junkCommandLimit: s.junkCommandLimit,
       forbidUnauthPipelining: s.forbidUnauthPipelining,
-      sessionLimit: s.sessionLimit,
+      sessionLimit: this.sessionLimit(opts),
       sessionRefused: (socket) => this.sessionRefused(socket.remoteAddress ?? 'unknown', socket.remotePort ?? 0),
       // The connection knows the client from the start; the session only once it is ready (early input needs the state sooner).
       sessionState: (conn) => this.stateOf(conn.session, conn.remoteAddress, conn.remotePort),
@@ -213,11 +227,28 @@ export class Smtpd {
       options.maxVersion = s.tlsVersions.maxVersion;
     }
     this.server = new SmtpdServer(options, hooks);
+    let descriptorsWarned = 0;
+    // Out of descriptors: the connection is lost, the listener serves on; said once a minute, not per connection.
+    const outOfDescriptors = (text: string): void => {
+      if (Date.now() - descriptorsWarned < 60_000) return;
+      descriptorsWarned = Date.now();
+      this.log.warning(text);
+    };
     this.server.on('error', (err: NodeJS.ErrnoException & { remoteAddress?: string }) => {
       const who = err.remoteAddress ? ` from [${err.remoteAddress}]` : '';
       if (err.code === 'ECONNRESET' || err.code === 'EPIPE') this.log.info(`lost connection${who}: ${err.message}`);
+      else if (err.code === 'EMFILE' || err.code === 'ENFILE') outOfDescriptors(`smtpd: cannot accept a connection: ${err.message}`);
       else this.log.warning(`smtpd${who}: ${err.message}`);
     });
+    if (opts.connectionLimit !== undefined) {
+      const limit = opts.connectionLimit;
+      this.server.server.maxConnections = limit;
+      this.server.server.on('drop', (d?: { remoteAddress?: string }) => {
+        this.counters.rejected++;
+        count('smtpd_rejected', label('reason', 'descriptor_limit'));
+        outOfDescriptors(`connection from [${d?.remoteAddress ?? 'unknown'}] dropped: ${limit} connections, the most the open-file limit leaves room for`);
+      });
+    }
   }
 
   /** Starts listening on the service's address; resolves with the bound address and port. */
@@ -243,7 +274,9 @@ export class Smtpd {
   /**
    * Stops accepting connections and waits for the sessions in progress to
    * end; after `timeoutMs` the remaining ones get "421 4.3.2 ... service
-   * shutting down" and are closed.
+   * shutting down" and are closed, except that a session whose message is
+   * being queued first gets that message's reply (a 250 for mail that is
+   * queued, never a 4xx the client would retry into a duplicate).
    */
   async drain(timeoutMs = 10000): Promise<void> {
     this.draining = true;
@@ -288,11 +321,38 @@ export class Smtpd {
   }
 
   private closeAll(): void {
+    this.closing = true;
     for (const conn of this.server.connections) {
-      conn.send(421, 'Server shutting down');
-      const socket = conn._socket;
-      setTimeout(() => socket.destroy(), 200).unref();
+      if (!this.inFlight.has(conn.session)) this.endSession(conn);
     }
+  }
+
+  /** 421 4.3.2 and the end of the session (the drain deadline has passed). */
+  private endSession(conn: SMTPConnection): void {
+    if (this.shut.has(conn.session)) return;
+    this.shut.add(conn.session);
+    conn.send(421, 'Server shutting down');
+    const socket = conn._socket;
+    setTimeout(() => socket.destroy(), 200).unref();
+  }
+
+  /** After a message's reply: a session past the drain deadline ends now. */
+  private afterSubmission(session: SMTPServerSession): void {
+    this.inFlight.delete(session);
+    if (!this.closing) return;
+    for (const conn of this.server.connections) if (conn.session === session) this.endSession(conn);
+  }
+
+  /**
+   * smtpd_session_limit, or when it is empty the supervisor's share of the
+   * open-file limit for this listener (it divides the limit among every
+   * service and thread); this thread's own estimate only when the
+   * supervisor has none.
+   */
+  private sessionLimit(opts: SmtpdOptions): number {
+    const set = this.config.has('smtpd_session_limit') && this.config.get('smtpd_session_limit').trim() !== '';
+    if (!set && opts.connectionLimit !== undefined) return Math.max(1, opts.connectionLimit - SESSION_CAP_SLACK);
+    return this.settings.sessionLimit;
   }
 
   private stateOf(session: SMTPServerSession, addr = session.remoteAddress, port = session.remotePort): SessionState {
@@ -557,25 +617,31 @@ export class Smtpd {
 
   /** Hands the message to cleanup and the store; 250 only once it is there. */
   private submit(session: SMTPServerSession, state: SessionState, collector: MessageCollector, cb: (err?: Error | null, message?: string) => void): void {
+    // Told 421 already: the client will send it again, so it must not be queued now.
+    if (this.shut.has(session)) return cb(smtpError(421, '4.3.2', `${this.settings.myhostname} Error: service shutting down`));
     const submission = this.submission(session, state, collector.content());
+    this.inFlight.add(session);
     this.submitFn(submission).then(
       (result) => {
         if (result.ok) {
           this.counters.accepted++;
           state.errorCount = 0;
           state.junkCommands = 0;
-          return cb(null, `2.0.0 Ok: queued as ${result.queueId}`);
+          cb(null, `2.0.0 Ok: queued as ${result.queueId}`);
+        } else {
+          this.counters.rejected++;
+          count('smtpd_rejected', result.code < 500 ? QUEUE_ERROR_REASON : CONTENT_REASON);
+          if (result.code < 500) cb(smtpError(451, '4.3.0', 'Error: queue file write error'));
+          else cb(smtpError(result.code, result.dsn, result.text));
         }
-        this.counters.rejected++;
-        count('smtpd_rejected', result.code < 500 ? QUEUE_ERROR_REASON : CONTENT_REASON);
-        if (result.code < 500) return cb(smtpError(451, '4.3.0', 'Error: queue file write error'));
-        cb(smtpError(result.code, result.dsn, result.text));
+        this.afterSubmission(session);
       },
       (err: Error) => {
         this.log.warning(`${submission.queueId}: submit failed: ${err.message}`);
         this.counters.rejected++;
         count('smtpd_rejected', QUEUE_ERROR_REASON);
         cb(smtpError(451, '4.3.0', 'Error: queue file write error'));
+        this.afterSubmission(session);
       },
     );
   }
@@ -700,37 +766,14 @@ function heloOf(session: SMTPServerSession): string | undefined {
 
 /**
  * "127.0.0.1:2525" | "2525" | "smtp" | "[::1]:25" -> host and port; no host:
- * per inet_interfaces, and on every interface only IPv4 when inet_protocols
- * says ipv4 alone (Node's "::" would take IPv6 too).
+ * per inet_interfaces and inet_protocols (config/inet-listen.ts).
  */
 export function parseListenAddress(name: string, config: MainConfig): { host?: string; port: number } {
-  let host: string | undefined;
-  let portPart = name;
-  const v6 = /^\[([^\]]+)\]:(.+)$/.exec(name);
-  if (v6) {
-    host = v6[1];
-    portPart = v6[2];
-  } else if (name.includes(':')) {
-    const i = name.lastIndexOf(':');
-    host = name.slice(0, i);
-    portPart = name.slice(i + 1);
+  try {
+    return parseInetListen(name, config.has('inet_interfaces') ? config.list('inet_interfaces') : ['all'], config.has('inet_protocols') ? config.list('inet_protocols') : ['all']);
+  } catch (err) {
+    throw new SmtpdError('ERR_SMTPD_CONFIG', (err as Error).message);
   }
-  let port: number;
-  if (/^\d+$/.test(portPart)) port = Number(portPart);
-  else if (SERVICE_PORTS[portPart] !== undefined) port = SERVICE_PORTS[portPart];
-  else throw new SmtpdError('ERR_SMTPD_CONFIG', `service ${name}: unknown port "${portPart}"`);
-  if (port > 65535) throw new SmtpdError('ERR_SMTPD_CONFIG', `service ${name}: bad port ${port}`);
-  if (!host) {
-    const inet = config.has('inet_interfaces') ? config.list('inet_interfaces') : ['all'];
-    if (inet.includes('loopback-only')) host = '127.0.0.1';
-    else if (inet.length > 0 && !inet.includes('all')) host = inet[0].replace(/^\[|\]$/g, '');
-  }
-  if (host === '*' || host === '') host = undefined;
-  if (host === undefined) {
-    const protocols = (config.has('inet_protocols') ? config.list('inet_protocols') : ['all']).map((p) => p.toLowerCase());
-    if (protocols.length > 0 && protocols.every((p) => p === 'ipv4')) host = '0.0.0.0';
-  }
-  return { host, port };
 }
 
 export { SmtpdConnection };

@@ -213,3 +213,23 @@ test('writtenAddress and escapeBytes', () => {
   assert.equal(writtenAddress('RCPT TO:<postmaster>'), undefined);
   assert.equal(escapeBytes(Buffer.from('A\r\n\t\\\x01\xff', 'latin1')), 'A\\r\\n\\t\\\\\\001\\377');
 });
+
+test('RSET and DATA with an argument, and unknown ESMTP parameters, are refused as Postfix refuses them', async () => {
+  const h = await startSmtpd();
+  try {
+    const c = await ehloSession(h.port);
+    assert.equal(await c.cmd('RSET x'), '501 5.5.4 Syntax: RSET');
+    assert.equal(await c.cmd('MAIL FROM:<s@test.example> SIZE=10 XYZZY'), '555 5.5.4 Unsupported option: XYZZY');
+    assert.equal(await c.cmd('MAIL FROM:<s@test.example> SIZE=10 BODY=8BITMIME'), '250 2.1.0 Ok');
+    assert.equal(await c.cmd('RCPT TO:<u@mx.test.example> FOO=BAR'), '555 5.5.4 Unsupported option: FOO');
+    assert.equal(await c.cmd('RCPT TO:<u@mx.test.example> NOTIFY=NEVER'), '250 2.1.5 Ok');
+    assert.equal(await c.cmd('DATA x'), '501 5.5.4 Syntax: DATA');
+    c.close();
+    const e = await RawClient.open(h.port);
+    await e.reply();
+    assert.equal(await e.cmd('EHLO'), '501 5.5.4 Syntax: EHLO hostname', 'the library\'s syntax error carries an enhanced code');
+    e.close();
+  } finally {
+    await h.stop();
+  }
+});

@@ -197,3 +197,26 @@ test('drain waits for a session in progress, refuses new ones, and closes leftov
   await assert.rejects(RawClient.open(h.port));
   c.close();
 });
+
+test('at the drain deadline a message being queued gets its 250 first, then 421; an idle session gets 421 at once', async () => {
+  const h = await startSmtpd();
+  let release!: () => void;
+  h.hold = new Promise((r) => (release = r));
+  const busy = await ehloSession(h.port);
+  const idle = await ehloSession(h.port);
+  await busy.cmd('MAIL FROM:<s@test.example>');
+  await busy.cmd('RCPT TO:<u@mx.test.example>');
+  assert.match((await busy.cmd('DATA')) ?? '', /^354/);
+  busy.send('Subject: slow\r\n\r\nqueued at the deadline\r\n.\r\n');
+  await until(() => h.held === 1);
+  const drained = h.smtpd.drain(100);
+  assert.equal(await idle.reply(), '421 4.3.2 mx.test.example Error: service shutting down');
+  await new Promise((r) => setTimeout(r, 200));
+  release();
+  assert.match((await busy.reply()) ?? '', /^250 2\.0\.0 Ok: queued as /);
+  assert.equal(await busy.reply(), '421 4.3.2 mx.test.example Error: service shutting down');
+  await drained;
+  assert.equal(h.submissions.length, 1);
+  busy.close();
+  idle.close();
+});

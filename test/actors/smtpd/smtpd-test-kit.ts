@@ -35,6 +35,10 @@ export interface Harness {
   submissions: SmtpdSubmission[];
   /** Set to make the next submissions fail with this result (or throw when 'throw'). */
   failWith?: SubmitResult | 'throw';
+  /** Set to make submissions wait for this promise first (a message that is slow to be queued). */
+  hold?: Promise<void>;
+  /** Submissions that have waited on `hold` so far. */
+  held: number;
   stop(): Promise<void>;
 }
 
@@ -81,6 +85,7 @@ export async function startSmtpd(
     port: 0,
     dir,
     submissions: [],
+    held: 0,
     stop: async () => {
       await h.smtpd.close();
     },
@@ -92,6 +97,10 @@ export async function startSmtpd(
     anvil: opts.anvil,
     idSalt: 0,
     submit: async (s) => {
+      if (h.hold) {
+        h.held++;
+        await h.hold;
+      }
       if (h.failWith === 'throw') throw new Error('store exploded');
       if (h.failWith) return h.failWith;
       h.submissions.push(s);
