@@ -501,7 +501,8 @@ export function unsupportedParameter(command: Buffer, verb: string, known: Reado
   for (const word of params.trim().split(/\s+/)) {
     if (!word) continue;
     const name = word.split('=')[0];
-    if (!known.has(name.toUpperCase())) return name;
+    // Named in the reply: printable and short, so the reply stays one legal line.
+    if (!known.has(name.toUpperCase())) return name.replace(/[^\x21-\x7e]/g, '?').slice(0, 64);
   }
   return undefined;
 }
