@@ -12,7 +12,7 @@
  * Run: node <build>/perf/cleanup/header-parse.bench.js  (BENCH_TIME_MS to change the time per case)
  */
 import { Bench } from 'tinybench';
-import { normalizeLineEnds, splitMessage, unfoldHeader } from '../../src/actors/cleanup/cleanup-content.js';
+import { normalizeLineEnds, splitMessage, unfoldHeader } from '../../src/cleanup/cleanup-content.js';
 
 /** Postfix's default header_size_limit. */
 const HEADER_SIZE_LIMIT = 102400;

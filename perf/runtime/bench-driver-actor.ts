@@ -4,16 +4,20 @@
  * threads, msgpack on a MessageChannel), not main-thread-to-actor.
  */
 import { Bench } from 'tinybench';
-import type { Protocol } from '../../src/protocol/protocol.js';
-import { runActor } from '../../src/supervisor/actor.js';
-import type { BenchEchoProtocol } from './bench-echo-actor.js';
+import { runActor } from '../../src/runtime/actor.js';
 
-export interface BenchDriverProtocol extends Protocol {
+export interface BenchDriverProtocol {
   run: { req: { timeMs: number }; rep: { rows: Array<{ task: string; roundTripsPerSecond: number; meanLatencyMs: number; samples: number }> } };
 }
 
-runActor<BenchDriverProtocol>((ctx) => {
-  const echo = ctx.peers<BenchEchoProtocol>('echo');
+declare module '../../src/protocol/protocol.js' {
+  interface Protocols {
+    'bench-driver': BenchDriverProtocol;
+  }
+}
+
+runActor('bench-driver', (ctx) => {
+  const echo = ctx.peers('bench-echo');
   return {
     run: async ({ timeMs }) => {
       const small = new Uint8Array(200).fill(1);

@@ -1,9 +1,14 @@
 /** bench-echo-actor: answers `echo` with its body, for the round-trip benchmark. */
-import type { Protocol } from '../../src/protocol/protocol.js';
-import { runActor } from '../../src/supervisor/actor.js';
+import { runActor } from '../../src/runtime/actor.js';
 
-export interface BenchEchoProtocol extends Protocol {
+export interface BenchEchoProtocol {
   echo: { req: { data: Uint8Array }; rep: { data: Uint8Array } };
 }
 
-runActor<BenchEchoProtocol>(() => ({ echo: (body) => body }));
+declare module '../../src/protocol/protocol.js' {
+  interface Protocols {
+    'bench-echo': BenchEchoProtocol;
+  }
+}
+
+runActor('bench-echo', () => ({ echo: (body) => body }));

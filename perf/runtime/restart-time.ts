@@ -15,7 +15,7 @@ const ROUNDS = 10;
 
 async function measure(spare: boolean): Promise<number[]> {
   const dir = mkdtempSync(join(tmpdir(), 'restart-bench-'));
-  const service: MasterService = { name: 'echo', type: 'unix', private: true, unpriv: true, chroot: false, wakeup: '-', maxproc: 1, command: 'echo', args: [], overrides: {}, file: 'bench', line: 0 };
+  const service: MasterService = { name: 'bench-echo', type: 'unix', private: true, unpriv: true, chroot: false, wakeup: '-', maxproc: 1, command: 'bench-echo', args: [], overrides: {}, file: 'bench', line: 0 };
   const sup = new Supervisor({
     config: {
       dir,
@@ -23,7 +23,7 @@ async function measure(spare: boolean): Promise<number[]> {
       master: [service],
       problems: [],
     },
-    registry: [{ role: 'echo', entry: new URL('./bench-echo-actor.js', import.meta.url), peers: [], defaultInstances: () => 1, spare }],
+    registry: [{ role: 'bench-echo', entry: new URL('./bench-echo-actor.js', import.meta.url), peers: [], defaultInstances: () => 1, spare }],
     controlSocket: false,
   });
   const times: number[] = [];
@@ -32,9 +32,9 @@ async function measure(spare: boolean): Promise<number[]> {
     for (let i = 0; i < ROUNDS; i++) {
       await sup.sparesLoaded();
       const restarted = once(sup, 'restart');
-      sup.fault('echo', 1, 'exit');
+      sup.fault('bench-echo', 1, 'exit');
       const [info] = (await restarted) as [{ ms: number }];
-      await sup.callActor('echo', 'echo', { data: new Uint8Array(1) });
+      await sup.callActor('bench-echo', 'echo', { data: new Uint8Array(1) });
       times.push(info.ms);
     }
   } finally {

@@ -19,18 +19,18 @@ function unix(name: string): MasterService {
 async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'roundtrip-bench-'));
   const registry: RoleSpec[] = [
-    { role: 'echo', entry: new URL('./bench-echo-actor.js', import.meta.url), peers: [], defaultInstances: () => 1 },
-    { role: 'driver', entry: new URL('./bench-driver-actor.js', import.meta.url), peers: ['echo'], defaultInstances: () => 1 },
+    { role: 'bench-echo', entry: new URL('./bench-echo-actor.js', import.meta.url), peers: [], defaultInstances: () => 1 },
+    { role: 'bench-driver', entry: new URL('./bench-driver-actor.js', import.meta.url), peers: ['bench-echo'], defaultInstances: () => 1 },
   ];
   const sup = new Supervisor({
-    config: { dir, params: { queue_directory: join(dir, 'queue'), maillog_file: join(dir, 'maillog') }, master: [unix('echo'), unix('driver')], problems: [] },
+    config: { dir, params: { queue_directory: join(dir, 'queue'), maillog_file: join(dir, 'maillog') }, master: [unix('bench-echo'), unix('bench-driver')], problems: [] },
     registry,
     controlSocket: false,
   });
   try {
     await sup.start();
     const timeMs = Number(process.env.BENCH_TIME_MS ?? 2000);
-    const { rows } = (await sup.callActor('driver', 'run', { timeMs }, { timeoutMs: timeMs * 20 + 60_000 })) as {
+    const { rows } = (await sup.callActor('bench-driver', 'run', { timeMs }, { timeoutMs: timeMs * 20 + 60_000 })) as {
       rows: Array<Record<string, string | number>>;
     };
     console.table(rows);

@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { MainConfig } from '../../src/config/main-config.js';
 import { configureLogging, Logger } from '../../src/util/log.js';
 import { Smtpd } from '../../src/actors/smtpd/smtpd.js';
-import { saslAddUser } from '../../src/actors/smtpd/smtpd-sasl.js';
+import { saslAddUser } from '../../src/global/sasl-passwd.js';
 
 const ROUNDS = Number(process.env.AUTH_PERF_ROUNDS ?? 40);
 

@@ -4,20 +4,25 @@
  * batched posts), so the latency is the one smtpd sees: from the call to the
  * journal's acknowledgement after fdatasync.
  */
-import type { JournalProtocol, Protocol } from '../../src/protocol/protocol.js';
-import { runActor } from '../../src/supervisor/actor.js';
+import { runActor } from '../../src/runtime/actor.js';
 import { QueueIdGenerator } from '../../src/store/store-queue-id.js';
 import { message, now, percentile } from './append-via-thread-common.js';
 
-export interface AppendDriverProtocol extends Protocol {
+export interface AppendDriverProtocol {
   run: {
     req: { submitters: number; warmMs: number; caseMs: number; size: number };
     rep: { appendsPerSecond: number; p50: number; p99: number; p999: number; max: number };
   };
 }
 
-runActor<AppendDriverProtocol>((ctx) => {
-  const journal = ctx.peers<JournalProtocol>('journal');
+declare module '../../src/protocol/protocol.js' {
+  interface Protocols {
+    'append-driver': AppendDriverProtocol;
+  }
+}
+
+runActor('append-driver', (ctx) => {
+  const journal = ctx.peers('journal');
   const ids = new QueueIdGenerator(60);
   return {
     run: async ({ submitters, warmMs, caseMs, size }) => {

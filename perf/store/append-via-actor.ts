@@ -21,10 +21,10 @@ async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'append-via-actor-'));
   const registry: RoleSpec[] = [
     { role: 'journal', entry: new URL('../../src/actors/journal/journal-actor.js', import.meta.url), peers: [], defaultInstances: () => 1, always: true, singleton: true },
-    { role: 'driver', entry: new URL('./append-driver-actor.js', import.meta.url), peers: ['journal'], defaultInstances: () => 1 },
+    { role: 'append-driver', entry: new URL('./append-driver-actor.js', import.meta.url), peers: ['journal'], defaultInstances: () => 1 },
   ];
   const sup = new Supervisor({
-    config: { dir, params: { queue_directory: join(dir, 'queue'), maillog_file: join(dir, 'maillog') }, master: [unix('driver')], problems: [] },
+    config: { dir, params: { queue_directory: join(dir, 'queue'), maillog_file: join(dir, 'maillog') }, master: [unix('append-driver')], problems: [] },
     registry,
     controlSocket: false,
   });
@@ -34,7 +34,7 @@ async function main(): Promise<void> {
     console.log('durable appends through the journal actor, 1 KiB');
     console.log('submitters  appends/s   p50 ms   p99 ms  p99.9 ms   max ms');
     for (const submitters of [1, 16, 256]) {
-      const r = (await sup.callActor('driver', 'run', { submitters, warmMs: 500, caseMs, size: 1024 }, { timeoutMs: caseMs * 10 + 60_000 })) as AppendDriverProtocol['run']['rep'];
+      const r = (await sup.callActor('append-driver', 'run', { submitters, warmMs: 500, caseMs, size: 1024 }, { timeoutMs: caseMs * 10 + 60_000 })) as AppendDriverProtocol['run']['rep'];
       console.log(`${String(submitters).padStart(10)} ${String(r.appendsPerSecond).padStart(10)} ${r.p50.toFixed(2).padStart(8)} ${r.p99.toFixed(2).padStart(8)} ${r.p999.toFixed(2).padStart(9)} ${r.max.toFixed(2).padStart(8)}`);
     }
   } finally {

@@ -7,12 +7,13 @@
  */
 import type { AdminAction, QueuedMessage } from '../store/store-types.js';
 import type { ControlHandler } from '../supervisor/control-server.js';
+import type { Supervisor } from '../supervisor/supervisor.js';
 import { readContent } from '../store/queue-store.js';
-import { formatMailqEntry, formatPostcat, formatPostqueueJson, mailqFooter, mailqHeader, queueNameOf } from '../cli/queue-format.js';
+import { formatMailqEntry, formatPostcat, formatPostqueueJson, mailqFooter, mailqHeader, queueNameOf } from './queue-format.js';
 
 /** The part of the supervisor these commands need. */
 export interface AdminHost {
-  callActor(role: string, kind: string, body: unknown, opts?: { timeoutMs?: number }): Promise<unknown>;
+  callActor: Supervisor['callActor'];
   queueDir: string;
 }
 
@@ -23,7 +24,7 @@ const QUEUE_ID = /^[0-9A-Za-z]{6,20}$/;
 async function* livePages(host: AdminHost): AsyncGenerator<QueuedMessage[]> {
   let after: string | undefined;
   for (;;) {
-    const page = (await host.callActor('journal', 'list', { after, limit: PAGE })) as { messages: QueuedMessage[]; next?: string };
+    const page = await host.callActor('journal', 'list', { after, limit: PAGE });
     if (page.messages.length > 0) yield page.messages;
     if (!page.next) return;
     after = page.next;
@@ -53,7 +54,7 @@ export function adminCommands(host: AdminHost): Record<string, ControlHandler> {
     'queue-show': async (args, stream) => {
       const id = args.find((a) => !a.startsWith('-'));
       if (!id) throw new Error('usage: queue show QUEUEID');
-      const { message } = (await host.callActor('journal', 'get', { queueId: id })) as { message?: QueuedMessage };
+      const { message } = await host.callActor('journal', 'get', { queueId: id });
       if (!message) throw new Error(`queue id ${id}: not found`);
       const content = await readContent(host.queueDir, message.location);
       const want = (flag: string): true | undefined => (args.includes(flag) ? true : undefined);

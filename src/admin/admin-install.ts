@@ -14,20 +14,20 @@ import { installMetrics } from './metrics-install.js';
 export function installAdmin(sup: Supervisor, queueDir: string): void {
   const commands = adminCommands({
     queueDir,
-    callActor: (role, kind, body, opts) => sup.callActor(role, kind, body, opts),
+    callActor: sup.callActor.bind(sup),
   });
   for (const [name, handler] of Object.entries(commands)) sup.control.register(name, handler);
   // status must answer fast even while an actor restarts: short timeouts, and
   // no call at all to a role that has no running instance.
-  const section = (role: string, kind: string) => async (): Promise<unknown> => {
+  const section = (role: string, call: () => Promise<unknown>) => async (): Promise<unknown> => {
     if (!sup.hasLiveActor(role)) return { error: `${role} is not running` };
     try {
-      return await sup.callActor(role, kind, {}, { timeoutMs: 1000 });
+      return await call();
     } catch (err) {
       return { error: (err as Error).message };
     }
   };
-  sup.addStatusProvider('qmgr', section('qmgr', 'load'));
-  sup.addStatusProvider('queue', section('journal', 'counts'));
+  sup.addStatusProvider('qmgr', section('qmgr', () => sup.callActor('qmgr', 'load', {}, { timeoutMs: 1000 })));
+  sup.addStatusProvider('queue', section('journal', () => sup.callActor('journal', 'counts', {}, { timeoutMs: 1000 })));
   installMetrics(sup);
 }

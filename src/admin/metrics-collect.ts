@@ -14,15 +14,17 @@
  * keeps its last snapshot in the sum. Failed calls are counted in
  * `errors`; collect() itself never rejects.
  */
-import type { QueueCounts, QueuedMessage } from '../store/store-types.js';
-import type { ActorStatus } from '../supervisor/supervisor.js';
+import type { QueueCounts } from '../store/store-types.js';
+import type { ActorStatus, Supervisor } from '../supervisor/supervisor.js';
 import { emptySnapshot, mergeSnapshots, snapshot, type MetricsSnapshot } from '../util/metrics-counters.js';
 
 /** What the collector needs of the supervisor (a Supervisor fits). */
 export interface MetricsSource {
   /** The tree's state; a `queue` section holding QueueCounts (as admin-install provides) saves a call. */
   status(): Promise<{ actors: ActorStatus[]; [section: string]: unknown }>;
-  callActor(role: string, kind: string, body: unknown, opts?: { instance?: number; timeoutMs?: number }): Promise<unknown>;
+  callActor: Supervisor['callActor'];
+  /** metrics, from each running instance of roles named by status. */
+  callBuiltin: Supervisor['callBuiltin'];
 }
 
 /** One scrape's figures. */
@@ -70,9 +72,10 @@ export class MetricsCollector {
   /** Gathers one scrape's figures. */
   async collect(): Promise<MetricsView> {
     let errors = 0;
-    const call = async <T>(role: string, kind: string, body: unknown, instance?: number): Promise<T | undefined> => {
+    const opts = { timeoutMs: this.timeoutMs };
+    const call = async <T>(p: Promise<T>): Promise<T | undefined> => {
       try {
-        return (await this.source.callActor(role, kind, body, { instance, timeoutMs: this.timeoutMs })) as T;
+        return await p;
       } catch {
         errors++;
         return undefined;
@@ -95,10 +98,10 @@ export class MetricsCollector {
     const journalUp = running.journal !== undefined;
 
     const [snaps, counts, oldest, load] = await Promise.all([
-      Promise.all(live.map(async (a) => ({ key: `${a.role}/${a.instance}`, snap: await call<MetricsSnapshot>(a.role, 'metrics', {}, a.instance) }))),
-      provided ?? (journalUp ? call<QueueCounts>('journal', 'counts', {}) : undefined),
-      journalUp ? call<{ messages: QueuedMessage[] }>('journal', 'list', { limit: 1 }) : undefined,
-      providedLoad ?? (running.qmgr !== undefined ? call<QmgrLoad>('qmgr', 'load', {}) : undefined),
+      Promise.all(live.map(async (a) => ({ key: `${a.role}/${a.instance}`, snap: await call(this.source.callBuiltin(a.role, 'metrics', {}, { ...opts, instance: a.instance })) }))),
+      provided ?? (journalUp ? call(this.source.callActor('journal', 'counts', {}, opts)) : undefined),
+      journalUp ? call(this.source.callActor('journal', 'list', { limit: 1 }, opts)) : undefined,
+      providedLoad ?? (running.qmgr !== undefined ? call(this.source.callActor('qmgr', 'load', {}, opts)) : undefined),
     ]);
 
     for (const { key, snap } of snaps) {

@@ -5,7 +5,7 @@
  * never echoed or logged.
  */
 import { isAbsolute, resolve } from 'node:path';
-import { saslAddUser } from '../actors/smtpd/smtpd-sasl.js';
+import { saslAddUser } from '../global/sasl-passwd.js';
 import { CliError } from './cli-error.js';
 
 export async function saslpasswd(dir: string, args: string[]): Promise<number> {

@@ -1,7 +1,7 @@
 /**
  * cli-sendmail: `postrider sendmail`, Postfix's sendmail(1) compatibility
  * command. Reads one message from standard input and drops it, with its
- * envelope, as one file in $queue_directory/maildrop (see pickup-file), from
+ * envelope, as one file in $queue_directory/maildrop (global/maildrop-file), from
  * where the pickup service submits it; so it works while the daemon is down.
  *
  * Options (Postfix's): -t (recipients from To:/Cc:/Bcc:, or from the
@@ -32,7 +32,7 @@ import {
   ensureMaildrop,
   writeMaildropFile,
   type MaildropEnvelope,
-} from '../actors/pickup/pickup-file.js';
+} from '../global/maildrop-file.js';
 
 export const EX_OK = 0;
 export const EX_USAGE = 64;

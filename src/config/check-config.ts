@@ -5,8 +5,9 @@
  * size, time, bool, enumerations), bad networks in host lists, unreadable
  * TLS certificate and key files (an error when TLS is mandatory, a warning
  * otherwise: Postfix then runs without TLS), refused and cosmetic settings
- * (check-effects), and restriction lists with unsupported restrictions or
- * without Postfix's relay safety net (check-restrictions). Values set in
+ * (check-effects), restriction lists with unsupported restrictions or
+ * without Postfix's relay safety net (check-restrictions), and transports
+ * that name no delivery service (check-transports). Values set in
  * main.cf are reported at their line; values set by master.cf -o at the
  * service's line. Never throws.
  */
@@ -22,6 +23,7 @@ import { compileDomainList, compileHostList } from './access-lookup.js';
 import { checkEffects } from './check-effects.js';
 import { tlsVersionRange } from './tls-protocols.js';
 import { checkRestrictions } from './check-restrictions.js';
+import { checkTransports } from './check-transports.js';
 
 const ENUMS: Record<string, string[]> = {
   smtpd_tls_security_level: ['', 'none', 'may', 'encrypt'],
@@ -202,6 +204,7 @@ export function checkConfig(loaded: LoadedConfig): ConfigProblem[] {
   if (loaded.master.some((s) => s.command === 'smtpd')) problems.push(...checkWrapperMode(cfg, wrapperOrigin, ''));
   problems.push(...checkEffects(loaded.explicit, loaded.params, loaded.origin, mainFile, loaded.master));
   problems.push(...checkRestrictions(loaded, mainFile));
+  problems.push(...checkTransports(loaded));
   // main.cf first, then master.cf, each in line order (stable for equal lines).
   const rank = (p: ConfigProblem): number => (p.file === mainFile ? 0 : 1);
   return problems.sort((a, b) => rank(a) - rank(b) || (a.file === b.file ? a.line - b.line : 0));

@@ -15,29 +15,10 @@ import { ConfigError, splitList } from './main-config.js';
 import { logicalLines } from './main-cf.js';
 import { openPatternTable } from './table-regexp.js';
 import { openCidrTable } from './table-cidr.js';
+import type { LookupTable } from './table-types.js';
 
+export type { LookupTable } from './table-types.js';
 export { TableLookupError } from './table-lookup-error.js';
-
-/** An open lookup table. */
-export interface LookupTable {
-  /** The spec it was opened with, e.g. "hash:/etc/postfix/virtual". */
-  readonly spec: string;
-  /** The table type: "hash", "regexp", ..., or "list" for openTableList. */
-  readonly type: string;
-  /** Full-key lookup. Keys of hash-like and inline tables are case-insensitive. */
-  get(key: string): string | undefined;
-  /**
-   * Partial-key lookup (parent domains, "user@", address prefixes): pattern
-   * tables (regexp, pcre, cidr) do not answer these, as in Postfix.
-   */
-  getPartial(key: string): string | undefined;
-  /**
-   * True when some pattern needs the backtracking engine: a caller making
-   * many lookups opens one time-budget scope around them (table-budget's
-   * withMatchBudget) rather than paying one per lookup.
-   */
-  readonly backtracking?: boolean;
-}
 
 const TEXT_TYPES = new Set(['texthash', 'hash', 'btree', 'lmdb', 'cdb', 'dbm', 'sdbm']);
 
@@ -82,6 +63,10 @@ class MapTable implements LookupTable {
   getPartial(key: string): string | undefined {
     return this.map.get(key.toLowerCase());
   }
+
+  values(): string[] {
+    return [...this.map.values()];
+  }
 }
 
 class StaticTable implements LookupTable {
@@ -97,6 +82,10 @@ class StaticTable implements LookupTable {
 
   getPartial(): string {
     return this.value;
+  }
+
+  values(): string[] {
+    return [this.value];
   }
 }
 
@@ -177,7 +166,9 @@ export function openTable(spec: string, baseDir: string): LookupTable {
   const { type, name } = parts;
   if (type === 'proxy') {
     const inner = openTable(name, baseDir);
-    return { spec, type: inner.type, backtracking: inner.backtracking, get: (k) => inner.get(k), getPartial: (k) => inner.getPartial(k) };
+    const proxied: LookupTable = { spec, type: inner.type, backtracking: inner.backtracking, get: (k) => inner.get(k), getPartial: (k) => inner.getPartial(k) };
+    if (inner.values) proxied.values = () => inner.values!();
+    return proxied;
   }
   if (type === 'static') {
     const v = unbrace(name);

@@ -10,23 +10,13 @@
  * and is dropped.
  * Never throws.
  */
+import { masterCfPrograms } from '../protocol/role-catalogue.js';
 import type { ConfigProblem, MasterService } from './config-types.js';
 import { parseInetListen } from './inet-listen.js';
 import { clip, logicalLines } from './main-cf.js';
 
-/** The programs Postrider runs; every other master.cf program is skipped. */
-export const SUPPORTED_PROGRAMS: ReadonlySet<string> = new Set([
-  'smtpd',
-  'cleanup',
-  'trivial-rewrite',
-  'qmgr',
-  'smtp',
-  'virtual',
-  'discard',
-  'error',
-  'bounce',
-  'pickup',
-]);
+/** The programs Postrider runs (the role catalogue's); every other master.cf program is skipped. */
+export const SUPPORTED_PROGRAMS: ReadonlySet<string> = masterCfPrograms();
 
 const TYPES = new Set(['inet', 'unix', 'unix-dgram', 'fifo', 'pass']);
 

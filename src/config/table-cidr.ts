@@ -7,7 +7,7 @@
  * naming the table spec, file and line.
  */
 import { networkContains, parseIp, parseNetwork, type IpNetwork } from './ip-address.js';
-import type { LookupTable } from './lookup-table.js';
+import type { LookupTable } from './table-types.js';
 import { readRules, type TableRule } from './table-rules.js';
 
 interface CidrRule extends TableRule {

@@ -14,7 +14,7 @@
  * TableLookupError naming the rule, and the caller fails temporarily, as
  * for any table that cannot answer.
  */
-import type { LookupTable } from './lookup-table.js';
+import type { LookupTable } from './table-types.js';
 import { LOOKUP_BUDGET_MS, inMatchBudget, noteRunningRule, withMatchBudget } from './table-budget.js';
 import { compilePattern, PatternSet, type TablePattern } from './table-pattern.js';
 import { readRules, type TableRule } from './table-rules.js';

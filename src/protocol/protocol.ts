@@ -1,10 +1,15 @@
 /**
  * protocol: the typed messages every actor pair exchanges, and nothing else.
- * A role's protocol maps each message kind to its request body and its reply
- * body; a one-way cast has reply `void`. The actor runtime types call() and
- * cast() against these maps, so a mismatch between two actors is a compile
- * error, not a lost message.
+ * A protocol maps each of its message kinds to a Message, a request body
+ * and a reply body (a one-way cast has reply `void`), and has no index
+ * signature, so a kind it does not list is a compile error. `Protocols` maps each role to
+ * the protocol it serves (from the role catalogue's `serves`); the runtime
+ * types ctx.peers(role), call(), cast(), an actor's handlers and the
+ * supervisor's callActor() against it, so a mismatch between two actors is a
+ * compile error on both sides, not a lost message.
  */
+import type { MetricsSnapshot } from '../util/metrics-counters.js';
+import type { ProtocolName, RoleName, ROLE_CATALOGUE } from './role-catalogue.js';
 import type {
   AdminAction,
   BodyLocation,
@@ -15,15 +20,28 @@ import type {
   RecipientSpec,
 } from '../store/store-types.js';
 
-/** A role's protocol: kind -> { req, rep }. */
-export type Protocol = Record<string, { req: unknown; rep: unknown }>;
+/** One message kind: its request body and its reply body (void for a cast). */
+export interface Message {
+  req: unknown;
+  rep: unknown;
+}
+
+/** The request body of kind K of protocol P. */
+export type Req<P, K extends keyof P> = P[K] extends { req: infer Q } ? Q : never;
+
+/** The reply body of kind K of protocol P. */
+export type Rep<P, K extends keyof P> = P[K] extends { rep: infer A } ? A : never;
 
 /** The journal actor: the one writer of the queue store, and its index. */
-export interface JournalProtocol extends Protocol {
+export interface JournalProtocol {
   /** Make a message durable; replies once it is on disk (group commit). */
   append: { req: { message: NewMessage }; rep: { queueId: string; location: BodyLocation } };
-  /** Record per-recipient outcomes; the message is finished when none is left to do. */
-  outcome: { req: { queueId: string; outcomes: RecipientOutcome[] }; rep: { finished: boolean } };
+  /**
+   * Record per-recipient outcomes and, in `noticed`, the failed recipients a
+   * failure notice has listed. The message is finished when no recipient is
+   * left to try and every failed one is listed.
+   */
+  outcome: { req: { queueId: string; outcomes: RecipientOutcome[]; noticed?: number[] }; rep: { finished: boolean } };
   /** hold / release / delete / requeue one message. */
   admin: { req: { action: AdminAction; queueId: string }; rep: { found: boolean } };
   /** A page of live messages in queue-id order, after `after`. */
@@ -55,10 +73,14 @@ export interface DeliveryOutcome {
   index: number;
   state: 'delivered' | 'deferred' | 'bounced';
   dsn: string;
-  /** The remote reply or local reason, as logged in "status=... (reason)". */
+  /** The remote reply or local reason, as logged in "status=... (reason)"; for people, never parsed. */
   reason: string;
   /** "host[ip]:port", "virtual", "none". */
   relay: string;
+  /** The remote server's reply that gave the outcome, as one line with its codes ("550 5.1.1 ..."): the DSN's Diagnostic-Code. */
+  reply?: string;
+  /** The SMTP command that reply answered ("RCPT TO", "end of DATA"); absent for the greeting. */
+  command?: string;
 }
 
 export interface DeliveryResult {
@@ -69,7 +91,7 @@ export interface DeliveryResult {
 }
 
 /** smtp, virtual, discard and error agents all speak this. */
-export interface DeliveryProtocol extends Protocol {
+export interface DeliveryProtocol {
   deliver: { req: DeliveryRequest; rep: DeliveryResult };
 }
 
@@ -81,13 +103,13 @@ export interface ResolvedAddress {
   recipient: string;
 }
 
-export interface TrivialRewriteProtocol extends Protocol {
+export interface TrivialRewriteProtocol {
   /** canonical_maps (sender or recipient) then, for recipients, virtual_alias_maps expansion. */
   rewrite: { req: { address: string; role: 'sender' | 'recipient' }; rep: { addresses: string[]; error?: string } };
   resolve: { req: { address: string }; rep: ResolvedAddress };
 }
 
-export interface QmgrProtocol extends Protocol {
+export interface QmgrProtocol {
   /** The journal made a new message durable. Cast. */
   arrived: { req: { message: QueuedMessage }; rep: void };
   /** `postrider flush` (all deferred) or `postqueue -s site` (one destination). */
@@ -96,21 +118,71 @@ export interface QmgrProtocol extends Protocol {
   load: { req: Record<string, never>; rep: { active: number; destinations: Record<string, number> } };
 }
 
-export interface BounceProtocol extends Protocol {
+export interface BounceProtocol {
   /** Write a DSN for these recipients of a message and queue it; replies with its queue id (none for a null sender). */
   notify: {
     req: {
       message: QueuedMessage;
       kind: 'failure' | 'delay' | 'success';
-      recipients: Array<{ index: number; dsn: string; reason: string; relay?: string }>;
+      recipients: Array<{ index: number; dsn: string; reason: string; relay?: string; reply?: string; command?: string }>;
     };
     rep: { queueId?: string };
   };
 }
 
-/** Control requests the supervisor sends every actor. */
-export interface ControlProtocol extends Protocol {
-  /** Stop taking new work; reply when the work in flight is finished or safe. */
-  drain: { req: Record<string, never>; rep: void };
+/** What every actor answers besides its role's protocol, for the supervisor (logrotate, metrics). */
+export interface BuiltinProtocol {
+  /** Reopen maillog_file (after rotation). */
   reopenLog: { req: Record<string, never>; rep: void };
+  /** This thread's counters and histograms. */
+  metrics: { req: Record<string, never>; rep: MetricsSnapshot };
 }
+
+/** The protocols by the name the role catalogue gives them. */
+export interface ProtocolsByName {
+  journal: JournalProtocol;
+  qmgr: QmgrProtocol;
+  'trivial-rewrite': TrivialRewriteProtocol;
+  bounce: BounceProtocol;
+  delivery: DeliveryProtocol;
+}
+
+/** The protocol of a role that serves none: no kind can be called. */
+export type NoProtocol = Record<never, Message>;
+
+type Catalogue = typeof ROLE_CATALOGUE;
+
+/** The protocol a catalogue role serves. */
+type ServedBy<R extends RoleName> = Catalogue[R]['serves'] extends infer N ? (N extends ProtocolName ? ProtocolsByName[N] : NoProtocol) : never;
+
+/** Every catalogue role and the protocol it serves. */
+type CatalogueProtocols = { [R in RoleName]: ServedBy<R> };
+
+/**
+ * Role -> the protocol it serves. An interface so that test and benchmark
+ * roles can add themselves by declaration merging
+ * (`declare module '.../protocol.js' { interface Protocols { echo: EchoProtocol } }`);
+ * there is no index signature, so a role nobody declared is a compile error.
+ */
+// eslint-disable-next-line @typescript-eslint/no-empty-object-type -- filled by the catalogue and by declaration merging
+export interface Protocols extends CatalogueProtocols {}
+
+/** A role a call can name: a catalogue role or one declared by merging. */
+export type ActorRole = keyof Protocols;
+
+/** What the supervisor may call on a role: its protocol and the builtins. */
+export type ActorProtocol<R extends ActorRole> = Protocols[R] & BuiltinProtocol;
+
+/**
+ * The roles an actor of role R may call or cast to: those its catalogue row
+ * lists in `calls` and `notifies` (the only ones it gets a channel to). A
+ * role declared by merging (tests) may call any role.
+ */
+export type CallableFrom<R extends ActorRole> = R extends RoleName
+  ? Catalogue[R]['calls'][number] | (Catalogue[R] extends { notifies: readonly (infer N)[] } ? N : never)
+  : ActorRole;
+
+// The catalogue and this file must name the same protocols.
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+const protocolsMatchCatalogue: Same<keyof ProtocolsByName, ProtocolName> = true;
+void protocolsMatchCatalogue;

@@ -44,7 +44,6 @@ import { JournalWriter, type WriterStats } from './store-writer.js';
 export { StoreError } from './store-errors.js';
 export { readContent, contentStream } from './store-read.js';
 export { QueueIdGenerator } from './store-queue-id.js';
-export { afterOutcomes } from './store-records.js';
 
 /** Options of QueueStore.open. */
 export interface QueueStoreOptions {
@@ -170,8 +169,9 @@ export class QueueStore {
   }
 
   /**
-   * Records delivery outcomes; when no recipient is left ready or deferred,
-   * also writes 'done' and drops the message from the index. An unknown id
+   * Records delivery outcomes; when nothing is left to do (isFinished: no
+   * recipient ready or deferred, every failed one listed in a notice), also
+   * writes 'done' and drops the message from the index. An unknown id
    * (already done or deleted) writes nothing and reports finished.
    * `noticed`: the recipients a failure notice has just listed, recorded with
    * the outcomes so that no later notice lists them again.
@@ -332,5 +332,7 @@ function cleanOutcome(o: RecipientOutcome): RecipientOutcome {
   if (o.delayNotified !== undefined) c.delayNotified = o.delayNotified;
   // Kept so that recovery restores the Remote-MTA of a notice not yet sent.
   if (typeof o.relay === 'string') c.relay = o.relay;
+  if (typeof o.reply === 'string') c.reply = o.reply;
+  if (typeof o.command === 'string') c.command = o.command;
   return c;
 }

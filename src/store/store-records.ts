@@ -131,16 +131,25 @@ function isRecipient(r: unknown): boolean {
   return typeof q.address === 'string' && typeof q.state === 'string' && typeof q.attempts === 'number';
 }
 
-/** True when no recipient is left to try (all delivered, bounced or expired). */
+/**
+ * True when nothing is left to do: every recipient delivered, or failed
+ * (bounced, expired) and listed in a failure notice. qmgr marks a failed
+ * recipient as listed once bounce has queued its notice, so a message is
+ * kept until then, and a crash before it loses no notice.
+ */
 export function isFinished(q: QueuedMessage): boolean {
-  for (const r of q.recipients) if (r.state === 'ready' || r.state === 'deferred') return false;
+  for (const r of q.recipients) {
+    if (r.state === 'ready' || r.state === 'deferred') return false;
+    if ((r.state === 'bounced' || r.state === 'expired') && r.failureNotified !== true) return false;
+  }
   return true;
 }
 
 /**
  * Applies outcomes to a message in place; out-of-range indexes are ignored.
- * The relay is that of the last outcome (dropped when it names none), so a
- * bounced recipient keeps the next hop that refused it until its notice.
+ * The relay, reply and command are those of the last outcome (dropped when
+ * it has none), so a bounced recipient keeps the next hop that refused it,
+ * and what it said, until its notice.
  */
 export function applyOutcomes(q: QueuedMessage, outcomes: readonly RecipientOutcome[], noticed?: readonly number[]): void {
   for (const o of outcomes) {
@@ -152,6 +161,10 @@ export function applyOutcomes(q: QueuedMessage, outcomes: readonly RecipientOutc
     r.dsn = o.dsn;
     if (typeof o.relay === 'string') r.relay = o.relay;
     else delete r.relay;
+    if (typeof o.reply === 'string') r.reply = o.reply;
+    else delete r.reply;
+    if (typeof o.command === 'string') r.command = o.command;
+    else delete r.command;
     if (o.state !== 'expired') r.attempts++;
     if (o.state === 'deferred' && o.nextAttempt !== undefined) r.nextAttempt = o.nextAttempt;
     else delete r.nextAttempt;
@@ -164,17 +177,6 @@ export function applyOutcomes(q: QueuedMessage, outcomes: readonly RecipientOutc
       if (r) r.failureNotified = true;
     }
   }
-}
-
-/**
- * Whether these outcomes would finish the message (isFinished after
- * applyOutcomes), and the recipients as they would then stand; computed on
- * a copy, so `q` (possibly the index's own object) is left unchanged.
- */
-export function afterOutcomes(q: QueuedMessage, outcomes: readonly RecipientOutcome[]): { finished: boolean; recipients: QueuedRecipient[] } {
-  const copy: QueuedMessage = { ...q, recipients: q.recipients.map((r) => ({ ...r })) };
-  applyOutcomes(copy, outcomes);
-  return { finished: isFinished(copy), recipients: copy.recipients };
 }
 
 /** Applies an admin action other than delete to a message in place. */

@@ -73,6 +73,9 @@ export interface QueuedRecipient extends RecipientSpec {
    * sent later than the outcome.
    */
   relay?: string;
+  /** The remote reply of the last outcome and the command it answered, when a server gave it (the Diagnostic-Code of a later notice). */
+  reply?: string;
+  command?: string;
   /** Set once a failure notice listed this (bounced or expired) recipient, so no later notice repeats it. */
   failureNotified?: boolean;
 }
@@ -109,6 +112,9 @@ export interface RecipientOutcome {
   delayNotified?: boolean;
   /** The next hop that gave the outcome ("host[ip]:port"), for the DSN's Remote-MTA. */
   relay?: string;
+  /** The remote server's reply (one line, with codes) and the command it answered, for the DSN's Diagnostic-Code. */
+  reply?: string;
+  command?: string;
 }
 
 export type AdminAction = 'hold' | 'release' | 'delete' | 'requeue';

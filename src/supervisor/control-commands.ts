@@ -7,9 +7,19 @@
 import { reopenLog } from '../util/log.js';
 import type { ControlServer } from './control-server.js';
 import { SupervisorError } from './supervisor-error.js';
-import type { Supervisor } from './supervisor.js';
+import type { SupervisorConfig } from './role-registry.js';
 
-export function registerBuiltinCommands(server: ControlServer, sup: Supervisor): void {
+/** What the built-in commands need of the supervisor (which registers them: an interface, so the two modules do not import each other). */
+export interface BuiltinCommandHost {
+  status(): Promise<unknown>;
+  stop(): Promise<void>;
+  loadConfig(): Promise<SupervisorConfig>;
+  reload(config: SupervisorConfig): Promise<void>;
+  broadcast(kind: 'reopenLog', body: Record<string, never>): Promise<Array<{ role: string; instance: number; ok: boolean; error?: string }>>;
+  fault(role: string, instance: number, kind: string): void;
+}
+
+export function registerBuiltinCommands(server: ControlServer, sup: BuiltinCommandHost): void {
   server.register('ping', () => ({ pid: process.pid }));
   server.register('status', () => sup.status());
   server.register('stop', () => {

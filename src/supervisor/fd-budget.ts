@@ -26,13 +26,14 @@
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { MainConfig } from '../config/main-config.js';
+import { SESSION_CAP_SLACK } from '../runtime/control-messages.js';
 import { planSlots, type RoleSpec, type SupervisorConfig } from './role-registry.js';
 
 /** Descriptors a worker thread holds of its own (its event loop's epoll, event and timer fds, pipes, log file), measured: about 7. */
 export const PER_THREAD_FDS = 8;
 
-/** Connections a listener accepts past its cap, so a 421 can be said at the cap; the reserve pays for them. */
-export const SESSION_CAP_SLACK = 8;
+// The slack travels with the cap in the assignment, so the listener reads it from the runtime.
+export { SESSION_CAP_SLACK };
 
 /** The smallest reserve, whatever the limit. */
 const MIN_RESERVE = 64;

@@ -9,13 +9,20 @@
 import type { ResourceLimits } from 'node:worker_threads';
 import type { ConfigProblem, MasterService } from '../config/config-types.js';
 
+/** What a role is: a daemon other roles call, or a delivery agent qmgr hands recipients to by transport. */
+export type RoleKind = 'daemon' | 'delivery';
+
 /** One role the supervisor can start. */
 export interface RoleSpec {
   role: string;
+  /** 'delivery': each of its master.cf unix services is a transport (default 'daemon'). */
+  kind?: RoleKind;
   /** The compiled .js entry of the actor (it calls runActor). */
   entry: URL;
-  /** Roles this role calls; each pair gets a channel. */
+  /** Roles this role calls; each pair gets a channel, and this role drains before them. */
   peers: string[];
+  /** Roles this role only casts to: each pair gets a channel, but draining is not ordered by it. */
+  notifies?: string[];
   /** Instances for a unix service with maxproc "-" (or an `always` role with no service). */
   defaultInstances: (cores: number) => number;
   /** Keep one pre-started warm worker, so a crash is served again within milliseconds. */
@@ -89,7 +96,40 @@ export function planSlots(config: SupervisorConfig, registry: RoleSpec[], cores:
   return { slots, skipped };
 }
 
-/** True when the two roles talk (either lists the other as a peer). */
+/**
+ * The transports a configuration offers: the names of its unix services
+ * whose program is a delivery agent, in master.cf order. Postfix's qmgr
+ * connects to private/<transport>; here the service name is the transport.
+ */
+export function transportsOf(config: SupervisorConfig, registry: RoleSpec[]): string[] {
+  const delivery = new Set(registry.filter((s) => s.kind === 'delivery').map((s) => s.role));
+  const out: string[] = [];
+  for (const s of config.master) if (s.type === 'unix' && delivery.has(s.command) && !out.includes(s.name)) out.push(s.name);
+  return out;
+}
+
+/**
+ * The -o values of each inline role's own master.cf line (a unix service
+ * named after the role and running it, as Postfix's cleanup_service_name
+ * "cleanup"): the inline library applies them where it runs.
+ */
+export function inlineOverridesOf(config: SupervisorConfig, roles: readonly string[]): Record<string, Record<string, string>> {
+  const out: Record<string, Record<string, string>> = {};
+  for (const s of config.master) if (s.type === 'unix' && roles.includes(s.command) && s.name === s.command) out[s.command] = s.overrides;
+  return out;
+}
+
+/** The service name a peer's wire message carries: its unix service (a transport, for a delivery agent). */
+export function wiredService(service: MasterService | undefined): string | undefined {
+  return service?.type === 'unix' ? service.name : undefined;
+}
+
+/** True when the role sends to `role` (calls or notifies it). */
+export function talksTo(spec: RoleSpec, role: string): boolean {
+  return spec.peers.includes(role) || (spec.notifies?.includes(role) ?? false);
+}
+
+/** True when the two roles talk (either calls or notifies the other). */
 export function related(a: RoleSpec, b: RoleSpec): boolean {
-  return a.peers.includes(b.role) || b.peers.includes(a.role);
+  return talksTo(a, b.role) || talksTo(b, a.role);
 }

@@ -43,6 +43,7 @@ export async function supervisorStatus(view: StatusView): Promise<SupervisorStat
     const inc = slot.current;
     actors.push({
       role: slot.role,
+      kind: slot.spec.kind ?? 'daemon',
       instance: slot.instance,
       service: slot.service?.name ?? null,
       threadId: inc?.threadId ?? 0,

@@ -29,7 +29,7 @@ export interface SupervisorOptions {
   cores?: number;
   /** Loads the configuration again for the control socket's reload. */
   loadConfig?: () => SupervisorConfig | Promise<SupervisorConfig>;
-  /** master.cf programs that run inside other roles, so their lines start nothing and are not warned about (default: cleanup, which runs inline in smtpd). */
+  /** master.cf programs that run inside other roles, so their lines start nothing and are not warned about (default: the catalogue's inline roles, i.e. cleanup). */
   inlinePrograms?: string[];
   /** Serve the control socket (default true). */
   controlSocket?: boolean;
@@ -49,6 +49,8 @@ export interface ReloadHookStep {
 /** One actor in status(). */
 export interface ActorStatus {
   role: string;
+  /** The role's kind in the catalogue: daemon or delivery (agent). */
+  kind: string;
   instance: number;
   service: string | null;
   threadId: number;

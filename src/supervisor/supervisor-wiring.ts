@@ -11,9 +11,9 @@
  */
 import { MessageChannel } from 'node:worker_threads';
 import type { Logger } from '../util/log.js';
-import { SUPERVISOR_ROLE, type ToWorker } from './control-messages.js';
-import { PeerLink, PeerSet } from './peer.js';
-import { related } from './role-registry.js';
+import { SUPERVISOR_ROLE, type ToWorker } from '../runtime/control-messages.js';
+import { PeerLink, PeerSet } from '../runtime/peer.js';
+import { related, talksTo, wiredService } from './role-registry.js';
 import type { Incarnation } from './supervisor-types.js';
 import { postTo } from './supervisor-worker.js';
 
@@ -48,12 +48,13 @@ export class Wiring {
       // A draining actor finishes its sessions through the new peers (an old
       // smtpd's last message goes to the new journal); nothing routes to it.
       const draining = other.state === 'draining' || other.state === 'stopping';
-      if (draining && !os.spec.peers.includes(slot.role)) continue;
+      if (draining && !talksTo(os.spec, slot.role)) continue;
       const { port1, port2 } = new MessageChannel();
-      const wire: ToWorker = { ctl: 'wire', role: os.role, instance: os.instance, uid: other.uid, port: port1 };
+      // Each side learns the other's service, so a caller can route by transport.
+      const wire: ToWorker = { ctl: 'wire', role: os.role, instance: os.instance, uid: other.uid, port: port1, service: wiredService(os.service) };
       if (draining) wire.inboundOnly = true;
       postTo(inc, wire, this.log, [port1]);
-      postTo(other, { ctl: 'wire', role: slot.role, instance: slot.instance, uid: inc.uid, port: port2 }, this.log, [port2]);
+      postTo(other, { ctl: 'wire', role: slot.role, instance: slot.instance, uid: inc.uid, port: port2, service: wiredService(slot.service) }, this.log, [port2]);
     }
     const { port1, port2 } = new MessageChannel();
     postTo(inc, { ctl: 'wire', role: SUPERVISOR_ROLE, instance: 0, uid: 0, port: port1 }, this.log, [port1]);

@@ -12,7 +12,7 @@
  */
 import { Worker, type TransferListItem } from 'node:worker_threads';
 import type { Logger } from '../util/log.js';
-import type { ActorWorkerData, FromWorker, ToWorker } from './control-messages.js';
+import type { ActorWorkerData, FromWorker, ToWorker } from '../runtime/control-messages.js';
 import type { RoleSpec } from './role-registry.js';
 import { SupervisorError } from './supervisor-error.js';
 import { DEFAULT_LIMITS, deferred, oneLine, type Incarnation } from './supervisor-types.js';

@@ -20,9 +20,10 @@ import { availableParallelism } from 'node:os';
 import { MainConfig } from '../config/main-config.js';
 import { parameterInfo } from '../config/parameters.js';
 import { Logger, configureLogging, flushLog } from '../util/log.js';
-import { ActorCallError } from './actor-error.js';
-import type { CallOptions } from './peer.js';
-import { FAULT_KINDS, type ActorAssignment, type ActorWorkerData, type FaultKind } from './control-messages.js';
+import { ActorCallError } from '../runtime/actor-error.js';
+import { typedGroup, type CallOptions } from '../runtime/peer.js';
+import type { ActorProtocol, ActorRole, BuiltinProtocol, Rep, Req } from '../protocol/protocol.js';
+import { FAULT_KINDS, type ActorAssignment, type ActorWorkerData, type FaultKind } from '../runtime/control-messages.js';
 import { ControlServer } from './control-server.js';
 import type { EventLoopUtilization } from 'node:perf_hooks';
 import { registerBuiltinCommands } from './control-commands.js';
@@ -30,7 +31,8 @@ import { claimPidFile } from './daemon-liveness.js';
 import { configFdBudget, describeFdBudget, openFileCount, openFileLimit, type FdBudget } from './fd-budget.js';
 import { pidFilePath, releasePidFile } from './pid-file.js';
 import { RestartPolicy } from './restart-policy.js';
-import { planSlots, type RoleSpec, type SlotPlan, type SupervisorConfig } from './role-registry.js';
+import { inlineRoles } from '../protocol/role-catalogue.js';
+import { inlineOverridesOf, planSlots, transportsOf, type RoleSpec, type SlotPlan, type SupervisorConfig } from './role-registry.js';
 import { SupervisorError } from './supervisor-error.js';
 import { planReload, preflight, refuseInvalid, refuseUnreloadable, reloadSlots, type ReloadHost } from './supervisor-reload.js';
 import { supervisorStatus } from './supervisor-status.js';
@@ -202,7 +204,7 @@ export class Supervisor extends EventEmitter {
       this.heartbeat = setInterval(() => this.beat(), this.heartbeatMs);
       this.heartbeat.unref();
       const plan = planSlots(this.config, this.opts.registry, this.cores);
-      const inline = new Set(this.opts.inlinePrograms ?? ['cleanup']);
+      const inline = new Set<string>(this.opts.inlinePrograms ?? inlineRoles());
       for (const s of plan.skipped) if (!inline.has(s.command)) this.log.warning(`${s.file}, line ${s.line}: service ${s.name}: unsupported program ${s.command}; skipped`);
       const slots = plan.slots.map((p) => this.addSlot(p));
       this.logFdBudget();
@@ -327,14 +329,28 @@ export class Supervisor extends EventEmitter {
     this.providers.set(name, fn);
   }
 
-  /** Calls a role from the supervisor, as an actor would (round robin unless opts pick an instance). */
-  callActor(role: string, kind: string, body: unknown, opts?: CallOptions): Promise<unknown> {
+  /**
+   * Calls a role from the supervisor, as an actor would (round robin unless
+   * opts pick an instance), typed by the protocol the role serves.
+   */
+  callActor<R extends ActorRole, K extends keyof ActorProtocol<R> & string>(
+    role: R,
+    kind: K,
+    body: Req<ActorProtocol<R>, K>,
+    opts?: CallOptions,
+  ): Promise<Rep<ActorProtocol<R>, K>> {
     if (!this.registry.has(role)) return Promise.reject(new ActorCallError(`${kind}: no role ${role}`, 'ERR_NO_PEER', false));
-    return this.wiring.group(role).call(kind, body, opts);
+    return typedGroup<ActorProtocol<R>>(this.wiring.group(role)).call(kind, body, opts);
+  }
+
+  /** Calls a kind every actor answers (metrics, reopenLog) on one role named at run time (from status). */
+  callBuiltin<K extends keyof BuiltinProtocol>(role: string, kind: K, body: Req<BuiltinProtocol, K>, opts?: CallOptions): Promise<Rep<BuiltinProtocol, K>> {
+    if (!this.registry.has(role)) return Promise.reject(new ActorCallError(`${kind}: no role ${role}`, 'ERR_NO_PEER', false));
+    return typedGroup<BuiltinProtocol>(this.wiring.group(role)).call(kind, body, opts);
   }
 
   /** Calls every live instance of every role (e.g. reopenLog for logrotate); never rejects. */
-  async broadcast(kind: string, body: unknown, opts?: { timeoutMs?: number }): Promise<Array<{ role: string; instance: number; ok: boolean; error?: string }>> {
+  async broadcast<K extends keyof BuiltinProtocol>(kind: K, body: Req<BuiltinProtocol, K>, opts?: { timeoutMs?: number }): Promise<Array<{ role: string; instance: number; ok: boolean; error?: string }>> {
     const targets = this.slots.filter((s) => !s.removed && s.current && s.current.state !== 'exited');
     return Promise.all(
       targets.map((s) =>
@@ -380,6 +396,8 @@ export class Supervisor extends EventEmitter {
       params: this.config.params,
       dir: this.config.dir,
       service: slot.service,
+      transports: transportsOf(this.config, this.opts.registry),
+      inline: inlineOverridesOf(this.config, this.opts.inlinePrograms ?? inlineRoles()),
       faultInjection: this.faultInjection(),
     };
     const budget = slot.service?.type === 'inet' ? this.fdBudget() : undefined;

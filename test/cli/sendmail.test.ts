@@ -6,7 +6,7 @@ import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
 import { runSendmail } from '../../src/cli/cli-sendmail.js';
-import { decodeMaildropFile, type MaildropEnvelope } from '../../src/actors/pickup/pickup-file.js';
+import { decodeMaildropFile, type MaildropEnvelope } from '../../src/global/maildrop-file.js';
 
 interface Setup {
   root: string;

@@ -120,7 +120,9 @@ test('outcomes: deferred with due time survives recovery, the last one finishes 
     await store.recordOutcomes(id, [{ index: 2, state: 'bounced', reason: 'user unknown', dsn: '5.1.1' }]);
     assert.equal(store.counts().deferred, 1);
     const r2 = await store.recordOutcomes(id, [{ index: 1, state: 'expired', reason: 'too old', dsn: '4.4.7' }]);
-    assert.deepEqual(r2, { finished: true });
+    assert.deepEqual(r2, { finished: false }, 'the failed recipients wait for their notice');
+    const r3 = await store.recordOutcomes(id, [], [1, 2]);
+    assert.deepEqual(r3, { finished: true });
     assert.equal(store.get(id), undefined);
     assert.deepEqual(await store.recordOutcomes(id, []), { finished: true });
     await store.close();

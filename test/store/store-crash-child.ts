@@ -32,7 +32,7 @@ async function worker(): Promise<void> {
       const r = await store.recordOutcomes(id, [
         { index: 0, state: 'delivered', reason: '250 ok', dsn: '2.0.0' },
         { index: 1, state: 'bounced', reason: '550 no', dsn: '5.1.1' },
-      ]);
+      ], [1]);
       if (r.finished) say(`D ${id}`);
     }
   }

@@ -1,12 +1,11 @@
 /**
  * Tests of a bounced recipient's relay in the store (kept for the Remote-MTA
  * of a failure notice sent after the outcome), of the mark a notice leaves on
- * the recipients it listed, and of afterOutcomes,
- * which tells whether outcomes would finish a message without changing it.
+ * the recipients it listed, and of the rule that a message with a failed
+ * recipient no notice listed is not finished.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { afterOutcomes } from '../../src/store/queue-store.js';
 import { makeMessage, openStore, tempQueueDir } from './store-fixture.js';
 
 const RELAY = 'mx.example.net[192.0.2.25]:25';
@@ -18,7 +17,7 @@ test('a bounced recipient keeps its relay through recordOutcomes, a reopen and a
   try {
     await store.append(makeMessage(id, 400, 3));
     const r = await store.recordOutcomes(id, [
-      { index: 0, state: 'bounced', reason: 'host mx.example.net[192.0.2.25] said: 550 5.1.1 no such user', dsn: '5.1.1', relay: RELAY },
+      { index: 0, state: 'bounced', reason: 'host mx.example.net[192.0.2.25] said: 550 5.1.1 no such user', dsn: '5.1.1', relay: RELAY, reply: '550 5.1.1 no such user', command: 'RCPT TO' },
       { index: 1, state: 'deferred', reason: 'busy', dsn: '4.3.0', nextAttempt: 9e12 },
     ]);
     assert.deepEqual(r, { finished: false });
@@ -33,6 +32,7 @@ test('a bounced recipient keeps its relay through recordOutcomes, a reopen and a
     assert.equal(q.recipients[0].relay, RELAY, 'recovery replays the relay of the outcome');
     assert.equal(q.recipients[0].dsn, '5.1.1');
     assert.match(q.recipients[0].reason ?? '', /550 5\.1\.1/);
+    assert.deepEqual([q.recipients[0].reply, q.recipients[0].command], ['550 5.1.1 no such user', 'RCPT TO'], 'and its reply and command');
 
     // The reopen sealed the old segment: compaction copies the message with its current state.
     const c = await store.compact();
@@ -40,6 +40,7 @@ test('a bounced recipient keeps its relay through recordOutcomes, a reopen and a
     await store.close();
     store = await openStore(dir);
     assert.equal(store.get(id)?.recipients[0].relay, RELAY, 'the compaction copy carries the relay');
+    assert.equal(store.get(id)?.recipients[0].reply, '550 5.1.1 no such user', 'and the reply');
   } finally {
     await store.close();
     await cleanup();
@@ -66,35 +67,27 @@ test('an outcome without a relay drops the relay of an earlier one', async () =>
   }
 });
 
-test('afterOutcomes tells whether outcomes finish a message and leaves the queued message unchanged', async () => {
+test('a message whose failed recipients no notice listed yet is kept, through a reopen, until the notice is recorded', async () => {
   const { dir, cleanup } = await tempQueueDir();
   const id = '00000000AFT1';
-  const store = await openStore(dir);
+  let store = await openStore(dir);
   try {
     await store.append(makeMessage(id, 300, 3));
-    const packed = store.get(id);
-    assert.ok(packed);
-    const first = afterOutcomes(packed, [{ index: 0, state: 'bounced', reason: 'no', dsn: '5.1.1', relay: RELAY }]);
-    assert.equal(first.finished, false);
-    assert.equal(first.recipients[0].state, 'bounced');
-    assert.equal(first.recipients[0].relay, RELAY);
-    assert.equal(store.get(id)?.recipients[0].state, 'ready', 'the store is not changed');
-
-    await store.recordOutcomes(id, [
+    const r1 = await store.recordOutcomes(id, [
       { index: 0, state: 'bounced', reason: 'no', dsn: '5.1.1', relay: RELAY },
       { index: 1, state: 'delivered', reason: '250 ok', dsn: '2.0.0' },
+      { index: 2, state: 'expired', reason: 'too old', dsn: '4.4.7' },
     ]);
-    // Now the index holds the message as an object that get() hands out as is.
-    const held = store.get(id);
-    assert.ok(held);
-    const last = afterOutcomes(held, [{ index: 2, state: 'expired', reason: 'too old', dsn: '4.4.7' }]);
-    assert.equal(last.finished, true);
-    assert.deepEqual(last.recipients.map((r) => r.state), ['bounced', 'delivered', 'expired']);
-    assert.equal(held.recipients[2].state, 'ready', 'the held object is not changed');
-    assert.equal(held.recipients[2].attempts, 0);
-    assert.equal(store.get(id)?.recipients[2].state, 'ready');
-    assert.equal(afterOutcomes(held, [{ index: 2, state: 'deferred', reason: 'busy', dsn: '4.3.0' }]).finished, false);
-    assert.equal(store.counts().total, 1);
+    assert.deepEqual(r1, { finished: false }, 'nothing left to try, but two notices owed');
+    await store.close();
+    store = await openStore(dir);
+    assert.deepEqual(store.get(id)?.recipients.map((r) => r.state), ['bounced', 'delivered', 'expired'], 'a crash here loses no notice');
+    assert.deepEqual(await store.recordOutcomes(id, [], [0]), { finished: false }, 'one failed recipient still unlisted');
+    assert.deepEqual(await store.recordOutcomes(id, [], [2]), { finished: true });
+    assert.equal(store.get(id), undefined);
+    await store.close();
+    store = await openStore(dir);
+    assert.equal(store.get(id), undefined, 'done survives a reopen');
   } finally {
     await store.close();
     await cleanup();

@@ -10,7 +10,7 @@ import { QueueIdGenerator } from '../../src/store/queue-store.js';
 import { segmentPath } from '../../src/store/store-segment.js';
 import { claimPidFile } from '../../src/supervisor/daemon-liveness.js';
 import { makePrivateDirSync } from '../../src/util/private-files.js';
-import { ensureMaildrop, writeMaildropFile } from '../../src/actors/pickup/pickup-file.js';
+import { ensureMaildrop, writeMaildropFile } from '../../src/global/maildrop-file.js';
 import { makeMessage, openStore } from '../store/store-fixture.js';
 
 const queueDir = process.argv[2];

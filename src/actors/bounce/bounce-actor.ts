@@ -3,18 +3,17 @@
  * recipients qmgr names and queues it through cleanup like any message, with
  * the null sender so that a notification can never bounce in a loop.
  */
-import { runActor } from '../../supervisor/actor.js';
+import { runActor } from '../../runtime/actor.js';
 import { buildNotification } from './bounce-notification.js';
 import { QueueIdGenerator } from '../../store/store-queue-id.js';
 import { readContent } from '../../store/queue-store.js';
-import { cleanupForActor } from '../../global/cleanup-for-actor.js';
-import { submitToQueue } from '../../global/queue-submit.js';
-import type { BounceProtocol, JournalProtocol } from '../../protocol/protocol.js';
+import { cleanupForActor } from '../../cleanup/cleanup-for-actor.js';
+import { submitToQueue } from '../../cleanup/cleanup-submit.js';
 
 const KIND_TEXT = { failure: 'non-delivery', delay: 'delay status', success: 'delivery status' } as const;
 
-runActor<BounceProtocol>((ctx) => {
-  const journal = ctx.peers<JournalProtocol>('journal');
+runActor('bounce', (ctx) => {
+  const journal = ctx.peers('journal');
   const cleanup = cleanupForActor(ctx);
   const ids = new QueueIdGenerator(ctx.idSalt);
   const queueDir = ctx.config.path('queue_directory');

@@ -29,6 +29,8 @@ export interface PerRecipientFields {
   status: string;
   reason: string;
   relay?: string;
+  /** The remote server's reply, when a server gave the outcome: the Diagnostic-Code is then "smtp; REPLY". */
+  reply?: string;
 }
 
 /** The per-message block (no trailing blank line). */
@@ -59,13 +61,13 @@ export function remoteMta(relay: string | undefined): string | undefined {
 }
 
 /**
- * The Diagnostic-Code value: "smtp; <reply>" when the reason quotes a remote
- * server ("host x[ip] said: 550 5.1.1 ... (in reply to RCPT TO command)"),
- * else "X-Postrider; <reason>" as Postfix writes local reasons.
+ * The Diagnostic-Code value: "smtp; <reply>" when a remote server's reply
+ * gave the outcome (carried as a field from the smtp agent, as Postfix's
+ * DSN carries dtype/dtext), else "X-Postrider; <reason>" as Postfix writes
+ * local reasons.
  */
-export function diagnosticCode(reason: string): string {
-  const m = /\bsaid: ([2-5]\d\d[ -].*?)(?: \(in reply to [^()]*\))?$/s.exec(reason);
-  if (m) return `smtp; ${printable(m[1].replace(/\s+/g, ' ').trim())}`;
+export function diagnosticCode(reason: string, reply?: string): string {
+  if (reply !== undefined && reply.trim() !== '') return `smtp; ${printable(reply.replace(/\s+/g, ' ').trim())}`;
   return `X-${MAIL_NAME}; ${printable(reason.replace(/\s+/g, ' ').trim())}`;
 }
 
@@ -81,7 +83,7 @@ export function perRecipientLines(
   lines.push(`Status: ${reportStatus(kind, r.status)}`);
   const mta = remoteMta(r.relay);
   if (mta) lines.push(...wrapLine(`Remote-MTA: ${mta}`));
-  lines.push(...wrapLine(`Diagnostic-Code: ${diagnosticCode(r.reason)}`));
+  lines.push(...wrapLine(`Diagnostic-Code: ${diagnosticCode(r.reason, r.reply)}`));
   lines.push(`Last-Attempt-Date: ${mailDate(opts.now)}`);
   if (kind === 'delay' && opts.retryUntil !== undefined) {
     lines.push(`Will-Retry-Until: ${mailDate(opts.retryUntil)}`);

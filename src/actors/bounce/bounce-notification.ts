@@ -25,7 +25,7 @@ import { hostname } from 'node:os';
 import type { MainConfig } from '../../config/main-config.js';
 import { notifyAllows } from '../../global/dsn-notify.js';
 import type { QueuedMessage } from '../../store/store-types.js';
-import { origRecipient } from '../../util/delivery-log.js';
+import { origRecipient } from '../../global/delivery-log.js';
 import { gmtStamp, mailDate } from '../../global/mail-date.js';
 import { perMessageLines, perRecipientLines, MAIL_NAME } from './bounce-dsn.js';
 import { boilerplate, DOUBLE_BOUNCE_SUBJECT, printable, SUBJECTS, wrapLine, type NoticeKind } from './bounce-template.js';
@@ -39,7 +39,7 @@ export interface NotificationInput {
   /** The original message: headers, empty line, body (CRLF). */
   content: Buffer;
   kind: NoticeKind;
-  recipients: Array<{ index: number; dsn: string; reason: string; relay?: string }>;
+  recipients: Array<{ index: number; dsn: string; reason: string; relay?: string; reply?: string }>;
   config: MainConfig;
   /** Queue id the notification will get; used in its Message-Id and MIME boundary. */
   queueId: string;
@@ -151,7 +151,7 @@ export function buildNotification(input: NotificationInput): Notification | unde
       '',
       ...perRecipientLines(
         kind,
-        { address: rcpt.address, orcpt: rcpt.orcpt, status: r.dsn, reason: r.reason, relay: r.relay },
+        { address: rcpt.address, orcpt: rcpt.orcpt, status: r.dsn, reason: r.reason, relay: r.relay, reply: r.reply },
         { now, retryUntil: message.arrivalTime + lifetime * 1000 },
       ),
     );

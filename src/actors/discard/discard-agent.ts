@@ -5,7 +5,7 @@
  * access table), or "discarded". Never rejects; reads no content.
  */
 import type { DeliveryOutcome, DeliveryRequest, DeliveryResult } from '../../protocol/protocol.js';
-import { logOutcomes } from '../../util/delivery-log.js';
+import { logOutcomes } from '../../global/delivery-log.js';
 import type { Logger } from '../../util/log.js';
 
 /** The discard delivery agent: accept and drop. */

@@ -7,7 +7,7 @@
  */
 import { failureState, softDsn, splitDsnText } from '../../global/dsn-status.js';
 import type { DeliveryOutcome, DeliveryRequest, DeliveryResult } from '../../protocol/protocol.js';
-import { logOutcomes } from '../../util/delivery-log.js';
+import { logOutcomes } from '../../global/delivery-log.js';
 import type { Logger } from '../../util/log.js';
 
 /** The error (and retry) delivery agent: bounce (or defer) with the nexthop text. */

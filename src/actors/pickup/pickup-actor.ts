@@ -3,15 +3,14 @@
  * directory into the queue, through cleanup, and deletes each file only once
  * the journal has the message on disk.
  */
-import { runActor } from '../../supervisor/actor.js';
+import { runActor } from '../../runtime/actor.js';
 import { Pickup } from './pickup.js';
 import { QueueIdGenerator } from '../../store/store-queue-id.js';
-import { cleanupForActor } from '../../global/cleanup-for-actor.js';
-import { submitToQueue } from '../../global/queue-submit.js';
-import type { JournalProtocol } from '../../protocol/protocol.js';
+import { cleanupForActor } from '../../cleanup/cleanup-for-actor.js';
+import { submitToQueue } from '../../cleanup/cleanup-submit.js';
 
-runActor((ctx) => {
-  const journal = ctx.peers<JournalProtocol>('journal');
+runActor('pickup', (ctx) => {
+  const journal = ctx.peers('journal');
   const cleanup = cleanupForActor(ctx);
   const ids = new QueueIdGenerator(ctx.idSalt);
   const pickup = new Pickup({

@@ -25,7 +25,7 @@ import { join } from 'node:path';
 import type { RecipientSpec } from '../../store/store-types.js';
 import type { Logger } from '../../util/log.js';
 import { makePrivateDir } from '../../util/private-files.js';
-import { decodeMaildropFile, isMaildropName, maildropDir } from './pickup-file.js';
+import { decodeMaildropFile, isMaildropName, maildropDir } from '../../global/maildrop-file.js';
 import { syncDir } from '../../store/store-segment.js';
 
 /** What pickup hands to cleanup for one maildrop file. */

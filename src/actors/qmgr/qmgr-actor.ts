@@ -2,34 +2,18 @@
  * qmgr actor: Postfix's qmgr(8). Owns the active queue: at start it lists
  * the live queue from the journal (after a crash this is how nothing gets
  * lost), then schedules deliveries to the agents, records each outcome in
- * the journal before acting on it, and asks bounce for delay and success
- * notices (the journal asks for failure notices itself).
+ * the journal before acting on it, and at the end of each message's pass
+ * asks bounce for its failure, delay and success notices (the journal only
+ * stores).
  * Calls to a restarting peer fail with a retryable error; those are retried
  * here (journal, bounce) or turned into a deferral by the scheduler (agents).
  */
-import { runActor, type PeerGroup } from '../../supervisor/actor.js';
+import { runActor, type PeerGroup } from '../../runtime/actor.js';
 import { Scheduler } from './qmgr-scheduler.js';
-import type {
-  ResolvedAddress,
-  BounceProtocol,
-  DeliveryProtocol,
-  JournalProtocol,
-  QmgrProtocol,
-  TrivialRewriteProtocol,
-} from '../../protocol/protocol.js';
+import type { DeliveryProtocol, JournalProtocol, ResolvedAddress } from '../../protocol/protocol.js';
 import type { QueuedMessage } from '../../store/store-types.js';
 import { TtlCache } from '../../util/ttl-cache.js';
 import { count } from '../../util/metrics-counters.js';
-
-/** master.cf transport name -> the role (program) that delivers it. */
-const TRANSPORT_ROLES: Record<string, string> = {
-  smtp: 'smtp',
-  relay: 'smtp',
-  virtual: 'virtual',
-  discard: 'discard',
-  error: 'error',
-  retry: 'error',
-};
 
 const DELIVERY_TIMEOUT_MS = 15 * 60_000;
 const LIST_PAGE = 5000;
@@ -59,18 +43,14 @@ async function listQueue(journal: PeerGroup<JournalProtocol>): Promise<QueuedMes
   }
 }
 
-runActor<QmgrProtocol>(async (ctx) => {
-  const journal = ctx.peers<JournalProtocol>('journal');
-  const rewrite = ctx.peers<TrivialRewriteProtocol>('trivial-rewrite');
-  const bounce = ctx.peers<BounceProtocol>('bounce');
-  const agents = new Map<string, PeerGroup<DeliveryProtocol>>();
+runActor('qmgr', async (ctx) => {
+  const journal = ctx.peers('journal');
+  const rewrite = ctx.peers('trivial-rewrite');
+  const bounce = ctx.peers('bounce');
+  // A transport is a master.cf service: its own instances, with its own -o values.
   const agentFor = (transport: string): PeerGroup<DeliveryProtocol> => {
-    const role = TRANSPORT_ROLES[transport] ?? transport;
-    let group = agents.get(role);
-    if (!group) {
-      group = ctx.peers<DeliveryProtocol>(role);
-      agents.set(role, group);
-    }
+    const group = ctx.transport(transport);
+    if (!group) throw Object.assign(new Error(`no service for transport ${transport}`), { code: 'ERR_NO_TRANSPORT', retryable: false });
     return group;
   };
 
@@ -90,15 +70,17 @@ runActor<QmgrProtocol>(async (ctx) => {
     config: ctx.config,
     log: ctx.log,
     resolve,
+    hasTransport: (transport) => ctx.transport(transport) !== undefined,
     deliver: (transport, req) =>
       // One destination goes to one agent instance: its connection cache then
       // holds every idle connection to that destination, so the connections
       // the next hop sees never exceed the destination's concurrency limit.
       agentFor(transport).call('deliver', req, { timeoutMs: DELIVERY_TIMEOUT_MS, key: `${transport}:${req.nexthop}` }),
-    recordOutcomes: (queueId, outcomes) => {
+    recordOutcomes: (queueId, outcomes, noticed) => {
       // Expiry is qmgr's own outcome; the agents' outcomes are counted where they are logged.
       for (const o of outcomes) if (o.state === 'expired') count('recipients_expired');
-      return withRetry(() => journal.call('outcome', { queueId, outcomes }, { timeoutMs: 60_000 }));
+      const req = noticed && noticed.length > 0 ? { queueId, outcomes, noticed } : { queueId, outcomes };
+      return withRetry(() => journal.call('outcome', req, { timeoutMs: 60_000 }));
     },
     notify: (req) => withRetry(() => bounce.call('notify', req, { timeoutMs: 60_000 })),
   });

@@ -15,8 +15,8 @@
  */
 import type { DeliveryRequest, DeliveryResult } from '../../protocol/protocol.js';
 import type { RecipientOutcome } from '../../store/store-types.js';
-import { formatDelivery } from '../../util/delivery-log.js';
-import { AGENT_CRASHED, isLive, RESOLVER_FAILED, type Entry, type Job } from './qmgr-entry.js';
+import { formatDelivery } from '../../global/delivery-log.js';
+import { AGENT_CRASHED, isLive, RESOLVER_FAILED, TRANSPORT_UNAVAILABLE, type Entry, type Job } from './qmgr-entry.js';
 import { Destination } from './qmgr-feedback.js';
 import type { TransportLimitTable } from './qmgr-params.js';
 import { applyOutcomes, finishPass, type PassHost } from './qmgr-pass.js';
@@ -28,6 +28,8 @@ export interface DispatchHost extends PassHost {
   readonly limits: TransportLimitTable;
   /** Hands a request to the delivery agent named by transport. */
   deliver(transport: string, req: DeliveryRequest): Promise<DeliveryResult>;
+  /** False when no master.cf service delivers this transport. */
+  hasTransport(transport: string): boolean;
   /** True once drain() or stop() began: no delivery starts. */
   isDraining(): boolean;
 }
@@ -37,6 +39,8 @@ export class Dispatcher {
   private readonly dests = new Map<string, Destination<Job>>();
   private readonly readyDests = new Set<Destination<Job>>();
   private readonly transportBusy = new Map<string, number>();
+  /** Transports without a service, already warned about (once per qmgr, as Postfix's throttled transport). */
+  private readonly missingTransports = new Set<string>();
   private inFlightCount = 0;
 
   constructor(private readonly host: DispatchHost) {}
@@ -79,6 +83,10 @@ export class Dispatcher {
         g.indices.push(i);
       }
       for (const { dest, indices } of groups.values()) {
+        if (!this.transportAvailable(dest.transport)) {
+          this.deferWithoutTrying(e, indices, TRANSPORT_UNAVAILABLE, '4.3.0', false);
+          continue;
+        }
         const limit = this.host.limits.get(dest.transport).recipientLimit;
         for (let k = 0; k < indices.length; k += limit) {
           const chunk = limit >= indices.length ? indices : indices.slice(k, k + limit);
@@ -97,6 +105,21 @@ export class Dispatcher {
     }
     this.endWork(e);
     this.pump();
+  }
+
+  /**
+   * Whether a service delivers the transport. Postfix's qmgr cannot connect
+   * to private/<transport>, logs it, and defers with "mail transport
+   * unavailable"; waiting for a peer that is never wired would hold the
+   * recipients for the whole delivery timeout instead.
+   */
+  private transportAvailable(transport: string): boolean {
+    if (this.host.hasTransport(transport)) return true;
+    if (!this.missingTransports.has(transport)) {
+      this.missingTransports.add(transport);
+      this.host.log.warning(`connect to transport private/${transport}: no master.cf service of that name runs a delivery agent`);
+    }
+    return false;
   }
 
   /** Starts every delivery the limits allow, round-robin over destinations. */

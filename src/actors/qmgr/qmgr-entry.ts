@@ -15,6 +15,9 @@ export interface NoticeRecipient {
   dsn: string;
   reason: string;
   relay?: string;
+  /** The remote server's reply and the command it answered, when a server gave the outcome. */
+  reply?: string;
+  command?: string;
 }
 
 export type EntryState = 'incoming' | 'active' | 'deferred' | 'hold' | 'gone';
@@ -40,6 +43,8 @@ export interface Entry {
   jobs: Set<Job>;
   /** The journal said nothing is left to do. */
   finished: boolean;
+  /** When a failure notice that bounce could not make is tried again (undefined: with the next pass). */
+  noticeRetryAt?: number;
 }
 
 export interface Job {
@@ -51,6 +56,8 @@ export interface Job {
 
 export const AGENT_CRASHED = 'delivery agent crashed/unavailable';
 export const RESOLVER_FAILED = 'address resolver failure';
+/** Postfix's reason when no service delivers a transport. */
+export const TRANSPORT_UNAVAILABLE = 'mail transport unavailable';
 
 export function copyMessage(m: QueuedMessage): QueuedMessage {
   return { ...m, recipients: m.recipients.map((r) => ({ ...r })) };
@@ -58,6 +65,16 @@ export function copyMessage(m: QueuedMessage): QueuedMessage {
 
 export function isLive(r: QueuedRecipient): boolean {
   return r.state === 'ready' || r.state === 'deferred';
+}
+
+/** A failed recipient that no failure notice has listed yet: its message is not done. */
+export function owesNotice(r: QueuedRecipient): boolean {
+  return (r.state === 'bounced' || r.state === 'expired') && r.failureNotified !== true;
+}
+
+/** Something is left to do for the recipient: a delivery or a failure notice. */
+export function hasWork(r: QueuedRecipient): boolean {
+  return isLive(r) || owesNotice(r);
 }
 
 export function bareHost(nexthop: string): string {

@@ -1,20 +1,25 @@
 /**
- * qmgr-pass: the end of a message's pass through the active queue: applying
- * recorded outcomes in memory, expiry, success and delay notices, then
- * removal or a return to the deferred queue. Failure notices are not made
- * here: the journal makes them from the bounced or expired outcome before it
- * records it, so a crash between the two cannot lose one. The scheduler
- * hands in the few operations this needs as a PassHost, so its state stays
- * its own.
+ * qmgr-pass: the end of a message's pass through the active queue, which
+ * qmgr owns because it schedules the pass (Postfix's qmgr flushes the
+ * bounce log at the same point): applying recorded outcomes in memory,
+ * expiry, the failure notice for every recipient that failed and no notice
+ * listed yet, success and delay notices, then removal or a return to the
+ * deferred queue. The journal only stores: a failed recipient is recorded
+ * as soon as its agent reports it, and marked as listed once bounce has
+ * queued its notice, and a message is done only when every failed
+ * recipient is listed. A crash in between gives a second notice at worst,
+ * never a lost one. The scheduler hands in the few operations this needs
+ * as a PassHost, so its state stays its own.
  *
  * Errors: nothing reaches the caller. A journal that refuses a record is
  * logged and the recipients stay as they were; a notice that bounce refuses
- * is logged, and a delay notice not sent is not marked as sent, so the next
- * pass tries again.
+ * is logged and not marked as sent: a failure notice is tried again after
+ * minimal_backoff_time, a delay notice with the next pass.
  */
 import type { QueuedMessage, RecipientOutcome } from '../../store/store-types.js';
 import type { Logger } from '../../util/log.js';
-import { isLive, type Entry, type NoticeRecipient, type Pass } from './qmgr-entry.js';
+import { hasWork, type Entry, type NoticeRecipient, type Pass } from './qmgr-entry.js';
+import { failureNotice } from './qmgr-notice.js';
 import type { QmgrParams } from './qmgr-params.js';
 import { isExpired, notifyAllows } from './qmgr-policy.js';
 
@@ -23,10 +28,10 @@ export interface PassHost {
   readonly params: QmgrParams;
   readonly log: Logger;
   now(): number;
-  /** The journal; resolves once the outcomes are durable. */
-  recordOutcomes(queueId: string, outcomes: RecipientOutcome[]): Promise<{ finished: boolean }>;
-  /** bounce: queue a delay or success notice. */
-  notify(req: { message: QueuedMessage; kind: 'delay' | 'success'; recipients: NoticeRecipient[] }): Promise<unknown>;
+  /** The journal; resolves once the outcomes (and the failed recipients a notice listed, `noticed`) are durable. */
+  recordOutcomes(queueId: string, outcomes: RecipientOutcome[], noticed?: number[]): Promise<{ finished: boolean }>;
+  /** bounce: queue a failure, delay or success notice. */
+  notify(req: { message: QueuedMessage; kind: 'failure' | 'delay' | 'success'; recipients: NoticeRecipient[] }): Promise<unknown>;
   /** Counts a record or notice under way, which drain() waits for. */
   workStarted(): void;
   workDone(): void;
@@ -40,21 +45,40 @@ export interface PassHost {
   admit(): void;
 }
 
-/** Applies recorded outcomes in memory and collects the deliveries the pass must notify. */
-export function applyOutcomes(e: Entry, outcomes: RecipientOutcome[], relays: Map<number, string> | undefined, attempted: boolean): void {
+/**
+ * Applies recorded outcomes in memory, as the journal applied them, and
+ * collects the deliveries the pass must notify. `noticed`: failed
+ * recipients a failure notice listed.
+ */
+export function applyOutcomes(e: Entry, outcomes: RecipientOutcome[], relays: Map<number, string> | undefined, attempted: boolean, noticed?: number[]): void {
+  for (const i of noticed ?? []) {
+    const r = e.msg.recipients[i];
+    if (r) r.failureNotified = true;
+  }
   for (const o of outcomes) {
     const r = e.msg.recipients[o.index];
     if (!r) continue;
     r.state = o.state;
     r.reason = o.reason;
     r.dsn = o.dsn;
+    // The relay and reply of the last outcome, for the Remote-MTA and Diagnostic-Code of a later failure notice.
+    if (o.relay !== undefined) r.relay = o.relay;
+    else delete r.relay;
+    if (o.reply !== undefined) r.reply = o.reply;
+    else delete r.reply;
+    if (o.command !== undefined) r.command = o.command;
+    else delete r.command;
     if (o.nextAttempt !== undefined) r.nextAttempt = o.nextAttempt;
     if (o.delayNotified) r.delayNotified = true;
     if (attempted) r.attempts++;
     if (!e.pass) continue;
     const relay = relays?.get(o.index);
     if (o.state === 'delivered' && notifyAllows(r.notify, 'success')) {
-      e.pass.delivered.push(relay === undefined ? { index: o.index, dsn: o.dsn, reason: o.reason } : { index: o.index, dsn: o.dsn, reason: o.reason, relay });
+      const n: NoticeRecipient = { index: o.index, dsn: o.dsn, reason: o.reason };
+      if (relay !== undefined) n.relay = relay;
+      if (o.reply !== undefined) n.reply = o.reply;
+      if (o.command !== undefined) n.command = o.command;
+      e.pass.delivered.push(n);
     }
   }
 }
@@ -74,7 +98,7 @@ export async function finishPass(host: PassHost, e: Entry): Promise<void> {
   }
   if (!e.deleted) {
     host.leaveActive(e);
-    if (!e.msg.recipients.some(isLive)) {
+    if (!e.msg.recipients.some(hasWork)) {
       host.remove(e);
       if (e.finished) host.log.queue(e.msg.queueId, 'removed');
       else host.log.warning(`${e.msg.queueId}: all recipients done but the journal keeps the message`);
@@ -98,6 +122,7 @@ async function passNotices(host: PassHost, e: Entry, pass: Pass): Promise<void> 
       host.log.queue(m.queueId, `from=<${m.sender}>, status=expired, returned to sender`);
     }
   }
+  await failureNotices(host, e);
   if (pass.delivered.length > 0) await notify(host, e, 'success', pass.delivered);
   const warnAfter = host.params.delayWarningMs;
   if (warnAfter > 0 && !m.hold && now - m.arrivalTime >= warnAfter) {
@@ -115,11 +140,27 @@ async function passNotices(host: PassHost, e: Entry, pass: Pass): Promise<void> 
   }
 }
 
+/**
+ * One notice for every failed recipient no notice listed yet (this pass's
+ * failures, and those of a pass whose notice bounce could not make), then
+ * the journal marks them; a refused notice is tried again after the backoff.
+ */
+async function failureNotices(host: PassHost, e: Entry): Promise<void> {
+  const due = failureNotice(e.msg);
+  if (!due) return;
+  if (due.recipients.length > 0 && !(await notify(host, e, 'failure', due.recipients))) {
+    e.noticeRetryAt = host.now() + host.params.minimalBackoffMs;
+    return;
+  }
+  e.noticeRetryAt = undefined;
+  await record(host, e, [], due.noticed);
+}
+
 /** Records outcomes and applies them; false when the journal refused. */
-async function record(host: PassHost, e: Entry, outcomes: RecipientOutcome[]): Promise<boolean> {
+async function record(host: PassHost, e: Entry, outcomes: RecipientOutcome[], noticed?: number[]): Promise<boolean> {
   try {
-    const r = await host.recordOutcomes(e.msg.queueId, outcomes);
-    if (!e.deleted) applyOutcomes(e, outcomes, undefined, false);
+    const r = await host.recordOutcomes(e.msg.queueId, outcomes, noticed);
+    if (!e.deleted) applyOutcomes(e, outcomes, undefined, false, noticed);
     if (r?.finished) e.finished = true;
     return true;
   } catch (err) {
@@ -128,7 +169,7 @@ async function record(host: PassHost, e: Entry, outcomes: RecipientOutcome[]): P
   }
 }
 
-async function notify(host: PassHost, e: Entry, kind: 'delay' | 'success', recipients: NoticeRecipient[]): Promise<boolean> {
+async function notify(host: PassHost, e: Entry, kind: 'failure' | 'delay' | 'success', recipients: NoticeRecipient[]): Promise<boolean> {
   if (e.deleted) return false;
   try {
     await host.notify({ message: e.msg, kind, recipients });

@@ -73,16 +73,18 @@ export function readResult(res: DeliveryResult, indices: number[], nextAttempt: 
     const dsn = String(o.dsn ?? (o.state === 'delivered' ? '2.0.0' : o.state === 'bounced' ? '5.0.0' : '4.0.0'));
     const relay = typeof o.relay === 'string' ? o.relay : undefined;
     if (relay !== undefined) relays.set(i, relay);
+    const out: RecipientOutcome = o.state === 'deferred' ? { index: i, state: 'deferred', reason, dsn, nextAttempt } : { index: i, state: o.state, reason, dsn };
     if (o.state === 'deferred') {
       deferred++;
       first ??= { reason, dsn };
-      outcomes.push({ index: i, state: 'deferred', reason, dsn, nextAttempt });
     } else if (o.state === 'bounced' && relay !== undefined) {
-      // The journal makes the failure notice from the outcome: it needs the relay.
-      outcomes.push({ index: i, state: o.state, reason, dsn, relay });
-    } else {
-      outcomes.push({ index: i, state: o.state, reason, dsn });
+      // A failure notice made at the end of the pass (or after a crash) names the relay that refused.
+      out.relay = relay;
     }
+    // What the server said, as fields: the notices' Diagnostic-Code, never parsed back from the reason.
+    if (typeof o.reply === 'string') out.reply = o.reply;
+    if (typeof o.command === 'string') out.command = o.command;
+    outcomes.push(out);
   }
   return { outcomes, relays, siteFailure: deferred > 0 && deferred === indices.length ? first : undefined };
 }

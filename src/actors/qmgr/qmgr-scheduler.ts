@@ -4,9 +4,9 @@
  * resolves recipients, groups them per (transport, nexthop) into delivery
  * requests, dispatches them under per-destination and per-transport
  * concurrency limits, records every outcome through the journal before
- * acting on it, retries deferred mail with backoff, expires old mail and
- * asks bounce for delay and success notices (failure notices are the
- * journal's: it makes them before it records a bounced or expired outcome).
+ * acting on it, retries deferred mail with backoff, expires old mail, and
+ * at the end of each message's pass asks bounce for the failure notice of
+ * the recipients that failed, and for delay and success notices.
  *
  * The actor wrapper owns the I/O: it passes functions in QmgrDeps and calls
  * start / arrived / flush / admin / load / drain / stop. The records it
@@ -27,7 +27,7 @@ import type { QueuedMessage, RecipientOutcome } from '../../store/store-types.js
 import type { Logger } from '../../util/log.js';
 import { Dispatcher, type DispatchHost } from './qmgr-dispatch.js';
 import { DueTimer } from './qmgr-due.js';
-import { bareHost, copyMessage, isLive, type Entry, type NoticeRecipient } from './qmgr-entry.js';
+import { bareHost, copyMessage, hasWork, isLive, owesNotice, type Entry, type NoticeRecipient } from './qmgr-entry.js';
 import { Fifo } from './qmgr-fifo.js';
 import { readQmgrParams, TransportLimitTable, type QmgrParams } from './qmgr-params.js';
 import { finishPass } from './qmgr-pass.js';
@@ -42,10 +42,16 @@ export interface QmgrDeps {
   resolve(address: string): Promise<ResolvedAddress>;
   /** Hands a request to the delivery agent named by transport; rejects with `retryable: true` when the agent crashed or timed out. */
   deliver(transport: string, req: DeliveryRequest): Promise<DeliveryResult>;
-  /** The journal; resolves once the outcomes are durable. */
-  recordOutcomes(queueId: string, outcomes: RecipientOutcome[]): Promise<{ finished: boolean }>;
-  /** bounce: queue a delay or success notice. Failure notices are not asked for here: the journal makes them before it records the bounce, so a crash cannot lose one. */
-  notify(req: { message: QueuedMessage; kind: 'delay' | 'success'; recipients: NoticeRecipient[] }): Promise<{ queueId?: string }>;
+  /** False when no master.cf service delivers this transport (its recipients are deferred without a try); every transport exists when absent. */
+  hasTransport?(transport: string): boolean;
+  /**
+   * The journal; resolves once the outcomes are durable. `noticed`: failed
+   * recipients a failure notice has listed; a message is finished only when
+   * every failed recipient is.
+   */
+  recordOutcomes(queueId: string, outcomes: RecipientOutcome[], noticed?: number[]): Promise<{ finished: boolean }>;
+  /** bounce: queue a failure, delay or success notice. */
+  notify(req: { message: QueuedMessage; kind: 'failure' | 'delay' | 'success'; recipients: NoticeRecipient[] }): Promise<{ queueId?: string }>;
   /** Clock in ms since the epoch; Date.now by default. */
   now?: () => number;
   /** Longest drain() waits for deliveries in flight; 30 s by default. */
@@ -93,8 +99,9 @@ export class Scheduler {
       log: this.log,
       now: () => this.now(),
       deliver: (transport, req) => this.deps.deliver(transport, req),
+      hasTransport: (transport) => this.deps.hasTransport?.(transport) ?? true,
       isDraining: () => this.draining,
-      recordOutcomes: (queueId, outcomes) => this.deps.recordOutcomes(queueId, outcomes),
+      recordOutcomes: (queueId, outcomes, noticed) => this.deps.recordOutcomes(queueId, outcomes, noticed),
       notify: (req) => this.deps.notify(req),
       workStarted: () => {
         this.work++;
@@ -212,7 +219,8 @@ export class Scheduler {
       jobs: new Set(),
       finished: false,
     };
-    if (!msg.recipients.some(isLive)) return;
+    // A message whose failure notice was not made before a crash comes back for it.
+    if (!msg.recipients.some(hasWork)) return;
     this.entries.set(msg.queueId, e);
     this.place(e);
   }
@@ -234,6 +242,11 @@ export class Scheduler {
       } else if (r.state === 'deferred') {
         live = true;
         const at = e.forced ? 0 : (r.nextAttempt ?? 0);
+        if (at < dueAt) dueAt = at;
+      } else if (owesNotice(r)) {
+        // A pass that only makes the failure notice: now, or after a notice bounce refused.
+        live = true;
+        const at = e.noticeRetryAt ?? 0;
         if (at < dueAt) dueAt = at;
       }
     }

@@ -5,12 +5,11 @@
  * lives in this thread; qmgr sends each destination to one instance, so its
  * idle connections are all here to be reused.
  */
-import { runActor } from '../../supervisor/actor.js';
+import { runActor } from '../../runtime/actor.js';
 import { SmtpAgent } from './smtp-agent.js';
 import { ContentReader } from '../../global/content-reader.js';
-import type { DeliveryProtocol } from '../../protocol/protocol.js';
 
-runActor<DeliveryProtocol>((ctx) => {
+runActor('smtp', (ctx) => {
   const reader = new ContentReader(ctx.config.path('queue_directory'));
   const agent = new SmtpAgent({ config: ctx.config, log: ctx.log, readContent: (loc) => reader.read(loc) });
   ctx.onShutdown(async () => {

@@ -11,7 +11,7 @@ import type { MainConfig } from '../../config/main-config.js';
 import type { DeliveryOutcome, DeliveryRequest, DeliveryResult } from '../../protocol/protocol.js';
 import type { BodyLocation } from '../../store/store-types.js';
 import type { Logger } from '../../util/log.js';
-import { logOutcomes } from '../../util/delivery-log.js';
+import { logOutcomes } from '../../global/delivery-log.js';
 import { SmtpConnectionCache } from './smtp-connection-cache.js';
 import { makeResolver, resolveTargets } from './smtp-mx.js';
 import { parseNexthop } from './smtp-nexthop.js';
@@ -171,7 +171,7 @@ export class SmtpAgent {
     for (const r of pending) {
       const t = tentative.get(r.index);
       if (t) decided.set(r.index, t);
-      else if (lastFailure) decided.set(r.index, { index: r.index, state: lastFailure.state, dsn: lastFailure.dsn, reason: lastFailure.reason, relay: lastFailure.relay });
+      else if (lastFailure) decided.set(r.index, failureOutcome(r.index, lastFailure));
       else decided.set(r.index, { index: r.index, state: 'deferred', dsn: '4.4.1', reason: `no usable address for ${nexthop.host}`, relay: 'none' });
     }
   }
@@ -189,4 +189,12 @@ export class SmtpAgent {
     }
     this.cache.put(key, session);
   }
+}
+
+/** A recipient's outcome from the failure that ended its last session, with the server's reply when there was one. */
+function failureOutcome(index: number, f: SessionFailure): DeliveryOutcome {
+  const o: DeliveryOutcome = { index, state: f.state, dsn: f.dsn, reason: f.reason, relay: f.relay };
+  if (f.reply !== undefined) o.reply = f.reply;
+  if (f.command !== undefined) o.command = f.command;
+  return o;
 }

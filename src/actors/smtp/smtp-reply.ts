@@ -17,6 +17,15 @@ export function saidReason(peer: string, reply: RemoteReply, command: string): s
   return `host ${peer} said: ${reply.text} (in reply to ${command} command)`;
 }
 
+/**
+ * A remote refusal as an outcome carries it: the reason as Postfix logs it
+ * (for people), and the reply and command as fields (for the DSN), so
+ * nothing downstream parses the text back.
+ */
+export function saidOutcome(peer: string, reply: RemoteReply, command: string): { reason: string; reply: string; command: string } {
+  return { reason: saidReason(peer, reply, command), reply: reply.text, command };
+}
+
 /** Text of a system error code as Postfix (strerror) words it. */
 export function socketErrorText(err: unknown): string {
   const code = (err as { code?: string; originalCode?: string })?.originalCode ?? (err as { code?: string })?.code;

@@ -13,7 +13,7 @@ import type { SmtpTarget } from './smtp-mx.js';
 import type { SmtpParams } from './smtp-params.js';
 import { failureState, softDsn } from '../../global/dsn-status.js';
 import { parseServerReply } from '../../util/smtp-reply.js';
-import { peerName, saidReason, socketErrorText } from './smtp-reply.js';
+import { peerName, saidOutcome, socketErrorText } from './smtp-reply.js';
 
 /** An open session, ready for a mail transaction. */
 export interface SmtpSession {
@@ -36,6 +36,9 @@ export interface SessionFailure {
   reason: string;
   /** "host[ip]:port" when the server was reached, else "none". */
   relay: string;
+  /** The server's reply and the command it answered, when a reply ended the session. */
+  reply?: string;
+  command?: string;
   /** True when the server was reached and spoke (counts against smtp_mx_session_limit). */
   spoke: boolean;
   /** A TLS handshake failure, which 'may' retries in plain text. */
@@ -148,12 +151,12 @@ function sessionFailure(err: ClientError, peer: string, notOffered: boolean, ski
     if (err.command === 'CONN') {
       // smtp_skip_5xx_greeting (Postfix's default yes): a 5xx greeting is treated as 4xx, so the next MX is tried.
       const dsn = skip5xxGreeting ? softDsn(reply.dsn) : reply.dsn;
-      return { state: failureState(dsn), dsn, reason: `host ${peer} refused to talk to me: ${reply.text}`, spoke: true, tlsHandshakeFailed: false };
+      return { state: failureState(dsn), dsn, reason: `host ${peer} refused to talk to me: ${reply.text}`, reply: reply.text, spoke: true, tlsHandshakeFailed: false };
     }
     const command = err.command === 'STARTTLS' ? 'STARTTLS' : err.command === 'HELO' ? 'HELO' : 'EHLO';
     // A refused STARTTLS is never final: its status is made temporary, as Postfix does.
     const dsn = command === 'STARTTLS' ? softDsn(reply.dsn) : reply.dsn;
-    return { state: failureState(dsn), dsn, reason: saidReason(peer, reply, command), spoke: true, tlsHandshakeFailed: false };
+    return { state: failureState(dsn), dsn, ...saidOutcome(peer, reply, command), spoke: true, tlsHandshakeFailed: false };
   }
   if (err.code === 'ETLS') {
     return { state: 'deferred', dsn: '4.7.5', reason: `Cannot start TLS: handshake failure with host ${peer}: ${err.message.replace(/^Error initiating TLS - /, '')}`, spoke: true, tlsHandshakeFailed: true };

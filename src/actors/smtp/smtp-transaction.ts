@@ -10,7 +10,7 @@ import { failureState } from '../../global/dsn-status.js';
 import type { DeliveryOutcome, DeliveryRequest } from '../../protocol/protocol.js';
 import type { ClientError } from './smtp-client.js';
 import { parseServerReply } from '../../util/smtp-reply.js';
-import { saidReason } from './smtp-reply.js';
+import { saidOutcome } from './smtp-reply.js';
 import type { SmtpSession } from './smtp-session.js';
 
 /** A recipient still to be delivered in this request. */
@@ -56,8 +56,14 @@ export async function runTransaction(
   content: Buffer,
 ): Promise<TransactionResult> {
   const { client, peer, relay } = session;
-  const outcome = (r: PendingRecipient, state: DeliveryOutcome['state'], dsn: string, reason: string): DeliveryOutcome =>
-    ({ index: r.index, state, dsn, reason, relay });
+  const outcome = (r: PendingRecipient, state: DeliveryOutcome['state'], dsn: string, reason: string, said?: { reply: string; command?: string }): DeliveryOutcome => {
+    const o: DeliveryOutcome = { index: r.index, state, dsn, reason, relay };
+    if (said) {
+      o.reply = said.reply;
+      if (said.command !== undefined) o.command = said.command;
+    }
+    return o;
+  };
 
   if (needsSmtputf8(req, recipients, content) && !client.extensions.includes('SMTPUTF8')) {
     return {
@@ -88,9 +94,9 @@ export async function runTransaction(
   // A refused MAIL FROM applies to every recipient; the RCPT replies after it mean nothing.
   if (result.error?.command === 'MAIL FROM' && result.error.response) {
     const reply = parseServerReply(result.error.response);
-    const reason = saidReason(peer, reply, 'MAIL FROM');
+    const said = saidOutcome(peer, reply, 'MAIL FROM');
     return {
-      outcomes: recipients.map((r) => outcome(r, failureState(reply.dsn), reply.dsn, reason)),
+      outcomes: recipients.map((r) => outcome(r, failureState(reply.dsn), reply.dsn, said.reason, said)),
       noReply: false, reusable: !client.dead, needsReset: true,
     };
   }
@@ -104,7 +110,8 @@ export async function runTransaction(
     if (hit && hit.err.response) {
       hit.used = true;
       const reply = parseServerReply(hit.err.response);
-      outcomes.push(outcome(r, failureState(reply.dsn), reply.dsn, saidReason(peer, reply, 'RCPT TO')));
+      const said = saidOutcome(peer, reply, 'RCPT TO');
+      outcomes.push(outcome(r, failureState(reply.dsn), reply.dsn, said.reason, said));
     } else {
       accepted.push(r);
     }
@@ -113,14 +120,15 @@ export async function runTransaction(
   const err = result.error;
   if (!err && result.info) {
     const reply = parseServerReply(result.info.response || '250 2.0.0 Ok');
-    for (const r of accepted) outcomes.push(outcome(r, 'delivered', reply.code >= 200 && reply.code < 300 ? reply.dsn : '2.0.0', reply.text));
+    // The reply to the end of DATA: its text is the reason logged, and the Diagnostic-Code of a success notice.
+    for (const r of accepted) outcomes.push(outcome(r, 'delivered', reply.code >= 200 && reply.code < 300 ? reply.dsn : '2.0.0', reply.text, { reply: reply.text, command: 'end of DATA' }));
     return { outcomes, noReply: false, reusable: !client.dead, needsReset: false };
   }
   if (err?.response) {
     const reply = parseServerReply(err.response);
     const state = failureState(reply.dsn);
-    const reason = saidReason(peer, reply, commandName(err));
-    for (const r of accepted) outcomes.push(outcome(r, state, reply.dsn, reason));
+    const said = saidOutcome(peer, reply, commandName(err));
+    for (const r of accepted) outcomes.push(outcome(r, state, reply.dsn, said.reason, said));
     return { outcomes, noReply: false, reusable: !client.dead, needsReset: true };
   }
   if (err && err.code === 'EMESSAGE' && err.command === 'MAIL FROM') {

@@ -4,16 +4,15 @@
  * policy, and hands each message to cleanup and the journal; the client
  * hears 250 only after the journal has the message on disk.
  */
-import { runActor } from '../../supervisor/actor.js';
+import { runActor } from '../../runtime/actor.js';
 import { Smtpd } from './smtpd.js';
-import { cleanupForActor } from '../../global/cleanup-for-actor.js';
-import { submitToQueue } from '../../global/queue-submit.js';
-import type { JournalProtocol } from '../../protocol/protocol.js';
-import { SESSION_CAP_SLACK } from '../../supervisor/fd-budget.js';
+import { cleanupForActor } from '../../cleanup/cleanup-for-actor.js';
+import { submitToQueue } from '../../cleanup/cleanup-submit.js';
+import { SESSION_CAP_SLACK } from '../../runtime/control-messages.js';
 
-runActor(async (ctx) => {
+runActor('smtpd', async (ctx) => {
   if (!ctx.service) throw new Error('smtpd started without an inet service');
-  const journal = ctx.peers<JournalProtocol>('journal');
+  const journal = ctx.peers('journal');
   const cleanup = cleanupForActor(ctx);
   const smtpd = new Smtpd({
     config: ctx.config,

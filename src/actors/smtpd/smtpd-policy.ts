@@ -54,14 +54,41 @@ export interface PolicyContext {
   saslUser?: string;
 }
 
-/** The outcome: a refusal (when any) and the replies warn_if_reject turned into warnings. */
+type Stage = 'client' | 'helo' | 'sender' | 'recipient' | 'data' | 'eod';
+
+/**
+ * Why a restriction refused, as a stable code (the `reason` label of the
+ * smtpd_rejected metric): the restriction's own kind where it has one, else
+ * the stage whose list refused (an access table, reject, defer).
+ */
+export type RejectReason =
+  | 'relay_access_denied'
+  | 'unknown_recipient'
+  | 'unknown_sender'
+  | 'non_fqdn'
+  | 'unknown_domain'
+  | 'rbl'
+  | 'invalid_helo'
+  | 'config_error'
+  | 'lookup_failure'
+  | 'end_of_data_rejected'
+  | `${Exclude<Stage, 'eod'>}_rejected`;
+
+/** The reason code of a refusal by a stage's own list (reject, defer, an access table). */
+function stageReason(stage: Stage): RejectReason {
+  return stage === 'eod' ? 'end_of_data_rejected' : `${stage}_rejected`;
+}
+
+/** The outcome: a refusal (when any) with its reason code, and the replies warn_if_reject turned into warnings. */
 export interface PolicyVerdict {
   reject?: SmtpReplyError;
+  /** Set with `reject`. */
+  reason?: RejectReason;
   warnings: SmtpReplyError[];
 }
 
-type Stage = 'client' | 'helo' | 'sender' | 'recipient' | 'data' | 'eod';
-type Step = { kind: 'permit' } | { kind: 'dunno' } | { kind: 'reject'; error: SmtpReplyError };
+type Refusal = { error: SmtpReplyError; reason: RejectReason };
+type Step = { kind: 'permit' } | { kind: 'dunno' } | ({ kind: 'reject' } & Refusal);
 
 const PERMIT: Step = { kind: 'permit' };
 const DUNNO: Step = { kind: 'dunno' };
@@ -159,32 +186,32 @@ export class SmtpdPolicy {
   async checkRecipient(ctx: PolicyContext): Promise<PolicyVerdict> {
     const warnings: SmtpReplyError[] = [];
     for (const [stage, list] of this.recipientStages) {
-      const reject = await this.runList(stage, list, ctx, warnings);
-      if (reject) return { reject, warnings };
+      const refusal = await this.runList(stage, list, ctx, warnings);
+      if (refusal) return { reject: refusal.error, reason: refusal.reason, warnings };
       if (stage === 'sender' && this.settings.rejectUnlistedSender && ctx.sender) {
         const unlistedSender = this.unlistedRecipient(ctx.sender, 'Sender');
-        if (unlistedSender) return { reject: unlistedSender, warnings };
+        if (unlistedSender) return { reject: unlistedSender.error, reason: unlistedSender.reason, warnings };
       }
     }
     const undeliverable = this.undeliverableLocal(ctx.recipient ?? '');
-    if (undeliverable) return { reject: undeliverable, warnings };
+    if (undeliverable) return { reject: undeliverable.error, reason: undeliverable.reason, warnings };
     const unlisted = this.settings.rejectUnlistedRecipient ? this.unlistedRecipient(ctx.recipient ?? '') : undefined;
-    if (unlisted) return { reject: unlisted, warnings };
+    if (unlisted) return { reject: unlisted.error, reason: unlisted.reason, warnings };
     return { warnings };
   }
 
   /** Runs smtpd_end_of_data_restrictions after the message content (the recipient is set only when there is one). */
   async checkEndOfData(ctx: PolicyContext): Promise<PolicyVerdict> {
     const warnings: SmtpReplyError[] = [];
-    const reject = await this.runList('eod', this.settings.endOfDataRestrictions, ctx, warnings);
-    return { reject, warnings };
+    const refusal = await this.runList('eod', this.settings.endOfDataRestrictions, ctx, warnings);
+    return refusal ? { reject: refusal.error, reason: refusal.reason, warnings } : { warnings };
   }
 
   /** Runs smtpd_data_restrictions at DATA. */
   async checkData(ctx: PolicyContext): Promise<PolicyVerdict> {
     const warnings: SmtpReplyError[] = [];
-    const reject = await this.runList('data', this.settings.dataRestrictions, ctx, warnings);
-    return { reject, warnings };
+    const refusal = await this.runList('data', this.settings.dataRestrictions, ctx, warnings);
+    return refusal ? { reject: refusal.error, reason: refusal.reason, warnings } : { warnings };
   }
 
   /** Whether a domain is one of ours or one we relay for (mydestination, virtual, relay_domains). */
@@ -192,9 +219,9 @@ export class SmtpdPolicy {
     return this.isLocalOrVirtual(domain) || this.relayDomains.match(domain);
   }
 
-  private async runList(stage: Stage, list: string[], ctx: PolicyContext, warnings: SmtpReplyError[]): Promise<SmtpReplyError | undefined> {
+  private async runList(stage: Stage, list: string[], ctx: PolicyContext, warnings: SmtpReplyError[]): Promise<Refusal | undefined> {
     const step = await this.evaluate(stage, list, ctx, warnings, 0);
-    return step.kind === 'reject' ? step.error : undefined;
+    return step.kind === 'reject' ? { error: step.error, reason: step.reason } : undefined;
   }
 
   /** One list or restriction class: the first permit or reject decides; DUNNO when none does. */
@@ -209,12 +236,12 @@ export class SmtpdPolicy {
       let arg: string | undefined;
       if (isRestrictionTable(list[i])) {
         const access = STAGE_ACCESS[stage];
-        if (!access) return { kind: 'reject', error: this.configError(`specify a check_*_access restriction before the table ${list[i]}`) };
+        if (!access) return { kind: 'reject', error: this.configError(`specify a check_*_access restriction before the table ${list[i]}`), reason: 'config_error' };
         name = access;
         arg = list[i];
       } else if (RESTRICTIONS_WITH_ARGUMENT.has(name)) {
         arg = list[++i];
-        if (arg === undefined) return { kind: 'reject', error: this.configError(`${name} requires an argument`) };
+        if (arg === undefined) return { kind: 'reject', error: this.configError(`${name} requires an argument`), reason: 'config_error' };
       }
       const step = await this.restriction(stage, name, arg, ctx, depth, warnings);
       if (step.kind === 'permit') return PERMIT;
@@ -251,7 +278,7 @@ export class SmtpdPolicy {
       case 'defer_unauth_destination': {
         if (!ctx.recipient || !rcpt.includes('@') || this.isAuthorizedDestination(domainOf(rcpt))) return DUNNO;
         const code = name === 'reject_unauth_destination' ? c.relayReject : 454;
-        return { kind: 'reject', error: smtpError(code, dsnFor(code, '7.1'), `<${rcpt}>: Relay access denied`) };
+        return { kind: 'reject', error: smtpError(code, dsnFor(code, '7.1'), `<${rcpt}>: Relay access denied`), reason: 'relay_access_denied' };
       }
       case 'check_client_access':
         return this.access('client', arg!, ctx, (t) => lookupClient(t, ctx.clientName, ctx.clientAddr), depth, warnings);
@@ -266,18 +293,18 @@ export class SmtpdPolicy {
         return this.access('recipient', arg!, ctx, (t) => lookupEmail(t, rcpt), depth, warnings);
       case 'reject_non_fqdn_sender':
         if (!sender || isFqdnAddress(sender)) return DUNNO;
-        return { kind: 'reject', error: smtpError(c.nonFqdn, dsnFor(c.nonFqdn, '5.2'), `<${sender}>: Sender address rejected: need fully-qualified address`) };
+        return { kind: 'reject', error: smtpError(c.nonFqdn, dsnFor(c.nonFqdn, '5.2'), `<${sender}>: Sender address rejected: need fully-qualified address`), reason: 'non_fqdn' };
       case 'reject_non_fqdn_recipient':
         if (!rcpt || isFqdnAddress(rcpt)) return DUNNO;
-        return { kind: 'reject', error: smtpError(c.nonFqdn, dsnFor(c.nonFqdn, '5.2'), `<${rcpt}>: Recipient address rejected: need fully-qualified address`) };
+        return { kind: 'reject', error: smtpError(c.nonFqdn, dsnFor(c.nonFqdn, '5.2'), `<${rcpt}>: Recipient address rejected: need fully-qualified address`), reason: 'non_fqdn' };
       case 'reject_non_fqdn_helo_hostname':
       case 'reject_non_fqdn_hostname':
         if (!ctx.helo || isFqdnHost(ctx.helo)) return DUNNO;
-        return { kind: 'reject', error: smtpError(c.nonFqdn, dsnFor(c.nonFqdn, '5.2'), `<${ctx.helo}>: Helo command rejected: need fully-qualified hostname`) };
+        return { kind: 'reject', error: smtpError(c.nonFqdn, dsnFor(c.nonFqdn, '5.2'), `<${ctx.helo}>: Helo command rejected: need fully-qualified hostname`), reason: 'non_fqdn' };
       case 'reject_invalid_helo_hostname':
       case 'reject_invalid_hostname':
         if (!ctx.helo || isValidHeloName(ctx.helo)) return DUNNO;
-        return { kind: 'reject', error: smtpError(c.invalidHostname, dsnFor(c.invalidHostname, '5.2'), `<${ctx.helo}>: Helo command rejected: Invalid name`) };
+        return { kind: 'reject', error: smtpError(c.invalidHostname, dsnFor(c.invalidHostname, '5.2'), `<${ctx.helo}>: Helo command rejected: Invalid name`), reason: 'invalid_helo' };
       case 'reject_unknown_sender_domain':
         if (!sender) return DUNNO;
         return this.unknownDomain(sender, 'Sender', '1.8');
@@ -287,17 +314,17 @@ export class SmtpdPolicy {
       case 'reject_rbl_client':
         return this.rbl(arg!, ctx);
       case 'reject_unlisted_recipient': {
-        const err = this.unlistedRecipient(rcpt);
-        return err ? { kind: 'reject', error: err } : DUNNO;
+        const refusal = this.unlistedRecipient(rcpt);
+        return refusal ? { kind: 'reject', ...refusal } : DUNNO;
       }
       case 'reject_unlisted_sender': {
-        const err = sender ? this.unlistedRecipient(sender, 'Sender') : undefined;
-        return err ? { kind: 'reject', error: err } : DUNNO;
+        const refusal = sender ? this.unlistedRecipient(sender, 'Sender') : undefined;
+        return refusal ? { kind: 'reject', ...refusal } : DUNNO;
       }
       default: {
         const cls = this.settings.restrictionClasses.get(name);
         if (cls && depth < CLASS_DEPTH) return this.evaluate(stage, cls, ctx, warnings, depth + 1);
-        return { kind: 'reject', error: this.configError(`unknown restriction "${name}"`) };
+        return { kind: 'reject', error: this.configError(`unknown restriction "${name}"`), reason: 'config_error' };
       }
     }
   }
@@ -312,7 +339,7 @@ export class SmtpdPolicy {
     warnings: SmtpReplyError[],
   ): Promise<Step> {
     const table = this.table(spec);
-    if (!table) return { kind: 'reject', error: this.configError(`table ${spec} is unavailable`) };
+    if (!table) return { kind: 'reject', error: this.configError(`table ${spec} is unavailable`), reason: 'config_error' };
     let value: string | undefined;
     try {
       // One budget for all the keys a restriction tries (address, domain, parents, user@).
@@ -320,7 +347,7 @@ export class SmtpdPolicy {
     } catch (err) {
       this.log.warning((err as Error).message);
       this.log.warning(`${spec} lookup error for "${lookupName(stage, ctx)}"`);
-      return { kind: 'reject', error: smtpError(451, '4.3.5', `${subject(stage, ctx)}: Server configuration error`) };
+      return { kind: 'reject', error: smtpError(451, '4.3.5', `${subject(stage, ctx)}: Server configuration error`), reason: 'config_error' };
     }
     if (value === undefined) return DUNNO;
     const v = value.trim();
@@ -332,7 +359,7 @@ export class SmtpdPolicy {
     if (word === 'REJECT') return this.reject(stage, ctx, c.accessReject, rest || 'Access denied');
     if (word === 'DEFER' || word === 'DEFER_IF_REJECT' || word === 'DEFER_IF_PERMIT') return this.reject(stage, ctx, c.accessDefer, rest || 'Access denied');
     const reply = parseReply(v);
-    if (reply) return { kind: 'reject', error: smtpError(reply.code, reply.dsn, `${subject(stage, ctx)}: ${reply.text || 'Access denied'}`) };
+    if (reply) return { kind: 'reject', error: smtpError(reply.code, reply.dsn, `${subject(stage, ctx)}: ${reply.text || 'Access denied'}`), reason: stageReason(stage) };
     if (word === 'WARN' || word === 'INFO') {
       this.log.info(`${word.toLowerCase()}: ${stage}: ${subject(stage, ctx)}: ${rest}`);
       return DUNNO;
@@ -347,7 +374,7 @@ export class SmtpdPolicy {
   }
 
   private reject(stage: Stage, ctx: PolicyContext, code: number, text: string): Step {
-    return { kind: 'reject', error: smtpError(code, dsnFor(code, '7.1'), `${subject(stage, ctx)}: ${text}`) };
+    return { kind: 'reject', error: smtpError(code, dsnFor(code, '7.1'), `${subject(stage, ctx)}: ${text}`), reason: stageReason(stage) };
   }
 
   private async unknownDomain(address: string, who: 'Sender' | 'Recipient', detail: string): Promise<Step> {
@@ -356,7 +383,7 @@ export class SmtpdPolicy {
     const answer = await this.dns.domainExists(domain);
     if (answer === 'found') return DUNNO;
     const code = answer === 'tempfail' ? 450 : this.settings.codes.unknownAddress;
-    return { kind: 'reject', error: smtpError(code, dsnFor(code, detail), `<${address}>: ${who} address rejected: Domain not found`) };
+    return { kind: 'reject', error: smtpError(code, dsnFor(code, detail), `<${address}>: ${who} address rejected: Domain not found`), reason: 'unknown_domain' };
   }
 
   private async rbl(arg: string, ctx: PolicyContext): Promise<Step> {
@@ -365,7 +392,7 @@ export class SmtpdPolicy {
     const hit = want ? answers.some((a) => matchRblValue(a, want)) : answers.length > 0;
     if (!hit) return DUNNO;
     const code = this.settings.codes.rbl;
-    return { kind: 'reject', error: smtpError(code, dsnFor(code, '7.1'), `Service unavailable; Client host [${ctx.clientAddr}] blocked using ${list}`) };
+    return { kind: 'reject', error: smtpError(code, dsnFor(code, '7.1'), `Service unavailable; Client host [${ctx.clientAddr}] blocked using ${list}`), reason: 'rbl' };
   }
 
   /**
@@ -374,7 +401,7 @@ export class SmtpdPolicy {
    * passes; an unknown one in a domain with a recipient table is refused (a
    * sender, for reject_unlisted_sender, with X.1.0).
    */
-  private unlistedRecipient(rcpt: string, who: 'Recipient' | 'Sender' = 'Recipient'): SmtpReplyError | undefined {
+  private unlistedRecipient(rcpt: string, who: 'Recipient' | 'Sender' = 'Recipient'): Refusal | undefined {
     if (!rcpt) return undefined;
     const s = this.settings;
     const domain = domainOf(rcpt);
@@ -398,7 +425,7 @@ export class SmtpdPolicy {
     } catch (err) {
       // Postfix's reject_dict_retry: the recipient may exist; the client tries again.
       this.log.warning((err as Error).message);
-      return smtpError(451, '4.3.0', `<${rcpt}>: Temporary lookup failure`);
+      return lookupFailure(rcpt);
     }
     return undefined;
   }
@@ -409,7 +436,7 @@ export class SmtpdPolicy {
    * virtual alias table rewrites it or transport_maps routes it to a
    * transport that delivers, accepting it could only end in a bounce.
    */
-  private undeliverableLocal(rcpt: string): SmtpReplyError | undefined {
+  private undeliverableLocal(rcpt: string): Refusal | undefined {
     const s = this.settings;
     if (!rcpt || !s.noLocalDelivery) return undefined;
     const domain = domainOf(rcpt);
@@ -418,15 +445,16 @@ export class SmtpdPolicy {
       if (this.rewritten(rcpt) || this.routedElsewhere(rcpt, domain)) return undefined;
     } catch (err) {
       this.log.warning((err as Error).message);
-      return smtpError(451, '4.3.0', `<${rcpt}>: Temporary lookup failure`);
+      return lookupFailure(rcpt);
     }
     return this.userUnknown(rcpt, s.codes.unknownLocalRecipient, 'local recipient');
   }
 
   /** "550 5.1.1 <rcpt>: Recipient address rejected: User unknown in TABLE table" (show_user_unknown_table_name). */
-  private userUnknown(rcpt: string, code: number, table: string, who: 'Recipient' | 'Sender' = 'Recipient'): SmtpReplyError {
+  private userUnknown(rcpt: string, code: number, table: string, who: 'Recipient' | 'Sender' = 'Recipient'): Refusal {
     const where = this.settings.showUnknownTable ? ` in ${table} table` : '';
-    return smtpError(code, dsnFor(code, who === 'Sender' ? '1.0' : '1.1'), `<${rcpt}>: ${who} address rejected: User unknown${where}`);
+    const error = smtpError(code, dsnFor(code, who === 'Sender' ? '1.0' : '1.1'), `<${rcpt}>: ${who} address rejected: User unknown${where}`);
+    return { error, reason: who === 'Sender' ? 'unknown_sender' : 'unknown_recipient' };
   }
 
   /**
@@ -613,4 +641,9 @@ function matchRblValue(answer: string, want: string): boolean {
       return part === a[i];
     });
   });
+}
+
+/** "451 4.3.0 <address>: Temporary lookup failure": a table failed; the client tries again. */
+function lookupFailure(address: string): Refusal {
+  return { error: smtpError(451, '4.3.0', `<${address}>: Temporary lookup failure`), reason: 'lookup_failure' };
 }

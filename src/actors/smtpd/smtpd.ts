@@ -34,7 +34,7 @@
  * only past smtpd_recipient_overshoot_limit; the accepted ones keep the
  * message. A non-ASCII envelope address needs SMTPUTF8 on MAIL FROM (553
  * 5.6.7). A failed AUTH costs the same scrypt run whether the user exists
- * or not (smtpd-sasl.ts).
+ * or not (global/sasl-passwd.ts).
  *
  * Errors: hostile input gets a reply and the session goes on or ends; socket
  * and server errors are logged, never thrown; listen() rejects with the
@@ -46,9 +46,9 @@ import type { SMTPConnection } from 'smtp-server/lib/smtp-connection.js';
 import type { SMTPServerAddress, SMTPServerAuthentication, SMTPServerAuthenticationResponse, SMTPServerDataStream, SMTPServerOptions, SMTPServerSession } from 'smtp-server/lib/types.js';
 import type { MasterService } from '../../config/config-types.js';
 import { parseInetListen } from '../../config/inet-listen.js';
-import { SESSION_CAP_SLACK } from '../../supervisor/fd-budget.js';
+import { SESSION_CAP_SLACK } from '../../runtime/control-messages.js';
 import type { MainConfig } from '../../config/main-config.js';
-import type { SubmitOutcome } from '../../global/queue-submit.js';
+import type { SubmitOutcome } from '../../cleanup/cleanup-submit.js';
 import { QueueIdGenerator } from '../../store/store-queue-id.js';
 import type { DsnNotify, NewMessage, RecipientSpec } from '../../store/store-types.js';
 import type { Logger } from '../../util/log.js';
@@ -58,8 +58,8 @@ import { COMMAND_ORDER, SmtpdConnection, SmtpdServer, type ConnectionHooks, type
 import { MemoryAnvil, type Anvil } from './smtpd-anvil.js';
 import { SmtpdDns } from './smtpd-dns.js';
 import { MessageCollector } from './smtpd-message.js';
-import { SmtpdPolicy, type PolicyContext } from './smtpd-policy.js';
-import { dummyHash, verifyLogin } from './smtpd-sasl.js';
+import { SmtpdPolicy, type PolicyContext, type PolicyVerdict } from './smtpd-policy.js';
+import { dummyHash, verifyLogin } from '../../global/sasl-passwd.js';
 import { readSmtpdSettings, type SmtpdSettings } from './smtpd-settings.js';
 import { QueueSpace } from './smtpd-queue-space.js';
 
@@ -542,12 +542,12 @@ export class Smtpd {
       verdict = await this.policy.checkRecipient(ctx);
     } catch (err) {
       this.log.warning(`restriction evaluation: ${(err as Error).message}`);
-      verdict = { reject: smtpError(451, '4.3.5', 'Server configuration error'), warnings: [] };
+      verdict = { reject: smtpError(451, '4.3.5', 'Server configuration error'), reason: 'config_error' as const, warnings: [] };
     }
     for (const w of verdict.warnings) this.logReject('reject_warning', 'RCPT', w, state, session, ctx.recipient);
     if (verdict.reject) {
       this.counters.rejected++;
-      count('smtpd_rejected', label('reason', rejectReason(verdict.reject)));
+      count('smtpd_rejected', label('reason', rejectReason(verdict, verdict.reject)));
       this.logReject('reject', 'RCPT', verdict.reject, state, session, ctx.recipient);
       return cb(verdict.reject);
     }
@@ -566,7 +566,7 @@ export class Smtpd {
     for (const w of verdict.warnings) this.logReject('reject_warning', 'DATA', w, state, session, undefined);
     if (verdict.reject) {
       this.counters.rejected++;
-      count('smtpd_rejected', label('reason', rejectReason(verdict.reject)));
+      count('smtpd_rejected', label('reason', rejectReason(verdict, verdict.reject)));
       this.logReject('reject', 'DATA', verdict.reject, state, session, undefined);
     }
     return verdict.reject;
@@ -609,7 +609,7 @@ export class Smtpd {
     for (const w of verdict.warnings) this.logReject('reject_warning', 'END-OF-MESSAGE', w, state, session, recipient);
     if (verdict.reject) {
       this.counters.rejected++;
-      count('smtpd_rejected', label('reason', rejectReason(verdict.reject)));
+      count('smtpd_rejected', label('reason', rejectReason(verdict, verdict.reject)));
       this.logReject('reject', 'END-OF-MESSAGE', verdict.reject, state, session, recipient);
     }
     return verdict.reject;
@@ -753,27 +753,9 @@ const UNDECLARED_SMTPUTF8 = smtpError(553, '5.6.7', 'Must declare SMTPUTF8 to se
 const CONTENT_REASON = label('reason', 'content');
 const QUEUE_ERROR_REASON = label('reason', 'queue_write_error');
 
-/** Reply texts of the restrictions -> the `reason` label of smtpd_rejected (first match wins). */
-const REJECT_REASONS: Array<[RegExp, string]> = [
-  [/Relay access denied/, 'relay_access_denied'],
-  [/User unknown/, 'unknown_recipient'],
-  [/need fully-qualified/, 'non_fqdn'],
-  [/Domain not found/, 'unknown_domain'],
-  [/blocked using/, 'rbl'],
-  [/Invalid name/, 'invalid_helo'],
-  [/Server configuration error/, 'config_error'],
-  [/Client host rejected/, 'client_rejected'],
-  [/Helo command rejected/, 'helo_rejected'],
-  [/Sender address rejected/, 'sender_rejected'],
-  [/Recipient address rejected/, 'recipient_rejected'],
-  [/Data command rejected/, 'data_rejected'],
-  [/End-of-data rejected/, 'end_of_data_rejected'],
-];
-
-/** The metrics label for a restriction's refusal: its kind, else "CODE_X.Y.Z". */
-function rejectReason(err: SmtpReplyError): string {
-  for (const [re, reason] of REJECT_REASONS) if (re.test(err.text)) return reason;
-  return `${err.responseCode}_${err.dsn}`;
+/** The metrics label of a refusal: the restriction's reason code, else "CODE_X.Y.Z". */
+function rejectReason(verdict: PolicyVerdict, err: SmtpReplyError): string {
+  return verdict.reason ?? `${err.responseCode}_${err.dsn}`;
 }
 
 /** The HELO/EHLO name, undefined when none was given. */

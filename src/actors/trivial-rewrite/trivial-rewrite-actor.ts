@@ -3,11 +3,10 @@
  * expansion) and resolve (address class, transport, nexthop) for cleanup and
  * qmgr. Stateless apart from its caches, so a restart loses nothing.
  */
-import { runActor } from '../../supervisor/actor.js';
+import { runActor } from '../../runtime/actor.js';
 import { TrivialRewrite } from './trivial-rewrite.js';
-import type { TrivialRewriteProtocol } from '../../protocol/protocol.js';
 
-runActor<TrivialRewriteProtocol>((ctx) => {
+runActor('trivial-rewrite', (ctx) => {
   const rewriter = new TrivialRewrite(ctx.config);
   return {
     rewrite: ({ address, role }) => rewriter.rewrite(address, role),

@@ -16,7 +16,7 @@ import type { MainConfig } from '../../config/main-config.js';
 import { openTableList, type TableList } from '../../config/lookup-table.js';
 import type { DeliveryOutcome, DeliveryRequest, DeliveryResult } from '../../protocol/protocol.js';
 import type { BodyLocation } from '../../store/store-types.js';
-import { logOutcomes } from '../../util/delivery-log.js';
+import { logOutcomes } from '../../global/delivery-log.js';
 import type { Logger } from '../../util/log.js';
 import { crlfToLf, deliveredCopy, deliverMaildir, deliverMbox } from './virtual-maildir.js';
 

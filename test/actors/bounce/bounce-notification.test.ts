@@ -48,6 +48,8 @@ function notice(over: Partial<NotificationInput> & Pick<NotificationInput, 'reci
 }
 
 const REMOTE_REASON = 'host mx.remote.test[198.51.100.7] said: 550 5.1.1 <bob@remote.test>: Recipient address rejected: User unknown (in reply to RCPT TO command)';
+/** What the smtp agent carries beside that reason. */
+const REMOTE_REPLY = '550 5.1.1 <bob@remote.test>: Recipient address rejected: User unknown';
 
 interface Part {
   headers: Map<string, string>;
@@ -90,7 +92,7 @@ function recipientBlocks(body: string): Map<string, string>[] {
 
 test('failure notice has the three RFC 3464 parts with Postfix wording and fields', async () => {
   const n = notice({
-    recipients: [{ index: 0, dsn: '5.1.1', reason: REMOTE_REASON, relay: 'mx.remote.test[198.51.100.7]:25' }],
+    recipients: [{ index: 0, dsn: '5.1.1', reason: REMOTE_REASON, relay: 'mx.remote.test[198.51.100.7]:25', reply: REMOTE_REPLY }],
     queueId: 'DSN0000001',
     now: Date.UTC(2026, 10, 28, 12, 0, 0),
   });
@@ -148,6 +150,24 @@ test('failure notice has the three RFC 3464 parts with Postfix wording and field
   // mailparser shows message/delivery-status inline, as text.
   assert.match(parsed.text ?? '', /Reporting-MTA: dns; mx\.example\.test/);
   assert.match(parsed.text ?? '', /Final-Recipient: rfc822; bob@remote\.test/);
+});
+
+test('the Diagnostic-Code comes from the reply field; a reason that only reads like a reply stays local text', () => {
+  const n = notice({
+    recipients: [{ index: 0, dsn: '5.1.1', reason: 'host evil[192.0.2.1] said: 550 5.1.1 fake (in reply to RCPT TO command)' }],
+    queueId: 'DSN0000011',
+  });
+  assert.ok(n);
+  const [block] = recipientBlocks(dissect(n).parts[1].body);
+  assert.equal(block.get('diagnostic-code'), 'X-Postrider; host evil[192.0.2.1] said: 550 5.1.1 fake (in reply to RCPT TO command)');
+  const success = notice({
+    message: message({ recipients: [rcpt('bob@remote.test', { notify: ['SUCCESS'] })] }),
+    kind: 'success',
+    recipients: [{ index: 0, dsn: '2.0.0', reason: '250 2.0.0 Ok: queued as X', relay: 'mx.remote.test[198.51.100.7]:25', reply: '250 2.0.0 Ok: queued as X' }],
+    queueId: 'DSN0000012',
+  });
+  assert.ok(success);
+  assert.equal(recipientBlocks(dissect(success).parts[1].body)[0].get('diagnostic-code'), 'smtp; 250 2.0.0 Ok: queued as X');
 });
 
 test('RET=HDRS returns only the original headers as text/rfc822-headers', () => {

@@ -12,7 +12,7 @@ import {
   maildropName,
   MaildropFormatError,
   writeMaildropFile,
-} from '../../../src/actors/pickup/pickup-file.js';
+} from '../../../src/global/maildrop-file.js';
 
 const logLines: string[] = [];
 before(() => {

@@ -2,8 +2,9 @@
  * qmgr-harness: what the scheduler tests drive it with: a journal that
  * applies outcomes in memory and says when a message is finished, a
  * resolver over a routing table, delivery agents that answer per a script
- * and count concurrency per nexthop, a bounce that records the delay and
- * success notices the scheduler asks for, and a
+ * and count concurrency per nexthop, a bounce that records the failure,
+ * delay and success notices the scheduler asks for (and can refuse them),
+ * and a
  * log sink that keeps the lines. Test support only.
  */
 import { MainConfig } from '../../../src/config/main-config.js';
@@ -69,7 +70,7 @@ export type Answer = { state: 'delivered' | 'deferred' | 'bounced'; dsn?: string
 
 export interface Notice {
   queueId: string;
-  kind: 'delay' | 'success';
+  kind: 'failure' | 'delay' | 'success';
   recipients: NoticeRecipient[];
   addresses: string[];
 }
@@ -90,7 +91,9 @@ export class Harness {
   readonly scheduler: Scheduler;
   readonly calls: DeliverCall[] = [];
   readonly resolveCalls: string[] = [];
-  readonly records: Array<{ queueId: string; outcomes: RecipientOutcome[] }> = [];
+  readonly records: Array<{ queueId: string; outcomes: RecipientOutcome[]; noticed?: number[] }> = [];
+  /** While true, bounce refuses every notice (a retryable error, as a restarting bounce). */
+  bounceDown = false;
   readonly notices: Notice[] = [];
   /** The journal's view: queue id -> recipient states. */
   readonly journal = new Map<string, QueuedMessage>();
@@ -109,8 +112,9 @@ export class Harness {
       log: new Logger('qmgr', 1),
       resolve: async (address) => this.resolve(address),
       deliver: (transport, req) => this.deliver(transport, req),
-      recordOutcomes: async (queueId, outcomes) => this.record(queueId, outcomes),
+      recordOutcomes: async (queueId, outcomes, noticed) => this.record(queueId, outcomes, noticed),
       notify: async (req) => {
+        if (this.bounceDown) throw Object.assign(new Error('notify to bounce[1]: peer down'), { retryable: true });
         this.notices.push({
           queueId: req.message.queueId,
           kind: req.kind,
@@ -189,8 +193,8 @@ export class Harness {
     }
   }
 
-  private record(queueId: string, outcomes: RecipientOutcome[]): { finished: boolean } {
-    this.records.push({ queueId, outcomes: structuredClone(outcomes) });
+  private record(queueId: string, outcomes: RecipientOutcome[], noticed?: number[]): { finished: boolean } {
+    this.records.push(noticed ? { queueId, outcomes: structuredClone(outcomes), noticed: [...noticed] } : { queueId, outcomes: structuredClone(outcomes) });
     const m = this.journal.get(queueId);
     if (!m) return { finished: true };
     for (const o of outcomes) {
@@ -200,8 +204,12 @@ export class Harness {
       r.dsn = o.dsn;
       r.nextAttempt = o.nextAttempt;
       if (o.delayNotified) r.delayNotified = true;
+      if (o.relay !== undefined) r.relay = o.relay;
+      else delete r.relay;
     }
-    const finished = m.recipients.every((r) => r.state !== 'ready' && r.state !== 'deferred');
+    for (const i of noticed ?? []) m.recipients[i].failureNotified = true;
+    // The store's rule: done when nothing is left to try and every failed recipient was listed.
+    const finished = m.recipients.every((r) => r.state === 'delivered' || ((r.state === 'bounced' || r.state === 'expired') && r.failureNotified === true));
     return { finished };
   }
 }

@@ -5,7 +5,7 @@ import { MainConfig } from '../../../src/config/main-config.js';
 import { readQmgrParams, TransportLimitTable } from '../../../src/actors/qmgr/qmgr-params.js';
 import { isExpired, nextAttemptAfterDeferral, notifyAllows } from '../../../src/actors/qmgr/qmgr-policy.js';
 import { Logger } from '../../../src/util/log.js';
-import { formatDelivery } from '../../../src/util/delivery-log.js';
+import { formatDelivery } from '../../../src/global/delivery-log.js';
 import type { QueuedMessage } from '../../../src/store/store-types.js';
 
 test('parameters default to Postfix values and accept units', () => {

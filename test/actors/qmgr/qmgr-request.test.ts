@@ -33,3 +33,24 @@ test('a reply is read per recipient; missing or garbled ones are deferred; all d
   assert.deepEqual(down.siteFailure, { reason: 'refused', dsn: '4.4.1' });
   assert.deepEqual(readResult(null as never, [3], 7).siteFailure, { reason: NO_STATUS, dsn: '4.3.0' });
 });
+
+test("the server's reply and command travel as fields for the notices; a bounce keeps its relay", () => {
+  const r = readResult(
+    {
+      outcomes: [
+        { index: 0, state: 'bounced', dsn: '5.1.1', reason: 'host x[1.2.3.4] said: 550 5.1.1 no (in reply to RCPT TO command)', relay: 'x[1.2.3.4]:25', reply: '550 5.1.1 no', command: 'RCPT TO' },
+        { index: 1, state: 'delivered', dsn: '2.0.0', reason: '250 2.0.0 Ok', relay: 'x[1.2.3.4]:25', reply: '250 2.0.0 Ok', command: 'end of DATA' },
+        { index: 2, state: 'bounced', dsn: '5.0.0', reason: 'mail delivery is disabled', relay: 'none' },
+      ],
+      connectSeconds: 0,
+      transmitSeconds: 0,
+    },
+    [0, 1, 2],
+    1000,
+  );
+  assert.deepEqual(r.outcomes, [
+    { index: 0, state: 'bounced', reason: 'host x[1.2.3.4] said: 550 5.1.1 no (in reply to RCPT TO command)', dsn: '5.1.1', relay: 'x[1.2.3.4]:25', reply: '550 5.1.1 no', command: 'RCPT TO' },
+    { index: 1, state: 'delivered', reason: '250 2.0.0 Ok', dsn: '2.0.0', reply: '250 2.0.0 Ok', command: 'end of DATA' },
+    { index: 2, state: 'bounced', reason: 'mail delivery is disabled', dsn: '5.0.0', relay: 'none' },
+  ]);
+});

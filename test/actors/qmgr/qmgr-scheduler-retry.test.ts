@@ -1,9 +1,9 @@
 /**
  * Scheduler outcomes: deferral and backoff, crashed agents, expiry, bounces
- * and DSN notices. Failure notices are the journal's (it makes them before
- * it records a bounced or expired outcome, checked end to end), so here a
- * bounce or an expiry must reach the journal with what the notice needs,
- * and must not come through the scheduler's notify.
+ * and DSN notices. The scheduler owns the end of a pass: it records each
+ * failed recipient as it is reported, and when the pass ends asks bounce for
+ * one failure notice listing every failed recipient not listed yet, then
+ * records them as listed.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -41,7 +41,7 @@ test('a crashed delivery agent defers the request; the mail is retried and deliv
   assert.ok(logged(`${m.queueId}: to=<a@x.example>, relay=none`).some((l) => l.includes('status=deferred (delivery agent crashed/unavailable)')));
 });
 
-test('5xx bounces: the bounced outcomes reach the journal with dsn, reason and relay; no notice through notify', async (t) => {
+test('5xx bounces: the bounced outcomes reach the journal with dsn, reason and relay; one failure notice at the end of the pass lists both', async (t) => {
   const h = new Harness(t, {
     answer: (a) => (a.startsWith('bad') ? { state: 'bounced', dsn: '5.1.1', reason: '550 5.1.1 no such user' } : { state: 'delivered' }),
   });
@@ -49,15 +49,66 @@ test('5xx bounces: the bounced outcomes reach the journal with dsn, reason and r
   await waitFor(() => logged(`${m.queueId}: removed`).length === 1, 5000, 'removed');
   const bounced = h.records.filter((r) => r.queueId === m.queueId).flatMap((r) => r.outcomes).filter((o) => o.state === 'bounced');
   assert.deepEqual(bounced.map((o) => o.index).sort(), [0, 2]);
-  // The journal makes the failure notice from these: it needs the relay that refused.
   assert.ok(bounced.every((o) => o.dsn === '5.1.1' && o.reason === '550 5.1.1 no such user' && o.relay === (o.index === 0 ? 'x.example[127.0.0.1]:25' : 'y.example[127.0.0.1]:25')));
   assert.equal(h.state(m.queueId, 0), 'bounced');
   assert.equal(h.state(m.queueId, 1), 'delivered');
   assert.equal(h.state(m.queueId, 2), 'bounced');
-  assert.equal(h.notices.length, 0);
+  assert.equal(h.notices.length, 1, 'two destinations refused in one pass: one notice');
+  assert.equal(h.notices[0].kind, 'failure');
+  assert.deepEqual(h.notices[0].recipients, [
+    { index: 0, dsn: '5.1.1', reason: '550 5.1.1 no such user', relay: 'x.example[127.0.0.1]:25' },
+    { index: 2, dsn: '5.1.1', reason: '550 5.1.1 no such user', relay: 'y.example[127.0.0.1]:25' },
+  ]);
+  const last = h.records.filter((r) => r.queueId === m.queueId).at(-1)!;
+  assert.deepEqual(last, { queueId: m.queueId, outcomes: [], noticed: [0, 2] }, 'the listed recipients are recorded last, after the notice');
 });
 
-test('bounced recipients are recorded whatever their NOTIFY; a delivered one with NOTIFY=SUCCESS still gets its success notice', async (t) => {
+test('in a retry pass, recipients failing at two destinations get one notice, not one per destination', async (t) => {
+  const h = new Harness(t, {
+    // Deferred for an hour: the retry pass is the flush below, which takes both recipients at once.
+    params: { minimal_backoff_time: '1h', maximal_backoff_time: '2h', queue_run_delay: '1h' },
+    answer: (a, _c, attempt) => (attempt === 1 ? { state: 'deferred', dsn: '4.4.1', reason: 'timed out' } : { state: 'bounced', dsn: '5.7.1', reason: `554 5.7.1 refused ${a}` }),
+  });
+  const m = h.arrive(message(['a@x.example', 'b@y.example']));
+  await waitFor(() => h.state(m.queueId, 0) === 'deferred' && h.state(m.queueId, 1) === 'deferred', 5000, 'both deferred');
+  await waitFor(() => h.scheduler.load().deferred === 1, 5000, 'in the deferred queue');
+  assert.equal(h.scheduler.flush(), 1);
+  await waitFor(() => logged(`${m.queueId}: removed`).length === 1, 5000, 'removed');
+  assert.equal(h.notices.length, 1);
+  assert.deepEqual(h.notices[0].addresses, ['a@x.example', 'b@y.example']);
+});
+
+test('a failure notice bounce cannot make is tried again; the message is done only once it is made', async (t) => {
+  const h = new Harness(t, { params: { minimal_backoff_time: '50ms' }, answer: () => ({ state: 'bounced', dsn: '5.1.1', reason: '550 no such user' }) });
+  h.bounceDown = true;
+  const m = h.arrive(message(['a@x.example']));
+  await waitFor(() => logged(`${m.queueId}: failure notice not sent`).length >= 2, 5000, 'two refused notices');
+  assert.equal(h.state(m.queueId, 0), 'bounced');
+  assert.equal(logged(`${m.queueId}: removed`).length, 0, 'kept while the notice is owed');
+  assert.equal(h.calls.length, 1, 'the recipient is not tried again');
+  h.bounceDown = false;
+  await waitFor(() => logged(`${m.queueId}: removed`).length === 1, 5000, 'removed');
+  assert.equal(h.notices.length, 1);
+  assert.equal(h.notices[0].kind, 'failure');
+});
+
+test('a recovered message whose failure notice was not made before a crash gets it, with nothing delivered again', async (t) => {
+  const h = new Harness(t);
+  const [m] = h.recovered(
+    message([
+      { address: 'gone@x.example', state: 'bounced', attempts: 1, reason: '550 no', dsn: '5.1.1', relay: 'x.example[192.0.2.1]:25' },
+      { address: 'ok@x.example', state: 'delivered', attempts: 1, reason: '250 ok', dsn: '2.0.0' },
+      { address: 'old@x.example', state: 'bounced', attempts: 1, reason: '550 no', dsn: '5.1.1', failureNotified: true },
+    ]),
+  );
+  h.scheduler.start([m]);
+  await waitFor(() => logged(`${m.queueId}: removed`).length === 1, 5000, 'removed');
+  assert.equal(h.calls.length, 0);
+  assert.equal(h.notices.length, 1);
+  assert.deepEqual(h.notices[0].recipients, [{ index: 0, dsn: '5.1.1', reason: '550 no', relay: 'x.example[192.0.2.1]:25' }], 'the listed one is not repeated');
+});
+
+test('bounced recipients are recorded whatever their NOTIFY and listed as NOTIFY asks; a delivered one with NOTIFY=SUCCESS gets its success notice', async (t) => {
   const h = new Harness(t, { answer: (a) => (a.startsWith('ok') ? { state: 'delivered' } : { state: 'bounced', dsn: '5.1.1', reason: 'no such user' }) });
   const m = h.arrive(
     message([
@@ -69,9 +120,10 @@ test('bounced recipients are recorded whatever their NOTIFY; a delivered one wit
   );
   await waitFor(() => logged(`${m.queueId}: removed`).length === 1, 5000, 'removed');
   assert.deepEqual([0, 1, 2, 3].map((i) => h.state(m.queueId, i)), ['bounced', 'bounced', 'bounced', 'delivered']);
-  assert.equal(h.notices.length, 1);
-  assert.equal(h.notices[0].kind, 'success');
-  assert.deepEqual(h.notices[0].addresses, ['ok@x.example']);
+  assert.deepEqual(h.notices.map((n) => n.kind), ['failure', 'success']);
+  assert.deepEqual(h.notices[0].addresses, ['c@x.example'], 'NOTIFY=NEVER and NOTIFY=DELAY are not listed');
+  assert.deepEqual(h.notices[1].addresses, ['ok@x.example']);
+  assert.ok(h.records.some((r) => r.queueId === m.queueId && r.noticed?.join() === '0,1,2'), 'all three are marked, listed or not');
 });
 
 test('NOTIFY=SUCCESS gets a success notice for the delivered recipients', async (t) => {
@@ -94,12 +146,14 @@ test('expiry: deferred recipients past maximal_queue_lifetime are expired and re
   assert.deepEqual(expired.map((o) => o.index).sort(), [0, 2]);
   assert.ok(expired.every((o) => o.dsn === '4.4.1' && o.reason === 'connection timed out'));
   assert.deepEqual([0, 1, 2].map((i) => h.state(m.queueId, i)), ['expired', 'delivered', 'expired']);
-  // The journal makes the failure notice as it records the expiry; the scheduler asks for none.
-  assert.equal(h.notices.length, 0);
+  assert.equal(h.notices.length, 1);
+  assert.equal(h.notices[0].kind, 'failure');
+  assert.deepEqual(h.notices[0].addresses, ['slow@x.example'], 'NOTIFY=NEVER is not listed');
   assert.equal(logged(`${m.queueId}: from=<sender@example.org>, status=expired, returned to sender`).length, 1);
-  // The expiry is the last thing recorded for the message: it ends the pass.
-  const lastRecord = h.records.filter((r) => r.queueId === m.queueId).at(-1)!;
-  assert.ok(lastRecord.outcomes.every((o) => o.state === 'expired'));
+  // The expiry, then the mark of the notice, are the last things recorded for the message.
+  const [expiry, mark] = h.records.filter((r) => r.queueId === m.queueId).slice(-2);
+  assert.ok(expiry.outcomes.length > 0 && expiry.outcomes.every((o) => o.state === 'expired'));
+  assert.deepEqual(mark.noticed, [0, 2]);
 });
 
 test('bounce_queue_lifetime applies to the null sender only', async (t) => {

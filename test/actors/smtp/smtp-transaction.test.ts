@@ -96,6 +96,10 @@ describe('smtp agent: replies per recipient', () => {
     ]);
     assert.equal(res.outcomes[1].reason, `host ${peer} said: 550 5.1.1 <gone@example.com>: Recipient address rejected (in reply to RCPT TO command)`);
     assert.equal(res.outcomes[2].reason, `host ${peer} said: 450 4.2.1 <busy@example.com>: Mailbox busy (in reply to RCPT TO command)`);
+    // The reply and the command travel as fields beside the logged reason.
+    assert.deepEqual([res.outcomes[1].reply, res.outcomes[1].command], ['550 5.1.1 <gone@example.com>: Recipient address rejected', 'RCPT TO']);
+    assert.equal(res.outcomes[0].command, 'end of DATA');
+    assert.match(res.outcomes[0].reply ?? '', /^250 /);
     assert.equal(s.messages.length, 1, 'one transaction');
     assert.deepEqual(s.messages[0].rcptTo, ['ok@example.com', 'ok2@example.com']);
   });
@@ -115,6 +119,8 @@ describe('smtp agent: replies per recipient', () => {
       assert.equal(o.state, 'bounced');
       assert.equal(o.dsn, '5.7.1');
       assert.equal(o.reason, 'host 127.0.0.1[127.0.0.1] said: 554 5.7.1 Message rejected as spam (in reply to end of DATA command)');
+      assert.equal(o.reply, '554 5.7.1 Message rejected as spam');
+      assert.equal(o.command, 'end of DATA');
     }
   });
 
@@ -124,6 +130,8 @@ describe('smtp agent: replies per recipient', () => {
     for (const o of res.outcomes) {
       assert.equal(o.state, 'deferred');
       assert.match(o.reason, /said: 451 .*try later \(in reply to MAIL FROM command\)$/);
+      assert.equal(o.command, 'MAIL FROM');
+      assert.match(o.reply ?? '', /^451 /);
     }
   });
 

@@ -11,7 +11,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MemoryAnvil } from '../../../src/actors/smtpd/smtpd-anvil.js';
-import { saslAddUser } from '../../../src/actors/smtpd/smtpd-sasl.js';
+import { saslAddUser } from '../../../src/global/sasl-passwd.js';
 import { ehloSession, logLines, RawClient, startSmtpd, until } from './smtpd-test-kit.js';
 
 const STRANGER = { mynetworks: '192.0.2.0/24' };

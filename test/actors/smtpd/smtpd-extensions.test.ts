@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import { makeTestCert } from '../../helpers/tls-cert.js';
-import { saslAddUser } from '../../../src/actors/smtpd/smtpd-sasl.js';
+import { saslAddUser } from '../../../src/global/sasl-passwd.js';
 import { ehloSession, logLines, RawClient, sendMail, startSmtpd, starttls, until } from './smtpd-test-kit.js';
 
 const cert = makeTestCert('localhost');

@@ -426,3 +426,33 @@ test('reject_unlisted_recipient with a recipient map that cannot answer: 451 4.3
     },
   );
 });
+
+test("each refusal carries its restriction's reason code, whatever its reply text says", async () => {
+  const { SmtpdPolicy } = await import('../../../src/actors/smtpd/smtpd-policy.js');
+  const { readSmtpdSettings } = await import('../../../src/actors/smtpd/smtpd-settings.js');
+  const { SmtpdDns } = await import('../../../src/actors/smtpd/smtpd-dns.js');
+  const { MainConfig } = await import('../../../src/config/main-config.js');
+  const { Logger } = await import('../../../src/util/log.js');
+  const dir = tableDir({ access: 'liar@mx.test.example REJECT Relay access denied, User unknown\n' });
+  const config = new MainConfig({
+    myhostname: 'mx.test.example',
+    mydestination: 'mx.test.example',
+    mynetworks: '192.0.2.0/24',
+    smtpd_sender_restrictions: 'reject_non_fqdn_sender',
+    smtpd_recipient_restrictions: `check_recipient_access texthash:${join(dir, 'access')}, nonsense_restriction`,
+    smtpd_relay_restrictions: 'permit_mynetworks, reject_unauth_destination',
+  }, dir);
+  const s = readSmtpdSettings(config);
+  const policy = new SmtpdPolicy(s, dir, new SmtpdDns(s.dnsServers), new Logger('smtpd', 'test'));
+  const ctx = { clientName: 'client.example', clientAddr: '198.51.100.1', helo: 'client.example', sender: 's@test.example' };
+  const relay = await policy.checkRecipient({ ...ctx, recipient: 'u@elsewhere.example' });
+  assert.equal(relay.reason, 'relay_access_denied');
+  const access = await policy.checkRecipient({ ...ctx, recipient: 'liar@mx.test.example' });
+  assert.match(access.reject!.text, /Relay access denied, User unknown/);
+  assert.equal(access.reason, 'recipient_rejected', 'the access table refused, not relay control');
+  assert.equal((await policy.checkRecipient({ ...ctx, sender: 'bare', recipient: 'u@mx.test.example' })).reason, 'non_fqdn');
+  assert.equal((await policy.checkRecipient({ ...ctx, recipient: 'other@mx.test.example' })).reason, 'config_error');
+  const ok = await policy.checkData({ ...ctx, recipient: undefined });
+  assert.equal(ok.reject, undefined);
+  assert.equal(ok.reason, undefined);
+});

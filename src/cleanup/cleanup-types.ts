@@ -1,0 +1,40 @@
+/**
+ * cleanup-types: what cleanup takes in and hands back. The caller (smtpd,
+ * pickup, bounce) assigns the queue id; cleanup never throws for bad input,
+ * it answers with a reject or discard result instead.
+ */
+import type { ClientInfo, NewMessage, RecipientSpec } from '../store/store-types.js';
+
+/** One message as received, before cleanup. */
+export interface CleanupInput {
+  queueId: string;
+  /** Milliseconds since the epoch. */
+  arrivalTime: number;
+  sender: string;
+  recipients: RecipientSpec[];
+  client: ClientInfo;
+  /** As received: headers + body, CRLF (bare LF is normalised), already un-dot-stuffed. */
+  content: Uint8Array;
+  envid?: string;
+  ret?: 'FULL' | 'HDRS';
+  smtputf8?: boolean;
+  bodyType?: '7BIT' | '8BITMIME' | 'BINARYMIME';
+  /** sendmail/pickup submission: add missing From/Date/Message-ID; Received "from userid N". */
+  local: boolean;
+  /** For local submissions, the submitting user id (defaults to this process's). */
+  userid?: number;
+  heloName?: string;
+  /** e.g. "(using TLSv1.3 with cipher TLS_AES_256_GCM_SHA384 (256/256 bits))". */
+  tlsInfo?: string;
+  /** The AUTH user the Received header names, "(Authenticated sender: user)" (smtpd_sasl_authenticated_header). */
+  authenticatedSender?: string;
+}
+
+/** Queue the message, drop it silently, or refuse it ("5.7.1 text"; "4.x.x" is temporary). */
+export type CleanupResult =
+  | { action: 'queue'; message: NewMessage; messageId?: string }
+  | { action: 'discard'; reason: string }
+  | { action: 'reject'; reason: string };
+
+/** The rewrite service cleanup calls (trivial-rewrite's rewrite). */
+export type RewriteFn = (address: string, role: 'sender' | 'recipient') => Promise<{ addresses: string[]; error?: string }>;

@@ -1,0 +1,418 @@
+/**
+ * cleanup: Postfix's cleanup(8) as a library, inline on the hot path.
+ * process() normalises line ends, splits header from body (no MIME parse),
+ * runs header_checks inline and body_checks / mime_header_checks in a lazily
+ * started piscina pool, rewrites the envelope through trivial-rewrite,
+ * prepends Received and (for local submissions or
+ * local_header_rewrite_clients) the missing From/Date/Message-ID, and
+ * returns the message for the store. The body and the kept header bytes are
+ * passed through unchanged, except where a check's IGNORE, PREPEND or
+ * REPLACE asks for a change. REDIRECT replaces every recipient with its
+ * address (the last one wins); BCC adds one; either address goes through
+ * the same rewriting as an envelope recipient, without DSN fields.
+ *
+ * A message whose header holds hopcount_limit Received: headers or more is
+ * refused ("5.4.6 Error: too many hops"): it is in a mail loop.
+ *
+ * Content checks cannot stall the thread: patterns run on RE2 in linear
+ * time, header_checks patterns that need the backtracking engine share a
+ * time budget per message (HEADER_CHECKS_BUDGET_MS), the body walk has a
+ * deadline (body_checks_time_limit) after which its thread is replaced, and
+ * multipart nesting stops at mime_nesting_limit ("5.6.0 MIME nesting
+ * exceeds safety limit" when header checks are in use, as Postfix). A check
+ * whose table cannot answer defers the message, logged as Postfix does
+ * ("map lookup problem -- message not accepted, try again later").
+ *
+ * Never throws for a message: refusals are { action: 'reject', reason }
+ * ("5.7.1 ..." permanent; "4.x.x ..." temporary, e.g. "4.6.0 Alias
+ * expansion error" or a failing table), drops are { action: 'discard' }.
+ * Opening a table that does not exist throws from the constructor, so a bad
+ * configuration shows at start. close() stops the body-check pool.
+ */
+import { hostname } from 'node:os';
+import type { MainConfig } from '../config/main-config.js';
+import { openTableList, TableLookupError } from '../config/lookup-table.js';
+import { withMatchBudget } from '../config/table-budget.js';
+import { withParameterDefaults } from '../config/parameter-defaults.js';
+import type { Logger } from '../util/log.js';
+import type { NewMessage } from '../store/store-types.js';
+import { actionLogText, ContentCheckError, isHeaderText, isMailAddress, mimeErrorLogText, rejectReason, type CheckEvent, type CheckMap } from './cleanup-actions.js';
+import { rewriteEnvelope, type EnvelopeResult } from './cleanup-addresses.js';
+import { BodyCheckPool } from './cleanup-body-pool.js';
+import { headerValue, normalizeLineEnds, splitMessage, type HeaderField } from './cleanup-content.js';
+import { assemble, isEmpty, noEdits, outputHeaders, type ContentEdits } from './cleanup-edits.js';
+import { gmtStamp, mailDate } from '../global/mail-date.js';
+import { runHeaderChecks, type PrimaryHeaderTables } from './cleanup-header-checks.js';
+import { receivedHeader } from './cleanup-received.js';
+import { HeaderRewriteClients } from './cleanup-rewrite-clients.js';
+import type { CleanupInput, CleanupResult, RewriteFn } from './cleanup-types.js';
+import type { RecipientSpec } from '../store/store-types.js';
+
+export type { CleanupInput, CleanupResult, RewriteFn } from './cleanup-types.js';
+
+/**
+ * The time one message's header_checks and mime_header_checks may spend in
+ * patterns that need the backtracking engine, all headers together; they
+ * run inline, on the thread that serves the SMTP sessions.
+ */
+export const HEADER_CHECKS_BUDGET_MS = 1000;
+
+/** Postfix's text for a multipart structure deeper than mime_nesting_limit. */
+const NESTING_ERROR = 'MIME nesting exceeds safety limit';
+
+export interface CleanupOptions {
+  config: MainConfig;
+  log: Logger;
+  instance: number;
+  rewrite: RewriteFn;
+}
+
+/** The outcome of all checks on one message. */
+interface Verdict {
+  hold: boolean;
+  reject?: string;
+  discard?: string;
+  /** REDIRECT: the one recipient that replaces all others. */
+  redirect?: string;
+  /** BCC: recipients to add, in the order they fired. */
+  bcc?: string[];
+  /** Made on the first edit only, so a message without one allocates nothing. */
+  edits?: ContentEdits;
+}
+
+export class Cleanup {
+  private readonly config: MainConfig;
+  private readonly log: Logger;
+  private readonly rewrite: RewriteFn;
+  private readonly myhostname: string;
+  private readonly headerSizeLimit: number;
+  private readonly hopcountLimit: number;
+  private readonly bodySizeLimit: number;
+  private readonly bodyTimeLimitMs: number;
+  private readonly nestingLimit: number;
+  /** Postfix reports MIME nesting errors only when header checks of some kind are in use. */
+  private readonly reportNesting: boolean;
+  private readonly headerTables: PrimaryHeaderTables;
+  private readonly bodyChecks: string;
+  private readonly mimeHeaderChecks: string;
+  private readonly nestedHeaderChecks: string;
+  private readonly lineLength: number;
+  private readonly rewriteClients: HeaderRewriteClients;
+  private readonly pool: BodyCheckPool;
+  private readonly userid: number;
+
+  constructor(opts: CleanupOptions) {
+    const c = opts.config;
+    this.config = c;
+    this.log = opts.log;
+    this.rewrite = opts.rewrite;
+    this.myhostname = (c.has('myhostname') && c.get('myhostname').trim()) || hostname();
+    // The table's defaults (mime_header_checks = $header_checks) for a partial record too.
+    const checks = withParameterDefaults(c, [
+      'header_checks', 'mime_header_checks', 'nested_header_checks', 'body_checks', 'header_size_limit', 'body_checks_size_limit',
+      'hopcount_limit', 'line_length_limit', 'body_checks_time_limit', 'mime_nesting_limit',
+    ]);
+    this.headerSizeLimit = checks.int('header_size_limit');
+    this.hopcountLimit = checks.int('hopcount_limit');
+    this.bodySizeLimit = checks.int('body_checks_size_limit');
+    this.bodyTimeLimitMs = checks.time('body_checks_time_limit') * 1000;
+    this.nestingLimit = checks.int('mime_nesting_limit');
+    const headerChecks = checks.get('header_checks').trim();
+    this.bodyChecks = checks.get('body_checks').trim();
+    this.mimeHeaderChecks = checks.get('mime_header_checks').trim();
+    this.nestedHeaderChecks = checks.get('nested_header_checks').trim();
+    this.lineLength = checks.int('line_length_limit');
+    this.reportNesting = Boolean(headerChecks || this.mimeHeaderChecks || this.nestedHeaderChecks);
+    // Opened here so a missing table is a start-up error, not a per-message one.
+    this.headerTables = {
+      header: headerChecks ? openTableList(headerChecks, c.dir) : undefined,
+      mime: this.mimeHeaderChecks ? openTableList(this.mimeHeaderChecks, c.dir) : undefined,
+    };
+    if (this.bodyChecks) openTableList(this.bodyChecks, c.dir);
+    if (this.nestedHeaderChecks) openTableList(this.nestedHeaderChecks, c.dir);
+    this.rewriteClients = new HeaderRewriteClients(c);
+    this.pool = new BodyCheckPool();
+    this.userid = typeof process.getuid === 'function' ? process.getuid() : 0;
+  }
+
+  /** Cleans one message; see the file comment for the outcomes. */
+  async process(input: CleanupInput): Promise<CleanupResult> {
+    const buf = normalizeLineEnds(input.content);
+    const split = splitMessage(buf, this.headerSizeLimit);
+    if (this.hopcountLimit > 0 && countReceived(split.headers) >= this.hopcountLimit) {
+      this.log.warning(`${input.queueId}: message rejected: hopcount exceeded`);
+      return { action: 'reject', reason: '5.4.6 Error: too many hops' };
+    }
+    const envelope = rewriteEnvelope(this.rewrite, input.sender, input.recipients);
+
+    const verdict: Verdict = { hold: false };
+    const at: { map?: CheckMap } = {};
+    try {
+      const tables = this.headerTables;
+      if (tables.header || tables.mime) {
+        const run = (): ReturnType<typeof runHeaderChecks> => runHeaderChecks(tables, buf, split.headers, at);
+        const r = tables.header?.backtracking || tables.mime?.backtracking ? withMatchBudget(HEADER_CHECKS_BUDGET_MS, run) : run();
+        if (r.ignored.size > 0) editsOf(verdict).ignored = r.ignored;
+        this.judge(r.events, input, verdict);
+      }
+      if (!verdict.reject && !verdict.discard && this.needsBodyWalk(buf, split.headers)) {
+        await this.bodyWalk(buf, split.bodyStart, split.headers, input, verdict);
+      }
+    } catch (err) {
+      this.lookupProblem(input, err instanceof ContentCheckError ? err.map : err instanceof TableLookupError ? at.map : undefined, err as Error, verdict);
+    }
+
+    let env = await envelope;
+    if (!verdict.reject && verdict.discard === undefined && (verdict.redirect !== undefined || verdict.bcc)) {
+      env = await this.redirectEnvelope(input, verdict);
+    }
+    if (verdict.reject) return { action: 'reject', reason: verdict.reject };
+    if (verdict.discard !== undefined) return { action: 'discard', reason: verdict.discard };
+    if ('error' in env) {
+      this.log.warning(`${input.queueId}: address rewriting for <${env.address}> failed: ${env.error}`);
+      return { action: 'reject', reason: env.error };
+    }
+
+    const edits = verdict.edits && !isEmpty(verdict.edits) ? verdict.edits : undefined;
+    const { added, messageId } = this.missingHeaders(buf, split.headers, edits, input, env.sender);
+    this.log.queue(input.queueId, `message-id=${messageId ?? '<>'}`);
+    const top = receivedHeader(input, this.myhostname, this.userid) + added;
+    const content = assemble(buf, split.headers, split.headerEnd, split.bodyStart, Buffer.from(top, 'utf8'), edits);
+    const message: NewMessage = {
+      queueId: input.queueId,
+      arrivalTime: input.arrivalTime,
+      sender: env.sender,
+      recipients: env.recipients,
+      client: input.client,
+      headerLength: content.headerLength,
+      content: content.bytes,
+    };
+    if (verdict.hold) message.hold = true;
+    if (input.envid !== undefined) message.envid = input.envid;
+    if (input.ret !== undefined) message.ret = input.ret;
+    if (input.smtputf8 !== undefined) message.smtputf8 = input.smtputf8;
+    if (input.bodyType !== undefined) message.bodyType = input.bodyType;
+    return messageId === undefined ? { action: 'queue', message } : { action: 'queue', message, messageId };
+  }
+
+  /** Stops the body-check pool, if it was started. */
+  close(): Promise<void> {
+    return this.pool.close();
+  }
+
+  /**
+   * A check that could not finish defers the message, logged as Postfix's
+   * cleanup does: the table's own complaint first, then "QUEUEID: MAP map
+   * lookup problem -- message not accepted, try again later".
+   */
+  private lookupProblem(input: CleanupInput, map: CheckMap | undefined, err: Error, verdict: Verdict): void {
+    this.log.warning(err.message);
+    const what = map ? `${map} map lookup problem` : `content check failed`;
+    this.log.warning(`${input.queueId}: ${what} -- message not accepted, try again later`);
+    verdict.reject = `4.3.0 ${what}`;
+  }
+
+  /** Logs each fired check and folds it into the verdict. */
+  private judge(events: CheckEvent[], input: CleanupInput, verdict: Verdict): void {
+    for (const e of events) {
+      switch (e.verb) {
+        case 'REJECT': {
+          const reason = rejectReason(e.text);
+          this.log.queue(input.queueId, actionLogText('reject', e, input, reason));
+          verdict.reject ??= reason;
+          return;
+        }
+        case 'DISCARD':
+          this.log.queue(input.queueId, actionLogText('discard', e, input, e.text));
+          verdict.discard ??= e.text || 'discarded by content check';
+          return;
+        case 'HOLD':
+          this.log.queue(input.queueId, actionLogText('hold', e, input, e.text));
+          verdict.hold = true;
+          break;
+        case 'WARN':
+          this.log.queue(input.queueId, actionLogText('warning', e, input, e.text));
+          break;
+        case 'INFO':
+          this.log.queue(input.queueId, actionLogText('info', e, input, e.text));
+          break;
+        case 'REDIRECT':
+        case 'BCC': {
+          const redirect = e.verb === 'REDIRECT';
+          if (!isMailAddress(e.text)) {
+            this.log.warning(`bad ${redirect ? 'REDIRECT target' : 'BCC address'} "${e.text}" in ${e.map} map -- need "user@domain"`);
+            break;
+          }
+          this.log.queue(input.queueId, actionLogText(redirect ? 'redirect' : 'bcc', e, input, e.text));
+          if (redirect) verdict.redirect = e.text;
+          else (verdict.bcc ??= []).push(e.text);
+          break;
+        }
+        case 'IGNORE':
+          // Primary headers are dropped by runHeaderChecks; these are MIME part headers and body lines, deleted as Postfix does.
+          if (e.start !== undefined && e.end !== undefined) editsOf(verdict).body.push({ start: e.start, end: e.end, replace: true });
+          break;
+        case 'PREPEND':
+          this.prepend(e, input, verdict);
+          break;
+        case 'REPLACE':
+          if (e.where === 'header') {
+            this.replace(e, input, verdict);
+            break;
+          }
+          this.log.warning(`${input.queueId}: unsupported content check action: REPLACE ${e.text}`);
+          break;
+        default:
+          this.log.warning(`${input.queueId}: unsupported content check action: ${e.text}`);
+      }
+    }
+  }
+
+  /** PREPEND: a header line before the matched header, or a line before the matched body line. */
+  private prepend(e: CheckEvent, input: CleanupInput, verdict: Verdict): void {
+    if (!e.text) {
+      this.log.warning(`PREPEND action without text in ${e.map} map`);
+      return;
+    }
+    if (e.where === 'header' && !isHeaderText(e.text)) {
+      this.log.warning(`bad PREPEND header text "${e.text}" in ${e.map} map -- need "headername: headervalue"`);
+      return;
+    }
+    this.log.queue(input.queueId, actionLogText('prepend', e, input, e.text));
+    const edits = editsOf(verdict);
+    if (e.index !== undefined) {
+      const list = edits.prepend.get(e.index);
+      if (list) list.push(e.text);
+      else edits.prepend.set(e.index, [e.text]);
+    } else if (e.start !== undefined && e.end !== undefined) {
+      edits.body.push({ start: e.start, end: e.end, text: e.text, replace: false });
+    }
+  }
+
+  /** REPLACE: the matched header (primary or MIME part) gives way to the text. */
+  private replace(e: CheckEvent, input: CleanupInput, verdict: Verdict): void {
+    if (!e.text) {
+      this.log.warning(`REPLACE action without text in ${e.map} map`);
+      return;
+    }
+    if (!isHeaderText(e.text)) {
+      this.log.warning(`bad REPLACE header text "${e.text}" in ${e.map} map -- need "headername: headervalue"`);
+      return;
+    }
+    this.log.queue(input.queueId, actionLogText('replace', e, input, e.text));
+    const edits = editsOf(verdict);
+    if (e.index !== undefined) edits.replace.set(e.index, e.text);
+    else if (e.start !== undefined && e.end !== undefined) edits.body.push({ start: e.start, end: e.end, text: e.text, replace: true });
+  }
+
+  /**
+   * The envelope again, with REDIRECT's one recipient instead of all
+   * others, or the BCC recipients after the given ones, so added addresses
+   * get the same canonical and virtual alias handling and duplicate filter.
+   * A REDIRECT also covers the BCC recipients, as Postfix's queue manager
+   * redirects every recipient of the message.
+   */
+  private redirectEnvelope(input: CleanupInput, verdict: Verdict): Promise<EnvelopeResult> {
+    const recipients: RecipientSpec[] =
+      verdict.redirect !== undefined
+        ? [{ address: verdict.redirect }]
+        : // Postfix adds a BCC address as if with NOTIFY=NONE: a failed copy must not reveal it to the sender.
+          [...input.recipients, ...(verdict.bcc ?? []).map((address): RecipientSpec => ({ address, notify: ['NEVER'] }))];
+    return rewriteEnvelope(this.rewrite, input.sender, recipients);
+  }
+
+  /**
+   * body_checks always need the walk; mime_header_checks, nested_header_checks,
+   * and the MIME nesting limit when it is reported, only when the message has
+   * MIME parts.
+   */
+  private needsBodyWalk(buf: Buffer, headers: HeaderField[]): boolean {
+    if (this.bodyChecks) return true;
+    if (!this.mimeHeaderChecks && !this.nestedHeaderChecks && !this.reportNesting) return false;
+    return /^\s*(multipart|message)\//i.test(contentTypeOf(buf, headers));
+  }
+
+  private async bodyWalk(buf: Buffer, bodyStart: number, headers: HeaderField[], input: CleanupInput, verdict: Verdict): Promise<void> {
+    const result = await this.pool.run(
+      {
+        content: buf,
+        bodyStart,
+        contentType: contentTypeOf(buf, headers),
+        bodyChecks: this.bodyChecks,
+        mimeHeaderChecks: this.mimeHeaderChecks,
+        nestedHeaderChecks: this.nestedHeaderChecks,
+        dir: this.config.dir,
+        bodySizeLimit: this.bodySizeLimit,
+        nestingLimit: this.nestingLimit,
+        reportNesting: this.reportNesting,
+        lineLength: this.lineLength,
+      },
+      this.bodyTimeLimitMs,
+    );
+    if ('timeout' in result) {
+      this.log.warning(`${input.queueId}: body_checks_time_limit (${this.bodyTimeLimitMs / 1000} s) exceeded -- message not accepted, try again later`);
+      verdict.reject = '4.3.0 body_checks_time_limit exceeded';
+      return;
+    }
+    if ('error' in result) throw result.map ? new ContentCheckError(result.map, result.error) : new Error(result.error);
+    this.judge(result.events, input, verdict);
+    if (result.nesting !== undefined && !verdict.reject && verdict.discard === undefined) {
+      this.log.queue(input.queueId, mimeErrorLogText(NESTING_ERROR, result.nesting, input));
+      verdict.reject = `5.6.0 ${NESTING_ERROR}`;
+    }
+  }
+
+  /** The From/Date/Message-ID headers to add, and the Message-ID value to log. */
+  private missingHeaders(
+    buf: Buffer,
+    headers: HeaderField[],
+    edits: ContentEdits | undefined,
+    input: CleanupInput,
+    sender: string,
+  ): { added: string; messageId?: string } {
+    let from = false;
+    let date = false;
+    let messageId: string | undefined;
+    if (!edits) {
+      for (const h of headers) {
+        if (h.name === 'from') from = true;
+        else if (h.name === 'date') date = true;
+        else if (h.name === 'message-id' && messageId === undefined) messageId = headerValue(buf, h);
+      }
+    } else {
+      // The headers as written decide: an IGNOREd Date is missing, a REPLACEd Message-ID is the one logged.
+      for (const h of outputHeaders(buf, headers, edits)) {
+        if (h.name === 'from') from = true;
+        else if (h.name === 'date') date = true;
+        else if (h.name === 'message-id' && messageId === undefined) messageId = h.value;
+      }
+    }
+    if (!this.rewriteClients.matches(input.client, input.local)) return { added: '', messageId };
+    let added = '';
+    if (messageId === undefined) {
+      messageId = `<${gmtStamp(input.arrivalTime)}.${input.queueId}@${this.myhostname}>`;
+      added += `Message-Id: ${messageId}\r\n`;
+    }
+    if (!date) added += `Date: ${mailDate(input.arrivalTime)}\r\n`;
+    if (!from) added += `From: ${sender || 'MAILER-DAEMON'}\r\n`;
+    return { added, messageId };
+  }
+}
+
+/** The verdict's edits, made on first use. */
+function editsOf(verdict: Verdict): ContentEdits {
+  return (verdict.edits ??= noEdits());
+}
+
+/** The primary Content-Type value, "" when absent. */
+function contentTypeOf(buf: Buffer, headers: HeaderField[]): string {
+  const h = headers.find((f) => f.name === 'content-type');
+  return h ? headerValue(buf, h) : '';
+}
+
+/** The Received: headers of the primary header (the hops the message has made). */
+function countReceived(headers: readonly HeaderField[]): number {
+  let n = 0;
+  for (const h of headers) if (h.name === 'received') n++;
+  return n;
+}
