@@ -229,7 +229,8 @@ async function rollBack(host: ReloadHost, old: SupervisorConfig, rp: ReloadPlan)
       // The old incarnation never stopped serving: end the new one and point the slot back.
       if (step.started && step.started.state !== 'exited') {
         step.started.expectedExit = true;
-        void step.started.worker.terminate();
+        // Waited for, so no call is routed to it once the reload has failed.
+        work.push(step.started.worker.terminate().then(() => undefined, () => undefined));
       }
       if (step.added) host.dropSlot(slot);
       else {
