@@ -10,10 +10,13 @@
  * without both markers is an error (ParametersDocError, code
  * ERR_NO_MARKERS), printed as one line, exit 1.
  */
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { PARAMETERS, type ParameterInfo } from './parameters.js';
+import { defaultReadmePath } from '../util/readme-path.js';
+
+export { defaultReadmePath };
 
 export const BEGIN_MARKER = '<!-- parameters:begin -->';
 export const END_MARKER = '<!-- parameters:end -->';
@@ -102,18 +105,6 @@ export function readmeParameterSection(readme: string): string {
 export function replaceParameterSection(readme: string, table: string = renderParameterTable()): string {
   const { start, end } = markerSpan(readme);
   return readme.slice(0, start) + '\n' + table + readme.slice(end);
-}
-
-/** The project's README.md: the nearest directory above this module holding package.json and README.md. */
-export function defaultReadmePath(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (;;) {
-    if (existsSync(join(dir, 'package.json')) && existsSync(join(dir, 'README.md'))) return join(dir, 'README.md');
-    const up = dirname(dir);
-    // Past the root: name the usual place, so the error names a path.
-    if (up === dir) return resolve(dirname(fileURLToPath(import.meta.url)), '../../../README.md');
-    dir = up;
-  }
 }
 
 /** The program: print, --write or --check. Returns the exit status. */

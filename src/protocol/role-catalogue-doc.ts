@@ -9,10 +9,11 @@
  * (default: the project's). A README without both markers is a one-line
  * error, exit 1.
  */
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ROLE_NAMES, roleEntry } from './role-catalogue.js';
+import { defaultReadmePath } from '../util/readme-path.js';
 
 export const ROLES_BEGIN = '<!-- roles:begin -->';
 export const ROLES_END = '<!-- roles:end -->';
@@ -37,20 +38,9 @@ export function readmeRoleSection(readme: string): string | undefined {
   return b < 0 || e < 0 ? undefined : readme.slice(b + ROLES_BEGIN.length, e).replace(/^\n/, '');
 }
 
-/** The project's README.md: the nearest directory above this module holding package.json and README.md. */
-export function readmePath(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (;;) {
-    if (existsSync(join(dir, 'package.json')) && existsSync(join(dir, 'README.md'))) return join(dir, 'README.md');
-    const up = dirname(dir);
-    if (up === dir) return resolve(dirname(fileURLToPath(import.meta.url)), '../../../README.md');
-    dir = up;
-  }
-}
-
 /** The program: print, or --write the README's section. Returns the exit status. */
 export function main(args: string[]): number {
-  const [mode, path = readmePath()] = args;
+  const [mode, path = defaultReadmePath()] = args;
   if (mode === undefined) {
     process.stdout.write(renderRoleTable());
     return 0;

@@ -7,13 +7,14 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { deliveryRoles, inlineRoles, masterCfPrograms, ROLE_NAMES, roleEntry } from '../../src/protocol/role-catalogue.js';
-import { readmePath, readmeRoleSection, renderRoleTable } from '../../src/protocol/role-catalogue-doc.js';
+import { readmeRoleSection, renderRoleTable } from '../../src/protocol/role-catalogue-doc.js';
+import { defaultReadmePath } from '../../src/util/readme-path.js';
 import { SUPPORTED_PROGRAMS } from '../../src/config/master-cf.js';
 import { defaultRegistry } from '../../src/supervisor/roles.js';
 
 test("README.md's role table is the generated one", () => {
   assert.equal(
-    readmeRoleSection(readFileSync(readmePath(), 'utf8')),
+    readmeRoleSection(readFileSync(defaultReadmePath(), 'utf8')),
     renderRoleTable(),
     'README.md role table is out of date: run `node dist/src/protocol/role-catalogue-doc.js --write` after `npm run build`',
   );
