@@ -22,10 +22,10 @@ import { parseSinkRule } from './sink-rules.js';
 import { runSource } from './smtp-source.js';
 
 export const BENCH_USAGE = [
-  'usage: postrider bench run [-m count] [-s sessions] [-l size] [-r recipients] [--unique] [--mode kept|per-connection|both]',
+  'usage: postrider bench run [-m count] [-s sessions] [-l size] [-r recipients] [--unique] [--rate MSG/S] [--mode kept|per-connection|both]',
   '                           [--mta direct,postrider] [--compare-name NAME --compare-start CMD [--compare-stop CMD]]',
   '                           [--rounds N] [--baseline NAME] [--stall SECONDS] [--json FILE] [--quiet]',
-  '       postrider bench source --port PORT [--host HOST] [-m count] [-s sessions] [-l size] [-r recipients] [--unique]',
+  '       postrider bench source --port PORT [--host HOST] [-m count] [-s sessions] [-l size] [-r recipients] [--unique] [--rate MSG/S]',
   '                           [--per-connection] [--from ADDR] [--to ADDR] [--starttls] [--json FILE]',
   '       postrider bench sink [--host HOST] [--port PORT] [--count N] [--store DIR] [--reply STAGE[@EVERY]:REPLY ...]',
   '                           [--tls-cert FILE --tls-key FILE]',
@@ -78,6 +78,7 @@ const COMMON = {
   l: { type: 'string', short: 'l' },
   r: { type: 'string', short: 'r' },
   unique: { type: 'boolean' },
+  rate: { type: 'string' },
   json: { type: 'string' },
 } as const;
 
@@ -137,6 +138,7 @@ async function runCommand(args: string[]): Promise<number> {
     size: values.l === undefined ? 1024 : parseSize(values.l),
     recipients: positive('-r', values.r, 1),
     uniqueRecipients: values.unique === true,
+    rate: values.rate === undefined ? undefined : positive('--rate', values.rate, 1),
     modes,
     mtas,
     rounds: positive('--rounds', values.rounds, 1),
@@ -177,6 +179,7 @@ async function sourceCommand(args: string[]): Promise<number> {
     recipients: positive('-r', values.r, 1),
     uniqueRecipients: values.unique === true,
     messagesPerConnection: values['per-connection'] ? 1 : 0,
+    rate: values.rate === undefined ? undefined : positive('--rate', values.rate, 1),
     from: values.from,
     to: values.to,
     starttls: values.starttls === true,

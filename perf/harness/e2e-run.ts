@@ -25,6 +25,8 @@ export interface RunOptions {
   size: number;
   recipients: number;
   uniqueRecipients: boolean;
+  /** Offered load in messages per second (open loop); absent: as fast as the MTA answers. */
+  rate?: number;
   modes: ConnectionMode[];
   mtas: MtaSpec[];
   rounds: number;
@@ -109,6 +111,7 @@ async function runCase(spec: MtaSpec, mode: ConnectionMode, round: number, opts:
       recipients: opts.recipients,
       uniqueRecipients: opts.uniqueRecipients,
       messagesPerConnection: mode === 'per-connection' ? 1 : 0,
+      rate: opts.rate,
       onProgress: opts.onProgress && ((p) => opts.onProgress?.(progressLine(label, p, sink.stats().messages, opts.count))),
     });
     const tAccepted = performance.now();

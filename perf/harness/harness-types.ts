@@ -42,6 +42,13 @@ export interface SourceOptions {
   onProgress?: (p: SourceProgress) => void;
   /** Give up on a reply after this long; default 60 s. */
   replyTimeoutMs?: number;
+  /**
+   * Offered load in messages per second over all sessions (open loop):
+   * message N is not started before N / rate seconds into the run, so the
+   * 250's latency is measured at a chosen load instead of at saturation.
+   * Absent: as fast as the server answers (closed loop).
+   */
+  rate?: number;
 }
 
 export interface SourceProgress {

@@ -151,6 +151,12 @@ export async function runSource(opts: SourceOptions): Promise<SourceResult> {
   // Indices handed back by a session that gave up while holding one; taken before new ones.
   const returned: number[] = [];
   const takeIndex = (): number | undefined => returned.pop() ?? (next < opts.count ? next++ : undefined);
+  // Open loop: message n is due n / rate seconds after the start.
+  const intervalMs = opts.rate ? 1000 / opts.rate : 0;
+  const due = async (n: number): Promise<void> => {
+    const wait = t0 + n * intervalMs - performance.now();
+    if (wait > 1) await new Promise((r) => setTimeout(r, wait));
+  };
 
   const session = async (): Promise<void> => {
     let failures = 0;
@@ -172,6 +178,7 @@ export async function runSource(opts: SourceOptions): Promise<SourceResult> {
     for (;;) {
       held ??= takeIndex();
       if (held === undefined) return;
+      if (intervalMs > 0) await due(held);
       let conn: SourceConnection;
       try {
         conn = await SourceConnection.open(opts.host, opts.port, timeoutMs);
@@ -193,6 +200,7 @@ export async function runSource(opts: SourceOptions): Promise<SourceResult> {
         const n = held ?? takeIndex();
         if (n === undefined) break;
         held = undefined;
+        if (intervalMs > 0) await due(n);
         onThis++;
         sent++;
         const token = `${runId}.${n}`;
@@ -230,6 +238,7 @@ function checkOptions(opts: SourceOptions): void {
   if (opts.recipients !== undefined) whole('recipients', opts.recipients, 1);
   if (opts.messagesPerConnection !== undefined) whole('messagesPerConnection', opts.messagesPerConnection, 0);
   if (opts.replyTimeoutMs !== undefined) whole('replyTimeoutMs', opts.replyTimeoutMs, 1);
+  if (opts.rate !== undefined) whole('rate', opts.rate, 1);
   for (const [name, v] of [['from', opts.from], ['to', opts.to], ['helo', opts.helo], ['runId', opts.runId]] as const) {
     if (v !== undefined && (/[\s<>]/.test(v) || v === '')) throw new SourceOptionsError(`smtp-source: ${name} "${v}" must be non-empty, without spaces or angle brackets`);
   }

@@ -111,6 +111,20 @@ describe('smtp-source against the bench sink', () => {
     eachTokenOnce(sink, 'per', 15);
   });
 
+  test('--rate paces the offered load: message N does not start before N / rate seconds', async () => {
+    sink.reset();
+    const r = await runSource({ host: sink.host, port: sink.port, count: 12, sessions: 4, size: 500, rate: 100, runId: 'paced' });
+    assert.deepEqual(r.errors, []);
+    assert.equal(r.accepted.length, 12);
+    for (const a of r.accepted) {
+      const n = Number(a.token.split('.')[1]);
+      // The MAIL of message n is sent at or after its slot (n * 10 ms), never before.
+      assert.ok(a.at - a.latencyMs >= n * 10 - 1, `message ${n} started at ${(a.at - a.latencyMs).toFixed(1)} ms`);
+    }
+    assert.ok(r.elapsedMs >= 110 - 1, 'the last of 12 messages at 100/s starts at 110 ms or later');
+    await assert.rejects(runSource({ host: sink.host, port: sink.port, count: 1, sessions: 1, size: 10, rate: 0 }), /rate must be a whole number/);
+  });
+
   test('several messages per connection, then a new connection for the rest', async () => {
     sink.reset();
     const r = await runSource({ host: sink.host, port: sink.port, count: 12, sessions: 1, size: 500, messagesPerConnection: 5 });
