@@ -7,7 +7,8 @@
  * 5 s), then prints the daemon's PSS and RSS (/proc/PID/smaps_rollup), its
  * OS thread count (/proc/PID/status) and the number of actor instances
  * `status --json` lists. Linux only; exits 1 when the daemon does not come
- * up. IDLE_CONFIG_DIR measures another configuration directory instead.
+ * up. IDLE_CONFIG_DIR measures another configuration directory instead;
+ * IDLE_NODE_ARGS passes options to node (V8 heap flags, say).
  */
 import { spawn } from 'node:child_process';
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -44,7 +45,8 @@ async function main(): Promise<number> {
     master = master.replace(m[0], `${m[1]}${await freePort()}${m[3]}`);
   }
   writeFileSync(join(conf, 'master.cf'), master);
-  const child = spawn(process.execPath, [CLI, '-c', conf, 'start-fg'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const nodeArgs = (process.env.IDLE_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  const child = spawn(process.execPath, [...nodeArgs, CLI, '-c', conf, 'start-fg'], { stdio: ['ignore', 'ignore', 'pipe'] });
   let err = '';
   child.stderr.on('data', (b: Buffer) => (err += b.toString()));
   try {

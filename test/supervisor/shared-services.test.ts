@@ -36,10 +36,16 @@ test('services of one role with the same settings share their instances', () => 
     'trace     unix  -       -       n       -       0       bounce',
     'error     unix  -       -       n       -       -       error',
     'retry     unix  -       -       n       -       -       error',
+    'smtp      unix  -       -       n       -       -       smtp',
+    'relay     unix  -       -       n       -       -       smtp',
+    '  -o syslog_name=postrider/$service_name',
   ]);
   assert.deepEqual(slots, [
     { key: 'bounce|unix:bounce|0', service: 'bounce', also: ['defer', 'trace'] },
     { key: 'error|unix:error|0', service: 'error', also: ['retry'] },
+    // "-" on 2 cores: one delivery thread per two cores
+    { key: 'smtp|unix:smtp|0', service: 'smtp', also: undefined },
+    { key: 'smtp|unix:relay|0', service: 'relay', also: undefined },
   ]);
 });
 
@@ -54,7 +60,7 @@ test('a shared service keeps every instance of the group: each serves all its se
   ]);
 });
 
-test('services whose -o values, process limits or $service_name-made values differ keep instances of their own', () => {
+test('services whose -o values, process limits or $service_name-made values differ keep instances of their own (4 cores: two smtp threads for "-")', () => {
   const slots = plan([
     'smtp      unix  -       -       n       -       -       smtp',
     'relay     unix  -       -       n       -       -       smtp',
@@ -65,7 +71,7 @@ test('services whose -o values, process limits or $service_name-made values diff
     '  -o syslog_name=postrider/$service_name',
     'defer     unix  -       -       n       -       1       bounce',
     '  -o syslog_name=postrider/$service_name',
-  ]);
+  ], 4);
   assert.equal(slots.filter((s) => s.also !== undefined).length, 0, JSON.stringify(slots));
   assert.deepEqual(slots.map((s) => s.key), [
     'smtp|unix:smtp|0', 'smtp|unix:smtp|1',
