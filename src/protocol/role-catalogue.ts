@@ -60,7 +60,7 @@ export interface RoleEntry {
   inlineIn?: readonly RoleName[];
   /** The compiled entry file, relative to src/; none for an inline role. */
   entry?: string;
-  /** Instances for a unix service with maxproc "-": one, or one per core (two at least). */
+  /** Instances for a unix service with maxproc "-": one, or scaled with the cores (one per two cores, at least one: supervisor/roles.ts). */
   instances?: 1 | 'cores';
   /** One instance whatever maxproc says; on reload the old one exits before the new one starts (it owns state). */
   singleton?: boolean;
@@ -72,6 +72,13 @@ export interface RoleEntry {
   keepOnReload?: boolean;
   /** Its inet services are listeners, each binding the address its service name gives. */
   listens?: boolean;
+  /**
+   * Off the path of every message (notices, the maildrop, the error and
+   * discard transports): its thread runs with a small young generation, so
+   * the isolate stays a few MiB smaller while it waits, at the price of more
+   * frequent minor collections when it does work.
+   */
+  rarelyBusy?: boolean;
 }
 
 const actor = (role: string): string => `actors/${role}/${role}-actor.js`;
@@ -89,12 +96,18 @@ export const ROLE_CATALOGUE = {
     job: 'header fixes, address rewriting, header and body checks, on the way into the queue',
   },
   journal: {
-    kind: 'daemon', postfix: '(queue files)', serves: 'journal', entry: actor('journal'), always: true, singleton: true, spare: true, keepOnReload: true,
+    // No warm spare: a restarted journal replays the queue, which takes far
+    // longer than the 100 ms a cold thread takes to load; the spare would save
+    // little and cost an isolate all the time. smtpd keeps its spare: while
+    // its thread is down its port refuses connections.
+    kind: 'daemon', postfix: '(queue files)', serves: 'journal', entry: actor('journal'), always: true, singleton: true, keepOnReload: true,
     calls: [], notifies: ['qmgr'],
     job: 'the one writer of the queue store: group-committed appends, outcomes, admin actions, listings',
   },
   qmgr: {
-    kind: 'daemon', postfix: 'qmgr', serves: 'qmgr', entry: actor('qmgr'), singleton: true, spare: true,
+    // No warm spare: a restart that takes 100 ms instead of 3 only delays
+    // deliveries by as much, and an idle spare costs a whole isolate.
+    kind: 'daemon', postfix: 'qmgr', serves: 'qmgr', entry: actor('qmgr'), singleton: true,
     calls: ['journal', 'trivial-rewrite', 'bounce'], callsTransports: true,
     job: 'the active queue: schedules deliveries per destination, retries, expiry, the notices at the end of each pass',
   },
@@ -104,19 +117,19 @@ export const ROLE_CATALOGUE = {
     job: 'canonical and virtual alias rewriting; address class, transport and nexthop',
   },
   bounce: {
-    kind: 'daemon', postfix: 'bounce', serves: 'bounce', entry: actor('bounce'),
+    kind: 'daemon', postfix: 'bounce', serves: 'bounce', entry: actor('bounce'), rarelyBusy: true,
     calls: ['journal', 'trivial-rewrite'],
     job: 'RFC 3464 failure, delay and success notices, queued through cleanup',
   },
   pickup: {
-    kind: 'daemon', postfix: 'pickup', serves: null, entry: actor('pickup'), singleton: true,
+    kind: 'daemon', postfix: 'pickup', serves: null, entry: actor('pickup'), rarelyBusy: true, singleton: true,
     calls: ['journal', 'trivial-rewrite'],
     job: 'takes what `postrider sendmail` left in the maildrop directory into the queue',
   },
   smtp: {
     kind: 'delivery', postfix: 'smtp', serves: 'delivery', entry: actor('smtp'),
     // one thread drives many SMTP sessions at once (it waits on the network),
-    // so a thread per core is enough; more only add start-up time and memory
+    // so a thread per two cores is enough; more only add start-up time and memory
     instances: 'cores',
     calls: [],
     job: 'SMTP client: MX lookup, relayhost, TLS, connection reuse',
@@ -127,12 +140,12 @@ export const ROLE_CATALOGUE = {
     job: 'Maildir delivery for virtual_mailbox_domains',
   },
   discard: {
-    kind: 'delivery', postfix: 'discard', serves: 'delivery', entry: actor('discard'),
+    kind: 'delivery', postfix: 'discard', serves: 'delivery', entry: actor('discard'), rarelyBusy: true,
     calls: [],
     job: 'reports every recipient delivered and drops the message',
   },
   error: {
-    kind: 'delivery', postfix: 'error', serves: 'delivery', entry: actor('error'),
+    kind: 'delivery', postfix: 'error', serves: 'delivery', entry: actor('error'), rarelyBusy: true,
     calls: [],
     job: 'refuses every recipient (or defers it, as `retry`) with the nexthop as the reason',
   },

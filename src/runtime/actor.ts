@@ -115,7 +115,7 @@ export function runActor<R extends ActorRole, H extends Handlers<Protocols[R]> &
   const groups = new Map<string, PeerSet>();
   /** Links by the service their peer runs (transport name), and each incarnation's service, for retire and down. */
   const services = new Map<string, PeerSet>();
-  const serviceOf = new Map<number, string>();
+  const serviceOf = new Map<number, string[]>();
   const inboundLinks = new Set<PeerLink>();
   const drainHooks: Array<(deadlineMs: number) => Promise<void> | void> = [];
   const shutdownHooks: Array<() => Promise<void> | void> = [];
@@ -258,22 +258,21 @@ export function runActor<R extends ActorRole, H extends Handlers<Protocols[R]> &
         else {
           group(msg.role).add(link);
           if (msg.service !== undefined) {
-            serviceOf.set(msg.uid, msg.service);
-            serviceGroup(msg.service).add(link);
+            const names = [msg.service, ...(msg.also ?? [])];
+            serviceOf.set(msg.uid, names);
+            for (const name of names) serviceGroup(name).add(link);
           }
         }
         break;
       }
       case 'peerRetire': {
         groups.get(msg.role)?.retire(msg.uid);
-        const svc = serviceOf.get(msg.uid);
-        if (svc !== undefined) services.get(svc)?.retire(msg.uid);
+        for (const svc of serviceOf.get(msg.uid) ?? []) services.get(svc)?.retire(msg.uid);
         break;
       }
       case 'peerDown': {
         groups.get(msg.role)?.down(msg.uid, msg.reason);
-        const svc = serviceOf.get(msg.uid);
-        if (svc !== undefined) services.get(svc)?.down(msg.uid, msg.reason);
+        for (const svc of serviceOf.get(msg.uid) ?? []) services.get(svc)?.down(msg.uid, msg.reason);
         serviceOf.delete(msg.uid);
         break;
       }

@@ -45,10 +45,12 @@ export type ToWorker =
   /**
    * A channel to one incarnation of a peer. service: the master.cf unix
    * service it runs (for a delivery agent, the transport it delivers);
+   * also: further services the same instance serves (services that differ
+   * in nothing but their name share their instances);
    * inboundOnly: answer requests that arrive on the port, but never route
    * calls to it (the peer is draining).
    */
-  | { ctl: 'wire'; role: string; instance: number; uid: number; port: MessagePort; service?: string; inboundOnly?: boolean }
+  | { ctl: 'wire'; role: string; instance: number; uid: number; port: MessagePort; service?: string; also?: string[]; inboundOnly?: boolean }
   | { ctl: 'peerRetire'; role: string; uid: number }
   | { ctl: 'peerDown'; role: string; uid: number; reason: string }
   | { ctl: 'ping'; seq: number }

@@ -5,6 +5,15 @@
  * maxproc instances (null: the role's default for the cores); an `always`
  * role runs even without a master.cf line. Services naming a program that no
  * role implements, and non-inet/unix types, are returned as skipped.
+ *
+ * Unix services of one role that differ in nothing but their name (same
+ * maxproc, flags, arguments and -o values: bounce, defer and trace; error
+ * and retry) share their instances: each instance serves all of them, and
+ * qmgr still routes each transport by its service name. A thread per
+ * service line would cost each one a V8 isolate (10-15 MiB) for no
+ * difference in behaviour. Services whose settings differ (smtp and relay
+ * with their own -o values) keep instances of their own, so every delivery
+ * runs with its own service's settings, as in Postfix.
  */
 import type { ResourceLimits } from 'node:worker_threads';
 import type { ConfigProblem, MasterService } from '../config/config-types.js';
@@ -61,6 +70,8 @@ export interface SlotPlan {
   key: string;
   role: string;
   service?: MasterService;
+  /** Further unix services of the role this instance serves too: they differ from `service` in their name alone. */
+  also?: MasterService[];
 }
 
 export interface Plan {
@@ -74,6 +85,8 @@ export function planSlots(config: SupervisorConfig, registry: RoleSpec[], cores:
   const slots: SlotPlan[] = [];
   const skipped: MasterService[] = [];
   const served = new Set<string>();
+  /** The slots of the first unix service with given settings, by role and settings. */
+  const sharing = new Map<string, SlotPlan[]>();
   for (const service of config.master) {
     const spec = specs.get(service.command);
     if (!spec || (service.type !== 'inet' && service.type !== 'unix')) {
@@ -84,9 +97,16 @@ export function planSlots(config: SupervisorConfig, registry: RoleSpec[], cores:
     if (service.type === 'inet' || spec.singleton) count = 1;
     else count = service.maxproc ?? Math.max(1, spec.defaultInstances(cores));
     served.add(spec.role);
-    for (let i = 0; i < count; i++) {
-      slots.push({ key: `${spec.role}|${service.type}:${service.name}|${i}`, role: spec.role, service });
+    const same = service.type === 'unix' && !spec.singleton ? `${spec.role}\0${count}\0${settingsOf(service)}` : undefined;
+    const first = same !== undefined ? sharing.get(same) : undefined;
+    if (first) {
+      for (const p of first) (p.also ??= []).push(service);
+      continue;
     }
+    const own: SlotPlan[] = [];
+    for (let i = 0; i < count; i++) own.push({ key: `${spec.role}|${service.type}:${service.name}|${i}`, role: spec.role, service });
+    if (same !== undefined) sharing.set(same, own);
+    slots.push(...own);
   }
   for (const spec of registry) {
     if (!spec.always || served.has(spec.role)) continue;
@@ -94,6 +114,17 @@ export function planSlots(config: SupervisorConfig, registry: RoleSpec[], cores:
     for (let i = 0; i < count; i++) slots.push({ key: `${spec.role}|-|${i}`, role: spec.role });
   }
   return { slots, skipped };
+}
+
+/**
+ * What a unix service runs with apart from its name: two services with the
+ * same text here behave alike. `service_name` is left out: every service
+ * has its own, and no role reads it (a -o value built from $service_name is
+ * already expanded into the value that differs).
+ */
+function settingsOf(s: MasterService): string {
+  const overrides = Object.entries(s.overrides).filter(([k]) => k !== 'service_name').sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  return JSON.stringify([s.private, s.unpriv, s.chroot, s.wakeup, s.args, overrides]);
 }
 
 /**
@@ -122,6 +153,11 @@ export function inlineOverridesOf(config: SupervisorConfig, roles: readonly stri
 /** The service name a peer's wire message carries: its unix service (a transport, for a delivery agent). */
 export function wiredService(service: MasterService | undefined): string | undefined {
   return service?.type === 'unix' ? service.name : undefined;
+}
+
+/** The further unix services a shared instance serves (SlotPlan.also), for its wire messages; undefined when none. */
+export function wiredAlso(also: readonly MasterService[] | undefined): string[] | undefined {
+  return also && also.length > 0 ? also.map((s) => s.name) : undefined;
 }
 
 /** True when the role sends to `role` (calls or notifies it). */

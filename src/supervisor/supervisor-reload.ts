@@ -75,7 +75,7 @@ interface Step {
   /** The new listener address, when it must be test-bound first. */
   probe?: InetListen;
   /** Set once the step has changed something: what to put back on failure. */
-  before?: { service?: MasterService; current?: Incarnation };
+  before?: { service?: MasterService; also?: MasterService[]; current?: Incarnation };
   added?: boolean;
   started?: Incarnation;
 }
@@ -177,8 +177,9 @@ async function firstFailure(work: Promise<void>[]): Promise<string | undefined> 
 async function startAlongside(host: ReloadHost, step: Step): Promise<void> {
   let slot = step.slot;
   if (slot) {
-    step.before = { service: slot.service, current: slot.current };
+    step.before = { service: slot.service, also: slot.also, current: slot.current };
     slot.service = step.plan.service;
+    slot.also = step.plan.also;
   } else {
     slot = host.addSlot(step.plan);
     step.slot = slot;
@@ -191,9 +192,10 @@ async function startAlongside(host: ReloadHost, step: Step): Promise<void> {
 async function swap(host: ReloadHost, step: Step): Promise<void> {
   const slot = step.slot!;
   const old = slot.current;
-  step.before = { service: slot.service, current: old };
+  step.before = { service: slot.service, also: slot.also, current: old };
   if (old && old.state !== 'exited') await release(host, old, slot.service);
   slot.service = step.plan.service;
+  slot.also = step.plan.also;
   await startTrial(host, step, slot);
 }
 
@@ -235,6 +237,7 @@ async function rollBack(host: ReloadHost, old: SupervisorConfig, rp: ReloadPlan)
       if (step.added) host.dropSlot(slot);
       else {
         slot.service = step.before!.service;
+        slot.also = step.before!.also;
         slot.current = step.before!.current;
       }
       continue;
@@ -257,6 +260,7 @@ async function restore(host: ReloadHost, step: Step, slot: Slot): Promise<void> 
     }
   }
   slot.service = step.before!.service;
+  slot.also = step.before!.also;
   const back = host.launch(slot);
   // Not on trial: if the previous configuration cannot start either, that is a crash for the restart policy.
   await back.ready.promise.catch(() => undefined);
@@ -269,6 +273,7 @@ async function commit(host: ReloadHost, rp: ReloadPlan): Promise<void> {
     const slot = step.slot!;
     slot.key = step.plan.key;
     slot.service = step.plan.service;
+    slot.also = step.plan.also;
     const previous = step.before?.current;
     if (step.kind === 'alongside' && previous && previous.state !== 'exited') host.background(retire(host, previous));
     if (step.kind === 'keep' && slot.current && slot.current.state !== 'exited') kept.push(host.reconfigure(slot.current));

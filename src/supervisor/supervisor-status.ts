@@ -41,7 +41,7 @@ export async function supervisorStatus(view: StatusView): Promise<SupervisorStat
   for (const slot of view.slots) {
     if (slot.removed) continue;
     const inc = slot.current;
-    actors.push({
+    const entry: ActorStatus = {
       role: slot.role,
       kind: slot.spec.kind ?? 'daemon',
       instance: slot.instance,
@@ -51,7 +51,9 @@ export async function supervisorStatus(view: StatusView): Promise<SupervisorStat
       uptimeSeconds: inc ? Math.round((now - inc.startedAt) / 1000) : 0,
       state: inc && inc.state !== 'exited' ? inc.state : 'restarting',
       load: inc ? loadOf(inc, view.eluSeen) : 0,
-    });
+    };
+    if (slot.also?.length) entry.alsoServes = slot.also.map((s) => s.name);
+    actors.push(entry);
   }
   const out: SupervisorStatus = { pid: process.pid, ready: view.ready, uptimeSeconds: Math.round((now - view.startedAt) / 1000), actors };
   for (const [name, fn] of view.providers) {

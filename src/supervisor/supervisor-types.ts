@@ -53,6 +53,8 @@ export interface ActorStatus {
   kind: string;
   instance: number;
   service: string | null;
+  /** The further unix services this instance serves (services that differ only in their name share instances). */
+  alsoServes?: string[];
   threadId: number;
   restarts: number;
   uptimeSeconds: number;
@@ -78,6 +80,8 @@ export interface Slot {
   spec: RoleSpec;
   instance: number;
   service?: MasterService;
+  /** Further unix services this slot's instance serves (role-registry's SlotPlan.also). */
+  also?: MasterService[];
   restarts: number;
   current?: Incarnation;
   /** Resolved by the first ready of any incarnation; start() and reload() wait on it. */

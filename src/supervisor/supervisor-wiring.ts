@@ -13,7 +13,7 @@ import { MessageChannel } from 'node:worker_threads';
 import type { Logger } from '../util/log.js';
 import { SUPERVISOR_ROLE, type ToWorker } from '../runtime/control-messages.js';
 import { PeerLink, PeerSet } from '../runtime/peer.js';
-import { related, talksTo, wiredService } from './role-registry.js';
+import { related, talksTo, wiredAlso, wiredService } from './role-registry.js';
 import type { Incarnation } from './supervisor-types.js';
 import { postTo } from './supervisor-worker.js';
 
@@ -51,10 +51,10 @@ export class Wiring {
       if (draining && !talksTo(os.spec, slot.role)) continue;
       const { port1, port2 } = new MessageChannel();
       // Each side learns the other's service, so a caller can route by transport.
-      const wire: ToWorker = { ctl: 'wire', role: os.role, instance: os.instance, uid: other.uid, port: port1, service: wiredService(os.service) };
+      const wire: ToWorker = { ctl: 'wire', role: os.role, instance: os.instance, uid: other.uid, port: port1, service: wiredService(os.service), also: wiredAlso(os.also) };
       if (draining) wire.inboundOnly = true;
       postTo(inc, wire, this.log, [port1]);
-      postTo(other, { ctl: 'wire', role: slot.role, instance: slot.instance, uid: inc.uid, port: port2, service: wiredService(slot.service) }, this.log, [port2]);
+      postTo(other, { ctl: 'wire', role: slot.role, instance: slot.instance, uid: inc.uid, port: port2, service: wiredService(slot.service), also: wiredAlso(slot.also) }, this.log, [port2]);
     }
     const { port1, port2 } = new MessageChannel();
     postTo(inc, { ctl: 'wire', role: SUPERVISOR_ROLE, instance: 0, uid: 0, port: port1 }, this.log, [port1]);

@@ -382,7 +382,7 @@ export class Supervisor extends EventEmitter {
     const used = new Set(this.slots.filter((s) => s.role === p.role && !s.removed).map((s) => s.instance));
     let instance = 1;
     while (used.has(instance)) instance++;
-    const slot: Slot = { key: p.key, role: p.role, spec, instance, service: p.service, restarts: 0, firstReady: deferred(), removed: false };
+    const slot: Slot = { key: p.key, role: p.role, spec, instance, service: p.service, also: p.also, restarts: 0, firstReady: deferred(), removed: false };
     this.slots.push(slot);
     return slot;
   }

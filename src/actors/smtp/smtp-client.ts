@@ -24,6 +24,8 @@ export interface ClientError extends Error {
 /** nodemailer's internals that this file reaches, typed once here. */
 interface ClientInternals {
   _sendCommand(str: string, logStr?: string): void;
+  _createSendStream(callback: (...args: unknown[]) => void): NodeJS.ReadWriteStream;
+  _socket?: import('node:net').Socket;
   _onError(err: Error, type: string, data: string | false, command: string): void;
   _supportedExtensions: string[];
   _plaintextEhlo: string | false;
@@ -32,6 +34,7 @@ interface ClientInternals {
 }
 
 const baseSendCommand = (SMTPConnection.prototype as unknown as ClientInternals)._sendCommand;
+const baseCreateSendStream = (SMTPConnection.prototype as unknown as ClientInternals)._createSendStream;
 
 /** RFC 3461 xtext: "+", "=", controls, space and non-ASCII as "+HH". */
 export function encodeXtext(text: string): string {
@@ -118,6 +121,24 @@ export class SmtpClient extends SMTPConnection {
       }
     }
     baseSendCommand.call(this, str, logStr);
+  }
+
+  /**
+   * The message content hook: nodemailer writes the dot-stuffed content and
+   * then, a tick later, the final "." line, two system calls per message.
+   * The socket is corked until the event loop turns, so both leave in one
+   * writev (a large message still flows: the uncork comes whatever the
+   * socket's buffer holds, and a paused pipe resumes on the drain).
+   */
+  _createSendStream(callback: (...args: unknown[]) => void): NodeJS.ReadWriteStream {
+    const socket = (this as unknown as ClientInternals)._socket;
+    if (socket && !socket.destroyed) {
+      socket.cork();
+      setImmediate(() => {
+        if (socket.writableCorked > 0) socket.uncork();
+      });
+    }
+    return baseCreateSendStream.call(this, callback);
   }
 
   /** Opens the session: greeting, EHLO/HELO, STARTTLS as the options say. */
