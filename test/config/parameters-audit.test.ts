@@ -42,7 +42,7 @@ const EFFECT_TESTS: Record<string, [string, string]> = {
   myhostname: ['actors/smtp/smtp-session.test.ts', "smtp_helo_name is the name sent in EHLO; $myhostname by default"],
   mydomain: ['actors/trivial-rewrite/trivial-rewrite.test.ts', "append_dot_mydomain: yes turns user@host into user@host.$mydomain; no (the default) leaves it"],
   myorigin: ['actors/trivial-rewrite/trivial-rewrite.test.ts', "a bare user gets @myorigin unless append_at_myorigin = no; the null sender stays empty"],
-  mydestination: ['actors/trivial-rewrite/trivial-rewrite.test.ts', "resolve: local class for mydestination, bare users and [ip] of this host; \"local\" is not supported"],
+  mydestination: ['actors/trivial-rewrite/trivial-rewrite.test.ts', "resolve: local class for mydestination, bare users and [ip] of this host, to local_transport (local:$myhostname)"],
   relay_domains: ['actors/smtpd/smtpd-policy.test.ts', "reject_unauth_destination: 554 5.7.1, relay_domains (and their subdomains) allowed"],
   mynetworks: ['actors/smtpd/smtpd-policy.test.ts', "not an open relay: relaying refused to strangers, allowed to mynetworks and for our domains"],
   mynetworks_style: ['config/parameters.test.ts', "mynetworks_style: host trusts loopback; subnet the networks of every interface; class their class A/B/C networks"],
