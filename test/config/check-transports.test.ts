@@ -16,6 +16,7 @@ const MASTER = [
   'smtp      unix  -       -       n       -       -       smtp',
   'relay     unix  -       -       n       -       -       smtp',
   'error     unix  -       -       n       -       -       error',
+  'local     unix  -       n       n       -       -       local',
   '',
 ].join('\n');
 
@@ -45,7 +46,7 @@ test('a transport naming a service that is no delivery agent is an error', () =>
 });
 
 test('relay, virtual and local transports count only where their domains send mail', () => {
-  // No relay_domains and no virtual_mailbox_domains: nothing is routed there; local names the absent local(8).
+  // No relay_domains and no virtual_mailbox_domains: nothing is routed there.
   assert.deepEqual(problems('relay_transport = nowhere\nvirtual_transport = nowhere\n'), []);
   const p = problems('relay_domains = r.example\nrelay_transport = nowhere\nvirtual_mailbox_domains = v.example\nlocal_transport = lmtp:unix:/x\n');
   assert.equal(p.length, 3, p.join('\n'));

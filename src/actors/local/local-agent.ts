@@ -43,7 +43,7 @@ const LOCAL_PARAMETERS = [
   'allow_mail_to_commands', 'allow_mail_to_files', 'default_privs', 'command_time_limit', 'luser_relay',
   'owner_request_special', 'expand_owner_alias', 'deliver_lock_attempts', 'deliver_lock_delay', 'stale_lock_time',
   'prepend_delivered_header', 'require_home_directory', 'strict_mailbox_ownership', 'export_environment',
-  'recipient_delimiter', 'propagate_unmatched_extensions', 'myorigin', 'mydestination', 'soft_bounce',
+  'recipient_delimiter', 'propagate_unmatched_extensions', 'myorigin', 'mydestination', 'soft_bounce', 'mailbox_delivery_lock',
 ] as const;
 
 /** The deepest alias / .forward / :include: nesting before the recipient is bounced as a loop. */
@@ -134,6 +134,10 @@ export class LocalAgent {
       } catch (err) {
         failure = { to: '', state: 'deferred', dsn: '4.3.0', reason: `error reading queue file: ${(err as Error).message}` };
       }
+    }
+    // The dotlock is the one lock Node can take: a value without it is a configuration error (check says so too).
+    if (!failure && !splitList(this.config.get('mailbox_delivery_lock')).some((m) => m.toLowerCase() === 'dotlock')) {
+      failure = { to: '', state: 'deferred', dsn: '4.3.5', reason: 'mail system configuration error: mailbox_delivery_lock must name dotlock' };
     }
     const softBounce = this.config.bool('soft_bounce');
     for (const r of req.recipients) {

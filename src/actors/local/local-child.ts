@@ -102,15 +102,21 @@ function dotlock(path: string, job: LocalChildJob, mayFail: boolean): string | u
         throw new DeliveryFailure(true, '4.2.0', `unable to create lock file ${lock}: ${(err as Error).message}`);
       }
     }
+    let age: number | undefined;
     try {
-      if (Date.now() - lstatSync(lock).mtimeMs > job.staleLockMs) {
+      age = Date.now() - lstatSync(lock).mtimeMs;
+    } catch {
+      // Gone meanwhile: try again at once (it counts as an attempt, so this ends).
+    }
+    if (age !== undefined && age > job.staleLockMs) {
+      try {
         unlinkSync(lock);
         continue;
+      } catch {
+        // Not ours to remove (another user's, in a sticky directory): wait as for a live one.
       }
-    } catch {
-      // Gone meanwhile: try again at once.
-      continue;
     }
+    if (age === undefined && attempt < job.lockAttempts) continue;
     if (attempt >= job.lockAttempts) throw new DeliveryFailure(true, '4.2.0', `unable to lock for exclusive access: ${lock}: File exists`);
     sleep(job.lockDelayMs);
   }
