@@ -42,7 +42,7 @@ test('a custom transport with its own service passes; so do the stock names', ()
 
 test('a transport naming a service that is no delivery agent is an error', () => {
   const [p] = problems('default_transport = bounce\n');
-  assert.match(p, /^error 1 default_transport = bounce: transport bounce names the master\.cf service bounce, which runs bounce, not a delivery agent \(smtp, virtual, discard, error\)$/);
+  assert.match(p, /^error 1 default_transport = bounce: transport bounce names the master\.cf service bounce, which runs bounce, not a delivery agent \(smtp, virtual, local, discard, error\)$/);
 });
 
 test('relay, virtual and local transports count only where their domains send mail', () => {
