@@ -16,7 +16,7 @@ const CACHE_TTL_MS = 60_000;
 type RewriteAnswer = TrivialRewriteProtocol['rewrite']['rep'];
 
 /** The roles cleanup runs inside (the catalogue's inlineIn): each calls trivial-rewrite. */
-type CleanupHost = Extract<RoleName, 'smtpd' | 'pickup' | 'bounce'>;
+type CleanupHost = Extract<RoleName, 'smtpd' | 'pickup' | 'bounce' | 'local'>;
 
 export function cleanupForActor(ctx: ActorContext<CleanupHost>): Cleanup {
   const rewrite = ctx.peers('trivial-rewrite');

@@ -8,9 +8,9 @@
  * Resent- forms when present, added to the command line's), -i / -oi (a lone
  * "." does not end input), -f / -r sender ("<>" is the null sender),
  * -F full name, -N notify (DSN NOTIFY), -R full|hdrs, -V envid, -C config,
- * -bm (the default mode). Other Postfix options are accepted and ignored;
- * -bs, -bp, -bd, -bi, -bv and -q are refused (use the daemon and
- * `postrider queue`). Bare names are qualified with @$myorigin; the default
+ * -bm (the default mode); -bp (first) is mailq and -bi newaliases (main.ts).
+ * Other Postfix options are accepted and ignored; -bs, -bd, -bv and -q are
+ * refused (use the daemon's SMTP service and `postrider flush`). Bare names are qualified with @$myorigin; the default
  * sender is the login name. LF line ends become CRLF; a leading mbox
  * "From " line is dropped; Bcc: and Resent-Bcc: header lines are always
  * removed, so blind recipients stay blind.

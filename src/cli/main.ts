@@ -2,14 +2,15 @@
 /**
  * main: the `postrider` command. Global option -c DIR (default
  * $POSTRIDER_CONFIG, else ./etc); commands start-fg, start, stop, reload,
- * status [--json], check, config [-n] [-d] [name ...], sendmail and bench
- * (these two parse their own options). Every failure is one
+ * status [--json], check, config [-n] [-d] [name ...], newaliases, sendmail
+ * and bench (these two parse their own options). Invoked through a link
+ * named sendmail, mailq or newaliases it runs that command. Every failure is one
  * line "postrider: fatal: reason" on standard error and exit status 1.
  */
 import { realpathSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import { resolve } from 'node:path';
+import { basename, resolve } from 'node:path';
 import { printFatal, CliError } from './cli-error.js';
 
 /** What a command gets: the configuration directory, its own arguments and the parsed flags. */
@@ -40,6 +41,7 @@ const COMMANDS = new Map<string, Command>([
   ['logrotate', async ({ dir }) => (await import('./cli-queue.js')).logrotate(dir)],
   ['fault', async ({ dir, args }) => (await import('./cli-queue.js')).fault(dir, args)],
   ['saslpasswd', async ({ dir, args }) => (await import('./cli-saslpasswd.js')).saslpasswd(dir, args)],
+  ['newaliases', async ({ dir }) => (await import('./cli-newaliases.js')).newaliases(dir)],
 ]);
 
 function configDirOf(option: string | undefined): string {
@@ -68,6 +70,9 @@ function ownSyntaxArgs(argv: string[]): { command: string; dir: string; args: st
 }
 
 async function ownSyntaxCommand(command: string, dir: string, args: string[]): Promise<number> {
+  // sendmail -bp is mailq, -bi is newaliases, as in Postfix's sendmail.
+  if (command === 'sendmail' && args[0] === '-bp') return (await import('./cli-queue.js')).queue(dir, [], {});
+  if (command === 'sendmail' && args[0] === '-bi') return (await import('./cli-newaliases.js')).newaliases(dir);
   if (command === 'sendmail') return (await import('./cli-sendmail-command.js')).sendmailCommand(dir, args);
   return (await import('./cli-bench.js')).bench(args);
 }
@@ -127,8 +132,26 @@ function invokedAsProgram(): boolean {
   }
 }
 
+/**
+ * The command line a program name stands for: invoked through a link named
+ * sendmail, mailq or newaliases (as distributions install Postfix's), it is
+ * `postrider sendmail ARGS`, `postrider queue ARGS`, `postrider newaliases`.
+ */
+export function argvForProgramName(program: string, args: string[]): string[] {
+  switch (basename(program)) {
+    case 'sendmail':
+      return ['sendmail', ...args];
+    case 'mailq':
+      return ['queue', ...args];
+    case 'newaliases':
+      return ['newaliases', ...args];
+    default:
+      return args;
+  }
+}
+
 if (invokedAsProgram()) {
-  void main(process.argv.slice(2)).then((code) => {
+  void main(argvForProgramName(process.argv[1], process.argv.slice(2))).then((code) => {
     // start-fg has stopped its workers; nothing should keep the process, but never linger
     if (process.argv.includes('start-fg')) process.exit(code);
     process.exitCode = code;

@@ -19,6 +19,7 @@ import type { LoadedConfig } from './load-config.js';
 import { parameterInfo } from './parameters.js';
 import { parseIp } from './ip-address.js';
 import { isTableSpec, openTable, openTableList } from './lookup-table.js';
+import { openAliasTable, openAliasTableList } from './table-aliases.js';
 import { compileDomainList, compileHostList } from './access-lookup.js';
 import { checkEffects } from './check-effects.js';
 import { tlsVersionRange } from './tls-protocols.js';
@@ -42,6 +43,10 @@ const LIST_CHECKS: Record<string, (item: string) => boolean> = {
   relayhost: (item) => /^(\[[^\]\s]+\]|[A-Za-z0-9_.-]+)(:\d{1,5})?$/.test(item),
   inet_interfaces: (item) => ['all', 'loopback-only'].includes(item.toLowerCase()) || parseIp(item) !== null || /^[A-Za-z0-9.-]+$/.test(item),
   inet_protocols: (item) => ['all', 'ipv4', 'ipv6'].includes(item.toLowerCase()),
+  mailbox_delivery_lock: (item) => ['fcntl', 'flock', 'dotlock'].includes(item.toLowerCase()),
+  allow_mail_to_commands: (item) => ['alias', 'forward', 'include'].includes(item.toLowerCase()),
+  allow_mail_to_files: (item) => ['alias', 'forward', 'include'].includes(item.toLowerCase()),
+  prepend_delivered_header: (item) => ['command', 'file', 'forward'].includes(item.toLowerCase()),
   smtpd_sasl_security_options: (item) => SASL_SECURITY_OPTIONS.includes(item.toLowerCase()),
   smtpd_sasl_tls_security_options: (item) => SASL_SECURITY_OPTIONS.includes(item.toLowerCase()),
 };
@@ -59,8 +64,6 @@ const TLS_FILES: [string, string][] = [
 function checkValue(cfg: MainConfig, name: string): string | null {
   const info = parameterInfo(name);
   if (!info || info.effect !== 'effective') return null;
-  // local_recipient_maps is read only when local_transport names a transport other than local(8).
-  if (name === 'local_recipient_maps' && namesLocalDelivery(cfg.get('local_transport'))) return null;
   const v = cfg.get(name).trim();
   try {
     switch (info.kind) {
@@ -77,7 +80,12 @@ function checkValue(cfg: MainConfig, name: string): string | null {
         cfg.time(name, info.timeUnit ?? 's');
         break;
       case 'table-list':
-        openTableList(v, cfg.dir);
+        if (name === 'alias_maps' || name === 'alias_database') openAliasTableList(v, cfg.dir);
+        else if (name === 'local_recipient_maps') {
+          // Its tables that alias_maps names are alias files, read as local(8) and smtpd read them.
+          const aliases = splitList(cfg.get('alias_maps'));
+          for (const spec of splitList(v)) (aliases.includes(spec) ? openAliasTable : openTable)(spec, cfg.dir);
+        } else openTableList(v, cfg.dir);
         break;
       case 'host-list':
         compileHostList(splitList(v), cfg.dir);
@@ -107,16 +115,13 @@ function checkValue(cfg: MainConfig, name: string): string | null {
       return (e as Error).message;
     }
   }
+  // Node has no fcntl() or flock(): the dotlock is the lock the local agent takes.
+  if (name === 'mailbox_delivery_lock' && !splitList(v).some((m) => m.toLowerCase() === 'dotlock')) {
+    return `${name} = ${v}: must name dotlock (fcntl and flock locks cannot be taken from Node; the local agent takes the dotlock)`;
+  }
   const allowed = ENUMS[name];
   if (allowed && !allowed.includes(v.toLowerCase())) return `${name} = ${v}: expected one of ${allowed.filter(Boolean).join(', ')}`;
   return null;
-}
-
-/** True when a local_transport value names Postfix's local(8), which Postrider does not have. */
-export function namesLocalDelivery(localTransport: string): boolean {
-  const t = localTransport.trim();
-  const name = t.includes(':') ? t.slice(0, t.indexOf(':')) : t;
-  return name === '' || name === 'local';
 }
 
 /** smtpd_tls_wrappermode = yes needs a certificate: there is no plain text to fall back to. */

@@ -57,8 +57,6 @@ export function checkTransports(loaded: LoadedConfig): ConfigProblem[] {
       if (only && !only.has(p.name) && !(p.domains && only.has(p.domains))) continue;
       const value = cfg.get(p.name);
       const transport = transportOf(value) || p.fallback;
-      // "local" names the local(8) Postrider lacks: trivial-rewrite refuses that mail itself.
-      if (p.name === 'local_transport' && transport === 'local') continue;
       if (p.domains && splitList(cfg.get(p.domains)).length === 0) continue;
       const why = missing(transport);
       if (why) problems.push({ severity: 'error', ...where(p.name), message: `${prefix}${p.name} = ${value}: ${why}` });

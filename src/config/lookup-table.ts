@@ -2,8 +2,9 @@
  * lookup-table: Postfix's `type:name` lookup tables, read into memory when
  * opened so lookups are synchronous. Types: texthash: and hash: (also btree:,
  * lmdb:, cdb:, dbm:, all read from the text source file: no database files),
- * regexp:, pcre:, cidr:, inline:{...}, static:, and proxy:TYPE:NAME (opened
- * as TYPE:NAME). Relative file names resolve against the configuration
+ * regexp:, pcre:, cidr:, inline:{...}, static:, unix:passwd.byname and
+ * unix:group.byname (the name service, table-unix), and proxy:TYPE:NAME
+ * (opened as TYPE:NAME). Relative file names resolve against the configuration
  * directory. An unknown type, an unreadable file or a bad line throws
  * ConfigError whose message names the table spec (and file, line). A lookup
  * that cannot be answered (a pattern out of its time budget) throws
@@ -15,6 +16,7 @@ import { ConfigError, splitList } from './main-config.js';
 import { logicalLines } from './main-cf.js';
 import { openPatternTable } from './table-regexp.js';
 import { openCidrTable } from './table-cidr.js';
+import { openUnixTable } from './table-unix.js';
 import type { LookupTable } from './table-types.js';
 
 export type { LookupTable } from './table-types.js';
@@ -176,6 +178,7 @@ export function openTable(spec: string, baseDir: string): LookupTable {
     return new StaticTable(spec, v);
   }
   if (type === 'inline') return openInline(spec, name);
+  if (type === 'unix') return openUnixTable(spec, name);
   if (!name) throw new ConfigError(`table ${spec}: missing file name`);
   if (TEXT_TYPES.has(type)) {
     const path = tablePath(name, baseDir);

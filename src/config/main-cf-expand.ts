@@ -3,7 +3,7 @@
  * $name, ${name}, $(name), ${name?value}, ${name:value}, ${name?{value}},
  * ${name:{value}}, ${name?{value1}:{value2}}, the relational form
  * ${{text1} OP {text2} ? {value1} : {value2}} (OP: == != < <= > >=), and $$
- * for a literal '$'. Expansion is recursive and memoized; an undefined name
+ * for a literal '$'. RAW_PARAMETERS keep their text. Expansion is recursive and memoized; an undefined name
  * expands to the empty string. A reference loop or a syntax error is
  * reported through the callback (once per parameter) and expands to the
  * empty string or the literal text; nothing throws and nothing hangs.
@@ -13,6 +13,13 @@
 export type ExpandReport = (name: string | null, message: string) => void;
 
 const NAME_CHAR = /[A-Za-z0-9_]/;
+
+/**
+ * Parameters whose $names belong to the program that uses them, as
+ * Postfix's raw parameters: local(8) expands $home, $user, $extension, ...
+ * per recipient (and main.cf names as well) when it delivers.
+ */
+export const RAW_PARAMETERS: ReadonlySet<string> = new Set(['forward_path', 'luser_relay', 'mailbox_command']);
 const MAX_DEPTH = 100;
 
 /** Expands parameter values over one table of raw values. */
@@ -53,7 +60,7 @@ export class Expander {
     this.stack.push(name);
     let v: string;
     try {
-      v = this.expand(this.raw[name], name);
+      v = RAW_PARAMETERS.has(name) ? this.raw[name] : this.expand(this.raw[name], name);
     } finally {
       this.stack.pop();
     }

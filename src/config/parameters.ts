@@ -65,8 +65,6 @@ function refuse(name: string, def: string, kind: ParameterKind, summary: string,
   p(name, def, kind, summary, { effect: 'refused', why });
 }
 
-const NO_LOCAL = 'Postrider has no local delivery agent';
-
 // Identity and addresses.
 p('myhostname', '', 'string', 'the internet hostname of this mail system', { computed: true });
 p('mydomain', '', 'string', 'the internet domain name of this mail system', { computed: true });
@@ -159,7 +157,7 @@ na('virtual_gid_maps', '', 'table-list', 'virtual mailbox owner gids', 'the virt
 p('transport_maps', '', 'table-list', 'tables: recipient or domain -> transport:nexthop');
 p('default_transport', 'smtp', 'string', 'the transport for domains that are not local, virtual or relay');
 p('relay_transport', 'relay', 'string', 'the transport for relay_domains');
-p('local_transport', 'local:$myhostname', 'string', 'the transport for mydestination; Postrider has no local(8), so while it names local, smtpd refuses those recipients');
+p('local_transport', 'local:$myhostname', 'string', 'the transport for mydestination (local: the local delivery agent)');
 p('virtual_transport', 'virtual', 'string', 'the transport for virtual_mailbox_domains');
 p('show_user_unknown_table_name', 'yes', 'bool', 'name the table in "user unknown" replies');
 
@@ -188,7 +186,7 @@ p('smtpd_helo_required', 'no', 'bool', 'require HELO or EHLO before MAIL FROM');
 p('smtpd_null_access_lookup_key', '<>', 'string', 'the lookup key for the null sender address');
 p('smtpd_reject_unlisted_sender', 'no', 'bool', 'reject unknown sender addresses in local, virtual and relay domains with recipient tables');
 p('smtpd_reject_unlisted_recipient', 'yes', 'bool', 'reject unknown recipient addresses in local, virtual and relay domains with recipient tables');
-p('local_recipient_maps', 'proxy:unix:passwd.byname $alias_maps', 'table-list', 'local recipients smtpd accepts when local_transport names another transport (empty: all)');
+p('local_recipient_maps', 'proxy:unix:passwd.byname $alias_maps', 'table-list', 'local recipients smtpd accepts (empty: all); alias tables in aliases(5) format');
 p('relay_recipient_maps', '', 'table-list', 'valid recipients in relay_domains (empty: all)');
 p('strict_rfc821_envelopes', 'no', 'bool', 'require <> around MAIL FROM and RCPT TO addresses');
 p('smtpd_recipient_limit', '1000', 'int', 'the most recipients per message');
@@ -272,16 +270,52 @@ na('unknown_client_reject_code', '450', 'int', 'reply code for clients without a
 na('unknown_hostname_reject_code', '450', 'int', 'reply code for HELO names without DNS', 'reject_unknown_helo_hostname is not supported');
 na('unverified_recipient_reject_code', '450', 'int', 'reply code for unverified recipients', 'reject_unverified_recipient is not supported');
 p('unknown_virtual_alias_reject_code', '550', 'int', 'reply code for unknown virtual alias addresses');
-p('unknown_local_recipient_reject_code', '550', 'int', 'reply code for unknown local recipients (and every local recipient while local_transport names local)');
+p('unknown_local_recipient_reject_code', '550', 'int', 'reply code for unknown local recipients');
 p('unknown_virtual_mailbox_reject_code', '550', 'int', 'reply code for unknown virtual mailbox addresses');
 p('unknown_relay_recipient_reject_code', '550', 'int', 'reply code for unknown relay recipients');
 p('invalid_hostname_reject_code', '501', 'int', 'reply code for malformed HELO names');
 p('non_fqdn_reject_code', '504', 'int', 'reply code for non-FQDN names');
 na('plaintext_reject_code', '450', 'int', 'reply code for TLS-required refusals', 'reject_plaintext_session is not supported');
 
+// Local delivery: Postfix's local(8).
+p('alias_maps', 'hash:/etc/aliases', 'table-list', 'local alias tables (aliases(5) text for hash-like types)');
+p('alias_database', 'hash:/etc/aliases', 'table-list', 'the alias files `postrider newaliases` checks and loads');
+p('mail_spool_directory', '/var/mail', 'path', 'the directory of UNIX-style mailboxes (mbox named after the user)');
+p('home_mailbox', '', 'string', 'the mailbox relative to the home directory: "Mailbox" (mbox) or "Maildir/"; empty: mail_spool_directory');
+p('mailbox_command', '', 'string', 'a command that delivers to the mailbox instead (e.g. procmail), run as the user');
+p('mailbox_size_limit', '51200000', 'size', 'the largest mbox file or Maildir message; 0: no limit');
+p('forward_path', '$home/.forward${recipient_delimiter}${extension}, $home/.forward', 'list', '.forward files searched, the first that exists is used');
+p('allow_mail_to_commands', 'alias, forward', 'list', 'where "|command" deliveries are allowed: alias, forward, include');
+p('allow_mail_to_files', 'alias, forward', 'list', 'where "/file" deliveries are allowed: alias, forward, include');
+p('default_privs', 'nobody', 'string', 'the user alias commands and files run as (never root)');
+p('command_time_limit', '1000s', 'time', 'the longest a delivery command may run');
+p('luser_relay', '', 'string', 'where mail for unknown local users goes ($user, $local, $extension, ... expanded); empty: bounce');
+p('owner_request_special', 'yes', 'bool', 'owner-name aliases become the envelope sender of list mail; user-request is the list owner\'s address');
+p('expand_owner_alias', 'no', 'bool', 'use the value of an owner-name alias as the sender instead of its name');
+p('mailbox_delivery_lock', 'fcntl, dotlock', 'list', 'mailbox locks: dotlock (name.lock, made with an exclusive create) is taken; fcntl and flock have no Node interface, so a value must name dotlock');
+p('deliver_lock_attempts', '20', 'int', 'attempts to take a mailbox lock');
+p('deliver_lock_delay', '1s', 'time', 'the pause between attempts to take a mailbox lock');
+p('stale_lock_time', '500s', 'time', 'the age after which a dotlock file is removed as stale');
+p('prepend_delivered_header', 'command, file, forward', 'list', 'deliveries that get a Delivered-To: header besides mailboxes: command, file, forward');
+p('require_home_directory', 'no', 'bool', 'defer delivery to a user whose home directory does not exist');
+p('strict_mailbox_ownership', 'yes', 'bool', 'defer delivery to an mbox file the recipient does not own');
+p('export_environment', 'TZ MAIL_CONFIG LANG', 'list', 'environment variables passed to delivery commands (name or name=value)');
+p('local_destination_concurrency_limit', '2', 'int', 'parallel deliveries to one local recipient');
+p('local_destination_recipient_limit', '1', 'int', 'recipients per local delivery');
+const LOCAL_NOT = 'the local delivery agent does not implement it';
+refuse('mailbox_transport', '', 'string', 'a transport that delivers mailboxes instead of local(8)', 'mail would be delivered by local(8) instead');
+refuse('mailbox_transport_maps', '', 'table-list', 'per-user mailbox transports', 'mail would be delivered by local(8) instead');
+refuse('fallback_transport', '', 'string', 'the transport for unknown local users', 'mail for unknown users would bounce instead (luser_relay is supported)');
+refuse('fallback_transport_maps', '', 'table-list', 'per-user fallback transports', 'mail for unknown users would bounce instead (luser_relay is supported)');
+refuse('mailbox_command_maps', '', 'table-list', 'per-user mailbox commands', 'mailbox_command applies to every user');
+refuse('local_command_shell', '', 'string', 'the shell delivery commands run under', 'commands run under /bin/sh -c');
+refuse('command_execution_directory', '', 'string', 'the working directory of delivery commands', 'commands run in the user\'s home directory (or /)');
+refuse('command_expansion_filter', "1234567890!@%-_=+:,./abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ", 'string', 'characters allowed in $name expansions of commands', LOCAL_NOT);
+refuse('forward_expansion_filter', "1234567890!@%-_=+:,./abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ", 'string', 'characters allowed in $name expansions of forward_path', LOCAL_NOT);
+refuse('local_delivery_status_filter', '', 'table-list', 'rewrites of local delivery status', LOCAL_NOT);
+refuse('frozen_delivered_to', 'yes', 'bool', 'Delivered-To: fixed when delivery starts', LOCAL_NOT);
+
 // Postfix parameters Postrider accepts but does not act on.
-na('alias_maps', 'hash:/etc/aliases, nis:mail.aliases', 'table-list', 'local alias tables', NO_LOCAL);
-na('alias_database', 'hash:/etc/aliases', 'table-list', 'alias databases built by newaliases', NO_LOCAL);
 na('readme_directory', 'no', 'path', 'README files location');
 na('html_directory', 'no', 'path', 'HTML documentation location');
 na('manpage_directory', '/usr/local/man', 'path', 'manual pages location');
@@ -292,17 +326,12 @@ na('data_directory', '/var/lib/postfix', 'path', 'writable data files location')
 na('meta_directory', '/etc/postfix', 'path', 'non-executable shared files location');
 na('shlib_directory', 'no', 'path', 'shared libraries location');
 na('config_directory', '/etc/postfix', 'path', 'the configuration directory (set by -c)');
-na('mail_spool_directory', '/var/mail', 'path', 'UNIX-style mailboxes', NO_LOCAL);
 na('sendmail_path', '/usr/sbin/sendmail', 'path', 'sendmail command path');
 na('newaliases_path', '/usr/bin/newaliases', 'path', 'newaliases command path');
 na('mailq_path', '/usr/bin/mailq', 'path', 'mailq command path');
 na('mail_owner', 'postfix', 'string', 'owner of the queue and daemon processes');
 na('setgid_group', 'postdrop', 'string', 'group of the mail submission programs');
-na('default_privs', 'nobody', 'string', 'rights of the local delivery agent for external files', NO_LOCAL);
-na('biff', 'yes', 'bool', 'comsat notifications of new mail', NO_LOCAL);
-na('mailbox_size_limit', '51200000', 'size', 'the largest local mailbox file', NO_LOCAL);
-na('mailbox_command', '', 'string', 'local delivery command', NO_LOCAL);
-na('home_mailbox', '', 'string', 'local mailbox relative to the home directory', NO_LOCAL);
+na('biff', 'yes', 'bool', 'comsat notifications of new mail', 'the local delivery agent sends no comsat notifications');
 na('milter_macro_daemon_name', '$myhostname', 'string', 'milter {daemon_name} macro', 'there are no milters');
 refuse('smtpd_milters', '', 'list', 'Milter applications for SMTP mail', 'mail would not pass the milters');
 refuse('non_smtpd_milters', '', 'list', 'Milter applications for non-SMTP mail', 'mail would not pass the milters');
@@ -337,11 +366,7 @@ na('permit_mx_backup_networks', '', 'host-list', 'networks for permit_mx_backup'
 na('qmqpd_authorized_clients', '', 'host-list', 'QMQP clients', 'there is no QMQP server');
 na('lmtp_tls_security_level', '', 'string', 'LMTP client TLS level', 'there is no LMTP client');
 na('maillog_file_prefixes', '/var, /dev/stdout', 'list', 'allowed maillog_file prefixes');
-na('import_environment', '', 'list', 'environment passed to child processes', 'Postrider runs no external commands');
-na('export_environment', '', 'list', 'environment passed to external commands', 'Postrider runs no external commands');
-na('owner_request_special', 'yes', 'bool', 'owner- and -request address handling', NO_LOCAL);
-na('allow_mail_to_commands', 'alias, forward', 'list', 'local delivery to commands', NO_LOCAL);
-na('allow_mail_to_files', 'alias, forward', 'list', 'local delivery to files', NO_LOCAL);
+na('import_environment', '', 'list', 'environment passed to child processes', 'the daemon keeps the environment it was started with');
 na('mydestination_nis', '', 'string', 'unused');
 
 /** Every known parameter (read-only). */

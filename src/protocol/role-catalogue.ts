@@ -24,6 +24,7 @@ export const ROLE_NAMES = [
   'pickup',
   'smtp',
   'virtual',
+  'local',
   'discard',
   'error',
 ] as const;
@@ -91,7 +92,7 @@ export const ROLE_CATALOGUE = {
     job: 'SMTP server: one thread per inet service; access restrictions; 250 only once the journal has the message on disk',
   },
   cleanup: {
-    kind: 'inline', postfix: 'cleanup', serves: null, inlineIn: ['smtpd', 'pickup', 'bounce'],
+    kind: 'inline', postfix: 'cleanup', serves: null, inlineIn: ['smtpd', 'pickup', 'bounce', 'local'],
     calls: ['trivial-rewrite'],
     job: 'header fixes, address rewriting, header and body checks, on the way into the queue',
   },
@@ -138,6 +139,12 @@ export const ROLE_CATALOGUE = {
     kind: 'delivery', postfix: 'virtual', serves: 'delivery', entry: actor('virtual'),
     calls: [],
     job: 'Maildir delivery for virtual_mailbox_domains',
+  },
+  local: {
+    kind: 'delivery', postfix: 'local', serves: 'delivery', entry: actor('local'),
+    // forwarding (aliases, .forward) queues a new message through cleanup
+    calls: ['journal', 'trivial-rewrite'],
+    job: 'local(8): aliases, .forward, mbox and Maildir mailboxes, commands and files, as each user',
   },
   discard: {
     kind: 'delivery', postfix: 'discard', serves: 'delivery', entry: actor('discard'), rarelyBusy: true,

@@ -100,7 +100,7 @@ test('refused parameters are errors naming them, in main.cf and by -o; cosmetic 
     [
       'error 1 content_filter is not supported by this version of Postrider; mail would not be filtered (content_filter = amavis:[127.0.0.1]:10024)',
       'error 2 smtpd_milters is not supported by this version of Postrider; mail would not pass the milters (smtpd_milters = inet:127.0.0.1:8891)',
-      'warning 3 biff = no: ignored: Postrider has no local delivery agent',
+      'warning 3 biff = no: ignored: the local delivery agent sends no comsat notifications',
       'error 7 relay_destination_rate_delay is not supported by this version of Postrider; deliveries would not be paced (relay_destination_rate_delay = 1s)',
       'error 2 service smtp: smtpd_proxy_filter is not supported by this version of Postrider; mail would not be filtered (smtpd_proxy_filter = 127.0.0.1:10025)',
     ],
@@ -211,4 +211,22 @@ test('local_header_rewrite_clients entries cleanup does not evaluate are warning
   assert.deepEqual(problemsOf('local_header_rewrite_clients = permit_mynetworks, permit_tls_clientcerts\n'), [
     'warning 1 local_header_rewrite_clients: permit_tls_clientcerts is not supported by this version of Postrider; it matches no client',
   ]);
+});
+
+test('mailbox_delivery_lock must name dotlock: fcntl alone is refused by check', () => {
+  const dir = confDir('myhostname = a.example\nmailbox_delivery_lock = fcntl\n');
+  try {
+    const lines = checkConfig(loadConfig(dir)).map(formatProblem);
+    assert.deepEqual(lines, [
+      `postrider: error: ${join(dir, 'main.cf')}, line 2: mailbox_delivery_lock = fcntl: must name dotlock (fcntl and flock locks cannot be taken from Node; the local agent takes the dotlock)`,
+    ]);
+  } finally {
+    rmSync(dir, { recursive: true });
+  }
+  const ok = confDir('myhostname = a.example\nmailbox_delivery_lock = dotlock\n');
+  try {
+    assert.deepEqual(checkConfig(loadConfig(ok)).map(formatProblem), []);
+  } finally {
+    rmSync(ok, { recursive: true });
+  }
 });

@@ -16,6 +16,7 @@ const MASTER = [
   'smtp      unix  -       -       n       -       -       smtp',
   'relay     unix  -       -       n       -       -       smtp',
   'error     unix  -       -       n       -       -       error',
+  'local     unix  -       n       n       -       -       local',
   '',
 ].join('\n');
 
@@ -41,11 +42,11 @@ test('a custom transport with its own service passes; so do the stock names', ()
 
 test('a transport naming a service that is no delivery agent is an error', () => {
   const [p] = problems('default_transport = bounce\n');
-  assert.match(p, /^error 1 default_transport = bounce: transport bounce names the master\.cf service bounce, which runs bounce, not a delivery agent \(smtp, virtual, discard, error\)$/);
+  assert.match(p, /^error 1 default_transport = bounce: transport bounce names the master\.cf service bounce, which runs bounce, not a delivery agent \(smtp, virtual, local, discard, error\)$/);
 });
 
 test('relay, virtual and local transports count only where their domains send mail', () => {
-  // No relay_domains and no virtual_mailbox_domains: nothing is routed there; local names the absent local(8).
+  // No relay_domains and no virtual_mailbox_domains: nothing is routed there.
   assert.deepEqual(problems('relay_transport = nowhere\nvirtual_transport = nowhere\n'), []);
   const p = problems('relay_domains = r.example\nrelay_transport = nowhere\nvirtual_mailbox_domains = v.example\nlocal_transport = lmtp:unix:/x\n');
   assert.equal(p.length, 3, p.join('\n'));

@@ -159,12 +159,12 @@ test("Postfix 3.7's stock Debian main.cf and master.cf load with warnings only",
   const skipped = l.problems.filter((p) => /is not part of Postrider; skipped/.test(p.message)).map((p) => p.message.split(':')[0]);
   assert.deepEqual(skipped, [
     'service tlsmgr', 'service verify', 'service flush', 'service proxymap', 'service proxywrite', 'service showq',
-    'service local', 'service lmtp', 'service anvil', 'service scache', 'service postlog', 'service maildrop',
+    'service lmtp', 'service anvil', 'service scache', 'service postlog', 'service maildrop',
     'service uucp', 'service ifmail', 'service bsmtp', 'service scalemail-backend', 'service mailman',
   ]);
   assert.ok(!l.problems.some((p) => /unused parameter/.test(p.message)), 'every stock parameter is known');
   assert.deepEqual(l.noEffect, [
-    'alias_database', 'alias_maps', 'biff', 'compatibility_level', 'mailbox_size_limit', 'readme_directory', 'smtp_tls_CApath',
+    'biff', 'compatibility_level', 'readme_directory', 'smtp_tls_CApath',
     'smtp_tls_session_cache_database',
   ]);
   assert.equal(l.params.smtpd_banner, 'mail.example.org ESMTP Postrider (Debian/GNU)');
@@ -172,7 +172,7 @@ test("Postfix 3.7's stock Debian main.cf and master.cf load with warnings only",
   assert.equal(l.master.find((s) => s.name === 'relay')?.overrides.syslog_name, 'postfix/relay');
   assert.deepEqual(l.master.map((s) => `${s.name}/${s.type}`), [
     'smtp/inet', 'pickup/unix', 'cleanup/unix', 'qmgr/unix', 'rewrite/unix', 'bounce/unix', 'defer/unix', 'trace/unix',
-    'smtp/unix', 'relay/unix', 'error/unix', 'retry/unix', 'discard/unix', 'virtual/unix',
+    'smtp/unix', 'relay/unix', 'error/unix', 'retry/unix', 'discard/unix', 'local/unix', 'virtual/unix',
   ]);
   // checkConfig adds only warnings too (the snakeoil files are absent here: TLS is "may"); the cosmetic
   // settings that differ from Postfix's defaults are named, the ones left at their defaults are not.
@@ -180,10 +180,8 @@ test("Postfix 3.7's stock Debian main.cf and master.cf load with warnings only",
   assert.ok(checked.every((p) => p.severity === 'warning'), checked.map(formatProblem).join('\n'));
   const ignored = checked.filter((p) => / ignored: /.test(p.message)).map((p) => p.message);
   assert.deepEqual(ignored, [
-    'biff = no: ignored: Postrider has no local delivery agent',
+    'biff = no: ignored: the local delivery agent sends no comsat notifications',
     'smtp_tls_CApath = /etc/ssl/certs: ignored: the client reads CA certificates from smtp_tls_CAfile only',
     'smtp_tls_session_cache_database = btree:/var/lib/postfix/smtp_scache: ignored: TLS sessions are not cached',
-    'alias_maps = hash:/etc/aliases: ignored: Postrider has no local delivery agent',
-    'mailbox_size_limit = 0: ignored: Postrider has no local delivery agent',
   ]);
 });

@@ -35,6 +35,7 @@ const MASTER = [
   '  -o smtp_helo_name=via-slow-service',
   'error     unix  -       -       n       -       1       error',
   'retry     unix  -       -       n       -       1       error',
+  'local     unix  -       n       n       -       1       local',
 ].join('\n');
 
 before(async () => {

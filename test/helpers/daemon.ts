@@ -71,6 +71,7 @@ export const DEFAULT_MASTER = [
   'discard   unix  -       -       n       -       1       discard',
   'error     unix  -       -       n       -       1       error',
   'retry     unix  -       -       n       -       -       error',
+  'local     unix  -       n       n       -       1       local',
 ].join('\n');
 
 /** Runs `postrider ARGS` as a child; resolves with exit code (1 for a kill or a timeout) and output. */

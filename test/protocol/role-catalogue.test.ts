@@ -39,7 +39,7 @@ test('qmgr is wired to every delivery agent; the journal only notifies qmgr and 
   for (const agent of deliveryRoles()) assert.ok(registry.get('qmgr')!.peers.includes(agent), agent);
   assert.deepEqual(registry.get('journal')!.peers, []);
   assert.deepEqual(registry.get('journal')!.notifies, ['qmgr']);
-  assert.deepEqual(deliveryRoles(), ['smtp', 'virtual', 'discard', 'error']);
+  assert.deepEqual(deliveryRoles(), ['smtp', 'virtual', 'local', 'discard', 'error']);
 });
 
 test('every role a row calls is a role, and no role calls itself', () => {

@@ -15,7 +15,7 @@ import type { Logger } from '../../util/log.js';
 /**
  * The parameters the scheduler reads; their defaults come from the parameter
  * table. The per-transport ones Postfix names for its stock transports
- * (smtp_, relay_) are among them: `<transport>_destination_concurrency_limit`
+ * (smtp_, relay_, local_) are among them: `<transport>_destination_concurrency_limit`
  * and kin are read for every transport (TransportLimitTable).
  */
 const QMGR_PARAMETERS = [
@@ -23,7 +23,7 @@ const QMGR_PARAMETERS = [
   'delay_warning_time', 'initial_destination_concurrency', 'default_destination_concurrency_limit',
   'default_destination_recipient_limit', 'default_process_limit', 'qmgr_message_active_limit',
   'destination_concurrency_failed_cohort_limit', 'smtp_destination_concurrency_limit', 'relay_destination_concurrency_limit',
-  'smtp_destination_recipient_limit',
+  'smtp_destination_recipient_limit', 'local_destination_concurrency_limit', 'local_destination_recipient_limit',
 ] as const;
 
 /**

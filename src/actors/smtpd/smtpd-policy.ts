@@ -18,10 +18,9 @@
  * address that a canonical or virtual alias table rewrites is accepted; an
  * unknown one in a virtual alias, virtual mailbox, relay (with
  * relay_recipient_maps) or local (with local_recipient_maps) domain is
- * refused with 5.1.1. While local_transport names Postfix's local(8), which
- * Postrider does not have, every local recipient that nothing rewrites or
- * routes elsewhere (transport_maps) is refused at RCPT as an unknown local
- * user: accepted, it could only bounce, to a sender that may be forged.
+ * refused with 5.1.1. local_recipient_maps' tables that alias_maps also
+ * names are alias files, read in aliases(5) format as local(8) reads them;
+ * unix:passwd.byname asks the system's users.
  *
  * Tables are opened once, at construction. Error behaviour: a broken table
  * or an unknown restriction answers "451 4.3.5 Server configuration error"
@@ -35,6 +34,7 @@
  * on either way.
  */
 import { openTable, TableLookupError, type LookupTable } from '../../config/lookup-table.js';
+import { openAliasTable } from '../../config/table-aliases.js';
 import { isRestrictionTable, RESTRICTIONS_WITH_ARGUMENT } from '../../config/restriction-names.js';
 import { LOOKUP_BUDGET_MS, withMatchBudget } from '../../config/table-budget.js';
 import { compileDomainList, compileHostList, lookupClient, lookupDomain, lookupEmail, type DomainMatcher, type HostMatcher } from '../../config/access-lookup.js';
@@ -125,8 +125,7 @@ export class SmtpdPolicy {
         else if (isRestrictionTable(list[i]) && !RESTRICTIONS_WITH_ARGUMENT.has((list[i - 1] ?? '').toLowerCase())) this.open(list[i]);
       }
     }
-    const recipientTables = [s.virtualMailboxMaps, s.virtualAliasMaps, s.canonicalMaps, s.recipientCanonicalMaps, s.relayRecipientMaps, s.transportMaps];
-    if (!s.noLocalDelivery) recipientTables.push(s.localRecipientMaps);
+    const recipientTables = [s.virtualMailboxMaps, s.virtualAliasMaps, s.canonicalMaps, s.recipientCanonicalMaps, s.relayRecipientMaps, s.localRecipientMaps];
     for (const list of [...recipientTables, s.saslPasswordMaps]) {
       for (const entry of list) if (isTableSpec(entry)) this.open(entry);
     }
@@ -193,8 +192,6 @@ export class SmtpdPolicy {
         if (unlistedSender) return { reject: unlistedSender.error, reason: unlistedSender.reason, warnings };
       }
     }
-    const undeliverable = this.undeliverableLocal(ctx.recipient ?? '');
-    if (undeliverable) return { reject: undeliverable.error, reason: undeliverable.reason, warnings };
     const unlisted = this.settings.rejectUnlistedRecipient ? this.unlistedRecipient(ctx.recipient ?? '') : undefined;
     if (unlisted) return { reject: unlisted.error, reason: unlisted.reason, warnings };
     return { warnings };
@@ -408,8 +405,7 @@ export class SmtpdPolicy {
     try {
       if (this.rewritten(rcpt)) return undefined;
       if (!domain || this.mydestination.match(domain)) {
-        // With no local delivery agent, undeliverableLocal() has decided already.
-        if (s.noLocalDelivery || s.localRecipientMaps.length === 0) return undefined;
+        if (s.localRecipientMaps.length === 0) return undefined;
         if (this.known(rcpt, s.localRecipientMaps, true)) return undefined;
         return this.userUnknown(rcpt, s.codes.unknownLocalRecipient, 'local recipient', who);
       }
@@ -430,26 +426,6 @@ export class SmtpdPolicy {
     return undefined;
   }
 
-  /**
-   * A recipient in a local domain (mydestination) while local_transport
-   * names local(8), which Postrider does not have: unless a canonical or
-   * virtual alias table rewrites it or transport_maps routes it to a
-   * transport that delivers, accepting it could only end in a bounce.
-   */
-  private undeliverableLocal(rcpt: string): Refusal | undefined {
-    const s = this.settings;
-    if (!rcpt || !s.noLocalDelivery) return undefined;
-    const domain = domainOf(rcpt);
-    if (domain && !this.mydestination.match(domain)) return undefined;
-    try {
-      if (this.rewritten(rcpt) || this.routedElsewhere(rcpt, domain)) return undefined;
-    } catch (err) {
-      this.log.warning((err as Error).message);
-      return lookupFailure(rcpt);
-    }
-    return this.userUnknown(rcpt, s.codes.unknownLocalRecipient, 'local recipient');
-  }
-
   /** "550 5.1.1 <rcpt>: Recipient address rejected: User unknown in TABLE table" (show_user_unknown_table_name). */
   private userUnknown(rcpt: string, code: number, table: string, who: 'Recipient' | 'Sender' = 'Recipient'): Refusal {
     const where = this.settings.showUnknownTable ? ` in ${table} table` : '';
@@ -464,39 +440,6 @@ export class SmtpdPolicy {
   private rewritten(rcpt: string): boolean {
     const s = this.settings;
     return this.known(rcpt, s.recipientCanonicalMaps, false) || this.known(rcpt, s.canonicalMaps, false) || this.known(rcpt, s.virtualAliasMaps, false);
-  }
-
-  /**
-   * True when transport_maps sends the address to a transport that can
-   * deliver it (not local, not error); keys as trivial-rewrite tries them:
-   * the address, the domain, its parents as ".parent", then "*".
-   */
-  private routedElsewhere(rcpt: string, domain: string): boolean {
-    const keys = [rcpt.toLowerCase()];
-    if (domain) {
-      keys.push(domain);
-      for (let rest = domain, dot = rest.indexOf('.'); dot > 0; dot = rest.indexOf('.')) {
-        rest = rest.slice(dot + 1);
-        if (rest) keys.push(`.${rest}`);
-      }
-    }
-    keys.push('*');
-    for (const spec of this.settings.transportMaps) {
-      const t = this.table(spec);
-      if (!t) continue;
-      for (let i = 0; i < keys.length; i++) {
-        let value: string | undefined;
-        try {
-          value = i === 0 ? t.get(keys[i]) : t.getPartial(keys[i]);
-        } catch {
-          value = undefined;
-        }
-        if (value === undefined) continue;
-        const transport = value.trim().split(':')[0].trim().toLowerCase();
-        return transport !== '' && transport !== 'local' && transport !== 'error';
-      }
-    }
-    return false;
   }
 
   /**
@@ -540,7 +483,8 @@ export class SmtpdPolicy {
   private open(spec: string): LookupTable | undefined {
     if (this.broken.has(spec)) return undefined;
     try {
-      const t = openTable(spec, this.baseDir);
+      // An alias file is read as aliases(5) ("name: value"), as local(8) reads it.
+      const t = this.settings.aliasMaps.includes(spec) ? openAliasTable(spec, this.baseDir) : openTable(spec, this.baseDir);
       this.tables.set(spec, t);
       return t;
     } catch (err) {

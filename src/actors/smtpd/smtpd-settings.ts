@@ -65,13 +65,12 @@ export interface SmtpdSettings {
   /** queue_minfree, and the queue directory whose file system it is about. */
   queueMinfree: number;
   queueDirectory: string;
-  /** local_transport names Postfix's local(8), which Postrider does not have: no local delivery. */
-  noLocalDelivery: boolean;
   localRecipientMaps: string[];
+  /** alias_maps: those of local_recipient_maps' tables that are alias files, read in aliases(5) format. */
+  aliasMaps: string[];
   relayRecipientMaps: string[];
   canonicalMaps: string[];
   recipientCanonicalMaps: string[];
-  transportMaps: string[];
   recipientDelimiter: string;
   showUnknownTable: boolean;
   nullAccessKey: string;
@@ -137,8 +136,8 @@ const SMTPD_PARAMETERS = [
   'access_map_reject_code', 'access_map_defer_code', 'relay_domains_reject_code', 'unknown_address_reject_code',
   'non_fqdn_reject_code', 'invalid_hostname_reject_code', 'maps_rbl_reject_code', 'unknown_virtual_mailbox_reject_code',
   'unknown_virtual_alias_reject_code', 'unknown_local_recipient_reject_code', 'unknown_relay_recipient_reject_code',
-  'smtpd_restriction_classes', 'soft_bounce', 'queue_minfree', 'queue_directory', 'local_transport', 'local_recipient_maps',
-  'relay_recipient_maps', 'canonical_maps', 'recipient_canonical_maps', 'transport_maps', 'recipient_delimiter',
+  'smtpd_restriction_classes', 'soft_bounce', 'queue_minfree', 'queue_directory', 'alias_maps', 'local_recipient_maps',
+  'relay_recipient_maps', 'canonical_maps', 'recipient_canonical_maps', 'recipient_delimiter',
   'show_user_unknown_table_name', 'smtpd_null_access_lookup_key', 'strict_rfc821_envelopes', 'smtpd_tls_wrappermode',
   'smtpd_tls_protocols', 'smtpd_tls_mandatory_protocols', 'smtpd_tls_received_header', 'smtpd_sasl_authenticated_header',
 ] as const;
@@ -156,8 +155,6 @@ export function readSmtpdSettings(config: MainConfig): SmtpdSettings {
   const wrapper = c.bool('smtpd_tls_wrappermode');
   const classes = new Map<string, string[]>();
   for (const name of c.list('smtpd_restriction_classes')) classes.set(name.toLowerCase(), c.list(name));
-  const localTransport = str('local_transport');
-  const localName = localTransport.includes(':') ? localTransport.slice(0, localTransport.indexOf(':')) : localTransport;
   return {
     myhostname,
     banner: str('smtpd_banner'),
@@ -200,12 +197,11 @@ export function readSmtpdSettings(config: MainConfig): SmtpdSettings {
     softBounce: c.bool('soft_bounce'),
     queueMinfree: c.int('queue_minfree'),
     queueDirectory: c.path('queue_directory'),
-    noLocalDelivery: localName.trim() === '' || localName.trim() === 'local',
     localRecipientMaps: c.list('local_recipient_maps'),
+    aliasMaps: c.list('alias_maps'),
     relayRecipientMaps: c.list('relay_recipient_maps'),
     canonicalMaps: c.list('canonical_maps'),
     recipientCanonicalMaps: c.list('recipient_canonical_maps'),
-    transportMaps: c.list('transport_maps'),
     recipientDelimiter: c.get('recipient_delimiter'),
     showUnknownTable: c.bool('show_user_unknown_table_name'),
     nullAccessKey: str('smtpd_null_access_lookup_key'),

@@ -7,10 +7,9 @@
  *   relay            relay_domains -> relay_transport (relayhost, else the domain)
  *   default          anything else -> default_transport (relayhost, else the domain)
  * then transport_maps overrides (address, domain, ".parent" domains, "*").
- * Postrider has no local(8): mail to mydestination needs local_transport set
- * to virtual, discard or error; when it still names "local" the recipient
- * resolves to error:5.1.1 local delivery is not supported. A failing table
- * throws TableLookupError.
+ * An empty local_transport means "local" (the local delivery agent), with
+ * $myhostname as the nexthop when none is given. A failing table throws
+ * TableLookupError.
  */
 import { networkInterfaces } from 'node:os';
 import type { MainConfig } from '../../config/main-config.js';
@@ -21,9 +20,6 @@ import { splitAddress } from './trivial-rewrite-address.js';
 import { DomainList, parentMatchesSubdomains } from './trivial-rewrite-domain-list.js';
 import { param, type RewriteParameter } from './trivial-rewrite-params.js';
 import { lookup, openMaps } from './trivial-rewrite-tables.js';
-
-/** The transport and nexthop a local_transport naming the absent local(8) resolves to. */
-const LOCAL_UNSUPPORTED = { transport: 'error', nexthop: '5.1.1 local delivery is not supported' } as const;
 
 /** Splits "transport:nexthop"; either part may be empty. */
 function splitTransport(value: string): { transport: string; nexthop: string } {
@@ -85,8 +81,8 @@ export class Resolver {
     if (this.isLocal(domain)) {
       addressClass = 'local';
       const t = splitTransport(param(this.config, 'local_transport'));
-      if (t.transport === '' || t.transport === 'local') ({ transport, nexthop } = LOCAL_UNSUPPORTED);
-      else ({ transport, nexthop } = { transport: t.transport, nexthop: t.nexthop || this.myhostname });
+      transport = t.transport || 'local';
+      nexthop = t.nexthop || this.myhostname;
     } else if (this.virtualAlias.match(domain)) {
       addressClass = 'virtual_alias';
       transport = 'error';

@@ -257,27 +257,26 @@ test('a missing table or an unknown restriction answers 451 4.3.5 Server configu
 
 const LOCAL_UNKNOWN = (rcpt: string): string => `550 5.1.1 <${rcpt}>: Recipient address rejected: User unknown in local recipient table`;
 
-test('while local_transport names local(8), which Postrider lacks, local recipients are refused at RCPT unless rewritten or routed elsewhere', async () => {
+test('local_recipient_maps (Postfix\'s default: the passwd database and alias_maps) refuses unknown local users at RCPT; users, aliases and rewritten addresses pass', async () => {
   const tables = {
-    aliases: 'aliased@mx.test.example someone@elsewhere.example\n',
-    transport: 'routed@mx.test.example smtp:[192.0.2.1]\n',
+    aliases: '# aliases(5)\npostmaster: root\nsysadmins:\n  root, someone@elsewhere.example\n',
+    virtual: 'aliased@mx.test.example someone@elsewhere.example\n',
   };
+  const localDefaults = { local_transport: 'local:$myhostname', local_recipient_maps: 'proxy:unix:passwd.byname hash:aliases', alias_maps: 'hash:aliases' };
   for (const mynetworks of ['127.0.0.0/8', '192.0.2.0/24']) {
-    await withSmtpd(
-      { mynetworks, local_transport: 'local:$myhostname', local_recipient_maps: 'proxy:unix:passwd.byname', virtual_alias_maps: 'texthash:aliases', transport_maps: 'texthash:transport' },
-      tables,
-      async (h) => {
-        assert.equal(await rcpt(h, { to: 'u@mx.test.example' }), LOCAL_UNKNOWN('u@mx.test.example'));
-        assert.equal(await rcpt(h, { to: 'postmaster@localhost' }), LOCAL_UNKNOWN('postmaster@localhost'));
-        assert.equal(await rcpt(h, { to: 'aliased@mx.test.example' }), '250 2.1.5 Ok');
-        assert.equal(await rcpt(h, { to: 'routed@mx.test.example' }), '250 2.1.5 Ok');
-        assert.equal(h.submissions.length, 0);
-      },
-    );
+    await withSmtpd({ mynetworks, ...localDefaults, virtual_alias_maps: 'texthash:virtual', recipient_delimiter: '+' }, tables, async (h) => {
+      assert.equal(await rcpt(h, { to: 'u@mx.test.example' }), LOCAL_UNKNOWN('u@mx.test.example'));
+      assert.equal(await rcpt(h, { to: 'root@mx.test.example' }), '250 2.1.5 Ok');
+      assert.equal(await rcpt(h, { to: 'root+cron@localhost' }), '250 2.1.5 Ok');
+      assert.equal(await rcpt(h, { to: 'postmaster@localhost' }), '250 2.1.5 Ok');
+      assert.equal(await rcpt(h, { to: 'SysAdmins@mx.test.example' }), '250 2.1.5 Ok');
+      assert.equal(await rcpt(h, { to: 'aliased@mx.test.example' }), '250 2.1.5 Ok');
+      assert.equal(h.submissions.length, 0);
+    });
   }
   await until(() => logLines.some((l) => /NOQUEUE: reject: RCPT from localhost\[127\.0\.0\.1\]: 550 5\.1\.1 <u@mx\.test\.example>: Recipient address rejected: User unknown in local recipient table; from=<s@test\.example> to=<u@mx\.test\.example>/.test(l)));
   // unknown_local_recipient_reject_code and show_user_unknown_table_name shape the reply.
-  await withSmtpd({ local_transport: 'local', unknown_local_recipient_reject_code: '450', show_user_unknown_table_name: 'no' }, {}, async (h) => {
+  await withSmtpd({ ...localDefaults, unknown_local_recipient_reject_code: '450', show_user_unknown_table_name: 'no' }, tables, async (h) => {
     assert.equal(await rcpt(h, { to: 'u@mx.test.example' }), '450 4.1.1 <u@mx.test.example>: Recipient address rejected: User unknown');
   });
 });

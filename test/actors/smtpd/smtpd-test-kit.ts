@@ -70,8 +70,7 @@ export async function startSmtpd(
       mydomain: 'test.example',
       mydestination: 'mx.test.example, localhost',
       mynetworks: '127.0.0.0/8',
-      // The local domain is deliverable here (Postrider has no local(8): with the
-      // default local_transport, smtpd refuses local recipients, see smtpd-policy).
+      // Every local recipient is accepted unless a test sets local_recipient_maps.
       local_transport: 'discard',
       local_recipient_maps: '',
       smtpd_greet_wait: '0s',

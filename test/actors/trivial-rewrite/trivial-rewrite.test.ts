@@ -125,9 +125,9 @@ test('canonical runs before virtual alias expansion', () => {
   assert.deepEqual(tr.rewrite('alias@example.com', 'recipient'), { addresses: ['a@x.test', 'b@y.test'] });
 });
 
-test('resolve: local class for mydestination, bare users and [ip] of this host; "local" is not supported', () => {
+test('resolve: local class for mydestination, bare users and [ip] of this host, to local_transport (local:$myhostname)', () => {
   const tr = make({});
-  const expected = { addressClass: 'local', transport: 'error', nexthop: '5.1.1 local delivery is not supported' };
+  const expected = { addressClass: 'local', transport: 'local', nexthop: 'mx.example.net' };
   assert.deepEqual(tr.resolve('User@MX.example.net'), { ...expected, recipient: 'User@MX.example.net' });
   assert.deepEqual(tr.resolve('root'), { ...expected, recipient: 'root' });
   assert.deepEqual(tr.resolve('u@[127.0.0.1]'), { ...expected, recipient: 'u@[127.0.0.1]' });
