@@ -111,7 +111,10 @@ async function runCase(spec: MtaSpec, mode: ConnectionMode, round: number, opts:
   }
   let usage: ProcessUsage | undefined;
   try {
-    const sampler = mta.pid !== undefined ? startUsageSampler(mta.pid, 100, { pss: true }) : undefined;
+    // Once a second: the CPU sum is exact at any interval (cumulative counters), and a
+    // sample costs the bench process ~15 ms here (a /proc scan and smaps_rollup), which at
+    // 10 a second was most of the bench process's CPU and a share of the cores it measures.
+    const sampler = mta.pid !== undefined ? startUsageSampler(mta.pid, 1000, { pss: true }) : undefined;
     const label = `${name} ${mode} round ${round}`;
     const threadsBefore: ThreadReading | undefined = await mta.readThreads?.();
     const benchCpu0 = process.cpuUsage();

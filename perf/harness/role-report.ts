@@ -51,6 +51,13 @@ export interface ScalingCheck {
   /** What caps each side in the model (from the `fromCpus` figures). */
   fromCappedBy: string;
   toCappedBy: string;
+  /**
+   * Cores the MTA kept busy on each side (medians; its roles' CPU over the
+   * window). Well below the cores it was pinned to, the cores were not its
+   * own (other work on the machine), which the model takes them to be.
+   */
+  fromCoresUsed: number;
+  toCoresUsed: number;
 }
 
 function median(values: number[]): number {
@@ -123,6 +130,10 @@ function checkModel(roles: readonly RoleUsage[], bench: number | undefined, mtaC
   return costs;
 }
 
+function coresUsed(roles: readonly RoleUsage[]): number {
+  return roles.reduce((sum, r) => sum + (Number.isFinite(r.cores) ? r.cores : 0), 0);
+}
+
 /** The check of the model for every MTA, mode and size run pinned to CPU lists of different sizes. */
 export function scalingChecks(cases: readonly CaseResult[]): ScalingCheck[] {
   const out: ScalingCheck[] = [];
@@ -160,6 +171,7 @@ export function scalingChecks(cases: readonly CaseResult[]): ScalingCheck[] {
         mta: base(mine[0]), mode: mine[0].mode, size: mine[0].size, fromCpus: from, toCpus: to, fromCores, toCores,
         measuredGain, predictedGain, predictedGainFromTo, error: gainError(predictedGain, measuredGain),
         fromCappedBy: pFrom.cappedBy, toCappedBy: pTo.cappedBy,
+        fromCoresUsed: coresUsed(fromRoles), toCoresUsed: coresUsed(toRoles),
       });
     }
   }
@@ -199,14 +211,18 @@ export function formatRoleSummary(s: RoleSummary): string {
 
 /** The check table. */
 export function formatChecks(checks: readonly ScalingCheck[]): string {
-  return 'scaling model check (gain of the end-to-end rate; predicted from the smaller CPU list\'s per-role figures, and from the larger\'s)\n' + table(
-    ['mta', 'mode', 'size', 'cpus', 'measured gain', 'predicted', 'error', 'predicted (larger list figures)', 'capped by'],
+  const text = 'scaling model check (gain of the end-to-end rate; predicted from the smaller CPU list\'s per-role figures, and from the larger\'s)\n' + table(
+    ['mta', 'mode', 'size', 'cpus', 'measured gain', 'predicted', 'error', 'predicted (larger list figures)', 'capped by', 'MTA cores used'],
     checks.map((c) => [
       c.mta, c.mode, String(c.size), `${c.fromCpus} -> ${c.toCpus}`, `${num(c.measuredGain, 2)}x`, `${num(c.predictedGain, 2)}x`,
       `${num(c.error * 100)}%`, `${num(c.predictedGainFromTo, 2)}x`, `${c.fromCappedBy} -> ${c.toCappedBy}`,
+      `${num(c.fromCoresUsed, 2)} of ${c.fromCores} -> ${num(c.toCoresUsed, 2)} of ${c.toCores}`,
     ]),
     2,
   );
+  const starved = checks.filter((c) => c.fromCoresUsed < 0.7 * c.fromCores);
+  return starved.length === 0 ? text : `${text}\nnote: the MTA kept ${starved.map((c) => `${num(c.fromCoresUsed, 2)} of its ${c.fromCores} pinned core${c.fromCores === 1 ? '' : 's'} busy (${c.mode} ${c.size})`).join(', ')}: ` +
+    'other work on the machine took the rest, and the model takes the cores to be the MTA\'s alone, so its prediction does not apply to such a run';
 }
 
 /** Everything role-related a run prints; empty when no case had role figures. */

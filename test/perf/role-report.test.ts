@@ -61,7 +61,20 @@ test('the check: gain measured round by round against the gain the 1-CPU figures
   assert.ok(Math.abs(c.predictedGain - 1.5) < 1e-9);
   assert.ok(Math.abs(c.error - Math.abs(1.5 - 1.45) / 1.45) < 1e-9);
   assert.equal(c.fromCappedBy, 'cores');
+  // the roles kept 0.5 + 0.2 + 0.3 + 0.1 cores busy on each side
+  assert.ok(Math.abs(c.fromCoresUsed - 1.1) < 1e-9);
   const text = formatRoleReport(cases);
   assert.match(text, /scaling model check/);
   assert.match(text, /0 -> 0,1\s+1\.45x\s+1\.50x\s+3%/);
+  assert.match(text, /1\.10 of 1 -> 1\.10 of 2$/m);
+  assert.doesNotMatch(text, /note:/, 'the 1-CPU run had its core');
+});
+
+test('the check says when the MTA could not keep its pinned core busy (a machine busy with other work)', () => {
+  const starved = (cpus: string): Partial<CaseResult> => ({
+    cpus, sourceCpus: '1', benchCpuMsPerMessage: 0.5,
+    roles: roles(0.4, 0.2, 0.6, 0.3).map((r) => ({ ...r, cores: r.cores / 10 })),
+  });
+  const text = formatRoleReport([result('postrider@0', 1, 60, starved('0')), result('postrider@0,1', 1, 110, starved('0,1'))]);
+  assert.match(text, /note: the MTA kept 0\.11 of its 1 pinned core busy \(kept 1024\): other work on the machine took the rest/);
 });
