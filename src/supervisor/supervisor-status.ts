@@ -12,8 +12,8 @@
  * thread's own from process.threadCpuUsage(), and the process total from
  * process.cpuUsage(). All are cumulative, so two readings give the CPU of any
  * window (the benchmark charges CPU per message to each role this way). A
- * reading that fails (a thread exiting, a Node without the call) leaves the
- * fields out rather than failing status.
+ * reading that fails or takes over a second (a thread exiting, a Node
+ * without the call) leaves the fields out rather than failing status.
  */
 import { readdirSync } from 'node:fs';
 import { performance, type EventLoopUtilization } from 'node:perf_hooks';
@@ -46,6 +46,18 @@ function loadOf(inc: Incarnation, eluSeen: WeakMap<Incarnation, EventLoopUtiliza
 
 const round6 = (seconds: number): number => Math.round(seconds * 1e6) / 1e6;
 
+/** How long status waits for one thread's CPU reading (a thread being torn down may never answer). */
+const CPU_READ_TIMEOUT_MS = 1000;
+
+function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error('timeout')), ms);
+    timer.unref();
+  });
+  return Promise.race([p, late]).finally(() => clearTimeout(timer));
+}
+
 /** CPU fields of one worker since its thread started, or none when they cannot be read. */
 async function cpuOf(inc: Incarnation): Promise<Pick<ActorStatus, 'cpuSeconds' | 'cpuUserSeconds' | 'cpuSystemSeconds' | 'eventLoopActiveSeconds'>> {
   if (inc.state === 'exited') return {};
@@ -53,7 +65,7 @@ async function cpuOf(inc: Incarnation): Promise<Pick<ActorStatus, 'cpuSeconds' |
   try {
     const active = inc.worker.performance.eventLoopUtilization().active / 1000;
     if (typeof worker.cpuUsage !== 'function') return { eventLoopActiveSeconds: round6(active) };
-    const u = await worker.cpuUsage();
+    const u = await withTimeout(worker.cpuUsage(), CPU_READ_TIMEOUT_MS);
     return {
       cpuSeconds: round6((u.user + u.system) / 1e6),
       cpuUserSeconds: round6(u.user / 1e6),
