@@ -2,6 +2,11 @@
  * bench-command: `postrider bench run|source|sink|all`, the harness from the
  * command line.
  *   run     generator -> MTA under test -> sink, tables and a JSON file;
+ *           with the CPU per message per role and the scaling model's
+ *           projection (role-report); `--cpus LIST` (repeatable) runs each
+ *           MTA pinned to each CPU list in turn, and `--source-cpus LIST`
+ *           pins the bench process itself (generator and sink), so the
+ *           model's 1-core to 2-core gain can be checked;
  *   source  the load generator alone against any SMTP server (smtp-source);
  *   sink    the sink alone (smtp-sink), until N messages or a signal;
  *   all     every benchmark of perf/ in turn (micro-benchmarks included).
@@ -17,7 +22,9 @@ import { percentile } from '../store/append-via-thread-common.js';
 import { formatRun, summarize, writeJson } from './bench-report.js';
 import { startBenchSink } from './bench-sink.js';
 import { runBench, type ConnectionMode, type RunOptions } from './e2e-run.js';
+import { parseCpuList, pinProcess } from './cpu-pinning.js';
 import { mtaName, type MtaSpec } from './mta-under-test.js';
+import { formatRoleReport, scalingChecks, summarizeRoles } from './role-report.js';
 import { parseSinkRule } from './sink-rules.js';
 import { runSource } from './smtp-source.js';
 
@@ -25,6 +32,7 @@ export const BENCH_USAGE = [
   'usage: postrider bench run [-m count] [-s sessions] [-l size] [-r recipients] [--unique] [--rate MSG/S] [--mode kept|per-connection|both]',
   '                           [--mta direct,postrider] [--compare-name NAME --compare-start CMD [--compare-stop CMD]]',
   '                           [--rounds N] [--baseline NAME] [--stall SECONDS] [--json FILE] [--quiet]',
+  '                           [--cpus LIST ...] [--source-cpus LIST]',
   '       postrider bench source --port PORT [--host HOST] [-m count] [-s sessions] [-l size] [-r recipients] [--unique] [--rate MSG/S]',
   '                           [--per-connection] [--from ADDR] [--to ADDR] [--starttls] [--json FILE]',
   '       postrider bench sink [--host HOST] [--port PORT] [--count N] [--store DIR] [--reply STAGE[@EVERY]:REPLY ...]',
@@ -103,6 +111,19 @@ export function parseMtas(list: string, compare: { name?: string; start?: string
   return mtas;
 }
 
+/** Each MTA once per CPU list (the direct run, which has no MTA, once); the MTAs as given without lists. */
+export function pinMtas(mtas: MtaSpec[], lists: string[] | undefined): MtaSpec[] {
+  if (!lists || lists.length === 0) return mtas;
+  for (const list of lists) {
+    try {
+      parseCpuList(list);
+    } catch (err) {
+      throw new BenchUsageError(`bad --cpus: ${(err as Error).message}`);
+    }
+  }
+  return mtas.flatMap((m): MtaSpec[] => (m.kind === 'direct' ? [m] : lists.map((cpus) => ({ ...m, cpus }))));
+}
+
 function parse<T extends ParseArgsConfig>(config: T): ReturnType<typeof parseArgs<T>> {
   try {
     return parseArgs(config);
@@ -123,14 +144,24 @@ async function runCommand(args: string[]): Promise<number> {
     baseline: { type: 'string' },
     stall: { type: 'string' },
     quiet: { type: 'boolean' },
+    cpus: { type: 'string', multiple: true },
+    'source-cpus': { type: 'string' },
   } });
   const mode = values.mode ?? 'both';
   if (!['kept', 'per-connection', 'both'].includes(mode)) throw new BenchUsageError(`bad --mode: ${mode} (kept, per-connection or both)`);
   const modes: ConnectionMode[] = mode === 'both' ? ['kept', 'per-connection'] : [mode as ConnectionMode];
-  const mtas = parseMtas(values.mta ?? 'postrider', { name: values['compare-name'], start: values['compare-start'], stop: values['compare-stop'] });
+  const mtas = pinMtas(parseMtas(values.mta ?? 'postrider', { name: values['compare-name'], start: values['compare-start'], stop: values['compare-stop'] }), values.cpus);
   const other = mtas.find((m) => m.kind === 'command');
   const baseline = values.baseline ?? (other ? mtaName(other) : mtas.length > 1 ? mtaName(mtas[0]) : undefined);
   if (baseline && !mtas.some((m) => mtaName(m) === baseline)) throw new BenchUsageError(`--baseline ${baseline} is not among the MTAs measured`);
+  const sourceCpus = values['source-cpus'];
+  if (sourceCpus !== undefined) {
+    try {
+      pinProcess(process.pid, sourceCpus);
+    } catch (err) {
+      throw new BenchUsageError(`--source-cpus: ${(err as Error).message}`);
+    }
+  }
   const progress = progressWriter(values.quiet === true);
   const opts: RunOptions = {
     count: positive('-m', values.m, 2000),
@@ -144,14 +175,17 @@ async function runCommand(args: string[]): Promise<number> {
     rounds: positive('--rounds', values.rounds, 1),
     stallMs: positive('--stall', values.stall, 30) * 1000,
     onProgress: progress,
+    sourceCpus,
   };
   const cases = await runBench(opts);
   progress.done();
   const summary = summarize(cases, baseline);
   console.log(formatRun(cases, summary, baseline));
+  const roles = formatRoleReport(cases);
+  if (roles) console.log(`\n${roles}`);
   const file = values.json ?? `postrider-bench-${stamp()}.json`;
   const { onProgress: _drop, ...saved } = opts;
-  writeJson(file, saved, cases, summary);
+  writeJson(file, saved, cases, summary, { roles: summarizeRoles(cases), scalingChecks: scalingChecks(cases) });
   console.log(`\nresults: ${file}`);
   return cases.some((c) => c.lost > 0 || c.duplicated > 0) ? 2 : 0;
 }

@@ -118,8 +118,8 @@ function machine(): Record<string, unknown> {
   return { cpus: c.length, cpuModel: c[0]?.model, memoryMiB: Math.round(totalmem() / 1024 / 1024), node: process.version, kernel: release() };
 }
 
-/** Writes the whole run as JSON. */
-export function writeJson(file: string, options: unknown, cases: CaseResult[], summary: SummaryRow[]): void {
-  const doc = { date: new Date().toISOString(), machine: machine(), options, cases, summary };
+/** Writes the whole run as JSON; `extra` adds sections (the per-role figures and the scaling model). */
+export function writeJson(file: string, options: unknown, cases: CaseResult[], summary: SummaryRow[], extra: Record<string, unknown> = {}): void {
+  const doc = { date: new Date().toISOString(), machine: machine(), options, cases, summary, ...extra };
   writeFileSync(file, JSON.stringify(doc, null, 2) + '\n');
 }

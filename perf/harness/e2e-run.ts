@@ -5,7 +5,10 @@
  * message (or no progress for `stallMs`). Reports the accept rate (250s per
  * second), the end-to-end rate (until the sink had them all), the 250's
  * latency percentiles, lost and duplicated messages by token, and the MTA's
- * CPU time and peak memory. MTAs alternate within a round (A B, then B A),
+ * CPU time and peak memory. Where the MTA tells the CPU of each of its
+ * threads (Postrider's status), the CPU per message per role over the same
+ * window (role-usage), and always the bench process's own CPU per message
+ * (generator and sink, which share the machine). MTAs alternate within a round (A B, then B A),
  * so a noisy machine hurts each alike; ratios are taken within a round.
  * An MTA that fails to start ends the run with its one-line error.
  */
@@ -14,6 +17,7 @@ import { startBenchSink, type BenchSink } from './bench-sink.js';
 import type { ProcessUsage, SourceProgress } from './harness-types.js';
 import { mtaName, startMta, type MtaSpec } from './mta-under-test.js';
 import { startUsageSampler } from './process-usage.js';
+import { roleUsage, type RoleUsage, type ThreadReading } from './role-usage.js';
 import { runSource } from './smtp-source.js';
 import { accountTokens } from './token-account.js';
 
@@ -34,6 +38,8 @@ export interface RunOptions {
   stallMs?: number;
   /** Progress of the case in hand, about four times a second. */
   onProgress?: (line: string) => void;
+  /** The CPUs the bench process (generator and sink) was pinned to, for the record and the scaling check. */
+  sourceCpus?: string;
 }
 
 /** One measured case: one MTA, one mode, one round. */
@@ -66,6 +72,14 @@ export interface CaseResult {
   mtaPeakRssMiB?: number;
   /** Peak proportional set size: for an MTA of many processes, RSS counts shared pages once per process. */
   mtaPeakPssMiB?: number;
+  /** The MTA's CPU list when it ran pinned (--cpus). */
+  cpus?: string;
+  /** CPU per message per role of the MTA, over the window from before the first connection to the sink having every message. */
+  roles?: RoleUsage[];
+  /** CPU milliseconds per message of the bench process itself: the generator and the sink. */
+  benchCpuMsPerMessage?: number;
+  /** The CPU list the bench process ran on (--source-cpus), when pinned. */
+  sourceCpus?: string;
 }
 
 async function waitForSink(sink: BenchSink, want: number, stallMs: number): Promise<void> {
@@ -99,8 +113,13 @@ async function runCase(spec: MtaSpec, mode: ConnectionMode, round: number, opts:
   }
   let usage: ProcessUsage | undefined;
   try {
-    const sampler = mta.pid !== undefined ? startUsageSampler(mta.pid, 100, { pss: true }) : undefined;
+    // Once a second: the CPU sum is exact at any interval (cumulative counters), and a
+    // sample costs the bench process ~15 ms here (a /proc scan and smaps_rollup), which at
+    // 10 a second was most of the bench process's CPU and a share of the cores it measures.
+    const sampler = mta.pid !== undefined ? startUsageSampler(mta.pid, 1000, { pss: true }) : undefined;
     const label = `${name} ${mode} round ${round}`;
+    const threadsBefore: ThreadReading | undefined = await mta.readThreads?.();
+    const benchCpu0 = process.cpuUsage();
     const t0 = performance.now();
     const source = await runSource({
       host: '127.0.0.1',
@@ -117,6 +136,8 @@ async function runCase(spec: MtaSpec, mode: ConnectionMode, round: number, opts:
     const tAccepted = performance.now();
     await waitForSink(sink, source.accepted.length, opts.stallMs ?? 30_000);
     const tDelivered = performance.now();
+    const benchCpu = process.cpuUsage(benchCpu0);
+    const threadsAfter: ThreadReading | undefined = threadsBefore ? await mta.readThreads?.() : undefined;
     usage = sampler?.stop();
     const account = accountTokens(
       source.accepted.map((a) => a.token),
@@ -150,6 +171,10 @@ async function runCase(spec: MtaSpec, mode: ConnectionMode, round: number, opts:
       mtaCpuMsPerMessage: usage && account.delivered > 0 ? (usage.cpuSeconds * 1000) / account.delivered : undefined,
       mtaPeakRssMiB: usage ? usage.peakRssBytes / 1024 / 1024 : undefined,
       mtaPeakPssMiB: usage?.peakPssBytes !== undefined ? usage.peakPssBytes / 1024 / 1024 : undefined,
+      cpus: spec.kind === 'direct' ? undefined : spec.cpus,
+      roles: threadsBefore && threadsAfter ? roleUsage(threadsBefore, threadsAfter, account.delivered) : undefined,
+      benchCpuMsPerMessage: account.delivered > 0 ? (benchCpu.user + benchCpu.system) / 1000 / account.delivered : undefined,
+      sourceCpus: opts.sourceCpus,
     };
   } finally {
     await mta.stop();

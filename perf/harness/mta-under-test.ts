@@ -8,6 +8,10 @@
  *     pid the command prints on its last line, or from the command itself
  *     when it stays in the foreground;
  *   direct: no MTA; the generator talks to the sink (the ceiling).
+ * With `cpus` (a taskset CPU list) the MTA runs pinned to those CPUs, every
+ * thread and child process of it, and its name says so ("postrider@0,1").
+ * Postrider also offers readThreads(): its status's CPU per thread, which
+ * the run reads before and after the measured window (role-usage).
  * A start that fails, or a port that does not greet in time, rejects with
  * a one-line Error naming the MTA.
  */
@@ -16,13 +20,16 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { controlRequest } from '../../src/cli/control-client.js';
 import { freePort, startDaemon } from '../../test/helpers/daemon.js';
+import { tasksetPrefix } from './cpu-pinning.js';
+import { threadReading, type ThreadReading } from './role-usage.js';
 
 /** Which MTA to measure. */
 export type MtaSpec =
   | { kind: 'direct' }
-  | { kind: 'postrider'; params?: Record<string, string> }
-  | { kind: 'command'; name: string; start: string; stop?: string };
+  | { kind: 'postrider'; params?: Record<string, string>; cpus?: string }
+  | { kind: 'command'; name: string; start: string; stop?: string; cpus?: string };
 
 export interface MtaUnderTest {
   name: string;
@@ -30,22 +37,31 @@ export interface MtaUnderTest {
   port: number;
   /** The root of the process tree whose CPU and memory are measured; undefined for direct. */
   pid?: number;
+  /** The CPU time of each of its threads now, where the MTA can tell (Postrider's status). */
+  readThreads?(): Promise<ThreadReading>;
   stop(): Promise<void>;
 }
 
-export function mtaName(spec: MtaSpec): string {
+/** The MTA's name without its CPU list. */
+export function mtaBaseName(spec: MtaSpec): string {
   return spec.kind === 'command' ? spec.name : spec.kind;
+}
+
+export function mtaName(spec: MtaSpec): string {
+  const cpus = spec.kind === 'direct' ? undefined : spec.cpus;
+  return cpus === undefined ? mtaBaseName(spec) : `${mtaBaseName(spec)}@${cpus}`;
 }
 
 /** Starts `spec` relaying to 127.0.0.1:`sinkPort`. */
 export async function startMta(spec: MtaSpec, sinkPort: number): Promise<MtaUnderTest> {
   if (spec.kind === 'direct') return { name: 'direct', port: sinkPort, stop: async () => undefined };
-  if (spec.kind === 'postrider') return startPostrider(sinkPort, spec.params);
+  if (spec.kind === 'postrider') return startPostrider(sinkPort, spec.params, spec.cpus);
   return startCommand(spec, sinkPort);
 }
 
-async function startPostrider(sinkPort: number, params: Record<string, string> = {}): Promise<MtaUnderTest> {
+async function startPostrider(sinkPort: number, params: Record<string, string> = {}, cpus?: string): Promise<MtaUnderTest> {
   const daemon = await startDaemon({
+    launcher: cpus === undefined ? undefined : tasksetPrefix(cpus),
     params: {
       relayhost: `[127.0.0.1]:${sinkPort}`,
       // The sink is one destination: let it take as many connections as a busy relay would open.
@@ -55,9 +71,13 @@ async function startPostrider(sinkPort: number, params: Record<string, string> =
     },
   });
   return {
-    name: 'postrider',
+    name: mtaName({ kind: 'postrider', cpus }),
     port: daemon.port,
     pid: daemon.child.pid,
+    readThreads: async () => {
+      const status = await controlRequest(daemon.queueDir, 'status', [], undefined, { timeoutMs: 10_000 });
+      return threadReading(status, performance.now());
+    },
     stop: async () => {
       await daemon.stop();
       rmSync(daemon.dir, { recursive: true, force: true });
@@ -73,7 +93,8 @@ async function startCommand(spec: Extract<MtaSpec, { kind: 'command' }>, sinkPor
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), `bench-${spec.name}-`));
   const values = { port: String(port), relayhost: `[127.0.0.1]:${sinkPort}`, sink_port: String(sinkPort), dir };
-  const child = spawn('sh', ['-c', fill(spec.start, values)], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const argv = [...(spec.cpus === undefined ? [] : tasksetPrefix(spec.cpus)), 'sh', '-c', fill(spec.start, values)];
+  const child = spawn(argv[0], argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
   child.stdout.on('data', (b: Buffer) => (out += b.toString()));
@@ -98,7 +119,7 @@ async function startCommand(spec: Extract<MtaSpec, { kind: 'command' }>, sinkPor
     pid = /^\d+$/.test(last) ? Number(last) : undefined;
   }
   return {
-    name: spec.name,
+    name: mtaName(spec),
     port,
     pid,
     stop: async () => {

@@ -61,6 +61,35 @@ export interface ActorStatus {
   state: string;
   /** Event-loop utilisation (0..1) since the previous status request: the actor's load. */
   load: number;
+  /**
+   * CPU seconds of the actor's thread since it started (user + system, and
+   * each), read with Worker.cpuUsage(); absent while restarting or under a
+   * Node without it. Cumulative, so a reader takes differences over a window.
+   */
+  cpuSeconds?: number;
+  cpuUserSeconds?: number;
+  cpuSystemSeconds?: number;
+  /** Seconds the thread's event loop has been busy since it started (cumulative event-loop utilisation). */
+  eventLoopActiveSeconds?: number;
+}
+
+/** CPU and event loop of one thread outside the actors (the supervisor's main thread). */
+export interface ThreadUsage {
+  cpuSeconds: number;
+  cpuUserSeconds: number;
+  cpuSystemSeconds: number;
+  eventLoopActiveSeconds: number;
+  /** Event-loop utilisation (0..1) since the previous status request. */
+  load: number;
+}
+
+/** CPU of the whole process: every thread, the actors' and the runtime's own (GC, I/O pool) alike. */
+export interface ProcessCpu {
+  cpuSeconds: number;
+  cpuUserSeconds: number;
+  cpuSystemSeconds: number;
+  /** Threads of the process now (Linux only): actors, main thread, and the runtime's helpers. */
+  threads?: number;
 }
 
 export interface SupervisorStatus {
@@ -69,6 +98,10 @@ export interface SupervisorStatus {
   ready: boolean;
   uptimeSeconds: number;
   actors: ActorStatus[];
+  /** The supervisor's own thread: routing, control socket, heartbeats. */
+  mainThread?: ThreadUsage;
+  /** The process as a whole, so a reader can tell what the listed threads leave out. */
+  process?: ProcessCpu;
   [provider: string]: unknown;
 }
 

@@ -25,11 +25,31 @@ test('status, reload (refused when broken, old config kept), SIGTERM exits 0 and
 
     const st = await postrider(['-c', c.dir, 'status']);
     assert.equal(st.code, 0);
-    assert.equal(st.stdout, `postrider: the Postrider mail system is running: PID: ${d.child.pid}\n`);
+    const lines = st.stdout.trimEnd().split('\n');
+    assert.equal(lines[0], `postrider: the Postrider mail system is running: PID: ${d.child.pid}`);
+    // the thread table: a header, the discard actor, the main thread and the process, each with its CPU seconds
+    assert.match(lines[1], /^role\s+service\s+thread\s+state\s+restarts\s+uptime s\s+load\s+cpu s$/);
+    assert.match(lines[2], /^discard\s+discard\s+\d+\s+running\s+0\s+\d+\s+\d+\.\d\d\s+\d+\.\d\d$/);
+    assert.match(lines[3], /^main thread\s+-\s+0\s+running\s+-\s+\d+\s+\d+\.\d\d\s+\d+\.\d\d$/);
+    assert.match(lines[4], /^process \(\d+ threads\)\s+\d+\.\d\d$/);
     const json = await postrider(['-c', c.dir, 'status', '--json']);
-    const parsed = JSON.parse(json.stdout) as { pid: number; actors: Array<{ role: string; instance: number; threadId: number; restarts: number; uptimeSeconds: number }> };
+    type Cpu = { cpuSeconds: number; cpuUserSeconds: number; cpuSystemSeconds: number; eventLoopActiveSeconds: number };
+    const parsed = JSON.parse(json.stdout) as {
+      pid: number;
+      actors: Array<{ role: string; instance: number; threadId: number; restarts: number; uptimeSeconds: number } & Cpu>;
+      mainThread: Cpu & { load: number };
+      process: { cpuSeconds: number; threads: number };
+    };
     assert.equal(parsed.pid, d.child.pid);
     assert.equal(parsed.actors[0].role, 'discard');
+    // CPU per thread: user + system, the actor's and the main thread's each within the process's
+    for (const t of [parsed.actors[0], parsed.mainThread]) {
+      assert.ok(t.cpuSeconds > 0, `a started thread has used CPU: ${JSON.stringify(t)}`);
+      assert.ok(Math.abs(t.cpuSeconds - t.cpuUserSeconds - t.cpuSystemSeconds) < 1e-5);
+      assert.ok(t.eventLoopActiveSeconds > 0 && t.eventLoopActiveSeconds <= parsed.process.cpuSeconds + 1);
+    }
+    assert.ok(parsed.actors[0].cpuSeconds + parsed.mainThread.cpuSeconds <= parsed.process.cpuSeconds + 0.01, 'the threads are part of the process');
+    assert.ok(parsed.process.threads >= 2, 'at least the main thread and the actor');
     const thread = parsed.actors[0].threadId;
 
     // a malformed value: reload is refused with one line and the old config keeps running
@@ -142,7 +162,7 @@ async function startsOverStalePidFile(c: ConfigDir, stalePid: number): Promise<v
     assert.notEqual(pid, stalePid);
     const st = await postrider(['-c', c.dir, 'status']);
     assert.equal(st.code, 0, st.stderr);
-    assert.equal(st.stdout, `postrider: the Postrider mail system is running: PID: ${pid}\n`);
+    assert.equal(st.stdout.split('\n')[0], `postrider: the Postrider mail system is running: PID: ${pid}`);
     const again = await postrider(['-c', c.dir, 'start']);
     assert.equal(again.code, 1);
     assert.equal(again.stderr, `postrider: fatal: the Postrider mail system is already running (pid ${pid})\n`);
@@ -195,7 +215,7 @@ test('a running daemon: start and start-fg refuse, status says running, both nam
     const pid = Number(readFileSync(join(c.queue, 'pid', 'master.pid'), 'utf8').trim());
     const st = await postrider(['-c', c.dir, 'status']);
     assert.equal(st.code, 0, st.stderr);
-    assert.equal(st.stdout, `postrider: the Postrider mail system is running: PID: ${pid}\n`);
+    assert.equal(st.stdout.split('\n')[0], `postrider: the Postrider mail system is running: PID: ${pid}`);
     const again = await postrider(['-c', c.dir, 'start']);
     assert.equal(again.code, 1);
     assert.equal(again.stderr, `postrider: fatal: the Postrider mail system is already running (pid ${pid})\n`);

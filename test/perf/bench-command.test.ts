@@ -4,6 +4,7 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { parseCpuList } from '../../perf/harness/cpu-pinning.js';
 import { CLI, runPostrider } from '../helpers/daemon.js';
 
 function run(args: string[], timeoutMs = 150_000): Promise<{ code: number; stdout: string; stderr: string }> {
@@ -11,9 +12,22 @@ function run(args: string[], timeoutMs = 150_000): Promise<{ code: number; stdou
 }
 
 interface SavedRun {
-  cases: Array<{ mta: string; mode: string; accepted: number; delivered: number; lost: number; duplicated: number; mtaCpuSeconds?: number; mtaPeakRssMiB?: number; endToEndPerSecond: number }>;
+  cases: Array<{
+    mta: string; mode: string; accepted: number; delivered: number; lost: number; duplicated: number; mtaCpuSeconds?: number; mtaPeakRssMiB?: number;
+    endToEndPerSecond: number; cpus?: string; sourceCpus?: string; benchCpuMsPerMessage?: number;
+    roles?: Array<{ role: string; threads: number; cpuMsPerMessage: number }>;
+  }>;
   summary: Array<{ mta: string; ratioToBaseline?: number }>;
   machine: { cpus: number };
+  roles?: Array<{ mta: string; projection: Array<{ cores: number; messagesPerSecond: number; cappedBy: string }> }>;
+  scalingChecks?: Array<{ mta: string; fromCores: number; toCores: number; measuredGain: number; predictedGain: number }>;
+}
+
+/** The CPUs this process may run on. */
+function ownCpus(): number[] {
+  const m = /^Cpus_allowed_list:\s*(\S+)/m.exec(readFileSync('/proc/self/status', 'utf8'));
+  assert.ok(m);
+  return parseCpuList(m[1]);
 }
 
 test('bench run: the ceiling and Postrider, both modes; nothing lost, CPU and memory measured, JSON written', async () => {
@@ -35,7 +49,21 @@ test('bench run: the ceiling and Postrider, both modes; nothing lost, CPU and me
   for (const c of pr) {
     assert.ok((c.mtaCpuSeconds ?? 0) > 0, 'the daemon used some CPU');
     assert.ok((c.mtaPeakRssMiB ?? 0) > 20, 'the daemon has a resident size');
+    // CPU per role from the daemon's status: every role it runs, the main thread and the rest of the process
+    const roles = new Map((c.roles ?? []).map((r) => [r.role, r]));
+    for (const role of ['smtpd', 'qmgr', 'journal', 'smtp', 'main thread', 'other']) assert.ok(roles.has(role), `${role} in ${[...roles.keys()].join(' ')}`);
+    assert.ok((roles.get('smtpd')?.cpuMsPerMessage ?? 0) > 0, 'smtpd worked');
+    assert.ok((roles.get('smtp')?.threads ?? 0) >= 2, 'the smtp threads are summed and counted');
+    // the roles add up to the process total that /proc measured over nearly the same window
+    const sumMs = [...roles.values()].reduce((s, r) => s + r.cpuMsPerMessage, 0) * c.delivered;
+    const procMs = (c.mtaCpuSeconds ?? 0) * 1000;
+    assert.ok(Math.abs(sumMs - procMs) <= 0.4 * procMs + 50, `roles ${sumMs.toFixed(0)} ms against the process ${procMs.toFixed(0)} ms`);
+    assert.ok((c.benchCpuMsPerMessage ?? 0) > 0, 'the bench process measures itself');
   }
+  assert.match(r.stdout, /CPU per message per role: postrider kept 2048 bytes/);
+  assert.match(r.stdout, /^64\s+\d+\s+\S+/m, 'the projection reaches 64 cores');
+  const kept = saved.roles?.find((s) => s.mta === 'postrider');
+  assert.deepEqual(kept?.projection.map((p) => p.cores), [2, 8, 16, 64]);
   assert.ok(saved.summary.some((s) => s.mta === 'postrider' && (s.ratioToBaseline ?? 0) > 0));
   assert.ok(saved.machine.cpus >= 1);
 });
@@ -55,6 +83,33 @@ test('bench run with a command MTA that takes mail and relays nothing: every mes
   assert.equal(hole.delivered, 0);
   assert.ok((hole.mtaCpuSeconds ?? -1) >= 0, 'the foreground command is the measured process');
   assert.equal(saved.cases.find((c) => c.mta === 'direct')?.lost, 0);
+});
+
+test('bench run --cpus: the daemon once per CPU list, the bench process pinned, and the model checked from the smaller list to the larger', async () => {
+  const own = ownCpus();
+  // two lists of different sizes where the machine allows it (a one-CPU machine runs the same list twice, and there is nothing to check)
+  const small = String(own[0]);
+  const large = own.length > 1 ? `${own[0]},${own[1]}` : small;
+  const source = String(own[own.length - 1]);
+  const json = join(mkdtempSync(join(tmpdir(), 'bench-cpus-')), 'out.json');
+  const r = await run(['bench', 'run', '-m', '40', '-s', '2', '--mode', 'kept', '--cpus', small, '--cpus', large, '--source-cpus', source, '--json', json, '--quiet']);
+  assert.equal(r.code, 0, r.stderr);
+  const saved = JSON.parse(readFileSync(json, 'utf8')) as SavedRun;
+  const names = [...new Set([small, large])].map((l) => `postrider@${l}`);
+  assert.deepEqual(saved.cases.map((c) => c.mta), own.length > 1 ? names : [names[0], names[0]]);
+  for (const c of saved.cases) {
+    assert.equal(c.lost + c.duplicated, 0);
+    assert.equal(c.sourceCpus, source);
+    assert.ok(c.roles?.some((x) => x.role === 'smtpd'));
+  }
+  if (own.length > 1) {
+    const [check] = saved.scalingChecks ?? [];
+    assert.equal(check?.mta, 'postrider');
+    assert.equal(check.fromCores, 1);
+    assert.equal(check.toCores, 2);
+    assert.ok(check.measuredGain > 0 && check.predictedGain >= 1, JSON.stringify(check));
+    assert.match(r.stdout, /scaling model check/);
+  }
 });
 
 test('bench sink and bench source as commands: the sink stops by itself after --count messages', async () => {
@@ -82,6 +137,8 @@ test('bench: bad options are one line naming the problem', async () => {
     [['bench', 'run', '--mode', 'sideways'], /bad --mode: sideways/],
     [['bench', 'run', '-l', '12q'], /bad size: 12q/],
     [['bench', 'run', '--compare-stop', 'true'], /need --compare-start/],
+    [['bench', 'run', '--cpus', 'x'], /bad --cpus: bad CPU list: x/],
+    [['bench', 'run', '--source-cpus', '4095'], /--source-cpus: cannot pin to CPUs 4095/],
     [['bench', 'source'], /needs --port/],
     [['bench', 'sink', '--reply', 'nonsense'], /nonsense|rule|stage/i],
     [['bench', 'frobnicate'], /unknown bench command: frobnicate/],
