@@ -130,6 +130,20 @@ export interface BounceProtocol {
   };
 }
 
+/**
+ * The anvil actor: the client counters every smtpd thread shares (Postfix's
+ * anvil(8)). Each reply is the count after the event; the caller compares
+ * it with its own service's limit.
+ */
+export interface AnvilProtocol {
+  /** A client connected: its open connections and its connection rate, this one included. */
+  connect: { req: { service: string; addr: string }; rep: { count: number; rate: number } };
+  /** A client that connect counted went away. Cast. */
+  disconnect: { req: { service: string; addr: string }; rep: void };
+  /** A MAIL FROM, RCPT TO or AUTH: the client's rate of it, this one included. */
+  event: { req: { service: string; addr: string; what: 'mail' | 'rcpt' | 'auth' }; rep: number };
+}
+
 /** What every actor answers besides its role's protocol, for the supervisor (logrotate, metrics). */
 export interface BuiltinProtocol {
   /** Reopen maillog_file (after rotation). */
@@ -145,6 +159,7 @@ export interface ProtocolsByName {
   'trivial-rewrite': TrivialRewriteProtocol;
   bounce: BounceProtocol;
   delivery: DeliveryProtocol;
+  anvil: AnvilProtocol;
 }
 
 /** The protocol of a role that serves none: no kind can be called. */

@@ -33,6 +33,7 @@ export function roleSpec(role: RoleName): RoleSpec | undefined {
   if (e.singleton) spec.singleton = true;
   if (e.keepOnReload) spec.keepOnReload = true;
   // A listener's inet service names the address it binds (reload compares them).
+  if (e.listens) spec.reusePort = true;
   if (e.listens) spec.listenAddress = (service, params) => parseInetListen(service.name, splitList({ ...params, ...service.overrides }.inet_interfaces ?? 'all'));
   return spec;
 }

@@ -1,28 +1,28 @@
 /**
  * smtpd-anvil: the client counters of Postfix's anvil(8) server, behind the
- * interface smtpd talks to. Per (service, client address) it keeps the open
- * connection count and, over fixed windows of anvil_rate_time_unit that
- * start at the client's first event, the rates of connections, MAIL FROM
- * (messages), RCPT TO (recipients) and AUTH commands. Like anvil it only
- * counts and answers the count after each event; the limits belong to each
- * smtpd service (smtpd_client_*_limit, which master.cf -o may override), so
- * the caller compares.
+ * interface smtpd talks to. Per (service, client address): the open
+ * connection count and the rates of connections, MAIL FROM (messages),
+ * RCPT TO (recipients) and AUTH commands per anvil_rate_time_unit
+ * (global/anvil-table.ts counts them). Anvil only counts; the limits belong
+ * to each smtpd service, so the caller compares.
  *
- * Anvil is the interface: every answer is a promise, so the counts can move
- * to a process-wide anvil (an actor that several smtpd threads ask over
- * their MessageChannels) without changing smtpd. MemoryAnvil is the one
- * implementation today: one per Smtpd, in memory, no timers; an entry with
- * no open connection is dropped once its window has passed (checked lazily,
- * at most once per time unit). Nothing here throws.
+ * Two implementations:
+ * - MemoryAnvil: the counts of one thread, in memory (a lone Smtpd, tests);
+ * - RemoteAnvil: the anvil actor's counts, which every smtpd thread of the
+ *   process shares (a service running several threads on one port counts a
+ *   client across all of them, as Postfix's anvil does for its smtpd
+ *   processes). A question anvil does not answer in time, or asked while no
+ *   anvil runs (it is restarting), is answered "allowed" at once with a
+ *   warning (at most one a minute), as Postfix's smtpd carries on when it
+ *   cannot reach anvil: a sick anvil never stalls a session.
+ *
+ * Nothing here throws or rejects.
  */
+import { AnvilTable, type AnvilConnectCounts } from '../../global/anvil-table.js';
+import type { AnvilProtocol } from '../../protocol/protocol.js';
+import type { PeerGroup } from '../../runtime/peer.js';
 
-/** The connection count and rate of a client after a connect event. */
-export interface AnvilConnectCounts {
-  /** Open connections from this client to this service, this one included. */
-  count: number;
-  /** Connections from this client to this service in the current window, this one included. */
-  rate: number;
-}
+export type { AnvilConnectCounts } from '../../global/anvil-table.js';
 
 /** Postfix's anvil protocol as smtpd uses it. */
 export interface Anvil {
@@ -38,91 +38,98 @@ export interface Anvil {
   auth(service: string, addr: string): Promise<number>;
 }
 
-interface RemoteCounts {
-  count: number;
-  start: number;
-  rate: number;
-  mail: number;
-  rcpt: number;
-  auth: number;
-}
-
-type RateName = 'rate' | 'mail' | 'rcpt' | 'auth';
-
 /** The in-memory anvil: the counts of one thread. */
 export class MemoryAnvil implements Anvil {
-  private readonly remotes = new Map<string, RemoteCounts>();
-  private lastSweep = 0;
+  private readonly table: AnvilTable;
 
   /** `unitMs`: anvil_rate_time_unit in milliseconds; `now` is for tests of the windows. */
-  constructor(
-    private readonly unitMs: number,
-    private readonly now: () => number = Date.now,
-  ) {}
+  constructor(unitMs: number, now: () => number = Date.now) {
+    this.table = new AnvilTable(unitMs, now);
+  }
 
   connect(service: string, addr: string): Promise<AnvilConnectCounts> {
-    const r = this.remote(service, addr);
-    r.count++;
-    this.incr(r, 'rate');
-    return Promise.resolve({ count: r.count, rate: r.rate });
+    return Promise.resolve(this.table.connect(service, addr));
   }
 
   disconnect(service: string, addr: string): void {
-    const r = this.remotes.get(key(service, addr));
-    if (r && r.count > 0) r.count--;
+    this.table.disconnect(service, addr);
   }
 
   mail(service: string, addr: string): Promise<number> {
-    return Promise.resolve(this.incr(this.remote(service, addr), 'mail'));
+    return Promise.resolve(this.table.event(service, addr, 'mail'));
   }
 
   rcpt(service: string, addr: string): Promise<number> {
-    return Promise.resolve(this.incr(this.remote(service, addr), 'rcpt'));
+    return Promise.resolve(this.table.event(service, addr, 'rcpt'));
   }
 
   auth(service: string, addr: string): Promise<number> {
-    return Promise.resolve(this.incr(this.remote(service, addr), 'auth'));
+    return Promise.resolve(this.table.event(service, addr, 'auth'));
   }
 
   /** Open connections from `addr` to `service` (status and tests). */
   open(service: string, addr: string): number {
-    return this.remotes.get(key(service, addr))?.count ?? 0;
-  }
-
-  private remote(service: string, addr: string): RemoteCounts {
-    const now = this.now();
-    this.sweep(now);
-    const k = key(service, addr);
-    let r = this.remotes.get(k);
-    if (!r) {
-      r = { count: 0, start: now, rate: 0, mail: 0, rcpt: 0, auth: 0 };
-      this.remotes.set(k, r);
-    }
-    return r;
-  }
-
-  /** One event: a new window resets every rate (anvil keeps one window per client). */
-  private incr(r: RemoteCounts, what: RateName): number {
-    const now = this.now();
-    if (now - r.start >= this.unitMs) {
-      r.start = now;
-      r.rate = 0;
-      r.mail = 0;
-      r.rcpt = 0;
-      r.auth = 0;
-    }
-    return ++r[what];
-  }
-
-  private sweep(now: number): void {
-    if (now - this.lastSweep < this.unitMs) return;
-    this.lastSweep = now;
-    for (const [k, r] of this.remotes) {
-      if (r.count === 0 && now - r.start >= this.unitMs) this.remotes.delete(k);
-    }
+    return this.table.open(service, addr);
   }
 }
 
-function key(service: string, addr: string): string {
-  return `${service}:${addr}`;
+/** How long smtpd waits for anvil's answer before it lets the client through. */
+export const ANVIL_TIMEOUT_MS = 1000;
+
+/** What an unanswered question is taken to mean: within every limit. */
+const ALLOWED: AnvilConnectCounts = { count: 0, rate: 0 };
+
+/** The process-wide anvil actor, asked over this thread's channels to it. */
+export class RemoteAnvil implements Anvil {
+  private warned = 0;
+
+  constructor(
+    private readonly peer: PeerGroup<AnvilProtocol>,
+    private readonly warn: (text: string) => void,
+    private readonly timeoutMs = ANVIL_TIMEOUT_MS,
+  ) {}
+
+  connect(service: string, addr: string): Promise<AnvilConnectCounts> {
+    return this.ask(this.peer.size() > 0 ? this.peer.call('connect', { service, addr }, { timeoutMs: this.timeoutMs }) : undefined, ALLOWED);
+  }
+
+  disconnect(service: string, addr: string): void {
+    // With no anvil running the connect went uncounted, or its counts died with the old anvil.
+    if (this.peer.size() > 0) this.peer.cast('disconnect', { service, addr });
+  }
+
+  mail(service: string, addr: string): Promise<number> {
+    return this.rate(service, addr, 'mail');
+  }
+
+  rcpt(service: string, addr: string): Promise<number> {
+    return this.rate(service, addr, 'rcpt');
+  }
+
+  auth(service: string, addr: string): Promise<number> {
+    return this.rate(service, addr, 'auth');
+  }
+
+  private rate(service: string, addr: string, what: 'mail' | 'rcpt' | 'auth'): Promise<number> {
+    const q = this.peer.size() > 0 ? this.peer.call('event', { service, addr, what }, { timeoutMs: this.timeoutMs }) : undefined;
+    return this.ask(q, 0);
+  }
+
+  private ask<T>(question: Promise<T> | undefined, allowed: T): Promise<T> {
+    if (!question) {
+      this.unreachable('no anvil service is running');
+      return Promise.resolve(allowed);
+    }
+    return question.catch((err: Error) => {
+      this.unreachable(err.message);
+      return allowed;
+    });
+  }
+
+  private unreachable(why: string): void {
+    const now = Date.now();
+    if (now - this.warned < 60_000) return;
+    this.warned = now;
+    this.warn(`problem talking to server anvil: ${why}; client limits are not enforced until it answers`);
+  }
 }
