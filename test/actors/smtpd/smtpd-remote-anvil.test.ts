@@ -1,0 +1,61 @@
+/**
+ * smtpd-remote-anvil: smtpd's client of the anvil actor. Answers come from
+ * the actor; with no anvil running, or one that does not answer in time,
+ * every question is answered "within the limits" at once with one warning
+ * (not one per question), and a disconnect is not sent where nobody counts.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { RemoteAnvil } from '../../../src/actors/smtpd/smtpd-anvil.js';
+import { ActorCallError } from '../../../src/runtime/actor-error.js';
+import type { PeerGroup } from '../../../src/runtime/peer.js';
+import type { AnvilProtocol } from '../../../src/protocol/protocol.js';
+
+/** A stand-in for the channels to the anvil actor. */
+function fakeGroup(answer: (kind: string, body: unknown) => Promise<unknown>, live = () => 1): { group: PeerGroup<AnvilProtocol>; casts: unknown[]; calls: unknown[] } {
+  const casts: unknown[] = [];
+  const calls: unknown[] = [];
+  const group = {
+    call: (kind: string, body: unknown) => {
+      calls.push([kind, body]);
+      return answer(kind, body);
+    },
+    cast: (kind: string, body: unknown) => {
+      casts.push([kind, body]);
+    },
+    size: live,
+  } as unknown as PeerGroup<AnvilProtocol>;
+  return { group, casts, calls };
+}
+
+test('RemoteAnvil asks the anvil actor and hands back its counts', async () => {
+  const f = fakeGroup(async (kind, body) => (kind === 'connect' ? { count: 3, rate: 7 } : (body as { what: string }).what === 'rcpt' ? 5 : 2));
+  const a = new RemoteAnvil(f.group, () => assert.fail('no warning'));
+  assert.deepEqual(await a.connect('smtp', '192.0.2.1'), { count: 3, rate: 7 });
+  assert.equal(await a.mail('smtp', '192.0.2.1'), 2);
+  assert.equal(await a.rcpt('smtp', '192.0.2.1'), 5);
+  a.disconnect('smtp', '192.0.2.1');
+  assert.deepEqual(f.calls, [
+    ['connect', { service: 'smtp', addr: '192.0.2.1' }],
+    ['event', { service: 'smtp', addr: '192.0.2.1', what: 'mail' }],
+    ['event', { service: 'smtp', addr: '192.0.2.1', what: 'rcpt' }],
+  ]);
+  assert.deepEqual(f.casts, [['disconnect', { service: 'smtp', addr: '192.0.2.1' }]]);
+});
+
+test('an anvil that does not answer in time, or none running, lets the client through with one warning', async () => {
+  const warnings: string[] = [];
+  const timedOut = fakeGroup(() => Promise.reject(new ActorCallError('connect to anvil[1]: no reply in 1000 ms', 'ERR_CALL_TIMEOUT', true)));
+  const a = new RemoteAnvil(timedOut.group, (t) => warnings.push(t));
+  assert.deepEqual(await a.connect('smtp', '192.0.2.1'), { count: 0, rate: 0 });
+  assert.equal(await a.auth('smtp', '192.0.2.1'), 0);
+  assert.equal(warnings.length, 1, 'one warning, not one per question');
+  assert.match(warnings[0], /^problem talking to server anvil: connect to anvil\[1\]: no reply in 1000 ms; client limits are not enforced until it answers$/);
+
+  const none = fakeGroup(() => assert.fail('nobody to call'), () => 0);
+  const b = new RemoteAnvil(none.group, (t) => warnings.push(t));
+  assert.deepEqual(await b.connect('smtp', '192.0.2.1'), { count: 0, rate: 0 });
+  b.disconnect('smtp', '192.0.2.1');
+  assert.deepEqual(none.casts, [], 'no disconnect where nothing counted the connect');
+  assert.match(warnings[1], /no anvil service is running/);
+});
