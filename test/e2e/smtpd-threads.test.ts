@@ -225,3 +225,36 @@ test('without reusePort (forced) an inet service runs one smtpd thread, and one 
     await d.stop();
   }
 });
+
+test('an anvil that hangs does not stall smtpd: clients get through with one warning, and the restarted anvil counts again', async () => {
+  const d = await startDaemon({ listenerMaxproc: '2', params: { ...LIMITED, smtpd_client_connection_count_limit: '1', supervisor_busy_timeout: '3s' } });
+  const held: Client[] = [];
+  try {
+    const f = await d.cli(['fault', 'anvil', '1', 'hang']);
+    assert.equal(f.code, 0, f.stderr);
+    // Over the limit, but nobody can count: both are greeted once smtpd stops waiting for anvil.
+    for (let i = 0; i < 2; i++) {
+      const c = await open(d.port);
+      assert.match(c.greeting, /^220 /);
+      held.push(c);
+    }
+    await waitFor(() => /smtpd\[\d+\]: warning: problem talking to server anvil: .*; client limits are not enforced until it answers/.test(d.log()), 10_000, 'the warning');
+    await waitFor(() => /anvil\[1\] restarted in/.test(d.log()), 30_000, 'the anvil restarted by the watchdog');
+    for (const c of held.splice(0)) {
+      c.close();
+      await c.closed;
+    }
+    // The new anvil counts again (the disconnects of connections it never saw change nothing).
+    await waitFor(async () => {
+      const c = await open(d.port);
+      if (c.greeting.startsWith('220')) held.push(c);
+      else c.close();
+      return held.length > 0;
+    }, 10_000, 'a first connection');
+    const second = await open(d.port);
+    assert.equal(second.greeting, '421 4.7.0 mx.postrider.test Error: too many connections from 127.0.0.1');
+  } finally {
+    for (const c of held) c.close();
+    await d.stop();
+  }
+});

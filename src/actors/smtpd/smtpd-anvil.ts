@@ -24,12 +24,23 @@ import type { PeerGroup } from '../../runtime/peer.js';
 
 export type { AnvilConnectCounts } from '../../global/anvil-table.js';
 
+/**
+ * A connect's answer: the counts, and what the matching disconnect must
+ * carry. `counted` false: nobody counted it (anvil did not answer), so no
+ * disconnect is due; `epoch`: which anvil incarnation counted it, so a
+ * restarted anvil ignores the disconnects of connections it never saw.
+ */
+export interface AnvilConnection extends AnvilConnectCounts {
+  counted?: boolean;
+  epoch?: number;
+}
+
 /** Postfix's anvil protocol as smtpd uses it. */
 export interface Anvil {
-  /** A client connected; every connect is matched by one disconnect. */
-  connect(service: string, addr: string): Promise<AnvilConnectCounts>;
-  /** A client that connect() counted went away. */
-  disconnect(service: string, addr: string): void;
+  /** A client connected; every counted connect is matched by one disconnect. */
+  connect(service: string, addr: string): Promise<AnvilConnection>;
+  /** A client that connect() counted went away (`epoch`: the connect's). */
+  disconnect(service: string, addr: string, epoch?: number): void;
   /** A MAIL FROM: the client's message rate, this one included. */
   mail(service: string, addr: string): Promise<number>;
   /** A RCPT TO: the client's recipient rate, this one included. */
@@ -76,8 +87,8 @@ export class MemoryAnvil implements Anvil {
 /** How long smtpd waits for anvil's answer before it lets the client through. */
 export const ANVIL_TIMEOUT_MS = 1000;
 
-/** What an unanswered question is taken to mean: within every limit. */
-const ALLOWED: AnvilConnectCounts = { count: 0, rate: 0 };
+/** What an unanswered question is taken to mean: within every limit, and nothing to release. */
+const ALLOWED: AnvilConnection = { count: 0, rate: 0, counted: false };
 
 /** The process-wide anvil actor, asked over this thread's channels to it. */
 export class RemoteAnvil implements Anvil {
@@ -89,13 +100,13 @@ export class RemoteAnvil implements Anvil {
     private readonly timeoutMs = ANVIL_TIMEOUT_MS,
   ) {}
 
-  connect(service: string, addr: string): Promise<AnvilConnectCounts> {
-    return this.ask(this.peer.size() > 0 ? this.peer.call('connect', { service, addr }, { timeoutMs: this.timeoutMs }) : undefined, ALLOWED);
+  connect(service: string, addr: string): Promise<AnvilConnection> {
+    return this.ask<AnvilConnection>(this.peer.size() > 0 ? this.peer.call('connect', { service, addr }, { timeoutMs: this.timeoutMs }) : undefined, ALLOWED);
   }
 
-  disconnect(service: string, addr: string): void {
-    // With no anvil running the connect went uncounted, or its counts died with the old anvil.
-    if (this.peer.size() > 0) this.peer.cast('disconnect', { service, addr });
+  disconnect(service: string, addr: string, epoch?: number): void {
+    // With no anvil running, the counts died with the anvil that had them.
+    if (this.peer.size() > 0) this.peer.cast('disconnect', epoch === undefined ? { service, addr } : { service, addr, epoch });
   }
 
   mail(service: string, addr: string): Promise<number> {

@@ -133,6 +133,8 @@ export class Smtpd {
   private readonly space: QueueSpace;
   private readonly queueIds: QueueIdGenerator;
   private readonly states = new WeakMap<SMTPServerSession, SessionState>();
+  /** The anvil incarnation that counted a session's connection (its disconnect names it). */
+  private readonly anvilEpochs = new WeakMap<SessionState, number>();
   private readonly disabled: string[];
   private readonly tlsReady: boolean;
   private readonly reusePort: boolean;
@@ -411,8 +413,10 @@ export class Smtpd {
     // As Postfix: anvil is asked only when a connection limit is set.
     if (!state.rateExempt && (s.connectionCountLimit > 0 || s.connectionRateLimit > 0)) {
       // As Postfix: every connection is counted (and later released), the refused ones too.
-      const { count: open, rate } = await this.anvil.connect(this.service.name, state.clientAddr);
-      state.admitted = true;
+      const counted = await this.anvil.connect(this.service.name, state.clientAddr);
+      const { count: open, rate } = counted;
+      state.admitted = counted.counted !== false;
+      if (counted.epoch !== undefined) this.anvilEpochs.set(state, counted.epoch);
       const over =
         s.connectionCountLimit > 0 && open > s.connectionCountLimit
           ? (['Connection concurrency limit exceeded', open, 'connection_limit'] as const)
@@ -738,7 +742,7 @@ export class Smtpd {
     const state = this.states.get(session);
     if (!state || !state.connected) return;
     state.connected = false;
-    if (state.admitted) this.anvil.disconnect(this.service.name, state.clientAddr);
+    if (state.admitted) this.anvil.disconnect(this.service.name, state.clientAddr, this.anvilEpochs.get(state));
     this.counters.active = Math.max(0, this.counters.active - 1);
     const counts: string[] = [];
     let ok = 0;

@@ -29,32 +29,32 @@ function fakeGroup(answer: (kind: string, body: unknown) => Promise<unknown>, li
 }
 
 test('RemoteAnvil asks the anvil actor and hands back its counts', async () => {
-  const f = fakeGroup(async (kind, body) => (kind === 'connect' ? { count: 3, rate: 7 } : (body as { what: string }).what === 'rcpt' ? 5 : 2));
+  const f = fakeGroup(async (kind, body) => (kind === 'connect' ? { count: 3, rate: 7, epoch: 42 } : (body as { what: string }).what === 'rcpt' ? 5 : 2));
   const a = new RemoteAnvil(f.group, () => assert.fail('no warning'));
-  assert.deepEqual(await a.connect('smtp', '192.0.2.1'), { count: 3, rate: 7 });
+  assert.deepEqual(await a.connect('smtp', '192.0.2.1'), { count: 3, rate: 7, epoch: 42 });
   assert.equal(await a.mail('smtp', '192.0.2.1'), 2);
   assert.equal(await a.rcpt('smtp', '192.0.2.1'), 5);
-  a.disconnect('smtp', '192.0.2.1');
+  a.disconnect('smtp', '192.0.2.1', 42);
   assert.deepEqual(f.calls, [
     ['connect', { service: 'smtp', addr: '192.0.2.1' }],
     ['event', { service: 'smtp', addr: '192.0.2.1', what: 'mail' }],
     ['event', { service: 'smtp', addr: '192.0.2.1', what: 'rcpt' }],
   ]);
-  assert.deepEqual(f.casts, [['disconnect', { service: 'smtp', addr: '192.0.2.1' }]]);
+  assert.deepEqual(f.casts, [['disconnect', { service: 'smtp', addr: '192.0.2.1', epoch: 42 }]], 'the disconnect names the anvil that counted the connect');
 });
 
 test('an anvil that does not answer in time, or none running, lets the client through with one warning', async () => {
   const warnings: string[] = [];
   const timedOut = fakeGroup(() => Promise.reject(new ActorCallError('connect to anvil[1]: no reply in 1000 ms', 'ERR_CALL_TIMEOUT', true)));
   const a = new RemoteAnvil(timedOut.group, (t) => warnings.push(t));
-  assert.deepEqual(await a.connect('smtp', '192.0.2.1'), { count: 0, rate: 0 });
+  assert.deepEqual(await a.connect('smtp', '192.0.2.1'), { count: 0, rate: 0, counted: false });
   assert.equal(await a.auth('smtp', '192.0.2.1'), 0);
   assert.equal(warnings.length, 1, 'one warning, not one per question');
   assert.match(warnings[0], /^problem talking to server anvil: connect to anvil\[1\]: no reply in 1000 ms; client limits are not enforced until it answers$/);
 
   const none = fakeGroup(() => assert.fail('nobody to call'), () => 0);
   const b = new RemoteAnvil(none.group, (t) => warnings.push(t));
-  assert.deepEqual(await b.connect('smtp', '192.0.2.1'), { count: 0, rate: 0 });
+  assert.deepEqual(await b.connect('smtp', '192.0.2.1'), { count: 0, rate: 0, counted: false });
   b.disconnect('smtp', '192.0.2.1');
   assert.deepEqual(none.casts, [], 'no disconnect where nothing counted the connect');
   assert.match(warnings[1], /no anvil service is running/);
