@@ -9,9 +9,12 @@
  * each smtpd service, so the caller compares.
  *
  * Each connect may name its owner (the smtpd thread that holds the
- * connection): dropOwner() then releases every connection an owner still
- * held, as anvil does when an smtpd process's stream closes, so a thread
- * that dies does not leave its clients counted for ever.
+ * connection) and the owner's id for it: its disconnect then releases
+ * exactly that connection, once, and only if this table counted it (a
+ * disconnect for a connection an earlier, restarted anvil counted changes
+ * nothing); dropOwner() releases every connection an owner still held, as
+ * anvil does when an smtpd process's stream closes, so a thread that dies
+ * does not leave its clients counted for ever.
  *
  * No timers: an entry with no open connection is dropped once its window
  * has passed (checked lazily, at most once per time unit). Nothing here
@@ -41,8 +44,8 @@ interface RemoteCounts {
 /** The in-memory counters. */
 export class AnvilTable {
   private readonly remotes = new Map<string, RemoteCounts>();
-  /** owner -> key -> connections it holds open. */
-  private readonly owners = new Map<number, Map<string, number>>();
+  /** owner -> the owner's connection id -> the key it counts under. */
+  private readonly owners = new Map<number, Map<number, string>>();
   private lastSweep = 0;
 
   /** `unitMs`: anvil_rate_time_unit in milliseconds; `now` is for tests of the windows. */
@@ -51,28 +54,30 @@ export class AnvilTable {
     private readonly now: () => number = Date.now,
   ) {}
 
-  connect(service: string, addr: string, owner?: number): AnvilConnectCounts {
+  /** A connection; `owner` and `id` (both or neither) let its disconnect and its owner's end release exactly it. */
+  connect(service: string, addr: string, owner?: number, id?: number): AnvilConnectCounts {
     const k = key(service, addr);
     const r = this.remote(k);
     r.count++;
     this.incr(r, 'rate');
-    if (owner !== undefined) {
+    if (owner !== undefined && id !== undefined) {
       let held = this.owners.get(owner);
       if (!held) this.owners.set(owner, (held = new Map()));
-      held.set(k, (held.get(k) ?? 0) + 1);
+      held.set(id, k);
     }
     return { count: r.count, rate: r.rate };
   }
 
-  disconnect(service: string, addr: string, owner?: number): void {
-    const k = key(service, addr);
-    if (owner !== undefined) {
+  /** The end of a connection; with an owner and id, only of one this table counted under them. */
+  disconnect(service: string, addr: string, owner?: number, id?: number): void {
+    let k = key(service, addr);
+    if (owner !== undefined && id !== undefined) {
       const held = this.owners.get(owner);
-      const n = held?.get(k) ?? 0;
-      // A disconnect this table never saw the connect of (it was restarted meanwhile): nothing to release.
-      if (n === 0) return;
-      if (n === 1) held!.delete(k);
-      else held!.set(k, n - 1);
+      const counted = held?.get(id);
+      // Never counted here (an earlier anvil did, or none): nothing to release.
+      if (counted === undefined) return;
+      held!.delete(id);
+      k = counted;
     }
     const r = this.remotes.get(k);
     if (r && r.count > 0) r.count--;
@@ -83,13 +88,11 @@ export class AnvilTable {
     const held = this.owners.get(owner);
     if (!held) return 0;
     this.owners.delete(owner);
-    let n = 0;
-    for (const [k, c] of held) {
+    for (const k of held.values()) {
       const r = this.remotes.get(k);
-      if (r) r.count = Math.max(0, r.count - c);
-      n += c;
+      if (r && r.count > 0) r.count--;
     }
-    return n;
+    return held.size;
   }
 
   /** One MAIL, RCPT or AUTH event: the client's rate of it, this one included. */

@@ -136,10 +136,10 @@ export interface BounceProtocol {
  * it with its own service's limit.
  */
 export interface AnvilProtocol {
-  /** A client connected: its open connections and its connection rate, this one included; `epoch` names this anvil incarnation. */
-  connect: { req: { service: string; addr: string }; rep: { count: number; rate: number; epoch: number } };
-  /** A client that connect counted went away; a disconnect from another epoch (an anvil since restarted) is ignored. Cast. */
-  disconnect: { req: { service: string; addr: string; epoch?: number }; rep: void };
+  /** A client connected: its open connections and its connection rate, this one included; `id` is the caller's name for this connection. */
+  connect: { req: { service: string; addr: string; id: number }; rep: { count: number; rate: number } };
+  /** The connection the caller named `id` went away; one this anvil never counted (it was restarted since) changes nothing. Cast. */
+  disconnect: { req: { service: string; addr: string; id: number }; rep: void };
   /** A MAIL FROM, RCPT TO or AUTH: the client's rate of it, this one included. */
   event: { req: { service: string; addr: string; what: 'mail' | 'rcpt' | 'auth' }; rep: number };
 }

@@ -14,6 +14,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startDaemon, type RunningDaemon } from '../helpers/daemon.js';
 import { waitFor } from '../helpers/send-mail.js';
+import { ANVIL_RETRY_MS } from '../../src/actors/smtpd/smtpd-anvil.js';
 
 /** A raw SMTP client: the greeting, then one reply per command (multi-line replies joined). */
 interface Client {
@@ -240,6 +241,8 @@ test('an anvil that hangs does not stall smtpd: clients get through with one war
     }
     await waitFor(() => /smtpd\[\d+\]: warning: problem talking to server anvil: .*; client limits are not enforced until it answers/.test(d.log()), 10_000, 'the warning');
     await waitFor(() => /anvil\[1\] restarted in/.test(d.log()), 30_000, 'the anvil restarted by the watchdog');
+    // smtpd asks again once its quiet period after the unanswered question is over.
+    await new Promise((r) => setTimeout(r, ANVIL_RETRY_MS));
     for (const c of held.splice(0)) {
       c.close();
       await c.closed;
@@ -255,6 +258,31 @@ test('an anvil that hangs does not stall smtpd: clients get through with one war
     assert.equal(second.greeting, '421 4.7.0 mx.postrider.test Error: too many connections from 127.0.0.1');
   } finally {
     for (const c of held) c.close();
+    await d.stop();
+  }
+});
+
+test('a reload that changes maxproc starts and stops smtpd threads on the address already held', async () => {
+  const d = await startDaemon({ listenerMaxproc: '1' });
+  try {
+    assert.equal((await smtpdThreads(d)).length, 1);
+    const masterCf = join(d.configDir, 'master.cf');
+    const setMaxproc = (n: string): void => writeFileSync(masterCf, readFileSync(masterCf, 'utf8').replace(/^(127\.0\.0\.1:\d+ inet n - n - )\S+( smtpd)$/m, `$1${n}$2`));
+    setMaxproc('3');
+    let r = await d.cli(['reload']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal((await smtpdThreads(d)).length, 3, 'two threads added next to the one holding the port');
+    let c = await open(d.port);
+    assert.match(c.greeting, /^220 /);
+    await c.cmd('QUIT');
+    setMaxproc('1');
+    r = await d.cli(['reload']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal((await smtpdThreads(d)).length, 1, 'back to one');
+    c = await open(d.port);
+    assert.match(c.greeting, /^220 /);
+    await c.cmd('QUIT');
+  } finally {
     await d.stop();
   }
 });

@@ -37,7 +37,7 @@ export interface DaemonOptions {
   readyTimeoutMs?: number;
   /** A command the daemon runs under, which execs its arguments (e.g. a shell that lowers `ulimit -n` first). */
   launcher?: string[];
-  /** The listener's maxproc column: its smtpd threads (default "-", one per core). */
+  /** The listener's maxproc column: its smtpd threads (default 2: every test runs a shared port, whatever the host's cores). */
   listenerMaxproc?: string;
   /** Environment variables the daemon gets besides this process's. */
   env?: Record<string, string>;
@@ -136,7 +136,7 @@ export async function startDaemon(opts: DaemonOptions = {}): Promise<RunningDaem
   writeFileSync(join(configDir, 'main.cf'), Object.entries(params).map(([k, v]) => `${k} = ${v}`).join('\n') + '\n');
   const master = [
     '# service type  private unpriv  chroot  wakeup  maxproc command',
-    `127.0.0.1:${port} inet n - n - ${opts.listenerMaxproc ?? '-'} smtpd`,
+    `127.0.0.1:${port} inet n - n - ${opts.listenerMaxproc ?? '2'} smtpd`,
     opts.master ?? DEFAULT_MASTER,
     ...(opts.masterExtra ?? []),
   ].join('\n');

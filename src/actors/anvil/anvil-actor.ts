@@ -13,9 +13,10 @@
  * counts (a client's sessions on the draining threads still count) and
  * applies the new anvil_rate_time_unit to the windows that start after it.
  * A restart loses the counts, as a restarted anvil does; the disconnects of
- * connections the old one counted carry its epoch and are ignored.
+ * connections the old one counted name connections this one never saw and
+ * change nothing. A connect smtpd stopped waiting for is still released by
+ * its disconnect, so a slow answer never leaves a client counted.
  */
-import { randomInt } from 'node:crypto';
 import { runActor } from '../../runtime/actor.js';
 import { AnvilTable } from '../../global/anvil-table.js';
 import type { MainConfig } from '../../config/main-config.js';
@@ -32,8 +33,6 @@ function unitMs(config: MainConfig): number {
 
 runActor('anvil', (ctx) => {
   const table = new AnvilTable(unitMs(ctx.config));
-  // Names this incarnation: a connection counted by an anvil that has since died is not released from this one's counts.
-  const epoch = randomInt(1, 2 ** 31);
   ctx.onReconfigure((config) => {
     table.unitMs = unitMs(config);
   });
@@ -42,9 +41,9 @@ runActor('anvil', (ctx) => {
     if (n > 0) ctx.log.info(`released ${n} connection${n === 1 ? '' : 's'} of a ${peer.role} thread that is gone`);
   });
   return {
-    connect: (body, from) => ({ ...table.connect(body.service, body.addr, from.uid), epoch }),
+    connect: (body, from) => table.connect(body.service, body.addr, from.uid ?? 0, body.id),
     disconnect: (body, from) => {
-      if (body.epoch === undefined || body.epoch === epoch) table.disconnect(body.service, body.addr, from.uid);
+      table.disconnect(body.service, body.addr, from.uid ?? 0, body.id);
     },
     event: (body) => table.event(body.service, body.addr, body.what),
   };

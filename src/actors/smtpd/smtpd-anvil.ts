@@ -11,10 +11,12 @@
  * - RemoteAnvil: the anvil actor's counts, which every smtpd thread of the
  *   process shares (a service running several threads on one port counts a
  *   client across all of them, as Postfix's anvil does for its smtpd
- *   processes). A question anvil does not answer in time, or asked while no
- *   anvil runs (it is restarting), is answered "allowed" at once with a
- *   warning (at most one a minute), as Postfix's smtpd carries on when it
- *   cannot reach anvil: a sick anvil never stalls a session.
+ *   processes). A question anvil does not answer in ANVIL_TIMEOUT_MS, or
+ *   asked while no anvil runs (it is restarting) or within ANVIL_RETRY_MS of
+ *   an unanswered one, is answered "allowed" with a warning (at most one a
+ *   minute), as Postfix's smtpd carries on when it cannot reach anvil: a
+ *   sick anvil delays a session by the timeout at most, once per retry
+ *   period and thread.
  *
  * Nothing here throws or rejects.
  */
@@ -26,21 +28,21 @@ export type { AnvilConnectCounts } from '../../global/anvil-table.js';
 
 /**
  * A connect's answer: the counts, and what the matching disconnect must
- * carry. `counted` false: nobody counted it (anvil did not answer), so no
- * disconnect is due; `epoch`: which anvil incarnation counted it, so a
- * restarted anvil ignores the disconnects of connections it never saw.
+ * carry. `counted` false: nothing was asked (no anvil), so no disconnect
+ * is due; `ticket`: this thread's name for the connection, so anvil
+ * releases exactly it (also when smtpd stopped waiting for the answer).
  */
 export interface AnvilConnection extends AnvilConnectCounts {
   counted?: boolean;
-  epoch?: number;
+  ticket?: number;
 }
 
 /** Postfix's anvil protocol as smtpd uses it. */
 export interface Anvil {
   /** A client connected; every counted connect is matched by one disconnect. */
   connect(service: string, addr: string): Promise<AnvilConnection>;
-  /** A client that connect() counted went away (`epoch`: the connect's). */
-  disconnect(service: string, addr: string, epoch?: number): void;
+  /** A client that connect() counted went away (`ticket`: the connect's). */
+  disconnect(service: string, addr: string, ticket?: number): void;
   /** A MAIL FROM: the client's message rate, this one included. */
   mail(service: string, addr: string): Promise<number>;
   /** A RCPT TO: the client's recipient rate, this one included. */
@@ -85,7 +87,9 @@ export class MemoryAnvil implements Anvil {
 }
 
 /** How long smtpd waits for anvil's answer before it lets the client through. */
-export const ANVIL_TIMEOUT_MS = 1000;
+export const ANVIL_TIMEOUT_MS = 2000;
+/** After a question anvil did not answer, how long smtpd lets clients through without asking. */
+export const ANVIL_RETRY_MS = 5000;
 
 /** What an unanswered question is taken to mean: within every limit, and nothing to release. */
 const ALLOWED: AnvilConnection = { count: 0, rate: 0, counted: false };
@@ -93,20 +97,28 @@ const ALLOWED: AnvilConnection = { count: 0, rate: 0, counted: false };
 /** The process-wide anvil actor, asked over this thread's channels to it. */
 export class RemoteAnvil implements Anvil {
   private warned = 0;
+  /** Until when questions are not asked (anvil did not answer the last one). */
+  private quietUntil = 0;
+  private nextTicket = 1;
 
   constructor(
     private readonly peer: PeerGroup<AnvilProtocol>,
     private readonly warn: (text: string) => void,
     private readonly timeoutMs = ANVIL_TIMEOUT_MS,
+    private readonly retryMs = ANVIL_RETRY_MS,
   ) {}
 
   connect(service: string, addr: string): Promise<AnvilConnection> {
-    return this.ask<AnvilConnection>(this.peer.size() > 0 ? this.peer.call('connect', { service, addr }, { timeoutMs: this.timeoutMs }) : undefined, ALLOWED);
+    if (!this.reachable()) return Promise.resolve(ALLOWED);
+    const ticket = this.nextTicket++;
+    const question = this.peer.call('connect', { service, addr, id: ticket }, { timeoutMs: this.timeoutMs });
+    // Asked: the disconnect is due even if the answer comes too late (anvil may count it then).
+    return this.ask(question.then((c) => ({ ...c, ticket })), { count: 0, rate: 0, ticket });
   }
 
-  disconnect(service: string, addr: string, epoch?: number): void {
+  disconnect(service: string, addr: string, ticket?: number): void {
     // With no anvil running, the counts died with the anvil that had them.
-    if (this.peer.size() > 0) this.peer.cast('disconnect', epoch === undefined ? { service, addr } : { service, addr, epoch });
+    if (ticket !== undefined && this.peer.size() > 0) this.peer.cast('disconnect', { service, addr, id: ticket });
   }
 
   mail(service: string, addr: string): Promise<number> {
@@ -122,16 +134,22 @@ export class RemoteAnvil implements Anvil {
   }
 
   private rate(service: string, addr: string, what: 'mail' | 'rcpt' | 'auth'): Promise<number> {
-    const q = this.peer.size() > 0 ? this.peer.call('event', { service, addr, what }, { timeoutMs: this.timeoutMs }) : undefined;
-    return this.ask(q, 0);
+    if (!this.reachable()) return Promise.resolve(0);
+    return this.ask(this.peer.call('event', { service, addr, what }, { timeoutMs: this.timeoutMs }), 0);
   }
 
-  private ask<T>(question: Promise<T> | undefined, allowed: T): Promise<T> {
-    if (!question) {
+  /** False while no anvil runs, or for a while after one did not answer: the client is let through at once. */
+  private reachable(): boolean {
+    if (this.peer.size() === 0) {
       this.unreachable('no anvil service is running');
-      return Promise.resolve(allowed);
+      return false;
     }
+    return Date.now() >= this.quietUntil;
+  }
+
+  private ask<T>(question: Promise<T>, allowed: T): Promise<T> {
     return question.catch((err: Error) => {
+      this.quietUntil = Date.now() + this.retryMs;
       this.unreachable(err.message);
       return allowed;
     });

@@ -133,8 +133,8 @@ export class Smtpd {
   private readonly space: QueueSpace;
   private readonly queueIds: QueueIdGenerator;
   private readonly states = new WeakMap<SMTPServerSession, SessionState>();
-  /** The anvil incarnation that counted a session's connection (its disconnect names it). */
-  private readonly anvilEpochs = new WeakMap<SessionState, number>();
+  /** The ticket anvil counted a session's connection under (its disconnect names it). */
+  private readonly anvilTickets = new WeakMap<SessionState, number>();
   private readonly disabled: string[];
   private readonly tlsReady: boolean;
   private readonly reusePort: boolean;
@@ -416,7 +416,7 @@ export class Smtpd {
       const counted = await this.anvil.connect(this.service.name, state.clientAddr);
       const { count: open, rate } = counted;
       state.admitted = counted.counted !== false;
-      if (counted.epoch !== undefined) this.anvilEpochs.set(state, counted.epoch);
+      if (counted.ticket !== undefined) this.anvilTickets.set(state, counted.ticket);
       const over =
         s.connectionCountLimit > 0 && open > s.connectionCountLimit
           ? (['Connection concurrency limit exceeded', open, 'connection_limit'] as const)
@@ -742,7 +742,7 @@ export class Smtpd {
     const state = this.states.get(session);
     if (!state || !state.connected) return;
     state.connected = false;
-    if (state.admitted) this.anvil.disconnect(this.service.name, state.clientAddr, this.anvilEpochs.get(state));
+    if (state.admitted) this.anvil.disconnect(this.service.name, state.clientAddr, this.anvilTickets.get(state));
     this.counters.active = Math.max(0, this.counters.active - 1);
     const counts: string[] = [];
     let ok = 0;
