@@ -62,6 +62,8 @@ export async function startMta(spec: MtaSpec, sinkPort: number): Promise<MtaUnde
 async function startPostrider(sinkPort: number, params: Record<string, string> = {}, cpus?: string): Promise<MtaUnderTest> {
   const daemon = await startDaemon({
     launcher: cpus === undefined ? undefined : tasksetPrefix(cpus),
+    // As shipped: one smtpd thread per core on the relay listener.
+    listenerMaxproc: '-',
     params: {
       relayhost: `[127.0.0.1]:${sinkPort}`,
       // The sink is one destination: let it take as many connections as a busy relay would open.

@@ -201,7 +201,7 @@ p('smtpd_client_connection_rate_limit', '0', 'int', 'the most connections per ti
 p('smtpd_client_message_rate_limit', '0', 'int', 'the most messages per time unit from one client');
 p('smtpd_client_recipient_rate_limit', '0', 'int', 'the most recipients per time unit from one client');
 p('smtpd_client_auth_rate_limit', '0', 'int', 'the most AUTH commands per time unit from one client (0 = no limit)');
-p('smtpd_session_limit', '', 'string', 'Postrider: the most concurrent sessions of one smtpd service (0 = no cap; empty: derived from the open-file limit)');
+p('smtpd_session_limit', '', 'string', 'Postrider: the most concurrent sessions of one smtpd service, each of its threads holding an equal share (0 = no cap; empty: derived from the open-file limit)');
 p('smtpd_client_event_limit_exceptions', '$mynetworks', 'host-list', 'clients exempt from the rate and count limits');
 p('anvil_rate_time_unit', '60s', 'time', 'the time unit of the client rate limits');
 p('smtpd_sasl_auth_enable', 'no', 'bool', 'offer SMTP AUTH');

@@ -130,6 +130,20 @@ export interface BounceProtocol {
   };
 }
 
+/**
+ * The anvil actor: the client counters every smtpd thread shares (Postfix's
+ * anvil(8)). Each reply is the count after the event; the caller compares
+ * it with its own service's limit.
+ */
+export interface AnvilProtocol {
+  /** A client connected: its open connections and its connection rate, this one included; `id` is the caller's name for this connection. */
+  connect: { req: { service: string; addr: string; id: number }; rep: { count: number; rate: number } };
+  /** The connection the caller named `id` went away; one this anvil never counted (it was restarted since) changes nothing. Cast. */
+  disconnect: { req: { service: string; addr: string; id: number }; rep: void };
+  /** A MAIL FROM, RCPT TO or AUTH: the client's rate of it, this one included. */
+  event: { req: { service: string; addr: string; what: 'mail' | 'rcpt' | 'auth' }; rep: number };
+}
+
 /** What every actor answers besides its role's protocol, for the supervisor (logrotate, metrics). */
 export interface BuiltinProtocol {
   /** Reopen maillog_file (after rotation). */
@@ -145,6 +159,7 @@ export interface ProtocolsByName {
   'trivial-rewrite': TrivialRewriteProtocol;
   bounce: BounceProtocol;
   delivery: DeliveryProtocol;
+  anvil: AnvilProtocol;
 }
 
 /** The protocol of a role that serves none: no kind can be called. */

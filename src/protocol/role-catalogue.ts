@@ -16,6 +16,7 @@
 /** The roles, in the order the README lists them. */
 export const ROLE_NAMES = [
   'smtpd',
+  'anvil',
   'cleanup',
   'journal',
   'qmgr',
@@ -40,7 +41,7 @@ export type RoleName = (typeof ROLE_NAMES)[number];
 export type RoleKind = 'daemon' | 'delivery' | 'inline';
 
 /** The protocols roles serve; protocol.ts gives each its message types. */
-export type ProtocolName = 'journal' | 'qmgr' | 'trivial-rewrite' | 'bounce' | 'delivery';
+export type ProtocolName = 'journal' | 'qmgr' | 'trivial-rewrite' | 'bounce' | 'delivery' | 'anvil';
 
 /** One role. */
 export interface RoleEntry {
@@ -67,11 +68,17 @@ export interface RoleEntry {
   singleton?: boolean;
   /** Keep a pre-started warm worker, so a crash is served again within milliseconds. */
   spare?: boolean;
-  /** Runs without a master.cf line, and no master.cf line names it. */
+  /** Runs without a master.cf line; no master.cf line names it unless `named`. */
   always?: boolean;
+  /** An `always` role that a master.cf line may still name (its -o values apply): Postfix's stock master.cf has an anvil line. */
+  named?: boolean;
   /** A reload keeps the running instance (replacing the journal would replay the whole queue while appends wait). */
   keepOnReload?: boolean;
-  /** Its inet services are listeners, each binding the address its service name gives. */
+  /**
+   * Its inet services are listeners, each binding the address its service
+   * name gives; a service runs maxproc threads on that one address (listen
+   * option reusePort), one per core for maxproc "-".
+   */
   listens?: boolean;
   /**
    * Off the path of every message (notices, the maildrop, the error and
@@ -88,8 +95,13 @@ const actor = (role: string): string => `actors/${role}/${role}-actor.js`;
 export const ROLE_CATALOGUE = {
   smtpd: {
     kind: 'daemon', postfix: 'smtpd', serves: null, entry: actor('smtpd'), spare: true, listens: true,
-    calls: ['journal', 'trivial-rewrite'],
-    job: 'SMTP server: one thread per inet service; access restrictions; 250 only once the journal has the message on disk',
+    calls: ['journal', 'trivial-rewrite', 'anvil'],
+    job: 'SMTP server: maxproc threads per inet service on one port (one per core for -); access restrictions; 250 only once the journal has the message on disk',
+  },
+  anvil: {
+    kind: 'daemon', postfix: 'anvil', serves: 'anvil', entry: actor('anvil'), always: true, named: true, singleton: true, keepOnReload: true,
+    calls: [],
+    job: 'per-client connection counts and rates, shared by every smtpd thread (the smtpd_client_*_limit parameters)',
   },
   cleanup: {
     kind: 'inline', postfix: 'cleanup', serves: null, inlineIn: ['smtpd', 'pickup', 'bounce', 'local'],
@@ -168,9 +180,9 @@ export function isRoleName(name: string): name is RoleName {
   return (ROLE_NAMES as readonly string[]).includes(name);
 }
 
-/** The programs a master.cf line may name: every role that is not `always` running. */
+/** The programs a master.cf line may name: every role that is not `always` running, and the `named` ones that are. */
 export function masterCfPrograms(): ReadonlySet<string> {
-  return new Set(ROLE_NAMES.filter((r) => !roleEntry(r).always));
+  return new Set(ROLE_NAMES.filter((r) => !roleEntry(r).always || roleEntry(r).named));
 }
 
 /** The delivery agents: a master.cf unix service running one of these is a transport. */

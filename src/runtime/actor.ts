@@ -65,6 +65,14 @@ export interface ActorContext<R extends ActorRole = ActorRole> {
   onShutdown(fn: () => Promise<void> | void): void;
   /** Runs when a reload keeps this actor, after ctx.config holds the new configuration. */
   onReconfigure(fn: (config: MainConfig) => Promise<void> | void): void;
+  /** Runs when an incarnation wired to this one is gone (`uid` is the one handlers saw in `from`). */
+  onPeerDown(fn: (peer: { role: string; uid: number }) => void): void;
+  /**
+   * For an inet listener: how many threads serve its service, and whether
+   * they share the address with the listen option reusePort (the kernel
+   * spreads connections over them). Undefined for other actors.
+   */
+  listener?: { threads: number; reusePort: boolean };
   ready(): void;
 }
 
@@ -74,7 +82,7 @@ export interface ActorContext<R extends ActorRole = ActorRole> {
  * (A kind a peer sends anyway, from an older build, answers ERR_NO_HANDLER.)
  */
 export type Handlers<P> = {
-  [K in keyof P]: (body: Req<P, K>, from: { role: string; instance: number }) => Rep<P, K> | Promise<Rep<P, K>>;
+  [K in keyof P]: (body: Req<P, K>, from: { role: string; instance: number; uid?: number }) => Rep<P, K> | Promise<Rep<P, K>>;
 };
 
 /** Every key of H that P lacks, as `never`: a handler for a kind the protocol does not list is a compile error. */
@@ -120,6 +128,7 @@ export function runActor<R extends ActorRole, H extends Handlers<Protocols[R]> &
   const drainHooks: Array<(deadlineMs: number) => Promise<void> | void> = [];
   const shutdownHooks: Array<() => Promise<void> | void> = [];
   const reconfigureHooks: Array<(config: MainConfig) => Promise<void> | void> = [];
+  const peerDownHooks: Array<(peer: { role: string; uid: number }) => void> = [];
   let context: ActorContext | undefined;
   let handlers: Record<string, AnyHandler> | undefined;
   let queued: Queued[] = [];
@@ -219,8 +228,10 @@ export function runActor<R extends ActorRole, H extends Handlers<Protocols[R]> &
       onDrain: (fn) => drainHooks.push(fn),
       onShutdown: (fn) => shutdownHooks.push(fn),
       onReconfigure: (fn) => reconfigureHooks.push(fn),
+      onPeerDown: (fn) => peerDownHooks.push(fn),
       ready,
     };
+    if (a.listener) ctx.listener = { ...a.listener };
     context = ctx;
     try {
       handlers = (await setup(ctx)) as unknown as Record<string, AnyHandler>;
@@ -274,6 +285,13 @@ export function runActor<R extends ActorRole, H extends Handlers<Protocols[R]> &
         groups.get(msg.role)?.down(msg.uid, msg.reason);
         for (const svc of serviceOf.get(msg.uid) ?? []) services.get(svc)?.down(msg.uid, msg.reason);
         serviceOf.delete(msg.uid);
+        for (const fn of peerDownHooks) {
+          try {
+            fn({ role: msg.role, uid: msg.uid });
+          } catch (err) {
+            warn(`peer-down hook: ${(err as Error)?.message ?? String(err)}`);
+          }
+        }
         break;
       }
       case 'drain': {

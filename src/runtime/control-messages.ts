@@ -32,6 +32,8 @@ export interface ActorAssignment {
   faultInjection: boolean;
   /** For an inet listener: the most sessions it may hold so the process keeps descriptors in reserve (fd-budget.ts); absent: no cap. */
   sessionCapFromFdLimit?: number;
+  /** For an inet listener: the threads of its service, and whether they share its address with the listen option reusePort. */
+  listener?: { threads: number; reusePort: boolean };
 }
 
 /** Connections a listener accepts past its sessionCapFromFdLimit, so a 421 can be said at the cap; the supervisor's descriptor reserve pays for them. */

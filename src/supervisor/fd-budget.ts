@@ -27,7 +27,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { MainConfig } from '../config/main-config.js';
 import { SESSION_CAP_SLACK } from '../runtime/control-messages.js';
-import { planSlots, type RoleSpec, type SupervisorConfig } from './role-registry.js';
+import { planSlots, type PlanOptions, type RoleSpec, type SupervisorConfig } from './role-registry.js';
 
 /** Descriptors a worker thread holds of its own (its event loop's epoll, event and timer fds, pipes, log file), measured: about 7. */
 export const PER_THREAD_FDS = 8;
@@ -84,8 +84,8 @@ export function fdBudget(limit: number, mainInUse: number, threads: number, list
 }
 
 /** The division for what a configuration runs: its actor and spare threads, its inet listeners, its milters. */
-export function configFdBudget(limit: number, mainInUse: number, config: SupervisorConfig, registry: RoleSpec[], cores: number): FdBudget {
-  const plan = planSlots(config, registry, cores).slots;
+export function configFdBudget(limit: number, mainInUse: number, config: SupervisorConfig, registry: RoleSpec[], cores: number, opts?: PlanOptions): FdBudget {
+  const plan = planSlots(config, registry, cores, opts).slots;
   const spares = registry.filter((s) => s.spare && plan.some((p) => p.role === s.role)).length;
   const listeners = plan.filter((p) => p.service?.type === 'inet').length;
   const milters = new MainConfig(config.params, config.dir).list('smtpd_milters').length;

@@ -1,7 +1,10 @@
 /**
  * role-registry: which roles exist (RoleSpec) and which actor instances a
  * configuration asks for (planSlots). A master.cf service's command names
- * its role; an inet service is one listener instance; a unix service gives
+ * its role; an inet service is one listener instance, or maxproc of them
+ * (null: one per core) for a role whose threads share the address
+ * (RoleSpec.reusePort) when this Node has the listen option reusePort, and
+ * one with a note in `narrowed` when it has not; a unix service gives
  * maxproc instances (null: the role's default for the cores); an `always`
  * role runs even without a master.cf line. Services naming a program that no
  * role implements, and non-inet/unix types, are returned as skipped.
@@ -17,6 +20,7 @@
  */
 import type { ResourceLimits } from 'node:worker_threads';
 import type { ConfigProblem, MasterService } from '../config/config-types.js';
+import { reusePortSupport } from './reuse-port.js';
 
 /** What a role is: a daemon other roles call, or a delivery agent qmgr hands recipients to by transport. */
 export type RoleKind = 'daemon' | 'delivery';
@@ -51,6 +55,8 @@ export interface RoleSpec {
    * new address before it changes anything. Throws on a bad address.
    */
   listenAddress?: (service: MasterService, params: Record<string, string>) => { host?: string; port: number };
+  /** Its inet service runs maxproc threads (one per core for "-") on the one address, with the listen option reusePort. */
+  reusePort?: boolean;
   /** Worker limits; maxOldGenerationSizeMb defaults to 512. */
   resourceLimits?: ResourceLimits;
 }
@@ -77,10 +83,25 @@ export interface SlotPlan {
 export interface Plan {
   slots: SlotPlan[];
   skipped: MasterService[];
+  /** Inet services that run one thread instead of `wanted` because this Node has no reusePort. */
+  narrowed: Array<{ service: MasterService; wanted: number }>;
+}
+
+/** planSlots options. */
+export interface PlanOptions {
+  /** The listen option reusePort works here (default: reusePortSupport()). */
+  reusePort?: boolean;
+}
+
+/** Threads of an inet service whose role shares its address: maxproc, or one per core. */
+export function listenerThreads(service: MasterService, cores: number): number {
+  return service.maxproc ?? Math.max(1, cores);
 }
 
 /** Works out every actor instance for a configuration. */
-export function planSlots(config: SupervisorConfig, registry: RoleSpec[], cores: number): Plan {
+export function planSlots(config: SupervisorConfig, registry: RoleSpec[], cores: number, opts: PlanOptions = {}): Plan {
+  const reusePort = opts.reusePort ?? reusePortSupport().supported;
+  const narrowed: Plan['narrowed'] = [];
   const specs = new Map(registry.map((s) => [s.role, s]));
   const slots: SlotPlan[] = [];
   const skipped: MasterService[] = [];
@@ -94,7 +115,11 @@ export function planSlots(config: SupervisorConfig, registry: RoleSpec[], cores:
       continue;
     }
     let count: number;
-    if (service.type === 'inet' || spec.singleton) count = 1;
+    if (service.type === 'inet' && spec.reusePort && !spec.singleton) {
+      const wanted = listenerThreads(service, cores);
+      count = reusePort ? wanted : 1;
+      if (count < wanted) narrowed.push({ service, wanted });
+    } else if (service.type === 'inet' || spec.singleton) count = 1;
     else count = service.maxproc ?? Math.max(1, spec.defaultInstances(cores));
     served.add(spec.role);
     const same = service.type === 'unix' && !spec.singleton ? `${spec.role}\0${count}\0${settingsOf(service)}` : undefined;
@@ -113,7 +138,7 @@ export function planSlots(config: SupervisorConfig, registry: RoleSpec[], cores:
     const count = spec.singleton ? 1 : Math.max(1, spec.defaultInstances(cores));
     for (let i = 0; i < count; i++) slots.push({ key: `${spec.role}|-|${i}`, role: spec.role });
   }
-  return { slots, skipped };
+  return { slots, skipped, narrowed };
 }
 
 /**

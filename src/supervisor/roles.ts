@@ -54,6 +54,7 @@ export function roleSpec(role: RoleName): RoleSpec | undefined {
   if (e.keepOnReload) spec.keepOnReload = true;
   if (e.rarelyBusy) spec.resourceLimits = { maxYoungGenerationSizeMb: RARELY_BUSY_YOUNG_GENERATION_MB };
   // A listener's inet service names the address it binds (reload compares them).
+  if (e.listens) spec.reusePort = true;
   if (e.listens) spec.listenAddress = (service, params) => parseInetListen(service.name, splitList({ ...params, ...service.overrides }.inet_interfaces ?? 'all'));
   return spec;
 }

@@ -112,6 +112,9 @@ export function planReload(host: ReloadHost, old: SupervisorConfig, next: Superv
   const planned = new Set(plan.map((p) => p.key));
   const removed = live.filter((s) => !planned.has(s.key));
   const steps: Step[] = [];
+  // Addresses the running tree listens on: a thread added to a service that shares its address (reusePort) binds it next to the others, no probe.
+  const held = live.map((s) => listenerAddress(s.spec, s.service, old)).filter((a): a is InetListen => a !== undefined);
+  const holds = (a: InetListen | undefined): boolean => held.some((h) => sameAddress(h, a));
   for (const p of plan) {
     const spec = host.registry.get(p.role)!;
     const bind = listenerAddress(spec, p.service, next);
@@ -121,11 +124,11 @@ export function planReload(host: ReloadHost, old: SupervisorConfig, next: Superv
       if (i >= 0) slot = removed.splice(i, 1)[0];
     }
     if (!slot) {
-      steps.push({ kind: 'alongside', plan: p, probe: bind });
+      steps.push({ kind: 'alongside', plan: p, probe: spec.reusePort && holds(bind) ? undefined : bind });
       continue;
     }
-    const held = listenerAddress(slot.spec, slot.service, old);
-    const probe = bind !== undefined && !sameAddress(held, bind) ? bind : undefined;
+    const before = listenerAddress(slot.spec, slot.service, old);
+    const probe = bind !== undefined && !sameAddress(before, bind) ? bind : undefined;
     const kind = spec.keepOnReload ? 'keep' : p.service?.type === 'inet' || spec.singleton ? 'swap' : 'alongside';
     steps.push({ kind, plan: p, slot, probe });
   }

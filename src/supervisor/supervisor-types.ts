@@ -27,6 +27,12 @@ export interface SupervisorOptions {
   shutdownTimeoutMs?: number;
   /** Cores to size default instance counts by (default os.availableParallelism()). */
   cores?: number;
+  /**
+   * Whether listeners may share an address with the listen option reusePort
+   * (default: what this Node and platform support, reuse-port.ts). Tests set
+   * false to check the one-thread fallback.
+   */
+  reusePort?: boolean;
   /** Loads the configuration again for the control socket's reload. */
   loadConfig?: () => SupervisorConfig | Promise<SupervisorConfig>;
   /** master.cf programs that run inside other roles, so their lines start nothing and are not warned about (default: the catalogue's inline roles, i.e. cleanup). */

@@ -32,7 +32,9 @@ import { configFdBudget, describeFdBudget, openFileCount, openFileLimit, type Fd
 import { pidFilePath, releasePidFile } from './pid-file.js';
 import { RestartPolicy } from './restart-policy.js';
 import { inlineRoles } from '../protocol/role-catalogue.js';
-import { inlineOverridesOf, planSlots, transportsOf, type RoleSpec, type SlotPlan, type SupervisorConfig } from './role-registry.js';
+import { inlineOverridesOf, listenerThreads, planSlots, transportsOf, type Plan, type RoleSpec, type SlotPlan, type SupervisorConfig } from './role-registry.js';
+import { reusePortSupport, type ReusePortSupport } from './reuse-port.js';
+import { probeListen } from './listen-probe.js';
 import { SupervisorError } from './supervisor-error.js';
 import { planReload, preflight, refuseInvalid, refuseUnreloadable, reloadSlots, type ReloadHost } from './supervisor-reload.js';
 import { supervisorStatus } from './supervisor-status.js';
@@ -104,6 +106,8 @@ export class Supervisor extends EventEmitter {
   private readonly heartbeatMs: number;
   private readonly missed: number;
   private readonly cores: number;
+  /** Whether listener threads may share an address (listen option reusePort). */
+  private readonly reusePort: ReusePortSupport;
   private drainTimeoutMs: number;
   private readonly shutdownTimeoutMs: number;
   /** How spawned workers report back to the tree. */
@@ -131,6 +135,7 @@ export class Supervisor extends EventEmitter {
       },
     });
     this.cores = opts.cores ?? availableParallelism();
+    this.reusePort = opts.reusePort === undefined ? reusePortSupport() : opts.reusePort ? { supported: true } : { supported: false, reason: 'reusePort turned off by the supervisor options' };
     this.drainTimeoutMs = opts.drainTimeoutMs ?? drainTimeoutFrom(this.main);
     this.shutdownTimeoutMs = opts.shutdownTimeoutMs ?? 5_000;
     this.workerEvents = {
@@ -203,9 +208,11 @@ export class Supervisor extends EventEmitter {
       if (this.opts.controlSocket !== false) await this.control.listen(queueDir);
       this.heartbeat = setInterval(() => this.beat(), this.heartbeatMs);
       this.heartbeat.unref();
-      const plan = planSlots(this.config, this.opts.registry, this.cores);
+      const plan = this.plan(this.config);
       const inline = new Set<string>(this.opts.inlinePrograms ?? inlineRoles());
       for (const s of plan.skipped) if (!inline.has(s.command)) this.log.warning(`${s.file}, line ${s.line}: service ${s.name}: unsupported program ${s.command}; skipped`);
+      this.warnNarrowed(plan);
+      await this.probeSharedListeners(plan);
       const slots = plan.slots.map((p) => this.addSlot(p));
       this.logFdBudget();
       for (const spec of this.registry.values()) if (spec.spare && slots.some((s) => s.role === spec.role)) this.makeSpare(spec);
@@ -215,7 +222,7 @@ export class Supervisor extends EventEmitter {
       // that fails stops the tree like an actor that cannot start.
       for (const hook of this.startHooks) await hook();
       this.started = true;
-      this.log.info(`daemon started -- version ${MAIL_VERSION}, configuration ${this.config.dir}`);
+      this.log.info(`daemon started -- version ${MAIL_VERSION}, Node ${process.version}, configuration ${this.config.dir}`);
     } catch (err) {
       await this.halt();
       throw err;
@@ -257,7 +264,8 @@ export class Supervisor extends EventEmitter {
     refuseInvalid(newConfig);
     const old = this.config;
     refuseUnreloadable(old, newConfig);
-    const plan = planReload(this.reloadHost, old, newConfig, planSlots(newConfig, this.opts.registry, this.cores).slots);
+    const planned = this.plan(newConfig);
+    const plan = planReload(this.reloadHost, old, newConfig, planned.slots);
     await preflight(plan);
     const prepared: ReloadHookStep[] = [];
     const abort = async (): Promise<void> => {
@@ -279,6 +287,7 @@ export class Supervisor extends EventEmitter {
       throw err;
     }
     for (const step of prepared) await step.commit();
+    this.warnNarrowed(planned);
     this.logFdBudget();
     this.restartPolicy.configure(newConfig.params, newConfig.dir);
     if (this.opts.busyTimeoutMs === undefined) this.watchdog.opts.busyTimeoutMs = busyTimeoutMs(this.main);
@@ -377,6 +386,47 @@ export class Supervisor extends EventEmitter {
 
   // ---- slots and workers ----
 
+  /** Every actor instance a configuration asks for, on this Node. */
+  private plan(config: SupervisorConfig): Plan {
+    return planSlots(config, this.opts.registry, this.cores, { reusePort: this.reusePort.supported });
+  }
+
+  /** One line for every inet service that runs one thread instead of its maxproc (no reusePort here). */
+  private warnNarrowed(plan: Plan): void {
+    if (plan.narrowed.length === 0) return;
+    const list = plan.narrowed.map((n) => `${n.service.name} (maxproc ${n.wanted})`).join(', ');
+    this.log.warning(`${this.reusePort.reason ?? 'no listen option reusePort'}: one smtpd thread for each inet service: ${list}`);
+  }
+
+  /**
+   * Listener threads that share an address take it with reusePort, which
+   * another program holding the port with reusePort too would not stop: one
+   * exclusive bind first, so such a port fails the start as it would with a
+   * single thread.
+   */
+  private async probeSharedListeners(plan: Plan): Promise<void> {
+    if (!this.reusePort.supported) return;
+    const seen = new Set<string>();
+    for (const p of plan.slots) {
+      const spec = this.registry.get(p.role);
+      if (p.service?.type !== 'inet' || !spec?.reusePort || !spec.listenAddress) continue;
+      let address;
+      try {
+        address = spec.listenAddress(p.service, this.config.params);
+      } catch {
+        continue; // the listener itself reports a bad address
+      }
+      const key = `${address.host ?? ''}|${address.port}`;
+      if (seen.has(key)) continue;
+      seen.add(key);
+      try {
+        await probeListen(address);
+      } catch (err) {
+        throw new SupervisorError('ERR_SETUP_FAILED', `${p.service.file}, line ${p.service.line}: service ${p.service.name}: ${oneLine(err as Error)}`);
+      }
+    }
+  }
+
   private addSlot(p: SlotPlan): Slot {
     const spec = this.registry.get(p.role)!;
     const used = new Set(this.slots.filter((s) => s.role === p.role && !s.removed).map((s) => s.instance));
@@ -402,6 +452,10 @@ export class Supervisor extends EventEmitter {
     };
     const budget = slot.service?.type === 'inet' ? this.fdBudget() : undefined;
     if (budget) a.sessionCapFromFdLimit = budget.sessionCap;
+    if (slot.service?.type === 'inet' && slot.spec.reusePort) {
+      const shared = this.reusePort.supported;
+      a.listener = { threads: shared ? listenerThreads(slot.service, this.cores) : 1, reusePort: shared };
+    }
     return a;
   }
 
@@ -409,7 +463,7 @@ export class Supervisor extends EventEmitter {
   private fdBudget(): FdBudget | undefined {
     if (this.fdLimit === undefined) return undefined;
     if (this.budgetFor?.config !== this.config) {
-      this.budgetFor = { config: this.config, budget: configFdBudget(this.fdLimit, this.mainFds, this.config, this.opts.registry, this.cores) };
+      this.budgetFor = { config: this.config, budget: configFdBudget(this.fdLimit, this.mainFds, this.config, this.opts.registry, this.cores, { reusePort: this.reusePort.supported }) };
     }
     return this.budgetFor.budget;
   }

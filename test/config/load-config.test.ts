@@ -159,7 +159,7 @@ test("Postfix 3.7's stock Debian main.cf and master.cf load with warnings only",
   const skipped = l.problems.filter((p) => /is not part of Postrider; skipped/.test(p.message)).map((p) => p.message.split(':')[0]);
   assert.deepEqual(skipped, [
     'service tlsmgr', 'service verify', 'service flush', 'service proxymap', 'service proxywrite', 'service showq',
-    'service lmtp', 'service anvil', 'service scache', 'service postlog', 'service maildrop',
+    'service lmtp', 'service scache', 'service postlog', 'service maildrop',
     'service uucp', 'service ifmail', 'service bsmtp', 'service scalemail-backend', 'service mailman',
   ]);
   assert.ok(!l.problems.some((p) => /unused parameter/.test(p.message)), 'every stock parameter is known');
@@ -172,7 +172,7 @@ test("Postfix 3.7's stock Debian main.cf and master.cf load with warnings only",
   assert.equal(l.master.find((s) => s.name === 'relay')?.overrides.syslog_name, 'postfix/relay');
   assert.deepEqual(l.master.map((s) => `${s.name}/${s.type}`), [
     'smtp/inet', 'pickup/unix', 'cleanup/unix', 'qmgr/unix', 'rewrite/unix', 'bounce/unix', 'defer/unix', 'trace/unix',
-    'smtp/unix', 'relay/unix', 'error/unix', 'retry/unix', 'discard/unix', 'local/unix', 'virtual/unix',
+    'service lmtp', 'service scache', 'service postlog', 'service maildrop',
   ]);
   // checkConfig adds only warnings too (the snakeoil files are absent here: TLS is "may"); the cosmetic
   // settings that differ from Postfix's defaults are named, the ones left at their defaults are not.

@@ -37,6 +37,10 @@ export interface DaemonOptions {
   readyTimeoutMs?: number;
   /** A command the daemon runs under, which execs its arguments (e.g. a shell that lowers `ulimit -n` first). */
   launcher?: string[];
+  /** The listener's maxproc column: its smtpd threads (default 2: every test runs a shared port, whatever the host's cores). */
+  listenerMaxproc?: string;
+  /** Environment variables the daemon gets besides this process's. */
+  env?: Record<string, string>;
 }
 
 export interface RunningDaemon {
@@ -133,7 +137,7 @@ export async function startDaemon(opts: DaemonOptions = {}): Promise<RunningDaem
   writeFileSync(join(configDir, 'main.cf'), Object.entries(params).map(([k, v]) => `${k} = ${v}`).join('\n') + '\n');
   const master = [
     '# service type  private unpriv  chroot  wakeup  maxproc command',
-    `127.0.0.1:${port} inet n - n - - smtpd`,
+    `127.0.0.1:${port} inet n - n - ${opts.listenerMaxproc ?? '2'} smtpd`,
     opts.master ?? DEFAULT_MASTER,
     ...(opts.masterExtra ?? []),
   ].join('\n');
@@ -165,7 +169,7 @@ export async function startDaemon(opts: DaemonOptions = {}): Promise<RunningDaem
     // POSTRIDER_NODE_ARGS lets a benchmark run the daemon under --cpu-prof and the like.
     const nodeArgs = (process.env.POSTRIDER_NODE_ARGS ?? '').split(' ').filter(Boolean);
     const command = [...(opts.launcher ?? []), process.execPath, ...nodeArgs, CLI, '-c', configDir, 'start-fg'];
-    const child = spawn(command[0], command.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(command[0], command.slice(1), { stdio: ['ignore', 'pipe', 'pipe'], env: opts.env ? { ...process.env, ...opts.env } : process.env });
     let errText = '';
     child.stderr?.on('data', (b: Buffer) => { errText += b.toString(); });
     child.stdout?.resume();

@@ -1,14 +1,17 @@
 /**
- * smtpd actor: one instance per inet service of master.cf (Node 20 threads
- * cannot share a listening socket). It answers SMTP, applies the access
- * policy, and hands each message to cleanup and the journal; the client
- * hears 250 only after the journal has the message on disk.
+ * smtpd actor: one of the maxproc threads of an inet service of master.cf,
+ * all listening on the service's address with the listen option reusePort
+ * (the kernel spreads connections over them). It answers SMTP, applies the
+ * access policy, and hands each message to cleanup and the journal; the
+ * client hears 250 only after the journal has the message on disk. The
+ * per-client counts are the anvil actor's, shared by every thread.
  */
 import { runActor } from '../../runtime/actor.js';
 import { Smtpd } from './smtpd.js';
 import { cleanupForActor } from '../../cleanup/cleanup-for-actor.js';
 import { submitToQueue } from '../../cleanup/cleanup-submit.js';
 import { SESSION_CAP_SLACK } from '../../runtime/control-messages.js';
+import { RemoteAnvil } from './smtpd-anvil.js';
 
 runActor('smtpd', async (ctx) => {
   if (!ctx.service) throw new Error('smtpd started without an inet service');
@@ -19,6 +22,9 @@ runActor('smtpd', async (ctx) => {
     service: ctx.service,
     log: ctx.log,
     idSalt: ctx.idSalt,
+    anvil: new RemoteAnvil(ctx.peers('anvil'), (text) => ctx.log.warning(text)),
+    reusePort: ctx.listener?.reusePort ?? false,
+    threads: ctx.listener?.threads ?? 1,
     // The supervisor share of the open-file limit; past it (and its slack) connections are dropped unanswered.
     connectionLimit: ctx.sessionCapFromFdLimit === undefined ? undefined : ctx.sessionCapFromFdLimit + SESSION_CAP_SLACK,
     submit: (s) =>

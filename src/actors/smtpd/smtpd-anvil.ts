@@ -1,35 +1,48 @@
 /**
  * smtpd-anvil: the client counters of Postfix's anvil(8) server, behind the
- * interface smtpd talks to. Per (service, client address) it keeps the open
- * connection count and, over fixed windows of anvil_rate_time_unit that
- * start at the client's first event, the rates of connections, MAIL FROM
- * (messages), RCPT TO (recipients) and AUTH commands. Like anvil it only
- * counts and answers the count after each event; the limits belong to each
- * smtpd service (smtpd_client_*_limit, which master.cf -o may override), so
- * the caller compares.
+ * interface smtpd talks to. Per (service, client address): the open
+ * connection count and the rates of connections, MAIL FROM (messages),
+ * RCPT TO (recipients) and AUTH commands per anvil_rate_time_unit
+ * (global/anvil-table.ts counts them). Anvil only counts; the limits belong
+ * to each smtpd service, so the caller compares.
  *
- * Anvil is the interface: every answer is a promise, so the counts can move
- * to a process-wide anvil (an actor that several smtpd threads ask over
- * their MessageChannels) without changing smtpd. MemoryAnvil is the one
- * implementation today: one per Smtpd, in memory, no timers; an entry with
- * no open connection is dropped once its window has passed (checked lazily,
- * at most once per time unit). Nothing here throws.
+ * Two implementations:
+ * - MemoryAnvil: the counts of one thread, in memory (a lone Smtpd, tests);
+ * - RemoteAnvil: the anvil actor's counts, which every smtpd thread of the
+ *   process shares (a service running several threads on one port counts a
+ *   client across all of them, as Postfix's anvil does for its smtpd
+ *   processes). A question anvil does not answer in ANVIL_TIMEOUT_MS, or
+ *   asked while no anvil runs (it is restarting) or within ANVIL_RETRY_MS of
+ *   an unanswered one, is answered "allowed" with a warning (at most one a
+ *   minute), as Postfix's smtpd carries on when it cannot reach anvil: a
+ *   sick anvil delays a session by the timeout at most, once per retry
+ *   period and thread.
+ *
+ * Nothing here throws or rejects.
  */
+import { AnvilTable, type AnvilConnectCounts } from '../../global/anvil-table.js';
+import type { AnvilProtocol } from '../../protocol/protocol.js';
+import type { PeerGroup } from '../../runtime/peer.js';
 
-/** The connection count and rate of a client after a connect event. */
-export interface AnvilConnectCounts {
-  /** Open connections from this client to this service, this one included. */
-  count: number;
-  /** Connections from this client to this service in the current window, this one included. */
-  rate: number;
+export type { AnvilConnectCounts } from '../../global/anvil-table.js';
+
+/**
+ * A connect's answer: the counts, and what the matching disconnect must
+ * carry. `counted` false: nothing was asked (no anvil), so no disconnect
+ * is due; `ticket`: this thread's name for the connection, so anvil
+ * releases exactly it (also when smtpd stopped waiting for the answer).
+ */
+export interface AnvilConnection extends AnvilConnectCounts {
+  counted?: boolean;
+  ticket?: number;
 }
 
 /** Postfix's anvil protocol as smtpd uses it. */
 export interface Anvil {
-  /** A client connected; every connect is matched by one disconnect. */
-  connect(service: string, addr: string): Promise<AnvilConnectCounts>;
-  /** A client that connect() counted went away. */
-  disconnect(service: string, addr: string): void;
+  /** A client connected; every counted connect is matched by one disconnect. */
+  connect(service: string, addr: string): Promise<AnvilConnection>;
+  /** A client that connect() counted went away (`ticket`: the connect's). */
+  disconnect(service: string, addr: string, ticket?: number): void;
   /** A MAIL FROM: the client's message rate, this one included. */
   mail(service: string, addr: string): Promise<number>;
   /** A RCPT TO: the client's recipient rate, this one included. */
@@ -38,91 +51,114 @@ export interface Anvil {
   auth(service: string, addr: string): Promise<number>;
 }
 
-interface RemoteCounts {
-  count: number;
-  start: number;
-  rate: number;
-  mail: number;
-  rcpt: number;
-  auth: number;
-}
-
-type RateName = 'rate' | 'mail' | 'rcpt' | 'auth';
-
 /** The in-memory anvil: the counts of one thread. */
 export class MemoryAnvil implements Anvil {
-  private readonly remotes = new Map<string, RemoteCounts>();
-  private lastSweep = 0;
+  private readonly table: AnvilTable;
 
   /** `unitMs`: anvil_rate_time_unit in milliseconds; `now` is for tests of the windows. */
-  constructor(
-    private readonly unitMs: number,
-    private readonly now: () => number = Date.now,
-  ) {}
+  constructor(unitMs: number, now: () => number = Date.now) {
+    this.table = new AnvilTable(unitMs, now);
+  }
 
   connect(service: string, addr: string): Promise<AnvilConnectCounts> {
-    const r = this.remote(service, addr);
-    r.count++;
-    this.incr(r, 'rate');
-    return Promise.resolve({ count: r.count, rate: r.rate });
+    return Promise.resolve(this.table.connect(service, addr));
   }
 
   disconnect(service: string, addr: string): void {
-    const r = this.remotes.get(key(service, addr));
-    if (r && r.count > 0) r.count--;
+    this.table.disconnect(service, addr);
   }
 
   mail(service: string, addr: string): Promise<number> {
-    return Promise.resolve(this.incr(this.remote(service, addr), 'mail'));
+    return Promise.resolve(this.table.event(service, addr, 'mail'));
   }
 
   rcpt(service: string, addr: string): Promise<number> {
-    return Promise.resolve(this.incr(this.remote(service, addr), 'rcpt'));
+    return Promise.resolve(this.table.event(service, addr, 'rcpt'));
   }
 
   auth(service: string, addr: string): Promise<number> {
-    return Promise.resolve(this.incr(this.remote(service, addr), 'auth'));
+    return Promise.resolve(this.table.event(service, addr, 'auth'));
   }
 
   /** Open connections from `addr` to `service` (status and tests). */
   open(service: string, addr: string): number {
-    return this.remotes.get(key(service, addr))?.count ?? 0;
-  }
-
-  private remote(service: string, addr: string): RemoteCounts {
-    const now = this.now();
-    this.sweep(now);
-    const k = key(service, addr);
-    let r = this.remotes.get(k);
-    if (!r) {
-      r = { count: 0, start: now, rate: 0, mail: 0, rcpt: 0, auth: 0 };
-      this.remotes.set(k, r);
-    }
-    return r;
-  }
-
-  /** One event: a new window resets every rate (anvil keeps one window per client). */
-  private incr(r: RemoteCounts, what: RateName): number {
-    const now = this.now();
-    if (now - r.start >= this.unitMs) {
-      r.start = now;
-      r.rate = 0;
-      r.mail = 0;
-      r.rcpt = 0;
-      r.auth = 0;
-    }
-    return ++r[what];
-  }
-
-  private sweep(now: number): void {
-    if (now - this.lastSweep < this.unitMs) return;
-    this.lastSweep = now;
-    for (const [k, r] of this.remotes) {
-      if (r.count === 0 && now - r.start >= this.unitMs) this.remotes.delete(k);
-    }
+    return this.table.open(service, addr);
   }
 }
 
-function key(service: string, addr: string): string {
-  return `${service}:${addr}`;
+/** How long smtpd waits for anvil's answer before it lets the client through. */
+export const ANVIL_TIMEOUT_MS = 2000;
+/** After a question anvil did not answer, how long smtpd lets clients through without asking. */
+export const ANVIL_RETRY_MS = 5000;
+
+/** What an unanswered question is taken to mean: within every limit, and nothing to release. */
+const ALLOWED: AnvilConnection = { count: 0, rate: 0, counted: false };
+
+/** The process-wide anvil actor, asked over this thread's channels to it. */
+export class RemoteAnvil implements Anvil {
+  private warned = 0;
+  /** Until when questions are not asked (anvil did not answer the last one). */
+  private quietUntil = 0;
+  private nextTicket = 1;
+
+  constructor(
+    private readonly peer: PeerGroup<AnvilProtocol>,
+    private readonly warn: (text: string) => void,
+    private readonly timeoutMs = ANVIL_TIMEOUT_MS,
+    private readonly retryMs = ANVIL_RETRY_MS,
+  ) {}
+
+  connect(service: string, addr: string): Promise<AnvilConnection> {
+    if (!this.reachable()) return Promise.resolve(ALLOWED);
+    const ticket = this.nextTicket++;
+    const question = this.peer.call('connect', { service, addr, id: ticket }, { timeoutMs: this.timeoutMs });
+    // Asked: the disconnect is due even if the answer comes too late (anvil may count it then).
+    return this.ask(question.then((c) => ({ ...c, ticket })), { count: 0, rate: 0, ticket });
+  }
+
+  disconnect(service: string, addr: string, ticket?: number): void {
+    // With no anvil running, the counts died with the anvil that had them.
+    if (ticket !== undefined && this.peer.size() > 0) this.peer.cast('disconnect', { service, addr, id: ticket });
+  }
+
+  mail(service: string, addr: string): Promise<number> {
+    return this.rate(service, addr, 'mail');
+  }
+
+  rcpt(service: string, addr: string): Promise<number> {
+    return this.rate(service, addr, 'rcpt');
+  }
+
+  auth(service: string, addr: string): Promise<number> {
+    return this.rate(service, addr, 'auth');
+  }
+
+  private rate(service: string, addr: string, what: 'mail' | 'rcpt' | 'auth'): Promise<number> {
+    if (!this.reachable()) return Promise.resolve(0);
+    return this.ask(this.peer.call('event', { service, addr, what }, { timeoutMs: this.timeoutMs }), 0);
+  }
+
+  /** False while no anvil runs, or for a while after one did not answer: the client is let through at once. */
+  private reachable(): boolean {
+    if (this.peer.size() === 0) {
+      this.unreachable('no anvil service is running');
+      return false;
+    }
+    return Date.now() >= this.quietUntil;
+  }
+
+  private ask<T>(question: Promise<T>, allowed: T): Promise<T> {
+    return question.catch((err: Error) => {
+      this.quietUntil = Date.now() + this.retryMs;
+      this.unreachable(err.message);
+      return allowed;
+    });
+  }
+
+  private unreachable(why: string): void {
+    const now = Date.now();
+    if (now - this.warned < 60_000) return;
+    this.warned = now;
+    this.warn(`problem talking to server anvil: ${why}; client limits are not enforced until it answers`);
+  }
 }

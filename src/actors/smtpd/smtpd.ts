@@ -91,8 +91,15 @@ export interface SmtpdOptions {
   /** The queue-id salt this thread alone holds (ActorContext.idSalt); queue ids are allocated at MAIL FROM. */
   idSalt: number;
   submit: (s: SmtpdSubmission) => Promise<SubmitResult>;
-  /** The client counters; by default this Smtpd's own (MemoryAnvil). Several Smtpds may share one. */
+  /** The client counters; by default this Smtpd's own (MemoryAnvil). Several Smtpds may share one (the anvil actor: RemoteAnvil). */
   anvil?: Anvil;
+  /**
+   * Listen with the option reusePort, so the other threads of this service
+   * bind the same address and the kernel spreads connections over them.
+   */
+  reusePort?: boolean;
+  /** Threads serving this service (default 1): an explicit smtpd_session_limit is shared out among them. */
+  threads?: number;
   /**
    * The most connections the listener holds at once; more are closed on
    * arrival, unanswered (what keeps descriptors in reserve for the rest of
@@ -126,8 +133,11 @@ export class Smtpd {
   private readonly space: QueueSpace;
   private readonly queueIds: QueueIdGenerator;
   private readonly states = new WeakMap<SMTPServerSession, SessionState>();
+  /** The ticket anvil counted a session's connection under (its disconnect names it). */
+  private readonly anvilTickets = new WeakMap<SessionState, number>();
   private readonly disabled: string[];
   private readonly tlsReady: boolean;
+  private readonly reusePort: boolean;
   private counters = { sessions: 0, accepted: 0, rejected: 0, active: 0 };
   private idleWaiters: Array<() => void> = [];
   private draining = false;
@@ -148,6 +158,7 @@ export class Smtpd {
     this.dns = new SmtpdDns(s.dnsServers);
     this.policy = new SmtpdPolicy(s, opts.config.dir, this.dns, this.log);
     this.anvil = opts.anvil ?? new MemoryAnvil(s.rateTimeUnitMs);
+    this.reusePort = opts.reusePort ?? false;
     this.space = new QueueSpace(s.queueDirectory, s.queueMinfree, s.messageSizeLimit, this.log);
     this.queueIds = new QueueIdGenerator(opts.idSalt);
 
@@ -267,7 +278,9 @@ export class Smtpd {
       };
       net.once('error', onError);
       net.once('listening', onListening);
-      this.server.listen(port, host);
+      // reusePort only where every thread of the service sets it (the kernel requires all to), so another program's bind still fails.
+      if (this.reusePort) net.listen({ port, host, reusePort: true });
+      else this.server.listen(port, host);
     });
   }
 
@@ -352,7 +365,10 @@ export class Smtpd {
   private sessionLimit(opts: SmtpdOptions): number {
     const set = this.config.has('smtpd_session_limit') && this.config.get('smtpd_session_limit').trim() !== '';
     if (!set && opts.connectionLimit !== undefined) return Math.max(1, opts.connectionLimit - SESSION_CAP_SLACK);
-    return this.settings.sessionLimit;
+    const limit = this.settings.sessionLimit;
+    // The service's limit, each thread holding its share (the kernel spreads connections evenly enough).
+    const threads = Math.max(1, opts.threads ?? 1);
+    return limit > 0 ? Math.ceil(limit / threads) : limit;
   }
 
   private stateOf(session: SMTPServerSession, addr = session.remoteAddress, port = session.remotePort): SessionState {
@@ -394,10 +410,13 @@ export class Smtpd {
     this.log.info(`connect from ${client}`);
     if (this.draining) return cb(smtpError(421, '4.3.2', `${s.myhostname} Error: service shutting down`));
     state.rateExempt = this.policy.eventLimitExceptions.match(state.clientName, state.clientAddr);
-    if (!state.rateExempt) {
+    // As Postfix: anvil is asked only when a connection limit is set.
+    if (!state.rateExempt && (s.connectionCountLimit > 0 || s.connectionRateLimit > 0)) {
       // As Postfix: every connection is counted (and later released), the refused ones too.
-      const { count: open, rate } = await this.anvil.connect(this.service.name, state.clientAddr);
-      state.admitted = true;
+      const counted = await this.anvil.connect(this.service.name, state.clientAddr);
+      const { count: open, rate } = counted;
+      state.admitted = counted.counted !== false;
+      if (counted.ticket !== undefined) this.anvilTickets.set(state, counted.ticket);
       const over =
         s.connectionCountLimit > 0 && open > s.connectionCountLimit
           ? (['Connection concurrency limit exceeded', open, 'connection_limit'] as const)
@@ -723,7 +742,7 @@ export class Smtpd {
     const state = this.states.get(session);
     if (!state || !state.connected) return;
     state.connected = false;
-    if (state.admitted) this.anvil.disconnect(this.service.name, state.clientAddr);
+    if (state.admitted) this.anvil.disconnect(this.service.name, state.clientAddr, this.anvilTickets.get(state));
     this.counters.active = Math.max(0, this.counters.active - 1);
     const counts: string[] = [];
     let ok = 0;
