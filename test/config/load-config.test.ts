@@ -172,7 +172,7 @@ test("Postfix 3.7's stock Debian main.cf and master.cf load with warnings only",
   assert.equal(l.master.find((s) => s.name === 'relay')?.overrides.syslog_name, 'postfix/relay');
   assert.deepEqual(l.master.map((s) => `${s.name}/${s.type}`), [
     'smtp/inet', 'pickup/unix', 'cleanup/unix', 'qmgr/unix', 'rewrite/unix', 'bounce/unix', 'defer/unix', 'trace/unix',
-    'service lmtp', 'service scache', 'service postlog', 'service maildrop',
+    'smtp/unix', 'relay/unix', 'error/unix', 'retry/unix', 'discard/unix', 'local/unix', 'virtual/unix', 'anvil/unix',
   ]);
   // checkConfig adds only warnings too (the snakeoil files are absent here: TLS is "may"); the cosmetic
   // settings that differ from Postfix's defaults are named, the ones left at their defaults are not.

@@ -25,7 +25,7 @@ function plan(master: string[], cores = 2): Array<{ key: string; service?: strin
   const config = loadConfig(dir);
   assert.deepEqual(config.problems.filter((p) => p.severity === 'error'), []);
   return planSlots(config, defaultRegistry(), cores).slots
-    .filter((s) => s.role !== 'journal')
+    .filter((s) => s.role !== 'journal' && s.role !== 'anvil')
     .map((s) => ({ key: s.key, service: s.service?.name, also: s.also?.map((a) => a.name) }));
 }
 
