@@ -111,7 +111,8 @@ export class Resolver {
     return { addressClass, transport, nexthop, recipient: address };
   }
 
-  private isLocal(domain: string): boolean {
+  /** True for a domain in mydestination, an [address] of this host, or none: Postfix's resolve_local. */
+  isLocal(domain: string): boolean {
     if (!domain) return true;
     if (domain.startsWith('[') && domain.endsWith(']')) {
       const ip = domain.slice(1, -1).replace(/^ipv6:/i, '');

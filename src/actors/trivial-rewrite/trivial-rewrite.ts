@@ -16,7 +16,7 @@ import type { LookupTable } from '../../config/lookup-table.js';
 import type { ResolvedAddress } from '../../protocol/protocol.js';
 import { splitList } from '../../config/main-config.js';
 import { TtlCache } from '../../util/ttl-cache.js';
-import { findAddress, splitAddresses } from './trivial-rewrite-map.js';
+import { findAddress, splitAddresses, type FindOptions } from './trivial-rewrite-map.js';
 import { boolParam, intParam, param, type RewriteParameter } from './trivial-rewrite-params.js';
 import { Resolver } from './trivial-rewrite-resolve.js';
 import { openMaps, TableLookupError } from './trivial-rewrite-tables.js';
@@ -50,8 +50,7 @@ export class TrivialRewrite {
   private readonly appendAtMyorigin: boolean;
   /** append_dot_mydomain: ".$mydomain" for a domain without a dot; '' when off. */
   private readonly dotMydomain: string;
-  private readonly delimiters: string;
-  private readonly propagateCanonical: boolean;
+  private readonly canonicalOptions: FindOptions;
   private readonly virtualOptions: VirtualOptions;
   /** Answers never expire (the tables are read once); the oldest goes first past the cap. */
   private readonly rewriteCache = new TtlCache<RewriteResult>(CACHE_LIMIT, Infinity);
@@ -69,12 +68,14 @@ export class TrivialRewrite {
     this.appendAtMyorigin = boolParam(config, 'append_at_myorigin');
     const mydomain = param(config, 'mydomain').trim().toLowerCase();
     this.dotMydomain = boolParam(config, 'append_dot_mydomain') && mydomain ? `.${mydomain}` : '';
-    this.delimiters = param(config, 'recipient_delimiter').trim();
+    const delimiters = param(config, 'recipient_delimiter').trim();
     const propagate = splitList(param(config, 'propagate_unmatched_extensions').toLowerCase());
-    this.propagateCanonical = propagate.includes('canonical');
+    const isLocal = (domain: string): boolean => domain === this.myorigin || this.resolver.isLocal(domain);
+    this.canonicalOptions = { delimiters, propagate: propagate.includes('canonical'), isLocal };
     this.virtualOptions = {
-      delimiters: this.delimiters,
+      delimiters,
       propagate: propagate.includes('virtual'),
+      isLocal,
       recursionLimit: intParam(config, 'virtual_alias_recursion_limit'),
       expansionLimit: intParam(config, 'virtual_alias_expansion_limit'),
       qualify: (a) => this.qualify(a),
@@ -138,7 +139,7 @@ export class TrivialRewrite {
   /** One-to-one canonical mapping; the result is qualified again as Postfix does. */
   private canonicalize(table: LookupTable | undefined, address: string): string {
     if (!table) return address;
-    const hit = findAddress(table, address, this.delimiters, this.propagateCanonical);
+    const hit = findAddress(table, address, this.canonicalOptions);
     if (!hit) return address;
     const first = splitAddresses(hit.value)[0];
     return first ? this.qualify(hit.apply(first)) : address;

@@ -1,6 +1,6 @@
 /**
  * virtual-agent: Postfix's virtual(8) as a library: each recipient's mailbox
- * comes from virtual_mailbox_maps (user@domain, then the @domain catch-all)
+ * comes from virtual_mailbox_maps (user+ext@domain, user@domain, then the @domain catch-all)
  * relative to virtual_mailbox_base; a path ending in "/" is a Maildir, any
  * other an mbox file. Unknown user: bounce 5.1.1. A Maildir message, or an
  * mbox file after delivery, larger than virtual_mailbox_limit (0: no
@@ -17,6 +17,7 @@ import { openTableList, type TableList } from '../../config/lookup-table.js';
 import type { DeliveryOutcome, DeliveryRequest, DeliveryResult } from '../../protocol/protocol.js';
 import type { BodyLocation } from '../../store/store-types.js';
 import { logOutcomes } from '../../global/delivery-log.js';
+import { mailAddrFind } from '../../global/mail-addr-find.js';
 import type { Logger } from '../../util/log.js';
 import { crlfToLf, deliveredCopy, deliverMaildir, deliverMbox } from './virtual-maildir.js';
 
@@ -105,23 +106,9 @@ export class VirtualAgent {
   }
 }
 
-/** virtual(8)'s lookup order: user@domain, user+ext stripped, then @domain. */
+/** virtual(8)'s lookup order (global/mail-addr-find): user+ext@domain, user@domain, then @domain. */
 export function lookupMailbox(table: TableList, address: string, delimiter = ''): string | undefined {
-  const addr = address.trim().toLowerCase();
-  const hit = table.get(addr);
-  if (hit !== undefined) return hit;
-  const at = addr.lastIndexOf('@');
-  if (at < 0) return undefined;
-  const local = addr.slice(0, at);
-  const domain = addr.slice(at + 1);
-  for (const d of delimiter) {
-    const k = local.indexOf(d);
-    if (k > 0) {
-      const bare = table.getPartial(`${local.slice(0, k)}@${domain}`);
-      if (bare !== undefined) return bare;
-    }
-  }
-  return table.getPartial(`@${domain}`);
+  return mailAddrFind((key, partial) => (partial ? table.getPartial(key) : table.get(key)), address.trim(), { delimiters: delimiter })?.value;
 }
 
 /** The size of an existing file; 0 when there is none yet. */

@@ -1,0 +1,97 @@
+/**
+ * Postfix's lookup order for virtual(5) and canonical(5) tables over real
+ * SMTP to a sink: a virtual alias catch-all ("@catch.test"), an address
+ * extension matched by its base address and carried into the result
+ * (propagate_unmatched_extensions), "u1+ext@" in virtual_mailbox_maps.
+ */
+import { test, after, before } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startSmtpSink, type SmtpSink } from '../helpers/smtp-sink.js';
+import { startDaemon, type RunningDaemon } from '../helpers/daemon.js';
+import { sendMail, waitFor } from '../helpers/send-mail.js';
+
+let sink: SmtpSink;
+let daemon: RunningDaemon;
+let mailboxes: string;
+
+before(async () => {
+  sink = await startSmtpSink({});
+  mailboxes = mkdtempSync(join(tmpdir(), 'postrider-vmail-'));
+  const tables = mkdtempSync(join(tmpdir(), 'postrider-tables-'));
+  writeFileSync(join(tables, 'virtual'), [
+    '@catch.test catchall@remote.test',
+    'plus@valias.test target@remote.test',
+    'exact+tag@valias.test exact-tag@remote.test',
+    'bare@valias.test bare@remote.test',
+  ].join('\n') + '\n');
+  writeFileSync(join(tables, 'vmailbox'), 'u1@vmail.test u1/\n');
+  writeFileSync(join(tables, 'canonical'), 'old@client.test new@client.test\n@olddomain.test @newdomain.test\n');
+  daemon = await startDaemon({
+    params: {
+      relayhost: `[127.0.0.1]:${sink.port}`,
+      recipient_delimiter: '+-',
+      virtual_alias_domains: 'catch.test valias.test',
+      virtual_alias_maps: `texthash:${join(tables, 'virtual')}`,
+      virtual_mailbox_domains: 'vmail.test',
+      virtual_mailbox_maps: `texthash:${join(tables, 'vmailbox')}`,
+      virtual_mailbox_base: mailboxes,
+      sender_canonical_maps: `texthash:${join(tables, 'canonical')}`,
+    },
+  });
+});
+
+after(async () => {
+  await daemon?.stop();
+  await sink?.close();
+});
+
+async function deliveredTo(rcpt: string, from = 's@client.test'): Promise<string[]> {
+  const r = await sendMail(daemon.port, { from, to: [rcpt], raw: `Subject: to ${rcpt}\r\n\r\nhello\r\n` });
+  assert.match(r.response, /^250 /, `${rcpt} accepted`);
+  await daemon.waitRemoved(r.queueId!, 20_000);
+  const m = sink.messages.find((x) => x.raw.toString().includes(`Subject: to ${rcpt}`));
+  return m ? m.rcptTo : [];
+}
+
+test('a virtual alias catch-all "@domain" takes any user of the domain', async () => {
+  assert.deepEqual(await deliveredTo('anyone@catch.test'), ['catchall@remote.test']);
+});
+
+test('user+tag@domain matches user@domain and the tag is carried into the result', async () => {
+  assert.deepEqual(await deliveredTo('plus+tag@valias.test'), ['target+tag@remote.test']);
+  // A second delimiter of recipient_delimiter works the same, and keeps its own character.
+  assert.deepEqual(await deliveredTo('plus-other@valias.test'), ['target-other@remote.test']);
+});
+
+test('an exact user+ext@domain entry wins over user@domain and nothing is appended', async () => {
+  assert.deepEqual(await deliveredTo('exact+tag@valias.test'), ['exact-tag@remote.test']);
+});
+
+test('u1+ext@ of a virtual mailbox domain is accepted and delivered to u1\'s mailbox', async () => {
+  const r = await sendMail(daemon.port, { from: 's@client.test', to: ['u1+ext@vmail.test'], raw: 'Subject: mailbox ext\r\n\r\nhello\r\n' });
+  assert.match(r.response, /^250 /);
+  await daemon.waitRemoved(r.queueId!, 20_000);
+  const files = readdirSync(join(mailboxes, 'u1', 'new'));
+  assert.equal(files.length, 1);
+  assert.match(readFileSync(join(mailboxes, 'u1', 'new', files[0]), 'utf8'), /Subject: mailbox ext/);
+});
+
+test('an unknown user of a virtual alias domain without a catch-all is still refused', async () => {
+  await assert.rejects(
+    sendMail(daemon.port, { from: 's@client.test', to: ['nobody@valias.test'], raw: 'Subject: x\r\n\r\nx\r\n' }),
+    (err: { response?: string }) => /^550 5\.1\.1 <nobody@valias\.test>: Recipient address rejected: User unknown in virtual alias table/.test(String(err.response)),
+  );
+});
+
+test('sender_canonical_maps rewrites by address and by "@domain" to "@domain" (local part kept)', async () => {
+  await deliveredTo('bare@valias.test', 'old@client.test');
+  const m1 = sink.messages.find((x) => x.rcptTo.includes('bare@remote.test'))!;
+  assert.equal(m1.mailFrom, 'new@client.test');
+  const r = await sendMail(daemon.port, { from: 'who+x@olddomain.test', to: ['anyone2@catch.test'], raw: 'Subject: domain canon\r\n\r\nx\r\n' });
+  await daemon.waitRemoved(r.queueId!, 20_000);
+  const m2 = sink.messages.find((x) => x.raw.toString().includes('Subject: domain canon'))!;
+  assert.equal(m2.mailFrom, 'who+x@newdomain.test');
+});
