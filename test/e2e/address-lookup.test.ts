@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startSmtpSink, type SmtpSink } from '../helpers/smtp-sink.js';
 import { startDaemon, type RunningDaemon } from '../helpers/daemon.js';
-import { sendMail, waitFor } from '../helpers/send-mail.js';
+import { sendMail } from '../helpers/send-mail.js';
 
 let sink: SmtpSink;
 let daemon: RunningDaemon;
