@@ -2,7 +2,9 @@
  * Postfix's lookup order for virtual(5) and canonical(5) tables over real
  * SMTP to a sink: a virtual alias catch-all ("@catch.test"), an address
  * extension matched by its base address and carried into the result
- * (propagate_unmatched_extensions), "u1+ext@" in virtual_mailbox_maps.
+ * (propagate_unmatched_extensions), "u1+ext@" in virtual_mailbox_maps;
+ * and the header addresses a local client's mail arrives with at the sink,
+ * rewritten by canonical maps and masquerade_domains, bare names completed.
  */
 import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
@@ -39,6 +41,8 @@ before(async () => {
       virtual_mailbox_maps: `texthash:${join(tables, 'vmailbox')}`,
       virtual_mailbox_base: mailboxes,
       sender_canonical_maps: `texthash:${join(tables, 'canonical')}`,
+      masquerade_domains: 'example.com',
+      masquerade_exceptions: 'root',
     },
   });
 });
@@ -94,4 +98,16 @@ test('sender_canonical_maps rewrites by address and by "@domain" to "@domain" (l
   await daemon.waitRemoved(r.queueId!, 20_000);
   const m2 = sink.messages.find((x) => x.raw.toString().includes('Subject: domain canon'))!;
   assert.equal(m2.mailFrom, 'who+x@newdomain.test');
+});
+
+test('header addresses of a local client are rewritten: sender canonical, masquerading, @$myorigin for bare names', async () => {
+  const raw = 'From: Old <old@client.test>\r\nTo: a@host.example.com, root@host.example.com\r\nCc: bob\r\nSubject: headers\r\n\r\nx\r\n';
+  const r = await sendMail(daemon.port, { from: 'who@host.example.com', to: ['anyone3@catch.test'], raw });
+  await daemon.waitRemoved(r.queueId!, 20_000);
+  const m = sink.messages.find((x) => x.raw.toString().includes('Subject: headers'))!;
+  const text = m.raw.toString();
+  assert.equal(m.mailFrom, 'who@example.com', 'the envelope sender is masqueraded (masquerade_classes)');
+  assert.match(text, /^From: Old <new@client\.test>$/m);
+  assert.match(text, /^To: a@example\.com, root@host\.example\.com$/m);
+  assert.match(text, /^Cc: bob@mx\.postrider\.test$/m);
 });
