@@ -261,6 +261,7 @@ refuse('smtp_host_lookup', 'dns', 'list', 'how to look up hosts: dns, native', '
 p('smtp_skip_5xx_greeting', 'yes', 'bool', 'skip to the next MX on a 5xx greeting');
 refuse('smtp_sasl_auth_enable', 'no', 'bool', 'SMTP client AUTH', 'the client does not authenticate: mail to a relay that needs AUTH would be refused there');
 na('smtp_sasl_password_maps', '', 'table-list', 'SMTP client AUTH credentials by destination', 'the client does not authenticate (smtp_sasl_auth_enable is refused)');
+p('smtp_line_length_limit', '998', 'int', 'the longest header or body line the smtp client sends; longer ones are broken with CRLF SPACE (0 = no limit)');
 p('smtp_mx_address_limit', '5', 'int', 'the most MX addresses tried');
 p('smtp_mx_session_limit', '2', 'int', 'the most SMTP sessions per delivery');
 p('relay_destination_concurrency_limit', '$default_destination_concurrency_limit', 'int', 'parallel deliveries per relay destination');

@@ -100,6 +100,7 @@ const EFFECT_TESTS: Record<string, [string, string]> = {
   masquerade_exceptions: ['cleanup/cleanup-header-rewrite.test.ts', "local clients: canonical_maps and masquerade_domains rewrite header addresses; bare names get @$myorigin, host names .$mydomain"],
   masquerade_classes: ['cleanup/cleanup-header-rewrite.test.ts', "masquerade_classes with envelope_recipient masquerades the envelope recipient too; \"!domain\" excludes"],
   remote_header_rewrite_domain: ['cleanup/cleanup-header-rewrite.test.ts', "remote clients: headers untouched without remote_header_rewrite_domain; with it bare names get that domain"],
+  smtp_line_length_limit: ['actors/smtp/smtp-line-limit.test.ts', "a 3,000-octet header and body line reach the next hop in pieces of at most smtp_line_length_limit"],
   always_add_missing_headers: ['cleanup/cleanup.test.ts', "network mail from this host (permit_inet_interfaces) or with always_add_missing_headers gets Message-ID and Date"],
   canonical_maps: ['actors/trivial-rewrite/trivial-rewrite.test.ts', "canonical_maps applies to both roles, compares domains case-insensitively, and requalifies a bare result"],
   sender_canonical_maps: ['actors/trivial-rewrite/trivial-rewrite.test.ts', "sender_canonical_maps rewrites full addresses and @domain keeps the local part"],

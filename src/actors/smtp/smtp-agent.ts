@@ -17,6 +17,7 @@ import { makeResolver, resolveTargets } from './smtp-mx.js';
 import { parseNexthop } from './smtp-nexthop.js';
 import { readSmtpParams, type SmtpParams } from './smtp-params.js';
 import { isSession, openSession, type SessionFailure, type SmtpSession, type TlsMode } from './smtp-session.js';
+import { breakLongLines } from './smtp-line-limit.js';
 import { runTransaction, type PendingRecipient } from './smtp-transaction.js';
 
 /** What every delivery agent library is built with. */
@@ -102,7 +103,7 @@ export class SmtpAgent {
     }
     let content: Buffer;
     try {
-      content = await this.opts.readContent(req.location);
+      content = breakLongLines(await this.opts.readContent(req.location), this.params.lineLengthLimit);
     } catch (err) {
       setAll(pending, { state: 'deferred', dsn: '4.3.0', reason: `error reading queue file: ${(err as Error)?.message ?? err}`, relay: 'none' });
       return;

@@ -39,6 +39,8 @@ export interface SmtpParams {
   tlsKeyFile: string;
   /** smtp_skip_5xx_greeting: a 5xx greeting defers (next MX) rather than bounces. */
   skip5xxGreeting: boolean;
+  /** smtp_line_length_limit: longer lines are broken with CRLF SPACE (0: no limit). */
+  lineLengthLimit: number;
 }
 
 /** The parameters read here; their defaults come from the parameter table. */
@@ -48,7 +50,7 @@ const SMTP_PARAMETERS = [
   'smtp_mx_address_limit', 'smtp_mx_session_limit', 'smtp_connection_reuse_count_limit',
   'smtp_connection_cache_time_limit', 'smtp_connection_reuse_time_limit', 'dns_resolver_servers', 'smtp_rset_timeout',
   'soft_bounce', 'smtp_bind_address', 'smtp_bind_address6', 'inet_protocols', 'smtp_tls_cert_file', 'smtp_tls_key_file',
-  'smtp_skip_5xx_greeting',
+  'smtp_skip_5xx_greeting', 'smtp_line_length_limit',
 ] as const;
 
 function withDefaults(config: MainConfig): MainConfig {
@@ -89,6 +91,7 @@ export function readSmtpParams(input: MainConfig): SmtpParams {
     tlsCertFile: config.path('smtp_tls_cert_file'),
     tlsKeyFile: config.path('smtp_tls_key_file'),
     skip5xxGreeting: config.bool('smtp_skip_5xx_greeting'),
+    lineLengthLimit: config.int('smtp_line_length_limit'),
   };
 }
 
