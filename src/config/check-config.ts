@@ -30,6 +30,8 @@ const ENUMS: Record<string, string[]> = {
   smtp_tls_security_level: ['', 'none', 'may', 'encrypt', 'dane', 'dane-only', 'fingerprint', 'verify', 'secure'],
   smtpd_forbid_bare_newline: ['normalize', 'yes', 'reject', 'no', 'note'],
   mynetworks_style: ['host', 'subnet', 'class'],
+  // dnssec would promise validated answers, which the resolver does not give.
+  smtp_dns_support_level: ['', 'disabled', 'enabled'],
 };
 
 /** Postfix's (Cyrus SASL's) security option words. */
@@ -42,6 +44,7 @@ const LIST_CHECKS: Record<string, (item: string) => boolean> = {
   relayhost: (item) => /^(\[[^\]\s]+\]|[A-Za-z0-9_.-]+)(:\d{1,5})?$/.test(item),
   inet_interfaces: (item) => ['all', 'loopback-only'].includes(item.toLowerCase()) || parseIp(item) !== null || /^[A-Za-z0-9.-]+$/.test(item),
   inet_protocols: (item) => ['all', 'ipv4', 'ipv6'].includes(item.toLowerCase()),
+  smtp_host_lookup: (item) => ['dns', 'native'].includes(item.toLowerCase()),
   smtpd_sasl_security_options: (item) => SASL_SECURITY_OPTIONS.includes(item.toLowerCase()),
   smtpd_sasl_tls_security_options: (item) => SASL_SECURITY_OPTIONS.includes(item.toLowerCase()),
 };

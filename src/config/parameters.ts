@@ -124,7 +124,8 @@ p('supervisor_restart_window', '60s', 'time', 'Postrider: the window of the rest
 p('supervisor_busy_timeout', '60s', 'time', 'Postrider: how long an actor thread whose CPU time advances may go without answering heartbeats before the watchdog ends it');
 p('service_throttle_time', '60s', 'time', 'how long a service that failed at startup waits before it is started again; the longest throttled restart delay');
 p('dns_resolver_servers', '', 'list', 'Postrider: DNS servers (address[:port]) smtpd and smtp ask; empty = system resolver');
-refuse('disable_dns_lookups', 'no', 'bool', 'disable DNS lookups by the SMTP client and server', 'mail would still be routed by DNS MX lookups');
+p('disable_dns_lookups', 'no', 'bool', 'disable DNS lookups by the SMTP client: no MX lookups, hosts from the system resolver (when smtp_dns_support_level is empty)');
+p('smtp_dns_support_level', '', 'string', 'the smtp client\'s DNS use: disabled (no MX, hosts from the system resolver) or enabled; empty: per disable_dns_lookups');
 p('smtputf8_enable', 'yes', 'bool', 'enable SMTPUTF8 support');
 p('service_name', '', 'string', 'the master.cf service name of the running process (set per service)');
 p('process_name', '', 'string', 'the program name of the running process (set per service)');
@@ -257,7 +258,7 @@ p('smtp_tls_CAfile', '', 'path', 'CA certificates to verify servers');
 na('smtp_tls_loglevel', '0', 'int', 'SMTP client TLS log detail', 'no TLS detail is logged');
 p('smtp_bind_address', '', 'string', 'the local IPv4 address of outgoing connections');
 p('smtp_bind_address6', '', 'string', 'the local IPv6 address of outgoing connections');
-refuse('smtp_host_lookup', 'dns', 'list', 'how to look up hosts: dns, native', 'hosts would still be looked up in the DNS');
+p('smtp_host_lookup', 'dns', 'list', 'how the smtp client looks up host addresses: dns, native (the system resolver), or both in order');
 p('smtp_skip_5xx_greeting', 'yes', 'bool', 'skip to the next MX on a 5xx greeting');
 refuse('smtp_sasl_auth_enable', 'no', 'bool', 'SMTP client AUTH', 'the client does not authenticate: mail to a relay that needs AUTH would be refused there');
 na('smtp_sasl_password_maps', '', 'table-list', 'SMTP client AUTH credentials by destination', 'the client does not authenticate (smtp_sasl_auth_enable is refused)');

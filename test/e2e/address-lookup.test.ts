@@ -5,6 +5,7 @@
  * (propagate_unmatched_extensions), "u1+ext@" in virtual_mailbox_maps;
  * and the header addresses a local client's mail arrives with at the sink,
  * rewritten by canonical maps and masquerade_domains, bare names completed.
+ * The relayhost is a list whose first host is down.
  */
 import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
@@ -12,7 +13,7 @@ import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startSmtpSink, type SmtpSink } from '../helpers/smtp-sink.js';
-import { startDaemon, type RunningDaemon } from '../helpers/daemon.js';
+import { freePort, startDaemon, type RunningDaemon } from '../helpers/daemon.js';
 import { sendMail } from '../helpers/send-mail.js';
 
 let sink: SmtpSink;
@@ -33,7 +34,8 @@ before(async () => {
   writeFileSync(join(tables, 'canonical'), 'old@client.test new@client.test\n@olddomain.test @newdomain.test\n');
   daemon = await startDaemon({
     params: {
-      relayhost: `[127.0.0.1]:${sink.port}`,
+      // A list: the first relay is down, so every delivery fails over to the second, as Postfix does.
+      relayhost: `[127.0.0.1]:${await freePort()}, [127.0.0.1]:${sink.port}`,
       recipient_delimiter: '+-',
       virtual_alias_domains: 'catch.test valias.test',
       virtual_alias_maps: `texthash:${join(tables, 'virtual')}`,

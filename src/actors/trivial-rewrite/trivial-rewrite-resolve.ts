@@ -72,7 +72,8 @@ export class Resolver {
     this.relay = list('relay_domains');
     this.transportMaps = openMaps(param(config, 'transport_maps'), dir, 'transport_maps');
     this.own = ownAddresses(config);
-    this.relayhost = splitList(param(config, 'relayhost'))[0] ?? '';
+    // A list is kept whole: the smtp client tries its elements in order (Postfix 3.5 and later).
+    this.relayhost = splitList(param(config, 'relayhost')).join(', ');
     this.myhostname = param(config, 'myhostname');
   }
 

@@ -237,3 +237,7 @@ test('canonical(5) and virtual(5) "user" keys match in this host\'s domains only
   assert.deepEqual(virt.rewrite('webmaster+site@mx.example.net', 'recipient'), { addresses: ['wm+site@ops.test'] });
   assert.deepEqual(virt.rewrite('webmaster@remote.test', 'recipient'), { addresses: ['webmaster@remote.test'] });
 });
+
+test('resolve: a relayhost list is the nexthop whole, for the smtp client to try in order', () => {
+  assert.equal(make({ relayhost: '[a.example]:2525,  [b.example]:2525' }).resolve('x@remote.test').nexthop, '[a.example]:2525, [b.example]:2525');
+});
