@@ -161,9 +161,10 @@ p('virtual_mailbox_domains', '$virtual_mailbox_maps', 'domain-list', 'domains de
 p('virtual_mailbox_maps', '', 'table-list', 'virtual mailbox tables: address -> mailbox path');
 p('virtual_mailbox_base', '', 'path', 'the directory prefix of every virtual mailbox path');
 p('virtual_mailbox_limit', '51200000', 'size', 'the largest virtual mailbox file or Maildir message (0 = no limit)');
-na('virtual_minimum_uid', '100', 'int', 'the smallest uid the virtual agent accepts', 'the virtual agent writes mailboxes as the user Postrider runs as');
-na('virtual_uid_maps', '', 'table-list', 'virtual mailbox owner uids', 'the virtual agent writes mailboxes as the user Postrider runs as');
-na('virtual_gid_maps', '', 'table-list', 'virtual mailbox owner gids', 'the virtual agent writes mailboxes as the user Postrider runs as');
+p('virtual_minimum_uid', '100', 'int', 'the smallest uid virtual_uid_maps may give');
+p('virtual_uid_maps', '', 'table-list', 'virtual mailbox owner uids (static:N or a table); empty with virtual_gid_maps: the user Postrider runs as');
+p('virtual_gid_maps', '', 'table-list', 'virtual mailbox owner gids (static:N or a table)');
+p('enable_original_recipient', 'yes', 'bool', 'add X-Original-To: to mail the virtual agent delivers');
 p('transport_maps', '', 'table-list', 'tables: recipient or domain -> transport:nexthop');
 p('default_transport', 'smtp', 'string', 'the transport for domains that are not local, virtual or relay');
 p('relay_transport', 'relay', 'string', 'the transport for relay_domains');

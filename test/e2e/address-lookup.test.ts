@@ -5,11 +5,12 @@
  * (propagate_unmatched_extensions), "u1+ext@" in virtual_mailbox_maps;
  * and the header addresses a local client's mail arrives with at the sink,
  * rewritten by canonical maps and masquerade_domains, bare names completed.
- * The relayhost is a list whose first host is down.
+ * The relayhost is a list whose first host is down. Virtual mailboxes get
+ * X-Original-To, Postfix's Maildir names and virtual_uid_maps' owner.
  */
 import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startSmtpSink, type SmtpSink } from '../helpers/smtp-sink.js';
@@ -42,6 +43,8 @@ before(async () => {
       virtual_mailbox_domains: 'vmail.test',
       virtual_mailbox_maps: `texthash:${join(tables, 'vmailbox')}`,
       virtual_mailbox_base: mailboxes,
+      virtual_uid_maps: 'static:1234',
+      virtual_gid_maps: 'static:1235',
       sender_canonical_maps: `texthash:${join(tables, 'canonical')}`,
       masquerade_domains: 'example.com',
       masquerade_exceptions: 'root',
@@ -82,7 +85,13 @@ test('u1+ext@ of a virtual mailbox domain is accepted and delivered to u1\'s mai
   await daemon.waitRemoved(r.queueId!, 20_000);
   const files = readdirSync(join(mailboxes, 'u1', 'new'));
   assert.equal(files.length, 1);
-  assert.match(readFileSync(join(mailboxes, 'u1', 'new', files[0]), 'utf8'), /Subject: mailbox ext/);
+  const text = readFileSync(join(mailboxes, 'u1', 'new', files[0]), 'utf8');
+  assert.match(text, /^Return-Path: <s@client\.test>\nX-Original-To: u1\+ext@vmail\.test\nDelivered-To: u1\+ext@vmail\.test\n/);
+  assert.match(text, /Subject: mailbox ext/);
+  // Postfix's Maildir name, and the owner virtual_uid_maps / virtual_gid_maps give.
+  assert.match(files[0], /^\d+\.V[0-9a-f]+I[0-9a-f]+M\d{1,6}\./);
+  const st = statSync(join(mailboxes, 'u1', 'new', files[0]));
+  assert.deepEqual([st.uid, st.gid], [1234, 1235]);
 });
 
 test('an unknown user of a virtual alias domain without a catch-all is still refused', async () => {
