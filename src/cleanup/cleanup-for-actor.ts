@@ -23,6 +23,7 @@ export function cleanupForActor(ctx: ActorContext<CleanupHost>): Cleanup {
   // A new actor incarnation (reload) starts with an empty cache, so answers
   // never outlive the configuration that produced them by more than the TTL.
   const cache = new TtlCache<RewriteAnswer>(CACHE_LIMIT, CACHE_TTL_MS);
+  const headerCache = new TtlCache<TrivialRewriteProtocol['rewriteHeader']['rep']>(CACHE_LIMIT, CACHE_TTL_MS);
   return new Cleanup({
     // The cleanup line's own -o values apply to cleanup, as to Postfix's cleanup daemon.
     config: ctx.inlineConfig('cleanup'),
@@ -31,5 +32,7 @@ export function cleanupForActor(ctx: ActorContext<CleanupHost>): Cleanup {
     // Errors are temporary (a table failure, a limit): never cached.
     rewrite: (address, role) =>
       cache.through(`${role}\0${address}`, () => rewrite.call('rewrite', { address, role }, { timeoutMs: 10_000 }), (a) => !a.error),
+    rewriteHeader: (address, role, context) =>
+      headerCache.through(`${role}\0${context}\0${address}`, () => rewrite.call('rewriteHeader', { address, role, context }, { timeoutMs: 10_000 }), (a) => !a.error),
   });
 }

@@ -1,7 +1,8 @@
 /**
  * cleanup-rewrite-clients: whether a client's mail gets missing headers
- * added (Postfix's local_header_rewrite_clients and
- * always_add_missing_headers). Supported entries: permit_inet_interfaces
+ * added and its header addresses rewritten as local mail's (Postfix's
+ * local_header_rewrite_clients; always_add_missing_headers adds the
+ * headers for every client). Supported entries: permit_inet_interfaces
  * (the default: a client on one of this host's addresses),
  * permit_mynetworks (mynetworks as smtpd matches it: networks, addresses,
  * names, tables), permit_sasl_authenticated, static:all. Other entries never
@@ -38,7 +39,12 @@ export class HeaderRewriteClients {
 
   /** True when cleanup should add the missing headers for this submission. */
   matches(client: ClientInfo, local: boolean): boolean {
-    if (local || this.always) return true;
+    return this.always || this.isLocalClient(client, local);
+  }
+
+  /** True when the submission's headers are rewritten in the "local" context (local_header_rewrite_clients). */
+  isLocalClient(client: ClientInfo, local: boolean): boolean {
+    if (local) return true;
     const addr = client.addr.replace(/^::ffff:/i, '').toLowerCase();
     for (const e of this.entries) {
       if (e === 'static:all') return true;

@@ -38,3 +38,6 @@ export type CleanupResult =
 
 /** The rewrite service cleanup calls (trivial-rewrite's rewrite). */
 export type RewriteFn = (address: string, role: 'sender' | 'recipient') => Promise<{ addresses: string[]; error?: string }>;
+
+/** The header-address rewrite service (trivial-rewrite's rewriteHeader): local or remote context. */
+export type RewriteHeaderFn = (address: string, role: 'sender' | 'recipient', context: 'local' | 'remote') => Promise<{ address: string; error?: string }>;

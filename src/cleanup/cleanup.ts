@@ -3,8 +3,11 @@
  * process() normalises line ends, splits header from body (no MIME parse),
  * runs header_checks inline and body_checks / mime_header_checks in a lazily
  * started piscina pool, rewrites the envelope through trivial-rewrite,
- * prepends Received and (for local submissions or
- * local_header_rewrite_clients) the missing From/Date/Message-ID, and
+ * rewrites the address headers (From:, To:, ...) as Postfix's cleanup does
+ * (local_header_rewrite_clients, remote_header_rewrite_domain; canonical
+ * maps and masquerading per their classes, in trivial-rewrite), prepends
+ * Received and (for local submissions or local_header_rewrite_clients)
+ * the missing From/Date/Message-ID, and
  * returns the message for the store. The body and the kept header bytes are
  * passed through unchanged, except where a check's IGNORE, PREPEND or
  * REPLACE asks for a change. REDIRECT replaces every recipient with its
@@ -45,10 +48,11 @@ import { gmtStamp, mailDate } from '../global/mail-date.js';
 import { runHeaderChecks, type PrimaryHeaderTables } from './cleanup-header-checks.js';
 import { receivedHeader } from './cleanup-received.js';
 import { HeaderRewriteClients } from './cleanup-rewrite-clients.js';
-import type { CleanupInput, CleanupResult, RewriteFn } from './cleanup-types.js';
+import { headerRole, rewriteHeaderLine } from './cleanup-header-addresses.js';
+import type { CleanupInput, CleanupResult, RewriteFn, RewriteHeaderFn } from './cleanup-types.js';
 import type { RecipientSpec } from '../store/store-types.js';
 
-export type { CleanupInput, CleanupResult, RewriteFn } from './cleanup-types.js';
+export type { CleanupInput, CleanupResult, RewriteFn, RewriteHeaderFn } from './cleanup-types.js';
 
 /**
  * The time one message's header_checks and mime_header_checks may spend in
@@ -65,6 +69,8 @@ export interface CleanupOptions {
   log: Logger;
   instance: number;
   rewrite: RewriteFn;
+  /** Header address rewriting; without it headers are left as they came. */
+  rewriteHeader?: RewriteHeaderFn;
 }
 
 /** The outcome of all checks on one message. */
@@ -84,6 +90,11 @@ export class Cleanup {
   private readonly config: MainConfig;
   private readonly log: Logger;
   private readonly rewrite: RewriteFn;
+  private readonly rewriteHeader: RewriteHeaderFn | undefined;
+  private readonly remoteRewriteDomain: string;
+  /** A canonical map or masquerade_domains is set: every header address may change, not only incomplete ones. */
+  private readonly headerMapsActive: boolean;
+  private readonly appendDotMydomain: boolean;
   private readonly myhostname: string;
   private readonly headerSizeLimit: number;
   private readonly hopcountLimit: number;
@@ -106,12 +117,17 @@ export class Cleanup {
     this.config = c;
     this.log = opts.log;
     this.rewrite = opts.rewrite;
+    this.rewriteHeader = opts.rewriteHeader;
     this.myhostname = (c.has('myhostname') && c.get('myhostname').trim()) || hostname();
     // The table's defaults (mime_header_checks = $header_checks) for a partial record too.
     const checks = withParameterDefaults(c, [
       'header_checks', 'mime_header_checks', 'nested_header_checks', 'body_checks', 'header_size_limit', 'body_checks_size_limit',
-      'hopcount_limit', 'line_length_limit', 'body_checks_time_limit', 'mime_nesting_limit',
+      'hopcount_limit', 'line_length_limit', 'body_checks_time_limit', 'mime_nesting_limit', 'remote_header_rewrite_domain',
+      'canonical_maps', 'sender_canonical_maps', 'recipient_canonical_maps', 'masquerade_domains', 'append_dot_mydomain',
     ]);
+    this.remoteRewriteDomain = checks.get('remote_header_rewrite_domain').trim();
+    this.headerMapsActive = ['canonical_maps', 'sender_canonical_maps', 'recipient_canonical_maps', 'masquerade_domains'].some((n) => checks.get(n).trim() !== '');
+    this.appendDotMydomain = checks.bool('append_dot_mydomain');
     this.headerSizeLimit = checks.int('header_size_limit');
     this.hopcountLimit = checks.int('hopcount_limit');
     this.bodySizeLimit = checks.int('body_checks_size_limit');
@@ -173,6 +189,11 @@ export class Cleanup {
       return { action: 'reject', reason: env.error };
     }
 
+    const headerError = await this.rewriteHeaders(buf, split.headers, input, verdict);
+    if (headerError) {
+      this.log.warning(`${input.queueId}: header address rewriting failed: ${headerError}`);
+      return { action: 'reject', reason: headerError };
+    }
     const edits = verdict.edits && !isEmpty(verdict.edits) ? verdict.edits : undefined;
     const { added, messageId } = this.missingHeaders(buf, split.headers, edits, input, env.sender);
     this.log.queue(input.queueId, `message-id=${messageId ?? '<>'}`);
@@ -193,6 +214,60 @@ export class Cleanup {
     if (input.smtputf8 !== undefined) message.smtputf8 = input.smtputf8;
     if (input.bodyType !== undefined) message.bodyType = input.bodyType;
     return messageId === undefined ? { action: 'queue', message } : { action: 'queue', message, messageId };
+  }
+
+  /**
+   * Postfix's header address rewriting: From:, To: and the other address
+   * headers of mail from local_header_rewrite_clients are rewritten in the
+   * "local" context, other clients' in the "remote" one when
+   * remote_header_rewrite_domain is set, otherwise not at all. A changed
+   * header becomes a replacement edit (after any REPLACE of header_checks,
+   * whose text is what gets rewritten); an IGNOREd one stays gone. Returns
+   * a temporary error text when a table could not answer.
+   */
+  private async rewriteHeaders(buf: Buffer, headers: HeaderField[], input: CleanupInput, verdict: Verdict): Promise<string | undefined> {
+    const fn = this.rewriteHeader;
+    if (!fn) return undefined;
+    const context = this.rewriteClients.isLocalClient(input.client, input.local) ? 'local' : this.remoteRewriteDomain ? 'remote' : undefined;
+    if (!context) return undefined;
+    let error: string | undefined;
+    const jobs: Array<Promise<void>> = [];
+    for (let i = 0; i < headers.length; i++) {
+      const replaced = verdict.edits?.replace.get(i);
+      const name = replaced !== undefined ? replaced.slice(0, Math.max(0, replaced.indexOf(':'))).trim().toLowerCase() : headers[i].name;
+      const role = headerRole(name);
+      if (!role || verdict.edits?.ignored.has(i)) continue;
+      const line = replaced ?? buf.toString('utf8', headers[i].start, headers[i].end).replace(/\r?\n$/, '');
+      jobs.push(
+        rewriteHeaderLine(line, async (address) => {
+          if (this.complete(address)) return address;
+          const r = await fn(address, role, context);
+          if (r.error) error ??= r.error;
+          return r.address;
+        }).then((out) => {
+          if (out !== undefined) editsOf(verdict).replace.set(i, out);
+        }),
+      );
+    }
+    try {
+      await Promise.all(jobs);
+    } catch (err) {
+      return `4.3.0 address rewriting failed: ${(err as Error).message}`;
+    }
+    return error;
+  }
+
+  /**
+   * True when rewriting cannot change a header address: no map or
+   * masquerading is set and the address needs nothing appended. Saves the
+   * rewrite call for most mail.
+   */
+  private complete(address: string): boolean {
+    if (this.headerMapsActive) return false;
+    const at = address.lastIndexOf('@');
+    if (at < 0) return false;
+    const domain = address.slice(at + 1);
+    return !this.appendDotMydomain || domain.includes('.') || domain.startsWith('[');
   }
 
   /** Stops the body-check pool, if it was started. */

@@ -31,6 +31,8 @@ const ENUMS: Record<string, string[]> = {
   smtp_tls_security_level: ['', 'none', 'may', 'encrypt', 'dane', 'dane-only', 'fingerprint', 'verify', 'secure'],
   smtpd_forbid_bare_newline: ['normalize', 'yes', 'reject', 'no', 'note'],
   mynetworks_style: ['host', 'subnet', 'class'],
+  // dnssec would promise validated answers, which the resolver does not give.
+  smtp_dns_support_level: ['', 'disabled', 'enabled'],
 };
 
 /** Postfix's (Cyrus SASL's) security option words. */
@@ -47,6 +49,7 @@ const LIST_CHECKS: Record<string, (item: string) => boolean> = {
   allow_mail_to_commands: (item) => ['alias', 'forward', 'include'].includes(item.toLowerCase()),
   allow_mail_to_files: (item) => ['alias', 'forward', 'include'].includes(item.toLowerCase()),
   prepend_delivered_header: (item) => ['command', 'file', 'forward'].includes(item.toLowerCase()),
+  smtp_host_lookup: (item) => ['dns', 'native'].includes(item.toLowerCase()),
   smtpd_sasl_security_options: (item) => SASL_SECURITY_OPTIONS.includes(item.toLowerCase()),
   smtpd_sasl_tls_security_options: (item) => SASL_SECURITY_OPTIONS.includes(item.toLowerCase()),
 };

@@ -106,6 +106,8 @@ export interface ResolvedAddress {
 export interface TrivialRewriteProtocol {
   /** canonical_maps (sender or recipient) then, for recipients, virtual_alias_maps expansion. */
   rewrite: { req: { address: string; role: 'sender' | 'recipient' }; rep: { addresses: string[]; error?: string } };
+  /** A header address: completed for its context, then canonical_maps and masquerading per their classes. */
+  rewriteHeader: { req: { address: string; role: 'sender' | 'recipient'; context: 'local' | 'remote' }; rep: { address: string; error?: string } };
   resolve: { req: { address: string }; rep: ResolvedAddress };
 }
 

@@ -37,6 +37,7 @@ export function makeCleanup(params: Record<string, string>, dir: string): Cleanu
     log: new Logger('cleanup', 1),
     instance: 1,
     rewrite: async (address, role) => tr.rewrite(address, role),
+    rewriteHeader: async (address, role, context) => tr.rewriteHeader(address, role, context),
   });
 }
 

@@ -1,7 +1,7 @@
 /**
  * smtp-agent: Postfix's smtp(8) delivery agent as a library. deliver() takes
- * one request (one message, recipients for one next hop), finds the hosts
- * (MX / A / AAAA, or the bracketed host), reuses a cached connection or opens
+ * one request (one message, recipients for one next hop, or a list of them
+ * tried in order), finds the hosts (MX / A / AAAA, or the bracketed host), reuses a cached connection or opens
  * sessions in order, runs the transaction and returns one outcome per
  * recipient, logging each in Postfix's format. deliver() never rejects: any
  * unexpected error defers every recipient still undecided (4.3.0).
@@ -13,10 +13,11 @@ import type { BodyLocation } from '../../store/store-types.js';
 import type { Logger } from '../../util/log.js';
 import { logOutcomes } from '../../global/delivery-log.js';
 import { SmtpConnectionCache } from './smtp-connection-cache.js';
-import { makeResolver, resolveTargets } from './smtp-mx.js';
-import { parseNexthop } from './smtp-nexthop.js';
+import { makeResolver, resolveTargetList } from './smtp-mx.js';
+import { parseNexthopList } from './smtp-nexthop.js';
 import { readSmtpParams, type SmtpParams } from './smtp-params.js';
 import { isSession, openSession, type SessionFailure, type SmtpSession, type TlsMode } from './smtp-session.js';
+import { breakLongLines } from './smtp-line-limit.js';
 import { runTransaction, type PendingRecipient } from './smtp-transaction.js';
 
 /** What every delivery agent library is built with. */
@@ -95,14 +96,14 @@ export class SmtpAgent {
       }
     }
     if (!pending.length) return;
-    const nexthop = parseNexthop(req.nexthop, this.params.defaultPort);
-    if (!nexthop) {
+    const nexthops = parseNexthopList(req.nexthop, this.params.defaultPort);
+    if (!nexthops) {
       setAll(pending, { state: 'deferred', dsn: '4.3.5', reason: `mail transport unavailable: malformed nexthop "${req.nexthop}"`, relay: 'none' });
       return;
     }
     let content: Buffer;
     try {
-      content = await this.opts.readContent(req.location);
+      content = breakLongLines(await this.opts.readContent(req.location), this.params.lineLengthLimit);
     } catch (err) {
       setAll(pending, { state: 'deferred', dsn: '4.3.0', reason: `error reading queue file: ${(err as Error)?.message ?? err}`, relay: 'none' });
       return;
@@ -125,7 +126,7 @@ export class SmtpAgent {
       return;
     }
 
-    const found = await resolveTargets(this.resolver, nexthop, this.params.mxAddressLimit, this.params);
+    const found = await resolveTargetList(this.resolver, nexthops, this.params.mxAddressLimit, this.params);
     if (!found.ok) {
       setAll(pending, { ...found.failure, relay: 'none' });
       return;
@@ -172,7 +173,7 @@ export class SmtpAgent {
       const t = tentative.get(r.index);
       if (t) decided.set(r.index, t);
       else if (lastFailure) decided.set(r.index, failureOutcome(r.index, lastFailure));
-      else decided.set(r.index, { index: r.index, state: 'deferred', dsn: '4.4.1', reason: `no usable address for ${nexthop.host}`, relay: 'none' });
+      else decided.set(r.index, { index: r.index, state: 'deferred', dsn: '4.4.1', reason: `no usable address for ${nexthops.map((n) => n.host).join(', ')}`, relay: 'none' });
     }
   }
 

@@ -3,7 +3,14 @@
  * RFC 5321 section 5 and Postfix's smtp_addr.c: MX records by preference
  * (equal preferences shuffled), else the A/AAAA fallback; a null MX (RFC
  * 7505) and a non-existent domain are permanent failures, any other DNS
- * trouble is temporary. Never throws: failures come back as a DnsFailure.
+ * trouble is temporary. Host addresses come from the DNS or from the
+ * system's resolver (getaddrinfo: /etc/hosts, nsswitch), per
+ * smtp_host_lookup ("dns", "native", or both in the order given); with DNS
+ * disabled (smtp_dns_support_level = disabled, or disable_dns_lookups) there
+ * is no MX lookup and hosts are looked up natively, as in Postfix. Names
+ * under "localhost" always go to the system resolver: RFC 6761 keeps them
+ * out of the DNS, and a DNS server need not know them. Never throws:
+ * failures come back as a DnsFailure.
  */
 import { promises as dnsPromises } from 'node:dns';
 import { isIP } from 'node:net';
@@ -57,13 +64,42 @@ function shuffle<T>(items: T[]): T[] {
   return items;
 }
 
-/** The address families to look up and connect over (inet_protocols). */
+/** The address families to look up and connect over (inet_protocols), and how hosts are looked up. */
 export interface Families {
   ipv4: boolean;
   ipv6: boolean;
+  /** False with smtp_dns_support_level = disabled or disable_dns_lookups: no MX, hosts looked up natively. Default true. */
+  dnsEnabled?: boolean;
+  /** smtp_host_lookup, in order; default ['dns']. */
+  hostLookup?: Array<'dns' | 'native'>;
 }
 
 const BOTH: Families = { ipv4: true, ipv6: true };
+
+/** Names RFC 6761 reserves for this host: answered by the system resolver, never the DNS. */
+function isLocalhostName(host: string): boolean {
+  const h = host.toLowerCase().replace(/\.$/, '');
+  return h === 'localhost' || h.endsWith('.localhost');
+}
+
+/** The lookups to use for a host name, in order. */
+function hostMethods(host: string, families: Families): Array<'dns' | 'native'> {
+  if (families.dnsEnabled === false || isLocalhostName(host)) return ['native'];
+  return families.hostLookup?.length ? families.hostLookup : ['dns'];
+}
+
+/** getaddrinfo's addresses of a host, in the families allowed. */
+async function nativeAddresses(host: string, families: Families): Promise<{ addresses: string[]; failure?: DnsFailure }> {
+  try {
+    const found = await dnsPromises.lookup(host, { all: true, family: 0 });
+    const addresses = found.filter((a) => (a.family === 4 ? families.ipv4 : families.ipv6)).map((a) => a.address);
+    if (addresses.length) return { addresses };
+    return { addresses, failure: nameServiceError(host, families.ipv4 ? 'A' : 'AAAA', 'ENODATA') };
+  } catch (err) {
+    const code = errCode(err);
+    return { addresses: [], failure: nameServiceError(host, 'A', code === 'EAI_NODATA' ? 'ENODATA' : code) };
+  }
+}
 const NONE = Promise.resolve([] as string[]);
 
 /**
@@ -71,6 +107,17 @@ const NONE = Promise.resolve([] as string[]);
  * ENODATA on one type is not an error when the other has data.
  */
 async function hostAddresses(resolver: dnsPromises.Resolver, host: string, families: Families): Promise<{ addresses: string[]; failure?: DnsFailure }> {
+  let first: DnsFailure | undefined;
+  for (const method of hostMethods(host, families)) {
+    const r = method === 'native' ? await nativeAddresses(host, families) : await dnsAddresses(resolver, host, families);
+    if (r.addresses.length) return r;
+    first ??= r.failure;
+  }
+  return { addresses: [], failure: first };
+}
+
+/** A and AAAA records of one host from the DNS. */
+async function dnsAddresses(resolver: dnsPromises.Resolver, host: string, families: Families): Promise<{ addresses: string[]; failure?: DnsFailure }> {
   const [v4, v6] = await Promise.allSettled([families.ipv4 ? resolver.resolve4(host) : NONE, families.ipv6 ? resolver.resolve6(host) : NONE]);
   const addresses = [
     ...(v4.status === 'fulfilled' ? v4.value : []),
@@ -96,7 +143,7 @@ export async function resolveTargets(resolver: dnsPromises.Resolver, nexthop: Ne
     return { ok: true, targets: [{ hostname: nexthop.host, address: nexthop.host, port: nexthop.port }] };
   }
   let exchanges: string[] | undefined;
-  if (nexthop.mxLookup) {
+  if (nexthop.mxLookup && families.dnsEnabled !== false) {
     try {
       const records = await resolver.resolveMx(nexthop.host);
       if (records.length === 1 && (records[0].exchange === '' || records[0].exchange === '.')) {
@@ -136,4 +183,23 @@ export async function resolveTargets(resolver: dnsPromises.Resolver, nexthop: Ne
   }
   if (!targets.length) return { ok: false, failure: firstFailure! };
   return { ok: true, targets: limit(targets) };
+}
+
+/**
+ * Resolves a list of nexthops (a relayhost list) to targets: each in turn,
+ * their hosts in order, at most `addressLimit` in all. A nexthop that does
+ * not resolve is skipped; when none resolves, the first temporary failure
+ * (else the first failure) is the answer.
+ */
+export async function resolveTargetList(resolver: dnsPromises.Resolver, nexthops: Nexthop[], addressLimit: number, families: Families = BOTH): Promise<TargetResult> {
+  const targets: SmtpTarget[] = [];
+  let failure: DnsFailure | undefined;
+  for (const n of nexthops) {
+    if (addressLimit > 0 && targets.length >= addressLimit) break;
+    const r = await resolveTargets(resolver, n, addressLimit, families);
+    if (r.ok) targets.push(...r.targets);
+    else if (!failure || (failure.state !== 'deferred' && r.failure.state === 'deferred')) failure = r.failure;
+  }
+  if (!targets.length) return { ok: false, failure: failure! };
+  return { ok: true, targets: addressLimit > 0 ? targets.slice(0, addressLimit) : targets };
 }

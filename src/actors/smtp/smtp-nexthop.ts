@@ -1,8 +1,11 @@
 /**
  * smtp-nexthop: parses a nexthop as Postfix's smtp(8) reads it:
  * "domain", "domain:port", "[host]", "[host]:port", "[ipv6]:port".
- * Brackets suppress the MX lookup. Returns undefined for a value it cannot
- * read (the agent then defers with a configuration error).
+ * Brackets suppress the MX lookup. A list of them (comma or white space
+ * separated, as Postfix 3.5 and later take in relayhost and transport_maps)
+ * is tried in order, as MX hosts are: parseNexthopList. Returns undefined
+ * for a value it cannot read (the agent then defers with a configuration
+ * error).
  */
 import { isIP } from 'node:net';
 
@@ -58,4 +61,17 @@ export function parseNexthop(nexthop: string, defaultPort = 25): Nexthop | undef
   }
   if (!/^[A-Za-z0-9._-]+$/.test(host)) return undefined;
   return { host: host.replace(/\.$/, ''), port, mxLookup: !isIP(host) };
+}
+
+/** Parses a list of nexthops ("[a]:25, [b]:25"); undefined when any element cannot be read. */
+export function parseNexthopList(nexthop: string, defaultPort = 25): Nexthop[] | undefined {
+  const items = nexthop.split(/[\s,]+/).filter((x) => x !== '');
+  if (items.length === 0) return undefined;
+  const out: Nexthop[] = [];
+  for (const item of items) {
+    const n = parseNexthop(item, defaultPort);
+    if (!n) return undefined;
+    out.push(n);
+  }
+  return out;
 }

@@ -39,6 +39,12 @@ export interface SmtpParams {
   tlsKeyFile: string;
   /** smtp_skip_5xx_greeting: a 5xx greeting defers (next MX) rather than bounces. */
   skip5xxGreeting: boolean;
+  /** smtp_dns_support_level / disable_dns_lookups: false = no MX lookups, hosts from the system resolver. */
+  dnsEnabled: boolean;
+  /** smtp_host_lookup: how host addresses are found, in order. */
+  hostLookup: Array<'dns' | 'native'>;
+  /** smtp_line_length_limit: longer lines are broken with CRLF SPACE (0: no limit). */
+  lineLengthLimit: number;
 }
 
 /** The parameters read here; their defaults come from the parameter table. */
@@ -48,7 +54,7 @@ const SMTP_PARAMETERS = [
   'smtp_mx_address_limit', 'smtp_mx_session_limit', 'smtp_connection_reuse_count_limit',
   'smtp_connection_cache_time_limit', 'smtp_connection_reuse_time_limit', 'dns_resolver_servers', 'smtp_rset_timeout',
   'soft_bounce', 'smtp_bind_address', 'smtp_bind_address6', 'inet_protocols', 'smtp_tls_cert_file', 'smtp_tls_key_file',
-  'smtp_skip_5xx_greeting',
+  'smtp_skip_5xx_greeting', 'smtp_line_length_limit', 'smtp_dns_support_level', 'disable_dns_lookups', 'smtp_host_lookup',
 ] as const;
 
 function withDefaults(config: MainConfig): MainConfig {
@@ -89,6 +95,9 @@ export function readSmtpParams(input: MainConfig): SmtpParams {
     tlsCertFile: config.path('smtp_tls_cert_file'),
     tlsKeyFile: config.path('smtp_tls_key_file'),
     skip5xxGreeting: config.bool('smtp_skip_5xx_greeting'),
+    lineLengthLimit: config.int('smtp_line_length_limit'),
+    dnsEnabled: dnsEnabled(config.get('smtp_dns_support_level').trim().toLowerCase(), config.bool('disable_dns_lookups')),
+    hostLookup: hostLookup(config.list('smtp_host_lookup')),
   };
 }
 
@@ -97,4 +106,17 @@ function families(list: string[]): { ipv4: boolean; ipv6: boolean } {
   const words = list.map((w) => w.toLowerCase());
   if (words.length === 0 || words.includes('all')) return { ipv4: true, ipv6: true };
   return { ipv4: words.includes('ipv4'), ipv6: words.includes('ipv6') };
+}
+
+/** Postfix: smtp_dns_support_level decides when set; empty, disable_dns_lookups does. */
+function dnsEnabled(level: string, disabled: boolean): boolean {
+  if (level === 'disabled') return false;
+  if (level !== '') return true;
+  return !disabled;
+}
+
+/** smtp_host_lookup: "dns", "native", or both in the order given (unknown words are the checker's to refuse). */
+function hostLookup(list: string[]): Array<'dns' | 'native'> {
+  const out = list.map((w) => w.toLowerCase()).filter((w): w is 'dns' | 'native' => w === 'dns' || w === 'native');
+  return out.length ? out : ['dns'];
 }

@@ -37,6 +37,7 @@ import { openTable, TableLookupError, type LookupTable } from '../../config/look
 import { openAliasTable } from '../../config/table-aliases.js';
 import { isRestrictionTable, RESTRICTIONS_WITH_ARGUMENT } from '../../config/restriction-names.js';
 import { LOOKUP_BUDGET_MS, withMatchBudget } from '../../config/table-budget.js';
+import { mailAddrFind } from '../../global/mail-addr-find.js';
 import { compileDomainList, compileHostList, lookupClient, lookupDomain, lookupEmail, type DomainMatcher, type HostMatcher } from '../../config/access-lookup.js';
 import type { Logger } from '../../util/log.js';
 import { parseReply, smtpError, type SmtpReplyError } from '../../util/smtp-reply.js';
@@ -439,33 +440,25 @@ export class SmtpdPolicy {
    */
   private rewritten(rcpt: string): boolean {
     const s = this.settings;
-    return this.known(rcpt, s.recipientCanonicalMaps, false) || this.known(rcpt, s.canonicalMaps, false) || this.known(rcpt, s.virtualAliasMaps, false);
+    const domain = domainOf(rcpt);
+    // The local-part keys apply in a local domain, as cleanup's rewriting tries them.
+    const local = !domain || this.mydestination.match(domain);
+    return this.known(rcpt, s.recipientCanonicalMaps, local) || this.known(rcpt, s.canonicalMaps, local) || this.known(rcpt, s.virtualAliasMaps, local);
   }
 
   /**
    * True when one of the tables lists the address, in Postfix's
-   * mail_addr_find order: user+ext@domain, user@domain, then for a local
-   * domain user+ext and user, then @domain. A domain-only key (a virtual
-   * alias domain's own line) does not count.
+   * mail_addr_find order (global/mail-addr-find): user+ext@domain,
+   * user@domain, then for a local domain user+ext and user, then @domain.
+   * A domain-only key (a virtual alias domain's own line) does not count.
    */
   private known(address: string, specs: string[], localDomain: boolean): boolean {
     if (specs.length === 0) return false;
-    const addr = address.toLowerCase();
-    const at = addr.lastIndexOf('@');
-    const local = at < 0 ? addr : addr.slice(0, at);
-    const domain = at < 0 ? '' : addr.slice(at + 1);
-    const bare = stripExtension(local, this.settings.recipientDelimiter);
-    const keys: Array<[string, boolean]> = [[addr, false]];
-    if (bare !== local) keys.push([domain ? `${bare}@${domain}` : bare, true]);
-    if (localDomain || !domain) {
-      keys.push([local, true]);
-      if (bare !== local) keys.push([bare, true]);
-    }
-    if (domain) keys.push([`@${domain}`, true]);
+    const opts = { delimiters: this.settings.recipientDelimiter, isLocal: () => localDomain };
     for (const spec of specs) {
       const t = this.table(spec);
       if (!t) continue;
-      const find = (): boolean => keys.some(([k, partial]) => (partial ? t.getPartial(k) : t.get(k)) !== undefined);
+      const find = (): boolean => mailAddrFind((k, partial) => (partial ? t.getPartial(k) : t.get(k)), address, opts) !== undefined;
       try {
         if (t.backtracking ? withMatchBudget(LOOKUP_BUDGET_MS, find) : find()) return true;
       } catch (err) {
@@ -541,12 +534,6 @@ function dsnFor(code: number, detail: string): string {
 
 function isTableSpec(entry: string): boolean {
   return /^[a-z0-9_-]+:/i.test(entry) && !entry.startsWith('[');
-}
-
-/** "user+ext" -> "user" for recipient_delimiter "+" (never at the first character, as Postfix). */
-function stripExtension(local: string, delimiters: string): string {
-  for (let k = 1; k < local.length; k++) if (delimiters.includes(local[k])) return local.slice(0, k);
-  return local;
 }
 
 function domainOf(address: string): string {

@@ -10,6 +10,7 @@ runActor('trivial-rewrite', (ctx) => {
   const rewriter = new TrivialRewrite(ctx.config);
   return {
     rewrite: ({ address, role }) => rewriter.rewrite(address, role),
+    rewriteHeader: ({ address, role, context }) => rewriter.rewriteHeader(address, role, context),
     resolve: ({ address }) => rewriter.resolve(address),
   };
 });

@@ -17,6 +17,8 @@ export const REWRITE_PARAMETERS = [
   'relayhost', 'recipient_delimiter', 'propagate_unmatched_extensions', 'virtual_alias_recursion_limit',
   'virtual_alias_expansion_limit', 'virtual_transport', 'relay_transport', 'default_transport', 'inet_interfaces',
   'proxy_interfaces', 'parent_domain_matches_subdomains', 'append_dot_mydomain',
+  'canonical_classes', 'sender_canonical_classes', 'recipient_canonical_classes',
+  'masquerade_domains', 'masquerade_exceptions', 'masquerade_classes', 'remote_header_rewrite_domain',
 ] as const;
 
 /** A parameter trivial-rewrite reads. */

@@ -68,7 +68,8 @@ export class Resolver {
     this.relay = list('relay_domains');
     this.transportMaps = openMaps(param(config, 'transport_maps'), dir, 'transport_maps');
     this.own = ownAddresses(config);
-    this.relayhost = splitList(param(config, 'relayhost'))[0] ?? '';
+    // A list is kept whole: the smtp client tries its elements in order (Postfix 3.5 and later).
+    this.relayhost = splitList(param(config, 'relayhost')).join(', ');
     this.myhostname = param(config, 'myhostname');
   }
 
@@ -107,7 +108,8 @@ export class Resolver {
     return { addressClass, transport, nexthop, recipient: address };
   }
 
-  private isLocal(domain: string): boolean {
+  /** True for a domain in mydestination, an [address] of this host, or none: Postfix's resolve_local. */
+  isLocal(domain: string): boolean {
     if (!domain) return true;
     if (domain.startsWith('[') && domain.endsWith(']')) {
       const ip = domain.slice(1, -1).replace(/^ipv6:/i, '');

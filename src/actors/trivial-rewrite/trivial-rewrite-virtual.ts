@@ -7,16 +7,14 @@
  * table throws TableLookupError.
  */
 import type { LookupTable } from '../../config/lookup-table.js';
-import { findAddress, splitAddresses } from './trivial-rewrite-map.js';
+import { findAddress, splitAddresses, type FindOptions } from './trivial-rewrite-map.js';
 
 /** Expansion too deep or too wide. */
 export class AliasExpansionError extends Error {
   readonly code = 'ERR_ALIAS_EXPANSION';
 }
 
-export interface VirtualOptions {
-  delimiters: string;
-  propagate: boolean;
+export interface VirtualOptions extends FindOptions {
   recursionLimit: number;
   expansionLimit: number;
   /** Completes a bare local part (append_at_myorigin). */
@@ -40,7 +38,7 @@ export function expandVirtual(table: LookupTable, address: string, opts: Virtual
     if (depth > opts.recursionLimit) {
       throw new AliasExpansionError(`unreasonable virtual_alias_maps map nesting for ${address}`);
     }
-    const hit = findAddress(table, addr, opts.delimiters, opts.propagate);
+    const hit = findAddress(table, addr, opts);
     if (!hit) {
       push(addr);
       return;

@@ -225,3 +225,19 @@ test('recipient_canonical_maps rewrite recipients only; virtual_maps is the lega
   const legacy = make({ virtual_maps: 'texthash:virtual' });
   assert.deepEqual(legacy.rewrite('list@example.com', 'recipient'), { addresses: ['a@x.test', 'b@y.test'] });
 });
+
+test('canonical(5) and virtual(5) "user" keys match in this host\'s domains only ($myorigin, $mydestination, [own address])', async () => {
+  await writeFile(join(dir, 'localpart'), 'root admin@ops.test\nwebmaster wm@ops.test\n');
+  const canon = make({ canonical_maps: 'texthash:localpart', recipient_delimiter: '+' });
+  assert.deepEqual(canon.rewrite('root@origin.example', 'sender'), { addresses: ['admin@ops.test'] });
+  assert.deepEqual(canon.rewrite('root', 'sender'), { addresses: ['admin@ops.test'] });
+  assert.deepEqual(canon.rewrite('root@[127.0.0.1]', 'sender'), { addresses: ['admin@ops.test'] });
+  assert.deepEqual(canon.rewrite('root@remote.test', 'sender'), { addresses: ['root@remote.test'] });
+  const virt = make({ virtual_alias_maps: 'texthash:localpart', recipient_delimiter: '+' });
+  assert.deepEqual(virt.rewrite('webmaster+site@mx.example.net', 'recipient'), { addresses: ['wm+site@ops.test'] });
+  assert.deepEqual(virt.rewrite('webmaster@remote.test', 'recipient'), { addresses: ['webmaster@remote.test'] });
+});
+
+test('resolve: a relayhost list is the nexthop whole, for the smtp client to try in order', () => {
+  assert.equal(make({ relayhost: '[a.example]:2525,  [b.example]:2525' }).resolve('x@remote.test').nexthop, '[a.example]:2525, [b.example]:2525');
+});

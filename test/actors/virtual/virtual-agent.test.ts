@@ -1,9 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync, mkdirSync, statSync } from 'node:fs';
+import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { VirtualAgent } from '../../../src/actors/virtual/virtual-agent.js';
+import { asctime } from '../../../src/actors/virtual/virtual-maildir.js';
 import { MainConfig } from '../../../src/config/main-config.js';
 import { captureLog, CONTENT, contentReader, makeRequest } from '../smtp/smtp-test-kit.js';
 
@@ -26,7 +27,7 @@ function setup(): { dir: string; base: string; agent: VirtualAgent; lines: strin
   return { dir, base, agent: new VirtualAgent({ config, log, readContent: contentReader() }), lines };
 }
 
-test('delivers into Maildir new/ with Return-Path and Delivered-To first', async () => {
+test('delivers into Maildir new/ with Return-Path, X-Original-To and Delivered-To first, under Postfix\'s file name', async () => {
   const { base, agent, lines } = setup();
   const res = await agent.deliver(makeRequest({ transport: 'virtual', nexthop: 'example.com', to: ['Alice@example.com'] }));
   assert.deepEqual(res.outcomes, [{ index: 0, state: 'delivered', dsn: '2.0.0', reason: 'delivered to maildir', relay: 'virtual' }]);
@@ -35,8 +36,13 @@ test('delivers into Maildir new/ with Return-Path and Delivered-To first', async
   assert.equal(files.length, 1);
   assert.deepEqual(readdirSync(join(base, 'example.com/alice/tmp')), [], 'nothing left in tmp/');
   const text = readFileSync(join(newDir, files[0]));
+  // time.VdevIinodeMusec.host, with the file's own device and inode.
+  const st = statSync(join(newDir, files[0]), { bigint: true });
+  assert.equal(files[0], `${files[0].split('.')[0]}.V${st.dev.toString(16)}I${st.ino.toString(16)}M${/M(\d+)\./.exec(files[0])![1]}.${hostname()}`);
+  assert.ok(Math.abs(Number(files[0].split('.')[0]) - Date.now() / 1000) < 60);
+  assert.ok(Number(/M(\d+)\./.exec(files[0])![1]) < 1e6);
   const expected = Buffer.concat([
-    Buffer.from('Return-Path: <a@example.org>\nDelivered-To: alice@example.com\n'),
+    Buffer.from('Return-Path: <a@example.org>\nX-Original-To: Alice@example.com\nDelivered-To: alice@example.com\n'),
     Buffer.from(CONTENT.toString('latin1').replace(/\r\n/g, '\n'), 'latin1'),
   ]);
   assert.ok(text.equals(expected), text.toString());
@@ -63,7 +69,7 @@ test('appends to an mbox file with a From line and >From quoting', async () => {
   const res = await a2.deliver(makeRequest({ transport: 'virtual', to: ['bob@example.com'] }));
   assert.equal(res.outcomes[0].reason, 'delivered to mailbox');
   const text = readFileSync(join(base, 'example.com/bob.mbox'), 'latin1');
-  assert.match(text, /^From a@example\.org  \w{3} \w{3} +\d+ \d\d:\d\d:\d\d \d{4}\nReturn-Path: <a@example\.org>\nDelivered-To: bob@example\.com\nSubject: x\n\n>From here on\nbody\n\n$/);
+  assert.match(text, /^From a@example\.org  \w{3} \w{3} [ 1-3]\d \d\d:\d\d:\d\d \d{4}\nReturn-Path: <a@example\.org>\nX-Original-To: bob@example\.com\nDelivered-To: bob@example\.com\nSubject: x\n\n>From here on\nbody\n\n$/);
 });
 
 test('a file system error defers 4.2.0 instead of failing the request', async () => {
@@ -110,4 +116,78 @@ test('virtual_mailbox_limit: a Maildir message, or an mbox file grown, past the 
   // Postfix's default limit (51200000) takes the message.
   assert.equal((await agentWith({}).deliver(makeRequest({ transport: 'virtual', to: ['alice@example.com'] }))).outcomes[0].state, 'delivered');
   rmSync(dir, { recursive: true, force: true });
+});
+
+test('the mbox From_ date is asctime(3)\'s: local time, the day padded with a space', () => {
+  assert.equal(asctime(new Date(2026, 11, 5, 1, 3, 8)), 'Sat Dec  5 01:03:08 2026');
+  assert.equal(asctime(new Date(2026, 10, 28, 20, 31, 7)), 'Sat Nov 28 20:31:07 2026');
+});
+
+test('enable_original_recipient = no: no X-Original-To; with ORCPT it names the ORCPT address', async () => {
+  const { base, dir } = setup();
+  const { log } = captureLog();
+  const mk = (extra: Record<string, string>) => new VirtualAgent({
+    config: new MainConfig({ myhostname: 'mx.test', virtual_mailbox_maps: `texthash:${join(dir, 'vmailbox')}`, virtual_mailbox_base: base, ...extra }, dir),
+    log,
+    readContent: contentReader(),
+  });
+  await mk({ enable_original_recipient: 'no' }).deliver(makeRequest({ transport: 'virtual', to: ['alice@example.com'] }));
+  const req = makeRequest({ transport: 'virtual', to: ['x@catchall.test'] });
+  req.recipients[0].orcpt = 'rfc822;Alias@Old.Example';
+  await mk({}).deliver(req);
+  const one = readdirSync(join(base, 'example.com/alice/new'));
+  assert.doesNotMatch(readFileSync(join(base, 'example.com/alice/new', one[0]), 'latin1'), /X-Original-To/);
+  const two = readdirSync(join(base, 'catchall.test/all/new'));
+  assert.match(readFileSync(join(base, 'catchall.test/all/new', two[0]), 'latin1'), /^Return-Path: <a@example\.org>\nX-Original-To: Alias@Old\.Example\nDelivered-To: x@catchall\.test\n/);
+});
+
+test('virtual_uid_maps and virtual_gid_maps: files and the directories made for them belong to the mapped owner; bad or missing entries defer 4.3.0', async () => {
+  const { base, dir } = setup();
+  writeFileSync(join(dir, 'uids'), 'alice@example.com 1234\n@catchall.test 50\n');
+  const { log, lines } = captureLog();
+  const agent = new VirtualAgent({
+    config: new MainConfig({
+      myhostname: 'mx.test', virtual_mailbox_maps: `texthash:${join(dir, 'vmailbox')}`, virtual_mailbox_base: base,
+      virtual_uid_maps: `texthash:${join(dir, 'uids')}`, virtual_gid_maps: 'static:1235', recipient_delimiter: '+',
+    }, dir),
+    log,
+    readContent: contentReader(),
+  });
+  const res = await agent.deliver(makeRequest({ transport: 'virtual', to: ['alice+x@example.com', 'bob@example.com', 'who@catchall.test'] }));
+  assert.equal(res.outcomes[0].state, 'delivered', res.outcomes[0].reason);
+  const maildir = join(base, 'example.com/alice');
+  for (const p of [join(base, 'example.com'), maildir, join(maildir, 'new'), join(maildir, 'tmp'), join(maildir, 'cur')]) {
+    const st = statSync(p);
+    assert.deepEqual([st.uid, st.gid], [1234, 1235], p);
+  }
+  const file = join(maildir, 'new', readdirSync(join(maildir, 'new'))[0]);
+  assert.deepEqual([statSync(file).uid, statSync(file).gid], [1234, 1235]);
+  assert.equal(statSync(base).uid, 0, 'virtual_mailbox_base itself is not given away');
+  // bob has no uid: deferred; the catch-all's uid 50 is under virtual_minimum_uid (100): deferred.
+  assert.deepEqual([res.outcomes[1].state, res.outcomes[1].dsn, res.outcomes[1].reason], ['deferred', '4.3.0', 'mail system configuration error']);
+  assert.deepEqual([res.outcomes[2].state, res.outcomes[2].dsn], ['deferred', '4.3.0']);
+  await new Promise((r) => setImmediate(r));
+  assert.ok(lines.some((l) => l.includes('warning: recipient bob@example.com: uid not found in virtual_uid_maps')), lines.join('\n'));
+  assert.ok(lines.some((l) => l.includes('warning: recipient who@catchall.test: bad uid 50 in virtual_uid_maps')));
+  // An mbox file made for its owner; virtual_minimum_uid lowered lets uid 50 through.
+  const mbox = new VirtualAgent({
+    config: new MainConfig({
+      myhostname: 'mx.test', virtual_mailbox_maps: `texthash:${join(dir, 'vmailbox')}`, virtual_mailbox_base: base,
+      virtual_uid_maps: 'static:2000', virtual_gid_maps: 'static:2001',
+    }, dir),
+    log,
+    readContent: contentReader(),
+  });
+  assert.equal((await mbox.deliver(makeRequest({ transport: 'virtual', to: ['bob@example.com'] }))).outcomes[0].state, 'delivered');
+  const st = statSync(join(base, 'example.com/bob.mbox'));
+  assert.deepEqual([st.uid, st.gid], [2000, 2001]);
+  const low = new VirtualAgent({
+    config: new MainConfig({
+      myhostname: 'mx.test', virtual_mailbox_maps: `texthash:${join(dir, 'vmailbox')}`, virtual_mailbox_base: base,
+      virtual_uid_maps: `texthash:${join(dir, 'uids')}`, virtual_gid_maps: 'static:1235', virtual_minimum_uid: '50',
+    }, dir),
+    log,
+    readContent: contentReader(),
+  });
+  assert.equal((await low.deliver(makeRequest({ transport: 'virtual', to: ['who@catchall.test'] }))).outcomes[0].state, 'delivered');
 });
