@@ -46,6 +46,12 @@ export interface ParameterInfo {
   timeUnit?: string;
   /** The default is computed from the host (see computedDefaults). */
   computed?: boolean;
+  /**
+   * Set when the default deliberately differs from Postfix 3.7's (as it
+   * applies at compatibility_level 3.6): Postfix's value and why Postrider
+   * chose otherwise. The README lists these in "Coming from Postfix".
+   */
+  differs?: { postfix: string; why: string };
 }
 
 const T: Record<string, ParameterInfo> = {};
@@ -73,14 +79,24 @@ p('mydomain', '', 'string', 'the internet domain name of this mail system', { co
 p('myorigin', '$myhostname', 'string', 'the domain that locally-posted mail appears to come from');
 p('mydestination', '$myhostname, localhost.$mydomain, localhost', 'domain-list', 'domains delivered locally');
 p('relay_domains', '', 'domain-list', 'destination domains this system relays mail to');
-p('mynetworks', '', 'host-list', 'trusted remote SMTP clients', { computed: true });
+p('mynetworks', '', 'host-list', 'trusted remote SMTP clients', {
+  computed: true,
+  differs: {
+    postfix: 'the host\'s own addresses, each as /32 or /128 (mynetworks_style = host)',
+    why: 'the loopback networks (127.0.0.0/8, [::1]/128 and the IPv4-mapped loopback that a dual-stack socket reports): every client on this host, and no address another host can reach',
+  },
+});
 p('mynetworks_style', 'host', 'string', 'how mynetworks is computed when not set (host, subnet, class)');
 p('relayhost', '', 'string', 'the next-hop destination of non-local mail ([host]:port form)');
 p('inet_interfaces', 'all', 'list', 'network interface addresses this mail system receives mail on');
 p('proxy_interfaces', '', 'list', 'addresses this mail system receives mail on through a proxy or NAT');
 p('inet_protocols', 'all', 'list', 'the internet protocols to use (ipv4, ipv6, all): the smtp client\'s lookups and connections, smtpd\'s wildcard listener');
-p('mail_name', 'Postrider', 'string', 'the mail system name shown in the SMTP greeting');
-p('mail_version', '0.1.0', 'string', 'the version of the mail system');
+p('mail_name', 'Postrider', 'string', 'the mail system name shown in the SMTP greeting', {
+  differs: { postfix: 'Postfix', why: 'the greeting names the software that answers' },
+});
+p('mail_version', '0.1.0', 'string', 'the version of the mail system', {
+  differs: { postfix: '3.7.11', why: 'Postrider\'s own version' },
+});
 p('append_dot_mydomain', 'no', 'bool', 'append .$mydomain to addresses that have no .domain');
 p('recipient_delimiter', '', 'string', 'the separator between user names and address extensions');
 p('append_at_myorigin', 'yes', 'bool', 'append @$myorigin to addresses that have no domain');
@@ -88,13 +104,17 @@ p('propagate_unmatched_extensions', 'canonical, virtual', 'list', 'address mappi
 p('parent_domain_matches_subdomains',
   'debug_peer_list,fast_flush_domains,mynetworks,permit_mx_backup_networks,qmqpd_authorized_clients,relay_domains,smtpd_access_maps',
   'list', 'features where a domain name also matches its subdomains');
-na('compatibility_level', '0', 'string', 'backwards-compatible default settings level', 'Postrider always uses the defaults of Postfix 3.6 and later');
+na('compatibility_level', '0', 'string', 'backwards-compatible default settings level', 'Postrider uses the defaults of compatibility level 3.6 (a few follow later Postfix releases: see the defaults that differ)');
 p('soft_bounce', 'no', 'bool', 'turn hard rejects and bounces into soft ones (safety net)');
 
 // Queue, files, logging.
-p('queue_directory', '/var/spool/postrider', 'path', 'the queue directory (relative to the configuration directory when not absolute)');
+p('queue_directory', '/var/spool/postrider', 'path', 'the queue directory (relative to the configuration directory when not absolute)', {
+  differs: { postfix: '/var/spool/postfix', why: 'a journal, not Postfix\'s queue files: the two must never share a spool, so both can run side by side' },
+});
 p('maillog_file', '', 'path', 'log file; empty logs to standard output');
-p('syslog_name', 'postrider', 'string', 'the prefix of every log line');
+p('syslog_name', 'postrider', 'string', 'the prefix of every log line', {
+  differs: { postfix: 'postfix', why: 'log lines name the software that wrote them (give pflogsumm --syslog-name=postrider)' },
+});
 p('minimal_backoff_time', '300s', 'time', 'the shortest time between delivery attempts of a deferred message');
 p('maximal_backoff_time', '4000s', 'time', 'the longest time between delivery attempts of a deferred message');
 p('queue_run_delay', '300s', 'time', 'how often the deferred queue is scanned');
@@ -127,7 +147,9 @@ p('dns_resolver_servers', '', 'list', 'Postrider: DNS servers (address[:port]) s
 refuse('disable_dns_lookups', 'no', 'bool', 'disable DNS lookups by the SMTP client and server', 'mail would still be routed by DNS MX lookups');
 p('smtputf8_enable', 'yes', 'bool', 'enable SMTPUTF8 support');
 p('service_name', '', 'string', 'the master.cf service name of the running process (set per service)');
-p('process_name', '', 'string', 'the program name of the running process (set per service)');
+p('process_name', '', 'string', 'the program name of the running process (set per service)', {
+  differs: { postfix: 'the name of the program that asks (postconf for postconf -d)', why: 'set per service in the daemon; the configuration command shows it empty' },
+});
 p('stress', '', 'string', 'set to yes when the system is overloaded');
 refuse('content_filter', '', 'string', 'after-queue content filter transport:destination', 'mail would not be filtered');
 
@@ -173,7 +195,9 @@ p('default_process_limit', '100', 'int', 'the default maxproc of master.cf servi
 na('default_delivery_slot_cost', '5', 'int', 'queue manager preemption cost', 'the queue manager does not preempt');
 
 // SMTP server.
-p('smtpd_banner', '$myhostname ESMTP $mail_name', 'string', 'the text after 220 in the greeting');
+p('smtpd_banner', '$myhostname ESMTP $mail_name', 'string', 'the text after 220 in the greeting', {
+  differs: { postfix: '$myhostname ESMTP Postfix', why: 'the same text; $mail_name is Postrider' },
+});
 p('smtpd_client_restrictions', '', 'restrictions', 'restrictions at connect time');
 p('smtpd_helo_restrictions', '', 'restrictions', 'restrictions at HELO/EHLO');
 p('smtpd_sender_restrictions', '', 'restrictions', 'restrictions at MAIL FROM');
@@ -204,7 +228,9 @@ p('smtpd_client_message_rate_limit', '0', 'int', 'the most messages per time uni
 p('smtpd_client_recipient_rate_limit', '0', 'int', 'the most recipients per time unit from one client');
 p('smtpd_client_auth_rate_limit', '0', 'int', 'the most AUTH commands per time unit from one client (0 = no limit)');
 p('smtpd_session_limit', '', 'string', 'Postrider: the most concurrent sessions of one smtpd service (0 = no cap; empty: derived from the open-file limit)');
-p('smtpd_client_event_limit_exceptions', '$mynetworks', 'host-list', 'clients exempt from the rate and count limits');
+p('smtpd_client_event_limit_exceptions', '$mynetworks', 'host-list', 'clients exempt from the rate and count limits', {
+  differs: { postfix: '$mynetworks', why: 'the same text; it follows mynetworks' },
+});
 p('anvil_rate_time_unit', '60s', 'time', 'the time unit of the client rate limits');
 p('smtpd_sasl_auth_enable', 'no', 'bool', 'offer SMTP AUTH');
 p('smtpd_sasl_password_maps', '', 'table-list', 'Postrider: AUTH user -> scrypt password hash');
@@ -213,19 +239,27 @@ p('smtpd_sasl_tls_security_options', '$smtpd_sasl_security_options', 'list', 'SA
 p('smtpd_sasl_authenticated_header', 'no', 'bool', 'record the AUTH user name in the Received: header');
 p('smtpd_greet_wait', '0s', 'time', 'Postrider: the delay before the 220 greeting');
 na('smtpd_client_port_logging', 'no', 'bool', 'log the client port with the client address', 'the client port is not logged');
-p('smtpd_forbid_bare_newline', 'normalize', 'string', 'bare <LF> handling: normalize (only <CR><LF>.<CR><LF> ends DATA), yes, reject, no');
-p('smtpd_forbid_bare_newline_exclusions', '$mynetworks', 'host-list', 'clients exempt from smtpd_forbid_bare_newline');
-p('smtpd_forbid_unauth_pipelining', 'yes', 'bool', 'disconnect clients that pipeline before the greeting or without PIPELINING');
+p('smtpd_forbid_bare_newline', 'normalize', 'string', 'bare <LF> handling: normalize (only <CR><LF>.<CR><LF> ends DATA), yes, reject, no', {
+  differs: { postfix: 'no', why: 'Postfix 3.9\'s default: only <CR><LF>.<CR><LF> ends DATA, which closes the SMTP smuggling hole' },
+});
+p('smtpd_forbid_bare_newline_exclusions', '$mynetworks', 'host-list', 'clients exempt from smtpd_forbid_bare_newline', {
+  differs: { postfix: '$mynetworks', why: 'the same text; it follows mynetworks' },
+});
+p('smtpd_forbid_unauth_pipelining', 'yes', 'bool', 'disconnect clients that pipeline before the greeting or without PIPELINING', {
+  differs: { postfix: 'no', why: 'Postfix 3.9\'s default: clients that talk before the greeting are spam engines or smugglers' },
+});
 p('smtpd_tls_cert_file', '', 'path', 'the SMTP server certificate (PEM)');
 p('smtpd_tls_key_file', '$smtpd_tls_cert_file', 'path', 'the SMTP server private key (PEM)');
 na('smtpd_tls_CAfile', '', 'path', 'CA certificates for client certificates', 'smtpd does not ask for client certificates');
 p('smtpd_tls_security_level', '', 'string', 'SMTP server TLS level: none, may, encrypt');
-p('smtpd_tls_auth_only', 'yes', 'bool', 'offer AUTH only over TLS (Postrider default yes; Postfix no)');
+p('smtpd_tls_auth_only', 'yes', 'bool', 'offer AUTH only over TLS (Postrider default yes; Postfix no)', {
+  differs: { postfix: 'no', why: 'passwords never cross the network in clear text unless main.cf asks for it' },
+});
 p('smtpd_tls_wrappermode', 'no', 'bool', 'TLS from the first byte (submissions, port 465)');
 na('smtpd_tls_loglevel', '0', 'int', 'SMTP server TLS log detail', 'no TLS detail is logged');
 p('smtpd_tls_received_header', 'no', 'bool', 'record TLS details in the Received: header');
-p('smtpd_tls_protocols', '!SSLv2, !SSLv3', 'list', 'TLS protocols the server accepts with opportunistic TLS');
-p('smtpd_tls_mandatory_protocols', '!SSLv2, !SSLv3', 'list', 'TLS protocols the server accepts with mandatory TLS');
+p('smtpd_tls_protocols', '>=TLSv1', 'list', 'TLS protocols the server accepts with opportunistic TLS');
+p('smtpd_tls_mandatory_protocols', '>=TLSv1', 'list', 'TLS protocols the server accepts with mandatory TLS');
 refuse('smtpd_authorized_xclient_hosts', '', 'host-list', 'clients allowed to use XCLIENT', 'smtpd does not offer XCLIENT: every client behind the proxy would be judged by the proxy\'s address');
 
 // SMTP client.
@@ -282,16 +316,16 @@ na('plaintext_reject_code', '450', 'int', 'reply code for TLS-required refusals'
 // Postfix parameters Postrider accepts but does not act on.
 na('alias_maps', 'hash:/etc/aliases, nis:mail.aliases', 'table-list', 'local alias tables', NO_LOCAL);
 na('alias_database', 'hash:/etc/aliases', 'table-list', 'alias databases built by newaliases', NO_LOCAL);
-na('readme_directory', 'no', 'path', 'README files location');
-na('html_directory', 'no', 'path', 'HTML documentation location');
-na('manpage_directory', '/usr/local/man', 'path', 'manual pages location');
+na('readme_directory', '/usr/share/doc/postfix', 'path', 'README files location');
+na('html_directory', '/usr/share/doc/postfix/html', 'path', 'HTML documentation location');
+na('manpage_directory', '/usr/share/man', 'path', 'manual pages location');
 na('sample_directory', '/etc/postfix', 'path', 'sample configuration files location');
 na('command_directory', '/usr/sbin', 'path', 'administrative commands location');
-na('daemon_directory', '/usr/libexec/postfix', 'path', 'daemon programs location');
+na('daemon_directory', '/usr/lib/postfix/sbin', 'path', 'daemon programs location');
 na('data_directory', '/var/lib/postfix', 'path', 'writable data files location');
 na('meta_directory', '/etc/postfix', 'path', 'non-executable shared files location');
-na('shlib_directory', 'no', 'path', 'shared libraries location');
-na('config_directory', '/etc/postfix', 'path', 'the configuration directory (set by -c)');
+na('shlib_directory', '/usr/lib/postfix', 'path', 'shared libraries location');
+na('config_directory', '/etc/postfix', 'path', 'the configuration directory (set by -c)', 'set by -c or $POSTRIDER_CONFIG, not by main.cf; `postrider config config_directory` shows the directory in use');
 na('mail_spool_directory', '/var/mail', 'path', 'UNIX-style mailboxes', NO_LOCAL);
 na('sendmail_path', '/usr/sbin/sendmail', 'path', 'sendmail command path');
 na('newaliases_path', '/usr/bin/newaliases', 'path', 'newaliases command path');
@@ -325,8 +359,8 @@ na('postscreen_dnsbl_sites', '', 'list', 'postscreen DNSBL sites', 'there is no 
 na('smtpd_sasl_local_domain', '', 'string', 'SASL realm', 'smtpd checks AUTH against smtpd_sasl_password_maps');
 na('broken_sasl_auth_clients', 'no', 'bool', 'announce AUTH the broken way as well', 'AUTH is announced the standard way only');
 na('smtp_sasl_security_options', 'noplaintext, noanonymous', 'list', 'SMTP client SASL options', 'the client does not authenticate');
-na('smtp_tls_mandatory_protocols', '!SSLv2, !SSLv3', 'list', 'SMTP client mandatory TLS protocols', 'the client uses TLS 1.2 or later');
-na('smtp_tls_protocols', '!SSLv2, !SSLv3', 'list', 'SMTP client opportunistic TLS protocols', 'the client uses TLS 1.2 or later');
+na('smtp_tls_mandatory_protocols', '>=TLSv1', 'list', 'SMTP client mandatory TLS protocols', 'the client uses TLS 1.2 or later');
+na('smtp_tls_protocols', '>=TLSv1', 'list', 'SMTP client opportunistic TLS protocols', 'the client uses TLS 1.2 or later');
 na('smtpd_tls_mandatory_ciphers', 'medium', 'string', 'SMTP server mandatory TLS ciphers', 'Node\'s default cipher list is used');
 na('smtp_tls_mandatory_ciphers', 'medium', 'string', 'SMTP client mandatory TLS ciphers', 'Node\'s default cipher list is used');
 na('smtpd_tls_dh1024_param_file', '', 'path', 'DH parameters', 'Node\'s built-in groups are used');
@@ -337,8 +371,8 @@ na('permit_mx_backup_networks', '', 'host-list', 'networks for permit_mx_backup'
 na('qmqpd_authorized_clients', '', 'host-list', 'QMQP clients', 'there is no QMQP server');
 na('lmtp_tls_security_level', '', 'string', 'LMTP client TLS level', 'there is no LMTP client');
 na('maillog_file_prefixes', '/var, /dev/stdout', 'list', 'allowed maillog_file prefixes');
-na('import_environment', '', 'list', 'environment passed to child processes', 'Postrider runs no external commands');
-na('export_environment', '', 'list', 'environment passed to external commands', 'Postrider runs no external commands');
+na('import_environment', 'MAIL_CONFIG MAIL_DEBUG MAIL_LOGTAG TZ XAUTHORITY DISPLAY LANG=C POSTLOG_SERVICE POSTLOG_HOSTNAME', 'list', 'environment passed to child processes', 'Postrider runs no external commands');
+na('export_environment', 'TZ MAIL_CONFIG LANG', 'list', 'environment passed to external commands', 'Postrider runs no external commands');
 na('owner_request_special', 'yes', 'bool', 'owner- and -request address handling', NO_LOCAL);
 na('allow_mail_to_commands', 'alias, forward', 'list', 'local delivery to commands', NO_LOCAL);
 na('allow_mail_to_files', 'alias, forward', 'list', 'local delivery to files', NO_LOCAL);

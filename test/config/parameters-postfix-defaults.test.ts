@@ -1,0 +1,74 @@
+/**
+ * parameters-postfix-defaults: Postrider's defaults against Postfix 3.7's,
+ * for every parameter both know. The facts come from a committed snapshot
+ * of a real Postfix 3.7 (postfix-3.7-defaults.cf beside this file), so the
+ * test runs the same everywhere. A default may differ only when the table
+ * says so (ParameterInfo.differs) with Postfix's value and the reason; the
+ * README's "Coming from Postfix" lists exactly those.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { PARAMETERS, defaultValues } from '../../src/config/parameters.js';
+import { Expander } from '../../src/config/main-cf-expand.js';
+import { renderParameterTable } from '../../src/config/parameters-doc.js';
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
+
+function readSnapshot(): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const line of readFileSync(join(ROOT, 'test/config/postfix-3.7-defaults.cf'), 'utf8').split('\n')) {
+    const m = /^([A-Za-z0-9_]+) =(?: (.*))?$/.exec(line);
+    if (m) out[m[1]] = m[2] ?? '';
+  }
+  return out;
+}
+
+/** Lists compare by their words, as Postfix reads them (commas and spaces alike). */
+function words(v: string): string {
+  return v.split(/[\s,]+/).filter(Boolean).join(' ');
+}
+
+const snapshot = readSnapshot();
+const ours = new Expander(defaultValues('host.example.com'));
+
+test('the snapshot holds Postfix 3.7 defaults for the parameters Postrider knows', () => {
+  assert.ok(Object.keys(snapshot).length > 200, 'snapshot too small');
+  assert.equal(snapshot.mail_version, '3.7.11');
+  assert.equal(snapshot.myhostname, 'host.example.com');
+  for (const name of Object.keys(snapshot)) assert.ok(PARAMETERS[name], `${name}: in the snapshot but unknown to Postrider`);
+});
+
+test('every default that differs from Postfix 3.7 says so, with Postfix value and reason; the others match', () => {
+  const differing: string[] = [];
+  for (const [name, theirs] of Object.entries(snapshot)) {
+    if (words(ours.value(name)) !== words(theirs)) differing.push(name);
+  }
+  const declared = Object.entries(PARAMETERS)
+    .filter(([name, info]) => info.differs && name in snapshot)
+    .map(([name]) => name);
+  assert.deepEqual(differing.sort(), declared.sort(), 'a default differs from Postfix 3.7 without a reason, or a stated difference is gone');
+  for (const name of declared) {
+    const d = PARAMETERS[name]!.differs!;
+    assert.ok(d.postfix.length > 0 && d.why.length > 10, `${name}: differs needs Postfix's value and a reason`);
+  }
+});
+
+test('defaults Postrider once had wrong now match Postfix 3.7', () => {
+  for (const name of ['smtpd_tls_protocols', 'smtp_tls_protocols', 'import_environment', 'export_environment', 'daemon_directory', 'shlib_directory', 'compatibility_level']) {
+    assert.equal(words(ours.value(name)), words(snapshot[name]!), name);
+  }
+});
+
+test('the README lists every deliberate difference with Postfix value and reason', () => {
+  const table = renderParameterTable();
+  const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+  for (const [name, info] of Object.entries(PARAMETERS)) {
+    if (!info.differs) continue;
+    const row = table.split('\n').find((l) => l.startsWith(`| \`${name}\` |`) && l.includes(info.differs!.why.replace(/\|/g, '\\|')));
+    assert.ok(row, `${name}: no row with its reason in the generated table`);
+    assert.ok(readme.includes(row), `${name}: README lacks the row; run parameters-doc --write`);
+  }
+});
