@@ -187,7 +187,7 @@ p('show_user_unknown_table_name', 'yes', 'bool', 'name the table in "user unknow
 
 // Delivery scheduling.
 p('default_destination_concurrency_limit', '20', 'int', 'the most parallel deliveries to one destination');
-p('destination_concurrency_failed_cohort_limit', '1', 'int', 'failed connection cohorts before a destination is declared dead');
+p('default_destination_concurrency_failed_cohort_limit', '1', 'int', 'failed connection cohorts before a destination is declared dead');
 p('initial_destination_concurrency', '5', 'int', 'the initial parallel deliveries to one destination');
 p('default_destination_recipient_limit', '50', 'int', 'the most recipients per delivery');
 refuse('default_destination_rate_delay', '0s', 'time', 'the pause between deliveries to one destination', 'deliveries would not be paced');
@@ -350,7 +350,6 @@ na('smtpd_sasl_path', 'smtpd', 'string', 'SASL plug-in path', 'smtpd checks AUTH
 refuse('smtpd_proxy_filter', '', 'string', 'before-queue content filter', 'mail would not be filtered');
 na('smtp_tls_note_starttls_offer', 'no', 'bool', 'log servers offering STARTTLS', 'nothing more is logged');
 na('tls_random_source', 'dev:/dev/urandom', 'string', 'TLS entropy source');
-na('inet_interfaces_override', '', 'string', 'unused');
 na('multi_instance_name', '', 'string', 'multi-instance name', 'there are no multiple instances');
 na('multi_instance_enable', 'no', 'bool', 'multi-instance support', 'there are no multiple instances');
 na('multi_instance_directories', '', 'list', 'multi-instance configuration directories', 'there are no multiple instances');
@@ -376,7 +375,6 @@ na('export_environment', 'TZ MAIL_CONFIG LANG', 'list', 'environment passed to e
 na('owner_request_special', 'yes', 'bool', 'owner- and -request address handling', NO_LOCAL);
 na('allow_mail_to_commands', 'alias, forward', 'list', 'local delivery to commands', NO_LOCAL);
 na('allow_mail_to_files', 'alias, forward', 'list', 'local delivery to files', NO_LOCAL);
-na('mydestination_nis', '', 'string', 'unused');
 
 /** Every known parameter (read-only). */
 export const PARAMETERS: Readonly<Record<string, ParameterInfo>> = T;
@@ -393,7 +391,7 @@ const PER_TRANSPORT: Record<string, { effect: ParameterEffect; kind: ParameterKi
   process_limit: { effect: 'effective', kind: 'int' },
   destination_rate_delay: { effect: 'refused', kind: 'time', why: 'deliveries would not be paced' },
   initial_destination_concurrency: { effect: 'cosmetic', kind: 'int', why: 'initial_destination_concurrency applies to every transport' },
-  destination_concurrency_failed_cohort_limit: { effect: 'cosmetic', kind: 'int', why: 'destination_concurrency_failed_cohort_limit applies to every transport' },
+  destination_concurrency_failed_cohort_limit: { effect: 'cosmetic', kind: 'int', why: 'default_destination_concurrency_failed_cohort_limit applies to every transport' },
   destination_concurrency_negative_feedback: { effect: 'cosmetic', kind: 'string', why: 'the concurrency feedback is fixed' },
   destination_concurrency_positive_feedback: { effect: 'cosmetic', kind: 'string', why: 'the concurrency feedback is fixed' },
   extra_recipient_limit: { effect: 'cosmetic', kind: 'int', why: 'the queue manager keeps every recipient of an active message' },
