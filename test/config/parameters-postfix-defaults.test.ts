@@ -1,7 +1,9 @@
 /**
  * parameters-postfix-defaults: Postrider's defaults against Postfix 3.7's,
  * for every parameter both know. The facts come from a committed snapshot
- * of a real Postfix 3.7 (postfix-3.7-defaults.cf beside this file), so the
+ * of a real Postfix 3.7's defaults of all its parameters
+ * (postfix-3.7-defaults.cf beside this file), so a parameter added later
+ * is compared too, and the
  * test runs the same everywhere. A default may differ only when the table
  * says so (ParameterInfo.differs) with Postfix's value and the reason; the
  * README's "Coming from Postfix" lists exactly those.
@@ -34,16 +36,18 @@ function words(v: string): string {
 const snapshot = readSnapshot();
 const ours = new Expander(defaultValues('host.example.com'));
 
-test('the snapshot holds Postfix 3.7 defaults for the parameters Postrider knows', () => {
-  assert.ok(Object.keys(snapshot).length > 200, 'snapshot too small');
+test('the snapshot holds Postfix 3.7 defaults of every parameter, Postrider\'s among them', () => {
+  assert.ok(Object.keys(snapshot).length > 1000, 'snapshot too small');
   assert.equal(snapshot.mail_version, '3.7.11');
   assert.equal(snapshot.myhostname, 'host.example.com');
-  for (const name of Object.keys(snapshot)) assert.ok(PARAMETERS[name], `${name}: in the snapshot but unknown to Postrider`);
+  const both = Object.keys(PARAMETERS).filter((name) => name in snapshot);
+  assert.ok(both.length > 240, `only ${both.length} names in common`);
 });
 
 test('every default that differs from Postfix 3.7 says so, with Postfix value and reason; the others match', () => {
   const differing: string[] = [];
   for (const [name, theirs] of Object.entries(snapshot)) {
+    if (!PARAMETERS[name]) continue;
     if (words(ours.value(name)) !== words(theirs)) differing.push(name);
   }
   const declared = Object.entries(PARAMETERS)
