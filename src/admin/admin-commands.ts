@@ -3,13 +3,19 @@
  * (Postfix's showq, postqueue and postsuper, served by the daemon). Listings
  * are streamed a page at a time, so a queue of 100,000 messages is never
  * built in memory whole. Changes go through qmgr, which records them in the
- * journal first. logrotate is the supervisor's own command.
+ * journal first, and are logged as postsuper logs them
+ * (`postrider/postsuper[PID]: ID: placed on hold`, then `Placed on hold: N
+ * messages`). logrotate is the supervisor's own command.
  */
-import type { AdminAction, QueuedMessage } from '../store/store-types.js';
+import type { AdminAction, QueuedMessage, QueueName } from '../store/store-types.js';
+import { ADMIN_QUEUE_NAMES } from '../store/store-queue-name.js';
+import { Logger } from '../util/log.js';
+import { perMessageLine, summaryLine } from './postsuper-text.js';
 import type { ControlHandler } from '../supervisor/control-server.js';
 import type { Supervisor } from '../supervisor/supervisor.js';
 import { readContent } from '../store/queue-store.js';
-import { formatMailqEntry, formatPostcat, formatPostqueueJson, mailqFooter, mailqHeader, queueNameOf } from './queue-format.js';
+import { formatPostcat } from './queue-format.js';
+import { writeQueueListing } from './queue-listing.js';
 
 /** The part of the supervisor these commands need. */
 export interface AdminHost {
@@ -18,6 +24,8 @@ export interface AdminHost {
 }
 
 const PAGE = 2000;
+/** Admin actions are logged under postsuper's name, as Postfix's postsuper logs them. */
+const postsuperLog = new Logger('postsuper', process.pid);
 const ADMIN_ACTIONS: Record<string, AdminAction> = { delete: 'delete', hold: 'hold', release: 'release', requeue: 'requeue' };
 const QUEUE_ID = /^[0-9A-Za-z]{6,20}$/;
 
@@ -35,19 +43,7 @@ export function adminCommands(host: AdminHost): Record<string, ControlHandler> {
   return {
     /** args: ["--json"]? — mailq or postqueue -j. */
     'queue-list': async (args, stream) => {
-      const json = args.includes('--json');
-      const now = Date.now();
-      let count = 0;
-      let bytes = 0;
-      if (!json) stream.line(mailqHeader());
-      for await (const page of livePages(host)) {
-        for (const m of page) {
-          count++;
-          bytes += m.size;
-          stream.line(json ? formatPostqueueJson(m, queueNameOf(m)) + '\n' : formatMailqEntry(m, now));
-        }
-      }
-      if (!json) stream.line(mailqFooter(bytes, count));
+      const count = await writeQueueListing(livePages(host), args.includes('--json'), (text) => stream.line(text));
       return { count };
     },
     /** args: [queueId, "--headers"|"--body"]. */
@@ -61,20 +57,30 @@ export function adminCommands(host: AdminHost): Record<string, ControlHandler> {
       stream.line(formatPostcat(message, content, { headers: want('--headers'), body: want('--body'), envelope: want('--envelope') }));
       return { queueId: id };
     },
-    /** args: [action, ids... | "ALL"]. */
+    /** args: [action, ids... | "ALL" [queue...]]. */
     'queue-admin': async (args) => {
       const action = ADMIN_ACTIONS[args[0] ?? ''];
       if (!action) throw new Error(`unknown queue action: ${args[0] ?? '(none)'}; use delete, hold, release or requeue`);
       const rest = args.slice(1);
-      if (rest.length === 0) throw new Error(`usage: queue ${action} QUEUEID... | ALL`);
+      if (rest.length === 0) throw new Error(`usage: queue ${action} QUEUEID... | ALL [queue...]`);
       let ids: string[] | 'ALL';
-      if (rest.length === 1 && rest[0] === 'ALL') ids = 'ALL';
-      else {
+      let queues: QueueName[] | undefined;
+      if (rest[0] === 'ALL') {
+        // postsuper -d ALL deferred: the queue names after ALL limit it.
+        const bad = rest.slice(1).find((q) => !ADMIN_QUEUE_NAMES.includes(q as QueueName));
+        if (bad) throw new Error(`invalid queue name: ${bad}; use ${ADMIN_QUEUE_NAMES.join(', ')}`);
+        ids = 'ALL';
+        if (rest.length > 1) queues = rest.slice(1) as QueueName[];
+      } else {
         const bad = rest.find((id) => !QUEUE_ID.test(id));
         if (bad) throw new Error(`invalid queue id: ${bad}`);
         ids = rest;
       }
-      return host.callActor('qmgr', 'admin', { action, queueIds: ids }, { timeoutMs: 300_000 });
+      const result = await host.callActor('qmgr', 'admin', queues ? { action, queueIds: ids, queues } : { action, queueIds: ids }, { timeoutMs: 300_000 });
+      for (const id of result.queueIds) postsuperLog.info(perMessageLine(action, id));
+      const summary = summaryLine(action, result.affected);
+      if (summary) postsuperLog.info(summary);
+      return result;
     },
     /** args: [site]? — postqueue -f, or -s site. */
     flush: async (args) => host.callActor('qmgr', 'flush', { site: args[0] }),

@@ -7,6 +7,7 @@
  * hostile address cannot forge lines of the listing.
  */
 import type { QueuedMessage, QueuedRecipient, QueueName } from '../store/store-types.js';
+import { queueNameOf } from '../store/store-queue-name.js';
 
 const DAYS = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'];
 const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
@@ -45,16 +46,8 @@ function pending(m: QueuedMessage): QueuedRecipient[] {
   return m.recipients.filter((r) => r.state === 'ready' || r.state === 'deferred');
 }
 
-/**
- * The queue a message is shown in: hold when on hold, deferred when some
- * recipient waits for a retry and none is ready, else active.
- */
-export function queueNameOf(m: QueuedMessage): QueueName {
-  if (m.hold) return 'hold';
-  const anyDeferred = m.recipients.some((r) => r.state === 'deferred');
-  const anyReady = m.recipients.some((r) => r.state === 'ready');
-  return anyDeferred && !anyReady ? 'deferred' : 'active';
-}
+/** The queue a message is shown in (store/store-queue-name). */
+export { queueNameOf };
 
 /** mailq's heading line, with its newline. */
 export function mailqHeader(): string {

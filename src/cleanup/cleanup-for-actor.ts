@@ -27,7 +27,8 @@ export function cleanupForActor(ctx: ActorContext<CleanupHost>): Cleanup {
   return new Cleanup({
     // The cleanup line's own -o values apply to cleanup, as to Postfix's cleanup daemon.
     config: ctx.inlineConfig('cleanup'),
-    log: new Logger('cleanup', ctx.instance),
+    // The thread id, as every actor's own lines (see runtime/actor).
+    log: new Logger('cleanup', ctx.threadId),
     instance: ctx.instance,
     // Errors are temporary (a table failure, a limit): never cached.
     rewrite: (address, role) =>

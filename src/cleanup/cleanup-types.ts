@@ -23,6 +23,8 @@ export interface CleanupInput {
   local: boolean;
   /** For local submissions, the submitting user id (defaults to this process's). */
   userid?: number;
+  /** sendmail -F: the full name in the From: header cleanup adds ("Full Name <sender>"). */
+  fullName?: string;
   heloName?: string;
   /** e.g. "(using TLSv1.3 with cipher TLS_AES_256_GCM_SHA384 (256/256 bits))". */
   tlsInfo?: string;

@@ -469,7 +469,7 @@ export class Cleanup {
       added += `Message-Id: ${messageId}\r\n`;
     }
     if (!date) added += `Date: ${mailDate(input.arrivalTime)}\r\n`;
-    if (!from) added += `From: ${sender || 'MAILER-DAEMON'}\r\n`;
+    if (!from) added += `From: ${fromHeaderValue(sender || 'MAILER-DAEMON', input.fullName)}\r\n`;
     return { added, messageId };
   }
 }
@@ -490,4 +490,16 @@ function countReceived(headers: readonly HeaderField[]): number {
   let n = 0;
   for (const h of headers) if (h.name === 'received') n++;
   return n;
+}
+
+/**
+ * The From: value cleanup adds, in Postfix's standard form: "Full Name
+ * <address>" with sendmail -F's name (quoted when it holds RFC 5322
+ * specials), else the bare address.
+ */
+export function fromHeaderValue(address: string, fullName: string | undefined): string {
+  const name = (fullName ?? '').replace(/[\r\n]+/g, ' ').trim();
+  if (!name) return address;
+  const shown = /^[A-Za-z0-9!#$%&'*+\-/=?^_`{|}~ \x80-\uffff]+$/.test(name) ? name : `"${name.replace(/(["\\])/g, '\\$1')}"`;
+  return `${shown} <${address}>`;
 }

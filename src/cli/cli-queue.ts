@@ -1,12 +1,20 @@
 /**
  * cli-queue: the queue administration commands (Postfix's mailq, postqueue,
- * postsuper and postcat), all served by the running daemon over the control
+ * postsuper and postcat), served by the running daemon over the control
  * socket: `queue [--json]`, `queue show ID [--headers|--body|--envelope]`,
- * `queue delete|hold|release|requeue ID...|ALL|-` (`-` reads ids from
- * standard input, as postsuper does), `flush [site]`, `logrotate`, and
- * `fault ROLE INSTANCE KIND` for tests.
+ * `queue delete|hold|release|requeue ID...|ALL [queue...]|-` (`-` reads ids
+ * from standard input, as postsuper does), `flush [site]`, `logrotate`, and
+ * `fault ROLE INSTANCE KIND` for tests. With the daemon down, `queue` and
+ * `queue show` read the journal read-only (admin/queue-offline); the
+ * changing commands need the daemon, which owns the journal.
+ *
+ * The admin actions print what postsuper prints on standard error: a line
+ * per message changed ("postsuper: ID: placed on hold") and, when any
+ * changed, the summary ("postsuper: Placed on hold: 2 messages").
  */
-import { controlRequest } from './control-client.js';
+import { ControlError, controlRequest } from './control-client.js';
+import { perMessageLine, summaryLine } from '../admin/postsuper-text.js';
+import type { AdminAction } from '../store/store-types.js';
 import { queueDirAt } from './cli-config-dir.js';
 import { CliError } from './cli-error.js';
 
@@ -24,20 +32,43 @@ export async function queue(dir: string, args: string[], flags: { json?: boolean
   const write = (text: string): void => void process.stdout.write(text);
   const [sub, ...rest] = args;
   if (sub === undefined) {
-    await controlRequest(qd, 'queue-list', flags.json ? ['--json'] : [], write, { timeoutMs: 600_000 });
+    try {
+      await controlRequest(qd, 'queue-list', flags.json ? ['--json'] : [], write, { timeoutMs: 600_000 });
+    } catch (err) {
+      if (!(err instanceof ControlError && err.code === 'ERR_NOT_RUNNING')) throw err;
+      const { listQueueOffline } = await import('../admin/queue-offline.js');
+      await listQueueOffline(qd, flags.json === true, write);
+    }
     return 0;
   }
   if (sub === 'show') {
-    await controlRequest(qd, 'queue-show', rest, write);
+    try {
+      await controlRequest(qd, 'queue-show', rest, write);
+    } catch (err) {
+      if (!(err instanceof ControlError && err.code === 'ERR_NOT_RUNNING')) throw err;
+      const id = rest.find((a) => !a.startsWith('-'));
+      if (!id) throw new CliError('usage: postrider queue show QUEUEID [--headers|--body|--envelope]');
+      const want = (flag: string): true | undefined => (rest.includes(flag) ? true : undefined);
+      const { showQueuedOffline } = await import('../admin/queue-offline.js');
+      try {
+        write(await showQueuedOffline(qd, id, { headers: want('--headers'), body: want('--body'), envelope: want('--envelope') }));
+      } catch (e) {
+        throw new CliError((e as Error).message);
+      }
+    }
     return 0;
   }
   if (ACTIONS.has(sub)) {
     let ids = rest;
     if (ids.length === 1 && ids[0] === '-') ids = await readStdinIds();
-    if (ids.length === 0) throw new CliError(`usage: postrider queue ${sub} QUEUEID...|ALL|-`);
-    const result = (await controlRequest(qd, 'queue-admin', [sub, ...ids], undefined, { timeoutMs: 600_000 })) as { affected: number };
-    const verb = { delete: 'Deleted', hold: 'Placed on hold', release: 'Released from hold', requeue: 'Requeued' }[sub];
-    process.stderr.write(`postrider/queue: ${verb}: ${result.affected} message${result.affected === 1 ? '' : 's'}\n`);
+    if (ids.length === 0) throw new CliError(`usage: postrider queue ${sub} QUEUEID...|ALL [queue...]|-`);
+    const result = (await controlRequest(qd, 'queue-admin', [sub, ...ids], undefined, { timeoutMs: 600_000 })) as { affected: number; queueIds?: string[] };
+    const action = sub as AdminAction;
+    let text = '';
+    for (const id of result.queueIds ?? []) text += `postsuper: ${perMessageLine(action, id)}\n`;
+    const summary = summaryLine(action, result.affected);
+    if (summary) text += `postsuper: ${summary}\n`;
+    process.stderr.write(text);
     return 0;
   }
   throw new CliError(`unknown queue command: ${sub}; usage: postrider queue [--json] | show ID | delete|hold|release|requeue ID...|ALL|-`);

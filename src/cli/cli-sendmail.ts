@@ -7,10 +7,17 @@
  * Options (Postfix's): -t (recipients from To:/Cc:/Bcc:, or from the
  * Resent- forms when present, added to the command line's), -i / -oi (a lone
  * "." does not end input), -f / -r sender ("<>" is the null sender),
- * -F full name, -N notify (DSN NOTIFY), -R full|hdrs, -V envid, -C config,
- * -bm (the default mode); -bp (first) is mailq and -bi newaliases (main.ts).
- * Other Postfix options are accepted and ignored; -bs, -bd, -bv and -q are
- * refused (use the daemon's SMTP service and `postrider flush`). Bare names are qualified with @$myorigin; the default
+ * -F full name (in the From: header cleanup adds: "Full Name <sender>"),
+ * -N notify (DSN NOTIFY), -R full|hdrs, -V envid, -B 8BITMIME|7BIT (the
+ * body type, passed on as SMTP's BODY=), -C config. Modes, as Postfix's:
+ * -bm (the default), -bs (SMTP on standard input and output, each message
+ * into the maildrop: cli-sendmail-smtp), -bp (the queue listing, as
+ * `postrider queue`), -q (flush the queue, as `postrider flush`; -qRsite one
+ * site; -q with a time, e.g. -q30m, does nothing), -bh / -bH (nothing); -bi / -I are newaliases (main.ts).
+ * Refused with exit 64 and one line: -bd (the daemon is started with
+ * `postrider start`), -bv (no
+ * address verification reports), -qI, -n. Other Postfix options are
+ * accepted and ignored. Bare names are qualified with @$myorigin; the default
  * sender is the login name. LF line ends become CRLF; a leading mbox
  * "From " line is dropped; Bcc: and Resent-Bcc: header lines are always
  * removed, so blind recipients stay blind.
@@ -61,13 +68,23 @@ export class SendmailError extends Error {
 }
 
 /** Options of Postfix's sendmail that take an argument. */
-const WITH_ARGUMENT = new Set('BCFLNOQRVXbefhopqr'.split(''));
+const WITH_ARGUMENT = new Set('ABCFLNOQRVXbefhopqr'.split(''));
 /** Options accepted as flags. */
 const FLAGS = new Set('GIUcimntvx'.split(''));
 
+/** What the command does (Postfix's sendmail modes). */
+export type SendmailMode = 'enqueue' | 'mailq' | 'flush' | 'daemon' | 'newaliases' | 'stand-alone' | 'verify' | 'ignore';
+
 export interface SendmailOptions {
+  mode: SendmailMode;
   extract: boolean;
   dotIsData: boolean;
+  /** -B: the body type. */
+  bodyType?: '7BIT' | '8BITMIME';
+  /** -qRsite: flush one site. */
+  flushSite?: string;
+  /** -q with a time (-q30m): a queue run interval, which sendmail ignores as Postfix's does. */
+  queueTime?: string;
   sender?: string;
   fullName?: string;
   notify?: DsnNotify[];
@@ -83,7 +100,7 @@ function usage(why: string): never {
 
 /** Parses sendmail's command line (getopt rules: clustered flags, "-fvalue" or "-f value", "--"). */
 export function parseSendmailArgs(argv: string[]): SendmailOptions {
-  const o: SendmailOptions = { extract: false, dotIsData: false, recipients: [] };
+  const o: SendmailOptions = { mode: 'enqueue', extract: false, dotIsData: false, recipients: [] };
   let i = 0;
   for (; i < argv.length; i++) {
     const arg = argv[i];
@@ -91,12 +108,19 @@ export function parseSendmailArgs(argv: string[]): SendmailOptions {
       i++;
       break;
     }
+    // A bare -q is not getopt syntax (its argument is optional): flush the queue.
+    if (arg === '-q') {
+      if (o.mode !== 'daemon') o.mode = 'flush';
+      continue;
+    }
     if (!arg.startsWith('-') || arg === '-') break;
     for (let j = 1; j < arg.length; j++) {
       const opt = arg[j];
       if (FLAGS.has(opt)) {
         if (opt === 't') o.extract = true;
         if (opt === 'i') o.dotIsData = true;
+        if (opt === 'I') o.mode = 'newaliases';
+        if (opt === 'n') usage('-n option not supported');
         continue;
       }
       if (!WITH_ARGUMENT.has(opt)) usage(`usage: sendmail [-t] [-i] [-f sender] [-F fullname] [recipient ...]: unknown option -${opt}`);
@@ -110,6 +134,10 @@ export function parseSendmailArgs(argv: string[]): SendmailOptions {
     }
   }
   o.recipients.push(...argv.slice(i));
+  if (o.extract && o.mode !== 'enqueue') usage('-t can be used only in delivery mode');
+  if (o.flushSite !== undefined && o.mode !== 'enqueue') usage('-qR can be used only in delivery mode');
+  if (o.mode === 'verify' && o.extract) usage('-t option cannot be used with -bv');
+  if (o.mode === 'verify' && o.notify) usage('-N option cannot be used with -bv');
   return o;
 }
 
@@ -129,11 +157,29 @@ function applyOption(o: SendmailOptions, opt: string, value: string): void {
       // -oi is -i; Postfix ignores every other -o option (-om, -oem, -odb, ...).
       if (value === 'i') o.dotIsData = true;
       return;
-    case 'b':
-      if (value === 'm') return;
-      return usage(`-b${value}: mode not supported (messages are read from standard input; use the daemon's SMTP service or "postrider queue")`);
+    case 'b': {
+      const modes: Record<string, SendmailMode> = {
+        d: 'daemon', h: 'ignore', H: 'ignore', i: 'newaliases', m: 'enqueue', p: 'mailq', s: 'stand-alone', v: 'verify',
+      };
+      const mode = modes[value[0] ?? ''];
+      if (!mode) usage(`unsupported: -b${value[0] ?? ''}`);
+      o.mode = mode;
+      return;
+    }
+    case 'B': {
+      const v = value.toUpperCase();
+      if (v !== '8BITMIME' && v !== '7BIT') usage('-B option needs 8BITMIME or 7BIT');
+      o.bodyType = v;
+      return;
+    }
     case 'q':
-      return usage('-q: queue runs are not supported; use "postrider flush"');
+      if (/^\d/.test(value)) o.queueTime = value;
+      else if (value[0] === 'R') {
+        if (value.length === 1) usage('specify: -qRsitename');
+        o.flushSite = value.slice(1);
+      } else if (value[0] === 'I') usage('-qI: flushing one queue id is not supported; use "postrider queue requeue ID"');
+      else usage(`-q${value[0]} is not implemented`);
+      return;
     case 'N':
       o.notify = parseNotify(value);
       return;
@@ -148,7 +194,7 @@ function applyOption(o: SendmailOptions, opt: string, value: string): void {
       o.envid = value;
       return;
     default:
-      // -B, -L, -O, -Q, -X, -e, -h, -p: accepted and ignored, as Postfix does.
+      // -A, -L, -O, -Q, -X, -e, -h, -p: accepted and ignored, as Postfix does.
       return;
   }
 }
@@ -312,6 +358,10 @@ export async function runSendmail(argv: string[], io: SendmailIo): Promise<numbe
 
 async function sendmail(argv: string[], io: SendmailIo): Promise<void> {
   const opts = parseSendmailArgs(argv);
+  if (opts.mode !== 'enqueue' || opts.flushSite !== undefined || opts.queueTime !== undefined) {
+    await otherMode(opts, io);
+    return;
+  }
   if (!opts.extract && opts.recipients.length === 0) {
     usage('Recipient addresses must be specified on the command line or via the -t option');
   }
@@ -352,6 +402,7 @@ async function sendmail(argv: string[], io: SendmailIo): Promise<void> {
   if (opts.fullName !== undefined) envelope.fullName = opts.fullName;
   if (opts.envid !== undefined) envelope.envid = opts.envid;
   if (opts.ret !== undefined) envelope.ret = opts.ret;
+  if (opts.bodyType !== undefined) envelope.bodyType = opts.bodyType;
 
   let dir: string;
   try {
@@ -363,5 +414,73 @@ async function sendmail(argv: string[], io: SendmailIo): Promise<void> {
     await writeMaildropFile(dir, encodeMaildropFile(envelope, content));
   } catch (err) {
     throw new SendmailError(`cannot write a file in ${dir}: ${describe(err)}`, EX_TEMPFAIL);
+  }
+}
+
+export const EX_UNAVAILABLE = 69;
+
+/** A mode that is not "read one message": each as Postfix's sendmail runs it. */
+async function otherMode(opts: SendmailOptions, io: SendmailIo): Promise<void> {
+  const dir = opts.configDir ?? io.configDir;
+  const none = (what: string): void => {
+    if (opts.recipients.length > 0) usage(`${what} requires no recipient`);
+  };
+  // -q30m: a queue run interval for a sendmail daemon; Postfix's sendmail exits at once.
+  if (opts.queueTime !== undefined && opts.mode !== 'daemon') return;
+  switch (opts.mode) {
+    case 'ignore':
+      return;
+    case 'mailq': {
+      none('display queue mode');
+      const { queue } = await import('./cli-queue.js');
+      await queue(dir, [], {});
+      return;
+    }
+    case 'flush':
+    case 'enqueue': {
+      if (opts.mode === 'flush') none('flush queue mode');
+      else none('flush site');
+      const { flush } = await import('./cli-queue.js');
+      const { ControlError } = await import('./control-client.js');
+      try {
+        await flush(dir, opts.flushSite !== undefined ? [opts.flushSite] : []);
+      } catch (err) {
+        if (err instanceof ControlError && err.code === 'ERR_NOT_RUNNING') {
+          throw new SendmailError('Cannot flush mail queue - mail system is down', EX_UNAVAILABLE, 'ERR_SENDMAIL_UNAVAILABLE');
+        }
+        throw err;
+      }
+      return;
+    }
+    case 'daemon':
+      none('daemon mode');
+      return usage('-bd: sendmail does not start the mail system here; use "postrider start"');
+    case 'newaliases':
+      none('alias initialization mode');
+      {
+        const { newaliases } = await import('./cli-newaliases.js');
+        const code = await newaliases(dir);
+        if (code !== 0) throw new SendmailError('newaliases failed', code);
+      }
+      return;
+    case 'verify':
+      return usage('-bv: address verification reports are not supported; nothing was queued');
+    case 'stand-alone': {
+      none('stand-alone mode');
+      const config = io.config && !opts.configDir ? io.config : loadMainConfig(dir);
+      const queueDir = config.path('queue_directory');
+      if (!queueDir) throw new SendmailError('queue_directory is not set', EX_TEMPFAIL);
+      const filled = withParameterDefaults(config, ['message_size_limit', 'smtpd_banner', 'myhostname']);
+      const { runStandaloneSmtp } = await import('./cli-sendmail-smtp.js');
+      await runStandaloneSmtp(io, {
+        queueDir,
+        banner: filled.get('smtpd_banner'),
+        myhostname: filled.get('myhostname'),
+        myorigin: config.get('myorigin').trim() || filled.get('myhostname') || 'localhost',
+        sizeLimit: filled.int('message_size_limit'),
+        uid: typeof process.getuid === 'function' ? process.getuid() : 0,
+      });
+      return;
+    }
   }
 }

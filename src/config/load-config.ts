@@ -85,7 +85,8 @@ export function loadConfig(dir: string, opts: LoadOptions = {}): LoadedConfig {
   const master = parseMasterCf(masterText ?? '', masterFile);
 
   const defaults = defaultValues(opts.hostname);
-  const raw: Record<string, string> = { ...defaults, ...parsed.raw };
+  // config_directory is the directory in use, as postconf shows the one given by -c.
+  const raw: Record<string, string> = { ...defaults, config_directory: absDir, ...parsed.raw };
   const origin: Record<string, SettingOrigin> = {};
   for (const [name, line] of Object.entries(parsed.lines)) origin[name] = { file: mainFile, line };
   // The last setting of each name, in file order.

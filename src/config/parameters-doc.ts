@@ -47,8 +47,9 @@ function defaultCell(info: ParameterInfo): string {
 
 /**
  * The markdown tables of every known parameter, sorted by name: those
- * Postrider acts on, those whose non-default values it refuses, and
- * Postfix's parameters it accepts without effect (warned about when set).
+ * Postrider acts on, the defaults that differ from Postfix 3.7's and why,
+ * those whose non-default values it refuses, and Postfix's parameters it
+ * accepts without effect (warned about when set).
  */
 export function renderParameterTable(params: Readonly<Record<string, ParameterInfo>> = PARAMETERS): string {
   const names = Object.keys(params).sort();
@@ -62,6 +63,17 @@ export function renderParameterTable(params: Readonly<Record<string, ParameterIn
   for (const n of acting) {
     const info = params[n]!;
     lines.push(`| \`${n}\` | ${defaultCell(info)} | ${info.kind} | ${cell(info.summary)} |`);
+  }
+  const differing = names.filter((n) => params[n]!.differs);
+  lines.push('', `### Defaults that differ from Postfix 3.7 (${differing.length})`, '');
+  lines.push(
+    'Every other parameter both know has Postfix 3.7\'s default (as it applies at `compatibility_level = 3.6`); a test compares them with a snapshot of a real Postfix 3.7.',
+    '',
+  );
+  lines.push('| parameter | Postrider default | Postfix 3.7 default | why |', '|---|---|---|---|');
+  for (const n of differing) {
+    const info = params[n]!;
+    lines.push(`| \`${n}\` | ${defaultCell(info)} | ${cell(info.differs!.postfix)} | ${cell(info.differs!.why)} |`);
   }
   lines.push('', `### Postfix parameters refused unless left at their default (${refused.length})`, '');
   lines.push(

@@ -46,6 +46,12 @@ export interface ParameterInfo {
   timeUnit?: string;
   /** The default is computed from the host (see computedDefaults). */
   computed?: boolean;
+  /**
+   * Set when the default deliberately differs from Postfix 3.7's (as it
+   * applies at compatibility_level 3.6): Postfix's value and why Postrider
+   * chose otherwise. The README lists these in "Coming from Postfix".
+   */
+  differs?: { postfix: string; why: string };
 }
 
 const T: Record<string, ParameterInfo> = {};
@@ -71,14 +77,24 @@ p('mydomain', '', 'string', 'the internet domain name of this mail system', { co
 p('myorigin', '$myhostname', 'string', 'the domain that locally-posted mail appears to come from');
 p('mydestination', '$myhostname, localhost.$mydomain, localhost', 'domain-list', 'domains delivered locally');
 p('relay_domains', '', 'domain-list', 'destination domains this system relays mail to');
-p('mynetworks', '', 'host-list', 'trusted remote SMTP clients', { computed: true });
+p('mynetworks', '', 'host-list', 'trusted remote SMTP clients', {
+  computed: true,
+  differs: {
+    postfix: 'the host\'s own addresses, each as /32 or /128 (mynetworks_style = host)',
+    why: 'the loopback networks (127.0.0.0/8, [::1]/128 and the IPv4-mapped loopback that a dual-stack socket reports): every client on this host, and no address another host can reach',
+  },
+});
 p('mynetworks_style', 'host', 'string', 'how mynetworks is computed when not set (host, subnet, class)');
 p('relayhost', '', 'string', 'the next-hop destination of non-local mail ([host]:port form)');
 p('inet_interfaces', 'all', 'list', 'network interface addresses this mail system receives mail on');
 p('proxy_interfaces', '', 'list', 'addresses this mail system receives mail on through a proxy or NAT');
 p('inet_protocols', 'all', 'list', 'the internet protocols to use (ipv4, ipv6, all): the smtp client\'s lookups and connections, smtpd\'s wildcard listener');
-p('mail_name', 'Postrider', 'string', 'the mail system name shown in the SMTP greeting');
-p('mail_version', '0.1.0', 'string', 'the version of the mail system');
+p('mail_name', 'Postrider', 'string', 'the mail system name shown in the SMTP greeting', {
+  differs: { postfix: 'Postfix', why: 'the greeting names the software that answers' },
+});
+p('mail_version', '0.1.0', 'string', 'the version of the mail system', {
+  differs: { postfix: '3.7.11', why: 'Postrider\'s own version' },
+});
 p('append_dot_mydomain', 'no', 'bool', 'append .$mydomain to addresses that have no .domain');
 p('recipient_delimiter', '', 'string', 'the separator between user names and address extensions');
 p('append_at_myorigin', 'yes', 'bool', 'append @$myorigin to addresses that have no domain');
@@ -86,13 +102,17 @@ p('propagate_unmatched_extensions', 'canonical, virtual', 'list', 'address mappi
 p('parent_domain_matches_subdomains',
   'debug_peer_list,fast_flush_domains,mynetworks,permit_mx_backup_networks,qmqpd_authorized_clients,relay_domains,smtpd_access_maps',
   'list', 'features where a domain name also matches its subdomains');
-na('compatibility_level', '0', 'string', 'backwards-compatible default settings level', 'Postrider always uses the defaults of Postfix 3.6 and later');
+na('compatibility_level', '0', 'string', 'backwards-compatible default settings level', 'Postrider uses the defaults of compatibility level 3.6 (a few follow later Postfix releases: see the defaults that differ)');
 p('soft_bounce', 'no', 'bool', 'turn hard rejects and bounces into soft ones (safety net)');
 
 // Queue, files, logging.
-p('queue_directory', '/var/spool/postrider', 'path', 'the queue directory (relative to the configuration directory when not absolute)');
+p('queue_directory', '/var/spool/postrider', 'path', 'the queue directory (relative to the configuration directory when not absolute)', {
+  differs: { postfix: '/var/spool/postfix', why: 'a journal, not Postfix\'s queue files: the two must never share a spool, so both can run side by side' },
+});
 p('maillog_file', '', 'path', 'log file; empty logs to standard output');
-p('syslog_name', 'postrider', 'string', 'the prefix of every log line');
+p('syslog_name', 'postrider', 'string', 'the prefix of every log line', {
+  differs: { postfix: 'postfix', why: 'log lines name the software that wrote them (give pflogsumm --syslog-name=postrider)' },
+});
 p('minimal_backoff_time', '300s', 'time', 'the shortest time between delivery attempts of a deferred message');
 p('maximal_backoff_time', '4000s', 'time', 'the longest time between delivery attempts of a deferred message');
 p('queue_run_delay', '300s', 'time', 'how often the deferred queue is scanned');
@@ -126,7 +146,9 @@ p('disable_dns_lookups', 'no', 'bool', 'disable DNS lookups by the SMTP client: 
 p('smtp_dns_support_level', '', 'string', 'the smtp client\'s DNS use: disabled (no MX, hosts from the system resolver) or enabled; empty: per disable_dns_lookups');
 p('smtputf8_enable', 'yes', 'bool', 'enable SMTPUTF8 support');
 p('service_name', '', 'string', 'the master.cf service name of the running process (set per service)');
-p('process_name', '', 'string', 'the program name of the running process (set per service)');
+p('process_name', '', 'string', 'the program name of the running process (set per service)', {
+  differs: { postfix: 'the name of the program that asks (postconf for postconf -d)', why: 'set per service in the daemon; the configuration command shows it empty' },
+});
 p('stress', '', 'string', 'set to yes when the system is overloaded');
 refuse('content_filter', '', 'string', 'after-queue content filter transport:destination', 'mail would not be filtered');
 
@@ -172,7 +194,7 @@ p('show_user_unknown_table_name', 'yes', 'bool', 'name the table in "user unknow
 
 // Delivery scheduling.
 p('default_destination_concurrency_limit', '20', 'int', 'the most parallel deliveries to one destination');
-p('destination_concurrency_failed_cohort_limit', '1', 'int', 'failed connection cohorts before a destination is declared dead');
+p('default_destination_concurrency_failed_cohort_limit', '1', 'int', 'failed connection cohorts before a destination is declared dead');
 p('initial_destination_concurrency', '5', 'int', 'the initial parallel deliveries to one destination');
 p('default_destination_recipient_limit', '50', 'int', 'the most recipients per delivery');
 refuse('default_destination_rate_delay', '0s', 'time', 'the pause between deliveries to one destination', 'deliveries would not be paced');
@@ -180,7 +202,9 @@ p('default_process_limit', '100', 'int', 'the default maxproc of master.cf servi
 na('default_delivery_slot_cost', '5', 'int', 'queue manager preemption cost', 'the queue manager does not preempt');
 
 // SMTP server.
-p('smtpd_banner', '$myhostname ESMTP $mail_name', 'string', 'the text after 220 in the greeting');
+p('smtpd_banner', '$myhostname ESMTP $mail_name', 'string', 'the text after 220 in the greeting', {
+  differs: { postfix: '$myhostname ESMTP Postfix', why: 'the same text; $mail_name is Postrider' },
+});
 p('smtpd_client_restrictions', '', 'restrictions', 'restrictions at connect time');
 p('smtpd_helo_restrictions', '', 'restrictions', 'restrictions at HELO/EHLO');
 p('smtpd_sender_restrictions', '', 'restrictions', 'restrictions at MAIL FROM');
@@ -195,7 +219,9 @@ p('smtpd_helo_required', 'no', 'bool', 'require HELO or EHLO before MAIL FROM');
 p('smtpd_null_access_lookup_key', '<>', 'string', 'the lookup key for the null sender address');
 p('smtpd_reject_unlisted_sender', 'no', 'bool', 'reject unknown sender addresses in local, virtual and relay domains with recipient tables');
 p('smtpd_reject_unlisted_recipient', 'yes', 'bool', 'reject unknown recipient addresses in local, virtual and relay domains with recipient tables');
-p('local_recipient_maps', 'proxy:unix:passwd.byname $alias_maps', 'table-list', 'local recipients smtpd accepts (empty: all); alias tables in aliases(5) format');
+p('local_recipient_maps', 'proxy:unix:passwd.byname $alias_maps', 'table-list', 'local recipients smtpd accepts (empty: all); alias tables in aliases(5) format', {
+  differs: { postfix: 'proxy:unix:passwd.byname $alias_maps', why: 'the same text; it follows alias_maps' },
+});
 p('relay_recipient_maps', '', 'table-list', 'valid recipients in relay_domains (empty: all)');
 p('strict_rfc821_envelopes', 'no', 'bool', 'require <> around MAIL FROM and RCPT TO addresses');
 p('smtpd_recipient_limit', '1000', 'int', 'the most recipients per message');
@@ -211,7 +237,9 @@ p('smtpd_client_message_rate_limit', '0', 'int', 'the most messages per time uni
 p('smtpd_client_recipient_rate_limit', '0', 'int', 'the most recipients per time unit from one client');
 p('smtpd_client_auth_rate_limit', '0', 'int', 'the most AUTH commands per time unit from one client (0 = no limit)');
 p('smtpd_session_limit', '', 'string', 'Postrider: the most concurrent sessions of one smtpd service, each of its threads holding an equal share (0 = no cap; empty: derived from the open-file limit)');
-p('smtpd_client_event_limit_exceptions', '$mynetworks', 'host-list', 'clients exempt from the rate and count limits');
+p('smtpd_client_event_limit_exceptions', '$mynetworks', 'host-list', 'clients exempt from the rate and count limits', {
+  differs: { postfix: '$mynetworks', why: 'the same text; it follows mynetworks' },
+});
 p('anvil_rate_time_unit', '60s', 'time', 'the time unit of the client rate limits');
 p('smtpd_sasl_auth_enable', 'no', 'bool', 'offer SMTP AUTH');
 p('smtpd_sasl_password_maps', '', 'table-list', 'Postrider: AUTH user -> scrypt password hash');
@@ -220,19 +248,27 @@ p('smtpd_sasl_tls_security_options', '$smtpd_sasl_security_options', 'list', 'SA
 p('smtpd_sasl_authenticated_header', 'no', 'bool', 'record the AUTH user name in the Received: header');
 p('smtpd_greet_wait', '0s', 'time', 'Postrider: the delay before the 220 greeting');
 na('smtpd_client_port_logging', 'no', 'bool', 'log the client port with the client address', 'the client port is not logged');
-p('smtpd_forbid_bare_newline', 'normalize', 'string', 'bare <LF> handling: normalize (only <CR><LF>.<CR><LF> ends DATA), yes, reject, no');
-p('smtpd_forbid_bare_newline_exclusions', '$mynetworks', 'host-list', 'clients exempt from smtpd_forbid_bare_newline');
-p('smtpd_forbid_unauth_pipelining', 'yes', 'bool', 'disconnect clients that pipeline before the greeting or without PIPELINING');
+p('smtpd_forbid_bare_newline', 'normalize', 'string', 'bare <LF> handling: normalize (only <CR><LF>.<CR><LF> ends DATA), yes, reject, no', {
+  differs: { postfix: 'no', why: 'Postfix 3.9\'s default: only <CR><LF>.<CR><LF> ends DATA, which closes the SMTP smuggling hole' },
+});
+p('smtpd_forbid_bare_newline_exclusions', '$mynetworks', 'host-list', 'clients exempt from smtpd_forbid_bare_newline', {
+  differs: { postfix: '$mynetworks', why: 'the same text; it follows mynetworks' },
+});
+p('smtpd_forbid_unauth_pipelining', 'yes', 'bool', 'disconnect clients that pipeline before the greeting or without PIPELINING', {
+  differs: { postfix: 'no', why: 'Postfix 3.9\'s default: clients that talk before the greeting are spam engines or smugglers' },
+});
 p('smtpd_tls_cert_file', '', 'path', 'the SMTP server certificate (PEM)');
 p('smtpd_tls_key_file', '$smtpd_tls_cert_file', 'path', 'the SMTP server private key (PEM)');
 na('smtpd_tls_CAfile', '', 'path', 'CA certificates for client certificates', 'smtpd does not ask for client certificates');
 p('smtpd_tls_security_level', '', 'string', 'SMTP server TLS level: none, may, encrypt');
-p('smtpd_tls_auth_only', 'yes', 'bool', 'offer AUTH only over TLS (Postrider default yes; Postfix no)');
+p('smtpd_tls_auth_only', 'yes', 'bool', 'offer AUTH only over TLS (Postrider default yes; Postfix no)', {
+  differs: { postfix: 'no', why: 'passwords never cross the network in clear text unless main.cf asks for it' },
+});
 p('smtpd_tls_wrappermode', 'no', 'bool', 'TLS from the first byte (submissions, port 465)');
 na('smtpd_tls_loglevel', '0', 'int', 'SMTP server TLS log detail', 'no TLS detail is logged');
 p('smtpd_tls_received_header', 'no', 'bool', 'record TLS details in the Received: header');
-p('smtpd_tls_protocols', '!SSLv2, !SSLv3', 'list', 'TLS protocols the server accepts with opportunistic TLS');
-p('smtpd_tls_mandatory_protocols', '!SSLv2, !SSLv3', 'list', 'TLS protocols the server accepts with mandatory TLS');
+p('smtpd_tls_protocols', '>=TLSv1', 'list', 'TLS protocols the server accepts with opportunistic TLS');
+p('smtpd_tls_mandatory_protocols', '>=TLSv1', 'list', 'TLS protocols the server accepts with mandatory TLS');
 refuse('smtpd_authorized_xclient_hosts', '', 'host-list', 'clients allowed to use XCLIENT', 'smtpd does not offer XCLIENT: every client behind the proxy would be judged by the proxy\'s address');
 
 // SMTP client.
@@ -288,7 +324,9 @@ p('non_fqdn_reject_code', '504', 'int', 'reply code for non-FQDN names');
 na('plaintext_reject_code', '450', 'int', 'reply code for TLS-required refusals', 'reject_plaintext_session is not supported');
 
 // Local delivery: Postfix's local(8).
-p('alias_maps', 'hash:/etc/aliases', 'table-list', 'local alias tables (aliases(5) text for hash-like types)');
+p('alias_maps', 'hash:/etc/aliases', 'table-list', 'local alias tables (aliases(5) text for hash-like types)', {
+  differs: { postfix: 'hash:/etc/aliases, nis:mail.aliases', why: 'there is no NIS client; the aliases file alone' },
+});
 p('alias_database', 'hash:/etc/aliases', 'table-list', 'the alias files `postrider newaliases` checks and loads');
 p('mail_spool_directory', '/var/mail', 'path', 'the directory of UNIX-style mailboxes (mbox named after the user)');
 p('home_mailbox', '', 'string', 'the mailbox relative to the home directory: "Mailbox" (mbox) or "Maildir/"; empty: mail_spool_directory');
@@ -326,16 +364,16 @@ refuse('local_delivery_status_filter', '', 'table-list', 'rewrites of local deli
 refuse('frozen_delivered_to', 'yes', 'bool', 'Delivered-To: fixed when delivery starts', LOCAL_NOT);
 
 // Postfix parameters Postrider accepts but does not act on.
-na('readme_directory', 'no', 'path', 'README files location');
-na('html_directory', 'no', 'path', 'HTML documentation location');
-na('manpage_directory', '/usr/local/man', 'path', 'manual pages location');
+na('readme_directory', '/usr/share/doc/postfix', 'path', 'README files location');
+na('html_directory', '/usr/share/doc/postfix/html', 'path', 'HTML documentation location');
+na('manpage_directory', '/usr/share/man', 'path', 'manual pages location');
 na('sample_directory', '/etc/postfix', 'path', 'sample configuration files location');
 na('command_directory', '/usr/sbin', 'path', 'administrative commands location');
-na('daemon_directory', '/usr/libexec/postfix', 'path', 'daemon programs location');
+na('daemon_directory', '/usr/lib/postfix/sbin', 'path', 'daemon programs location');
 na('data_directory', '/var/lib/postfix', 'path', 'writable data files location');
 na('meta_directory', '/etc/postfix', 'path', 'non-executable shared files location');
-na('shlib_directory', 'no', 'path', 'shared libraries location');
-na('config_directory', '/etc/postfix', 'path', 'the configuration directory (set by -c)');
+na('shlib_directory', '/usr/lib/postfix', 'path', 'shared libraries location');
+na('config_directory', '/etc/postfix', 'path', 'the configuration directory (set by -c)', 'set by -c or $POSTRIDER_CONFIG, not by main.cf; `postrider config config_directory` shows the directory in use');
 na('sendmail_path', '/usr/sbin/sendmail', 'path', 'sendmail command path');
 na('newaliases_path', '/usr/bin/newaliases', 'path', 'newaliases command path');
 na('mailq_path', '/usr/bin/mailq', 'path', 'mailq command path');
@@ -355,7 +393,6 @@ na('smtpd_sasl_path', 'smtpd', 'string', 'SASL plug-in path', 'smtpd checks AUTH
 refuse('smtpd_proxy_filter', '', 'string', 'before-queue content filter', 'mail would not be filtered');
 na('smtp_tls_note_starttls_offer', 'no', 'bool', 'log servers offering STARTTLS', 'nothing more is logged');
 na('tls_random_source', 'dev:/dev/urandom', 'string', 'TLS entropy source');
-na('inet_interfaces_override', '', 'string', 'unused');
 na('multi_instance_name', '', 'string', 'multi-instance name', 'there are no multiple instances');
 na('multi_instance_enable', 'no', 'bool', 'multi-instance support', 'there are no multiple instances');
 na('multi_instance_directories', '', 'list', 'multi-instance configuration directories', 'there are no multiple instances');
@@ -364,8 +401,8 @@ na('postscreen_dnsbl_sites', '', 'list', 'postscreen DNSBL sites', 'there is no 
 na('smtpd_sasl_local_domain', '', 'string', 'SASL realm', 'smtpd checks AUTH against smtpd_sasl_password_maps');
 na('broken_sasl_auth_clients', 'no', 'bool', 'announce AUTH the broken way as well', 'AUTH is announced the standard way only');
 na('smtp_sasl_security_options', 'noplaintext, noanonymous', 'list', 'SMTP client SASL options', 'the client does not authenticate');
-na('smtp_tls_mandatory_protocols', '!SSLv2, !SSLv3', 'list', 'SMTP client mandatory TLS protocols', 'the client uses TLS 1.2 or later');
-na('smtp_tls_protocols', '!SSLv2, !SSLv3', 'list', 'SMTP client opportunistic TLS protocols', 'the client uses TLS 1.2 or later');
+na('smtp_tls_mandatory_protocols', '>=TLSv1', 'list', 'SMTP client mandatory TLS protocols', 'the client uses TLS 1.2 or later');
+na('smtp_tls_protocols', '>=TLSv1', 'list', 'SMTP client opportunistic TLS protocols', 'the client uses TLS 1.2 or later');
 na('smtpd_tls_mandatory_ciphers', 'medium', 'string', 'SMTP server mandatory TLS ciphers', 'Node\'s default cipher list is used');
 na('smtp_tls_mandatory_ciphers', 'medium', 'string', 'SMTP client mandatory TLS ciphers', 'Node\'s default cipher list is used');
 na('smtpd_tls_dh1024_param_file', '', 'path', 'DH parameters', 'Node\'s built-in groups are used');
@@ -376,8 +413,7 @@ na('permit_mx_backup_networks', '', 'host-list', 'networks for permit_mx_backup'
 na('qmqpd_authorized_clients', '', 'host-list', 'QMQP clients', 'there is no QMQP server');
 na('lmtp_tls_security_level', '', 'string', 'LMTP client TLS level', 'there is no LMTP client');
 na('maillog_file_prefixes', '/var, /dev/stdout', 'list', 'allowed maillog_file prefixes');
-na('import_environment', '', 'list', 'environment passed to child processes', 'the daemon keeps the environment it was started with');
-na('mydestination_nis', '', 'string', 'unused');
+na('import_environment', 'MAIL_CONFIG MAIL_DEBUG MAIL_LOGTAG TZ XAUTHORITY DISPLAY LANG=C POSTLOG_SERVICE POSTLOG_HOSTNAME', 'list', 'environment passed to child processes', 'Postrider runs no external commands');
 
 /** Every known parameter (read-only). */
 export const PARAMETERS: Readonly<Record<string, ParameterInfo>> = T;
@@ -394,7 +430,7 @@ const PER_TRANSPORT: Record<string, { effect: ParameterEffect; kind: ParameterKi
   process_limit: { effect: 'effective', kind: 'int' },
   destination_rate_delay: { effect: 'refused', kind: 'time', why: 'deliveries would not be paced' },
   initial_destination_concurrency: { effect: 'cosmetic', kind: 'int', why: 'initial_destination_concurrency applies to every transport' },
-  destination_concurrency_failed_cohort_limit: { effect: 'cosmetic', kind: 'int', why: 'destination_concurrency_failed_cohort_limit applies to every transport' },
+  destination_concurrency_failed_cohort_limit: { effect: 'cosmetic', kind: 'int', why: 'default_destination_concurrency_failed_cohort_limit applies to every transport' },
   destination_concurrency_negative_feedback: { effect: 'cosmetic', kind: 'string', why: 'the concurrency feedback is fixed' },
   destination_concurrency_positive_feedback: { effect: 'cosmetic', kind: 'string', why: 'the concurrency feedback is fixed' },
   extra_recipient_limit: { effect: 'cosmetic', kind: 'int', why: 'the queue manager keeps every recipient of an active message' },

@@ -5,7 +5,8 @@
  * Layout of $queue_directory/maildrop/NAME:
  *   line 1: a JSON object, the envelope, ended by "\n":
  *     {"format":"postrider-maildrop/1","sender":"...","recipients":[{"address":"..."}...],
- *      "arrivalTime":ms,"uid":n,"fullName"?:"...","envid"?:"...","ret"?:"FULL"|"HDRS","flags":[...]}
+ *      "arrivalTime":ms,"uid":n,"fullName"?:"...","envid"?:"...","ret"?:"FULL"|"HDRS",
+ *      "bodyType"?:"7BIT"|"8BITMIME","flags":[...]}
  *   then: the raw message, headers, empty line, body, CRLF line ends.
  * NAME is a zero-padded millisecond time, the writer's pid and random hex,
  * so names sort by submission time and never collide.
@@ -45,6 +46,8 @@ export interface MaildropEnvelope {
   envid?: string;
   /** -R: DSN RET. */
   ret?: 'FULL' | 'HDRS';
+  /** -B: the body type (8BITMIME or 7BIT), passed on as SMTP's BODY= is. */
+  bodyType?: '7BIT' | '8BITMIME';
   /** The sendmail flags that shaped the file (informational: "t", "i"). */
   flags: string[];
 }
@@ -86,6 +89,7 @@ export function encodeMaildropFile(env: MaildropEnvelope, content: Uint8Array): 
   if (env.fullName !== undefined) head.fullName = env.fullName;
   if (env.envid !== undefined) head.envid = env.envid;
   if (env.ret !== undefined) head.ret = env.ret;
+  if (env.bodyType !== undefined) head.bodyType = env.bodyType;
   head.flags = env.flags;
   // JSON.stringify escapes every newline, so the envelope is always exactly one line.
   return Buffer.concat([Buffer.from(JSON.stringify(head) + '\n', 'utf8'), content]);
@@ -138,11 +142,13 @@ export function decodeMaildropFile(buf: Buffer): { envelope: MaildropEnvelope; c
   if (h.fullName !== undefined && !isString(h.fullName)) fail('bad full name');
   if (h.envid !== undefined && !isString(h.envid)) fail('bad envid');
   if (h.ret !== undefined && h.ret !== 'FULL' && h.ret !== 'HDRS') fail('bad ret');
+  if (h.bodyType !== undefined && h.bodyType !== '7BIT' && h.bodyType !== '8BITMIME') fail('bad body type');
   const flags = Array.isArray(h.flags) ? h.flags.filter(isString) : [];
   const envelope: MaildropEnvelope = { sender: h.sender, recipients, arrivalTime: h.arrivalTime, uid: h.uid, flags };
   if (h.fullName !== undefined) envelope.fullName = h.fullName as string;
   if (h.envid !== undefined) envelope.envid = h.envid as string;
   if (h.ret !== undefined) envelope.ret = h.ret as 'FULL' | 'HDRS';
+  if (h.bodyType !== undefined) envelope.bodyType = h.bodyType as '7BIT' | '8BITMIME';
   return { envelope, content: buf.subarray(nl + 1) };
 }
 

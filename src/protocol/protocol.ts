@@ -16,6 +16,7 @@ import type {
   NewMessage,
   QueueCounts,
   QueuedMessage,
+  QueueName,
   RecipientOutcome,
   RecipientSpec,
 } from '../store/store-types.js';
@@ -116,7 +117,12 @@ export interface QmgrProtocol {
   arrived: { req: { message: QueuedMessage }; rep: void };
   /** `postrider flush` (all deferred) or `postqueue -s site` (one destination). */
   flush: { req: { site?: string }; rep: { scheduled: number } };
-  admin: { req: { action: AdminAction; queueIds: string[] | 'ALL' }; rep: { affected: number } };
+  /**
+   * postsuper's -d/-h/-H/-r: the listed ids, or ALL (limited to `queues`
+   * when given). hold takes only mail not on hold, release only held mail;
+   * the reply names the messages changed.
+   */
+  admin: { req: { action: AdminAction; queueIds: string[] | 'ALL'; queues?: QueueName[] }; rep: { affected: number; queueIds: string[] } };
   load: { req: Record<string, never>; rep: { active: number; destinations: Record<string, number> } };
 }
 

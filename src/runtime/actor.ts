@@ -209,7 +209,9 @@ export function runActor<R extends ActorRole, H extends Handlers<Protocols[R]> &
 
   const start = async (a: ActorAssignment): Promise<void> => {
     const config = configOf(a);
-    log = new Logger(a.role, a.instance);
+    // [N] in log lines is the thread id: Node never reuses one within a process, so a
+    // restarted or reloaded actor gets a new number, as a new Postfix process a new pid.
+    log = new Logger(a.role, threadId);
     const ctx: ActorContext<R> = {
       role: a.role,
       instance: a.instance,

@@ -14,6 +14,10 @@
  * was damaged but which was finished, or copied forward intact, is not
  * counted). A zero frame header followed by data is damage, not the end.
  * Only failures to read or write the queue directory itself throw.
+ *
+ * readJournalReadOnly: the same replay for a reader while the daemon is
+ * down (the queue listing): nothing is written, moved, cut or chmodded,
+ * damage is skipped in memory only, and nothing is logged.
  */
 import { open } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -57,27 +61,44 @@ interface Replay {
   log: Logger | undefined;
   /** Message ids read from damaged records: lost unless a later copy or done record says otherwise. */
   lost: Set<string>;
+  /** What recovery may change on disk; nothing for a read-only replay. */
+  disk: DiskRepairs;
 }
+
+/** The writes recovery makes to damaged segments. */
+interface DiskRepairs {
+  quarantine: typeof quarantine;
+  padRecord: typeof padRecord;
+  writeAt: typeof writeAt;
+  cutSegment: typeof cutSegment;
+  /** Set a segment found more open than 0600 back to 0600. */
+  fixModes: boolean;
+}
+
+const REPAIRS: DiskRepairs = { quarantine, padRecord, writeAt, cutSegment, fixModes: true };
+const NO_REPAIRS: DiskRepairs = {
+  quarantine: async () => undefined, padRecord: async () => undefined, writeAt: async () => undefined, cutSegment: async () => undefined, fixModes: false,
+};
 
 /** Most lost ids named in the warning; the count is always whole. */
 const MAX_IDS_LOGGED = 100;
 
 /** Replays the journal into `index`; returns the report and each segment's data size. */
 export async function recoverJournal(
-  queueDir: string, index: QueueIndex, log: Logger | undefined,
+  queueDir: string, index: QueueIndex, log: Logger | undefined, disk: DiskRepairs = REPAIRS,
 ): Promise<{ report: RecoveryReport; sizes: SegmentSizes }> {
   const t0 = performance.now();
   const report: RecoveryReport = {
     segments: 0, records: 0, messages: 0, corrupt: 0, tornTailBytes: 0, repaired: 0, lostMessages: [], unreadableRecords: 0, ms: 0,
   };
-  const replay: Replay = { queueDir, index, report, log, lost: new Set() };
+  const replay: Replay = { queueDir, index, report, log, lost: new Set(), disk };
   const sizes: SegmentSizes = new Map();
   const segments = await listSegments(queueDir);
   // Read the next segment while this one is replayed: the disk and the CPU
   // overlap. Two buffers take turns, so a long journal is not a long run of
   // fresh 64 MiB allocations (the index keeps copies of what it needs).
   const buffers: (Buffer | undefined)[] = [undefined, undefined];
-  const load = (i: number): Promise<Buffer> => readSegment(segmentPath(queueDir, segments[i]), buffers, i % 2);
+  const load = (i: number): Promise<Buffer> => readSegment(segmentPath(queueDir, segments[i]), buffers, i % 2, disk.fixModes);
   let next = segments.length > 0 ? load(0) : undefined;
   for (let i = 0; i < segments.length; i++) {
     const buf = await (next as Promise<Buffer>);
@@ -120,7 +141,7 @@ function damageName(f: FrameScan): string {
 }
 
 async function replaySegment(replay: Replay, segment: number, buf: Buffer, atTail: () => Promise<boolean>): Promise<number> {
-  const { queueDir, report, log } = replay;
+  const { queueDir, report, log, disk } = replay;
   const path = segmentPath(queueDir, segment);
   const name = segmentName(segment);
   const budget = resyncBudget(buf.length);
@@ -130,8 +151,8 @@ async function replaySegment(replay: Replay, segment: number, buf: Buffer, atTai
     if (f.status === 'ok') {
       report.records++;
       if (!applyRecord(replay, segment, f.kind, buf, f.metaStart, f.metaEnd, f.blobOffset, f.blobLength)) {
-        await quarantine(queueDir, segment, offset, buf.subarray(offset, f.end), 'malformed record', log);
-        await padRecord(path, offset, f.end - offset - FRAME_HEADER);
+        await disk.quarantine(queueDir, segment, offset, buf.subarray(offset, f.end), 'malformed record', log);
+        await disk.padRecord(path, offset, f.end - offset - FRAME_HEADER);
         report.corrupt++;
         // Its checksum holds but its meta does not read: whatever it held is counted as unreadable.
         report.unreadableRecords++;
@@ -142,7 +163,7 @@ async function replaySegment(replay: Replay, segment: number, buf: Buffer, atTai
     const end = dataEnd(buf, offset);
     if (f.status === 'end' && end === offset) return offset;
     if (f.status === 'bad-length' && repairHeader(buf, offset, budget)) {
-      await writeAt(path, buf.subarray(offset, offset + 8), offset);
+      await disk.writeAt(path, buf.subarray(offset, offset + 8), offset);
       report.repaired++;
       log?.warning(`journal ${name}: bad frame length at offset ${offset} repaired from its check word`);
       continue;
@@ -151,7 +172,7 @@ async function replaySegment(replay: Replay, segment: number, buf: Buffer, atTai
     if (next.at < 0 && !next.exhausted && (await atTail())) {
       report.tornTailBytes += end - offset;
       log?.warning(`journal ${name}: torn tail of ${end - offset} bytes at offset ${offset} truncated`);
-      await cutSegment(path, offset);
+      await disk.cutSegment(path, offset);
       return offset;
     }
     const until = next.at < 0 ? end : next.at;
@@ -163,12 +184,12 @@ async function replaySegment(replay: Replay, segment: number, buf: Buffer, atTai
     if (next.at >= 0) how = `resynchronised at offset ${next.at}`;
     else if (next.exhausted) how = 'too many false frame starts to search on; segment cut there';
     else how = 'no intact frame after it; segment cut there';
-    await quarantine(queueDir, segment, offset, buf.subarray(offset, until), damageName(f), log, how);
+    await disk.quarantine(queueDir, segment, offset, buf.subarray(offset, until), damageName(f), log, how);
     if (next.at < 0) {
-      await cutSegment(path, offset);
+      await disk.cutSegment(path, offset);
       return offset;
     }
-    await padRecord(path, offset, next.at - offset - FRAME_HEADER);
+    await disk.padRecord(path, offset, next.at - offset - FRAME_HEADER);
     offset = next.at;
   }
 }
@@ -227,11 +248,11 @@ const READ_CHUNK = 16 * 1024 * 1024;
  * read. A segment left more open than 0600 (by an older version, which
  * trusted the umask) is made 0600: it holds message bodies.
  */
-async function readSegment(path: string, buffers: (Buffer | undefined)[], slot: number): Promise<Buffer> {
+async function readSegment(path: string, buffers: (Buffer | undefined)[], slot: number, fixModes: boolean): Promise<Buffer> {
   const fh = await open(path, 'r');
   try {
     const st = await fh.stat();
-    if ((st.mode & 0o777) !== PRIVATE_FILE_MODE) await fh.chmod(PRIVATE_FILE_MODE);
+    if (fixModes && (st.mode & 0o777) !== PRIVATE_FILE_MODE) await fh.chmod(PRIVATE_FILE_MODE);
     const size = st.size;
     let buf = buffers[slot];
     if (!buf || buf.length < size) {
@@ -318,3 +339,11 @@ async function cutSegment(path: string, offset: number): Promise<void> {
   }
 }
 
+
+/**
+ * Replays the journal into `index` without changing anything on disk, for
+ * a reader while the daemon is down; damage is skipped, not repaired.
+ */
+export async function readJournalReadOnly(queueDir: string, index: QueueIndex): Promise<RecoveryReport> {
+  return (await recoverJournal(queueDir, index, undefined, NO_REPAIRS)).report;
+}

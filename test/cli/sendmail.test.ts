@@ -184,7 +184,19 @@ test('usage errors exit 64 with one line', async () => {
     const cases: Array<[string[], RegExp]> = [
       [[], /Recipient addresses must be specified/],
       [['-Z', 'bob@remote.test'], /unknown option -Z/],
-      [['-bs'], /-bs: mode not supported/],
+      [['-bs', 'bob@remote.test'], /stand-alone mode requires no recipient/],
+      [['-bz'], /unsupported: -bz/],
+      [['-bd'], /-bd: sendmail does not start the mail system here; use "postrider start"/],
+      [['-bd', 'bob@remote.test'], /daemon mode requires no recipient/],
+      [['-bi', 'bob@remote.test'], /alias initialization mode requires no recipient/],
+      [['-I', 'bob@remote.test'], /alias initialization mode requires no recipient/],
+      [['-bv', 'bob@remote.test'], /-bv: address verification reports are not supported; nothing was queued/],
+      [['-bv', '-t'], /-t can be used only in delivery mode/],
+      [['-bp', 'bob@remote.test'], /display queue mode requires no recipient/],
+      [['-q', 'bob@remote.test'], /flush queue mode requires no recipient/],
+      [['-qX'], /-qX is not implemented/],
+      [['-B', '9BIT', 'bob@remote.test'], /-B option needs 8BITMIME or 7BIT/],
+      [['-n', 'bob@remote.test'], /-n option not supported/],
       [['-f'], /option -f requires an argument/],
       [['-t'], /No recipient addresses found in message header/],
       [['-N', 'sometimes', 'bob@remote.test'], /-N sometimes/],
@@ -230,6 +242,74 @@ test('a message over message_size_limit fails with exit 65 and writes nothing', 
     assert.equal(r.code, 65);
     assert.equal(r.stderr, 'postrider/sendmail: fatal: message file too big\n');
     await assert.rejects(readdir(join(s.queueDir, 'maildrop')), { code: 'ENOENT' });
+  } finally {
+    await rm(s.root, { recursive: true, force: true });
+  }
+});
+
+test('-F puts the full name in the From: header cleanup adds, quoted when needed; -B 8BITMIME is passed on as the body type', async () => {
+  const s = await setup();
+  try {
+    const r = await run(s, ['-F', 'Alice Q. Example', '-B', '8BITMIME', '-f', 'alice@example.org', 'bob@remote.test'], 'Subject: caf\xe9\n\nbody\n');
+    assert.equal(r.code, 0, r.stderr);
+    const [file] = await dropped(s);
+    assert.equal(file.envelope.fullName, 'Alice Q. Example');
+    assert.equal(file.envelope.bodyType, '8BITMIME');
+    const { fromHeaderValue } = await import('../../src/cleanup/cleanup.js');
+    assert.equal(fromHeaderValue('alice@example.org', file.envelope.fullName), '"Alice Q. Example" <alice@example.org>');
+    assert.equal(fromHeaderValue('alice@example.org', 'Alice Example'), 'Alice Example <alice@example.org>');
+    assert.equal(fromHeaderValue('alice@example.org', undefined), 'alice@example.org');
+  } finally {
+    await rm(s.root, { recursive: true, force: true });
+  }
+});
+
+test('-bs speaks SMTP on standard input and output and drops each message in the maildrop', async () => {
+  const s = await setup(undefined, 'message_size_limit = 2000\n');
+  try {
+    const session = [
+      'EHLO client.test', 'MAIL FROM:<alice@example.org> BODY=8BITMIME', 'RCPT TO:<bob@remote.test> NOTIFY=SUCCESS,FAILURE', 'RCPT TO:carol',
+      'DATA', 'Subject: one', '', '..dot line', 'body', '.',
+      'MAIL FROM:<x@example.org> SIZE=999999', 'MAIL FROM:<x@example.org> XFOO=1', 'RCPT TO:<y@remote.test>', 'DATA', 'BOGUS',
+      'HELO client.test', 'MAIL FROM:<>', 'RCPT TO:<z@remote.test>', 'DATA', 'Subject: two', '', 'x', '.', 'QUIT', 'NOOP',
+    ].join('\r\n') + '\r\n';
+    const r = await run(s, ['-bs'], session);
+    assert.equal(r.code, 0, r.stderr);
+    const replies = r.stdout.split('\r\n').filter(Boolean);
+    assert.equal(replies[0], '220 mx.example.test ESMTP Postrider');
+    assert.ok(replies.includes('250-PIPELINING') && replies.includes('250-8BITMIME') && replies.includes('250-SIZE 2000'), replies.join('|'));
+    const after = replies.slice(replies.findIndex((l) => l.startsWith('250 ')) + 1);
+    assert.deepEqual(after.map((l) => l.replace(/queued as \S+/, 'queued as X')), [
+      '250 2.1.0 Ok', '250 2.1.5 Ok', '250 2.1.5 Ok', '354 End data with <CR><LF>.<CR><LF>', '250 2.0.0 Ok: queued as X',
+      '552 5.3.4 Message size exceeds fixed limit', '555 5.5.4 Unsupported option: XFOO=1', '503 5.5.1 Error: need MAIL command',
+      '503 5.5.1 Error: need RCPT command', '502 5.5.2 Error: command not recognized',
+      '250 mx.example.test', '250 2.1.0 Ok', '250 2.1.5 Ok', '354 End data with <CR><LF>.<CR><LF>', '250 2.0.0 Ok: queued as X',
+      '221 2.0.0 Bye',
+    ]);
+    const files = await dropped(s);
+    assert.equal(files.length, 2);
+    const first = files.find((f) => f.envelope.sender === 'alice@example.org')!;
+    assert.deepEqual(first.envelope.recipients, [{ address: 'bob@remote.test', notify: ['SUCCESS', 'FAILURE'] }, { address: 'carol@example.test' }]);
+    assert.equal(first.envelope.bodyType, '8BITMIME');
+    assert.equal(first.content, 'Subject: one\r\n\r\n.dot line\r\nbody\r\n');
+    assert.ok(replies.some((l) => l.endsWith(`queued as ${first.name}`)), 'the reply names the maildrop file');
+    const second = files.find((f) => f.envelope.sender === '')!;
+    assert.deepEqual(second.envelope.recipients, [{ address: 'z@remote.test' }]);
+  } finally {
+    await rm(s.root, { recursive: true, force: true });
+  }
+});
+
+test('-q with a run interval does nothing, and -q or -bh say what they cannot do without the daemon', async () => {
+  const s = await setup();
+  try {
+    const interval = await run(s, ['-q30m'], '');
+    assert.equal(interval.code, 0, interval.stderr);
+    const ignored = await run(s, ['-bh'], '');
+    assert.equal(ignored.code, 0, ignored.stderr);
+    const flush = await run(s, ['-q'], '');
+    assert.equal(flush.code, 69);
+    assert.equal(flush.stderr, 'postrider/sendmail: fatal: Cannot flush mail queue - mail system is down\n');
   } finally {
     await rm(s.root, { recursive: true, force: true });
   }

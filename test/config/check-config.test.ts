@@ -107,7 +107,7 @@ test('refused parameters are errors naming them, in main.cf and by -o; cosmetic 
   );
   // compatibility_level: Postrider follows 3.6's defaults; an older level is named.
   assert.deepEqual(problemsOf('compatibility_level = 3.6\n'), []);
-  assert.deepEqual(problemsOf('compatibility_level = 2\n'), ['warning 1 compatibility_level = 2: ignored: Postrider always uses the defaults of Postfix 3.6 and later']);
+  assert.deepEqual(problemsOf('compatibility_level = 2\n'), ['warning 1 compatibility_level = 2: ignored: Postrider uses the defaults of compatibility level 3.6 (a few follow later Postfix releases: see the defaults that differ)']);
 });
 
 test('check_policy_service and other unsupported restrictions are refused, naming the restriction; a bare table and restriction classes pass', () => {

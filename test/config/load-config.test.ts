@@ -181,7 +181,16 @@ test("Postfix 3.7's stock Debian main.cf and master.cf load with warnings only",
   const ignored = checked.filter((p) => / ignored: /.test(p.message)).map((p) => p.message);
   assert.deepEqual(ignored, [
     'biff = no: ignored: the local delivery agent sends no comsat notifications',
+    // Debian's main.cf says no where Debian's Postfix 3.7 build defaults to /usr/share/doc/postfix.
+    'readme_directory = no: ignored: Postrider does not act on it',
     'smtp_tls_CApath = /etc/ssl/certs: ignored: the client reads CA certificates from smtp_tls_CAfile only',
     'smtp_tls_session_cache_database = btree:/var/lib/postfix/smtp_scache: ignored: TLS sessions are not cached',
   ]);
+});
+
+test('config_directory is the directory in use, as postconf shows the one given by -c; its default stays Postfix\'s', () => {
+  const l = loadConfig(join(ROOT, 'test/fixtures/postfix'));
+  assert.equal(l.params.config_directory, join(ROOT, 'test/fixtures/postfix'));
+  assert.equal(l.defaults.config_directory, '/etc/postfix');
+  assert.ok(!l.explicit.includes('config_directory'));
 });

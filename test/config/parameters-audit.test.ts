@@ -152,7 +152,7 @@ const EFFECT_TESTS: Record<string, [string, string]> = {
   virtual_transport: ['actors/trivial-rewrite/trivial-rewrite.test.ts', "relay_transport and virtual_transport name the transport (and nexthop) of their classes"],
   show_user_unknown_table_name: ['actors/smtpd/smtpd-policy.test.ts', "local_recipient_maps (Postfix's default: the passwd database and alias_maps) refuses unknown local users at RCPT; users, aliases and rewritten addresses pass"],
   default_destination_concurrency_limit: ['actors/qmgr/qmgr-policy.test.ts', "the stock transports' named limits apply: relay_destination_concurrency_limit, smtp_destination_recipient_limit"],
-  destination_concurrency_failed_cohort_limit: ['actors/qmgr/qmgr-scheduler-dispatch.test.ts', "cuts the window after site failures, then grows it again"],
+  default_destination_concurrency_failed_cohort_limit: ['actors/qmgr/qmgr-scheduler-dispatch.test.ts', "cuts the window after site failures, then grows it again"],
   initial_destination_concurrency: ['actors/qmgr/qmgr-scheduler-dispatch.test.ts', "per-destination concurrency: slow start from initial to the limit, never above"],
   default_destination_recipient_limit: ['actors/qmgr/qmgr-scheduler-dispatch.test.ts', "groups recipients by (transport, nexthop) and splits at the recipient limit"],
   default_process_limit: ['actors/qmgr/qmgr-policy.test.ts', "per-transport limits override the defaults; a malformed one falls back"],

@@ -29,8 +29,11 @@ test("README.md's parameter section is the generated table", () => {
 test('the table lists every parameter once, in the table of its effect', () => {
   const table = renderParameterTable();
   const rows = table.split('\n').filter((l) => l.startsWith('| `'));
-  assert.equal(rows.length, Object.keys(PARAMETERS).length);
-  const [acting, rest] = table.split('### Postfix parameters refused unless left at their default');
+  const differing = Object.values(PARAMETERS).filter((info) => info.differs).length;
+  assert.equal(rows.length, Object.keys(PARAMETERS).length + differing);
+  const [actingAndDiffering, rest] = table.split('### Postfix parameters refused unless left at their default');
+  const [acting, differs] = actingAndDiffering!.split('### Defaults that differ from Postfix 3.7');
+  assert.match(differs!, /^\| `smtpd_tls_auth_only` \| `yes` \| no \| passwords never cross/m);
   const [refused, cosmetic] = rest!.split('### Postfix parameters accepted without effect');
   const part = { effective: acting, refused, cosmetic };
   for (const [name, info] of Object.entries(PARAMETERS)) {

@@ -6,6 +6,8 @@ import { join } from 'node:path';
 import { readContent, QueueIdGenerator } from '../../src/store/queue-store.js';
 import { FRAME_HEADER, FRAME_MAGIC } from '../../src/store/store-frame.js';
 import { segmentPath } from '../../src/store/store-segment.js';
+import { QueueIndex } from '../../src/store/store-index.js';
+import { readJournalReadOnly } from '../../src/store/store-recovery.js';
 import { contentFor, makeMessage, openStore, tempQueueDir } from './store-fixture.js';
 import { Logger, configureLogging, flushLog, type LogSink } from '../../src/util/log.js';
 
@@ -326,6 +328,36 @@ test('a lost outcome record means the recipient is delivered again, never droppe
     assert.equal(store.get('0000000LOST1')?.recipients[0].state, 'ready');
     assert.equal(store.counts().active, 2);
     await store.close();
+  } finally {
+    await cleanup();
+  }
+});
+
+test('readJournalReadOnly lists what recovery would keep, damage and torn tail included, without changing a byte or a mode', async () => {
+  const { dir, cleanup } = await tempQueueDir();
+  try {
+    const msgs = await fill(dir, 10, 1500);
+    const victim = msgs[4];
+    const path = segmentPath(dir, victim.segment);
+    const fh = await open(path, 'r+');
+    const b = Buffer.alloc(1);
+    await fh.read(b, 0, 1, victim.offset + 100);
+    b[0] ^= 0x04;
+    await fh.write(b, 0, 1, victim.offset + 100);
+    await fh.close();
+    await truncate(path, msgs[9].offset + 700);
+    await chmod(path, 0o640);
+    const before = { bytes: await readFile(path), mode: (await stat(path)).mode, entries: await readdir(dir) };
+    const index = new QueueIndex();
+    const report = await readJournalReadOnly(dir, index);
+    assert.equal(index.size, 8, 'the damaged and the torn message are skipped');
+    assert.equal(index.get(victim.id), undefined);
+    assert.ok(index.get(msgs[0].id) && index.get(msgs[8].id));
+    assert.equal(report.corrupt, 1);
+    assert.ok(report.tornTailBytes > 0);
+    assert.deepEqual(await readFile(path), before.bytes, 'nothing cut, padded or repaired');
+    assert.equal((await stat(path)).mode, before.mode, 'the mode is left as found');
+    assert.deepEqual(await readdir(dir), before.entries, 'no corrupt/ area made');
   } finally {
     await cleanup();
   }

@@ -10,7 +10,8 @@ import { readContent } from '../../store/queue-store.js';
 import { cleanupForActor } from '../../cleanup/cleanup-for-actor.js';
 import { submitToQueue } from '../../cleanup/cleanup-submit.js';
 
-const KIND_TEXT = { failure: 'non-delivery', delay: 'delay status', success: 'delivery status' } as const;
+/** Postfix's words: "sender non-delivery notification", "sender delay notification", "sender delivery status notification". */
+const KIND_TEXT = { failure: 'non-delivery', delay: 'delay', success: 'delivery status' } as const;
 
 runActor('bounce', (ctx) => {
   const journal = ctx.peers('journal');

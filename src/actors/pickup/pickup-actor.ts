@@ -27,6 +27,8 @@ runActor('pickup', (ctx) => {
         content: m.content,
         envid: m.envid,
         ret: m.ret,
+        ...(m.bodyType !== undefined ? { bodyType: m.bodyType } : {}),
+        ...(m.fullName !== undefined ? { fullName: m.fullName } : {}),
         local: true,
         userid: m.uid,
       });

@@ -38,6 +38,7 @@ export interface PickupSubmission {
   fullName?: string;
   envid?: string;
   ret?: 'FULL' | 'HDRS';
+  bodyType?: '7BIT' | '8BITMIME';
 }
 
 /** Age after which an unfinished ".tmp-" file in the maildrop is removed. */
@@ -193,6 +194,7 @@ export class Pickup {
         ...(envelope.fullName !== undefined ? { fullName: envelope.fullName } : {}),
         ...(envelope.envid !== undefined ? { envid: envelope.envid } : {}),
         ...(envelope.ret !== undefined ? { ret: envelope.ret } : {}),
+        ...(envelope.bodyType !== undefined ? { bodyType: envelope.bodyType } : {}),
       });
     } catch (err) {
       this.opts.log.warning(`${name}: submit failed, will retry: ${(err as Error)?.message ?? String(err)}`);

@@ -12,6 +12,7 @@ import { runActor, type PeerGroup } from '../../runtime/actor.js';
 import { Scheduler } from './qmgr-scheduler.js';
 import type { DeliveryProtocol, JournalProtocol, ResolvedAddress } from '../../protocol/protocol.js';
 import type { QueuedMessage } from '../../store/store-types.js';
+import { queueNameOf } from '../../store/store-queue-name.js';
 import { TtlCache } from '../../util/ttl-cache.js';
 import { count } from '../../util/metrics-counters.js';
 
@@ -95,8 +96,24 @@ runActor('qmgr', async (ctx) => {
   return {
     arrived: ({ message }) => scheduler.arrived(message),
     flush: ({ site }) => ({ scheduled: scheduler.flush(site) }),
-    admin: async ({ action, queueIds }) => {
-      const ids = queueIds === 'ALL' ? (await listQueue(journal)).map((m) => m.queueId) : queueIds;
+    admin: async ({ action, queueIds, queues }) => {
+      // As postsuper: hold takes mail that is not on hold, release only held mail
+      // (so "release ALL" counts what it released); ALL may name the queues.
+      const wanted = (m: QueuedMessage): boolean => {
+        const queue = queueNameOf(m);
+        if (action === 'hold' && queue === 'hold') return false;
+        if (action === 'release' && queue !== 'hold') return false;
+        return queueIds !== 'ALL' || !queues || queues.length === 0 || queues.includes(queue);
+      };
+      const ids: string[] = [];
+      if (queueIds === 'ALL') {
+        for (const m of await listQueue(journal)) if (wanted(m)) ids.push(m.queueId);
+      } else {
+        for (const queueId of queueIds) {
+          const { message } = await withRetry(() => journal.call('get', { queueId }));
+          if (message && wanted(message) && !ids.includes(queueId)) ids.push(queueId);
+        }
+      }
       // The journal first: an admin action the journal did not record did not happen.
       const found: string[] = [];
       for (const queueId of ids) {
@@ -104,7 +121,7 @@ runActor('qmgr', async (ctx) => {
         if (r.found) found.push(queueId);
       }
       await scheduler.admin(action, found);
-      return { affected: found.length };
+      return { affected: found.length, queueIds: found };
     },
     load: () => {
       const l = scheduler.load();

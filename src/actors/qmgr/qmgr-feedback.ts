@@ -9,7 +9,7 @@
  * - a site failure (every recipient of a request deferred, as a refused or
  *   dropped connection gives) halves the window, at least 1;
  * - a site failure while the window is already 1 counts a failed cohort; at
- *   destination_concurrency_failed_cohort_limit failed cohorts the
+ *   default_destination_concurrency_failed_cohort_limit failed cohorts the
  *   destination is dead until minimal_backoff_time has passed, and comes
  *   back with the initial window. Any success clears the count (and a
  *   delivery that was in flight and succeeds revives a dead destination).

@@ -22,7 +22,7 @@ const QMGR_PARAMETERS = [
   'minimal_backoff_time', 'maximal_backoff_time', 'queue_run_delay', 'maximal_queue_lifetime', 'bounce_queue_lifetime',
   'delay_warning_time', 'initial_destination_concurrency', 'default_destination_concurrency_limit',
   'default_destination_recipient_limit', 'default_process_limit', 'qmgr_message_active_limit',
-  'destination_concurrency_failed_cohort_limit', 'smtp_destination_concurrency_limit', 'relay_destination_concurrency_limit',
+  'default_destination_concurrency_failed_cohort_limit', 'smtp_destination_concurrency_limit', 'relay_destination_concurrency_limit',
   'smtp_destination_recipient_limit', 'local_destination_concurrency_limit', 'local_destination_recipient_limit',
 ] as const;
 
@@ -69,7 +69,7 @@ export function readQmgrParams(input: MainConfig): QmgrParams {
     bounceQueueLifetimeMs: timeMs(config, 'bounce_queue_lifetime', 'd'),
     delayWarningMs: timeMs(config, 'delay_warning_time', 'h'),
     initialConcurrency: count(config, 'initial_destination_concurrency', 1),
-    failedCohortLimit: count(config, 'destination_concurrency_failed_cohort_limit', 1),
+    failedCohortLimit: count(config, 'default_destination_concurrency_failed_cohort_limit', 1),
     messageActiveLimit: count(config, 'qmgr_message_active_limit', 1),
   };
 }

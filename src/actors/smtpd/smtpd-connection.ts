@@ -121,6 +121,10 @@ export interface SessionState {
   commands: Map<string, [number, number]>;
   pendingCommand?: string;
   lastCommand?: string;
+  /** smtpd ended the session (QUIT, a 421, a timeout); else the client left: "lost connection after ...". */
+  serverClosed?: boolean;
+  /** The socket failed (reset, broken pipe): the client is gone whoever closes afterwards. */
+  peerLost?: boolean;
   queueId?: string;
   /** SASL method of a successful AUTH, for the client= log line. */
   saslMethod?: string;
@@ -398,6 +402,16 @@ export class SmtpdConnection extends SMTPConnection {
         callback();
       },
     );
+  }
+
+  override close(): void {
+    if (this.stateRef) this.stateRef.serverClosed = true;
+    super.close();
+  }
+
+  override _onError(err: Error & { code?: string; remoteAddress?: string }): void {
+    if (this.stateRef) this.stateRef.peerLost = true;
+    super._onError(err);
   }
 
   override _onTimeout(): void {

@@ -7,6 +7,8 @@
  *   QUEUEID: client=NAME[ADDR]                 (first accepted RCPT)
  *   NOQUEUE: reject: RCPT from NAME[ADDR]: 554 5.7.1 ...; from=<s> to=<r> proto=ESMTP helo=<h>
  *   disconnect from NAME[ADDR] ehlo=1 mail=1 rcpt=1 data=1 quit=1 commands=5
+ *   (commands=0/0 when there was none; "lost connection after CMD from
+ *   NAME[ADDR]" first when the client left without QUIT)
  *
  * A message is acknowledged with "250 2.0.0 Ok: queued as QUEUEID" only
  * after submit() resolved ok; a 4xx store failure answers "451 4.3.0 Error:
@@ -247,8 +249,9 @@ export class Smtpd {
     };
     this.server.on('error', (err: NodeJS.ErrnoException & { remoteAddress?: string }) => {
       const who = err.remoteAddress ? ` from [${err.remoteAddress}]` : '';
-      if (err.code === 'ECONNRESET' || err.code === 'EPIPE') this.log.info(`lost connection${who}: ${err.message}`);
-      else if (err.code === 'EMFILE' || err.code === 'ENFILE') outOfDescriptors(`smtpd: cannot accept a connection: ${err.message}`);
+      // A reset or broken pipe is logged when the session closes: "lost connection after CMD from NAME[ADDR]".
+      if (err.code === 'ECONNRESET' || err.code === 'EPIPE') return;
+      if (err.code === 'EMFILE' || err.code === 'ENFILE') outOfDescriptors(`smtpd: cannot accept a connection: ${err.message}`);
       else this.log.warning(`smtpd${who}: ${err.message}`);
     });
     if (opts.connectionLimit !== undefined) {
@@ -754,7 +757,11 @@ export class Smtpd {
       total += c[1];
       counts.push(c[0] === c[1] ? `${name}=${c[1]}` : `${name}=${c[0]}/${c[1]}`);
     }
-    counts.push(ok === total ? `commands=${total}` : `commands=${ok}/${total}`);
+    // Postfix writes commands=0/0 for a session without a command, as for any count that is not all successes.
+    counts.push(ok === total && total > 0 ? `commands=${total}` : `commands=${ok}/${total}`);
+    if (state.peerLost || !state.serverClosed) {
+      this.log.info(`lost connection after ${state.lastCommand ?? 'CONNECT'} from ${state.clientName}[${state.clientAddr}]`);
+    }
     this.log.info(`disconnect from ${state.clientName}[${state.clientAddr}] ${counts.join(' ')}`);
     if (this.counters.active === 0 && this.idleWaiters.length > 0) {
       const waiters = this.idleWaiters;

@@ -47,7 +47,7 @@ test('per-destination concurrency: slow start from initial to the limit, never a
 test('cuts the window after site failures, then grows it again', async (t) => {
   let failures = 0;
   const h = new Harness(t, {
-    params: { initial_destination_concurrency: '4', smtp_destination_concurrency_limit: '4', destination_concurrency_failed_cohort_limit: '10' },
+    params: { initial_destination_concurrency: '4', smtp_destination_concurrency_limit: '4', default_destination_concurrency_failed_cohort_limit: '10' },
     deliveryMs: 15,
     answer: () => (failures++ < 4 ? { state: 'deferred', dsn: '4.4.2', reason: 'lost connection with flaky.example' } : { state: 'delivered' }),
   });

@@ -138,3 +138,34 @@ test('smtpd_greet_wait: the greeting waits; a client that talks before it is ref
     await h.stop();
   }
 });
+
+test('a client that leaves without QUIT: "lost connection after CMD", and commands=0/0 when it sent none, as Postfix logs', async () => {
+  const h = await startSmtpd({});
+  try {
+    const before = logLines.length;
+    const silent = await RawClient.open(h.port);
+    await silent.reply();
+    silent.close();
+    await until(() => logLines.slice(before).some((l) => l.includes('disconnect from localhost[127.0.0.1] commands=0/0')));
+    const first = logLines.slice(before);
+    const lost = first.findIndex((l) => l.endsWith('postrider/smtpd[1]: lost connection after CONNECT from localhost[127.0.0.1]'));
+    assert.ok(lost >= 0, first.join('\n'));
+    assert.ok(lost < first.findIndex((l) => l.includes('commands=0/0')), 'the lost connection line comes first');
+
+    const mid = logLines.length;
+    const c = await ehloSession(h.port, 'h.example');
+    assert.equal(await c.cmd('MAIL FROM:<s@x.example>'), '250 2.1.0 Ok');
+    c.close();
+    await until(() => logLines.slice(mid).some((l) => l.includes('disconnect from localhost[127.0.0.1] ehlo=1 mail=1 commands=2')));
+    assert.ok(logLines.slice(mid).some((l) => l.endsWith('lost connection after MAIL from localhost[127.0.0.1]')), logLines.slice(mid).join('\n'));
+
+    const end = logLines.length;
+    const polite = await ehloSession(h.port, 'h.example');
+    assert.equal(await polite.cmd('QUIT'), '221 2.0.0 Bye');
+    await polite.closedByServer();
+    await until(() => logLines.slice(end).some((l) => l.includes('disconnect from localhost[127.0.0.1] ehlo=1 quit=1 commands=2')));
+    assert.ok(!logLines.slice(end).some((l) => l.includes('lost connection')), 'QUIT is not a lost connection');
+  } finally {
+    await h.stop();
+  }
+});
