@@ -2,18 +2,18 @@
  * admin-commands: the queue administration commands of the control socket
  * (Postfix's showq, postqueue and postsuper, served by the daemon). Listings
  * are streamed a page at a time, so a queue of 100,000 messages is never
- * built in memory whole. Changes go through qmgr, which records them in the
+ * built in memory whole; every queue shard is listed and acted on as one
+ * queue (queue-view). Changes go through qmgr, which records them in the
  * journal first. logrotate is the supervisor's own command.
  */
-import type { AdminAction, QueuedMessage } from '../store/store-types.js';
+import type { AdminAction } from '../store/store-types.js';
 import type { ControlHandler } from '../supervisor/control-server.js';
-import type { Supervisor } from '../supervisor/supervisor.js';
+import { findMessage, livePages, queueAdmin, queueCounts, queueFlush, type ShardedQueue } from './queue-view.js';
 import { readContent } from '../store/queue-store.js';
 import { formatMailqEntry, formatPostcat, formatPostqueueJson, mailqFooter, mailqHeader, queueNameOf } from './queue-format.js';
 
 /** The part of the supervisor these commands need. */
-export interface AdminHost {
-  callActor: Supervisor['callActor'];
+export interface AdminHost extends ShardedQueue {
   queueDir: string;
 }
 
@@ -21,15 +21,6 @@ const PAGE = 2000;
 const ADMIN_ACTIONS: Record<string, AdminAction> = { delete: 'delete', hold: 'hold', release: 'release', requeue: 'requeue' };
 const QUEUE_ID = /^[0-9A-Za-z]{6,20}$/;
 
-async function* livePages(host: AdminHost): AsyncGenerator<QueuedMessage[]> {
-  let after: string | undefined;
-  for (;;) {
-    const page = await host.callActor('journal', 'list', { after, limit: PAGE });
-    if (page.messages.length > 0) yield page.messages;
-    if (!page.next) return;
-    after = page.next;
-  }
-}
 
 export function adminCommands(host: AdminHost): Record<string, ControlHandler> {
   return {
@@ -40,7 +31,7 @@ export function adminCommands(host: AdminHost): Record<string, ControlHandler> {
       let count = 0;
       let bytes = 0;
       if (!json) stream.line(mailqHeader());
-      for await (const page of livePages(host)) {
+      for await (const page of livePages(host, PAGE)) {
         for (const m of page) {
           count++;
           bytes += m.size;
@@ -54,7 +45,7 @@ export function adminCommands(host: AdminHost): Record<string, ControlHandler> {
     'queue-show': async (args, stream) => {
       const id = args.find((a) => !a.startsWith('-'));
       if (!id) throw new Error('usage: queue show QUEUEID');
-      const { message } = await host.callActor('journal', 'get', { queueId: id });
+      const message = await findMessage(host, id);
       if (!message) throw new Error(`queue id ${id}: not found`);
       const content = await readContent(host.queueDir, message.location);
       const want = (flag: string): true | undefined => (args.includes(flag) ? true : undefined);
@@ -74,10 +65,10 @@ export function adminCommands(host: AdminHost): Record<string, ControlHandler> {
         if (bad) throw new Error(`invalid queue id: ${bad}`);
         ids = rest;
       }
-      return host.callActor('qmgr', 'admin', { action, queueIds: ids }, { timeoutMs: 300_000 });
+      return queueAdmin(host, action, ids, { timeoutMs: 300_000 });
     },
     /** args: [site]? — postqueue -f, or -s site. */
-    flush: async (args) => host.callActor('qmgr', 'flush', { site: args[0] }),
-    counts: async () => host.callActor('journal', 'counts', {}),
+    flush: async (args) => queueFlush(host, args[0]),
+    counts: async () => queueCounts(host),
   };
 }

@@ -17,6 +17,7 @@ import type { ConfigProblem } from './config-types.js';
 import { ConfigError, MainConfig, splitList } from './main-config.js';
 import type { LoadedConfig } from './load-config.js';
 import { parameterInfo } from './parameters.js';
+import { queueShardCount } from './queue-shard-count.js';
 import { parseIp } from './ip-address.js';
 import { isTableSpec, openTable, openTableList } from './lookup-table.js';
 import { compileDomainList, compileHostList } from './access-lookup.js';
@@ -103,6 +104,13 @@ function checkValue(cfg: MainConfig, name: string): string | null {
   if (name === 'smtpd_tls_protocols' || name === 'smtpd_tls_mandatory_protocols') {
     try {
       tlsVersionRange(splitList(v), name);
+    } catch (e) {
+      return (e as Error).message;
+    }
+  }
+  if (name === 'queue_shard_count') {
+    try {
+      queueShardCount(v, 1);
     } catch (e) {
       return (e as Error).message;
     }

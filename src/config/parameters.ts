@@ -93,6 +93,7 @@ p('soft_bounce', 'no', 'bool', 'turn hard rejects and bounces into soft ones (sa
 
 // Queue, files, logging.
 p('queue_directory', '/var/spool/postrider', 'path', 'the queue directory (relative to the configuration directory when not absolute)');
+p('queue_shard_count', '-', 'string', 'Postrider: queue shards, each a journal writer and a qmgr of its own (- : one per four cores); shard directories found on disk are served too');
 p('maillog_file', '', 'path', 'log file; empty logs to standard output');
 p('syslog_name', 'postrider', 'string', 'the prefix of every log line');
 p('minimal_backoff_time', '300s', 'time', 'the shortest time between delivery attempts of a deferred message');

@@ -8,6 +8,7 @@
  */
 import type { ResourceLimits } from 'node:worker_threads';
 import type { ConfigProblem, MasterService } from '../config/config-types.js';
+import { queueShardCount } from '../config/queue-shard-count.js';
 
 /** What a role is: a daemon other roles call, or a delivery agent qmgr hands recipients to by transport. */
 export type RoleKind = 'daemon' | 'delivery';
@@ -31,6 +32,8 @@ export interface RoleSpec {
   always?: boolean;
   /** One instance per service line whatever maxproc says; on reload the old one exits before the new one starts (it owns state). */
   singleton?: boolean;
+  /** One instance per queue shard (instance N serves shard N - 1), whatever maxproc says; a singleton of its shard. */
+  sharded?: boolean;
   /**
    * A reload keeps the running instance and hands it the new configuration
    * (ctx.config, onReconfigure) instead of replacing it: the journal, whose
@@ -68,8 +71,13 @@ export interface Plan {
   skipped: MasterService[];
 }
 
-/** Works out every actor instance for a configuration. */
-export function planSlots(config: SupervisorConfig, registry: RoleSpec[], cores: number): Plan {
+/**
+ * Works out every actor instance for a configuration. `shards`: the queue
+ * shards to serve (the supervisor adds those found on disk); default what
+ * queue_shard_count asks for.
+ */
+export function planSlots(config: SupervisorConfig, registry: RoleSpec[], cores: number, shards?: number): Plan {
+  const shardCount = shards ?? configuredShards(config, cores);
   const specs = new Map(registry.map((s) => [s.role, s]));
   const slots: SlotPlan[] = [];
   const skipped: MasterService[] = [];
@@ -81,7 +89,8 @@ export function planSlots(config: SupervisorConfig, registry: RoleSpec[], cores:
       continue;
     }
     let count: number;
-    if (service.type === 'inet' || spec.singleton) count = 1;
+    if (spec.sharded && service.type === 'unix') count = shardCount;
+    else if (service.type === 'inet' || spec.singleton) count = 1;
     else count = service.maxproc ?? Math.max(1, spec.defaultInstances(cores));
     served.add(spec.role);
     for (let i = 0; i < count; i++) {
@@ -90,10 +99,19 @@ export function planSlots(config: SupervisorConfig, registry: RoleSpec[], cores:
   }
   for (const spec of registry) {
     if (!spec.always || served.has(spec.role)) continue;
-    const count = spec.singleton ? 1 : Math.max(1, spec.defaultInstances(cores));
+    const count = spec.sharded ? shardCount : spec.singleton ? 1 : Math.max(1, spec.defaultInstances(cores));
     for (let i = 0; i < count; i++) slots.push({ key: `${spec.role}|-|${i}`, role: spec.role });
   }
   return { slots, skipped };
+}
+
+/** The queue shards queue_shard_count asks for (1 when its value is malformed: check reports it). */
+export function configuredShards(config: SupervisorConfig, cores: number): number {
+  try {
+    return queueShardCount(config.params.queue_shard_count, cores);
+  } catch {
+    return 1;
+  }
 }
 
 /**

@@ -31,6 +31,7 @@ export function roleSpec(role: RoleName): RoleSpec | undefined {
   if (e.spare) spec.spare = true;
   if (e.always) spec.always = true;
   if (e.singleton) spec.singleton = true;
+  if (e.sharded) spec.sharded = true;
   if (e.keepOnReload) spec.keepOnReload = true;
   // A listener's inet service names the address it binds (reload compares them).
   if (e.listens) spec.listenAddress = (service, params) => parseInetListen(service.name, splitList({ ...params, ...service.overrides }.inet_interfaces ?? 'all'));

@@ -32,12 +32,14 @@ import { configFdBudget, describeFdBudget, openFileCount, openFileLimit, type Fd
 import { pidFilePath, releasePidFile } from './pid-file.js';
 import { RestartPolicy } from './restart-policy.js';
 import { inlineRoles } from '../protocol/role-catalogue.js';
-import { inlineOverridesOf, planSlots, transportsOf, type RoleSpec, type SlotPlan, type SupervisorConfig } from './role-registry.js';
+import { configuredShards, inlineOverridesOf, planSlots, transportsOf, type RoleSpec, type SlotPlan, type SupervisorConfig } from './role-registry.js';
 import { SupervisorError } from './supervisor-error.js';
 import { planReload, preflight, refuseInvalid, refuseUnreloadable, reloadSlots, type ReloadHost } from './supervisor-reload.js';
 import { supervisorStatus } from './supervisor-status.js';
 import { deferred, oneLine, type Incarnation, type ReloadHook, type ReloadHookStep, type Slot, type SupervisorOptions, type SupervisorStatus } from './supervisor-types.js';
 import { SaltPool } from './supervisor-salts.js';
+import { createLimitTable } from '../runtime/shared-limits.js';
+import { listShards } from '../store/store-segment.js';
 import { Wiring } from './supervisor-wiring.js';
 import { drainWorker, exitReason, onWorkerMessage, postTo, shutdownWorker, spawnWorker, waitForWorker, workerName, type WorkerEvents } from './supervisor-worker.js';
 import { Watchdog } from './supervisor-watchdog.js';
@@ -91,6 +93,10 @@ export class Supervisor extends EventEmitter {
   /** Restarts waiting out a throttle delay, so stop() can cancel them. */
   private readonly throttled = new Set<NodeJS.Timeout>();
   private nextUid = 1;
+  /** Queue shards served: what queue_shard_count asks for, or more when more shard directories are on disk (set at start). */
+  private shards = 1;
+  /** The host-wide delivery counters every qmgr shares when there are several shards. */
+  private limitTable?: SharedArrayBuffer;
   private started = false;
   private startedAt = Date.now();
   /** The open-file limit and what the main thread held before any worker, read at start. */
@@ -203,7 +209,9 @@ export class Supervisor extends EventEmitter {
       if (this.opts.controlSocket !== false) await this.control.listen(queueDir);
       this.heartbeat = setInterval(() => this.beat(), this.heartbeatMs);
       this.heartbeat.unref();
-      const plan = planSlots(this.config, this.opts.registry, this.cores);
+      this.shards = Math.max(configuredShards(this.config, this.cores), ...listShards(queueDir).map((n) => n + 1));
+      if (this.shards > 1) this.limitTable = createLimitTable(this.shards);
+      const plan = planSlots(this.config, this.opts.registry, this.cores, this.shards);
       const inline = new Set<string>(this.opts.inlinePrograms ?? inlineRoles());
       for (const s of plan.skipped) if (!inline.has(s.command)) this.log.warning(`${s.file}, line ${s.line}: service ${s.name}: unsupported program ${s.command}; skipped`);
       const slots = plan.slots.map((p) => this.addSlot(p));
@@ -257,7 +265,11 @@ export class Supervisor extends EventEmitter {
     refuseInvalid(newConfig);
     const old = this.config;
     refuseUnreloadable(old, newConfig);
-    const plan = planReload(this.reloadHost, old, newConfig, planSlots(newConfig, this.opts.registry, this.cores).slots);
+    const wanted = configuredShards(newConfig, this.cores);
+    if (wanted !== configuredShards(old, this.cores)) {
+      throw new SupervisorError('ERR_CONFIG_INVALID', `reload refused: queue_shard_count changed (${configuredShards(old, this.cores)} to ${wanted} shards); stop and start the mail system to change it`);
+    }
+    const plan = planReload(this.reloadHost, old, newConfig, planSlots(newConfig, this.opts.registry, this.cores, this.shards).slots);
     await preflight(plan);
     const prepared: ReloadHookStep[] = [];
     const abort = async (): Promise<void> => {
@@ -317,6 +329,11 @@ export class Supervisor extends EventEmitter {
   /** Resolves once every warm spare has loaded its code (for measurements). */
   async sparesLoaded(): Promise<void> {
     await Promise.all([...this.spares.values()].map((s) => s.loaded.promise));
+  }
+
+  /** Queue shards served: journal and qmgr run instances 1 .. this (set by start()). */
+  queueShards(): number {
+    return this.shards;
   }
 
   /** True when some instance of the role is running now. */
@@ -402,6 +419,10 @@ export class Supervisor extends EventEmitter {
     };
     const budget = slot.service?.type === 'inet' ? this.fdBudget() : undefined;
     if (budget) a.sessionCapFromFdLimit = budget.sessionCap;
+    if (slot.spec.sharded) {
+      a.shard = { index: slot.instance - 1, count: this.shards };
+      if (this.limitTable) a.shard.limits = this.limitTable;
+    }
     return a;
   }
 
