@@ -22,6 +22,7 @@ const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 
 /** Each effective parameter -> [test file under test/, name of a test there that proves its effect]. */
 const EFFECT_TESTS: Record<string, [string, string]> = {
+  queue_shard_count: ['e2e/queue-shards.test.ts', "queue_shard_count = 3 runs a journal and a qmgr per shard, and no more than the destination concurrency limit of sessions across them"],
   supervisor_drain_timeout: ['e2e/reload.test.ts', "at the drain deadline, a message already being queued gets its 250 and only then 421; none is both refused and delivered"],
   supervisor_busy_timeout: ['supervisor/supervisor-watchdog.test.ts', "a thread busy past supervisor_busy_timeout is killed and restarted"],
   service_throttle_time: ['supervisor/restart-policy.test.ts', "once the daemon serves, restarts past the limit are throttled with a doubling delay up to service_throttle_time, per actor"],
