@@ -9,6 +9,9 @@ import { SharedLimits } from '../../src/runtime/shared-limits.js';
 const { table, probe, shard, rounds, limit } = workerData as { table: SharedArrayBuffer; probe: SharedArrayBuffer; shard: number; rounds: number; limit: number };
 const limits = new SharedLimits(table, shard);
 const inFlight = new Int32Array(probe);
+// Start together (word 2 counts the threads ready), so the threads do race.
+Atomics.add(inFlight, 2, 1);
+while (Atomics.load(inFlight, 2) < 3) Atomics.wait(inFlight, 2, Atomics.load(inFlight, 2), 5);
 let taken = 0;
 let refused = 0;
 for (let i = 0; i < rounds; i++) {

@@ -79,7 +79,7 @@ test('many more keys than the table holds, over time: counts stay exact', () => 
 
 test('three threads racing for one destination never hold more than its limit', async () => {
   const table = createLimitTable(3);
-  const probe = new SharedArrayBuffer(8);
+  const probe = new SharedArrayBuffer(12);
   const limit = 2;
   const url = new URL('./shared-limits-worker.js', import.meta.url);
   const results = await Promise.all([0, 1, 2].map((shard) => new Promise<{ taken: number; refused: number }>((resolve, reject) => {
