@@ -2,24 +2,24 @@
  * admin-commands: the queue administration commands of the control socket
  * (Postfix's showq, postqueue and postsuper, served by the daemon). Listings
  * are streamed a page at a time, so a queue of 100,000 messages is never
- * built in memory whole. Changes go through qmgr, which records them in the
+ * built in memory whole; every queue shard is listed and acted on as one
+ * queue (queue-view). Changes go through qmgr, which records them in the
  * journal first, and are logged as postsuper logs them
  * (`postrider/postsuper[PID]: ID: placed on hold`, then `Placed on hold: N
  * messages`). logrotate is the supervisor's own command.
  */
-import type { AdminAction, QueuedMessage, QueueName } from '../store/store-types.js';
+import type { AdminAction, QueueName } from '../store/store-types.js';
 import { ADMIN_QUEUE_NAMES } from '../store/store-queue-name.js';
 import { Logger } from '../util/log.js';
 import { perMessageLine, summaryLine } from './postsuper-text.js';
 import type { ControlHandler } from '../supervisor/control-server.js';
-import type { Supervisor } from '../supervisor/supervisor.js';
+import { findMessage, livePages, queueAdmin, queueCounts, queueFlush, type ShardedQueue } from './queue-view.js';
 import { readContent } from '../store/queue-store.js';
 import { formatPostcat } from './queue-format.js';
 import { writeQueueListing } from './queue-listing.js';
 
 /** The part of the supervisor these commands need. */
-export interface AdminHost {
-  callActor: Supervisor['callActor'];
+export interface AdminHost extends ShardedQueue {
   queueDir: string;
 }
 
@@ -29,28 +29,19 @@ const postsuperLog = new Logger('postsuper', process.pid);
 const ADMIN_ACTIONS: Record<string, AdminAction> = { delete: 'delete', hold: 'hold', release: 'release', requeue: 'requeue' };
 const QUEUE_ID = /^[0-9A-Za-z]{6,20}$/;
 
-async function* livePages(host: AdminHost): AsyncGenerator<QueuedMessage[]> {
-  let after: string | undefined;
-  for (;;) {
-    const page = await host.callActor('journal', 'list', { after, limit: PAGE });
-    if (page.messages.length > 0) yield page.messages;
-    if (!page.next) return;
-    after = page.next;
-  }
-}
 
 export function adminCommands(host: AdminHost): Record<string, ControlHandler> {
   return {
     /** args: ["--json"]? — mailq or postqueue -j. */
     'queue-list': async (args, stream) => {
-      const count = await writeQueueListing(livePages(host), args.includes('--json'), (text) => stream.line(text));
+      const count = await writeQueueListing(livePages(host, PAGE), args.includes('--json'), (text) => stream.line(text));
       return { count };
     },
     /** args: [queueId, "--headers"|"--body"]. */
     'queue-show': async (args, stream) => {
       const id = args.find((a) => !a.startsWith('-'));
       if (!id) throw new Error('usage: queue show QUEUEID');
-      const { message } = await host.callActor('journal', 'get', { queueId: id });
+      const message = await findMessage(host, id);
       if (!message) throw new Error(`queue id ${id}: not found`);
       const content = await readContent(host.queueDir, message.location);
       const want = (flag: string): true | undefined => (args.includes(flag) ? true : undefined);
@@ -76,14 +67,14 @@ export function adminCommands(host: AdminHost): Record<string, ControlHandler> {
         if (bad) throw new Error(`invalid queue id: ${bad}`);
         ids = rest;
       }
-      const result = await host.callActor('qmgr', 'admin', queues ? { action, queueIds: ids, queues } : { action, queueIds: ids }, { timeoutMs: 300_000 });
+      const result = await queueAdmin(host, action, ids, { timeoutMs: 300_000, queues });
       for (const id of result.queueIds) postsuperLog.info(perMessageLine(action, id));
       const summary = summaryLine(action, result.affected);
       if (summary) postsuperLog.info(summary);
       return result;
     },
     /** args: [site]? — postqueue -f, or -s site. */
-    flush: async (args) => host.callActor('qmgr', 'flush', { site: args[0] }),
-    counts: async () => host.callActor('journal', 'counts', {}),
+    flush: async (args) => queueFlush(host, args[0]),
+    counts: async () => queueCounts(host),
   };
 }

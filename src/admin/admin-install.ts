@@ -10,12 +10,11 @@
 import type { Supervisor } from '../supervisor/supervisor.js';
 import { adminCommands } from './admin-commands.js';
 import { installMetrics } from './metrics-install.js';
+import { qmgrLoad, queueCounts } from './queue-view.js';
 
 export function installAdmin(sup: Supervisor, queueDir: string): void {
-  const commands = adminCommands({
-    queueDir,
-    callActor: sup.callActor.bind(sup),
-  });
+  const view = { callActor: sup.callActor.bind(sup), shards: () => sup.queueShards() };
+  const commands = adminCommands({ queueDir, ...view });
   for (const [name, handler] of Object.entries(commands)) sup.control.register(name, handler);
   // status must answer fast even while an actor restarts: short timeouts, and
   // no call at all to a role that has no running instance.
@@ -27,7 +26,7 @@ export function installAdmin(sup: Supervisor, queueDir: string): void {
       return { error: (err as Error).message };
     }
   };
-  sup.addStatusProvider('qmgr', section('qmgr', () => sup.callActor('qmgr', 'load', {}, { timeoutMs: 1000 })));
-  sup.addStatusProvider('queue', section('journal', () => sup.callActor('journal', 'counts', {}, { timeoutMs: 1000 })));
+  sup.addStatusProvider('qmgr', section('qmgr', () => qmgrLoad(view, { timeoutMs: 1000 })));
+  sup.addStatusProvider('queue', section('journal', () => queueCounts(view, { timeoutMs: 1000 })));
   installMetrics(sup);
 }

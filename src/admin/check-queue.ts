@@ -14,6 +14,7 @@
  * not exist yet are fine: the daemon creates them. Never throws: every
  * problem is returned, each as one line.
  */
+import { listShards, shardRoot, SHARDS_DIR } from '../store/store-segment.js';
 import { accessSync, constants, lstatSync, readdirSync, readFileSync, type Stats } from 'node:fs';
 import { join } from 'node:path';
 import { pidFilePath, pidFileVerdict } from '../supervisor/pid-file.js';
@@ -115,6 +116,32 @@ export function checkQueueDirectory(queueDir: string, opts: CheckQueueOptions = 
 
   checkSegments(join(queueDir, 'journal'), uid, add);
   checkCorrupt(join(queueDir, 'corrupt'), uid, add);
+  // Queue shards past the first keep their journal and corrupt area under shards/N.
+  const shardsDir = join(queueDir, SHARDS_DIR);
+  const shardsSt = lstatOrUndefined(shardsDir);
+  if (shardsSt) checkOwnerAndMode(shardsDir, shardsSt, PRIVATE_DIR_MODE, uid, add);
+  let shards: number[] = [];
+  try {
+    shards = listShards(queueDir);
+  } catch (err) {
+    add('error', 'QUEUE_UNREADABLE', `cannot list ${shardsDir}: ${firstLine(err)}`);
+  }
+  for (const n of shards) {
+    if (n === 0) continue;
+    const root = shardRoot(queueDir, n);
+    for (const part of ['', 'journal', 'corrupt']) {
+      const path = part ? join(root, part) : root;
+      const st = lstatOrUndefined(path);
+      if (!st) continue;
+      if (!st.isDirectory()) {
+        add('error', 'QUEUE_NOT_DIRECTORY', `not a directory: ${path}`);
+        continue;
+      }
+      checkOwnerAndMode(path, st, PRIVATE_DIR_MODE, uid, add);
+    }
+    checkSegments(join(root, 'journal'), uid, add);
+    checkCorrupt(join(root, 'corrupt'), uid, add);
+  }
   checkPidFile(pidFilePath(queueDir), add);
   return problems;
 }

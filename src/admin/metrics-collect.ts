@@ -14,6 +14,7 @@
  * keeps its last snapshot in the sum. Failed calls are counted in
  * `errors`; collect() itself never rejects.
  */
+import { oldestMessage, qmgrLoad, queueCounts } from './queue-view.js';
 import type { QueueCounts } from '../store/store-types.js';
 import type { ActorStatus, Supervisor } from '../supervisor/supervisor.js';
 import { emptySnapshot, mergeSnapshots, snapshot, type MetricsSnapshot } from '../util/metrics-counters.js';
@@ -96,12 +97,14 @@ export class MetricsCollector {
     }
     for (const a of live) running[a.role] = (running[a.role] ?? 0) + 1;
     const journalUp = running.journal !== undefined;
+    // Every queue shard: one journal and one qmgr instance each.
+    const shards = { callActor: this.source.callActor.bind(this.source), shards: () => running.journal ?? 1 };
 
     const [snaps, counts, oldest, load] = await Promise.all([
       Promise.all(live.map(async (a) => ({ key: `${a.role}/${a.instance}`, snap: await call(this.source.callBuiltin(a.role, 'metrics', {}, { ...opts, instance: a.instance })) }))),
-      provided ?? (journalUp ? call(this.source.callActor('journal', 'counts', {}, opts)) : undefined),
-      journalUp ? call(this.source.callActor('journal', 'list', { limit: 1 }, opts)) : undefined,
-      providedLoad ?? (running.qmgr !== undefined ? call(this.source.callActor('qmgr', 'load', {}, opts)) : undefined),
+      provided ?? (journalUp ? call(queueCounts(shards, opts)) : undefined),
+      journalUp ? call(oldestMessage(shards, opts).then((message) => ({ message }))) : undefined,
+      providedLoad ?? (running.qmgr !== undefined ? call(qmgrLoad(shards, opts)) : undefined),
     ]);
 
     for (const { key, snap } of snaps) {
@@ -119,8 +122,8 @@ export class MetricsCollector {
 
     const view: MetricsView = { totals, restarts, running, errors };
     if (counts) view.queue = counts;
-    if (oldest && Array.isArray(oldest.messages)) {
-      const first = oldest.messages[0];
+    if (oldest) {
+      const first = oldest.message;
       view.oldestAgeSeconds = first ? Math.max(0, (this.now() - first.arrivalTime) / 1000) : 0;
     }
     if (load) {

@@ -17,6 +17,7 @@ import type { ConfigProblem } from './config-types.js';
 import { ConfigError, MainConfig, splitList } from './main-config.js';
 import type { LoadedConfig } from './load-config.js';
 import { parameterInfo } from './parameters.js';
+import { queueShardCount } from './queue-shard-count.js';
 import { parseIp } from './ip-address.js';
 import { isTableSpec, openTable, openTableList } from './lookup-table.js';
 import { openAliasTable, openAliasTableList } from './table-aliases.js';
@@ -121,6 +122,13 @@ function checkValue(cfg: MainConfig, name: string): string | null {
   // Node has no fcntl() or flock(): the dotlock is the lock the local agent takes.
   if (name === 'mailbox_delivery_lock' && !splitList(v).some((m) => m.toLowerCase() === 'dotlock')) {
     return `${name} = ${v}: must name dotlock (fcntl and flock locks cannot be taken from Node; the local agent takes the dotlock)`;
+  }
+  if (name === 'queue_shard_count') {
+    try {
+      queueShardCount(v, 1);
+    } catch (e) {
+      return (e as Error).message;
+    }
   }
   const allowed = ENUMS[name];
   if (allowed && !allowed.includes(v.toLowerCase())) return `${name} = ${v}: expected one of ${allowed.filter(Boolean).join(', ')}`;

@@ -109,6 +109,7 @@ p('soft_bounce', 'no', 'bool', 'turn hard rejects and bounces into soft ones (sa
 p('queue_directory', '/var/spool/postrider', 'path', 'the queue directory (relative to the configuration directory when not absolute)', {
   differs: { postfix: '/var/spool/postfix', why: 'a journal, not Postfix\'s queue files: the two must never share a spool, so both can run side by side' },
 });
+p('queue_shard_count', '-', 'string', 'Postrider: queue shards, each a journal writer and a qmgr of its own (- : one per four cores); shard directories found on disk are served too');
 p('maillog_file', '', 'path', 'log file; empty logs to standard output');
 p('syslog_name', 'postrider', 'string', 'the prefix of every log line', {
   differs: { postfix: 'postfix', why: 'log lines name the software that wrote them (give pflogsumm --syslog-name=postrider)' },

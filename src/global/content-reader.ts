@@ -11,7 +11,7 @@
  */
 import { closeSync, openSync, read as readAsync, readSync } from 'node:fs';
 import { promisify } from 'node:util';
-import { segmentPath } from '../store/store-segment.js';
+import { locationPath } from '../store/store-segment.js';
 import { readContent, StoreError } from '../store/queue-store.js';
 import { STORE_ERRORS, type BodyLocation } from '../store/store-types.js';
 
@@ -20,6 +20,11 @@ const MAX_OPEN = 32;
 const IDLE_MS = 10_000;
 
 const readP = promisify(readAsync);
+
+/** One number per segment file of any queue shard (segment numbers stay far below 2^40). */
+function fileKey(location: BodyLocation): number {
+  return (location.shard ?? 0) * 2 ** 40 + location.segment;
+}
 
 export class ContentReader {
   private readonly open = new Map<number, { fd: number; lastUsed: number; busy: number }>();
@@ -33,12 +38,12 @@ export class ContentReader {
   async read(location: BodyLocation): Promise<Buffer> {
     let fd: number;
     try {
-      fd = this.fdFor(location.segment);
+      fd = this.fdFor(location);
     } catch {
       // Let the store's own reader name the failure (not found, I/O).
       return readContent(this.queueDir, location);
     }
-    const entry = this.open.get(location.segment)!;
+    const entry = this.open.get(fileKey(location))!;
     entry.busy++;
     try {
       return await this.readFrom(fd, location);
@@ -67,14 +72,15 @@ export class ContentReader {
     this.sweep(Infinity);
   }
 
-  private fdFor(segment: number): number {
+  private fdFor(location: BodyLocation): number {
     const now = Date.now();
+    const segment = fileKey(location);
     const hit = this.open.get(segment);
     if (hit) {
       hit.lastUsed = now;
       return hit.fd;
     }
-    const fd = openSync(segmentPath(this.queueDir, segment), 'r');
+    const fd = openSync(locationPath(this.queueDir, location), 'r');
     if (this.open.size >= MAX_OPEN) {
       let oldest: number | undefined;
       for (const [seg, e] of this.open) if (e.busy === 0 && (oldest === undefined || e.lastUsed < this.open.get(oldest)!.lastUsed)) oldest = seg;

@@ -66,6 +66,11 @@ export interface RoleEntry {
   instances?: 1 | 'cores';
   /** One instance whatever maxproc says; on reload the old one exits before the new one starts (it owns state). */
   singleton?: boolean;
+  /**
+   * One instance per queue shard whatever maxproc says (instance N serves
+   * shard N - 1), each a singleton of its shard; reload keeps the count.
+   */
+  sharded?: boolean;
   /** Keep a pre-started warm worker, so a crash is served again within milliseconds. */
   spare?: boolean;
   /** Runs without a master.cf line; no master.cf line names it unless `named`. */
@@ -113,16 +118,16 @@ export const ROLE_CATALOGUE = {
     // longer than the 100 ms a cold thread takes to load; the spare would save
     // little and cost an isolate all the time. smtpd keeps its spare: while
     // its thread is down its port refuses connections.
-    kind: 'daemon', postfix: '(queue files)', serves: 'journal', entry: actor('journal'), always: true, singleton: true, keepOnReload: true,
+    kind: 'daemon', postfix: '(queue files)', serves: 'journal', entry: actor('journal'), always: true, singleton: true, sharded: true, keepOnReload: true,
     calls: [], notifies: ['qmgr'],
-    job: 'the one writer of the queue store: group-committed appends, outcomes, admin actions, listings',
+    job: 'one per queue shard, its one writer: group-committed appends, outcomes, admin actions, listings',
   },
   qmgr: {
     // No warm spare: a restart that takes 100 ms instead of 3 only delays
     // deliveries by as much, and an idle spare costs a whole isolate.
-    kind: 'daemon', postfix: 'qmgr', serves: 'qmgr', entry: actor('qmgr'), singleton: true,
+    kind: 'daemon', postfix: 'qmgr', serves: 'qmgr', entry: actor('qmgr'), singleton: true, sharded: true,
     calls: ['journal', 'trivial-rewrite', 'bounce'], callsTransports: true,
-    job: 'the active queue: schedules deliveries per destination, retries, expiry, the notices at the end of each pass',
+    job: 'one per queue shard, its active queue: schedules deliveries within host-wide destination limits, retries, expiry, the notices at the end of each pass',
   },
   'trivial-rewrite': {
     kind: 'daemon', postfix: 'trivial-rewrite', serves: 'trivial-rewrite', entry: actor('trivial-rewrite'),

@@ -20,7 +20,7 @@ import type { RoleName } from '../protocol/role-catalogue.js';
 import { Logger, configureLogging, flushLog, reopenLog } from '../util/log.js';
 import { snapshot as metricsSnapshot } from '../util/metrics-counters.js';
 import { PeerLink, PeerSet, typedGroup, type PeerAddress, type PeerGroup } from './peer.js';
-import type { ActorAssignment, ActorWorkerData, FaultKind, FromWorker, ToWorker } from './control-messages.js';
+import type { ActorAssignment, ActorWorkerData, FaultKind, FromWorker, ShardAssignment, ToWorker } from './control-messages.js';
 import { SUPERVISOR_ROLE } from './control-messages.js';
 
 export { ActorCallError } from './actor-error.js';
@@ -49,6 +49,8 @@ export interface ActorContext<R extends ActorRole = ActorRole> {
    */
   sessionCapFromFdLimit?: number;
   service?: MasterService;
+  /** A sharded role's queue shard (journal, qmgr): its number, the count, the shared delivery counters. */
+  shard?: ShardAssignment;
   log: Logger;
   /** The live instances of a role this one calls, typed by the protocol that role serves. */
   peers<T extends CallableFrom<R>>(role: T): PeerGroup<Protocols[T]>;
@@ -220,6 +222,7 @@ export function runActor<R extends ActorRole, H extends Handlers<Protocols[R]> &
       config,
       service: a.service,
       sessionCapFromFdLimit: a.sessionCapFromFdLimit,
+      shard: a.shard,
       log,
       peers: <T extends CallableFrom<R>>(peer: T) => typedGroup<Protocols[T]>(group(peer)),
       transport: (name) => (a.transports.includes(name) ? typedGroup<DeliveryProtocol>(serviceGroup(name)) : undefined),

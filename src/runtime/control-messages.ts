@@ -34,6 +34,18 @@ export interface ActorAssignment {
   sessionCapFromFdLimit?: number;
   /** For an inet listener: the threads of its service, and whether they share its address with the listen option reusePort. */
   listener?: { threads: number; reusePort: boolean };
+  /** For a sharded role (journal, qmgr): the queue shard this instance serves. */
+  shard?: ShardAssignment;
+}
+
+/** The queue shard of a journal or qmgr instance. */
+export interface ShardAssignment {
+  /** 0 .. count - 1; instance index + 1 of the role serves it. */
+  index: number;
+  /** Queue shards the daemon serves. */
+  count: number;
+  /** The host-wide delivery counters (shared-limits), shared by every qmgr; absent with one shard. */
+  limits?: SharedArrayBuffer;
 }
 
 /** Connections a listener accepts past its sessionCapFromFdLimit, so a 421 can be said at the cap; the supervisor's descriptor reserve pays for them. */

@@ -1,6 +1,7 @@
 /**
  * queue-store: the durable queue store, a library owned at run time by the
- * journal actor (the one writer). open() replays the journal (recovery);
+ * journal actor (the one writer of each queue shard: open(dir, { shard })
+ * keeps one shard's journal, store-segment says where). open() replays the journal (recovery);
  * append() resolves only once the message is on disk (group commit, shared
  * fdatasync); outcomes and admin actions are journalled the same way.
  * Compaction copies live messages out of old segments and deletes them.
@@ -34,7 +35,7 @@ import {
   applyAdmin, applyOutcomes, changeFrame, type ChangeMeta, copyMeta, isFinished, KIND, messageFrame, newMessageFrame,
 } from './store-records.js';
 import { recoverJournal, type RecoveryReport } from './store-recovery.js';
-import { CORRUPT_DIR, JOURNAL_DIR, segmentPath, syncDir } from './store-segment.js';
+import { CORRUPT_DIR, JOURNAL_DIR, MAX_SHARDS, SHARDS_DIR, segmentPath, shardRoot, syncDir } from './store-segment.js';
 import {
   STORE_ERRORS, type AdminAction, type BodyLocation, type NewMessage, type QueueCounts, type QueuedMessage,
   type RecipientOutcome,
@@ -54,6 +55,12 @@ export interface QueueStoreOptions {
   log?: Logger;
   /** Background compaction period; default 60 s; 0 turns it off. */
   compactIntervalMs?: number;
+  /**
+   * The queue shard this store is (default 0): its journal and corrupt area
+   * lie under shardRoot(queueDir, shard), and every location it hands out
+   * names the shard, so readers given the queue directory find the content.
+   */
+  shard?: number;
 }
 
 const DEFAULT_SEGMENT = 64 * 1024 * 1024;
@@ -77,6 +84,8 @@ export class QueueStore {
 
   private constructor(
     readonly queueDir: string,
+    /** The directory this shard's journal/ and corrupt/ are in. */
+    private readonly root: string,
     readonly recovery: RecoveryReport,
     index: QueueIndex,
     writer: JournalWriter,
@@ -98,14 +107,19 @@ export class QueueStore {
    * they hold message bodies.
    */
   static async open(queueDir: string, opts: QueueStoreOptions = {}): Promise<QueueStore> {
-    await makePrivateDir(join(queueDir, JOURNAL_DIR));
-    await makePrivateDir(join(queueDir, CORRUPT_DIR));
-    const index = new QueueIndex();
-    const { report, sizes } = await recoverJournal(queueDir, index, opts.log);
+    const shard = opts.shard ?? 0;
+    if (!Number.isInteger(shard) || shard < 0 || shard >= MAX_SHARDS) throw new RangeError(`queue shard out of range: ${shard}`);
+    const root = shardRoot(queueDir, shard);
+    if (shard > 0) await makePrivateDir(join(queueDir, SHARDS_DIR));
+    await makePrivateDir(root);
+    await makePrivateDir(join(root, JOURNAL_DIR));
+    await makePrivateDir(join(root, CORRUPT_DIR));
+    const index = new QueueIndex(shard);
+    const { report, sizes } = await recoverJournal(root, index, opts.log);
     const last = Math.max(0, ...sizes.keys());
     // The recovered segments, then each one the writer starts (its first one included).
     const segmentUse = new Map(sizes);
-    const writer = await JournalWriter.create(queueDir, last + 1, {
+    const writer = await JournalWriter.create(root, last + 1, {
       segmentBytes: positive(opts.segmentBytes, DEFAULT_SEGMENT),
       maxBatchBytes: positive(opts.maxBatchBytes, DEFAULT_BATCH),
       onSegment: (n, prev, used) => {
@@ -113,9 +127,9 @@ export class QueueStore {
         segmentUse.set(n, 0);
       },
     });
-    const corrupt = (await readdir(join(queueDir, CORRUPT_DIR))).length;
-    const store = new QueueStore(queueDir, report, index, writer, segmentUse, corrupt, opts.log);
-    opts.log?.info(`journal recovery: segments=${report.segments}, records=${report.records}, messages=${report.messages}, ` +
+    const corrupt = (await readdir(join(root, CORRUPT_DIR))).length;
+    const store = new QueueStore(queueDir, root, report, index, writer, segmentUse, corrupt, opts.log);
+    opts.log?.info(`journal recovery${shard > 0 ? ` (shard ${shard})` : ''}: segments=${report.segments}, records=${report.records}, messages=${report.messages}, ` +
       `corrupt=${report.corrupt}, torn_tail_bytes=${report.tornTailBytes}, repaired=${report.repaired}, ` +
       `lost=${report.lostMessages.length}, ms=${report.ms}`);
     const every = opts.compactIntervalMs ?? DEFAULT_COMPACT_MS;
@@ -162,7 +176,7 @@ export class QueueStore {
 
   /** Indexes a message just made durable, packed from the bytes written: no objects kept per queued message. */
   private indexAppended(message: NewMessage, frame: EncodedFrame): BodyLocation {
-    const location = contentLocation(frame, message.content.length);
+    const location = this.contentLocation(frame, message.content.length);
     this.index.putPacked(message.queueId, frame.head, FRAME_HEADER + BODY_HEADER, frame.blobOffset, message.hold === true,
       message.recipients.length > 0, location);
     return location;
@@ -281,12 +295,12 @@ export class QueueStore {
       for (const c of counts) copied += c;
     }
     for (const n of sealed) {
-      await unlink(segmentPath(this.queueDir, n)).catch((err: NodeJS.ErrnoException) => {
+      await unlink(segmentPath(this.root, n)).catch((err: NodeJS.ErrnoException) => {
         if (err.code !== 'ENOENT') throw err;
       });
       this.segmentUse.delete(n);
     }
-    await syncDir(join(this.queueDir, JOURNAL_DIR));
+    await syncDir(join(this.root, JOURNAL_DIR));
     this.log?.info(`journal compaction: deleted_segments=${sealed.length}, copied_messages=${copied}`);
     return { deletedSegments: sealed.length, copiedMessages: copied };
   }
@@ -301,9 +315,21 @@ export class QueueStore {
     if (!q || q.location.segment !== from.segment || q.location.offset !== from.offset) return 0;
     const frame = messageFrame(copyMeta(q), content);
     await this.writer.append(frame);
-    const location = contentLocation(frame, content.length);
+    const location = this.contentLocation(frame, content.length);
     this.index.relocate(queueId, from, location);
     return 1;
+  }
+
+  /** Where the content of a message record written as `frame` lies. */
+  private contentLocation(frame: EncodedFrame, length: number): BodyLocation {
+    const at: BodyLocation = { segment: frame.segment, offset: frame.offset + frame.blobOffset, length };
+    if (this.shard > 0) at.shard = this.shard;
+    return at;
+  }
+
+  /** The queue shard this store is. */
+  get shard(): number {
+    return this.index.shardNumber;
   }
 
   /** Finishes queued writes and closes the journal; later calls fail with ERR_STORE_CLOSED. */
@@ -316,10 +342,6 @@ export class QueueStore {
   }
 }
 
-/** Where the content of a message record written as `frame` lies. */
-function contentLocation(frame: EncodedFrame, length: number): BodyLocation {
-  return { segment: frame.segment, offset: frame.offset + frame.blobOffset, length };
-}
 
 function positive(v: number | undefined, dflt: number): number {
   return v !== undefined && Number.isFinite(v) && v > 0 ? Math.floor(v) : dflt;

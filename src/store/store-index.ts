@@ -71,7 +71,11 @@ export class QueueIndex {
   private lastKey = Buffer.allocUnsafeSlow(256);
   private lastKeyLength = -1;
 
-  constructor() {
+  /**
+   * @param shard the queue shard whose store this index serves: every
+   * location it hands out names it (0, the unsharded layout, is left out).
+   */
+  constructor(private readonly shard = 0) {
     this.table = new IdTable({
       hashOf: (slot) => this.slotHash.get(slot),
       keyEquals: (slot, key, length) => this.keyEquals(slot, key, length),
@@ -80,6 +84,11 @@ export class QueueIndex {
 
   get size(): number {
     return this.count;
+  }
+
+  /** The queue shard this index serves. */
+  get shardNumber(): number {
+    return this.shard;
   }
 
   private find(queueId: string): number {
@@ -105,7 +114,13 @@ export class QueueIndex {
   location(queueId: string): BodyLocation | undefined {
     const slot = this.find(queueId);
     if (slot < 0) return undefined;
-    return { segment: this.slotSegment.get(slot), offset: this.slotOffset.get(slot), length: this.slotLength.get(slot) };
+    return this.locationOf(slot);
+  }
+
+  private locationOf(slot: number): BodyLocation {
+    const at: BodyLocation = { segment: this.slotSegment.get(slot), offset: this.slotOffset.get(slot), length: this.slotLength.get(slot) };
+    if (this.shard > 0) at.shard = this.shard;
+    return at;
   }
 
   /** The held object of a message, unpacking it for good; for changing it in place. */
@@ -357,7 +372,7 @@ export class QueueIndex {
     q.queueId = queueId;
     q.hold = q.hold === true;
     q.size = this.slotLength.get(slot);
-    q.location = { segment: this.slotSegment.get(slot), offset: this.slotOffset.get(slot), length: this.slotLength.get(slot) };
+    q.location = this.locationOf(slot);
     if (keep) internMessage(q);
     return q;
   }

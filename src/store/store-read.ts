@@ -8,13 +8,13 @@
 import { open, type FileHandle } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { readFailure, StoreError } from './store-errors.js';
-import { segmentPath } from './store-segment.js';
+import { locationPath } from './store-segment.js';
 import { STORE_ERRORS, type BodyLocation } from './store-types.js';
 
 const CHUNK = 64 * 1024;
 
 function checkLocation(location: BodyLocation): void {
-  const ok = [location.segment, location.offset, location.length].every((n) => Number.isSafeInteger(n) && n >= 0);
+  const ok = [location.segment, location.offset, location.length, location.shard ?? 0].every((n) => Number.isSafeInteger(n) && n >= 0);
   if (!ok) throw new StoreError(STORE_ERRORS.NOT_FOUND, `bad content location ${JSON.stringify(location)}`);
 }
 
@@ -24,7 +24,7 @@ export async function readContent(queueDir: string, location: BodyLocation): Pro
   const what = `segment ${location.segment} offset ${location.offset}`;
   let fh: FileHandle;
   try {
-    fh = await open(segmentPath(queueDir, location.segment), 'r');
+    fh = await open(locationPath(queueDir, location), 'r');
   } catch (err) {
     throw readFailure(err, what);
   }
@@ -64,7 +64,7 @@ class ContentStream extends Readable {
       callback(err as Error);
       return;
     }
-    open(segmentPath(this.queueDir, this.location.segment), 'r').then(
+    open(locationPath(this.queueDir, this.location), 'r').then(
       (fh) => {
         this.fh = fh;
         callback();

@@ -1,15 +1,59 @@
 /**
  * store-segment: names and paths of the journal's segment files
- * (QUEUEDIR/journal/NNNNNNNNNN.seg, numbered upward, never reused while the
- * newest one exists), the corrupt area, and directory fsync. Listing ignores
- * files that are not segments.
+ * (ROOT/journal/NNNNNNNNNN.seg, numbered upward, never reused while the
+ * newest one exists), the corrupt area, the queue shards' roots, and
+ * directory fsync. Listing ignores files that are not segments.
+ *
+ * Queue shards: shard 0 is rooted at the queue directory itself (the layout
+ * of an unsharded queue, so a queue made before sharding is shard 0 as it
+ * lies), shard N > 0 at QUEUEDIR/shards/N, each with its own journal/ and
+ * corrupt/. listShards() names every shard found on disk, so that none is
+ * left unserved when the configured count changes.
  */
+import { readdirSync } from 'node:fs';
 import { open, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { BodyLocation } from './store-types.js';
 
 export const JOURNAL_DIR = 'journal';
 export const CORRUPT_DIR = 'corrupt';
+/** Where shards 1 and up live under the queue directory. */
+export const SHARDS_DIR = 'shards';
+/** The most shards a queue may have (queue_shard_count's bound). */
+export const MAX_SHARDS = 256;
 const SEGMENT_RE = /^(\d{10})\.seg$/;
+const SHARD_RE = /^(0|[1-9]\d{0,2})$/;
+
+/** The directory shard `shard` keeps its journal/ and corrupt/ in. */
+export function shardRoot(queueDir: string, shard: number): string {
+  return shard === 0 ? queueDir : join(queueDir, SHARDS_DIR, String(shard));
+}
+
+/**
+ * The shard numbers found on disk besides 0 (always a shard), ascending:
+ * QUEUEDIR/shards/N for N in 1 .. MAX_SHARDS - 1. A missing shards/
+ * directory means none; other names in it are ignored.
+ */
+export function listShards(queueDir: string): number[] {
+  let names: string[];
+  try {
+    names = readdirSync(join(queueDir, SHARDS_DIR));
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [0];
+    throw err;
+  }
+  const found = new Set([0]);
+  for (const name of names) {
+    const m = SHARD_RE.exec(name);
+    if (m && Number(m[1]) < MAX_SHARDS) found.add(Number(m[1]));
+  }
+  return [...found].sort((a, b) => a - b);
+}
+
+/** The segment file a content location lies in. */
+export function locationPath(queueDir: string, location: BodyLocation): string {
+  return segmentPath(shardRoot(queueDir, location.shard ?? 0), location.segment);
+}
 
 /** The file name of segment `n`. */
 export function segmentName(n: number): string {

@@ -9,6 +9,8 @@ export interface BodyLocation {
   segment: number;
   offset: number;
   length: number;
+  /** The queue shard whose journal holds the segment; absent for shard 0 (store-segment's shardRoot). */
+  shard?: number;
 }
 
 /** DSN NOTIFY keywords (RFC 3461). Absent means the default (FAILURE, DELAY). */

@@ -21,6 +21,7 @@
 import type { ResourceLimits } from 'node:worker_threads';
 import type { ConfigProblem, MasterService } from '../config/config-types.js';
 import { reusePortSupport } from './reuse-port.js';
+import { queueShardCount } from '../config/queue-shard-count.js';
 
 /** What a role is: a daemon other roles call, or a delivery agent qmgr hands recipients to by transport. */
 export type RoleKind = 'daemon' | 'delivery';
@@ -44,6 +45,8 @@ export interface RoleSpec {
   always?: boolean;
   /** One instance per service line whatever maxproc says; on reload the old one exits before the new one starts (it owns state). */
   singleton?: boolean;
+  /** One instance per queue shard (instance N serves shard N - 1), whatever maxproc says; a singleton of its shard. */
+  sharded?: boolean;
   /**
    * A reload keeps the running instance and hands it the new configuration
    * (ctx.config, onReconfigure) instead of replacing it: the journal, whose
@@ -91,6 +94,8 @@ export interface Plan {
 export interface PlanOptions {
   /** The listen option reusePort works here (default: reusePortSupport()). */
   reusePort?: boolean;
+  /** Queue shards to serve (default: what queue_shard_count asks for). */
+  shards?: number;
 }
 
 /** Threads of an inet service whose role shares its address: maxproc, or one per core. */
@@ -98,10 +103,15 @@ export function listenerThreads(service: MasterService, cores: number): number {
   return service.maxproc ?? Math.max(1, cores);
 }
 
-/** Works out every actor instance for a configuration. */
+/**
+ * Works out every actor instance for a configuration. `opts.shards`: the
+ * queue shards to serve (the supervisor adds those found on disk); default
+ * what queue_shard_count asks for.
+ */
 export function planSlots(config: SupervisorConfig, registry: RoleSpec[], cores: number, opts: PlanOptions = {}): Plan {
   const reusePort = opts.reusePort ?? reusePortSupport().supported;
   const narrowed: Plan['narrowed'] = [];
+  const shardCount = opts.shards ?? configuredShards(config, cores);
   const specs = new Map(registry.map((s) => [s.role, s]));
   const slots: SlotPlan[] = [];
   const skipped: MasterService[] = [];
@@ -115,7 +125,8 @@ export function planSlots(config: SupervisorConfig, registry: RoleSpec[], cores:
       continue;
     }
     let count: number;
-    if (service.type === 'inet' && spec.reusePort && !spec.singleton) {
+    if (spec.sharded && service.type === 'unix') count = shardCount;
+    else if (service.type === 'inet' && spec.reusePort && !spec.singleton) {
       const wanted = listenerThreads(service, cores);
       count = reusePort ? wanted : 1;
       if (count < wanted) narrowed.push({ service, wanted });
@@ -135,7 +146,7 @@ export function planSlots(config: SupervisorConfig, registry: RoleSpec[], cores:
   }
   for (const spec of registry) {
     if (!spec.always || served.has(spec.role)) continue;
-    const count = spec.singleton ? 1 : Math.max(1, spec.defaultInstances(cores));
+    const count = spec.sharded ? shardCount : spec.singleton ? 1 : Math.max(1, spec.defaultInstances(cores));
     for (let i = 0; i < count; i++) slots.push({ key: `${spec.role}|-|${i}`, role: spec.role });
   }
   return { slots, skipped, narrowed };
@@ -150,6 +161,15 @@ export function planSlots(config: SupervisorConfig, registry: RoleSpec[], cores:
 function settingsOf(s: MasterService): string {
   const overrides = Object.entries(s.overrides).filter(([k]) => k !== 'service_name').sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
   return JSON.stringify([s.private, s.unpriv, s.chroot, s.wakeup, s.args, overrides]);
+}
+
+/** The queue shards queue_shard_count asks for (1 when its value is malformed: check reports it). */
+export function configuredShards(config: SupervisorConfig, cores: number): number {
+  try {
+    return queueShardCount(config.params.queue_shard_count, cores);
+  } catch {
+    return 1;
+  }
 }
 
 /**

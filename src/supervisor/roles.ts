@@ -51,6 +51,7 @@ export function roleSpec(role: RoleName): RoleSpec | undefined {
   if (e.spare) spec.spare = true;
   if (e.always) spec.always = true;
   if (e.singleton) spec.singleton = true;
+  if (e.sharded) spec.sharded = true;
   if (e.keepOnReload) spec.keepOnReload = true;
   if (e.rarelyBusy) spec.resourceLimits = { maxYoungGenerationSizeMb: RARELY_BUSY_YOUNG_GENERATION_MB };
   // A listener's inet service names the address it binds (reload compares them).

@@ -32,7 +32,7 @@ import { configFdBudget, describeFdBudget, openFileCount, openFileLimit, type Fd
 import { pidFilePath, releasePidFile } from './pid-file.js';
 import { RestartPolicy } from './restart-policy.js';
 import { inlineRoles } from '../protocol/role-catalogue.js';
-import { inlineOverridesOf, listenerThreads, planSlots, transportsOf, type Plan, type RoleSpec, type SlotPlan, type SupervisorConfig } from './role-registry.js';
+import { configuredShards, inlineOverridesOf, listenerThreads, planSlots, transportsOf, type Plan, type RoleSpec, type SlotPlan, type SupervisorConfig } from './role-registry.js';
 import { reusePortSupport, type ReusePortSupport } from './reuse-port.js';
 import { probeListen } from './listen-probe.js';
 import { SupervisorError } from './supervisor-error.js';
@@ -40,6 +40,8 @@ import { planReload, preflight, refuseInvalid, refuseUnreloadable, reloadSlots, 
 import { supervisorStatus } from './supervisor-status.js';
 import { deferred, oneLine, type Incarnation, type ReloadHook, type ReloadHookStep, type Slot, type SupervisorOptions, type SupervisorStatus } from './supervisor-types.js';
 import { SaltPool } from './supervisor-salts.js';
+import { createLimitTable } from '../runtime/shared-limits.js';
+import { listShards } from '../store/store-segment.js';
 import { Wiring } from './supervisor-wiring.js';
 import { drainWorker, exitReason, onWorkerMessage, postTo, shutdownWorker, spawnWorker, waitForWorker, workerName, type WorkerEvents } from './supervisor-worker.js';
 import { Watchdog } from './supervisor-watchdog.js';
@@ -93,6 +95,10 @@ export class Supervisor extends EventEmitter {
   /** Restarts waiting out a throttle delay, so stop() can cancel them. */
   private readonly throttled = new Set<NodeJS.Timeout>();
   private nextUid = 1;
+  /** Queue shards served: what queue_shard_count asks for, or more when more shard directories are on disk (set at start). */
+  private shards = 1;
+  /** The host-wide delivery counters every qmgr shares when there are several shards. */
+  private limitTable?: SharedArrayBuffer;
   private started = false;
   private startedAt = Date.now();
   /** The open-file limit and what the main thread held before any worker, read at start. */
@@ -208,6 +214,8 @@ export class Supervisor extends EventEmitter {
       if (this.opts.controlSocket !== false) await this.control.listen(queueDir);
       this.heartbeat = setInterval(() => this.beat(), this.heartbeatMs);
       this.heartbeat.unref();
+      this.shards = Math.max(configuredShards(this.config, this.cores), ...listShards(queueDir).map((n) => n + 1));
+      if (this.shards > 1) this.limitTable = createLimitTable(this.shards);
       const plan = this.plan(this.config);
       const inline = new Set<string>(this.opts.inlinePrograms ?? inlineRoles());
       for (const s of plan.skipped) if (!inline.has(s.command)) this.log.warning(`${s.file}, line ${s.line}: service ${s.name}: unsupported program ${s.command}; skipped`);
@@ -264,6 +272,10 @@ export class Supervisor extends EventEmitter {
     refuseInvalid(newConfig);
     const old = this.config;
     refuseUnreloadable(old, newConfig);
+    const wanted = configuredShards(newConfig, this.cores);
+    if (wanted !== configuredShards(old, this.cores)) {
+      throw new SupervisorError('ERR_CONFIG_INVALID', `reload refused: queue_shard_count changed (${configuredShards(old, this.cores)} to ${wanted} shards); stop and start the mail system to change it`);
+    }
     const planned = this.plan(newConfig);
     const plan = planReload(this.reloadHost, old, newConfig, planned.slots);
     await preflight(plan);
@@ -328,6 +340,11 @@ export class Supervisor extends EventEmitter {
     await Promise.all([...this.spares.values()].map((s) => s.loaded.promise));
   }
 
+  /** Queue shards served: journal and qmgr run instances 1 .. this (set by start()). */
+  queueShards(): number {
+    return this.shards;
+  }
+
   /** True when some instance of the role is running now. */
   hasLiveActor(role: string): boolean {
     return this.slots.some((s) => !s.removed && s.role === role && s.current !== undefined && s.current.state === 'running');
@@ -388,7 +405,7 @@ export class Supervisor extends EventEmitter {
 
   /** Every actor instance a configuration asks for, on this Node. */
   private plan(config: SupervisorConfig): Plan {
-    return planSlots(config, this.opts.registry, this.cores, { reusePort: this.reusePort.supported });
+    return planSlots(config, this.opts.registry, this.cores, { reusePort: this.reusePort.supported, shards: this.shards });
   }
 
   /** One line for every inet service that runs one thread instead of its maxproc (no reusePort here). */
@@ -455,6 +472,10 @@ export class Supervisor extends EventEmitter {
     if (slot.service?.type === 'inet' && slot.spec.reusePort) {
       const shared = this.reusePort.supported;
       a.listener = { threads: shared ? listenerThreads(slot.service, this.cores) : 1, reusePort: shared };
+    }
+    if (slot.spec.sharded) {
+      a.shard = { index: slot.instance - 1, count: this.shards };
+      if (this.limitTable) a.shard.limits = this.limitTable;
     }
     return a;
   }

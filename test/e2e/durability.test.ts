@@ -1,5 +1,5 @@
 /**
- * No lost mail: a message that got 250 survives a SIGKILL of the whole
+ * No lost mail, with the queue in two shards: a message that got 250 survives a SIGKILL of the whole
  * daemon, and deliveries survive the death of the smtp and qmgr actors in
  * the middle of the work (duplicates limited to what was in flight).
  */
@@ -20,7 +20,8 @@ before(async () => {
       return refuse && to.startsWith('held@') ? { code: 451, message: '4.3.2 not yet' } : null;
     },
   });
-  daemon = await startDaemon({ params: { relayhost: `[127.0.0.1]:${sink.port}` } });
+  // Two queue shards: every promise here holds for the sharded store.
+  daemon = await startDaemon({ params: { relayhost: `[127.0.0.1]:${sink.port}`, queue_shard_count: '2' } });
 });
 
 after(async () => {

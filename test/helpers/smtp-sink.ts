@@ -72,6 +72,8 @@ export interface SmtpSinkOptions {
   data?: (message: SinkMessage) => SinkReply | null | undefined;
   /** Refuse whole connections with this greeting reply. */
   greeting?: SinkReply;
+  /** Wait this long before answering the end of DATA (sessions then overlap). */
+  dataDelayMs?: number;
 }
 
 export interface SmtpSink {
@@ -154,11 +156,15 @@ export async function startSmtpSink(opts: SmtpSinkOptions = {}): Promise<SmtpSin
           clientAddress: session.remoteAddress,
           refused: false,
         };
-        const r = opts.data?.(msg);
-        msg.refused = !!r;
-        messages.push(msg);
-        if (r) return callback(replyError(r));
-        callback(null, `2.0.0 Ok: queued as SINK${messages.length}`);
+        const answer = (): void => {
+          const r = opts.data?.(msg);
+          msg.refused = !!r;
+          messages.push(msg);
+          if (r) return callback(replyError(r));
+          callback(null, `2.0.0 Ok: queued as SINK${messages.length}`);
+        };
+        if (opts.dataDelayMs) setTimeout(answer, opts.dataDelayMs);
+        else answer();
       });
     },
   });

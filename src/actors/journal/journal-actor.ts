@@ -1,9 +1,10 @@
 /**
- * journal actor: the one writer of the queue store. It opens the store
- * (replaying the journal: after a crash this rebuilds the queue), answers
+ * journal actor: the one writer of one queue shard's store (instance N
+ * serves shard N - 1; store-segment says where each shard lies). It opens
+ * the store (replaying the journal: after a crash this rebuilds the queue), answers
  * appends once they are on disk (the store group-commits concurrent appends),
  * records outcomes and admin actions, serves queue listings, and tells qmgr
- * about each new message. A cast to qmgr that is lost while qmgr restarts is
+ * about each new message (the qmgr of its own shard). A cast to qmgr that is lost while qmgr restarts is
  * harmless: a new qmgr lists the store when it starts.
  * It only stores: qmgr decides when a message's pass ends and asks bounce
  * for the failure notice, then records the recipients it listed.
@@ -21,9 +22,12 @@ const SMTPD_SOURCE = label('source', 'smtpd');
 
 runActor('journal', async (ctx) => {
   const queueDir = ctx.config.path('queue_directory');
-  const store = await QueueStore.open(queueDir, { log: ctx.log });
+  const shard = ctx.shard?.index ?? 0;
+  const store = await QueueStore.open(queueDir, { log: ctx.log, shard });
   const r = store.recovery;
-  ctx.log.info(`queue store open: ${r.messages} messages in ${r.segments} segments, ${r.records} records, ${r.corrupt} corrupt, ${r.ms} ms`);
+  // Its own shard's qmgr: instance numbers follow the shards.
+  const mine = { instance: ctx.instance };
+  ctx.log.info(`queue store open${ctx.shard && ctx.shard.count > 1 ? ` (shard ${shard} of ${ctx.shard.count})` : ''}: ${r.messages} messages in ${r.segments} segments, ${r.records} records, ${r.corrupt} corrupt, ${r.ms} ms`);
   const qmgr = ctx.peers('qmgr');
   ctx.onShutdown(() => store.close());
 
@@ -33,7 +37,7 @@ runActor('journal', async (ctx) => {
       count('messages_received', SOURCES.get(message.client?.protocol) ?? SMTPD_SOURCE);
       // The queued form is decoded only when a qmgr is there to take it.
       const queued = qmgr.size() > 0 ? store.get(message.queueId) : undefined;
-      if (queued) qmgr.cast('arrived', { message: queued });
+      if (queued) qmgr.cast('arrived', { message: queued }, mine);
       return { queueId: message.queueId, location };
     },
     outcome: ({ queueId, outcomes, noticed }) => store.recordOutcomes(queueId, outcomes, noticed),

@@ -5,6 +5,9 @@
  * the journal before acting on it, and at the end of each message's pass
  * asks bounce for its failure, delay and success notices (the journal only
  * stores).
+ * With several queue shards there is one qmgr per shard (instance N, shard
+ * N - 1), each with its own journal; delivery slots per destination and
+ * per transport are taken from counters all of them share (shared-limits).
  * Calls to a restarting peer fail with a retryable error; those are retried
  * here (journal, bounce) or turned into a deferral by the scheduler (agents).
  */
@@ -15,6 +18,7 @@ import type { QueuedMessage } from '../../store/store-types.js';
 import { queueNameOf } from '../../store/store-queue-name.js';
 import { TtlCache } from '../../util/ttl-cache.js';
 import { count } from '../../util/metrics-counters.js';
+import { SharedLimits } from '../../runtime/shared-limits.js';
 
 const DELIVERY_TIMEOUT_MS = 15 * 60_000;
 const LIST_PAGE = 5000;
@@ -32,12 +36,12 @@ async function withRetry<T>(fn: () => Promise<T>, attempts = 20): Promise<T> {
   }
 }
 
-/** Every live message, a page at a time from the journal. */
-async function listQueue(journal: PeerGroup<JournalProtocol>): Promise<QueuedMessage[]> {
+/** Every live message of this shard, a page at a time from its journal. */
+async function listQueue(journal: PeerGroup<JournalProtocol>, instance: number): Promise<QueuedMessage[]> {
   const all: QueuedMessage[] = [];
   let after: string | undefined;
   for (;;) {
-    const page = await withRetry(() => journal.call('list', { after, limit: LIST_PAGE }, { timeoutMs: 60_000 }));
+    const page = await withRetry(() => journal.call('list', { after, limit: LIST_PAGE }, { timeoutMs: 60_000, instance }));
     for (const m of page.messages) all.push(m);
     if (!page.next) return all;
     after = page.next;
@@ -46,6 +50,11 @@ async function listQueue(journal: PeerGroup<JournalProtocol>): Promise<QueuedMes
 
 runActor('qmgr', async (ctx) => {
   const journal = ctx.peers('journal');
+  // The journal of this qmgr's own queue shard: instance numbers follow the shards.
+  const instance = ctx.instance;
+  const shared = ctx.shard?.limits ? new SharedLimits(ctx.shard.limits, ctx.shard.index) : undefined;
+  // What a dead predecessor of this shard held is no longer in flight here.
+  shared?.reset();
   const rewrite = ctx.peers('trivial-rewrite');
   const bounce = ctx.peers('bounce');
   // A transport is a master.cf service: its own instances, with its own -o values.
@@ -81,14 +90,15 @@ runActor('qmgr', async (ctx) => {
       // Expiry is qmgr's own outcome; the agents' outcomes are counted where they are logged.
       for (const o of outcomes) if (o.state === 'expired') count('recipients_expired');
       const req = noticed && noticed.length > 0 ? { queueId, outcomes, noticed } : { queueId, outcomes };
-      return withRetry(() => journal.call('outcome', req, { timeoutMs: 60_000 }));
+      return withRetry(() => journal.call('outcome', req, { timeoutMs: 60_000, instance }));
     },
     notify: (req) => withRetry(() => bounce.call('notify', req, { timeoutMs: 60_000 })),
+    shared,
   });
 
   // The runtime holds requests (arrivals included) until this set-up returns,
   // and the scheduler ignores a queue id it already has.
-  scheduler.start(await listQueue(journal));
+  scheduler.start(await listQueue(journal, instance));
 
   ctx.onDrain(() => scheduler.drain());
   ctx.onShutdown(() => scheduler.stop());
@@ -97,6 +107,7 @@ runActor('qmgr', async (ctx) => {
     arrived: ({ message }) => scheduler.arrived(message),
     flush: ({ site }) => ({ scheduled: scheduler.flush(site) }),
     admin: async ({ action, queueIds, queues }) => {
+      // Each shard's qmgr acts on the ids its own journal holds; the others find none of them.
       // As postsuper: hold takes mail that is not on hold, release only held mail
       // (so "release ALL" counts what it released); ALL may name the queues.
       const wanted = (m: QueuedMessage): boolean => {
@@ -107,7 +118,7 @@ runActor('qmgr', async (ctx) => {
       };
       const ids: string[] = [];
       if (queueIds === 'ALL') {
-        for (const m of await listQueue(journal)) if (wanted(m)) ids.push(m.queueId);
+        for (const m of await listQueue(journal, instance)) if (wanted(m)) ids.push(m.queueId);
       } else {
         for (const queueId of queueIds) {
           const { message } = await withRetry(() => journal.call('get', { queueId }));
@@ -117,7 +128,7 @@ runActor('qmgr', async (ctx) => {
       // The journal first: an admin action the journal did not record did not happen.
       const found: string[] = [];
       for (const queueId of ids) {
-        const r = await journal.call('admin', { action, queueId });
+        const r = await journal.call('admin', { action, queueId }, { instance });
         if (r.found) found.push(queueId);
       }
       await scheduler.admin(action, found);

@@ -19,6 +19,7 @@ import { formatDelivery } from '../../global/delivery-log.js';
 import { AGENT_CRASHED, isLive, RESOLVER_FAILED, TRANSPORT_UNAVAILABLE, type Entry, type Job } from './qmgr-entry.js';
 import { Destination } from './qmgr-feedback.js';
 import type { TransportLimitTable } from './qmgr-params.js';
+import type { SharedLimits } from '../../runtime/shared-limits.js';
 import { applyOutcomes, finishPass, type PassHost } from './qmgr-pass.js';
 import { nextAttemptAfterDeferral } from './qmgr-policy.js';
 import { buildRequest, readResult } from './qmgr-request.js';
@@ -32,6 +33,8 @@ export interface DispatchHost extends PassHost {
   hasTransport(transport: string): boolean;
   /** True once drain() or stop() began: no delivery starts. */
   isDraining(): boolean;
+  /** The host-wide destination and transport counters, when several queue shards deliver (shared-limits). */
+  readonly shared?: SharedLimits;
 }
 
 /** The destination queues and the deliveries in flight; see the file comment. */
@@ -122,20 +125,34 @@ export class Dispatcher {
     return false;
   }
 
-  /** Starts every delivery the limits allow, round-robin over destinations. */
+  /**
+   * Starts every delivery the limits allow, round-robin over destinations.
+   * With several queue shards, each delivery also takes a host-wide slot of
+   * its destination and of its transport; when another shard holds the
+   * last one, this pump runs again once some shard gives one back.
+   */
   pump(): void {
     if (this.host.isDraining()) return;
     const now = this.host.now();
+    const shared = this.host.shared;
+    const seen = shared?.generation() ?? 0;
+    let blocked = false;
     for (const dest of this.readyDests) {
       if (dest.todo.length > 0 && dest.isDead(now)) this.deferTodo(dest);
       const processLimit = this.host.limits.get(dest.transport).processLimit;
       while (dest.todo.length > 0 && dest.hasSlot()) {
         if ((this.transportBusy.get(dest.transport) ?? 0) >= processLimit) break;
-        const job = dest.todo.shift()!;
+        const job = dest.todo.peek()!;
+        if (!job.cancelled && shared && !shared.acquire(dest.key, dest.limit, dest.transportKey, processLimit)) {
+          blocked = true;
+          break;
+        }
+        dest.todo.shift();
         if (!job.cancelled) this.dispatch(job);
       }
       if (dest.todo.length === 0) this.readyDests.delete(dest);
     }
+    if (blocked) shared!.wake(seen, () => this.pump());
   }
 
   /** One step of a pass is done; the pass ends when none is left. */
@@ -184,6 +201,7 @@ export class Dispatcher {
   /** A delivery slot is free again. */
   private freeSlot(job: Job): void {
     const { dest } = job;
+    this.host.shared?.release(dest.key, dest.transportKey);
     dest.busy--;
     this.transportBusy.set(dest.transport, (this.transportBusy.get(dest.transport) ?? 1) - 1);
     this.inFlightCount--;

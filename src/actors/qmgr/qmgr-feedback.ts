@@ -43,7 +43,14 @@ export class Destination<J> {
     private readonly failedCohortLimit: number,
   ) {
     this.window = Math.max(1, Math.min(initial, limit));
+    this.key = `${transport}\u0000${nexthop}`;
+    this.transportKey = `${transport}\u0001`;
   }
+
+  /** This destination's key in the host-wide counters (shared-limits). */
+  readonly key: string;
+  /** Its transport's key there (the process limit). */
+  readonly transportKey: string;
 
   /** True while the destination may not be tried; revives it once its time is up. */
   isDead(now: number): boolean {

@@ -26,6 +26,7 @@ import type { DeliveryRequest, DeliveryResult, ResolvedAddress } from '../../pro
 import type { QueuedMessage, RecipientOutcome } from '../../store/store-types.js';
 import type { Logger } from '../../util/log.js';
 import { Dispatcher, type DispatchHost } from './qmgr-dispatch.js';
+import type { SharedLimits } from '../../runtime/shared-limits.js';
 import { DueTimer } from './qmgr-due.js';
 import { bareHost, copyMessage, hasWork, isLive, owesNotice, type Entry, type NoticeRecipient } from './qmgr-entry.js';
 import { Fifo } from './qmgr-fifo.js';
@@ -56,6 +57,12 @@ export interface QmgrDeps {
   now?: () => number;
   /** Longest drain() waits for deliveries in flight; 30 s by default. */
   drainTimeoutMs?: number;
+  /**
+   * The host-wide counters every queue shard's qmgr takes delivery slots
+   * from (shared-limits); absent with one shard, whose own counts are the
+   * host's.
+   */
+  shared?: SharedLimits;
 }
 
 /** The scheduler's counts, as `load` reports them. */
@@ -116,6 +123,7 @@ export class Scheduler {
       place: (e) => this.place(e),
       checkIdle: () => this.checkIdle(),
       admit: () => this.admit(),
+      shared: deps.shared,
     };
     this.dispatcher = new Dispatcher(this.host);
   }
