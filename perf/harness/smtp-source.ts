@@ -154,8 +154,11 @@ export async function runSource(opts: SourceOptions): Promise<SourceResult> {
   // Open loop: message n is due n / rate seconds after the start.
   const intervalMs = opts.rate ? 1000 / opts.rate : 0;
   const due = async (n: number): Promise<void> => {
-    const wait = t0 + n * intervalMs - performance.now();
-    if (wait > 1) await new Promise((r) => setTimeout(r, wait));
+    const at = t0 + n * intervalMs;
+    // A timer may fire a fraction of a millisecond early: wait again until the slot has come.
+    for (let wait = at - performance.now(); wait > 0; wait = at - performance.now()) {
+      await new Promise((r) => setTimeout(r, Math.ceil(wait)));
+    }
   };
 
   const session = async (): Promise<void> => {

@@ -40,6 +40,7 @@ before(async () => {
       'retry     unix  -       -       n       -       -       error',
       'discard   unix  -       -       n       -       1       discard',
       'virtual   unix  -       n       n       -       1       virtual',
+      'local     unix  -       n       n       -       -       local',
     ].join('\n'),
   });
 });

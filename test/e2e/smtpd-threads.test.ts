@@ -76,7 +76,7 @@ async function smtpdThreads(d: RunningDaemon): Promise<ActorRow[]> {
   return (JSON.parse(r.stdout).actors as ActorRow[]).filter((a) => a.role === 'smtpd' && a.service === `127.0.0.1:${d.port}`);
 }
 
-/** The smtpd instances whose log lines contain `text`. */
+/** The smtpd threads (the [N] of a log line is the thread id) whose log lines contain `text`. */
 function instancesLogging(d: RunningDaemon, text: string): Set<number> {
   const out = new Set<number>();
   for (const line of d.log().split('\n')) {
@@ -105,7 +105,7 @@ test('an inet service with maxproc 2 runs two smtpd threads on one port, and bot
       await waitFor(() => d.log().split('\n').filter((l) => l.includes('disconnect from localhost[127.0.0.1]')).length > i, 10_000, 'the disconnect line');
     }
     const served = instancesLogging(d, 'connect from localhost[127.0.0.1]');
-    assert.deepEqual([...served].sort(), threads.map((t) => t.instance).sort(), 'both threads served sessions');
+    assert.deepEqual([...served].sort(), threads.map((t) => t.threadId).sort(), 'both threads served sessions');
     assert.match(d.log(), /daemon started -- version .*, Node v\d+\.\d+\.\d+, configuration /, 'the Node version in the start line');
   } finally {
     await d.stop();
@@ -130,7 +130,7 @@ test('smtpd_client_connection_count_limit holds across threads: the 3rd open con
       }
     }
     assert.equal(held.length, 2, 'exactly two connections admitted across both threads');
-    assert.deepEqual([...instancesLogging(d, 'Connection concurrency limit exceeded: 3 from localhost[127.0.0.1]')].sort(), (await smtpdThreads(d)).map((t) => t.instance).sort(), 'each thread refused the 3rd connection');
+    assert.deepEqual([...instancesLogging(d, 'Connection concurrency limit exceeded: 3 from localhost[127.0.0.1]')].sort(), (await smtpdThreads(d)).map((t) => t.threadId).sort(), 'each thread refused the 3rd connection');
     // A disconnect on either thread makes room on any thread.
     held.shift()!.close();
     await waitFor(async () => {
@@ -204,7 +204,7 @@ test('reload with two smtpd threads: both are replaced, a session open on an old
       await c.closed;
       await waitFor(() => (d.log().slice(from).match(/disconnect from localhost/g) ?? []).length > i, 10_000, 'the disconnect line');
     }
-    assert.deepEqual([...servedSince()].sort(), after.map((t) => t.instance).sort(), 'both new threads serve');
+    assert.deepEqual([...servedSince()].sort(), after.map((t) => t.threadId).sort(), 'both new threads serve');
   } finally {
     await d.stop();
   }
