@@ -11,7 +11,7 @@
  * main.cf are reported at their line; values set by master.cf -o at the
  * service's line. Never throws.
  */
-import { accessSync, constants } from 'node:fs';
+import { accessSync, constants, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ConfigProblem } from './config-types.js';
 import { ConfigError, MainConfig, splitList } from './main-config.js';
@@ -19,8 +19,8 @@ import type { LoadedConfig } from './load-config.js';
 import { parameterInfo } from './parameters.js';
 import { queueShardCount } from './queue-shard-count.js';
 import { parseIp } from './ip-address.js';
-import { isTableSpec, openTable, openTableList } from './lookup-table.js';
-import { openAliasTable, openAliasTableList } from './table-aliases.js';
+import { isTableSpec, openTable, openTableList, splitSpec, tablePath } from './lookup-table.js';
+import { isTextTable, openAliasTable, openAliasTableList } from './table-aliases.js';
 import { compileDomainList, compileHostList } from './access-lookup.js';
 import { checkEffects } from './check-effects.js';
 import { tlsVersionRange } from './tls-protocols.js';
@@ -65,6 +65,26 @@ const TLS_FILES: [string, string][] = [
 ];
 
 /** One parameter value's problem, or null. */
+/** Parameters whose tables are alias files. */
+const ALIAS_FILE_PARAMETERS = new Set(['alias_maps', 'alias_database', 'local_recipient_maps']);
+
+/**
+ * The first alias file a value names that does not exist, as a reason;
+ * undefined when all exist. As Postfix's `postfix check`, a missing alias
+ * file (a host without /etc/aliases) is no configuration error: at run time
+ * smtpd warns that the table is unavailable and the local agent defers
+ * mail that needs it, as Postfix's local(8) does.
+ */
+function missingAliasFile(cfg: MainConfig, name: string, value: string): string | undefined {
+  const aliases = name === 'local_recipient_maps' ? splitList(cfg.get('alias_maps')) : splitList(value);
+  for (const spec of splitList(value)) {
+    if (!aliases.includes(spec) || !isTextTable(spec)) continue;
+    const parts = splitSpec(spec.startsWith('proxy:') ? spec.slice(6) : spec);
+    if (parts?.name && !existsSync(tablePath(parts.name, cfg.dir))) return `${tablePath(parts.name, cfg.dir)} does not exist: the alias table ${spec} is unavailable (run newaliases after creating it)`;
+  }
+  return undefined;
+}
+
 function checkValue(cfg: MainConfig, name: string): string | null {
   const info = parameterInfo(name);
   if (!info || info.effect !== 'effective') return null;
@@ -84,6 +104,8 @@ function checkValue(cfg: MainConfig, name: string): string | null {
         cfg.time(name, info.timeUnit ?? 's');
         break;
       case 'table-list':
+        // A missing alias file is no configuration error (see missingAliasFile); the others are checked.
+        if (ALIAS_FILE_PARAMETERS.has(name) && missingAliasFile(cfg, name, v)) return null;
         if (name === 'alias_maps' || name === 'alias_database') openAliasTableList(v, cfg.dir);
         else if (name === 'local_recipient_maps') {
           // Its tables that alias_maps names are alias files, read as local(8) and smtpd read them.

@@ -1,7 +1,7 @@
 /** Tests of checkConfig and formatProblem. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { rmSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadConfig } from '../../src/config/load-config.js';
@@ -211,6 +211,24 @@ test('local_header_rewrite_clients entries cleanup does not evaluate are warning
   assert.deepEqual(problemsOf('local_header_rewrite_clients = permit_mynetworks, permit_tls_clientcerts\n'), [
     'warning 1 local_header_rewrite_clients: permit_tls_clientcerts is not supported by this version of Postrider; it matches no client',
   ]);
+});
+
+test('an alias file that does not exist is no configuration error, as in Postfix; an unreadable alias line still is', () => {
+  const dir = confDir('myhostname = a.example\nalias_maps = hash:/nonexistent/aliases\nalias_database = hash:/nonexistent/aliases\n');
+  try {
+    assert.deepEqual(checkConfig(loadConfig(dir)).map(formatProblem), []);
+  } finally {
+    rmSync(dir, { recursive: true });
+  }
+  const bad = confDir('myhostname = a.example\nalias_maps = hash:aliases\n');
+  try {
+    writeFileSync(join(bad, 'aliases'), 'no colon here\n');
+    const lines = checkConfig(loadConfig(bad)).map(formatProblem);
+    assert.equal(lines.length, 1, lines.join('\n'));
+    assert.match(lines[0], /alias_maps/);
+  } finally {
+    rmSync(bad, { recursive: true });
+  }
 });
 
 test('mailbox_delivery_lock must name dotlock: fcntl alone is refused by check', () => {

@@ -121,7 +121,7 @@ runActor('qmgr', async (ctx) => {
         for (const m of await listQueue(journal, instance)) if (wanted(m)) ids.push(m.queueId);
       } else {
         for (const queueId of queueIds) {
-          const { message } = await withRetry(() => journal.call('get', { queueId }));
+          const { message } = await withRetry(() => journal.call('get', { queueId }, { instance }));
           if (message && wanted(message) && !ids.includes(queueId)) ids.push(queueId);
         }
       }
