@@ -204,7 +204,38 @@ export function runJob(job: LocalChildJob, copy: Buffer): LocalChildResult {
   }
 }
 
+/**
+ * Becomes the delivery's user when started as root with "--as UID:GID"
+ * (argv[3..4]): the program and Node itself were loaded as root, so they
+ * need not be readable by the user (an installation under a private
+ * directory works), and nothing is read or written before the switch.
+ * Returns a failure when the switch did not take.
+ */
+export function dropPrivileges(argv: readonly string[]): LocalChildResult | undefined {
+  if (argv[3] !== '--as') return undefined;
+  const m = /^(\d+):(\d+)$/.exec(argv[4] ?? '');
+  const fail = (why: string): LocalChildResult => ({ ok: false, temporary: true, dsn: '4.3.0', reason: `cannot switch to the delivery's user: ${why}` });
+  if (!m) return fail(`bad identity ${argv[4] ?? ''}`);
+  const uid = Number(m[1]);
+  const gid = Number(m[2]);
+  if (uid === 0) return fail('refusing to deliver as root');
+  try {
+    process.setgroups?.([gid]);
+    process.setgid?.(gid);
+    process.setuid?.(uid);
+  } catch (err) {
+    return fail((err as Error).message);
+  }
+  if (process.getuid?.() !== uid || process.geteuid?.() !== uid || process.getgid?.() !== gid) return fail('the identity did not change');
+  return undefined;
+}
+
 function main(): void {
+  const refused = dropPrivileges(process.argv);
+  if (refused) {
+    process.stdout.write(JSON.stringify(refused) + '\n');
+    return;
+  }
   const job = JSON.parse(process.argv[2] ?? '{}') as LocalChildJob;
   const chunks: Buffer[] = [];
   process.stdin.on('data', (c: Buffer) => chunks.push(c));

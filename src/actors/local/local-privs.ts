@@ -1,8 +1,9 @@
 /**
  * local-privs: the identity a local delivery runs as, and the processes
  * that run as it. Every mailbox, file and command delivery runs in a child
- * process spawned with the user's uid and gid (libuv drops the
- * supplementary groups), never as root: worker threads share the daemon's
+ * process that runs as the user's uid and gid (a mailbox or file child
+ * switches itself first thing, dropping the supplementary groups; a command
+ * is spawned with them), never as root: worker threads share the daemon's
  * identity, so a thread cannot switch. A daemon that does not run as root
  * can deliver only as its own user.
  * Public: spawnOptionsFor (throws PrivilegeError), runMailboxChild (never
@@ -45,7 +46,10 @@ export function runMailboxChild(job: LocalChildJob, copy: Buffer, privs: Privile
       resolveResult({ ok: false, temporary: true, dsn: '4.3.0', reason: (err as Error).message });
       return;
     }
-    const child = spawn(process.execPath, [CHILD, JSON.stringify(job)], { ...ids, cwd: '/', env: {}, stdio: ['pipe', 'pipe', 'pipe'] });
+    // As root the child starts as root and switches itself before it touches a file (local-child's
+    // dropPrivileges), so Node and the program need not be reachable by the user.
+    const args = ids.uid !== undefined ? [CHILD, JSON.stringify(job), '--as', `${ids.uid}:${ids.gid}`] : [CHILD, JSON.stringify(job)];
+    const child = spawn(process.execPath, args, { cwd: '/', env: {}, stdio: ['pipe', 'pipe', 'pipe'] });
     let out = '';
     let err = '';
     child.stdout!.setEncoding('utf8').on('data', (c: string) => (out += c));
