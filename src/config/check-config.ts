@@ -20,7 +20,7 @@ import { parameterInfo } from './parameters.js';
 import { queueShardCount } from './queue-shard-count.js';
 import { parseIp } from './ip-address.js';
 import { isTableSpec, openTable, openTableList, splitSpec, tablePath } from './lookup-table.js';
-import { isTextTable, openAliasTable, openAliasTableList } from './table-aliases.js';
+import { isTextTable, openAliasTable } from './table-aliases.js';
 import { compileDomainList, compileHostList } from './access-lookup.js';
 import { checkEffects } from './check-effects.js';
 import { tlsVersionRange } from './tls-protocols.js';
@@ -69,20 +69,24 @@ const TLS_FILES: [string, string][] = [
 const ALIAS_FILE_PARAMETERS = new Set(['alias_maps', 'alias_database', 'local_recipient_maps']);
 
 /**
- * The first alias file a value names that does not exist, as a reason;
- * undefined when all exist. As Postfix's `postfix check`, a missing alias
- * file (a host without /etc/aliases) is no configuration error: at run time
- * smtpd warns that the table is unavailable and the local agent defers
- * mail that needs it, as Postfix's local(8) does.
+ * Opens the tables of alias_maps, alias_database or local_recipient_maps
+ * (those alias_maps names are read as aliases(5) files), so a bad line is
+ * reported. As Postfix's `postfix check`, an alias file that does not exist
+ * (a host without /etc/aliases) is no configuration error: at run time smtpd
+ * warns that the table is unavailable and the local agent defers mail that
+ * needs it, as Postfix's local(8) does.
  */
-function missingAliasFile(cfg: MainConfig, name: string, value: string): string | undefined {
+function checkAliasTables(cfg: MainConfig, name: string, value: string): void {
   const aliases = name === 'local_recipient_maps' ? splitList(cfg.get('alias_maps')) : splitList(value);
   for (const spec of splitList(value)) {
-    if (!aliases.includes(spec) || !isTextTable(spec)) continue;
-    const parts = splitSpec(spec.startsWith('proxy:') ? spec.slice(6) : spec);
-    if (parts?.name && !existsSync(tablePath(parts.name, cfg.dir))) return `${tablePath(parts.name, cfg.dir)} does not exist: the alias table ${spec} is unavailable (run newaliases after creating it)`;
+    if (!aliases.includes(spec)) {
+      openTable(spec, cfg.dir);
+      continue;
+    }
+    const parts = isTextTable(spec) ? splitSpec(spec.startsWith('proxy:') ? spec.slice(6) : spec) : null;
+    if (parts?.name && !existsSync(tablePath(parts.name, cfg.dir))) continue;
+    openAliasTable(spec, cfg.dir);
   }
-  return undefined;
 }
 
 function checkValue(cfg: MainConfig, name: string): string | null {
@@ -104,14 +108,8 @@ function checkValue(cfg: MainConfig, name: string): string | null {
         cfg.time(name, info.timeUnit ?? 's');
         break;
       case 'table-list':
-        // A missing alias file is no configuration error (see missingAliasFile); the others are checked.
-        if (ALIAS_FILE_PARAMETERS.has(name) && missingAliasFile(cfg, name, v)) return null;
-        if (name === 'alias_maps' || name === 'alias_database') openAliasTableList(v, cfg.dir);
-        else if (name === 'local_recipient_maps') {
-          // Its tables that alias_maps names are alias files, read as local(8) and smtpd read them.
-          const aliases = splitList(cfg.get('alias_maps'));
-          for (const spec of splitList(v)) (aliases.includes(spec) ? openAliasTable : openTable)(spec, cfg.dir);
-        } else openTableList(v, cfg.dir);
+        if (ALIAS_FILE_PARAMETERS.has(name)) checkAliasTables(cfg, name, v);
+        else openTableList(v, cfg.dir);
         break;
       case 'host-list':
         compileHostList(splitList(v), cfg.dir);

@@ -51,7 +51,8 @@ export function readTableFile(spec: string, path: string): string {
   }
 }
 
-class MapTable implements LookupTable {
+/** A table held in memory as a map of lowercased keys (text tables, inline:, alias files). */
+export class MapTable implements LookupTable {
   constructor(
     readonly spec: string,
     readonly type: string,

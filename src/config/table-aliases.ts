@@ -13,7 +13,7 @@
  */
 import { ConfigError, splitList } from './main-config.js';
 import { logicalLines } from './main-cf.js';
-import { openTable, readTableFile, splitSpec, tablePath, TableList } from './lookup-table.js';
+import { MapTable, openTable, readTableFile, splitSpec, tablePath, TableList } from './lookup-table.js';
 import type { LookupTable } from './table-types.js';
 
 const TEXT_TYPES = new Set(['texthash', 'hash', 'btree', 'lmdb', 'cdb', 'dbm', 'sdbm']);
@@ -58,26 +58,6 @@ export function parseAliases(text: string, file: string): AliasEntry[] {
   return out;
 }
 
-class AliasTable implements LookupTable {
-  constructor(
-    readonly spec: string,
-    readonly type: string,
-    private readonly map: Map<string, string>,
-  ) {}
-
-  get(key: string): string | undefined {
-    return this.map.get(key.toLowerCase());
-  }
-
-  getPartial(key: string): string | undefined {
-    return this.get(key);
-  }
-
-  values(): string[] {
-    return [...this.map.values()];
-  }
-}
-
 /** Reads one alias file into a map (first of duplicate names wins). */
 export function readAliasFile(spec: string, path: string): Map<string, string> {
   const map = new Map<string, string>();
@@ -91,7 +71,7 @@ export function openAliasTable(spec: string, baseDir: string): LookupTable {
   if (!parts || !TEXT_TYPES.has(parts.type)) return openTable(spec, baseDir);
   if (!parts.name) throw new ConfigError(`table ${spec}: missing file name`);
   const path = tablePath(parts.name, baseDir);
-  return new AliasTable(spec, parts.type, readAliasFile(spec, path));
+  return new MapTable(spec, parts.type, readAliasFile(spec, path));
 }
 
 /** Opens alias_maps (a list of tables, searched in order). */

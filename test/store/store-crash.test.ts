@@ -6,43 +6,13 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { runAndKillWhenReady } from '../helpers/kill-when-ready.js';
 import { fileURLToPath } from 'node:url';
 import { readContent } from '../../src/store/queue-store.js';
 import { contentFor, openStore, tempQueueDir } from './store-fixture.js';
 
 const CHILD = fileURLToPath(new URL('./store-crash-child.js', import.meta.url));
 const ROUNDS = Number(process.env.STORE_CRASH_ROUNDS ?? 50);
-
-/** Runs the child, kills it `delayMs` after it is ready, and returns its complete stdout lines. */
-function runAndKill(dir: string, salt: number, delayMs: number): Promise<string[]> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CHILD, dir, String(salt)], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    let timer: NodeJS.Timeout | undefined;
-    child.stdout.setEncoding('utf8');
-    child.stdout.on('data', (d: string) => {
-      out += d;
-      if (!timer && out.includes('READY\n')) timer = setTimeout(() => child.kill('SIGKILL'), delayMs);
-    });
-    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    // Not ready in time (a broken journal would crash it): kill it and report.
-    const guard = setTimeout(() => child.kill('SIGKILL'), 8000);
-    child.on('error', reject);
-    child.on('close', (_code, signal) => {
-      clearTimeout(guard);
-      if (timer) clearTimeout(timer);
-      if (signal !== 'SIGKILL' || !out.includes('READY\n')) {
-        reject(new Error(`child ended by ${signal ?? 'exit'} before it was killed: ${err.slice(0, 500)}`));
-        return;
-      }
-      const lines = out.split('\n');
-      lines.pop(); // a line cut by the kill is not a report
-      resolve(lines);
-    });
-  });
-}
 
 test(`every acknowledged append survives SIGKILL (${ROUNDS} rounds)`, { timeout: 120_000 }, async () => {
   const { dir, cleanup } = await tempQueueDir();
@@ -52,7 +22,7 @@ test(`every acknowledged append survives SIGKILL (${ROUNDS} rounds)`, { timeout:
   let killedWithWork = 0;
   try {
     for (let round = 0; round < ROUNDS; round++) {
-      const lines = await runAndKill(dir, round % 64, Math.floor(Math.random() * 120));
+      const lines = await runAndKillWhenReady(CHILD, [dir, String(round % 64)], Math.floor(Math.random() * 120), 8000);
       let appended = 0;
       for (const line of lines) {
         const [tag, id, size] = line.split(' ');

@@ -9,7 +9,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { runAndKillWhenReady } from '../helpers/kill-when-ready.js';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { readContent, type QueueStore } from '../../src/store/queue-store.js';
@@ -20,35 +20,6 @@ const CHILD = fileURLToPath(new URL('./store-shards-crash-child.js', import.meta
 const ROUNDS = Number(process.env.STORE_CRASH_ROUNDS ?? 50);
 const SHARDS = 3;
 
-/** Runs the daemon, kills it `delayMs` after it is ready, and returns its complete stdout lines. */
-function runAndKill(queueDir: string, delayMs: number): Promise<string[]> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CHILD, queueDir, String(SHARDS)], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    let timer: NodeJS.Timeout | undefined;
-    child.stdout.setEncoding('utf8');
-    child.stdout.on('data', (d: string) => {
-      out += d;
-      if (!timer && out.includes('READY\n')) timer = setTimeout(() => child.kill('SIGKILL'), delayMs);
-    });
-    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    const guard = setTimeout(() => child.kill('SIGKILL'), 20_000);
-    child.on('error', reject);
-    child.on('close', (_code, signal) => {
-      clearTimeout(guard);
-      if (timer) clearTimeout(timer);
-      if (signal !== 'SIGKILL' || !out.includes('READY\n')) {
-        reject(new Error(`daemon ended by ${signal ?? 'exit'} before it was killed: ${err.slice(0, 500)}`));
-        return;
-      }
-      const lines = out.split('\n');
-      lines.pop(); // a line cut by the kill is not a report
-      resolve(lines);
-    });
-  });
-}
-
 test(`every acknowledged append to a queue shard survives SIGKILL of the daemon (${ROUNDS} rounds, ${SHARDS} shards)`, { timeout: 600_000 }, async () => {
   const { dir, cleanup } = await tempQueueDir();
   const queueDir = join(dir, 'queue');
@@ -58,7 +29,7 @@ test(`every acknowledged append to a queue shard survives SIGKILL of the daemon 
   let killedWithWork = 0;
   try {
     for (let round = 0; round < ROUNDS; round++) {
-      const lines = await runAndKill(queueDir, Math.floor(Math.random() * 150));
+      const lines = await runAndKillWhenReady(CHILD, [queueDir, String(SHARDS)], Math.floor(Math.random() * 150), 20_000);
       let appended = 0;
       for (const line of lines) {
         const [tag, id, size, shard] = line.split(' ');
