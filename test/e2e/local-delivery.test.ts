@@ -86,7 +86,7 @@ test('a command that exits 75 is deferred and delivered when retried', { skip: N
   const r = await sendMail(d.port, { from: 'a@example.org', to: ['flaky@box.test'], raw: 'Subject: retry me\r\n\r\nbody\r\n' });
   assert.match(r.response, /^250 /);
   await waitFor(() => /to=<flaky@box\.test>, relay=local, .*dsn=4\.3\.0, status=deferred \(temporary failure\)/.test(d.log()), 30_000);
-  await waitFor(() => existsSync(join(dir, 'out', 'flaky')), 30_000);
+  // The shell makes the file before cat fills it: read it once the agent logged the command's exit.
+  await waitFor(() => /to=<flaky@box\.test>, relay=local, .*status=sent \(delivered to command: /.test(d.log()), 30_000);
   assert.match(readFileSync(join(dir, 'out', 'flaky'), 'latin1'), /Subject: retry me/);
-  await waitFor(() => /to=<flaky@box\.test>, relay=local, .*status=sent \(delivered to command: /.test(d.log()), 10_000);
 });
