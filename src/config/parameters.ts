@@ -141,6 +141,7 @@ p('supervisor_restart_limit', '10', 'int', 'Postrider: restarts of one actor wit
 p('supervisor_drain_timeout', '30s', 'time', 'Postrider: how long actors taken out of service by reload or stop may finish their work; then idle sessions get 421');
 p('supervisor_restart_window', '60s', 'time', 'Postrider: the window of the restart intensity limit');
 p('supervisor_busy_timeout', '60s', 'time', 'Postrider: how long an actor thread whose CPU time advances may go without answering heartbeats before the watchdog ends it');
+p('max_idle', '100s', 'time', 'how long an on-demand delivery agent or bounce thread waits for work before it ends; the next request starts it again');
 p('service_throttle_time', '60s', 'time', 'how long a service that failed at startup waits before it is started again; the longest throttled restart delay');
 p('dns_resolver_servers', '', 'list', 'Postrider: DNS servers (address[:port]) smtpd and smtp ask; empty = system resolver');
 p('disable_dns_lookups', 'no', 'bool', 'disable DNS lookups by the SMTP client: no MX lookups, hosts from the system resolver (when smtp_dns_support_level is empty)');

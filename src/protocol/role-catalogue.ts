@@ -92,6 +92,12 @@ export interface RoleEntry {
    * frequent minor collections when it does work.
    */
   rarelyBusy?: boolean;
+  /**
+   * Started when a peer first needs it, and ended after max_idle without
+   * work (Postfix's master starts such services on demand, and they exit
+   * after max_idle): an agent for a transport nobody uses costs no thread.
+   */
+  onDemand?: boolean;
 }
 
 const actor = (role: string): string => `actors/${role}/${role}-actor.js`;
@@ -135,7 +141,7 @@ export const ROLE_CATALOGUE = {
     job: 'canonical and virtual alias rewriting; address class, transport and nexthop',
   },
   bounce: {
-    kind: 'daemon', postfix: 'bounce', serves: 'bounce', entry: actor('bounce'), rarelyBusy: true,
+    kind: 'daemon', postfix: 'bounce', serves: 'bounce', entry: actor('bounce'), rarelyBusy: true, onDemand: true,
     calls: ['journal', 'trivial-rewrite'],
     job: 'RFC 3464 failure, delay and success notices, queued through cleanup',
   },
@@ -145,7 +151,7 @@ export const ROLE_CATALOGUE = {
     job: 'takes what `postrider sendmail` left in the maildrop directory into the queue',
   },
   smtp: {
-    kind: 'delivery', postfix: 'smtp', serves: 'delivery', entry: actor('smtp'),
+    kind: 'delivery', postfix: 'smtp', serves: 'delivery', entry: actor('smtp'), onDemand: true,
     // one thread drives many SMTP sessions at once (it waits on the network),
     // so a thread per two cores is enough; more only add start-up time and memory
     instances: 'cores',
@@ -153,23 +159,23 @@ export const ROLE_CATALOGUE = {
     job: 'SMTP client: MX lookup, relayhost, TLS, connection reuse',
   },
   virtual: {
-    kind: 'delivery', postfix: 'virtual', serves: 'delivery', entry: actor('virtual'),
+    kind: 'delivery', postfix: 'virtual', serves: 'delivery', entry: actor('virtual'), onDemand: true,
     calls: [],
     job: 'Maildir delivery for virtual_mailbox_domains',
   },
   local: {
-    kind: 'delivery', postfix: 'local', serves: 'delivery', entry: actor('local'),
+    kind: 'delivery', postfix: 'local', serves: 'delivery', entry: actor('local'), onDemand: true,
     // forwarding (aliases, .forward) queues a new message through cleanup
     calls: ['journal', 'trivial-rewrite'],
     job: 'local(8): aliases, .forward, mbox and Maildir mailboxes, commands and files, as each user',
   },
   discard: {
-    kind: 'delivery', postfix: 'discard', serves: 'delivery', entry: actor('discard'), rarelyBusy: true,
+    kind: 'delivery', postfix: 'discard', serves: 'delivery', entry: actor('discard'), rarelyBusy: true, onDemand: true,
     calls: [],
     job: 'reports every recipient delivered and drops the message',
   },
   error: {
-    kind: 'delivery', postfix: 'error', serves: 'delivery', entry: actor('error'), rarelyBusy: true,
+    kind: 'delivery', postfix: 'error', serves: 'delivery', entry: actor('error'), rarelyBusy: true, onDemand: true,
     calls: [],
     job: 'refuses every recipient (or defers it, as `retry`) with the nexthop as the reason',
   },

@@ -93,6 +93,9 @@ type NoOtherKinds<H, P> = { [K in Exclude<keyof H, keyof P>]: never };
 type AnyHandler = (body: unknown, from: PeerAddress) => unknown;
 
 /** Kinds every actor answers unless its handlers define them. */
+/** How often a group that stays empty asks the supervisor again to start its role. */
+const DEMAND_REPEAT_MS = 1_000;
+
 const BUILTIN_HANDLERS = new Map<string, AnyHandler>([
   ['reopenLog', () => reopenLog()],
   ['metrics', () => metricsSnapshot()],
@@ -148,10 +151,22 @@ export function runActor<R extends ActorRole, H extends Handlers<Protocols[R]> &
     return h(body, from);
   };
 
+  // A call that finds no instance asks the supervisor to start one (a role
+  // that waits on demand); once a second per group is enough, as the call
+  // waits for the wiring anyway.
+  const demanded = new Map<string, number>();
+  const demand = (key: string, msg: FromWorker): void => {
+    const now = Date.now();
+    if (now - (demanded.get(key) ?? 0) < DEMAND_REPEAT_MS) return;
+    demanded.set(key, now);
+    send(msg);
+  };
+
   const group = (role: string): PeerSet => {
     let g = groups.get(role);
     if (!g) {
       g = new PeerSet(role, warn);
+      if (role !== SUPERVISOR_ROLE) g.onEmpty = () => demand(`role ${role}`, { ctl: 'demand', role });
       groups.set(role, g);
     }
     return g;
@@ -161,10 +176,43 @@ export function runActor<R extends ActorRole, H extends Handlers<Protocols[R]> &
     let g = services.get(name);
     if (!g) {
       g = new PeerSet(name, warn);
+      g.onEmpty = () => demand(`service ${name}`, { ctl: 'demand', service: name });
       services.set(name, g);
     }
     return g;
   };
+
+  // An on-demand actor counts the requests in hand; after maxIdleMs with
+  // none it says so, and the supervisor ends it (Postfix's max_idle).
+  let inHand = 0;
+  let lastWork = Date.now();
+  const tracked = (kind: string, body: unknown, from: PeerAddress): unknown => {
+    inHand++;
+    const done = (): void => {
+      inHand--;
+      lastWork = Date.now();
+    };
+    let r: unknown;
+    try {
+      r = dispatch(kind, body, from);
+    } catch (err) {
+      done();
+      throw err;
+    }
+    if (r instanceof Promise) r.then(done, done);
+    else done();
+    return r;
+  };
+  const watchIdle = (maxIdleMs: number): void => {
+    const timer = setInterval(() => {
+      if (inHand > 0 || Date.now() - lastWork < maxIdleMs) return;
+      // Said again each maxIdleMs while idle: the supervisor may have been busy with a reload.
+      lastWork = Date.now();
+      send({ ctl: 'idle' });
+    }, Math.max(100, Math.min(maxIdleMs / 4, 5_000)));
+    timer.unref();
+  };
+  let onDemandIdle: number | undefined;
 
   let readySent = false;
   const ready = (): void => {
@@ -237,6 +285,10 @@ export function runActor<R extends ActorRole, H extends Handlers<Protocols[R]> &
       ready,
     };
     if (a.listener) ctx.listener = { ...a.listener };
+    if (a.maxIdleMs !== undefined) {
+      onDemandIdle = a.maxIdleMs;
+      watchIdle(a.maxIdleMs);
+    }
     context = ctx;
     try {
       handlers = (await setup(ctx)) as unknown as Record<string, AnyHandler>;
@@ -268,7 +320,7 @@ export function runActor<R extends ActorRole, H extends Handlers<Protocols[R]> &
         void start(msg.assignment);
         break;
       case 'wire': {
-        const link = new PeerLink(msg.port, { role: msg.role, instance: msg.instance, uid: msg.uid }, dispatch, warn);
+        const link = new PeerLink(msg.port, { role: msg.role, instance: msg.instance, uid: msg.uid }, onDemandIdle !== undefined && msg.role !== SUPERVISOR_ROLE ? tracked : dispatch, warn);
         // A draining peer may still call us to finish its work; we never send it new work.
         if (msg.inboundOnly) inboundLinks.add(link);
         else {

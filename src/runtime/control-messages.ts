@@ -36,6 +36,8 @@ export interface ActorAssignment {
   listener?: { threads: number; reusePort: boolean };
   /** For a sharded role (journal, qmgr): the queue shard this instance serves. */
   shard?: ShardAssignment;
+  /** For an on-demand role: after this long without a request in hand, the actor says it is idle and the supervisor ends it (max_idle). */
+  maxIdleMs?: number;
 }
 
 /** The queue shard of a journal or qmgr instance. */
@@ -83,7 +85,11 @@ export type FromWorker =
   | { ctl: 'draining' }
   | { ctl: 'drained'; error?: string }
   | { ctl: 'shutdownDone'; error?: string }
-  | { ctl: 'reconfigured'; error?: string };
+  | { ctl: 'reconfigured'; error?: string }
+  /** A call found no live instance of a role or of a service (a transport): start it if it waits on demand. */
+  | { ctl: 'demand'; role?: string; service?: string }
+  /** An on-demand actor has had no work for maxIdleMs. */
+  | { ctl: 'idle' };
 
 /** Faults the supervisor can inject when debug_fault_injection = yes. */
 export type FaultKind = 'throw' | 'exit' | 'oom' | 'hang';

@@ -258,6 +258,12 @@ export class PeerSet {
     private readonly defaultTimeoutMs = DEFAULT_CALL_TIMEOUT_MS,
   ) {}
 
+  /**
+   * Runs when a call or cast finds no live instance, before it waits for
+   * one: an actor asks the supervisor to start a role that waits on demand.
+   */
+  onEmpty?: () => void;
+
   add(link: PeerLink): void {
     this.members.push({ link, retiring: false });
     this.members.sort((a, b) => a.link.remote.instance - b.link.remote.instance || a.link.remote.uid - b.link.remote.uid);
@@ -335,6 +341,7 @@ export class PeerSet {
     const timeoutMs = opts?.timeoutMs ?? this.defaultTimeoutMs;
     const link = this.pick(opts);
     if (link) return link.call(kind, body, timeoutMs);
+    if (this.size() === 0) this.onEmpty?.();
     const deadline = Date.now() + timeoutMs;
     return this.pickWaiting(opts, deadline).then((l) => {
       if (!l) throw new ActorCallError(`${kind}: no live ${this.role}${opts?.instance !== undefined ? `[${opts.instance}]` : ''} instance`, 'ERR_NO_PEER', true);
@@ -348,6 +355,7 @@ export class PeerSet {
       link.cast(kind, body);
       return;
     }
+    if (this.size() === 0) this.onEmpty?.();
     void this.pickWaiting(opts, Date.now() + this.defaultTimeoutMs).then((l) => {
       if (!l || !l.cast(kind, body)) this.warn(`cast ${kind} to ${this.role} dropped: no live instance`);
     });

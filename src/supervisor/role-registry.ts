@@ -60,6 +60,8 @@ export interface RoleSpec {
   listenAddress?: (service: MasterService, params: Record<string, string>) => { host?: string; port: number };
   /** Its inet service runs maxproc threads (one per core for "-") on the one address, with the listen option reusePort. */
   reusePort?: boolean;
+  /** Started when a peer first calls it, ended after max_idle without work (RoleEntry.onDemand). */
+  onDemand?: boolean;
   /** Worker limits; maxOldGenerationSizeMb defaults to 512. */
   resourceLimits?: ResourceLimits;
 }

@@ -53,6 +53,7 @@ export function roleSpec(role: RoleName): RoleSpec | undefined {
   if (e.singleton) spec.singleton = true;
   if (e.sharded) spec.sharded = true;
   if (e.keepOnReload) spec.keepOnReload = true;
+  if (e.onDemand) spec.onDemand = true;
   if (e.rarelyBusy) spec.resourceLimits = { maxYoungGenerationSizeMb: RARELY_BUSY_YOUNG_GENERATION_MB };
   // A listener's inet service names the address it binds (reload compares them).
   if (e.listens) spec.reusePort = true;

@@ -188,6 +188,11 @@ async function startAlongside(host: ReloadHost, step: Step): Promise<void> {
     step.slot = slot;
     step.added = true;
   }
+  // An on-demand slot that serves nothing now stays so: the next demand starts it under the new configuration.
+  if (slot.spec.onDemand && (step.added || slot.cold)) {
+    slot.cold = true;
+    return;
+  }
   await startTrial(host, step, slot);
 }
 
@@ -278,12 +283,13 @@ async function commit(host: ReloadHost, rp: ReloadPlan): Promise<void> {
     slot.service = step.plan.service;
     slot.also = step.plan.also;
     const previous = step.before?.current;
-    if (step.kind === 'alongside' && previous && previous.state !== 'exited') host.background(retire(host, previous));
+    // An agent already ending after max_idle finishes on its own.
+    if (step.kind === 'alongside' && previous && previous.state !== 'exited' && !previous.retiring) host.background(retire(host, previous));
     if (step.kind === 'keep' && slot.current && slot.current.state !== 'exited') kept.push(host.reconfigure(slot.current));
   }
   for (const slot of rp.removed) {
     slot.removed = true;
-    if (slot.current) host.background(retire(host, slot.current));
+    if (slot.current && !slot.current.retiring) host.background(retire(host, slot.current));
   }
   for (const spec of host.registry.values()) {
     const spare = host.spares.get(spec.role);

@@ -129,7 +129,7 @@ export async function supervisorStatus(view: StatusView): Promise<SupervisorStat
       threadId: inc?.threadId ?? 0,
       restarts: slot.restarts,
       uptimeSeconds: inc ? Math.round((now - inc.startedAt) / 1000) : 0,
-      state: inc && inc.state !== 'exited' ? inc.state : 'restarting',
+      state: inc && inc.state !== 'exited' ? inc.state : slot.cold ? 'on-demand' : 'restarting',
       load: inc ? loadOf(inc, view.eluSeen) : 0,
     };
     if (slot.also?.length) entry.alsoServes = slot.also.map((s) => s.name);

@@ -123,6 +123,12 @@ export interface Slot {
   also?: MasterService[];
   restarts: number;
   current?: Incarnation;
+  /**
+   * An on-demand slot (RoleSpec.onDemand) with no incarnation serving by
+   * design: not started yet, or ended after max_idle. The next demand for
+   * its role or service starts it.
+   */
+  cold?: boolean;
   /** Resolved by the first ready of any incarnation; start() and reload() wait on it. */
   firstReady: Deferred<void>;
   removed: boolean;

@@ -54,6 +54,8 @@ const MAIL_VERSION = parameterInfo('mail_version')?.default ?? '';
 
 /** How long a kept actor may take to apply a new configuration. */
 const RECONFIGURE_TIMEOUT_MS = 10_000;
+/** How long an idle agent, already out of its peers' rotation, waits for requests still on their way before it drains. */
+const IDLE_GRACE_MS = 1_000;
 
 /** supervisor_drain_timeout in ms; 30 s when malformed (check reports it). */
 function drainTimeoutFrom(main: MainConfig): number {
@@ -100,6 +102,8 @@ export class Supervisor extends EventEmitter {
   /** The host-wide delivery counters every qmgr shares when there are several shards. */
   private limitTable?: SharedArrayBuffer;
   private started = false;
+  /** A reload is changing the slots: an idle agent is left alone until it is done. */
+  private reloading = false;
   private startedAt = Date.now();
   /** The open-file limit and what the main thread held before any worker, read at start. */
   private fdLimit?: number;
@@ -145,7 +149,11 @@ export class Supervisor extends EventEmitter {
     this.drainTimeoutMs = opts.drainTimeoutMs ?? drainTimeoutFrom(this.main);
     this.shutdownTimeoutMs = opts.shutdownTimeoutMs ?? 5_000;
     this.workerEvents = {
-      message: (inc, msg) => onWorkerMessage(inc, msg, this.started, this.log),
+      message: (inc, msg) => {
+        if (msg?.ctl === 'demand') this.onDemand(msg);
+        else if (msg?.ctl === 'idle') this.onIdle(inc);
+        else onWorkerMessage(inc, msg, this.started, this.log);
+      },
       exit: (inc, code) => this.onExit(inc, code),
     };
     this.reloadHost = {
@@ -224,8 +232,10 @@ export class Supervisor extends EventEmitter {
       const slots = plan.slots.map((p) => this.addSlot(p));
       this.logFdBudget();
       for (const spec of this.registry.values()) if (spec.spare && slots.some((s) => s.role === spec.role)) this.makeSpare(spec);
-      for (const slot of slots) this.launch(slot);
-      await this.waitReady(slots);
+      // Agents that wait on demand start when a peer first calls them (onDemand below).
+      for (const slot of slots) if (slot.spec.onDemand) slot.cold = true;
+      for (const slot of slots) if (!slot.cold) this.launch(slot);
+      await this.waitReady(slots.filter((s) => !s.cold));
       // Start hooks (the metrics listener) run once every actor serves; one
       // that fails stops the tree like an actor that cannot start.
       for (const hook of this.startHooks) await hook();
@@ -268,6 +278,15 @@ export class Supervisor extends EventEmitter {
   }
 
   private async reloadNow(newConfig: SupervisorConfig): Promise<void> {
+    this.reloading = true;
+    try {
+      await this.reloadSteps(newConfig);
+    } finally {
+      this.reloading = false;
+    }
+  }
+
+  private async reloadSteps(newConfig: SupervisorConfig): Promise<void> {
     if (this.stopping) throw new SupervisorError('ERR_STOPPING', 'the mail system is stopping');
     refuseInvalid(newConfig);
     const old = this.config;
@@ -473,6 +492,7 @@ export class Supervisor extends EventEmitter {
       const shared = this.reusePort.supported;
       a.listener = { threads: shared ? listenerThreads(slot.service, this.cores) : 1, reusePort: shared };
     }
+    if (slot.spec.onDemand) a.maxIdleMs = maxIdleMs(this.main);
     if (slot.spec.sharded) {
       a.shard = { index: slot.instance - 1, count: this.shards };
       if (this.limitTable) a.shard.limits = this.limitTable;
@@ -538,8 +558,54 @@ export class Supervisor extends EventEmitter {
       inc.idSalt = idSalt;
     }
     slot.current = inc;
+    slot.cold = false;
     this.wiring.wire(inc);
     return inc;
+  }
+
+  /**
+   * A peer's call found no instance of a role or a service: the slots that
+   * wait on demand for it start now (Postfix's master starts a service when
+   * a client connects to it). The caller waits for the wiring.
+   */
+  private onDemand(msg: { role?: string; service?: string }): void {
+    if (this.stopping) return;
+    for (const slot of this.slots) {
+      if (slot.removed || !slot.cold) continue;
+      const serves = msg.service !== undefined
+        ? slot.service?.name === msg.service || (slot.also ?? []).some((s) => s.name === msg.service)
+        : slot.role === msg.role;
+      if (!serves) continue;
+      try {
+        this.launch(slot);
+      } catch (err) {
+        slot.cold = true;
+        this.log.warning(`cannot start ${slot.role}[${slot.instance}] on demand: ${oneLine(err as Error)}`);
+      }
+    }
+  }
+
+  /**
+   * An on-demand agent had no work for max_idle: it stops taking work and
+   * ends, and the slot waits for the next demand. A request already on its
+   * way gets a moment to arrive first (IDLE_GRACE_MS); one that still
+   * races the end fails in its caller, which retries as after any crash.
+   */
+  private onIdle(inc: Incarnation): void {
+    const slot = inc.slot;
+    if (!slot || !slot.spec.onDemand || slot.removed || slot.current !== inc) return;
+    if (inc.state !== 'running' || inc.retiring || this.stopping || this.reloading) return;
+    slot.cold = true;
+    inc.expectedExit = true;
+    inc.retiring = true;
+    this.wiring.announceRetire(inc);
+    this.background(
+      (async () => {
+        await new Promise((r) => setTimeout(r, IDLE_GRACE_MS));
+        await drainWorker(inc, this.drainTimeoutMs, this.log);
+        await shutdownWorker(inc, this.shutdownTimeoutMs, this.log);
+      })(),
+    );
   }
 
   private beat(): void {
@@ -678,6 +744,15 @@ export class Supervisor extends EventEmitter {
     flushLog();
     this.emit('stopped', code);
     this.resolveDone(code);
+  }
+}
+
+/** max_idle in milliseconds (100 s when unset or malformed; check reports it). */
+function maxIdleMs(main: MainConfig): number {
+  try {
+    return main.get('max_idle') ? main.time('max_idle') * 1000 : 100_000;
+  } catch {
+    return 100_000;
   }
 }
 

@@ -49,6 +49,7 @@ const EFFECT_TESTS: Record<string, [string, string]> = {
   queue_shard_count: ['e2e/queue-shards.test.ts', "queue_shard_count = 3 runs a journal and a qmgr per shard, and no more than the destination concurrency limit of sessions across them"],
   supervisor_drain_timeout: ['e2e/reload.test.ts', "at the drain deadline, a message already being queued gets its 250 and only then 421; none is both refused and delivered"],
   supervisor_busy_timeout: ['supervisor/supervisor-watchdog.test.ts', "a thread busy past supervisor_busy_timeout is killed and restarted"],
+  max_idle: ['e2e/on-demand-agents.test.ts', 'an agent that waits on demand starts with the first message for its transport and ends after max_idle'],
   service_throttle_time: ['supervisor/restart-policy.test.ts', "once the daemon serves, restarts past the limit are throttled with a doubling delay up to service_throttle_time, per actor"],
   body_checks_time_limit: ['cleanup/cleanup-checks.test.ts', "a body check past body_checks_time_limit defers the message, and the next one is checked"],
   mime_nesting_limit: ['cleanup/cleanup-checks.test.ts', "MIME nesting past mime_nesting_limit is rejected as Postfix does when header checks are in use, and only then"],

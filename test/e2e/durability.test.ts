@@ -76,6 +76,10 @@ test('killing the qmgr actor loses nothing', async () => {
 });
 
 test('a failure notice is not lost when the bounce actor dies as the bounce happens', async () => {
+  // bounce starts on demand: a first notice brings its thread up, the fault then ends it.
+  const warm = await sendMail(daemon.port, { from: 'warm@client.test', to: ['gone@remote.test'], raw: 'Subject: wakes bounce\r\n\r\nx\r\n' });
+  assert.match(warm.response, /^250 /);
+  await waitFor(() => sink.messages.some((m) => m.mailFrom === '' && m.rcptTo.includes('warm@client.test')), 30_000, 'the first notice');
   const f = await daemon.cli(['fault', 'bounce', '1', 'exit']);
   assert.equal(f.code, 0, f.stderr);
   const r = await sendMail(daemon.port, { from: 'owner@client.test', to: ['gone@remote.test'], raw: 'Subject: bounce while bounce restarts\r\n\r\nx\r\n' });
