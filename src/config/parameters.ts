@@ -213,7 +213,8 @@ p('smtpd_relay_restrictions', 'permit_mynetworks, permit_sasl_authenticated, def
 p('smtpd_recipient_restrictions', '', 'restrictions', 'spam restrictions at RCPT TO');
 p('smtpd_data_restrictions', '', 'restrictions', 'restrictions at DATA');
 p('smtpd_end_of_data_restrictions', '', 'restrictions', 'restrictions after the end of DATA');
-na('smtpd_etrn_restrictions', '', 'restrictions', 'restrictions at ETRN', 'smtpd does not offer ETRN');
+refuse('smtpd_etrn_restrictions', '', 'restrictions', 'restrictions at ETRN', 'ETRN restrictions are not implemented: ETRN would be answered for every client');
+p('disable_vrfy_command', 'no', 'bool', 'refuse VRFY (502) instead of answering it from the recipient checks');
 p('smtpd_restriction_classes', '', 'list', 'user-defined restriction class names');
 na('smtpd_delay_reject', 'yes', 'bool', 'wait until RCPT TO before applying client, helo and sender restrictions', 'smtpd always applies them at RCPT TO; the outcome is the same, only when it is said differs');
 p('smtpd_helo_required', 'no', 'bool', 'require HELO or EHLO before MAIL FROM');
@@ -409,7 +410,7 @@ na('smtp_tls_mandatory_ciphers', 'medium', 'string', 'SMTP client mandatory TLS 
 na('smtpd_tls_dh1024_param_file', '', 'path', 'DH parameters', 'Node\'s built-in groups are used');
 na('debug_peer_list', '', 'host-list', 'clients logged in detail', 'nothing more is logged');
 na('debug_peer_level', '2', 'int', 'detail level for debug_peer_list', 'nothing more is logged');
-na('fast_flush_domains', '$relay_domains', 'domain-list', 'destinations eligible for ETRN', 'smtpd does not offer ETRN');
+p('fast_flush_domains', '$relay_domains', 'domain-list', 'destinations whose deferred mail ETRN may flush (others get 459)');
 na('permit_mx_backup_networks', '', 'host-list', 'networks for permit_mx_backup', 'permit_mx_backup is not supported');
 na('qmqpd_authorized_clients', '', 'host-list', 'QMQP clients', 'there is no QMQP server');
 na('lmtp_tls_security_level', '', 'string', 'LMTP client TLS level', 'there is no LMTP client');
