@@ -102,7 +102,12 @@ p('propagate_unmatched_extensions', 'canonical, virtual', 'list', 'address mappi
 p('parent_domain_matches_subdomains',
   'debug_peer_list,fast_flush_domains,mynetworks,permit_mx_backup_networks,qmqpd_authorized_clients,relay_domains,smtpd_access_maps',
   'list', 'features where a domain name also matches its subdomains');
-na('compatibility_level', '0', 'string', 'backwards-compatible default settings level', 'Postrider uses the defaults of compatibility level 3.6 (a few follow later Postfix releases: see the defaults that differ)');
+p('compatibility_level', '3.6', 'string', 'backwards-compatible default settings level: below 1 and 2 the unset append_dot_mydomain, smtputf8_enable, relay_domains and mynetworks_style take their older defaults, as in Postfix', {
+  differs: {
+    postfix: '0',
+    why: 'a main.cf without the line gets current defaults, as the shipped main.cf (and Postfix\'s own since 3.0) says 3.6; a main.cf that sets a lower level switches the defaults as Postfix does',
+  },
+});
 p('soft_bounce', 'no', 'bool', 'turn hard rejects and bounces into soft ones (safety net)');
 
 // Queue, files, logging.

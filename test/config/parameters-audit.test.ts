@@ -169,6 +169,7 @@ const EFFECT_TESTS: Record<string, [string, string]> = {
   smtpd_null_access_lookup_key: ['actors/smtpd/smtpd-policy.test.ts', "smtpd_null_access_lookup_key: the null sender is looked up by that key"],
   local_recipient_maps: ['actors/smtpd/smtpd-policy.test.ts', "local_recipient_maps (Postfix's default: the passwd database and alias_maps) refuses unknown local users at RCPT; users, aliases and rewritten addresses pass"],
   relay_recipient_maps: ['actors/smtpd/smtpd-policy.test.ts', "relay_recipient_maps refuse unknown relay recipients (unknown_relay_recipient_reject_code); virtual alias domains use unknown_virtual_alias_reject_code"],
+  compatibility_level: ['config/compatibility-level.test.ts', 'compatibility_level below 1 and 2 switches the defaults of unset parameters as Postfix 3.7, each named in a warning'],
   disable_vrfy_command: ['actors/smtpd/smtpd-envelope-syntax.test.ts', 'disable_vrfy_command = yes: VRFY gets 502 5.5.1 and EHLO does not list it; by default EHLO lists VRFY and ETRN after SIZE'],
   fast_flush_domains: ['e2e/smtpd-postfix-replies.test.ts', "ETRN: 459 for a site outside fast_flush_domains; within it, the site's deferred mail goes out at once"],
   strict_rfc821_envelopes: ['actors/smtpd/smtpd-envelope-syntax.test.ts', "strict_rfc821_envelopes: MAIL FROM and RCPT TO need <address>; off (the default) a bare address is taken, as Postfix does"],
