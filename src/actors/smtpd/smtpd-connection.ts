@@ -156,6 +156,9 @@ export interface SessionState {
   connected: boolean;
 }
 
+/** "NNN " and the text within 510 bytes, the CRLF making 512 (for ASCII text; an 8-bit address may run a few bytes over). */
+const MAX_REPLY_TEXT = 506;
+
 /** Command names as Postfix counts them; anything else is "unknown". */
 const KNOWN_COMMANDS = new Set(['helo', 'ehlo', 'starttls', 'auth', 'mail', 'rcpt', 'data', 'rset', 'noop', 'vrfy', 'etrn', 'quit']);
 /** Postfix's SMTPD_CMD_FLAG_LIMIT: commands that smtpd_junk_command_limit counts. */
@@ -263,6 +266,8 @@ export class SmtpdConnection extends SMTPConnection {
       }
       if (ENHANCED_CODE_PREFIX.test(text)) ctx = false;
       if (this._server.hooks.softBounce) ({ code, text } = softBounced(code, text));
+      // Postfix cuts a refusal to 510 bytes (smtpd_check_reject); every reply line stays within RFC 5321's 512 here.
+      if (text.length > MAX_REPLY_TEXT) text = text.slice(0, MAX_REPLY_TEXT);
     }
     const state = this.stateRef;
     if (state) {
