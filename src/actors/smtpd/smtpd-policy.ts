@@ -15,10 +15,14 @@
  * "type:table" stands for the stage's check_*_access.
  *
  * After the lists, the recipient tables (Postfix's check_rcpt_maps): an
- * address that a canonical or virtual alias table rewrites is accepted; an
- * unknown one in a virtual alias, virtual mailbox, relay (with
- * relay_recipient_maps) or local (with local_recipient_maps) domain is
- * refused with 5.1.1. local_recipient_maps' tables that alias_maps also
+ * address that a canonical or virtual alias table rewrites is accepted; one
+ * that the resolver (the trivial-rewrite service qmgr asks, when given)
+ * routes to the error transport is refused with the route's text (550),
+ * to the retry transport with 450; an unknown one in a virtual alias,
+ * virtual mailbox, relay (with relay_recipient_maps) or local (with
+ * local_recipient_maps) class is refused with 5.1.1. The bare "postmaster"
+ * always passes, and postmaster@, MAILER-DAEMON@ and double-bounce@ of a
+ * local domain pass the local table. local_recipient_maps' tables that alias_maps also
  * names are alias files, read in aliases(5) format as local(8) reads them;
  * unix:passwd.byname asks the system's users.
  *
