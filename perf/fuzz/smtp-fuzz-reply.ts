@@ -58,6 +58,12 @@ export function escapeBytes(data: Buffer | string, max = 160): string {
   return out;
 }
 
+/**
+ * Postfix's own 4xx/5xx replies that carry no enhanced status code, which
+ * Postrider sends in the same words: HELO/EHLO syntax and ETRN's replies.
+ */
+const POSTFIX_PLAIN_REPLIES = /^(Syntax: (HELO|EHLO) hostname|Syntax: ETRN domain|Error: invalid parameter syntax|Error: MAIL transaction in progress|Error: send HELO\/EHLO first|<[^>]*>: service unavailable|Unable to queue messages)$/;
+
 /** Judges one complete reply (already split into raw lines without CRLF); returns its problems. */
 export function checkReplyText(code: number, lines: readonly string[]): ReplyProblem[] {
   const problems: ReplyProblem[] = [];
@@ -66,7 +72,7 @@ export function checkReplyText(code: number, lines: readonly string[]): ReplyPro
   const cls = Math.floor(code / 100);
   if (m) {
     if (Number(m[1]) !== cls) problems.push({ kind: 'enhanced-code-class', line: escapeBytes(`${code} ${first}`) });
-  } else if (cls === 4 || cls === 5) {
+  } else if ((cls === 4 || cls === 5) && !POSTFIX_PLAIN_REPLIES.test(first)) {
     problems.push({ kind: 'no-enhanced-code', line: escapeBytes(`${code} ${first}`) });
   }
   return problems;

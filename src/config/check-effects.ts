@@ -19,19 +19,11 @@ export interface SettingPlace {
   service?: string;
 }
 
-/** Postfix's compatibility levels below this one change defaults that Postrider does not follow. */
-const CURRENT_COMPATIBILITY = 3.6;
-
 /** The problem a setting of `name` to `value` makes, or undefined. */
 export function effectProblem(name: string, value: string, place: SettingPlace): ConfigProblem | undefined {
   const info = effectOf(name);
   if (!info || info.effect === 'effective') return undefined;
-  if (name === 'compatibility_level') {
-    const level = Number.parseFloat(value);
-    if (!Number.isFinite(level) || level >= CURRENT_COMPATIBILITY) return undefined;
-  } else if (sameAsDefault(info, value)) {
-    return undefined;
-  }
+  if (sameAsDefault(info, value)) return undefined;
   const prefix = place.service ? `service ${place.service}: ` : '';
   const shown = value.trim() === '' ? `${name} =` : `${name} = ${value.trim()}`;
   if (info.effect === 'refused') {

@@ -12,6 +12,7 @@ import { join, resolve } from 'node:path';
 import type { ConfigProblem, MasterService } from './config-types.js';
 import { MainConfig, splitList } from './main-config.js';
 import { parseMainCf } from './main-cf.js';
+import { compatibilityDefaults, parseCompatibilityLevel, relayRestrictionsWarning } from './compatibility-level.js';
 import { Expander, referencedNames } from './main-cf-expand.js';
 import { parseMasterCf } from './master-cf.js';
 import { defaultValues, isDynamicParameter, mynetworksForStyle, parameterInfo } from './parameters.js';
@@ -103,6 +104,20 @@ export function loadConfig(dir: string, opts: LoadOptions = {}): LoadedConfig {
     if (isKnownParameter(e.name) || used.has(e.name)) continue;
     problems.push({ severity: 'warning', file: mainFile, line: e.line, message: `unused parameter: ${e.name}=${e.value}` });
   }
+
+  // compatibility_level below 2: the older defaults of what main.cf leaves unset, as Postfix 3.7.
+  const isSet = (name: string): boolean => Object.prototype.hasOwnProperty.call(parsed.raw, name);
+  const levelText = new Expander(raw).value('compatibility_level');
+  const levelLine = origin.compatibility_level?.line ?? 0;
+  if (parseCompatibilityLevel(levelText) === undefined) {
+    problems.push({ severity: 'error', file: mainFile, line: levelLine, message: `compatibility_level = ${levelText}: expected a level such as 2 or 3.6` });
+  }
+  for (const d of compatibilityDefaults(levelText, isSet)) {
+    raw[d.name] = d.value;
+    problems.push({ severity: 'warning', file: mainFile, line: levelLine, message: d.warning });
+  }
+  const relayWarning = relayRestrictionsWarning(levelText, isSet);
+  if (relayWarning) problems.push({ severity: 'warning', file: mainFile, line: levelLine, message: relayWarning });
 
   // Unset, mynetworks follows mynetworks_style, as Postfix computes it.
   if (!Object.prototype.hasOwnProperty.call(parsed.raw, 'mynetworks')) {

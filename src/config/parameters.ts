@@ -102,7 +102,12 @@ p('propagate_unmatched_extensions', 'canonical, virtual', 'list', 'address mappi
 p('parent_domain_matches_subdomains',
   'debug_peer_list,fast_flush_domains,mynetworks,permit_mx_backup_networks,qmqpd_authorized_clients,relay_domains,smtpd_access_maps',
   'list', 'features where a domain name also matches its subdomains');
-na('compatibility_level', '0', 'string', 'backwards-compatible default settings level', 'Postrider uses the defaults of compatibility level 3.6 (a few follow later Postfix releases: see the defaults that differ)');
+p('compatibility_level', '3.6', 'string', 'backwards-compatible default settings level: below 1 and 2 the unset append_dot_mydomain, smtputf8_enable, relay_domains and mynetworks_style take their older defaults, as in Postfix', {
+  differs: {
+    postfix: '0',
+    why: 'a main.cf without the line gets current defaults, as the shipped main.cf (and Postfix\'s own since 3.0) says 3.6; a main.cf that sets a lower level switches the defaults as Postfix does',
+  },
+});
 p('soft_bounce', 'no', 'bool', 'turn hard rejects and bounces into soft ones (safety net)');
 
 // Queue, files, logging.
@@ -214,7 +219,8 @@ p('smtpd_relay_restrictions', 'permit_mynetworks, permit_sasl_authenticated, def
 p('smtpd_recipient_restrictions', '', 'restrictions', 'spam restrictions at RCPT TO');
 p('smtpd_data_restrictions', '', 'restrictions', 'restrictions at DATA');
 p('smtpd_end_of_data_restrictions', '', 'restrictions', 'restrictions after the end of DATA');
-na('smtpd_etrn_restrictions', '', 'restrictions', 'restrictions at ETRN', 'smtpd does not offer ETRN');
+refuse('smtpd_etrn_restrictions', '', 'restrictions', 'restrictions at ETRN', 'ETRN restrictions are not implemented: ETRN would be answered for every client');
+p('disable_vrfy_command', 'no', 'bool', 'refuse VRFY (502) instead of answering it from the recipient checks');
 p('smtpd_restriction_classes', '', 'list', 'user-defined restriction class names');
 na('smtpd_delay_reject', 'yes', 'bool', 'wait until RCPT TO before applying client, helo and sender restrictions', 'smtpd always applies them at RCPT TO; the outcome is the same, only when it is said differs');
 p('smtpd_helo_required', 'no', 'bool', 'require HELO or EHLO before MAIL FROM');
@@ -410,7 +416,7 @@ na('smtp_tls_mandatory_ciphers', 'medium', 'string', 'SMTP client mandatory TLS 
 na('smtpd_tls_dh1024_param_file', '', 'path', 'DH parameters', 'Node\'s built-in groups are used');
 na('debug_peer_list', '', 'host-list', 'clients logged in detail', 'nothing more is logged');
 na('debug_peer_level', '2', 'int', 'detail level for debug_peer_list', 'nothing more is logged');
-na('fast_flush_domains', '$relay_domains', 'domain-list', 'destinations eligible for ETRN', 'smtpd does not offer ETRN');
+p('fast_flush_domains', '$relay_domains', 'domain-list', 'destinations whose deferred mail ETRN may flush (others get 459)');
 na('permit_mx_backup_networks', '', 'host-list', 'networks for permit_mx_backup', 'permit_mx_backup is not supported');
 na('qmqpd_authorized_clients', '', 'host-list', 'QMQP clients', 'there is no QMQP server');
 na('lmtp_tls_security_level', '', 'string', 'LMTP client TLS level', 'there is no LMTP client');

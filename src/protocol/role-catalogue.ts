@@ -106,8 +106,8 @@ const actor = (role: string): string => `actors/${role}/${role}-actor.js`;
 export const ROLE_CATALOGUE = {
   smtpd: {
     kind: 'daemon', postfix: 'smtpd', serves: null, entry: actor('smtpd'), spare: true, listens: true,
-    calls: ['journal', 'trivial-rewrite', 'anvil'],
-    job: 'SMTP server: maxproc threads per inet service on one port (one per core for -); access restrictions; 250 only once the journal has the message on disk',
+    calls: ['journal', 'trivial-rewrite', 'anvil', 'qmgr'],
+    job: 'SMTP server: maxproc threads per inet service on one port (one per core for -); access restrictions, recipients refused at RCPT by the resolution qmgr uses; ETRN flushes through qmgr; 250 only once the journal has the message on disk',
   },
   anvil: {
     kind: 'daemon', postfix: 'anvil', serves: 'anvil', entry: actor('anvil'), always: true, named: true, singleton: true, keepOnReload: true,

@@ -240,6 +240,8 @@ export interface PeerGroup<P> {
   call<K extends keyof P & string>(kind: K, body: Req<P, K>, opts?: CallOptions): Promise<Rep<P, K>>;
   cast<K extends keyof P & string>(kind: K, body: Req<P, K>, opts?: { instance?: number; key?: string }): void;
   size(): number;
+  /** The instance numbers of the live members, each once, in order. */
+  instances(): number[];
 }
 
 /**
@@ -294,6 +296,12 @@ export class PeerSet {
     let n = 0;
     for (const m of this.members) if (isLive(m)) n++;
     return n;
+  }
+
+  instances(): number[] {
+    const out: number[] = [];
+    for (const m of this.members) if (isLive(m) && !out.includes(m.link.remote.instance)) out.push(m.link.remote.instance);
+    return out;
   }
 
   /** The index-th live link, in member order. */

@@ -105,9 +105,9 @@ test('refused parameters are errors naming them, in main.cf and by -o; cosmetic 
       'error 2 service smtp: smtpd_proxy_filter is not supported by this version of Postrider; mail would not be filtered (smtpd_proxy_filter = 127.0.0.1:10025)',
     ],
   );
-  // compatibility_level: Postrider follows 3.6's defaults; an older level is named.
+  // compatibility_level: 2 and up change nothing Postrider has; lower levels are test/config/compatibility-level.test.ts's.
   assert.deepEqual(problemsOf('compatibility_level = 3.6\n'), []);
-  assert.deepEqual(problemsOf('compatibility_level = 2\n'), ['warning 1 compatibility_level = 2: ignored: Postrider uses the defaults of compatibility level 3.6 (a few follow later Postfix releases: see the defaults that differ)']);
+  assert.deepEqual(problemsOf('compatibility_level = 2\n'), []);
 });
 
 test('check_policy_service and other unsupported restrictions are refused, naming the restriction; a bare table and restriction classes pass', () => {

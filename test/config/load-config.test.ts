@@ -164,7 +164,7 @@ test("Postfix 3.7's stock Debian main.cf and master.cf load with warnings only",
   ]);
   assert.ok(!l.problems.some((p) => /unused parameter/.test(p.message)), 'every stock parameter is known');
   assert.deepEqual(l.noEffect, [
-    'biff', 'compatibility_level', 'readme_directory', 'smtp_tls_CApath',
+    'biff', 'readme_directory', 'smtp_tls_CApath',
     'smtp_tls_session_cache_database',
   ]);
   assert.equal(l.params.smtpd_banner, 'mail.example.org ESMTP Postrider (Debian/GNU)');

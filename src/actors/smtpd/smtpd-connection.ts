@@ -14,11 +14,19 @@
  *   routine does); 4xx/5xx replies count as errors for
  *   smtpd_soft/hard_error_limit; final replies feed the per-command counts
  *   of the "disconnect from" line.
- * - handler_MAIL(), handler_RCPT(): smtp-server takes only "<address>";
- *   Postfix, unless strict_rfc821_envelopes = yes, also takes a bare
- *   address ("MAIL FROM:user@example.com"), which is given its brackets
- *   here; with strict_rfc821_envelopes = yes it is refused with Postfix's
+ * - handler_MAIL(), handler_RCPT(): Postfix's order of checks (a nested
+ *   MAIL, RCPT before MAIL, the command's syntax, the address, then the
+ *   ESMTP parameters of smtpd-params with Postfix's 501/555 replies).
+ *   smtp-server takes only "<user@domain>"; Postfix, unless
+ *   strict_rfc821_envelopes = yes, also takes a bare address
+ *   ("MAIL FROM:user@example.com"), which is given its brackets here, and
+ *   a bare local part ("<jdoe>", qualified later by cleanup); with
+ *   strict_rfc821_envelopes = yes a bare address is refused with Postfix's
  *   501 replies.
+ * - handler_VRFY(), handler_ETRN(): the replies the Smtpd's hooks make
+ *   (disable_vrfy_command and the RCPT checks; fast_flush_domains and a
+ *   flush), sent exactly as Postfix words them (sendPlain); EHLO lists VRFY
+ *   and ETRN after SIZE, as Postfix does.
  * - _onCommand(): the hard error limit (421 4.7.0 Error: too many errors),
  *   the error tarpit (smtpd_error_sleep_time before each command once over
  *   the soft limit), smtpd_junk_command_limit (HELO, EHLO, RSET, NOOP, VRFY,
@@ -68,6 +76,7 @@ import { SMTPStream } from 'smtp-server/lib/smtp-stream.js';
 import type { SMTPServerOptions, SMTPServerSession } from 'smtp-server/lib/types.js';
 import { count, label } from '../../util/metrics-counters.js';
 import { ENHANCED_CODE_PREFIX, softBounced, type SmtpReplyError } from '../../util/smtp-reply.js';
+import { addressArgument, mailParameterError, rcptParameterError } from './smtpd-params.js';
 
 /** What the connection layer asks of the Smtpd that owns it. */
 export interface ConnectionHooks {
@@ -89,6 +98,14 @@ export interface ConnectionHooks {
   softBounce: boolean;
   /** strict_rfc821_envelopes: MAIL FROM and RCPT TO need <address>. */
   strictRfc821: boolean;
+  /** smtputf8_enable: the SMTPUTF8 parameter of MAIL FROM is known. */
+  smtputf8: boolean;
+  /** disable_vrfy_command = no: EHLO lists VRFY. */
+  vrfyEnabled: boolean;
+  /** The reply to VRFY with this argument text ("" for none). */
+  verify(conn: SmtpdConnection, argument: string): Promise<PlainReply>;
+  /** The reply to ETRN with this argument text ("" for none). */
+  etrn(conn: SmtpdConnection, argument: string): Promise<PlainReply>;
   /** Per-session state, created with the connection. */
   sessionState(conn: SmtpdConnection): SessionState;
   /** smtpd_data_restrictions: a refusal or undefined. */
@@ -97,6 +114,12 @@ export interface ConnectionHooks {
   beforeAuth(session: SMTPServerSession): Promise<SmtpReplyError | undefined>;
   /** Logs a line for this session ("timeout after DATA from NAME[ADDR]", then ": detail" when given). */
   event(conn: SmtpdConnection, text: string, detail?: string): void;
+}
+
+/** A reply in Postfix's exact words, sent without any mapping (an enhanced code only where the text has one). */
+export interface PlainReply {
+  code: number;
+  text: string;
 }
 
 /** Per-session bookkeeping that Postfix keeps in its SMTPD_STATE. */
@@ -132,6 +155,9 @@ export interface SessionState {
   admitted: boolean;
   connected: boolean;
 }
+
+/** "NNN " and the text within 510 bytes, the CRLF making 512 (for ASCII text; an 8-bit address may run a few bytes over). */
+const MAX_REPLY_TEXT = 506;
 
 /** Command names as Postfix counts them; anything else is "unknown". */
 const KNOWN_COMMANDS = new Set(['helo', 'ehlo', 'starttls', 'auth', 'mail', 'rcpt', 'data', 'rset', 'noop', 'vrfy', 'etrn', 'quit']);
@@ -176,6 +202,8 @@ export class SmtpdConnection extends SMTPConnection {
   private stateRef?: SessionState;
   /** A command that arrived before the greeting, run once the greeting is out. */
   private early?: { command: Buffer; callback?: () => void };
+  /** The next send() is a reply made here in Postfix's words (sendPlain). */
+  private plainNext = false;
 
   get state(): SessionState {
     if (!this.stateRef) this.stateRef = this._server.hooks.sessionState(this);
@@ -223,11 +251,14 @@ export class SmtpdConnection extends SMTPConnection {
     let text = data;
     let ctx = context;
     let closeAfter = false;
+    const plain = this.plainNext;
+    this.plainNext = false;
     // Refusals the library makes by itself, before any Smtpd handler sees the command.
     if (code === 452 && context === 'TOO_MANY_RECIPIENTS') count('smtpd_rejected', label('reason', 'recipient_limit'));
     else if (code === 552 && typeof text === 'string' && text.startsWith('Error: message exceeds fixed maximum')) count('smtpd_rejected', label('reason', 'size'));
+    if (code === 250 && Array.isArray(text) && this.stateRef?.pendingCommand === 'ehlo') text = this.ehloKeywords(text);
     if (typeof text === 'string') {
-      const mapped = this.postfixText(code, text, ctx) ?? withEnhancedCode(code, text);
+      const mapped = plain ? { code, text } : (this.postfixText(code, text, ctx) ?? withEnhancedCode(code, text));
       if (mapped) {
         if (mapped.close) closeAfter = true;
         code = mapped.code;
@@ -235,6 +266,8 @@ export class SmtpdConnection extends SMTPConnection {
       }
       if (ENHANCED_CODE_PREFIX.test(text)) ctx = false;
       if (this._server.hooks.softBounce) ({ code, text } = softBounced(code, text));
+      // Postfix cuts a refusal to 510 bytes (smtpd_check_reject); every reply line stays within RFC 5321's 512 here.
+      if (text.length > MAX_REPLY_TEXT) text = text.slice(0, MAX_REPLY_TEXT);
     }
     const state = this.stateRef;
     if (state) {
@@ -315,6 +348,18 @@ export class SmtpdConnection extends SMTPConnection {
     return this.openingCommand === 'EHLO' && !!this.hostNameAppearsAs && this.hostNameAppearsAs !== ' ';
   }
 
+  /**
+   * The EHLO keywords with VRFY (unless disable_vrfy_command) and ETRN after
+   * SIZE, where Postfix lists them.
+   */
+  private ehloKeywords(lines: string[]): string[] {
+    const extra = this._server.hooks.vrfyEnabled ? ['VRFY', 'ETRN'] : ['ETRN'];
+    const at = lines.findIndex((l) => l.startsWith('SIZE'));
+    const out = [...lines];
+    out.splice(at < 0 ? out.length : at + 1, 0, ...extra);
+    return out;
+  }
+
   private countCommand(state: SessionState, name: string): void {
     const counts = state.commands.get(name) ?? [0, 0];
     counts[1]++;
@@ -324,10 +369,24 @@ export class SmtpdConnection extends SMTPConnection {
 
   /** The library's address parsing, with the domain as the client wrote it (no A-label to U-label conversion). */
   override _parseAddressCommand(rawName: string, rawCommand: Buffer | string): ReturnType<SMTPConnection['_parseAddressCommand']> {
-    const parsed = super._parseAddressCommand(rawName, rawCommand);
+    const parsed = super._parseAddressCommand(rawName, rawCommand) || this.parseLocalPart(rawName, rawCommand);
     if (!parsed || !parsed.address) return parsed;
     const written = writtenAddress(rawCommand.toString());
     if (written !== undefined) parsed.address = written;
+    return parsed;
+  }
+
+  /**
+   * "<jdoe>": Postfix takes a bare local part (cleanup then appends
+   * @$myorigin, per append_at_myorigin); the library wants a domain. The
+   * local part is checked by the library's own rules, under a stand-in domain.
+   */
+  private parseLocalPart(rawName: string, rawCommand: Buffer | string): ReturnType<SMTPConnection['_parseAddressCommand']> {
+    const m = /^([^:]*:\s*<)([^<>@\s]+)(>.*)$/s.exec(rawCommand.toString());
+    if (!m) return false;
+    const parsed = super._parseAddressCommand(rawName, `${m[1]}${m[2]}@local-part.invalid${m[3]}`);
+    if (!parsed) return false;
+    parsed.address = m[2];
     return parsed;
   }
 
@@ -348,17 +407,26 @@ export class SmtpdConnection extends SMTPConnection {
     );
   }
 
+  /**
+   * MAIL FROM in Postfix's order: a nested MAIL, the command's syntax, the
+   * address (a bare one is bracketed unless strict_rfc821_envelopes; a bare
+   * local part is taken), then the ESMTP parameters (smtpd-params).
+   */
   override handler_MAIL(command: Buffer, callback: () => void): void {
-    if (this._server.hooks.strictRfc821 && !hasAngleAddress(command, 'MAIL FROM:')) {
-      this.send(501, '5.1.7 Bad sender address syntax');
-      return callback();
-    }
-    const unknown = unsupportedParameter(command, 'MAIL FROM:', MAIL_PARAMETERS);
-    if (unknown) {
-      this.send(555, `5.5.4 Unsupported option: ${unknown}`);
-      return callback();
-    }
-    super.handler_MAIL(this._server.hooks.strictRfc821 ? command : bracketBareAddress(command, 'MAIL FROM:'), callback);
+    const hooks = this._server.hooks;
+    const refuse = (code: number, text: string): void => {
+      this.send(code, text);
+      callback();
+    };
+    if (this.session.envelope.mailFrom) return refuse(503, '5.5.1 Error: nested MAIL command');
+    const arg = addressArgument(command.toString(), 'MAIL FROM:');
+    if (!arg) return refuse(501, '5.5.4 Syntax: MAIL FROM:<address>');
+    if (hooks.strictRfc821 && !hasAngleAddress(command, 'MAIL FROM:')) return refuse(501, '5.1.7 Bad sender address syntax');
+    const line = hooks.strictRfc821 ? command : bracketBareAddress(command, 'MAIL FROM:');
+    if (!this._parseAddressCommand('mail from', line)) return refuse(501, '5.1.7 Bad sender address syntax');
+    const bad = mailParameterError(arg.params, hooks.smtputf8);
+    if (bad) return refuse(bad.code, bad.text);
+    super.handler_MAIL(line, callback);
   }
 
   override handler_RSET(command: Buffer, callback: () => void): void {
@@ -369,17 +437,54 @@ export class SmtpdConnection extends SMTPConnection {
     super.handler_RSET(command, callback);
   }
 
+  /** RCPT TO in Postfix's order: MAIL first, the command's syntax, the address, then NOTIFY and ORCPT. */
   override handler_RCPT(command: Buffer, callback: () => void): void {
-    if (this._server.hooks.strictRfc821 && !hasAngleAddress(command, 'RCPT TO:')) {
-      this.send(501, '5.1.3 Bad recipient address syntax');
-      return callback();
-    }
-    const unknown = unsupportedParameter(command, 'RCPT TO:', RCPT_PARAMETERS);
-    if (unknown) {
-      this.send(555, `5.5.4 Unsupported option: ${unknown}`);
-      return callback();
-    }
-    super.handler_RCPT(this._server.hooks.strictRfc821 ? command : bracketBareAddress(command, 'RCPT TO:'), callback);
+    const hooks = this._server.hooks;
+    const refuse = (code: number, text: string): void => {
+      this.send(code, text);
+      callback();
+    };
+    if (!this.session.envelope.mailFrom) return refuse(503, '5.5.1 Error: need MAIL command');
+    const arg = addressArgument(command.toString(), 'RCPT TO:');
+    if (!arg) return refuse(501, '5.5.4 Syntax: RCPT TO:<address>');
+    if (hooks.strictRfc821 && !hasAngleAddress(command, 'RCPT TO:')) return refuse(501, '5.1.3 Bad recipient address syntax');
+    const line = hooks.strictRfc821 ? command : bracketBareAddress(command, 'RCPT TO:');
+    const parsed = this._parseAddressCommand('rcpt to', line);
+    if (!parsed || !parsed.address) return refuse(501, '5.1.3 Bad recipient address syntax');
+    const bad = rcptParameterError(arg.params);
+    if (bad) return refuse(bad.code, bad.text);
+    super.handler_RCPT(line, callback);
+  }
+
+  /** VRFY: Smtpd's answer (disable_vrfy_command, the recipient checks of RCPT TO), sent as it is. */
+  override handler_VRFY(command: Buffer, callback: () => void): void {
+    this.answer(this._server.hooks.verify(this, commandArgument(command)), callback);
+  }
+
+  /** ETRN: Smtpd's answer (fast_flush_domains), sent as it is. */
+  handler_ETRN(command: Buffer, callback: () => void): void {
+    this.answer(this._server.hooks.etrn(this, commandArgument(command)), callback);
+  }
+
+  /** Sends a hook's reply once it comes (a 451 when the hook fails), then takes the next command. */
+  private answer(reply: Promise<PlainReply>, callback: () => void): void {
+    reply.then(
+      (r) => {
+        if (this._closing || this._closed) return callback();
+        this.sendPlain(r.code, r.text);
+        callback();
+      },
+      () => {
+        if (!this._closing && !this._closed) this.send(451, '4.3.0 Error: internal error');
+        callback();
+      },
+    );
+  }
+
+  /** A reply exactly as given: no enhanced code added, no text mapped (soft_bounce still applies). */
+  sendPlain(code: number, text: string): void {
+    this.plainNext = true;
+    this.send(code, text, false);
   }
 
   override handler_DATA(command: Buffer, callback: () => void): void {
@@ -467,14 +572,15 @@ export class SmtpdConnection extends SMTPConnection {
         if (text === 'Error: command not recognized') {
           if (context === 'AUTH') return { code: 503, text: '5.5.1 Error: authentication not enabled' };
           if (context === 'STARTTLS') return { code: 502, text: '5.5.1 Error: command not implemented' };
-          return { code: 502, text: '5.5.2 Error: command not recognized' };
+          return { code: 500, text: '5.5.2 Error: command not recognized' };
         }
         return undefined;
       case 501:
         if (text === 'Error: Bad sender address syntax') return { code, text: '5.1.7 Bad sender address syntax' };
         if (text === 'Error: Bad recipient address syntax') return { code, text: '5.1.3 Bad recipient address syntax' };
-        if (text === 'Error: syntax: EHLO hostname') return { code, text: '5.5.4 Syntax: EHLO hostname' };
-        if (text === 'Error: Syntax: HELO hostname') return { code, text: '5.5.4 Syntax: HELO hostname' };
+        // Postfix's HELO and EHLO syntax replies carry no enhanced status code.
+        if (text === 'Error: syntax: EHLO hostname') return { code, text: 'Syntax: EHLO hostname' };
+        if (text === 'Error: Syntax: HELO hostname') return { code, text: 'Syntax: HELO hostname' };
         return withEnhancedCode(code, text);
       case 552:
         if (text.startsWith('Error: message exceeds fixed maximum message size')) return { code, text: '5.3.4 Message size exceeds fixed limit' };
@@ -497,28 +603,11 @@ function withEnhancedCode(code: number, text: string): { code: number; text: str
   return { code, text: `${cls}.${detail} ${text}` };
 }
 
-/** ESMTP parameters smtpd takes in MAIL FROM (SIZE, 8BITMIME, SMTPUTF8, DSN, AUTH) and RCPT TO (DSN). */
-const MAIL_PARAMETERS = new Set(['SIZE', 'BODY', 'SMTPUTF8', 'RET', 'ENVID', 'AUTH']);
-const RCPT_PARAMETERS = new Set(['NOTIFY', 'ORCPT']);
-
-/**
- * The first ESMTP parameter of a MAIL FROM / RCPT TO line that is not in
- * `known` (Postfix: "555 5.5.4 Unsupported option: NAME"); undefined when
- * all are known or the line is not that command (the library answers it).
- */
-export function unsupportedParameter(command: Buffer, verb: string, known: ReadonlySet<string>): string | undefined {
-  const line = command.toString('latin1');
-  if (line.slice(0, verb.length).toUpperCase() !== verb) return undefined;
-  const rest = line.slice(verb.length).trimStart();
-  const close = rest.startsWith('<') ? rest.indexOf('>') : -1;
-  const params = close >= 0 ? rest.slice(close + 1) : rest.replace(/^\S*/, '');
-  for (const word of params.trim().split(/\s+/)) {
-    if (!word) continue;
-    const name = word.split('=')[0];
-    // Named in the reply: printable and short, so the reply stays one legal line.
-    if (!known.has(name.toUpperCase())) return name.replace(/[^\x21-\x7e]/g, '?').slice(0, 64);
-  }
-  return undefined;
+/** The text after a command's verb ("VRFY a b" -> "a b"), "" when there is none. */
+export function commandArgument(command: Buffer): string {
+  const line = command.toString().trim();
+  const space = line.search(/\s/);
+  return space < 0 ? '' : line.slice(space).trim();
 }
 
 /** True when a command line has text after its verb (RSET x, DATA x). */

