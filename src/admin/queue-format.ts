@@ -148,6 +148,8 @@ export function formatPostcat(
       const mask = notifyMask(r);
       if (mask) lines.push(`dsn_notify_flags: ${mask}`);
       const done = r.state === 'delivered' || r.state === 'bounced' || r.state === 'expired';
+      // postcat shows the address as received before each recipient record (Postfix writes one always).
+      lines.push(`original_recipient: ${printable(r.origRcpt ?? r.address)}`);
       lines.push(`${done ? 'done_recipient' : 'recipient'}: ${printable(r.address)}`);
     }
     lines.push(`*** MESSAGE CONTENTS ${path} ***`);

@@ -1,8 +1,14 @@
 /**
  * cleanup-addresses: the envelope through address rewriting: the sender and
  * every recipient via the rewrite service; a recipient expanding to several
- * keeps its ORCPT and NOTIFY on each; duplicates go (Postfix's duplicate
- * filter, by address compared case-insensitively, the first kept). A rewrite
+ * keeps its ORCPT and NOTIFY on each, and each rewritten one records the
+ * address as received (origRcpt, Postfix's orig_rcpt) for orig_to= in the
+ * logs, X-Original-To and the notices' Original-Recipient. Duplicates go
+ * (Postfix's duplicate filter: with enable_original_recipient = yes the
+ * final address together with the original one, the ORCPT and NOTIFY, the
+ * addresses compared case-insensitively, the first kept, so two aliases of
+ * one mailbox still give two recipients, as in Postfix; with it off, the
+ * final address alone). A rewrite
  * error comes back as `error` (e.g. "4.6.0 Alias expansion error"); a
  * rewrite service that throws is reported as "4.3.0" with its message.
  */
@@ -21,8 +27,12 @@ async function call(rewrite: RewriteFn, address: string, role: 'sender' | 'recip
   }
 }
 
-/** Rewrites the envelope; all lookups run concurrently. */
-export async function rewriteEnvelope(rewrite: RewriteFn, sender: string, recipients: RecipientSpec[]): Promise<EnvelopeResult> {
+/**
+ * Rewrites the envelope; all lookups run concurrently. With `keepOriginal`
+ * false (enable_original_recipient = no) no origRcpt is recorded and
+ * duplicates are found by the final address alone, as in Postfix.
+ */
+export async function rewriteEnvelope(rewrite: RewriteFn, sender: string, recipients: RecipientSpec[], keepOriginal = true): Promise<EnvelopeResult> {
   const [s, ...rs] = await Promise.all([
     sender === '' ? { addresses: [''] } : call(rewrite, sender, 'sender'),
     ...recipients.map((r) => call(rewrite, r.address, 'recipient')),
@@ -33,13 +43,18 @@ export async function rewriteEnvelope(rewrite: RewriteFn, sender: string, recipi
   for (let i = 0; i < rs.length; i++) {
     const r = rs[i];
     if (r.error) return { error: r.error, address: recipients[i].address };
+    const given = recipients[i];
+    const orig = keepOriginal ? (given.origRcpt ?? given.address) : '';
     for (const address of r.addresses) {
-      const key = address.toLowerCase();
+      const key = keepOriginal
+        ? `${given.orcpt ?? ''}\n${given.notify?.join(',') ?? ''}\n${orig.toLowerCase()}\n${address.toLowerCase()}`
+        : address.toLowerCase();
       if (seen.has(key)) continue;
       seen.add(key);
       const spec: RecipientSpec = { address };
-      if (recipients[i].orcpt !== undefined) spec.orcpt = recipients[i].orcpt;
-      if (recipients[i].notify !== undefined) spec.notify = recipients[i].notify;
+      if (given.orcpt !== undefined) spec.orcpt = given.orcpt;
+      if (given.notify !== undefined) spec.notify = given.notify;
+      if (keepOriginal && address !== orig) spec.origRcpt = orig;
       out.push(spec);
     }
   }

@@ -111,6 +111,8 @@ export class Cleanup {
   private readonly rewriteClients: HeaderRewriteClients;
   private readonly pool: BodyCheckPool;
   private readonly userid: number;
+  /** enable_original_recipient: record each rewritten recipient's address as received. */
+  private readonly keepOriginal: boolean;
 
   constructor(opts: CleanupOptions) {
     const c = opts.config;
@@ -124,7 +126,9 @@ export class Cleanup {
       'header_checks', 'mime_header_checks', 'nested_header_checks', 'body_checks', 'header_size_limit', 'body_checks_size_limit',
       'hopcount_limit', 'line_length_limit', 'body_checks_time_limit', 'mime_nesting_limit', 'remote_header_rewrite_domain',
       'canonical_maps', 'sender_canonical_maps', 'recipient_canonical_maps', 'masquerade_domains', 'append_dot_mydomain',
+      'enable_original_recipient',
     ]);
+    this.keepOriginal = checks.bool('enable_original_recipient');
     this.remoteRewriteDomain = checks.get('remote_header_rewrite_domain').trim();
     this.headerMapsActive = ['canonical_maps', 'sender_canonical_maps', 'recipient_canonical_maps', 'masquerade_domains'].some((n) => checks.get(n).trim() !== '');
     this.appendDotMydomain = checks.bool('append_dot_mydomain');
@@ -159,7 +163,7 @@ export class Cleanup {
       this.log.warning(`${input.queueId}: message rejected: hopcount exceeded`);
       return { action: 'reject', reason: '5.4.6 Error: too many hops' };
     }
-    const envelope = rewriteEnvelope(this.rewrite, input.sender, input.recipients);
+    const envelope = rewriteEnvelope(this.rewrite, input.sender, input.recipients, this.keepOriginal);
 
     const verdict: Verdict = { hold: false };
     const at: { map?: CheckMap } = {};
@@ -393,7 +397,7 @@ export class Cleanup {
         ? [{ address: verdict.redirect }]
         : // Postfix adds a BCC address as if with NOTIFY=NONE: a failed copy must not reveal it to the sender.
           [...input.recipients, ...(verdict.bcc ?? []).map((address): RecipientSpec => ({ address, notify: ['NEVER'] }))];
-    return rewriteEnvelope(this.rewrite, input.sender, recipients);
+    return rewriteEnvelope(this.rewrite, input.sender, recipients, this.keepOriginal);
   }
 
   /**

@@ -14,9 +14,10 @@
  * into the maildrop: cli-sendmail-smtp), -bp (the queue listing, as
  * `postrider queue`), -q (flush the queue, as `postrider flush`; -qRsite one
  * site; -q with a time, e.g. -q30m, does nothing), -bh / -bH (nothing); -bi / -I are newaliases (main.ts).
- * Refused with exit 64 and one line: -bd (the daemon is started with
- * `postrider start`), -bv (no
- * address verification reports), -qI, -n. Other Postfix options are
+ * -bd starts the mail system as `postrider start` does (exit 1 with its
+ * reason when that fails, e.g. a daemon already runs), as Postfix's runs
+ * `postfix start`. Refused with exit 64 and one line: -bv (no address
+ * verification reports), -qI, -n. Other Postfix options are
  * accepted and ignored. Bare names are qualified with @$myorigin; the default
  * sender is the login name. LF line ends become CRLF; a leading mbox
  * "From " line is dropped; Bcc: and Resent-Bcc: header lines are always
@@ -452,9 +453,17 @@ async function otherMode(opts: SendmailOptions, io: SendmailIo): Promise<void> {
       }
       return;
     }
-    case 'daemon':
+    case 'daemon': {
+      // Postfix's sendmail -bd runs "postfix start"; this is "postrider start", with its errors.
       none('daemon mode');
-      return usage('-bd: sendmail does not start the mail system here; use "postrider start"');
+      const { start } = await import('./cli-start.js');
+      try {
+        await start(dir);
+      } catch (err) {
+        throw new SendmailError(describe(err), 1, 'ERR_SENDMAIL_START');
+      }
+      return;
+    }
     case 'newaliases':
       none('alias initialization mode');
       {

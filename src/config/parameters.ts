@@ -191,7 +191,7 @@ p('virtual_mailbox_limit', '51200000', 'size', 'the largest virtual mailbox file
 p('virtual_minimum_uid', '100', 'int', 'the smallest uid virtual_uid_maps may give');
 p('virtual_uid_maps', '', 'table-list', 'virtual mailbox owner uids (static:N or a table); empty with virtual_gid_maps: the user Postrider runs as');
 p('virtual_gid_maps', '', 'table-list', 'virtual mailbox owner gids (static:N or a table)');
-p('enable_original_recipient', 'yes', 'bool', 'add X-Original-To: to mail the virtual agent delivers');
+p('enable_original_recipient', 'yes', 'bool', 'record the recipient as received (orig_to=, X-Original-To:, Original-Recipient:)');
 p('transport_maps', '', 'table-list', 'tables: recipient or domain -> transport:nexthop');
 p('default_transport', 'smtp', 'string', 'the transport for domains that are not local, virtual or relay');
 p('relay_transport', 'relay', 'string', 'the transport for relay_domains');

@@ -11,7 +11,7 @@ import { count, label, observe } from '../util/metrics-counters.js';
 /** Time stamps (ms since the epoch) and facts of one recipient's delivery attempt. */
 export interface DeliveryLogEntry {
   to: string;
-  /** The original recipient (from ORCPT); logged only when it differs from `to`. */
+  /** The recipient as received, before rewriting (Postfix's orig_rcpt); logged only when it differs from `to`. */
   origTo?: string;
   relay: string;
   /** Times this connection had been used before, plus one; logged when above 1. */
@@ -145,7 +145,7 @@ export function logOutcomes(log: Logger, req: DeliveryRequest, outcomes: Deliver
       req.queueId,
       formatDelivery({
         to: rcpt.address,
-        origTo: origRecipient(rcpt.orcpt),
+        origTo: rcpt.origRcpt,
         relay: o.relay,
         connUse: o.relay === 'none' ? undefined : times.connUse,
         arrivalTime: req.arrivalTime,

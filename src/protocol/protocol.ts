@@ -82,6 +82,16 @@ export interface DeliveryOutcome {
   reply?: string;
   /** The SMTP command that reply answered ("RCPT TO", "end of DATA"); absent for the greeting. */
   command?: string;
+  /**
+   * The DSN action of a delivered outcome (RFC 3464): "relayed" when the
+   * mail went on to an MTA, absent for final delivery ("delivered").
+   */
+  action?: 'relayed';
+  /**
+   * The next hop announced DSN and took the recipient's NOTIFY: it, not
+   * this MTA, sends the success notice (Postfix's smtp clears SUCCESS then).
+   */
+  notifyPassed?: boolean;
 }
 
 export interface DeliveryResult {
@@ -132,7 +142,7 @@ export interface BounceProtocol {
     req: {
       message: QueuedMessage;
       kind: 'failure' | 'delay' | 'success';
-      recipients: Array<{ index: number; dsn: string; reason: string; relay?: string; reply?: string; command?: string }>;
+      recipients: Array<{ index: number; dsn: string; reason: string; relay?: string; reply?: string; command?: string; action?: 'relayed' }>;
     };
     rep: { queueId?: string };
   };

@@ -46,5 +46,6 @@ export function internMessage(q: QueuedMessage): void {
   for (const r of q.recipients) {
     r.address = intern(r.address);
     if (r.orcpt !== undefined) r.orcpt = intern(r.orcpt);
+    if (r.origRcpt !== undefined) r.origRcpt = intern(r.origRcpt);
   }
 }

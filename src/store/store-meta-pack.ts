@@ -42,7 +42,7 @@ export class MessageMetaPacker {
     this.key(K_RECIPIENTS);
     this.arrayHeader(m.recipients.length);
     for (const r of m.recipients) {
-      this.byte(0x80 | (3 + (r.orcpt !== undefined ? 1 : 0) + (r.notify !== undefined ? 1 : 0)));
+      this.byte(0x80 | (3 + (r.orcpt !== undefined ? 1 : 0) + (r.notify !== undefined ? 1 : 0) + (r.origRcpt !== undefined ? 1 : 0)));
       this.key(K_ADDRESS);
       this.str(r.address);
       this.key(K_STATE);
@@ -55,6 +55,7 @@ export class MessageMetaPacker {
         this.arrayHeader(r.notify.length);
         for (const n of r.notify) this.str(n);
       }
+      this.strField(K_ORIG_RCPT, r.origRcpt);
     }
     this.key(K_CLIENT);
     this.byte(0x80 | (3 + (c.port !== undefined ? 1 : 0) + (c.helo !== undefined ? 1 : 0) + (c.saslUser !== undefined ? 1 : 0)));
@@ -203,6 +204,7 @@ const V_READY = packed('ready');
 const K_ATTEMPTS = packed('attempts');
 const K_ORCPT = packed('orcpt');
 const K_NOTIFY = packed('notify');
+const K_ORIG_RCPT = packed('origRcpt');
 const K_CLIENT = packed('client');
 const K_NAME = packed('name');
 const K_ADDR = packed('addr');
@@ -225,7 +227,7 @@ function fastShape(m: NewMessage): boolean {
   if (!isStr(m.queueId) || typeof m.arrivalTime !== 'number' || !isStr(m.sender) || typeof m.headerLength !== 'number') return false;
   if (!Array.isArray(m.recipients) || m.recipients.length > 0xffff) return false;
   for (const r of m.recipients) {
-    if (r === null || typeof r !== 'object' || !isStr(r.address) || !optStr(r.orcpt)) return false;
+    if (r === null || typeof r !== 'object' || !isStr(r.address) || !optStr(r.orcpt) || !optStr(r.origRcpt)) return false;
     if (r.notify !== undefined) {
       if (!Array.isArray(r.notify) || r.notify.length > 15) return false;
       for (const n of r.notify) if (!isStr(n)) return false;
@@ -246,7 +248,7 @@ function textLength(m: NewMessage): number {
     (m.bodyType?.length ?? 0);
   for (const r of m.recipients) {
     // Each recipient's keys and headers: under 64 bytes besides its strings.
-    n += 22 + r.address.length + (r.orcpt?.length ?? 0);
+    n += 32 + r.address.length + (r.orcpt?.length ?? 0) + (r.origRcpt?.length ?? 0);
     if (r.notify) for (const x of r.notify) n += x.length + 2;
   }
   return n;

@@ -42,6 +42,7 @@ export function newMessageMeta(m: NewMessage): MessageMeta {
     const q: QueuedRecipient = { address: r.address, state: 'ready', attempts: 0 };
     if (r.orcpt !== undefined) q.orcpt = r.orcpt;
     if (r.notify !== undefined) q.notify = r.notify;
+    if (r.origRcpt !== undefined) q.origRcpt = r.origRcpt;
     return q;
   });
   const meta: MessageMeta = {

@@ -21,6 +21,13 @@ export interface RecipientSpec {
   /** ORCPT as given, e.g. "rfc822;user@example.com". */
   orcpt?: string;
   notify?: DsnNotify[];
+  /**
+   * The recipient as received (at RCPT, or from sendmail), before canonical
+   * mapping and virtual alias expansion: Postfix's orig_rcpt. Absent when
+   * the address was not rewritten, and in records written before the field
+   * existed; readers then take `address`.
+   */
+  origRcpt?: string;
 }
 
 export interface ClientInfo {

@@ -138,7 +138,7 @@ test('postcat layout: envelope records, contents, extracted segment, end marker'
   const m = message({
     envid: 'E1',
     ret: 'HDRS',
-    recipients: [rcpt('bob@remote.test', { orcpt: 'rfc822;bob@remote.test', notify: ['FAILURE', 'DELAY'] }), rcpt('c@x.test', { state: 'delivered' })],
+    recipients: [rcpt('bob@remote.test', { orcpt: 'rfc822;bob@remote.test', notify: ['FAILURE', 'DELAY'], origRcpt: 'team@remote.test' }), rcpt('c@x.test', { state: 'delivered' })],
   });
   const out = formatPostcat(m, content, {});
   const size = [1234, 512, 2, 0, 1234, 0].map((n) => String(n).padStart(15)).join(' ');
@@ -158,7 +158,9 @@ test('postcat layout: envelope records, contents, extracted segment, end marker'
       'sender: alice@example.org',
       'dsn_original_recipient: rfc822;bob@remote.test',
       'dsn_notify_flags: 12',
+      'original_recipient: team@remote.test',
       'recipient: bob@remote.test',
+      'original_recipient: c@x.test',
       'done_recipient: c@x.test',
       '*** MESSAGE CONTENTS active/ABCDEF1234 ***',
       'Subject: hi',

@@ -140,8 +140,8 @@ test('REDIRECT replaces every recipient; the last one wins and goes through virt
       }),
     ),
   );
-  // Added recipients carry no DSN fields.
-  assert.deepEqual(m.recipients, [{ address: 'bob@rcpt.example' }, { address: 'carol@rcpt.example' }]);
+  // Added recipients carry no DSN fields; the expansion records the redirect address as received.
+  assert.deepEqual(m.recipients, [{ address: 'bob@rcpt.example', origRcpt: 'team@rcpt.example' }, { address: 'carol@rcpt.example', origRcpt: 'team@rcpt.example' }]);
   assert.equal(afterReceived(m).toString('utf8'), input);
   assertLogged(`4ZxYqT1abcDEF: redirect: header Subject: redirect-first${SUFFIX}: first@rcpt.example`);
   assertLogged(`4ZxYqT1abcDEF: redirect: header X-Route: redirect-team${SUFFIX}: team@rcpt.example`);
@@ -149,7 +149,7 @@ test('REDIRECT replaces every recipient; the last one wins and goes through virt
 
 test('REDIRECT goes through canonical rewriting; a target without "@" is a warning and changes nothing', async () => {
   const m = queued(await headers.process(smtpInput('Subject: redirect-first\r\n\r\nb\r\n')));
-  assert.deepEqual(m.recipients, [{ address: 'primary@rcpt.example' }]);
+  assert.deepEqual(m.recipients, [{ address: 'primary@rcpt.example', origRcpt: 'first@rcpt.example' }]);
   logLines.length = 0;
   const kept = queued(await headers.process(smtpInput('Subject: redirect-bad\r\n\r\nb\r\n')));
   assert.deepEqual(kept.recipients, [{ address: 'bob@rcpt.example' }]);
@@ -164,16 +164,24 @@ test('BCC adds a recipient with NOTIFY=NEVER after the given ones (as Postfix: a
   assertLogged(`4ZxYqT1abcDEF: bcc: header Subject: bcc-me${SUFFIX}: archive@rcpt.example`);
 });
 
-test('BCC: duplicates of given recipients go, virtual aliases expand, a bad address is a warning', async () => {
+test('BCC: a copy for a given recipient stays (its NOTIFY differs: the duplicate filter of Postfix keeps it), virtual aliases expand, a bad address is a warning', async () => {
   logLines.length = 0;
   const m = queued(await headers.process(smtpInput('X-Bcc-Dup: 1\r\nX-Bcc-Team: 2\r\nX-Bcc-Bad: 3\r\nSubject: bcc-me\r\n\r\nb\r\n')));
-  assert.deepEqual(m.recipients, [{ address: 'bob@rcpt.example' }, { address: 'carol@rcpt.example', notify: ['NEVER'] }, { address: 'archive@rcpt.example', notify: ['NEVER'] }]);
+  // Postfix's duplicate filter keys on ORCPT, NOTIFY, the original and the final address:
+  // the BCC copies differ from the given bob@ in NOTIFY, and bob@ through team@ in the original too.
+  assert.deepEqual(m.recipients, [
+    { address: 'bob@rcpt.example' },
+    { address: 'Bob@RCPT.example', notify: ['NEVER'] },
+    { address: 'bob@rcpt.example', notify: ['NEVER'], origRcpt: 'team@rcpt.example' },
+    { address: 'carol@rcpt.example', notify: ['NEVER'], origRcpt: 'team@rcpt.example' },
+    { address: 'archive@rcpt.example', notify: ['NEVER'] },
+  ]);
   assertLogged('warning: bad BCC address "nobody" in header_checks map -- need "user@domain"');
 });
 
 test('REDIRECT covers BCC recipients too, as every recipient is redirected', async () => {
   const m = queued(await headers.process(smtpInput('Subject: bcc-me\r\nX-Route: redirect-team\r\n\r\nb\r\n')));
-  assert.deepEqual(m.recipients, [{ address: 'bob@rcpt.example' }, { address: 'carol@rcpt.example' }]);
+  assert.deepEqual(m.recipients, [{ address: 'bob@rcpt.example', origRcpt: 'team@rcpt.example' }, { address: 'carol@rcpt.example', origRcpt: 'team@rcpt.example' }]);
 });
 
 test('a REJECT after a REDIRECT still rejects', async () => {
@@ -207,7 +215,7 @@ test('body_checks PREPEND inserts a line before the matched body line, through t
 
 test('body_checks REDIRECT and BCC change the recipients; body REPLACE stays unsupported', async () => {
   const r = queued(await body.process(smtpInput('Subject: x\r\n\r\nredirect body\r\n')));
-  assert.deepEqual(r.recipients, [{ address: 'primary@rcpt.example' }]);
+  assert.deepEqual(r.recipients, [{ address: 'primary@rcpt.example', origRcpt: 'first@rcpt.example' }]);
   const b = queued(await body.process(smtpInput('Subject: x\r\n\r\nbcc body\r\n')));
   assert.deepEqual(b.recipients, [{ address: 'bob@rcpt.example' }, { address: 'archive@rcpt.example', notify: ['NEVER'] }]);
   logLines.length = 0;

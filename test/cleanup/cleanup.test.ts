@@ -189,7 +189,7 @@ test('headers beyond header_size_limit become body', async () => {
   await small.close();
 });
 
-test('envelope: canonical and virtual alias expansion keep ORCPT and NOTIFY; duplicates go', async () => {
+test('envelope: canonical and virtual alias expansion keep ORCPT and NOTIFY and record the original recipient; duplicates go as in Postfix', async () => {
   const c = makeCleanup({ canonical_maps: 'texthash:canonical', virtual_alias_maps: 'texthash:virtual' }, dir);
   const m = queued(
     await c.process(
@@ -204,11 +204,23 @@ test('envelope: canonical and virtual alias expansion keep ORCPT and NOTIFY; dup
     ),
   );
   assert.equal(m.sender, 'new@sender.example');
+  // Bob@ came as itself, bob@ through team@: two recipients, as Postfix keeps them (each its own X-Original-To).
   assert.deepEqual(m.recipients, [
-    { address: 'bob@rcpt.example', orcpt: 'rfc822;team@rcpt.example', notify: ['SUCCESS', 'FAILURE'] },
-    { address: 'carol@rcpt.example', orcpt: 'rfc822;team@rcpt.example', notify: ['SUCCESS', 'FAILURE'] },
+    { address: 'bob@rcpt.example', orcpt: 'rfc822;team@rcpt.example', notify: ['SUCCESS', 'FAILURE'], origRcpt: 'team@rcpt.example' },
+    { address: 'carol@rcpt.example', orcpt: 'rfc822;team@rcpt.example', notify: ['SUCCESS', 'FAILURE'], origRcpt: 'team@rcpt.example' },
+    { address: 'Bob@rcpt.example' },
     { address: 'dave@rcpt.example', notify: ['NEVER'] },
   ]);
+  const off = makeCleanup({ canonical_maps: 'texthash:canonical', virtual_alias_maps: 'texthash:virtual', enable_original_recipient: 'no' }, dir);
+  const m2 = queued(
+    await off.process(
+      smtpInput('Subject: x\r\n\r\nx\r\n', {
+        recipients: [{ address: 'team@rcpt.example' }, { address: 'Bob@rcpt.example' }, { address: 'team@rcpt.example', notify: ['NEVER'] }],
+      }),
+    ),
+  );
+  assert.deepEqual(m2.recipients, [{ address: 'bob@rcpt.example' }, { address: 'carol@rcpt.example' }]);
+  await off.close();
   // The null sender stays null.
   assert.equal(queued(await c.process(smtpInput('x: y\r\n\r\n', { sender: '' }))).sender, '');
   await c.close();

@@ -234,3 +234,21 @@ test('a running daemon: start and start-fg refuse, status says running, both nam
     c.cleanup();
   }
 });
+
+test('sendmail -bd starts the mail system as start does (Postfix runs "postfix start"), and fails as start does when it runs', async () => {
+  const c = configDir('', REAL_MASTER);
+  try {
+    const started = await postrider(['-c', c.dir, 'sendmail', '-bd']);
+    assert.equal(started.code, 0, started.stderr);
+    const pid = Number(readFileSync(join(c.queue, 'pid', 'master.pid'), 'utf8').trim());
+    const st = await postrider(['-c', c.dir, 'status']);
+    assert.equal(st.code, 0, st.stderr);
+    assert.equal(st.stdout.split('\n')[0], `postrider: the Postrider mail system is running: PID: ${pid}`);
+    const again = await postrider(['-c', c.dir, 'sendmail', '-bd', '-q30m']);
+    assert.equal(again.code, 1);
+    assert.equal(again.stderr, `postrider/sendmail: fatal: the Postrider mail system is already running (pid ${pid})\n`);
+  } finally {
+    await postrider(['-c', c.dir, 'stop']);
+    c.cleanup();
+  }
+});

@@ -186,7 +186,6 @@ test('usage errors exit 64 with one line', async () => {
       [['-Z', 'bob@remote.test'], /unknown option -Z/],
       [['-bs', 'bob@remote.test'], /stand-alone mode requires no recipient/],
       [['-bz'], /unsupported: -bz/],
-      [['-bd'], /-bd: sendmail does not start the mail system here; use "postrider start"/],
       [['-bd', 'bob@remote.test'], /daemon mode requires no recipient/],
       [['-bi', 'bob@remote.test'], /alias initialization mode requires no recipient/],
       [['-I', 'bob@remote.test'], /alias initialization mode requires no recipient/],

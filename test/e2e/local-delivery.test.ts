@@ -43,6 +43,7 @@ before(async () => {
       alias_maps: `hash:${join(dir, 'aliases')}`,
       alias_database: `hash:${join(dir, 'aliases')}`,
       mail_spool_directory: mail,
+      virtual_alias_maps: `inline:{ staff@box.test=${admin.name}@box.test }`,
       minimal_backoff_time: '1s',
       maximal_backoff_time: '2s',
       queue_run_delay: '1s',
@@ -68,6 +69,18 @@ test("sendmail root with the daemon running ends in the admin's mailbox through 
   assert.match(text, /\n>From the backup job: done\.\n\n$/);
   assert.equal(statSync(mbox).uid, admin.uid);
   await waitFor(() => new RegExp(`postrider/local\\[\\d+\\]: \\w+: to=<${admin.name}@box\\.test>, orig_to=<root@box\\.test>, relay=local, .*status=sent \\(delivered to mailbox\\)`).test(d.log()), 10_000);
+});
+
+test('X-Original-To and orig_to= name the address before virtual alias expansion', { skip: NOT_ROOT }, async () => {
+  const d = daemon!;
+  const sent = await d.cli(['sendmail', 'staff@box.test'], 'Subject: to the staff alias\n\nstaff alias body\n');
+  assert.equal(sent.code, 0, sent.stderr);
+  const mbox = join(mail, admin.name);
+  await waitFor(() => existsSync(mbox) && readFileSync(mbox, 'latin1').includes('staff alias body'), 30_000);
+  const text = readFileSync(mbox, 'latin1');
+  const at = text.lastIndexOf('\nFrom root@box.test ');
+  assert.match(text.slice(at + 1), new RegExp(`^From root@box\\.test  .*\nReturn-Path: <root@box\\.test>\nX-Original-To: staff@box\\.test\nDelivered-To: ${admin.name}@box\\.test\n`));
+  await waitFor(() => new RegExp(`postrider/local\\[\\d+\\]: \\w+: to=<${admin.name}@box\\.test>, orig_to=<staff@box\\.test>, relay=local, .*status=sent \\(delivered to mailbox\\)`).test(d.log()), 10_000);
 });
 
 test('smtpd accepts a local user and an alias and refuses an unknown user with Postfix\'s reply', { skip: NOT_ROOT }, async () => {

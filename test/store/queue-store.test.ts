@@ -34,6 +34,28 @@ test('a lone append is flushed at once and its content reads back', async () => 
   }
 });
 
+test('the original recipient (origRcpt) survives a reopen; a recipient written without one reads back without one', async () => {
+  const { dir, cleanup } = await tempQueueDir();
+  let store = await openStore(dir);
+  try {
+    const m = makeMessage('0000000002AA', 100, 1, {
+      recipients: [{ address: 'desk@plain.test', origRcpt: 'sales@virt.test', notify: ['SUCCESS'] }, { address: 'same@plain.test' }],
+    });
+    await store.append(m);
+    await store.close();
+    store = await openStore(dir);
+    const q = store.get(m.queueId);
+    assert.ok(q);
+    assert.equal(q.recipients[0].origRcpt, 'sales@virt.test');
+    assert.deepEqual(q.recipients[0].notify, ['SUCCESS']);
+    assert.equal(q.recipients[1].origRcpt, undefined);
+    assert.equal('origRcpt' in q.recipients[1], false);
+  } finally {
+    await store.close();
+    await cleanup();
+  }
+});
+
 test('closed-loop submitters acknowledged together are flushed together, not one of them alone first', async () => {
   const { dir, cleanup } = await tempQueueDir();
   const gen = new QueueIdGenerator(0);

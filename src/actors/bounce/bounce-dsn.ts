@@ -26,11 +26,15 @@ export interface PerRecipientFields {
   address: string;
   /** ORCPT as given ("rfc822;user@example.com"). */
   orcpt?: string;
+  /** The recipient as received, before rewriting; absent when it is `address`. */
+  origRcpt?: string;
   status: string;
   reason: string;
   relay?: string;
   /** The remote server's reply, when a server gave the outcome: the Diagnostic-Code is then "smtp; REPLY". */
   reply?: string;
+  /** A success notice's action when the mail went on to an MTA without DSN ("relayed"); absent: the kind's own. */
+  action?: 'relayed';
 }
 
 /** The per-message block (no trailing blank line). */
@@ -78,8 +82,13 @@ export function perRecipientLines(
   opts: { now: number; retryUntil?: number },
 ): string[] {
   const lines = [`Final-Recipient: rfc822; ${printable(r.address)}`];
+  // Postfix writes Original-Recipient always: the ORCPT when one was given,
+  // else the address as received (RFC 3464 6.3.d would leave it out, but
+  // Postfix passes that address on as ORCPT too, so every later MTA's
+  // notice names it; one more field keeps the notices consistent).
   if (r.orcpt) lines.push(`Original-Recipient: ${printable(r.orcpt)}`);
-  lines.push(`Action: ${ACTIONS[kind]}`);
+  else lines.push(`Original-Recipient: rfc822; ${printable(r.origRcpt ?? r.address)}`);
+  lines.push(`Action: ${kind === 'success' && r.action ? r.action : ACTIONS[kind]}`);
   lines.push(`Status: ${reportStatus(kind, r.status)}`);
   const mta = remoteMta(r.relay);
   if (mta) lines.push(...wrapLine(`Remote-MTA: ${mta}`));

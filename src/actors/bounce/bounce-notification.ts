@@ -25,7 +25,6 @@ import { hostname } from 'node:os';
 import type { MainConfig } from '../../config/main-config.js';
 import { notifyAllows } from '../../global/dsn-notify.js';
 import type { QueuedMessage } from '../../store/store-types.js';
-import { origRecipient } from '../../global/delivery-log.js';
 import { gmtStamp, mailDate } from '../../global/mail-date.js';
 import { perMessageLines, perRecipientLines, MAIL_NAME } from './bounce-dsn.js';
 import { boilerplate, DOUBLE_BOUNCE_SUBJECT, printable, SUBJECTS, wrapLine, type NoticeKind } from './bounce-template.js';
@@ -39,7 +38,7 @@ export interface NotificationInput {
   /** The original message: headers, empty line, body (CRLF). */
   content: Buffer;
   kind: NoticeKind;
-  recipients: Array<{ index: number; dsn: string; reason: string; relay?: string; reply?: string }>;
+  recipients: Array<{ index: number; dsn: string; reason: string; relay?: string; reply?: string; action?: 'relayed' }>;
   config: MainConfig;
   /** Queue id the notification will get; used in its Message-Id and MIME boundary. */
   queueId: string;
@@ -124,7 +123,7 @@ export function buildNotification(input: NotificationInput): Notification | unde
   ];
   for (const r of entries) {
     const rcpt = message.recipients[r.index];
-    const original = origRecipient(rcpt.orcpt?.trim())?.trim();
+    const original = rcpt.origRcpt;
     const who =
       original && original.toLowerCase() !== rcpt.address.toLowerCase()
         ? `<${rcpt.address}> (expanded from <${original}>)`
@@ -151,7 +150,7 @@ export function buildNotification(input: NotificationInput): Notification | unde
       '',
       ...perRecipientLines(
         kind,
-        { address: rcpt.address, orcpt: rcpt.orcpt, status: r.dsn, reason: r.reason, relay: r.relay, reply: r.reply },
+        { address: rcpt.address, orcpt: rcpt.orcpt, origRcpt: rcpt.origRcpt, status: r.dsn, reason: r.reason, relay: r.relay, reply: r.reply, action: r.action },
         { now, retryUntil: message.arrivalTime + lifetime * 1000 },
       ),
     );

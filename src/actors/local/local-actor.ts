@@ -19,13 +19,13 @@ runActor('local', (ctx) => {
     config: ctx.config,
     log: ctx.log,
     readContent: (loc) => reader.read(loc),
-    forward: async ({ sender, recipients, content }) => {
+    forward: async ({ sender, recipients, content, origRcpt }) => {
       const queueId = ids.next();
       const out = await submitToQueue(cleanup, journal, ctx.log, {
         queueId,
         arrivalTime: Date.now(),
         sender,
-        recipients: recipients.map((address) => ({ address })),
+        recipients: recipients.map((address) => (origRcpt !== undefined && origRcpt !== address ? { address, origRcpt } : { address })),
         client: { name: 'localhost', addr: '127.0.0.1', protocol: 'local' },
         content,
         local: true,

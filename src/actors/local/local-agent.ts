@@ -27,7 +27,7 @@ import { splitSpec, tablePath, type LookupTable } from '../../config/lookup-tabl
 import { compileDomainList, type DomainMatcher } from '../../config/access-lookup.js';
 import type { DeliveryOutcome, DeliveryRequest, DeliveryResult } from '../../protocol/protocol.js';
 import type { BodyLocation } from '../../store/store-types.js';
-import { formatDelivery, origRecipient, softBounceOutcome, statusWord } from '../../global/delivery-log.js';
+import { formatDelivery, softBounceOutcome, statusWord } from '../../global/delivery-log.js';
 import { count, label, observe } from '../../util/metrics-counters.js';
 import type { Logger } from '../../util/log.js';
 import { expandTemplate, type ExpandAttrs } from './local-expand.js';
@@ -55,7 +55,7 @@ export interface LocalAgentOptions {
   log: Logger;
   readContent: (location: BodyLocation) => Promise<Buffer>;
   /** Queues a new message (CRLF content) for forwarded addresses; resolves to its queue id, rejects on failure. */
-  forward: (input: { sender: string; recipients: string[]; content: Buffer; arrivalTime: number }) => Promise<string>;
+  forward: (input: { sender: string; recipients: string[]; content: Buffer; arrivalTime: number; origRcpt?: string }) => Promise<string>;
   /** getpwnam (tests may stand in for the system). */
   lookupUser?: (name: string) => Promise<UserAttr | undefined>;
 }
@@ -141,7 +141,7 @@ export class LocalAgent {
     }
     const softBounce = this.config.bool('soft_bounce');
     for (const r of req.recipients) {
-      const origTo = origRecipient(r.orcpt) ?? r.address;
+      const origTo = r.origRcpt ?? r.address;
       const att: Attempt = { req, origTo, content: content ?? Buffer.alloc(0), deliveredTo: deliveredToHeaders(content), results: [], forwards: new Map(), seen: new Set() };
       if (failure) {
         att.results.push({ ...failure, to: r.address });
@@ -503,7 +503,8 @@ export class LocalAgent {
       const head = prepend ? `Delivered-To: ${entry.delivered}\n` : '';
       const content = lfToCrlf(Buffer.concat([Buffer.from(head, 'utf8'), att.content]));
       try {
-        const queueId = await this.opts.forward({ sender: entry.sender, recipients: entry.addresses, content, arrivalTime: att.req.arrivalTime });
+        // The new message's recipients keep the address first received (Postfix's forward keeps orig_rcpt).
+        const queueId = await this.opts.forward({ sender: entry.sender, recipients: entry.addresses, content, arrivalTime: att.req.arrivalTime, origRcpt: att.origTo });
         for (const a of entry.addresses) att.results.push({ to: a, state: 'delivered', dsn: '2.0.0', reason: `forwarded as ${queueId}` });
       } catch (err) {
         for (const a of entry.addresses) att.results.push({ to: a, state: 'deferred', dsn: '4.3.0', reason: `cannot forward: ${(err as Error).message}` });

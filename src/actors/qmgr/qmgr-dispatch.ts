@@ -22,7 +22,7 @@ import type { TransportLimitTable } from './qmgr-params.js';
 import type { SharedLimits } from '../../runtime/shared-limits.js';
 import { applyOutcomes, finishPass, type PassHost } from './qmgr-pass.js';
 import { nextAttemptAfterDeferral } from './qmgr-policy.js';
-import { buildRequest, readResult } from './qmgr-request.js';
+import { buildRequest, readResult, type SuccessNote } from './qmgr-request.js';
 
 /** What dispatch needs from the scheduler: the end of a pass (it ends passes), plus the agents and limits. */
 export interface DispatchHost extends PassHost {
@@ -219,14 +219,14 @@ export class Dispatcher {
     this.freeSlot(job);
     const e = job.entry;
     const now = this.host.now();
-    const { outcomes, relays, siteFailure } = readResult(res, job.indices, nextAttemptAfterDeferral(this.host.params, e.msg.arrivalTime, now));
+    const { outcomes, relays, successNotes, siteFailure } = readResult(res, job.indices, nextAttemptAfterDeferral(this.host.params, e.msg.arrivalTime, now));
     // Every recipient deferred: the site, not the recipients, is the problem.
     if (siteFailure) {
       if (job.dest.failure(now, this.host.params.minimalBackoffMs, siteFailure)) this.deferTodo(job.dest);
     } else {
       job.dest.success();
     }
-    if (!e.deleted) this.recordAndApply(e, outcomes, relays, true);
+    if (!e.deleted) this.recordAndApply(e, outcomes, relays, true, successNotes);
     this.endWork(e);
     this.dropIfIdle(job.dest);
     this.pump();
@@ -280,7 +280,7 @@ export class Dispatcher {
   }
 
   /** Records outcomes in the journal, then (only then) applies them in memory. */
-  private recordAndApply(e: Entry, outcomes: RecipientOutcome[], relays: Map<number, string> | undefined, attempted: boolean): void {
+  private recordAndApply(e: Entry, outcomes: RecipientOutcome[], relays: Map<number, string> | undefined, attempted: boolean, successNotes?: Map<number, SuccessNote>): void {
     if (e.pass) e.pass.pending++;
     this.host.workStarted();
     let p: Promise<{ finished: boolean }>;
@@ -292,7 +292,7 @@ export class Dispatcher {
     p.then(
       (r) => {
         if (e.deleted) return;
-        applyOutcomes(e, outcomes, relays, attempted);
+        applyOutcomes(e, outcomes, relays, attempted, undefined, successNotes);
         if (r?.finished) e.finished = true;
       },
       (err) => {

@@ -18,6 +18,8 @@ export interface NoticeRecipient {
   /** The remote server's reply and the command it answered, when a server gave the outcome. */
   reply?: string;
   command?: string;
+  /** A success notice's action when it is not "delivered". */
+  action?: 'relayed';
 }
 
 export type EntryState = 'incoming' | 'active' | 'deferred' | 'hold' | 'gone';

@@ -22,6 +22,7 @@ import { hasWork, type Entry, type NoticeRecipient, type Pass } from './qmgr-ent
 import { failureNotice } from './qmgr-notice.js';
 import type { QmgrParams } from './qmgr-params.js';
 import { isExpired, notifyAllows } from './qmgr-policy.js';
+import type { SuccessNote } from './qmgr-request.js';
 
 /** What the end of a pass needs from the scheduler. */
 export interface PassHost {
@@ -50,7 +51,14 @@ export interface PassHost {
  * collects the deliveries the pass must notify. `noticed`: failed
  * recipients a failure notice listed.
  */
-export function applyOutcomes(e: Entry, outcomes: RecipientOutcome[], relays: Map<number, string> | undefined, attempted: boolean, noticed?: number[]): void {
+export function applyOutcomes(
+  e: Entry,
+  outcomes: RecipientOutcome[],
+  relays: Map<number, string> | undefined,
+  attempted: boolean,
+  noticed?: number[],
+  successNotes?: Map<number, SuccessNote>,
+): void {
   for (const i of noticed ?? []) {
     const r = e.msg.recipients[i];
     if (r) r.failureNotified = true;
@@ -73,8 +81,11 @@ export function applyOutcomes(e: Entry, outcomes: RecipientOutcome[], relays: Ma
     if (attempted) r.attempts++;
     if (!e.pass) continue;
     const relay = relays?.get(o.index);
-    if (o.state === 'delivered' && notifyAllows(r.notify, 'success')) {
+    const note = successNotes?.get(o.index);
+    // A next hop that took NOTIFY reports success itself: a notice here would be the sender's second.
+    if (o.state === 'delivered' && notifyAllows(r.notify, 'success') && note?.notifyPassed !== true) {
       const n: NoticeRecipient = { index: o.index, dsn: o.dsn, reason: o.reason };
+      if (note?.action !== undefined) n.action = note.action;
       if (relay !== undefined) n.relay = relay;
       if (o.reply !== undefined) n.reply = o.reply;
       if (o.command !== undefined) n.command = o.command;
@@ -116,7 +127,13 @@ async function passNotices(host: PassHost, e: Entry, pass: Pass): Promise<void> 
   if (!m.hold && isExpired(host.params, m, now)) {
     const expired: RecipientOutcome[] = [];
     m.recipients.forEach((r, i) => {
-      if (r.state === 'deferred') expired.push({ index: i, state: 'expired', reason: r.reason ?? 'message too old', dsn: r.dsn ?? '4.4.7' });
+      if (r.state !== 'deferred') return;
+      // The last attempt's server and reply stay, for the failure notice's Remote-MTA and Diagnostic-Code.
+      const o: RecipientOutcome = { index: i, state: 'expired', reason: r.reason ?? 'message too old', dsn: r.dsn ?? '4.4.7' };
+      if (r.relay !== undefined) o.relay = r.relay;
+      if (r.reply !== undefined) o.reply = r.reply;
+      if (r.command !== undefined) o.command = r.command;
+      expired.push(o);
     });
     if (expired.length > 0 && (await record(host, e, expired))) {
       host.log.queue(m.queueId, `from=<${m.sender}>, status=expired, returned to sender`);
@@ -128,13 +145,25 @@ async function passNotices(host: PassHost, e: Entry, pass: Pass): Promise<void> 
   if (warnAfter > 0 && !m.hold && now - m.arrivalTime >= warnAfter) {
     const delayed: NoticeRecipient[] = [];
     m.recipients.forEach((r, i) => {
-      if (r.state === 'deferred' && !r.delayNotified && notifyAllows(r.notify, 'delay')) delayed.push({ index: i, dsn: r.dsn ?? '4.0.0', reason: r.reason ?? '' });
+      if (r.state !== 'deferred' || r.delayNotified || !notifyAllows(r.notify, 'delay')) return;
+      // The server that gave the deferral, when one did: the notice's Remote-MTA and Diagnostic-Code.
+      const d: NoticeRecipient = { index: i, dsn: r.dsn ?? '4.0.0', reason: r.reason ?? '' };
+      if (r.relay !== undefined) d.relay = r.relay;
+      if (r.reply !== undefined) d.reply = r.reply;
+      if (r.command !== undefined) d.command = r.command;
+      delayed.push(d);
     });
     if (delayed.length > 0 && (await notify(host, e, 'delay', delayed))) {
       await record(
         host,
         e,
-        delayed.map((d) => ({ index: d.index, state: 'deferred', reason: d.reason, dsn: d.dsn, nextAttempt: m.recipients[d.index].nextAttempt, delayNotified: true })),
+        delayed.map((d) => {
+          const o: RecipientOutcome = { index: d.index, state: 'deferred', reason: d.reason, dsn: d.dsn, nextAttempt: m.recipients[d.index].nextAttempt, delayNotified: true };
+          if (d.relay !== undefined) o.relay = d.relay;
+          if (d.reply !== undefined) o.reply = d.reply;
+          if (d.command !== undefined) o.command = d.command;
+          return o;
+        }),
       );
     }
   }

@@ -28,6 +28,7 @@ export function buildRequest(m: QueuedMessage, indices: number[], transport: str
       const spec: DeliveryRequest['recipients'][number] = { address: r.address, index: i };
       if (r.orcpt !== undefined) spec.orcpt = r.orcpt;
       if (r.notify !== undefined) spec.notify = r.notify;
+      if (r.origRcpt !== undefined) spec.origRcpt = r.origRcpt;
       return spec;
     }),
     activeTime,
@@ -39,11 +40,19 @@ export function buildRequest(m: QueuedMessage, indices: number[], transport: str
   return req;
 }
 
+/** How a delivered recipient's success notice differs from a final delivery's. */
+export interface SuccessNote {
+  action?: 'relayed';
+  notifyPassed?: true;
+}
+
 /** An agent's reply, read for the journal and for concurrency feedback. */
 export interface ReadResult {
   outcomes: RecipientOutcome[];
   /** index -> relay, for notices. */
   relays: Map<number, string>;
+  /** index -> what a success notice needs besides the outcome: the "relayed" action, or that the next hop took NOTIFY (no notice here). */
+  successNotes: Map<number, SuccessNote>;
   /** Every recipient deferred: a site failure. Carries the first reason. */
   siteFailure: { reason: string; dsn: string } | undefined;
 }
@@ -59,6 +68,7 @@ export function readResult(res: DeliveryResult, indices: number[], nextAttempt: 
   }
   const outcomes: RecipientOutcome[] = [];
   const relays = new Map<number, string>();
+  const successNotes = new Map<number, SuccessNote>();
   let deferred = 0;
   let first: { reason: string; dsn: string } | undefined;
   for (const i of indices) {
@@ -77,8 +87,15 @@ export function readResult(res: DeliveryResult, indices: number[], nextAttempt: 
     if (o.state === 'deferred') {
       deferred++;
       first ??= { reason, dsn };
-    } else if (o.state === 'bounced' && relay !== undefined) {
-      // A failure notice made at the end of the pass (or after a crash) names the relay that refused.
+    } else if (o.state === 'delivered' && (o.action === 'relayed' || o.notifyPassed === true)) {
+      const note: SuccessNote = {};
+      if (o.action === 'relayed') note.action = 'relayed';
+      if (o.notifyPassed === true) note.notifyPassed = true;
+      successNotes.set(i, note);
+    }
+    if ((o.state === 'bounced' || (o.state === 'deferred' && typeof o.reply === 'string')) && relay !== undefined) {
+      // A notice made at the end of the pass (or after a crash) names the relay that refused,
+      // or the server that answered a deferral (a delay notice's Remote-MTA).
       out.relay = relay;
     }
     // What the server said, as fields: the notices' Diagnostic-Code, never parsed back from the reason.
@@ -86,5 +103,5 @@ export function readResult(res: DeliveryResult, indices: number[], nextAttempt: 
     if (typeof o.command === 'string') out.command = o.command;
     outcomes.push(out);
   }
-  return { outcomes, relays, siteFailure: deferred > 0 && deferred === indices.length ? first : undefined };
+  return { outcomes, relays, successNotes, siteFailure: deferred > 0 && deferred === indices.length ? first : undefined };
 }

@@ -36,6 +36,18 @@ export function needsSmtputf8(req: DeliveryRequest, recipients: PendingRecipient
   return false;
 }
 
+/**
+ * The ORCPT to send: the one received, else, as Postfix does (RFC 3461
+ * 5.2.1.d allows it), the recipient as first received, so the next hop's
+ * notices name the address the sender used. None for a non-ASCII address,
+ * which rfc822 cannot carry.
+ */
+export function passedOrcpt(r: PendingRecipient): string | undefined {
+  if (r.orcpt !== undefined) return r.orcpt;
+  const orig = r.origRcpt ?? r.address;
+  return NON_ASCII.test(orig) ? undefined : `rfc822;${orig}`;
+}
+
 function commandName(err: ClientError): string {
   if (err.command === 'MAIL FROM') return 'MAIL FROM';
   if (err.command === 'RCPT TO') return 'RCPT TO';
@@ -85,7 +97,7 @@ export async function runTransaction(
       ret: req.ret,
       envid: req.envid,
       smtputf8: !!req.smtputf8,
-      recipients: recipients.map((r) => ({ notify: r.notify, orcpt: r.orcpt })),
+      recipients: recipients.map((r) => ({ notify: r.notify, orcpt: passedOrcpt(r) })),
     },
     content,
     { size: content.length, use8BitMime: req.bodyType === '8BITMIME' || req.bodyType === 'BINARYMIME' },
@@ -121,7 +133,15 @@ export async function runTransaction(
   if (!err && result.info) {
     const reply = parseServerReply(result.info.response || '250 2.0.0 Ok');
     // The reply to the end of DATA: its text is the reason logged, and the Diagnostic-Code of a success notice.
-    for (const r of accepted) outcomes.push(outcome(r, 'delivered', reply.code >= 200 && reply.code < 300 ? reply.dsn : '2.0.0', reply.text, { reply: reply.text, command: 'end of DATA' }));
+    // RFC 3461 and Postfix: a next hop that announced DSN took NOTIFY on and reports success
+    // itself; one without DSN gets a "relayed" notice from here.
+    const dsnServer = client.extensions.includes('DSN');
+    for (const r of accepted) {
+      const o = outcome(r, 'delivered', reply.code >= 200 && reply.code < 300 ? reply.dsn : '2.0.0', reply.text, { reply: reply.text, command: 'end of DATA' });
+      o.action = 'relayed';
+      if (dsnServer) o.notifyPassed = true;
+      outcomes.push(o);
+    }
     return { outcomes, noReply: false, reusable: !client.dead, needsReset: false };
   }
   if (err?.response) {

@@ -62,6 +62,7 @@ import { SESSION_CAP_SLACK } from '../../runtime/control-messages.js';
 import type { MainConfig } from '../../config/main-config.js';
 import type { SubmitOutcome } from '../../cleanup/cleanup-submit.js';
 import { QueueIdGenerator } from '../../store/store-queue-id.js';
+import { decodeOrcpt } from '../../global/dsn-xtext.js';
 import type { DsnNotify, NewMessage, RecipientSpec } from '../../store/store-types.js';
 import type { ResolvedAddress } from '../../protocol/protocol.js';
 import { compileDomainList, type DomainMatcher } from '../../config/access-lookup.js';
@@ -770,7 +771,7 @@ export class Smtpd {
     const recipients: RecipientSpec[] = env.rcptTo.map((r) => {
       const spec: RecipientSpec = { address: r.address };
       const dsn = (r as { dsn?: { notify?: string[]; orcpt?: string } }).dsn;
-      if (dsn?.orcpt) spec.orcpt = dsn.orcpt;
+      if (dsn?.orcpt) spec.orcpt = decodeOrcpt(dsn.orcpt);
       if (dsn?.notify) spec.notify = dsn.notify as DsnNotify[];
       return spec;
     });

@@ -14,7 +14,8 @@
  * configuration error" with a warning, as Postfix. With both maps empty
  * (Postfix would refuse to deliver) the files belong to the user Postrider
  * runs as, which needs no root. X-Original-To (enable_original_recipient)
- * carries the recipient's ORCPT address when it has one, else the recipient.
+ * carries the recipient as received, before virtual alias expansion and
+ * canonical mapping (Postfix's orig_rcpt), else the recipient.
  * deliver() never rejects.
  */
 import { stat } from 'node:fs/promises';
@@ -151,10 +152,9 @@ export class VirtualAgent {
   }
 }
 
-/** The address X-Original-To names: the ORCPT address (rfc822 type), else the recipient. */
-function originalRecipient(r: { address: string; orcpt?: string }): string {
-  const m = r.orcpt ? /^rfc822;\s*(.+)$/i.exec(r.orcpt) : null;
-  return m ? m[1].trim() : r.address;
+/** The address X-Original-To names: the recipient as received, else the recipient. */
+function originalRecipient(r: { address: string; origRcpt?: string }): string {
+  return r.origRcpt ?? r.address;
 }
 
 /** virtual(8)'s lookup order (global/mail-addr-find): user+ext@domain, user@domain, then @domain. */

@@ -66,7 +66,9 @@ export interface DeliverCall {
 }
 
 /** Answer for one recipient: an SMTP-like reply, or 'crash' to reject the whole request. */
-export type Answer = { state: 'delivered' | 'deferred' | 'bounced'; dsn?: string; reason?: string } | 'crash';
+export type Answer =
+  | { state: 'delivered' | 'deferred' | 'bounced'; dsn?: string; reason?: string; reply?: string; action?: 'relayed'; notifyPassed?: boolean }
+  | 'crash';
 
 export interface Notice {
   queueId: string;
@@ -184,7 +186,11 @@ export class Harness {
         const a = this.opts.answer?.(r.address, call, attempt) ?? { state: 'delivered' };
         if (a === 'crash') throw Object.assign(new Error('agent exited'), { retryable: true });
         const dsn = a.dsn ?? (a.state === 'delivered' ? '2.0.0' : a.state === 'deferred' ? '4.0.0' : '5.0.0');
-        outcomes.push({ index: r.index, state: a.state, dsn, reason: a.reason ?? `${dsn} answer`, relay: `${req.nexthop}[127.0.0.1]:25` });
+        const o: DeliveryResult['outcomes'][number] = { index: r.index, state: a.state, dsn, reason: a.reason ?? `${dsn} answer`, relay: `${req.nexthop}[127.0.0.1]:25` };
+        if (a.reply !== undefined) o.reply = a.reply;
+        if (a.action !== undefined) o.action = a.action;
+        if (a.notifyPassed !== undefined) o.notifyPassed = a.notifyPassed;
+        outcomes.push(o);
       }
       return { outcomes, connectSeconds: 0, transmitSeconds: 0 };
     } finally {

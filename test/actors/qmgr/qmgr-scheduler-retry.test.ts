@@ -185,6 +185,41 @@ test('a delay warning is sent once after delay_warning_time, and recorded', asyn
   assert.ok(h.records.some((r) => r.outcomes.some((o) => o.index === 0 && o.delayNotified === true && o.state === 'deferred')));
 });
 
+test('a delay warning names the server that deferred the mail (Remote-MTA, Diagnostic-Code), and the record keeps it', async (t) => {
+  let up = false;
+  const h = new Harness(t, {
+    params: { delay_warning_time: '1s' },
+    answer: () => (up ? { state: 'delivered' } : { state: 'deferred', dsn: '4.3.2', reason: 'host x.example[127.0.0.1] said: 451 4.3.2 not now', reply: '451 4.3.2 not now' }),
+  });
+  const m = h.arrive(message(['a@x.example'], { arrivalTime: Date.now() - 10_000 }));
+  await waitFor(() => h.notices.some((n) => n.kind === 'delay'), 5000, 'the delay notice');
+  up = true;
+  const delay = h.notices.find((n) => n.kind === 'delay')!;
+  assert.equal(delay.recipients[0].relay, 'x.example[127.0.0.1]:25');
+  assert.equal(delay.recipients[0].reply, '451 4.3.2 not now');
+  const marked = h.records.find((r) => r.outcomes.some((o) => o.delayNotified === true))!;
+  assert.equal(marked.outcomes[0].relay, 'x.example[127.0.0.1]:25');
+  await waitFor(() => logged(`${m.queueId}: removed`).length === 1, 5000, 'removed');
+});
+
+test('success notices: none for a next hop that took NOTIFY, "relayed" for one without DSN, "delivered" otherwise', async (t) => {
+  const h = new Harness(t, {
+    answer: (address) =>
+      address.startsWith('passed') ? { state: 'delivered', action: 'relayed', notifyPassed: true }
+      : address.startsWith('relayed') ? { state: 'delivered', action: 'relayed' }
+      : { state: 'delivered' },
+  });
+  const m = h.arrive(message([
+    { address: 'passed@x.example', notify: notify('SUCCESS') },
+    { address: 'relayed@x.example', notify: notify('SUCCESS') },
+    { address: 'final@y.example', notify: notify('SUCCESS') },
+  ]));
+  await waitFor(() => logged(`${m.queueId}: removed`).length === 1, 5000, 'removed');
+  const success = h.notices.filter((n) => n.kind === 'success');
+  const listed = success.flatMap((n) => n.recipients.map((r, k) => [n.addresses[k], r.action ?? 'delivered']));
+  assert.deepEqual(listed.sort(), [['final@y.example', 'delivered'], ['relayed@x.example', 'relayed']]);
+});
+
 test('an injected clock drives backoff: mail comes due when the clock passes its next attempt', async (t) => {
   let clock = 1_000_000_000_000;
   const h = new Harness(t, {

@@ -123,7 +123,7 @@ test('the mbox From_ date is asctime(3)\'s: local time, the day padded with a sp
   assert.equal(asctime(new Date(2026, 10, 28, 20, 31, 7)), 'Sat Nov 28 20:31:07 2026');
 });
 
-test('enable_original_recipient = no: no X-Original-To; with ORCPT it names the ORCPT address', async () => {
+test('enable_original_recipient = no: no X-Original-To; with it, X-Original-To names the recipient as received, not the ORCPT', async () => {
   const { base, dir } = setup();
   const { log } = captureLog();
   const mk = (extra: Record<string, string>) => new VirtualAgent({
@@ -133,7 +133,8 @@ test('enable_original_recipient = no: no X-Original-To; with ORCPT it names the 
   });
   await mk({ enable_original_recipient: 'no' }).deliver(makeRequest({ transport: 'virtual', to: ['alice@example.com'] }));
   const req = makeRequest({ transport: 'virtual', to: ['x@catchall.test'] });
-  req.recipients[0].orcpt = 'rfc822;Alias@Old.Example';
+  req.recipients[0].orcpt = 'rfc822;someone@upstream.example';
+  req.recipients[0].origRcpt = 'Alias@Old.Example';
   await mk({}).deliver(req);
   const one = readdirSync(join(base, 'example.com/alice/new'));
   assert.doesNotMatch(readFileSync(join(base, 'example.com/alice/new', one[0]), 'latin1'), /X-Original-To/);
