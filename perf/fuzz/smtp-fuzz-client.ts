@@ -347,7 +347,9 @@ class CaseRun {
     const ok = r.code >= 200 && r.code < 300;
     if (s.kind === 'data' || s.kind === 'bdat' || (s.kind === 'slow' && s.label === 'body')) {
       this.noteAccepted(r, s.token);
-      if (ok && r.lines[0]?.match(QUEUED_AS) === null) this.find('protocol', '250 without a queue id', `${r.code} ${r.lines[0]}`);
+      // A chunk before BDAT LAST is answered "250 2.0.0 Ok: N bytes"; only the end of a message names its queue id.
+      const ends = s.kind !== 'bdat' || s.token !== undefined;
+      if (ok && ends && r.lines[0]?.match(QUEUED_AS) === null) this.find('protocol', '250 without a queue id', `${r.code} ${r.lines[0]}`);
       if (ok && s.size !== undefined && s.size > this.opts.messageSizeLimit + 64 && QUEUED_AS.test(r.lines[0] ?? '')) {
         this.find('protocol', 'message over message_size_limit accepted', `${s.size} bytes > ${this.opts.messageSizeLimit}`);
       }

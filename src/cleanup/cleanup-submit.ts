@@ -31,7 +31,7 @@ export async function submitToQueue(
   }
   if (result.action === 'reject') {
     const { dsn, text } = splitDsnText(result.reason, '5.7.1');
-    return { ok: false, code: isSoftDsn(dsn) ? 451 : 550, dsn, text: text || 'Error: message content rejected' };
+    return { ok: false, code: result.code ?? (isSoftDsn(dsn) ? 451 : 550), dsn, text: text || 'Error: message content rejected' };
   }
   try {
     await journal.call('append', { message: result.message }, { timeoutMs: APPEND_TIMEOUT_MS });

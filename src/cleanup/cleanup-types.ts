@@ -36,7 +36,8 @@ export interface CleanupInput {
 export type CleanupResult =
   | { action: 'queue'; message: NewMessage; messageId?: string }
   | { action: 'discard'; reason: string }
-  | { action: 'reject'; reason: string };
+  /** `code`: the SMTP reply code when it is not the class's usual one (451 or 550). */
+  | { action: 'reject'; reason: string; code?: number };
 
 /** The rewrite service cleanup calls (trivial-rewrite's rewrite). */
 export type RewriteFn = (address: string, role: 'sender' | 'recipient') => Promise<{ addresses: string[]; error?: string }>;

@@ -14,8 +14,10 @@
  * address (the last one wins); BCC adds one; either address goes through
  * the same rewriting as an envelope recipient, without DSN fields.
  *
- * A message whose header holds hopcount_limit Received: headers or more is
- * refused ("5.4.6 Error: too many hops"): it is in a mail loop.
+ * A message whose primary header, with the Received: header cleanup adds,
+ * holds hopcount_limit Received: headers or more is refused with Postfix's
+ * "554 5.4.0 Error: too many hops" (cleanup_message.c counts Received: only,
+ * its own included): it is in a mail loop.
  *
  * Content checks cannot stall the thread: patterns run on RE2 in linear
  * time, header_checks patterns that need the backtracking engine share a
@@ -159,9 +161,10 @@ export class Cleanup {
   async process(input: CleanupInput): Promise<CleanupResult> {
     const buf = normalizeLineEnds(input.content);
     const split = splitMessage(buf, this.headerSizeLimit);
-    if (this.hopcountLimit > 0 && countReceived(split.headers) >= this.hopcountLimit) {
+    // + 1: the Received: header this message gets here counts, as in Postfix.
+    if (this.hopcountLimit > 0 && countReceived(split.headers) + 1 >= this.hopcountLimit) {
       this.log.warning(`${input.queueId}: message rejected: hopcount exceeded`);
-      return { action: 'reject', reason: '5.4.6 Error: too many hops' };
+      return { action: 'reject', reason: '5.4.0 Error: too many hops', code: 554 };
     }
     const envelope = rewriteEnvelope(this.rewrite, input.sender, input.recipients, this.keepOriginal);
 

@@ -128,7 +128,7 @@ p('delay_warning_time', '0h', 'time', 'when to warn the sender about delayed mai
 p('qmgr_message_active_limit', '20000', 'int', 'the most messages in the active queue');
 na('qmgr_message_recipient_limit', '20000', 'int', 'the most recipients held in memory by the queue manager', 'the queue manager keeps every recipient of an active message');
 p('queue_minfree', '0', 'size', 'the least free space in bytes in the queue file system to accept mail (at least 1.5 x message_size_limit applies)');
-p('hopcount_limit', '50', 'int', 'the most Received: headers a message may carry');
+p('hopcount_limit', '50', 'int', 'Received: headers (the one added on arrival included) at which a message is refused as a mail loop: 554 5.4.0, or a failure notice for sendmail mail');
 p('notify_classes', 'resource, software', 'list', 'the problem classes reported to the postmaster (Postrider sends the bounce and delay copies; other classes send nothing)');
 p('bounce_notice_recipient', 'postmaster', 'string', 'who gets postmaster copies of bounce notices');
 p('2bounce_notice_recipient', 'postmaster', 'string', 'who gets undeliverable bounce notices');

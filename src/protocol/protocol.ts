@@ -137,10 +137,16 @@ export interface QmgrProtocol {
 }
 
 export interface BounceProtocol {
-  /** Write a DSN for these recipients of a message and queue it; replies with its queue id (none for a null sender). */
+  /**
+   * Write a DSN for these recipients of a message and queue it; replies with
+   * its queue id (none for a null sender). `content`: the message itself when
+   * it is not in the queue (local mail that cleanup refused, which Postfix
+   * returns to its sender).
+   */
   notify: {
     req: {
       message: QueuedMessage;
+      content?: Uint8Array;
       kind: 'failure' | 'delay' | 'success';
       recipients: Array<{ index: number; dsn: string; reason: string; relay?: string; reply?: string; command?: string; action?: 'relayed' }>;
     };

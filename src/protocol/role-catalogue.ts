@@ -147,7 +147,7 @@ export const ROLE_CATALOGUE = {
   },
   pickup: {
     kind: 'daemon', postfix: 'pickup', serves: null, entry: actor('pickup'), rarelyBusy: true, singleton: true,
-    calls: ['journal', 'trivial-rewrite'],
+    calls: ['journal', 'trivial-rewrite', 'bounce'],
     job: 'takes what `postrider sendmail` left in the maildrop directory into the queue',
   },
   smtp: {

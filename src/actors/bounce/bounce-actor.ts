@@ -20,8 +20,8 @@ runActor('bounce', (ctx) => {
   const queueDir = ctx.config.path('queue_directory');
 
   return {
-    notify: async ({ message, kind, recipients }) => {
-      const content = await readContent(queueDir, message.location);
+    notify: async ({ message, content: given, kind, recipients }) => {
+      const content = given ? Buffer.from(given.buffer, given.byteOffset, given.byteLength) : await readContent(queueDir, message.location);
       const queueId = ids.next();
       const now = Date.now();
       const built = buildNotification({ message, content, kind, recipients, config: ctx.config, queueId, now });

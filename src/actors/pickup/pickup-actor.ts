@@ -1,16 +1,21 @@
 /**
  * pickup actor: takes what `postrider sendmail` dropped in the maildrop
  * directory into the queue, through cleanup, and deletes each file only once
- * the journal has the message on disk.
+ * the journal has the message on disk. Mail that cleanup refuses for good
+ * (5xx: too many hops, a header_checks REJECT) is returned to its sender in
+ * a failure notice, as Postfix's cleanup does for local submissions; the
+ * file is deleted once bounce has queued that notice.
  */
 import { runActor } from '../../runtime/actor.js';
 import { Pickup } from './pickup.js';
 import { QueueIdGenerator } from '../../store/store-queue-id.js';
 import { cleanupForActor } from '../../cleanup/cleanup-for-actor.js';
 import { submitToQueue } from '../../cleanup/cleanup-submit.js';
+import type { QueuedMessage } from '../../store/store-types.js';
 
 runActor('pickup', (ctx) => {
   const journal = ctx.peers('journal');
+  const bounce = ctx.peers('bounce');
   const cleanup = cleanupForActor(ctx);
   const ids = new QueueIdGenerator(ctx.idSalt);
   const pickup = new Pickup({
@@ -33,7 +38,37 @@ runActor('pickup', (ctx) => {
         userid: m.uid,
       });
       if (out.ok) return { queueId };
-      if (out.code >= 500) return { rejected: `${out.code} ${out.dsn} ${out.text}` };
+      if (out.code >= 500) {
+        // Postfix's cleanup_bounce: the sender hears of it; nothing is left to deliver.
+        const message: QueuedMessage = {
+          queueId,
+          arrivalTime: m.arrivalTime,
+          sender: m.sender,
+          recipients: m.recipients.map((r) => ({ ...r, state: 'bounced', reason: out.text, dsn: out.dsn, attempts: 0 })),
+          ...(m.envid !== undefined ? { envid: m.envid } : {}),
+          ...(m.ret !== undefined ? { ret: m.ret } : {}),
+          ...(m.bodyType !== undefined ? { bodyType: m.bodyType } : {}),
+          client: { name: 'localhost', addr: '127.0.0.1', protocol: 'local' },
+          hold: false,
+          headerLength: 0,
+          size: m.content.length,
+          location: { segment: 0, offset: 0, length: 0 },
+        };
+        const reason = out.text.replace(/^Error: /, '');
+        for (const r of m.recipients) {
+          ctx.log.queue(queueId, `to=<${r.address}>, relay=none, delay=0, delays=0/0/0/0, dsn=${out.dsn}, status=bounced (${reason})`);
+        }
+        try {
+          await bounce.call(
+            'notify',
+            { message, content: m.content, kind: 'failure', recipients: m.recipients.map((_, index) => ({ index, dsn: out.dsn, reason })) },
+            { timeoutMs: 60_000 },
+          );
+        } catch (err) {
+          throw Object.assign(new Error(`failure notice: ${(err as Error).message}`), { retryable: true });
+        }
+        return { queueId };
+      }
       throw Object.assign(new Error(out.text), { retryable: true });
     },
   });

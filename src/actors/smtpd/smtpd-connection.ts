@@ -51,12 +51,19 @@
  * - smtpd_helo_required = no (Postfix's default): the library always wants
  *   HELO/EHLO before MAIL, so _onCommand gives a HELO-less session a blank
  *   HELO name (" "), which the rest of smtpd reads as "no HELO".
+ * - handler_BDAT() (smtpd-bdat.ts, which reads each chunk's payload through
+ *   the parser's readPayload()), CHUNKING and BINARYMIME in the EHLO reply,
+ *   BODY=BINARYMIME in MAIL FROM, and Postfix's "503 5.5.1 Error: DATA
+ *   after BDAT" (likewise MAIL and RCPT); DATA after BODY=BINARYMIME is
+ *   refused (RFC 3030). Every reset of the session drops an unfinished
+ *   BDAT message.
  * - _createParser(): a parser whose write() sees the raw bytes from the
  *   socket before the library's line and DATA parsing. smtp-server's DATA
  *   parser ends a message only at <CR><LF>.<CR><LF> (and at ".<CR><LF>" as
  *   the very first line), so <LF>.<LF>, <LF>.<CR><LF>, <CR>.<CR> never end a
  *   message: what smtpd_forbid_bare_newline needs. In "reject" mode the
- *   parser refuses the first bare <LF> anywhere (command or DATA) with
+ *   parser refuses the first bare <LF> (a command line's end, or in DATA or
+ *   BDAT content) with
  *   "521 5.5.2 Error: bare <LF> received" and the session ends; in
  *   "normalize" and "no" modes bare <LF> in DATA is turned into <CR><LF> by
  *   the message assembly (smtpd-message.ts). The same write() corks the
@@ -77,6 +84,7 @@ import type { SMTPServerOptions, SMTPServerSession } from 'smtp-server/lib/types
 import { count, label } from '../../util/metrics-counters.js';
 import { ENHANCED_CODE_PREFIX, softBounced, type SmtpReplyError } from '../../util/smtp-reply.js';
 import { addressArgument, mailParameterError, rcptParameterError } from './smtpd-params.js';
+import { BdatTransaction, type BdatHost } from './smtpd-bdat.js';
 
 /** What the connection layer asks of the Smtpd that owns it. */
 export interface ConnectionHooks {
@@ -114,6 +122,8 @@ export interface ConnectionHooks {
   beforeAuth(session: SMTPServerSession): Promise<SmtpReplyError | undefined>;
   /** Logs a line for this session ("timeout after DATA from NAME[ADDR]", then ": detail" when given). */
   event(conn: SmtpdConnection, text: string, detail?: string): void;
+  /** Logs a warning as is. */
+  warning(text: string): void;
 }
 
 /** A reply in Postfix's exact words, sent without any mapping (an enhanced code only where the text has one). */
@@ -149,6 +159,8 @@ export interface SessionState {
   /** The socket failed (reset, broken pipe): the client is gone whoever closes afterwards. */
   peerLost?: boolean;
   queueId?: string;
+  /** The size of a message received with BDAT, for its final reply ("250 2.0.0 Ok: N bytes queued as ID"). */
+  bdatBytes?: number;
   /** SASL method of a successful AUTH, for the client= log line. */
   saslMethod?: string;
   clientLogged: boolean;
@@ -160,7 +172,7 @@ export interface SessionState {
 const MAX_REPLY_TEXT = 506;
 
 /** Command names as Postfix counts them; anything else is "unknown". */
-const KNOWN_COMMANDS = new Set(['helo', 'ehlo', 'starttls', 'auth', 'mail', 'rcpt', 'data', 'rset', 'noop', 'vrfy', 'etrn', 'quit']);
+const KNOWN_COMMANDS = new Set(['helo', 'ehlo', 'starttls', 'auth', 'mail', 'rcpt', 'data', 'bdat', 'rset', 'noop', 'vrfy', 'etrn', 'quit']);
 /** Postfix's SMTPD_CMD_FLAG_LIMIT: commands that smtpd_junk_command_limit counts. */
 const JUNK_COMMANDS = new Set(['helo', 'ehlo', 'rset', 'noop', 'vrfy', 'etrn']);
 /** RFC 2920: commands that may only end a pipelined group (Postfix's SMTPD_CMD_FLAG_LAST). */
@@ -204,6 +216,10 @@ export class SmtpdConnection extends SMTPConnection {
   private early?: { command: Buffer; callback?: () => void };
   /** The next send() is a reply made here in Postfix's words (sendPlain). */
   private plainNext = false;
+  /** Set lazily, as stateRef: the BDAT transaction (smtpd-bdat.ts). */
+  private bdatRef?: BdatTransaction;
+  /** An EHLO reply is being made: CHUNKING and BINARYMIME join the library's keywords. */
+  private ehloReply = false;
 
   get state(): SessionState {
     if (!this.stateRef) this.stateRef = this._server.hooks.sessionState(this);
@@ -248,6 +264,8 @@ export class SmtpdConnection extends SMTPConnection {
   }
 
   override send(code: number, data?: string | string[] | null, context?: string | false): void {
+    // RFC 3030: BINARYMIME is offered with CHUNKING, which smtpd-bdat.ts implements.
+    if (this.ehloReply && code === 250 && Array.isArray(data)) data = [...data, 'BINARYMIME', 'CHUNKING'];
     let text = data;
     let ctx = context;
     let closeAfter = false;
@@ -419,6 +437,7 @@ export class SmtpdConnection extends SMTPConnection {
       callback();
     };
     if (this.session.envelope.mailFrom) return refuse(503, '5.5.1 Error: nested MAIL command');
+    if (this.bdatRef?.active) return refuse(503, '5.5.1 Error: MAIL after BDAT');
     const arg = addressArgument(command.toString(), 'MAIL FROM:');
     if (!arg) return refuse(501, '5.5.4 Syntax: MAIL FROM:<address>');
     if (hooks.strictRfc821 && !hasAngleAddress(command, 'MAIL FROM:')) return refuse(501, '5.1.7 Bad sender address syntax');
@@ -427,6 +446,100 @@ export class SmtpdConnection extends SMTPConnection {
     const bad = mailParameterError(arg.params, hooks.smtputf8);
     if (bad) return refuse(bad.code, bad.text);
     super.handler_MAIL(line, callback);
+  }
+
+  /** RFC 3030 BDAT (smtpd-bdat.ts). */
+  handler_BDAT(command: Buffer, callback: () => void): void {
+    this.bdat.command(command, callback);
+  }
+
+  override handler_EHLO(command: Buffer, callback: () => void): void {
+    this.ehloReply = true;
+    try {
+      super.handler_EHLO(command, callback);
+    } finally {
+      this.ehloReply = false;
+    }
+  }
+
+  /** The library takes BODY=7BIT and 8BITMIME only; BINARYMIME is offered with CHUNKING. */
+  override _validateMailParams(parsed: Parameters<SMTPConnection['_validateMailParams']>[0]): ReturnType<SMTPConnection['_validateMailParams']> {
+    const args = parsed.args as Record<string, string | boolean> | false;
+    if (args && typeof args.BODY === 'string' && args.BODY.toUpperCase() === 'BINARYMIME') {
+      args.BODY = '8BITMIME';
+      try {
+        return super._validateMailParams(parsed);
+      } finally {
+        args.BODY = 'BINARYMIME';
+      }
+    }
+    return super._validateMailParams(parsed);
+  }
+
+  /** Every reset of the transaction (RSET, EHLO, the end of a message) drops an unfinished BDAT message. */
+  override _resetSession(): void {
+    super._resetSession();
+    this.bdatRef?.reset();
+  }
+
+  override _onClose(): void {
+    this.bdatRef?.reset();
+    super._onClose();
+  }
+
+  get bdat(): BdatTransaction {
+    if (!this.bdatRef) this.bdatRef = new BdatTransaction(this.bdatHost());
+    return this.bdatRef;
+  }
+
+  private bdatHost(): BdatHost {
+    const hooks = this._server.hooks;
+    const state = this.state;
+    const parser = (): SmtpdStream | undefined => (this._parser instanceof SmtpdStream ? this._parser : undefined);
+    // eslint-disable-next-line @typescript-eslint/no-this-alias -- the getters below read the connection's current values
+    const conn = this;
+    return {
+      get session() {
+        return conn.session;
+      },
+      sizeLimit: Number(this._server.options.size) || 0,
+      get bareNewline() {
+        return state.bareNewline;
+      },
+      get client() {
+        return `${state.clientName}[${state.clientAddr}]`;
+      },
+      send: (code, text) => this.send(code, text),
+      close: () => this.close(),
+      warn: (text) => hooks.warning(`${state.queueId ?? 'NOQUEUE'}: ${text}`),
+      beforeData: () => hooks.beforeData(this.session),
+      startMessage: (stream, done) => {
+        Object.assign(stream, { byteLength: 0, sizeExceeded: false });
+        this._server.onData(stream as unknown as Parameters<SMTPServer['onData']>[0], this.session, done);
+      },
+      readPayload: (size, sink, complete) => {
+        const p = parser();
+        if (p) p.readPayload(size, sink, complete);
+      },
+      awaitingReply: (on) => {
+        this._handlerPending = on;
+      },
+      rejectBareNewline: () => {
+        const p = parser();
+        if (p) p.isClosed = true;
+        this.rejectBareNewline();
+      },
+      endTransaction: (message) => {
+        if (message) {
+          this._transactionCounter++;
+          this._unrecognizedCommands = 0;
+        }
+        this._resetSession();
+      },
+      setMessageBytes: (bytes) => {
+        state.bdatBytes = bytes;
+      },
+    };
   }
 
   override handler_RSET(command: Buffer, callback: () => void): void {
@@ -445,6 +558,7 @@ export class SmtpdConnection extends SMTPConnection {
       callback();
     };
     if (!this.session.envelope.mailFrom) return refuse(503, '5.5.1 Error: need MAIL command');
+    if (this.bdatRef?.active) return refuse(503, '5.5.1 Error: RCPT after BDAT');
     const arg = addressArgument(command.toString(), 'RCPT TO:');
     if (!arg) return refuse(501, '5.5.4 Syntax: RCPT TO:<address>');
     if (hooks.strictRfc821 && !hasAngleAddress(command, 'RCPT TO:')) return refuse(501, '5.1.3 Bad recipient address syntax');
@@ -488,6 +602,15 @@ export class SmtpdConnection extends SMTPConnection {
   }
 
   override handler_DATA(command: Buffer, callback: () => void): void {
+    if (this.bdatRef?.active) {
+      this.send(503, '5.5.1 Error: DATA after BDAT');
+      return callback();
+    }
+    if (String(this.session.envelope.bodyType).toLowerCase() === 'binarymime') {
+      // RFC 3030 section 3: BODY=BINARYMIME content can only be sent with BDAT.
+      this.send(503, '5.5.1 Error: BODY=BINARYMIME requires BDAT');
+      return callback();
+    }
     if (hasArgument(command)) {
       this.send(501, '5.5.4 Syntax: DATA');
       return callback();
@@ -633,6 +756,8 @@ export class SmtpdStream extends SMTPStream {
   private chunk: Buffer = Buffer.alloc(0);
   /** Offset of the first byte not yet handed out as a command, in headText + chunk. */
   private cursor = 0;
+  /** A BDAT payload being read. */
+  private payload?: { remaining: number; sink: (bytes: Buffer) => void; complete: (resume: () => void) => void };
 
   constructor(
     private readonly conn: SmtpdConnection,
@@ -642,15 +767,6 @@ export class SmtpdStream extends SMTPStream {
   }
 
   override write(chunk: unknown, encoding?: unknown, cb?: unknown): boolean {
-    if (!this.isClosed && Buffer.isBuffer(chunk) && chunk.length > 0 && this.conn.state.bareNewline === 'reject') {
-      if (hasBareLF(chunk, this.lastWasCR)) {
-        this.isClosed = true;
-        this.conn.rejectBareNewline();
-        if (typeof cb === 'function') process.nextTick(cb as () => void);
-        return true;
-      }
-      this.lastWasCR = chunk[chunk.length - 1] === 0x0d;
-    }
     if (Buffer.isBuffer(chunk) && !this.isClosed) {
       if (this.firstBytes.length < 100) this.firstBytes = Buffer.concat([this.firstBytes, chunk.subarray(0, 100 - this.firstBytes.length)]);
       this.received += chunk.length;
@@ -660,9 +776,25 @@ export class SmtpdStream extends SMTPStream {
     return (super.write as (c: unknown, e?: unknown, cb?: unknown) => boolean)(chunk, encoding, cb);
   }
 
-  /** Follows which bytes are split into commands, so that pendingInput() can tell what arrived after one. */
+  /**
+   * Follows which bytes are split into commands, so that pendingInput() can
+   * tell what arrived after one; BDAT payload bytes go to their chunk's sink.
+   * smtpd_forbid_bare_newline = reject: DATA content is checked here (a
+   * command line by its line end, in the command handler; a BDAT payload by
+   * its own rule, smtpd-bdat.ts), since one chunk of input may hold
+   * commands and a BDAT payload after them.
+   */
   override _write(chunk: Buffer, encoding: BufferEncoding | 'buffer', next: (err?: Error | null) => void): void {
     if (this.queued.length > 0 && chunk === this.queued[0]) this.queued.shift();
+    if (this.payload && !this.isClosed) return this.feedPayload(chunk, next);
+    if (this._dataMode && !this.isClosed && chunk.length > 0 && this.conn.state.bareNewline === 'reject') {
+      if (hasBareLF(chunk, this.lastWasCR)) {
+        this.isClosed = true;
+        this.conn.rejectBareNewline();
+        return next();
+      }
+      this.lastWasCR = chunk[chunk.length - 1] === 0x0d;
+    }
     if (!this._dataMode && !this.isClosed) {
       this.headText = this._remainder;
       this.chunk = chunk;
@@ -671,11 +803,51 @@ export class SmtpdStream extends SMTPStream {
     super._write(chunk, encoding, next);
   }
 
+  /**
+   * The next `size` bytes of input are a BDAT payload: they go to `sink`,
+   * and `complete` runs once all are in, with the continuation that parses
+   * what follows them (called once the chunk's reply is out). The library's
+   * line loop hands the rest of the current input to _write once it sees
+   * data mode.
+   */
+  readPayload(size: number, sink: (bytes: Buffer) => void, complete: (resume: () => void) => void): void {
+    this.payload = { remaining: size, sink, complete };
+    this._dataMode = true;
+  }
+
+  private feedPayload(chunk: Buffer, next: (err?: Error | null) => void): void {
+    const payload = this.payload!;
+    const n = Math.min(payload.remaining, chunk.length);
+    if (n > 0) {
+      payload.remaining -= n;
+      payload.sink(n === chunk.length ? chunk : chunk.subarray(0, n));
+    }
+    if (this.isClosed) return next();
+    if (payload.remaining > 0) return next();
+    this.payload = undefined;
+    this._dataMode = false;
+    // Commands after the payload: a line end right after it is not the end of a payload CR.
+    this.lastWasCR = false;
+    const rest = chunk.subarray(n);
+    payload.complete(() => {
+      if (rest.length > 0 && !this.isClosed) this._write(rest, 'buffer', next);
+      else next();
+    });
+  }
+
   /** Installs the command handler; each line handed out moves the cursor past it and its line end. */
   setCommandHandler(handler: (command: Buffer, callback?: () => void) => void): void {
     this.oncommand = (command: Buffer, callback?: () => void) => {
       this.cursor += command.length;
-      this.cursor += this.byteAt(this.cursor) === 0x0d ? 2 : 1;
+      const crlf = this.byteAt(this.cursor) === 0x0d;
+      this.cursor += crlf ? 2 : 1;
+      // What follows a command line (DATA content) starts after its LF.
+      this.lastWasCR = false;
+      if (!crlf && this.byteAt(this.cursor - 1) === 0x0a && this.conn.state.bareNewline === 'reject') {
+        this.isClosed = true;
+        this.conn.rejectBareNewline();
+        return;
+      }
       handler(command, callback);
     };
   }

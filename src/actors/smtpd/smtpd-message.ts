@@ -4,7 +4,7 @@
  * message_size_limit (beyond it the bytes are counted and dropped, and the
  * message is refused), with bare <LF> turned into <CR><LF> (Postfix's
  * smtpd_forbid_bare_newline = normalize; the line end Postfix itself would
- * write). Never throws.
+ * write); BODY=BINARYMIME content is kept as sent. Never throws.
  */
 
 export class MessageCollector {
@@ -13,7 +13,11 @@ export class MessageCollector {
   /** True once the content went over the limit; the bytes are no longer kept. */
   oversized = false;
 
-  constructor(private readonly limit: number) {}
+  /** `normalize`: bare <LF> becomes <CR><LF> (false for BODY=BINARYMIME, whose bytes are kept as sent). */
+  constructor(
+    private readonly limit: number,
+    private readonly normalize = true,
+  ) {}
 
   add(chunk: Buffer): void {
     if (this.oversized) return;
@@ -30,7 +34,7 @@ export class MessageCollector {
   content(): Buffer {
     const all = this.chunks.length === 1 ? this.chunks[0] : Buffer.concat(this.chunks, this.bytes);
     this.chunks = [];
-    return normalizeBareLF(all);
+    return this.normalize ? normalizeBareLF(all) : all;
   }
 }
 

@@ -4,7 +4,7 @@
  * library would take an unknown parameter, or answer with texts of its own).
  *
  *   mailParameterError(line, smtputf8): the reply for the first bad MAIL
- *     parameter: BODY=8BITMIME / BODY=7BIT, SIZE=digits ("501 5.5.4 Bad
+ *     parameter: BODY=8BITMIME / 7BIT / BINARYMIME, SIZE=digits ("501 5.5.4 Bad
  *     message size syntax"), SMTPUTF8 (when smtputf8_enable), AUTH=,
  *     RET=FULL|HDRS once ("501 5.5.4 Bad RET parameter syntax"), ENVID=
  *     once, printable after xtext decoding ("501 5.5.4 Bad ENVID parameter
@@ -85,7 +85,8 @@ export function mailParameterError(params: readonly string[], smtputf8: boolean)
   let envid = false;
   for (const word of params) {
     const upper = word.toUpperCase();
-    if (upper === 'BODY=8BITMIME' || upper === 'BODY=7BIT') continue;
+    // BINARYMIME is offered with CHUNKING (smtpd-bdat), so its BODY value is known too.
+    if (upper === 'BODY=8BITMIME' || upper === 'BODY=7BIT' || upper === 'BODY=BINARYMIME') continue;
     if (upper.startsWith('SIZE=')) {
       if (!/^\d+$/.test(word.slice(5))) return { code: 501, text: '5.5.4 Bad message size syntax' };
       continue;

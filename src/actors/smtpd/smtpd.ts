@@ -24,7 +24,8 @@
  * (smtpd_sasl_auth_enable; only after STARTTLS while smtpd_tls_auth_only =
  * yes, Postrider's default; neither when smtpd_sasl_security_options, or
  * smtpd_sasl_tls_security_options in a TLS session, rules out plaintext
- * mechanisms). CHUNKING/BDAT is not offered: smtp-server has no BDAT.
+ * mechanisms), and CHUNKING with BINARYMIME (RFC 3030; smtp-server has no
+ * BDAT, smtpd-bdat.ts adds it: a BDAT message takes the same path as DATA).
  * smtpd_helo_required (default no) is honoured.
  *
  * Per-client limits go through the anvil (smtpd-anvil.ts): connection
@@ -246,6 +247,7 @@ export class Smtpd {
       beforeData: (session) => this.beforeData(session),
       beforeAuth: (session) => this.beforeAuth(session),
       event: (conn, text, detail) => this.log.info(`${text} from ${conn.state.clientName}[${conn.state.clientAddr}]${detail === undefined ? '' : `: ${detail}`}`),
+      warning: (text) => this.log.warning(text),
     };
     const options: SMTPServerOptions = {
       name: s.myhostname,
@@ -691,7 +693,9 @@ export class Smtpd {
 
   private onData(stream: SMTPServerDataStream, session: SMTPServerSession, cb: (err?: Error | null, message?: string) => void): void {
     const state = this.stateOf(session);
-    const collector = new MessageCollector(this.settings.messageSizeLimit);
+    // BODY=BINARYMIME (BDAT only): the bytes are the message, bare <LF> included.
+    const binary = String(session.envelope.bodyType).toLowerCase() === 'binarymime';
+    const collector = new MessageCollector(this.settings.messageSizeLimit, !binary);
     let failed = false;
     stream.on('data', (chunk: Buffer) => collector.add(chunk));
     stream.on('error', () => {
@@ -745,7 +749,8 @@ export class Smtpd {
           this.counters.accepted++;
           state.errorCount = 0;
           state.junkCommands = 0;
-          cb(null, `2.0.0 Ok: queued as ${result.queueId}`);
+          // Postfix names the size after BDAT.
+          cb(null, state.bdatBytes !== undefined ? `2.0.0 Ok: ${state.bdatBytes} bytes queued as ${result.queueId}` : `2.0.0 Ok: queued as ${result.queueId}`);
         } else {
           this.counters.rejected++;
           count('smtpd_rejected', result.code < 500 ? QUEUE_ERROR_REASON : CONTENT_REASON);
@@ -797,7 +802,10 @@ export class Smtpd {
     if (dsn?.envid) sub.envid = dsn.envid;
     if (dsn?.ret === 'FULL' || dsn?.ret === 'HDRS') sub.ret = dsn.ret;
     if (args.SMTPUTF8 === true) sub.smtputf8 = true;
-    if (typeof args.BODY === 'string') sub.bodyType = args.BODY.toUpperCase() === '8BITMIME' ? '8BITMIME' : '7BIT';
+    if (typeof args.BODY === 'string') {
+      const body = args.BODY.toUpperCase();
+      sub.bodyType = body === '8BITMIME' || body === 'BINARYMIME' ? body : '7BIT';
+    }
     if (tls && this.settings.tlsReceivedHeader) sub.tlsInfo = `(using ${tls.version} with cipher ${tls.name})`;
     if (session.user && this.settings.saslAuthenticatedHeader) sub.authenticatedSender = String(session.user);
     return sub;
