@@ -15,7 +15,13 @@
  * paths alike. A lost connection or a timeout ends it with the client's
  * error (code ECONNECTION / ETIMEDOUT).
  */
-import type { ClientError } from './smtp-client.js';
+/** A nodemailer error as the client makes them (smtp-client's ClientError has these fields). */
+export interface ClientError extends Error {
+  code?: string;
+  response?: string;
+  responseCode?: number;
+  command?: string;
+}
 
 /** What runBdat needs of the client connection. */
 export interface BdatChannel {

@@ -24,8 +24,9 @@
  * multipart or message part that says binary becomes 8bit.
  *
  * Quoted-printable comes from nodemailer's encoder, one hard line per input
- * line (CRLF or LF), so decoding gives the original bytes back (a CR or LF
- * that is not a line end is encoded). Pure; never throws.
+ * line ending in CRLF, so decoding gives the original bytes back (a CR or
+ * LF that is not part of a CRLF is encoded; a last line without a line end
+ * gets none). Pure; never throws.
  */
 import { encode as qpEncode, wrap as qpWrap } from 'nodemailer/lib/qp';
 import { parseHeaderValue } from 'nodemailer/lib/mime-funcs';
@@ -87,6 +88,8 @@ export function downgradeMime(content: Buffer, nestingLimit: number, binaryOnly 
   let headerLines: Array<{ raw: Buffer; cte: boolean }> = [];
   let logical: { name: string; text: string; first: number } | undefined;
   let failed = false;
+  /** Lines of a converted part that ended with a bare LF, waiting for the CRLF that ends the encoded line. */
+  const carry: Buffer[] = [];
 
   const converts = (d: Domain): boolean => (binaryOnly ? d === 'binary' : d !== '7bit');
 
@@ -177,8 +180,8 @@ export function downgradeMime(content: Buffer, nestingLimit: number, binaryOnly 
       // The line that ended the block is body text: fall through.
     }
 
-    // Body text: a delimiter of an enclosing multipart ends the part.
-    if (stack.length && line.length > 2 && line[0] === 0x2d && line[1] === 0x2d) {
+    // Body text: a delimiter of an enclosing multipart ends the part (only after CRLF, RFC 2046).
+    if (!carry.length && stack.length && line.length > 2 && line[0] === 0x2d && line[1] === 0x2d) {
       const text = line.toString('latin1');
       const at = stack.findIndex((b) => text.startsWith(b.delimiter));
       if (at >= 0) {
@@ -195,12 +198,19 @@ export function downgradeMime(content: Buffer, nestingLimit: number, binaryOnly 
       }
     }
     if (converts(domain)) {
-      out.push(Buffer.from(qpLine(line) + '\r\n', 'latin1'));
+      // A bare LF is data, not a line end: it joins the next line, encoded, so decoding gives it back.
+      if (lf >= 0 && end === lf) {
+        carry.push(raw);
+        continue;
+      }
+      const whole = carry.length ? Buffer.concat([...carry.splice(0), line]) : line;
+      out.push(Buffer.from(qpLine(whole) + (lf >= 0 ? '\r\n' : ''), 'latin1'));
     } else {
       out.push(raw);
     }
   }
   if (failed) return { ok: false, dsn: '5.6.0', text: 'MIME nesting exceeds safety limit' };
+  if (carry.length) out.push(Buffer.from(qpLine(Buffer.concat(carry)), 'latin1'));
   // A message that ends inside its headers still gets its header block written.
   if (state !== 'body' && (headerLines.length || logical)) endHeaders(true);
   if (!changed) return { ok: true, content, changed: false };
