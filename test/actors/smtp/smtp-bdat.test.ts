@@ -205,3 +205,31 @@ test('BINARYMIME: as is with BODY=BINARYMIME to a server that offers it; convert
     await plain.close();
   }
 });
+
+test('a cached connection carries BDAT again; a connection lost before the BDAT reply defers with 4.4.2', async () => {
+  let drop = false;
+  const sink: SmtpSink = await startSmtpSink({
+    chunking: true,
+    data: () => {
+      if (drop) sink.dropConnections();
+      return null;
+    },
+  });
+  try {
+    const content = b('Subject: x\r\n\r\nbody\r\n');
+    const { log } = captureLog();
+    const agent = new SmtpAgent({ config: makeConfig({ smtp_connection_cache_time_limit: '5s' }), log, readContent: contentReader(content) });
+    const req = makeRequest({ nexthop: `[127.0.0.1]:${sink.port}`, location: { segment: 1, offset: 0, length: content.length }, headerLength: 14, size: content.length });
+    for (let i = 0; i < 2; i++) assert.equal((await agent.deliver(req)).outcomes[0].state, 'delivered');
+    assert.equal(sink.connections, 1, 'the second message went over the cached connection');
+    assert.deepEqual(sink.messages.map((m) => m.bdat?.length), [1, 1]);
+    drop = true;
+    const lost = await agent.deliver(req);
+    assert.equal(lost.outcomes[0].state, 'deferred');
+    assert.equal(lost.outcomes[0].dsn, '4.4.2');
+    assert.equal(lost.outcomes[0].reason, 'lost connection with 127.0.0.1[127.0.0.1] while sending message body');
+    await agent.close();
+  } finally {
+    await sink.close();
+  }
+});
