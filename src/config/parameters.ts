@@ -306,6 +306,9 @@ p('smtp_skip_5xx_greeting', 'yes', 'bool', 'skip to the next MX on a 5xx greetin
 refuse('smtp_sasl_auth_enable', 'no', 'bool', 'SMTP client AUTH', 'the client does not authenticate: mail to a relay that needs AUTH would be refused there');
 na('smtp_sasl_password_maps', '', 'table-list', 'SMTP client AUTH credentials by destination', 'the client does not authenticate (smtp_sasl_auth_enable is refused)');
 p('smtp_line_length_limit', '998', 'int', 'the longest header or body line the smtp client sends; longer ones are broken with CRLF SPACE (0 = no limit)');
+p('smtp_discard_ehlo_keywords', '', 'list', 'EHLO keywords the smtp client ignores in a server\'s EHLO reply (e.g. chunking, pipelining, 8bitmime, starttls; silent-discard: do not log it)');
+refuse('smtp_discard_ehlo_keyword_address_maps', '', 'table-list', 'EHLO keywords to ignore per server address', 'keywords are discarded for every server alike (smtp_discard_ehlo_keywords): a per-server list would be ignored');
+p('disable_mime_output_conversion', 'no', 'bool', 'send 8-bit mail as is to a server without 8BITMIME (no: convert 8-bit MIME parts to quoted-printable)');
 p('smtp_mx_address_limit', '5', 'int', 'the most MX addresses tried');
 p('smtp_mx_session_limit', '2', 'int', 'the most SMTP sessions per delivery');
 p('relay_destination_concurrency_limit', '$default_destination_concurrency_limit', 'int', 'parallel deliveries per relay destination');

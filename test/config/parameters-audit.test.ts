@@ -126,6 +126,8 @@ const EFFECT_TESTS: Record<string, [string, string]> = {
   masquerade_exceptions: ['cleanup/cleanup-header-rewrite.test.ts', "local clients: canonical_maps and masquerade_domains rewrite header addresses; bare names get @$myorigin, host names .$mydomain"],
   masquerade_classes: ['cleanup/cleanup-header-rewrite.test.ts', "masquerade_classes with envelope_recipient masquerades the envelope recipient too; \"!domain\" excludes"],
   remote_header_rewrite_domain: ['cleanup/cleanup-header-rewrite.test.ts', "remote clients: headers untouched without remote_header_rewrite_domain; with it bare names get that domain"],
+  smtp_discard_ehlo_keywords: ['actors/smtp/smtp-bdat.test.ts', "a sink without CHUNKING gets DATA; smtp_discard_ehlo_keywords = chunking sends DATA to one that offers it, and is logged"],
+  disable_mime_output_conversion: ['actors/smtp/smtp-mime-downgrade.test.ts', "disable_mime_output_conversion = yes sends 8-bit as is; a server with 8BITMIME gets it as is with BODY=8BITMIME"],
   smtp_line_length_limit: ['actors/smtp/smtp-line-limit.test.ts', "a 3,000-octet header and body line reach the next hop in pieces of at most smtp_line_length_limit"],
   disable_dns_lookups: ['actors/smtp/smtp-host-lookup.test.ts', "disable_dns_lookups and smtp_dns_support_level = disabled: no MX lookup, the domain\'s address from the system resolver"],
   smtp_dns_support_level: ['actors/smtp/smtp-host-lookup.test.ts', "disable_dns_lookups and smtp_dns_support_level = disabled: no MX lookup, the domain\'s address from the system resolver"],

@@ -6,6 +6,9 @@
  * DSN, 8BITMIME, SMTPUTF8, PIPELINING, SIZE, and answers MAIL, RCPT and the
  * end of DATA as the test says. Client resets and bad input never take it
  * down. Note: smtp-server waits about 100 ms before its greeting.
+ * With `chunking` or `binaryMime` set, the sink is smtp-chunking-sink.ts
+ * (smtp-server has no BDAT): same options (no STARTTLS) and records, plus
+ * each message's BDAT chunks (`bdat`).
  *
  *   const sink = await startSmtpSink({
  *     rcpt: (addr) => addr.startsWith('nobody@') ? { code: 550, message: '5.1.1 <' + addr + '>: Recipient address rejected' } : null,
@@ -17,6 +20,7 @@
 import { SMTPServer, type SMTPServerAddress, type SMTPServerSession } from 'smtp-server';
 import type { Socket } from 'node:net';
 import { makeTestCert, type TestCert } from './tls-cert.js';
+import { startChunkingSink } from './smtp-chunking-sink.js';
 
 /** An SMTP reply a test wants the sink to give. */
 export interface SinkReply {
@@ -44,6 +48,8 @@ export interface SinkMessage {
   clientAddress: string;
   /** True when the DATA answer was a refusal (the message is recorded anyway). */
   refused: boolean;
+  /** The BDAT chunks that carried the message (size and LAST flag), in order; undefined when it came with DATA. */
+  bdat?: Array<{ size: number; last: boolean }>;
 }
 
 export interface SmtpSinkOptions {
@@ -62,6 +68,9 @@ export interface SmtpSinkOptions {
   eightBitMime?: boolean;
   smtputf8?: boolean;
   pipelining?: boolean;
+  /** Offer CHUNKING (BDAT) / BINARYMIME (default false): the sink is then smtp-chunking-sink.ts. */
+  chunking?: boolean;
+  binaryMime?: boolean;
   /** Announce SIZE with this limit (0 = no SIZE). */
   size?: number;
   /** Answer to MAIL FROM; null/undefined accepts. */
@@ -99,6 +108,7 @@ function replyError(r: SinkReply): Error & { responseCode: number } {
 
 /** Starts a sink (by default on 127.0.0.1 with a free port). */
 export async function startSmtpSink(opts: SmtpSinkOptions = {}): Promise<SmtpSink> {
+  if (opts.chunking || opts.binaryMime) return startChunkingSink(opts);
   const messages: SinkMessage[] = [];
   const wire: Buffer[] = [];
   const sockets = new Set<Socket>();

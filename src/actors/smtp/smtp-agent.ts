@@ -17,8 +17,7 @@ import { makeResolver, resolveTargetList } from './smtp-mx.js';
 import { parseNexthopList } from './smtp-nexthop.js';
 import { readSmtpParams, type SmtpParams } from './smtp-params.js';
 import { isSession, openSession, type SessionFailure, type SmtpSession, type TlsMode } from './smtp-session.js';
-import { breakLongLines } from './smtp-line-limit.js';
-import { runTransaction, type PendingRecipient } from './smtp-transaction.js';
+import { runTransaction, type PendingRecipient, type TransactionOptions } from './smtp-transaction.js';
 
 /** What every delivery agent library is built with. */
 export interface AgentOptions {
@@ -103,12 +102,18 @@ export class SmtpAgent {
     }
     let content: Buffer;
     try {
-      content = breakLongLines(await this.opts.readContent(req.location), this.params.lineLengthLimit);
+      // As queued: smtp_line_length_limit and MIME conversion apply per server (runTransaction).
+      content = await this.opts.readContent(req.location);
     } catch (err) {
       setAll(pending, { state: 'deferred', dsn: '4.3.0', reason: `error reading queue file: ${(err as Error)?.message ?? err}`, relay: 'none' });
       return;
     }
     const key = `${req.transport}:${req.nexthop}`;
+    const sendOpts: TransactionOptions = {
+      lineLengthLimit: this.params.lineLengthLimit,
+      mimeOutputConversion: this.params.mimeOutputConversion,
+      nestingLimit: this.params.mimeNestingLimit,
+    };
 
     // A cached connection first; one the server dropped is replaced without failing anything.
     for (;;) {
@@ -116,7 +121,7 @@ export class SmtpAgent {
       if (!cached) break;
       times.transmitStart = Date.now();
       times.connUse = cached.uses + 1;
-      const r = await runTransaction(cached, req, pending, content);
+      const r = await runTransaction(cached, req, pending, content, sendOpts);
       if (r.noReply) {
         cached.client.close();
         continue;
@@ -151,9 +156,12 @@ export class SmtpAgent {
         continue;
       }
       sessions++;
+      if (s.client.discardedKeywords.length && !this.params.silentDiscard) {
+        this.opts.log.info(`discarding EHLO keywords: ${s.client.discardedKeywords.join(' ')}`);
+      }
       times.transmitStart = Date.now();
       times.connUse = 1;
-      const r = await runTransaction(s, req, pending, content);
+      const r = await runTransaction(s, req, pending, content, sendOpts);
       const lastHost = i === targets.length - 1 || (this.params.mxSessionLimit > 0 && sessions >= this.params.mxSessionLimit);
       const still: PendingRecipient[] = [];
       const byIndex = new Map(pending.map((p) => [p.index, p]));

@@ -2,14 +2,18 @@
  * smtp-client: nodemailer's SMTP client, adapted to what an MTA needs and
  * nodemailer's envelope cannot say: per-recipient DSN parameters (NOTIFY,
  * ORCPT) and RET/ENVID taken from the queue, SMTPUTF8 on MAIL FROM when the
- * message asked for it, and refusing a server that does not offer STARTTLS
- * when TLS is required. It hooks the client's command writer, the one place
- * every command passes; the hooked names are internal to nodemailer 10, so a
- * nodemailer upgrade must re-run test/actors/smtp. Promise wrappers reject
- * with nodemailer's errors (code, response, responseCode, command).
+ * message asked for it, refusing a server that does not offer STARTTLS
+ * when TLS is required, Postfix's smtp_discard_ehlo_keywords (the EHLO
+ * reply is filtered before nodemailer reads it), the CHUNKING and
+ * BINARYMIME keywords, and BDAT transactions (smtp-bdat.ts). It hooks the
+ * client's command writer, the one place every command passes; the hooked
+ * names are internal to nodemailer 10, so a nodemailer upgrade must re-run
+ * test/actors/smtp. Promise wrappers reject with nodemailer's errors (code,
+ * response, responseCode, command).
  */
 import SMTPConnection from 'nodemailer/lib/smtp-connection';
 import type { SMTPConnectionOptions, SMTPConnectionSendInfo, SMTPEnvelope } from 'nodemailer/lib/smtp-connection';
+import { runBdat, type BdatChannel, type BdatResult } from './smtp-bdat.js';
 
 /** The fields of a nodemailer error that the agent reads. */
 export interface ClientError extends Error {
@@ -31,10 +35,40 @@ interface ClientInternals {
   _plaintextEhlo: string | false;
   _destroyed: boolean;
   _maxAllowedSize: number;
+  _responseActions: Array<(str: string) => void>;
+  _pendingSend: false | { callback: (err: Error) => void; stream: false };
+  _envelope: unknown;
+  _formatError(message: string, type: string, response: string | false, command: string): Error;
+  _actionEHLO(str: string): void;
+  _parseEhloExtensions(str: string): void;
 }
 
-const baseSendCommand = (SMTPConnection.prototype as unknown as ClientInternals)._sendCommand;
-const baseCreateSendStream = (SMTPConnection.prototype as unknown as ClientInternals)._createSendStream;
+const base = SMTPConnection.prototype as unknown as ClientInternals;
+const baseSendCommand = base._sendCommand;
+const baseCreateSendStream = base._createSendStream;
+const baseActionEHLO = base._actionEHLO;
+const baseParseEhloExtensions = base._parseEhloExtensions;
+
+/**
+ * The EHLO reply without the lines whose keyword is in `discard` (lower
+ * case), and the keywords taken out. The first line (the server's name) is
+ * kept; the last kept line gets the final "250 " form.
+ */
+export function filterEhloReply(reply: string, discard: string[]): { reply: string; discarded: string[] } {
+  if (!discard.length) return { reply, discarded: [] };
+  const lines = reply.split(/\r?\n/).filter((l) => l.length);
+  const code = lines[0]?.slice(0, 3) ?? '250';
+  const texts = lines.map((l) => l.slice(4));
+  const kept = [texts[0] ?? ''];
+  const discarded: string[] = [];
+  for (const text of texts.slice(1)) {
+    const keyword = text.trim().split(/[\s=]/)[0] ?? '';
+    if (discard.includes(keyword.toLowerCase())) discarded.push(keyword.toUpperCase());
+    else kept.push(text);
+  }
+  if (!discarded.length) return { reply, discarded };
+  return { reply: kept.map((t, i) => `${code}${i === kept.length - 1 ? ' ' : '-'}${t}`).join('\r\n'), discarded };
+}
 
 /** RFC 3461 xtext: "+", "=", controls, space and non-ASCII as "+HH". */
 export function encodeXtext(text: string): string {
@@ -59,11 +93,16 @@ export interface SendParams {
 export class SmtpClient extends SMTPConnection {
   private params: SendParams | undefined;
   private rcptCursor = 0;
+  private readonly discardKeywords: string[];
   /** Set when STARTTLS was required but the server did not announce it. */
   starttlsNotOffered = false;
+  /** EHLO keywords the server offered and smtp_discard_ehlo_keywords took out (upper case), from the last EHLO. */
+  discardedKeywords: string[] = [];
 
-  constructor(options: SMTPConnectionOptions) {
+  /** `discardEhloKeywords`: smtp_discard_ehlo_keywords, lower case. */
+  constructor(options: SMTPConnectionOptions, extra: { discardEhloKeywords?: string[] } = {}) {
     super(options);
+    this.discardKeywords = extra.discardEhloKeywords ?? [];
     // nodemailer emits 'error' on the connection; unhandled, that would kill the thread.
     this.on('error', () => undefined);
   }
@@ -81,6 +120,24 @@ export class SmtpClient extends SMTPConnection {
   /** True once the connection is closed or broken. */
   get dead(): boolean {
     return (this as unknown as ClientInternals)._destroyed || this.destroyed;
+  }
+
+  /** The EHLO reply hook: smtp_discard_ehlo_keywords takes keywords out before nodemailer reads any. */
+  _actionEHLO(str: string): void {
+    if (str[0] === '2') {
+      const filtered = filterEhloReply(str, this.discardKeywords);
+      this.discardedKeywords = filtered.discarded;
+      str = filtered.reply;
+    }
+    baseActionEHLO.call(this, str);
+  }
+
+  /** nodemailer's extension list, plus CHUNKING and BINARYMIME (RFC 3030), which it does not look for. */
+  _parseEhloExtensions(str: string): void {
+    baseParseEhloExtensions.call(this, str);
+    const ext = this.extensions;
+    if (/[ -]CHUNKING\b/im.test(str) && !ext.includes('CHUNKING')) ext.push('CHUNKING');
+    if (/[ -]BINARYMIME\b/im.test(str) && !ext.includes('BINARYMIME')) ext.push('BINARYMIME');
   }
 
   /** The command writer hook: adds our parameters to MAIL FROM and RCPT TO, checks STARTTLS. */
@@ -194,6 +251,48 @@ export class SmtpClient extends SMTPConnection {
         });
       });
     });
+  }
+
+  /**
+   * One mail transaction with BDAT (the server must offer CHUNKING). `body`
+   * is the BODY= value to declare ('' for none); SIZE= goes when offered.
+   */
+  bdatTransaction(from: string, to: string[], params: SendParams, message: Buffer, body: '' | '8BITMIME' | 'BINARYMIME'): Promise<BdatResult> {
+    const internals = this as unknown as ClientInternals;
+    const args: string[] = [];
+    if (body) args.push(`BODY=${body}`);
+    if (this.extensions.includes('SIZE')) args.push(`SIZE=${message.length}`);
+    this.params = params;
+    this.rcptCursor = 0;
+    const channel: BdatChannel = {
+      extensions: this.extensions,
+      command: (line, onReply) => {
+        internals._responseActions.push(onReply);
+        this._sendCommand(line);
+      },
+      write: (data) => {
+        const socket = internals._socket;
+        if (socket && !socket.destroyed && !this.dead) socket.write(data);
+      },
+      cork: () => internals._socket?.cork(),
+      uncork: () => internals._socket?.uncork(),
+      begin: (onLost) => {
+        // nodemailer ends the send in flight on a lost connection, a timeout or a 421: this one is it.
+        internals._envelope = false;
+        internals._pendingSend = { callback: onLost, stream: false };
+      },
+      end: () => {
+        internals._pendingSend = false;
+        this.params = undefined;
+      },
+      close: () => this.close(),
+      error: (message, code, response, command) => internals._formatError(message, code, response, command) as ClientError,
+    };
+    if (this.dead) {
+      const err = internals._formatError('Connection is closed', 'ECONNECTION', false, 'API') as ClientError;
+      return Promise.resolve({ error: err, accepted: [], rejectedErrors: [] });
+    }
+    return runBdat(channel, from, to, args, message);
   }
 
   /** RSET; resolves false when the server refused or the connection is gone. */

@@ -45,6 +45,14 @@ export interface SmtpParams {
   hostLookup: Array<'dns' | 'native'>;
   /** smtp_line_length_limit: longer lines are broken with CRLF SPACE (0: no limit). */
   lineLengthLimit: number;
+  /** smtp_discard_ehlo_keywords: EHLO keywords ignored in a server's reply, lower case ("silent-discard" removed). */
+  discardEhloKeywords: string[];
+  /** smtp_discard_ehlo_keywords holds "silent-discard": the discarded keywords are not logged. */
+  silentDiscard: boolean;
+  /** disable_mime_output_conversion = no: 8-bit MIME parts go to a peer without 8BITMIME as quoted-printable. */
+  mimeOutputConversion: boolean;
+  /** mime_nesting_limit: deeper multipart nesting cannot be converted (5.6.0). */
+  mimeNestingLimit: number;
 }
 
 /** The parameters read here; their defaults come from the parameter table. */
@@ -55,6 +63,7 @@ const SMTP_PARAMETERS = [
   'smtp_connection_cache_time_limit', 'smtp_connection_reuse_time_limit', 'dns_resolver_servers', 'smtp_rset_timeout',
   'soft_bounce', 'smtp_bind_address', 'smtp_bind_address6', 'inet_protocols', 'smtp_tls_cert_file', 'smtp_tls_key_file',
   'smtp_skip_5xx_greeting', 'smtp_line_length_limit', 'smtp_dns_support_level', 'disable_dns_lookups', 'smtp_host_lookup',
+  'smtp_discard_ehlo_keywords', 'disable_mime_output_conversion', 'mime_nesting_limit',
 ] as const;
 
 function withDefaults(config: MainConfig): MainConfig {
@@ -98,6 +107,9 @@ export function readSmtpParams(input: MainConfig): SmtpParams {
     lineLengthLimit: config.int('smtp_line_length_limit'),
     dnsEnabled: dnsEnabled(config.get('smtp_dns_support_level').trim().toLowerCase(), config.bool('disable_dns_lookups')),
     hostLookup: hostLookup(config.list('smtp_host_lookup')),
+    ...discardKeywords(config.list('smtp_discard_ehlo_keywords')),
+    mimeOutputConversion: !config.bool('disable_mime_output_conversion'),
+    mimeNestingLimit: config.int('mime_nesting_limit'),
   };
 }
 
@@ -119,4 +131,10 @@ function dnsEnabled(level: string, disabled: boolean): boolean {
 function hostLookup(list: string[]): Array<'dns' | 'native'> {
   const out = list.map((w) => w.toLowerCase()).filter((w): w is 'dns' | 'native' => w === 'dns' || w === 'native');
   return out.length ? out : ['dns'];
+}
+
+/** smtp_discard_ehlo_keywords: the keywords, case-folded, and whether "silent-discard" asks not to log them. */
+function discardKeywords(list: string[]): { discardEhloKeywords: string[]; silentDiscard: boolean } {
+  const words = list.map((w) => w.toLowerCase());
+  return { discardEhloKeywords: words.filter((w) => w !== 'silent-discard'), silentDiscard: words.includes('silent-discard') };
 }

@@ -129,7 +129,7 @@ export async function openSession(target: SmtpTarget, params: SmtpParams, mode: 
     socketTimeout: params.commandTimeout,
     socketCloseTimeout: 1000,
     logger: false,
-  });
+  }, { discardEhloKeywords: params.discardEhloKeywords });
   try {
     await client.open();
   } catch (e) {

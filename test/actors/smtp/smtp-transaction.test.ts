@@ -166,7 +166,7 @@ describe('smtp agent: replies per recipient', () => {
     assert.equal(s.messages.length, 0);
   });
 
-  test('8BITMIME content goes as is to a server without 8BITMIME; SMTPUTF8 is declared to one that has it', async () => {
+  test('8-bit content that no MIME header labels 8bit goes as is to a server without 8BITMIME, as Postfix sends it; SMTPUTF8 is declared to one that has it', async () => {
     const eight = Buffer.from('Subject: caf\xe9\r\n\r\nna\xefve body\r\n', 'latin1');
     const s1 = await sink({ eightBitMime: false });
     const r1 = await deliverTo(s1, {}, { bodyType: '8BITMIME', headerLength: 18 }, eight);
