@@ -625,7 +625,7 @@ export class Smtpd {
         count('smtpd_rejected', SIZE_REASON);
         return cb(smtpError(552, '5.3.4', 'Message size exceeds fixed limit'));
       }
-      state.messageSize = collector.content().length;
+      state.messageSize = collector.size;
       void this.endOfData(session, state).then((refusal) => {
         if (refusal) return cb(refusal);
         this.submit(session, state, collector, cb);
