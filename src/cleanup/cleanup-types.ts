@@ -35,7 +35,7 @@ export interface CleanupInput {
   /** content_filter of the receiving service ("transport:destination"); a FILTER action wins over it. */
   contentFilter?: string;
   /** receive_override_options of the receiving service (what was done before the mail came back from a filter). */
-  receiveOverride?: { noHeaderBodyChecks?: boolean; noAddressMappings?: boolean };
+  receiveOverride?: { noHeaderBodyChecks?: boolean; noAddressMappings?: boolean; noMilters?: boolean };
 }
 
 /**

@@ -38,6 +38,8 @@ interface PolicyConnection {
 class PolicyPool {
   private readonly idle: PolicyConnection[] = [];
   private readonly all = new Set<PolicyConnection>();
+  /** Set by close(): a request still retrying opens no new connection. */
+  private closed = false;
 
   constructor(private readonly service: PolicyService) {}
 
@@ -47,6 +49,7 @@ class PolicyPool {
     let error = '';
     for (let attempt = 1; attempt <= o.tryLimit; attempt++) {
       if (attempt > 1) await delay(o.retryDelayMs);
+      if (this.closed) return { error: 'smtpd is closing' };
       // After a failure, a kept connection may be as stale as the one that failed.
       const conn = attempt === 1 ? this.take() : undefined;
       try {
@@ -63,7 +66,9 @@ class PolicyPool {
 
   /** Closes every connection. */
   close(): void {
+    this.closed = true;
     for (const c of this.all) this.drop(c);
+    this.idle.length = 0;
   }
 
   private take(): PolicyConnection | undefined {
@@ -79,7 +84,7 @@ class PolicyPool {
 
   private release(c: PolicyConnection): void {
     const o = this.service.options;
-    if (c.socket.destroyed || (o.requestLimit > 0 && c.requests >= o.requestLimit) || Date.now() - c.born >= o.maxTtlMs) {
+    if (this.closed || c.socket.destroyed || (o.requestLimit > 0 && c.requests >= o.requestLimit) || Date.now() - c.born >= o.maxTtlMs) {
       this.drop(c);
       return;
     }
