@@ -421,7 +421,9 @@ export class SmtpdPolicy {
     const word = (v.split(/\s+/)[0] ?? '').toUpperCase();
     const rest = v.slice(word.length).trim();
     const c = this.settings.codes;
-    const triggers = (verb: string): string => `${subject(stage, ctx).replace(/ rejected$/, '')} triggers ${verb} action${rest ? `; ${rest}` : ''}`;
+    // Postfix's texts: "<r>: Recipient address triggers HOLD action" (or the action's own text), "... triggers FILTER scan:host".
+    const who = subject(stage, ctx).replace(/ rejected$/, '');
+    const triggers = (verb: string): string => (verb === 'HOLD' || verb === 'DISCARD' ? (rest ? `${who} ${rest}` : `${who} triggers ${verb} action`) : `${who} triggers ${verb} ${rest}`);
     if (word === 'OK' || (/^\d+$/.test(v) && !/^[45]\d\d$/.test(v))) return PERMIT;
     if (word === 'DUNNO' || word === '') return DUNNO;
     if (word === 'REJECT') return this.reject(stage, ctx, c.accessReject, rest || 'Access denied');
@@ -439,7 +441,7 @@ export class SmtpdPolicy {
     switch (word) {
       case 'WARN':
       case 'INFO':
-        run.events.push({ kind: word.toLowerCase(), text: `${subject(stage, ctx).replace(/ rejected$/, '')}: ${rest}` });
+        run.events.push({ kind: word.toLowerCase(), text: rest || `${who} triggers ${word} action` });
         return DUNNO;
       case 'HOLD':
         run.actions.hold = true;
