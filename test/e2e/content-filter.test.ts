@@ -69,6 +69,8 @@ before(async () => {
   // Mail that comes back from the filter carries this header: the re-injection service must not check it again.
   writeFileSync(headerChecks, '/^X-Filtered:/ REJECT checked twice\n');
   daemon = await startDaemon({
+    // Three listeners and a filter transport: on a loaded machine the start takes longer than the default wait.
+    readyTimeoutMs: 90_000,
     params: {
       relayhost: `[127.0.0.1]:${sink.port}`,
       content_filter: `scan:[127.0.0.1]:${filterPort}`,
@@ -132,4 +134,14 @@ test('content_filter down: the mail waits deferred in the queue and goes through
   const atSink = sink.messages.filter((m) => m.rcptTo.includes('v@remote.test'));
   assert.equal(atSink.length, 1);
   assert.match(atSink[0].raw.toString('utf8'), /^X-Filtered: by the test filter\r\n/m);
+});
+
+test('content_filter applies to mail from sendmail (pickup) too', async () => {
+  const before = filtered.length;
+  const r = await daemon.cli(['sendmail', '-f', 'a@client.test', 'w@remote.test'], 'Subject: local mail\n\nfrom the command line\n');
+  assert.equal(r.code, 0, r.stderr);
+  await waitFor(() => sink.messages.some((m) => m.rcptTo.includes('w@remote.test')), 30_000, 'delivery of local mail through the filter');
+  assert.equal(filtered.length, before + 1);
+  assert.deepEqual(filtered.at(-1)!.to, ['w@remote.test']);
+  assert.match(sink.messages.find((m) => m.rcptTo.includes('w@remote.test'))!.raw.toString('utf8'), /^X-Filtered: by the test filter\r\n/m);
 });

@@ -751,7 +751,6 @@ export class Smtpd {
     const args = (from ? from.args || {} : {}) as Record<string, string | boolean>;
     state.policyInstance ??= `${process.pid.toString(16)}.${randomBytes(4).toString('hex')}.${(++this.instanceCount).toString(16)}.0`;
     const tls = session.secure ? session.tlsOptions : undefined;
-    const local = this.server.connections.size > 0 ? this.localAddressOf(session) : undefined;
     const size = state.messageSize ?? (typeof args.SIZE === 'string' ? Number(args.SIZE) || 0 : 0);
     return {
       protocolName: session.openingCommand === 'EHLO' ? 'ESMTP' : 'SMTP',
@@ -766,17 +765,9 @@ export class Smtpd {
       encryptionProtocol: tls ? String(tls.version ?? '') : '',
       encryptionCipher: tls ? String(tls.name ?? '') : '',
       encryptionKeysize: tls ? String((tls as { bits?: number }).bits ?? '') : '',
-      serverAddress: local?.address ?? '',
-      serverPort: local?.port ?? 0,
+      serverAddress: (session.localAddress ?? '').replace(/^::ffff:/i, ''),
+      serverPort: session.localPort ?? 0,
     };
-  }
-
-  /** The address and port the client connected to. */
-  private localAddressOf(session: SMTPServerSession): { address: string; port: number } | undefined {
-    for (const conn of this.server.connections) {
-      if (conn.session === session) return { address: (conn._socket.localAddress ?? '').replace(/^::ffff:/i, ''), port: conn._socket.localPort ?? 0 };
-    }
-    return undefined;
   }
 
   /**
