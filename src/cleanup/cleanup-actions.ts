@@ -1,8 +1,8 @@
 /**
  * cleanup-actions: the actions of header_checks, mime_header_checks and
  * body_checks (Postfix's header_checks(5)), parsed from a table's value, and
- * the log line each one writes. An unknown action (FILTER and STRIP among
- * them) is reported as UNKNOWN, never thrown. A table that cannot answer
+ * the log line each one writes. An unknown action (STRIP among them) is
+ * reported as UNKNOWN, never thrown. A table that cannot answer
  * is a ContentCheckError naming the map, which defers the message.
  */
 import type { CleanupInput } from './cleanup-types.js';
@@ -19,6 +19,7 @@ export type CheckVerb =
   | 'REPLACE'
   | 'REDIRECT'
   | 'BCC'
+  | 'FILTER'
   | 'INFO'
   | 'UNKNOWN';
 
@@ -61,7 +62,7 @@ export interface CheckEvent {
   end?: number;
 }
 
-const VERBS = new Set<CheckVerb>(['REJECT', 'DISCARD', 'HOLD', 'WARN', 'IGNORE', 'DUNNO', 'OK', 'PREPEND', 'REPLACE', 'REDIRECT', 'BCC', 'INFO']);
+const VERBS = new Set<CheckVerb>(['REJECT', 'DISCARD', 'HOLD', 'WARN', 'IGNORE', 'DUNNO', 'OK', 'PREPEND', 'REPLACE', 'REDIRECT', 'BCC', 'FILTER', 'INFO']);
 
 /** Parses "VERB optional text". */
 export function parseAction(value: string): CheckAction {

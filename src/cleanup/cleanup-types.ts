@@ -30,6 +30,30 @@ export interface CleanupInput {
   tlsInfo?: string;
   /** The AUTH user the Received header names, "(Authenticated sender: user)" (smtpd_sasl_authenticated_header). */
   authenticatedSender?: string;
+  /** What smtpd's access results and policy servers asked of the message. */
+  actions?: MessageActions;
+  /** content_filter of the receiving service ("transport:destination"); a FILTER action wins over it. */
+  contentFilter?: string;
+  /** receive_override_options of the receiving service (what was done before the mail came back from a filter). */
+  receiveOverride?: { noHeaderBodyChecks?: boolean; noAddressMappings?: boolean; noMilters?: boolean };
+}
+
+/**
+ * What the access results (tables, policy servers) asked of a message as a
+ * whole; Postfix's smtpd saves the same in the queue file.
+ */
+export interface MessageActions {
+  hold?: boolean;
+  /** DISCARD: the reason text ("" when none). */
+  discard?: string;
+  /** FILTER transport:destination (the last one wins, as in Postfix). */
+  filter?: string;
+  /** REDIRECT user@domain (the last one wins). */
+  redirect?: string;
+  /** BCC user@domain, each once. */
+  bcc?: string[];
+  /** PREPEND header lines, in order: above the Received: header, as Postfix's smtpd writes them. */
+  prepend?: string[];
 }
 
 /** Queue the message, drop it silently, or refuse it ("5.7.1 text"; "4.x.x" is temporary). */

@@ -86,6 +86,10 @@ interface Verdict {
   bcc?: string[];
   /** Made on the first edit only, so a message without one allocates nothing. */
   edits?: ContentEdits;
+  /** FILTER: the content filter for this message ("transport:destination"). */
+  filter?: string;
+  /** smtpd's PREPEND header lines. */
+  smtpdPrepend?: string[];
 }
 
 export class Cleanup {
@@ -166,19 +170,22 @@ export class Cleanup {
       this.log.warning(`${input.queueId}: message rejected: hopcount exceeded`);
       return { action: 'reject', reason: '5.4.0 Error: too many hops', code: 554 };
     }
-    const envelope = rewriteEnvelope(this.rewrite, input.sender, input.recipients, this.keepOriginal);
+    const envelope = rewriteEnvelope(this.rewriteFor(input), input.sender, input.recipients, this.keepOriginal);
 
     const verdict: Verdict = { hold: false };
+    if (input.actions) this.takeSmtpdActions(input, verdict);
     const at: { map?: CheckMap } = {};
+    // receive_override_options = no_header_body_checks: the mail was checked before it went to the filter.
+    const checks = input.receiveOverride?.noHeaderBodyChecks !== true;
     try {
       const tables = this.headerTables;
-      if (tables.header || tables.mime) {
+      if (checks && (tables.header || tables.mime)) {
         const run = (): ReturnType<typeof runHeaderChecks> => runHeaderChecks(tables, buf, split.headers, at);
         const r = tables.header?.backtracking || tables.mime?.backtracking ? withMatchBudget(HEADER_CHECKS_BUDGET_MS, run) : run();
         if (r.ignored.size > 0) editsOf(verdict).ignored = r.ignored;
         this.judge(r.events, input, verdict);
       }
-      if (!verdict.reject && !verdict.discard && this.needsBodyWalk(buf, split.headers)) {
+      if (checks && !verdict.reject && verdict.discard === undefined && this.needsBodyWalk(buf, split.headers)) {
         await this.bodyWalk(buf, split.bodyStart, split.headers, input, verdict);
       }
     } catch (err) {
@@ -196,7 +203,7 @@ export class Cleanup {
       return { action: 'reject', reason: env.error };
     }
 
-    const headerError = await this.rewriteHeaders(buf, split.headers, input, verdict);
+    const headerError = input.receiveOverride?.noAddressMappings ? undefined : await this.rewriteHeaders(buf, split.headers, input, verdict);
     if (headerError) {
       this.log.warning(`${input.queueId}: header address rewriting failed: ${headerError}`);
       return { action: 'reject', reason: headerError };
@@ -204,7 +211,9 @@ export class Cleanup {
     const edits = verdict.edits && !isEmpty(verdict.edits) ? verdict.edits : undefined;
     const { added, messageId } = this.missingHeaders(buf, split.headers, edits, input, env.sender);
     this.log.queue(input.queueId, `message-id=${messageId ?? '<>'}`);
-    const top = receivedHeader(input, this.myhostname, this.userid) + added;
+    // smtpd's PREPEND lines go above its Received: header, as Postfix's smtpd writes them.
+    const prepended = verdict.smtpdPrepend ? verdict.smtpdPrepend.map((h) => `${h}\r\n`).join('') : '';
+    const top = prepended + receivedHeader(input, this.myhostname, this.userid) + added;
     const content = assemble(buf, split.headers, split.headerEnd, split.bodyStart, Buffer.from(top, 'utf8'), edits);
     const message: NewMessage = {
       queueId: input.queueId,
@@ -216,6 +225,8 @@ export class Cleanup {
       content: content.bytes,
     };
     if (verdict.hold) message.hold = true;
+    const filter = verdict.filter ?? input.contentFilter;
+    if (filter) message.filter = filter;
     if (input.envid !== undefined) message.envid = input.envid;
     if (input.ret !== undefined) message.ret = input.ret;
     if (input.smtputf8 !== undefined) message.smtputf8 = input.smtputf8;
@@ -330,6 +341,14 @@ export class Cleanup {
           else (verdict.bcc ??= []).push(e.text);
           break;
         }
+        case 'FILTER':
+          if (!/^[^:\s]+:\S*$/.test(e.text)) {
+            this.log.warning(`bad FILTER action "${e.text}" in ${e.map} map -- need "transport:destination"`);
+            break;
+          }
+          this.log.queue(input.queueId, actionLogText('filter', e, input, e.text));
+          verdict.filter = e.text;
+          break;
         case 'IGNORE':
           // Primary headers are dropped by runHeaderChecks; these are MIME part headers and body lines, deleted as Postfix does.
           if (e.start !== undefined && e.end !== undefined) editsOf(verdict).body.push({ start: e.start, end: e.end, replace: true });
@@ -348,6 +367,27 @@ export class Cleanup {
           this.log.warning(`${input.queueId}: unsupported content check action: ${e.text}`);
       }
     }
+  }
+
+  /**
+   * What smtpd's access results and policy servers asked (logged by smtpd
+   * when they fired): the content checks may add to it, and a REJECT of
+   * theirs still wins, as in Postfix.
+   */
+  private takeSmtpdActions(input: CleanupInput, verdict: Verdict): void {
+    const a = input.actions!;
+    if (a.hold) verdict.hold = true;
+    if (a.discard !== undefined) verdict.discard = a.discard || 'discarded by an access rule';
+    if (a.filter !== undefined) verdict.filter = a.filter;
+    if (a.redirect !== undefined) verdict.redirect = a.redirect;
+    if (a.bcc && a.bcc.length > 0) verdict.bcc = [...a.bcc];
+    if (a.prepend && a.prepend.length > 0) verdict.smtpdPrepend = a.prepend.filter((h) => isHeaderText(h) && !/[\r\n]/.test(h));
+  }
+
+  /** The envelope rewrite; with receive_override_options = no_address_mappings, addresses stay as received. */
+  private rewriteFor(input: CleanupInput): RewriteFn {
+    if (!input.receiveOverride?.noAddressMappings) return this.rewrite;
+    return async (address) => ({ addresses: [address] });
   }
 
   /** PREPEND: a header line before the matched header, or a line before the matched body line. */
@@ -400,7 +440,7 @@ export class Cleanup {
         ? [{ address: verdict.redirect }]
         : // Postfix adds a BCC address as if with NOTIFY=NONE: a failed copy must not reveal it to the sender.
           [...input.recipients, ...(verdict.bcc ?? []).map((address): RecipientSpec => ({ address, notify: ['NEVER'] }))];
-    return rewriteEnvelope(this.rewrite, input.sender, recipients, this.keepOriginal);
+    return rewriteEnvelope(this.rewriteFor(input), input.sender, recipients, this.keepOriginal);
   }
 
   /**

@@ -2,21 +2,24 @@
  * cli-check: `postrider check`: prints every configuration problem
  * (formatProblem) and every queue directory problem (checkQueueDirectory:
  * created when missing, as postfix check does; ownership, modes, journal
- * segments, corrupt records, a stale pid file) on standard error. Exit 1 on
- * any error; warnings alone exit 0.
+ * segments, corrupt records, a stale pid file) on standard error, and a
+ * warning for every policy server it cannot connect to. Exit 1 on any
+ * error; warnings alone exit 0.
  */
 import { checkConfig, formatProblem } from '../config/check-config.js';
 import { MainConfig } from '../config/main-config.js';
 import { checkQueueDirectory, formatQueueProblem } from '../admin/check-queue.js';
 import { load } from './cli-config-dir.js';
+import { join } from 'node:path';
+import { probePolicyServices } from '../config/check-policy-services.js';
 
 /** Returns the exit status. */
-export function check(dir: string): number {
+export async function check(dir: string): Promise<number> {
   const loaded = load(dir);
-  const problems = checkConfig(loaded);
+  const queueDir = new MainConfig(loaded.params, loaded.dir).path('queue_directory');
+  const problems = [...checkConfig(loaded), ...(await probePolicyServices(loaded, join(loaded.dir, 'main.cf'), queueDir))];
   for (const p of problems) process.stderr.write(formatProblem(p) + '\n');
   let errors = problems.filter((p) => p.severity === 'error').length;
-  const queueDir = new MainConfig(loaded.params, loaded.dir).path('queue_directory');
   if (!queueDir) {
     process.stderr.write('postrider: error: queue_directory is not set\n');
     errors++;

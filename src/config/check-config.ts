@@ -26,6 +26,8 @@ import { checkEffects } from './check-effects.js';
 import { tlsVersionRange } from './tls-protocols.js';
 import { checkRestrictions } from './check-restrictions.js';
 import { checkTransports } from './check-transports.js';
+import { parseContentFilter, parseReceiveOverrideOptions } from './content-filter.js';
+import { policyServiceDefaults } from './policy-service.js';
 
 const ENUMS: Record<string, string[]> = {
   smtpd_tls_security_level: ['', 'none', 'may', 'encrypt'],
@@ -126,8 +128,12 @@ function checkValue(cfg: MainConfig, name: string): string | null {
       default:
         break;
     }
+    if (name === 'content_filter' && v) parseContentFilter(v);
+    if (name === 'receive_override_options') parseReceiveOverrideOptions(v);
+    // Each parameter on its own line: the others at their defaults.
+    if (name.startsWith('smtpd_policy_service_')) policyServiceDefaults((n) => (n === name ? cfg.get(n) : (parameterInfo(n)?.default ?? '')));
   } catch (e) {
-    const msg = e instanceof ConfigError ? e.message : String(e);
+    const msg = e instanceof ConfigError ? e.message : e instanceof Error ? e.message : String(e);
     return msg.startsWith(`${name} = `) ? msg : `${name}: ${msg}`;
   }
   const bad = LIST_CHECKS[name] ? splitList(v).find((item) => !LIST_CHECKS[name](item)) : undefined;

@@ -14,6 +14,8 @@
  * (it only decides which clients get missing headers added). Never throws.
  */
 import type { ConfigProblem, MasterService } from './config-types.js';
+import { parameterInfo } from './parameters.js';
+import { parsePolicyService, policyServiceDefaults, type PolicyServiceOptions } from './policy-service.js';
 import { splitList } from './main-config.js';
 import {
   IMPLEMENTED_RESTRICTIONS,
@@ -45,7 +47,7 @@ function classesOf(view: Record<string, string>): Map<string, string[]> {
 }
 
 /** The problems of one list's elements; `param` names the list for messages. */
-function listProblems(param: string, list: string[], classes: Map<string, string[]>, stageAccess: string | undefined): string[] {
+function listProblems(param: string, list: string[], classes: Map<string, string[]>, stageAccess: string | undefined, policy?: PolicyServiceOptions): string[] {
   const out: string[] = [];
   let warnOnly = false;
   for (let i = 0; i < list.length; i++) {
@@ -55,6 +57,13 @@ function listProblems(param: string, list: string[], classes: Map<string, string
     warnOnly = name === 'warn_if_reject';
     if (IMPLEMENTED_RESTRICTIONS.has(name) || classes.has(name)) {
       if (RESTRICTIONS_WITH_ARGUMENT.has(name) && ++i >= list.length) out.push(`error:${param}: ${el} requires an argument`);
+      else if (name === 'check_policy_service' && policy) {
+        try {
+          parsePolicyService(list[i], policy, '/');
+        } catch (err) {
+          out.push(`error:${param}: check_policy_service ${list[i]}: ${(err as Error).message}`);
+        }
+      }
       continue;
     }
     if (isRestrictionTable(el)) {
@@ -85,6 +94,16 @@ function problem(tagged: string, file: string, line: number, prefix = ''): Confi
   return { severity: tagged.slice(0, colon) as 'error' | 'warning', file, line, message: prefix + tagged.slice(colon + 1) };
 }
 
+/** The smtpd_policy_service_* values of a parameter view; the built-in ones when one is bad (that is reported on its own). */
+function policyOptions(view: Record<string, string>): PolicyServiceOptions | undefined {
+  const builtIn = (n: string): string => parameterInfo(n)?.default ?? '';
+  try {
+    return policyServiceDefaults((n) => view[n] ?? builtIn(n));
+  } catch {
+    return policyServiceDefaults(builtIn);
+  }
+}
+
 /** The local_header_rewrite_clients entries cleanup evaluates (cleanup-rewrite-clients). */
 const REWRITE_CLIENT_ENTRIES = new Set(['permit_inet_interfaces', 'permit_mynetworks', 'permit_sasl_authenticated', 'static:all']);
 
@@ -104,17 +123,18 @@ export function checkRestrictions(src: RestrictionSource, mainFile: string): Con
 
   // main.cf: its lists and its restriction classes.
   const mainClasses = classesOf(src.params);
+  const mainPolicy = policyOptions(src.params);
   for (const cls of splitList(src.params.smtpd_restriction_classes ?? '')) {
     const o = where(cls in src.origin ? cls : 'smtpd_restriction_classes');
     if (splitList(src.params[cls] ?? '').length === 0) {
       out.push({ severity: 'error', ...o, message: `restriction class "${cls}" needs a definition` });
       continue;
     }
-    for (const t of listProblems(cls, splitList(src.params[cls]), mainClasses, 'check_recipient_access')) out.push(problem(t, o.file, o.line));
+    for (const t of listProblems(cls, splitList(src.params[cls]), mainClasses, 'check_recipient_access', mainPolicy)) out.push(problem(t, o.file, o.line));
   }
   for (const param of CHECKED_LISTS) {
     const o = where(param);
-    for (const t of listProblems(param, splitList(src.params[param] ?? ''), mainClasses, STAGE_DEFAULT_ACCESS[param])) out.push(problem(t, o.file, o.line));
+    for (const t of listProblems(param, splitList(src.params[param] ?? ''), mainClasses, STAGE_DEFAULT_ACCESS[param], mainPolicy)) out.push(problem(t, o.file, o.line));
   }
 
   // master.cf: lists set by -o, and the relay safety net of every smtpd service.
@@ -126,7 +146,7 @@ export function checkRestrictions(src: RestrictionSource, mainFile: string): Con
     const set = new Set(s.optionNames ?? Object.keys(s.overrides));
     for (const param of CHECKED_LISTS) {
       if (!set.has(param)) continue;
-      for (const t of listProblems(param, splitList(view[param] ?? ''), classes, STAGE_DEFAULT_ACCESS[param])) out.push(problem(t, s.file, s.line, `service ${s.name}: `));
+      for (const t of listProblems(param, splitList(view[param] ?? ''), classes, STAGE_DEFAULT_ACCESS[param], policyOptions(view))) out.push(problem(t, s.file, s.line, `service ${s.name}: `));
     }
     const classOf = (name: string): string[] | undefined => classes.get(name.toLowerCase());
     const relay = splitList(view.smtpd_relay_restrictions ?? '');

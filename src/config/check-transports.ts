@@ -7,7 +7,8 @@
  * default_transport; relay_transport, virtual_transport and local_transport
  * when their domain list can send mail there; the fixed results of
  * transport_maps (static:, inline:, hash-like tables; a pattern table's
- * results depend on the key and are qmgr's to report). A master.cf without
+ * results depend on the key and are qmgr's to report); content_filter, in
+ * main.cf and in each smtpd service's -o values. A master.cf without
  * a qmgr delivers nothing, so there nothing is checked. Each problem is an
  * error at the line that set the value (main.cf, or the trivial-rewrite
  * service's -o line). Never throws: a table that cannot be opened is
@@ -82,6 +83,16 @@ export function checkTransports(loaded: LoadedConfig): ConfigProblem[] {
 
   const main = new MainConfig(loaded.params, loaded.dir);
   check(main, (name) => loaded.origin[name] ?? { file: mainFile, line: 0 }, '');
+  // content_filter: qmgr sends the mail of every service that sets it to its transport.
+  const filterProblem = (value: string, where: { file: string; line: number }, prefix: string): void => {
+    const transport = transportOf(value);
+    const why = transport ? missing(transport) : null;
+    if (why) problems.push({ severity: 'error', ...where, message: `${prefix}content_filter = ${value.trim()}: ${why}` });
+  };
+  filterProblem(main.get('content_filter'), loaded.origin.content_filter ?? { file: mainFile, line: 0 }, '');
+  for (const s of loaded.master) {
+    if (s.command === 'smtpd' && 'content_filter' in s.overrides) filterProblem(s.overrides.content_filter, { file: s.file, line: s.line }, `service ${s.name}: `);
+  }
   // trivial-rewrite reads these parameters: its own -o values count for the mail it routes.
   for (const s of loaded.master) {
     if (s.command !== 'trivial-rewrite') continue;

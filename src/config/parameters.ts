@@ -157,7 +157,16 @@ p('process_name', '', 'string', 'the program name of the running process (set pe
   differs: { postfix: 'the name of the program that asks (postconf for postconf -d)', why: 'set per service in the daemon; the configuration command shows it empty' },
 });
 p('stress', '', 'string', 'set to yes when the system is overloaded');
-refuse('content_filter', '', 'string', 'after-queue content filter transport:destination', 'mail would not be filtered');
+p('content_filter', '', 'string', 'after-queue content filter transport:destination: the queue manager hands mail received with it to that service');
+p('receive_override_options', '', 'list', 'what a service leaves out for mail back from a content filter (no_unknown_recipient_checks, no_address_mappings, no_header_body_checks, no_milters)');
+p('smtpd_policy_service_default_action', '451 4.3.5 Server configuration problem', 'string', 'the access action when a policy server cannot be asked or answers garbage');
+p('smtpd_policy_service_max_idle', '300s', 'time', 'an idle policy server connection is closed after this time');
+p('smtpd_policy_service_max_ttl', '1000s', 'time', 'a policy server connection is not reused past this age');
+p('smtpd_policy_service_policy_context', '', 'string', 'the policy_context attribute of each policy request');
+p('smtpd_policy_service_request_limit', '0', 'int', 'requests per policy server connection (0: no limit)');
+p('smtpd_policy_service_retry_delay', '1s', 'time', 'the delay before a failed policy request is sent again');
+p('smtpd_policy_service_timeout', '100s', 'time', 'the time limit to connect to, write to and read from a policy server');
+p('smtpd_policy_service_try_limit', '2', 'int', 'attempts to send a policy request before the default action applies');
 
 // Content checks and address rewriting.
 p('header_checks', '', 'table-list', 'header lookup tables (Postfix header_checks(5))');

@@ -35,6 +35,7 @@ export const IMPLEMENTED_RESTRICTIONS: ReadonlySet<string> = new Set([
   'reject_rbl_client',
   'reject_unlisted_recipient',
   'reject_unlisted_sender',
+  'check_policy_service',
 ]);
 
 /** Restrictions whose next list element is their argument (a table, a DNSBL, a socket). */
@@ -44,8 +45,8 @@ export const RESTRICTIONS_WITH_ARGUMENT: ReadonlySet<string> = new Set([
   'check_sender_access',
   'check_recipient_access',
   'reject_rbl_client',
-  // Refused, but their argument must not be read as a restriction name.
   'check_policy_service',
+  // Refused, but their argument must not be read as a restriction name.
   'check_reverse_client_hostname_access',
   'check_client_a_access',
   'check_client_mx_access',
@@ -77,7 +78,6 @@ export const RESTRICTIONS_WITH_ARGUMENT: ReadonlySet<string> = new Set([
 
 /** What a refused restriction would have done: the end of the check's error line. */
 export const REFUSED_RESTRICTIONS: Readonly<Record<string, string>> = {
-  check_policy_service: 'mail would not be checked by the policy service',
   reject_unverified_recipient: 'recipients would not be verified',
   reject_unverified_sender: 'senders would not be verified',
   reject_unknown_client_hostname: 'clients without a name would not be refused',

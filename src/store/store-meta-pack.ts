@@ -238,6 +238,8 @@ function fastShape(m: NewMessage): boolean {
   if ((c.port !== undefined && typeof c.port !== 'number') || !optStr(c.helo) || !optStr(c.saslUser)) return false;
   if (!optStr(m.envid) || !optStr(m.ret) || !optStr(m.bodyType)) return false;
   if (m.smtputf8 !== undefined && typeof m.smtputf8 !== 'boolean') return false;
+  // A filtered message is rare: msgpackr writes its meta (with the filter).
+  if (m.filter !== undefined) return false;
   return m.hold === undefined || typeof m.hold === 'boolean';
 }
 

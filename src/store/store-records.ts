@@ -58,6 +58,7 @@ export function newMessageMeta(m: NewMessage): MessageMeta {
   if (m.ret !== undefined) meta.ret = m.ret;
   if (m.smtputf8 !== undefined) meta.smtputf8 = m.smtputf8;
   if (m.bodyType !== undefined) meta.bodyType = m.bodyType;
+  if (m.filter !== undefined) meta.filter = m.filter;
   return meta;
 }
 

@@ -57,6 +57,8 @@ export interface NewMessage {
   client: ClientInfo;
   /** Placed on hold at arrival (header_checks HOLD). */
   hold?: boolean;
+  /** content_filter or a FILTER action: "transport:destination"; qmgr sends the message there instead of resolving its recipients. */
+  filter?: string;
   /** Byte length of the header section, including the empty line that ends it. */
   headerLength: number;
   /** The whole message: headers, empty line, body; CRLF line ends. */
@@ -103,6 +105,8 @@ export interface QueuedMessage {
   bodyType?: '7BIT' | '8BITMIME' | 'BINARYMIME';
   client: ClientInfo;
   hold: boolean;
+  /** content_filter or a FILTER action ("transport:destination"), as NewMessage. */
+  filter?: string;
   headerLength: number;
   /** Content size in bytes. */
   size: number;

@@ -192,15 +192,19 @@ test('a REJECT after a REDIRECT still rejects', async () => {
   await c.close();
 });
 
-test('INFO only logs; FILTER and STRIP stay logged as unsupported', async () => {
+test('INFO only logs; FILTER sets the message\'s content filter (over content_filter); STRIP stays logged as unsupported', async () => {
   logLines.length = 0;
   const input = 'Subject: info-me\r\n\r\nb\r\n';
   const m = queued(await headers.process(smtpInput(input)));
   assert.equal(afterReceived(m).toString('utf8'), input);
   assert.equal(m.hold, undefined);
+  assert.equal(m.filter, undefined);
   assertLogged(`4ZxYqT1abcDEF: info: header Subject: info-me${SUFFIX}: looked at this`);
-  assert.equal(afterReceived(queued(await headers.process(smtpInput('Subject: filter-me\r\n\r\nb\r\n')))).toString('utf8'), 'Subject: filter-me\r\n\r\nb\r\n');
-  assertLogged('warning: 4ZxYqT1abcDEF: unsupported content check action: FILTER smtp:[127.0.0.1]:10025');
+  const f = queued(await headers.process(smtpInput('Subject: filter-me\r\n\r\nb\r\n', { contentFilter: 'scan:[127.0.0.1]:10024' })));
+  assert.equal(afterReceived(f).toString('utf8'), 'Subject: filter-me\r\n\r\nb\r\n');
+  assert.equal(f.filter, 'smtp:[127.0.0.1]:10025');
+  assertLogged(`4ZxYqT1abcDEF: filter: header Subject: filter-me${SUFFIX}: smtp:[127.0.0.1]:10025`);
+  assert.equal(queued(await headers.process(smtpInput(input, { contentFilter: 'scan:[127.0.0.1]:10024' }))).filter, 'scan:[127.0.0.1]:10024');
   queued(await headers.process(smtpInput('Subject: strip-me\r\n\r\nb\r\n')));
   assertLogged('warning: 4ZxYqT1abcDEF: unsupported content check action: STRIP gone');
 });
@@ -260,4 +264,38 @@ test('IGNORE deletes a body line and a MIME part header (with its folded lines),
   );
   assertHeaderLength(m);
   assert.ok(!logLines.some((l) => /unsupported|ignore:/i.test(l)), logLines.join('\n'));
+});
+
+test('smtpd\'s access actions: HOLD, FILTER, REDIRECT, BCC and PREPEND shape the queued message; DISCARD drops it', async () => {
+  const input = 'Subject: plain\r\n\r\nb\r\n';
+  const m = queued(
+    await headers.process(
+      smtpInput(input, { actions: { hold: true, filter: 'scan:[127.0.0.1]:10025', bcc: ['archive@rcpt.example'], prepend: ['X-Policy: seen', 'broken line'] } }),
+    ),
+  );
+  assert.equal(m.hold, true);
+  assert.equal(m.filter, 'scan:[127.0.0.1]:10025');
+  assert.deepEqual(m.recipients, [{ address: 'bob@rcpt.example' }, { address: 'archive@rcpt.example', notify: ['NEVER'] }]);
+  const text = Buffer.from(m.content).toString('utf8');
+  assert.ok(text.startsWith('X-Policy: seen\r\nReceived: '), 'PREPEND goes above the Received: header');
+  assert.ok(!text.includes('broken line'));
+  assertHeaderLength(m);
+  const r = queued(await headers.process(smtpInput(input, { actions: { redirect: 'boss@rcpt.example', bcc: ['archive@rcpt.example'] } })));
+  assert.deepEqual(r.recipients, [{ address: 'boss@rcpt.example' }]);
+  assert.deepEqual(await headers.process(smtpInput(input, { actions: { discard: 'not wanted' } })), { action: 'discard', reason: 'not wanted' });
+});
+
+test('receive_override_options: no_header_body_checks skips header_checks and body_checks; no_address_mappings keeps the addresses as received', async () => {
+  const tagged = 'Subject: tag-me\r\n\r\nSECTION TWO\r\n';
+  const plain = queued(await body.process(smtpInput(tagged, { receiveOverride: { noHeaderBodyChecks: true } })));
+  assert.equal(afterReceived(plain).toString('utf8'), tagged);
+  assert.equal(afterReceived(queued(await headers.process(smtpInput(tagged, { receiveOverride: { noHeaderBodyChecks: true } })))).toString('utf8'), tagged);
+  assert.notEqual(afterReceived(queued(await headers.process(smtpInput(tagged)))).toString('utf8'), tagged, 'without the option the checks run');
+  // virtual_alias_maps expands team@ (see the fixture) unless the mappings are off.
+  const expanded = queued(await headers.process(smtpInput('Subject: x\r\n\r\nb\r\n', { recipients: [{ address: 'team@rcpt.example' }] })));
+  assert.deepEqual(expanded.recipients.map((x) => x.address), ['bob@rcpt.example', 'carol@rcpt.example']);
+  const kept = queued(
+    await headers.process(smtpInput('Subject: x\r\n\r\nb\r\n', { recipients: [{ address: 'team@rcpt.example' }], receiveOverride: { noAddressMappings: true } })),
+  );
+  assert.deepEqual(kept.recipients.map((x) => x.address), ['team@rcpt.example']);
 });

@@ -93,12 +93,12 @@ function problemsOf(main: string, master = 'cleanup unix n - n - 0 cleanup\n'): 
 test('refused parameters are errors naming them, in main.cf and by -o; cosmetic ones are warnings; defaults pass', () => {
   assert.deepEqual(
     problemsOf(
-      'content_filter = amavis:[127.0.0.1]:10024\nsmtpd_milters = inet:127.0.0.1:8891\nbiff = no\nsoft_bounce = yes\nsmtp_sasl_auth_enable = no\n' +
+      'smtpd_proxy_filter = 127.0.0.1:10024\nsmtpd_milters = inet:127.0.0.1:8891\nbiff = no\nsoft_bounce = yes\nsmtp_sasl_auth_enable = no\n' +
         'default_destination_rate_delay = 0\nrelay_destination_rate_delay = 1s\nsmtp_tls_session_cache_database =\n',
       'cleanup unix n - n - 0 cleanup\nsmtp unix - - n - - smtp\n  -o content_filter=\n  -o smtpd_proxy_filter=127.0.0.1:10025\n',
     ),
     [
-      'error 1 content_filter is not supported by this version of Postrider; mail would not be filtered (content_filter = amavis:[127.0.0.1]:10024)',
+      'error 1 smtpd_proxy_filter is not supported by this version of Postrider; mail would not be filtered (smtpd_proxy_filter = 127.0.0.1:10024)',
       'error 2 smtpd_milters is not supported by this version of Postrider; mail would not pass the milters (smtpd_milters = inet:127.0.0.1:8891)',
       'warning 3 biff = no: ignored: the local delivery agent sends no comsat notifications',
       'error 7 relay_destination_rate_delay is not supported by this version of Postrider; deliveries would not be paced (relay_destination_rate_delay = 1s)',
@@ -110,14 +110,14 @@ test('refused parameters are errors naming them, in main.cf and by -o; cosmetic 
   assert.deepEqual(problemsOf('compatibility_level = 2\n'), []);
 });
 
-test('check_policy_service and other unsupported restrictions are refused, naming the restriction; a bare table and restriction classes pass', () => {
+test('unsupported restrictions are refused, naming the restriction; check_policy_service, a bare table and restriction classes pass', () => {
   assert.deepEqual(
     problemsOf(
       'smtpd_recipient_restrictions = reject_unauth_destination, check_policy_service inet:127.0.0.1:10023, check_policy_service unix:private/policy, ' +
+        'check_policy_service { inet:127.0.0.1:10023, timeout=10s, default_action=DUNNO }, ' +
         'warn_if_reject reject_unknown_client_hostname, reject_unverified_recipient, no_such_thing\n',
     ),
     [
-      'error 1 smtpd_recipient_restrictions: check_policy_service is not supported by this version of Postrider; mail would not be checked by the policy service',
       'warning 1 smtpd_recipient_restrictions: reject_unknown_client_hostname is not supported by this version of Postrider; its warn_if_reject warning would not be logged',
       'error 1 smtpd_recipient_restrictions: reject_unverified_recipient is not supported by this version of Postrider; recipients would not be verified',
       'error 1 smtpd_recipient_restrictions: unknown restriction "no_such_thing"',
@@ -247,4 +247,22 @@ test('mailbox_delivery_lock must name dotlock: fcntl alone is refused by check',
   } finally {
     rmSync(ok, { recursive: true });
   }
+});
+
+test('check_policy_service, content_filter and receive_override_options values that cannot be read are errors naming them', () => {
+  assert.deepEqual(
+    problemsOf(
+      'smtpd_recipient_restrictions = reject_unauth_destination, check_policy_service 127.0.0.1:10023, check_policy_service inet:127.0.0.1:99999, ' +
+        'check_policy_service { inet:127.0.0.1:10023, colour=blue }\n' +
+        'content_filter = nocolon\nreceive_override_options = no_header_body_checks, no_such_option\nsmtpd_policy_service_try_limit = 0\n',
+    ),
+    [
+      'error 1 smtpd_recipient_restrictions: check_policy_service 127.0.0.1:10023: 127.0.0.1:10023: need inet:host:port or unix:pathname',
+      'error 1 smtpd_recipient_restrictions: check_policy_service inet:127.0.0.1:99999: inet:127.0.0.1:99999: bad port 99999',
+      'error 1 smtpd_recipient_restrictions: check_policy_service { inet:127.0.0.1:10023, colour=blue }: inet:127.0.0.1:10023: unknown attribute "colour" (known: timeout, max_idle, max_ttl, retry_delay, request_limit, try_limit, default_action, policy_context)',
+      'error 2 content_filter: content filter "nocolon": need transport:destination',
+      'error 3 receive_override_options: receive_override_options: unknown option "no_such_option" (known: no_unknown_recipient_checks, no_address_mappings, no_header_body_checks, no_milters)',
+      'error 4 smtpd_policy_service_try_limit: smtpd_policy_service_try_limit: "0" is not a number of at least 1',
+    ],
+  );
 });

@@ -96,3 +96,17 @@ test('postrider check names the transport with no service and exits 1', async ()
     c.cleanup();
   }
 });
+
+test('content_filter names a delivery service, in main.cf and in an smtpd service\'s -o values; an empty -o content_filter= passes', () => {
+  assert.deepEqual(
+    problems(
+      'content_filter = scan:[127.0.0.1]:10025\n',
+      `${MASTER}127.0.0.1:10026 inet n - n - - smtpd\n  -o content_filter=\n127.0.0.1:10027 inet n - n - - smtpd\n  -o content_filter=amavis:[127.0.0.1]:10024\n`,
+    ),
+    [
+      'error 1 content_filter = scan:[127.0.0.1]:10025: transport scan names no master.cf service; its mail would wait in the queue (mail transport unavailable)',
+      'error 10 service 127.0.0.1:10027: content_filter = amavis:[127.0.0.1]:10024: transport amavis names no master.cf service; its mail would wait in the queue (mail transport unavailable)',
+    ],
+  );
+  assert.deepEqual(problems('content_filter = scan:[127.0.0.1]:10025\n', `${MASTER}scan unix - - n - 2 smtp\n`), []);
+});

@@ -22,6 +22,16 @@ const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 
 /** Each effective parameter -> [test file under test/, name of a test there that proves its effect]. */
 const EFFECT_TESTS: Record<string, [string, string]> = {
+  smtpd_policy_service_policy_context: ['actors/smtpd/smtpd-policy-service.test.ts', "check_policy_service inet: the request carries Postfix's attributes; one instance per message; one kept connection"],
+  smtpd_policy_service_default_action: ['actors/smtpd/smtpd-policy-service.test.ts', "policy server down: the default action (smtpd_policy_service_default_action, or the service's own) and a warning naming it"],
+  smtpd_policy_service_retry_delay: ['actors/smtpd/smtpd-policy-service.test.ts', "policy server down: the default action (smtpd_policy_service_default_action, or the service's own) and a warning naming it"],
+  smtpd_policy_service_try_limit: ['actors/smtpd/smtpd-policy-service.test.ts', "a policy server answering garbage, or not at all: the default action and a warning"],
+  smtpd_policy_service_timeout: ['actors/smtpd/smtpd-policy-service.test.ts', "a policy server answering garbage, or not at all: the default action and a warning"],
+  smtpd_policy_service_request_limit: ['actors/smtpd/smtpd-policy-service.test.ts', "policy connections: reused, and closed after smtpd_policy_service_request_limit requests, max_idle and max_ttl"],
+  smtpd_policy_service_max_idle: ['actors/smtpd/smtpd-policy-service.test.ts', "policy connections: reused, and closed after smtpd_policy_service_request_limit requests, max_idle and max_ttl"],
+  smtpd_policy_service_max_ttl: ['actors/smtpd/smtpd-policy-service.test.ts', "policy connections: reused, and closed after smtpd_policy_service_request_limit requests, max_idle and max_ttl"],
+  content_filter: ['e2e/content-filter.test.ts', "content_filter: mail goes out to the filter, comes back in on the second service, and reaches the sink exactly once"],
+  receive_override_options: ['cleanup/cleanup-actions.test.ts', "receive_override_options: no_header_body_checks skips header_checks and body_checks; no_address_mappings keeps the addresses as received"],
   alias_maps: ['actors/local/local-agent.test.ts', "aliases: root reaches the admin through two levels, logged with orig_to; an unknown user bounces 5.1.1"],
   mail_spool_directory: ['actors/local/local-agent.test.ts', "an mbox under mail_spool_directory, byte for byte: From line, Return-Path, X-Original-To, Delivered-To, >From quoting, blank line; owned by the user"],
   home_mailbox: ['actors/local/local-agent.test.ts', "home_mailbox = Maildir/ delivers into the user's Maildir as the user; mailbox_size_limit bounces 5.2.2"],

@@ -39,7 +39,7 @@ test('the table lists every parameter once, in the table of its effect', () => {
   for (const [name, info] of Object.entries(PARAMETERS)) {
     assert.ok(part[info.effect]!.includes(`| \`${name}\` |`), `${name} is in its table`);
   }
-  assert.match(refused!, /^\| `content_filter` \| \(empty\) \| .* \| mail would not be filtered \|$/m);
+  assert.match(refused!, /^\| `smtpd_proxy_filter` \| \(empty\) \| .* \| mail would not be filtered \|$/m);
   assert.match(acting!, /^\| `queue_directory` \| .* \| path \| /m);
   assert.match(acting!, /^\| `myhostname` \| \(from the host\) \|/m);
 });

@@ -12,12 +12,18 @@ import { QueueIdGenerator } from '../../store/store-queue-id.js';
 import { cleanupForActor } from '../../cleanup/cleanup-for-actor.js';
 import { submitToQueue } from '../../cleanup/cleanup-submit.js';
 import type { QueuedMessage } from '../../store/store-types.js';
+import { parseContentFilter, parseReceiveOverrideOptions } from '../../config/content-filter.js';
 
 runActor('pickup', (ctx) => {
   const journal = ctx.peers('journal');
   const bounce = ctx.peers('bounce');
   const cleanup = cleanupForActor(ctx);
   const ids = new QueueIdGenerator(ctx.idSalt);
+  // As Postfix's pickup: content_filter and receive_override_options (main.cf, or this service's -o) apply to local mail too.
+  const read = (name: string): string => (ctx.config.has(name) ? ctx.config.get(name).trim() : '');
+  const contentFilter = read('content_filter');
+  if (contentFilter) parseContentFilter(contentFilter);
+  const receiveOverride = parseReceiveOverrideOptions(read('receive_override_options'));
   const pickup = new Pickup({
     queueDir: ctx.config.path('queue_directory'),
     log: ctx.log,
@@ -36,6 +42,8 @@ runActor('pickup', (ctx) => {
         ...(m.fullName !== undefined ? { fullName: m.fullName } : {}),
         local: true,
         userid: m.uid,
+        ...(contentFilter ? { contentFilter } : {}),
+        receiveOverride,
       });
       if (out.ok) return { queueId };
       if (out.code >= 500) {

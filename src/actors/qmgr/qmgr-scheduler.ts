@@ -21,6 +21,7 @@
  * retried (a duplicate delivery at worst, never a loss); a failed notify is
  * logged. The constructor throws ConfigError on a malformed parameter.
  */
+import { hostname } from 'node:os';
 import type { MainConfig } from '../../config/main-config.js';
 import type { DeliveryRequest, DeliveryResult, ResolvedAddress } from '../../protocol/protocol.js';
 import type { QueuedMessage, RecipientOutcome } from '../../store/store-types.js';
@@ -389,7 +390,7 @@ export class Scheduler {
         try {
           const res = await this.deps.resolve(e.msg.recipients[i].address);
           if (!res || typeof res.transport !== 'string' || typeof res.nexthop !== 'string') throw new Error('malformed reply');
-          e.resolved.set(i, res);
+          e.resolved.set(i, e.msg.filter ? this.filtered(e.msg.filter, res) : res);
         } catch (err) {
           this.log.warning(`${e.msg.queueId}: resolve ${e.msg.recipients[i].address}: ${(err as Error)?.message ?? err}`);
           failed.push(i);
@@ -397,6 +398,25 @@ export class Scheduler {
       }),
     );
     this.dispatcher.route(e, candidates, failed);
+  }
+
+  /**
+   * A message with a content filter goes to the filter's transport and
+   * next hop instead of where its recipient resolves, as Postfix's qmgr
+   * routes it (an empty next hop is $myhostname, as there). The filter's
+   * text is checked when the message was received; a malformed one that a
+   * journal still holds is sent to a transport of that name, which defers.
+   */
+  private filtered(filter: string, res: ResolvedAddress): ResolvedAddress {
+    const colon = filter.indexOf(':');
+    const transport = colon < 0 ? filter : filter.slice(0, colon);
+    const nexthop = colon < 0 ? '' : filter.slice(colon + 1);
+    return { ...res, transport, nexthop: nexthop || this.myhostname };
+  }
+
+  private get myhostname(): string {
+    const c = this.deps.config;
+    return (c.has('myhostname') && c.get('myhostname').trim()) || hostname();
   }
 
   // ---- drain ----

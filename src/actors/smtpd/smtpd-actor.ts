@@ -60,6 +60,9 @@ runActor('smtpd', async (ctx) => {
         heloName: s.heloName,
         tlsInfo: s.tlsInfo,
         authenticatedSender: s.authenticatedSender,
+        actions: s.actions,
+        contentFilter: s.contentFilter,
+        receiveOverride: s.receiveOverride,
       }),
   });
   await smtpd.listen();

@@ -82,6 +82,7 @@ import { SMTPConnection, type SMTPConnectionOptions } from 'smtp-server/lib/smtp
 import { SMTPStream } from 'smtp-server/lib/smtp-stream.js';
 import type { SMTPServerOptions, SMTPServerSession } from 'smtp-server/lib/types.js';
 import { count, label } from '../../util/metrics-counters.js';
+import type { MessageActions } from './smtpd-policy.js';
 import { ENHANCED_CODE_PREFIX, softBounced, type SmtpReplyError } from '../../util/smtp-reply.js';
 import { addressArgument, mailParameterError, rcptParameterError } from './smtpd-params.js';
 import { BdatTransaction, type BdatHost } from './smtpd-bdat.js';
@@ -164,6 +165,12 @@ export interface SessionState {
   /** SASL method of a successful AUTH, for the client= log line. */
   saslMethod?: string;
   clientLogged: boolean;
+  /** What access results and policy servers asked of the message of this transaction. */
+  messageActions?: MessageActions;
+  /** The policy requests' instance attribute for this transaction (made on first use). */
+  policyInstance?: string;
+  /** The message's size once its content is in (the policy size attribute at end of data). */
+  messageSize?: number;
   admitted: boolean;
   connected: boolean;
 }

@@ -30,7 +30,12 @@ export class MessageCollector {
     this.chunks.push(chunk);
   }
 
-  /** The whole content, bare <LF> normalised to <CR><LF>. */
+  /** Bytes received so far, as the client sent them. */
+  get size(): number {
+    return this.bytes;
+  }
+
+  /** The whole content, bare <LF> normalised to <CR><LF>; taken once (the chunks are released). */
   content(): Buffer {
     const all = this.chunks.length === 1 ? this.chunks[0] : Buffer.concat(this.chunks, this.bytes);
     this.chunks = [];

@@ -46,6 +46,9 @@ import { compileDomainList, compileHostList, lookupClient, lookupDomain, lookupE
 import type { Logger } from '../../util/log.js';
 import { parseReply, smtpError, type SmtpReplyError } from '../../util/smtp-reply.js';
 import type { SmtpdDns } from './smtpd-dns.js';
+import type { MessageActions } from '../../cleanup/cleanup-types.js';
+import { parsePolicyService, type PolicyService } from '../../config/policy-service.js';
+import { formatRequest, PolicyClients } from './smtpd-policy-client.js';
 import type { SmtpdSettings } from './smtpd-settings.js';
 import type { ResolvedAddress } from '../../protocol/protocol.js';
 
@@ -58,6 +61,42 @@ export interface PolicyContext {
   sender?: string;
   recipient?: string;
   saslUser?: string;
+  /** What only check_policy_service sends (smtpd fills it in; absent in unit uses). */
+  session?: PolicySessionAttributes;
+}
+
+/**
+ * The session facts a policy request carries besides the context's own
+ * (Postfix's attribute names in the comments); '' where unknown.
+ */
+export interface PolicySessionAttributes {
+  /** protocol_name: SMTP or ESMTP. */
+  protocolName: string;
+  queueId: string;
+  /** instance: the same for every request about one message. */
+  instance: string;
+  /** recipient_count: recipients accepted so far (all of them at DATA and after). */
+  recipientCount: number;
+  /** size: the SIZE of MAIL FROM, then the message's size at end of data. */
+  size: number;
+  reverseClientName: string;
+  clientPort: number;
+  saslMethod: string;
+  saslSender: string;
+  encryptionProtocol: string;
+  encryptionCipher: string;
+  encryptionKeysize: string;
+  serverAddress: string;
+  serverPort: number;
+}
+
+export type { MessageActions };
+
+/** An access result that acts on the message, for the log ("hold: RCPT from ...: <subject> triggers HOLD action"). */
+export interface ActionEvent {
+  /** hold, discard, filter, redirect, bcc, prepend, info, warn */
+  kind: string;
+  text: string;
 }
 
 type Stage = 'client' | 'helo' | 'sender' | 'recipient' | 'data' | 'eod';
@@ -78,6 +117,8 @@ export type RejectReason =
   | 'config_error'
   | 'lookup_failure'
   | 'end_of_data_rejected'
+  | 'policy_deferred'
+  | 'policy_service'
   | `${Exclude<Stage, 'eod'>}_rejected`;
 
 /** The reason code of a refusal by a stage's own list (reject, defer, an access table). */
@@ -91,6 +132,25 @@ export interface PolicyVerdict {
   /** Set with `reject`. */
   reason?: RejectReason;
   warnings: SmtpReplyError[];
+  /** What the access results asked of the message (merged by smtpd over the transaction). */
+  actions: MessageActions;
+  /** The message actions to log, in the order they fired. */
+  events: ActionEvent[];
+}
+
+/** The state of one evaluation (one RCPT, DATA or end of data). */
+interface Run {
+  warnings: SmtpReplyError[];
+  actions: MessageActions;
+  events: ActionEvent[];
+  /** DEFER_IF_PERMIT seen: a permit (explicit or at the end) becomes this deferral. */
+  deferIfPermit?: SmtpReplyError;
+  /** DEFER_IF_REJECT seen: a later 5xx refusal becomes this deferral. */
+  deferIfReject?: SmtpReplyError;
+}
+
+function newRun(): Run {
+  return { warnings: [], actions: {}, events: [] };
 }
 
 type Refusal = { error: SmtpReplyError; reason: RejectReason };
@@ -114,6 +174,9 @@ const CLASS_DEPTH = 10;
 
 export class SmtpdPolicy {
   private readonly tables = new Map<string, LookupTable>();
+  private readonly policyClients = new PolicyClients();
+  /** check_policy_service arguments, read once. */
+  private readonly policyServices = new Map<string, PolicyService>();
   /** Specs that failed to open (already logged): not tried again. */
   private readonly broken = new Set<string>();
 
@@ -191,34 +254,32 @@ export class SmtpdPolicy {
 
   /** Runs client, helo, sender, relay and recipient restrictions for one RCPT TO. */
   async checkRecipient(ctx: PolicyContext): Promise<PolicyVerdict> {
-    const warnings: SmtpReplyError[] = [];
+    const run = newRun();
     // RFC 5321 section 4.5.1: the bare "postmaster" is always accepted (Postfix's smtpd_check_rcpt).
-    if (ctx.recipient !== undefined && ctx.recipient.toLowerCase() === 'postmaster') return { warnings };
+    if (ctx.recipient !== undefined && ctx.recipient.toLowerCase() === 'postmaster') return verdictOf(run, undefined);
     for (const [stage, list] of this.recipientStages) {
-      const refusal = await this.runList(stage, list, ctx, warnings);
-      if (refusal) return { reject: refusal.error, reason: refusal.reason, warnings };
+      const refusal = await this.runList(stage, list, ctx, run);
+      if (refusal) return verdictOf(run, refusal);
       if (stage === 'sender' && this.settings.rejectUnlistedSender && ctx.sender) {
         const unlistedSender = await this.unlistedRecipient(ctx.sender, 'Sender');
-        if (unlistedSender) return { reject: unlistedSender.error, reason: unlistedSender.reason, warnings };
+        if (unlistedSender) return verdictOf(run, unlistedSender);
       }
     }
-    const unlisted = this.settings.rejectUnlistedRecipient ? await this.unlistedRecipient(ctx.recipient ?? '') : undefined;
-    if (unlisted) return { reject: unlisted.error, reason: unlisted.reason, warnings };
-    return { warnings };
+    // receive_override_options = no_unknown_recipient_checks: the mail was checked before it got here.
+    const unlisted = this.settings.rejectUnlistedRecipient && !this.settings.receiveOverride.noUnknownRecipientChecks ? await this.unlistedRecipient(ctx.recipient ?? '') : undefined;
+    return verdictOf(run, unlisted);
   }
 
   /** Runs smtpd_end_of_data_restrictions after the message content (the recipient is set only when there is one). */
   async checkEndOfData(ctx: PolicyContext): Promise<PolicyVerdict> {
-    const warnings: SmtpReplyError[] = [];
-    const refusal = await this.runList('eod', this.settings.endOfDataRestrictions, ctx, warnings);
-    return refusal ? { reject: refusal.error, reason: refusal.reason, warnings } : { warnings };
+    const run = newRun();
+    return verdictOf(run, await this.runList('eod', this.settings.endOfDataRestrictions, ctx, run));
   }
 
   /** Runs smtpd_data_restrictions at DATA. */
   async checkData(ctx: PolicyContext): Promise<PolicyVerdict> {
-    const warnings: SmtpReplyError[] = [];
-    const refusal = await this.runList('data', this.settings.dataRestrictions, ctx, warnings);
-    return refusal ? { reject: refusal.error, reason: refusal.reason, warnings } : { warnings };
+    const run = newRun();
+    return verdictOf(run, await this.runList('data', this.settings.dataRestrictions, ctx, run));
   }
 
   /** Whether a domain is one of ours or one we relay for (mydestination, virtual, relay_domains). */
@@ -226,13 +287,13 @@ export class SmtpdPolicy {
     return this.isLocalOrVirtual(domain) || this.relayDomains.match(domain);
   }
 
-  private async runList(stage: Stage, list: string[], ctx: PolicyContext, warnings: SmtpReplyError[]): Promise<Refusal | undefined> {
-    const step = await this.evaluate(stage, list, ctx, warnings, 0);
+  private async runList(stage: Stage, list: string[], ctx: PolicyContext, run: Run): Promise<Refusal | undefined> {
+    const step = await this.evaluate(stage, list, ctx, run, 0);
     return step.kind === 'reject' ? { error: step.error, reason: step.reason } : undefined;
   }
 
   /** One list or restriction class: the first permit or reject decides; DUNNO when none does. */
-  private async evaluate(stage: Stage, list: string[], ctx: PolicyContext, warnings: SmtpReplyError[], depth: number): Promise<Step> {
+  private async evaluate(stage: Stage, list: string[], ctx: PolicyContext, run: Run, depth: number): Promise<Step> {
     let warnOnly = false;
     for (let i = 0; i < list.length; i++) {
       let name = list[i].toLowerCase();
@@ -250,10 +311,10 @@ export class SmtpdPolicy {
         arg = list[++i];
         if (arg === undefined) return { kind: 'reject', error: this.configError(`${name} requires an argument`), reason: 'config_error' };
       }
-      const step = await this.restriction(stage, name, arg, ctx, depth, warnings);
+      const step = await this.restriction(stage, name, arg, ctx, depth, run);
       if (step.kind === 'permit') return PERMIT;
       if (step.kind === 'reject') {
-        if (warnOnly) warnings.push(step.error);
+        if (warnOnly) run.warnings.push(step.error);
         else return step;
       }
       warnOnly = false;
@@ -261,7 +322,7 @@ export class SmtpdPolicy {
     return DUNNO;
   }
 
-  private async restriction(stage: Stage, name: string, arg: string | undefined, ctx: PolicyContext, depth = 0, warnings: SmtpReplyError[] = []): Promise<Step> {
+  private async restriction(stage: Stage, name: string, arg: string | undefined, ctx: PolicyContext, depth: number, run: Run): Promise<Step> {
     const c = this.settings.codes;
     const rcpt = ctx.recipient ?? '';
     const sender = ctx.sender ?? '';
@@ -288,16 +349,16 @@ export class SmtpdPolicy {
         return { kind: 'reject', error: smtpError(code, dsnFor(code, '7.1'), `<${rcpt}>: Relay access denied`), reason: 'relay_access_denied' };
       }
       case 'check_client_access':
-        return this.access('client', arg!, ctx, (t) => lookupClient(t, ctx.clientName, ctx.clientAddr), depth, warnings);
+        return this.access('client', arg!, ctx, (t) => lookupClient(t, ctx.clientName, ctx.clientAddr), depth, run);
       case 'check_helo_access':
         if (!ctx.helo) return DUNNO;
-        return this.access('helo', arg!, ctx, (t) => lookupDomain(t, ctx.helo!.replace(/^\[|\]$/g, '')), depth, warnings);
+        return this.access('helo', arg!, ctx, (t) => lookupDomain(t, ctx.helo!.replace(/^\[|\]$/g, '')), depth, run);
       case 'check_sender_access':
         if (ctx.sender === undefined) return DUNNO;
-        return this.access('sender', arg!, ctx, (t) => (sender === '' ? t.get(this.settings.nullAccessKey) : lookupEmail(t, sender)), depth, warnings);
+        return this.access('sender', arg!, ctx, (t) => (sender === '' ? t.get(this.settings.nullAccessKey) : lookupEmail(t, sender)), depth, run);
       case 'check_recipient_access':
         if (!ctx.recipient) return DUNNO;
-        return this.access('recipient', arg!, ctx, (t) => lookupEmail(t, rcpt), depth, warnings);
+        return this.access('recipient', arg!, ctx, (t) => lookupEmail(t, rcpt), depth, run);
       case 'reject_non_fqdn_sender':
         if (!sender || isFqdnAddress(sender)) return DUNNO;
         return { kind: 'reject', error: smtpError(c.nonFqdn, dsnFor(c.nonFqdn, '5.2'), `<${sender}>: Sender address rejected: need fully-qualified address`), reason: 'non_fqdn' };
@@ -320,6 +381,8 @@ export class SmtpdPolicy {
         return this.unknownDomain(rcpt, 'Recipient', '1.2');
       case 'reject_rbl_client':
         return this.rbl(arg!, ctx);
+      case 'check_policy_service':
+        return this.policyService(stage, arg!, ctx, depth, run);
       case 'reject_unlisted_recipient': {
         const refusal = await this.unlistedRecipient(rcpt);
         return refusal ? { kind: 'reject', ...refusal } : DUNNO;
@@ -330,21 +393,14 @@ export class SmtpdPolicy {
       }
       default: {
         const cls = this.settings.restrictionClasses.get(name);
-        if (cls && depth < CLASS_DEPTH) return this.evaluate(stage, cls, ctx, warnings, depth + 1);
+        if (cls && depth < CLASS_DEPTH) return this.evaluate(stage, cls, ctx, run, depth + 1);
         return { kind: 'reject', error: this.configError(`unknown restriction "${name}"`), reason: 'config_error' };
       }
     }
   }
 
   /** A check_*_access lookup; its refusals name what was looked up (the client, the sender...) whatever list it is in, as Postfix's. */
-  private async access(
-    stage: Stage,
-    spec: string,
-    ctx: PolicyContext,
-    find: (t: LookupTable) => string | undefined,
-    depth: number,
-    warnings: SmtpReplyError[],
-  ): Promise<Step> {
+  private async access(stage: Stage, spec: string, ctx: PolicyContext, find: (t: LookupTable) => string | undefined, depth: number, run: Run): Promise<Step> {
     const table = this.table(spec);
     if (!table) return { kind: 'reject', error: this.configError(`table ${spec} is unavailable`), reason: 'config_error' };
     let value: string | undefined;
@@ -357,27 +413,112 @@ export class SmtpdPolicy {
       return { kind: 'reject', error: smtpError(451, '4.3.5', `${subject(stage, ctx)}: Server configuration error`), reason: 'config_error' };
     }
     if (value === undefined) return DUNNO;
+    return this.accessResult(stage, spec, value, ctx, depth, run);
+  }
+
+  /**
+   * One access(5) result, from a table or a policy server (`source` names
+   * it in warnings): Postfix's actions. OK (and a number that is no reply
+   * code) permits, DUNNO goes on, REJECT, DEFER and "4NN/5NN text" refuse,
+   * DEFER_IF_PERMIT and DEFER_IF_REJECT defer a later permit or refusal;
+   * HOLD, FILTER, REDIRECT, BCC and PREPEND are saved for the message and
+   * go on; DISCARD saves the discard and permits; WARN and INFO log; a
+   * restriction name is evaluated in the same stage.
+   */
+  private async accessResult(stage: Stage, source: string, value: string, ctx: PolicyContext, depth: number, run: Run): Promise<Step> {
     const v = value.trim();
     const word = (v.split(/\s+/)[0] ?? '').toUpperCase();
     const rest = v.slice(word.length).trim();
     const c = this.settings.codes;
+    // Postfix's texts: "<r>: Recipient address triggers HOLD action" (or the action's own text), "... triggers FILTER scan:host".
+    const who = subject(stage, ctx).replace(/ rejected$/, '');
+    const triggers = (verb: string): string => (verb === 'HOLD' || verb === 'DISCARD' ? (rest ? `${who} ${rest}` : `${who} triggers ${verb} action`) : `${who} triggers ${verb} ${rest}`);
     if (word === 'OK' || (/^\d+$/.test(v) && !/^[45]\d\d$/.test(v))) return PERMIT;
     if (word === 'DUNNO' || word === '') return DUNNO;
     if (word === 'REJECT') return this.reject(stage, ctx, c.accessReject, rest || 'Access denied');
-    if (word === 'DEFER' || word === 'DEFER_IF_REJECT' || word === 'DEFER_IF_PERMIT') return this.reject(stage, ctx, c.accessDefer, rest || 'Access denied');
+    if (word === 'DEFER') return this.reject(stage, ctx, c.accessDefer, rest || 'Access denied');
+    if (word === 'DEFER_IF_PERMIT' || word === 'DEFER_IF_REJECT') {
+      const step = this.reject(stage, ctx, c.accessDefer, rest || 'Service is unavailable');
+      if (step.kind === 'reject') {
+        if (word === 'DEFER_IF_PERMIT') run.deferIfPermit ??= step.error;
+        else run.deferIfReject ??= step.error;
+      }
+      return DUNNO;
+    }
     const reply = parseReply(v);
     if (reply) return { kind: 'reject', error: smtpError(reply.code, reply.dsn, `${subject(stage, ctx)}: ${reply.text || 'Access denied'}`), reason: stageReason(stage) };
-    if (word === 'WARN' || word === 'INFO') {
-      this.log.info(`${word.toLowerCase()}: ${stage}: ${subject(stage, ctx)}: ${rest}`);
-      return DUNNO;
+    switch (word) {
+      case 'WARN':
+      case 'INFO':
+        run.events.push({ kind: word.toLowerCase(), text: rest || `${who} triggers ${word} action` });
+        return DUNNO;
+      case 'HOLD':
+        run.actions.hold = true;
+        run.events.push({ kind: 'hold', text: triggers('HOLD') });
+        return DUNNO;
+      case 'DISCARD':
+        run.actions.discard = rest;
+        run.events.push({ kind: 'discard', text: triggers('DISCARD') });
+        return PERMIT;
+      case 'FILTER':
+        if (!/^[^:\s]+:\S*$/.test(rest)) {
+          this.log.warning(`access result "${printable(v)}" in ${source}: need FILTER transport:destination`);
+          return DUNNO;
+        }
+        run.actions.filter = rest;
+        run.events.push({ kind: 'filter', text: triggers('FILTER') });
+        return DUNNO;
+      case 'REDIRECT':
+      case 'BCC':
+        if (!/^[^@\s]+@[^@\s]+$/.test(rest)) {
+          this.log.warning(`access result "${printable(v)}" in ${source}: need ${word} user@domain`);
+          return DUNNO;
+        }
+        if (word === 'REDIRECT') run.actions.redirect = rest;
+        else if (!(run.actions.bcc ??= []).includes(rest)) run.actions.bcc.push(rest);
+        run.events.push({ kind: word.toLowerCase(), text: triggers(word) });
+        return DUNNO;
+      case 'PREPEND':
+        if (!/^[\x21-\x39\x3b-\x7e]+:/.test(rest)) {
+          this.log.warning(`access result "${printable(v)}" in ${source}: need PREPEND headername: headervalue`);
+          return DUNNO;
+        }
+        (run.actions.prepend ??= []).push(rest);
+        return DUNNO;
     }
     if (/^[a-z_]+$/i.test(word) && depth < 4) {
       // A restriction name as the result: evaluate it in the same stage.
       const parts = v.split(/[\s,]+/);
-      return this.restriction(stage, parts[0].toLowerCase(), parts[1], ctx, depth + 1, warnings);
+      return this.restriction(stage, parts[0].toLowerCase(), parts[1], ctx, depth + 1, run);
     }
-    this.log.warning(`${spec}: unsupported access result "${word}" ignored`);
+    this.log.warning(`${source}: unsupported access result "${printable(word)}" ignored`);
     return DUNNO;
+  }
+
+  /**
+   * check_policy_service: one request to the server, its action read as an
+   * access(5) result; a server that cannot be asked (or answers garbage)
+   * gets its default action, and a warning naming it.
+   */
+  private async policyService(stage: Stage, arg: string, ctx: PolicyContext, depth: number, run: Run): Promise<Step> {
+    let service = this.policyServices.get(arg);
+    if (!service) {
+      try {
+        service = parsePolicyService(arg, this.settings.policyDefaults, this.settings.queueDirectory);
+      } catch (err) {
+        return { kind: 'reject', error: this.configError(`check_policy_service ${arg}: ${(err as Error).message}`), reason: 'config_error' };
+      }
+      this.policyServices.set(arg, service);
+    }
+    const answer = await this.policyClients.query(service, formatRequest(policyRequest(stage, ctx, service.options.policyContext, this.settings)));
+    if ('action' in answer) return this.accessResult(stage, `policy server ${service.name}`, answer.action, ctx, depth, run);
+    this.log.warning(`problem talking to server ${service.name}: ${answer.error}`);
+    return this.accessResult(stage, 'smtpd_policy_service_default_action', service.options.defaultAction, ctx, depth, run);
+  }
+
+  /** Closes the kept policy server connections. */
+  close(): void {
+    this.policyClients.close();
   }
 
   private reject(stage: Stage, ctx: PolicyContext, code: number, text: string): Step {
@@ -628,4 +769,63 @@ const SENDER_DSN: Record<string, string> = { '1.1': '1.0', '1.2': '1.8', '1.3': 
 /** "451 4.3.0 <address>: Temporary lookup failure": a table failed; the client tries again. */
 function lookupFailure(address: string): Refusal {
   return { error: smtpError(451, '4.3.0', `<${address}>: Temporary lookup failure`), reason: 'lookup_failure' };
+}
+
+/** The verdict of one evaluation: DEFER_IF_REJECT turns a 5xx refusal into its deferral, DEFER_IF_PERMIT an acceptance. */
+function verdictOf(run: Run, refusal: Refusal | undefined): PolicyVerdict {
+  const base = { warnings: run.warnings, actions: run.actions, events: run.events };
+  if (refusal) {
+    if (run.deferIfReject && refusal.error.responseCode >= 500) return { ...base, reject: run.deferIfReject, reason: refusal.reason };
+    return { ...base, reject: refusal.error, reason: refusal.reason };
+  }
+  if (run.deferIfPermit) return { ...base, reject: run.deferIfPermit, reason: 'policy_deferred' };
+  return base;
+}
+
+/** Up to 100 printable characters of a value, for a log line. */
+function printable(s: string): string {
+  return s.slice(0, 100).replace(/[^\x20-\x7e]/g, '?');
+}
+
+/** Postfix's protocol_state of each stage: with smtpd_delay_reject every list before DATA runs at RCPT. */
+function protocolState(stage: Stage): string {
+  return stage === 'data' ? 'DATA' : stage === 'eod' ? 'END-OF-MESSAGE' : 'RCPT';
+}
+
+/** The attributes of one policy request, in Postfix's order. */
+function policyRequest(stage: Stage, ctx: PolicyContext, policyContext: string, settings: SmtpdSettings): Array<[string, string]> {
+  const s = ctx.session;
+  return [
+    ['request', 'smtpd_access_policy'],
+    ['protocol_state', protocolState(stage)],
+    ['protocol_name', s?.protocolName ?? 'SMTP'],
+    ['helo_name', ctx.helo ?? ''],
+    ['queue_id', s?.queueId ?? ''],
+    ['sender', ctx.sender ?? ''],
+    ['recipient', ctx.recipient ?? ''],
+    ['recipient_count', String(s?.recipientCount ?? 0)],
+    ['client_address', ctx.clientAddr],
+    ['client_name', ctx.clientName],
+    ['reverse_client_name', s?.reverseClientName ?? ctx.clientName],
+    ['instance', s?.instance ?? ''],
+    ['sasl_method', ctx.saslUser ? (s?.saslMethod ?? '') : ''],
+    ['sasl_username', ctx.saslUser ?? ''],
+    ['sasl_sender', s?.saslSender ?? ''],
+    ['size', String(s?.size ?? 0)],
+    ['ccert_subject', ''],
+    ['ccert_issuer', ''],
+    ['ccert_fingerprint', ''],
+    ['ccert_pubkey_fingerprint', ''],
+    ['encryption_protocol', s?.encryptionProtocol ?? ''],
+    ['encryption_cipher', s?.encryptionCipher ?? ''],
+    ['encryption_keysize', s?.encryptionKeysize ?? ''],
+    ['etrn_domain', ''],
+    ['stress', ''],
+    ['client_port', String(s?.clientPort ?? 0)],
+    ['policy_context', policyContext],
+    ['server_address', s?.serverAddress ?? ''],
+    ['server_port', String(s?.serverPort ?? 0)],
+    ['compatibility_level', settings.compatibilityLevel],
+    ['mail_version', settings.mailVersion],
+  ];
 }

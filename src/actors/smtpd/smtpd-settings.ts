@@ -12,6 +12,8 @@ import { ConfigError, type MainConfig } from '../../config/main-config.js';
 import { withParameterDefaults } from '../../config/parameter-defaults.js';
 import { defaultSessionLimit, openFileLimit } from './smtpd-session-limit.js';
 import { tlsVersionRange, type TlsVersionRange } from '../../config/tls-protocols.js';
+import { policyServiceDefaults, PolicyServiceError, type PolicyServiceOptions } from '../../config/policy-service.js';
+import { parseContentFilter, parseReceiveOverrideOptions, type ReceiveOverrideOptions } from '../../config/content-filter.js';
 
 export type BareNewlineMode = 'normalize' | 'reject' | 'no';
 export type TlsLevel = 'none' | 'may' | 'encrypt';
@@ -100,6 +102,17 @@ export interface SmtpdSettings {
   bareNewline: BareNewlineMode;
   bareNewlineExclusions: string[];
   dnsServers: string[];
+  /** The smtpd_policy_service_* parameters (a check_policy_service { ... } may override them). */
+  policyDefaults: PolicyServiceOptions;
+  /** Some restriction list or class names check_policy_service. */
+  usesPolicyService: boolean;
+  /** Sent to policy servers as compatibility_level and mail_version. */
+  compatibilityLevel: string;
+  mailVersion: string;
+  /** receive_override_options; noMilters is for the milter code (receive_override_options = no_milters). */
+  receiveOverride: ReceiveOverrideOptions;
+  /** content_filter of this service ("" : none): written to each message it receives. */
+  contentFilter: string;
   codes: {
     reject: number;
     defer: number;
@@ -146,6 +159,10 @@ const SMTPD_PARAMETERS = [
   'relay_recipient_maps', 'canonical_maps', 'recipient_canonical_maps', 'recipient_delimiter',
   'show_user_unknown_table_name', 'smtpd_null_access_lookup_key', 'strict_rfc821_envelopes', 'smtpd_tls_wrappermode',
   'smtpd_tls_protocols', 'smtpd_tls_mandatory_protocols', 'smtpd_tls_received_header', 'smtpd_sasl_authenticated_header',
+  'smtpd_policy_service_timeout', 'smtpd_policy_service_max_idle', 'smtpd_policy_service_max_ttl',
+  'smtpd_policy_service_request_limit', 'smtpd_policy_service_try_limit', 'smtpd_policy_service_retry_delay',
+  'smtpd_policy_service_default_action', 'smtpd_policy_service_policy_context', 'compatibility_level', 'mail_version',
+  'receive_override_options', 'content_filter',
 ] as const;
 
 /** Reads smtpd's settings; throws ConfigError naming a malformed parameter. */
@@ -231,6 +248,15 @@ export function readSmtpdSettings(config: MainConfig): SmtpdSettings {
     bareNewline: bare === 'reject' || bare === 'yes' ? 'reject' : bare === 'no' ? 'no' : 'normalize',
     bareNewlineExclusions: c.list('smtpd_forbid_bare_newline_exclusions'),
     dnsServers: c.list('dns_resolver_servers'),
+    policyDefaults: policyDefaults(c),
+    usesPolicyService: [
+      'smtpd_client_restrictions', 'smtpd_helo_restrictions', 'smtpd_sender_restrictions', 'smtpd_relay_restrictions',
+      'smtpd_recipient_restrictions', 'smtpd_data_restrictions', 'smtpd_end_of_data_restrictions',
+    ].some((n) => /check_policy_service/i.test(c.get(n))) || [...classes.values()].some((l) => l.some((e) => e.toLowerCase() === 'check_policy_service')),
+    compatibilityLevel: str('compatibility_level'),
+    mailVersion: str('mail_version'),
+    receiveOverride: receiveOverrideOptions(c),
+    contentFilter: contentFilterOf(c),
     codes: {
       reject: c.int('reject_code'),
       defer: c.int('defer_code'),
@@ -271,4 +297,34 @@ function plaintextPermitted(c: MainConfig, name: string): boolean {
 /** The TLS version range of a protocol list parameter; throws ConfigError naming it. */
 function tlsProtocols(c: MainConfig, name: string): TlsVersionRange {
   return tlsVersionRange(c.list(name), name);
+}
+
+/** The smtpd_policy_service_* parameters; throws ConfigError naming a bad one. */
+function policyDefaults(c: MainConfig): PolicyServiceOptions {
+  try {
+    return policyServiceDefaults((name) => c.get(name));
+  } catch (err) {
+    if (err instanceof PolicyServiceError) throw new ConfigError(err.message);
+    throw err;
+  }
+}
+
+/** receive_override_options; throws ConfigError naming an unknown option. */
+function receiveOverrideOptions(c: MainConfig): ReceiveOverrideOptions {
+  try {
+    return parseReceiveOverrideOptions(c.get('receive_override_options'));
+  } catch (err) {
+    throw new ConfigError((err as Error).message);
+  }
+}
+
+/** content_filter, checked; throws ConfigError when it is not transport:destination. */
+function contentFilterOf(c: MainConfig): string {
+  const v = c.get('content_filter').trim();
+  try {
+    if (v) parseContentFilter(v);
+  } catch (err) {
+    throw new ConfigError((err as Error).message);
+  }
+  return v;
 }

@@ -75,7 +75,9 @@ import { etrnArgument, vrfyArgument } from './smtpd-verbs.js';
 import { MemoryAnvil, type Anvil } from './smtpd-anvil.js';
 import { SmtpdDns } from './smtpd-dns.js';
 import { MessageCollector } from './smtpd-message.js';
-import { SmtpdPolicy, type PolicyContext, type PolicyVerdict } from './smtpd-policy.js';
+import { SmtpdPolicy, type MessageActions, type PolicyContext, type PolicySessionAttributes, type PolicyVerdict } from './smtpd-policy.js';
+import type { ReceiveOverrideOptions } from '../../config/content-filter.js';
+import { randomBytes } from 'node:crypto';
 import { dummyHash, verifyLogin } from '../../global/sasl-passwd.js';
 import { readSmtpdSettings, type SmtpdSettings } from './smtpd-settings.js';
 import { QueueSpace } from './smtpd-queue-space.js';
@@ -94,6 +96,12 @@ export type SmtpdSubmission = Pick<
   tlsInfo?: string;
   /** The AUTH user for the Received header's "(Authenticated sender: ...)" line (smtpd_sasl_authenticated_header). */
   authenticatedSender?: string;
+  /** What access results and policy servers asked of the message (HOLD, DISCARD, FILTER, REDIRECT, BCC, PREPEND). */
+  actions?: MessageActions;
+  /** content_filter of the receiving service, when set (a FILTER action overrides it). */
+  contentFilter?: string;
+  /** receive_override_options of the receiving service: what cleanup leaves out. */
+  receiveOverride?: ReceiveOverrideOptions;
 };
 
 /** What cleanup/the store said about a submission (the queue's one answer type). */
@@ -171,6 +179,8 @@ export class Smtpd {
   private readonly tlsReady: boolean;
   private readonly reusePort: boolean;
   private counters = { sessions: 0, accepted: 0, rejected: 0, active: 0 };
+  /** Messages given a policy instance so far (part of the instance value). */
+  private instanceCount = 0;
   private idleWaiters: Array<() => void> = [];
   private draining = false;
   /** Set at the drain deadline: sessions still open are being ended. */
@@ -358,6 +368,7 @@ export class Smtpd {
   /** Closes the listener and every session at once (421 to each). */
   async close(): Promise<void> {
     await this.drain(0);
+    this.policy.close();
   }
 
   /** Sessions so far, messages accepted, and refusals (RCPT, DATA, connection limits). */
@@ -584,6 +595,9 @@ export class Smtpd {
     state.queueId = this.queueIds.next();
     state.clientLogged = false;
     state.rcptOvershoot = 0;
+    state.messageActions = {};
+    state.policyInstance = undefined;
+    state.messageSize = undefined;
     cb();
   }
 
@@ -606,9 +620,10 @@ export class Smtpd {
       verdict = await this.policy.checkRecipient(ctx);
     } catch (err) {
       this.log.warning(`restriction evaluation: ${(err as Error).message}`);
-      verdict = { reject: smtpError(451, '4.3.5', 'Server configuration error'), reason: 'config_error' as const, warnings: [] };
+      verdict = { reject: smtpError(451, '4.3.5', 'Server configuration error'), reason: 'config_error' as const, warnings: [], actions: {}, events: [] };
     }
     for (const w of verdict.warnings) this.logReject('reject_warning', 'RCPT', w, state, session, ctx.recipient);
+    this.takeActions(verdict, 'RCPT', state, session, ctx.recipient);
     if (verdict.reject) {
       this.counters.rejected++;
       count('smtpd_rejected', label('reason', rejectReason(verdict, verdict.reject)));
@@ -683,6 +698,7 @@ export class Smtpd {
     const state = this.stateOf(session);
     const verdict = await this.policy.checkData(this.policyContext(session, state, undefined));
     for (const w of verdict.warnings) this.logReject('reject_warning', 'DATA', w, state, session, undefined);
+    this.takeActions(verdict, 'DATA', state, session, undefined);
     if (verdict.reject) {
       this.counters.rejected++;
       count('smtpd_rejected', label('reason', rejectReason(verdict, verdict.reject)));
@@ -709,6 +725,7 @@ export class Smtpd {
         // Postfix's words for a message that outgrew message_size_limit in DATA (cleanup's status).
         return cb(smtpError(552, '5.3.4', 'Error: message file too big'));
       }
+      state.messageSize = collector.size;
       void this.endOfData(session, state).then((refusal) => {
         if (refusal) return cb(refusal);
         this.submit(session, state, collector, cb);
@@ -729,6 +746,7 @@ export class Smtpd {
       return smtpError(451, '4.3.5', 'Server configuration error');
     }
     for (const w of verdict.warnings) this.logReject('reject_warning', 'END-OF-MESSAGE', w, state, session, recipient);
+    this.takeActions(verdict, 'END-OF-MESSAGE', state, session, recipient);
     if (verdict.reject) {
       this.counters.rejected++;
       count('smtpd_rejected', label('reason', rejectReason(verdict, verdict.reject)));
@@ -808,12 +826,17 @@ export class Smtpd {
     }
     if (tls && this.settings.tlsReceivedHeader) sub.tlsInfo = `(using ${tls.version} with cipher ${tls.name})`;
     if (session.user && this.settings.saslAuthenticatedHeader) sub.authenticatedSender = String(session.user);
+    const actions = state.messageActions;
+    if (actions && Object.keys(actions).length > 0) sub.actions = actions;
+    if (this.settings.contentFilter) sub.contentFilter = this.settings.contentFilter;
+    const ro = this.settings.receiveOverride;
+    if (ro.noAddressMappings || ro.noHeaderBodyChecks || ro.noMilters || ro.noUnknownRecipientChecks) sub.receiveOverride = ro;
     return sub;
   }
 
   private policyContext(session: SMTPServerSession, state: SessionState, recipient: string | undefined): PolicyContext {
     const from = session.envelope.mailFrom;
-    return {
+    const ctx: PolicyContext = {
       clientName: state.clientName,
       clientAddr: state.clientAddr,
       helo: heloOf(session),
@@ -821,6 +844,64 @@ export class Smtpd {
       recipient,
       saslUser: session.user ? String(session.user) : undefined,
     };
+    // Only a policy server reads these: made only for a configuration that has one.
+    if (this.settings.usesPolicyService) ctx.session = this.policySession(session, state);
+    return ctx;
+  }
+
+  /** The session facts a policy request sends; the instance is made once per message. */
+  private policySession(session: SMTPServerSession, state: SessionState): PolicySessionAttributes {
+    const from = session.envelope.mailFrom;
+    const args = (from ? from.args || {} : {}) as Record<string, string | boolean>;
+    state.policyInstance ??= `${process.pid.toString(16)}.${randomBytes(4).toString('hex')}.${(++this.instanceCount).toString(16)}.0`;
+    const tls = session.secure ? session.tlsOptions : undefined;
+    const size = state.messageSize ?? (typeof args.SIZE === 'string' ? Number(args.SIZE) || 0 : 0);
+    return {
+      protocolName: session.openingCommand === 'EHLO' ? 'ESMTP' : 'SMTP',
+      queueId: state.queueId ?? '',
+      instance: state.policyInstance,
+      recipientCount: session.envelope.rcptTo.length,
+      size,
+      reverseClientName: state.clientName,
+      clientPort: state.clientPort,
+      saslMethod: state.saslMethod ?? '',
+      saslSender: typeof args.AUTH === 'string' && args.AUTH !== '<>' ? args.AUTH.replace(/^<|>$/g, '') : '',
+      encryptionProtocol: tls ? String(tls.version ?? '') : '',
+      encryptionCipher: tls ? String(tls.name ?? '') : '',
+      encryptionKeysize: tls ? String((tls as { bits?: number }).bits ?? '') : '',
+      serverAddress: (session.localAddress ?? '').replace(/^::ffff:/i, ''),
+      serverPort: session.localPort ?? 0,
+    };
+  }
+
+  /**
+   * Merges what the access results asked of the message into the
+   * transaction (Postfix's saved flags: later ones add to earlier ones) and
+   * logs each, as Postfix: "QUEUEID: hold: RCPT from NAME[ADDR]: <r>:
+   * Recipient address triggers HOLD action; from=<s> to=<r> ...".
+   */
+  private takeActions(verdict: PolicyVerdict, command: string, state: SessionState, session: SMTPServerSession, recipient: string | undefined): void {
+    for (const e of verdict.events) this.logEvent(e.kind, command, e.text, state, session, recipient);
+    const a = verdict.actions;
+    if (Object.keys(a).length === 0) return;
+    const m = (state.messageActions ??= {});
+    if (a.hold) m.hold = true;
+    if (a.discard !== undefined) m.discard = a.discard;
+    if (a.filter !== undefined) m.filter = a.filter;
+    if (a.redirect !== undefined) m.redirect = a.redirect;
+    for (const b of a.bcc ?? []) if (!(m.bcc ??= []).includes(b)) m.bcc.push(b);
+    if (a.prepend) (m.prepend ??= []).push(...a.prepend);
+  }
+
+  private logEvent(kind: string, command: string, text: string, state: SessionState, session: SMTPServerSession, recipient: string | undefined): void {
+    const id = state.clientLogged && state.queueId ? state.queueId : 'NOQUEUE';
+    const from = session.envelope.mailFrom;
+    const parts = [`from=<${from ? from.address : ''}>`];
+    if (recipient !== undefined) parts.push(`to=<${recipient}>`);
+    parts.push(`proto=${session.openingCommand === 'EHLO' ? 'ESMTP' : 'SMTP'}`);
+    const helo = heloOf(session);
+    if (helo) parts.push(`helo=<${helo}>`);
+    this.log.info(`${id}: ${kind}: ${command} from ${state.clientName}[${state.clientAddr}]: ${text}; ${parts.join(' ')}`);
   }
 
   private logReject(

@@ -455,3 +455,12 @@ test("each refusal carries its restriction's reason code, whatever its reply tex
   assert.equal(ok.reject, undefined);
   assert.equal(ok.reason, undefined);
 });
+
+test('receive_override_options = no_unknown_recipient_checks: a service that takes mail back from a content filter accepts unknown local users', async () => {
+  await withSmtpd({ local_recipient_maps: 'texthash:users', receive_override_options: 'no_unknown_recipient_checks' }, { users: 'alice x\n' }, async (h) => {
+    assert.equal(await rcpt(h, { to: 'nobody@mx.test.example' }), '250 2.1.5 Ok');
+  });
+  await withSmtpd({ local_recipient_maps: 'texthash:users', receive_override_options: 'no_header_body_checks' }, { users: 'alice x\n' }, async (h) => {
+    assert.match(await rcpt(h, { to: 'nobody@mx.test.example' }), /^550 5\.1\.1 /);
+  });
+});
