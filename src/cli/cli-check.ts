@@ -2,19 +2,23 @@
  * cli-check: `postrider check`: prints every configuration problem
  * (formatProblem) and every queue directory problem (checkQueueDirectory:
  * created when missing, as postfix check does; ownership, modes, journal
- * segments, corrupt records, a stale pid file) on standard error. Exit 1 on
+ * segments, corrupt records, a stale pid file) on standard error, and a
+ * warning for each milter that cannot be reached (milter-probe). Exit 1 on
  * any error; warnings alone exit 0.
  */
 import { checkConfig, formatProblem } from '../config/check-config.js';
 import { MainConfig } from '../config/main-config.js';
 import { checkQueueDirectory, formatQueueProblem } from '../admin/check-queue.js';
 import { load } from './cli-config-dir.js';
+import { probeMilters } from '../global/milter-probe.js';
 
 /** Returns the exit status. */
-export function check(dir: string): number {
+export async function check(dir: string): Promise<number> {
   const loaded = load(dir);
   const problems = checkConfig(loaded);
   for (const p of problems) process.stderr.write(formatProblem(p) + '\n');
+  // A milter that refuses now is a warning: it may start later, and mail meanwhile gets milter_default_action.
+  for (const text of await probeMilters(loaded.params, loaded.dir, loaded.master.map((s) => s.overrides))) process.stderr.write(`postrider: warning: ${text}\n`);
   let errors = problems.filter((p) => p.severity === 'error').length;
   const queueDir = new MainConfig(loaded.params, loaded.dir).path('queue_directory');
   if (!queueDir) {

@@ -30,6 +30,8 @@ runActor('pickup', (ctx) => {
         ...(m.bodyType !== undefined ? { bodyType: m.bodyType } : {}),
         ...(m.fullName !== undefined ? { fullName: m.fullName } : {}),
         local: true,
+        // Mail from sendmail is what non_smtpd_milters inspect.
+        nonSmtpdMilters: true,
         userid: m.uid,
       });
       if (out.ok) return { queueId };

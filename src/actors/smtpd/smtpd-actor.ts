@@ -43,6 +43,8 @@ runActor('smtpd', async (ctx) => {
         heloName: s.heloName,
         tlsInfo: s.tlsInfo,
         authenticatedSender: s.authenticatedSender,
+        ...(s.milters ? { milters: s.milters } : {}),
+        ...(s.hold ? { hold: true } : {}),
       }),
   });
   await smtpd.listen();
