@@ -117,7 +117,7 @@ test('milter_protocol sets the version and the steps offered at negotiation; a v
 test('steps the milter asks to skip (SMFIP_NO*) are not sent, and SMFIP_NR_* steps are not waited for', async () => {
   const m = await fakeMilter(
     (p) => (p.cmd === SMFIC.MACRO || p.cmd === SMFIC.HEADER || p.cmd === SMFIC.QUIT ? undefined : [CONTINUE]),
-    (o) => encodePacket(SMFIR.OPTNEG, uint32s(6, 0, SMFIP.NOHELO | SMFIP.NORCPT | SMFIP.NOBODY | SMFIP.NR_HDR)),
+    () => encodePacket(SMFIR.OPTNEG, uint32s(6, 0, SMFIP.NOHELO | SMFIP.NORCPT | SMFIP.NOBODY | SMFIP.NR_HDR)),
   );
   try {
     const { s } = session({ smtpd_milters: `unix:${m.path}` });
