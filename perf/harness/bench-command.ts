@@ -6,7 +6,9 @@
  *           projection (role-report); `--cpus LIST` (repeatable) runs each
  *           MTA pinned to each CPU list in turn, and `--source-cpus LIST`
  *           pins the bench process itself (generator and sink), so the
- *           model's 1-core to 2-core gain can be checked;
+ *           model's 1-core to 2-core gain can be checked; `--milter ADDR`
+ *           follows each Postrider run with one whose smtpd_milters is ADDR
+ *           (postrider+milter), the milter's cost as a ratio in one run;
  *   source  the load generator alone against any SMTP server (smtp-source);
  *   sink    the sink alone (smtp-sink), until N messages or a signal;
  *   all     every benchmark of perf/ in turn (micro-benchmarks included).
@@ -32,7 +34,7 @@ export const BENCH_USAGE = [
   'usage: postrider bench run [-m count] [-s sessions] [-l size] [-r recipients] [--unique] [--rate MSG/S] [--mode kept|per-connection|both]',
   '                           [--mta direct,postrider] [--compare-name NAME --compare-start CMD [--compare-stop CMD]]',
   '                           [--rounds N] [--baseline NAME] [--stall SECONDS] [--json FILE] [--quiet]',
-  '                           [--cpus LIST ...] [--source-cpus LIST]',
+  '                           [--cpus LIST ...] [--source-cpus LIST] [--milter ADDR]',
   '       postrider bench source --port PORT [--host HOST] [-m count] [-s sessions] [-l size] [-r recipients] [--unique] [--rate MSG/S]',
   '                           [--per-connection] [--from ADDR] [--to ADDR] [--starttls] [--json FILE]',
   '       postrider bench sink [--host HOST] [--port PORT] [--count N] [--store DIR] [--reply STAGE[@EVERY]:REPLY ...]',
@@ -111,6 +113,16 @@ export function parseMtas(list: string, compare: { name?: string; start?: string
   return mtas;
 }
 
+/**
+ * --milter ADDR: each Postrider run is followed by one with smtpd_milters =
+ * ADDR, named postrider+milter, so the report shows the milter's cost as a
+ * ratio within one run.
+ */
+export function withMilter(mtas: MtaSpec[], milter: string | undefined): MtaSpec[] {
+  if (!milter) return mtas;
+  return mtas.flatMap((m): MtaSpec[] => (m.kind === 'postrider' ? [m, { ...m, params: { ...m.params, smtpd_milters: milter }, label: 'postrider+milter' }] : [m]));
+}
+
 /** Each MTA once per CPU list (the direct run, which has no MTA, once); the MTAs as given without lists. */
 export function pinMtas(mtas: MtaSpec[], lists: string[] | undefined): MtaSpec[] {
   if (!lists || lists.length === 0) return mtas;
@@ -146,11 +158,12 @@ async function runCommand(args: string[]): Promise<number> {
     quiet: { type: 'boolean' },
     cpus: { type: 'string', multiple: true },
     'source-cpus': { type: 'string' },
+    milter: { type: 'string' },
   } });
   const mode = values.mode ?? 'both';
   if (!['kept', 'per-connection', 'both'].includes(mode)) throw new BenchUsageError(`bad --mode: ${mode} (kept, per-connection or both)`);
   const modes: ConnectionMode[] = mode === 'both' ? ['kept', 'per-connection'] : [mode as ConnectionMode];
-  const mtas = pinMtas(parseMtas(values.mta ?? 'postrider', { name: values['compare-name'], start: values['compare-start'], stop: values['compare-stop'] }), values.cpus);
+  const mtas = pinMtas(withMilter(parseMtas(values.mta ?? 'postrider', { name: values['compare-name'], start: values['compare-start'], stop: values['compare-stop'] }), values.milter), values.cpus);
   const other = mtas.find((m) => m.kind === 'command');
   const baseline = values.baseline ?? (other ? mtaName(other) : mtas.length > 1 ? mtaName(mtas[0]) : undefined);
   if (baseline && !mtas.some((m) => mtaName(m) === baseline)) throw new BenchUsageError(`--baseline ${baseline} is not among the MTAs measured`);

@@ -13,7 +13,8 @@ import { isSoftDsn, splitDsnText } from '../global/dsn-status.js';
 
 export type SubmitOutcome =
   | { ok: true; queueId: string }
-  | { ok: false; code: number; dsn: string; text: string };
+  /** asIs: a reply the client hears unchanged (a milter's), rather than smtpd's own for the class. */
+  | { ok: false; code: number; dsn: string; text: string; asIs?: boolean };
 
 /** How long an append may wait for the journal (a journal restart replays the queue first). */
 const APPEND_TIMEOUT_MS = 60_000;
@@ -31,7 +32,8 @@ export async function submitToQueue(
   }
   if (result.action === 'reject') {
     const { dsn, text } = splitDsnText(result.reason, '5.7.1');
-    return { ok: false, code: result.code ?? (isSoftDsn(dsn) ? 451 : 550), dsn, text: text || 'Error: message content rejected' };
+    if (result.code !== undefined && result.code >= 400) return { ok: false, code: result.code, dsn, text, asIs: true };
+    return { ok: false, code: isSoftDsn(dsn) ? 451 : 550, dsn, text: text || 'Error: message content rejected' };
   }
   try {
     await journal.call('append', { message: result.message }, { timeoutMs: APPEND_TIMEOUT_MS });

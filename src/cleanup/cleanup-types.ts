@@ -3,6 +3,7 @@
  * pickup, bounce) assigns the queue id; cleanup never throws for bad input,
  * it answers with a reject or discard result instead.
  */
+import type { MilterSession } from '../global/milter-session.js';
 import type { ClientInfo, NewMessage, RecipientSpec } from '../store/store-types.js';
 
 /** One message as received, before cleanup. */
@@ -30,6 +31,12 @@ export interface CleanupInput {
   tlsInfo?: string;
   /** The AUTH user the Received header names, "(Authenticated sender: user)" (smtpd_sasl_authenticated_header). */
   authenticatedSender?: string;
+  /** The SMTP session's milters (smtpd_milters): cleanup runs their content steps on the message. */
+  milters?: MilterSession;
+  /** Placed on hold before its content was seen (a milter's quarantine at MAIL, RCPT or DATA). */
+  hold?: boolean;
+  /** A sendmail/pickup submission that non_smtpd_milters inspect (never bounces or forwarded mail). */
+  nonSmtpdMilters?: boolean;
   /** What smtpd's access results and policy servers asked of the message. */
   actions?: MessageActions;
   /** content_filter of the receiving service ("transport:destination"); a FILTER action wins over it. */
@@ -56,11 +63,14 @@ export interface MessageActions {
   prepend?: string[];
 }
 
-/** Queue the message, drop it silently, or refuse it ("5.7.1 text"; "4.x.x" is temporary). */
+/**
+ * Queue the message, drop it silently, or refuse it ("5.7.1 text"; "4.x.x"
+ * is temporary; `code` is set when a milter gave the whole reply, which the
+ * client then hears as it is).
+ */
 export type CleanupResult =
   | { action: 'queue'; message: NewMessage; messageId?: string }
   | { action: 'discard'; reason: string }
-  /** `code`: the SMTP reply code when it is not the class's usual one (451 or 550). */
   | { action: 'reject'; reason: string; code?: number };
 
 /** The rewrite service cleanup calls (trivial-rewrite's rewrite). */

@@ -53,6 +53,10 @@ import { HeaderRewriteClients } from './cleanup-rewrite-clients.js';
 import { headerRole, rewriteHeaderLine } from './cleanup-header-addresses.js';
 import type { CleanupInput, CleanupResult, RewriteFn, RewriteHeaderFn } from './cleanup-types.js';
 import type { RecipientSpec } from '../store/store-types.js';
+import { MilterSession } from '../global/milter-session.js';
+import { readMilterSettings, type MilterSettings } from '../config/milter-settings.js';
+import { emulateNonSmtp, runMilters, verdictOutcome } from './cleanup-milter.js';
+import { readReply } from '../util/smtp-reply.js';
 
 export type { CleanupInput, CleanupResult, RewriteFn, RewriteHeaderFn } from './cleanup-types.js';
 
@@ -119,6 +123,8 @@ export class Cleanup {
   private readonly userid: number;
   /** enable_original_recipient: record each rewritten recipient's address as received. */
   private readonly keepOriginal: boolean;
+  /** non_smtpd_milters, for sendmail/pickup mail. */
+  private readonly nonSmtpdMilters: MilterSettings;
 
   constructor(opts: CleanupOptions) {
     const c = opts.config;
@@ -159,6 +165,8 @@ export class Cleanup {
     this.rewriteClients = new HeaderRewriteClients(c);
     this.pool = new BodyCheckPool();
     this.userid = typeof process.getuid === 'function' ? process.getuid() : 0;
+    // A value that does not parse throws here, so the configuration fails at start.
+    this.nonSmtpdMilters = readMilterSettings(c, 'non_smtpd');
   }
 
   /** Cleans one message; see the file comment for the outcomes. */
@@ -224,14 +232,51 @@ export class Cleanup {
       headerLength: content.headerLength,
       content: content.bytes,
     };
-    if (verdict.hold) message.hold = true;
+    if (verdict.hold || input.hold) message.hold = true;
     const filter = verdict.filter ?? input.contentFilter;
     if (filter) message.filter = filter;
     if (input.envid !== undefined) message.envid = input.envid;
     if (input.ret !== undefined) message.ret = input.ret;
     if (input.smtputf8 !== undefined) message.smtputf8 = input.smtputf8;
     if (input.bodyType !== undefined) message.bodyType = input.bodyType;
+    if (input.milters || (input.nonSmtpdMilters && this.nonSmtpdMilters.milters.length > 0)) return this.milters(input, message, messageId);
     return messageId === undefined ? { action: 'queue', message } : { action: 'queue', message, messageId };
+  }
+
+  /**
+   * The milters' part, after cleanup's own checks (as Postfix: the milters
+   * see what would be queued): the SMTP session's milters, or for a local
+   * submission non_smtpd_milters after the SMTP events played to them.
+   * Their verdict is logged as Postfix's cleanup logs it.
+   */
+  private async milters(input: CleanupInput, message: NewMessage, messageId: string | undefined): Promise<CleanupResult> {
+    let session = input.milters;
+    let own: MilterSession | undefined;
+    if (!session) {
+      const macros = localMacros(input, this.myhostname, this.nonSmtpdMilters);
+      session = own = new MilterSession(this.nonSmtpdMilters, macros, this.log);
+    }
+    try {
+      const early = own ? await emulateNonSmtp(own, input.sender, input.recipients) : undefined;
+      const outcome = early ? verdictOutcome(early, message) : await runMilters(session, message, this.rewrite);
+      if (outcome.action === 'discard') {
+        this.log.queue(input.queueId, `milter-discard: END-OF-MESSAGE from ${origin(input)}: milter triggers DISCARD action; ${envelopeText(input)}`);
+        return { action: 'discard', reason: 'milter triggers DISCARD action' };
+      }
+      if (outcome.action === 'reply') {
+        const r = readReply(outcome.reply, '7.1');
+        this.log.queue(input.queueId, `milter-reject: END-OF-MESSAGE from ${origin(input)}: ${r.dsn} ${r.text}; ${envelopeText(input)}`);
+        return { action: 'reject', reason: `${r.dsn} ${r.text}`, code: r.code };
+      }
+      const out = outcome.message;
+      if (outcome.hold) {
+        this.log.queue(input.queueId, `milter-hold: END-OF-MESSAGE from ${origin(input)}: ${outcome.holdReason || 'milter triggers HOLD action'}; ${envelopeText(input)}`);
+        out.hold = true;
+      }
+      return messageId === undefined ? { action: 'queue', message: out } : { action: 'queue', message: out, messageId };
+    } finally {
+      own?.close();
+    }
   }
 
   /**
@@ -519,6 +564,48 @@ export class Cleanup {
     if (!from) added += `From: ${fromHeaderValue(sender || 'MAILER-DAEMON', input.fullName)}\r\n`;
     return { added, messageId };
   }
+}
+
+/** Where a message came from, as cleanup's log lines name it. */
+function origin(input: CleanupInput): string {
+  return input.local || input.client.protocol === 'local' ? 'local' : `${input.client.name}[${input.client.addr}]`;
+}
+
+/** "from=<s> to=<r> proto=P helo=<h>" of a log line. */
+function envelopeText(input: CleanupInput): string {
+  let out = `from=<${input.sender}>`;
+  if (input.recipients.length > 0) out += ` to=<${input.recipients[0].address}>`;
+  if (input.client.protocol) out += ` proto=${input.client.protocol}`;
+  const helo = input.heloName || input.client.helo;
+  if (helo) out += ` helo=<${helo}>`;
+  return out;
+}
+
+/** The macros non_smtpd_milters get for a local submission: Postfix's cleanup values. */
+function localMacros(input: CleanupInput, myhostname: string, settings: MilterSettings): (name: string) => string | undefined {
+  return (name) => {
+    switch (name) {
+      case '{i}':
+        return input.queueId;
+      case '{j}':
+        return myhostname;
+      case '{_}':
+        return 'localhost [127.0.0.1]';
+      case '{daemon_name}':
+        return settings.daemonName;
+      case '{v}':
+        return settings.v;
+      case '{client_addr}':
+        return '127.0.0.1';
+      case '{client_name}':
+      case '{client_ptr}':
+        return 'localhost';
+      case '{mail_addr}':
+        return input.sender;
+      default:
+        return undefined;
+    }
+  };
 }
 
 /** The verdict's edits, made on first use. */

@@ -3,8 +3,8 @@
  * (formatProblem) and every queue directory problem (checkQueueDirectory:
  * created when missing, as postfix check does; ownership, modes, journal
  * segments, corrupt records, a stale pid file) on standard error, and a
- * warning for every policy server it cannot connect to. Exit 1 on any
- * error; warnings alone exit 0.
+ * warning for every policy server and each milter (milter-probe) it cannot
+ * connect to. Exit 1 on any error; warnings alone exit 0.
  */
 import { checkConfig, formatProblem } from '../config/check-config.js';
 import { MainConfig } from '../config/main-config.js';
@@ -12,6 +12,7 @@ import { checkQueueDirectory, formatQueueProblem } from '../admin/check-queue.js
 import { load } from './cli-config-dir.js';
 import { join } from 'node:path';
 import { probePolicyServices } from '../config/check-policy-services.js';
+import { probeMilters } from '../global/milter-probe.js';
 
 /** Returns the exit status. */
 export async function check(dir: string): Promise<number> {
@@ -19,6 +20,8 @@ export async function check(dir: string): Promise<number> {
   const queueDir = new MainConfig(loaded.params, loaded.dir).path('queue_directory');
   const problems = [...checkConfig(loaded), ...(await probePolicyServices(loaded, join(loaded.dir, 'main.cf'), queueDir))];
   for (const p of problems) process.stderr.write(formatProblem(p) + '\n');
+  // A milter that refuses now is a warning: it may start later, and mail meanwhile gets milter_default_action.
+  for (const text of await probeMilters(loaded.params, loaded.dir, loaded.master.map((s) => s.overrides))) process.stderr.write(`postrider: warning: ${text}\n`);
   let errors = problems.filter((p) => p.severity === 'error').length;
   if (!queueDir) {
     process.stderr.write('postrider: error: queue_directory is not set\n');

@@ -7,7 +7,8 @@
  * otherwise: Postfix then runs without TLS), refused and cosmetic settings
  * (check-effects), restriction lists with unsupported restrictions or
  * without Postfix's relay safety net (check-restrictions), and transports
- * that name no delivery service (check-transports). Values set in
+ * that name no delivery service (check-transports), and smtpd_milters and
+ * non_smtpd_milters values that do not parse. Values set in
  * main.cf are reported at their line; values set by master.cf -o at the
  * service's line. Never throws.
  */
@@ -28,6 +29,7 @@ import { checkRestrictions } from './check-restrictions.js';
 import { checkTransports } from './check-transports.js';
 import { parseContentFilter, parseReceiveOverrideOptions } from './content-filter.js';
 import { policyServiceDefaults } from './policy-service.js';
+import { readMilterSettings } from './milter-settings.js';
 
 const ENUMS: Record<string, string[]> = {
   smtpd_tls_security_level: ['', 'none', 'may', 'encrypt'],
@@ -36,7 +38,12 @@ const ENUMS: Record<string, string[]> = {
   mynetworks_style: ['host', 'subnet', 'class'],
   // dnssec would promise validated answers, which the resolver does not give.
   smtp_dns_support_level: ['', 'disabled', 'enabled'],
+  milter_default_action: ['accept', 'reject', 'tempfail', 'quarantine'],
+  milter_protocol: ['2', '3', '4', '6'],
 };
+
+/** Parameters whose values the milter list parser reads (a bad one is reported on the list that uses it). */
+const MILTER_PARAMETERS = new Set(['smtpd_milters', 'non_smtpd_milters']);
 
 /** Postfix's (Cyrus SASL's) security option words. */
 const SASL_SECURITY_OPTIONS = ['noplaintext', 'noactive', 'nodictionary', 'noanonymous', 'mutual_auth', 'forward_secrecy'];
@@ -152,6 +159,13 @@ function checkValue(cfg: MainConfig, name: string): string | null {
   if (name === 'queue_shard_count') {
     try {
       queueShardCount(v, 1);
+    } catch (e) {
+      return (e as Error).message;
+    }
+  }
+  if (MILTER_PARAMETERS.has(name)) {
+    try {
+      readMilterSettings(cfg, name === 'non_smtpd_milters' ? 'non_smtpd' : 'smtpd');
     } catch (e) {
       return (e as Error).message;
     }

@@ -400,9 +400,29 @@ na('mailq_path', '/usr/bin/mailq', 'path', 'mailq command path');
 na('mail_owner', 'postfix', 'string', 'owner of the queue and daemon processes');
 na('setgid_group', 'postdrop', 'string', 'group of the mail submission programs');
 na('biff', 'yes', 'bool', 'comsat notifications of new mail', 'the local delivery agent sends no comsat notifications');
-na('milter_macro_daemon_name', '$myhostname', 'string', 'milter {daemon_name} macro', 'there are no milters');
-refuse('smtpd_milters', '', 'list', 'Milter applications for SMTP mail', 'mail would not pass the milters');
-refuse('non_smtpd_milters', '', 'list', 'Milter applications for non-SMTP mail', 'mail would not pass the milters');
+// Milters (Postfix's MILTER_README): the Sendmail 8 protocol up to version 6.
+p('smtpd_milters', '', 'list', 'Milter applications for SMTP mail');
+p('non_smtpd_milters', '', 'list', 'Milter applications for non-SMTP mail (sendmail, pickup)');
+p('milter_protocol', '6', 'string', 'the Sendmail milter protocol version offered');
+p('milter_default_action', 'tempfail', 'string', 'what happens to mail when a milter is down or fails (accept, reject, tempfail, quarantine)');
+p('milter_connect_timeout', '30s', 'time', 'time limit to connect to a milter and negotiate');
+p('milter_command_timeout', '30s', 'time', 'time limit for a milter to answer an SMTP command event');
+p('milter_content_timeout', '300s', 'time', 'time limit for a milter to answer a content event (header, body, end of message)');
+p('milter_connect_macros', 'j {daemon_name} {daemon_addr} v _', 'list', 'macros sent to milters at connect');
+p('milter_helo_macros', '{tls_version} {cipher} {cipher_bits} {cert_subject} {cert_issuer}', 'list', 'macros sent to milters at HELO/EHLO');
+p('milter_mail_macros', 'i {auth_type} {auth_authen} {auth_author} {mail_addr} {mail_host} {mail_mailer}', 'list', 'macros sent to milters at MAIL FROM');
+p('milter_rcpt_macros', 'i {rcpt_addr} {rcpt_host} {rcpt_mailer}', 'list', 'macros sent to milters at RCPT TO');
+p('milter_data_macros', 'i', 'list', 'macros sent to milters at DATA');
+p('milter_end_of_header_macros', 'i', 'list', 'macros sent to milters at the end of the header');
+p('milter_end_of_data_macros', 'i', 'list', 'macros sent to milters at the end of the message');
+na('milter_unknown_command_macros', '', 'list', 'macros sent to milters with an unknown SMTP command', 'smtpd answers unknown commands itself and does not pass them to milters');
+p('milter_macro_daemon_name', '$myhostname', 'string', 'the milter {daemon_name} macro');
+p('milter_macro_v', '$mail_name $mail_version', 'string', 'the milter v macro', {
+  differs: { postfix: 'Postfix 3.7.11', why: 'the same text ($mail_name $mail_version): this mail system is Postrider' },
+});
+refuse('milter_macro_defaults', '', 'string', 'default values of milter macros', 'milters would not get these macro values');
+refuse('milter_header_checks', '', 'table-list', 'header checks on headers that milters add', 'milter-added headers would not be checked');
+refuse('smtpd_milter_maps', '', 'table-list', 'per-client smtpd_milters', 'every client would get smtpd_milters');
 na('smtp_tls_CApath', '', 'path', 'directory of CA certificates for the SMTP client', 'the client reads CA certificates from smtp_tls_CAfile only');
 na('smtpd_tls_CApath', '', 'path', 'directory of CA certificates for the SMTP server', 'smtpd does not ask for client certificates');
 na('smtp_tls_session_cache_database', '', 'string', 'SMTP client TLS session cache', 'TLS sessions are not cached');

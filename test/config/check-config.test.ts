@@ -93,13 +93,13 @@ function problemsOf(main: string, master = 'cleanup unix n - n - 0 cleanup\n'): 
 test('refused parameters are errors naming them, in main.cf and by -o; cosmetic ones are warnings; defaults pass', () => {
   assert.deepEqual(
     problemsOf(
-      'smtpd_proxy_filter = 127.0.0.1:10024\nsmtpd_milters = inet:127.0.0.1:8891\nbiff = no\nsoft_bounce = yes\nsmtp_sasl_auth_enable = no\n' +
+      'smtpd_proxy_filter = 127.0.0.1:10024\nsmtpd_milter_maps = cidr:/etc/x\nbiff = no\nsoft_bounce = yes\nsmtp_sasl_auth_enable = no\n' +
         'default_destination_rate_delay = 0\nrelay_destination_rate_delay = 1s\nsmtp_tls_session_cache_database =\n',
       'cleanup unix n - n - 0 cleanup\nsmtp unix - - n - - smtp\n  -o content_filter=\n  -o smtpd_proxy_filter=127.0.0.1:10025\n',
     ),
     [
       'error 1 smtpd_proxy_filter is not supported by this version of Postrider; mail would not be filtered (smtpd_proxy_filter = 127.0.0.1:10024)',
-      'error 2 smtpd_milters is not supported by this version of Postrider; mail would not pass the milters (smtpd_milters = inet:127.0.0.1:8891)',
+      'error 2 smtpd_milter_maps is not supported by this version of Postrider; every client would get smtpd_milters (smtpd_milter_maps = cidr:/etc/x)',
       'warning 3 biff = no: ignored: the local delivery agent sends no comsat notifications',
       'error 7 relay_destination_rate_delay is not supported by this version of Postrider; deliveries would not be paced (relay_destination_rate_delay = 1s)',
       'error 2 service smtp: smtpd_proxy_filter is not supported by this version of Postrider; mail would not be filtered (smtpd_proxy_filter = 127.0.0.1:10025)',

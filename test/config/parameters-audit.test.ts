@@ -246,6 +246,22 @@ const EFFECT_TESTS: Record<string, [string, string]> = {
   unknown_relay_recipient_reject_code: ['actors/smtpd/smtpd-policy.test.ts', "relay_recipient_maps refuse unknown relay recipients (unknown_relay_recipient_reject_code); virtual alias domains use unknown_virtual_alias_reject_code"],
   invalid_hostname_reject_code: ['actors/smtpd/smtpd-policy.test.ts', "reply codes follow their parameters: reject_code, defer_code, relay_domains_reject_code, the access map codes, non_fqdn, invalid_hostname, unknown_address, maps_rbl, unknown_virtual_mailbox"],
   non_fqdn_reject_code: ['actors/smtpd/smtpd-policy.test.ts', "reply codes follow their parameters: reject_code, defer_code, relay_domains_reject_code, the access map codes, non_fqdn, invalid_hostname, unknown_address, maps_rbl, unknown_virtual_mailbox"],
+  smtpd_milters: ['e2e/milters.test.ts', 'every end-of-message modification reaches the sink: headers added, inserted, changed and deleted, body replaced, recipients added (with NOTIFY) and deleted, sender changed'],
+  non_smtpd_milters: ['e2e/milters.test.ts', 'non_smtpd_milters inspect mail from sendmail: the milter sees localhost and edits the message on its way through pickup'],
+  milter_protocol: ['global/milter-session.test.ts', 'milter_protocol sets the version and the steps offered at negotiation; a version 2 milter is never sent DATA'],
+  milter_default_action: ['global/milter-session.test.ts', 'milter_connect_timeout and milter_command_timeout: a milter that does not answer gets milter_default_action (tempfail, reject, accept, quarantine)'],
+  milter_connect_timeout: ['global/milter-session.test.ts', 'milter_connect_timeout and milter_command_timeout: a milter that does not answer gets milter_default_action (tempfail, reject, accept, quarantine)'],
+  milter_command_timeout: ['global/milter-session.test.ts', 'milter_connect_timeout and milter_command_timeout: a milter that does not answer gets milter_default_action (tempfail, reject, accept, quarantine)'],
+  milter_content_timeout: ['e2e/milters.test.ts', 'a milter that stops answering in the middle of the body: milter_content_timeout, then the default action (451), and the message is not queued'],
+  milter_connect_macros: ['global/milter-session.test.ts', 'the milter_*_macros lists decide the macros of each stage (milter_macro_daemon_name and milter_macro_v included)'],
+  milter_helo_macros: ['global/milter-session.test.ts', 'the milter_*_macros lists decide the macros of each stage (milter_macro_daemon_name and milter_macro_v included)'],
+  milter_mail_macros: ['global/milter-session.test.ts', 'the milter_*_macros lists decide the macros of each stage (milter_macro_daemon_name and milter_macro_v included)'],
+  milter_rcpt_macros: ['global/milter-session.test.ts', 'the milter_*_macros lists decide the macros of each stage (milter_macro_daemon_name and milter_macro_v included)'],
+  milter_data_macros: ['global/milter-session.test.ts', 'the milter_*_macros lists decide the macros of each stage (milter_macro_daemon_name and milter_macro_v included)'],
+  milter_end_of_header_macros: ['global/milter-session.test.ts', 'the milter_*_macros lists decide the macros of each stage (milter_macro_daemon_name and milter_macro_v included)'],
+  milter_end_of_data_macros: ['global/milter-session.test.ts', 'the milter_*_macros lists decide the macros of each stage (milter_macro_daemon_name and milter_macro_v included)'],
+  milter_macro_daemon_name: ['global/milter-session.test.ts', 'the milter_*_macros lists decide the macros of each stage (milter_macro_daemon_name and milter_macro_v included)'],
+  milter_macro_v: ['global/milter-session.test.ts', 'the milter_*_macros lists decide the macros of each stage (milter_macro_daemon_name and milter_macro_v included)'],
 };
 
 /** Files that name parameters without acting on them: the table, its README generator and the checker. */

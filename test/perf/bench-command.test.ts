@@ -151,3 +151,12 @@ test('bench: bad options are one line naming the problem', async () => {
     assert.match(fatal[0], pattern);
   }
 });
+
+test('bench run --milter: each Postrider run is followed by one with smtpd_milters set, named postrider+milter', async () => {
+  const { withMilter } = await import('../../perf/harness/bench-command.js');
+  const { mtaName } = await import('../../perf/harness/mta-under-test.js');
+  const mtas = withMilter([{ kind: 'direct' }, { kind: 'postrider', params: { a: 'b' } }], 'unix:/run/m.sock');
+  assert.deepEqual(mtas.map(mtaName), ['direct', 'postrider', 'postrider+milter']);
+  assert.deepEqual(mtas[2], { kind: 'postrider', params: { a: 'b', smtpd_milters: 'unix:/run/m.sock' }, label: 'postrider+milter' });
+  assert.equal(withMilter(mtas.slice(0, 2), undefined).length, 2);
+});

@@ -41,6 +41,8 @@ runActor('pickup', (ctx) => {
         ...(m.bodyType !== undefined ? { bodyType: m.bodyType } : {}),
         ...(m.fullName !== undefined ? { fullName: m.fullName } : {}),
         local: true,
+        // Mail from sendmail is what non_smtpd_milters inspect.
+        nonSmtpdMilters: true,
         userid: m.uid,
         ...(contentFilter ? { contentFilter } : {}),
         receiveOverride,

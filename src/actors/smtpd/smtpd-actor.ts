@@ -63,6 +63,8 @@ runActor('smtpd', async (ctx) => {
         actions: s.actions,
         contentFilter: s.contentFilter,
         receiveOverride: s.receiveOverride,
+        ...(s.milters ? { milters: s.milters } : {}),
+        ...(s.hold ? { hold: true } : {}),
       }),
   });
   await smtpd.listen();

@@ -81,6 +81,9 @@ import { randomBytes } from 'node:crypto';
 import { dummyHash, verifyLogin } from '../../global/sasl-passwd.js';
 import { readSmtpdSettings, type SmtpdSettings } from './smtpd-settings.js';
 import { QueueSpace } from './smtpd-queue-space.js';
+import { SmtpdMilters, verdictRefusal } from './smtpd-milter.js';
+import type { MilterSession, MilterVerdict } from '../../global/milter-session.js';
+import { readMilterSettings, type MilterSettings } from '../../config/milter-settings.js';
 
 /**
  * One received message, handed to cleanup: the queue's own message fields
@@ -102,6 +105,10 @@ export type SmtpdSubmission = Pick<
   contentFilter?: string;
   /** receive_override_options of the receiving service: what cleanup leaves out. */
   receiveOverride?: ReceiveOverrideOptions;
+  /** The session's milters (smtpd_milters): cleanup runs their content steps. */
+  milters?: MilterSession;
+  /** A milter quarantined the message at MAIL, RCPT or DATA. */
+  hold?: boolean;
 };
 
 /** What cleanup/the store said about a submission (the queue's one answer type). */
@@ -177,6 +184,9 @@ export class Smtpd {
   private readonly anvilTickets = new WeakMap<SessionState, number>();
   private readonly disabled: string[];
   private readonly tlsReady: boolean;
+  /** smtpd_milters (none under receive_override_options = no_milters). */
+  private readonly milterSettings: MilterSettings;
+  private readonly milters = new WeakMap<SessionState, SmtpdMilters>();
   private readonly reusePort: boolean;
   private counters = { sessions: 0, accepted: 0, rejected: 0, active: 0 };
   /** Messages given a policy instance so far (part of the instance value). */
@@ -210,6 +220,11 @@ export class Smtpd {
     this.reusePort = opts.reusePort ?? false;
     this.space = new QueueSpace(s.queueDirectory, s.queueMinfree, s.messageSizeLimit, this.log);
     this.queueIds = new QueueIdGenerator(opts.idSalt);
+    try {
+      this.milterSettings = readMilterSettings(opts.config, 'smtpd');
+    } catch (err) {
+      throw new SmtpdError('ERR_SMTPD_CONFIG', (err as Error).message);
+    }
 
     let key: Buffer | undefined;
     let cert: Buffer | undefined;
@@ -490,7 +505,38 @@ export class Smtpd {
       state.bareNewline = 'normalize';
     }
     session.disabledCommands = this.disabledFor(session);
+    if (this.milterSettings.milters.length > 0) {
+      const m = new SmtpdMilters(this.milterSettings, session, state, s.myhostname, this.log);
+      this.milters.set(state, m);
+      const { refusal, verdict } = await m.connect();
+      if (verdict) this.logMilter(verdict, 'CONNECT', state, session);
+      if (refusal) {
+        this.counters.rejected++;
+        count('smtpd_rejected', MILTER_REASON);
+        return cb(refusal);
+      }
+    }
     cb();
+  }
+
+  /** Postfix's check_milter_reply line: milter-reject, milter-hold or milter-discard, with the command and the envelope so far. */
+  private logMilter(v: MilterVerdict, command: string, state: SessionState, session: SMTPServerSession, recipient?: string, sender?: string): void {
+    const refusal = verdictRefusal(v);
+    if (refusal) return this.logReject('milter-reject', command, refusal, state, session, recipient, sender);
+    const text = v.action === 'hold' ? v.reason || 'milter triggers HOLD action' : 'milter triggers DISCARD action';
+    this.logReject(v.action === 'hold' ? 'milter-hold' : 'milter-discard', command, text, state, session, recipient, sender);
+  }
+
+  /** A milter's refusal of a command, logged and counted; undefined when the milters let it pass. */
+  private milterRefusal(v: MilterVerdict | undefined, command: string, state: SessionState, session: SMTPServerSession, recipient?: string, sender?: string): SmtpReplyError | undefined {
+    if (!v) return undefined;
+    this.logMilter(v, command, state, session, recipient, sender);
+    const refusal = verdictRefusal(v);
+    if (refusal) {
+      this.counters.rejected++;
+      count('smtpd_rejected', MILTER_REASON);
+    }
+    return refusal;
   }
 
   private onSecure(session: SMTPServerSession, cb: (err?: Error | null) => void): void {
@@ -598,6 +644,11 @@ export class Smtpd {
     state.messageActions = {};
     state.policyInstance = undefined;
     state.messageSize = undefined;
+    const milters = this.milters.get(state);
+    if (milters) {
+      const refusal = this.milterRefusal(await milters.mail(address, heloOf(session)), 'MAIL', state, session, undefined, address.address);
+      if (refusal) return cb(refusal);
+    }
     cb();
   }
 
@@ -629,6 +680,11 @@ export class Smtpd {
       count('smtpd_rejected', label('reason', rejectReason(verdict, verdict.reject)));
       this.logReject('reject', 'RCPT', verdict.reject, state, session, ctx.recipient);
       return cb(verdict.reject);
+    }
+    const milters = this.milters.get(state);
+    if (milters) {
+      const refusal = this.milterRefusal(await milters.rcpt(address), 'RCPT', state, session, address.address);
+      if (refusal) return cb(refusal);
     }
     if (!state.clientLogged && state.queueId) {
       state.clientLogged = true;
@@ -694,6 +750,14 @@ export class Smtpd {
   }
 
   private async beforeData(session: SMTPServerSession): Promise<SmtpReplyError | undefined> {
+    const refusal = await this.dataRestrictions(session);
+    if (refusal) return refusal;
+    const state = this.stateOf(session);
+    const milters = this.milters.get(state);
+    return milters ? this.milterRefusal(await milters.data(), 'DATA', state, session) : undefined;
+  }
+
+  private async dataRestrictions(session: SMTPServerSession): Promise<SmtpReplyError | undefined> {
     if (this.settings.dataRestrictions.length === 0) return undefined;
     const state = this.stateOf(session);
     const verdict = await this.policy.checkData(this.policyContext(session, state, undefined));
@@ -760,6 +824,17 @@ export class Smtpd {
     // Told 421 already: the client will send it again, so it must not be queued now.
     if (this.shut.has(session)) return cb(smtpError(421, '4.3.2', `${this.settings.myhostname} Error: service shutting down`));
     const submission = this.submission(session, state, collector.content());
+    const milters = this.milters.get(state);
+    if (milters?.discard) {
+      // A milter discarded the message at MAIL, RCPT or DATA: accepted (the client must not send it again) and dropped.
+      this.counters.accepted++;
+      milters.session.abort();
+      return cb(null, `2.0.0 Ok: queued as ${submission.queueId}`);
+    }
+    if (milters) {
+      submission.milters = milters.session;
+      if (milters.hold) submission.hold = true;
+    }
     this.inFlight.add(session);
     this.submitFn(submission).then(
       (result) => {
@@ -771,8 +846,9 @@ export class Smtpd {
           cb(null, state.bdatBytes !== undefined ? `2.0.0 Ok: ${state.bdatBytes} bytes queued as ${result.queueId}` : `2.0.0 Ok: queued as ${result.queueId}`);
         } else {
           this.counters.rejected++;
-          count('smtpd_rejected', result.code < 500 ? QUEUE_ERROR_REASON : CONTENT_REASON);
-          if (result.code < 500) cb(smtpError(451, '4.3.0', 'Error: queue file write error'));
+          count('smtpd_rejected', result.code < 500 && !result.asIs ? QUEUE_ERROR_REASON : CONTENT_REASON);
+          if (result.asIs) cb(smtpError(result.code, result.dsn, result.text));
+          else if (result.code < 500) cb(smtpError(451, '4.3.0', 'Error: queue file write error'));
           else cb(smtpError(result.code, result.dsn, result.text));
         }
         this.afterSubmission(session);
@@ -907,7 +983,7 @@ export class Smtpd {
   private logReject(
     kind: string,
     command: string,
-    err: SmtpReplyError,
+    err: SmtpReplyError | string,
     state: SessionState,
     session: SMTPServerSession,
     recipient: string | undefined,
@@ -922,8 +998,8 @@ export class Smtpd {
     const helo = heloOf(session);
     if (helo) parts.push(`helo=<${helo}>`);
     // The reply as the client gets it: soft_bounce makes a 5xx a 4xx in the log too, as Postfix does.
-    const sent = this.settings.softBounce ? softBounced(err.responseCode, `${err.dsn} ${err.text}`) : undefined;
-    const reply = sent ? `${sent.code} ${sent.text}` : err.reply;
+    const sent = typeof err !== 'string' && this.settings.softBounce ? softBounced(err.responseCode, `${err.dsn} ${err.text}`) : undefined;
+    const reply = typeof err === 'string' ? err : sent ? `${sent.code} ${sent.text}` : err.reply;
     this.log.info(`${id}: ${kind}: ${command} from ${state.clientName}[${state.clientAddr}]: ${reply}; ${parts.join(' ')}`);
   }
 
@@ -931,6 +1007,7 @@ export class Smtpd {
     const state = this.states.get(session);
     if (!state || !state.connected) return;
     state.connected = false;
+    this.milters.get(state)?.close();
     if (state.admitted) this.anvil.disconnect(this.service.name, state.clientAddr, this.anvilTickets.get(state));
     this.counters.active = Math.max(0, this.counters.active - 1);
     const counts: string[] = [];
@@ -963,6 +1040,7 @@ const NON_ASCII = /[^\x00-\x7f]/;
 /** Postfix's reply (with strict_smtputf8) to a non-ASCII envelope address in a transaction without SMTPUTF8. */
 const UNDECLARED_SMTPUTF8 = smtpError(553, '5.6.7', 'Must declare SMTPUTF8 to send unicode address');
 const CONTENT_REASON = label('reason', 'content');
+const MILTER_REASON = label('reason', 'milter');
 const QUEUE_ERROR_REASON = label('reason', 'queue_write_error');
 
 /** The metrics label of a refusal: the restriction's reason code, else "CODE_X.Y.Z". */
