@@ -30,6 +30,24 @@ export interface CleanupInput {
   tlsInfo?: string;
   /** The AUTH user the Received header names, "(Authenticated sender: user)" (smtpd_sasl_authenticated_header). */
   authenticatedSender?: string;
+  /**
+   * smtpd_authentication_results: what smtpd verified. Cleanup removes the
+   * message's Authentication-Results headers that claim this authserv-id
+   * (forged: only this host may write them), adds its own above Received,
+   * and ARC-seals the message when arc_signing_table lists a recipient.
+   */
+  authResults?: AuthResultsInput;
+  /** Queue on hold, logging this reason (reject_dmarc_policy for p=quarantine). */
+  hold?: string;
+}
+
+/** The verification results smtpd hands to cleanup. */
+export interface AuthResultsInput {
+  authservId: string;
+  /** The header value: "authserv-id;\r\n dkim=pass ...;\r\n spf=..." (folded, no trailing CRLF). */
+  value: string;
+  /** The ARC chain validation result, the cv= of a new seal: none, pass or fail. */
+  arcCv: string;
 }
 
 /** Queue the message, drop it silently, or refuse it ("5.7.1 text"; "4.x.x" is temporary). */

@@ -23,6 +23,7 @@ import { isTableSpec, openTable, openTableList, splitSpec, tablePath } from './l
 import { isTextTable, openAliasTable } from './table-aliases.js';
 import { compileDomainList, compileHostList } from './access-lookup.js';
 import { checkEffects } from './check-effects.js';
+import { SigningKeys } from './dkim-keys.js';
 import { tlsVersionRange } from './tls-protocols.js';
 import { checkRestrictions } from './check-restrictions.js';
 import { checkTransports } from './check-transports.js';
@@ -34,6 +35,16 @@ const ENUMS: Record<string, string[]> = {
   mynetworks_style: ['host', 'subnet', 'class'],
   // dnssec would promise validated answers, which the resolver does not give.
   smtp_dns_support_level: ['', 'disabled', 'enabled'],
+  dkim_canonicalization: ['simple', 'relaxed', 'simple/simple', 'simple/relaxed', 'relaxed/simple', 'relaxed/relaxed'],
+  dmarc_quarantine_action: ['hold', 'accept'],
+};
+
+/** The key and signing tables, by either parameter of the pair. */
+const SIGNING_TABLES: Record<string, [string, string]> = {
+  dkim_key_table: ['dkim_key_table', 'dkim_signing_table'],
+  dkim_signing_table: ['dkim_key_table', 'dkim_signing_table'],
+  arc_key_table: ['arc_key_table', 'arc_signing_table'],
+  arc_signing_table: ['arc_key_table', 'arc_signing_table'],
 };
 
 /** Postfix's (Cyrus SASL's) security option words. */
@@ -142,6 +153,15 @@ function checkValue(cfg: MainConfig, name: string): string | null {
   // Node has no fcntl() or flock(): the dotlock is the lock the local agent takes.
   if (name === 'mailbox_delivery_lock' && !splitList(v).some((m) => m.toLowerCase() === 'dotlock')) {
     return `${name} = ${v}: must name dotlock (fcntl and flock locks cannot be taken from Node; the local agent takes the dotlock)`;
+  }
+  // The keys are read as start and reload read them: a missing or unreadable key file is named here.
+  const pair = SIGNING_TABLES[name];
+  if (pair && v && (name === pair[0] || !cfg.get(pair[0]).trim())) {
+    try {
+      new SigningKeys(cfg.get(pair[0]), cfg.get(pair[1]), cfg.dir, pair);
+    } catch (e) {
+      return (e as Error).message;
+    }
   }
   if (name === 'queue_shard_count') {
     try {

@@ -35,6 +35,9 @@ export const IMPLEMENTED_RESTRICTIONS: ReadonlySet<string> = new Set([
   'reject_rbl_client',
   'reject_unlisted_recipient',
   'reject_unlisted_sender',
+  'reject_spf_fail',
+  'defer_spf_temperror',
+  'reject_dmarc_policy',
 ]);
 
 /** Restrictions whose next list element is their argument (a table, a DNSBL, a socket). */

@@ -1,6 +1,7 @@
 /** Tests of checkConfig and formatProblem. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { generateKeyPairSync } from 'node:crypto';
 import { rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -246,5 +247,29 @@ test('mailbox_delivery_lock must name dotlock: fcntl alone is refused by check',
     assert.deepEqual(checkConfig(loadConfig(ok)).map(formatProblem), []);
   } finally {
     rmSync(ok, { recursive: true });
+  }
+});
+
+test('dkim_key_table: a missing or unreadable key file is a check error naming the file; a good key passes', () => {
+  const dir = confDir('dkim_key_table = texthash:keytable\ndkim_signing_table = texthash:signingtable\narc_key_table = texthash:keytable\narc_signing_table = texthash:arc-signing\n');
+  try {
+    writeFileSync(join(dir, 'keytable'), 'sel._domainkey.example.com example.com:sel:keys/missing.pem\n');
+    writeFileSync(join(dir, 'signingtable'), 'example.com sel._domainkey.example.com\n');
+    writeFileSync(join(dir, 'arc-signing'), 'example.com sel._domainkey.example.com\n');
+    const missing = checkConfig(loadConfig(dir)).map((p) => `${p.line} ${p.message}`);
+    assert.ok(missing.some((m) => /^1 dkim_key_table: cannot read key file .*keys\/missing\.pem: ENOENT$/.test(m)), missing.join('\n'));
+    assert.ok(missing.some((m) => /^3 arc_key_table: cannot read key file .*keys\/missing\.pem: ENOENT$/.test(m)), missing.join('\n'));
+    writeFileSync(join(dir, 'keytable'), 'sel._domainkey.example.com example.com:sel:bad.pem\n');
+    writeFileSync(join(dir, 'bad.pem'), 'not a key\n');
+    const bad = checkConfig(loadConfig(dir)).map((p) => p.message);
+    assert.ok(bad.some((m) => /dkim_key_table: key file .*bad\.pem: not a private key/.test(m)), bad.join('\n'));
+    writeFileSync(join(dir, 'keytable'), 'sel._domainkey.example.com example.com:sel:good.pem\n');
+    writeFileSync(join(dir, 'good.pem'), generateKeyPairSync('ed25519').privateKey.export({ format: 'pem', type: 'pkcs8' }));
+    assert.deepEqual(checkConfig(loadConfig(dir)).filter((p) => /dkim|arc/.test(p.message)), []);
+    writeFileSync(join(dir, 'signingtable'), 'example.com other._domainkey.example.com\n');
+    const unknown = checkConfig(loadConfig(dir)).map((p) => p.message);
+    assert.ok(unknown.some((m) => m.includes('dkim_signing_table: key "other._domainkey.example.com" is not in dkim_key_table')), unknown.join('\n'));
+  } finally {
+    rmSync(dir, { recursive: true });
   }
 });
