@@ -37,7 +37,7 @@ export interface CleanupInput {
    * and ARC-seals the message when arc_signing_table lists a recipient.
    */
   authResults?: AuthResultsInput;
-  /** Queue on hold, logging this reason (reject_dmarc_policy for p=quarantine). */
+  /** Queue on hold; the reason, already logged by the restriction that asked (reject_dmarc_policy for p=quarantine). */
   hold?: string;
 }
 

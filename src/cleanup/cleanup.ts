@@ -167,10 +167,8 @@ export class Cleanup {
     const envelope = rewriteEnvelope(this.rewrite, input.sender, input.recipients);
 
     const verdict: Verdict = { hold: false };
-    if (input.hold !== undefined) {
-      verdict.hold = true;
-      this.log.queue(input.queueId, input.hold);
-    }
+    // The restriction that asked for it logged why (smtpd's "hold:" line).
+    if (input.hold !== undefined) verdict.hold = true;
     if (input.authResults) this.dropForgedResults(buf, split.headers, input.authResults.authservId, verdict);
     const at: { map?: CheckMap } = {};
     try {

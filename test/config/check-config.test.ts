@@ -273,3 +273,13 @@ test('dkim_key_table: a missing or unreadable key file is a check error naming t
     rmSync(dir, { recursive: true });
   }
 });
+
+test('reject_dmarc_policy outside smtpd_end_of_data_restrictions is a check error; the SPF restrictions are accepted', () => {
+  const dir = confDir('smtpd_sender_restrictions = reject_spf_fail, defer_spf_temperror, reject_dmarc_policy\nsmtpd_end_of_data_restrictions = reject_dmarc_policy\n');
+  try {
+    const msgs = checkConfig(loadConfig(dir)).map((p) => `${p.severity} ${p.line} ${p.message}`);
+    assert.deepEqual(msgs, ['error 1 smtpd_sender_restrictions: reject_dmarc_policy belongs in smtpd_end_of_data_restrictions (DMARC needs the whole message); here it would never reject']);
+  } finally {
+    rmSync(dir, { recursive: true });
+  }
+});

@@ -43,6 +43,8 @@ runActor('smtpd', async (ctx) => {
         heloName: s.heloName,
         tlsInfo: s.tlsInfo,
         authenticatedSender: s.authenticatedSender,
+        authResults: s.authResults,
+        hold: s.hold,
       }),
   });
   await smtpd.listen();

@@ -59,6 +59,7 @@
  * Errors: nothing here throws into the socket pipeline; hostile input gets a
  * reply and possibly a disconnect.
  */
+import type { SpfOutcome } from './smtpd-auth.js';
 import { isUtf8 } from 'node:buffer';
 import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
@@ -126,6 +127,8 @@ export interface SessionState {
   /** The socket failed (reset, broken pipe): the client is gone whoever closes afterwards. */
   peerLost?: boolean;
   queueId?: string;
+  /** SPF of this transaction's MAIL FROM, started at MAIL FROM (smtpd-auth). */
+  spf?: Promise<SpfOutcome>;
   /** SASL method of a successful AUTH, for the client= log line. */
   saslMethod?: string;
   clientLogged: boolean;

@@ -64,6 +64,8 @@ import { SmtpdPolicy, type PolicyContext, type PolicyVerdict } from './smtpd-pol
 import { dummyHash, verifyLogin } from '../../global/sasl-passwd.js';
 import { readSmtpdSettings, type SmtpdSettings } from './smtpd-settings.js';
 import { QueueSpace } from './smtpd-queue-space.js';
+import { SmtpdAuth, type AuthOutcome } from './smtpd-auth.js';
+import type { AuthResultsInput } from '../../cleanup/cleanup-types.js';
 
 /**
  * One received message, handed to cleanup: the queue's own message fields
@@ -79,6 +81,10 @@ export type SmtpdSubmission = Pick<
   tlsInfo?: string;
   /** The AUTH user for the Received header's "(Authenticated sender: ...)" line (smtpd_sasl_authenticated_header). */
   authenticatedSender?: string;
+  /** smtpd_authentication_results: what was verified, for cleanup's Authentication-Results header and ARC seal. */
+  authResults?: AuthResultsInput;
+  /** Queue on hold, logging this (reject_dmarc_policy, p=quarantine). */
+  hold?: string;
 };
 
 /** What cleanup/the store said about a submission (the queue's one answer type). */
@@ -131,6 +137,8 @@ export class Smtpd {
   private readonly server: SmtpdServer;
   private readonly dns: SmtpdDns;
   private readonly policy: SmtpdPolicy;
+  /** SPF, DKIM, DMARC, ARC verification. */
+  private readonly auth: SmtpdAuth;
   private readonly anvil: Anvil;
   private readonly space: QueueSpace;
   private readonly queueIds: QueueIdGenerator;
@@ -159,6 +167,7 @@ export class Smtpd {
     const s = this.settings;
     this.dns = new SmtpdDns(s.dnsServers);
     this.policy = new SmtpdPolicy(s, opts.config.dir, this.dns, this.log);
+    this.auth = new SmtpdAuth(s.dnsServers, s.authservId, this.log);
     this.anvil = opts.anvil ?? new MemoryAnvil(s.rateTimeUnitMs);
     this.reusePort = opts.reusePort ?? false;
     this.space = new QueueSpace(s.queueDirectory, s.queueMinfree, s.messageSizeLimit, this.log);
@@ -540,6 +549,8 @@ export class Smtpd {
       return cb(refusal);
     }
     state.queueId = this.queueIds.next();
+    // SPF is decided at MAIL FROM, where the identity is given; restrictions and the header wait for it.
+    state.spf = s.authResults || this.policy.usesSpf ? this.auth.spf({ ip: state.clientAddr, helo: heloOf(session), sender: address.address }) : undefined;
     state.clientLogged = false;
     state.rcptOvershoot = 0;
     cb();
@@ -609,39 +620,73 @@ export class Smtpd {
         count('smtpd_rejected', SIZE_REASON);
         return cb(smtpError(552, '5.3.4', 'Message size exceeds fixed limit'));
       }
-      void this.endOfData(session, state).then((refusal) => {
-        if (refusal) return cb(refusal);
-        this.submit(session, state, collector, cb);
-      });
+      // content() hands the bytes over once: verification and the queue share them.
+      const content = collector.content();
+      void this.verify(session, state, content).then((auth) =>
+        this.endOfData(session, state, auth).then((eod) => {
+          if (eod.refusal) return cb(eod.refusal);
+          this.submit(session, state, content, cb, auth, eod.hold);
+        }),
+      );
     });
   }
 
-  /** smtpd_end_of_data_restrictions: a refusal or undefined (an internal failure is a 451). */
-  private async endOfData(session: SMTPServerSession, state: SessionState): Promise<SmtpReplyError | undefined> {
-    if (this.settings.endOfDataRestrictions.length === 0) return undefined;
+  /**
+   * DKIM, DMARC and ARC of the whole message (with the SPF result of MAIL
+   * FROM), when smtpd_authentication_results or reject_dmarc_policy needs
+   * them: at the end of DATA, before the reply.
+   */
+  private async verify(session: SMTPServerSession, state: SessionState, content: Buffer): Promise<AuthOutcome | undefined> {
+    if (!this.settings.authResults && !this.policy.usesDmarc) return undefined;
+    const client = { ip: state.clientAddr, helo: heloOf(session), sender: session.envelope.mailFrom ? session.envelope.mailFrom.address : '' };
+    return this.auth.verify(content, client, state.spf ? await state.spf : undefined);
+  }
+
+  /**
+   * smtpd_end_of_data_restrictions: a refusal (an internal failure is a
+   * 451), or the reason to put the message on hold (reject_dmarc_policy).
+   */
+  private async endOfData(session: SMTPServerSession, state: SessionState, auth: AuthOutcome | undefined): Promise<{ refusal?: SmtpReplyError; hold?: string }> {
+    if (this.settings.endOfDataRestrictions.length === 0) return {};
     const rcpts = session.envelope.rcptTo;
     const recipient = rcpts.length === 1 ? rcpts[0].address : undefined;
+    const ctx = this.policyContext(session, state, recipient);
+    if (auth?.dmarc) ctx.dmarc = auth.dmarc;
     let verdict;
     try {
-      verdict = await this.policy.checkEndOfData(this.policyContext(session, state, recipient));
+      verdict = await this.policy.checkEndOfData(ctx);
     } catch (err) {
       this.log.warning(`restriction evaluation: ${(err as Error).message}`);
-      return smtpError(451, '4.3.5', 'Server configuration error');
+      return { refusal: smtpError(451, '4.3.5', 'Server configuration error') };
     }
     for (const w of verdict.warnings) this.logReject('reject_warning', 'END-OF-MESSAGE', w, state, session, recipient);
     if (verdict.reject) {
       this.counters.rejected++;
       count('smtpd_rejected', label('reason', rejectReason(verdict, verdict.reject)));
       this.logReject('reject', 'END-OF-MESSAGE', verdict.reject, state, session, recipient);
+      return { refusal: verdict.reject };
     }
-    return verdict.reject;
+    if (ctx.hold === undefined) return {};
+    // Postfix's line for a restriction's HOLD action.
+    const line = this.rejectLine('hold', 'END-OF-MESSAGE', `<END-OF-MESSAGE>: End-of-data triggers HOLD action: ${ctx.hold}`, session, state, recipient);
+    this.log.info(`${state.queueId ?? 'NOQUEUE'}: ${line}`);
+    return { hold: line };
   }
 
   /** Hands the message to cleanup and the store; 250 only once it is there. */
-  private submit(session: SMTPServerSession, state: SessionState, collector: MessageCollector, cb: (err?: Error | null, message?: string) => void): void {
+  private submit(
+    session: SMTPServerSession,
+    state: SessionState,
+    content: Buffer,
+    cb: (err?: Error | null, message?: string) => void,
+    auth?: AuthOutcome,
+    hold?: string,
+  ): void {
     // Told 421 already: the client will send it again, so it must not be queued now.
     if (this.shut.has(session)) return cb(smtpError(421, '4.3.2', `${this.settings.myhostname} Error: service shutting down`));
-    const submission = this.submission(session, state, collector.content());
+    const submission = this.submission(session, state, content);
+    if (auth && this.settings.authResults) submission.authResults = { authservId: this.settings.authservId, value: auth.value, arcCv: auth.arcCv };
+    if (hold !== undefined) submission.hold = hold;
     this.inFlight.add(session);
     this.submitFn(submission).then(
       (result) => {
@@ -716,7 +761,19 @@ export class Smtpd {
       sender: from ? from.address : undefined,
       recipient,
       saslUser: session.user ? String(session.user) : undefined,
+      spf: () => (state.spf ??= this.auth.spf({ ip: state.clientAddr, helo: heloOf(session), sender: from ? from.address : '' })),
     };
+  }
+
+  /** The text of a Postfix reject-style line, "KIND: COMMAND from NAME[ADDR]: TEXT; from=<> to=<> proto= helo=<>", without the queue id. */
+  private rejectLine(kind: string, command: string, text: string, session: SMTPServerSession, state: SessionState, recipient: string | undefined): string {
+    const from = session.envelope.mailFrom;
+    const parts = [`from=<${from ? from.address : ''}>`];
+    if (recipient !== undefined) parts.push(`to=<${recipient}>`);
+    parts.push(`proto=${session.openingCommand || 'SMTP'}`.replace('proto=EHLO', 'proto=ESMTP').replace('proto=HELO', 'proto=SMTP'));
+    const helo = heloOf(session);
+    if (helo) parts.push(`helo=<${helo}>`);
+    return `${kind}: ${command} from ${state.clientName}[${state.clientAddr}]: ${text}; ${parts.join(' ')}`;
   }
 
   private logReject(
