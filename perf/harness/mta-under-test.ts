@@ -28,7 +28,7 @@ import { threadReading, type ThreadReading } from './role-usage.js';
 /** Which MTA to measure. */
 export type MtaSpec =
   | { kind: 'direct' }
-  | { kind: 'postrider'; params?: Record<string, string>; cpus?: string }
+  | { kind: 'postrider'; params?: Record<string, string>; cpus?: string; /** A variant's name (bench run --variant); "postrider" when absent. */ name?: string }
   | { kind: 'command'; name: string; start: string; stop?: string; cpus?: string };
 
 export interface MtaUnderTest {
@@ -44,7 +44,7 @@ export interface MtaUnderTest {
 
 /** The MTA's name without its CPU list. */
 export function mtaBaseName(spec: MtaSpec): string {
-  return spec.kind === 'command' ? spec.name : spec.kind;
+  return spec.kind === 'command' ? spec.name : spec.kind === 'postrider' && spec.name ? spec.name : spec.kind;
 }
 
 export function mtaName(spec: MtaSpec): string {
@@ -55,11 +55,11 @@ export function mtaName(spec: MtaSpec): string {
 /** Starts `spec` relaying to 127.0.0.1:`sinkPort`. */
 export async function startMta(spec: MtaSpec, sinkPort: number): Promise<MtaUnderTest> {
   if (spec.kind === 'direct') return { name: 'direct', port: sinkPort, stop: async () => undefined };
-  if (spec.kind === 'postrider') return startPostrider(sinkPort, spec.params, spec.cpus);
+  if (spec.kind === 'postrider') return startPostrider(sinkPort, spec.params, spec.cpus, mtaName(spec));
   return startCommand(spec, sinkPort);
 }
 
-async function startPostrider(sinkPort: number, params: Record<string, string> = {}, cpus?: string): Promise<MtaUnderTest> {
+async function startPostrider(sinkPort: number, params: Record<string, string> = {}, cpus?: string, name = mtaName({ kind: 'postrider', cpus })): Promise<MtaUnderTest> {
   const daemon = await startDaemon({
     launcher: cpus === undefined ? undefined : tasksetPrefix(cpus),
     // As shipped: one smtpd thread per core on the relay listener.
@@ -73,7 +73,7 @@ async function startPostrider(sinkPort: number, params: Record<string, string> =
     },
   });
   return {
-    name: mtaName({ kind: 'postrider', cpus }),
+    name,
     port: daemon.port,
     pid: daemon.child.pid,
     readThreads: async () => {

@@ -7,7 +7,12 @@
  * Never throws: a key mailauth cannot use, or any failure, comes back as
  * { error }.
  */
-import { dkimSign, sealMessage } from 'mailauth';
+/**
+ * mailauth, loaded on first use: it takes hundreds of milliseconds of CPU
+ * to load, which every thread that runs cleanup (smtpd, pickup, bounce,
+ * local) would pay at start; RSA work loads it in the pool's threads only.
+ */
+const loadMailauth = (): Promise<typeof import('mailauth')> => import('mailauth');
 
 /** One key as the task needs it. */
 export interface TaskKey {
@@ -36,6 +41,7 @@ export type SignTaskResult = { headers: string } | { error: string };
 
 export async function runSignTask(task: SignTask): Promise<SignTaskResult> {
   try {
+    const { dkimSign, sealMessage } = await loadMailauth();
     const content = Buffer.from(task.content.buffer, task.content.byteOffset, task.content.byteLength);
     if (task.kind === 'arc') {
       const k = task.keys[0];

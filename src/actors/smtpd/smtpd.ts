@@ -168,6 +168,7 @@ export class Smtpd {
     this.dns = new SmtpdDns(s.dnsServers);
     this.policy = new SmtpdPolicy(s, opts.config.dir, this.dns, this.log);
     this.auth = new SmtpdAuth(s.dnsServers, s.authservId, this.log);
+    if (s.authResults || this.policy.usesSpf || this.policy.usesDmarc) this.auth.warm();
     this.anvil = opts.anvil ?? new MemoryAnvil(s.rateTimeUnitMs);
     this.reusePort = opts.reusePort ?? false;
     this.space = new QueueSpace(s.queueDirectory, s.queueMinfree, s.messageSizeLimit, this.log);
