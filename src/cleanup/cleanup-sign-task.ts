@@ -1,16 +1,16 @@
 /**
  * cleanup-sign-task: one signing job, DKIM signatures or an ARC set, done
- * with mailauth over the message as it goes into the queue. The same
- * function runs inline (Ed25519, a few tens of microseconds) or as the
- * piscina task of cleanup-sign-worker (RSA, a millisecond or more of
- * private-key work that would hold up every SMTP session of the thread).
+ * with mailauth over the message as it goes into the queue: the piscina
+ * task of cleanup-sign-worker, so neither the private-key work (RSA: a
+ * millisecond or more) nor mailauth's parsing holds up the SMTP sessions
+ * of the thread that runs cleanup.
  * Never throws: a key mailauth cannot use, or any failure, comes back as
  * { error }.
  */
 /**
  * mailauth, loaded on first use: it takes hundreds of milliseconds of CPU
  * to load, which every thread that runs cleanup (smtpd, pickup, bounce,
- * local) would pay at start; RSA work loads it in the pool's threads only.
+ * local) would pay at start; only the pool's threads load it.
  */
 const loadMailauth = (): Promise<typeof import('mailauth')> => import('mailauth');
 

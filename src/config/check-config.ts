@@ -258,6 +258,11 @@ export function checkConfig(loaded: LoadedConfig): ConfigProblem[] {
   }
   const wrapperOrigin = loaded.origin.smtpd_tls_wrappermode ?? { file: mainFile, line: 0 };
   if (loaded.master.some((s) => s.command === 'smtpd')) problems.push(...checkWrapperMode(cfg, wrapperOrigin, ''));
+  // An ARC set carries this host's verification results: without them nothing would be sealed.
+  if (cfg.get('arc_signing_table').trim() && !cfg.bool('smtpd_authentication_results') && !loaded.master.some((s) => s.command === 'smtpd' && /^yes$/i.test(s.overrides.smtpd_authentication_results ?? ''))) {
+    const o = loaded.origin.arc_signing_table ?? { file: mainFile, line: 0 };
+    problems.push({ severity: 'error', file: o.file, line: o.line, message: 'arc_signing_table: ARC sealing needs smtpd_authentication_results = yes (the seal carries its results); nothing would be sealed' });
+  }
   problems.push(...checkEffects(loaded.explicit, loaded.params, loaded.origin, mainFile, loaded.master));
   problems.push(...checkRestrictions(loaded, mainFile));
   problems.push(...checkTransports(loaded));

@@ -251,7 +251,7 @@ test('mailbox_delivery_lock must name dotlock: fcntl alone is refused by check',
 });
 
 test('dkim_key_table: a missing or unreadable key file is a check error naming the file; a good key passes', () => {
-  const dir = confDir('dkim_key_table = texthash:keytable\ndkim_signing_table = texthash:signingtable\narc_key_table = texthash:keytable\narc_signing_table = texthash:arc-signing\n');
+  const dir = confDir('dkim_key_table = texthash:keytable\ndkim_signing_table = texthash:signingtable\narc_key_table = texthash:keytable\narc_signing_table = texthash:arc-signing\nsmtpd_authentication_results = yes\n');
   try {
     writeFileSync(join(dir, 'keytable'), 'sel._domainkey.example.com example.com:sel:keys/missing.pem\n');
     writeFileSync(join(dir, 'signingtable'), 'example.com sel._domainkey.example.com\n');
@@ -279,6 +279,19 @@ test('reject_dmarc_policy outside smtpd_end_of_data_restrictions is a check erro
   try {
     const msgs = checkConfig(loadConfig(dir)).map((p) => `${p.severity} ${p.line} ${p.message}`);
     assert.deepEqual(msgs, ['error 1 smtpd_sender_restrictions: reject_dmarc_policy belongs in smtpd_end_of_data_restrictions (DMARC needs the whole message); here it would never reject']);
+  } finally {
+    rmSync(dir, { recursive: true });
+  }
+});
+
+test('arc_signing_table without smtpd_authentication_results is a check error: nothing would be sealed', () => {
+  const dir = confDir('arc_key_table = texthash:keytable\narc_signing_table = texthash:arc-signing\n');
+  try {
+    writeFileSync(join(dir, 'keytable'), 'arc._domainkey.example.com example.com:arc:good.pem\n');
+    writeFileSync(join(dir, 'good.pem'), generateKeyPairSync('ed25519').privateKey.export({ format: 'pem', type: 'pkcs8' }));
+    writeFileSync(join(dir, 'arc-signing'), 'lists.example.com arc._domainkey.example.com\n');
+    const msgs = checkConfig(loadConfig(dir)).map((p) => `${p.line} ${p.message}`);
+    assert.deepEqual(msgs, ['2 arc_signing_table: ARC sealing needs smtpd_authentication_results = yes (the seal carries its results); nothing would be sealed']);
   } finally {
     rmSync(dir, { recursive: true });
   }
