@@ -64,6 +64,8 @@ async function startPostrider(sinkPort: number, params: Record<string, string> =
     launcher: cpus === undefined ? undefined : tasksetPrefix(cpus),
     // As shipped: one smtpd thread per core on the relay listener.
     listenerMaxproc: '-',
+    // A loaded machine can take longer than a test's 30 s to start every thread.
+    readyTimeoutMs: 120_000,
     params: {
       relayhost: `[127.0.0.1]:${sinkPort}`,
       // The sink is one destination: let it take as many connections as a busy relay would open.
