@@ -20,6 +20,7 @@ const BENCHES: Record<string, string> = {
   'store-append-actor': 'store/append-via-actor.js',
   'store-append-tail': 'store/append-tail.js',
   cleanup: 'cleanup/cleanup.bench.js',
+  'dkim-sign': 'cleanup/dkim-sign.js',
   smtpd: 'smtpd/accept.js',
   'smtpd-auth-timing': 'smtpd/auth-timing.js',
   qmgr: 'qmgr/scheduler.bench.js',

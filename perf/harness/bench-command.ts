@@ -32,7 +32,8 @@ import { runSource } from './smtp-source.js';
 
 export const BENCH_USAGE = [
   'usage: postrider bench run [-m count] [-s sessions] [-l size] [-r recipients] [--unique] [--rate MSG/S] [--mode kept|per-connection|both]',
-  '                           [--mta direct,postrider] [--compare-name NAME --compare-start CMD [--compare-stop CMD]]',
+  '                           [--mta direct,postrider] [--variant NAME:param=value[,param=value...] ...]',
+  '                           [--compare-name NAME --compare-start CMD [--compare-stop CMD]]',
   '                           [--rounds N] [--baseline NAME] [--stall SECONDS] [--json FILE] [--quiet]',
   '                           [--cpus LIST ...] [--source-cpus LIST] [--milter ADDR]',
   '       postrider bench source --port PORT [--host HOST] [-m count] [-s sessions] [-l size] [-r recipients] [--unique] [--rate MSG/S]',
@@ -97,12 +98,24 @@ const COMMON = {
  * when `compare.start` is given. A name not known, or a compare name or stop
  * command without a start, is a BenchUsageError.
  */
-export function parseMtas(list: string, compare: { name?: string; start?: string; stop?: string } = {}): MtaSpec[] {
+export function parseMtas(list: string, compare: { name?: string; start?: string; stop?: string } = {}, variants: string[] = []): MtaSpec[] {
   const mtas: MtaSpec[] = [];
   for (const name of list.split(',').filter(Boolean)) {
     if (name === 'direct') mtas.push({ kind: 'direct' });
     else if (name === 'postrider') mtas.push({ kind: 'postrider' });
     else throw new BenchUsageError(`bad --mta: ${name} (direct or postrider; another MTA through --compare-start)`);
+  }
+  // --variant NAME:param=value,param=value: Postrider again, on main.cf values of its own (DKIM signing on, say).
+  for (const v of variants) {
+    const m = /^([A-Za-z0-9_-]+):(.+)$/.exec(v);
+    if (!m) throw new BenchUsageError(`bad --variant: ${v} (NAME:param=value[,param=value...])`);
+    const params: Record<string, string> = {};
+    for (const pair of m[2].split(',')) {
+      const eq = pair.indexOf('=');
+      if (eq <= 0) throw new BenchUsageError(`bad --variant: ${v}: "${pair}" is not param=value`);
+      params[pair.slice(0, eq).trim()] = pair.slice(eq + 1).trim();
+    }
+    mtas.push({ kind: 'postrider', name: `postrider-${m[1]}`, params });
   }
   if (compare.start) {
     mtas.push({ kind: 'command', name: compare.name ?? 'other', start: compare.start, stop: compare.stop });
@@ -120,7 +133,7 @@ export function parseMtas(list: string, compare: { name?: string; start?: string
  */
 export function withMilter(mtas: MtaSpec[], milter: string | undefined): MtaSpec[] {
   if (!milter) return mtas;
-  return mtas.flatMap((m): MtaSpec[] => (m.kind === 'postrider' ? [m, { ...m, params: { ...m.params, smtpd_milters: milter }, label: 'postrider+milter' }] : [m]));
+  return mtas.flatMap((m): MtaSpec[] => (m.kind === 'postrider' ? [m, { ...m, params: { ...m.params, smtpd_milters: milter }, name: 'postrider+milter' }] : [m]));
 }
 
 /** Each MTA once per CPU list (the direct run, which has no MTA, once); the MTAs as given without lists. */
@@ -152,6 +165,7 @@ async function runCommand(args: string[]): Promise<number> {
     'compare-name': { type: 'string' },
     'compare-start': { type: 'string' },
     'compare-stop': { type: 'string' },
+    variant: { type: 'string', multiple: true },
     rounds: { type: 'string' },
     baseline: { type: 'string' },
     stall: { type: 'string' },
@@ -163,7 +177,7 @@ async function runCommand(args: string[]): Promise<number> {
   const mode = values.mode ?? 'both';
   if (!['kept', 'per-connection', 'both'].includes(mode)) throw new BenchUsageError(`bad --mode: ${mode} (kept, per-connection or both)`);
   const modes: ConnectionMode[] = mode === 'both' ? ['kept', 'per-connection'] : [mode as ConnectionMode];
-  const mtas = pinMtas(withMilter(parseMtas(values.mta ?? 'postrider', { name: values['compare-name'], start: values['compare-start'], stop: values['compare-stop'] }), values.milter), values.cpus);
+  const mtas = pinMtas(withMilter(parseMtas(values.mta ?? 'postrider', { name: values['compare-name'], start: values['compare-start'], stop: values['compare-stop'] }, values.variant), values.milter), values.cpus);
   const other = mtas.find((m) => m.kind === 'command');
   const baseline = values.baseline ?? (other ? mtaName(other) : mtas.length > 1 ? mtaName(mtas[0]) : undefined);
   if (baseline && !mtas.some((m) => mtaName(m) === baseline)) throw new BenchUsageError(`--baseline ${baseline} is not among the MTAs measured`);

@@ -28,8 +28,7 @@ import { threadReading, type ThreadReading } from './role-usage.js';
 /** Which MTA to measure. */
 export type MtaSpec =
   | { kind: 'direct' }
-  /** label: the name in reports when the parameters make it a variant (postrider+milter). */
-  | { kind: 'postrider'; params?: Record<string, string>; cpus?: string; label?: string }
+  | { kind: 'postrider'; params?: Record<string, string>; cpus?: string; /** A variant's name (bench run --variant); "postrider" when absent. */ name?: string }
   | { kind: 'command'; name: string; start: string; stop?: string; cpus?: string };
 
 export interface MtaUnderTest {
@@ -45,7 +44,7 @@ export interface MtaUnderTest {
 
 /** The MTA's name without its CPU list. */
 export function mtaBaseName(spec: MtaSpec): string {
-  return spec.kind === 'command' ? spec.name : spec.kind === 'postrider' && spec.label ? spec.label : spec.kind;
+  return spec.kind === 'command' ? spec.name : spec.kind === 'postrider' && spec.name ? spec.name : spec.kind;
 }
 
 export function mtaName(spec: MtaSpec): string {
@@ -56,15 +55,17 @@ export function mtaName(spec: MtaSpec): string {
 /** Starts `spec` relaying to 127.0.0.1:`sinkPort`. */
 export async function startMta(spec: MtaSpec, sinkPort: number): Promise<MtaUnderTest> {
   if (spec.kind === 'direct') return { name: 'direct', port: sinkPort, stop: async () => undefined };
-  if (spec.kind === 'postrider') return startPostrider(sinkPort, spec.params, spec.cpus, spec.label);
+  if (spec.kind === 'postrider') return startPostrider(sinkPort, spec.params, spec.cpus, mtaName(spec));
   return startCommand(spec, sinkPort);
 }
 
-async function startPostrider(sinkPort: number, params: Record<string, string> = {}, cpus?: string, label?: string): Promise<MtaUnderTest> {
+async function startPostrider(sinkPort: number, params: Record<string, string> = {}, cpus?: string, name = mtaName({ kind: 'postrider', cpus })): Promise<MtaUnderTest> {
   const daemon = await startDaemon({
     launcher: cpus === undefined ? undefined : tasksetPrefix(cpus),
     // As shipped: one smtpd thread per core on the relay listener.
     listenerMaxproc: '-',
+    // A loaded machine can take longer than a test's 30 s to start every thread.
+    readyTimeoutMs: 120_000,
     params: {
       relayhost: `[127.0.0.1]:${sinkPort}`,
       // The sink is one destination: let it take as many connections as a busy relay would open.
@@ -74,7 +75,7 @@ async function startPostrider(sinkPort: number, params: Record<string, string> =
     },
   });
   return {
-    name: mtaName({ kind: 'postrider', cpus, label }),
+    name,
     port: daemon.port,
     pid: daemon.child.pid,
     readThreads: async () => {

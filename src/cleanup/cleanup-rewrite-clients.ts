@@ -42,6 +42,11 @@ export class HeaderRewriteClients {
     return this.always || this.isLocalClient(client, local);
   }
 
+  /** True when the client is in mynetworks (dkim_sign_local_only). */
+  inMynetworks(client: ClientInfo): boolean {
+    return this.mynetworks.match(client.name, client.addr);
+  }
+
   /** True when the submission's headers are rewritten in the "local" context (local_header_rewrite_clients). */
   isLocalClient(client: ClientInfo, local: boolean): boolean {
     if (local) return true;

@@ -33,8 +33,8 @@ export interface CleanupInput {
   authenticatedSender?: string;
   /** The SMTP session's milters (smtpd_milters): cleanup runs their content steps on the message. */
   milters?: MilterSession;
-  /** Placed on hold before its content was seen (a milter's quarantine at MAIL, RCPT or DATA). */
-  hold?: boolean;
+  /** Placed on hold before its content was seen (a milter's quarantine at MAIL, RCPT or DATA: true; reject_dmarc_policy for p=quarantine: the line it logged). */
+  hold?: boolean | string;
   /** A sendmail/pickup submission that non_smtpd_milters inspect (never bounces or forwarded mail). */
   nonSmtpdMilters?: boolean;
   /** What smtpd's access results and policy servers asked of the message. */
@@ -43,6 +43,16 @@ export interface CleanupInput {
   contentFilter?: string;
   /** receive_override_options of the receiving service (what was done before the mail came back from a filter). */
   receiveOverride?: { noHeaderBodyChecks?: boolean; noAddressMappings?: boolean; noMilters?: boolean };
+  authResults?: AuthResultsInput;
+}
+
+/** The verification results smtpd hands to cleanup. */
+export interface AuthResultsInput {
+  authservId: string;
+  /** The header value: "authserv-id;\r\n dkim=pass ...;\r\n spf=..." (folded, no trailing CRLF). */
+  value: string;
+  /** The ARC chain validation result, the cv= of a new seal: none, pass or fail. */
+  arcCv: string;
 }
 
 /**

@@ -50,6 +50,7 @@ import { gmtStamp, mailDate } from '../global/mail-date.js';
 import { runHeaderChecks, type PrimaryHeaderTables } from './cleanup-header-checks.js';
 import { receivedHeader } from './cleanup-received.js';
 import { HeaderRewriteClients } from './cleanup-rewrite-clients.js';
+import { MessageSigner } from './cleanup-sign.js';
 import { headerRole, rewriteHeaderLine } from './cleanup-header-addresses.js';
 import type { CleanupInput, CleanupResult, RewriteFn, RewriteHeaderFn } from './cleanup-types.js';
 import type { RecipientSpec } from '../store/store-types.js';
@@ -120,6 +121,8 @@ export class Cleanup {
   private readonly lineLength: number;
   private readonly rewriteClients: HeaderRewriteClients;
   private readonly pool: BodyCheckPool;
+  /** DKIM signing and ARC sealing; undefined when neither is configured. */
+  private readonly signer: MessageSigner | undefined;
   private readonly userid: number;
   /** enable_original_recipient: record each rewritten recipient's address as received. */
   private readonly keepOriginal: boolean;
@@ -164,6 +167,8 @@ export class Cleanup {
     if (this.nestedHeaderChecks) openTableList(this.nestedHeaderChecks, c.dir);
     this.rewriteClients = new HeaderRewriteClients(c);
     this.pool = new BodyCheckPool();
+    // Keys are read here: a missing or unreadable one stops start and reload.
+    this.signer = MessageSigner.from(c);
     this.userid = typeof process.getuid === 'function' ? process.getuid() : 0;
     // A value that does not parse throws here, so the configuration fails at start.
     this.nonSmtpdMilters = readMilterSettings(c, 'non_smtpd');
@@ -182,6 +187,9 @@ export class Cleanup {
 
     const verdict: Verdict = { hold: false };
     if (input.actions) this.takeSmtpdActions(input, verdict);
+    // The restriction that asked for it logged why (smtpd's "hold:" line).
+    if (input.hold) verdict.hold = true;
+    if (input.authResults) this.dropForgedResults(buf, split.headers, input.authResults.authservId, verdict);
     const at: { map?: CheckMap } = {};
     // receive_override_options = no_header_body_checks: the mail was checked before it went to the filter.
     const checks = input.receiveOverride?.noHeaderBodyChecks !== true;
@@ -219,10 +227,13 @@ export class Cleanup {
     const edits = verdict.edits && !isEmpty(verdict.edits) ? verdict.edits : undefined;
     const { added, messageId } = this.missingHeaders(buf, split.headers, edits, input, env.sender);
     this.log.queue(input.queueId, `message-id=${messageId ?? '<>'}`);
-    // smtpd's PREPEND lines go above its Received: header, as Postfix's smtpd writes them.
+    // smtpd's PREPEND lines go above its Received: header, as Postfix's smtpd writes them;
+    // RFC 8601: Authentication-Results above the trace fields, this host's own Received included.
     const prepended = verdict.smtpdPrepend ? verdict.smtpdPrepend.map((h) => `${h}\r\n`).join('') : '';
-    const top = prepended + receivedHeader(input, this.myhostname, this.userid) + added;
-    const content = assemble(buf, split.headers, split.headerEnd, split.bodyStart, Buffer.from(top, 'utf8'), edits);
+    const results = input.authResults ? `Authentication-Results: ${input.authResults.value}\r\n` : '';
+    const top = prepended + results + receivedHeader(input, this.myhostname, this.userid) + added;
+    const assembled = assemble(buf, split.headers, split.headerEnd, split.bodyStart, Buffer.from(top, 'utf8'), edits);
+    const content = this.signer ? await this.signAndSeal(assembled, input, env.sender) : assembled;
     const message: NewMessage = {
       queueId: input.queueId,
       arrivalTime: input.arrivalTime,
@@ -333,9 +344,67 @@ export class Cleanup {
     return !this.appendDotMydomain || domain.includes('.') || domain.startsWith('[');
   }
 
-  /** Stops the body-check pool, if it was started. */
-  close(): Promise<void> {
-    return this.pool.close();
+  /** Stops the body-check and signing pools, if they were started. */
+  async close(): Promise<void> {
+    await Promise.all([this.pool.close(), this.signer?.close()]);
+  }
+
+  /**
+   * Authentication-Results headers that claim our authserv-id came from
+   * outside (RFC 8601 section 5): they are removed, so the one this host
+   * adds is the only one a reader can trust.
+   */
+  private dropForgedResults(buf: Buffer, headers: HeaderField[], authservId: string, verdict: Verdict): void {
+    const ours = authservId.toLowerCase();
+    for (let i = 0; i < headers.length; i++) {
+      if (headers[i].name !== 'authentication-results') continue;
+      const id = headerValue(buf, headers[i]).replace(/\([^)]*\)/g, ' ').trim().split(/[\s;]+/)[0]?.toLowerCase();
+      if (id === ours) editsOf(verdict).ignored.add(i);
+    }
+  }
+
+  /**
+   * ARC-seals mail verified by smtpd whose recipient arc_signing_table
+   * lists, then DKIM-signs mail whose From: address dkim_signing_table
+   * lists (only local mail with dkim_sign_local_only): the new header
+   * fields go on top of the message as the store will keep it. A failure
+   * leaves the message as it was, with a warning.
+   */
+  private async signAndSeal(message: { bytes: Buffer; headerLength: number }, input: CleanupInput, sender: string): Promise<{ bytes: Buffer; headerLength: number }> {
+    const signer = this.signer!;
+    let { bytes, headerLength } = message;
+    const prepend = (text: string): void => {
+      const head = Buffer.from(text, 'utf8');
+      bytes = Buffer.concat([head, bytes]);
+      headerLength += head.length;
+    };
+    if (input.authResults) {
+      const key = signer.arcKey(input.recipients.map((r) => r.address));
+      if (key) {
+        const payload = input.authResults.value.slice(input.authResults.value.indexOf(';') + 1).replace(/\r\n\s*/g, ' ').trim();
+        const r = await signer.sign('arc', bytes, [key], { cv: input.authResults.arcCv, authResults: `${input.authResults.authservId}; ${payload}` });
+        if ('error' in r) this.log.warning(`${input.queueId}: ARC seal with ${key.selector}._domainkey.${key.domain} failed: ${r.error}`);
+        else prepend(r.headers);
+      }
+    }
+    const local = input.local || Boolean(input.client.saslUser) || this.rewriteClients.inMynetworks(input.client);
+    if (signer.localOnly && !local) return { bytes, headerLength };
+    const from = authorAddress(bytes, headerLength) || sender;
+    let keys;
+    try {
+      keys = signer.dkimKeys(from);
+    } catch (err) {
+      this.log.warning(`${input.queueId}: dkim_signing_table lookup for <${from}> failed: ${(err as Error).message}`);
+      return { bytes, headerLength };
+    }
+    if (keys.length === 0) return { bytes, headerLength };
+    const r = await signer.sign('dkim', bytes, keys);
+    if ('error' in r) this.log.warning(`${input.queueId}: DKIM signature for <${from}> failed: ${r.error}`);
+    else {
+      prepend(r.headers);
+      this.log.queue(input.queueId, `DKIM-Signature field added (${keys.map((k) => `s=${k.selector}, d=${k.domain}`).join('; ')})`);
+    }
+    return { bytes, headerLength };
   }
 
   /**
@@ -606,6 +675,16 @@ function localMacros(input: CleanupInput, myhostname: string, settings: MilterSe
         return undefined;
     }
   };
+}
+
+/** The address of the From: header of a finished message ("" when none): the author DKIM signs for. */
+function authorAddress(bytes: Buffer, headerLength: number): string {
+  const head = bytes.toString('latin1', 0, headerLength);
+  const m = /(?:^|\r\n)from:((?:[^\r]|\r\n[ \t])*)/i.exec(head);
+  if (!m) return '';
+  const value = m[1].replace(/\r\n/g, '').replace(/\([^()]*\)/g, ' ');
+  const angle = /<([^<>]*)>/.exec(value);
+  return (angle ? angle[1] : value).trim().split(/[\s,]+/)[0] ?? '';
 }
 
 /** The verdict's edits, made on first use. */

@@ -24,6 +24,7 @@ import { isTableSpec, openTable, openTableList, splitSpec, tablePath } from './l
 import { isTextTable, openAliasTable } from './table-aliases.js';
 import { compileDomainList, compileHostList } from './access-lookup.js';
 import { checkEffects } from './check-effects.js';
+import { SigningKeys } from './dkim-keys.js';
 import { tlsVersionRange } from './tls-protocols.js';
 import { checkRestrictions } from './check-restrictions.js';
 import { checkTransports } from './check-transports.js';
@@ -40,6 +41,16 @@ const ENUMS: Record<string, string[]> = {
   smtp_dns_support_level: ['', 'disabled', 'enabled'],
   milter_default_action: ['accept', 'reject', 'tempfail', 'quarantine'],
   milter_protocol: ['2', '3', '4', '6'],
+  dkim_canonicalization: ['simple', 'relaxed', 'simple/simple', 'simple/relaxed', 'relaxed/simple', 'relaxed/relaxed'],
+  dmarc_quarantine_action: ['hold', 'accept'],
+};
+
+/** The key and signing tables, by either parameter of the pair. */
+const SIGNING_TABLES: Record<string, [string, string]> = {
+  dkim_key_table: ['dkim_key_table', 'dkim_signing_table'],
+  dkim_signing_table: ['dkim_key_table', 'dkim_signing_table'],
+  arc_key_table: ['arc_key_table', 'arc_signing_table'],
+  arc_signing_table: ['arc_key_table', 'arc_signing_table'],
 };
 
 /** Parameters whose values the milter list parser reads (a bad one is reported on the list that uses it). */
@@ -156,6 +167,15 @@ function checkValue(cfg: MainConfig, name: string): string | null {
   if (name === 'mailbox_delivery_lock' && !splitList(v).some((m) => m.toLowerCase() === 'dotlock')) {
     return `${name} = ${v}: must name dotlock (fcntl and flock locks cannot be taken from Node; the local agent takes the dotlock)`;
   }
+  // The keys are read as start and reload read them: a missing or unreadable key file is named here.
+  const pair = SIGNING_TABLES[name];
+  if (pair && v && (name === pair[0] || !cfg.get(pair[0]).trim())) {
+    try {
+      new SigningKeys(cfg.get(pair[0]), cfg.get(pair[1]), cfg.dir, pair);
+    } catch (e) {
+      return (e as Error).message;
+    }
+  }
   if (name === 'queue_shard_count') {
     try {
       queueShardCount(v, 1);
@@ -258,6 +278,11 @@ export function checkConfig(loaded: LoadedConfig): ConfigProblem[] {
   }
   const wrapperOrigin = loaded.origin.smtpd_tls_wrappermode ?? { file: mainFile, line: 0 };
   if (loaded.master.some((s) => s.command === 'smtpd')) problems.push(...checkWrapperMode(cfg, wrapperOrigin, ''));
+  // An ARC set carries this host's verification results: without them nothing would be sealed.
+  if (cfg.get('arc_signing_table').trim() && !cfg.bool('smtpd_authentication_results') && !loaded.master.some((s) => s.command === 'smtpd' && /^yes$/i.test(s.overrides.smtpd_authentication_results ?? ''))) {
+    const o = loaded.origin.arc_signing_table ?? { file: mainFile, line: 0 };
+    problems.push({ severity: 'error', file: o.file, line: o.line, message: 'arc_signing_table: ARC sealing needs smtpd_authentication_results = yes (the seal carries its results); nothing would be sealed' });
+  }
   problems.push(...checkEffects(loaded.explicit, loaded.params, loaded.origin, mainFile, loaded.master));
   problems.push(...checkRestrictions(loaded, mainFile));
   problems.push(...checkTransports(loaded));

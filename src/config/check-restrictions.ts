@@ -56,6 +56,10 @@ function listProblems(param: string, list: string[], classes: Map<string, string
     const underWarn = warnOnly;
     warnOnly = name === 'warn_if_reject';
     if (IMPLEMENTED_RESTRICTIONS.has(name) || classes.has(name)) {
+      // The DMARC verdict needs the whole message: anywhere else it could never fire.
+      if (name === 'reject_dmarc_policy' && param !== 'smtpd_end_of_data_restrictions') {
+        out.push(`error:${param}: reject_dmarc_policy belongs in smtpd_end_of_data_restrictions (DMARC needs the whole message); here it would never reject`);
+      }
       if (RESTRICTIONS_WITH_ARGUMENT.has(name) && ++i >= list.length) out.push(`error:${param}: ${el} requires an argument`);
       else if (name === 'check_policy_service' && policy) {
         try {

@@ -148,6 +148,17 @@ p('supervisor_restart_window', '60s', 'time', 'Postrider: the window of the rest
 p('supervisor_busy_timeout', '60s', 'time', 'Postrider: how long an actor thread whose CPU time advances may go without answering heartbeats before the watchdog ends it');
 p('max_idle', '100s', 'time', 'how long an on-demand delivery agent or bounce thread waits for work before it ends; the next request starts it again');
 p('service_throttle_time', '60s', 'time', 'how long a service that failed at startup waits before it is started again; the longest throttled restart delay');
+// Built-in message authentication (no Postfix equivalents: Postfix hands this to milters such as OpenDKIM, OpenDMARC, OpenARC).
+p('dkim_key_table', '', 'table-list', 'Postrider: OpenDKIM KeyTable: key name -> domain:selector:keyfile (RSA or Ed25519 private key); keys are read at start and reload');
+p('dkim_signing_table', '', 'table-list', 'Postrider: OpenDKIM SigningTable: the From: address, then its domain -> key name(s); empty = no DKIM signing');
+p('dkim_sign_local_only', 'yes', 'bool', 'Postrider: sign only mail from mynetworks, SASL-authenticated clients and sendmail; no = whatever the signing table matches');
+p('dkim_signed_headers', 'From, Reply-To, Subject, Date, To, Cc, Resent-Date, Resent-From, Resent-Sender, Resent-To, Resent-Cc, In-Reply-To, References, List-Id, List-Help, List-Unsubscribe, List-Subscribe, List-Post, List-Owner, List-Archive, Message-ID, MIME-Version, Content-Type, Content-Transfer-Encoding', 'list', 'Postrider: the header fields DKIM signatures cover (OpenDKIM\'s default list, with Message-ID and the MIME fields)');
+p('dkim_canonicalization', 'relaxed/relaxed', 'string', 'Postrider: DKIM canonicalization, header/body: simple or relaxed each');
+p('arc_key_table', '', 'table-list', 'Postrider: ARC sealing keys, in dkim_key_table\'s KeyTable format');
+p('arc_signing_table', '', 'table-list', 'Postrider: ARC SigningTable: a recipient address, then its domain -> key name; matching mail received over SMTP is ARC-sealed');
+p('smtpd_authentication_results', 'no', 'bool', 'Postrider: verify SPF, DKIM, DMARC and ARC of mail received over SMTP and add one Authentication-Results: header');
+p('authserv_id', '$myhostname', 'string', 'Postrider: the authserv-id of the Authentication-Results: header; received ones that claim it are removed');
+p('dmarc_quarantine_action', 'hold', 'string', 'Postrider: what reject_dmarc_policy does for p=quarantine: hold (the hold queue) or accept');
 p('dns_resolver_servers', '', 'list', 'Postrider: DNS servers (address[:port]) smtpd and smtp ask; empty = system resolver');
 p('disable_dns_lookups', 'no', 'bool', 'disable DNS lookups by the SMTP client: no MX lookups, hosts from the system resolver (when smtp_dns_support_level is empty)');
 p('smtp_dns_support_level', '', 'string', 'the smtp client\'s DNS use: disabled (no MX, hosts from the system resolver) or enabled; empty: per disable_dns_lookups');

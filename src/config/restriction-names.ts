@@ -36,6 +36,9 @@ export const IMPLEMENTED_RESTRICTIONS: ReadonlySet<string> = new Set([
   'reject_unlisted_recipient',
   'reject_unlisted_sender',
   'check_policy_service',
+  'reject_spf_fail',
+  'defer_spf_temperror',
+  'reject_dmarc_policy',
 ]);
 
 /** Restrictions whose next list element is their argument (a table, a DNSBL, a socket). */

@@ -1,6 +1,7 @@
 /** Tests of checkConfig and formatProblem. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { generateKeyPairSync } from 'node:crypto';
 import { rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -265,4 +266,51 @@ test('check_policy_service, content_filter and receive_override_options values t
       'error 4 smtpd_policy_service_try_limit: smtpd_policy_service_try_limit: "0" is not a number of at least 1',
     ],
   );
+});
+
+test('dkim_key_table: a missing or unreadable key file is a check error naming the file; a good key passes', () => {
+  const dir = confDir('dkim_key_table = texthash:keytable\ndkim_signing_table = texthash:signingtable\narc_key_table = texthash:keytable\narc_signing_table = texthash:arc-signing\nsmtpd_authentication_results = yes\n');
+  try {
+    writeFileSync(join(dir, 'keytable'), 'sel._domainkey.example.com example.com:sel:keys/missing.pem\n');
+    writeFileSync(join(dir, 'signingtable'), 'example.com sel._domainkey.example.com\n');
+    writeFileSync(join(dir, 'arc-signing'), 'example.com sel._domainkey.example.com\n');
+    const missing = checkConfig(loadConfig(dir)).map((p) => `${p.line} ${p.message}`);
+    assert.ok(missing.some((m) => /^1 dkim_key_table: cannot read key file .*keys\/missing\.pem: ENOENT$/.test(m)), missing.join('\n'));
+    assert.ok(missing.some((m) => /^3 arc_key_table: cannot read key file .*keys\/missing\.pem: ENOENT$/.test(m)), missing.join('\n'));
+    writeFileSync(join(dir, 'keytable'), 'sel._domainkey.example.com example.com:sel:bad.pem\n');
+    writeFileSync(join(dir, 'bad.pem'), 'not a key\n');
+    const bad = checkConfig(loadConfig(dir)).map((p) => p.message);
+    assert.ok(bad.some((m) => /dkim_key_table: key file .*bad\.pem: not a private key/.test(m)), bad.join('\n'));
+    writeFileSync(join(dir, 'keytable'), 'sel._domainkey.example.com example.com:sel:good.pem\n');
+    writeFileSync(join(dir, 'good.pem'), generateKeyPairSync('ed25519').privateKey.export({ format: 'pem', type: 'pkcs8' }));
+    assert.deepEqual(checkConfig(loadConfig(dir)).filter((p) => /dkim|arc/.test(p.message)), []);
+    writeFileSync(join(dir, 'signingtable'), 'example.com other._domainkey.example.com\n');
+    const unknown = checkConfig(loadConfig(dir)).map((p) => p.message);
+    assert.ok(unknown.some((m) => m.includes('dkim_signing_table: key "other._domainkey.example.com" is not in dkim_key_table')), unknown.join('\n'));
+  } finally {
+    rmSync(dir, { recursive: true });
+  }
+});
+
+test('reject_dmarc_policy outside smtpd_end_of_data_restrictions is a check error; the SPF restrictions are accepted', () => {
+  const dir = confDir('smtpd_sender_restrictions = reject_spf_fail, defer_spf_temperror, reject_dmarc_policy\nsmtpd_end_of_data_restrictions = reject_dmarc_policy\n');
+  try {
+    const msgs = checkConfig(loadConfig(dir)).map((p) => `${p.severity} ${p.line} ${p.message}`);
+    assert.deepEqual(msgs, ['error 1 smtpd_sender_restrictions: reject_dmarc_policy belongs in smtpd_end_of_data_restrictions (DMARC needs the whole message); here it would never reject']);
+  } finally {
+    rmSync(dir, { recursive: true });
+  }
+});
+
+test('arc_signing_table without smtpd_authentication_results is a check error: nothing would be sealed', () => {
+  const dir = confDir('arc_key_table = texthash:keytable\narc_signing_table = texthash:arc-signing\n');
+  try {
+    writeFileSync(join(dir, 'keytable'), 'arc._domainkey.example.com example.com:arc:good.pem\n');
+    writeFileSync(join(dir, 'good.pem'), generateKeyPairSync('ed25519').privateKey.export({ format: 'pem', type: 'pkcs8' }));
+    writeFileSync(join(dir, 'arc-signing'), 'lists.example.com arc._domainkey.example.com\n');
+    const msgs = checkConfig(loadConfig(dir)).map((p) => `${p.line} ${p.message}`);
+    assert.deepEqual(msgs, ['2 arc_signing_table: ARC sealing needs smtpd_authentication_results = yes (the seal carries its results); nothing would be sealed']);
+  } finally {
+    rmSync(dir, { recursive: true });
+  }
 });

@@ -9,6 +9,7 @@
  *     'mx1.example.com': { A: ['127.0.0.1'] },
  *     'null.example': { MX: [{ preference: 0, exchange: '.' }] },
  *     'broken.example': { servfail: true },
+ *     'spf.example': { TXT: ['v=spf1 ip4:127.0.0.1 -all'] },
  *   });
  *   config: dns_resolver_servers = `${dns.address}:${dns.port}`
  *   dns.queries -> ["example.com MX", "mx1.example.com A", ...]
@@ -22,6 +23,8 @@ export interface ZoneEntry {
   MX?: Array<{ preference: number; exchange: string }>;
   A?: string[];
   AAAA?: string[];
+  /** TXT records (SPF, DKIM keys, DMARC), each split into 255-byte strings on the wire. */
+  TXT?: string[];
   /** Answer NXDOMAIN even though the name is listed. */
   nxdomain?: boolean;
   /** Answer SERVFAIL (a temporary failure) to every query for this name. */
@@ -75,6 +78,12 @@ export async function startDnsServer(zone: Zone): Promise<TestDnsServer> {
       for (const a of entry.A ?? []) answers.push({ type: 'A', name: q.name, ttl: 60, class: 'IN', data: a });
     } else if (q.type === 'AAAA') {
       for (const a of entry.AAAA ?? []) answers.push({ type: 'AAAA', name: q.name, ttl: 60, class: 'IN', data: a });
+    } else if (q.type === 'TXT') {
+      for (const t of entry.TXT ?? []) {
+        const chunks: string[] = [];
+        for (let i = 0; i < t.length; i += 255) chunks.push(t.slice(i, i + 255));
+        answers.push({ type: 'TXT', name: q.name, ttl: 60, class: 'IN', data: chunks.length > 0 ? chunks : [''] });
+      }
     }
     const reply = dnsPacket.encode({
       type: 'response',

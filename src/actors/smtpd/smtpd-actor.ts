@@ -64,7 +64,8 @@ runActor('smtpd', async (ctx) => {
         contentFilter: s.contentFilter,
         receiveOverride: s.receiveOverride,
         ...(s.milters ? { milters: s.milters } : {}),
-        ...(s.hold ? { hold: true } : {}),
+        ...(s.hold ? { hold: s.hold } : {}),
+        authResults: s.authResults,
       }),
   });
   await smtpd.listen();

@@ -74,6 +74,7 @@
  * Errors: nothing here throws into the socket pipeline; hostile input gets a
  * reply and possibly a disconnect.
  */
+import type { SpfOutcome } from './smtpd-auth.js';
 import { isUtf8 } from 'node:buffer';
 import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
@@ -162,6 +163,8 @@ export interface SessionState {
   queueId?: string;
   /** The size of a message received with BDAT, for its final reply ("250 2.0.0 Ok: N bytes queued as ID"). */
   bdatBytes?: number;
+  /** SPF of this transaction's MAIL FROM, started at MAIL FROM (smtpd-auth). */
+  spf?: Promise<SpfOutcome>;
   /** SASL method of a successful AUTH, for the client= log line. */
   saslMethod?: string;
   clientLogged: boolean;

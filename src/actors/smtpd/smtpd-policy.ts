@@ -49,6 +49,7 @@ import type { SmtpdDns } from './smtpd-dns.js';
 import type { MessageActions } from '../../cleanup/cleanup-types.js';
 import { parsePolicyService, type PolicyService } from '../../config/policy-service.js';
 import { formatRequest, PolicyClients } from './smtpd-policy-client.js';
+import type { DmarcOutcome, SpfOutcome } from './smtpd-auth.js';
 import type { SmtpdSettings } from './smtpd-settings.js';
 import type { ResolvedAddress } from '../../protocol/protocol.js';
 
@@ -61,6 +62,12 @@ export interface PolicyContext {
   sender?: string;
   recipient?: string;
   saslUser?: string;
+  /** SPF of the MAIL FROM identity, evaluated once per transaction (reject_spf_fail, defer_spf_temperror). */
+  spf?: () => Promise<SpfOutcome>;
+  /** At the end of DATA: DMARC's verdict on the message (reject_dmarc_policy). */
+  dmarc?: DmarcOutcome;
+  /** Set by reject_dmarc_policy when the message is to go on hold (p=quarantine, dmarc_quarantine_action = hold). */
+  hold?: string;
   /** What only check_policy_service sends (smtpd fills it in; absent in unit uses). */
   session?: PolicySessionAttributes;
 }
@@ -116,6 +123,9 @@ export type RejectReason =
   | 'invalid_helo'
   | 'config_error'
   | 'lookup_failure'
+  | 'spf_fail'
+  | 'spf_temperror'
+  | 'dmarc_policy'
   | 'end_of_data_rejected'
   | 'policy_deferred'
   | 'policy_service'
@@ -200,6 +210,9 @@ export class SmtpdPolicy {
     for (const list of [...recipientTables, s.saslPasswordMaps]) {
       for (const entry of list) if (isTableSpec(entry)) this.open(entry);
     }
+    const used = (name: string): boolean => [...lists, ...s.restrictionClasses.values()].some((l) => l.some((r) => r.toLowerCase() === name));
+    this.usesSpf = used('reject_spf_fail') || used('defer_spf_temperror');
+    this.usesDmarc = used('reject_dmarc_policy');
     this.mynetworks = this.hostList('mynetworks', s.mynetworks);
     this.eventLimitExceptions = this.hostList('smtpd_client_event_limit_exceptions', s.eventLimitExceptions);
     this.bareNewlineExclusions = this.hostList('smtpd_forbid_bare_newline_exclusions', s.bareNewlineExclusions);
@@ -216,6 +229,10 @@ export class SmtpdPolicy {
     ];
   }
 
+  /** A list names reject_spf_fail or defer_spf_temperror: SPF is evaluated at MAIL FROM. */
+  readonly usesSpf: boolean;
+  /** A list names reject_dmarc_policy: DMARC is evaluated at the end of DATA. */
+  readonly usesDmarc: boolean;
   /** mynetworks, as compiled at construction. */
   readonly mynetworks: HostMatcher;
   /** smtpd_client_event_limit_exceptions. */
@@ -387,6 +404,11 @@ export class SmtpdPolicy {
         const refusal = await this.unlistedRecipient(rcpt);
         return refusal ? { kind: 'reject', ...refusal } : DUNNO;
       }
+      case 'reject_spf_fail':
+      case 'defer_spf_temperror':
+        return this.spfStep(name, ctx);
+      case 'reject_dmarc_policy':
+        return this.dmarcStep(ctx);
       case 'reject_unlisted_sender': {
         const refusal = sender ? await this.unlistedRecipient(sender, 'Sender') : undefined;
         return refusal ? { kind: 'reject', ...refusal } : DUNNO;
@@ -541,6 +563,44 @@ export class SmtpdPolicy {
     if (!hit) return DUNNO;
     const code = this.settings.codes.rbl;
     return { kind: 'reject', error: smtpError(code, dsnFor(code, '7.1'), `Service unavailable; Client host [${ctx.clientAddr}] blocked using ${list}`), reason: 'rbl' };
+  }
+
+  /**
+   * reject_spf_fail: SPF fail of the MAIL FROM identity (the HELO identity
+   * for the null sender) is refused, "550 5.7.23" (RFC 7372's "SPF
+   * validation failed") with the domain's explanation when it gave one;
+   * defer_spf_temperror: a temporary DNS failure is "451 4.7.24" (the
+   * client tries again). Other results (softfail, neutral, permerror, none,
+   * pass) go on: they are recorded in Authentication-Results.
+   */
+  private async spfStep(name: string, ctx: PolicyContext): Promise<Step> {
+    if (ctx.sender === undefined || !ctx.spf) return DUNNO;
+    const spf = await ctx.spf();
+    const who = `<${ctx.sender}>: Sender address rejected`;
+    if (name === 'reject_spf_fail' && spf.result === 'fail') {
+      const why = spf.explanation ? `: ${spf.explanation.replace(/[\r\n]+/g, ' ').slice(0, 200)}` : '';
+      return { kind: 'reject', error: smtpError(550, '5.7.23', `${who}: SPF fail - not authorized${why}`), reason: 'spf_fail' };
+    }
+    if (name === 'defer_spf_temperror' && spf.result === 'temperror') {
+      return { kind: 'reject', error: smtpError(451, '4.7.24', `${who}: SPF temporary error - try again later`), reason: 'spf_temperror' };
+    }
+    return DUNNO;
+  }
+
+  /**
+   * reject_dmarc_policy (smtpd_end_of_data_restrictions): a DMARC fail of a
+   * domain whose policy is p=reject is refused with "550 5.7.1"; with
+   * p=quarantine the message goes on hold (dmarc_quarantine_action = hold)
+   * or is accepted (accept). Other results go on.
+   */
+  private dmarcStep(ctx: PolicyContext): Step {
+    const d = ctx.dmarc;
+    if (!d || d.result !== 'fail') return DUNNO;
+    if (d.policy === 'reject') {
+      return { kind: 'reject', error: smtpError(550, '5.7.1', `<END-OF-MESSAGE>: End-of-data rejected: rejected by DMARC policy of ${d.domain}`), reason: 'dmarc_policy' };
+    }
+    if (d.policy === 'quarantine' && this.settings.dmarcQuarantineHold) ctx.hold = `DMARC policy of ${d.domain} is quarantine`;
+    return DUNNO;
   }
 
   /**

@@ -113,6 +113,12 @@ export interface SmtpdSettings {
   receiveOverride: ReceiveOverrideOptions;
   /** content_filter of this service ("" : none): written to each message it receives. */
   contentFilter: string;
+  /** smtpd_authentication_results: verify and add Authentication-Results. */
+  authResults: boolean;
+  /** authserv_id. */
+  authservId: string;
+  /** dmarc_quarantine_action = hold: reject_dmarc_policy holds p=quarantine mail. */
+  dmarcQuarantineHold: boolean;
   codes: {
     reject: number;
     defer: number;
@@ -150,7 +156,7 @@ const SMTPD_PARAMETERS = [
   'smtpd_tls_security_level', 'smtpd_tls_cert_file', 'smtpd_tls_key_file', 'smtpd_tls_auth_only',
   'smtpd_sasl_auth_enable', 'smtpd_sasl_password_maps', 'smtpd_sasl_security_options',
   'smtpd_sasl_tls_security_options', 'smtputf8_enable', 'smtpd_forbid_bare_newline',
-  'smtpd_forbid_bare_newline_exclusions', 'dns_resolver_servers', 'reject_code', 'defer_code',
+  'smtpd_forbid_bare_newline_exclusions', 'dns_resolver_servers', 'smtpd_authentication_results', 'authserv_id', 'dmarc_quarantine_action', 'reject_code', 'defer_code',
   'access_map_reject_code', 'access_map_defer_code', 'relay_domains_reject_code', 'unknown_address_reject_code',
   'non_fqdn_reject_code', 'invalid_hostname_reject_code', 'maps_rbl_reject_code', 'unknown_virtual_mailbox_reject_code',
   'unknown_virtual_alias_reject_code', 'unknown_local_recipient_reject_code', 'unknown_relay_recipient_reject_code',
@@ -257,6 +263,9 @@ export function readSmtpdSettings(config: MainConfig): SmtpdSettings {
     mailVersion: str('mail_version'),
     receiveOverride: receiveOverrideOptions(c),
     contentFilter: contentFilterOf(c),
+    authResults: c.bool('smtpd_authentication_results'),
+    authservId: c.get('authserv_id').trim() || c.get('myhostname').trim(),
+    dmarcQuarantineHold: c.get('dmarc_quarantine_action').trim().toLowerCase() !== 'accept',
     codes: {
       reject: c.int('reject_code'),
       defer: c.int('defer_code'),

@@ -84,6 +84,8 @@ import { QueueSpace } from './smtpd-queue-space.js';
 import { SmtpdMilters, verdictRefusal } from './smtpd-milter.js';
 import type { MilterSession, MilterVerdict } from '../../global/milter-session.js';
 import { readMilterSettings, type MilterSettings } from '../../config/milter-settings.js';
+import { SmtpdAuth, type AuthOutcome } from './smtpd-auth.js';
+import type { AuthResultsInput } from '../../cleanup/cleanup-types.js';
 
 /**
  * One received message, handed to cleanup: the queue's own message fields
@@ -108,7 +110,10 @@ export type SmtpdSubmission = Pick<
   /** The session's milters (smtpd_milters): cleanup runs their content steps. */
   milters?: MilterSession;
   /** A milter quarantined the message at MAIL, RCPT or DATA. */
-  hold?: boolean;
+  /** smtpd_authentication_results: what was verified, for cleanup's Authentication-Results header and ARC seal. */
+  authResults?: AuthResultsInput;
+  /** Queue on hold: true for a milter's quarantine; the logged line for reject_dmarc_policy (p=quarantine). */
+  hold?: boolean | string;
 };
 
 /** What cleanup/the store said about a submission (the queue's one answer type). */
@@ -173,6 +178,8 @@ export class Smtpd {
   private readonly server: SmtpdServer;
   private readonly dns: SmtpdDns;
   private readonly policy: SmtpdPolicy;
+  /** SPF, DKIM, DMARC, ARC verification. */
+  private readonly auth: SmtpdAuth;
   private readonly anvil: Anvil;
   private readonly space: QueueSpace;
   private readonly queueIds: QueueIdGenerator;
@@ -216,6 +223,8 @@ export class Smtpd {
       this.log.warning(`fast_flush_domains: ${(err as Error).message}; ETRN flushes no site`);
       this.fastFlush = { match: () => false };
     }
+    this.auth = new SmtpdAuth(s.dnsServers, s.authservId, this.log);
+    if (s.authResults || this.policy.usesSpf || this.policy.usesDmarc) this.auth.warm();
     this.anvil = opts.anvil ?? new MemoryAnvil(s.rateTimeUnitMs);
     this.reusePort = opts.reusePort ?? false;
     this.space = new QueueSpace(s.queueDirectory, s.queueMinfree, s.messageSizeLimit, this.log);
@@ -639,6 +648,8 @@ export class Smtpd {
       return cb(refusal);
     }
     state.queueId = this.queueIds.next();
+    // SPF is decided at MAIL FROM, where the identity is given; restrictions and the header wait for it.
+    state.spf = s.authResults || this.policy.usesSpf ? this.auth.spf({ ip: state.clientAddr, helo: heloOf(session), sender: address.address }) : undefined;
     state.clientLogged = false;
     state.rcptOvershoot = 0;
     state.messageActions = {};
@@ -790,24 +801,44 @@ export class Smtpd {
         return cb(smtpError(552, '5.3.4', 'Error: message file too big'));
       }
       state.messageSize = collector.size;
-      void this.endOfData(session, state).then((refusal) => {
-        if (refusal) return cb(refusal);
-        this.submit(session, state, collector, cb);
-      });
+      // content() hands the bytes over once: verification and the queue share them.
+      const content = collector.content();
+      void this.verifyMessage(session, state, content).then((auth) =>
+        this.endOfData(session, state, auth).then((eod) => {
+          if (eod.refusal) return cb(eod.refusal);
+          this.submit(session, state, content, cb, auth, eod.hold);
+        }),
+      );
     });
   }
 
-  /** smtpd_end_of_data_restrictions: a refusal or undefined (an internal failure is a 451). */
-  private async endOfData(session: SMTPServerSession, state: SessionState): Promise<SmtpReplyError | undefined> {
-    if (this.settings.endOfDataRestrictions.length === 0) return undefined;
+  /**
+   * DKIM, DMARC and ARC of the whole message (with the SPF result of MAIL
+   * FROM), when smtpd_authentication_results or reject_dmarc_policy needs
+   * them: at the end of DATA, before the reply.
+   */
+  private async verifyMessage(session: SMTPServerSession, state: SessionState, content: Buffer): Promise<AuthOutcome | undefined> {
+    if (!this.settings.authResults && !this.policy.usesDmarc) return undefined;
+    const client = { ip: state.clientAddr, helo: heloOf(session), sender: session.envelope.mailFrom ? session.envelope.mailFrom.address : '' };
+    return this.auth.verify(content, client, state.spf ? await state.spf : undefined);
+  }
+
+  /**
+   * smtpd_end_of_data_restrictions: a refusal (an internal failure is a
+   * 451), or the reason to put the message on hold (reject_dmarc_policy).
+   */
+  private async endOfData(session: SMTPServerSession, state: SessionState, auth: AuthOutcome | undefined): Promise<{ refusal?: SmtpReplyError; hold?: string }> {
+    if (this.settings.endOfDataRestrictions.length === 0) return {};
     const rcpts = session.envelope.rcptTo;
     const recipient = rcpts.length === 1 ? rcpts[0].address : undefined;
+    const ctx = this.policyContext(session, state, recipient);
+    if (auth?.dmarc) ctx.dmarc = auth.dmarc;
     let verdict;
     try {
-      verdict = await this.policy.checkEndOfData(this.policyContext(session, state, recipient));
+      verdict = await this.policy.checkEndOfData(ctx);
     } catch (err) {
       this.log.warning(`restriction evaluation: ${(err as Error).message}`);
-      return smtpError(451, '4.3.5', 'Server configuration error');
+      return { refusal: smtpError(451, '4.3.5', 'Server configuration error') };
     }
     for (const w of verdict.warnings) this.logReject('reject_warning', 'END-OF-MESSAGE', w, state, session, recipient);
     this.takeActions(verdict, 'END-OF-MESSAGE', state, session, recipient);
@@ -815,15 +846,27 @@ export class Smtpd {
       this.counters.rejected++;
       count('smtpd_rejected', label('reason', rejectReason(verdict, verdict.reject)));
       this.logReject('reject', 'END-OF-MESSAGE', verdict.reject, state, session, recipient);
+      return { refusal: verdict.reject };
     }
-    return verdict.reject;
+    if (ctx.hold === undefined) return {};
+    // Postfix's line for a restriction's HOLD action.
+    const line = this.rejectLine('hold', 'END-OF-MESSAGE', `<END-OF-MESSAGE>: End-of-data triggers HOLD action: ${ctx.hold}`, session, state, recipient);
+    this.log.info(`${state.queueId ?? 'NOQUEUE'}: ${line}`);
+    return { hold: line };
   }
 
   /** Hands the message to cleanup and the store; 250 only once it is there. */
-  private submit(session: SMTPServerSession, state: SessionState, collector: MessageCollector, cb: (err?: Error | null, message?: string) => void): void {
+  private submit(
+    session: SMTPServerSession,
+    state: SessionState,
+    content: Buffer,
+    cb: (err?: Error | null, message?: string) => void,
+    auth?: AuthOutcome,
+    hold?: string,
+  ): void {
     // Told 421 already: the client will send it again, so it must not be queued now.
     if (this.shut.has(session)) return cb(smtpError(421, '4.3.2', `${this.settings.myhostname} Error: service shutting down`));
-    const submission = this.submission(session, state, collector.content());
+    const submission = this.submission(session, state, content);
     const milters = this.milters.get(state);
     if (milters?.discard) {
       // A milter discarded the message at MAIL, RCPT or DATA: accepted (the client must not send it again) and dropped.
@@ -835,6 +878,8 @@ export class Smtpd {
       submission.milters = milters.session;
       if (milters.hold) submission.hold = true;
     }
+    if (auth && this.settings.authResults) submission.authResults = { authservId: this.settings.authservId, value: auth.value, arcCv: auth.arcCv };
+    if (hold !== undefined) submission.hold = hold;
     this.inFlight.add(session);
     this.submitFn(submission).then(
       (result) => {
@@ -919,6 +964,7 @@ export class Smtpd {
       sender: from ? from.address : undefined,
       recipient,
       saslUser: session.user ? String(session.user) : undefined,
+      spf: () => (state.spf ??= this.auth.spf({ ip: state.clientAddr, helo: heloOf(session), sender: from ? from.address : '' })),
     };
     // Only a policy server reads these: made only for a configuration that has one.
     if (this.settings.usesPolicyService) ctx.session = this.policySession(session, state);
@@ -978,6 +1024,17 @@ export class Smtpd {
     const helo = heloOf(session);
     if (helo) parts.push(`helo=<${helo}>`);
     this.log.info(`${id}: ${kind}: ${command} from ${state.clientName}[${state.clientAddr}]: ${text}; ${parts.join(' ')}`);
+  }
+
+  /** The text of a Postfix reject-style line, "KIND: COMMAND from NAME[ADDR]: TEXT; from=<> to=<> proto= helo=<>", without the queue id. */
+  private rejectLine(kind: string, command: string, text: string, session: SMTPServerSession, state: SessionState, recipient: string | undefined): string {
+    const from = session.envelope.mailFrom;
+    const parts = [`from=<${from ? from.address : ''}>`];
+    if (recipient !== undefined) parts.push(`to=<${recipient}>`);
+    parts.push(`proto=${session.openingCommand || 'SMTP'}`.replace('proto=EHLO', 'proto=ESMTP').replace('proto=HELO', 'proto=SMTP'));
+    const helo = heloOf(session);
+    if (helo) parts.push(`helo=<${helo}>`);
+    return `${kind}: ${command} from ${state.clientName}[${state.clientAddr}]: ${text}; ${parts.join(' ')}`;
   }
 
   private logReject(

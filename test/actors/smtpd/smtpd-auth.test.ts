@@ -1,0 +1,258 @@
+/**
+ * smtpd-auth: verification of mail received over SMTP against a real DNS
+ * server on loopback holding the SPF, DKIM and DMARC records: the one
+ * Authentication-Results header (forged ones removed), SPF pass / fail /
+ * softfail / temperror / permerror with reject_spf_fail and
+ * defer_spf_temperror, DKIM pass and fail for a message signed outside
+ * (python3-dkim), DMARC reject and quarantine with reject_dmarc_policy, an
+ * ARC set sealed by Postrider that mailauth validates, and DNS answers kept
+ * in the cache. Messages go through the real cleanup, as in the daemon.
+ */
+process.env.TZ = 'UTC';
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { authenticate } from 'mailauth';
+import { MainConfig } from '../../../src/config/main-config.js';
+import { Cleanup } from '../../../src/cleanup/cleanup.js';
+import { TrivialRewrite } from '../../../src/actors/trivial-rewrite/trivial-rewrite.js';
+import { Smtpd } from '../../../src/actors/smtpd/smtpd.js';
+import type { NewMessage } from '../../../src/store/store-types.js';
+import { Logger } from '../../../src/util/log.js';
+import { startDnsServer, type TestDnsServer } from '../../helpers/dns-server.js';
+import { dkimpySign, dkimpySkip, ed25519Key, rsaKey, type TestKey } from '../../helpers/dkim-tools.js';
+import { ehloSession, logLines, service, until } from './smtpd-test-kit.js';
+
+let dns: TestDnsServer;
+let outside: TestKey;
+let arcKey: TestKey;
+let dir: string;
+
+before(async () => {
+  outside = rsaKey(2048);
+  arcKey = ed25519Key();
+  dir = mkdtempSync(join(tmpdir(), 'smtpd-auth-'));
+  writeFileSync(join(dir, 'arc.pem'), arcKey.pem);
+  writeFileSync(join(dir, 'arc-keys'), 'arc._domainkey.mx.test.example mx.test.example:arc:arc.pem\n');
+  writeFileSync(join(dir, 'arc-signing'), 'lists.test.example arc._domainkey.mx.test.example\n');
+  dns = await startDnsServer({
+    'pass.example': { TXT: ['v=spf1 ip4:127.0.0.1 -all'] },
+    '_dmarc.pass.example': { TXT: ['v=DMARC1; p=reject'] },
+    'fail.example': { TXT: ['v=spf1 ip4:192.0.2.1 -all exp=why.fail.example'] },
+    'why.fail.example': { TXT: ['Mail from fail.example comes from 192.0.2.1 only'] },
+    'soft.example': { TXT: ['v=spf1 ~all'] },
+    'broken.example': { servfail: true },
+    'perm.example': { TXT: ['v=spf1 ip4:127.0.0.1 -all', 'v=spf1 -all'] },
+    'client.test.example': { TXT: ['v=spf1 ip4:127.0.0.1 -all'] },
+    'signer.example': { TXT: ['v=spf1 ip4:192.0.2.1 -all'] },
+    'sel._domainkey.signer.example': { TXT: [outside.record] },
+    '_dmarc.signer.example': { TXT: ['v=DMARC1; p=reject'] },
+    '_dmarc.reject.example': { TXT: ['v=DMARC1; p=reject'] },
+    '_dmarc.quarantine.example': { TXT: ['v=DMARC1; p=quarantine'] },
+    'arc._domainkey.mx.test.example': { TXT: [arcKey.record] },
+  });
+});
+
+after(async () => {
+  await dns.close();
+});
+
+interface Harness {
+  port: number;
+  queued: NewMessage[];
+  stop(): Promise<void>;
+}
+
+/** A real Smtpd whose submissions go through a real Cleanup (as smtpd-actor wires them). */
+async function start(params: Record<string, string>): Promise<Harness> {
+  const config = new MainConfig(
+    {
+      myhostname: 'mx.test.example',
+      mydomain: 'test.example',
+      mydestination: 'mx.test.example, localhost',
+      mynetworks: '192.0.2.0/24',
+      local_recipient_maps: '',
+      smtpd_greet_wait: '0s',
+      smtpd_error_sleep_time: '0s',
+      dns_resolver_servers: `${dns.address}:${dns.port}`,
+      smtpd_authentication_results: 'yes',
+      relay_domains: 'lists.test.example',
+      ...params,
+    },
+    dir,
+  );
+  const tr = new TrivialRewrite(config);
+  const cleanup = new Cleanup({ config, log: new Logger('cleanup', 1), instance: 1, rewrite: async (a, r) => tr.rewrite(a, r) });
+  const queued: NewMessage[] = [];
+  const smtpd = new Smtpd({
+    config,
+    service: service(),
+    log: new Logger('smtpd', 1),
+    idSalt: 0,
+    submit: async (s) => {
+      const r = await cleanup.process({ ...s, local: false });
+      if (r.action !== 'queue') return { ok: false, code: 550, dsn: '5.7.1', text: r.reason };
+      queued.push(r.message);
+      return { ok: true, queueId: s.queueId };
+    },
+  });
+  const bound = await smtpd.listen();
+  return {
+    port: bound.port,
+    queued,
+    stop: async () => {
+      await smtpd.close();
+      await cleanup.close();
+    },
+  };
+}
+
+/** Sends one message; the reply to its end of data (or to the first refused command). */
+async function send(h: Harness, from: string, to: string, message: string, helo = 'client.test.example'): Promise<string> {
+  const c = await ehloSession(h.port, helo);
+  try {
+    const mail = (await c.cmd(`MAIL FROM:<${from}>`))!;
+    if (!mail.startsWith('250')) return mail;
+    const rcpt = (await c.cmd(`RCPT TO:<${to}>`))!;
+    if (!rcpt.startsWith('250')) return rcpt;
+    await c.cmd('DATA');
+    return (await c.cmd(`${message.replace(/\r\n$/, '')}\r\n.`))!;
+  } finally {
+    c.close();
+  }
+}
+
+/** The Authentication-Results headers of a queued message, unfolded. */
+function results(m: NewMessage): string[] {
+  const head = Buffer.from(m.content).subarray(0, m.headerLength).toString();
+  return [...head.matchAll(/^Authentication-Results:((?:[^\r]|\r\n[ \t])*)/gim)].map((x) => x[1].replace(/\r\n[ \t]*/g, ' ').trim());
+}
+
+const BODY = (from: string): string => `From: ${from}\r\nTo: u@mx.test.example\r\nSubject: test\r\nDate: Sat, 28 Nov 2026 20:31:07 +0000\r\nMessage-ID: <${Math.random()}@x>\r\n\r\nbody\r\n`;
+
+test('SPF pass, softfail and permerror are accepted and recorded; reject_spf_fail and defer_spf_temperror refuse fail and temperror with Postfix-style reject lines', async () => {
+  const h = await start({ smtpd_sender_restrictions: 'reject_spf_fail, defer_spf_temperror' });
+  try {
+    assert.match(await send(h, 's@pass.example', 'u@mx.test.example', BODY('s@pass.example')), /^250 2\.0\.0 Ok: queued as/);
+    assert.match(results(h.queued[0])[0], /^mx\.test\.example; .*spf=pass .*smtp\.mailfrom=s@pass\.example/);
+    assert.match(results(h.queued[0])[0], /spf=pass smtp\.helo=client\.test\.example/);
+    assert.match(await send(h, 's@soft.example', 'u@mx.test.example', BODY('s@soft.example')), /^250 /);
+    assert.match(results(h.queued[1])[0], /spf=softfail .*smtp\.mailfrom=s@soft\.example/);
+    assert.match(await send(h, 's@perm.example', 'u@mx.test.example', BODY('s@perm.example')), /^250 /);
+    assert.match(results(h.queued[2])[0], /spf=permerror .*smtp\.mailfrom=s@perm\.example/);
+
+    assert.equal(
+      await send(h, 's@fail.example', 'u@mx.test.example', BODY('s@fail.example')),
+      '550 5.7.23 <s@fail.example>: Sender address rejected: SPF fail - not authorized: Mail from fail.example comes from 192.0.2.1 only',
+    );
+    await until(() => logLines.some((l) => l.includes('NOQUEUE: reject: RCPT from unknown[127.0.0.1]: 550 5.7.23 <s@fail.example>: Sender address rejected: SPF fail - not authorized') && l.endsWith('from=<s@fail.example> to=<u@mx.test.example> proto=ESMTP helo=<client.test.example>')));
+    assert.equal(await send(h, 's@broken.example', 'u@mx.test.example', BODY('s@broken.example')), '451 4.7.24 <s@broken.example>: Sender address rejected: SPF temporary error - try again later');
+    await until(() => logLines.some((l) => l.includes('NOQUEUE: reject: RCPT from unknown[127.0.0.1]: 451 4.7.24 <s@broken.example>')));
+    assert.equal(h.queued.length, 3);
+  } finally {
+    await h.stop();
+  }
+  // Without the restrictions, fail and temperror are only recorded.
+  const open = await start({});
+  try {
+    assert.match(await send(open, 's@fail.example', 'u@mx.test.example', BODY('s@fail.example')), /^250 /);
+    assert.match(results(open.queued[0])[0], /spf=fail .*smtp\.mailfrom=s@fail\.example/);
+    assert.match(await send(open, 's@broken.example', 'u@mx.test.example', BODY('s@broken.example')), /^250 /);
+    assert.match(results(open.queued[1])[0], /spf=temperror .*smtp\.mailfrom=s@broken\.example/);
+  } finally {
+    await open.stop();
+  }
+});
+
+test('a message signed outside by python3-dkim gets dkim=pass and DMARC pass; tampered, dkim=fail; forged Authentication-Results claiming our id are removed', { skip: dkimpySkip }, async () => {
+  const h = await start({ authserv_id: 'auth.test.example' });
+  try {
+    const raw = Buffer.from(BODY('Signer <a@signer.example>'));
+    const signed = dkimpySign(raw, 'signer.example', 'sel', outside) + raw.toString();
+    const forged = 'Authentication-Results: auth.test.example; dkim=pass header.d=paypal.example; spf=pass\r\nAuthentication-Results: other.example; spf=pass smtp.mailfrom=a@signer.example\r\n';
+    assert.match(await send(h, 'a@signer.example', 'u@mx.test.example', forged + signed), /^250 /);
+    const r = results(h.queued[0]);
+    assert.equal(r.length, 2, r.join('\n'));
+    assert.match(r[0], /^auth\.test\.example; dkim=pass header\.i=@signer\.example header\.s=sel .*; spf=fail .*dmarc=pass/);
+    assert.match(r[1], /^other\.example; spf=pass/, 'another host\'s results are kept');
+    assert.doesNotMatch(Buffer.from(h.queued[0].content).toString(), /paypal/);
+
+    // A signed header changed: the signature fails, and with it DMARC (SPF is not aligned).
+    const tampered = signed.replace('Subject: test', 'Subject: tset');
+    assert.match(await send(h, 'a@signer.example', 'u@mx.test.example', tampered), /^250 /);
+    assert.match(results(h.queued[1])[0], /dkim=fail .*header\.i=@signer\.example/);
+    assert.match(results(h.queued[1])[0], /dmarc=fail/);
+    // A changed body: mailauth reports the body hash mismatch as dkim=neutral; never a pass.
+    assert.match(await send(h, 'a@signer.example', 'u@mx.test.example', signed.replace('body\r\n', 'changed body\r\n')), /^250 /);
+    assert.match(results(h.queued[2])[0], /dkim=neutral \(body hash did not verify\)/);
+    assert.match(results(h.queued[2])[0], /dmarc=fail/);
+  } finally {
+    await h.stop();
+  }
+});
+
+test('reject_dmarc_policy: p=reject is refused 550 5.7.1 at the end of DATA; p=quarantine goes on hold, or is accepted with dmarc_quarantine_action = accept', async () => {
+  const h = await start({ smtpd_end_of_data_restrictions: 'reject_dmarc_policy' });
+  try {
+    const reply = await send(h, 's@pass.example', 'u@mx.test.example', BODY('Boss <ceo@reject.example>'));
+    assert.equal(reply, '550 5.7.1 <END-OF-MESSAGE>: End-of-data rejected: rejected by DMARC policy of reject.example');
+    await until(() => logLines.some((l) => /: reject: END-OF-MESSAGE from unknown\[127\.0\.0\.1\]: 550 5\.7\.1 <END-OF-MESSAGE>: End-of-data rejected: rejected by DMARC policy of reject\.example; from=<s@pass\.example> to=<u@mx\.test\.example>/.test(l)));
+    assert.equal(h.queued.length, 0);
+
+    assert.match(await send(h, 's@pass.example', 'u@mx.test.example', BODY('ceo@quarantine.example')), /^250 /);
+    assert.equal(h.queued[0].hold, true);
+    assert.match(results(h.queued[0])[0], /dmarc=fail .*header\.from=quarantine\.example/);
+    await until(() => logLines.some((l) => /: hold: END-OF-MESSAGE from unknown\[127\.0\.0\.1\]: <END-OF-MESSAGE>: End-of-data triggers HOLD action: DMARC policy of quarantine\.example is quarantine; from=<s@pass\.example>/.test(l)));
+
+    // Aligned SPF passes DMARC: nothing happens.
+    assert.match(await send(h, 's@pass.example', 'u@mx.test.example', BODY('s@pass.example')), /^250 /);
+    assert.equal(h.queued[1].hold, undefined);
+  } finally {
+    await h.stop();
+  }
+  const accept = await start({ smtpd_end_of_data_restrictions: 'reject_dmarc_policy', dmarc_quarantine_action: 'accept' });
+  try {
+    assert.match(await send(accept, 's@pass.example', 'u@mx.test.example', BODY('ceo@quarantine.example')), /^250 /);
+    assert.equal(accept.queued[0].hold, undefined);
+  } finally {
+    await accept.stop();
+  }
+});
+
+test('mail for a domain in arc_signing_table is ARC-sealed after verifying, and mailauth validates the chain', async () => {
+  const h = await start({ arc_key_table: 'texthash:arc-keys', arc_signing_table: 'texthash:arc-signing' });
+  try {
+    assert.match(await send(h, 's@pass.example', 'list@lists.test.example', BODY('s@pass.example')), /^250 /);
+    assert.match(await send(h, 's@pass.example', 'u@mx.test.example', BODY('s@pass.example')), /^250 /);
+    const sealed = Buffer.from(h.queued[0].content);
+    const text = sealed.toString().replace(/\r\n[ \t]+/g, ' ');
+    assert.match(text, /^ARC-Seal: i=1; a=ed25519-sha256; .*cv=none; d=mx\.test\.example; s=arc;/m);
+    assert.match(text, /^ARC-Authentication-Results: i=1; mx\.test\.example; .*spf=pass/m);
+    assert.doesNotMatch(Buffer.from(h.queued[1].content).toString(), /ARC-Seal/, 'a recipient the table does not list: no seal');
+
+    // The next hop: mailauth, with the same DNS, finds the chain valid.
+    const { promises } = await import('node:dns');
+    const resolver = new promises.Resolver();
+    resolver.setServers([`${dns.address}:${dns.port}`]);
+    const next = await authenticate(sealed, { ip: '192.0.2.1', helo: 'mx.test.example', sender: 's@pass.example', mta: 'next.example', resolver: ((name: string, type: string) => resolver.resolve(name, type as 'TXT')) as never, disableBimi: true });
+    assert.ok(next.arc);
+    assert.equal(next.arc.status.result, 'pass', JSON.stringify(next.arc.status));
+  } finally {
+    await h.stop();
+  }
+});
+
+test('DNS answers come from dns_resolver_servers and are kept: a second message asks nothing again', async () => {
+  const h = await start({});
+  try {
+    assert.match(await send(h, 's@pass.example', 'u@mx.test.example', BODY('s@pass.example')), /^250 /);
+    const asked = dns.queries.filter((q) => q === 'pass.example TXT' || q === '_dmarc.pass.example TXT').length;
+    assert.ok(asked >= 2, dns.queries.join('\n'));
+    assert.match(await send(h, 's@pass.example', 'u@mx.test.example', BODY('s@pass.example')), /^250 /);
+    assert.equal(dns.queries.filter((q) => q === 'pass.example TXT' || q === '_dmarc.pass.example TXT').length, asked);
+  } finally {
+    await h.stop();
+  }
+});
