@@ -12,7 +12,7 @@
  * service's line. Never throws.
  */
 import { accessSync, constants, existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import type { ConfigProblem } from './config-types.js';
 import { ConfigError, MainConfig, splitList } from './main-config.js';
 import type { LoadedConfig } from './load-config.js';
@@ -26,6 +26,7 @@ import { checkEffects } from './check-effects.js';
 import { tlsVersionRange } from './tls-protocols.js';
 import { checkRestrictions } from './check-restrictions.js';
 import { checkTransports } from './check-transports.js';
+import { SYSLOG_FACILITIES } from '../util/syslog-format.js';
 
 const ENUMS: Record<string, string[]> = {
   smtpd_tls_security_level: ['', 'none', 'may', 'encrypt'],
@@ -34,6 +35,7 @@ const ENUMS: Record<string, string[]> = {
   mynetworks_style: ['host', 'subnet', 'class'],
   // dnssec would promise validated answers, which the resolver does not give.
   smtp_dns_support_level: ['', 'disabled', 'enabled'],
+  syslog_facility: [...SYSLOG_FACILITIES.keys()],
 };
 
 /** Postfix's (Cyrus SASL's) security option words. */
@@ -149,6 +151,11 @@ function checkValue(cfg: MainConfig, name: string): string | null {
     } catch (e) {
       return (e as Error).message;
     }
+  }
+  // Postfix creates no directory for its log file either; found now, not when start opens it.
+  if (name === 'maillog_file' && v !== '') {
+    const dir = dirname(cfg.path(name)!);
+    if (!existsSync(dir)) return `${name} = ${v}: the directory ${dir} does not exist`;
   }
   const allowed = ENUMS[name];
   if (allowed && !allowed.includes(v.toLowerCase())) return `${name} = ${v}: expected one of ${allowed.filter(Boolean).join(', ')}`;
