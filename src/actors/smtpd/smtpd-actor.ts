@@ -12,9 +12,12 @@ import { cleanupForActor } from '../../cleanup/cleanup-for-actor.js';
 import { submitToQueue } from '../../cleanup/cleanup-submit.js';
 import { SESSION_CAP_SLACK } from '../../runtime/control-messages.js';
 import { RemoteAnvil } from './smtpd-anvil.js';
+import { setThreadLabels } from '../../util/metrics-counters.js';
 
 runActor('smtpd', async (ctx) => {
   if (!ctx.service) throw new Error('smtpd started without an inet service');
+  // Every smtpd_* series of this thread is the service's (a thread serves one service).
+  setThreadLabels('smtpd_', { service: ctx.service.name });
   const journal = ctx.peers('journal');
   const cleanup = cleanupForActor(ctx);
   const smtpd = new Smtpd({
