@@ -7,7 +7,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { COMMANDS, type CommandSpec } from '../../src/cli/cli-commands-table.js';
@@ -216,6 +216,62 @@ test('saslpasswd reads the secret line from standard input and takes FILE relati
     const table = readFileSync(join(root, 'sasl_passwd'), 'utf8');
     assert.match(table, /^alice\s+scrypt\$/m);
     assert.ok(!table.includes('s3cret'));
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+});
+
+const PTY_SKIP = existsSync('/usr/bin/python3') ? undefined : '/usr/bin/python3 is not installed (it gives the command a terminal)';
+
+// A terminal for the command: Python's pty module runs it and types the answers after each prompt.
+const PTY_SCRIPT = `
+import os, pty, sys, json
+answers = json.loads(sys.argv[1]); argv = sys.argv[2:]
+pid, fd = pty.fork()
+if pid == 0:
+    os.execv(argv[0], argv)
+out = b''
+for a in answers:
+    while not out.rstrip().endswith(b':'):
+        out += os.read(fd, 1024)
+    os.write(fd, a.encode() + b'\\r')
+    out += b'|'
+while True:
+    try:
+        chunk = os.read(fd, 1024)
+    except OSError:
+        break
+    if not chunk:
+        break
+    out += chunk
+_, status = os.waitpid(pid, 0)
+sys.stdout.write(json.dumps({'out': out.decode('utf-8', 'replace'), 'code': os.waitstatus_to_exitcode(status)}))
+`;
+
+function atTerminal(answers: string[], args: string[], cwd: string): Promise<{ out: string; code: number }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('/usr/bin/python3', ['-c', PTY_SCRIPT, JSON.stringify(answers), process.execPath, MAIN, ...args], { cwd, stdio: ['ignore', 'pipe', 'inherit'] });
+    let stdout = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    child.on('error', reject);
+    child.on('close', () => resolve(JSON.parse(stdout) as { out: string; code: number }));
+  });
+}
+
+test('saslpasswd at a terminal asks twice without echo; two different answers change nothing', { skip: PTY_SKIP }, async () => {
+  const root = mkdtempSync(join(tmpdir(), 'postrider-sasl-tty-'));
+  try {
+    writeFileSync(join(root, 'sasl_passwd'), '');
+    const ok = await atTerminal(['tty-secret', 'tty-secret'], ['saslpasswd', 'sasl_passwd', 'bob'], root);
+    assert.equal(ok.code, 0, ok.out);
+    assert.match(ok.out, /Password for bob:/);
+    assert.match(ok.out, /Again \(for verification\):/);
+    assert.ok(!ok.out.includes('tty-secret'), `the secret was echoed: ${ok.out}`);
+    assert.match(readFileSync(join(root, 'sasl_passwd'), 'utf8'), /^bob\s+scrypt\$/m);
+    const differ = await atTerminal(['one', 'two'], ['saslpasswd', 'sasl_passwd', 'carol'], root);
+    assert.equal(differ.code, 1);
+    assert.match(differ.out, /the two secrets differ; nothing changed/);
+    assert.ok(!readFileSync(join(root, 'sasl_passwd'), 'utf8').includes('carol'));
   } finally {
     rmSync(root, { recursive: true, force: true });
   }
