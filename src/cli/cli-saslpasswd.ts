@@ -20,6 +20,8 @@ async function firstLineOfStdin(): Promise<string> {
 /** Asks on standard error and reads one line from the terminal in raw mode, so nothing is echoed. */
 function promptNoEcho(prompt: string): Promise<string> {
   const stdin = process.stdin;
+  // Echo goes off before the prompt shows, so an answer typed at once is not echoed either.
+  stdin.setRawMode(true);
   process.stderr.write(prompt);
   return new Promise((resolvePromise, reject) => {
     let text = '';
@@ -40,7 +42,6 @@ function promptNoEcho(prompt: string): Promise<string> {
         else text += ch;
       }
     };
-    stdin.setRawMode(true);
     stdin.resume();
     stdin.on('data', onData);
   });
