@@ -5,10 +5,11 @@
  * threads that observed them, are registered as small custom metrics that
  * hand prom-client their cumulative buckets. A counter or histogram a
  * thread reports that is not listed here is still exported, under
- * postrider_NAME(_total). render() never throws for odd input: a series
+ * postrider_NAME(_total). prom-client's default process metrics
+ * (process_*, nodejs_*) come along. render() never throws for odd input: a series
  * whose label key cannot be read is dropped.
  */
-import { Counter, Gauge, Registry, type Metric } from 'prom-client';
+import { collectDefaultMetrics, Counter, Gauge, Registry, type Metric } from 'prom-client';
 import type { HistogramSeries, MetricsSnapshot } from '../util/metrics-counters.js';
 import type { MetricsView } from './metrics-collect.js';
 
@@ -26,11 +27,20 @@ const COUNTERS: Record<string, CounterDef> = {
   recipients_deferred: { help: 'Recipient delivery attempts deferred, by transport.', labels: ['transport'] },
   recipients_bounced: { help: 'Recipients bounced (hard failures), by transport.', labels: ['transport'] },
   recipients_expired: { help: 'Deferred recipients returned after maximal_queue_lifetime.', labels: [] },
-  smtpd_rejected: { help: 'SMTP commands and messages smtpd refused, by reason.', labels: ['reason'] },
+  smtpd_rejected: { help: 'SMTP commands and messages smtpd refused, by service and reason.', labels: ['service', 'reason'] },
+  smtpd_connections: { help: 'SMTP connections smtpd accepted, by service.', labels: ['service'] },
+  smtpd_connections_refused: {
+    help: 'SMTP connections smtpd refused at a limit, by service and reason (connection_limit, connection_rate, session_limit, descriptor_limit).',
+    labels: ['service', 'reason'],
+  },
+  smtpd_tls_handshakes: { help: 'TLS handshakes smtpd completed (STARTTLS or wrapper mode), by service and protocol version.', labels: ['service', 'version'] },
+  smtpd_sasl_authentications: { help: 'SASL authentications by smtpd, by service and result (success, failure).', labels: ['service', 'result'] },
 };
 
 /** Histograms the threads keep. */
 const HISTOGRAMS: Record<string, string> = {
+  delivery_delay_seconds:
+    "Seconds of each part of a delivery line's delays=a/b/c/d, per recipient attempt, by transport and stage (before_qmgr, in_qmgr, connection_setup, transmission).",
   delivery_latency_seconds: 'Seconds from arrival to delivery, per delivered recipient, by transport.',
   journal_batch_records: 'Records made durable per journal flush (group commit batch size).',
   journal_fsync_seconds: 'Seconds one journal fdatasync took.',
@@ -120,6 +130,8 @@ export class MetricsRegistry {
 
   constructor() {
     const reg = [this.registry];
+    // The process's own figures (CPU, memory, descriptors, event-loop lag, GC) under prom-client's standard names.
+    collectDefaultMetrics({ register: this.registry });
     const totals = (): MetricsSnapshot | undefined => this.view?.totals;
 
     for (const [name, def] of Object.entries(COUNTERS)) {

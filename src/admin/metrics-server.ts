@@ -2,8 +2,10 @@
  * metrics-server: the Prometheus endpoint (metrics_listen) in the main
  * thread. `GET /metrics` gathers a scrape (MetricsCollector) and answers
  * it in Prometheus text (MetricsRegistry); scrapes that arrive together
- * share one gathering, so a slow actor cannot pile up requests. Any other
- * path answers 404, any other method 405. A failed gathering answers 500
+ * share one gathering, so a slow actor cannot pile up requests. `GET
+ * /healthz` answers 200 "ok" when the tree is ready and every actor runs,
+ * else 503 with the reason on one line (for a load balancer or a service
+ * monitor). Any other path answers 404, any other method 405. A failed gathering answers 500
  * with one line. listen() rejects with MetricsServerError
  * (ERR_METRICS_BIND) when the address cannot be bound; a failed accept
  * (out of descriptors) loses that connection only.
@@ -32,7 +34,7 @@ export class MetricsServer {
 
   constructor(
     private readonly address: MetricsAddress,
-    source: MetricsSource,
+    private readonly source: MetricsSource,
     opts: CollectorOptions = {},
   ) {
     this.collector = new MetricsCollector(source, opts);
@@ -81,6 +83,20 @@ export class MetricsServer {
     return this.inflight;
   }
 
+  /** /healthz: ok, or why not (not ready, actors not running, no answer). */
+  async health(): Promise<{ ok: boolean; text: string }> {
+    let st: Awaited<ReturnType<MetricsSource['status']>>;
+    try {
+      st = await this.source.status();
+    } catch (err) {
+      return { ok: false, text: `no status: ${((err as Error)?.message ?? String(err)).split('\n')[0]}` };
+    }
+    if (st.ready === false) return { ok: false, text: 'not ready: the mail system is starting or stopping' };
+    const down = st.actors.filter((a) => a.state !== 'running');
+    if (down.length > 0) return { ok: false, text: `not serving: ${down.map((a) => `${a.role}[${a.instance}] ${a.state}`).join(', ')}` };
+    return { ok: true, text: `ok: ${st.actors.length} actors running` };
+  }
+
   /** Stops listening and closes every open connection. */
   close(): Promise<void> {
     return new Promise((resolve) => {
@@ -92,10 +108,14 @@ export class MetricsServer {
 
   private handle(req: IncomingMessage, res: ServerResponse): void {
     const path = (req.url ?? '').split('?')[0];
-    if (path !== '/metrics') return this.reply(res, 404, 'not found: try /metrics\n');
+    if (path !== '/metrics' && path !== '/healthz') return this.reply(res, 404, 'not found: try /metrics or /healthz\n');
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       res.setHeader('Allow', 'GET, HEAD');
       return this.reply(res, 405, 'method not allowed\n');
+    }
+    if (path === '/healthz') {
+      void this.health().then((h) => this.reply(res, h.ok ? 200 : 503, req.method === 'HEAD' ? '' : h.text + '\n'));
+      return;
     }
     this.scrape().then(
       (text) => this.reply(res, 200, req.method === 'HEAD' ? '' : text, this.registry.contentType),

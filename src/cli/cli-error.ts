@@ -1,7 +1,8 @@
 /**
  * cli-error: how a command fails: one line "postrider: fatal: reason" on
  * standard error and exit status 1. Commands throw CliError (or any error
- * with a message); main.ts prints it.
+ * with a message); main.ts prints it. A bad command line is a UsageError:
+ * the same one line, exit status 2.
  */
 
 export class CliError extends Error {
@@ -18,4 +19,12 @@ export class CliError extends Error {
 export function printFatal(err: unknown): void {
   const message = ((err as Error)?.message ?? String(err)).split('\n')[0];
   process.stderr.write(`postrider: fatal: ${message}\n`);
+}
+
+/** A bad command line: one line, and exit status 2 (as getopt-style tools use for usage errors). */
+export class UsageError extends CliError {
+  constructor(message: string) {
+    super(message, 'ERR_USAGE');
+    this.name = 'UsageError';
+  }
 }

@@ -16,7 +16,7 @@ import { ControlError, controlRequest } from './control-client.js';
 import { perMessageLine, summaryLine } from '../admin/postsuper-text.js';
 import type { AdminAction } from '../store/store-types.js';
 import { queueDirAt } from './cli-config-dir.js';
-import { CliError } from './cli-error.js';
+import { CliError, UsageError } from './cli-error.js';
 
 const ACTIONS = new Set(['delete', 'hold', 'release', 'requeue']);
 
@@ -27,7 +27,11 @@ async function readStdinIds(): Promise<string[]> {
 }
 
 /** `postrider queue ...`; resolves with the exit status. */
-export async function queue(dir: string, args: string[], flags: { json?: boolean }): Promise<number> {
+export async function queue(
+  dir: string,
+  args: string[],
+  flags: { json?: boolean; headers?: boolean; body?: boolean; envelope?: boolean },
+): Promise<number> {
   const qd = queueDirAt(dir);
   const write = (text: string): void => void process.stdout.write(text);
   const [sub, ...rest] = args;
@@ -42,16 +46,16 @@ export async function queue(dir: string, args: string[], flags: { json?: boolean
     return 0;
   }
   if (sub === 'show') {
+    const id = rest[0];
+    if (!id || rest.length > 1) throw new UsageError('usage: postrider queue show QUEUEID [--headers|--body|--envelope]');
+    const parts = (['headers', 'body', 'envelope'] as const).filter((p) => flags[p]);
     try {
-      await controlRequest(qd, 'queue-show', rest, write);
+      await controlRequest(qd, 'queue-show', [id, ...parts.map((p) => `--${p}`)], write);
     } catch (err) {
       if (!(err instanceof ControlError && err.code === 'ERR_NOT_RUNNING')) throw err;
-      const id = rest.find((a) => !a.startsWith('-'));
-      if (!id) throw new CliError('usage: postrider queue show QUEUEID [--headers|--body|--envelope]');
-      const want = (flag: string): true | undefined => (rest.includes(flag) ? true : undefined);
       const { showQueuedOffline } = await import('../admin/queue-offline.js');
       try {
-        write(await showQueuedOffline(qd, id, { headers: want('--headers'), body: want('--body'), envelope: want('--envelope') }));
+        write(await showQueuedOffline(qd, id, { headers: flags.headers || undefined, body: flags.body || undefined, envelope: flags.envelope || undefined }));
       } catch (e) {
         throw new CliError((e as Error).message);
       }
@@ -61,7 +65,7 @@ export async function queue(dir: string, args: string[], flags: { json?: boolean
   if (ACTIONS.has(sub)) {
     let ids = rest;
     if (ids.length === 1 && ids[0] === '-') ids = await readStdinIds();
-    if (ids.length === 0) throw new CliError(`usage: postrider queue ${sub} QUEUEID...|ALL [queue...]|-`);
+    if (ids.length === 0) throw new UsageError(`usage: postrider queue ${sub} QUEUEID...|ALL [queue...]|-`);
     const result = (await controlRequest(qd, 'queue-admin', [sub, ...ids], undefined, { timeoutMs: 600_000 })) as { affected: number; queueIds?: string[] };
     const action = sub as AdminAction;
     let text = '';
@@ -71,7 +75,7 @@ export async function queue(dir: string, args: string[], flags: { json?: boolean
     process.stderr.write(text);
     return 0;
   }
-  throw new CliError(`unknown queue command: ${sub}; usage: postrider queue [--json] | show ID | delete|hold|release|requeue ID...|ALL|-`);
+  throw new UsageError(`unknown queue command: ${sub}; usage: postrider queue [--json] | show ID | delete|hold|release|requeue ID...|ALL|-`);
 }
 
 /** `postrider flush [site]`. */

@@ -1,17 +1,21 @@
 /**
  * cli-start: `postrider start`: runs start-fg detached (its own process
- * group, output to maillog_file or /dev/null) and returns once the control
+ * group, output to maillog_file, or with maillog_file empty to syslog
+ * through syslog_socket; a warning says so when that socket is missing and
+ * the lines are lost) and returns once the control
  * socket reports every actor ready. Fails with the reason when the
  * configuration has errors, a daemon already runs (daemon-liveness: a pid
  * file naming a zombie or a reused pid is no obstacle), the daemon exits during
  * start-up, or it is not ready within 30 s.
  */
 import { spawn } from 'node:child_process';
-import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { MainConfig } from '../config/main-config.js';
+import { syslogTargetOf } from '../config/syslog-target.js';
+import { LOG_MODE_ENV } from '../util/log.js';
 import { daemonLiveness } from '../supervisor/daemon-liveness.js';
 import { loadStartable, queueDirOf } from './cli-config-dir.js';
 import { CliError } from './cli-error.js';
@@ -26,7 +30,14 @@ export async function start(dir: string, opts: { timeoutMs?: number; extraArgs?:
   const live = await daemonLiveness(queueDir);
   if (live.running) throw new CliError(`the Postrider mail system is already running (pid ${live.pid})`);
 
-  const logFile = new MainConfig(loaded.params, loaded.dir).path('maillog_file');
+  const mainCfg = new MainConfig(loaded.params, loaded.dir);
+  const logFile = mainCfg.path('maillog_file');
+  if (!logFile) {
+    const { socket } = syslogTargetOf(mainCfg);
+    if (!existsSync(socket)) {
+      process.stderr.write(`postrider: warning: maillog_file is empty and the syslog socket ${socket} does not exist: log lines are discarded; set maillog_file\n`);
+    }
+  }
   // Without a log file, the daemon's standard error goes to a scratch file that is
   // read if it dies during start-up, and removed once it serves.
   const scratch = logFile ? undefined : join(mkdtempSync(join(tmpdir(), 'postrider-start-')), 'stderr');
@@ -35,6 +46,7 @@ export async function start(dir: string, opts: { timeoutMs?: number; extraArgs?:
   const child = spawn(process.execPath, [MAIN, '-c', dir, ...(opts.extraArgs ?? []), 'start-fg'], {
     detached: true,
     stdio: ['ignore', out, err],
+    env: logFile ? process.env : { ...process.env, [LOG_MODE_ENV]: 'syslog' },
   });
   closeSync(out);
   if (err !== out) closeSync(err);

@@ -13,7 +13,7 @@
  * service's line. Never throws.
  */
 import { accessSync, constants, existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import type { ConfigProblem } from './config-types.js';
 import { ConfigError, MainConfig, splitList } from './main-config.js';
 import type { LoadedConfig } from './load-config.js';
@@ -31,6 +31,7 @@ import { checkTransports } from './check-transports.js';
 import { parseContentFilter, parseReceiveOverrideOptions } from './content-filter.js';
 import { policyServiceDefaults } from './policy-service.js';
 import { readMilterSettings } from './milter-settings.js';
+import { SYSLOG_FACILITIES } from '../util/syslog-format.js';
 
 const ENUMS: Record<string, string[]> = {
   smtpd_tls_security_level: ['', 'none', 'may', 'encrypt'],
@@ -43,6 +44,7 @@ const ENUMS: Record<string, string[]> = {
   milter_protocol: ['2', '3', '4', '6'],
   dkim_canonicalization: ['simple', 'relaxed', 'simple/simple', 'simple/relaxed', 'relaxed/simple', 'relaxed/relaxed'],
   dmarc_quarantine_action: ['hold', 'accept'],
+  syslog_facility: [...SYSLOG_FACILITIES.keys()],
 };
 
 /** The key and signing tables, by either parameter of the pair. */
@@ -189,6 +191,11 @@ function checkValue(cfg: MainConfig, name: string): string | null {
     } catch (e) {
       return (e as Error).message;
     }
+  }
+  // Postfix creates no directory for its log file either; found now, not when start opens it.
+  if (name === 'maillog_file' && v !== '') {
+    const dir = dirname(cfg.path(name)!);
+    if (!existsSync(dir)) return `${name} = ${v}: the directory ${dir} does not exist`;
   }
   const allowed = ENUMS[name];
   if (allowed && !allowed.includes(v.toLowerCase())) return `${name} = ${v}: expected one of ${allowed.filter(Boolean).join(', ')}`;

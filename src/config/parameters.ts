@@ -115,7 +115,9 @@ p('queue_directory', '/var/spool/postrider', 'path', 'the queue directory (relat
   differs: { postfix: '/var/spool/postfix', why: 'a journal, not Postfix\'s queue files: the two must never share a spool, so both can run side by side' },
 });
 p('queue_shard_count', '-', 'string', 'Postrider: queue shards, each a journal writer and a qmgr of its own (- : one per four cores); shard directories found on disk are served too');
-p('maillog_file', '', 'path', 'log file; empty logs to standard output');
+p('maillog_file', '', 'path', 'log file; empty logs to syslog (postrider start) or standard output (start-fg)');
+p('syslog_facility', 'mail', 'string', 'the syslog facility of log lines sent to syslog');
+p('syslog_socket', '/dev/log', 'path', 'Postrider: the local syslog socket (a unix datagram socket) log lines go to when maillog_file is empty');
 p('syslog_name', 'postrider', 'string', 'the prefix of every log line', {
   differs: { postfix: 'postfix', why: 'log lines name the software that wrote them (give pflogsumm --syslog-name=postrider)' },
 });

@@ -1,7 +1,7 @@
 /**
  * postconf: prints parameters as postconf(1) does: `name = value` lines
  * sorted by name, `name =` for an empty value. Values are printed as written
- * (unexpanded) unless `expand` is set (postconf -x). -n: only the names set
+ * (unexpanded) unless `expand` is set (postconf -x); -h prints values alone. -n: only the names set
  * in main.cf; -d: default values. An unknown name given explicitly yields
  * postconf's warning text. Never throws.
  */
@@ -18,6 +18,8 @@ export interface FormatOptions {
   names?: string[];
   /** -x: expanded values. */
   expand?: boolean;
+  /** -h: the values alone, without "name = ". */
+  valuesOnly?: boolean;
 }
 
 /** The printed lines and the warnings (for standard error). */
@@ -26,7 +28,7 @@ export interface ParameterReport {
   warnings: string[];
 }
 
-function line(name: string, value: string): string {
+function nameValueLine(name: string, value: string): string {
   return value === '' ? `${name} =` : `${name} = ${value}`;
 }
 
@@ -39,6 +41,7 @@ export function renderParameters(loaded: LoadedConfig, opts: FormatOptions = {})
   const defaultsExpanded = opts.defaults && opts.expand ? new Expander(loaded.defaults) : null;
   const value = (name: string): string => (defaultsExpanded ? defaultsExpanded.value(name) : (source[name] ?? ''));
   const lines: string[] = [];
+  const line = (name: string, v: string): string => (opts.valuesOnly ? v : nameValueLine(name, v));
   if (opts.names && opts.names.length > 0) {
     for (const name of opts.names) {
       const has = Object.prototype.hasOwnProperty.call(source, name) || Object.prototype.hasOwnProperty.call(loaded.params, name);

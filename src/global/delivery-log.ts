@@ -6,7 +6,7 @@
  */
 import type { DeliveryOutcome, DeliveryRequest } from '../protocol/protocol.js';
 import type { Logger } from '../util/log.js';
-import { count, label, observe } from '../util/metrics-counters.js';
+import { count, label, observe, type MetricLabels } from '../util/metrics-counters.js';
 
 /** Time stamps (ms since the epoch) and facts of one recipient's delivery attempt. */
 export interface DeliveryLogEntry {
@@ -112,6 +112,26 @@ export interface AttemptTimes {
   connUse?: number;
 }
 
+/** The four parts of delays=a/b/c/d, by the names the histogram's stage label gives them. */
+const STAGES = ['before_qmgr', 'in_qmgr', 'connection_setup', 'transmission'] as const;
+const stageLabels = new Map<string, MetricLabels>();
+
+function stageLabel(transport: string, stage: string): MetricLabels {
+  const key = `${transport}\u0000${stage}`;
+  let l = stageLabels.get(key);
+  if (!l) {
+    l = Object.freeze({ transport, stage });
+    stageLabels.set(key, l);
+  }
+  return l;
+}
+
+/** delivery_delay_seconds: the a/b/c/d split of one recipient's delivery line, one observation per stage. */
+export function observeStages(transport: string, activeTime: number, arrivalTime: number, times: AttemptTimes): void {
+  const parts = [activeTime - arrivalTime, times.connectStart - activeTime, times.transmitStart - times.connectStart, times.end - times.transmitStart];
+  for (let i = 0; i < STAGES.length; i++) observe('delivery_delay_seconds', Math.max(0, parts[i]) / 1000, stageLabel(transport, STAGES[i]));
+}
+
 /**
  * Postfix's soft_bounce for a delivery agent's outcome: a bounce becomes a
  * deferral with the 4.x.y twin of its status, so the message stays queued
@@ -141,6 +161,7 @@ export function logOutcomes(log: Logger, req: DeliveryRequest, outcomes: Deliver
     if (!rcpt) continue;
     count(OUTCOME_COUNTERS[o.state] ?? 'recipients_deferred', labels);
     if (o.state === 'delivered') observe('delivery_latency_seconds', Math.max(0, times.end - req.arrivalTime) / 1000, labels);
+    observeStages(req.transport, req.activeTime, req.arrivalTime, times);
     log.queue(
       req.queueId,
       formatDelivery({

@@ -17,6 +17,7 @@ import { MainConfig } from '../config/main-config.js';
 import type { MasterService } from '../config/config-types.js';
 import type { ActorRole, CallableFrom, DeliveryProtocol, Protocols, Rep, Req } from '../protocol/protocol.js';
 import type { RoleName } from '../protocol/role-catalogue.js';
+import { syslogTargetOf } from '../config/syslog-target.js';
 import { Logger, configureLogging, flushLog, reopenLog } from '../util/log.js';
 import { snapshot as metricsSnapshot } from '../util/metrics-counters.js';
 import { PeerLink, PeerSet, typedGroup, type PeerAddress, type PeerGroup } from './peer.js';
@@ -237,6 +238,7 @@ export function runActor<R extends ActorRole, H extends Handlers<Protocols[R]> &
     const config = new MainConfig(a.service ? { ...a.params, ...a.service.overrides } : a.params, a.dir);
     configureLogging({
       maillogFile: config.path('maillog_file'),
+      syslog: syslogTargetOf(config),
       myhostname: config.get('myhostname'),
       syslogName: config.get('syslog_name') || 'postrider',
     });

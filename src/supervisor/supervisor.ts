@@ -19,6 +19,7 @@ import { EventEmitter } from 'node:events';
 import { availableParallelism } from 'node:os';
 import { MainConfig } from '../config/main-config.js';
 import { parameterInfo } from '../config/parameters.js';
+import { syslogTargetOf } from '../config/syslog-target.js';
 import { Logger, configureLogging, flushLog } from '../util/log.js';
 import { ActorCallError } from '../runtime/actor-error.js';
 import { typedGroup, type CallOptions } from '../runtime/peer.js';
@@ -208,6 +209,7 @@ export class Supervisor extends EventEmitter {
   async start(): Promise<void> {
     configureLogging({
       maillogFile: this.main.path('maillog_file'),
+      syslog: syslogTargetOf(this.main),
       myhostname: this.main.get('myhostname'),
       syslogName: this.main.get('syslog_name') || 'postrider',
     });

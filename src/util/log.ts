@@ -1,13 +1,22 @@
 /**
  * log: Postfix-format log lines, one per event:
  *   "MMM DD HH:MM:SS host syslog_name/ROLE[ID]: text"
- * Lines go to standard output, or appended to maillog_file when it is set.
+ * Lines go to maillog_file when it is set; otherwise to syslog (log-syslog)
+ * when the daemon runs detached (`postrider start` sets LOG_MODE_ENV to
+ * "syslog" in its environment, which every worker thread inherits) and the
+ * syslog socket exists; otherwise to standard output (start-fg).
  * Each thread buffers its lines and writes them once per event-loop turn, so
  * the hot path pays for a string, not a system call. reopen() serves
  * logrotate (SIGHUP / `postrider logrotate`).
  */
 import { openSync, writeSync, closeSync } from 'node:fs';
 import { hostname } from 'node:os';
+import { existsSync } from 'node:fs';
+import { SyslogSink, type LogEntry } from './log-syslog.js';
+import type { Severity } from './syslog-format.js';
+
+/** The environment variable by which `postrider start` asks its daemon for syslog. */
+export const LOG_MODE_ENV = 'POSTRIDER_LOG';
 
 const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
 
@@ -22,7 +31,8 @@ export function syslogTime(d = new Date()): string {
 }
 
 export interface LogSink {
-  write(line: string): void;
+  /** `line` is the whole formatted line; `entry` its parts, for syslog. */
+  write(line: string, entry?: LogEntry): void;
   flush(): void;
   reopen(): void;
 }
@@ -70,10 +80,32 @@ let sink: LogSink | undefined;
 let host = hostname();
 let syslogName = 'postrider';
 
-/** Sets where this thread's log lines go; called once per thread at start. */
-export function configureLogging(opts: { maillogFile?: string; myhostname?: string; syslogName?: string; sink?: LogSink }): void {
+/** Where lines go when maillog_file is empty: the syslog socket and facility. */
+export interface SyslogTarget {
+  socket: string;
+  facility: number;
+}
+
+let syslogKey = '';
+
+/** The sink for these settings (the syslog sink is kept while its settings stay). */
+function sinkFor(opts: { maillogFile?: string; syslog?: SyslogTarget }): LogSink {
+  if (opts.maillogFile || !opts.syslog || process.env[LOG_MODE_ENV] !== 'syslog' || !existsSync(opts.syslog.socket)) {
+    if (sink instanceof SyslogSink) sink.close();
+    syslogKey = '';
+    return new BufferedSink(opts.maillogFile || undefined);
+  }
+  const key = `${opts.syslog.socket}\u0000${opts.syslog.facility}`;
+  if (sink instanceof SyslogSink && key === syslogKey) return sink;
+  if (sink instanceof SyslogSink) sink.close();
+  syslogKey = key;
+  return new SyslogSink(opts.syslog.socket, opts.syslog.facility);
+}
+
+/** Sets where this thread's log lines go; called at start and at each reconfiguration. */
+export function configureLogging(opts: { maillogFile?: string; myhostname?: string; syslogName?: string; syslog?: SyslogTarget; sink?: LogSink }): void {
   sink?.flush();
-  sink = opts.sink ?? new BufferedSink(opts.maillogFile || undefined);
+  sink = opts.sink ?? sinkFor(opts);
   if (opts.myhostname) host = opts.myhostname.split('.')[0];
   if (opts.syslogName) syslogName = opts.syslogName;
 }
@@ -89,9 +121,10 @@ export function flushLog(): void {
 export class Logger {
   constructor(readonly role: string, readonly id: number | string) {}
 
-  private emit(text: string): void {
+  private emit(text: string, severity: Severity = 'info'): void {
     if (!sink) sink = new BufferedSink(undefined);
-    sink.write(`${syslogTime()} ${host} ${syslogName}/${this.role}[${this.id}]: ${text}`);
+    const tag = `${syslogName}/${this.role}`;
+    sink.write(`${syslogTime()} ${host} ${tag}[${this.id}]: ${text}`, { tag, id: this.id, severity, text });
   }
 
   info(text: string): void {
@@ -99,15 +132,15 @@ export class Logger {
   }
 
   warning(text: string): void {
-    this.emit(`warning: ${text}`);
+    this.emit(`warning: ${text}`, 'warning');
   }
 
   error(text: string): void {
-    this.emit(`error: ${text}`);
+    this.emit(`error: ${text}`, 'error');
   }
 
   fatal(text: string): void {
-    this.emit(`fatal: ${text}`);
+    this.emit(`fatal: ${text}`, 'fatal');
   }
 
   /** A line about one queued message: "QUEUEID: text". */

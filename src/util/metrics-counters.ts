@@ -10,7 +10,9 @@
  * A series is keyed by its labels as JSON (`{"transport":"smtp"}`), '' when
  * it has none; callers pass labels in the same key order every time, and
  * reuse label objects (label() makes them; their keys are cached) rather
- * than build a fresh one per event.
+ * than build a fresh one per event. setThreadLabels() adds labels every
+ * series of some metrics of this thread carries (smtpd's `service`): they
+ * join the keys in snapshot(), so the hot path does not pay for them.
  */
 import { threadId } from 'node:worker_threads';
 
@@ -36,6 +38,7 @@ export interface MetricsSnapshot {
 
 /** Upper bounds of the buckets of each histogram Postrider observes; others get DEFAULT_BUCKETS. */
 export const HISTOGRAM_BUCKETS: Readonly<Record<string, readonly number[]>> = {
+  delivery_delay_seconds: [0.001, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600, 14400, 86400],
   delivery_latency_seconds: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600, 14400, 86400],
   journal_batch_records: [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024],
   journal_fsync_seconds: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
@@ -110,13 +113,29 @@ export function observe(name: string, value: number, labels?: MetricLabels): voi
   s.count++;
 }
 
+let threadLabels: { prefix: string; labels: MetricLabels } | undefined;
+
+/** Every series of the metrics named `prefix...` in this thread gets these labels too (first in the key). */
+export function setThreadLabels(prefix: string, labels: MetricLabels): void {
+  threadLabels = { prefix, labels };
+}
+
+function withThreadLabels(name: string, key: string): string {
+  if (!threadLabels || !name.startsWith(threadLabels.prefix)) return key;
+  return JSON.stringify({ ...threadLabels.labels, ...(key === '' ? {} : (JSON.parse(key) as object)) });
+}
+
 /** A copy of everything this thread counted. */
 export function snapshot(): MetricsSnapshot {
   const out: MetricsSnapshot = { threadId, counters: {}, histograms: {} };
-  for (const [name, series] of counters) out.counters[name] = Object.fromEntries(series);
+  for (const [name, series] of counters) {
+    const copy: Record<string, number> = {};
+    for (const [key, v] of series) copy[withThreadLabels(name, key)] = v;
+    out.counters[name] = copy;
+  }
   for (const [name, h] of histograms) {
     const series: Record<string, HistogramSeries> = {};
-    for (const [key, s] of h.series) series[key] = { counts: [...s.counts], sum: s.sum, count: s.count };
+    for (const [key, s] of h.series) series[withThreadLabels(name, key)] = { counts: [...s.counts], sum: s.sum, count: s.count };
     out.histograms[name] = { buckets: [...h.buckets], series };
   }
   return out;
@@ -124,6 +143,7 @@ export function snapshot(): MetricsSnapshot {
 
 /** Forgets everything counted in this thread (tests). */
 export function resetCounters(): void {
+  threadLabels = undefined;
   counters.clear();
   histograms.clear();
 }

@@ -34,15 +34,15 @@ test('config -n prints the parameters main.cf sets; POSTRIDER_CONFIG picks the d
   }
 });
 
-test('usage errors and a missing daemon are one fatal line and exit 1', async () => {
+test('usage errors are one fatal line and exit 2; a missing daemon one line and exit 1', async () => {
   const c = configDir('', '');
   try {
     const unknown = await postrider(['-c', c.dir, 'frobnicate']);
-    assert.equal(unknown.code, 1);
-    assert.match(unknown.stderr, /^postrider: fatal: unknown command: frobnicate; usage: postrider /);
+    assert.equal(unknown.code, 2);
+    assert.match(unknown.stderr, /^postrider: fatal: unknown command: frobnicate; see postrider --help/);
     assert.equal(unknown.stderr.split('\n').length, 2);
     const badOpt = await postrider(['-c', c.dir, '--bogus', 'status']);
-    assert.equal(badOpt.code, 1);
+    assert.equal(badOpt.code, 2);
     assert.match(badOpt.stderr, /^postrider: fatal: /);
     const reload = await postrider(['-c', c.dir, 'reload']);
     assert.equal(reload.code, 1);

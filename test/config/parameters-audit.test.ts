@@ -96,6 +96,8 @@ const EFFECT_TESTS: Record<string, [string, string]> = {
   soft_bounce: ['e2e/soft-bounce.test.ts', "soft_bounce: a hard bounce becomes a deferral; the message stays queued, no bounce is sent, and it goes out once accepted"],
   queue_directory: ['cli/sendmail.test.ts', "drops one complete file with the envelope and CRLF content, no temporary left"],
   maillog_file: ['e2e/relay.test.ts', "logrotate reopens maillog_file"],
+  syslog_facility: ['e2e/syslog.test.ts', 'maillog_file empty: postrider start logs to syslog_socket with syslog_facility'],
+  syslog_socket: ['e2e/syslog.test.ts', 'maillog_file empty: postrider start logs to syslog_socket with syslog_facility'],
   syslog_name: ['e2e/soft-bounce.test.ts', "soft_bounce: a hard bounce becomes a deferral; the message stays queued, no bounce is sent, and it goes out once accepted"],
   minimal_backoff_time: ['actors/qmgr/qmgr-policy.test.ts', "parameters default to Postfix values and accept units"],
   maximal_backoff_time: ['actors/qmgr/qmgr-policy.test.ts', "backoff is the message age clamped to minimal and maximal backoff time"],

@@ -27,7 +27,7 @@ import { splitSpec, tablePath, type LookupTable } from '../../config/lookup-tabl
 import { compileDomainList, type DomainMatcher } from '../../config/access-lookup.js';
 import type { DeliveryOutcome, DeliveryRequest, DeliveryResult } from '../../protocol/protocol.js';
 import type { BodyLocation } from '../../store/store-types.js';
-import { formatDelivery, softBounceOutcome, statusWord } from '../../global/delivery-log.js';
+import { formatDelivery, observeStages, origRecipient, softBounceOutcome, statusWord } from '../../global/delivery-log.js';
 import { count, label, observe } from '../../util/metrics-counters.js';
 import type { Logger } from '../../util/log.js';
 import { expandTemplate, type ExpandAttrs } from './local-expand.js';
@@ -173,6 +173,7 @@ export class LocalAgent {
     const labels = label('transport', req.transport);
     count(sub.state === 'delivered' ? 'recipients_delivered' : sub.state === 'bounced' ? 'recipients_bounced' : 'recipients_deferred', labels);
     if (sub.state === 'delivered') observe('delivery_latency_seconds', Math.max(0, end - req.arrivalTime) / 1000, labels);
+    observeStages(req.transport, req.activeTime, req.arrivalTime, { connectStart: start, transmitStart: start, end });
     this.opts.log.queue(
       req.queueId,
       formatDelivery({

@@ -20,9 +20,12 @@ import type { ResolvedAddress } from '../../protocol/protocol.js';
 /** Resolution answers kept per thread: a round trip per RCPT would cost more than the check. */
 const ROUTE_CACHE_LIMIT = 10_000;
 const ROUTE_CACHE_TTL_MS = 60_000;
+import { setThreadLabels } from '../../util/metrics-counters.js';
 
 runActor('smtpd', async (ctx) => {
   if (!ctx.service) throw new Error('smtpd started without an inet service');
+  // Every smtpd_* series of this thread is the service's (a thread serves one service).
+  setThreadLabels('smtpd_', { service: ctx.service.name });
   const journal = ctx.peers('journal');
   const cleanup = cleanupForActor(ctx);
   const rewrite = ctx.peers('trivial-rewrite');

@@ -302,7 +302,11 @@ export class Smtpd {
       size: s.messageSizeLimit > 0 ? s.messageSizeLimit : undefined,
       socketTimeout: s.timeoutMs,
       onConnect: (session, cb) => this.guard(this.onConnect(session, cb), cb, 421),
-      onSecure: (_socket, session, cb) => this.onSecure(session, cb),
+      onSecure: (socket, session, cb) => {
+        const version = (socket as { getProtocol?: () => string | null }).getProtocol?.() ?? 'unknown';
+        count('smtpd_tls_handshakes', label('version', version || 'unknown'));
+        this.onSecure(session, cb);
+      },
       onAuth: (auth, session, cb) => this.guard(this.onAuth(auth, session, cb), cb, 454),
       onMailFrom: (address, session, cb) => this.guard(this.onMailFrom(address, session, cb), cb, 451),
       onRcptTo: (address, session, cb) => this.guard(this.onRcptTo(address, session, cb), cb, 451),
@@ -336,6 +340,7 @@ export class Smtpd {
       this.server.server.on('drop', (d?: { remoteAddress?: string }) => {
         this.counters.rejected++;
         count('smtpd_rejected', label('reason', 'descriptor_limit'));
+        count('smtpd_connections_refused', label('reason', 'descriptor_limit'));
         outOfDescriptors(`connection from [${d?.remoteAddress ?? 'unknown'}] dropped: ${limit} connections, the most the open-file limit leaves room for`);
       });
     }
@@ -480,6 +485,7 @@ export class Smtpd {
     state.connected = true;
     this.counters.sessions++;
     this.counters.active++;
+    count('smtpd_connections');
     const s = this.settings;
     try {
       state.clientName = await this.dns.clientName(state.clientAddr);
@@ -507,6 +513,7 @@ export class Smtpd {
         this.log.warning(`${over[0]}: ${over[1]} from ${client} for service ${this.service.name}`);
         this.counters.rejected++;
         count('smtpd_rejected', label('reason', over[2]));
+        count('smtpd_connections_refused', label('reason', over[2]));
         return cb(smtpError(421, '4.7.0', `${s.myhostname} Error: too many connections from ${state.clientAddr}`));
       }
     }
@@ -570,6 +577,7 @@ export class Smtpd {
   private sessionRefused(addr: string, port: number): void {
     this.counters.rejected++;
     count('smtpd_rejected', label('reason', 'session_limit'));
+    count('smtpd_connections_refused', label('reason', 'session_limit'));
     this.log.info(`NOQUEUE: reject: CONNECT from [${addr.replace(/^::ffff:/i, '')}]:${port}: all server ports busy`);
   }
 
@@ -622,10 +630,12 @@ export class Smtpd {
       }
     }
     if (!ok) {
+      count('smtpd_sasl_authentications', SASL_FAILURE);
       this.log.warning(`${state.clientName}[${state.clientAddr}]: SASL ${method} authentication failed: authentication failure`);
       return cb(smtpError(535, '5.7.8', 'Error: authentication failed: authentication failure'));
     }
     state.saslMethod = method;
+    count('smtpd_sasl_authentications', SASL_SUCCESS);
     cb(null, { user });
   }
 
@@ -1092,6 +1102,8 @@ export class Smtpd {
 }
 
 const SIZE_REASON = label('reason', 'size');
+const SASL_SUCCESS = label('result', 'success');
+const SASL_FAILURE = label('result', 'failure');
 const RECIPIENT_LIMIT_REASON = label('reason', 'recipient_limit');
 const NON_ASCII = /[^\x00-\x7f]/;
 /** Postfix's reply (with strict_smtputf8) to a non-ASCII envelope address in a transaction without SMTPUTF8. */
