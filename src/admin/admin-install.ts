@@ -10,6 +10,7 @@
 import type { Supervisor } from '../supervisor/supervisor.js';
 import { adminCommands } from './admin-commands.js';
 import { installMetrics } from './metrics-install.js';
+import { installHttpApi } from './http-api/api-install.js';
 import { qmgrLoad, queueCounts } from './queue-view.js';
 
 export function installAdmin(sup: Supervisor, queueDir: string): void {
@@ -29,4 +30,5 @@ export function installAdmin(sup: Supervisor, queueDir: string): void {
   sup.addStatusProvider('qmgr', section('qmgr', () => qmgrLoad(view, { timeoutMs: 1000 })));
   sup.addStatusProvider('queue', section('journal', () => queueCounts(view, { timeoutMs: 1000 })));
   installMetrics(sup);
+  installHttpApi(sup);
 }

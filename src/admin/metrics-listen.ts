@@ -21,11 +21,11 @@ export interface MetricsAddress {
   port: number;
 }
 
-/** Parses metrics_listen; undefined when it is empty (metrics off). */
-export function parseMetricsListen(value: string | undefined): MetricsAddress | undefined {
+/** Parses metrics_listen (or another listener parameter of that form, `name`); undefined when it is empty (off). */
+export function parseMetricsListen(value: string | undefined, name = 'metrics_listen'): MetricsAddress | undefined {
   const v = (value ?? '').trim();
   if (v === '') return undefined;
-  const bad = (why: string): MetricsListenError => new MetricsListenError(`metrics_listen = ${v}: ${why} (expected host:port, [ipv6]:port or port)`);
+  const bad = (why: string): MetricsListenError => new MetricsListenError(`${name} = ${v}: ${why} (expected host:port, [ipv6]:port or port)`);
   let host: string | undefined;
   let portText = v;
   const v6 = /^\[([^\]]*)\]:(.*)$/.exec(v);

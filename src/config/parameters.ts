@@ -143,6 +143,11 @@ p('message_size_limit', '10240000', 'size', 'the largest message in bytes (envel
 p('line_length_limit', '2048', 'int', 'the longest line kept whole; longer lines are broken');
 p('header_size_limit', '102400', 'size', 'the largest message header kept');
 p('debug_fault_injection', 'no', 'bool', 'Postrider: enable fault-injection hooks for tests');
+p('http_api_listen', '', 'string', 'Postrider: address:port of the HTTP API and dashboard (a bare port binds 127.0.0.1); empty = off');
+p('http_api_token_file', '', 'path', 'Postrider: file of bearer tokens for the HTTP API, one a line; required for a non-loopback http_api_listen');
+p('http_api_public_health', 'no', 'bool', 'Postrider: /healthz on the HTTP API answers without a token');
+p('http_api_tls_cert_file', '', 'path', 'Postrider: certificate (PEM) of the HTTP API; with http_api_tls_key_file it serves HTTPS');
+p('http_api_tls_key_file', '', 'path', 'Postrider: private key (PEM) of the HTTP API');
 p('metrics_listen', '', 'string', 'Postrider: address:port of the Prometheus metrics listener; empty = off');
 p('supervisor_restart_limit', '10', 'int', 'Postrider: restarts of one actor within supervisor_restart_window before its restarts are throttled (before the daemon serves: before start fails)');
 p('supervisor_drain_timeout', '30s', 'time', 'Postrider: how long actors taken out of service by reload or stop may finish their work; then idle sessions get 421');

@@ -134,6 +134,24 @@ export interface QmgrProtocol {
    */
   admin: { req: { action: AdminAction; queueIds: string[] | 'ALL'; queues?: QueueName[] }; rep: { affected: number; queueIds: string[] } };
   load: { req: Record<string, never>; rep: { active: number; destinations: Record<string, number> } };
+  /** Every (transport, nexthop) this qmgr has scheduled to: its window, work and state (the HTTP API's destinations). */
+  destinations: { req: Record<string, never>; rep: { destinations: DestinationView[] } };
+}
+
+/** One (transport, nexthop) queue of a qmgr, as the HTTP API shows it. */
+export interface DestinationView {
+  transport: string;
+  nexthop: string;
+  /** Deliveries in flight. */
+  active: number;
+  /** The concurrency window now, and the destination's limit. */
+  window: number;
+  limit: number;
+  /** Delivery requests waiting for a slot. */
+  queued: number;
+  dead: boolean;
+  /** The last site failure (a refused or dropped connection, a 4xx to every recipient), with its time in ms. */
+  lastError?: { reason: string; dsn: string; at: number };
 }
 
 export interface BounceProtocol {

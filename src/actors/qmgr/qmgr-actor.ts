@@ -138,5 +138,6 @@ runActor('qmgr', async (ctx) => {
       const l = scheduler.load();
       return { active: l.active, destinations: l.destinations };
     },
+    destinations: () => ({ destinations: scheduler.destinations() }),
   };
 });

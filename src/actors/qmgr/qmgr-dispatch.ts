@@ -13,7 +13,7 @@
  * without a try; a failed recordOutcomes is logged and the recipients stay
  * to be retried (a duplicate delivery at worst, never a loss).
  */
-import type { DeliveryRequest, DeliveryResult } from '../../protocol/protocol.js';
+import type { DeliveryRequest, DeliveryResult, DestinationView } from '../../protocol/protocol.js';
 import type { RecipientOutcome } from '../../store/store-types.js';
 import { formatDelivery } from '../../global/delivery-log.js';
 import { AGENT_CRASHED, isLive, RESOLVER_FAILED, TRANSPORT_UNAVAILABLE, type Entry, type Job } from './qmgr-entry.js';
@@ -38,8 +38,14 @@ export interface DispatchHost extends PassHost {
 }
 
 /** The destination queues and the deliveries in flight; see the file comment. */
+/** How long, and for how many destinations, an idle destination's last error is remembered. */
+const RECENT_ERROR_MS = 3_600_000;
+const RECENT_ERROR_LIMIT = 1000;
+
 export class Dispatcher {
   private readonly dests = new Map<string, Destination<Job>>();
+  /** Last errors of destinations freed while idle, oldest first (destinationViews). */
+  private readonly recentErrors = new Map<string, { transport: string; nexthop: string; limit: number; lastError: { reason: string; dsn: string; at: number } }>();
   private readonly readyDests = new Set<Destination<Job>>();
   private readonly transportBusy = new Map<string, number>();
   /** Transports without a service, already warned about (once per qmgr, as Postfix's throttled transport). */
@@ -59,6 +65,21 @@ export class Dispatcher {
   }
 
   /** nexthop -> deliveries in flight. */
+  /** Every destination with work now, and those idle ones whose last error is remembered, with window, work and state. */
+  destinationViews(now: number): DestinationView[] {
+    const out = [...this.dests.values()].map((d) => {
+      const v: DestinationView = { transport: d.transport, nexthop: d.nexthop, active: d.busy, window: d.window, limit: d.limit, queued: d.todo.length, dead: d.isDead(now) };
+      if (d.lastError) v.lastError = { ...d.lastError };
+      return v;
+    });
+    for (const [key, r] of this.recentErrors) {
+      if (this.dests.has(key)) continue;
+      if (now - r.lastError.at > RECENT_ERROR_MS) this.recentErrors.delete(key);
+      else out.push({ ...r, active: 0, window: 0, queued: 0, dead: false, lastError: { ...r.lastError } });
+    }
+    return out;
+  }
+
   busyByNexthop(): Record<string, number> {
     const destinations: Record<string, number> = {};
     for (const d of this.dests.values()) {
@@ -210,7 +231,14 @@ export class Dispatcher {
   private dropIfIdle(dest: Destination<Job>): void {
     // An idle queue is freed, as Postfix frees it; its window starts over.
     if (dest.busy === 0 && dest.todo.length === 0 && !dest.dead) {
-      this.dests.delete(`${dest.transport}\u0000${dest.nexthop}`);
+      const key = `${dest.transport}\u0000${dest.nexthop}`;
+      // Its last error outlives it for a while, so the API can show why mail waits for it.
+      if (dest.lastError) {
+        this.recentErrors.delete(key);
+        this.recentErrors.set(key, { transport: dest.transport, nexthop: dest.nexthop, limit: dest.limit, lastError: dest.lastError });
+        if (this.recentErrors.size > RECENT_ERROR_LIMIT) this.recentErrors.delete(this.recentErrors.keys().next().value!);
+      }
+      this.dests.delete(key);
       this.readyDests.delete(dest);
     }
   }

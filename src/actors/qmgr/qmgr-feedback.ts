@@ -34,6 +34,8 @@ export class Destination<J> {
   /** While now < deadUntil the destination is not tried. */
   deadUntil = 0;
   dead: DeadReason | undefined;
+  /** The last site failure, for the HTTP API's destinations view. */
+  lastError: (DeadReason & { at: number }) | undefined;
 
   constructor(
     readonly transport: string,
@@ -89,6 +91,7 @@ export class Destination<J> {
    * made the destination dead (then its waiting jobs should be deferred).
    */
   failure(now: number, deadForMs: number, why: DeadReason): boolean {
+    this.lastError = { reason: why.reason, dsn: why.dsn, at: now };
     if (this.dead) return false;
     if (this.window <= 1) {
       this.failedCohorts++;

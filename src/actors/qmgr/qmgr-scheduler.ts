@@ -23,7 +23,7 @@
  */
 import { hostname } from 'node:os';
 import type { MainConfig } from '../../config/main-config.js';
-import type { DeliveryRequest, DeliveryResult, ResolvedAddress } from '../../protocol/protocol.js';
+import type { DeliveryRequest, DeliveryResult, DestinationView, ResolvedAddress } from '../../protocol/protocol.js';
 import type { QueuedMessage, RecipientOutcome } from '../../store/store-types.js';
 import type { Logger } from '../../util/log.js';
 import { Dispatcher, type DispatchHost } from './qmgr-dispatch.js';
@@ -181,6 +181,11 @@ export class Scheduler {
   }
 
   /** Current counts. */
+  /** The destinations view (qmgr's `destinations` request). */
+  destinations(): DestinationView[] {
+    return this.dispatcher.destinationViews(this.now());
+  }
+
   load(): QmgrLoad {
     let hold = 0;
     for (const e of this.entries.values()) if (e.state === 'hold') hold++;
