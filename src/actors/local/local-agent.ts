@@ -27,7 +27,7 @@ import { splitSpec, tablePath, type LookupTable } from '../../config/lookup-tabl
 import { compileDomainList, type DomainMatcher } from '../../config/access-lookup.js';
 import type { DeliveryOutcome, DeliveryRequest, DeliveryResult } from '../../protocol/protocol.js';
 import type { BodyLocation } from '../../store/store-types.js';
-import { formatDelivery, observeStages, origRecipient, softBounceOutcome, statusWord } from '../../global/delivery-log.js';
+import { formatDelivery, observeStages, softBounceOutcome, statusWord } from '../../global/delivery-log.js';
 import { count, label, observe } from '../../util/metrics-counters.js';
 import type { Logger } from '../../util/log.js';
 import { expandTemplate, type ExpandAttrs } from './local-expand.js';
