@@ -3,7 +3,7 @@
  * thread. `GET /metrics` gathers a scrape (MetricsCollector) and answers
  * it in Prometheus text (MetricsRegistry); scrapes that arrive together
  * share one gathering, so a slow actor cannot pile up requests. `GET
- * /healthz` answers 200 "ok" when the tree is ready and every actor runs,
+ * /healthz` answers 200 "ok" when the tree is ready and every actor runs (or waits on demand),
  * else 503 with the reason on one line (for a load balancer or a service
  * monitor). Any other path answers 404, any other method 405. A failed gathering answers 500
  * with one line. listen() rejects with MetricsServerError
@@ -92,7 +92,8 @@ export class MetricsServer {
       return { ok: false, text: `no status: ${((err as Error)?.message ?? String(err)).split('\n')[0]}` };
     }
     if (st.ready === false) return { ok: false, text: 'not ready: the mail system is starting or stopping' };
-    const down = st.actors.filter((a) => a.state !== 'running');
+    // An agent waiting on demand serves: its first request starts it.
+    const down = st.actors.filter((a) => a.state !== 'running' && a.state !== 'on-demand');
     if (down.length > 0) return { ok: false, text: `not serving: ${down.map((a) => `${a.role}[${a.instance}] ${a.state}`).join(', ')}` };
     return { ok: true, text: `ok: ${st.actors.length} actors running` };
   }

@@ -98,7 +98,7 @@ test('recipients that cannot be delivered are refused at RCPT with Postfix\'s re
 
 test('bare addresses and local parts are taken, qualified with @$myorigin in the queue; unknown parameters get 555 with the option as written', async () => {
   assert.deepEqual((await dialogue([
-    'EHLO x', 'MAIL FROM:a@b.test', 'MAIL FROM:<jdoe> FOO=bar', 'RSET', 'MAIL FROM:<jdoe> FOO=bar', 'MAIL FROM:<a@b.test> BODY=BINARYMIME',
+    'EHLO x', 'MAIL FROM:a@b.test', 'MAIL FROM:<jdoe> FOO=bar', 'RSET', 'MAIL FROM:<jdoe> FOO=bar', 'MAIL FROM:<a@b.test> BODY=QUANTUM',
     'MAIL FROM:<a@b.test> SIZE=abc', 'MAIL FROM:<a@b.test> RET=X', 'MAIL', 'RCPT TO:<a@b.test>', 'MAIL FROM:<jdoe>', 'RCPT TO:<x@y.test> BAR=1',
     'RCPT TO:<root@localhost> NOTIFY=NEVER,SUCCESS', 'RCPT TO:<root@localhost> ORCPT=bad', 'RCPT TO:<root@localhost> NOTIFY', 'RCPT TO:a b',
     'RCPT TO:', 'RCPT TO:<root@localhost> NOTIFY=SUCCESS NOTIFY=FAILURE', 'BOGUS', 'HELO', 'EHLO',
@@ -107,7 +107,7 @@ test('bare addresses and local parts are taken, qualified with @$myorigin in the
     '503 5.5.1 Error: nested MAIL command',
     '250 2.0.0 Ok',
     '555 5.5.4 Unsupported option: FOO=bar',
-    '555 5.5.4 Unsupported option: BODY=BINARYMIME',
+    '555 5.5.4 Unsupported option: BODY=QUANTUM',
     '501 5.5.4 Bad message size syntax',
     '501 5.5.4 Bad RET parameter syntax',
     '501 5.5.4 Syntax: MAIL FROM:<address>',

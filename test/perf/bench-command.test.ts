@@ -157,6 +157,6 @@ test('bench run --milter: each Postrider run is followed by one with smtpd_milte
   const { mtaName } = await import('../../perf/harness/mta-under-test.js');
   const mtas = withMilter([{ kind: 'direct' }, { kind: 'postrider', params: { a: 'b' } }], 'unix:/run/m.sock');
   assert.deepEqual(mtas.map(mtaName), ['direct', 'postrider', 'postrider+milter']);
-  assert.deepEqual(mtas[2], { kind: 'postrider', params: { a: 'b', smtpd_milters: 'unix:/run/m.sock' }, label: 'postrider+milter' });
+  assert.deepEqual(mtas[2], { kind: 'postrider', params: { a: 'b', smtpd_milters: 'unix:/run/m.sock' }, name: 'postrider+milter' });
   assert.equal(withMilter(mtas.slice(0, 2), undefined).length, 2);
 });

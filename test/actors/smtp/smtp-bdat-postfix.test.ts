@@ -114,7 +114,7 @@ test('the smtp client sends BDAT to a real Postfix, which relays the message byt
     assert.match(res.outcomes[0].reason, /^250 2\.0\.0 Ok: \d+ bytes queued as [0-9A-F]+$/);
     const wire = proxy.sent();
     assert.match(wire, /^EHLO client\.test\r\n/);
-    assert.ok(wire.includes(`MAIL FROM:<a@example.org> BODY=8BITMIME SIZE=${content.length}\r\nRCPT TO:<b@example.com>\r\nBDAT ${content.length} LAST\r\n`), wire.slice(0, 300));
+    assert.ok(wire.includes(`MAIL FROM:<a@example.org> BODY=8BITMIME SIZE=${content.length}\r\nRCPT TO:<b@example.com> ORCPT=rfc822;b@example.com\r\nBDAT ${content.length} LAST\r\n`), wire.slice(0, 300));
     assert.ok(!/\r\nDATA\r\n/.test(wire), 'no DATA command');
 
     // Postfix relays to the sink (with DATA: its own client has no BDAT).

@@ -57,7 +57,7 @@ test('BDAT to a CHUNKING sink: one LAST chunk, byte-exact with dot lines and 8-b
     // Pipelined: MAIL, both RCPTs, the BDAT command and the content arrive before any reply is needed, in one segment here.
     const wire = sink.wire;
     const start = wire.indexOf('MAIL FROM:');
-    assert.ok(wire.slice(start).startsWith(`MAIL FROM:<a@example.org> BODY=8BITMIME\r\nRCPT TO:<b@example.com>\r\nRCPT TO:<c@example.com>\r\nBDAT ${content.length} LAST\r\n`), wire.slice(start, start + 200));
+    assert.ok(wire.slice(start).startsWith(`MAIL FROM:<a@example.org> BODY=8BITMIME\r\nRCPT TO:<b@example.com> ORCPT=rfc822;b@example.com\r\nRCPT TO:<c@example.com> ORCPT=rfc822;c@example.com\r\nBDAT ${content.length} LAST\r\n`), wire.slice(start, start + 200));
     assert.ok(!/\r\nDATA\r\n/.test(wire), 'no DATA');
     assert.match(res.outcomes[0].reason, /queued as SINK1/);
   } finally {
