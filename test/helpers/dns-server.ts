@@ -29,6 +29,8 @@ export interface ZoneEntry {
   nxdomain?: boolean;
   /** Answer SERVFAIL (a temporary failure) to every query for this name. */
   servfail?: boolean;
+  /** The TTL of every record of the name, in seconds (default 60). */
+  ttl?: number;
 }
 
 export type Zone = Record<string, ZoneEntry>;
@@ -72,17 +74,17 @@ export async function startDnsServer(zone: Zone): Promise<TestDnsServer> {
     else if (entry.servfail) rcode = 'SERVFAIL';
     else if (q.type === 'MX') {
       for (const mx of entry.MX ?? []) {
-        answers.push({ type: 'MX', name: q.name, ttl: 60, class: 'IN', data: { preference: mx.preference, exchange: mx.exchange === '.' ? '' : norm(mx.exchange) } });
+        answers.push({ type: 'MX', name: q.name, ttl: entry.ttl ?? 60, class: 'IN', data: { preference: mx.preference, exchange: mx.exchange === '.' ? '' : norm(mx.exchange) } });
       }
     } else if (q.type === 'A') {
-      for (const a of entry.A ?? []) answers.push({ type: 'A', name: q.name, ttl: 60, class: 'IN', data: a });
+      for (const a of entry.A ?? []) answers.push({ type: 'A', name: q.name, ttl: entry.ttl ?? 60, class: 'IN', data: a });
     } else if (q.type === 'AAAA') {
-      for (const a of entry.AAAA ?? []) answers.push({ type: 'AAAA', name: q.name, ttl: 60, class: 'IN', data: a });
+      for (const a of entry.AAAA ?? []) answers.push({ type: 'AAAA', name: q.name, ttl: entry.ttl ?? 60, class: 'IN', data: a });
     } else if (q.type === 'TXT') {
       for (const t of entry.TXT ?? []) {
         const chunks: string[] = [];
         for (let i = 0; i < t.length; i += 255) chunks.push(t.slice(i, i + 255));
-        answers.push({ type: 'TXT', name: q.name, ttl: 60, class: 'IN', data: chunks.length > 0 ? chunks : [''] });
+        answers.push({ type: 'TXT', name: q.name, ttl: entry.ttl ?? 60, class: 'IN', data: chunks.length > 0 ? chunks : [''] });
       }
     }
     const reply = dnsPacket.encode({

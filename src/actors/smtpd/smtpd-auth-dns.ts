@@ -2,18 +2,19 @@
  * smtpd-auth-dns: the DNS function mailauth asks for SPF, DKIM keys, DMARC
  * and ARC records: node:dns's Resolver on dns_resolver_servers (the system
  * resolver when empty), as every other lookup of smtpd, with a bounded
- * answer cache per thread. A and AAAA answers are kept for their own TTL;
- * node:dns does not report the TTL of other types (TXT, MX, PTR), so those
- * are kept for AUTH_DNS_DEFAULT_TTL_MS at most (a record changed in DNS is
- * seen within that time). "No such name" and "no data" are kept for
+ * answer cache per thread. Every answer is kept for its own TTL: A and AAAA
+ * as node:dns reports it; TXT, MX, PTR and CNAME, whose TTL node:dns does
+ * not report, are asked of the name servers directly (smtpd-dns-query),
+ * so a record changed in DNS is seen once its TTL has passed, as with any
+ * caching resolver. "No such name" and "no data" are kept for
  * NEGATIVE_TTL_MS; a temporary failure (SERVFAIL, timeout, refused) is not
  * kept and reaches mailauth as such, which reports temperror. The function
  * rejects with node:dns's errors (their `code`), never throws otherwise.
  */
-import { promises as dnsPromises } from 'node:dns';
+import { promises as dnsPromises, getServers } from 'node:dns';
+import { resolveWithTtl, type TtlRecordType } from './smtpd-dns-query.js';
 
-/** How long a TXT/MX/PTR answer is kept: node:dns gives no TTL for them. */
-export const AUTH_DNS_DEFAULT_TTL_MS = 300_000;
+const TTL_TYPES = new Set<string>(['TXT', 'MX', 'PTR', 'CNAME']);
 /** How long "no such name" / "no data" is kept. */
 const NEGATIVE_TTL_MS = 60_000;
 /** The most answers kept; the oldest go first. */
@@ -28,10 +29,16 @@ export type AuthResolve = (name: string, type: string) => Promise<unknown>;
 export class AuthDns {
   private readonly resolver: dnsPromises.Resolver;
   private readonly cache = new Map<string, Answer>();
+  /** The name servers asked directly: dns_resolver_servers, else the system's. */
+  private readonly servers: string[];
 
-  constructor(servers: string[], timeoutMs = 2000) {
+  constructor(
+    servers: string[],
+    private readonly timeoutMs = 2000,
+  ) {
     this.resolver = new dnsPromises.Resolver({ timeout: timeoutMs, tries: 2 });
     if (servers.length > 0) this.resolver.setServers(servers);
+    this.servers = servers.length > 0 ? servers : getServers();
   }
 
   /** The function to hand to mailauth. */
@@ -64,6 +71,10 @@ export class AuthDns {
       const ttl = records.reduce((min, r) => Math.min(min, r.ttl), 86_400);
       return { expires: now + ttl * 1000, value: records.map((r) => r.address) };
     }
-    return { expires: now + AUTH_DNS_DEFAULT_TTL_MS, value: await this.resolver.resolve(name, type as 'TXT') };
+    if (TTL_TYPES.has(type)) {
+      const a = await resolveWithTtl(this.servers, name, type as TtlRecordType, this.timeoutMs);
+      return { expires: now + a.ttl * 1000, value: a.records };
+    }
+    return { expires: now, value: await this.resolver.resolve(name, type as 'TXT') };
   }
 }
