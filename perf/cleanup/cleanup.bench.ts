@@ -9,11 +9,8 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Bench } from 'tinybench';
-import { Cleanup } from '../../src/cleanup/cleanup.js';
-import type { CleanupInput } from '../../src/cleanup/cleanup-types.js';
-import { TrivialRewrite } from '../../src/actors/trivial-rewrite/trivial-rewrite.js';
-import { MainConfig } from '../../src/config/main-config.js';
-import { configureLogging, Logger } from '../../src/util/log.js';
+import { configureLogging } from '../../src/util/log.js';
+import { benchCleanup, benchInput } from './cleanup-kit.js';
 
 function message(size: number): Buffer {
   const head =
@@ -25,24 +22,8 @@ function message(size: number): Buffer {
   return Buffer.from(head + line.repeat(lines));
 }
 
-function input(content: Buffer, i: number): CleanupInput {
-  return {
-    queueId: `4ZxYqT1B${i}`,
-    arrivalTime: Date.now(),
-    sender: 'alice@sender.example',
-    recipients: [{ address: 'bob@rcpt.example' }],
-    client: { name: 'mail.sender.example', addr: '192.0.2.10', helo: 'mail.sender.example', protocol: 'ESMTP' },
-    content,
-    local: false,
-    heloName: 'mail.sender.example',
-  };
-}
-
-function cleanup(dir: string, params: Record<string, string>): Cleanup {
-  const config = new MainConfig({ myhostname: 'mx.example.net', mydestination: 'mx.example.net', inet_interfaces: 'loopback-only', ...params }, dir);
-  const tr = new TrivialRewrite(config);
-  return new Cleanup({ config, log: new Logger('cleanup', 'bench'), instance: 0, rewrite: async (a, r) => tr.rewrite(a, r) });
-}
+const input = benchInput;
+const cleanup = benchCleanup;
 
 async function main(): Promise<void> {
   configureLogging({ sink: { write: () => undefined, flush: () => undefined, reopen: () => undefined } });

@@ -13,12 +13,10 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
-import { Cleanup } from '../../src/cleanup/cleanup.js';
 import type { CleanupInput } from '../../src/cleanup/cleanup-types.js';
 import { runSignTask } from '../../src/cleanup/cleanup-sign-task.js';
-import { TrivialRewrite } from '../../src/actors/trivial-rewrite/trivial-rewrite.js';
-import { MainConfig } from '../../src/config/main-config.js';
-import { configureLogging, Logger } from '../../src/util/log.js';
+import { configureLogging } from '../../src/util/log.js';
+import { benchCleanup, benchInput } from './cleanup-kit.js';
 
 const COUNT = Number(process.argv[2] ?? 2000);
 const IN_FLIGHT = 16;
@@ -29,24 +27,8 @@ const HEAD =
   'Content-Type: text/plain; charset=utf-8\r\n\r\n';
 const CONTENT = Buffer.from(HEAD + ('x'.repeat(76) + '\r\n').repeat(11));
 
-function input(i: number): CleanupInput {
-  return {
-    queueId: `4ZxYqT1B${i}`,
-    arrivalTime: Date.now(),
-    sender: 'alice@sender.example',
-    recipients: [{ address: 'bob@rcpt.example' }],
-    client: { name: 'mail.sender.example', addr: '192.0.2.10', helo: 'mail.sender.example', protocol: 'ESMTP' },
-    content: CONTENT,
-    local: false,
-    heloName: 'mail.sender.example',
-  };
-}
-
-function cleanup(dir: string, params: Record<string, string>): Cleanup {
-  const config = new MainConfig({ myhostname: 'mx.example.net', mydestination: 'mx.example.net', inet_interfaces: 'loopback-only', ...params }, dir);
-  const tr = new TrivialRewrite(config);
-  return new Cleanup({ config, log: new Logger('cleanup', 'bench'), instance: 0, rewrite: async (a, r) => tr.rewrite(a, r) });
-}
+const input = (i: number): CleanupInput => benchInput(CONTENT, i);
+const cleanup = benchCleanup;
 
 interface Figures {
   rate: number;

@@ -30,6 +30,20 @@ const ADMIN_ACTIONS: Record<string, AdminAction> = { delete: 'delete', hold: 'ho
 const QUEUE_ID = /^[0-9A-Za-z]{6,20}$/;
 
 
+/** postsuper's -d/-h/-H/-r on every shard, logged as postsuper logs them (each message, then the count). */
+export async function queueAdminLogged(
+  q: ShardedQueue,
+  action: AdminAction,
+  ids: string[] | 'ALL',
+  opts: Parameters<typeof queueAdmin>[3] = {},
+): Promise<{ affected: number; queueIds: string[] }> {
+  const result = await queueAdmin(q, action, ids, opts);
+  for (const id of result.queueIds) postsuperLog.info(perMessageLine(action, id));
+  const summary = summaryLine(action, result.affected);
+  if (summary) postsuperLog.info(summary);
+  return result;
+}
+
 export function adminCommands(host: AdminHost): Record<string, ControlHandler> {
   return {
     /** args: ["--json"]? — mailq or postqueue -j. */
@@ -67,11 +81,7 @@ export function adminCommands(host: AdminHost): Record<string, ControlHandler> {
         if (bad) throw new Error(`invalid queue id: ${bad}`);
         ids = rest;
       }
-      const result = await queueAdmin(host, action, ids, { timeoutMs: 300_000, queues });
-      for (const id of result.queueIds) postsuperLog.info(perMessageLine(action, id));
-      const summary = summaryLine(action, result.affected);
-      if (summary) postsuperLog.info(summary);
-      return result;
+      return queueAdminLogged(host, action, ids, { timeoutMs: 300_000, queues });
     },
     /** args: [site]? — postqueue -f, or -s site. */
     flush: async (args) => queueFlush(host, args[0]),

@@ -10,6 +10,7 @@
  * (ERR_METRICS_BIND) when the address cannot be bound; a failed accept
  * (out of descriptors) loses that connection only.
  */
+import { healthOf } from './health.js';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { MetricsCollector, type CollectorOptions, type MetricsSource } from './metrics-collect.js';
@@ -91,11 +92,7 @@ export class MetricsServer {
     } catch (err) {
       return { ok: false, text: `no status: ${((err as Error)?.message ?? String(err)).split('\n')[0]}` };
     }
-    if (st.ready === false) return { ok: false, text: 'not ready: the mail system is starting or stopping' };
-    // An agent waiting on demand serves: its first request starts it.
-    const down = st.actors.filter((a) => a.state !== 'running' && a.state !== 'on-demand');
-    if (down.length > 0) return { ok: false, text: `not serving: ${down.map((a) => `${a.role}[${a.instance}] ${a.state}`).join(', ')}` };
-    return { ok: true, text: `ok: ${st.actors.length} actors running` };
+    return healthOf(st);
   }
 
   /** Stops listening and closes every open connection. */

@@ -12,6 +12,7 @@
  */
 import type { AdminAction, QueueCounts, QueuedMessage, QueueName } from '../store/store-types.js';
 import type { Supervisor } from '../supervisor/supervisor.js';
+import type { DestinationView } from '../protocol/protocol.js';
 
 /** What the view needs: calls to a role's instance, and how many shards there are. */
 export interface ShardedQueue {
@@ -71,6 +72,11 @@ export async function qmgrLoad(q: ShardedQueue, opts: Opts = {}): Promise<{ acti
     for (const [site, n] of Object.entries(l.destinations)) out.destinations[site] = (out.destinations[site] ?? 0) + n;
   }
   return out;
+}
+
+/** Every shard's qmgr destinations (transport, nexthop, window, work, last error), one list per shard. */
+export async function qmgrDestinations(q: ShardedQueue, opts: Opts = {}): Promise<DestinationView[][]> {
+  return eachShard(q, async (instance) => (await q.callActor('qmgr', 'destinations', {}, { ...opts, instance })).destinations);
 }
 
 /** hold / release / delete / requeue, by every shard's qmgr on the ids its journal holds; `queues` limits ALL to those queues. */

@@ -33,8 +33,8 @@ export interface CleanupInput {
   authenticatedSender?: string;
   /** The SMTP session's milters (smtpd_milters): cleanup runs their content steps on the message. */
   milters?: MilterSession;
-  /** Placed on hold before its content was seen (a milter's quarantine at MAIL, RCPT or DATA: true; reject_dmarc_policy for p=quarantine: the line it logged). */
-  hold?: boolean | string;
+  /** Placed on hold before its content was seen (a milter's quarantine at MAIL, RCPT or DATA, or reject_dmarc_policy for p=quarantine; smtpd logged why). */
+  hold?: boolean;
   /** A sendmail/pickup submission that non_smtpd_milters inspect (never bounces or forwarded mail). */
   nonSmtpdMilters?: boolean;
   /** What smtpd's access results and policy servers asked of the message. */

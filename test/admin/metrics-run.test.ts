@@ -7,14 +7,12 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { startSmtpSink, type SmtpSink } from '../helpers/smtp-sink.js';
-import { freePort, runCli, startDaemon, type RunningDaemon } from '../helpers/daemon.js';
+import { freePort, startDaemon, type RunningDaemon } from '../helpers/daemon.js';
 import { sendMail, waitFor } from '../helpers/send-mail.js';
 import { makeTestCert } from '../helpers/tls-cert.js';
+import { makeSaslTable } from '../helpers/sasl-table.js';
 import { httpGet, parseExposition, sampleSum } from '../helpers/prometheus.js';
 import { MetricsServer } from '../../src/admin/metrics-server.js';
 import type { ActorStatus } from '../../src/supervisor/supervisor-types.js';
@@ -28,11 +26,7 @@ let limitedPort: number;
 before(async () => {
   sink = await startSmtpSink();
   const cert = makeTestCert('localhost');
-  const saslDir = mkdtempSync(join(tmpdir(), 'postrider-metrics-sasl-'));
-  const table = join(saslDir, 'sasl_passwd');
-  writeFileSync(table, '');
-  const added = await runCli(saslDir, ['saslpasswd', table, 'alice@client.test'], 'correct horse\n');
-  assert.equal(added.code, 0, added.stderr);
+  const table = await makeSaslTable('alice@client.test', 'correct horse');
   metricsPort = await freePort();
   submissionPort = await freePort();
   limitedPort = await freePort();

@@ -7,7 +7,6 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { request } from 'node:http';
 import { mkdtempSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -15,6 +14,7 @@ import { join } from 'node:path';
 import { startSmtpSink, type SmtpSink } from '../helpers/smtp-sink.js';
 import { freePort, runCli, startDaemon, type RunningDaemon } from '../helpers/daemon.js';
 import { sendMail, waitFor } from '../helpers/send-mail.js';
+import { httpGet, parseExposition, sampleSum, type Samples } from '../helpers/prometheus.js';
 import { parseMetricsListen, MetricsListenError } from '../../src/admin/metrics-listen.js';
 import { count, emptySnapshot, label, mergeSnapshots, observe, resetCounters, snapshot } from '../../src/util/metrics-counters.js';
 
@@ -122,43 +122,7 @@ after(async () => {
   await sink?.close();
 });
 
-function httpGet(port: number, path: string, method = 'GET'): Promise<{ status: number; type: string; body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port, path, method, agent: false }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, type: String(res.headers['content-type'] ?? ''), body: Buffer.concat(chunks).toString() }));
-      res.on('error', reject);
-    });
-    req.on('error', reject);
-    req.end();
-  });
-}
-
-/** Samples of the exposition text: name -> [{ labels, value }]. */
-type Samples = Map<string, Array<{ labels: Record<string, string>; value: number }>>;
-
-function parseExposition(text: string): Samples {
-  const out: Samples = new Map();
-  for (const line of text.split('\n')) {
-    if (!line || line.startsWith('#')) continue;
-    const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
-    assert.ok(m, `a well-formed sample line: ${line}`);
-    const labels: Record<string, string> = {};
-    for (const [, k, v] of (m[2] ?? '').matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g)) labels[k] = v;
-    const list = out.get(m[1]) ?? [];
-    list.push({ labels, value: Number(m[3]) });
-    out.set(m[1], list);
-  }
-  return out;
-}
-
-/** Sum of the samples of `name` whose labels include `want`. */
-function value(s: Samples, name: string, want: Record<string, string> = {}): number {
-  let sum = 0;
-  for (const x of s.get(name) ?? []) if (Object.entries(want).every(([k, v]) => x.labels[k] === v)) sum += x.value;
-  return sum;
-}
+const value = sampleSum;
 
 async function scrape(): Promise<Samples> {
   const r = await httpGet(metricsPort, '/metrics');

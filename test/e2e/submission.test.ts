@@ -6,12 +6,11 @@
 import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { startSmtpSink, type SmtpSink } from '../helpers/smtp-sink.js';
-import { startDaemon, freePort, runCli, type RunningDaemon } from '../helpers/daemon.js';
+import { startDaemon, freePort, type RunningDaemon } from '../helpers/daemon.js';
 import { sendMail, waitFor } from '../helpers/send-mail.js';
 import { makeTestCert } from '../helpers/tls-cert.js';
-import { mkdtempSync, writeFileSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { makeSaslTable } from '../helpers/sasl-table.js';
+import { readFileSync } from 'node:fs';
 
 let sink: SmtpSink;
 let daemon: RunningDaemon;
@@ -20,11 +19,7 @@ let submissionPort: number;
 before(async () => {
   sink = await startSmtpSink();
   const cert = makeTestCert('localhost');
-  const saslDir = mkdtempSync(join(tmpdir(), 'postrider-sasl-'));
-  const table = join(saslDir, 'sasl_passwd');
-  writeFileSync(table, '');
-  const added = await runCli(saslDir, ['saslpasswd', table, 'alice@client.test'], 'correct horse\n');
-  assert.equal(added.code, 0, added.stderr);
+  const table = await makeSaslTable('alice@client.test', 'correct horse');
   submissionPort = await freePort();
   daemon = await startDaemon({
     params: {

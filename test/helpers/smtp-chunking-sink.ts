@@ -10,6 +10,7 @@
  */
 import { createServer, type Socket } from 'node:net';
 import type { SinkMessage, SmtpSink, SmtpSinkOptions } from './smtp-sink.js';
+import { listenSink } from './sink-handle.js';
 
 /** MAIL/RCPT parameters as smtp-server gives them: upper-case keys, a bare keyword is true. */
 function parseParams(words: string[]): Record<string, string | boolean> {
@@ -237,29 +238,6 @@ export async function startChunkingSink(opts: SmtpSinkOptions): Promise<SmtpSink
     });
   });
 
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(opts.port ?? 0, opts.host ?? '127.0.0.1', () => {
-      server.removeListener('error', reject);
-      resolve();
-    });
-  });
-  const address = server.address();
-  const port = typeof address === 'object' && address ? address.port : 0;
-  return {
-    host: opts.host ?? '127.0.0.1',
-    port,
-    messages,
-    get connections() { return connections; },
-    get current() { return sockets.size; },
-    get maxConcurrent() { return maxConcurrent; },
-    get wire() { return Buffer.concat(wire).toString('latin1'); },
-    dropConnections() {
-      for (const s of sockets) s.destroy();
-    },
-    close: () => new Promise<void>((resolve) => {
-      for (const s of sockets) s.destroy();
-      server.close(() => resolve());
-    }),
-  };
+  const book = { messages, sockets, wire, connections: () => connections, maxConcurrent: () => maxConcurrent };
+  return listenSink((p, h, cb) => server.listen(p, h, cb), server, (cb) => server.close(() => cb()), opts, book);
 }

@@ -21,6 +21,7 @@ import { SMTPServer, type SMTPServerAddress, type SMTPServerSession } from 'smtp
 import type { Socket } from 'node:net';
 import { makeTestCert, type TestCert } from './tls-cert.js';
 import { startChunkingSink } from './smtp-chunking-sink.js';
+import { listenSink } from './sink-handle.js';
 
 /** An SMTP reply a test wants the sink to give. */
 export interface SinkReply {
@@ -187,29 +188,6 @@ export async function startSmtpSink(opts: SmtpSinkOptions = {}): Promise<SmtpSin
     socket.on('data', (d: Buffer) => wire.push(d));
   });
 
-  await new Promise<void>((resolve, reject) => {
-    server.server.once('error', reject);
-    server.listen(opts.port ?? 0, opts.host ?? '127.0.0.1', () => {
-      server.server.removeListener('error', reject);
-      resolve();
-    });
-  });
-  const address = server.server.address();
-  const port = typeof address === 'object' && address ? address.port : 0;
-  return {
-    host: opts.host ?? '127.0.0.1',
-    port,
-    messages,
-    get connections() { return connections; },
-    get current() { return sockets.size; },
-    get maxConcurrent() { return maxConcurrent; },
-    get wire() { return Buffer.concat(wire).toString('latin1'); },
-    dropConnections() {
-      for (const s of sockets) s.destroy();
-    },
-    close: () => new Promise<void>((resolve) => {
-      for (const s of sockets) s.destroy();
-      server.close(() => resolve());
-    }),
-  };
+  const book = { messages, sockets, wire, connections: () => connections, maxConcurrent: () => maxConcurrent };
+  return listenSink((p, h, cb) => server.listen(p, h, cb), server.server, (cb) => server.close(cb), opts, book);
 }

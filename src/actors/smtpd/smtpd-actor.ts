@@ -67,7 +67,7 @@ runActor('smtpd', async (ctx) => {
         contentFilter: s.contentFilter,
         receiveOverride: s.receiveOverride,
         ...(s.milters ? { milters: s.milters } : {}),
-        ...(s.hold ? { hold: s.hold } : {}),
+        ...(s.hold ? { hold: true } : {}),
         authResults: s.authResults,
       }),
   });

@@ -112,8 +112,8 @@ export type SmtpdSubmission = Pick<
   /** A milter quarantined the message at MAIL, RCPT or DATA. */
   /** smtpd_authentication_results: what was verified, for cleanup's Authentication-Results header and ARC seal. */
   authResults?: AuthResultsInput;
-  /** Queue on hold: true for a milter's quarantine; the logged line for reject_dmarc_policy (p=quarantine). */
-  hold?: boolean | string;
+  /** Queue on hold: a milter's quarantine, or reject_dmarc_policy for p=quarantine (each logged where it was decided). */
+  hold?: boolean;
 };
 
 /** What cleanup/the store said about a submission (the queue's one answer type). */
@@ -837,7 +837,7 @@ export class Smtpd {
    * smtpd_end_of_data_restrictions: a refusal (an internal failure is a
    * 451), or the reason to put the message on hold (reject_dmarc_policy).
    */
-  private async endOfData(session: SMTPServerSession, state: SessionState, auth: AuthOutcome | undefined): Promise<{ refusal?: SmtpReplyError; hold?: string }> {
+  private async endOfData(session: SMTPServerSession, state: SessionState, auth: AuthOutcome | undefined): Promise<{ refusal?: SmtpReplyError; hold?: boolean }> {
     if (this.settings.endOfDataRestrictions.length === 0) return {};
     const rcpts = session.envelope.rcptTo;
     const recipient = rcpts.length === 1 ? rcpts[0].address : undefined;
@@ -862,7 +862,7 @@ export class Smtpd {
     // Postfix's line for a restriction's HOLD action.
     const line = this.rejectLine('hold', 'END-OF-MESSAGE', `<END-OF-MESSAGE>: End-of-data triggers HOLD action: ${ctx.hold}`, session, state, recipient);
     this.log.info(`${state.queueId ?? 'NOQUEUE'}: ${line}`);
-    return { hold: line };
+    return { hold: true };
   }
 
   /** Hands the message to cleanup and the store; 250 only once it is there. */
@@ -872,7 +872,7 @@ export class Smtpd {
     content: Buffer,
     cb: (err?: Error | null, message?: string) => void,
     auth?: AuthOutcome,
-    hold?: string,
+    hold?: boolean,
   ): void {
     // Told 421 already: the client will send it again, so it must not be queued now.
     if (this.shut.has(session)) return cb(smtpError(421, '4.3.2', `${this.settings.myhostname} Error: service shutting down`));
@@ -889,7 +889,7 @@ export class Smtpd {
       if (milters.hold) submission.hold = true;
     }
     if (auth && this.settings.authResults) submission.authResults = { authservId: this.settings.authservId, value: auth.value, arcCv: auth.arcCv };
-    if (hold !== undefined) submission.hold = hold;
+    if (hold) submission.hold = true;
     this.inFlight.add(session);
     this.submitFn(submission).then(
       (result) => {

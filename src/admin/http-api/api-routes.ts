@@ -13,11 +13,11 @@ import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { QueuedMessage, QueueName } from '../../store/store-types.js';
 import { readContent } from '../../store/queue-store.js';
 import type { DestinationView } from '../../protocol/protocol.js';
-import { Logger } from '../../util/log.js';
 import type { Supervisor } from '../../supervisor/supervisor.js';
 import { formatPostqueueJson, queueNameOf } from '../queue-format.js';
-import { findMessage, livePages, queueAdmin, queueFlush, type ShardedQueue } from '../queue-view.js';
-import { perMessageLine, summaryLine } from '../postsuper-text.js';
+import { findMessage, livePages, qmgrDestinations, queueFlush, type ShardedQueue } from '../queue-view.js';
+import { queueAdminLogged } from '../admin-commands.js';
+import { healthOf } from '../health.js';
 import { inject, InjectRefused, InjectUnavailable, type InjectRequest } from './api-inject.js';
 import type { LogFollower } from './api-events.js';
 import type { ThroughputHistory } from './api-throughput.js';
@@ -42,7 +42,6 @@ const QUEUE_ENTRY = {
   },
 } as const;
 const PAGE_MAX = 1000;
-const postsuperLog = new Logger('postsuper', process.pid);
 
 export interface RouteHost {
   sup: Supervisor;
@@ -72,9 +71,8 @@ export function registerRoutes(app: FastifyInstance, host: RouteHost): void {
       response: { 200: { type: 'object', properties: { status: { type: 'string' } } }, 503: { type: 'object', properties: { status: { type: 'string' }, reason: { type: 'string' } } } },
     },
   }, async (_req, reply) => {
-    const st = await sup.status();
-    const down = st.actors.filter((a) => a.state !== 'running' && a.state !== 'on-demand').map((a) => `${a.role}[${a.instance}] ${a.state}`);
-    if (!st.ready || down.length > 0) return reply.code(503).send({ status: 'unavailable', reason: st.ready ? down.join(', ') : 'the mail system is not ready' });
+    const h = healthOf(await sup.status());
+    if (!h.ok) return reply.code(503).send({ status: 'unavailable', reason: h.text });
     return { status: 'ok' };
   });
 
@@ -153,11 +151,7 @@ export function registerRoutes(app: FastifyInstance, host: RouteHost): void {
   const action = (name: 'hold' | 'release' | 'requeue' | 'delete') => async (req: { params: { id: string } }, reply: FastifyReply) => {
     const m = await findMessage(queue, req.params.id);
     if (!m) return notFound(reply, req.params.id);
-    const r = await queueAdmin(queue, name, [req.params.id]);
-    for (const id of r.queueIds) postsuperLog.info(perMessageLine(name, id));
-    const summary = summaryLine(name, r.affected);
-    if (summary) postsuperLog.info(summary);
-    return { affected: r.affected, queueIds: r.queueIds };
+    return queueAdminLogged(queue, name, [req.params.id]);
   };
   const actionSchema = (summary: string) => ({
     summary,
@@ -219,10 +213,9 @@ export function registerRoutes(app: FastifyInstance, host: RouteHost): void {
       response: { 200: { type: 'object', additionalProperties: true } },
     },
   }, async () => {
-    const shards = await Promise.all(Array.from({ length: queue.shards() }, (_, i) => sup.callActor('qmgr', 'destinations', {}, { instance: i + 1, timeoutMs: 5000 })));
     const merged = new Map<string, DestinationView>();
-    for (const s of shards) {
-      for (const d of s.destinations) {
+    for (const list of await qmgrDestinations(queue, { timeoutMs: 5000 })) {
+      for (const d of list) {
         const key = `${d.transport}\u0000${d.nexthop}`;
         const have = merged.get(key);
         if (!have) merged.set(key, { ...d });

@@ -16,22 +16,12 @@ import { SmtpAgent } from '../../../src/actors/smtp/smtp-agent.js';
 import { SmtpClient, filterEhloReply } from '../../../src/actors/smtp/smtp-client.js';
 import type { DeliveryRequest } from '../../../src/protocol/protocol.js';
 import { startSmtpSink, type SmtpSink } from '../../helpers/smtp-sink.js';
-import { captureLog, contentReader, makeConfig, makeRequest } from './smtp-test-kit.js';
+import { captureLog, contentReader, deliverToSink, makeConfig, makeRequest } from './smtp-test-kit.js';
 
 const b = (s: string): Buffer => Buffer.from(s, 'latin1');
 
-async function deliver(sink: SmtpSink, content: Buffer, params: Record<string, string> = {}, over: Partial<DeliveryRequest> & { to?: string[] } = {}) {
-  const { log, lines } = captureLog();
-  const agent = new SmtpAgent({ config: makeConfig({ smtp_connection_cache_time_limit: '0s', ...params }), log, readContent: contentReader(content) });
-  const res = await agent.deliver(makeRequest({
-    nexthop: `[127.0.0.1]:${sink.port}`,
-    location: { segment: 1, offset: 0, length: content.length },
-    headerLength: content.indexOf('\r\n\r\n') + 4,
-    size: content.length,
-    ...over,
-  }));
-  await agent.close();
-  return { res, lines };
+function deliver(sink: SmtpSink, content: Buffer, params: Record<string, string> = {}, over: Partial<DeliveryRequest> & { to?: string[] } = {}) {
+  return deliverToSink(sink.port, content, params, over);
 }
 
 /** Every byte value, with CR, LF, bare CR, bare LF, NUL and lines that start with '.'. */

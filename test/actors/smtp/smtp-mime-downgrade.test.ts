@@ -10,28 +10,16 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { simpleParser } from 'mailparser';
-import { SmtpAgent } from '../../../src/actors/smtp/smtp-agent.js';
 import { downgradeMime } from '../../../src/actors/smtp/smtp-mime-downgrade.js';
 import type { DeliveryRequest } from '../../../src/protocol/protocol.js';
 import { startSmtpSink, type SmtpSink } from '../../helpers/smtp-sink.js';
-import { captureLog, contentReader, makeConfig, makeRequest } from './smtp-test-kit.js';
+import { deliverToSink } from './smtp-test-kit.js';
 
 const u = (s: string): Buffer => Buffer.from(s, 'utf8');
 const l = (s: string): Buffer => Buffer.from(s, 'latin1');
 
 async function deliver(sink: SmtpSink, content: Buffer, params: Record<string, string> = {}, over: Partial<DeliveryRequest> = {}) {
-  const { log } = captureLog();
-  const agent = new SmtpAgent({ config: makeConfig({ smtp_connection_cache_time_limit: '0s', ...params }), log, readContent: contentReader(content) });
-  const res = await agent.deliver(makeRequest({
-    nexthop: `[127.0.0.1]:${sink.port}`,
-    location: { segment: 1, offset: 0, length: content.length },
-    headerLength: content.indexOf('\r\n\r\n') + 4,
-    size: content.length,
-    bodyType: '8BITMIME',
-    ...over,
-  }));
-  await agent.close();
-  return res;
+  return (await deliverToSink(sink.port, content, params, { bodyType: '8BITMIME', ...over })).res;
 }
 
 const TEXT = 'Grüße aus Köln = 100 € \t\r\nÇa va très bien, naïve café.\r\n.Une ligne qui commence par un point\r\n' + 'ü'.repeat(120) + '\r\n';

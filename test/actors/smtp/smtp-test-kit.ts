@@ -4,7 +4,8 @@
  * that keeps the lines it is given.
  */
 import { MainConfig } from '../../../src/config/main-config.js';
-import type { DeliveryRequest } from '../../../src/protocol/protocol.js';
+import type { DeliveryRequest, DeliveryResult } from '../../../src/protocol/protocol.js';
+import { SmtpAgent } from '../../../src/actors/smtp/smtp-agent.js';
 import type { BodyLocation } from '../../../src/store/store-types.js';
 import { configureLogging, Logger, type LogSink } from '../../../src/util/log.js';
 
@@ -45,4 +46,27 @@ export function captureLog(): { lines: string[]; log: Logger } {
   const sink: LogSink = { write: (l) => lines.push(l), flush: () => undefined, reopen: () => undefined };
   configureLogging({ sink, myhostname: 'client.test' });
   return { lines, log: new Logger('smtp', 1) };
+}
+
+/**
+ * One delivery of `content` by a fresh smtp agent to a sink on loopback (no
+ * connection cache), as qmgr asks for it: its result and the log lines.
+ */
+export async function deliverToSink(
+  port: number,
+  content: Buffer,
+  params: Record<string, string> = {},
+  over: Partial<DeliveryRequest> & { to?: string[] } = {},
+): Promise<{ res: DeliveryResult; lines: string[] }> {
+  const { log, lines } = captureLog();
+  const agent = new SmtpAgent({ config: makeConfig({ smtp_connection_cache_time_limit: '0s', ...params }), log, readContent: contentReader(content) });
+  const res = await agent.deliver(makeRequest({
+    nexthop: `[127.0.0.1]:${port}`,
+    location: { segment: 1, offset: 0, length: content.length },
+    headerLength: content.indexOf('\r\n\r\n') + 4,
+    size: content.length,
+    ...over,
+  }));
+  await agent.close();
+  return { res, lines };
 }
