@@ -12,6 +12,8 @@ export interface SinkBook {
   wire: Buffer[];
   connections(): number;
   maxConcurrent(): number;
+  /** The most mail transactions (MAIL accepted, DATA not yet answered) at once; only the smtp-server sink counts them. */
+  maxTransactions?(): number;
 }
 
 /**
@@ -43,6 +45,10 @@ export async function listenSink(
     get connections() { return book.connections(); },
     get current() { return book.sockets.size; },
     get maxConcurrent() { return book.maxConcurrent(); },
+    get maxTransactions() {
+      if (!book.maxTransactions) throw new Error('this sink does not count transactions');
+      return book.maxTransactions();
+    },
     get wire() { return Buffer.concat(book.wire).toString('latin1'); },
     dropConnections() {
       for (const s of book.sockets) s.destroy();

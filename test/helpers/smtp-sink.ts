@@ -94,8 +94,10 @@ export interface SmtpSink {
   readonly connections: number;
   /** Connections open now. */
   readonly current: number;
-  /** The most connections open at once. */
+  /** The most connections open at once (idle cached sessions count too). */
   readonly maxConcurrent: number;
+  /** The most mail transactions in flight at once: deliveries in parallel, which a destination concurrency limit bounds. */
+  readonly maxTransactions: number;
   /** Every byte clients sent, as latin1 text in arrival order (TLS sessions show as cipher text): what went over the wire, before smtp-server parsed it. */
   readonly wire: string;
   /** Drops every open connection (as a server idle timeout would), leaving the listener up. */
@@ -116,6 +118,9 @@ export async function startSmtpSink(opts: SmtpSinkOptions = {}): Promise<SmtpSin
   const sessionNumbers = new Map<string, number>();
   let connections = 0;
   let maxConcurrent = 0;
+  // Sessions between an accepted MAIL and the answer to their DATA (or their close).
+  const inTransaction = new Set<string>();
+  let maxTransactions = 0;
   const cert = opts.starttls ? (opts.cert ?? makeTestCert('localhost')) : undefined;
 
   const server = new SMTPServer({
@@ -141,8 +146,15 @@ export async function startSmtpSink(opts: SmtpSinkOptions = {}): Promise<SmtpSin
       if (opts.greeting) return callback(replyError(opts.greeting));
       callback();
     },
-    onMailFrom(address: SMTPServerAddress, _session: SMTPServerSession, callback: (err?: Error) => void) {
+    onClose(session: SMTPServerSession) {
+      inTransaction.delete(session.id);
+    },
+    onMailFrom(address: SMTPServerAddress, session: SMTPServerSession, callback: (err?: Error) => void) {
       const r = opts.mail?.(address.address);
+      if (!r) {
+        inTransaction.add(session.id);
+        maxTransactions = Math.max(maxTransactions, inTransaction.size);
+      }
       callback(r ? replyError(r) : undefined);
     },
     onRcptTo(address: SMTPServerAddress, _session: SMTPServerSession, callback: (err?: Error) => void) {
@@ -168,6 +180,7 @@ export async function startSmtpSink(opts: SmtpSinkOptions = {}): Promise<SmtpSin
           refused: false,
         };
         const answer = (): void => {
+          inTransaction.delete(session.id);
           const r = opts.data?.(msg);
           msg.refused = !!r;
           messages.push(msg);
@@ -188,6 +201,6 @@ export async function startSmtpSink(opts: SmtpSinkOptions = {}): Promise<SmtpSin
     socket.on('data', (d: Buffer) => wire.push(d));
   });
 
-  const book = { messages, sockets, wire, connections: () => connections, maxConcurrent: () => maxConcurrent };
+  const book = { messages, sockets, wire, connections: () => connections, maxConcurrent: () => maxConcurrent, maxTransactions: () => maxTransactions };
   return listenSink((p, h, cb) => server.listen(p, h, cb), server.server, (cb) => server.close(cb), opts, book);
 }
