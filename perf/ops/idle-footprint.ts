@@ -72,12 +72,13 @@ async function main(): Promise<number> {
     const pid = child.pid!;
     const mem = rollup(pid);
     const r = await runCli(conf, ['status', '--json']);
-    const listed = (JSON.parse(r.stdout) as { actors?: Array<{ state?: string }> }).actors ?? [];
+    const listed = (JSON.parse(r.stdout) as { actors?: Array<{ role?: string; instance?: number; state?: string }> }).actors ?? [];
     const actors = listed.length;
     // Agents that wait on demand are listed with no thread.
     const running = listed.filter((a) => a.state !== 'on-demand').length;
     const mib = (kib: number | undefined): string => ((kib ?? 0) / 1024).toFixed(1);
     process.stdout.write(`configuration ${source}\n`);
+    process.stdout.write(`running ${listed.filter((a) => a.state !== 'on-demand').map((a) => `${a.role}:${a.instance}`).join(' ')}\n`);
     process.stdout.write(`pss_mib ${mib(mem.Pss)}\nrss_mib ${mib(mem.Rss)}\nanon_mib ${mib(mem.Anonymous)}\nthreads ${threads(pid)}\nactors ${actors}\nrunning_actors ${running}\n`);
     return 0;
   } finally {

@@ -153,7 +153,7 @@ p('supervisor_restart_limit', '10', 'int', 'Postrider: restarts of one actor wit
 p('supervisor_drain_timeout', '30s', 'time', 'Postrider: how long actors taken out of service by reload or stop may finish their work; then idle sessions get 421');
 p('supervisor_restart_window', '60s', 'time', 'Postrider: the window of the restart intensity limit');
 p('supervisor_busy_timeout', '60s', 'time', 'Postrider: how long an actor thread whose CPU time advances may go without answering heartbeats before the watchdog ends it');
-p('max_idle', '100s', 'time', 'how long an on-demand delivery agent or bounce thread waits for work before it ends; the next request starts it again');
+p('max_idle', '100s', 'time', 'how long an on-demand thread (delivery agents, bounce, pickup, anvil) waits for work before it ends; the next request starts it again');
 p('service_throttle_time', '60s', 'time', 'how long a service that failed at startup waits before it is started again; the longest throttled restart delay');
 // Built-in message authentication (no Postfix equivalents: Postfix hands this to milters such as OpenDKIM, OpenDMARC, OpenARC).
 p('dkim_key_table', '', 'table-list', 'Postrider: OpenDKIM KeyTable: key name -> domain:selector:keyfile (RSA or Ed25519 private key); keys are read at start and reload');

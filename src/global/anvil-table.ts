@@ -105,6 +105,13 @@ export class AnvilTable {
     return this.remotes.get(key(service, addr))?.count ?? 0;
   }
 
+  /** Whether a connection is open or a rate window still runs: ending now would forget a limit in force. */
+  holdsState(): boolean {
+    const now = this.now();
+    for (const r of this.remotes.values()) if (r.count > 0 || now - r.start < this.unitMs) return true;
+    return false;
+  }
+
   /** Clients with an entry (status). */
   size(): number {
     return this.remotes.size;

@@ -26,7 +26,10 @@ import { rename, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { DsnNotify, RecipientSpec } from '../store/store-types.js';
 import { syncDir } from '../store/store-segment.js';
-import { makePrivateDir, openPrivate } from '../util/private-files.js';
+import { openPrivate } from '../util/private-files.js';
+import { ensureMaildrop, isMaildropName, maildropDir } from '../store/maildrop-dir.js';
+
+export { ensureMaildrop, isMaildropName, maildropDir };
 
 export const MAILDROP_FORMAT = 'postrider-maildrop/1';
 
@@ -56,27 +59,11 @@ export class MaildropFormatError extends Error {
   readonly code = 'ERR_MAILDROP_FORMAT';
 }
 
-/** The maildrop directory of a queue directory. */
-export function maildropDir(queueDir: string): string {
-  return join(queueDir, 'maildrop');
-}
-
-/** Creates the maildrop directory (and the queue directory) when missing; mode 0700 whatever the umask. */
-export async function ensureMaildrop(queueDir: string): Promise<string> {
-  const dir = maildropDir(queueDir);
-  await makePrivateDir(dir);
-  return dir;
-}
-
 /** A fresh, sortable, unique file name. */
 export function maildropName(now = Date.now(), pid = process.pid): string {
   return `${String(now).padStart(15, '0')}.${pid}.${randomBytes(4).toString('hex')}`;
 }
 
-/** True for a name pickup should take: not hidden, not temporary, no path characters. */
-export function isMaildropName(name: string): boolean {
-  return /^[0-9A-Za-z][0-9A-Za-z._-]*$/.test(name);
-}
 
 export function encodeMaildropFile(env: MaildropEnvelope, content: Uint8Array): Buffer {
   const head: Record<string, unknown> = {

@@ -110,7 +110,7 @@ export const ROLE_CATALOGUE = {
     job: 'SMTP server: maxproc threads per inet service on one port (one per core for -); access restrictions, recipients refused at RCPT by the resolution qmgr uses; ETRN flushes through qmgr; 250 only once the journal has the message on disk',
   },
   anvil: {
-    kind: 'daemon', postfix: 'anvil', serves: 'anvil', entry: actor('anvil'), always: true, named: true, singleton: true, keepOnReload: true,
+    kind: 'daemon', postfix: 'anvil', serves: 'anvil', entry: actor('anvil'), always: true, named: true, singleton: true, keepOnReload: true, onDemand: true, rarelyBusy: true,
     calls: [],
     job: 'per-client connection counts and rates, shared by every smtpd thread (the smtpd_client_*_limit parameters)',
   },
@@ -146,7 +146,7 @@ export const ROLE_CATALOGUE = {
     job: 'RFC 3464 failure, delay and success notices, queued through cleanup',
   },
   pickup: {
-    kind: 'daemon', postfix: 'pickup', serves: null, entry: actor('pickup'), rarelyBusy: true, singleton: true,
+    kind: 'daemon', postfix: 'pickup', serves: null, entry: actor('pickup'), rarelyBusy: true, singleton: true, onDemand: true,
     calls: ['journal', 'trivial-rewrite', 'bounce'],
     job: 'takes what `postrider sendmail` left in the maildrop directory into the queue',
   },

@@ -71,6 +71,12 @@ export interface ActorContext<R extends ActorRole = ActorRole> {
   /** Runs when an incarnation wired to this one is gone (`uid` is the one handlers saw in `from`). */
   onPeerDown(fn: (peer: { role: string; uid: number }) => void): void;
   /**
+   * For an actor that waits on demand: `fn` says it still holds work no
+   * request stands for (open connections anvil counts, maildrop files pickup
+   * is taking in), so max_idle does not end it while true.
+   */
+  holdsWork(fn: () => boolean): void;
+  /**
    * For an inet listener: how many threads serve its service, and whether
    * they share the address with the listen option reusePort (the kernel
    * spreads connections over them). Undefined for other actors.
@@ -204,8 +210,10 @@ export function runActor<R extends ActorRole, H extends Handlers<Protocols[R]> &
     else done();
     return r;
   };
+  const holding: Array<() => boolean> = [];
   const watchIdle = (maxIdleMs: number): void => {
     const timer = setInterval(() => {
+      if (holding.some((fn) => fn())) lastWork = Date.now();
       if (inHand > 0 || Date.now() - lastWork < maxIdleMs) return;
       // Said again each maxIdleMs while idle: the supervisor may have been busy with a reload.
       lastWork = Date.now();
@@ -284,6 +292,7 @@ export function runActor<R extends ActorRole, H extends Handlers<Protocols[R]> &
       onShutdown: (fn) => shutdownHooks.push(fn),
       onReconfigure: (fn) => reconfigureHooks.push(fn),
       onPeerDown: (fn) => peerDownHooks.push(fn),
+      holdsWork: (fn) => holding.push(fn),
       ready,
     };
     if (a.listener) ctx.listener = { ...a.listener };

@@ -17,6 +17,7 @@
  */
 import { EventEmitter } from 'node:events';
 import { availableParallelism } from 'node:os';
+import { MaildropWatch } from './maildrop-watch.js';
 import { MainConfig } from '../config/main-config.js';
 import { parameterInfo } from '../config/parameters.js';
 import { syslogTargetOf } from '../config/syslog-target.js';
@@ -111,6 +112,8 @@ export class Supervisor extends EventEmitter {
   private mainFds = 0;
   private budgetFor?: { config: SupervisorConfig; budget: FdBudget | undefined };
   private heartbeat?: NodeJS.Timeout;
+  /** Wakes pickup, which waits on demand, when the maildrop holds mail. */
+  private maildrop?: MaildropWatch;
   private stopping?: Promise<void>;
   private pidPath?: string;
   private resolveDone!: (code: number) => void;
@@ -241,6 +244,11 @@ export class Supervisor extends EventEmitter {
       // Start hooks (the metrics listener) run once every actor serves; one
       // that fails stops the tree like an actor that cannot start.
       for (const hook of this.startHooks) await hook();
+      const pickupWaits = (): boolean => this.slots.some((sl) => sl.role === 'pickup' && !sl.removed && sl.cold);
+      if (slots.some((sl) => sl.role === 'pickup' && sl.spec.onDemand)) {
+        this.maildrop = new MaildropWatch(queueDir, pickupWaits, () => this.onDemand({ role: 'pickup' }));
+        await this.maildrop.start();
+      }
       this.started = true;
       this.log.info(`daemon started -- version ${MAIL_VERSION}, Node ${process.version}, configuration ${this.config.dir}`);
     } catch (err) {
@@ -729,6 +737,7 @@ export class Supervisor extends EventEmitter {
   private async halt(): Promise<void> {
     if (this.heartbeat) clearInterval(this.heartbeat);
     this.heartbeat = undefined;
+    this.maildrop?.close();
     for (const t of this.throttled) clearTimeout(t);
     this.throttled.clear();
     const all = [...this.incarnations.values()];

@@ -56,7 +56,7 @@ const EFFECT_TESTS: Record<string, [string, string]> = {
   local_destination_recipient_limit: ['actors/local/local-params.test.ts', "local_destination_concurrency_limit and local_destination_recipient_limit default to Postfix's 2 and 1"],
   mailbox_delivery_lock: ['config/check-config.test.ts', "mailbox_delivery_lock must name dotlock: fcntl alone is refused by check"],
   alias_database: ['cli/newaliases.test.ts', "newaliases checks alias_database and prints what it read; a broken line is one error naming file and line"],
-  queue_shard_count: ['e2e/queue-shards.test.ts', "queue_shard_count = 3 runs a journal and a qmgr per shard, and no more than the destination concurrency limit of sessions across them"],
+  queue_shard_count: ['e2e/queue-shards.test.ts', "queue_shard_count = 3 runs a journal and a qmgr per shard, and no more than the destination concurrency limit of deliveries across them"],
   supervisor_drain_timeout: ['e2e/reload.test.ts', "at the drain deadline, a message already being queued gets its 250 and only then 421; none is both refused and delivered"],
   supervisor_busy_timeout: ['supervisor/supervisor-watchdog.test.ts', "a thread busy past supervisor_busy_timeout is killed and restarted"],
   max_idle: ['e2e/on-demand-agents.test.ts', 'an agent that waits on demand starts with the first message for its transport and ends after max_idle'],

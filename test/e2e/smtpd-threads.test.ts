@@ -231,6 +231,11 @@ test('an anvil that hangs does not stall smtpd: clients get through with one war
   const d = await startDaemon({ listenerMaxproc: '2', params: { ...LIMITED, smtpd_client_connection_count_limit: '1', supervisor_busy_timeout: '3s' } });
   const held: Client[] = [];
   try {
+    // anvil waits on demand: a first connection starts it (and its rate window keeps it).
+    const first = await open(d.port);
+    assert.match(first.greeting, /^220 /);
+    first.close();
+    await first.closed;
     const f = await d.cli(['fault', 'anvil', '1', 'hang']);
     assert.equal(f.code, 0, f.stderr);
     // Over the limit, but nobody can count: both are greeted once smtpd stops waiting for anvil.

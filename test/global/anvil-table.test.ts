@@ -49,3 +49,19 @@ test('rates reset with the window; the time unit can change in place (reload)', 
   assert.equal(t.event('smtp', '192.0.2.1', 'mail'), 2, 'the longer unit keeps the window open');
   assert.equal(t.event('smtp', '192.0.2.1', 'auth'), 1);
 });
+
+test('holdsState: true while a connection is open or a rate window runs, false once both are over', () => {
+  let now = 1_000;
+  const t = new AnvilTable(60_000, () => now);
+  assert.equal(t.holdsState(), false, 'an empty table');
+  t.connect('smtp', '192.0.2.1', 1, 1);
+  now += 120_000;
+  assert.equal(t.holdsState(), true, 'an open connection, whatever the window');
+  t.disconnect('smtp', '192.0.2.1', 1, 1);
+  assert.equal(t.holdsState(), false, 'closed, and its window is over');
+  t.event('smtp', '192.0.2.2', 'mail');
+  now += 30_000;
+  assert.equal(t.holdsState(), true, 'a rate window still runs');
+  now += 30_000;
+  assert.equal(t.holdsState(), false, 'the window ended');
+});

@@ -16,6 +16,10 @@
  * connections the old one counted name connections this one never saw and
  * change nothing. A connect smtpd stopped waiting for is still released by
  * its disconnect, so a slow answer never leaves a client counted.
+ *
+ * It starts on the first connect and ends after max_idle once it counts no
+ * open connection and no rate window runs: Postfix's anvil, too, lives only
+ * while an smtpd talks to it.
  */
 import { runActor } from '../../runtime/actor.js';
 import { AnvilTable } from '../../global/anvil-table.js';
@@ -36,6 +40,7 @@ runActor('anvil', (ctx) => {
   ctx.onReconfigure((config) => {
     table.unitMs = unitMs(config);
   });
+  ctx.holdsWork(() => table.holdsState());
   ctx.onPeerDown((peer) => {
     const n = table.dropOwner(peer.uid);
     if (n > 0) ctx.log.info(`released ${n} connection${n === 1 ? '' : 's'} of a ${peer.role} thread that is gone`);

@@ -83,6 +83,8 @@ runActor('pickup', (ctx) => {
     },
   });
   pickup.start();
+  // It waits on demand: the supervisor starts it when the maildrop holds mail, and it ends after max_idle with none.
+  ctx.holdsWork(() => pickup.holdsWork());
   ctx.onDrain(() => pickup.stop());
   return {};
 });

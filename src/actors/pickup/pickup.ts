@@ -62,6 +62,8 @@ export class Pickup {
   private running: Promise<number> | undefined;
   private again = false;
   private stopped = false;
+  /** Whether the last scan found files to take (or could not read the directory): work no request stands for. */
+  private found = true;
   /** Last directory error logged, so a broken maildrop warns once, not every second. */
   private lastScanError = '';
 
@@ -120,6 +122,11 @@ export class Pickup {
     return this.running;
   }
 
+  /** Whether it is taking files in or the last scan found some: max_idle must not end it then. */
+  holdsWork(): boolean {
+    return this.found || this.running !== undefined;
+  }
+
   /** Stops watching and waits for a scan in progress to finish. */
   async stop(): Promise<void> {
     this.stopped = true;
@@ -139,10 +146,12 @@ export class Pickup {
       const code = (err as NodeJS.ErrnoException).code ?? String(err);
       if (code !== 'ENOENT' && code !== this.lastScanError) this.opts.log.warning(`scan ${this.dir}: ${code}`);
       this.lastScanError = code;
+      this.found = code !== 'ENOENT';
       return 0;
     }
     await this.removeStaleTemporaries(all);
     const names = all.filter(isMaildropName).sort();
+    this.found = names.length > 0;
     let count = 0;
     for (const name of names) {
       if (this.stopped) break;

@@ -1,7 +1,7 @@
 /**
  * smtpd-remote-anvil: smtpd's client of the anvil actor. Answers come from
  * the actor, and each connection's disconnect names it; with no anvil
- * running, or one that does not answer in time, questions are answered
+ * running the call starts it; when it does not answer in time, questions are answered
  * "within the limits" with one warning (not one per question), anvil is
  * not asked again for a while, a connect that was asked is still released,
  * and no disconnect is sent for one that was not.
@@ -65,8 +65,18 @@ test('an anvil that does not answer in time, or none running, lets the client th
 
   const none = fakeGroup(() => assert.fail('nobody to call'), () => 0);
   const b = new RemoteAnvil(none.group, (t) => warnings.push(t));
-  assert.deepEqual(await b.connect('smtp', '192.0.2.1'), { count: 0, rate: 0, counted: false });
   b.disconnect('smtp', '192.0.2.1');
   assert.deepEqual(none.casts, [], 'no disconnect where nothing counted the connect');
-  assert.match(warnings[1], /no anvil service is running/);
+});
+
+test('with no anvil running the question is asked all the same: the call starts anvil on demand', async () => {
+  let running = 0;
+  const f = fakeGroup(async () => {
+    running = 1;
+    return { count: 1, rate: 1 };
+  }, () => running);
+  const a = new RemoteAnvil(f.group, () => assert.fail('no warning'));
+  assert.deepEqual(await a.connect('smtp', '192.0.2.1'), { count: 1, rate: 1, ticket: 1 });
+  a.disconnect('smtp', '192.0.2.1', 1);
+  assert.deepEqual(f.casts, [['disconnect', { service: 'smtp', addr: '192.0.2.1', id: 1 }]]);
 });
