@@ -84,15 +84,20 @@ export interface DeliveryOutcome {
   command?: string;
   /**
    * The DSN action of a delivered outcome (RFC 3464): "relayed" when the
-   * mail went on to an MTA, absent for final delivery ("delivered").
+   * mail went on to an MTA, "expanded" when a local alias or .forward
+   * expanded the recipient (RFC 3461 6.2), absent for final delivery
+   * ("delivered").
    */
-  action?: 'relayed';
+  action?: SuccessAction;
   /**
    * The next hop announced DSN and took the recipient's NOTIFY: it, not
    * this MTA, sends the success notice (Postfix's smtp clears SUCCESS then).
    */
   notifyPassed?: boolean;
 }
+
+/** A success notice's action when it is not "delivered" (RFC 3464 2.3.3). */
+export type SuccessAction = 'relayed' | 'expanded';
 
 export interface DeliveryResult {
   outcomes: DeliveryOutcome[];
@@ -166,7 +171,7 @@ export interface BounceProtocol {
       message: QueuedMessage;
       content?: Uint8Array;
       kind: 'failure' | 'delay' | 'success';
-      recipients: Array<{ index: number; dsn: string; reason: string; relay?: string; reply?: string; command?: string; action?: 'relayed' }>;
+      recipients: Array<{ index: number; dsn: string; reason: string; relay?: string; reply?: string; command?: string; action?: SuccessAction }>;
     };
     rep: { queueId?: string };
   };

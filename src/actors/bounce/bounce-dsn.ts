@@ -8,6 +8,7 @@
  */
 import { mailDate } from '../../global/mail-date.js';
 import { printable, wrapLine, type NoticeKind } from './bounce-template.js';
+import type { SuccessAction } from '../../protocol/protocol.js';
 
 /** The product name in the X- fields, as Postfix writes "X-Postfix-...". */
 export const MAIL_NAME = 'Postrider';
@@ -33,8 +34,8 @@ export interface PerRecipientFields {
   relay?: string;
   /** The remote server's reply, when a server gave the outcome: the Diagnostic-Code is then "smtp; REPLY". */
   reply?: string;
-  /** A success notice's action when the mail went on to an MTA without DSN ("relayed"); absent: the kind's own. */
-  action?: 'relayed';
+  /** A success notice's action when the mail went on to an MTA without DSN ("relayed") or an alias expanded ("expanded"); absent: the kind's own. */
+  action?: SuccessAction;
 }
 
 /** The per-message block (no trailing blank line). */

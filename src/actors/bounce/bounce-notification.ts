@@ -23,6 +23,7 @@
  */
 import { hostname } from 'node:os';
 import type { MainConfig } from '../../config/main-config.js';
+import type { SuccessAction } from '../../protocol/protocol.js';
 import { notifyAllows } from '../../global/dsn-notify.js';
 import type { QueuedMessage } from '../../store/store-types.js';
 import { gmtStamp, mailDate } from '../../global/mail-date.js';
@@ -38,7 +39,7 @@ export interface NotificationInput {
   /** The original message: headers, empty line, body (CRLF). */
   content: Buffer;
   kind: NoticeKind;
-  recipients: Array<{ index: number; dsn: string; reason: string; relay?: string; reply?: string; action?: 'relayed' }>;
+  recipients: Array<{ index: number; dsn: string; reason: string; relay?: string; reply?: string; action?: SuccessAction }>;
   config: MainConfig;
   /** Queue id the notification will get; used in its Message-Id and MIME boundary. */
   queueId: string;

@@ -11,7 +11,10 @@
  * logs it (to=<final>, orig_to=<original>, relay=local, ... (delivered to
  * mailbox)); the request's recipient gets the worst outcome of its tree
  * (deferred over bounced over delivered), so a deferred part is tried
- * again, as in Postfix.
+ * again, as in Postfix. A recipient that an alias or .forward expanded
+ * and that asked NOTIFY=SUCCESS is reported "expanded" (local-dsn), and
+ * the forwarded copies carry its NOTIFY without SUCCESS, its ORCPT, ENVID
+ * and RET.
  * Mailbox, file and command deliveries run in child processes as the
  * user (local-privs); aliases' commands and files as the alias file's
  * owner, or default_privs when root owns it; never as root.
@@ -26,7 +29,8 @@ import { openAliasTable, isTextTable } from '../../config/table-aliases.js';
 import { splitSpec, tablePath, type LookupTable } from '../../config/lookup-table.js';
 import { compileDomainList, type DomainMatcher } from '../../config/access-lookup.js';
 import type { DeliveryOutcome, DeliveryRequest, DeliveryResult } from '../../protocol/protocol.js';
-import type { BodyLocation } from '../../store/store-types.js';
+import type { BodyLocation, DsnNotify } from '../../store/store-types.js';
+import { expandedOutcome, notifyForExpansion } from './local-dsn.js';
 import { formatDelivery, observeStages, softBounceOutcome, statusWord } from '../../global/delivery-log.js';
 import { count, label, observe } from '../../util/metrics-counters.js';
 import type { Logger } from '../../util/log.js';
@@ -55,9 +59,22 @@ export interface LocalAgentOptions {
   log: Logger;
   readContent: (location: BodyLocation) => Promise<Buffer>;
   /** Queues a new message (CRLF content) for forwarded addresses; resolves to its queue id, rejects on failure. */
-  forward: (input: { sender: string; recipients: string[]; content: Buffer; arrivalTime: number; origRcpt?: string }) => Promise<string>;
+  forward: (input: ForwardInput) => Promise<string>;
   /** getpwnam (tests may stand in for the system). */
   lookupUser?: (name: string) => Promise<UserAttr | undefined>;
+}
+
+/** A new message for the addresses an expansion forwards, with the DSN fields they inherit. */
+export interface ForwardInput {
+  sender: string;
+  recipients: string[];
+  content: Buffer;
+  arrivalTime: number;
+  origRcpt?: string;
+  notify?: DsnNotify[];
+  orcpt?: string;
+  envid?: string;
+  ret?: 'FULL' | 'HDRS';
 }
 
 /** Where a destination came from: allow_mail_to_commands / allow_mail_to_files name these. */
@@ -82,6 +99,12 @@ interface Attempt {
   /** Addresses to forward: (sender, Delivered-To) -> addresses. */
   forwards: Map<string, { sender: string; delivered: string; addresses: string[] }>;
   seen: Set<string>;
+  /** The request's recipient, whose NOTIFY and ORCPT the expansions inherit. */
+  rcpt: DeliveryRequest['recipients'][number];
+  /** An alias or .forward expanded the recipient itself. */
+  expanded: boolean;
+  /** That alias had an owner- alias, which became the sender (a mailing list). */
+  ownerSender: boolean;
 }
 
 /** Where one address is being delivered from. */
@@ -142,7 +165,10 @@ export class LocalAgent {
     const softBounce = this.config.bool('soft_bounce');
     for (const r of req.recipients) {
       const origTo = r.origRcpt ?? r.address;
-      const att: Attempt = { req, origTo, content: content ?? Buffer.alloc(0), deliveredTo: deliveredToHeaders(content), results: [], forwards: new Map(), seen: new Set() };
+      const att: Attempt = {
+        req, origTo, content: content ?? Buffer.alloc(0), deliveredTo: deliveredToHeaders(content), results: [], forwards: new Map(), seen: new Set(),
+        rcpt: r, expanded: false, ownerSender: false,
+      };
       if (failure) {
         att.results.push({ ...failure, to: r.address });
       } else {
@@ -162,7 +188,9 @@ export class LocalAgent {
         if (!worst || rank(shown.state) > rank(worst.state)) worst = shown;
       }
       worst ??= { to: r.address, state: 'delivered', dsn: '2.0.0', reason: 'delivered to nobody: every destination was a duplicate' };
-      outcomes.push({ index: r.index, state: worst.state, dsn: worst.dsn, reason: worst.reason, relay: 'local' });
+      const outcome: DeliveryOutcome = { index: r.index, state: worst.state, dsn: worst.dsn, reason: worst.reason, relay: 'local' };
+      const expanded = worst.state === 'delivered' ? expandedOutcome(att.expanded, att.ownerSender, r.notify) : undefined;
+      outcomes.push(expanded ? { ...outcome, ...expanded } : outcome);
     }
     const end = Date.now();
     return { outcomes, connectSeconds: 0, transmitSeconds: (end - start) / 1000 };
@@ -237,6 +265,7 @@ export class LocalAgent {
       for (const key of keys) {
         const hit = this.findAlias(key);
         if (!hit) continue;
+        if (ctx.depth === 0) att.expanded = true;
         await this.expandAlias(att, ctx, key, hit.value, hit.source, key === parts.user ? parts.extension : '');
         return;
       }
@@ -263,6 +292,7 @@ export class LocalAgent {
         if (!path.startsWith('/')) continue;
         const file = await readListFile(path, (t) => this.opts.log.warning(t), user.uid);
         if (!file) continue;
+        if (ctx.depth === 0) att.expanded = true;
         const privs = await this.privilegesOf(user);
         const next: Context = { ...ctx, privs, source: 'forward', depth: ctx.depth + 1, chain: [...ctx.chain, `forward:${user.name}`] };
         for (const token of splitListText(file.text)) {
@@ -288,6 +318,7 @@ export class LocalAgent {
       if (owner) {
         const list = splitListText(owner.value);
         sender = this.config.bool('expand_owner_alias') && list.length === 1 && !/^[|/:\\]/.test(list[0]) ? this.qualify(list[0]) : this.qualify(`owner-${name}`);
+        if (ctx.depth === 0) att.ownerSender = true;
       }
     }
     // Commands and files of an alias run as the alias file's owner; as default_privs when root owns it.
@@ -505,12 +536,28 @@ export class LocalAgent {
       const content = lfToCrlf(Buffer.concat([Buffer.from(head, 'utf8'), att.content]));
       try {
         // The new message's recipients keep the address first received (Postfix's forward keeps orig_rcpt).
-        const queueId = await this.opts.forward({ sender: entry.sender, recipients: entry.addresses, content, arrivalTime: att.req.arrivalTime, origRcpt: att.origTo });
+        const queueId = await this.opts.forward({ ...this.forwardDsn(att, entry.sender), sender: entry.sender, recipients: entry.addresses, content, arrivalTime: att.req.arrivalTime, origRcpt: att.origTo });
         for (const a of entry.addresses) att.results.push({ to: a, state: 'delivered', dsn: '2.0.0', reason: `forwarded as ${queueId}` });
       } catch (err) {
         for (const a of entry.addresses) att.results.push({ to: a, state: 'deferred', dsn: '4.3.0', reason: `cannot forward: ${(err as Error).message}` });
       }
     }
+  }
+
+  /**
+   * The DSN fields forwarded copies inherit (RFC 3461 6.2, as Postfix's
+   * local(8)): NOTIFY without SUCCESS always; ORCPT, ENVID and RET only
+   * when the sender is unchanged (an alias, not an owner- list).
+   */
+  private forwardDsn(att: Attempt, sender: string): Pick<ForwardInput, 'notify' | 'orcpt' | 'envid' | 'ret'> {
+    const out: Pick<ForwardInput, 'notify' | 'orcpt' | 'envid' | 'ret'> = {};
+    const notify = notifyForExpansion(att.rcpt.notify);
+    if (notify) out.notify = notify;
+    if (sender !== att.req.sender) return out;
+    if (att.rcpt.orcpt !== undefined) out.orcpt = att.rcpt.orcpt;
+    if (att.req.envid !== undefined) out.envid = att.req.envid;
+    if (att.req.ret !== undefined) out.ret = att.req.ret;
+    return out;
   }
 
   private async defaultPrivs(): Promise<Privileges> {

@@ -5,7 +5,7 @@
  * recipient as a notice names it, and the small helpers over them.
  * Types and pure functions; nothing here throws.
  */
-import type { ResolvedAddress } from '../../protocol/protocol.js';
+import type { ResolvedAddress, SuccessAction } from '../../protocol/protocol.js';
 import type { QueuedMessage, QueuedRecipient } from '../../store/store-types.js';
 import type { Destination } from './qmgr-feedback.js';
 
@@ -19,7 +19,7 @@ export interface NoticeRecipient {
   reply?: string;
   command?: string;
   /** A success notice's action when it is not "delivered". */
-  action?: 'relayed';
+  action?: SuccessAction;
 }
 
 export type EntryState = 'incoming' | 'active' | 'deferred' | 'hold' | 'gone';

@@ -6,7 +6,7 @@
  * that leaves a recipient out, defers that recipient with Postfix's
  * "unknown mail transport error" (4.3.0).
  */
-import type { DeliveryOutcome, DeliveryRequest, DeliveryResult } from '../../protocol/protocol.js';
+import type { DeliveryOutcome, DeliveryRequest, DeliveryResult, SuccessAction } from '../../protocol/protocol.js';
 import type { QueuedMessage, RecipientOutcome } from '../../store/store-types.js';
 
 /** The reason given when an agent reports nothing usable for a recipient. */
@@ -42,7 +42,7 @@ export function buildRequest(m: QueuedMessage, indices: number[], transport: str
 
 /** How a delivered recipient's success notice differs from a final delivery's. */
 export interface SuccessNote {
-  action?: 'relayed';
+  action?: SuccessAction;
   notifyPassed?: true;
 }
 
@@ -87,9 +87,9 @@ export function readResult(res: DeliveryResult, indices: number[], nextAttempt: 
     if (o.state === 'deferred') {
       deferred++;
       first ??= { reason, dsn };
-    } else if (o.state === 'delivered' && (o.action === 'relayed' || o.notifyPassed === true)) {
+    } else if (o.state === 'delivered' && (o.action === 'relayed' || o.action === 'expanded' || o.notifyPassed === true)) {
       const note: SuccessNote = {};
-      if (o.action === 'relayed') note.action = 'relayed';
+      if (o.action === 'relayed' || o.action === 'expanded') note.action = o.action;
       if (o.notifyPassed === true) note.notifyPassed = true;
       successNotes.set(i, note);
     }
