@@ -20,7 +20,7 @@ runActor('local', (ctx) => {
     config: ctx.config,
     log: ctx.log,
     readContent: (loc) => reader.read(loc),
-    forward: async ({ sender, recipients, content, origRcpt, notify, orcpt, envid, ret }) => {
+    forward: async ({ sender, recipients, content, origRcpt, notify, orcpt, envid, ret, verify }) => {
       const queueId = ids.next();
       const out = await submitToQueue(cleanup, journal, ctx.log, {
         queueId,
@@ -37,6 +37,7 @@ runActor('local', (ctx) => {
         local: true,
         ...(envid !== undefined ? { envid } : {}),
         ...(ret !== undefined ? { ret } : {}),
+        ...(verify ? { verify } : {}),
       });
       if (!out.ok) throw new Error(`${out.code} ${out.dsn} ${out.text}`);
       return queueId;

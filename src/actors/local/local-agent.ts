@@ -11,7 +11,11 @@
  * logs it (to=<final>, orig_to=<original>, relay=local, ... (delivered to
  * mailbox)); the request's recipient gets the worst outcome of its tree
  * (deferred over bounced over delivered), so a deferred part is tried
- * again, as in Postfix. A recipient that an alias or .forward expanded
+ * again, as in Postfix. A verify-only request (sendmail -bv) expands
+ * aliases, .forward and :include: files as a delivery would, and stops
+ * where a delivery would write: "delivers to mailbox" (maildir, command:
+ * X, file: X); forwarded addresses go into a verify-only copy that reports
+ * on them in turn; the outcome lists each final address (trace). A recipient that an alias or .forward expanded
  * and that asked NOTIFY=SUCCESS is reported "expanded" (local-dsn), and
  * the forwarded copies carry its NOTIFY without SUCCESS, its ORCPT, ENVID
  * and RET.
@@ -32,6 +36,7 @@ import type { DeliveryOutcome, DeliveryRequest, DeliveryResult } from '../../pro
 import type { BodyLocation, DsnNotify } from '../../store/store-types.js';
 import { expandedOutcome, notifyForExpansion } from './local-dsn.js';
 import { formatDelivery, observeStages, softBounceOutcome, statusWord } from '../../global/delivery-log.js';
+import { verifyStatus } from '../../global/verify-only.js';
 import { count, label, observe } from '../../util/metrics-counters.js';
 import type { Logger } from '../../util/log.js';
 import { expandTemplate, type ExpandAttrs } from './local-expand.js';
@@ -75,6 +80,8 @@ export interface ForwardInput {
   orcpt?: string;
   envid?: string;
   ret?: 'FULL' | 'HDRS';
+  /** sendmail -bv: the new message is verify-only as well. */
+  verify?: boolean;
 }
 
 /** Where a destination came from: allow_mail_to_commands / allow_mail_to_files name these. */
@@ -162,7 +169,7 @@ export class LocalAgent {
     if (!failure && !splitList(this.config.get('mailbox_delivery_lock')).some((m) => m.toLowerCase() === 'dotlock')) {
       failure = { to: '', state: 'deferred', dsn: '4.3.5', reason: 'mail system configuration error: mailbox_delivery_lock must name dotlock' };
     }
-    const softBounce = this.config.bool('soft_bounce');
+    const softBounce = this.config.bool('soft_bounce') && !req.verify;
     for (const r of req.recipients) {
       const origTo = r.origRcpt ?? r.address;
       const att: Attempt = {
@@ -182,6 +189,7 @@ export class LocalAgent {
       }
       const end = Date.now();
       let worst: SubResult | undefined;
+      if (req.verify) att.results = att.results.map((sub) => (sub.state === 'deferred' ? { ...sub, state: 'bounced' } : sub));
       for (const sub of att.results) {
         const shown = softBounce && sub.state === 'bounced' ? { ...sub, ...softBounceOutcome({ index: r.index, ...sub, relay: 'local' }) } : sub;
         this.logResult(req, sub.to, origTo, shown, sub.state === 'bounced' && softBounce, start, end);
@@ -189,7 +197,9 @@ export class LocalAgent {
       }
       worst ??= { to: r.address, state: 'delivered', dsn: '2.0.0', reason: 'delivered to nobody: every destination was a duplicate' };
       const outcome: DeliveryOutcome = { index: r.index, state: worst.state, dsn: worst.dsn, reason: worst.reason, relay: 'local' };
-      const expanded = worst.state === 'delivered' ? expandedOutcome(att.expanded, att.ownerSender, r.notify) : undefined;
+      const expanded = worst.state === 'delivered' && !req.verify ? expandedOutcome(att.expanded, att.ownerSender, r.notify) : undefined;
+      // sendmail -bv: the report names each final address of an expansion.
+      if (req.verify && att.expanded) outcome.trace = att.results.map((s) => ({ address: s.to, state: s.state === 'delivered' ? 'delivered' : 'bounced', dsn: s.dsn, reason: s.reason }));
       outcomes.push(expanded ? { ...outcome, ...expanded } : outcome);
     }
     const end = Date.now();
@@ -199,6 +209,7 @@ export class LocalAgent {
   /** Logs one final delivery as Postfix does and counts it. */
   private logResult(req: DeliveryRequest, to: string, origTo: string, sub: SubResult, soft: boolean, start: number, end: number): void {
     const labels = label('transport', req.transport);
+    if (req.verify) return this.opts.log.queue(req.queueId, formatDelivery({ to, origTo, relay: 'local', arrivalTime: req.arrivalTime, activeTime: req.activeTime, connectStart: start, transmitStart: start, end, dsn: sub.dsn, status: verifyStatus(sub.state), reason: sub.reason }));
     count(sub.state === 'delivered' ? 'recipients_delivered' : sub.state === 'bounced' ? 'recipients_bounced' : 'recipients_deferred', labels);
     if (sub.state === 'delivered') observe('delivery_latency_seconds', Math.max(0, end - req.arrivalTime) / 1000, labels);
     observeStages(req.transport, req.activeTime, req.arrivalTime, { connectStart: start, transmitStart: start, end });
@@ -214,7 +225,7 @@ export class LocalAgent {
         transmitStart: start,
         end,
         dsn: sub.dsn,
-        status: soft ? 'SOFTBOUNCE' : statusWord(sub.state),
+        status: req.verify ? verifyStatus(sub.state) : soft ? 'SOFTBOUNCE' : statusWord(sub.state),
         reason: sub.reason,
       }),
     );
@@ -374,6 +385,10 @@ export class LocalAgent {
     const key = `cmd:${privs.uid}:${command}`;
     if (att.seen.has(key)) return;
     att.seen.add(key);
+    if (att.req.verify) {
+      att.results.push({ to: ctx.address, state: 'delivered', dsn: '2.0.0', reason: `delivers to command: ${command}` });
+      return;
+    }
     const user = await this.lookupUser(privs.user).catch(() => undefined);
     const copy = this.copyFor(att, ctx, 'command', true);
     const out = await runCommand({
@@ -396,6 +411,10 @@ export class LocalAgent {
     const key = `file:${path}`;
     if (att.seen.has(key)) return;
     att.seen.add(key);
+    if (att.req.verify) {
+      att.results.push({ to: ctx.address, state: 'delivered', dsn: '2.0.0', reason: `delivers to file: ${path}` });
+      return;
+    }
     const maildir = path.endsWith('/');
     const copy = this.copyFor(att, ctx, 'file', !maildir);
     const res = await runMailboxChild(this.job(maildir ? 'maildir' : 'file', path, ctx.sender, -1), copy, privs);
@@ -431,6 +450,10 @@ export class LocalAgent {
     att.seen.add(key);
     const to = ctx.address;
     const mailboxCommand = this.config.get('mailbox_command').trim();
+    if (mailboxCommand && att.req.verify) {
+      att.results.push({ to, state: 'delivered', dsn: '2.0.0', reason: `delivers to command: ${expandTemplate(mailboxCommand, this.attrs(to, parts, user), this.param)}` });
+      return;
+    }
     if (mailboxCommand) {
       const privs = user.uid !== 0 ? { user: user.name, uid: user.uid, gid: user.gid } : await this.defaultPrivs();
       const command = expandTemplate(mailboxCommand, this.attrs(to, parts, user), this.param);
@@ -469,6 +492,10 @@ export class LocalAgent {
         }
         privs = { ...privs, gid: st.gid };
       }
+    }
+    if (att.req.verify) {
+      att.results.push({ to, state: 'delivered', dsn: '2.0.0', reason: `delivers to ${maildir ? 'maildir' : 'mailbox'}` });
+      return;
     }
     const copy = this.copyFor(att, ctx, 'mailbox', !maildir);
     const res = await runMailboxChild(this.job(maildir ? 'maildir' : 'mbox', path, ctx.sender, this.config.bool('strict_mailbox_ownership') ? user.uid : -1), copy, privs);
@@ -549,8 +576,10 @@ export class LocalAgent {
    * local(8)): NOTIFY without SUCCESS always; ORCPT, ENVID and RET only
    * when the sender is unchanged (an alias, not an owner- list).
    */
-  private forwardDsn(att: Attempt, sender: string): Pick<ForwardInput, 'notify' | 'orcpt' | 'envid' | 'ret'> {
-    const out: Pick<ForwardInput, 'notify' | 'orcpt' | 'envid' | 'ret'> = {};
+  private forwardDsn(att: Attempt, sender: string): Pick<ForwardInput, 'notify' | 'orcpt' | 'envid' | 'ret' | 'verify'> {
+    const out: Pick<ForwardInput, 'notify' | 'orcpt' | 'envid' | 'ret' | 'verify'> = {};
+    // sendmail -bv: the forwarded copy is verify-only too, and reports on its own addresses.
+    if (att.req.verify) out.verify = true;
     const notify = notifyForExpansion(att.rcpt.notify);
     if (notify) out.notify = notify;
     if (sender !== att.req.sender) return out;
