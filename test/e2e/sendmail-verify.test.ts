@@ -31,7 +31,7 @@ before(async () => {
   writeFileSync(join(dir, 'aliases'), `team: ann@remote.test, ${join(dir, 'team.mbox')}\n`);
   nextHop = await startSmtpSink({ rcpt: (to) => (to.startsWith('nobody@') ? { code: 550, message: '5.1.1 <nobody@remote.test>: Recipient address rejected: User unknown' } : null) });
   noticeSink = await startSmtpSink({ host: '127.0.0.3' });
-  writeFileSync(join(dir, 'transport'), [`remote.test smtp:[127.0.0.1]:${nextHop.port}`, 'gone.test error:5.1.2 this domain is gone', ''].join('\n'));
+  writeFileSync(join(dir, 'transport'), [`remote.test smtp:[127.0.0.1]:${nextHop.port}`, 'gone.test error:5.1.2 this domain is gone', 'drop.test discard:dropped here', ''].join('\n'));
   writeFileSync(join(dir, 'transport.re'), `/@later\\.test$/ later:[127.0.0.1]:${nextHop.port}\n`);
   daemon = await startDaemon({
     params: {
@@ -41,6 +41,9 @@ before(async () => {
       alias_database: `hash:${join(dir, 'aliases')}`,
       relayhost: `[127.0.0.3]:${noticeSink.port}`,
       transport_maps: `texthash:${join(dir, 'transport')}, regexp:${join(dir, 'transport.re')}`,
+      virtual_mailbox_domains: 'vbox.test',
+      virtual_mailbox_maps: 'inline:{ box@vbox.test=vbox/box/ }',
+      virtual_mailbox_base: dir,
     },
   });
 });
@@ -129,6 +132,24 @@ test('sendmail -bv of a local alias: the file is only named, and the forwarded a
   assert.ok(rcpts() > before, 'the forwarded address was tested at the next hop');
   assert.equal(nextHop.messages.length, 0, 'nothing delivered');
   assert.equal(existsSync(join(dir, 'team.mbox')), false, 'the alias file was not written');
+});
+
+test('sendmail -bv to virtual(8) and discard(8): the mailbox is looked up but not written, discard gives its text', async () => {
+  const sender = 'virt@sender.test';
+  const r = await daemon.cli(['sendmail', '-bv', '-f', sender, 'box@vbox.test', 'nobox@vbox.test', 'any@drop.test']);
+  assert.equal(r.code, 0, r.stderr);
+  const id = await queueIdOf(sender);
+  await daemon.waitRemoved(id);
+  await waitFor(() => reportsTo(sender).length > 0, 20_000, 'the report');
+  const report = unwrapped(reportsTo(sender)[0]);
+  assert.match(report, /\r\n<box@vbox\.test>: delivery via virtual: delivers to maildir\r\n/);
+  assert.match(report, /\r\n<nobox@vbox\.test>: delivery via virtual: unknown user: "nobox@vbox\.test"\r\n/);
+  assert.match(report, /\r\n<any@drop\.test>: dropped here\r\n/);
+  assert.match(report, /\r\nFinal-Recipient: rfc822; box@vbox\.test\r\nOriginal-Recipient: rfc822; box@vbox\.test\r\nAction: deliverable\r\n/);
+  assert.match(report, /\r\nFinal-Recipient: rfc822; nobox@vbox\.test\r\nOriginal-Recipient: rfc822; nobox@vbox\.test\r\nAction: undeliverable\r\nStatus: 5\.1\.1\r\n/);
+  assert.match(report, /\r\nFinal-Recipient: rfc822; any@drop\.test\r\nOriginal-Recipient: rfc822; any@drop\.test\r\nAction: deliverable\r\n/);
+  assert.equal(existsSync(join(dir, 'vbox')), false, 'no maildir was made');
+  assert.match(daemon.log(), new RegExp(`${id}: to=<any@drop\\.test>, relay=none, .*status=deliverable \\(dropped here\\)`));
 });
 
 test('the verify-only flag survives the journal and a restart: a message waiting for its transport is verified, not delivered, afterwards', async () => {
