@@ -24,6 +24,8 @@ export interface CleanupInput {
   local: boolean;
   /** For local submissions, the submitting user id (defaults to this process's). */
   userid?: number;
+  /** sendmail -bv: queue the message verify-only (NewMessage.verify). */
+  verify?: boolean;
   /** sendmail -F: the full name in the From: header cleanup adds ("Full Name <sender>"). */
   fullName?: string;
   heloName?: string;

@@ -245,7 +245,9 @@ export class Cleanup {
     };
     if (verdict.hold || input.hold) message.hold = true;
     const filter = verdict.filter ?? input.contentFilter;
-    if (filter) message.filter = filter;
+    // A verify-only message tests the recipients' own routes: a content filter would take it over.
+    if (input.verify) message.verify = true;
+    else if (filter) message.filter = filter;
     if (input.envid !== undefined) message.envid = input.envid;
     if (input.ret !== undefined) message.ret = input.ret;
     if (input.smtputf8 !== undefined) message.smtputf8 = input.smtputf8;

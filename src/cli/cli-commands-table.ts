@@ -203,7 +203,7 @@ export const COMMANDS: CommandSpec[] = [
   },
   {
     name: 'sendmail',
-    synopsis: '[-t] [-i] [-f sender] [-F name] [-B 8BITMIME] [-bs|-bp|-bi|-q[Rsite]] [rcpt ...]',
+    synopsis: '[-t] [-i] [-f sender] [-F name] [-B 8BITMIME] [-bs|-bp|-bi|-bv|-q[Rsite]] [rcpt ...]',
     summary: 'submit a message from standard input (works with the daemon down: it waits in the maildrop)',
     postfix: 'sendmail',
     description: ['Takes sendmail\'s own options, as Postfix\'s sendmail does; installed as a link named sendmail, mailq or newaliases, postrider runs that command.'],
@@ -217,6 +217,7 @@ export const COMMANDS: CommandSpec[] = [
       { name: 'bs', label: '-bs', type: 'boolean', text: 'SMTP on standard input and output' },
       { name: 'bp', label: '-bp', type: 'boolean', text: 'list the queue (mailq)' },
       { name: 'bi', label: '-bi', type: 'boolean', text: 'newaliases (also -I)' },
+      { name: 'bv', label: '-bv', type: 'boolean', text: 'verify the recipients without delivering; the sender is mailed a report' },
       { name: 'q', label: '-q[Rsite]', type: 'boolean', text: 'flush the queue (for one site)' },
     ],
   },

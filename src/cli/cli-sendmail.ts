@@ -16,8 +16,11 @@
  * site; -q with a time, e.g. -q30m, does nothing), -bh / -bH (nothing); -bi / -I are newaliases (main.ts).
  * -bd starts the mail system as `postrider start` does (exit 1 with its
  * reason when that fails, e.g. a daemon already runs), as Postfix's runs
- * `postfix start`. Refused with exit 64 and one line: -bv (no address
- * verification reports), -qI, -n. Other Postfix options are
+ * `postfix start`. -bv collects no message: it queues an empty one for
+ * the listed recipients, flagged verify-only ("v" in the maildrop file),
+ * so nothing is delivered and the sender is mailed a Mail Delivery Status
+ * Report on each recipient; it prints where the report goes, as Postfix's
+ * does. Refused with exit 64 and one line: -qI, -n. Other Postfix options are
  * accepted and ignored. Bare names are qualified with @$myorigin; the default
  * sender is the login name. LF line ends become CRLF; a leading mbox
  * "From " line is dropped; Bcc: and Resent-Bcc: header lines are always
@@ -359,7 +362,8 @@ export async function runSendmail(argv: string[], io: SendmailIo): Promise<numbe
 
 async function sendmail(argv: string[], io: SendmailIo): Promise<void> {
   const opts = parseSendmailArgs(argv);
-  if (opts.mode !== 'enqueue' || opts.flushSite !== undefined || opts.queueTime !== undefined) {
+  const verify = opts.mode === 'verify';
+  if ((opts.mode !== 'enqueue' && !verify) || opts.flushSite !== undefined || opts.queueTime !== undefined) {
     await otherMode(opts, io);
     return;
   }
@@ -373,7 +377,8 @@ async function sendmail(argv: string[], io: SendmailIo): Promise<void> {
   // The parameter table's default when unset or empty; a malformed value is fatal, as in Postfix.
   const sizeLimit = withParameterDefaults(config, ['message_size_limit']).int('message_size_limit');
 
-  const raw = await readAll(io.stdin, sizeLimit);
+  // -bv: "Do not collect or deliver a message" (sendmail(1)); cleanup adds the headers.
+  const raw = verify ? Buffer.alloc(0) : await readAll(io.stdin, sizeLimit);
   let content = normaliseMessage(raw, opts.dotIsData);
   const extracted = extractHeaderRecipients(content);
   content = extracted.content;
@@ -398,7 +403,7 @@ async function sendmail(argv: string[], io: SendmailIo): Promise<void> {
     recipients,
     arrivalTime: Date.now(),
     uid: typeof process.getuid === 'function' ? process.getuid() : 0,
-    flags: [...(opts.extract ? ['t'] : []), ...(opts.dotIsData ? ['i'] : [])],
+    flags: [...(opts.extract ? ['t'] : []), ...(opts.dotIsData ? ['i'] : []), ...(verify ? ['v'] : [])],
   };
   if (opts.fullName !== undefined) envelope.fullName = opts.fullName;
   if (opts.envid !== undefined) envelope.envid = opts.envid;
@@ -416,6 +421,7 @@ async function sendmail(argv: string[], io: SendmailIo): Promise<void> {
   } catch (err) {
     throw new SendmailError(`cannot write a file in ${dir}: ${describe(err)}`, EX_TEMPFAIL);
   }
+  if (verify) io.stdout.write(`Mail Delivery Status Report will be mailed to <${sender}>.\n`);
 }
 
 export const EX_UNAVAILABLE = 69;
@@ -472,8 +478,6 @@ async function otherMode(opts: SendmailOptions, io: SendmailIo): Promise<void> {
         if (code !== 0) throw new SendmailError('newaliases failed', code);
       }
       return;
-    case 'verify':
-      return usage('-bv: address verification reports are not supported; nothing was queued');
     case 'stand-alone': {
       none('stand-alone mode');
       const config = io.config && !opts.configDir ? io.config : loadMainConfig(dir);

@@ -7,6 +7,7 @@
 import type { DeliveryOutcome, DeliveryRequest } from '../protocol/protocol.js';
 import type { Logger } from '../util/log.js';
 import { count, label, observe, type MetricLabels } from '../util/metrics-counters.js';
+import { verifyOutcome, verifyStatus } from './verify-only.js';
 
 /** Time stamps (ms since the epoch) and facts of one recipient's delivery attempt. */
 export interface DeliveryLogEntry {
@@ -25,7 +26,7 @@ export interface DeliveryLogEntry {
   end: number;
   dsn: string;
   /** SOFTBOUNCE: a bounce that soft_bounce turned into a deferral (Postfix's word). */
-  status: 'sent' | 'deferred' | 'bounced' | 'SOFTBOUNCE';
+  status: 'sent' | 'deferred' | 'bounced' | 'SOFTBOUNCE' | 'deliverable' | 'undeliverable';
   reason: string;
 }
 
@@ -86,6 +87,18 @@ export function formatDelivery(e: DeliveryLogEntry): string {
   line += `/${formatDelay(e.transmitStart - e.connectStart)}/${formatDelay(e.end - e.transmitStart)}`;
   line += `, dsn=${e.dsn}, status=${e.status} (${e.reason})`;
   return line;
+}
+
+/** The time fields of a request's log line. */
+function lineTimes(req: DeliveryRequest, times: AttemptTimes, relay: string): Pick<DeliveryLogEntry, 'connUse' | 'arrivalTime' | 'activeTime' | 'connectStart' | 'transmitStart' | 'end'> {
+  return {
+    connUse: relay === 'none' ? undefined : times.connUse,
+    arrivalTime: req.arrivalTime,
+    activeTime: req.activeTime,
+    connectStart: times.connectStart,
+    transmitStart: times.transmitStart,
+    end: times.end,
+  };
 }
 
 /** The address inside an ORCPT value ("rfc822;user@example.com" -> "user@example.com"), if rfc822/utf-8. */
@@ -149,16 +162,24 @@ export function softBounceOutcome(o: DeliveryOutcome): DeliveryOutcome {
  * delivery_latency_seconds from arrival for each delivered one), and
  * returns the outcomes to report to qmgr. With `softBounce` (the agent's
  * soft_bounce) every bounce is reported and counted as a deferral and
- * logged with status=SOFTBOUNCE, as Postfix logs it.
+ * logged with status=SOFTBOUNCE, as Postfix logs it. A verify-only request
+ * (sendmail -bv) delivered nothing: each outcome is logged as a verdict,
+ * status=deliverable or undeliverable, counted as no delivery, and a
+ * deferral is reported final (verify-only.ts); soft_bounce does not apply.
  */
 export function logOutcomes(log: Logger, req: DeliveryRequest, outcomes: DeliveryOutcome[], times: AttemptTimes, softBounce = false): DeliveryOutcome[] {
   const byIndex = new Map(req.recipients.map((r) => [r.index, r]));
   const labels = label('transport', req.transport);
-  const reported = softBounce ? outcomes.map(softBounceOutcome) : outcomes;
+  const verify = req.verify === true;
+  const reported = verify ? outcomes.map(verifyOutcome) : softBounce ? outcomes.map(softBounceOutcome) : outcomes;
   for (let k = 0; k < reported.length; k++) {
     const o = reported[k];
     const rcpt = byIndex.get(o.index);
     if (!rcpt) continue;
+    if (verify) {
+      log.queue(req.queueId, formatDelivery({ ...lineTimes(req, times, o.relay), to: rcpt.address, origTo: rcpt.origRcpt, relay: o.relay, dsn: o.dsn, status: verifyStatus(o.state), reason: o.reason }));
+      continue;
+    }
     count(OUTCOME_COUNTERS[o.state] ?? 'recipients_deferred', labels);
     if (o.state === 'delivered') observe('delivery_latency_seconds', Math.max(0, times.end - req.arrivalTime) / 1000, labels);
     observeStages(req.transport, req.activeTime, req.arrivalTime, times);

@@ -6,7 +6,7 @@
  *   line 1: a JSON object, the envelope, ended by "\n":
  *     {"format":"postrider-maildrop/1","sender":"...","recipients":[{"address":"..."}...],
  *      "arrivalTime":ms,"uid":n,"fullName"?:"...","envid"?:"...","ret"?:"FULL"|"HDRS",
- *      "bodyType"?:"7BIT"|"8BITMIME","flags":[...]}
+ *      "bodyType"?:"7BIT"|"8BITMIME","flags":[...]} ("v" among the flags: sendmail -bv)
  *   then: the raw message, headers, empty line, body, CRLF line ends.
  * NAME is a zero-padded millisecond time, the writer's pid and random hex,
  * so names sort by submission time and never collide.
@@ -51,7 +51,7 @@ export interface MaildropEnvelope {
   ret?: 'FULL' | 'HDRS';
   /** -B: the body type (8BITMIME or 7BIT), passed on as SMTP's BODY= is. */
   bodyType?: '7BIT' | '8BITMIME';
-  /** The sendmail flags that shaped the file (informational: "t", "i"). */
+  /** The sendmail flags that shaped the file: "t", "i" (informational); "v" (-bv) queues the message verify-only. */
   flags: string[];
 }
 

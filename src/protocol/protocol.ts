@@ -68,6 +68,13 @@ export interface DeliveryRequest {
   recipients: Array<RecipientSpec & { index: number }>;
   /** When qmgr took the message into the active queue (for delays=a/b/c/d). */
   activeTime: number;
+  /**
+   * sendmail -bv: deliver nothing; test each recipient as far as delivery
+   * would go and report "delivered" for deliverable, "bounced" for
+   * undeliverable (a deferral is a verdict too), logged status=deliverable
+   * or undeliverable.
+   */
+  verify?: boolean;
 }
 
 export interface DeliveryOutcome {
@@ -84,15 +91,34 @@ export interface DeliveryOutcome {
   command?: string;
   /**
    * The DSN action of a delivered outcome (RFC 3464): "relayed" when the
-   * mail went on to an MTA, absent for final delivery ("delivered").
+   * mail went on to an MTA, "expanded" when a local alias or .forward
+   * expanded the recipient (RFC 3461 6.2), absent for final delivery
+   * ("delivered").
    */
-  action?: 'relayed';
+  action?: SuccessAction;
   /**
    * The next hop announced DSN and took the recipient's NOTIFY: it, not
    * this MTA, sends the success notice (Postfix's smtp clears SUCCESS then).
    */
   notifyPassed?: boolean;
+  /**
+   * A verify-only request (sendmail -bv) whose recipient a local alias or
+   * .forward expanded: the verdict on each final address, for the report.
+   */
+  trace?: VerifyTrace[];
 }
+
+/** One final address of a local expansion and its verdict. */
+export interface VerifyTrace {
+  address: string;
+  /** delivered: deliverable; bounced: undeliverable. */
+  state: 'delivered' | 'bounced';
+  dsn: string;
+  reason: string;
+}
+
+/** A success notice's action when it is not "delivered" (RFC 3464 2.3.3). */
+export type SuccessAction = 'relayed' | 'expanded';
 
 export interface DeliveryResult {
   outcomes: DeliveryOutcome[];
@@ -154,6 +180,27 @@ export interface DestinationView {
   lastError?: { reason: string; dsn: string; at: number };
 }
 
+/** The notices bounce writes; "verify" is sendmail -bv's Mail Delivery Status Report. */
+export type NoticeKind = 'failure' | 'delay' | 'success' | 'verify';
+
+/** A verify report's action: the verdict on the address (Postfix's words). */
+export type NoticeAction = SuccessAction | 'deliverable' | 'undeliverable';
+
+/** One recipient line of a notice. */
+export interface NoticeEntry {
+  /** The recipient's index in the message. */
+  index: number;
+  dsn: string;
+  reason: string;
+  relay?: string;
+  reply?: string;
+  command?: string;
+  /** The action when it is not the kind's own ("relayed", "expanded"; a verify report's verdict). */
+  action?: NoticeAction;
+  /** The address reported when it is not the recipient's own: a final address of its local expansion. */
+  finalAddress?: string;
+}
+
 export interface BounceProtocol {
   /**
    * Write a DSN for these recipients of a message and queue it; replies with
@@ -165,8 +212,8 @@ export interface BounceProtocol {
     req: {
       message: QueuedMessage;
       content?: Uint8Array;
-      kind: 'failure' | 'delay' | 'success';
-      recipients: Array<{ index: number; dsn: string; reason: string; relay?: string; reply?: string; command?: string; action?: 'relayed' }>;
+      kind: NoticeKind;
+      recipients: NoticeEntry[];
     };
     rep: { queueId?: string };
   };

@@ -240,6 +240,8 @@ function fastShape(m: NewMessage): boolean {
   if (m.smtputf8 !== undefined && typeof m.smtputf8 !== 'boolean') return false;
   // A filtered message is rare: msgpackr writes its meta (with the filter).
   if (m.filter !== undefined) return false;
+  // So is a verify-only one (sendmail -bv).
+  if (m.verify !== undefined) return false;
   return m.hold === undefined || typeof m.hold === 'boolean';
 }
 

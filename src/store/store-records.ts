@@ -59,6 +59,7 @@ export function newMessageMeta(m: NewMessage): MessageMeta {
   if (m.smtputf8 !== undefined) meta.smtputf8 = m.smtputf8;
   if (m.bodyType !== undefined) meta.bodyType = m.bodyType;
   if (m.filter !== undefined) meta.filter = m.filter;
+  if (m.verify === true) meta.verify = true;
   return meta;
 }
 

@@ -59,6 +59,12 @@ export interface NewMessage {
   hold?: boolean;
   /** content_filter or a FILTER action: "transport:destination"; qmgr sends the message there instead of resolving its recipients. */
   filter?: string;
+  /**
+   * sendmail -bv: verify only. Nothing is delivered; each recipient is
+   * tested as far as its delivery agent goes without delivering, and the
+   * sender gets one report (Postfix's DEL_REQ_FLAG_USR_VRFY).
+   */
+  verify?: boolean;
   /** Byte length of the header section, including the empty line that ends it. */
   headerLength: number;
   /** The whole message: headers, empty line, body; CRLF line ends. */
@@ -107,6 +113,8 @@ export interface QueuedMessage {
   hold: boolean;
   /** content_filter or a FILTER action ("transport:destination"), as NewMessage. */
   filter?: string;
+  /** sendmail -bv: verify only, as NewMessage. */
+  verify?: boolean;
   headerLength: number;
   /** Content size in bytes. */
   size: number;

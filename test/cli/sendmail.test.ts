@@ -69,6 +69,21 @@ test('drops one complete file with the envelope and CRLF content, no temporary l
   }
 });
 
+test('-bv collects no message: an empty verify-only file ("v") for the listed recipients, and the report\'s address on standard output', async () => {
+  const s = await setup();
+  try {
+    const r = await run(s, ['-bv', '-f', 'alice@example.org', 'bob@remote.test', 'carol'], 'Subject: not read\n\nnot read either\n');
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout, 'Mail Delivery Status Report will be mailed to <alice@example.org>.\n');
+    const [f] = await dropped(s);
+    assert.deepEqual(f.envelope.flags, ['v']);
+    assert.deepEqual(f.envelope.recipients, [{ address: 'bob@remote.test' }, { address: 'carol@example.test' }]);
+    assert.equal(f.content, '', 'standard input is not read');
+  } finally {
+    await rm(s.root, { recursive: true, force: true });
+  }
+});
+
 test('default sender is the login name at $myorigin; bare recipients are qualified', async () => {
   const s = await setup();
   try {
@@ -189,7 +204,7 @@ test('usage errors exit 64 with one line', async () => {
       [['-bd', 'bob@remote.test'], /daemon mode requires no recipient/],
       [['-bi', 'bob@remote.test'], /alias initialization mode requires no recipient/],
       [['-I', 'bob@remote.test'], /alias initialization mode requires no recipient/],
-      [['-bv', 'bob@remote.test'], /-bv: address verification reports are not supported; nothing was queued/],
+      [['-bv'], /Recipient addresses must be specified/],
       [['-bv', '-t'], /-t can be used only in delivery mode/],
       [['-bp', 'bob@remote.test'], /display queue mode requires no recipient/],
       [['-q', 'bob@remote.test'], /flush queue mode requires no recipient/],

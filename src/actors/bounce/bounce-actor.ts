@@ -11,7 +11,7 @@ import { cleanupForActor } from '../../cleanup/cleanup-for-actor.js';
 import { submitToQueue } from '../../cleanup/cleanup-submit.js';
 
 /** Postfix's words: "sender non-delivery notification", "sender delay notification", "sender delivery status notification". */
-const KIND_TEXT = { failure: 'non-delivery', delay: 'delay', success: 'delivery status' } as const;
+const KIND_TEXT = { failure: 'non-delivery', delay: 'delay', success: 'delivery status', verify: 'delivery status' } as const;
 
 runActor('bounce', (ctx) => {
   const journal = ctx.peers('journal');

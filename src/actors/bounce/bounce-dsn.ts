@@ -2,12 +2,15 @@
  * bounce-dsn: the machine-readable part of a notification, the
  * message/delivery-status body of RFC 3464: per-message fields, then one
  * block of per-recipient fields per recipient, laid out as Postfix's bounce
- * daemon writes them (with X-Postrider-* where Postfix writes X-Postfix-*).
+ * daemon writes them (with X-Postrider-* where Postfix writes X-Postfix-*);
+ * a verify report (sendmail -bv) has Postfix's actions "deliverable" and
+ * "undeliverable", which RFC 3464 does not list.
  * Pure functions over plain values; malformed inputs (a bad status code, a
  * relay that is not host[ip]:port) degrade to safe defaults, never throw.
  */
 import { mailDate } from '../../global/mail-date.js';
 import { printable, wrapLine, type NoticeKind } from './bounce-template.js';
+import type { NoticeAction } from '../../protocol/protocol.js';
 
 /** The product name in the X- fields, as Postfix writes "X-Postfix-...". */
 export const MAIL_NAME = 'Postrider';
@@ -33,8 +36,8 @@ export interface PerRecipientFields {
   relay?: string;
   /** The remote server's reply, when a server gave the outcome: the Diagnostic-Code is then "smtp; REPLY". */
   reply?: string;
-  /** A success notice's action when the mail went on to an MTA without DSN ("relayed"); absent: the kind's own. */
-  action?: 'relayed';
+  /** A success notice's action when the mail went on to an MTA without DSN ("relayed") or an alias expanded ("expanded"); absent: the kind's own. */
+  action?: NoticeAction;
 }
 
 /** The per-message block (no trailing blank line). */
@@ -47,8 +50,8 @@ export function perMessageLines(f: PerMessageFields): string[] {
   return lines;
 }
 
-const ACTIONS: Record<NoticeKind, string> = { failure: 'failed', delay: 'delayed', success: 'delivered' };
-const DEFAULT_STATUS: Record<NoticeKind, string> = { failure: '5.0.0', delay: '4.0.0', success: '2.0.0' };
+const ACTIONS: Record<NoticeKind, string> = { failure: 'failed', delay: 'delayed', success: 'delivered', verify: 'undeliverable' };
+const DEFAULT_STATUS: Record<NoticeKind, string> = { failure: '5.0.0', delay: '4.0.0', success: '2.0.0', verify: '5.0.0' };
 
 /** The enhanced status code to report: the given one when well-formed and of the right class. */
 export function reportStatus(kind: NoticeKind, dsn: string): string {
@@ -88,7 +91,8 @@ export function perRecipientLines(
   // notice names it; one more field keeps the notices consistent).
   if (r.orcpt) lines.push(`Original-Recipient: ${printable(r.orcpt)}`);
   else lines.push(`Original-Recipient: rfc822; ${printable(r.origRcpt ?? r.address)}`);
-  lines.push(`Action: ${kind === 'success' && r.action ? r.action : ACTIONS[kind]}`);
+  // A success notice's "relayed" or "expanded", a verify report's verdict ("deliverable", "undeliverable").
+  lines.push(`Action: ${(kind === 'success' || kind === 'verify') && r.action ? r.action : ACTIONS[kind]}`);
   lines.push(`Status: ${reportStatus(kind, r.status)}`);
   const mta = remoteMta(r.relay);
   if (mta) lines.push(...wrapLine(`Remote-MTA: ${mta}`));

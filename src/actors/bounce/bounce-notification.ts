@@ -23,6 +23,7 @@
  */
 import { hostname } from 'node:os';
 import type { MainConfig } from '../../config/main-config.js';
+import type { NoticeEntry } from '../../protocol/protocol.js';
 import { notifyAllows } from '../../global/dsn-notify.js';
 import type { QueuedMessage } from '../../store/store-types.js';
 import { gmtStamp, mailDate } from '../../global/mail-date.js';
@@ -38,7 +39,7 @@ export interface NotificationInput {
   /** The original message: headers, empty line, body (CRLF). */
   content: Buffer;
   kind: NoticeKind;
-  recipients: Array<{ index: number; dsn: string; reason: string; relay?: string; reply?: string; action?: 'relayed' }>;
+  recipients: NoticeEntry[];
   config: MainConfig;
   /** Queue id the notification will get; used in its Message-Id and MIME boundary. */
   queueId: string;
@@ -73,7 +74,8 @@ export function buildNotification(input: NotificationInput): Notification | unde
     if (kind !== 'failure' || isDoubleBounce(content)) return undefined;
     to = listParam(config, '2bounce_notice_recipient', 'postmaster');
   } else {
-    entries = entries.filter((r) => notifyAllows(message.recipients[r.index].notify, kind));
+    // A verify report is what sendmail -bv asked for: NOTIFY does not apply.
+    if (kind !== 'verify') entries = entries.filter((r) => notifyAllows(message.recipients[r.index].notify, kind));
     to = [message.sender];
     const classes = listParam(config, 'notify_classes', '');
     if (kind === 'failure' && classes.includes('bounce')) to.push(...listParam(config, 'bounce_notice_recipient', 'postmaster'));
@@ -123,12 +125,13 @@ export function buildNotification(input: NotificationInput): Notification | unde
   ];
   for (const r of entries) {
     const rcpt = message.recipients[r.index];
-    const original = rcpt.origRcpt;
+    const address = r.finalAddress ?? rcpt.address;
+    const original = r.finalAddress !== undefined ? rcpt.origRcpt ?? rcpt.address : rcpt.origRcpt;
     const who =
-      original && original.toLowerCase() !== rcpt.address.toLowerCase()
-        ? `<${rcpt.address}> (expanded from <${original}>)`
-        : `<${rcpt.address}>`;
-    body.push('', ...wrapLine(printable(`${who}: ${r.reason}`)));
+      original && original.toLowerCase() !== address.toLowerCase()
+        ? `<${address}> (expanded from <${original}>)`
+        : `<${address}>`;
+    body.push('', ...wrapLine(printable(`${who}: ${kind === 'verify' ? verifyText(r) : r.reason}`)));
   }
   body.push(
     '',
@@ -150,12 +153,12 @@ export function buildNotification(input: NotificationInput): Notification | unde
       '',
       ...perRecipientLines(
         kind,
-        { address: rcpt.address, orcpt: rcpt.orcpt, origRcpt: rcpt.origRcpt, status: r.dsn, reason: r.reason, relay: r.relay, reply: r.reply, action: r.action },
+        { address: r.finalAddress ?? rcpt.address, orcpt: rcpt.orcpt, origRcpt: r.finalAddress !== undefined ? rcpt.origRcpt ?? rcpt.address : rcpt.origRcpt, status: r.dsn, reason: r.reason, relay: r.relay, reply: r.reply, action: r.action },
         { now, retryUntil: message.arrivalTime + lifetime * 1000 },
       ),
     );
   }
-  const undelivered = kind === 'success' ? '' : 'Undelivered ';
+  const undelivered = kind === 'success' || kind === 'verify' ? '' : 'Undelivered ';
   body.push(
     '',
     `--${boundary}`,
@@ -173,6 +176,15 @@ export function buildNotification(input: NotificationInput): Notification | unde
     Buffer.from(tail, 'latin1'),
   ]);
   return { sender: '', recipients, content: out, headerLength: Buffer.byteLength(headerText, 'latin1') };
+}
+
+/**
+ * A verify report's words for a recipient, as Postfix's: "delivery via
+ * RELAY: what the agent found" (no relay for the error and discard
+ * transports, which name none).
+ */
+function verifyText(r: NoticeEntry): string {
+  return r.relay && r.relay !== 'none' ? `delivery via ${r.relay}: ${r.reason}` : r.reason;
 }
 
 /** True when the content's header section carries the double-bounce mark. */

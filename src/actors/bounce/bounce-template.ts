@@ -1,12 +1,14 @@
 /**
  * bounce-template: the human-readable words of a notification, in Postfix's
  * built-in wording (bounce.cf.default): the subject and the boiler-plate of
- * the failure, delay and success notices, and Postfix's line wrapping of the
+ * the failure, delay and success notices and of sendmail -bv's report, and Postfix's line wrapping of the
  * per-recipient lines (79 columns, continuation indented by 4). Pure
  * functions; never throw.
  */
 
-export type NoticeKind = 'failure' | 'delay' | 'success';
+import type { NoticeKind } from '../../protocol/protocol.js';
+
+export type { NoticeKind };
 
 export interface TemplateValues {
   myhostname: string;
@@ -20,6 +22,7 @@ export const SUBJECTS: Record<NoticeKind, string> = {
   failure: 'Undelivered Mail Returned to Sender',
   delay: 'Delayed Mail (still being retried)',
   success: 'Successful Mail Delivery Report',
+  verify: 'Mail Delivery Status Report',
 };
 
 /** Subject of the notice sent to 2bounce_notice_recipient when a bounce itself fails. */
@@ -74,6 +77,8 @@ export function boilerplate(kind: NoticeKind, v: TemplateValues): string[] {
         '',
         SIGNATURE,
       ];
+    case 'verify':
+      return [intro, '', 'Enclosed is the mail delivery report that you requested.', '', SIGNATURE];
   }
 }
 

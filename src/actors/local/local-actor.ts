@@ -9,6 +9,7 @@ import { ContentReader } from '../../global/content-reader.js';
 import { QueueIdGenerator } from '../../store/store-queue-id.js';
 import { cleanupForActor } from '../../cleanup/cleanup-for-actor.js';
 import { submitToQueue } from '../../cleanup/cleanup-submit.js';
+import type { RecipientSpec } from '../../store/store-types.js';
 
 runActor('local', (ctx) => {
   const reader = new ContentReader(ctx.config.path('queue_directory'));
@@ -19,16 +20,24 @@ runActor('local', (ctx) => {
     config: ctx.config,
     log: ctx.log,
     readContent: (loc) => reader.read(loc),
-    forward: async ({ sender, recipients, content, origRcpt }) => {
+    forward: async ({ sender, recipients, content, origRcpt, notify, orcpt, envid, ret, verify }) => {
       const queueId = ids.next();
       const out = await submitToQueue(cleanup, journal, ctx.log, {
         queueId,
         arrivalTime: Date.now(),
         sender,
-        recipients: recipients.map((address) => (origRcpt !== undefined && origRcpt !== address ? { address, origRcpt } : { address })),
+        recipients: recipients.map((address) => {
+          const spec: RecipientSpec = origRcpt !== undefined && origRcpt !== address ? { address, origRcpt } : { address };
+          if (notify !== undefined) spec.notify = notify;
+          if (orcpt !== undefined) spec.orcpt = orcpt;
+          return spec;
+        }),
         client: { name: 'localhost', addr: '127.0.0.1', protocol: 'local' },
         content,
         local: true,
+        ...(envid !== undefined ? { envid } : {}),
+        ...(ret !== undefined ? { ret } : {}),
+        ...(verify ? { verify } : {}),
       });
       if (!out.ok) throw new Error(`${out.code} ${out.dsn} ${out.text}`);
       return queueId;

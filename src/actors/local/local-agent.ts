@@ -11,7 +11,14 @@
  * logs it (to=<final>, orig_to=<original>, relay=local, ... (delivered to
  * mailbox)); the request's recipient gets the worst outcome of its tree
  * (deferred over bounced over delivered), so a deferred part is tried
- * again, as in Postfix.
+ * again, as in Postfix. A verify-only request (sendmail -bv) expands
+ * aliases, .forward and :include: files as a delivery would, and stops
+ * where a delivery would write: "delivers to mailbox" (maildir, command:
+ * X, file: X); forwarded addresses go into a verify-only copy that reports
+ * on them in turn; the outcome lists each final address (trace). A recipient that an alias or .forward expanded
+ * and that asked NOTIFY=SUCCESS is reported "expanded" (local-dsn), and
+ * the forwarded copies carry its NOTIFY without SUCCESS, its ORCPT, ENVID
+ * and RET.
  * Mailbox, file and command deliveries run in child processes as the
  * user (local-privs); aliases' commands and files as the alias file's
  * owner, or default_privs when root owns it; never as root.
@@ -26,8 +33,10 @@ import { openAliasTable, isTextTable } from '../../config/table-aliases.js';
 import { splitSpec, tablePath, type LookupTable } from '../../config/lookup-table.js';
 import { compileDomainList, type DomainMatcher } from '../../config/access-lookup.js';
 import type { DeliveryOutcome, DeliveryRequest, DeliveryResult } from '../../protocol/protocol.js';
-import type { BodyLocation } from '../../store/store-types.js';
+import type { BodyLocation, DsnNotify } from '../../store/store-types.js';
+import { expandedOutcome, notifyForExpansion } from './local-dsn.js';
 import { formatDelivery, observeStages, softBounceOutcome, statusWord } from '../../global/delivery-log.js';
+import { verifyStatus } from '../../global/verify-only.js';
 import { count, label, observe } from '../../util/metrics-counters.js';
 import type { Logger } from '../../util/log.js';
 import { expandTemplate, type ExpandAttrs } from './local-expand.js';
@@ -55,9 +64,24 @@ export interface LocalAgentOptions {
   log: Logger;
   readContent: (location: BodyLocation) => Promise<Buffer>;
   /** Queues a new message (CRLF content) for forwarded addresses; resolves to its queue id, rejects on failure. */
-  forward: (input: { sender: string; recipients: string[]; content: Buffer; arrivalTime: number; origRcpt?: string }) => Promise<string>;
+  forward: (input: ForwardInput) => Promise<string>;
   /** getpwnam (tests may stand in for the system). */
   lookupUser?: (name: string) => Promise<UserAttr | undefined>;
+}
+
+/** A new message for the addresses an expansion forwards, with the DSN fields they inherit. */
+export interface ForwardInput {
+  sender: string;
+  recipients: string[];
+  content: Buffer;
+  arrivalTime: number;
+  origRcpt?: string;
+  notify?: DsnNotify[];
+  orcpt?: string;
+  envid?: string;
+  ret?: 'FULL' | 'HDRS';
+  /** sendmail -bv: the new message is verify-only as well. */
+  verify?: boolean;
 }
 
 /** Where a destination came from: allow_mail_to_commands / allow_mail_to_files name these. */
@@ -82,6 +106,12 @@ interface Attempt {
   /** Addresses to forward: (sender, Delivered-To) -> addresses. */
   forwards: Map<string, { sender: string; delivered: string; addresses: string[] }>;
   seen: Set<string>;
+  /** The request's recipient, whose NOTIFY and ORCPT the expansions inherit. */
+  rcpt: DeliveryRequest['recipients'][number];
+  /** An alias or .forward expanded the recipient itself. */
+  expanded: boolean;
+  /** That alias had an owner- alias, which became the sender (a mailing list). */
+  ownerSender: boolean;
 }
 
 /** Where one address is being delivered from. */
@@ -139,10 +169,13 @@ export class LocalAgent {
     if (!failure && !splitList(this.config.get('mailbox_delivery_lock')).some((m) => m.toLowerCase() === 'dotlock')) {
       failure = { to: '', state: 'deferred', dsn: '4.3.5', reason: 'mail system configuration error: mailbox_delivery_lock must name dotlock' };
     }
-    const softBounce = this.config.bool('soft_bounce');
+    const softBounce = this.config.bool('soft_bounce') && !req.verify;
     for (const r of req.recipients) {
       const origTo = r.origRcpt ?? r.address;
-      const att: Attempt = { req, origTo, content: content ?? Buffer.alloc(0), deliveredTo: deliveredToHeaders(content), results: [], forwards: new Map(), seen: new Set() };
+      const att: Attempt = {
+        req, origTo, content: content ?? Buffer.alloc(0), deliveredTo: deliveredToHeaders(content), results: [], forwards: new Map(), seen: new Set(),
+        rcpt: r, expanded: false, ownerSender: false,
+      };
       if (failure) {
         att.results.push({ ...failure, to: r.address });
       } else {
@@ -156,13 +189,18 @@ export class LocalAgent {
       }
       const end = Date.now();
       let worst: SubResult | undefined;
+      if (req.verify) att.results = att.results.map((sub) => (sub.state === 'deferred' ? { ...sub, state: 'bounced' } : sub));
       for (const sub of att.results) {
         const shown = softBounce && sub.state === 'bounced' ? { ...sub, ...softBounceOutcome({ index: r.index, ...sub, relay: 'local' }) } : sub;
         this.logResult(req, sub.to, origTo, shown, sub.state === 'bounced' && softBounce, start, end);
         if (!worst || rank(shown.state) > rank(worst.state)) worst = shown;
       }
       worst ??= { to: r.address, state: 'delivered', dsn: '2.0.0', reason: 'delivered to nobody: every destination was a duplicate' };
-      outcomes.push({ index: r.index, state: worst.state, dsn: worst.dsn, reason: worst.reason, relay: 'local' });
+      const outcome: DeliveryOutcome = { index: r.index, state: worst.state, dsn: worst.dsn, reason: worst.reason, relay: 'local' };
+      const expanded = worst.state === 'delivered' && !req.verify ? expandedOutcome(att.expanded, att.ownerSender, r.notify) : undefined;
+      // sendmail -bv: the report names each final address of an expansion.
+      if (req.verify && att.expanded) outcome.trace = att.results.map((s) => ({ address: s.to, state: s.state === 'delivered' ? 'delivered' : 'bounced', dsn: s.dsn, reason: s.reason }));
+      outcomes.push(expanded ? { ...outcome, ...expanded } : outcome);
     }
     const end = Date.now();
     return { outcomes, connectSeconds: 0, transmitSeconds: (end - start) / 1000 };
@@ -171,6 +209,7 @@ export class LocalAgent {
   /** Logs one final delivery as Postfix does and counts it. */
   private logResult(req: DeliveryRequest, to: string, origTo: string, sub: SubResult, soft: boolean, start: number, end: number): void {
     const labels = label('transport', req.transport);
+    if (req.verify) return this.opts.log.queue(req.queueId, formatDelivery({ to, origTo, relay: 'local', arrivalTime: req.arrivalTime, activeTime: req.activeTime, connectStart: start, transmitStart: start, end, dsn: sub.dsn, status: verifyStatus(sub.state), reason: sub.reason }));
     count(sub.state === 'delivered' ? 'recipients_delivered' : sub.state === 'bounced' ? 'recipients_bounced' : 'recipients_deferred', labels);
     if (sub.state === 'delivered') observe('delivery_latency_seconds', Math.max(0, end - req.arrivalTime) / 1000, labels);
     observeStages(req.transport, req.activeTime, req.arrivalTime, { connectStart: start, transmitStart: start, end });
@@ -186,7 +225,7 @@ export class LocalAgent {
         transmitStart: start,
         end,
         dsn: sub.dsn,
-        status: soft ? 'SOFTBOUNCE' : statusWord(sub.state),
+        status: req.verify ? verifyStatus(sub.state) : soft ? 'SOFTBOUNCE' : statusWord(sub.state),
         reason: sub.reason,
       }),
     );
@@ -237,6 +276,7 @@ export class LocalAgent {
       for (const key of keys) {
         const hit = this.findAlias(key);
         if (!hit) continue;
+        if (ctx.depth === 0) att.expanded = true;
         await this.expandAlias(att, ctx, key, hit.value, hit.source, key === parts.user ? parts.extension : '');
         return;
       }
@@ -263,6 +303,7 @@ export class LocalAgent {
         if (!path.startsWith('/')) continue;
         const file = await readListFile(path, (t) => this.opts.log.warning(t), user.uid);
         if (!file) continue;
+        if (ctx.depth === 0) att.expanded = true;
         const privs = await this.privilegesOf(user);
         const next: Context = { ...ctx, privs, source: 'forward', depth: ctx.depth + 1, chain: [...ctx.chain, `forward:${user.name}`] };
         for (const token of splitListText(file.text)) {
@@ -288,6 +329,7 @@ export class LocalAgent {
       if (owner) {
         const list = splitListText(owner.value);
         sender = this.config.bool('expand_owner_alias') && list.length === 1 && !/^[|/:\\]/.test(list[0]) ? this.qualify(list[0]) : this.qualify(`owner-${name}`);
+        if (ctx.depth === 0) att.ownerSender = true;
       }
     }
     // Commands and files of an alias run as the alias file's owner; as default_privs when root owns it.
@@ -343,6 +385,10 @@ export class LocalAgent {
     const key = `cmd:${privs.uid}:${command}`;
     if (att.seen.has(key)) return;
     att.seen.add(key);
+    if (att.req.verify) {
+      att.results.push({ to: ctx.address, state: 'delivered', dsn: '2.0.0', reason: `delivers to command: ${command}` });
+      return;
+    }
     const user = await this.lookupUser(privs.user).catch(() => undefined);
     const copy = this.copyFor(att, ctx, 'command', true);
     const out = await runCommand({
@@ -365,6 +411,10 @@ export class LocalAgent {
     const key = `file:${path}`;
     if (att.seen.has(key)) return;
     att.seen.add(key);
+    if (att.req.verify) {
+      att.results.push({ to: ctx.address, state: 'delivered', dsn: '2.0.0', reason: `delivers to file: ${path}` });
+      return;
+    }
     const maildir = path.endsWith('/');
     const copy = this.copyFor(att, ctx, 'file', !maildir);
     const res = await runMailboxChild(this.job(maildir ? 'maildir' : 'file', path, ctx.sender, -1), copy, privs);
@@ -400,6 +450,10 @@ export class LocalAgent {
     att.seen.add(key);
     const to = ctx.address;
     const mailboxCommand = this.config.get('mailbox_command').trim();
+    if (mailboxCommand && att.req.verify) {
+      att.results.push({ to, state: 'delivered', dsn: '2.0.0', reason: `delivers to command: ${expandTemplate(mailboxCommand, this.attrs(to, parts, user), this.param)}` });
+      return;
+    }
     if (mailboxCommand) {
       const privs = user.uid !== 0 ? { user: user.name, uid: user.uid, gid: user.gid } : await this.defaultPrivs();
       const command = expandTemplate(mailboxCommand, this.attrs(to, parts, user), this.param);
@@ -438,6 +492,10 @@ export class LocalAgent {
         }
         privs = { ...privs, gid: st.gid };
       }
+    }
+    if (att.req.verify) {
+      att.results.push({ to, state: 'delivered', dsn: '2.0.0', reason: `delivers to ${maildir ? 'maildir' : 'mailbox'}` });
+      return;
     }
     const copy = this.copyFor(att, ctx, 'mailbox', !maildir);
     const res = await runMailboxChild(this.job(maildir ? 'maildir' : 'mbox', path, ctx.sender, this.config.bool('strict_mailbox_ownership') ? user.uid : -1), copy, privs);
@@ -505,12 +563,30 @@ export class LocalAgent {
       const content = lfToCrlf(Buffer.concat([Buffer.from(head, 'utf8'), att.content]));
       try {
         // The new message's recipients keep the address first received (Postfix's forward keeps orig_rcpt).
-        const queueId = await this.opts.forward({ sender: entry.sender, recipients: entry.addresses, content, arrivalTime: att.req.arrivalTime, origRcpt: att.origTo });
+        const queueId = await this.opts.forward({ ...this.forwardDsn(att, entry.sender), sender: entry.sender, recipients: entry.addresses, content, arrivalTime: att.req.arrivalTime, origRcpt: att.origTo });
         for (const a of entry.addresses) att.results.push({ to: a, state: 'delivered', dsn: '2.0.0', reason: `forwarded as ${queueId}` });
       } catch (err) {
         for (const a of entry.addresses) att.results.push({ to: a, state: 'deferred', dsn: '4.3.0', reason: `cannot forward: ${(err as Error).message}` });
       }
     }
+  }
+
+  /**
+   * The DSN fields forwarded copies inherit (RFC 3461 6.2, as Postfix's
+   * local(8)): NOTIFY without SUCCESS always; ORCPT, ENVID and RET only
+   * when the sender is unchanged (an alias, not an owner- list).
+   */
+  private forwardDsn(att: Attempt, sender: string): Pick<ForwardInput, 'notify' | 'orcpt' | 'envid' | 'ret' | 'verify'> {
+    const out: Pick<ForwardInput, 'notify' | 'orcpt' | 'envid' | 'ret' | 'verify'> = {};
+    // sendmail -bv: the forwarded copy is verify-only too, and reports on its own addresses.
+    if (att.req.verify) out.verify = true;
+    const notify = notifyForExpansion(att.rcpt.notify);
+    if (notify) out.notify = notify;
+    if (sender !== att.req.sender) return out;
+    if (att.rcpt.orcpt !== undefined) out.orcpt = att.rcpt.orcpt;
+    if (att.req.envid !== undefined) out.envid = att.req.envid;
+    if (att.req.ret !== undefined) out.ret = att.req.ret;
+    return out;
   }
 
   private async defaultPrivs(): Promise<Privileges> {

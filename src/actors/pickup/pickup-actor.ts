@@ -40,6 +40,7 @@ runActor('pickup', (ctx) => {
         ret: m.ret,
         ...(m.bodyType !== undefined ? { bodyType: m.bodyType } : {}),
         ...(m.fullName !== undefined ? { fullName: m.fullName } : {}),
+        ...(m.verify ? { verify: true } : {}),
         local: true,
         // Mail from sendmail is what non_smtpd_milters inspect.
         nonSmtpdMilters: true,

@@ -39,6 +39,8 @@ export interface PickupSubmission {
   envid?: string;
   ret?: 'FULL' | 'HDRS';
   bodyType?: '7BIT' | '8BITMIME';
+  /** sendmail -bv (the "v" flag): queue verify-only. */
+  verify?: boolean;
 }
 
 /** Age after which an unfinished ".tmp-" file in the maildrop is removed. */
@@ -204,6 +206,7 @@ export class Pickup {
         ...(envelope.envid !== undefined ? { envid: envelope.envid } : {}),
         ...(envelope.ret !== undefined ? { ret: envelope.ret } : {}),
         ...(envelope.bodyType !== undefined ? { bodyType: envelope.bodyType } : {}),
+        ...(envelope.flags.includes('v') ? { verify: true } : {}),
       });
     } catch (err) {
       this.opts.log.warning(`${name}: submit failed, will retry: ${(err as Error)?.message ?? String(err)}`);

@@ -5,22 +5,12 @@
  * recipient as a notice names it, and the small helpers over them.
  * Types and pure functions; nothing here throws.
  */
-import type { ResolvedAddress } from '../../protocol/protocol.js';
+import type { NoticeEntry, ResolvedAddress } from '../../protocol/protocol.js';
 import type { QueuedMessage, QueuedRecipient } from '../../store/store-types.js';
 import type { Destination } from './qmgr-feedback.js';
 
-/** A recipient as a notice names it. */
-export interface NoticeRecipient {
-  index: number;
-  dsn: string;
-  reason: string;
-  relay?: string;
-  /** The remote server's reply and the command it answered, when a server gave the outcome. */
-  reply?: string;
-  command?: string;
-  /** A success notice's action when it is not "delivered". */
-  action?: 'relayed';
-}
+/** A recipient as a notice names it (protocol's NoticeEntry). */
+export type NoticeRecipient = NoticeEntry;
 
 export type EntryState = 'incoming' | 'active' | 'deferred' | 'hold' | 'gone';
 
@@ -47,6 +37,8 @@ export interface Entry {
   finished: boolean;
   /** When a failure notice that bounce could not make is tried again (undefined: with the next pass). */
   noticeRetryAt?: number;
+  /** A verify-only message (sendmail -bv): the verdicts so far, for its one report. */
+  verifyLines?: NoticeEntry[];
 }
 
 export interface Job {

@@ -23,6 +23,8 @@ import { failureNotice } from './qmgr-notice.js';
 import type { QmgrParams } from './qmgr-params.js';
 import { isExpired, notifyAllows } from './qmgr-policy.js';
 import type { SuccessNote } from './qmgr-request.js';
+import type { NoticeKind } from '../../protocol/protocol.js';
+import { verifyLines, verifyReport } from './qmgr-verify.js';
 
 /** What the end of a pass needs from the scheduler. */
 export interface PassHost {
@@ -32,7 +34,7 @@ export interface PassHost {
   /** The journal; resolves once the outcomes (and the failed recipients a notice listed, `noticed`) are durable. */
   recordOutcomes(queueId: string, outcomes: RecipientOutcome[], noticed?: number[]): Promise<{ finished: boolean }>;
   /** bounce: queue a failure, delay or success notice. */
-  notify(req: { message: QueuedMessage; kind: 'failure' | 'delay' | 'success'; recipients: NoticeRecipient[] }): Promise<unknown>;
+  notify(req: { message: QueuedMessage; kind: NoticeKind; recipients: NoticeRecipient[] }): Promise<unknown>;
   /** Counts a record or notice under way, which drain() waits for. */
   workStarted(): void;
   workDone(): void;
@@ -79,9 +81,14 @@ export function applyOutcomes(
     if (o.nextAttempt !== undefined) r.nextAttempt = o.nextAttempt;
     if (o.delayNotified) r.delayNotified = true;
     if (attempted) r.attempts++;
-    if (!e.pass) continue;
     const relay = relays?.get(o.index);
     const note = successNotes?.get(o.index);
+    if (e.msg.verify) {
+      // sendmail -bv: the agents' verdicts, kept for the one report; no other notice.
+      if (attempted) (e.verifyLines ??= []).push(...verifyLines(o, relay, note?.trace));
+      continue;
+    }
+    if (!e.pass) continue;
     // A next hop that took NOTIFY reports success itself: a notice here would be the sender's second.
     if (o.state === 'delivered' && notifyAllows(r.notify, 'success') && note?.notifyPassed !== true) {
       const n: NoticeRecipient = { index: o.index, dsn: o.dsn, reason: o.reason };
@@ -139,6 +146,7 @@ async function passNotices(host: PassHost, e: Entry, pass: Pass): Promise<void> 
       host.log.queue(m.queueId, `from=<${m.sender}>, status=expired, returned to sender`);
     }
   }
+  if (m.verify) return verifyNotice(host, e);
   await failureNotices(host, e);
   if (pass.delivered.length > 0) await notify(host, e, 'success', pass.delivered);
   const warnAfter = host.params.delayWarningMs;
@@ -185,6 +193,23 @@ async function failureNotices(host: PassHost, e: Entry): Promise<void> {
   await record(host, e, [], due.noticed);
 }
 
+/**
+ * sendmail -bv: the one report, once no recipient is left to try; then the
+ * undeliverable recipients are marked listed, which finishes the message.
+ * A report bounce refuses is tried again after the backoff.
+ */
+async function verifyNotice(host: PassHost, e: Entry): Promise<void> {
+  const due = verifyReport(e.msg, e.verifyLines);
+  if (!due) return;
+  if (due.recipients.length > 0 && !(await notify(host, e, 'verify', due.recipients))) {
+    e.noticeRetryAt = host.now() + host.params.minimalBackoffMs;
+    return;
+  }
+  e.noticeRetryAt = undefined;
+  e.verifyLines = undefined;
+  if (due.noticed.length > 0) await record(host, e, [], due.noticed);
+}
+
 /** Records outcomes and applies them; false when the journal refused. */
 async function record(host: PassHost, e: Entry, outcomes: RecipientOutcome[], noticed?: number[]): Promise<boolean> {
   try {
@@ -198,7 +223,7 @@ async function record(host: PassHost, e: Entry, outcomes: RecipientOutcome[], no
   }
 }
 
-async function notify(host: PassHost, e: Entry, kind: 'failure' | 'delay' | 'success', recipients: NoticeRecipient[]): Promise<boolean> {
+async function notify(host: PassHost, e: Entry, kind: NoticeKind, recipients: NoticeRecipient[]): Promise<boolean> {
   if (e.deleted) return false;
   try {
     await host.notify({ message: e.msg, kind, recipients });

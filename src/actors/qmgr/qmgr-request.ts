@@ -6,7 +6,7 @@
  * that leaves a recipient out, defers that recipient with Postfix's
  * "unknown mail transport error" (4.3.0).
  */
-import type { DeliveryOutcome, DeliveryRequest, DeliveryResult } from '../../protocol/protocol.js';
+import type { DeliveryOutcome, DeliveryRequest, DeliveryResult, SuccessAction, VerifyTrace } from '../../protocol/protocol.js';
 import type { QueuedMessage, RecipientOutcome } from '../../store/store-types.js';
 
 /** The reason given when an agent reports nothing usable for a recipient. */
@@ -37,13 +37,16 @@ export function buildRequest(m: QueuedMessage, indices: number[], transport: str
   if (m.ret !== undefined) req.ret = m.ret;
   if (m.smtputf8 !== undefined) req.smtputf8 = m.smtputf8;
   if (m.bodyType !== undefined) req.bodyType = m.bodyType;
+  if (m.verify === true) req.verify = true;
   return req;
 }
 
 /** How a delivered recipient's success notice differs from a final delivery's. */
 export interface SuccessNote {
-  action?: 'relayed';
+  action?: SuccessAction;
   notifyPassed?: true;
+  /** A verify-only request's final addresses of a local expansion. */
+  trace?: VerifyTrace[];
 }
 
 /** An agent's reply, read for the journal and for concurrency feedback. */
@@ -87,12 +90,13 @@ export function readResult(res: DeliveryResult, indices: number[], nextAttempt: 
     if (o.state === 'deferred') {
       deferred++;
       first ??= { reason, dsn };
-    } else if (o.state === 'delivered' && (o.action === 'relayed' || o.notifyPassed === true)) {
+    } else if (o.state === 'delivered' && (o.action === 'relayed' || o.action === 'expanded' || o.notifyPassed === true)) {
       const note: SuccessNote = {};
-      if (o.action === 'relayed') note.action = 'relayed';
+      if (o.action === 'relayed' || o.action === 'expanded') note.action = o.action;
       if (o.notifyPassed === true) note.notifyPassed = true;
       successNotes.set(i, note);
     }
+    if (Array.isArray(o.trace) && o.trace.length > 0) successNotes.set(i, { ...successNotes.get(i), trace: o.trace });
     if ((o.state === 'bounced' || (o.state === 'deferred' && typeof o.reply === 'string')) && relay !== undefined) {
       // A notice made at the end of the pass (or after a crash) names the relay that refused,
       // or the server that answered a deferral (a delay notice's Remote-MTA).

@@ -23,7 +23,7 @@
  */
 import { hostname } from 'node:os';
 import type { MainConfig } from '../../config/main-config.js';
-import type { DeliveryRequest, DeliveryResult, DestinationView, ResolvedAddress } from '../../protocol/protocol.js';
+import type { DeliveryRequest, DeliveryResult, DestinationView, NoticeKind, ResolvedAddress } from '../../protocol/protocol.js';
 import type { QueuedMessage, RecipientOutcome } from '../../store/store-types.js';
 import type { Logger } from '../../util/log.js';
 import { Dispatcher, type DispatchHost } from './qmgr-dispatch.js';
@@ -53,7 +53,7 @@ export interface QmgrDeps {
    */
   recordOutcomes(queueId: string, outcomes: RecipientOutcome[], noticed?: number[]): Promise<{ finished: boolean }>;
   /** bounce: queue a failure, delay or success notice. */
-  notify(req: { message: QueuedMessage; kind: 'failure' | 'delay' | 'success'; recipients: NoticeRecipient[] }): Promise<{ queueId?: string }>;
+  notify(req: { message: QueuedMessage; kind: NoticeKind; recipients: NoticeRecipient[] }): Promise<{ queueId?: string }>;
   /** Clock in ms since the epoch; Date.now by default. */
   now?: () => number;
   /** Longest drain() waits for deliveries in flight; 30 s by default. */

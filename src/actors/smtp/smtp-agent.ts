@@ -17,7 +17,8 @@ import { makeResolver, resolveTargetList } from './smtp-mx.js';
 import { parseNexthopList } from './smtp-nexthop.js';
 import { readSmtpParams, type SmtpParams } from './smtp-params.js';
 import { isSession, openSession, type SessionFailure, type SmtpSession, type TlsMode } from './smtp-session.js';
-import { runTransaction, type PendingRecipient, type TransactionOptions } from './smtp-transaction.js';
+import { runTransaction, type PendingRecipient, type TransactionOptions, type TransactionResult } from './smtp-transaction.js';
+import { runVerifyTransaction } from './smtp-verify.js';
 
 /** What every delivery agent library is built with. */
 export interface AgentOptions {
@@ -121,7 +122,7 @@ export class SmtpAgent {
       if (!cached) break;
       times.transmitStart = Date.now();
       times.connUse = cached.uses + 1;
-      const r = await runTransaction(cached, req, pending, content, sendOpts);
+      const r = await transact(cached, req, pending, content, sendOpts);
       if (r.noReply) {
         cached.client.close();
         continue;
@@ -161,7 +162,7 @@ export class SmtpAgent {
       }
       times.transmitStart = Date.now();
       times.connUse = 1;
-      const r = await runTransaction(s, req, pending, content, sendOpts);
+      const r = await transact(s, req, pending, content, sendOpts);
       const lastHost = i === targets.length - 1 || (this.params.mxSessionLimit > 0 && sessions >= this.params.mxSessionLimit);
       const still: PendingRecipient[] = [];
       const byIndex = new Map(pending.map((p) => [p.index, p]));
@@ -198,6 +199,11 @@ export class SmtpAgent {
     }
     this.cache.put(key, session);
   }
+}
+
+/** One transaction: the message, or for a verify-only request (sendmail -bv) the envelope alone. */
+function transact(s: SmtpSession, req: DeliveryRequest, pending: PendingRecipient[], content: Buffer, opts: TransactionOptions): Promise<TransactionResult> {
+  return req.verify ? runVerifyTransaction(s, req, pending) : runTransaction(s, req, pending, content, opts);
 }
 
 /** A recipient's outcome from the failure that ended its last session, with the server's reply when there was one. */

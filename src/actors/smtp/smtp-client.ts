@@ -14,6 +14,7 @@
 import SMTPConnection from 'nodemailer/lib/smtp-connection';
 import type { SMTPConnectionOptions, SMTPConnectionSendInfo, SMTPEnvelope } from 'nodemailer/lib/smtp-connection';
 import { runBdat, type BdatChannel, type BdatResult } from './smtp-bdat.js';
+import { runEnvelope, type EnvelopeResult } from './smtp-envelope.js';
 
 /** The fields of a nodemailer error that the agent reads. */
 export interface ClientError extends Error {
@@ -258,13 +259,35 @@ export class SmtpClient extends SMTPConnection {
    * is the BODY= value to declare ('' for none); SIZE= goes when offered.
    */
   bdatTransaction(from: string, to: string[], params: SendParams, message: Buffer, body: '' | '8BITMIME' | 'BINARYMIME'): Promise<BdatResult> {
-    const internals = this as unknown as ClientInternals;
     const args: string[] = [];
     if (body) args.push(`BODY=${body}`);
     if (this.extensions.includes('SIZE')) args.push(`SIZE=${message.length}`);
+    const channel = this.channel(params);
+    if (!channel) return Promise.resolve({ error: this.closedError(), accepted: [], rejectedErrors: [] });
+    return runBdat(channel, from, to, args, message);
+  }
+
+  /**
+   * sendmail -bv: MAIL FROM and RCPT TO only, no DATA (smtp-verify.ts);
+   * the caller then says RSET or QUIT.
+   */
+  envelopeOnly(from: string, to: string[], params: SendParams): Promise<EnvelopeResult> {
+    const channel = this.channel(params);
+    if (!channel) return Promise.resolve({ replies: [], error: this.closedError() });
+    return runEnvelope(channel, from, to);
+  }
+
+  private closedError(): ClientError {
+    return (this as unknown as ClientInternals)._formatError('Connection is closed', 'ECONNECTION', false, 'API') as ClientError;
+  }
+
+  /** The session as a command channel with our MAIL/RCPT parameters; undefined when the connection is gone. */
+  private channel(params: SendParams): BdatChannel | undefined {
+    if (this.dead) return undefined;
+    const internals = this as unknown as ClientInternals;
     this.params = params;
     this.rcptCursor = 0;
-    const channel: BdatChannel = {
+    return {
       extensions: this.extensions,
       command: (line, onReply) => {
         internals._responseActions.push(onReply);
@@ -288,11 +311,6 @@ export class SmtpClient extends SMTPConnection {
       close: () => this.close(),
       error: (message, code, response, command) => internals._formatError(message, code, response, command) as ClientError,
     };
-    if (this.dead) {
-      const err = internals._formatError('Connection is closed', 'ECONNECTION', false, 'API') as ClientError;
-      return Promise.resolve({ error: err, accepted: [], rejectedErrors: [] });
-    }
-    return runBdat(channel, from, to, args, message);
   }
 
   /** RSET; resolves false when the server refused or the connection is gone. */

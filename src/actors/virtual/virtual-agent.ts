@@ -15,7 +15,9 @@
  * (Postfix would refuse to deliver) the files belong to the user Postrider
  * runs as, which needs no root. X-Original-To (enable_original_recipient)
  * carries the recipient as received, before virtual alias expansion and
- * canonical mapping (Postfix's orig_rcpt), else the recipient.
+ * canonical mapping (Postfix's orig_rcpt), else the recipient. A
+ * verify-only request (sendmail -bv) goes as far as the mailbox lookup and
+ * its owner, and writes nothing: "delivers to maildir" (or mailbox).
  * deliver() never rejects.
  */
 import { stat } from 'node:fs/promises';
@@ -125,6 +127,11 @@ export class VirtualAgent {
           continue;
         }
         owner = found;
+      }
+      if (req.verify) {
+        // sendmail -bv: the mailbox is known and its path usable; nothing is written.
+        out(r.index, 'delivered', '2.0.0', `delivers to ${isMaildir ? 'maildir' : 'mailbox'}`);
+        continue;
       }
       const data = deliveredCopy(req.sender, r.address, content!, originalTo ? originalRecipient(r) : undefined);
       if (limit > 0 && data.length + (isMaildir ? 0 : await fileSize(path)) > limit) {

@@ -8,7 +8,7 @@
  * log sink that keeps the lines. Test support only.
  */
 import { MainConfig } from '../../../src/config/main-config.js';
-import type { DeliveryRequest, DeliveryResult, ResolvedAddress } from '../../../src/protocol/protocol.js';
+import type { DeliveryRequest, DeliveryResult, NoticeKind, ResolvedAddress } from '../../../src/protocol/protocol.js';
 import type { DsnNotify, QueuedMessage, QueuedRecipient, RecipientOutcome } from '../../../src/store/store-types.js';
 import { configureLogging, Logger, type LogSink } from '../../../src/util/log.js';
 import { Scheduler, type NoticeRecipient, type QmgrDeps } from '../../../src/actors/qmgr/qmgr-scheduler.js';
@@ -72,7 +72,7 @@ export type Answer =
 
 export interface Notice {
   queueId: string;
-  kind: 'failure' | 'delay' | 'success';
+  kind: NoticeKind;
   recipients: NoticeRecipient[];
   addresses: string[];
 }
