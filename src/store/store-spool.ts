@@ -11,7 +11,8 @@
  */
 import type { FileHandle } from 'node:fs/promises';
 import { unlink } from 'node:fs/promises';
-import { openPrivate } from '../util/private-files.js';
+import { dirname } from 'node:path';
+import { makePrivateDir, openPrivate } from '../util/private-files.js';
 import { spoolPath } from './store-segment.js';
 
 export class SpoolFile {
@@ -23,7 +24,12 @@ export class SpoolFile {
   private ended = false;
 
   private constructor(readonly path: string) {
-    this.fh = openPrivate(path, 'wx');
+    this.fh = openPrivate(path, 'wx').catch(async (err: NodeJS.ErrnoException) => {
+      // The spool directory is made by the store when it opens; a receiver running without one makes it.
+      if (err.code !== 'ENOENT') throw err;
+      await makePrivateDir(dirname(path));
+      return openPrivate(path, 'wx');
+    });
     this.chain = this.fh.then(
       () => undefined,
       (err: Error) => {
