@@ -6,20 +6,24 @@
  * 20 ms from /proc/PID/status (VmRSS, the whole process with every thread)
  * and VmHWM read at the end. Two runs in one invocation: with the spool
  * threshold (message_spool_threshold = LARGE_THRESHOLD, default 1 MiB), and
- * without it (0: every message held whole in memory, as before). Each
- * prints the idle RSS, the peak while receiving (until the last 250), the
- * peak over the whole run (delivery included), their rise over idle, and
- * checks that the sink got every message byte for byte (SHA-256 of the
- * content behind the Received: header), exiting 1 if one is missing or
- * differs.
+ * without it (0: every message held whole in memory, as before). So that
+ * receiving and delivering are measured apart, a header_checks HOLD keeps
+ * every message in the hold queue until the last 250, then `queue release
+ * ALL` lets them go to the sink (default_destination_concurrency_limit 20).
+ * Each run prints the idle RSS, the peak while receiving, the peak while
+ * delivering, their rise over idle, and checks that the sink got every
+ * message byte for byte (SHA-256 of the content behind the Received:
+ * header), exiting 1 if one is missing or differs.
  *
  *   node dist/perf/smtpd/large-messages.js
  */
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { startBenchSink } from '../harness/bench-sink.js';
-import { startMta } from '../harness/mta-under-test.js';
+import { startDaemon } from '../../test/helpers/daemon.js';
 
 const CLIENTS = Number(process.env.LARGE_CLIENTS ?? 100);
 const BYTES = Number(process.env.LARGE_BYTES ?? 10_000_000);
@@ -91,15 +95,16 @@ interface RunResult {
   mode: string;
   idleMiB: number;
   receivePeakMiB: number;
-  runPeakMiB: number;
+  deliverPeakMiB: number;
   hwmMiB: number;
   accepted: number;
   delivered: number;
   exact: number;
-  seconds: number;
+  receiveSeconds: number;
+  deliverSeconds: number;
 }
 
-async function run(mode: string, body: Buffer, expected: string): Promise<RunResult> {
+async function run(mode: string, body: Buffer): Promise<RunResult> {
   const sink = await startBenchSink({ expect: CLIENTS });
   const digests = new Map<string, string>();
   sink.onMessage = (m) => {
@@ -107,35 +112,47 @@ async function run(mode: string, body: Buffer, expected: string): Promise<RunRes
     const size = headerOf(Number(m.token?.slice(6))).length + body.length;
     digests.set(m.token ?? '', createHash('sha256').update(m.data.subarray(m.data.length - size)).digest('hex'));
   };
-  const mta = await startMta({
-    kind: 'postrider',
-    name: mode,
-    params: { message_size_limit: String(BYTES * 2), message_spool_threshold: mode === 'spool' ? THRESHOLD : '0' },
-  }, sink.port);
-  const pid = mta.pid as number;
+  const tables = mkdtempSync(join(tmpdir(), 'large-messages-'));
+  writeFileSync(join(tables, 'hold'), '/^X-Bench-Token: large-/ HOLD\n');
+  const daemon = await startDaemon({
+    listenerMaxproc: '-',
+    readyTimeoutMs: 120_000,
+    params: {
+      relayhost: `[127.0.0.1]:${sink.port}`,
+      default_destination_concurrency_limit: '20',
+      message_size_limit: String(BYTES * 2),
+      message_spool_threshold: mode === 'spool' ? THRESHOLD : '0',
+      header_checks: `regexp:${join(tables, 'hold')}`,
+    },
+  });
+  const pid = daemon.child.pid as number;
   try {
     // Settle, then the idle figure.
     await new Promise((r) => setTimeout(r, 3000));
     const idle = rssKiB(pid).rss;
-    let peak = idle;
     let receivePeak = idle;
+    let deliverPeak = idle;
     let receiving = true;
     const sampler = setInterval(() => {
       try {
         const { rss } = rssKiB(pid);
-        peak = Math.max(peak, rss);
         if (receiving) receivePeak = Math.max(receivePeak, rss);
+        else deliverPeak = Math.max(deliverPeak, rss);
       } catch {
         // The process is gone: the run fails below.
       }
     }, 20);
     const t0 = performance.now();
-    const replies = await Promise.all(Array.from({ length: CLIENTS }, (_, i) => sendOne(mta.port, headerOf(i), body).catch((err: Error) => `error ${err.message}`)));
+    const replies = await Promise.all(Array.from({ length: CLIENTS }, (_, i) => sendOne(daemon.port, headerOf(i), body).catch((err: Error) => `error ${err.message}`)));
+    const receiveSeconds = (performance.now() - t0) / 1000;
     receiving = false;
     const accepted = replies.filter((r) => r.startsWith('250')).length;
     for (const r of new Set(replies.filter((x) => !x.startsWith('250')))) console.log(`  ${mode}: refused: ${r}`);
+    const t1 = performance.now();
+    const released = await daemon.cli(['queue', 'release', 'ALL']);
+    if (released.code !== 0) console.log(`  ${mode}: queue release failed: ${released.stderr.trim()}`);
     await sink.whenAll(600_000);
-    const seconds = (performance.now() - t0) / 1000;
+    const deliverSeconds = (performance.now() - t1) / 1000;
     await new Promise((r) => setTimeout(r, 500));
     clearInterval(sampler);
     const hwm = rssKiB(pid).hwm;
@@ -144,14 +161,15 @@ async function run(mode: string, body: Buffer, expected: string): Promise<RunRes
       const want = createHash('sha256').update(headerOf(i)).update(body).digest('hex');
       if (digests.get(`large-${i}`) === want) exact++;
     }
-    void expected;
     const mib = (k: number): number => Math.round(k / 102.4) / 10;
     return {
-      mode, idleMiB: mib(idle), receivePeakMiB: mib(receivePeak), runPeakMiB: mib(peak), hwmMiB: mib(hwm),
-      accepted, delivered: digests.size, exact, seconds: Math.round(seconds * 10) / 10,
+      mode, idleMiB: mib(idle), receivePeakMiB: mib(receivePeak), deliverPeakMiB: mib(deliverPeak), hwmMiB: mib(hwm),
+      accepted, delivered: digests.size, exact, receiveSeconds: Math.round(receiveSeconds * 10) / 10, deliverSeconds: Math.round(deliverSeconds * 10) / 10,
     };
   } finally {
-    await mta.stop();
+    await daemon.stop();
+    rmSync(daemon.dir, { recursive: true, force: true });
+    rmSync(tables, { recursive: true, force: true });
     await sink.close();
   }
 }
@@ -161,11 +179,12 @@ console.log(`large-messages: ${CLIENTS} concurrent clients x ${body.length} byte
 let ok = true;
 const results: RunResult[] = [];
 for (const mode of MODES) {
-  const r = await run(mode, body, '');
+  const r = await run(mode, body);
   results.push(r);
-  console.log(`  ${mode.padEnd(6)} idle ${r.idleMiB} MiB; peak while receiving ${r.receivePeakMiB} MiB (+${Math.round((r.receivePeakMiB - r.idleMiB) * 10) / 10}); ` +
-    `peak over the run ${r.runPeakMiB} MiB (+${Math.round((r.runPeakMiB - r.idleMiB) * 10) / 10}); VmHWM ${r.hwmMiB} MiB; ` +
-    `accepted ${r.accepted}/${CLIENTS}, delivered ${r.delivered}, byte-exact ${r.exact}; ${r.seconds} s`);
+  const rise = (v: number): number => Math.round((v - r.idleMiB) * 10) / 10;
+  console.log(`  ${mode.padEnd(6)} idle ${r.idleMiB} MiB; peak receiving ${r.receivePeakMiB} MiB (+${rise(r.receivePeakMiB)}) in ${r.receiveSeconds} s; ` +
+    `peak delivering ${r.deliverPeakMiB} MiB (+${rise(r.deliverPeakMiB)}) in ${r.deliverSeconds} s; VmHWM ${r.hwmMiB} MiB; ` +
+    `accepted ${r.accepted}/${CLIENTS}, delivered ${r.delivered}, byte-exact ${r.exact}`);
   if (r.accepted !== CLIENTS || r.exact !== CLIENTS) ok = false;
 }
 if (results.length === 2) {

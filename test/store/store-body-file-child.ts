@@ -18,8 +18,8 @@ async function one(): Promise<void> {
   const head = Buffer.from(`Subject: ${id}\r\n\r\n`);
   const body = Buffer.alloc(1_200_000 + (id.charCodeAt(11) % 7) * 10_000, id);
   const spool = SpoolFile.create(dir, id);
-  void spool.write(head);
-  for (let at = 0; at < body.length; at += 256 * 1024) void spool.write(body.subarray(at, at + 256 * 1024));
+  spool.write(head);
+  for (let at = 0; at < body.length; at += 256 * 1024) spool.write(body.subarray(at, at + 256 * 1024));
   await spool.finish();
   const headers = Buffer.concat([Buffer.from(`Received: by test; ${id}\r\n`), head]);
   await store.append(makeMessage(id, 10, 1, { content: headers, headerLength: headers.length, bodyFile: { offset: head.length, length: body.length } }));

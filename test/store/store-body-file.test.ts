@@ -37,7 +37,7 @@ function largeParts(queueId: string, bodySize: number): { raw: Buffer; newHeader
 async function spooled(dir: string, queueId: string, bodySize: number): Promise<{ message: NewMessage; whole: Buffer }> {
   const p = largeParts(queueId, bodySize);
   const spool = SpoolFile.create(dir, queueId);
-  for (let at = 0; at < p.raw.length; at += 65_521) void spool.write(p.raw.subarray(at, at + 65_521));
+  for (let at = 0; at < p.raw.length; at += 65_521) spool.write(p.raw.subarray(at, at + 65_521));
   assert.equal(await spool.finish(), p.raw.length);
   const message = makeMessage(queueId, 10, 2, {
     content: p.newHeaders,

@@ -61,7 +61,7 @@ export class MessageCollector {
     if (chunk.length === 0) return;
     const out = normalizeBareLF(chunk, this.lastCR);
     this.lastCR = chunk[chunk.length - 1] === 0x0d;
-    void (this.spool as SpoolFile).write(out);
+    (this.spool as SpoolFile).write(out);
   }
 
   /** The spool file once the message went past the threshold; content() is then empty. */

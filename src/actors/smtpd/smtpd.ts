@@ -133,6 +133,9 @@ interface Received {
 }
 
 const EMPTY = Buffer.alloc(0);
+/** Unwritten spool bytes at which a session stops reading, and at which it reads again. */
+const SPOOL_PENDING_HIGH = 1024 * 1024;
+const SPOOL_PENDING_LOW = 256 * 1024;
 
 /** What cleanup/the store said about a submission (the queue's one answer type). */
 export type SubmitResult = SubmitOutcome;
@@ -819,7 +822,20 @@ export class Smtpd {
     const spill = { threshold: this.settings.spoolThreshold, create: () => SpoolFile.create(this.settings.queueDirectory, queueId) };
     const collector = new MessageCollector(this.settings.messageSizeLimit, !binary, spill);
     let failed = false;
-    stream.on('data', (chunk: Buffer) => collector.add(chunk));
+    let paused = false;
+    stream.on('data', (chunk: Buffer) => {
+      collector.add(chunk);
+      const spool = collector.spooled;
+      // The disk behind the socket: stop reading until it catches up, so unwritten bytes stay bounded.
+      if (spool && !paused && spool.pending > SPOOL_PENDING_HIGH) {
+        paused = true;
+        stream.pause();
+        void spool.whenBelow(SPOOL_PENDING_LOW).then(() => {
+          paused = false;
+          stream.resume();
+        });
+      }
+    });
     stream.on('error', () => {
       failed = true;
       collector.discard();
