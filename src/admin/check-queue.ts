@@ -53,6 +53,9 @@ const PARTS: Array<[string, boolean]> = [
   ['maildrop', true],
   ['journal', true],
   ['corrupt', true],
+  // Large messages: being received (spool) and queued with their body in a file of its own (large).
+  ['spool', true],
+  ['large', true],
   ['pid', true],
   ['pid/master.pid', false],
 ];
@@ -129,7 +132,7 @@ export function checkQueueDirectory(queueDir: string, opts: CheckQueueOptions = 
   for (const n of shards) {
     if (n === 0) continue;
     const root = shardRoot(queueDir, n);
-    for (const part of ['', 'journal', 'corrupt']) {
+    for (const part of ['', 'journal', 'corrupt', 'large']) {
       const path = part ? join(root, part) : root;
       const st = lstatOrUndefined(path);
       if (!st) continue;

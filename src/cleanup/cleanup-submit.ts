@@ -4,7 +4,11 @@
  * journal actor, which replies only once the message is on disk. Failures
  * come back as a SubmitFailure with an SMTP code, so smtpd can say 4xx or 5xx
  * and the caller of sendmail can keep its file for the next scan.
+ * A spooled message's file is deleted here unless the store took it (it
+ * moves the file beside the journal when the message is queued with its
+ * body there): refused, discarded, read whole by cleanup, or not queued.
  */
+import { unlink } from 'node:fs/promises';
 import type { Cleanup, CleanupInput } from './cleanup.js';
 import type { PeerGroup } from '../runtime/actor.js';
 import type { JournalProtocol } from '../protocol/protocol.js';
@@ -12,7 +16,8 @@ import type { Logger } from '../util/log.js';
 import { isSoftDsn, splitDsnText } from '../global/dsn-status.js';
 
 export type SubmitOutcome =
-  | { ok: true; queueId: string }
+  /** spoolTaken: the store moved the spool file beside the journal (the body stays there). */
+  | { ok: true; queueId: string; spoolTaken?: boolean }
   /** asIs: a reply the client hears unchanged (a milter's), rather than smtpd's own for the class. */
   | { ok: false; code: number; dsn: string; text: string; asIs?: boolean };
 
@@ -20,6 +25,24 @@ export type SubmitOutcome =
 const APPEND_TIMEOUT_MS = 60_000;
 
 export async function submitToQueue(
+  cleanup: Cleanup,
+  journal: PeerGroup<JournalProtocol>,
+  log: Logger,
+  input: CleanupInput,
+): Promise<SubmitOutcome> {
+  if (!input.spooled) return submitOnce(cleanup, journal, log, input);
+  const path = input.spooled.path;
+  let outcome: SubmitOutcome | undefined;
+  try {
+    outcome = await submitOnce(cleanup, journal, log, input);
+    return outcome;
+  } finally {
+    // Queued with its body in the file: the store has moved it; otherwise it is not needed any more.
+    if (!outcome?.ok || !outcome.spoolTaken) await unlink(path).catch(() => undefined);
+  }
+}
+
+async function submitOnce(
   cleanup: Cleanup,
   journal: PeerGroup<JournalProtocol>,
   log: Logger,
@@ -37,7 +60,7 @@ export async function submitToQueue(
   }
   try {
     await journal.call('append', { message: result.message }, { timeoutMs: APPEND_TIMEOUT_MS });
-    return { ok: true, queueId: input.queueId };
+    return result.message.bodyFile ? { ok: true, queueId: input.queueId, spoolTaken: true } : { ok: true, queueId: input.queueId };
   } catch (err) {
     const code = (err as { remoteCode?: string; code?: string }).remoteCode ?? (err as { code?: string }).code;
     log.warning(`${input.queueId}: queue file write error: ${(err as Error).message}${code ? ` (${code})` : ''}`);

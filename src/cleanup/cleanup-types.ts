@@ -14,8 +14,15 @@ export interface CleanupInput {
   sender: string;
   recipients: RecipientSpec[];
   client: ClientInfo;
-  /** As received: headers + body, CRLF (bare LF is normalised), already un-dot-stuffed. */
+  /** As received: headers + body, CRLF (bare LF is normalised), already un-dot-stuffed. Empty with `spooled`. */
   content: Uint8Array;
+  /**
+   * A large message received into a spool file (synced; bare LF already
+   * normalised): the content is the file's `length` bytes. Cleanup reads
+   * its header section only, and the queued message's body stays in the
+   * file, unless a step needs the body (see Cleanup.process).
+   */
+  spooled?: { path: string; length: number };
   envid?: string;
   ret?: 'FULL' | 'HDRS';
   smtputf8?: boolean;

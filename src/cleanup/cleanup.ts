@@ -34,6 +34,7 @@
  * Opening a table that does not exist throws from the constructor, so a bad
  * configuration shows at start. close() stops the body-check pool.
  */
+import { open, readFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import type { MainConfig } from '../config/main-config.js';
 import { openTableList, TableLookupError } from '../config/lookup-table.js';
@@ -176,8 +177,17 @@ export class Cleanup {
 
   /** Cleans one message; see the file comment for the outcomes. */
   async process(input: CleanupInput): Promise<CleanupResult> {
-    const buf = normalizeLineEnds(input.content);
-    const split = splitMessage(buf, this.headerSizeLimit);
+    const spooled = input.spooled;
+    // A spooled message: its header section lies within header_size_limit bytes (splitMessage stops there).
+    let buf = spooled ? await readPrefix(spooled.path, Math.min(spooled.length, this.headerSizeLimit + 1)) : normalizeLineEnds(input.content);
+    let split = splitMessage(buf, this.headerSizeLimit);
+    // Whether the body stays in the spool file; else it is read whole for the steps that need it.
+    let fileBody = spooled !== undefined && buf.length < spooled.length;
+    if (spooled && fileBody && this.needsWholeBody(input, buf, split.headers)) {
+      buf = await readFile(spooled.path);
+      split = splitMessage(buf, this.headerSizeLimit);
+      fileBody = false;
+    }
     // + 1: the Received: header this message gets here counts, as in Postfix.
     if (this.hopcountLimit > 0 && countReceived(split.headers) + 1 >= this.hopcountLimit) {
       this.log.warning(`${input.queueId}: message rejected: hopcount exceeded`);
@@ -232,7 +242,8 @@ export class Cleanup {
     const prepended = verdict.smtpdPrepend ? verdict.smtpdPrepend.map((h) => `${h}\r\n`).join('') : '';
     const results = input.authResults ? `Authentication-Results: ${input.authResults.value}\r\n` : '';
     const top = prepended + results + receivedHeader(input, this.myhostname, this.userid) + added;
-    const assembled = assemble(buf, split.headers, split.headerEnd, split.bodyStart, Buffer.from(top, 'utf8'), edits);
+    // A body left in its spool file: only the header section is assembled and journalled.
+    const assembled = assemble(fileBody ? buf.subarray(0, split.bodyStart) : buf, split.headers, split.headerEnd, split.bodyStart, Buffer.from(top, 'utf8'), edits);
     const content = this.signer ? await this.signAndSeal(assembled, input, env.sender) : assembled;
     const message: NewMessage = {
       queueId: input.queueId,
@@ -243,6 +254,7 @@ export class Cleanup {
       headerLength: content.headerLength,
       content: content.bytes,
     };
+    if (spooled && fileBody) message.bodyFile = { offset: split.bodyStart, length: spooled.length - split.bodyStart };
     if (verdict.hold || input.hold) message.hold = true;
     const filter = verdict.filter ?? input.contentFilter;
     // A verify-only message tests the recipients' own routes: a content filter would take it over.
@@ -560,6 +572,18 @@ export class Cleanup {
   }
 
   /**
+   * Whether a spooled message must be read whole: body_checks and the MIME
+   * checks walk the body, and DKIM signing, ARC sealing and milters need
+   * all of it (a milter is sent the body anyway). The memory is then
+   * bounded by message_size_limit per message, as for a message under the
+   * spool threshold.
+   */
+  private needsWholeBody(input: CleanupInput, prefix: Buffer, headers: HeaderField[]): boolean {
+    if (this.signer || input.milters || (input.nonSmtpdMilters && this.nonSmtpdMilters.milters.length > 0)) return true;
+    return input.receiveOverride?.noHeaderBodyChecks !== true && this.needsBodyWalk(prefix, headers);
+  }
+
+  /**
    * body_checks always need the walk; mime_header_checks, nested_header_checks,
    * and the MIME nesting limit when it is reported, only when the message has
    * MIME parts.
@@ -695,6 +719,23 @@ function editsOf(verdict: Verdict): ContentEdits {
 }
 
 /** The primary Content-Type value, "" when absent. */
+/** The first `length` bytes of a file. */
+async function readPrefix(path: string, length: number): Promise<Buffer> {
+  const fh = await open(path, 'r');
+  try {
+    const buf = Buffer.allocUnsafe(length);
+    let got = 0;
+    while (got < length) {
+      const { bytesRead } = await fh.read(buf, got, length - got, got);
+      if (bytesRead === 0) break;
+      got += bytesRead;
+    }
+    return buf.subarray(0, got);
+  } finally {
+    await fh.close();
+  }
+}
+
 function contentTypeOf(buf: Buffer, headers: HeaderField[]): string {
   const h = headers.find((f) => f.name === 'content-type');
   return h ? headerValue(buf, h) : '';

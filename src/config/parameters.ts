@@ -142,6 +142,8 @@ p('bounce_size_limit', '50000', 'size', 'the most original message text returned
 p('message_size_limit', '10240000', 'size', 'the largest message in bytes (envelope and header included)');
 p('line_length_limit', '2048', 'int', 'the longest line kept whole; longer lines are broken');
 p('header_size_limit', '102400', 'size', 'the largest message header kept');
+// Postfix has no such parameter: it always writes a queue file as the message arrives.
+p('message_spool_threshold', '1048576', 'size', 'Postrider: a message received over SMTP that grows past this many bytes is written to its own file as it arrives instead of being held in memory (0: never)');
 p('debug_fault_injection', 'no', 'bool', 'Postrider: enable fault-injection hooks for tests');
 p('http_api_listen', '', 'string', 'Postrider: address:port of the HTTP API and dashboard (a bare port binds 127.0.0.1); empty = off');
 p('http_api_token_file', '', 'path', 'Postrider: file of bearer tokens for the HTTP API, one a line; required for a non-loopback http_api_listen');

@@ -36,6 +36,8 @@ export class ContentReader {
   }
 
   async read(location: BodyLocation): Promise<Buffer> {
+    // A large message's body is in a file of its own, read once per delivery: no descriptor kept.
+    if (location.file) return readContent(this.queueDir, location);
     let fd: number;
     try {
       fd = this.fdFor(location);

@@ -5,6 +5,12 @@
  * append() resolves only once the message is on disk (group commit, shared
  * fdatasync); outcomes and admin actions are journalled the same way.
  * Compaction copies live messages out of old segments and deletes them.
+ * A large message's body arrives in a spool file (QUEUEDIR/spool/QUEUEID,
+ * written and synced by the receiver): append() moves it to the shard's
+ * large/ directory and syncs that directory before the record naming it
+ * is written, so the record never names a file that is not on disk; the
+ * file goes when the message is done, compaction copies only the record
+ * (header section and state), and recovery deletes files no record names.
  * The index keeps each queued message packed (its journalled meta bytes,
  * off the JavaScript heap) until a change needs it as an object, so get(),
  * list() and live() hand out fresh copies that callers read but do not
@@ -23,7 +29,7 @@
  * index's order; if such a write fails, the journal holds the older state and
  * a restart delivers again (at least once, never lost).
  */
-import { readdir, unlink } from 'node:fs/promises';
+import { readdir, rename, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from '../util/log.js';
 import { makePrivateDir } from '../util/private-files.js';
@@ -35,7 +41,9 @@ import {
   applyAdmin, applyOutcomes, changeFrame, type ChangeMeta, copyMeta, isFinished, KIND, messageFrame, newMessageFrame,
 } from './store-records.js';
 import { recoverJournal, type RecoveryReport } from './store-recovery.js';
-import { CORRUPT_DIR, JOURNAL_DIR, MAX_SHARDS, SHARDS_DIR, segmentPath, shardRoot, syncDir } from './store-segment.js';
+import {
+  bodyFilePath, CORRUPT_DIR, JOURNAL_DIR, LARGE_DIR, MAX_SHARDS, SHARDS_DIR, SPOOL_DIR, segmentPath, shardRoot, spoolPath, syncDir,
+} from './store-segment.js';
 import {
   STORE_ERRORS, type AdminAction, type BodyLocation, type NewMessage, type QueueCounts, type QueuedMessage,
   type RecipientOutcome,
@@ -43,7 +51,7 @@ import {
 import { JournalWriter, type WriterStats } from './store-writer.js';
 
 export { StoreError } from './store-errors.js';
-export { readContent, contentStream } from './store-read.js';
+export { readContent, contentStream, contentLength } from './store-read.js';
 export { QueueIdGenerator } from './store-queue-id.js';
 
 /** Options of QueueStore.open. */
@@ -66,6 +74,12 @@ export interface QueueStoreOptions {
 const DEFAULT_SEGMENT = 64 * 1024 * 1024;
 const DEFAULT_BATCH = 4 * 1024 * 1024;
 const DEFAULT_COMPACT_MS = 60_000;
+/**
+ * A spool file untouched this long is a reception that will never finish
+ * (its receiver died); shard 0 deletes such files when it opens. A live
+ * reception writes at least every smtpd_timeout, far below this.
+ */
+const SPOOL_STALE_MS = 60 * 60_000;
 /** Compaction copies this many messages at a time, so copies share flushes. */
 const COPY_WINDOW = 128;
 
@@ -114,8 +128,10 @@ export class QueueStore {
     await makePrivateDir(root);
     await makePrivateDir(join(root, JOURNAL_DIR));
     await makePrivateDir(join(root, CORRUPT_DIR));
+    await makePrivateDir(join(root, LARGE_DIR));
+    await makePrivateDir(join(queueDir, SPOOL_DIR));
     const index = new QueueIndex(shard);
-    const { report, sizes } = await recoverJournal(root, index, opts.log);
+    const { report, sizes, missingBodies } = await recoverJournal(root, index, opts.log);
     const last = Math.max(0, ...sizes.keys());
     // The recovered segments, then each one the writer starts (its first one included).
     const segmentUse = new Map(sizes);
@@ -129,6 +145,9 @@ export class QueueStore {
     });
     const corrupt = (await readdir(join(root, CORRUPT_DIR))).length;
     const store = new QueueStore(queueDir, root, report, index, writer, segmentUse, corrupt, opts.log);
+    // Records whose body file was missing: ended, so the next recovery does not report them again.
+    for (const id of missingBodies) await writer.append(changeFrame(KIND.DONE, { i: id, w: 'corrupt' }));
+    if (shard === 0) await removeStaleSpool(queueDir, opts.log);
     opts.log?.info(`journal recovery${shard > 0 ? ` (shard ${shard})` : ''}: segments=${report.segments}, records=${report.records}, messages=${report.messages}, ` +
       `corrupt=${report.corrupt}, torn_tail_bytes=${report.tornTailBytes}, repaired=${report.repaired}, ` +
       `lost=${report.lostMessages.length}, ms=${report.ms}`);
@@ -150,6 +169,7 @@ export class QueueStore {
    * was the largest garbage the append path made; one reaction is less.
    */
   append(message: NewMessage): Promise<BodyLocation> {
+    if (message.bodyFile) return this.appendWithFile(message);
     let frame: EncodedFrame;
     const queueId = message.queueId;
     try {
@@ -174,9 +194,43 @@ export class QueueStore {
     );
   }
 
+  /**
+   * append() of a message whose body is in a spool file: the file is moved
+   * beside the journal and the directory synced, then the record is
+   * written. A failed write leaves the file to be removed (now, or by
+   * recovery if the process dies first): nothing acknowledged names it.
+   */
+  private async appendWithFile(message: NewMessage): Promise<BodyLocation> {
+    const queueId = message.queueId;
+    const ref = message.bodyFile as NonNullable<NewMessage['bodyFile']>;
+    this.checkOpen();
+    if (this.appending.has(queueId) || this.index.has(queueId)) {
+      throw new StoreError(STORE_ERRORS.DUPLICATE_ID, `queue id ${queueId} is already in the queue; not overwritten`);
+    }
+    const frame = newMessageFrame(message);
+    const target = bodyFilePath(this.queueDir, this.shard, queueId);
+    this.appending.add(queueId);
+    let moved = false;
+    try {
+      const size = (await stat(spoolPath(this.queueDir, queueId))).size;
+      if (size < ref.offset + ref.length) throw new Error(`spool file of ${queueId} has ${size} bytes, fewer than its body's end ${ref.offset + ref.length}`);
+      await rename(spoolPath(this.queueDir, queueId), target);
+      moved = true;
+      await syncDir(join(this.root, LARGE_DIR));
+      await this.writer.append(frame);
+    } catch (err) {
+      if (moved) await unlink(target).catch(() => undefined);
+      throw err instanceof StoreError ? err : new StoreError(STORE_ERRORS.IO, `body file of ${queueId}: ${(err as Error).message}`);
+    } finally {
+      this.appending.delete(queueId);
+    }
+    return this.indexAppended(message, frame);
+  }
+
   /** Indexes a message just made durable, packed from the bytes written: no objects kept per queued message. */
   private indexAppended(message: NewMessage, frame: EncodedFrame): BodyLocation {
     const location = this.contentLocation(frame, message.content.length);
+    if (message.bodyFile) location.file = { name: message.queueId, offset: message.bodyFile.offset, length: message.bodyFile.length };
     this.index.putPacked(message.queueId, frame.head, FRAME_HEADER + BODY_HEADER, frame.blobOffset, message.hold === true,
       message.recipients.length > 0, location);
     return location;
@@ -204,6 +258,7 @@ export class QueueStore {
       writes.push(this.writer.append(changeFrame(KIND.DONE, { i: queueId })));
     }
     await Promise.all(writes);
+    if (finished && q.location.file) await this.removeBodyFile(queueId);
     return { finished };
   }
 
@@ -212,8 +267,10 @@ export class QueueStore {
     this.checkOpen();
     if (!this.index.has(queueId)) return false;
     if (action === 'delete') {
+      const file = this.index.location(queueId)?.file;
       this.index.remove(queueId);
       await this.writer.append(changeFrame(KIND.DONE, { i: queueId, w: 'delete' }));
+      if (file) await this.removeBodyFile(queueId);
       return true;
     }
     const kind = action === 'hold' ? KIND.HOLD : action === 'release' ? KIND.RELEASE : KIND.REQUEUE;
@@ -225,8 +282,20 @@ export class QueueStore {
   /** Ends a message's life in the queue (bounce sent, or nothing left to do). */
   async markDone(queueId: string): Promise<void> {
     this.checkOpen();
+    const file = this.index.location(queueId)?.file;
     if (!this.index.remove(queueId)) return;
     await this.writer.append(changeFrame(KIND.DONE, { i: queueId }));
+    if (file) await this.removeBodyFile(queueId);
+  }
+
+  /**
+   * Deletes a done message's body file, once its done record is durable. A
+   * failure only logs: recovery deletes a file no record names.
+   */
+  private async removeBodyFile(queueId: string): Promise<void> {
+    await unlink(bodyFilePath(this.queueDir, this.shard, queueId)).catch((err: NodeJS.ErrnoException) => {
+      if (err.code !== 'ENOENT') this.log?.warning(`${queueId}: cannot remove body file: ${err.message}`);
+    });
   }
 
   /**
@@ -309,13 +378,15 @@ export class QueueStore {
   private async copyForward(queueId: string, current: number): Promise<number> {
     const from = this.index.location(queueId);
     if (!from || from.segment >= current) return 0;
-    const content = await readContent(this.queueDir, from);
+    // A body in a file stays where it is: only the record (its header section) is copied.
+    const content = await readContent(this.queueDir, from, true);
     // The state is taken when the copy is queued: later changes follow it in the journal.
     const q = this.index.get(queueId);
     if (!q || q.location.segment !== from.segment || q.location.offset !== from.offset) return 0;
     const frame = messageFrame(copyMeta(q), content);
     await this.writer.append(frame);
     const location = this.contentLocation(frame, content.length);
+    if (from.file) location.file = from.file;
     this.index.relocate(queueId, from, location);
     return 1;
   }
@@ -342,6 +413,25 @@ export class QueueStore {
   }
 }
 
+
+/** Deletes spool files of receptions that will never finish (see SPOOL_STALE_MS). */
+async function removeStaleSpool(queueDir: string, log: Logger | undefined): Promise<void> {
+  const dir = join(queueDir, SPOOL_DIR);
+  const before = Date.now() - SPOOL_STALE_MS;
+  let removed = 0;
+  for (const name of await readdir(dir)) {
+    const path = join(dir, name);
+    try {
+      if ((await stat(path)).mtimeMs < before) {
+        await unlink(path);
+        removed++;
+      }
+    } catch {
+      // Moved or deleted meanwhile: nothing to do.
+    }
+  }
+  if (removed > 0) log?.info(`queue spool: removed ${removed} unfinished reception${removed === 1 ? '' : 's'}`);
+}
 
 function positive(v: number | undefined, dflt: number): number {
   return v !== undefined && Number.isFinite(v) && v > 0 ? Math.floor(v) : dflt;

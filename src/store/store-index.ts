@@ -27,6 +27,8 @@ const FLAG_READY = 2;
 const FLAG_LIVE = 4;
 /** The message is a held object (promoted); its arena meta is stale. */
 const FLAG_HELD = 8;
+/** The message's body is in a file of its own (slotFileOffset, slotFileLength). */
+const FLAG_FILE = 16;
 /** Removals tolerated in the id order before it is swept. */
 const SWEEP_AFTER = 1024;
 
@@ -52,6 +54,8 @@ export class QueueIndex {
   private readonly slotOffset = new PagedArray(Float64Array);
   private readonly slotLength = new PagedArray(Float64Array);
   private readonly slotFlags = new PagedArray(Uint8Array);
+  private readonly slotFileOffset = new PagedArray(Float64Array);
+  private readonly slotFileLength = new PagedArray(Float64Array);
   private freeSlots: number[] = [];
   private nextSlot = 0;
 
@@ -117,10 +121,21 @@ export class QueueIndex {
     return this.locationOf(slot);
   }
 
-  private locationOf(slot: number): BodyLocation {
+  private locationOf(slot: number, queueId?: string): BodyLocation {
     const at: BodyLocation = { segment: this.slotSegment.get(slot), offset: this.slotOffset.get(slot), length: this.slotLength.get(slot) };
     if (this.shard > 0) at.shard = this.shard;
+    if (this.slotFlags.get(slot) & FLAG_FILE) {
+      at.file = { name: queueId ?? this.idOf(slot), offset: this.slotFileOffset.get(slot), length: this.slotFileLength.get(slot) };
+    }
     return at;
+  }
+
+  /** Calls `fn` with each live message whose body is in a file of its own. */
+  forEachBodyFile(fn: (queueId: string, offset: number, length: number) => void): void {
+    for (let slot = 0; slot < this.nextSlot; slot++) {
+      const f = this.slotFlags.get(slot);
+      if (f & FLAG_LIVE && f & FLAG_FILE) fn(this.idOf(slot), this.slotFileOffset.get(slot), this.slotFileLength.get(slot));
+    }
   }
 
   /** The held object of a message, unpacking it for good; for changing it in place. */
@@ -162,7 +177,13 @@ export class QueueIndex {
     this.slotSegment.set(slot, location.segment);
     this.slotOffset.set(slot, location.offset);
     this.slotLength.set(slot, location.length);
-    this.slotFlags.set(slot, FLAG_LIVE | (hold ? FLAG_HOLD : 0) | (ready ? FLAG_READY : 0));
+    let flags = FLAG_LIVE | (hold ? FLAG_HOLD : 0) | (ready ? FLAG_READY : 0);
+    if (location.file) {
+      flags |= FLAG_FILE;
+      this.slotFileOffset.set(slot, location.file.offset);
+      this.slotFileLength.set(slot, location.file.length);
+    }
+    this.slotFlags.set(slot, flags);
   }
 
   /**
@@ -371,8 +392,8 @@ export class QueueIndex {
     const q = meta as unknown as QueuedMessage;
     q.queueId = queueId;
     q.hold = q.hold === true;
-    q.size = this.slotLength.get(slot);
-    q.location = this.locationOf(slot);
+    q.location = this.locationOf(slot, queueId);
+    q.size = this.slotLength.get(slot) + (q.location.file ? q.location.file.length : 0);
     if (keep) internMessage(q);
     return q;
   }
@@ -413,7 +434,7 @@ export class QueueIndex {
 
   private grow(): void {
     for (const a of [this.slotChunk, this.slotStart, this.slotKeyLength, this.slotEnd, this.slotHash, this.slotGeneration,
-      this.slotSegment, this.slotOffset, this.slotLength, this.slotFlags]) a.addPage();
+      this.slotSegment, this.slotOffset, this.slotLength, this.slotFlags, this.slotFileOffset, this.slotFileLength]) a.addPage();
     this.capacity += PAGE;
   }
 }

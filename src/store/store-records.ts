@@ -19,6 +19,8 @@ export const KIND = {
   RELEASE: 4,
   REQUEUE: 5,
   DONE: 6,
+  /** A message whose body is in a file of its own (meta.bodyFile); the blob is its header section. */
+  MESSAGE_FILE: 7,
 } as const;
 
 const packr = new Packr({ useRecords: false, variableMapSize: true });
@@ -60,6 +62,7 @@ export function newMessageMeta(m: NewMessage): MessageMeta {
   if (m.bodyType !== undefined) meta.bodyType = m.bodyType;
   if (m.filter !== undefined) meta.filter = m.filter;
   if (m.verify === true) meta.verify = true;
+  if (m.bodyFile !== undefined) meta.bodyFile = { offset: m.bodyFile.offset, length: m.bodyFile.length };
   return meta;
 }
 
@@ -83,9 +86,9 @@ function stripUndefined<T extends object>(o: T): T {
   return o;
 }
 
-/** Frame of a message record; the content is the blob. */
+/** Frame of a message record; the content (the header section only, for a body in a file) is the blob. */
 export function messageFrame(meta: MessageMeta, content: Uint8Array): EncodedFrame {
-  return encodeFrame(KIND.MESSAGE, packr.pack(meta), content);
+  return encodeFrame(meta.bodyFile ? KIND.MESSAGE_FILE : KIND.MESSAGE, packr.pack(meta), content);
 }
 
 const metaPacker = new MessageMetaPacker();
@@ -96,6 +99,8 @@ const metaPacker = new MessageMetaPacker();
  * have unexpected types.
  */
 export function newMessageFrame(m: NewMessage): EncodedFrame {
+  // A large message is rare: msgpackr's general path carries its body file reference.
+  if (m.bodyFile) return messageFrame(newMessageMeta(m), m.content);
   const n = metaPacker.pack(m);
   if (n < 0) return messageFrame(newMessageMeta(m), m.content);
   return encodeFrame(KIND.MESSAGE, metaPacker.buf, m.content, n);
@@ -126,6 +131,15 @@ export function isMessageMeta(v: Record<string, unknown>): v is MessageMeta & Re
   return typeof v.queueId === 'string' && typeof v.arrivalTime === 'number' && typeof v.sender === 'string' &&
     Array.isArray(v.recipients) && v.recipients.every(isRecipient) &&
     typeof v.client === 'object' && v.client !== null && typeof v.headerLength === 'number';
+}
+
+/** The body file reference of a decoded message meta, or undefined when it has none or a malformed one. */
+export function bodyFileOf(v: Record<string, unknown>): { offset: number; length: number } | undefined {
+  const f = v.bodyFile as Record<string, unknown> | undefined;
+  if (f === null || typeof f !== 'object') return undefined;
+  const { offset, length } = f;
+  if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(length) || (offset as number) < 0 || (length as number) < 0) return undefined;
+  return { offset: offset as number, length: length as number };
 }
 
 function isRecipient(r: unknown): boolean {

@@ -13,13 +13,19 @@
  * and their queue ids, where they could be read (a message whose record
  * was damaged but which was finished, or copied forward intact, is not
  * counted). A zero frame header followed by data is damage, not the end.
+ * Then the body files beside the journal (large/) are reconciled with the
+ * records: a file no live record names (a reception cut short after its
+ * file was moved there, or a done message whose file was not yet deleted)
+ * is deleted; a live record whose file is missing or short is corrupt: its
+ * header section is quarantined, it is logged and counted as lost, and it
+ * is dropped from the index (the store then journals it done).
  * Only failures to read or write the queue directory itself throw.
  *
  * readJournalReadOnly: the same replay for a reader while the daemon is
  * down (the queue listing): nothing is written, moved, cut or chmodded,
  * damage is skipped in memory only, and nothing is logged.
  */
-import { open } from 'node:fs/promises';
+import { open, readdir, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from '../util/log.js';
 import { openPrivate, PRIVATE_FILE_MODE } from '../util/private-files.js';
@@ -27,10 +33,10 @@ import { BODY_HEADER, encodeFrame, FRAME_HEADER, scanFrame, type FrameScan } fro
 import type { QueueIndex } from './store-index.js';
 import { scanMessageMeta, type MetaSummary } from './store-meta-scan.js';
 import {
-  applyAdmin, applyOutcomes, decodeMeta, isFinished, KIND, type ChangeMeta,
+  applyAdmin, applyOutcomes, bodyFileOf, decodeMeta, isFinished, isMessageMeta, KIND, type ChangeMeta,
 } from './store-records.js';
 import { damagedRecords, dataEnd, findNextFrame, repairHeader, resyncBudget } from './store-resync.js';
-import { CORRUPT_DIR, listSegments, segmentName, segmentPath, syncDir } from './store-segment.js';
+import { CORRUPT_DIR, LARGE_DIR, listSegments, segmentName, segmentPath, syncDir } from './store-segment.js';
 import type { QueuedMessage, RecipientOutcome } from './store-types.js';
 
 /** What recovery found; QueueStore.recovery. */
@@ -86,7 +92,7 @@ const MAX_IDS_LOGGED = 100;
 /** Replays the journal into `index`; returns the report and each segment's data size. */
 export async function recoverJournal(
   queueDir: string, index: QueueIndex, log: Logger | undefined, disk: DiskRepairs = REPAIRS,
-): Promise<{ report: RecoveryReport; sizes: SegmentSizes }> {
+): Promise<{ report: RecoveryReport; sizes: SegmentSizes; missingBodies: string[] }> {
   const t0 = performance.now();
   const report: RecoveryReport = {
     segments: 0, records: 0, messages: 0, corrupt: 0, tornTailBytes: 0, repaired: 0, lostMessages: [], unreadableRecords: 0, ms: 0,
@@ -110,11 +116,69 @@ export async function recoverJournal(
     const atTail = async (): Promise<boolean> => !(await anyHoldsData(queueDir, segments.slice(i + 1)));
     sizes.set(segments[i], await replaySegment(replay, segments[i], buf, atTail));
   }
+  const missingBodies = disk.fixModes ? await reconcileBodyFiles(replay) : [];
   report.messages = index.size;
   for (const id of replay.lost) if (!index.has(id)) report.lostMessages.push(id);
   if (report.lostMessages.length > 0 || report.unreadableRecords > 0) log?.warning(lostLine(report));
   report.ms = Math.round(performance.now() - t0);
-  return { report, sizes };
+  return { report, sizes, missingBodies };
+}
+
+/**
+ * Deletes body files no live record names; drops (and quarantines the
+ * header section of) live records whose file is missing or short. Returns
+ * the queue ids dropped.
+ */
+async function reconcileBodyFiles(replay: Replay): Promise<string[]> {
+  const { queueDir, index, report, log, disk } = replay;
+  const dir = join(queueDir, LARGE_DIR);
+  let names: string[];
+  try {
+    names = await readdir(dir);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') names = [];
+    else throw err;
+  }
+  const wanted = new Map<string, number>();
+  index.forEachBodyFile((id, offset, length) => wanted.set(id, offset + length));
+  let orphans = 0;
+  for (const name of names) {
+    if (wanted.has(name)) continue;
+    await unlink(join(dir, name)).catch(() => undefined);
+    orphans++;
+  }
+  if (orphans > 0) log?.info(`journal recovery: removed ${orphans} body file${orphans === 1 ? '' : 's'} that no record names`);
+  const missing: string[] = [];
+  for (const [id, end] of wanted) {
+    let size = -1;
+    try {
+      size = (await stat(join(dir, id))).size;
+    } catch {
+      // Missing: size stays -1.
+    }
+    if (size >= end) continue;
+    const at = index.location(id);
+    if (!at) continue;
+    const head = await readRange(segmentPath(queueDir, at.segment), at.offset, at.length).catch(() => Buffer.alloc(0));
+    await disk.quarantine(queueDir, at.segment, at.offset, head, size < 0 ? `message ${id}: body file missing` : `message ${id}: body file short (${size} of ${end} bytes)`, log,
+      'message dropped');
+    index.remove(id);
+    replay.lost.add(id);
+    report.corrupt++;
+    missing.push(id);
+  }
+  return missing;
+}
+
+async function readRange(path: string, offset: number, length: number): Promise<Buffer> {
+  const fh = await open(path, 'r');
+  try {
+    const buf = Buffer.alloc(length);
+    const { bytesRead } = await fh.read(buf, 0, length, offset);
+    return buf.subarray(0, bytesRead);
+  } finally {
+    await fh.close();
+  }
 }
 
 /** "journal recovery: 2 messages lost in damaged records: ID1, ID2; 1 damaged record whose queue id cannot be read". */
@@ -210,6 +274,15 @@ function applyRecord(
     if (!scanMessageMeta(buf, metaStart, metaEnd, summary)) return false;
     index.putPacked(summary.queueId, buf, metaStart, metaEnd, summary.hold, summary.ready,
       { segment, offset: blobOffset, length: blobLength });
+    return true;
+  }
+  if (kind === KIND.MESSAGE_FILE) {
+    // Rare (large messages only): decoded in full for its body file reference.
+    const meta = decodeMeta(buf, metaStart, metaEnd);
+    const file = meta && isMessageMeta(meta) ? bodyFileOf(meta) : undefined;
+    if (!file || !scanMessageMeta(buf, metaStart, metaEnd, summary)) return false;
+    index.putPacked(summary.queueId, buf, metaStart, metaEnd, summary.hold, summary.ready,
+      { segment, offset: blobOffset, length: blobLength, file: { name: summary.queueId, ...file } });
     return true;
   }
   const meta = decodeMeta(buf, metaStart, metaEnd);

@@ -139,7 +139,7 @@ export function damagedRecords(buf: Buffer, end: number, starts: readonly number
     const metaEnd = body + BODY_HEADER + u32(buf, body + 1);
     if (metaEnd > end) {
       out.unreadable++;
-    } else if (kind === KIND.MESSAGE) {
+    } else if (kind === KIND.MESSAGE || kind === KIND.MESSAGE_FILE) {
       if (scanMessageMeta(buf, body + BODY_HEADER, metaEnd, summary)) out.messages.push(summary.queueId);
       else out.unreadable++;
     } else if (kind === 0) {

@@ -17,6 +17,10 @@ import type { BodyLocation } from './store-types.js';
 
 export const JOURNAL_DIR = 'journal';
 export const CORRUPT_DIR = 'corrupt';
+/** Each shard's bodies kept in files of their own (large messages), named by queue id. */
+export const LARGE_DIR = 'large';
+/** Under the queue directory: large messages being received, named by queue id, until the store moves them to a shard's large/. */
+export const SPOOL_DIR = 'spool';
 /** Where shards 1 and up live under the queue directory. */
 export const SHARDS_DIR = 'shards';
 /** The most shards a queue may have (queue_shard_count's bound). */
@@ -53,6 +57,16 @@ export function listShards(queueDir: string): number[] {
 /** The segment file a content location lies in. */
 export function locationPath(queueDir: string, location: BodyLocation): string {
   return segmentPath(shardRoot(queueDir, location.shard ?? 0), location.segment);
+}
+
+/** The body file `name` of a shard (a content location's file). */
+export function bodyFilePath(queueDir: string, shard: number | undefined, name: string): string {
+  return join(shardRoot(queueDir, shard ?? 0), LARGE_DIR, name);
+}
+
+/** The spool file a large message is received into. */
+export function spoolPath(queueDir: string, queueId: string): string {
+  return join(queueDir, SPOOL_DIR, queueId);
 }
 
 /** The file name of segment `n`. */

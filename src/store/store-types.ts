@@ -4,13 +4,38 @@
  * A recipient is addressed by its index in the message's recipient list.
  */
 
-/** Where a message's content (headers + body) lies in the journal. */
+/**
+ * Where a message's content (headers + body) lies in the journal: the
+ * record's blob [offset, offset + length) of the segment, followed, for a
+ * message received whole into its own file (a large one), by that file's
+ * bytes [file.offset, file.offset + file.length).
+ */
 export interface BodyLocation {
   segment: number;
   offset: number;
   length: number;
   /** The queue shard whose journal holds the segment; absent for shard 0 (store-segment's shardRoot). */
   shard?: number;
+  /** The rest of the content, in the shard's large/ directory (store-segment's bodyFilePath). */
+  file?: BodyFile;
+}
+
+/**
+ * A message body kept in a file of its own beside the journal: the file
+ * QUEUEDIR/large/NAME (of the message's shard) holds the message as
+ * received, and the body is its bytes [offset, offset + length).
+ */
+export interface BodyFile {
+  /** The file's name: the queue id. */
+  name: string;
+  offset: number;
+  length: number;
+}
+
+/** The journalled part of a body file reference (the name is the queue id). */
+export interface BodyFileRef {
+  offset: number;
+  length: number;
 }
 
 /** DSN NOTIFY keywords (RFC 3461). Absent means the default (FAILURE, DELAY). */
@@ -67,8 +92,19 @@ export interface NewMessage {
   verify?: boolean;
   /** Byte length of the header section, including the empty line that ends it. */
   headerLength: number;
-  /** The whole message: headers, empty line, body; CRLF line ends. */
+  /**
+   * The whole message: headers, empty line, body; CRLF line ends. With
+   * `bodyFile`, only the header section (with its empty line): the body is
+   * in the spool file.
+   */
   content: Uint8Array;
+  /**
+   * A large message received into the spool file QUEUEDIR/spool/QUEUEID
+   * (already synced to disk): its bytes [offset, offset + length) are the
+   * body. The store moves the file beside the journal before the record
+   * that names it commits.
+   */
+  bodyFile?: BodyFileRef;
 }
 
 export type RecipientState = 'ready' | 'deferred' | 'delivered' | 'bounced' | 'expired';
@@ -119,6 +155,8 @@ export interface QueuedMessage {
   /** Content size in bytes. */
   size: number;
   location: BodyLocation;
+  /** For a message whose body is in a file of its own: where in that file (location.file says the same). */
+  bodyFile?: BodyFileRef;
   /** Set by `queue requeue`/`flush`: retry deferred recipients now. */
   forcedRetry?: boolean;
 }

@@ -288,3 +288,31 @@ test('hopcount_limit: a message with that many Received headers, its own include
   assert.equal((await plain.process(smtpInput(hops(48)))).action, 'queue');
   assert.equal((await plain.process(smtpInput(hops(49)))).action, 'reject');
 });
+
+test('a spooled message: only its header section is read and queued, the body stays in the file; body_checks read it whole', async () => {
+  const header = 'From: alice@sender.example\r\nSubject: big\r\nMessage-ID: <spooled@sender.example>\r\n\r\n';
+  // Near the start: body_checks look at the first body_checks_size_limit bytes, as Postfix's.
+  const body = 'first line\r\nFORBIDDEN words\r\n' + 'a line of the body that is long enough\r\n'.repeat(30_000);
+  const path = join(dir, 'spooled-message');
+  await writeFile(path, header + body);
+  const spooled = { path, length: Buffer.byteLength(header + body) };
+  const m = queued(await plain.process(smtpInput('', { spooled })));
+  assert.deepEqual(m.bodyFile, { offset: header.length, length: Buffer.byteLength(body) });
+  const text = Buffer.from(m.content).toString('utf8');
+  assert.match(text, /^Received: from mail\.sender\.example/);
+  assert.ok(text.endsWith(header), 'the header section as received, behind the Received: header');
+  assert.equal(m.headerLength, m.content.length);
+
+  await writeFile(join(dir, 'body_checks'), '/^FORBIDDEN/ REJECT no thanks\n');
+  const checking = makeCleanup({ body_checks: `regexp:${join(dir, 'body_checks')}` }, dir);
+  try {
+    const r = await checking.process(smtpInput('', { spooled }));
+    assert.equal(r.action, 'reject');
+    await writeFile(path, header + body.replace('FORBIDDEN', 'allowed'));
+    const whole = queued(await checking.process(smtpInput('', { spooled })));
+    assert.equal(whole.bodyFile, undefined);
+    assert.ok(afterReceived(whole).equals(Buffer.from(header + body.replace('FORBIDDEN', 'allowed'))));
+  } finally {
+    await checking.close();
+  }
+});

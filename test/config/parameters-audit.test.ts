@@ -115,6 +115,7 @@ const EFFECT_TESTS: Record<string, [string, string]> = {
   bounce_size_limit: ['actors/bounce/bounce-notification.test.ts', "bounce_size_limit: an original larger than the limit is returned as headers only"],
   message_size_limit: ['actors/smtpd/smtpd-extensions.test.ts', "SIZE: a too big SIZE= at MAIL and a too big message are refused with 552 5.3.4"],
   line_length_limit: ['cleanup/cleanup-checks.test.ts', "line_length_limit: body_checks see long lines in pieces of that length"],
+  message_spool_threshold: ['e2e/large-message.test.ts', 'a large message by DATA is spooled to a file as it arrives, queued with its body there, and relayed byte for byte'],
   header_size_limit: ['cleanup/cleanup-content.test.ts', "splitMessage: a folded header crossing header_size_limit goes to the body whole"],
   debug_fault_injection: ['cli/cli-daemon.test.ts', "fault over the control socket is refused without debug_fault_injection"],
   http_api_listen: ['admin/http-api.test.ts', 'every API request needs a token of http_api_token_file; a wrong or missing one gets 401 and JSON'],

@@ -55,6 +55,7 @@ runActor('smtpd', async (ctx) => {
         recipients: s.recipients,
         client: s.client,
         content: s.content,
+        ...(s.spooled ? { spooled: s.spooled } : {}),
         envid: s.envid,
         ret: s.ret,
         smtputf8: s.smtputf8,

@@ -4,12 +4,28 @@
  * message_size_limit (beyond it the bytes are counted and dropped, and the
  * message is refused), with bare <LF> turned into <CR><LF> (Postfix's
  * smtpd_forbid_bare_newline = normalize; the line end Postfix itself would
- * write); BODY=BINARYMIME content is kept as sent. Never throws.
+ * write); BODY=BINARYMIME content is kept as sent. A message that grows
+ * past message_spool_threshold goes, from then on, to a spool file as it
+ * arrives (the bytes so far first), so no buffer holds it whole; its bare
+ * <LF> are normalised as they are written (as cleanup normalises any
+ * content it is given, BINARYMIME included), the last byte of each chunk
+ * carried to the next. Never throws; a spool write failure surfaces when
+ * the file is finished.
  */
+import type { SpoolFile } from '../../store/store-spool.js';
+
+/** Where a message past the spool threshold goes: its threshold and how its file is made. */
+export interface SpillTo {
+  threshold: number;
+  create: () => SpoolFile;
+}
 
 export class MessageCollector {
   private chunks: Buffer[] = [];
   private bytes = 0;
+  private spool: SpoolFile | undefined;
+  /** The last byte written to the spool was <CR> (a <LF> opening the next chunk is not bare). */
+  private lastCR = false;
   /** True once the content went over the limit; the bytes are no longer kept. */
   oversized = false;
 
@@ -17,6 +33,7 @@ export class MessageCollector {
   constructor(
     private readonly limit: number,
     private readonly normalize = true,
+    private readonly spill?: SpillTo,
   ) {}
 
   add(chunk: Buffer): void {
@@ -25,9 +42,38 @@ export class MessageCollector {
     if (this.limit > 0 && this.bytes > this.limit) {
       this.oversized = true;
       this.chunks = [];
+      this.discard();
+      return;
+    }
+    if (this.spool) {
+      this.toSpool(chunk);
       return;
     }
     this.chunks.push(chunk);
+    if (this.spill && this.spill.threshold > 0 && this.bytes > this.spill.threshold) {
+      this.spool = this.spill.create();
+      for (const c of this.chunks) this.toSpool(c);
+      this.chunks = [];
+    }
+  }
+
+  private toSpool(chunk: Buffer): void {
+    if (chunk.length === 0) return;
+    const out = normalizeBareLF(chunk, this.lastCR);
+    this.lastCR = chunk[chunk.length - 1] === 0x0d;
+    (this.spool as SpoolFile).write(out);
+  }
+
+  /** The spool file once the message went past the threshold; content() is then empty. */
+  get spooled(): SpoolFile | undefined {
+    return this.spool;
+  }
+
+  /** Deletes the spool file, if any (the message is refused or the session ended). */
+  discard(): void {
+    const spool = this.spool;
+    this.spool = undefined;
+    if (spool) void spool.abort();
   }
 
   /** Bytes received so far, as the client sent them. */
@@ -43,18 +89,21 @@ export class MessageCollector {
   }
 }
 
-/** Inserts CR before every LF that lacks one; returns the input itself when there is none. */
-export function normalizeBareLF(buf: Buffer): Buffer {
+/**
+ * Inserts CR before every LF that lacks one; returns the input itself when
+ * there is none. `afterCR`: the byte before buf was a CR (a chunk of a stream).
+ */
+export function normalizeBareLF(buf: Buffer, afterCR = false): Buffer {
   let bare = 0;
   for (let i = buf.indexOf(0x0a); i >= 0; i = buf.indexOf(0x0a, i + 1)) {
-    if (i === 0 || buf[i - 1] !== 0x0d) bare++;
+    if (i === 0 ? !afterCR : buf[i - 1] !== 0x0d) bare++;
   }
   if (bare === 0) return buf;
   const out = Buffer.allocUnsafe(buf.length + bare);
   let o = 0;
   let start = 0;
   for (let i = buf.indexOf(0x0a); i >= 0; i = buf.indexOf(0x0a, i + 1)) {
-    if (i === 0 || buf[i - 1] !== 0x0d) {
+    if (i === 0 ? !afterCR : buf[i - 1] !== 0x0d) {
       o += buf.copy(out, o, start, i);
       out[o++] = 0x0d;
       start = i;

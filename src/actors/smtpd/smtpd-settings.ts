@@ -24,6 +24,8 @@ export interface SmtpdSettings {
   banner: string;
   greetWaitMs: number;
   messageSizeLimit: number;
+  /** message_spool_threshold: past this many bytes a message goes to a spool file as it arrives (0: never). */
+  spoolThreshold: number;
   recipientLimit: number;
   /** smtpd_recipient_overshoot_limit: 452s past smtpd_recipient_limit that do not count as errors. */
   recipientOvershootLimit: number;
@@ -143,7 +145,7 @@ export interface SmtpdSettings {
  */
 const SMTPD_PARAMETERS = [
   'stress', 'virtual_maps',
-  'myhostname', 'mydomain', 'mail_name', 'smtpd_banner', 'smtpd_greet_wait', 'message_size_limit',
+  'myhostname', 'mydomain', 'mail_name', 'smtpd_banner', 'smtpd_greet_wait', 'message_size_limit', 'message_spool_threshold',
   'smtpd_recipient_limit', 'smtpd_recipient_overshoot_limit', 'smtpd_timeout', 'smtpd_soft_error_limit',
   'smtpd_hard_error_limit', 'smtpd_error_sleep_time', 'smtpd_junk_command_limit',
   'smtpd_client_connection_count_limit', 'smtpd_client_connection_rate_limit', 'smtpd_client_message_rate_limit',
@@ -189,6 +191,7 @@ export function readSmtpdSettings(config: MainConfig): SmtpdSettings {
     banner: str('smtpd_banner'),
     greetWaitMs: secs('smtpd_greet_wait') * 1000,
     messageSizeLimit: c.int('message_size_limit'),
+    spoolThreshold: c.int('message_spool_threshold'),
     recipientLimit: c.int('smtpd_recipient_limit'),
     recipientOvershootLimit: c.int('smtpd_recipient_overshoot_limit'),
     timeoutMs: secs('smtpd_timeout') * 1000,

@@ -78,6 +78,8 @@ import { MessageCollector } from './smtpd-message.js';
 import { SmtpdPolicy, type MessageActions, type PolicyContext, type PolicySessionAttributes, type PolicyVerdict } from './smtpd-policy.js';
 import type { ReceiveOverrideOptions } from '../../config/content-filter.js';
 import { randomBytes } from 'node:crypto';
+import { readFile, unlink } from 'node:fs/promises';
+import { SpoolFile } from '../../store/store-spool.js';
 import { dummyHash, verifyLogin } from '../../global/sasl-passwd.js';
 import { readSmtpdSettings, type SmtpdSettings } from './smtpd-settings.js';
 import { QueueSpace } from './smtpd-queue-space.js';
@@ -114,7 +116,26 @@ export type SmtpdSubmission = Pick<
   authResults?: AuthResultsInput;
   /** Queue on hold: a milter's quarantine, or reject_dmarc_policy for p=quarantine (each logged where it was decided). */
   hold?: boolean;
+  /** A message past message_spool_threshold: its bytes are in this spool file (synced), and content is empty. */
+  spooled?: SpooledMessage;
 };
+
+/** A message received into a spool file: the file and its length. */
+export interface SpooledMessage {
+  path: string;
+  length: number;
+}
+
+/** What DATA or BDAT received: the bytes, or (a large message) its spool file. */
+interface Received {
+  content: Buffer;
+  spooled?: SpooledMessage;
+}
+
+const EMPTY = Buffer.alloc(0);
+/** Unwritten spool bytes at which a session stops reading, and at which it reads again. */
+const SPOOL_PENDING_HIGH = 1024 * 1024;
+const SPOOL_PENDING_LOW = 256 * 1024;
 
 /** What cleanup/the store said about a submission (the queue's one answer type). */
 export type SubmitResult = SubmitOutcome;
@@ -796,30 +817,69 @@ export class Smtpd {
     const state = this.stateOf(session);
     // BODY=BINARYMIME (BDAT only): the bytes are the message, bare <LF> included.
     const binary = String(session.envelope.bodyType).toLowerCase() === 'binarymime';
-    const collector = new MessageCollector(this.settings.messageSizeLimit, !binary);
+    // A large message goes to a spool file as it arrives (message_spool_threshold), named by its queue id.
+    const queueId = (state.queueId ??= this.queueIds.next());
+    const spill = { threshold: this.settings.spoolThreshold, create: () => SpoolFile.create(this.settings.queueDirectory, queueId) };
+    const collector = new MessageCollector(this.settings.messageSizeLimit, !binary, spill);
     let failed = false;
-    stream.on('data', (chunk: Buffer) => collector.add(chunk));
+    let paused = false;
+    stream.on('data', (chunk: Buffer) => {
+      collector.add(chunk);
+      const spool = collector.spooled;
+      // The disk behind the socket: stop reading until it catches up, so unwritten bytes stay bounded.
+      if (spool && !paused && spool.pending > SPOOL_PENDING_HIGH) {
+        paused = true;
+        stream.pause();
+        void spool.whenBelow(SPOOL_PENDING_LOW).then(() => {
+          paused = false;
+          stream.resume();
+        });
+      }
+    });
     stream.on('error', () => {
       failed = true;
+      collector.discard();
     });
     stream.on('end', () => {
       if (failed) return;
       if (collector.oversized || stream.sizeExceeded) {
+        collector.discard();
         this.counters.rejected++;
         count('smtpd_rejected', SIZE_REASON);
         // Postfix's words for a message that outgrew message_size_limit in DATA (cleanup's status).
         return cb(smtpError(552, '5.3.4', 'Error: message file too big'));
       }
       state.messageSize = collector.size;
-      // content() hands the bytes over once: verification and the queue share them.
-      const content = collector.content();
-      void this.verifyMessage(session, state, content).then((auth) =>
-        this.endOfData(session, state, auth).then((eod) => {
-          if (eod.refusal) return cb(eod.refusal);
-          this.submit(session, state, content, cb, auth, eod.hold);
-        }),
+      void this.collected(collector).then(
+        (received) => {
+          const whole = received.spooled ? undefined : received.content;
+          void this.verifyMessage(session, state, whole ?? received.spooled).then((auth) =>
+            this.endOfData(session, state, auth).then((eod) => {
+              if (eod.refusal) {
+                if (received.spooled) void unlink(received.spooled.path).catch(() => undefined);
+                return cb(eod.refusal);
+              }
+              this.submit(session, state, received, cb, auth, eod.hold);
+            }),
+          );
+        },
+        (err: Error) => {
+          collector.discard();
+          this.log.warning(`${queueId}: spool file write error: ${err.message}`);
+          this.counters.rejected++;
+          count('smtpd_rejected', QUEUE_ERROR_REASON);
+          cb(smtpError(451, '4.3.0', 'Error: queue file write error'));
+        },
       );
     });
+  }
+
+  /** The received message: its bytes, or its spool file made durable (finished and synced). */
+  private async collected(collector: MessageCollector): Promise<Received> {
+    const spool = collector.spooled;
+    if (!spool) return { content: collector.content() };
+    const length = await spool.finish();
+    return { content: EMPTY, spooled: { path: spool.path, length } };
   }
 
   /**
@@ -827,8 +887,12 @@ export class Smtpd {
    * FROM), when smtpd_authentication_results or reject_dmarc_policy needs
    * them: at the end of DATA, before the reply.
    */
-  private async verifyMessage(session: SMTPServerSession, state: SessionState, content: Buffer): Promise<AuthOutcome | undefined> {
+  private async verifyMessage(
+    session: SMTPServerSession, state: SessionState, given: Buffer | SpooledMessage | undefined,
+  ): Promise<AuthOutcome | undefined> {
     if (!this.settings.authResults && !this.policy.usesDmarc) return undefined;
+    // The verifier needs the message whole: a spooled one is read back for it (bounded by message_size_limit).
+    const content = Buffer.isBuffer(given) ? given : given ? await readFile(given.path) : EMPTY;
     const client = { ip: state.clientAddr, helo: heloOf(session), sender: session.envelope.mailFrom ? session.envelope.mailFrom.address : '' };
     return this.auth.verify(content, client, state.spf ? await state.spf : undefined);
   }
@@ -869,17 +933,25 @@ export class Smtpd {
   private submit(
     session: SMTPServerSession,
     state: SessionState,
-    content: Buffer,
+    received: Received,
     cb: (err?: Error | null, message?: string) => void,
     auth?: AuthOutcome,
     hold?: boolean,
   ): void {
+    const dropSpool = (): void => {
+      if (received.spooled) void unlink(received.spooled.path).catch(() => undefined);
+    };
     // Told 421 already: the client will send it again, so it must not be queued now.
-    if (this.shut.has(session)) return cb(smtpError(421, '4.3.2', `${this.settings.myhostname} Error: service shutting down`));
-    const submission = this.submission(session, state, content);
+    if (this.shut.has(session)) {
+      dropSpool();
+      return cb(smtpError(421, '4.3.2', `${this.settings.myhostname} Error: service shutting down`));
+    }
+    const submission = this.submission(session, state, received.content);
+    if (received.spooled) submission.spooled = received.spooled;
     const milters = this.milters.get(state);
     if (milters?.discard) {
       // A milter discarded the message at MAIL, RCPT or DATA: accepted (the client must not send it again) and dropped.
+      dropSpool();
       this.counters.accepted++;
       milters.session.abort();
       return cb(null, `2.0.0 Ok: queued as ${submission.queueId}`);

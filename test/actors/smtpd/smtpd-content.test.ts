@@ -59,6 +59,8 @@ test('a message with a 10 MB attachment arrives whole through nodemailer\'s clie
     const got = Buffer.from(h.submissions[0].content);
     assert.equal(got.length, body.length);
     assert.ok(got.equals(body), 'byte-exact 10 MB content');
+    // Past message_spool_threshold (1 MiB by default): written to a spool file as it arrived.
+    assert.equal(h.spooled, 1);
   } finally {
     await h.stop();
   }

@@ -7,6 +7,10 @@ import { normalizeBareLF, MessageCollector } from '../../../src/actors/smtpd/smt
 import { rblQueryName } from '../../../src/actors/smtpd/smtpd-dns.js';
 import { parseListenAddress } from '../../../src/actors/smtpd/smtpd.js';
 import { MainConfig } from '../../../src/config/main-config.js';
+import { SpoolFile } from '../../../src/store/store-spool.js';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 test('smtpReply / smtpError / parseReply keep codes and enhanced codes together', () => {
   assert.equal(smtpReply(554, '5.7.1', 'Relay access denied'), '554 5.7.1 Relay access denied');
@@ -38,6 +42,30 @@ test('normalizeBareLF turns bare LF into CRLF and leaves CRLF and bare CR alone'
   m.add(Buffer.from('abc'));
   m.add(Buffer.from('def'));
   assert.equal(m.oversized, true);
+});
+
+test('past the spool threshold the collector writes to a spool file, bare LF normalised across chunks; over the limit it deletes the file', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'smtpd-spool-'));
+  try {
+    const m = new MessageCollector(1000, true, { threshold: 8, create: () => SpoolFile.create(dir, 'Q1') });
+    // A CR ending one chunk and the LF opening the next are one line end; an LF after LF is bare.
+    for (const c of ['Subject: x\r', '\n\nbody\r', '\nline\n', '\n', 'end\r\n']) m.add(Buffer.from(c));
+    assert.ok(m.spooled);
+    assert.equal(m.content().length, 0);
+    assert.equal(await m.spooled.finish(), 33);
+    assert.equal(readFileSync(join(dir, 'spool', 'Q1'), 'latin1'), 'Subject: x\r\n\r\nbody\r\nline\r\n\r\nend\r\n');
+    const big = new MessageCollector(20, true, { threshold: 8, create: () => SpoolFile.create(dir, 'Q2') });
+    big.add(Buffer.alloc(15, 0x61));
+    const spool = big.spooled;
+    assert.ok(spool);
+    big.add(Buffer.alloc(15, 0x62));
+    assert.equal(big.oversized, true);
+    assert.equal(big.spooled, undefined);
+    await spool.abort();
+    assert.deepEqual(readdirSync(join(dir, 'spool')), ['Q1']);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test('DNSBL query names and listen addresses', () => {

@@ -5,6 +5,7 @@
  * protocol abuse. Not a test file itself.
  */
 import { mkdtempSync } from 'node:fs';
+import { readFile, unlink } from 'node:fs/promises';
 import { connect, type Socket } from 'node:net';
 import assert from 'node:assert/strict';
 import { connect as tlsConnect, type TLSSocket } from 'node:tls';
@@ -39,6 +40,8 @@ export interface Harness {
   hold?: Promise<void>;
   /** Submissions that have waited on `hold` so far. */
   held: number;
+  /** Submissions that arrived in a spool file (past message_spool_threshold). */
+  spooled: number;
   stop(): Promise<void>;
 }
 
@@ -85,6 +88,7 @@ export async function startSmtpd(
     dir,
     submissions: [],
     held: 0,
+    spooled: 0,
     stop: async () => {
       await h.smtpd.close();
     },
@@ -102,6 +106,12 @@ export async function startSmtpd(
       }
       if (h.failWith === 'throw') throw new Error('store exploded');
       if (h.failWith) return h.failWith;
+      // A message past message_spool_threshold: read back from its spool file, as cleanup would.
+      if (s.spooled) {
+        h.spooled++;
+        s.content = await readFile(s.spooled.path);
+        await unlink(s.spooled.path);
+      }
       h.submissions.push(s);
       return { ok: true, queueId: s.queueId };
     },
