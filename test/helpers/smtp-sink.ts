@@ -3,8 +3,8 @@
  * underneath). It records every message (envelope with DSN parameters, raw
  * bytes, session number), counts connections (total, current, the most at
  * once), can offer or hide STARTTLS (with a self-signed test certificate),
- * DSN, 8BITMIME, SMTPUTF8, PIPELINING, SIZE, REQUIRETLS (over TLS), and answers MAIL, RCPT and the
- * end of DATA as the test says. Client resets and bad input never take it
+ * DSN, 8BITMIME, SMTPUTF8, PIPELINING, SIZE, REQUIRETLS (over TLS), and
+ * answers MAIL, RCPT and the end of DATA as the test says. Client resets and bad input never take it
  * down. Note: smtp-server waits about 100 ms before its greeting.
  * With `chunking` or `binaryMime` set, the sink is smtp-chunking-sink.ts
  * (smtp-server has no BDAT): same options (no STARTTLS) and records, plus
