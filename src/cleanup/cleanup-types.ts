@@ -27,6 +27,8 @@ export interface CleanupInput {
   ret?: 'FULL' | 'HDRS';
   smtputf8?: boolean;
   bodyType?: '7BIT' | '8BITMIME' | 'BINARYMIME';
+  /** MAIL FROM said REQUIRETLS (RFC 8689). */
+  requiretls?: boolean;
   /** sendmail/pickup submission: add missing From/Date/Message-ID; Received "from userid N". */
   local: boolean;
   /** For local submissions, the submitting user id (defaults to this process's). */

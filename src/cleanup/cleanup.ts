@@ -45,7 +45,7 @@ import type { NewMessage } from '../store/store-types.js';
 import { actionLogText, ContentCheckError, isHeaderText, isMailAddress, mimeErrorLogText, rejectReason, type CheckEvent, type CheckMap } from './cleanup-actions.js';
 import { rewriteEnvelope, type EnvelopeResult } from './cleanup-addresses.js';
 import { BodyCheckPool } from './cleanup-body-pool.js';
-import { headerValue, normalizeLineEnds, splitMessage, type HeaderField } from './cleanup-content.js';
+import { headerValue, normalizeLineEnds, splitMessage, unfoldHeader, type HeaderField } from './cleanup-content.js';
 import { assemble, isEmpty, noEdits, outputHeaders, type ContentEdits } from './cleanup-edits.js';
 import { gmtStamp, mailDate } from '../global/mail-date.js';
 import { runHeaderChecks, type PrimaryHeaderTables } from './cleanup-header-checks.js';
@@ -129,6 +129,8 @@ export class Cleanup {
   private readonly keepOriginal: boolean;
   /** non_smtpd_milters, for sendmail/pickup mail. */
   private readonly nonSmtpdMilters: MilterSettings;
+  /** tls_required_enable: a "TLS-Required: No" header is recorded with the message (RFC 8689). */
+  private readonly tlsRequiredEnable: boolean;
 
   constructor(opts: CleanupOptions) {
     const c = opts.config;
@@ -142,9 +144,10 @@ export class Cleanup {
       'header_checks', 'mime_header_checks', 'nested_header_checks', 'body_checks', 'header_size_limit', 'body_checks_size_limit',
       'hopcount_limit', 'line_length_limit', 'body_checks_time_limit', 'mime_nesting_limit', 'remote_header_rewrite_domain',
       'canonical_maps', 'sender_canonical_maps', 'recipient_canonical_maps', 'masquerade_domains', 'append_dot_mydomain',
-      'enable_original_recipient',
+      'enable_original_recipient', 'tls_required_enable',
     ]);
     this.keepOriginal = checks.bool('enable_original_recipient');
+    this.tlsRequiredEnable = checks.bool('tls_required_enable');
     this.remoteRewriteDomain = checks.get('remote_header_rewrite_domain').trim();
     this.headerMapsActive = ['canonical_maps', 'sender_canonical_maps', 'recipient_canonical_maps', 'masquerade_domains'].some((n) => checks.get(n).trim() !== '');
     this.appendDotMydomain = checks.bool('append_dot_mydomain');
@@ -264,6 +267,8 @@ export class Cleanup {
     if (input.ret !== undefined) message.ret = input.ret;
     if (input.smtputf8 !== undefined) message.smtputf8 = input.smtputf8;
     if (input.bodyType !== undefined) message.bodyType = input.bodyType;
+    if (input.requiretls) message.requiretls = true;
+    if (this.tlsRequiredEnable && tlsRequiredNo(buf, split.headers, this.log, input.queueId)) message.tlsRequiredNo = true;
     if (input.milters || (input.nonSmtpdMilters && this.nonSmtpdMilters.milters.length > 0)) return this.milters(input, message, messageId);
     return messageId === undefined ? { action: 'queue', message } : { action: 'queue', message, messageId };
   }
@@ -742,6 +747,20 @@ function contentTypeOf(buf: Buffer, headers: HeaderField[]): string {
 }
 
 /** The Received: headers of the primary header (the hops the message has made). */
+/**
+ * RFC 8689 section 4.1: "TLS-Required: No" asks that TLS failures not stop
+ * delivery; any other value is logged and ignored, as Postfix's cleanup does.
+ */
+function tlsRequiredNo(buf: Buffer, headers: readonly HeaderField[], log: Logger, queueId: string): boolean {
+  let no = false;
+  for (const h of headers) {
+    if (h.name !== 'tls-required') continue;
+    if (headerValue(buf, h).toLowerCase() === 'no') no = true;
+    else log.warning(`${queueId}: ignoring malformed header: '${unfoldHeader(buf, h).slice(0, 100)}'`);
+  }
+  return no;
+}
+
 function countReceived(headers: readonly HeaderField[]): number {
   let n = 0;
   for (const h of headers) if (h.name === 'received') n++;

@@ -37,6 +37,8 @@ const ENUMS: Record<string, string[]> = {
   smtpd_tls_security_level: ['', 'none', 'may', 'encrypt'],
   smtp_tls_security_level: ['', 'none', 'may', 'encrypt', 'dane', 'dane-only', 'fingerprint', 'verify', 'secure'],
   smtpd_forbid_bare_newline: ['normalize', 'yes', 'reject', 'no', 'note'],
+  // Postfix 3.11 also takes lookup tables here: refused rather than half read.
+  smtp_requiretls_policy: ['enforce', 'opportunistic+starttls', 'opportunistic'],
   mynetworks_style: ['host', 'subnet', 'class'],
   // dnssec would promise validated answers, which the resolver does not give.
   smtp_dns_support_level: ['', 'disabled', 'enabled'],

@@ -327,6 +327,10 @@ p('smtp_tls_security_level', '', 'string', 'SMTP client TLS level: none, may, en
 p('smtp_tls_cert_file', '', 'path', 'the SMTP client certificate (PEM)');
 p('smtp_tls_key_file', '$smtp_tls_cert_file', 'path', 'the SMTP client private key (PEM)');
 p('smtp_tls_CAfile', '', 'path', 'CA certificates to verify servers');
+p('requiretls_enable', 'yes', 'bool', 'RFC 8689 REQUIRETLS: smtpd offers it in TLS sessions and records it; with no, MAIL FROM REQUIRETLS is refused and a queued REQUIRETLS message is sent as any other');
+p('smtp_requiretls_policy', 'enforce', 'string', 'how the smtp client treats REQUIRETLS mail: enforce (verified TLS to a server that offers REQUIRETLS, else a bounce), opportunistic+starttls (TLS required, REQUIRETLS passed on where offered), opportunistic (REQUIRETLS passed on where offered); one word for every destination (Postfix 3.11 also takes lookup tables, whose default makes local destinations opportunistic)');
+p('requiretls_redact_dsn', 'yes', 'bool', 'a failure notice for REQUIRETLS mail returns the headers only (as RET=HDRS) and is sent without REQUIRETLS');
+p('tls_required_enable', 'yes', 'bool', 'RFC 8689: a message with a "TLS-Required: No" header (and no REQUIRETLS) is sent with TLS where possible, without certificate checks and in plain text when TLS fails');
 na('smtp_tls_loglevel', '0', 'int', 'SMTP client TLS log detail', 'no TLS detail is logged');
 p('smtp_bind_address', '', 'string', 'the local IPv4 address of outgoing connections');
 p('smtp_bind_address6', '', 'string', 'the local IPv6 address of outgoing connections');

@@ -60,6 +60,9 @@ export interface DeliveryRequest {
   ret?: 'FULL' | 'HDRS';
   smtputf8?: boolean;
   bodyType?: '7BIT' | '8BITMIME' | 'BINARYMIME';
+  /** RFC 8689 REQUIRETLS, and a "TLS-Required: No" header (QueuedMessage). */
+  requiretls?: boolean;
+  tlsRequiredNo?: boolean;
   location: BodyLocation;
   headerLength: number;
   size: number;

@@ -32,6 +32,8 @@ export class MessageMetaPacker {
     if (m.ret !== undefined) keys++;
     if (m.smtputf8 !== undefined) keys++;
     if (m.bodyType !== undefined) keys++;
+    if (m.requiretls !== undefined) keys++;
+    if (m.tlsRequiredNo !== undefined) keys++;
     this.byte(0x80 | keys);
     this.key(K_QUEUE_ID);
     this.str(m.queueId);
@@ -82,6 +84,14 @@ export class MessageMetaPacker {
       this.byte(m.smtputf8 ? 0xc3 : 0xc2);
     }
     this.strField(K_BODY_TYPE, m.bodyType);
+    if (m.requiretls !== undefined) {
+      this.key(K_REQUIRETLS);
+      this.byte(m.requiretls ? 0xc3 : 0xc2);
+    }
+    if (m.tlsRequiredNo !== undefined) {
+      this.key(K_TLS_REQUIRED_NO);
+      this.byte(m.tlsRequiredNo ? 0xc3 : 0xc2);
+    }
     return this.at;
   }
 
@@ -218,6 +228,8 @@ const K_ENVID = packed('envid');
 const K_RET = packed('ret');
 const K_SMTPUTF8 = packed('smtputf8');
 const K_BODY_TYPE = packed('bodyType');
+const K_REQUIRETLS = packed('requiretls');
+const K_TLS_REQUIRED_NO = packed('tlsRequiredNo');
 
 const isStr = (v: unknown): boolean => typeof v === 'string';
 const optStr = (v: unknown): boolean => v === undefined || typeof v === 'string';
@@ -238,6 +250,8 @@ function fastShape(m: NewMessage): boolean {
   if ((c.port !== undefined && typeof c.port !== 'number') || !optStr(c.helo) || !optStr(c.saslUser)) return false;
   if (!optStr(m.envid) || !optStr(m.ret) || !optStr(m.bodyType)) return false;
   if (m.smtputf8 !== undefined && typeof m.smtputf8 !== 'boolean') return false;
+  if (m.requiretls !== undefined && typeof m.requiretls !== 'boolean') return false;
+  if (m.tlsRequiredNo !== undefined && typeof m.tlsRequiredNo !== 'boolean') return false;
   // A filtered message is rare: msgpackr writes its meta (with the filter).
   if (m.filter !== undefined) return false;
   // So is a verify-only one (sendmail -bv).

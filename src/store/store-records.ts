@@ -60,6 +60,8 @@ export function newMessageMeta(m: NewMessage): MessageMeta {
   if (m.ret !== undefined) meta.ret = m.ret;
   if (m.smtputf8 !== undefined) meta.smtputf8 = m.smtputf8;
   if (m.bodyType !== undefined) meta.bodyType = m.bodyType;
+  if (m.requiretls !== undefined) meta.requiretls = m.requiretls;
+  if (m.tlsRequiredNo !== undefined) meta.tlsRequiredNo = m.tlsRequiredNo;
   if (m.filter !== undefined) meta.filter = m.filter;
   if (m.verify === true) meta.verify = true;
   if (m.bodyFile !== undefined) meta.bodyFile = { offset: m.bodyFile.offset, length: m.bodyFile.length };

@@ -79,6 +79,10 @@ export interface NewMessage {
   ret?: 'FULL' | 'HDRS';
   smtputf8?: boolean;
   bodyType?: '7BIT' | '8BITMIME' | 'BINARYMIME';
+  /** RFC 8689: MAIL FROM said REQUIRETLS; every next hop must be verified TLS that offers REQUIRETLS. */
+  requiretls?: boolean;
+  /** RFC 8689: a "TLS-Required: No" header (without REQUIRETLS): TLS failures do not stop delivery. */
+  tlsRequiredNo?: boolean;
   client: ClientInfo;
   /** Placed on hold at arrival (header_checks HOLD). */
   hold?: boolean;
@@ -145,6 +149,9 @@ export interface QueuedMessage {
   ret?: 'FULL' | 'HDRS';
   smtputf8?: boolean;
   bodyType?: '7BIT' | '8BITMIME' | 'BINARYMIME';
+  /** As NewMessage: REQUIRETLS and "TLS-Required: No". */
+  requiretls?: boolean;
+  tlsRequiredNo?: boolean;
   client: ClientInfo;
   hold: boolean;
   /** content_filter or a FILTER action ("transport:destination"), as NewMessage. */

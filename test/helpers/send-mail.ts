@@ -13,7 +13,7 @@ export interface SendResult {
 
 export async function sendMail(
   port: number,
-  mail: { from: string; to: string[]; raw: string | Buffer; dsn?: { ret?: 'FULL' | 'HDRS'; envid?: string; notify?: string[] } },
+  mail: { from: string; to: string[]; raw: string | Buffer; dsn?: { ret?: 'FULL' | 'HDRS'; envid?: string; notify?: string[] }; requiretls?: boolean },
   opts: { host?: string; secure?: boolean; tls?: object; requireTls?: boolean; auth?: { user: string; pass: string } } = {},
 ): Promise<SendResult> {
   const conn = new SMTPConnection({ host: opts.host ?? '127.0.0.1', port, secure: false, ignoreTLS: !opts.tls, requireTLS: opts.requireTls, tls: opts.tls ?? { rejectUnauthorized: false }, name: 'client.test', connectionTimeout: 10_000, socketTimeout: 30_000 });
@@ -29,6 +29,8 @@ export async function sendMail(
     }
     const envelope = { from: mail.from, to: [...mail.to] } as { from: string; to: string[]; dsn?: object };
     if (mail.dsn) envelope.dsn = { ...mail.dsn };
+    // RFC 8689: nodemailer adds REQUIRETLS to MAIL FROM (in a TLS session whose server offers it).
+    if (mail.requiretls) (envelope as { requireTLSExtensionEnabled?: boolean }).requireTLSExtensionEnabled = true;
     const info = await new Promise<{ response: string; accepted: string[]; rejected: string[] }>((res, rej) => {
       failed = rej;
       conn.send(envelope, mail.raw, (err: Error | null, i: { response: string; accepted: string[]; rejected: string[] }) => (err ? rej(err) : res(i)));

@@ -3,8 +3,8 @@
  * underneath). It records every message (envelope with DSN parameters, raw
  * bytes, session number), counts connections (total, current, the most at
  * once), can offer or hide STARTTLS (with a self-signed test certificate),
- * DSN, 8BITMIME, SMTPUTF8, PIPELINING, SIZE, and answers MAIL, RCPT and the
- * end of DATA as the test says. Client resets and bad input never take it
+ * DSN, 8BITMIME, SMTPUTF8, PIPELINING, SIZE, REQUIRETLS (over TLS), and
+ * answers MAIL, RCPT and the end of DATA as the test says. Client resets and bad input never take it
  * down. Note: smtp-server waits about 100 ms before its greeting.
  * With `chunking` or `binaryMime` set, the sink is smtp-chunking-sink.ts
  * (smtp-server has no BDAT): same options (no STARTTLS) and records, plus
@@ -69,6 +69,8 @@ export interface SmtpSinkOptions {
   eightBitMime?: boolean;
   smtputf8?: boolean;
   pipelining?: boolean;
+  /** Offer REQUIRETLS (RFC 8689) in TLS sessions (default false); MAIL FROM REQUIRETLS is then recorded in mailParams. */
+  requireTls?: boolean;
   /** Offer CHUNKING (BDAT) / BINARYMIME (default false): the sink is then smtp-chunking-sink.ts. */
   chunking?: boolean;
   binaryMime?: boolean;
@@ -136,6 +138,7 @@ export async function startSmtpSink(opts: SmtpSinkOptions = {}): Promise<SmtpSin
     hide8BITMIME: opts.eightBitMime === false,
     hideSMTPUTF8: opts.smtputf8 === false,
     hidePIPELINING: opts.pipelining === false,
+    hideREQUIRETLS: !opts.requireTls,
     size: opts.size || undefined,
     hideSize: !opts.size,
     key: cert?.key,

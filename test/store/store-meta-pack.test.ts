@@ -31,6 +31,7 @@ const cases: [string, NewMessage][] = [
   ['many recipients, negative and large numbers', makeMessage('D', 10, 40, { arrivalTime: -5, headerLength: 2 ** 40 })],
   ['more numbers', makeMessage('E', 10, 1, { arrivalTime: -200, headerLength: 200, client: { name: 'x', addr: 'y', protocol: 'SMTP', port: -40000 } })],
   ['a 32-bit boundary', makeMessage('F', 10, 1, { arrivalTime: 0xffff_ffff, headerLength: -0x8000_0000 })],
+  ['REQUIRETLS and TLS-Required: No', makeMessage('H', 10, 1, { requiretls: true, tlsRequiredNo: true, smtputf8: false })],
   ['the original recipient', makeMessage('G', 10, 1, {
     recipients: [
       { address: 'b@c', orcpt: 'rfc822;x@y', notify: ['SUCCESS'], origRcpt: 'alias@y' },

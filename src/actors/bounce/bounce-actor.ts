@@ -34,6 +34,7 @@ runActor('bounce', (ctx) => {
         client: { name: 'localhost', addr: '127.0.0.1', protocol: 'bounce' },
         content: built.content,
         local: true,
+        ...(built.requiretls ? { requiretls: true } : {}),
       });
       if (!out.ok) throw Object.assign(new Error(`${out.code} ${out.dsn} ${out.text}`), { retryable: true });
       ctx.log.queue(message.queueId, `sender ${KIND_TEXT[kind]} notification: ${queueId}`);

@@ -18,6 +18,10 @@
  *   header; a failed double bounce produces nothing, so notifications
  *   (always sent from the null sender) cannot loop.
  *
+ * A REQUIRETLS message's notice (RFC 8689 section 5) returns its headers
+ * only and goes without REQUIRETLS (requiretls_redact_dsn = yes, Postfix's
+ * default); a "TLS-Required: No" message's notice carries that header.
+ *
  * buildNotification is pure: no I/O, and it returns undefined rather than
  * throwing when nothing is due; unknown recipient indexes are skipped.
  */
@@ -54,6 +58,8 @@ export interface Notification {
   content: Buffer;
   /** Bytes of the header section, including the empty line that ends it. */
   headerLength: number;
+  /** The notice of a REQUIRETLS message keeps REQUIRETLS only with requiretls_redact_dsn = no. */
+  requiretls?: boolean;
 }
 
 const CRLF = '\r\n';
@@ -84,7 +90,11 @@ export function buildNotification(input: NotificationInput): Notification | unde
   if (entries.length === 0 || to.length === 0) return undefined;
   const recipients = [...new Set(to.map((a) => qualify(a, myorigin)))];
 
-  const headersOnly = kind !== 'failure' || message.ret === 'HDRS' || content.length > sizeLimit(config);
+  // RFC 8689 section 5 and Postfix's requiretls_redact_dsn: the notice may travel without REQUIRETLS
+  // (the return path need not offer it), so it returns the headers only, and is sent without REQUIRETLS.
+  const requiretls = message.requiretls === true;
+  const redact = requiretls && boolParam(config, 'requiretls_redact_dsn', true);
+  const headersOnly = kind !== 'failure' || message.ret === 'HDRS' || redact || content.length > sizeLimit(config);
   const original = headersOnly ? headerSection(content) : content;
   const eightBit =
     hasEightBit(original) || (!headersOnly && (message.bodyType === '8BITMIME' || message.bodyType === 'BINARYMIME'));
@@ -96,6 +106,8 @@ export function buildNotification(input: NotificationInput): Notification | unde
     `From: MAILER-DAEMON@${myhostname} (Mail Delivery System)`,
     `Subject: ${doubleBounce ? DOUBLE_BOUNCE_SUBJECT : SUBJECTS[kind]}`,
     `To: ${printable(recipients[0])}`,
+    // As Postfix: the notice of a "TLS-Required: No" message (without REQUIRETLS) carries the header on.
+    ...(!requiretls && message.tlsRequiredNo && boolParam(config, 'tls_required_enable', true) ? ['TLS-Required: no'] : []),
     `Auto-Submitted: ${doubleBounce ? 'auto-generated' : 'auto-replied'}`,
     'MIME-Version: 1.0',
     'Content-Type: multipart/report; report-type=delivery-status;',
@@ -175,7 +187,9 @@ export function buildNotification(input: NotificationInput): Notification | unde
     original,
     Buffer.from(tail, 'latin1'),
   ]);
-  return { sender: '', recipients, content: out, headerLength: Buffer.byteLength(headerText, 'latin1') };
+  const notice: Notification = { sender: '', recipients, content: out, headerLength: Buffer.byteLength(headerText, 'latin1') };
+  if (requiretls && !redact) notice.requiretls = true;
+  return notice;
 }
 
 /**
@@ -218,6 +232,16 @@ function qualify(address: string, myorigin: string): string {
 
 function param(config: MainConfig, name: string): string {
   return config.get(name).trim();
+}
+
+/** A yes/no parameter, or the fallback when unset or malformed: a notice must still go out. */
+function boolParam(config: MainConfig, name: string, fallback: boolean): boolean {
+  if (!config.get(name).trim()) return fallback;
+  try {
+    return config.bool(name);
+  } catch {
+    return fallback;
+  }
 }
 
 function listParam(config: MainConfig, name: string, fallback: string): string[] {

@@ -38,6 +38,8 @@ export function buildRequest(m: QueuedMessage, indices: number[], transport: str
   if (m.smtputf8 !== undefined) req.smtputf8 = m.smtputf8;
   if (m.bodyType !== undefined) req.bodyType = m.bodyType;
   if (m.verify === true) req.verify = true;
+  if (m.requiretls !== undefined) req.requiretls = m.requiretls;
+  if (m.tlsRequiredNo !== undefined) req.tlsRequiredNo = m.tlsRequiredNo;
   return req;
 }
 

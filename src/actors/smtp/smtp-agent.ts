@@ -19,6 +19,7 @@ import { readSmtpParams, type SmtpParams } from './smtp-params.js';
 import { isSession, openSession, type SessionFailure, type SmtpSession, type TlsMode } from './smtp-session.js';
 import { runTransaction, type PendingRecipient, type TransactionOptions, type TransactionResult } from './smtp-transaction.js';
 import { runVerifyTransaction } from './smtp-verify.js';
+import { demandOf, passesRequireTls, planTls, readRequireTlsSettings, requireTlsSessionFailure, sessionTls, sessionVerdict, type RequireTlsSettings } from './smtp-requiretls.js';
 
 /** What every delivery agent library is built with. */
 export interface AgentOptions {
@@ -35,11 +36,13 @@ export class SmtpAgent {
   private readonly params: SmtpParams;
   private readonly resolver: dnsPromises.Resolver;
   private readonly cache: SmtpConnectionCache;
+  private readonly requireTls: RequireTlsSettings;
   private closed = false;
 
   constructor(private readonly opts: AgentOptions) {
     this.params = readSmtpParams(opts.config);
     this.resolver = makeResolver(this.params.dnsServers);
+    this.requireTls = readRequireTlsSettings(opts.config);
     this.cache = new SmtpConnectionCache(this.params.cacheTimeLimit, this.params.reuseCountLimit, this.params.reuseTimeLimit);
   }
 
@@ -109,11 +112,15 @@ export class SmtpAgent {
       setAll(pending, { state: 'deferred', dsn: '4.3.0', reason: `error reading queue file: ${(err as Error)?.message ?? err}`, relay: 'none' });
       return;
     }
-    const key = `${req.transport}:${req.nexthop}`;
+    // RFC 8689: REQUIRETLS and "TLS-Required: No" shape the TLS of this delivery (smtp-requiretls).
+    const demand = demandOf(req, this.requireTls);
+    const plan = planTls(this.params, demand);
+    const key = `${req.transport}:${req.nexthop}${plan.cacheTag}`;
     const sendOpts: TransactionOptions = {
       lineLengthLimit: this.params.lineLengthLimit,
       mimeOutputConversion: this.params.mimeOutputConversion,
       nestingLimit: this.params.mimeNestingLimit,
+      requiretls: passesRequireTls(demand),
     };
 
     // A cached connection first; one the server dropped is replaced without failing anything.
@@ -137,26 +144,34 @@ export class SmtpAgent {
       setAll(pending, { ...found.failure, relay: 'none' });
       return;
     }
-    const mode: TlsMode = this.params.tlsLevel === 'none' ? 'none' : this.params.tlsLevel === 'may' ? 'opportunistic' : 'required';
+    const mode: TlsMode = plan.mode;
     const tentative = new Map<number, DeliveryOutcome>();
     let lastFailure: SessionFailure | undefined;
     let sessions = 0;
     const targets = found.targets;
     for (let i = 0; i < targets.length && pending.length; i++) {
       if (this.params.mxSessionLimit > 0 && sessions >= this.params.mxSessionLimit) break;
-      let s = await openSession(targets[i], this.params, mode);
+      let s = await openSession(targets[i], plan.params, mode);
       if (!isSession(s) && s.tlsHandshakeFailed && mode === 'opportunistic') {
         // Postfix's "may": a failed handshake is retried in plain text.
-        s = await openSession(targets[i], this.params, 'none');
+        s = await openSession(targets[i], plan.params, 'none');
       }
       if (!isSession(s)) {
         if (s.spoke) sessions++;
         lastFailure = s;
         // A 5xx to HELO is about this client, not this host: every host would say the same.
         if (s.state === 'bounced') break;
+        lastFailure = requireTlsSessionFailure(demand, s);
         continue;
       }
       sessions++;
+      const refused = sessionVerdict(demand, sessionTls(s));
+      if (refused) {
+        // Not this host for REQUIRETLS mail: the next MX may do; the last refusal bounces.
+        s.client.shutdown();
+        lastFailure = refused;
+        continue;
+      }
       if (s.client.discardedKeywords.length && !this.params.silentDiscard) {
         this.opts.log.info(`discarding EHLO keywords: ${s.client.discardedKeywords.join(' ')}`);
       }

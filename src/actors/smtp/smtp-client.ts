@@ -86,6 +86,8 @@ export interface SendParams {
   ret?: 'FULL' | 'HDRS';
   envid?: string;
   smtputf8: boolean;
+  /** RFC 8689: REQUIRETLS goes on MAIL FROM when the server offers it in this TLS session. */
+  requiretls?: boolean;
   /** One entry per recipient, in RCPT order. */
   recipients: Array<{ notify?: string[]; orcpt?: string }>;
 }
@@ -116,6 +118,12 @@ export class SmtpClient extends SMTPConnection {
   /** The SIZE limit the server announced; 0 when none. */
   get maxSize(): number {
     return (this as unknown as ClientInternals)._maxAllowedSize || 0;
+  }
+
+  /** True when the session is TLS and the server's certificate was trusted and matched the name the handshake checked. */
+  get verified(): boolean {
+    const socket = (this as unknown as ClientInternals)._socket as { authorized?: boolean } | undefined;
+    return this.secure && socket?.authorized === true;
   }
 
   /** True once the connection is closed or broken. */
@@ -159,6 +167,7 @@ export class SmtpClient extends SMTPConnection {
       const ext = this.extensions;
       const args: string[] = [];
       if (p.smtputf8 && ext.includes('SMTPUTF8') && !/ SMTPUTF8\b/.test(str)) args.push('SMTPUTF8');
+      if (p.requiretls && this.secure && ext.includes('REQUIRETLS')) args.push('REQUIRETLS');
       if (ext.includes('DSN')) {
         if (p.ret) args.push(`RET=${p.ret}`);
         if (p.envid) args.push(`ENVID=${encodeXtext(p.envid)}`);

@@ -30,6 +30,8 @@ export interface TransactionOptions {
   mimeOutputConversion: boolean;
   /** mime_nesting_limit, for the conversion. */
   nestingLimit: number;
+  /** RFC 8689: pass REQUIRETLS on MAIL FROM where the server offers it (smtp-requiretls). */
+  requiretls?: boolean;
 }
 
 /** The content to send to this server and how: BDAT or DATA, and the BODY= value. */
@@ -152,7 +154,7 @@ export async function runTransaction(
     };
   }
 
-  const result = await send(client, req, recipients, content, prepared.bdat, prepared.body);
+  const result = await send(client, req, recipients, content, prepared.bdat, prepared.body, opts.requiretls === true);
   const endCommand = prepared.bdat ? 'BDAT' : 'end of DATA';
 
   // A refused MAIL FROM applies to every recipient; the RCPT replies after it mean nothing.
@@ -223,12 +225,13 @@ export async function runTransaction(
 }
 
 /** MAIL, RCPT and the content, with BDAT or DATA. */
-function send(client: SmtpClient, req: DeliveryRequest, recipients: PendingRecipient[], content: Buffer, bdat: boolean, body: '' | '8BITMIME' | 'BINARYMIME') {
+function send(client: SmtpClient, req: DeliveryRequest, recipients: PendingRecipient[], content: Buffer, bdat: boolean, body: '' | '8BITMIME' | 'BINARYMIME', requiretls: boolean) {
   const to = recipients.map((r) => r.address);
   const params = {
     ret: req.ret,
     envid: req.envid,
     smtputf8: !!req.smtputf8,
+    requiretls,
     recipients: recipients.map((r) => ({ notify: r.notify, orcpt: passedOrcpt(r) })),
   };
   if (bdat) return client.bdatTransaction(req.sender, to, params, content, body);

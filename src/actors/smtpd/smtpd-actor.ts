@@ -60,6 +60,7 @@ runActor('smtpd', async (ctx) => {
         ret: s.ret,
         smtputf8: s.smtputf8,
         bodyType: s.bodyType,
+        ...(s.requiretls ? { requiretls: true } : {}),
         local: false,
         heloName: s.heloName,
         tlsInfo: s.tlsInfo,

@@ -110,6 +110,8 @@ export interface ConnectionHooks {
   strictRfc821: boolean;
   /** smtputf8_enable: the SMTPUTF8 parameter of MAIL FROM is known. */
   smtputf8: boolean;
+  /** requiretls_enable: the REQUIRETLS parameter of MAIL FROM is known in a TLS session. */
+  requiretls: boolean;
   /** disable_vrfy_command = no: EHLO lists VRFY. */
   vrfyEnabled: boolean;
   /** The reply to VRFY with this argument text ("" for none). */
@@ -275,7 +277,11 @@ export class SmtpdConnection extends SMTPConnection {
 
   override send(code: number, data?: string | string[] | null, context?: string | false): void {
     // RFC 3030: BINARYMIME is offered with CHUNKING, which smtpd-bdat.ts implements.
-    if (this.ehloReply && code === 250 && Array.isArray(data)) data = [...data, 'BINARYMIME', 'CHUNKING'];
+    if (this.ehloReply && code === 250 && Array.isArray(data)) {
+      // Postfix's order: REQUIRETLS (offered by the library in TLS sessions) after CHUNKING.
+      const requiretls = data.includes('REQUIRETLS');
+      data = [...data.filter((k) => k !== 'REQUIRETLS'), 'BINARYMIME', 'CHUNKING', ...(requiretls ? ['REQUIRETLS'] : [])];
+    }
     let text = data;
     let ctx = context;
     let closeAfter = false;
@@ -453,7 +459,7 @@ export class SmtpdConnection extends SMTPConnection {
     if (hooks.strictRfc821 && !hasAngleAddress(command, 'MAIL FROM:')) return refuse(501, '5.1.7 Bad sender address syntax');
     const line = hooks.strictRfc821 ? command : bracketBareAddress(command, 'MAIL FROM:');
     if (!this._parseAddressCommand('mail from', line)) return refuse(501, '5.1.7 Bad sender address syntax');
-    const bad = mailParameterError(arg.params, hooks.smtputf8);
+    const bad = mailParameterError(arg.params, hooks.smtputf8, hooks.requiretls && this.secure);
     if (bad) return refuse(bad.code, bad.text);
     super.handler_MAIL(line, callback);
   }

@@ -3,9 +3,10 @@
  * RCPT TO, with its replies, made before smtp-server sees the command (the
  * library would take an unknown parameter, or answer with texts of its own).
  *
- *   mailParameterError(line, smtputf8): the reply for the first bad MAIL
+ *   mailParameterError(line, smtputf8, requiretls): the reply for the first bad MAIL
  *     parameter: BODY=8BITMIME / 7BIT / BINARYMIME, SIZE=digits ("501 5.5.4 Bad
- *     message size syntax"), SMTPUTF8 (when smtputf8_enable), AUTH=,
+ *     message size syntax"), SMTPUTF8 (when smtputf8_enable), REQUIRETLS
+ *     (when `requiretls`: requiretls_enable in a TLS session), AUTH=,
  *     RET=FULL|HDRS once ("501 5.5.4 Bad RET parameter syntax"), ENVID=
  *     once, printable after xtext decoding ("501 5.5.4 Bad ENVID parameter
  *     syntax"); anything else is "555 5.5.4 Unsupported option: WORD", the
@@ -80,7 +81,7 @@ function unsupported(word: string): ParamReply {
 }
 
 /** The reply for the first MAIL FROM parameter Postfix would refuse; undefined when all pass. */
-export function mailParameterError(params: readonly string[], smtputf8: boolean): ParamReply | undefined {
+export function mailParameterError(params: readonly string[], smtputf8: boolean, requiretls = false): ParamReply | undefined {
   let ret = false;
   let envid = false;
   for (const word of params) {
@@ -92,6 +93,8 @@ export function mailParameterError(params: readonly string[], smtputf8: boolean)
       continue;
     }
     if (smtputf8 && upper === 'SMTPUTF8') continue;
+    // RFC 8689: known only where offered (TLS sessions, requiretls_enable); elsewhere Postfix's 555.
+    if (requiretls && upper === 'REQUIRETLS') continue;
     if (upper.startsWith('AUTH=')) continue;
     if (upper.startsWith('RET=')) {
       const v = upper.slice(4);

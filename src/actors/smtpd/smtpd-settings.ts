@@ -96,6 +96,8 @@ export interface SmtpdSettings {
   /** smtpd_sasl_tls_security_options permits PLAIN and LOGIN in TLS sessions. */
   saslTlsPlaintext: boolean;
   smtputf8: boolean;
+  /** requiretls_enable: EHLO in a TLS session offers REQUIRETLS, and MAIL FROM takes it (RFC 8689). */
+  requiretls: boolean;
   /** disable_vrfy_command: VRFY gets 502 and EHLO does not list it. */
   disableVrfy: boolean;
   /** fast_flush_domains: the sites ETRN may flush; whether a parent name matches its subdomains (parent_domain_matches_subdomains). */
@@ -157,7 +159,7 @@ const SMTPD_PARAMETERS = [
   'smtpd_end_of_data_restrictions', 'smtpd_reject_unlisted_recipient', 'smtpd_reject_unlisted_sender', 'smtpd_helo_required',
   'smtpd_tls_security_level', 'smtpd_tls_cert_file', 'smtpd_tls_key_file', 'smtpd_tls_auth_only',
   'smtpd_sasl_auth_enable', 'smtpd_sasl_password_maps', 'smtpd_sasl_security_options',
-  'smtpd_sasl_tls_security_options', 'smtputf8_enable', 'smtpd_forbid_bare_newline',
+  'smtpd_sasl_tls_security_options', 'smtputf8_enable', 'requiretls_enable', 'smtpd_forbid_bare_newline',
   'smtpd_forbid_bare_newline_exclusions', 'dns_resolver_servers', 'smtpd_authentication_results', 'authserv_id', 'dmarc_quarantine_action', 'reject_code', 'defer_code',
   'access_map_reject_code', 'access_map_defer_code', 'relay_domains_reject_code', 'unknown_address_reject_code',
   'non_fqdn_reject_code', 'invalid_hostname_reject_code', 'maps_rbl_reject_code', 'unknown_virtual_mailbox_reject_code',
@@ -251,6 +253,7 @@ export function readSmtpdSettings(config: MainConfig): SmtpdSettings {
     saslPlaintext: plaintextPermitted(c, 'smtpd_sasl_security_options'),
     saslTlsPlaintext: plaintextPermitted(c, 'smtpd_sasl_tls_security_options'),
     smtputf8: c.bool('smtputf8_enable'),
+    requiretls: c.bool('requiretls_enable'),
     disableVrfy: c.bool('disable_vrfy_command'),
     fastFlushDomains: c.list('fast_flush_domains'),
     fastFlushSubdomains: c.list('parent_domain_matches_subdomains').some((n) => n.toLowerCase() === 'fast_flush_domains'),

@@ -96,7 +96,7 @@ import type { AuthResultsInput } from '../../cleanup/cleanup-types.js';
  */
 export type SmtpdSubmission = Pick<
   NewMessage,
-  'queueId' | 'arrivalTime' | 'sender' | 'recipients' | 'envid' | 'ret' | 'smtputf8' | 'bodyType' | 'client' | 'content'
+  'queueId' | 'arrivalTime' | 'sender' | 'recipients' | 'envid' | 'ret' | 'smtputf8' | 'bodyType' | 'requiretls' | 'client' | 'content'
 > & {
   heloName?: string;
   /** "(using TLSv1.3 with cipher TLS_AES_256_GCM_SHA384)": the Received header's TLS line (smtpd_tls_received_header). */
@@ -296,6 +296,7 @@ export class Smtpd {
       softBounce: s.softBounce,
       strictRfc821: s.strictRfc821,
       smtputf8: s.smtputf8,
+      requiretls: s.requiretls,
       vrfyEnabled: !s.disableVrfy,
       verify: (conn, argument) => this.verify(conn.session, argument),
       etrn: (conn, argument) => this.etrn(conn.session, argument),
@@ -314,6 +315,8 @@ export class Smtpd {
       hidePIPELINING: false,
       hide8BITMIME: false,
       hideSMTPUTF8: !s.smtputf8,
+      // requiretls_enable: the library offers REQUIRETLS in TLS sessions only, as Postfix.
+      hideREQUIRETLS: !s.requiretls,
       hideSTARTTLS: !this.tlsReady || s.tlsWrapperMode,
       secure: s.tlsWrapperMode,
       authMethods: ['PLAIN', 'LOGIN'],
@@ -1023,6 +1026,8 @@ export class Smtpd {
     if (dsn?.envid) sub.envid = dsn.envid;
     if (dsn?.ret === 'FULL' || dsn?.ret === 'HDRS') sub.ret = dsn.ret;
     if (args.SMTPUTF8 === true) sub.smtputf8 = true;
+    // RFC 8689: taken only in a TLS session with requiretls_enable (handler_MAIL).
+    if (args.REQUIRETLS === true) sub.requiretls = true;
     if (typeof args.BODY === 'string') {
       const body = args.BODY.toUpperCase();
       sub.bodyType = body === '8BITMIME' || body === 'BINARYMIME' ? body : '7BIT';
