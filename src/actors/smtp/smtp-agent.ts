@@ -21,7 +21,7 @@ import { isSession, openSession, tlsModeOf, type SessionFailure, type SmtpSessio
 import { openTableList } from '../../config/lookup-table.js';
 import { DaneResolver } from './smtp-dane.js';
 import type { SmtpTarget } from './smtp-mx.js';
-import type { TlsPolicy } from './smtp-tls-policy-types.js';
+import type { StsPolicy, TlsPolicy } from './smtp-tls-policy-types.js';
 import { resolveTlsPolicy, type TlsPolicyContext } from './smtp-tls-policy.js';
 import { tlsPolicyKey } from './smtp-tls-table.js';
 import { runTransaction, type PendingRecipient, type TransactionOptions } from './smtp-transaction.js';
@@ -32,6 +32,8 @@ export interface AgentOptions {
   log: Logger;
   /** Reads a message's content (headers + body, CRLF) from the queue store. */
   readContent: (location: BodyLocation) => Promise<Buffer>;
+  /** The MTA-STS policy of a domain, when MTA-STS is enabled (resolveTlsPolicy's opts.sts). */
+  sts?: (domain: string) => Promise<StsPolicy | undefined>;
 }
 
 const BAD_ADDRESS = /[\r\n<>\s]/;
@@ -69,6 +71,8 @@ export class SmtpAgent {
       nexthopKey: n ? tlsPolicyKey(n.host, n.port, n.mxLookup, this.params.defaultPort) : undefined,
       viaMx: target.viaMx ?? false,
       ipv6: isIP(target.address) === 6,
+      // MTA-STS is for the recipient domain reached through its MX records, never a relayhost or [host].
+      sts: n?.mxLookup ? this.opts.sts : undefined,
     });
   }
 
