@@ -2,8 +2,9 @@
  * smtp-session: one SMTP connection to one address of a next hop: TCP
  * connect (with Postfix's "connect to host[ip]:port: ..." reasons),
  * greeting, EHLO, STARTTLS per the attempt's TLS policy (smtp-tls-policy),
- * the certificate check, then mail transactions until it is closed or cached. openSession() never throws: a
- * failure comes back as a SessionFailure with the reason Postfix would log.
+ * the check of the server's certificate, then mail transactions until it is
+ * closed or cached. openSession() never throws: a failure comes back as a
+ * SessionFailure with the reason Postfix would log.
  */
 import { connect as netConnect, isIP, type Socket } from 'node:net';
 import type { ConnectionOptions, TLSSocket } from 'node:tls';
