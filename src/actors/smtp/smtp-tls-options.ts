@@ -84,15 +84,17 @@ export function tlsOptions(params: TlsFileParams, policy: TlsPolicy): Connection
   if (!ciphers) throw new Error(`${policy.ciphers ? 'ciphers' : opportunistic ? 'smtp_tls_ciphers' : 'smtp_tls_mandatory_ciphers'}: unknown cipher grade "${grade}"`);
   opts.ciphers = ciphers;
   const ca: Buffer[] = [];
+  // Only verify and secure depend on the CAs; elsewhere they only tell Trusted from Untrusted in the log.
+  const needed = policy.level === 'verify' || policy.level === 'secure';
   try {
     if (params.tlsCAfile) ca.push(readOnce(params.tlsCAfile));
   } catch (err) {
-    throw new Error(`cannot read smtp_tls_CAfile: ${(err as Error).message}`);
+    if (needed) throw new Error(`cannot read smtp_tls_CAfile: ${(err as Error).message}`);
   }
   try {
     if (params.tlsCApath) ca.push(...readCApath(params.tlsCApath));
   } catch (err) {
-    throw new Error(`cannot read smtp_tls_CApath: ${(err as Error).message}`);
+    if (needed) throw new Error(`cannot read smtp_tls_CApath: ${(err as Error).message}`);
   }
   if (ca.length) opts.ca = ca;
   if (params.tlsCertFile) {

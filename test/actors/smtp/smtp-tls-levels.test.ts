@@ -255,6 +255,14 @@ describe('TLS settings', () => {
     assert.equal(r2.outcome.state, 'deferred');
     assert.equal(r2.outcome.reason, 'Server certificate not verified');
     assert.equal(s.messages.length, 1);
+    // A directory that cannot be read defers at verify, and does not stop "may".
+    const missing = join(empty, 'missing');
+    const r3 = await deliver(s, { smtp_tls_security_level: 'verify', smtp_tls_CApath: missing });
+    assert.equal(r3.outcome.state, 'deferred');
+    assert.match(r3.outcome.reason, /^cannot read smtp_tls_CApath: /);
+    const r4 = await deliver(s, { smtp_tls_security_level: 'may', smtp_tls_CApath: missing });
+    assert.equal(r4.outcome.state, 'delivered', r4.outcome.reason);
+    assert.equal(s.messages.length, 2);
   });
 
   test('smtp_tls_mandatory_protocols and smtp_tls_protocols bound the versions; smtp_tls_mandatory_ciphers and smtp_tls_ciphers pick the grade', async () => {
