@@ -40,8 +40,10 @@ const ENUMS: Record<string, string[]> = {
   // Postfix 3.11 also takes lookup tables here: refused rather than half read.
   smtp_requiretls_policy: ['enforce', 'opportunistic+starttls', 'opportunistic'],
   mynetworks_style: ['host', 'subnet', 'class'],
-  // dnssec would promise validated answers, which the resolver does not give.
-  smtp_dns_support_level: ['', 'disabled', 'enabled'],
+  // dnssec: the resolver of dns_resolver_servers is trusted to validate (its AD bit), for DANE.
+  smtp_dns_support_level: ['', 'disabled', 'enabled', 'dnssec'],
+  smtp_tls_ciphers: ['export', 'low', 'medium', 'high', 'null'],
+  smtp_tls_mandatory_ciphers: ['export', 'low', 'medium', 'high', 'null'],
   milter_default_action: ['accept', 'reject', 'tempfail', 'quarantine'],
   milter_protocol: ['2', '3', '4', '6'],
   dkim_canonicalization: ['simple', 'relaxed', 'simple/simple', 'simple/relaxed', 'relaxed/simple', 'relaxed/relaxed'],
@@ -160,7 +162,7 @@ function checkValue(cfg: MainConfig, name: string): string | null {
   }
   const bad = LIST_CHECKS[name] ? splitList(v).find((item) => !LIST_CHECKS[name](item)) : undefined;
   if (bad !== undefined) return `${name} = ${v}: bad element "${bad}"`;
-  if (name === 'smtpd_tls_protocols' || name === 'smtpd_tls_mandatory_protocols') {
+  if (['smtpd_tls_protocols', 'smtpd_tls_mandatory_protocols', 'smtp_tls_protocols', 'smtp_tls_mandatory_protocols'].includes(name)) {
     try {
       tlsVersionRange(splitList(v), name);
     } catch (e) {

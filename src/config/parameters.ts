@@ -170,7 +170,7 @@ p('authserv_id', '$myhostname', 'string', 'Postrider: the authserv-id of the Aut
 p('dmarc_quarantine_action', 'hold', 'string', 'Postrider: what reject_dmarc_policy does for p=quarantine: hold (the hold queue) or accept');
 p('dns_resolver_servers', '', 'list', 'Postrider: DNS servers (address[:port]) smtpd and smtp ask; empty = system resolver');
 p('disable_dns_lookups', 'no', 'bool', 'disable DNS lookups by the SMTP client: no MX lookups, hosts from the system resolver (when smtp_dns_support_level is empty)');
-p('smtp_dns_support_level', '', 'string', 'the smtp client\'s DNS use: disabled (no MX, hosts from the system resolver) or enabled; empty: per disable_dns_lookups');
+p('smtp_dns_support_level', '', 'string', 'the smtp client\'s DNS use: disabled (no MX, hosts from the system resolver), enabled, or dnssec (the resolver\'s AD bit is trusted: DANE); empty: per disable_dns_lookups');
 p('smtputf8_enable', 'yes', 'bool', 'enable SMTPUTF8 support');
 p('service_name', '', 'string', 'the master.cf service name of the running process (set per service)');
 p('process_name', '', 'string', 'the program name of the running process (set per service)', {
@@ -323,7 +323,13 @@ na('smtp_connection_cache_on_demand', 'yes', 'bool', 'keep connections open to d
 p('smtp_connection_cache_time_limit', '2s', 'time', 'how long an unused cached connection stays open');
 p('smtp_connection_reuse_count_limit', '0', 'int', 'the most times a connection is reused (0 = no limit)');
 p('smtp_connection_reuse_time_limit', '300s', 'time', 'how long a connection may be reused');
-p('smtp_tls_security_level', '', 'string', 'SMTP client TLS level: none, may, encrypt, verify, secure');
+p('smtp_tls_security_level', '', 'string', 'SMTP client TLS level: none, may, encrypt, dane, dane-only, fingerprint, verify, secure');
+p('smtp_tls_policy_maps', '', 'table-list', 'per-destination SMTP client TLS policy: level and match=, ciphers=, protocols= by next-hop destination');
+p('smtp_tls_fingerprint_digest', 'sha256', 'string', 'digest of certificate and public-key fingerprints at the fingerprint level');
+p('smtp_tls_fingerprint_cert_match', '', 'list', 'server certificate or public-key fingerprints accepted at the fingerprint level');
+p('smtp_tls_verify_cert_match', 'hostname', 'list', 'names a server certificate must match at the verify level (hostname, nexthop, dot-nexthop, .domain, names)');
+p('smtp_tls_secure_cert_match', 'nexthop, dot-nexthop', 'list', 'names a server certificate must match at the secure level');
+p('smtp_tls_ciphers', 'medium', 'string', 'SMTP client cipher grade with opportunistic TLS (export, low, medium, high, null)');
 p('smtp_tls_cert_file', '', 'path', 'the SMTP client certificate (PEM)');
 p('smtp_tls_key_file', '$smtp_tls_cert_file', 'path', 'the SMTP client private key (PEM)');
 p('smtp_tls_CAfile', '', 'path', 'CA certificates to verify servers');
@@ -331,7 +337,7 @@ p('requiretls_enable', 'yes', 'bool', 'RFC 8689 REQUIRETLS: smtpd offers it in T
 p('smtp_requiretls_policy', 'enforce', 'string', 'how the smtp client treats REQUIRETLS mail: enforce (verified TLS to a server that offers REQUIRETLS, else a bounce), opportunistic+starttls (TLS required, REQUIRETLS passed on where offered), opportunistic (REQUIRETLS passed on where offered); one word for every destination (Postfix 3.11 also takes lookup tables, whose default makes local destinations opportunistic)');
 p('requiretls_redact_dsn', 'yes', 'bool', 'a failure notice for REQUIRETLS mail returns the headers only (as RET=HDRS) and is sent without REQUIRETLS');
 p('tls_required_enable', 'yes', 'bool', 'RFC 8689: a message with a "TLS-Required: No" header (and no REQUIRETLS) is sent with TLS where possible, without certificate checks and in plain text when TLS fails');
-na('smtp_tls_loglevel', '0', 'int', 'SMTP client TLS log detail', 'no TLS detail is logged');
+p('smtp_tls_loglevel', '0', 'int', 'SMTP client TLS log detail: 1 logs each TLS session and certificate failure');
 p('smtp_bind_address', '', 'string', 'the local IPv4 address of outgoing connections');
 p('smtp_bind_address6', '', 'string', 'the local IPv6 address of outgoing connections');
 p('smtp_host_lookup', 'dns', 'list', 'how the smtp client looks up host addresses: dns, native (the system resolver), or both in order');
@@ -447,7 +453,7 @@ p('milter_macro_v', '$mail_name $mail_version', 'string', 'the milter v macro', 
 refuse('milter_macro_defaults', '', 'string', 'default values of milter macros', 'milters would not get these macro values');
 refuse('milter_header_checks', '', 'table-list', 'header checks on headers that milters add', 'milter-added headers would not be checked');
 refuse('smtpd_milter_maps', '', 'table-list', 'per-client smtpd_milters', 'every client would get smtpd_milters');
-na('smtp_tls_CApath', '', 'path', 'directory of CA certificates for the SMTP client', 'the client reads CA certificates from smtp_tls_CAfile only');
+p('smtp_tls_CApath', '', 'path', 'directory of CA certificates for the SMTP client (*.pem, *.crt and hash links)');
 na('smtpd_tls_CApath', '', 'path', 'directory of CA certificates for the SMTP server', 'smtpd does not ask for client certificates');
 na('smtp_tls_session_cache_database', '', 'string', 'SMTP client TLS session cache', 'TLS sessions are not cached');
 na('smtpd_tls_session_cache_database', '', 'string', 'SMTP server TLS session cache', 'TLS sessions are not cached');
@@ -465,10 +471,10 @@ na('postscreen_dnsbl_sites', '', 'list', 'postscreen DNSBL sites', 'there is no 
 na('smtpd_sasl_local_domain', '', 'string', 'SASL realm', 'smtpd checks AUTH against smtpd_sasl_password_maps');
 na('broken_sasl_auth_clients', 'no', 'bool', 'announce AUTH the broken way as well', 'AUTH is announced the standard way only');
 na('smtp_sasl_security_options', 'noplaintext, noanonymous', 'list', 'SMTP client SASL options', 'the client does not authenticate');
-na('smtp_tls_mandatory_protocols', '>=TLSv1', 'list', 'SMTP client mandatory TLS protocols', 'the client uses TLS 1.2 or later');
-na('smtp_tls_protocols', '>=TLSv1', 'list', 'SMTP client opportunistic TLS protocols', 'the client uses TLS 1.2 or later');
+p('smtp_tls_mandatory_protocols', '>=TLSv1', 'list', 'SMTP client TLS protocols at encrypt and above (never older than TLS 1.2)');
+p('smtp_tls_protocols', '>=TLSv1', 'list', 'SMTP client TLS protocols with opportunistic TLS (never older than TLS 1.2)');
 na('smtpd_tls_mandatory_ciphers', 'medium', 'string', 'SMTP server mandatory TLS ciphers', 'Node\'s default cipher list is used');
-na('smtp_tls_mandatory_ciphers', 'medium', 'string', 'SMTP client mandatory TLS ciphers', 'Node\'s default cipher list is used');
+p('smtp_tls_mandatory_ciphers', 'medium', 'string', 'SMTP client cipher grade at encrypt and above (export, low, medium, high, null)');
 na('smtpd_tls_dh1024_param_file', '', 'path', 'DH parameters', 'Node\'s built-in groups are used');
 na('debug_peer_list', '', 'host-list', 'clients logged in detail', 'nothing more is logged');
 na('debug_peer_level', '2', 'int', 'detail level for debug_peer_list', 'nothing more is logged');

@@ -10,7 +10,10 @@
  *     'null.example': { MX: [{ preference: 0, exchange: '.' }] },
  *     'broken.example': { servfail: true },
  *     'spf.example': { TXT: ['v=spf1 ip4:127.0.0.1 -all'] },
+ *     '_25._tcp.mx1.example.com': { TLSA: [{ usage: 3, selector: 1, matchingType: 1, data: digest }], ad: true },
  *   });
+ *   A name with `ad: true` is answered with the AD bit set, as a validating
+ *   resolver marks DNSSEC-secure answers (also its NXDOMAIN and empty answers).
  *   config: dns_resolver_servers = `${dns.address}:${dns.port}`
  *   dns.queries -> ["example.com MX", "mx1.example.com A", ...]
  *   await dns.close();
@@ -29,6 +32,10 @@ export interface ZoneEntry {
   nxdomain?: boolean;
   /** Answer SERVFAIL (a temporary failure) to every query for this name. */
   servfail?: boolean;
+  /** TLSA records (RFC 6698): usage, selector, matching type and the association data. */
+  TLSA?: Array<{ usage: number; selector: number; matchingType: number; data: Buffer }>;
+  /** Set the AD bit in answers for this name: DNSSEC-secure, as a validating resolver says. */
+  ad?: boolean;
   /** The TTL of every record of the name, in seconds (default 60). */
   ttl?: number;
 }
@@ -80,6 +87,10 @@ export async function startDnsServer(zone: Zone): Promise<TestDnsServer> {
       for (const a of entry.A ?? []) answers.push({ type: 'A', name: q.name, ttl: entry.ttl ?? 60, class: 'IN', data: a });
     } else if (q.type === 'AAAA') {
       for (const a of entry.AAAA ?? []) answers.push({ type: 'AAAA', name: q.name, ttl: entry.ttl ?? 60, class: 'IN', data: a });
+    } else if (q.type === 'TLSA') {
+      for (const t of entry.TLSA ?? []) {
+        answers.push({ type: 'TLSA', name: q.name, ttl: entry.ttl ?? 60, class: 'IN', data: { usage: t.usage, selector: t.selector, matchingType: t.matchingType, certificate: t.data } } as unknown as dnsPacket.Answer);
+      }
     } else if (q.type === 'TXT') {
       for (const t of entry.TXT ?? []) {
         const chunks: string[] = [];
@@ -91,7 +102,8 @@ export async function startDnsServer(zone: Zone): Promise<TestDnsServer> {
       type: 'response',
       id: query.id,
       // rcode rides in the low bits of the flags word.
-      flags: dnsPacket.AUTHORITATIVE_ANSWER | dnsPacket.RECURSION_DESIRED | dnsPacket.RECURSION_AVAILABLE | rcodeBits(rcode),
+      flags: dnsPacket.AUTHORITATIVE_ANSWER | dnsPacket.RECURSION_DESIRED | dnsPacket.RECURSION_AVAILABLE | rcodeBits(rcode)
+        | (entry?.ad ? dnsPacket.AUTHENTIC_DATA : 0),
       questions: [q],
       answers,
     });

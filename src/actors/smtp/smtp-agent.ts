@@ -7,6 +7,7 @@
  * unexpected error defers every recipient still undecided (4.3.0).
  */
 import type { promises as dnsPromises } from 'node:dns';
+import { isIP } from 'node:net';
 import type { MainConfig } from '../../config/main-config.js';
 import type { DeliveryOutcome, DeliveryRequest, DeliveryResult } from '../../protocol/protocol.js';
 import type { BodyLocation } from '../../store/store-types.js';
@@ -16,10 +17,18 @@ import { SmtpConnectionCache } from './smtp-connection-cache.js';
 import { makeResolver, resolveTargetList } from './smtp-mx.js';
 import { parseNexthopList } from './smtp-nexthop.js';
 import { readSmtpParams, type SmtpParams } from './smtp-params.js';
-import { isSession, openSession, type SessionFailure, type SmtpSession, type TlsMode } from './smtp-session.js';
+import { isSession, openSession, tlsModeOf, type SessionFailure, type SmtpSession } from './smtp-session.js';
+import { openTableList } from '../../config/lookup-table.js';
+import { DaneResolver } from './smtp-dane.js';
+import type { SmtpTarget } from './smtp-mx.js';
+import type { StsPolicy, TlsPolicy } from './smtp-tls-policy-types.js';
+import { resolveTlsPolicy, type TlsPolicyContext } from './smtp-tls-policy.js';
+import { tlsPolicyKey } from './smtp-tls-table.js';
 import { runTransaction, type PendingRecipient, type TransactionOptions, type TransactionResult } from './smtp-transaction.js';
 import { runVerifyTransaction } from './smtp-verify.js';
-import { demandOf, passesRequireTls, planTls, readRequireTlsSettings, requireTlsSessionFailure, sessionTls, sessionVerdict, type RequireTlsSettings } from './smtp-requiretls.js';
+import {
+  demandOf, passesRequireTls, planTls, readRequireTlsSettings, requireTlsPolicy, requireTlsSessionFailure, sessionTls, sessionVerdict, type RequireTlsSettings,
+} from './smtp-requiretls.js';
 
 /** What every delivery agent library is built with. */
 export interface AgentOptions {
@@ -27,6 +36,8 @@ export interface AgentOptions {
   log: Logger;
   /** Reads a message's content (headers + body, CRLF) from the queue store. */
   readContent: (location: BodyLocation) => Promise<Buffer>;
+  /** The MTA-STS policy of a domain, when MTA-STS is enabled (resolveTlsPolicy's opts.sts). */
+  sts?: (domain: string) => Promise<StsPolicy | undefined>;
 }
 
 const BAD_ADDRESS = /[\r\n<>\s]/;
@@ -37,6 +48,7 @@ export class SmtpAgent {
   private readonly resolver: dnsPromises.Resolver;
   private readonly cache: SmtpConnectionCache;
   private readonly requireTls: RequireTlsSettings;
+  private readonly tlsContext: TlsPolicyContext;
   private closed = false;
 
   constructor(private readonly opts: AgentOptions) {
@@ -44,6 +56,30 @@ export class SmtpAgent {
     this.resolver = makeResolver(this.params.dnsServers);
     this.requireTls = readRequireTlsSettings(opts.config);
     this.cache = new SmtpConnectionCache(this.params.cacheTimeLimit, this.params.reuseCountLimit, this.params.reuseTimeLimit);
+    const p = this.params;
+    this.tlsContext = {
+      level: p.tlsLevel,
+      table: p.tlsPolicyMaps ? openTableList(p.tlsPolicyMaps, opts.config.dir) : undefined,
+      fingerprintMatch: p.tlsFingerprintMatch,
+      verifyMatch: p.tlsVerifyMatch,
+      secureMatch: p.tlsSecureMatch,
+      dnssec: p.dnssec,
+      dane: new DaneResolver(p.dnsServers),
+      warn: (text) => opts.log.warning(text),
+    };
+  }
+
+  /** The TLS policy of one attempt to `target` (smtp_tls_policy_maps, DANE, main.cf). */
+  private tlsPolicy(target: SmtpTarget): Promise<TlsPolicy> {
+    const n = target.nexthop;
+    const domain = n?.host ?? target.hostname;
+    return resolveTlsPolicy(this.tlsContext, domain, target.hostname, target.port, {
+      nexthopKey: n ? tlsPolicyKey(n.host, n.port, n.mxLookup, this.params.defaultPort) : undefined,
+      viaMx: target.viaMx ?? false,
+      ipv6: isIP(target.address) === 6,
+      // MTA-STS is for the recipient domain reached through its MX records, never a relayhost or [host].
+      sts: n?.mxLookup ? this.opts.sts : undefined,
+    });
   }
 
   /** Idle cached connections (for tests and status). */
@@ -144,18 +180,22 @@ export class SmtpAgent {
       setAll(pending, { ...found.failure, relay: 'none' });
       return;
     }
-    const mode: TlsMode = plan.mode;
     const tentative = new Map<number, DeliveryOutcome>();
     let lastFailure: SessionFailure | undefined;
     let sessions = 0;
     const targets = found.targets;
     for (let i = 0; i < targets.length && pending.length; i++) {
       if (this.params.mxSessionLimit > 0 && sessions >= this.params.mxSessionLimit) break;
-      let s = await openSession(targets[i], plan.params, mode);
+      // REQUIRETLS raises the destination's policy to verified TLS (RFC 8689); "TLS-Required: No" lowers it to may.
+      const policy = requireTlsPolicy(await this.tlsPolicy(targets[i]), demand);
+      const mode = tlsModeOf(policy);
+      let s = await openSession(targets[i], this.params, mode, policy);
       if (!isSession(s) && s.tlsHandshakeFailed && mode === 'opportunistic') {
         // Postfix's "may": a failed handshake is retried in plain text.
-        s = await openSession(targets[i], plan.params, 'none');
+        s = await openSession(targets[i], this.params, 'none', policy);
       }
+      const tlsLine = s.tlsLine;
+      if (tlsLine && this.params.tlsLoglevel >= 1) this.opts.log.info(tlsLine);
       if (!isSession(s)) {
         if (s.spoke) sessions++;
         lastFailure = s;

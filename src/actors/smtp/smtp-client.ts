@@ -115,6 +115,12 @@ export class SmtpClient extends SMTPConnection {
     return (this as unknown as ClientInternals)._supportedExtensions;
   }
 
+  /** The TLS socket after STARTTLS (for the server's certificate chain); undefined before or without TLS. */
+  get tlsSocket(): import('node:tls').TLSSocket | undefined {
+    const socket = (this as unknown as ClientInternals)._socket;
+    return this.secure && socket && 'getPeerCertificate' in socket ? (socket as import('node:tls').TLSSocket) : undefined;
+  }
+
   /** The SIZE limit the server announced; 0 when none. */
   get maxSize(): number {
     return (this as unknown as ClientInternals)._maxAllowedSize || 0;

@@ -21,6 +21,9 @@ export interface SmtpTarget {
   hostname: string;
   address: string;
   port: number;
+  /** The nexthop it was found for, and whether through its MX records (the TLS policy needs both). */
+  nexthop?: Nexthop;
+  viaMx?: boolean;
 }
 
 /** A lookup that ends the delivery attempt. */
@@ -140,7 +143,7 @@ async function dnsAddresses(resolver: dnsPromises.Resolver, host: string, famili
 export async function resolveTargets(resolver: dnsPromises.Resolver, nexthop: Nexthop, addressLimit: number, families: Families = BOTH): Promise<TargetResult> {
   const limit = (targets: SmtpTarget[]) => (addressLimit > 0 ? targets.slice(0, addressLimit) : targets);
   if (isIP(nexthop.host)) {
-    return { ok: true, targets: [{ hostname: nexthop.host, address: nexthop.host, port: nexthop.port }] };
+    return { ok: true, targets: [{ hostname: nexthop.host, address: nexthop.host, port: nexthop.port, nexthop, viaMx: false }] };
   }
   let exchanges: string[] | undefined;
   if (nexthop.mxLookup && families.dnsEnabled !== false) {
@@ -167,19 +170,19 @@ export async function resolveTargets(resolver: dnsPromises.Resolver, nexthop: Ne
     // No MX: the domain itself is the one host (RFC 5321 5.1 implicit MX).
     const { addresses, failure } = await hostAddresses(resolver, nexthop.host, families);
     if (!addresses.length) return { ok: false, failure: failure! };
-    return { ok: true, targets: limit(addresses.map((address) => ({ hostname: nexthop.host, address, port: nexthop.port }))) };
+    return { ok: true, targets: limit(addresses.map((address) => ({ hostname: nexthop.host, address, port: nexthop.port, nexthop, viaMx: false }))) };
   }
   const targets: SmtpTarget[] = [];
   let firstFailure: DnsFailure | undefined;
   for (const exchange of exchanges) {
     if (addressLimit > 0 && targets.length >= addressLimit) break;
     if (isIP(exchange)) {
-      targets.push({ hostname: exchange, address: exchange, port: nexthop.port });
+      targets.push({ hostname: exchange, address: exchange, port: nexthop.port, nexthop, viaMx: true });
       continue;
     }
     const { addresses, failure } = await hostAddresses(resolver, exchange, families);
     if (failure && (!firstFailure || failure.state === 'deferred')) firstFailure = failure;
-    for (const address of addresses) targets.push({ hostname: exchange, address, port: nexthop.port });
+    for (const address of addresses) targets.push({ hostname: exchange, address, port: nexthop.port, nexthop, viaMx: true });
   }
   if (!targets.length) return { ok: false, failure: firstFailure! };
   return { ok: true, targets: limit(targets) };

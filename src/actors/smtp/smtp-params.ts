@@ -5,15 +5,36 @@
  */
 import type { MainConfig } from '../../config/main-config.js';
 import { withParameterDefaults } from '../../config/parameter-defaults.js';
+import type { TlsLevel } from './smtp-tls-policy-types.js';
 
-/** TLS levels of smtp_tls_security_level that Postrider implements. */
-export type TlsLevel = 'none' | 'may' | 'encrypt' | 'verify' | 'secure';
+export type { TlsLevel } from './smtp-tls-policy-types.js';
+
+const TLS_LEVELS: readonly TlsLevel[] = ['none', 'may', 'encrypt', 'dane', 'dane-only', 'fingerprint', 'verify', 'secure'];
 
 /** Everything the smtp client reads from main.cf; times in milliseconds. */
 export interface SmtpParams {
   heloName: string;
   tlsLevel: TlsLevel;
   tlsCAfile: string;
+  /** smtp_tls_CApath: a directory of CA certificates ('' = none). */
+  tlsCApath: string;
+  /** smtp_tls_policy_maps, as written ('' = none). */
+  tlsPolicyMaps: string;
+  /** smtp_tls_fingerprint_digest and smtp_tls_fingerprint_cert_match. */
+  tlsFingerprintDigest: string;
+  tlsFingerprintMatch: string[];
+  /** smtp_tls_verify_cert_match and smtp_tls_secure_cert_match: name strategies and patterns. */
+  tlsVerifyMatch: string[];
+  tlsSecureMatch: string[];
+  /** smtp_tls_protocols / smtp_tls_mandatory_protocols, smtp_tls_ciphers / smtp_tls_mandatory_ciphers. */
+  tlsProtocols: string[];
+  tlsMandatoryProtocols: string[];
+  tlsCiphers: string;
+  tlsMandatoryCiphers: string;
+  /** smtp_tls_loglevel: 1 and above log "... TLS connection established" and certificate failures. */
+  tlsLoglevel: number;
+  /** smtp_dns_support_level = dnssec: the resolver's AD bit is trusted, DANE may apply. */
+  dnssec: boolean;
   connectTimeout: number;
   heloTimeout: number;
   /** The longest of the per-command timeouts: nodemailer has one inactivity timer. */
@@ -64,6 +85,9 @@ const SMTP_PARAMETERS = [
   'soft_bounce', 'smtp_bind_address', 'smtp_bind_address6', 'inet_protocols', 'smtp_tls_cert_file', 'smtp_tls_key_file',
   'smtp_skip_5xx_greeting', 'smtp_line_length_limit', 'smtp_dns_support_level', 'disable_dns_lookups', 'smtp_host_lookup',
   'smtp_discard_ehlo_keywords', 'disable_mime_output_conversion', 'mime_nesting_limit',
+  'smtp_tls_CApath', 'smtp_tls_policy_maps', 'smtp_tls_fingerprint_digest', 'smtp_tls_fingerprint_cert_match',
+  'smtp_tls_verify_cert_match', 'smtp_tls_secure_cert_match', 'smtp_tls_protocols', 'smtp_tls_mandatory_protocols',
+  'smtp_tls_ciphers', 'smtp_tls_mandatory_ciphers', 'smtp_tls_loglevel',
 ] as const;
 
 function withDefaults(config: MainConfig): MainConfig {
@@ -76,14 +100,26 @@ export function readSmtpParams(input: MainConfig): SmtpParams {
   let heloName = config.get('smtp_helo_name').trim();
   if (!heloName || heloName.includes('$')) heloName = config.get('myhostname').trim() || 'localhost';
   const level = (config.get('smtp_tls_security_level').trim().toLowerCase() || 'none') as string;
-  const tlsLevel: TlsLevel = level === 'dane' || level === 'dane-only' || level === 'fingerprint'
-    ? 'verify'
-    : (['none', 'may', 'encrypt', 'verify', 'secure'].includes(level) ? level as TlsLevel : 'none');
+  // An unknown level never gets this far: check and start refuse it (Postfix stops on it too).
+  const tlsLevel: TlsLevel = TLS_LEVELS.includes(level as TlsLevel) ? level as TlsLevel : 'none';
   const ms = (name: string) => Math.round(config.time(name) * 1000);
   return {
     heloName,
     tlsLevel,
     tlsCAfile: config.path('smtp_tls_CAfile'),
+    tlsCApath: config.path('smtp_tls_CApath'),
+    tlsPolicyMaps: config.get('smtp_tls_policy_maps').trim(),
+    tlsFingerprintDigest: config.get('smtp_tls_fingerprint_digest').trim().toLowerCase() || 'sha256',
+    tlsFingerprintMatch: config.list('smtp_tls_fingerprint_cert_match'),
+    // Postfix splits these on ":" too.
+    tlsVerifyMatch: config.list('smtp_tls_verify_cert_match').flatMap((w) => w.split(':')).filter(Boolean),
+    tlsSecureMatch: config.list('smtp_tls_secure_cert_match').flatMap((w) => w.split(':')).filter(Boolean),
+    tlsProtocols: config.list('smtp_tls_protocols').flatMap((w) => w.split(':')).filter(Boolean),
+    tlsMandatoryProtocols: config.list('smtp_tls_mandatory_protocols').flatMap((w) => w.split(':')).filter(Boolean),
+    tlsCiphers: config.get('smtp_tls_ciphers').trim().toLowerCase() || 'medium',
+    tlsMandatoryCiphers: config.get('smtp_tls_mandatory_ciphers').trim().toLowerCase() || 'medium',
+    tlsLoglevel: config.int('smtp_tls_loglevel'),
+    dnssec: config.get('smtp_dns_support_level').trim().toLowerCase() === 'dnssec',
     connectTimeout: ms('smtp_connect_timeout'),
     heloTimeout: ms('smtp_helo_timeout'),
     commandTimeout: Math.max(

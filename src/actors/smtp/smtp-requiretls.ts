@@ -112,7 +112,9 @@ export interface SessionTls {
 }
 
 export function sessionTls(s: SmtpSession): SessionTls {
-  return { peer: s.peer, relay: s.relay, tls: s.tls, verified: s.client.verified, extensions: s.client.extensions };
+  // The policy's own check of the chain and the names (checkPeer) when it ran; else the handshake's.
+  const verified = s.tlsCheck ? s.tlsCheck.ok && (s.tlsCheck.trust === 'Verified' || s.tlsCheck.trust === 'Trusted') : s.client.verified;
+  return { peer: s.peer, relay: s.relay, tls: s.tls, verified, extensions: s.client.extensions };
 }
 
 /** A bounce (as a session failure, so the next MX host is tried) or undefined when the server may take the message. */
@@ -133,6 +135,10 @@ export function requireTlsSessionFailure(demand: RequireTlsDemand, f: SessionFai
   const peer = /host (\S+\[[^\]]*\])/.exec(f.reason)?.[1] ?? f.relay;
   if (f.command === 'STARTTLS' && f.reply !== undefined) {
     return { ...refusal('5.7.10', `Sender requested REQUIRETLS, but host ${peer} refused to start TLS: ${f.reply}`, f.relay), reply: f.reply, command: f.command };
+  }
+  if (f.dsn === '4.7.5' && f.tlsFailure && f.tlsFailure !== 'starttls-not-supported') {
+    const which = f.tlsFailure === 'certificate-host-mismatch' ? 'matching' : 'trusted';
+    return refusal('5.7.10', `Sender requested REQUIRETLS, but no ${which} server certificate was found. The last attempted server was ${peer}`, f.relay);
   }
   if (f.dsn === '4.7.4') return refusal('5.7.10', `Sender requested REQUIRETLS, but TLS service was not offered by host ${peer}`, f.relay);
   if (f.tlsHandshakeFailed) {

@@ -1,19 +1,23 @@
 /**
  * smtp-session: one SMTP connection to one address of a next hop: TCP
  * connect (with Postfix's "connect to host[ip]:port: ..." reasons),
- * greeting, EHLO, STARTTLS per smtp_tls_security_level, then mail
- * transactions until it is closed or cached. openSession() never throws: a
- * failure comes back as a SessionFailure with the reason Postfix would log.
+ * greeting, EHLO, STARTTLS per the attempt's TLS policy (smtp-tls-policy),
+ * the check of the server's certificate, then mail transactions until it is
+ * closed or cached. openSession() never throws: a failure comes back as a
+ * SessionFailure with the reason Postfix would log.
  */
 import { connect as netConnect, isIP, type Socket } from 'node:net';
-import { readFileSync } from 'node:fs';
-import type { ConnectionOptions } from 'node:tls';
+import type { ConnectionOptions, TLSSocket } from 'node:tls';
 import { SmtpClient, type ClientError } from './smtp-client.js';
 import type { SmtpTarget } from './smtp-mx.js';
 import type { SmtpParams } from './smtp-params.js';
 import { failureState, softDsn } from '../../global/dsn-status.js';
 import { parseServerReply } from '../../util/smtp-reply.js';
 import { peerName, saidOutcome, socketErrorText } from './smtp-reply.js';
+import type { TlsFailureType, TlsPolicy } from './smtp-tls-policy-types.js';
+import { checkPeer, type PeerCheck, type PeerInfo } from './smtp-tls-policy.js';
+import { tlsOptions } from './smtp-tls-options.js';
+import { peerChain } from './smtp-tls-verify.js';
 
 /** An open session, ready for a mail transaction. */
 export interface SmtpSession {
@@ -27,6 +31,10 @@ export interface SmtpSession {
   uses: number;
   openedAt: number;
   tls: boolean;
+  /** The check of the server's certificate after STARTTLS (absent without TLS). */
+  tlsCheck?: PeerCheck;
+  /** Postfix's "Verified TLS connection established to host[ip]:port: ..." line, logged at smtp_tls_loglevel 1. */
+  tlsLine?: string;
 }
 
 /** Why a session could not be set up. */
@@ -43,6 +51,10 @@ export interface SessionFailure {
   spoke: boolean;
   /** A TLS handshake failure, which 'may' retries in plain text. */
   tlsHandshakeFailed: boolean;
+  /** The RFC 8460 failure type when TLS policy ended the session (for TLSRPT). */
+  tlsFailure?: TlsFailureType;
+  /** Postfix's "... TLS connection established to ..." line of a session that was then refused. */
+  tlsLine?: string;
 }
 
 /** How to use TLS on this attempt. */
@@ -70,22 +82,45 @@ function tcpConnect(target: SmtpTarget, timeoutMs: number, localAddress: string 
   });
 }
 
-const fileCache = new Map<string, Buffer>();
-/** A CA, certificate or key file, read once per thread. */
-function readCA(file: string): Buffer | undefined {
-  if (!file) return undefined;
-  let data = fileCache.get(file);
-  if (!data) {
-    data = readFileSync(file);
-    fileCache.set(file, data);
-  }
-  return data;
+/** The TLS mode a policy asks for: MTA-STS testing and "may" fall back to plain text, "none" never tries. */
+export function tlsModeOf(policy: TlsPolicy): TlsMode {
+  if (policy.level === 'none') return 'none';
+  if (policy.level === 'may' || policy.sts?.mode === 'testing') return 'opportunistic';
+  return 'required';
 }
 
-/** Opens a session to `target` with the given TLS mode. */
-export async function openSession(target: SmtpTarget, params: SmtpParams, mode: TlsMode): Promise<SmtpSession | SessionFailure> {
+/** A policy from main.cf's level alone (no table, DANE or MTA-STS), for callers that have not resolved one. */
+export function mainCfPolicy(params: SmtpParams): TlsPolicy {
+  const match = params.tlsLevel === 'verify' ? params.tlsVerifyMatch : params.tlsLevel === 'secure' ? params.tlsSecureMatch : params.tlsLevel === 'fingerprint' ? params.tlsFingerprintMatch : [];
+  return { level: params.tlsLevel, source: 'main.cf', match };
+}
+
+/**
+ * Opens a session to `target` with the given TLS mode; after STARTTLS the
+ * server's chain is checked against `policy` (checkPeer) before any mail
+ * transaction, and a failed check closes the session (4.7.5) unless the
+ * policy is MTA-STS testing, which only reports it.
+ */
+export async function openSession(
+  target: SmtpTarget,
+  params: SmtpParams,
+  mode: TlsMode,
+  policy: TlsPolicy = mainCfPolicy(params),
+  nexthop: string = target.nexthop?.host ?? target.hostname,
+): Promise<SmtpSession | SessionFailure> {
   const peer = peerName(target.hostname, target.address);
   const relay = `${peer}:${target.port}`;
+  if (policy.refuse) {
+    return { state: 'deferred', dsn: policy.refuse.dsn, reason: policy.refuse.reason, relay: 'none', spoke: false, tlsHandshakeFailed: false };
+  }
+  let tls: ConnectionOptions = {};
+  if (mode !== 'none') {
+    try {
+      tls = tlsOptions(params, policy);
+    } catch (err) {
+      return { state: 'deferred', dsn: '4.7.5', reason: (err as Error).message, relay: 'none', spoke: false, tlsHandshakeFailed: false };
+    }
+  }
   let socket: Socket;
   // smtp_bind_address / smtp_bind_address6: the source address for the target's family.
   const bind = (isIP(target.address) === 6 ? params.bindAddress6 : params.bindAddress) || undefined;
@@ -93,26 +128,6 @@ export async function openSession(target: SmtpTarget, params: SmtpParams, mode: 
     socket = await tcpConnect(target, params.connectTimeout, bind);
   } catch (err) {
     return { state: 'deferred', dsn: '4.4.1', reason: `connect to ${relay}: ${socketErrorText(err)}`, relay: 'none', spoke: false, tlsHandshakeFailed: false };
-  }
-  const verify = params.tlsLevel === 'verify' || params.tlsLevel === 'secure';
-  const tls: ConnectionOptions = { rejectUnauthorized: verify && mode === 'required', minVersion: 'TLSv1.2' };
-  if (params.tlsCertFile && mode !== 'none') {
-    try {
-      tls.cert = readCA(params.tlsCertFile);
-      tls.key = readCA(params.tlsKeyFile || params.tlsCertFile);
-    } catch (err) {
-      socket.destroy();
-      return { state: 'deferred', dsn: '4.7.5', reason: `cannot read smtp_tls_cert_file or smtp_tls_key_file: ${(err as Error).message}`, relay: 'none', spoke: false, tlsHandshakeFailed: false };
-    }
-  }
-  if (verify) {
-    try {
-      const ca = readCA(params.tlsCAfile);
-      if (ca) tls.ca = ca;
-    } catch (err) {
-      socket.destroy();
-      return { state: 'deferred', dsn: '4.7.5', reason: `cannot read smtp_tls_CAfile: ${(err as Error).message}`, relay: 'none', spoke: false, tlsHandshakeFailed: false };
-    }
   }
   const client = new SmtpClient({
     connection: socket,
@@ -139,12 +154,38 @@ export async function openSession(target: SmtpTarget, params: SmtpParams, mode: 
     if (client.upgrading || isTlsError(err)) err.code = 'ETLS';
     return { ...sessionFailure(err, peer, client.starttlsNotOffered, params.skip5xxGreeting), relay };
   }
-  return { client, target, relay, peer, uses: 0, openedAt: Date.now(), tls: client.secure };
+  const session: SmtpSession = { client, target, relay, peer, uses: 0, openedAt: Date.now(), tls: client.secure };
+  const tlsSocket = client.tlsSocket;
+  if (client.secure && tlsSocket) {
+    const check = checkPeer(policy, peerInfo(tlsSocket), { hostname: target.hostname, nexthop }, params.tlsFingerprintDigest);
+    session.tlsCheck = check;
+    session.tlsLine = `${check.trust} TLS connection established to ${relay}: ${tlsSummary(tlsSocket)}`;
+    if (!check.ok && policy.sts?.mode !== 'testing') {
+      client.shutdown();
+      return { state: 'deferred', dsn: '4.7.5', reason: check.reason, relay, spoke: true, tlsHandshakeFailed: false, tlsFailure: check.failure, tlsLine: session.tlsLine };
+    }
+  }
+  return session;
+}
+
+/** What checkPeer needs from a TLS socket. */
+function peerInfo(socket: TLSSocket): PeerInfo {
+  const info: PeerInfo = { chain: peerChain(socket.getPeerCertificate(true)), authorized: socket.authorized };
+  if (socket.authorizationError) info.authorizationError = String(socket.authorizationError);
+  return info;
+}
+
+/** Postfix's "TLSv1.3 with cipher TLS_AES_256_GCM_SHA384 (256/256 bits)". */
+function tlsSummary(socket: TLSSocket): string {
+  const cipher = socket.getCipher();
+  const name = cipher?.standardName ?? cipher?.name ?? 'unknown';
+  const bits = /CHACHA20|_256_|AES256/i.test(name) ? 256 : /_128_|AES128/i.test(name) ? 128 : /3DES|DES-CBC3/i.test(name) ? 168 : 0;
+  return `${socket.getProtocol() ?? 'unknown'} with cipher ${name} (${bits}/${bits} bits)`;
 }
 
 function sessionFailure(err: ClientError, peer: string, notOffered: boolean, skip5xxGreeting: boolean): Omit<SessionFailure, 'relay'> {
   if (notOffered || err.notOffered) {
-    return { state: 'deferred', dsn: '4.7.4', reason: `TLS is required, but was not offered by host ${peer}`, spoke: true, tlsHandshakeFailed: false };
+    return { state: 'deferred', dsn: '4.7.4', reason: `TLS is required, but was not offered by host ${peer}`, spoke: true, tlsHandshakeFailed: false, tlsFailure: 'starttls-not-supported' };
   }
   if (err.response) {
     const reply = parseServerReply(err.response);

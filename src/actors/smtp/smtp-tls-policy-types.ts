@@ -45,6 +45,8 @@ export interface TlsPolicy {
   tlsa?: TlsaRecord[];
   /** Set when MTA-STS decided the policy: testing mode delivers on failure and only reports it. */
   sts?: StsPolicy;
+  /** Do not connect to this host: defer with this status and reason (dane-only without TLSA, an invalid table entry, an MX outside an enforced MTA-STS policy). */
+  refuse?: { dsn: string; reason: string };
 }
 
 /** RFC 8460 result types, for failures counted in TLSRPT. */

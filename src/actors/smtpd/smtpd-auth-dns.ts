@@ -4,7 +4,7 @@
  * resolver when empty), as every other lookup of smtpd, with a bounded
  * answer cache per thread. Every answer is kept for its own TTL: A and AAAA
  * as node:dns reports it; TXT, MX, PTR and CNAME, whose TTL node:dns does
- * not report, are asked of the name servers directly (smtpd-dns-query),
+ * not report, are asked of the name servers directly (global/dns-query),
  * so a record changed in DNS is seen once its TTL has passed, as with any
  * caching resolver. "No such name" and "no data" are kept for
  * NEGATIVE_TTL_MS; a temporary failure (SERVFAIL, timeout, refused) is not
@@ -12,7 +12,7 @@
  * rejects with node:dns's errors (their `code`), never throws otherwise.
  */
 import { promises as dnsPromises, getServers } from 'node:dns';
-import { resolveWithTtl, type TtlRecordType } from './smtpd-dns-query.js';
+import { resolveWithTtl, type TtlRecordType } from '../../global/dns-query.js';
 
 const TTL_TYPES = new Set<string>(['TXT', 'MX', 'PTR', 'CNAME']);
 /** How long "no such name" / "no data" is kept. */

@@ -21,3 +21,17 @@ test('smtp_connect_timeout is the TCP connect timeout', () => {
   assert.equal(readSmtpParams(makeConfig()).connectTimeout, 30_000);
   assert.equal(readSmtpParams(makeConfig({ smtp_connect_timeout: '3s' })).connectTimeout, 3000);
 });
+
+test('smtp_tls_security_level: each of Postfix\'s eight levels is kept as written; the match lists and digests take Postfix\'s defaults', () => {
+  for (const level of ['none', 'may', 'encrypt', 'dane', 'dane-only', 'fingerprint', 'verify', 'secure']) {
+    assert.equal(readSmtpParams(makeConfig({ smtp_tls_security_level: level.toUpperCase() })).tlsLevel, level);
+  }
+  const p = readSmtpParams(makeConfig());
+  assert.equal(p.tlsLevel, 'none');
+  assert.deepEqual(p.tlsVerifyMatch, ['hostname']);
+  assert.deepEqual(p.tlsSecureMatch, ['nexthop', 'dot-nexthop']);
+  assert.equal(p.tlsFingerprintDigest, 'sha256');
+  assert.equal(p.dnssec, false);
+  assert.deepEqual(readSmtpParams(makeConfig({ smtp_tls_secure_cert_match: 'nexthop:.example.com' })).tlsSecureMatch, ['nexthop', '.example.com']);
+  assert.equal(readSmtpParams(makeConfig({ smtp_dns_support_level: 'dnssec' })).dnssec, true);
+});

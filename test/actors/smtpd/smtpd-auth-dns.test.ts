@@ -9,7 +9,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { AuthDns } from '../../../src/actors/smtpd/smtpd-auth-dns.js';
-import { resolveWithTtl, serverAddress } from '../../../src/actors/smtpd/smtpd-dns-query.js';
+import { resolveWithTtl, serverAddress } from '../../../src/global/dns-query.js';
 import { startDnsServer } from '../../helpers/dns-server.js';
 
 test('a TXT answer is kept for its TTL and no longer: the changed record is seen once the TTL has passed', async () => {

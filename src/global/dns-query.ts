@@ -1,10 +1,13 @@
 /**
- * smtpd-dns-query: one DNS question asked directly of a name server, for
- * the answers whose TTL node:dns does not report (TXT, MX, PTR, CNAME):
- * the records in node:dns's shapes together with the smallest TTL among
- * them, so that SPF, DKIM, DMARC and ARC records are cached for exactly as
- * long as their zone allows. Over UDP with EDNS0 (4096-byte answers), and
- * over TCP when the answer comes back truncated, as a stub resolver does.
+ * dns-query: one DNS question asked directly of a name server, for what
+ * node:dns does not report: the TTL of TXT, MX, PTR and CNAME answers
+ * (resolveWithTtl: the records in node:dns's shapes with the smallest TTL
+ * among them, so that SPF, DKIM, DMARC and ARC records are cached for
+ * exactly as long as their zone allows), and whether the resolver
+ * validated an answer with DNSSEC (resolveSecure: the AD bit, asked for
+ * with DO and AD in the query as RFC 6840 5.7 says, for DANE's MX, address
+ * and TLSA lookups). Over UDP with EDNS0 (4096-byte answers), and over TCP
+ * when the answer comes back truncated, as a stub resolver does.
  *
  * Errors: rejects with node:dns's codes, so callers treat both alike:
  * ENOTFOUND (NXDOMAIN), ENODATA (the name has no record of the type),
@@ -17,6 +20,9 @@ import { randomInt } from 'node:crypto';
 import dnsPacket from 'dns-packet';
 
 export type TtlRecordType = 'TXT' | 'MX' | 'PTR' | 'CNAME';
+/** The types resolveSecure asks for. */
+export type SecureRecordType = 'MX' | 'A' | 'AAAA' | 'TLSA';
+type QueryType = TtlRecordType | SecureRecordType;
 
 export interface TtlAnswer {
   /** As node:dns's resolve() gives them: TXT string[][], MX { exchange, priority }[], PTR/CNAME string[]. */
@@ -64,21 +70,21 @@ function readAnswer(res: dnsPacket.Packet, name: string, type: TtlRecordType): T
   return { records, ttl };
 }
 
-function query(name: string, type: TtlRecordType): { id: number; bytes: Buffer } {
+function query(name: string, type: QueryType, dnssec: boolean): { id: number; bytes: Buffer } {
   const id = randomInt(0, 65536);
   const bytes = dnsPacket.encode({
     type: 'query',
     id,
-    flags: dnsPacket.RECURSION_DESIRED,
+    flags: dnsPacket.RECURSION_DESIRED | (dnssec ? dnsPacket.AUTHENTIC_DATA : 0),
     questions: [{ type, name, class: 'IN' }],
-    additionals: [{ type: 'OPT', name: '.', udpPayloadSize: 4096 } as unknown as dnsPacket.Answer],
+    additionals: [{ type: 'OPT', name: '.', udpPayloadSize: 4096, flags: dnssec ? dnsPacket.DNSSEC_OK : 0 } as unknown as dnsPacket.Answer],
   });
   return { id, bytes };
 }
 
-function overUdp(host: string, port: number, name: string, type: TtlRecordType, timeoutMs: number): Promise<dnsPacket.Packet> {
+function overUdp(host: string, port: number, name: string, type: QueryType, timeoutMs: number, dnssec = false): Promise<dnsPacket.Packet> {
   return new Promise((resolve, reject) => {
-    const q = query(name, type);
+    const q = query(name, type, dnssec);
     const sock = createSocket(isIP(host) === 6 ? 'udp6' : 'udp4');
     const timer = setTimeout(() => finish(undefined, dnsError('ETIMEOUT', name)), timeoutMs);
     const finish = (res?: dnsPacket.Packet, err?: Error): void => {
@@ -103,9 +109,9 @@ function overUdp(host: string, port: number, name: string, type: TtlRecordType, 
   });
 }
 
-function overTcp(host: string, port: number, name: string, type: TtlRecordType, timeoutMs: number): Promise<dnsPacket.Packet> {
+function overTcp(host: string, port: number, name: string, type: QueryType, timeoutMs: number, dnssec = false): Promise<dnsPacket.Packet> {
   return new Promise((resolve, reject) => {
-    const q = query(name, type);
+    const q = query(name, type, dnssec);
     const sock = connect({ host, port });
     let buf = Buffer.alloc(0);
     const timer = setTimeout(() => finish(undefined, dnsError('ETIMEOUT', name)), timeoutMs);
@@ -145,6 +151,48 @@ export async function resolveWithTtl(servers: string[], name: string, type: TtlR
       if (code === 'ENOTFOUND' || code === 'ENODATA') throw err;
       last = err as Error;
     }
+  }
+  throw last;
+}
+
+/** A DNSSEC-aware answer: the records of the asked type (dns-packet's data shapes) and whether the resolver set AD. */
+export interface SecureAnswer {
+  /** MX { preference, exchange }, A/AAAA address strings, TLSA { usage, selector, matchingType, certificate }. */
+  records: unknown[];
+  /** The AD bit: the resolver validated the answer (a trusted resolver, as smtp_dns_support_level = dnssec assumes). */
+  secure: boolean;
+  /** Seconds: the smallest TTL of the records (60 for an empty answer). */
+  ttl: number;
+}
+
+/**
+ * Asks each server in turn for `type` records of `name` with DO and AD set;
+ * the records and the AD bit. NOERROR without records is an empty answer
+ * (its AD bit still tells whether the absence is proven); NXDOMAIN rejects
+ * with ENOTFOUND and an `secure` property carrying its AD bit.
+ */
+export async function resolveSecure(servers: string[], name: string, type: SecureRecordType, timeoutMs = 2000): Promise<SecureAnswer> {
+  let last: Error = dnsError('ETIMEOUT', name);
+  for (const server of servers) {
+    const { host, port } = serverAddress(server);
+    let res: dnsPacket.Packet;
+    try {
+      res = await overUdp(host, port, name, type, timeoutMs, true);
+      if (((res.flags ?? 0) & dnsPacket.TRUNCATED_RESPONSE) !== 0) res = await overTcp(host, port, name, type, timeoutMs, true);
+    } catch (err) {
+      last = err as Error;
+      continue;
+    }
+    const secure = ((res.flags ?? 0) & dnsPacket.AUTHENTIC_DATA) !== 0;
+    const rcode = ((res as { rcode?: string }).rcode ?? RCODES[(res.flags ?? 0) & 15] ?? 'UNKNOWN').toUpperCase();
+    if (rcode === 'NXDOMAIN') throw Object.assign(dnsError('ENOTFOUND', name), { secure });
+    if (rcode !== 'NOERROR') {
+      last = dnsError(rcode === 'SERVFAIL' ? 'ESERVFAIL' : rcode === 'REFUSED' ? 'EREFUSED' : 'EBADRESP', name);
+      continue;
+    }
+    const answers = (res.answers ?? []).filter((a) => a.type === type);
+    const ttl = answers.length ? answers.reduce((min, a) => Math.min(min, (a as { ttl?: number }).ttl ?? 0), 2_147_483_647) : 60;
+    return { records: answers.map((a) => (a as { data: unknown }).data), secure, ttl };
   }
   throw last;
 }
