@@ -18,6 +18,7 @@ import { parseNexthopList } from './smtp-nexthop.js';
 import { readSmtpParams, type SmtpParams } from './smtp-params.js';
 import { isSession, openSession, type SessionFailure, type SmtpSession, type TlsMode } from './smtp-session.js';
 import { runTransaction, type PendingRecipient, type TransactionOptions } from './smtp-transaction.js';
+import { SmtpTlsGate } from './smtp-tls-gate.js';
 
 /** What every delivery agent library is built with. */
 export interface AgentOptions {
@@ -34,12 +35,15 @@ export class SmtpAgent {
   private readonly params: SmtpParams;
   private readonly resolver: dnsPromises.Resolver;
   private readonly cache: SmtpConnectionCache;
+  /** MTA-STS and TLSRPT (smtp_mta_sts_enable, smtp_tlsrpt_enable). */
+  private readonly tlsGate: SmtpTlsGate;
   private closed = false;
 
   constructor(private readonly opts: AgentOptions) {
     this.params = readSmtpParams(opts.config);
     this.resolver = makeResolver(this.params.dnsServers);
     this.cache = new SmtpConnectionCache(this.params.cacheTimeLimit, this.params.reuseCountLimit, this.params.reuseTimeLimit);
+    this.tlsGate = new SmtpTlsGate(opts.config, this.resolver, opts.log);
   }
 
   /** Idle cached connections (for tests and status). */
@@ -75,6 +79,7 @@ export class SmtpAgent {
   async close(): Promise<void> {
     this.closed = true;
     this.cache.closeAll();
+    await this.tlsGate.flush();
   }
 
   private async attempt(
@@ -136,14 +141,21 @@ export class SmtpAgent {
       setAll(pending, { ...found.failure, relay: 'none' });
       return;
     }
-    const mode: TlsMode = this.params.tlsLevel === 'none' ? 'none' : this.params.tlsLevel === 'may' ? 'opportunistic' : 'required';
+    const mainMode: TlsMode = this.params.tlsLevel === 'none' ? 'none' : this.params.tlsLevel === 'may' ? 'opportunistic' : 'required';
+    const gate = await this.tlsGate.prepare(nexthops, found.targets, this.params, mainMode);
+    if (gate.deferral) {
+      setAll(pending, { ...gate.deferral, relay: 'none' });
+      return;
+    }
+    const mode = gate.mode;
     const tentative = new Map<number, DeliveryOutcome>();
     let lastFailure: SessionFailure | undefined;
     let sessions = 0;
-    const targets = found.targets;
+    const targets = gate.targets;
     for (let i = 0; i < targets.length && pending.length; i++) {
       if (this.params.mxSessionLimit > 0 && sessions >= this.params.mxSessionLimit) break;
-      let s = await openSession(targets[i], this.params, mode);
+      let s = await openSession(targets[i], gate.params, mode);
+      this.tlsGate.record(gate, targets[i], s);
       if (!isSession(s) && s.tlsHandshakeFailed && mode === 'opportunistic') {
         // Postfix's "may": a failed handshake is retried in plain text.
         s = await openSession(targets[i], this.params, 'none');

@@ -27,6 +27,8 @@ export interface SmtpSession {
   uses: number;
   openedAt: number;
   tls: boolean;
+  /** This end's address (TLSRPT's sending-mta-ip). */
+  localAddress?: string;
 }
 
 /** Why a session could not be set up. */
@@ -43,6 +45,8 @@ export interface SessionFailure {
   spoke: boolean;
   /** A TLS handshake failure, which 'may' retries in plain text. */
   tlsHandshakeFailed: boolean;
+  /** This end's address, once connected (TLSRPT's sending-mta-ip). */
+  localAddress?: string;
 }
 
 /** How to use TLS on this attempt. */
@@ -94,6 +98,7 @@ export async function openSession(target: SmtpTarget, params: SmtpParams, mode: 
   } catch (err) {
     return { state: 'deferred', dsn: '4.4.1', reason: `connect to ${relay}: ${socketErrorText(err)}`, relay: 'none', spoke: false, tlsHandshakeFailed: false };
   }
+  const localAddress = socket.localAddress;
   const verify = params.tlsLevel === 'verify' || params.tlsLevel === 'secure';
   const tls: ConnectionOptions = { rejectUnauthorized: verify && mode === 'required', minVersion: 'TLSv1.2' };
   if (params.tlsCertFile && mode !== 'none') {
@@ -137,9 +142,9 @@ export async function openSession(target: SmtpTarget, params: SmtpParams, mode: 
     const err = e as ClientError;
     // A failure while upgrading is a TLS failure whatever nodemailer calls it (a bad certificate is a socket error there).
     if (client.upgrading || isTlsError(err)) err.code = 'ETLS';
-    return { ...sessionFailure(err, peer, client.starttlsNotOffered, params.skip5xxGreeting), relay };
+    return { ...sessionFailure(err, peer, client.starttlsNotOffered, params.skip5xxGreeting), relay, localAddress };
   }
-  return { client, target, relay, peer, uses: 0, openedAt: Date.now(), tls: client.secure };
+  return { client, target, relay, peer, uses: 0, openedAt: Date.now(), tls: client.secure, localAddress };
 }
 
 function sessionFailure(err: ClientError, peer: string, notOffered: boolean, skip5xxGreeting: boolean): Omit<SessionFailure, 'relay'> {
