@@ -73,10 +73,19 @@ export class TlsRptRecorder {
 
   private async write(line: TlsRptLine): Promise<void> {
     const dir = join(tlsrptDir(this.queueDir), dayOf(line.time));
+    const file = join(dir, `${process.pid}-${threadId}.jsonl`);
+    const text = JSON.stringify(line) + '\n';
     if (!this.made.has(dir)) {
       await mkdir(dir, { recursive: true, mode: 0o700 });
       this.made.add(dir);
     }
-    await appendFile(join(dir, `${process.pid}-${threadId}.jsonl`), JSON.stringify(line) + '\n', { mode: 0o600 });
+    try {
+      await appendFile(file, text, { mode: 0o600 });
+    } catch (err) {
+      // The day's directory went away (an administrator cleaned up): make it again.
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      await mkdir(dir, { recursive: true, mode: 0o700 });
+      await appendFile(file, text, { mode: 0o600 });
+    }
   }
 }

@@ -158,7 +158,8 @@ export class SmtpTlsGate {
       receivingIp: target.address,
       ok: !bad && !fetchFailure,
     };
-    const failure = bad ?? (fetchFailure ? { failure: fetchFailure.type, detail: fetchFailure.detail } : undefined);
+    // Without a policy because the fetch failed, that failure is the session's result type (RFC 8460 section 4.3.2).
+    const failure = fetchFailure ? { failure: fetchFailure.type, detail: fetchFailure.detail } : bad;
     if (failure) {
       result.failure = failure.failure;
       if (failure.detail) result.detail = failure.detail;

@@ -11,6 +11,7 @@ import { makeTestCa, type TestCa } from '../../helpers/sts-test-ca.js';
 import { makeTestCert } from '../../helpers/tls-cert.js';
 import { randomLoopback, startHttpsServer, type TestHttpsServer } from '../../helpers/https-test-server.js';
 import { captureLog, contentReader, makeConfig, makeRequest } from './smtp-test-kit.js';
+import { fetchStsPolicy, StsFetchError, STS_MAX_POLICY_BYTES } from '../../../src/actors/smtp/smtp-mta-sts-fetch.js';
 
 const POLICY = (mode: string, mx: string[], maxAge = 86400) => `version: STSv1\r\nmode: ${mode}\r\n${mx.map((m) => `mx: ${m}\r\n`).join('')}max_age: ${maxAge}\r\n`;
 
@@ -35,8 +36,11 @@ describe('MTA-STS in the smtp client', () => {
   before(async () => {
     dns = await startDnsServer({});
     ca = makeTestCa();
-    const names = ['good', 'nomatch', 'badcert', 'wrongname', 'strip', 'testing', 'refresh'].map((d) => `mta-sts.${d}.test`);
+    const names = ['good', 'nomatch', 'badcert', 'wrongname', 'strip', 'testing', 'refresh', 'hang', 'type', 'big'].map((d) => `mta-sts.${d}.test`);
     web = await startHttpsServer(ca.issue(names), (req) => {
+      if (req.host === 'mta-sts.hang.test') return { status: 200, hang: true };
+      if (req.host === 'mta-sts.type.test') return { status: 200, type: 'text/html', body: POLICY('enforce', ['mx.type.test']) };
+      if (req.host === 'mta-sts.big.test') return { status: 200, type: 'text/plain', body: POLICY('enforce', ['mx.big.test']) + '#'.repeat(STS_MAX_POLICY_BYTES) };
       const body = policies[req.host];
       if (req.path !== '/.well-known/mta-sts.txt' || body === undefined) return { status: 404 };
       return { status: 200, type: 'text/plain; charset=utf-8', body };
@@ -50,6 +54,7 @@ describe('MTA-STS in the smtp client', () => {
     await domain('strip.test', 'enforce', ['mx.strip.test'], await sink('strip', undefined));
     await domain('testing.test', 'testing', ['mx.testing.test'], await sink('testing', makeTestCert('mx.testing.test')));
     await domain('refresh.test', 'enforce', ['mx.refresh.test'], await sink('refresh', ca.issue(['mx.refresh.test'])));
+    await domain('hang.test', 'enforce', ['mx.hang.test'], await sink('hang', undefined));
     queueDir = mkdtempSync(join(tmpdir(), 'postrider-sts-'));
   });
   after(async () => {
@@ -165,34 +170,74 @@ describe('MTA-STS in the smtp client', () => {
   });
 
   test('the policy cache on disk outlives the agent: a new one does not fetch while the TXT id stays, and fetches when it changes', async () => {
-    const first = await send('refresh.test');
+    const cacheDir = { smtp_mta_sts_cache_directory: 'sts-cache' };
+    const first = await send('refresh.test', cacheDir);
     assert.equal(first.outcome.state, 'delivered', first.outcome.reason);
     assert.equal(fetches('refresh.test'), 1);
-    assert.ok(existsSync(join(queueDir, 'mta-sts', 'refresh.test.json')), 'cached in smtp_mta_sts_cache_directory');
+    assert.ok(existsSync(join(queueDir, 'sts-cache', 'refresh.test.json')), 'cached in smtp_mta_sts_cache_directory, under queue_directory');
+    const cached = JSON.parse(readFileSync(join(queueDir, 'sts-cache', 'refresh.test.json'), 'utf8')) as { id: string; mode: string; expires: number };
+    assert.equal(cached.id, '20261205a');
+    assert.ok(cached.expires > Date.now() + 86000_000 && cached.expires <= Date.now() + 86400_000, 'kept for max_age');
     // A fresh agent (as after a restart): the cached policy holds, no HTTPS request.
-    const second = await send('refresh.test');
+    const second = await send('refresh.test', cacheDir);
     assert.equal(second.outcome.state, 'delivered');
     assert.equal(fetches('refresh.test'), 1, 'no second fetch');
     // A new id: fetched again; the new policy (mx no longer matching) applies at once.
     dns.zone['_mta-sts.refresh.test'] = { TXT: ['v=STSv1; id=20261205b'] };
     policies['mta-sts.refresh.test'] = POLICY('enforce', ['mx2.refresh.test']);
-    const third = await send('refresh.test');
+    const third = await send('refresh.test', cacheDir);
     assert.equal(fetches('refresh.test'), 2);
     assert.equal(third.outcome.state, 'deferred');
     assert.equal(third.outcome.dsn, '4.7.5');
     // The policy host then fails: the cached (unexpired) policy still holds.
     dns.zone['_mta-sts.refresh.test'] = { TXT: ['v=STSv1; id=20261205c'] };
     policies['mta-sts.refresh.test'] = undefined as unknown as string;
-    const fourth = await send('refresh.test');
+    const fourth = await send('refresh.test', cacheDir);
     assert.equal(fetches('refresh.test'), 3);
     assert.equal(fourth.outcome.state, 'deferred', 'the cached enforce policy still applies');
     assert.match(fourth.lines.join('\n'), /MTA-STS policy for refresh\.test not fetched \(sts-policy-fetch-error\): .*HTTP status 404/);
   });
 
-  test('smtp_mta_sts_enable = no: no policy lookup at all', async () => {
+  test('smtp_mta_sts_enable = no and smtp_tlsrpt_enable = no: no policy lookup, nothing counted', async () => {
     const before = dns.queries.length;
-    const { outcome } = await send('strip.test', { smtp_mta_sts_enable: 'no' });
+    const counted = recorded('strip.test').length;
+    const { outcome } = await send('strip.test', { smtp_mta_sts_enable: 'no', smtp_tlsrpt_enable: 'no' });
     assert.equal(outcome.state, 'delivered', 'plain text without a policy');
     assert.ok(!dns.queries.slice(before).some((q) => q.startsWith('_mta-sts.')));
+    assert.equal(recorded('strip.test').length, counted);
+    // The same with TLSRPT on: the plain-text session is counted, with no policy found.
+    await send('strip.test', { smtp_mta_sts_enable: 'no' });
+    const last = recorded('strip.test').at(-1)!;
+    assert.equal(last.policyType, 'no-policy-found');
+    assert.equal(last.failure, 'starttls-not-supported');
+  });
+
+  test('smtp_mta_sts_fetch_timeout: a policy host that never answers is given up on; without a policy the mail goes as main.cf says, and the fetch error is counted', async () => {
+    const { outcome, lines } = await send('hang.test', { smtp_mta_sts_fetch_timeout: '1s' });
+    assert.equal(outcome.state, 'delivered', outcome.reason);
+    assert.match(lines.join('\n'), /MTA-STS policy for hang\.test not fetched \(sts-policy-fetch-error\): https:\/\/mta-sts\.hang\.test\/\.well-known\/mta-sts\.txt: timed out after 1000 ms/);
+    const last = recorded('hang.test').at(-1)!;
+    assert.equal(last.policyType, 'sts');
+    assert.equal(last.failure, 'sts-policy-fetch-error');
+  });
+
+  test('the policy fetch: not text/plain and larger than 64 KiB are invalid; a policy host certificate from another CA is sts-webpki-invalid', async () => {
+    const lookup = async () => [web.address];
+    const failure = async (domain: string, ca: Buffer) => {
+      try {
+        await fetchStsPolicy(domain, 'x', { ca, timeoutMs: 5000, lookup });
+      } catch (err) {
+        assert.ok(err instanceof StsFetchError);
+        return { type: err.failure, message: err.message };
+      }
+      assert.fail('fetched');
+    };
+    assert.deepEqual(await failure('type.test', ca.cert), { type: 'sts-policy-invalid', message: 'https://mta-sts.type.test/.well-known/mta-sts.txt: Content-Type "text/html", not text/plain' });
+    assert.equal((await failure('big.test', ca.cert)).type, 'sts-policy-invalid');
+    const other = makeTestCa('Another CA');
+    const webpki = await failure('good.test', other.cert);
+    assert.equal(webpki.type, 'sts-webpki-invalid', webpki.message);
+    const ok = await fetchStsPolicy('good.test', 'x', { ca: ca.cert, timeoutMs: 5000, lookup });
+    assert.deepEqual({ mode: ok.mode, mx: ok.mx, maxAge: ok.maxAge }, { mode: 'enforce', mx: ['*.good.test'], maxAge: 86400 });
   });
 });
