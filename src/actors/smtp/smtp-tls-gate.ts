@@ -10,7 +10,7 @@
  * are counted; `none` or no policy changes nothing. record() hands every
  * session attempt's TLS result to TLSRPT (smtp_tlsrpt_enable = yes).
  *
- * Public: SmtpTlsGate (prepare, record, flush), classifyTlsFailure.
+ * Public: SmtpTlsGate (prepare, record, flush, stsLookup), classifyTlsFailure.
  * Nothing here throws: a policy that cannot be had is no policy.
  */
 import { readFileSync } from 'node:fs';
@@ -87,6 +87,12 @@ export class SmtpTlsGate {
       });
     }
     if (config.bool('smtp_tlsrpt_enable')) this.recorder = new TlsRptRecorder(queueDir, (m) => log.warning(m));
+  }
+
+  /** The MTA-STS provider as resolveTlsPolicy's `sts` option takes it; undefined when smtp_mta_sts_enable = no. */
+  get stsLookup(): ((domain: string) => Promise<StsPolicy | undefined>) | undefined {
+    const sts = this.sts;
+    return sts ? (domain) => sts.policyFor(domain) : undefined;
   }
 
   /** The attempt's hosts, parameters and TLS mode under the domain's MTA-STS policy. */
