@@ -195,6 +195,29 @@ export const COMMANDS: CommandSpec[] = [
     options: [],
   },
   {
+    name: 'tlsrpt',
+    synopsis: 'show [--json] | send [--today]',
+    summary: 'print today\'s TLSRPT figures, or send the daily TLS reports (RFC 8460) now',
+    description: [
+      'The smtp client counts its TLS sessions per policy domain when smtp_tlsrpt_enable = yes; the daemon sends each finished UTC day\'s reports at smtp_tlsrpt_send_time to the rua of the domain\'s _smtp._tls TXT record (mailto: through the queue, https: by POST).',
+    ],
+    options: [],
+    subcommands: [
+      {
+        name: 'show',
+        synopsis: '[--json]',
+        summary: 'successful and failed TLS sessions per policy domain today (UTC), failures by result type',
+        options: [json('the figures as one JSON object')],
+      },
+      {
+        name: 'send',
+        synopsis: '[--today]',
+        summary: 'send the reports of the finished days not sent yet; exits 1 when a report could not be sent',
+        options: [{ name: 'today', type: 'boolean', text: 'send the report of today so far instead (the day is still sent in full later)' }],
+      },
+    ],
+  },
+  {
     name: 'init',
     synopsis: 'DIR [--queue-directory PATH]',
     summary: 'write a fresh, commented configuration directory (main.cf, master.cf, aliases) to DIR',

@@ -55,6 +55,7 @@ const RUNNERS = new Map<string, Command>([
   ['fault', async ({ dir, args }) => (await import('./cli-queue.js')).fault(dir, args)],
   ['saslpasswd', async ({ args }) => (await import('./cli-saslpasswd.js')).saslpasswd(args)],
   ['newaliases', async ({ dir }) => (await import('./cli-newaliases.js')).newaliases(dir)],
+  ['tlsrpt', async ({ dir, args, flags }) => (await import('./cli-tlsrpt.js')).tlsrpt(dir, args, { json: bool(flags.json), today: bool(flags.today) })],
   ['init', async ({ args, flags }) => (await import('./cli-init.js')).init(args, { queueDirectory: flags['queue-directory'] as string | undefined })],
 ]);
 

@@ -169,6 +169,7 @@ function checkValue(cfg: MainConfig, name: string): string | null {
       return (e as Error).message;
     }
   }
+  if (name === 'smtp_tlsrpt_send_time' && !/^([01]?\d|2[0-3]):[0-5]\d$/.test(v)) return `${name} = ${v}: not a time of day HH:MM (UTC)`;
   // Node has no fcntl() or flock(): the dotlock is the lock the local agent takes.
   if (name === 'mailbox_delivery_lock' && !splitList(v).some((m) => m.toLowerCase() === 'dotlock')) {
     return `${name} = ${v}: must name dotlock (fcntl and flock locks cannot be taken from Node; the local agent takes the dotlock)`;

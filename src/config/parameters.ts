@@ -338,6 +338,16 @@ p('smtp_requiretls_policy', 'enforce', 'string', 'how the smtp client treats REQ
 p('requiretls_redact_dsn', 'yes', 'bool', 'a failure notice for REQUIRETLS mail returns the headers only (as RET=HDRS) and is sent without REQUIRETLS');
 p('tls_required_enable', 'yes', 'bool', 'RFC 8689: a message with a "TLS-Required: No" header (and no REQUIRETLS) is sent with TLS where possible, without certificate checks and in plain text when TLS fails');
 p('smtp_tls_loglevel', '0', 'int', 'SMTP client TLS log detail: 1 logs each TLS session and certificate failure');
+// MTA-STS (RFC 8461) and TLSRPT (RFC 8460): Postfix has neither built in; the names follow its smtp_tls_* style.
+p('smtp_mta_sts_enable', 'no', 'bool', 'Postrider: apply the MTA-STS policies (RFC 8461) of destination domains found by MX lookup');
+p('smtp_mta_sts_cache_directory', 'mta-sts', 'path', 'Postrider: where fetched MTA-STS policies are kept for their max_age (relative to queue_directory when not absolute)');
+p('smtp_mta_sts_CAfile', '', 'path', 'Postrider: CA certificates the MTA-STS policy host must chain to (empty: the public roots Node.js ships)');
+p('smtp_mta_sts_fetch_timeout', '60s', 'time', 'Postrider: the time limit of one MTA-STS policy fetch (RFC 8461 suggests a minute)');
+p('smtp_tlsrpt_enable', 'no', 'bool', 'Postrider: count outbound TLS sessions per policy domain and send daily TLSRPT reports (RFC 8460)');
+p('smtp_tlsrpt_organization_name', '$mydomain', 'string', 'Postrider: the organization-name of TLSRPT reports');
+p('smtp_tlsrpt_contact_info', 'postmaster@$mydomain', 'string', 'Postrider: the contact-info of TLSRPT reports, and the From: of reports sent by mail');
+p('smtp_tlsrpt_send_time', '01:00', 'string', 'Postrider: the UTC time (HH:MM) each day when the reports of the days before are sent');
+p('smtp_tlsrpt_CAfile', '$smtp_mta_sts_CAfile', 'path', 'Postrider: CA certificates an https: TLSRPT report endpoint must chain to (empty: the public roots Node.js ships)');
 p('smtp_bind_address', '', 'string', 'the local IPv4 address of outgoing connections');
 p('smtp_bind_address6', '', 'string', 'the local IPv6 address of outgoing connections');
 p('smtp_host_lookup', 'dns', 'list', 'how the smtp client looks up host addresses: dns, native (the system resolver), or both in order');

@@ -314,3 +314,20 @@ test('arc_signing_table without smtpd_authentication_results is a check error: n
     rmSync(dir, { recursive: true });
   }
 });
+
+test('smtp_tlsrpt_send_time must be a time of day, HH:MM', () => {
+  const dir = confDir('myhostname = a.example\nsmtp_tlsrpt_send_time = 25:00\n');
+  try {
+    assert.deepEqual(checkConfig(loadConfig(dir)).map(formatProblem), [
+      `postrider: error: ${join(dir, 'main.cf')}, line 2: smtp_tlsrpt_send_time = 25:00: not a time of day HH:MM (UTC)`,
+    ]);
+  } finally {
+    rmSync(dir, { recursive: true });
+  }
+  const ok = confDir('myhostname = a.example\nsmtp_tlsrpt_send_time = 3:30\n');
+  try {
+    assert.deepEqual(checkConfig(loadConfig(ok)).map(formatProblem), []);
+  } finally {
+    rmSync(ok, { recursive: true });
+  }
+});

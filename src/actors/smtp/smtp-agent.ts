@@ -29,6 +29,7 @@ import { runVerifyTransaction } from './smtp-verify.js';
 import {
   demandOf, passesRequireTls, planTls, readRequireTlsSettings, requireTlsPolicy, requireTlsSessionFailure, sessionTls, sessionVerdict, type RequireTlsSettings,
 } from './smtp-requiretls.js';
+import { SmtpTlsGate } from './smtp-tls-gate.js';
 
 /** What every delivery agent library is built with. */
 export interface AgentOptions {
@@ -49,6 +50,8 @@ export class SmtpAgent {
   private readonly cache: SmtpConnectionCache;
   private readonly requireTls: RequireTlsSettings;
   private readonly tlsContext: TlsPolicyContext;
+  /** MTA-STS and TLSRPT (smtp_mta_sts_enable, smtp_tlsrpt_enable). */
+  private readonly tlsGate: SmtpTlsGate;
   private closed = false;
 
   constructor(private readonly opts: AgentOptions) {
@@ -56,6 +59,7 @@ export class SmtpAgent {
     this.resolver = makeResolver(this.params.dnsServers);
     this.requireTls = readRequireTlsSettings(opts.config);
     this.cache = new SmtpConnectionCache(this.params.cacheTimeLimit, this.params.reuseCountLimit, this.params.reuseTimeLimit);
+    this.tlsGate = new SmtpTlsGate(opts.config, this.resolver, opts.log);
     const p = this.params;
     this.tlsContext = {
       level: p.tlsLevel,
@@ -78,7 +82,7 @@ export class SmtpAgent {
       viaMx: target.viaMx ?? false,
       ipv6: isIP(target.address) === 6,
       // MTA-STS is for the recipient domain reached through its MX records, never a relayhost or [host].
-      sts: n?.mxLookup ? this.opts.sts : undefined,
+      sts: n?.mxLookup ? (this.opts.sts ?? this.tlsGate.stsLookup) : undefined,
     });
   }
 
@@ -115,6 +119,7 @@ export class SmtpAgent {
   async close(): Promise<void> {
     this.closed = true;
     this.cache.closeAll();
+    await this.tlsGate.flush();
   }
 
   private async attempt(
@@ -180,16 +185,23 @@ export class SmtpAgent {
       setAll(pending, { ...found.failure, relay: 'none' });
       return;
     }
+    // MTA-STS enforce leaves only the MX hosts its policy names (none left: a deferral); the TLS policy of each comes below.
+    const gate = await this.tlsGate.prepare(nexthops, found.targets, this.params, 'opportunistic');
+    if (gate.deferral) {
+      setAll(pending, { ...gate.deferral, relay: 'none' });
+      return;
+    }
     const tentative = new Map<number, DeliveryOutcome>();
     let lastFailure: SessionFailure | undefined;
     let sessions = 0;
-    const targets = found.targets;
+    const targets = gate.targets;
     for (let i = 0; i < targets.length && pending.length; i++) {
       if (this.params.mxSessionLimit > 0 && sessions >= this.params.mxSessionLimit) break;
       // REQUIRETLS raises the destination's policy to verified TLS (RFC 8689); "TLS-Required: No" lowers it to may.
       const policy = requireTlsPolicy(await this.tlsPolicy(targets[i]), demand);
       const mode = tlsModeOf(policy);
       let s = await openSession(targets[i], this.params, mode, policy);
+      this.tlsGate.record(gate, targets[i], s);
       if (!isSession(s) && s.tlsHandshakeFailed && mode === 'opportunistic') {
         // Postfix's "may": a failed handshake is retried in plain text.
         s = await openSession(targets[i], this.params, 'none', policy);

@@ -35,6 +35,8 @@ export interface SmtpSession {
   tlsCheck?: PeerCheck;
   /** Postfix's "Verified TLS connection established to host[ip]:port: ..." line, logged at smtp_tls_loglevel 1. */
   tlsLine?: string;
+  /** This end's address (TLSRPT's sending-mta-ip). */
+  localAddress?: string;
 }
 
 /** Why a session could not be set up. */
@@ -55,6 +57,8 @@ export interface SessionFailure {
   tlsFailure?: TlsFailureType;
   /** Postfix's "... TLS connection established to ..." line of a session that was then refused. */
   tlsLine?: string;
+  /** This end's address, once connected (TLSRPT's sending-mta-ip). */
+  localAddress?: string;
 }
 
 /** How to use TLS on this attempt. */
@@ -129,6 +133,7 @@ export async function openSession(
   } catch (err) {
     return { state: 'deferred', dsn: '4.4.1', reason: `connect to ${relay}: ${socketErrorText(err)}`, relay: 'none', spoke: false, tlsHandshakeFailed: false };
   }
+  const localAddress = socket.localAddress;
   const client = new SmtpClient({
     connection: socket,
     host: target.address,
@@ -152,9 +157,9 @@ export async function openSession(
     const err = e as ClientError;
     // A failure while upgrading is a TLS failure whatever nodemailer calls it (a bad certificate is a socket error there).
     if (client.upgrading || isTlsError(err)) err.code = 'ETLS';
-    return { ...sessionFailure(err, peer, client.starttlsNotOffered, params.skip5xxGreeting), relay };
+    return { ...sessionFailure(err, peer, client.starttlsNotOffered, params.skip5xxGreeting), relay, localAddress };
   }
-  const session: SmtpSession = { client, target, relay, peer, uses: 0, openedAt: Date.now(), tls: client.secure };
+  const session: SmtpSession = { client, target, relay, peer, uses: 0, openedAt: Date.now(), tls: client.secure, localAddress };
   const tlsSocket = client.tlsSocket;
   if (client.secure && tlsSocket) {
     const check = checkPeer(policy, peerInfo(tlsSocket), { hostname: target.hostname, nexthop }, params.tlsFingerprintDigest);
@@ -162,7 +167,7 @@ export async function openSession(
     session.tlsLine = `${check.trust} TLS connection established to ${relay}: ${tlsSummary(tlsSocket)}`;
     if (!check.ok && policy.sts?.mode !== 'testing') {
       client.shutdown();
-      return { state: 'deferred', dsn: '4.7.5', reason: check.reason, relay, spoke: true, tlsHandshakeFailed: false, tlsFailure: check.failure, tlsLine: session.tlsLine };
+      return { state: 'deferred', dsn: '4.7.5', reason: check.reason, relay, spoke: true, tlsHandshakeFailed: false, tlsFailure: check.failure, tlsLine: session.tlsLine, localAddress };
     }
   }
   return session;
