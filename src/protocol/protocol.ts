@@ -154,6 +154,8 @@ export interface TrivialRewriteProtocol {
 export interface QmgrProtocol {
   /** The journal made a new message durable. Cast. */
   arrived: { req: { message: QueuedMessage }; rep: void };
+  /** Journal compaction copied these messages forward: their content is read from the new locations from now on. Cast. */
+  relocated: { req: { moves: Array<{ queueId: string; location: BodyLocation }> }; rep: void };
   /** `postrider flush` (all deferred) or `postqueue -s site` (one destination). */
   flush: { req: { site?: string }; rep: { scheduled: number } };
   /**

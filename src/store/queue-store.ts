@@ -69,6 +69,25 @@ export interface QueueStoreOptions {
    * names the shard, so readers given the queue directory find the content.
    */
   shard?: number;
+  /**
+   * Told, after each compaction run, where the messages it copied now lie
+   * (before the old segments go), so a scheduler holding their old
+   * locations can follow them.
+   */
+  onRelocated?: (moves: Relocation[]) => void;
+  /**
+   * How long compacted segments stay on disk after their messages were
+   * copied forward (default 0: deleted at once): a reader handed an old
+   * location just before the relocation still finds its bytes. A crash in
+   * between only means recovery replays the copies twice, the later winning.
+   */
+  retireGraceMs?: number;
+}
+
+/** A message compaction copied forward, and its content's new location. */
+export interface Relocation {
+  queueId: string;
+  location: BodyLocation;
 }
 
 const DEFAULT_SEGMENT = 64 * 1024 * 1024;
@@ -94,6 +113,10 @@ export class QueueStore {
   /** Ids of appends not yet durable: a duplicate of one is refused like a duplicate of a queued message. */
   private readonly appending = new Set<string>();
   private compacting: Promise<{ deletedSegments: number; copiedMessages: number }> | undefined;
+  private onRelocated: ((moves: Relocation[]) => void) | undefined;
+  private retireGraceMs = 0;
+  /** Compacted segments waiting out retireGraceMs. */
+  private readonly retiring = new Map<NodeJS.Timeout, number[]>();
   private timer: NodeJS.Timeout | undefined;
 
   private constructor(
@@ -151,6 +174,8 @@ export class QueueStore {
     opts.log?.info(`journal recovery${shard > 0 ? ` (shard ${shard})` : ''}: segments=${report.segments}, records=${report.records}, messages=${report.messages}, ` +
       `corrupt=${report.corrupt}, torn_tail_bytes=${report.tornTailBytes}, repaired=${report.repaired}, ` +
       `lost=${report.lostMessages.length}, ms=${report.ms}`);
+    store.onRelocated = opts.onRelocated;
+    store.retireGraceMs = Math.max(0, opts.retireGraceMs ?? 0);
     const every = opts.compactIntervalMs ?? DEFAULT_COMPACT_MS;
     if (every > 0) {
       store.timer = setInterval(() => store.backgroundCompact(), every);
@@ -358,37 +383,52 @@ export class QueueStore {
     this.index.forEachLocation((id, segment) => {
       if (segment < current) toCopy.push(id);
     });
-    let copied = 0;
+    const moves: Relocation[] = [];
     for (let i = 0; i < toCopy.length; i += COPY_WINDOW) {
-      const counts = await Promise.all(toCopy.slice(i, i + COPY_WINDOW).map((q) => this.copyForward(q, current)));
-      for (const c of counts) copied += c;
+      const copies = await Promise.all(toCopy.slice(i, i + COPY_WINDOW).map((q) => this.copyForward(q, current)));
+      for (const c of copies) if (c) moves.push(c);
     }
-    for (const n of sealed) {
-      await unlink(segmentPath(this.root, n)).catch((err: NodeJS.ErrnoException) => {
-        if (err.code !== 'ENOENT') throw err;
-      });
-      this.segmentUse.delete(n);
+    const copied = moves.length;
+    if (moves.length > 0) this.onRelocated?.(moves);
+    for (const n of sealed) this.segmentUse.delete(n);
+    if (this.retireGraceMs > 0 && !this.closed) {
+      const timer = setTimeout(() => {
+        this.retiring.delete(timer);
+        this.removeSegments(sealed).catch((err: unknown) => this.log?.warning(`journal compaction: ${(err as Error).message}`));
+      }, this.retireGraceMs);
+      timer.unref();
+      this.retiring.set(timer, sealed);
+    } else {
+      await this.removeSegments(sealed);
     }
-    await syncDir(join(this.root, JOURNAL_DIR));
     this.log?.info(`journal compaction: deleted_segments=${sealed.length}, copied_messages=${copied}`);
     return { deletedSegments: sealed.length, copiedMessages: copied };
   }
 
-  /** Copies one message forward; 0 when it finished or moved meanwhile. */
-  private async copyForward(queueId: string, current: number): Promise<number> {
+  private async removeSegments(segments: number[]): Promise<void> {
+    for (const n of segments) {
+      await unlink(segmentPath(this.root, n)).catch((err: NodeJS.ErrnoException) => {
+        if (err.code !== 'ENOENT') throw err;
+      });
+    }
+    await syncDir(join(this.root, JOURNAL_DIR));
+  }
+
+  /** Copies one message forward; undefined when it finished or moved meanwhile. */
+  private async copyForward(queueId: string, current: number): Promise<Relocation | undefined> {
     const from = this.index.location(queueId);
-    if (!from || from.segment >= current) return 0;
+    if (!from || from.segment >= current) return undefined;
     // A body in a file stays where it is: only the record (its header section) is copied.
     const content = await readContent(this.queueDir, from, true);
     // The state is taken when the copy is queued: later changes follow it in the journal.
     const q = this.index.get(queueId);
-    if (!q || q.location.segment !== from.segment || q.location.offset !== from.offset) return 0;
+    if (!q || q.location.segment !== from.segment || q.location.offset !== from.offset) return undefined;
     const frame = messageFrame(copyMeta(q), content);
     await this.writer.append(frame);
     const location = this.contentLocation(frame, content.length);
     if (from.file) location.file = from.file;
     this.index.relocate(queueId, from, location);
-    return 1;
+    return { queueId, location };
   }
 
   /** Where the content of a message record written as `frame` lies. */
@@ -409,6 +449,12 @@ export class QueueStore {
     this.closed = true;
     if (this.timer) clearInterval(this.timer);
     await this.compacting?.catch(() => undefined);
+    // Segments still in their grace go now: no reader of this store is left.
+    for (const [timer, segments] of this.retiring) {
+      clearTimeout(timer);
+      await this.removeSegments(segments).catch(() => undefined);
+    }
+    this.retiring.clear();
     await this.writer.close();
   }
 }

@@ -19,16 +19,29 @@ const SOURCES = new Map<string, MetricLabels>([
   ['bounce', label('source', 'bounce')],
 ]);
 const SMTPD_SOURCE = label('source', 'smtpd');
+/** Locations per 'relocated' cast. */
+const RELOCATION_SLICE = 2000;
+/** How long compacted segments stay readable: an agent reads a message's content as its delivery starts. */
+const RETIRE_GRACE_MS = 60_000;
 
 runActor('journal', async (ctx) => {
   const queueDir = ctx.config.path('queue_directory');
   const shard = ctx.shard?.index ?? 0;
-  const store = await QueueStore.open(queueDir, { log: ctx.log, shard });
-  const r = store.recovery;
   // Its own shard's qmgr: instance numbers follow the shards.
   const mine = { instance: ctx.instance };
-  ctx.log.info(`queue store open${ctx.shard && ctx.shard.count > 1 ? ` (shard ${shard} of ${ctx.shard.count})` : ''}: ${r.messages} messages in ${r.segments} segments, ${r.records} records, ${r.corrupt} corrupt, ${r.ms} ms`);
   const qmgr = ctx.peers('qmgr');
+  const store = await QueueStore.open(queueDir, {
+    log: ctx.log,
+    shard,
+    // qmgr holds the locations of the messages it schedules: compaction tells it where they went, in
+    // slices, and keeps the old segments a while for a delivery handed an old location just before.
+    onRelocated: (moves) => {
+      for (let i = 0; i < moves.length; i += RELOCATION_SLICE) qmgr.cast('relocated', { moves: moves.slice(i, i + RELOCATION_SLICE) }, mine);
+    },
+    retireGraceMs: RETIRE_GRACE_MS,
+  });
+  const r = store.recovery;
+  ctx.log.info(`queue store open${ctx.shard && ctx.shard.count > 1 ? ` (shard ${shard} of ${ctx.shard.count})` : ''}: ${r.messages} messages in ${r.segments} segments, ${r.records} records, ${r.corrupt} corrupt, ${r.ms} ms`);
   ctx.onShutdown(() => store.close());
 
   return {

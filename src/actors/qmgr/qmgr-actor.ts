@@ -105,6 +105,7 @@ runActor('qmgr', async (ctx) => {
 
   return {
     arrived: ({ message }) => scheduler.arrived(message),
+    relocated: ({ moves }) => scheduler.relocated(moves),
     flush: ({ site }) => ({ scheduled: scheduler.flush(site) }),
     admin: async ({ action, queueIds, queues }) => {
       // Each shard's qmgr acts on the ids its own journal holds; the others find none of them.

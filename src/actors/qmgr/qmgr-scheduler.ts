@@ -24,7 +24,7 @@
 import { hostname } from 'node:os';
 import type { MainConfig } from '../../config/main-config.js';
 import type { DeliveryRequest, DeliveryResult, DestinationView, NoticeKind, ResolvedAddress } from '../../protocol/protocol.js';
-import type { QueuedMessage, RecipientOutcome } from '../../store/store-types.js';
+import type { BodyLocation, QueuedMessage, RecipientOutcome } from '../../store/store-types.js';
 import type { Logger } from '../../util/log.js';
 import { Dispatcher, type DispatchHost } from './qmgr-dispatch.js';
 import type { SharedLimits } from '../../runtime/shared-limits.js';
@@ -139,6 +139,14 @@ export class Scheduler {
   arrived(message: QueuedMessage): void {
     this.add(message);
     this.admit();
+  }
+
+  /** Journal compaction moved these messages' content: later deliveries read it there. */
+  relocated(moves: Array<{ queueId: string; location: BodyLocation }>): void {
+    for (const m of moves) {
+      const e = this.entries.get(m.queueId);
+      if (e) e.msg.location = m.location;
+    }
   }
 
   /** Makes deferred mail due now: all of it, or that for `site` (a nexthop or recipient domain). Returns how many messages. */

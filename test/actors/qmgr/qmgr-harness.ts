@@ -9,7 +9,7 @@
  */
 import { MainConfig } from '../../../src/config/main-config.js';
 import type { DeliveryRequest, DeliveryResult, NoticeKind, ResolvedAddress } from '../../../src/protocol/protocol.js';
-import type { DsnNotify, QueuedMessage, QueuedRecipient, RecipientOutcome } from '../../../src/store/store-types.js';
+import type { BodyLocation, DsnNotify, QueuedMessage, QueuedRecipient, RecipientOutcome } from '../../../src/store/store-types.js';
 import { configureLogging, Logger, type LogSink } from '../../../src/util/log.js';
 import { Scheduler, type NoticeRecipient, type QmgrDeps } from '../../../src/actors/qmgr/qmgr-scheduler.js';
 
@@ -63,6 +63,8 @@ export interface DeliverCall {
   transportConcurrency: number;
   /** Date.now() when the agent got the request. */
   at: number;
+  /** Where the request said the content lies. */
+  location: BodyLocation;
 }
 
 /** Answer for one recipient: an SMTP-like reply, or 'crash' to reject the whole request. */
@@ -173,6 +175,7 @@ export class Harness {
       concurrency: n,
       transportConcurrency: t,
       at: Date.now(),
+      location: req.location,
     };
     this.calls.push(call);
     try {

@@ -275,3 +275,17 @@ test('hostile dependencies: a garbled agent reply, a failing resolver and a fail
   assert.ok(logged('cannot record delivery status: disk full').length === 1);
   assert.deepEqual([...new Set(journal.filter((j) => j.state === 'delivered').map((j) => j.index))].sort(), [0, 1]);
 });
+
+test('a message compaction relocated is retried at its new location', async (t) => {
+  const h = new Harness(t, {
+    answer: (_a, _c, attempt) => (attempt === 1 ? { state: 'deferred', dsn: '4.2.0', reason: '451 4.2.0 try later' } : { state: 'delivered' }),
+  });
+  const m = h.arrive(message(['a@x.example']));
+  await waitFor(() => h.callsTo('x.example').length === 1, 5000, 'the first attempt');
+  const moved = { segment: 7, offset: 4096, length: 100 };
+  h.scheduler.relocated([{ queueId: m.queueId, location: moved }, { queueId: 'NOTKNOWN', location: moved }]);
+  await waitFor(() => h.state(m.queueId, 0) === 'delivered', 5000, 'delivered');
+  const calls = h.callsTo('x.example');
+  assert.deepEqual(calls[0].location, { segment: 1, offset: 0, length: 100 });
+  assert.deepEqual(calls[1].location, moved, 'the retry reads the content where compaction put it');
+});
