@@ -7,7 +7,8 @@
  * cached connection reused is no new session), without fsync: these are
  * statistics, and a crash loses at most the lines not yet written.
  *
- * Public: TlsRptRecorder (recordTlsResult, flush), tlsrptDir, dayOf.
+ * Public: TlsRptRecorder (recordTlsResult, flush), tlsrptDir, dayOf, and the
+ * result types (TlsSessionResult, TlsFailureType) the smtp client records.
  * recordTlsResult never throws; a write error is logged once per thread
  * through `onError` and the line is dropped.
  */
@@ -15,22 +16,39 @@ import { appendFile, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { threadId } from 'node:worker_threads';
 
-/**
- * One session's TLS result: the shape of the smtp client's TlsSessionResult
- * (smtp-tls-policy-types.ts), restated here because the report is built by
- * the command line too, which may not import an actor's files.
- */
-export interface TlsRptResult {
+/** RFC 8460 result types, for failures counted in TLSRPT. */
+export type TlsFailureType =
+  | 'starttls-not-supported'
+  | 'certificate-host-mismatch'
+  | 'certificate-expired'
+  | 'certificate-not-trusted'
+  | 'validation-failure'
+  | 'tlsa-invalid'
+  | 'dnssec-invalid'
+  | 'dane-required'
+  | 'sts-policy-fetch-error'
+  | 'sts-policy-invalid'
+  | 'sts-webpki-invalid';
+
+/** One session's TLS result, as the smtp client hands it to TLSRPT accounting. */
+export interface TlsSessionResult {
+  /** The policy domain (the recipient domain / next-hop domain the policy is for). */
   policyDomain: string;
+  /** TLSRPT policy-type: 'tlsa', 'sts' or 'no-policy-found'. */
   policyType: 'tlsa' | 'sts' | 'no-policy-found';
+  /** The policy-string lines for the report (TLSA records as text, or the STS policy lines). */
   policyStrings: string[];
   mxHost: string;
   sendingMta: string;
   receivingIp: string;
   ok: boolean;
-  failure?: string;
+  failure?: TlsFailureType;
+  /** Free text for failure-reason-code / additional-information. */
   detail?: string;
 }
+
+/** What a recorded line holds of a session. */
+export type TlsRptResult = TlsSessionResult;
 
 /** One recorded line: a session result and when it happened (ms since the epoch). */
 export interface TlsRptLine extends TlsRptResult {

@@ -14,7 +14,7 @@ import { startSmtpSink, type SmtpSink } from '../helpers/smtp-sink.js';
 import { startDnsServer, type TestDnsServer } from '../helpers/dns-server.js';
 import { startDaemon, type RunningDaemon } from '../helpers/daemon.js';
 import { sendMail, waitFor } from '../helpers/send-mail.js';
-import { makeTestCa } from '../helpers/sts-test-ca.js';
+import { makeTestCa } from '../helpers/tls-ca.js';
 import { makeTestCert } from '../helpers/tls-cert.js';
 import { randomLoopback, startHttpsServer, type TestHttpsServer } from '../helpers/https-test-server.js';
 import { dayOf } from '../../src/global/tlsrpt-record.js';

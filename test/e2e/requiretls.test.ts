@@ -13,10 +13,10 @@ import assert from 'node:assert/strict';
 import { startSmtpSink, type SmtpSink } from '../helpers/smtp-sink.js';
 import { freePort, startDaemon, type RunningDaemon } from '../helpers/daemon.js';
 import { sendMail, waitFor } from '../helpers/send-mail.js';
-import { makeTestCa } from '../helpers/tls-ca-requiretls.js';
+import { makeTestCa } from '../helpers/tls-ca.js';
 
 const ca = makeTestCa();
-const leaf = ca.leaf(['mx.postrider.test', '127.0.0.1', '127.0.0.2']);
+const leaf = ca.issue(['mx.postrider.test', '127.0.0.1', '127.0.0.2']);
 const TLS = {
   smtpd_tls_security_level: 'may',
   smtpd_tls_cert_file: leaf.certFile,

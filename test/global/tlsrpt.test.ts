@@ -11,7 +11,7 @@ import { buildReports, daySummary, readDay, type TlsRptReport } from '../../src/
 import { lookupRua, startTlsRptSchedule } from '../../src/global/tlsrpt-send.js';
 import { decodeMaildropFile, maildropDir } from '../../src/global/maildrop-file.js';
 import { startDnsServer, type TestDnsServer } from '../helpers/dns-server.js';
-import { makeTestCa, type TestCa } from '../helpers/sts-test-ca.js';
+import { makeTestCa, type TestCa } from '../helpers/tls-ca.js';
 import { startHttpsServer, type TestHttpsServer } from '../helpers/https-test-server.js';
 import { waitFor } from '../helpers/send-mail.js';
 

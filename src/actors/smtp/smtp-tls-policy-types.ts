@@ -49,33 +49,5 @@ export interface TlsPolicy {
   refuse?: { dsn: string; reason: string };
 }
 
-/** RFC 8460 result types, for failures counted in TLSRPT. */
-export type TlsFailureType =
-  | 'starttls-not-supported'
-  | 'certificate-host-mismatch'
-  | 'certificate-expired'
-  | 'certificate-not-trusted'
-  | 'validation-failure'
-  | 'tlsa-invalid'
-  | 'dnssec-invalid'
-  | 'dane-required'
-  | 'sts-policy-fetch-error'
-  | 'sts-policy-invalid'
-  | 'sts-webpki-invalid';
-
-/** One session's TLS result, as the smtp client hands it to TLSRPT accounting. */
-export interface TlsSessionResult {
-  /** The policy domain (the recipient domain / next-hop domain the policy is for). */
-  policyDomain: string;
-  /** TLSRPT policy-type: 'tlsa', 'sts' or 'no-policy-found'. */
-  policyType: 'tlsa' | 'sts' | 'no-policy-found';
-  /** The policy-string lines for the report (TLSA records as text, or the STS policy lines). */
-  policyStrings: string[];
-  mxHost: string;
-  sendingMta: string;
-  receivingIp: string;
-  ok: boolean;
-  failure?: TlsFailureType;
-  /** Free text for failure-reason-code / additional-information. */
-  detail?: string;
-}
+// The RFC 8460 result shapes live with the TLSRPT recorder, which the command line reads too.
+export type { TlsFailureType, TlsSessionResult } from '../../global/tlsrpt-record.js';

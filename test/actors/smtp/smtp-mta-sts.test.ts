@@ -7,8 +7,8 @@ import { SmtpAgent } from '../../../src/actors/smtp/smtp-agent.js';
 import { dayOf, tlsrptDir, type TlsRptLine } from '../../../src/global/tlsrpt-record.js';
 import { startDnsServer, type TestDnsServer } from '../../helpers/dns-server.js';
 import { startSmtpSink, type SmtpSink } from '../../helpers/smtp-sink.js';
-import { makeTestCa, type TestCa } from '../../helpers/sts-test-ca.js';
-import { makeTestCert } from '../../helpers/tls-cert.js';
+import { makeTestCa, type TestCa } from '../../helpers/tls-ca.js';
+import { makeTestCert, type TestCert } from '../../helpers/tls-cert.js';
 import { randomLoopback, startHttpsServer, type TestHttpsServer } from '../../helpers/https-test-server.js';
 import { captureLog, contentReader, makeConfig, makeRequest } from './smtp-test-kit.js';
 import { fetchStsPolicy, StsFetchError, STS_MAX_POLICY_BYTES } from '../../../src/actors/smtp/smtp-mta-sts-fetch.js';
@@ -45,7 +45,7 @@ describe('MTA-STS in the smtp client', () => {
       if (req.path !== '/.well-known/mta-sts.txt' || body === undefined) return { status: 404 };
       return { status: 200, type: 'text/plain; charset=utf-8', body };
     });
-    const sink = (name: string, cert: ReturnType<TestCa['issue']> | undefined) =>
+    const sink = (name: string, cert: TestCert | undefined) =>
       startSmtpSink({ host: randomLoopback(), starttls: !!cert, ...(cert ? { cert } : {}) });
     await domain('good.test', 'enforce', ['*.good.test'], await sink('good', ca.issue(['mx.good.test'])));
     await domain('nomatch.test', 'enforce', ['mx.nomatch.test'], await sink('nomatch', ca.issue(['mail.elsewhere.test'])), 'mail.elsewhere.test');

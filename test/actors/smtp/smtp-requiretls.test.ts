@@ -11,7 +11,7 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startSmtpSink, type SmtpSink, type SmtpSinkOptions } from '../../helpers/smtp-sink.js';
-import { makeTestCa } from '../../helpers/tls-ca-requiretls.js';
+import { makeTestCa } from '../../helpers/tls-ca.js';
 import { makeTestCert } from '../../helpers/tls-cert.js';
 import { CONTENT, deliverToSink } from './smtp-test-kit.js';
 import { demandOf, planTls, requireTlsPolicy, sessionVerdict } from '../../../src/actors/smtp/smtp-requiretls.js';
@@ -19,8 +19,8 @@ import { readSmtpParams } from '../../../src/actors/smtp/smtp-params.js';
 import { makeConfig } from './smtp-test-kit.js';
 
 const ca = makeTestCa();
-const goodCert = ca.leaf(['mx.test.example', '127.0.0.1', '127.0.0.2']);
-const otherNameCert = ca.leaf(['elsewhere.test.example']);
+const goodCert = ca.issue(['mx.test.example', '127.0.0.1', '127.0.0.2']);
+const otherNameCert = ca.issue(['elsewhere.test.example']);
 const selfSigned = makeTestCert('localhost');
 
 const sinks: SmtpSink[] = [];
