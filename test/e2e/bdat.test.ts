@@ -6,7 +6,7 @@
  */
 import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { connect, type Socket } from 'node:net';
+import { Session } from '../helpers/smtp-line-session.js';
 import { startSmtpSink, type SmtpSink } from '../helpers/smtp-sink.js';
 import { startDaemon, type RunningDaemon } from '../helpers/daemon.js';
 import { waitFor } from '../helpers/send-mail.js';
@@ -23,59 +23,6 @@ after(async () => {
   await daemon?.stop();
   await sink?.close();
 });
-
-/** A line-reply client over a raw socket. */
-class Session {
-  private buffer = '';
-  private wake?: () => void;
-  private constructor(private readonly socket: Socket) {
-    socket.setEncoding('latin1');
-    socket.on('data', (d: string) => {
-      this.buffer += d;
-      this.wake?.();
-    });
-    socket.on('error', () => undefined);
-  }
-
-  static async open(port: number): Promise<Session> {
-    const s = new Session(connect({ port, host: '127.0.0.1' }));
-    assert.match(await s.reply(), /^220 /);
-    assert.match(await s.command('EHLO client.test'), /CHUNKING/);
-    return s;
-  }
-
-  send(data: string | Buffer): void {
-    this.socket.write(data);
-  }
-
-  async reply(): Promise<string> {
-    const deadline = Date.now() + 20_000;
-    for (;;) {
-      const m = /^(?:\d{3}-[^\n]*\n)*\d{3}(?: [^\n]*)?\r\n/.exec(this.buffer);
-      if (m) {
-        this.buffer = this.buffer.slice(m[0].length);
-        return m[0].trimEnd();
-      }
-      if (Date.now() > deadline) throw new Error(`no reply; buffer: ${JSON.stringify(this.buffer)}`);
-      await new Promise<void>((resolve) => {
-        const t = setTimeout(resolve, 500);
-        this.wake = () => {
-          clearTimeout(t);
-          resolve();
-        };
-      });
-    }
-  }
-
-  async command(line: string): Promise<string> {
-    this.send(line + '\r\n');
-    return this.reply();
-  }
-
-  close(): void {
-    this.socket.end('QUIT\r\n');
-  }
-}
 
 function message(id: string): Buffer {
   const bytes: number[] = [];

@@ -13,7 +13,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startSmtpSink, type SmtpSink } from '../helpers/smtp-sink.js';
+import { startSmtpSink, type SmtpSink, noticesTo as noticesAt } from '../helpers/smtp-sink.js';
 import { startDaemon, type RunningDaemon } from '../helpers/daemon.js';
 import { sendMail, waitFor } from '../helpers/send-mail.js';
 
@@ -47,7 +47,7 @@ after(async () => {
 });
 
 function noticesTo(sender: string): string[] {
-  return noticeSink.messages.filter((m) => m.mailFrom === '' && m.rcptTo.includes(sender)).map((m) => m.raw.toString('latin1'));
+  return noticesAt(noticeSink, sender);
 }
 
 async function send(from: string, to: string, notify: string[]): Promise<string> {

@@ -14,7 +14,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startSmtpSink, type SmtpSink } from '../helpers/smtp-sink.js';
+import { startSmtpSink, type SmtpSink, noticesTo as noticesAt } from '../helpers/smtp-sink.js';
 import { startDaemon, type RunningDaemon } from '../helpers/daemon.js';
 import { sendMail, waitFor } from '../helpers/send-mail.js';
 
@@ -62,7 +62,7 @@ async function send(from: string, to: string, dsn?: { notify?: string[]; orcpt?:
 }
 
 function noticesTo(sender: string): string[] {
-  return noticeSink.messages.filter((m) => m.mailFrom === '' && m.rcptTo.includes(sender)).map((m) => m.raw.toString('latin1'));
+  return noticesAt(noticeSink, sender);
 }
 
 test('an ORCPT received is the failure notice\'s Original-Recipient; without one, the address before alias expansion is, and the text says "expanded from"', async () => {

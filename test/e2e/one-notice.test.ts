@@ -9,7 +9,7 @@
  */
 import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { startSmtpSink, type SmtpSink } from '../helpers/smtp-sink.js';
+import { startSmtpSink, type SmtpSink, noticesTo as noticesAt } from '../helpers/smtp-sink.js';
 import { startDaemon, type RunningDaemon } from '../helpers/daemon.js';
 import { sendMail, waitFor } from '../helpers/send-mail.js';
 
@@ -24,7 +24,7 @@ const triesB = new Map<string, number>();
 let holdCrash = true;
 
 function noticesTo(sender: string): string[] {
-  return sinkA.messages.filter((m) => m.mailFrom === '' && m.rcptTo.includes(sender)).map((m) => m.raw.toString('utf8'));
+  return noticesAt(sinkA, sender, 'utf8');
 }
 
 before(async () => {

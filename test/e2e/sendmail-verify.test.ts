@@ -17,7 +17,7 @@ import assert from 'node:assert/strict';
 import { appendFileSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startSmtpSink, type SmtpSink } from '../helpers/smtp-sink.js';
+import { startSmtpSink, type SmtpSink, noticesTo as noticesAt } from '../helpers/smtp-sink.js';
 import { startDaemon, type RunningDaemon } from '../helpers/daemon.js';
 import { waitFor } from '../helpers/send-mail.js';
 
@@ -56,7 +56,7 @@ after(async () => {
 });
 
 function reportsTo(sender: string): string[] {
-  return noticeSink.messages.filter((m) => m.mailFrom === '' && m.rcptTo.includes(sender)).map((m) => m.raw.toString('latin1'));
+  return noticesAt(noticeSink, sender);
 }
 
 /** The queue id pickup gave the verify-only message of `sender`. */

@@ -207,3 +207,8 @@ export async function startSmtpSink(opts: SmtpSinkOptions = {}): Promise<SmtpSin
   const book = { messages, sockets, wire, connections: () => connections, maxConcurrent: () => maxConcurrent, maxTransactions: () => maxTransactions };
   return listenSink((p, h, cb) => server.listen(p, h, cb), server.server, (cb) => server.close(cb), opts, book);
 }
+
+/** The notices (null sender) the sink took for `address`, as text. */
+export function noticesTo(sink: SmtpSink, address: string, encoding: BufferEncoding = 'latin1'): string[] {
+  return sink.messages.filter((m) => m.mailFrom === '' && m.rcptTo.includes(address)).map((m) => m.raw.toString(encoding));
+}

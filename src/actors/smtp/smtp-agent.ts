@@ -27,7 +27,7 @@ import { tlsPolicyKey } from './smtp-tls-table.js';
 import { runTransaction, type PendingRecipient, type TransactionOptions, type TransactionResult } from './smtp-transaction.js';
 import { runVerifyTransaction } from './smtp-verify.js';
 import {
-  demandOf, passesRequireTls, planTls, readRequireTlsSettings, requireTlsPolicy, requireTlsSessionFailure, sessionTls, sessionVerdict, type RequireTlsSettings,
+  cacheTagOf, demandOf, passesRequireTls, readRequireTlsSettings, requireTlsPolicy, requireTlsSessionFailure, sessionTls, sessionVerdict, type RequireTlsSettings,
 } from './smtp-requiretls.js';
 import { SmtpTlsGate } from './smtp-tls-gate.js';
 
@@ -155,8 +155,7 @@ export class SmtpAgent {
     }
     // RFC 8689: REQUIRETLS and "TLS-Required: No" shape the TLS of this delivery (smtp-requiretls).
     const demand = demandOf(req, this.requireTls);
-    const plan = planTls(this.params, demand);
-    const key = `${req.transport}:${req.nexthop}${plan.cacheTag}`;
+    const key = `${req.transport}:${req.nexthop}${cacheTagOf(demand)}`;
     const sendOpts: TransactionOptions = {
       lineLengthLimit: this.params.lineLengthLimit,
       mimeOutputConversion: this.params.mimeOutputConversion,
@@ -186,7 +185,7 @@ export class SmtpAgent {
       return;
     }
     // MTA-STS enforce leaves only the MX hosts its policy names (none left: a deferral); the TLS policy of each comes below.
-    const gate = await this.tlsGate.prepare(nexthops, found.targets, this.params, 'opportunistic');
+    const gate = await this.tlsGate.prepare(nexthops, found.targets);
     if (gate.deferral) {
       setAll(pending, { ...gate.deferral, relay: 'none' });
       return;

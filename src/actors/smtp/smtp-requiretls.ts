@@ -13,12 +13,11 @@
  *   requireTlsPolicy(policy, demand): the TLS policy a demand turns a
  *     destination's policy into. 'enforce' keeps a policy that verifies the
  *     certificate (dane, dane-only, fingerprint, verify, secure) and makes
- *     any other `secure` with match=hostname: until DANE and MTA-STS give
- *     every destination its own verified policy, the MX name is checked
- *     against smtp_tls_CAfile. (Postfix instead returns the message when
+ *     any other `secure` with match=hostname: the MX name is checked against
+ *     smtp_tls_CAfile. (Postfix instead returns the message when
  *     the destination's level does not match certificates.)
- *   planTls(params, demand): the smtp parameters, TLS mode and connection
- *     cache tag of one delivery; sessions opened for a demand are cached
+ *   cacheTagOf(demand): the connection cache tag of one delivery; sessions
+ *     opened for a demand are cached
  *     apart, so an unverified session never carries REQUIRETLS mail and a
  *     plain-text one opened for "TLS-Required: No" never carries other mail.
  *   sessionVerdict(demand, session): after EHLO, whether this server may
@@ -34,8 +33,7 @@
 import type { MainConfig } from '../../config/main-config.js';
 import { withParameterDefaults } from '../../config/parameter-defaults.js';
 import type { DeliveryRequest } from '../../protocol/protocol.js';
-import type { SmtpParams, TlsLevel } from './smtp-params.js';
-import type { SessionFailure, SmtpSession, TlsMode } from './smtp-session.js';
+import type { SessionFailure, SmtpSession } from './smtp-session.js';
 import type { TlsPolicy } from './smtp-tls-policy-types.js';
 
 /** smtp_requiretls_policy's words. */
@@ -86,17 +84,9 @@ export function requireTlsPolicy(policy: TlsPolicy, demand: RequireTlsDemand): T
   return policy;
 }
 
-/** The smtp parameters, TLS mode and connection cache tag of a delivery with this demand. */
-export function planTls(params: SmtpParams, demand: RequireTlsDemand): { params: SmtpParams; mode: TlsMode; cacheTag: string } {
-  let level: TlsLevel = params.tlsLevel;
-  if (demand !== 'none') {
-    const wanted = requireTlsPolicy({ level, source: 'main.cf', match: ['hostname'] }, demand).level;
-    // The levels smtp-params knows (the others arrive with the policy resolver).
-    level = wanted === 'none' || wanted === 'may' || wanted === 'encrypt' || wanted === 'verify' ? wanted : 'secure';
-  }
-  const mode: TlsMode = level === 'none' ? 'none' : level === 'may' ? 'opportunistic' : 'required';
-  const cacheTag = demand === 'none' || demand === 'opportunistic' ? '' : `/${demand}`;
-  return { params: level === params.tlsLevel ? params : { ...params, tlsLevel: level }, mode, cacheTag };
+/** The connection cache tag of a delivery with this demand: sessions opened for a demand are cached apart. */
+export function cacheTagOf(demand: RequireTlsDemand): string {
+  return demand === 'none' || demand === 'opportunistic' ? '' : `/${demand}`;
 }
 
 /** What sessionVerdict looks at. */

@@ -3,11 +3,10 @@
  * delivery attempt of the smtp client. prepare() asks the domain's policy
  * (one nexthop looked up by MX, smtp_mta_sts_enable = yes) and shapes the
  * attempt: `enforce` keeps only the MX hosts the policy's mx patterns match
- * (none left: the mail defers, 4.7.5) and requires verified TLS against
- * the MX host name (level secure with smtp_tls_CAfile: a stripped STARTTLS
- * or a bad certificate defers, never plain text); `testing` delivers as
- * main.cf says, with the certificate checked but not enforced, so failures
- * are counted; `none` or no policy changes nothing. record() hands every
+ * (none left: the mail defers, 4.7.5); the TLS each host then gets comes
+ * from resolveTlsPolicy (enforce: level secure against the MX name, never
+ * plain text; testing: checked, not enforced, so failures are counted).
+ * record() hands every
  * session attempt's TLS result to TLSRPT (smtp_tlsrpt_enable = yes).
  *
  * Public: SmtpTlsGate (prepare, record, flush, stsLookup), classifyTlsFailure.
@@ -22,8 +21,7 @@ import type { Logger } from '../../util/log.js';
 import { TlsRptRecorder } from '../../global/tlsrpt-record.js';
 import type { SmtpTarget } from './smtp-mx.js';
 import type { Nexthop } from './smtp-nexthop.js';
-import type { SmtpParams } from './smtp-params.js';
-import type { SessionFailure, SmtpSession, TlsMode } from './smtp-session.js';
+import type { SessionFailure, SmtpSession } from './smtp-session.js';
 import type { StsPolicy, TlsFailureType, TlsSessionResult } from './smtp-tls-policy-types.js';
 import { StsProvider, stsMxMatches } from './smtp-mta-sts.js';
 
@@ -38,8 +36,6 @@ export interface GateDecision {
   domain?: string;
   policy?: StsPolicy;
   targets: SmtpTarget[];
-  params: SmtpParams;
-  mode: TlsMode;
   /** Set when no MX host may be tried (enforce): defer every recipient with it. */
   deferral?: { state: 'deferred'; dsn: string; reason: string };
 }
@@ -94,30 +90,29 @@ export class SmtpTlsGate {
     return sts ? (domain) => sts.policyFor(domain) : undefined;
   }
 
-  /** The attempt's hosts, parameters and TLS mode under the domain's MTA-STS policy. */
-  async prepare(nexthops: Nexthop[], targets: SmtpTarget[], params: SmtpParams, mode: TlsMode): Promise<GateDecision> {
-    const plain: GateDecision = { targets, params, mode };
+  /**
+   * The attempt's hosts under the domain's MTA-STS policy: enforce keeps
+   * those its mx patterns match (none left: a deferral). The TLS each host
+   * gets is resolveTlsPolicy's (the same policy, as level secure).
+   */
+  async prepare(nexthops: Nexthop[], targets: SmtpTarget[]): Promise<GateDecision> {
+    const plain: GateDecision = { targets };
     if (!this.sts && !this.recorder) return plain;
     // A policy belongs to a destination domain: one nexthop found by MX, not [host] or a list.
     const domain = nexthops.length === 1 && nexthops[0].mxLookup ? nexthops[0].host.toLowerCase() : undefined;
     if (!domain) return plain;
     const policy = this.sts ? await this.sts.policyFor(domain) : undefined;
-    if (!policy || policy.mode === 'none') return { ...plain, domain };
-    if (policy.mode === 'testing') {
-      // Check the certificate against smtp_tls_CAfile without refusing it, so a failure is counted.
-      const lax = params.tlsLevel === 'none' || params.tlsLevel === 'may';
-      return { domain, policy, targets, params: lax ? { ...params, tlsLevel: 'verify' } : params, mode: lax ? 'opportunistic' : mode };
-    }
+    if (!policy || policy.mode !== 'enforce') return { domain, policy, targets };
     const allowed = targets.filter((t) => stsMxMatches(policy, t.hostname));
     for (const t of targets) {
       if (!allowed.includes(t)) this.recordResult(domain, policy, t, undefined, { failure: 'validation-failure', detail: `MX host ${t.hostname} does not match the policy's mx patterns` });
     }
-    const secure: GateDecision = { domain, policy, targets: allowed, params: { ...params, tlsLevel: 'secure' }, mode: 'required' };
+    const decision: GateDecision = { domain, policy, targets: allowed };
     if (!allowed.length) {
       const hosts = [...new Set(targets.map((t) => t.hostname))].join(', ');
-      secure.deferral = { state: 'deferred', dsn: '4.7.5', reason: `MTA-STS policy of ${domain} (mode enforce) matches no MX host: ${hosts}` };
+      decision.deferral = { state: 'deferred', dsn: '4.7.5', reason: `MTA-STS policy of ${domain} (mode enforce) matches no MX host: ${hosts}` };
     }
-    return secure;
+    return decision;
   }
 
   /** Records one session attempt (before any plain-text retry) for TLSRPT. */
