@@ -135,7 +135,7 @@ const EFFECT_TESTS: Record<string, [string, string]> = {
   arc_signing_table: ['actors/smtpd/smtpd-auth.test.ts', "mail for a domain in arc_signing_table is ARC-sealed after verifying: i=1 on mail without a chain, i=2 with cv=pass on a valid chain, i=2 with cv=fail on a broken one, and none after a cv=fail seal; mailauth validates each"],
   smtpd_authentication_results: ['actors/smtpd/smtpd-auth.test.ts', "SPF pass, softfail and permerror are accepted and recorded; reject_spf_fail and defer_spf_temperror refuse fail and temperror with Postfix-style reject lines"],
   authserv_id: ['actors/smtpd/smtpd-auth.test.ts', "a message signed outside by python3-dkim gets dkim=pass and DMARC pass; tampered, dkim=fail; forged Authentication-Results claiming our id are removed"],
-  dmarc_quarantine_action: ['actors/smtpd/smtpd-auth.test.ts', "reject_dmarc_policy: p=reject is refused 550 5.7.1 at the end of DATA; p=quarantine goes on hold, or is accepted with dmarc_quarantine_action = accept"],
+  dmarc_quarantine_action: ['actors/smtpd/smtpd-auth.test.ts', "reject_dmarc_policy: p=reject is refused 550 5.7.1 at the end of DATA; p=quarantine goes on hold, or is accepted with dmarc_quarantine_action = accept; a DNS failure of an aligned identifier defers 451 4.7.1"],
   dns_resolver_servers: ['actors/smtp/smtp-agent.test.ts', "smtp_mx_address_limit: only that many MX addresses are tried"],
   smtputf8_enable: ['actors/smtpd/smtpd-extensions.test.ts', "smtputf8_enable = no: SMTPUTF8 not offered and refused at MAIL"],
   requiretls_enable: ['actors/smtpd/smtpd-requiretls.test.ts', "requiretls_enable = no: REQUIRETLS not offered over TLS and refused at MAIL"],

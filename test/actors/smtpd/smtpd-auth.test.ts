@@ -3,11 +3,13 @@
  * server on loopback holding the SPF, DKIM and DMARC records: the one
  * Authentication-Results header (forged ones removed), SPF pass / fail /
  * softfail / temperror / permerror with reject_spf_fail and
- * defer_spf_temperror, DKIM pass and fail for a message signed outside
- * (python3-dkim), DMARC reject and quarantine with reject_dmarc_policy, ARC
+ * defer_spf_temperror, DKIM pass (RSA and Ed25519) and fail for a message
+ * signed outside (python3-dkim), DMARC reject and quarantine with
+ * reject_dmarc_policy (and a deferral when a DNS failure leaves it unknown), ARC
  * sets sealed by Postrider that mailauth validates (on mail without a chain,
  * on a valid i=1 chain sealed by another forwarder with mailauth, on one
- * broken after that seal), and DNS answers kept in the cache. Messages go through the real cleanup, as in the daemon.
+ * broken after that seal), DNS answers kept in the cache and DNS failures
+ * reported as temperror. Messages go through the real cleanup, as in the daemon.
  */
 process.env.TZ = 'UTC';
 import { test, before, after } from 'node:test';
@@ -15,7 +17,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { authenticate } from 'mailauth';
+import { authenticate, dkimSign } from 'mailauth';
 import { MainConfig } from '../../../src/config/main-config.js';
 import { Cleanup } from '../../../src/cleanup/cleanup.js';
 import { TrivialRewrite } from '../../../src/actors/trivial-rewrite/trivial-rewrite.js';
@@ -56,6 +58,9 @@ before(async () => {
     '_dmarc.quarantine.example': { TXT: ['v=DMARC1; p=quarantine'] },
     'arc._domainkey.mx.test.example': { TXT: [arcKey.record] },
     'fwd._domainkey.forwarder.example': { TXT: [forwarder.record] },
+    'ed._domainkey.signer.example': { TXT: [arcKey.record] },
+    'sel._domainkey.dnsfail.example': { servfail: true },
+    '_dmarc.dnsfail.example': { TXT: ['v=DMARC1; p=reject'] },
   });
 });
 
@@ -134,6 +139,15 @@ function results(m: NewMessage): string[] {
   return [...head.matchAll(/^Authentication-Results:((?:[^\r]|\r\n[ \t])*)/gim)].map((x) => x[1].replace(/\r\n[ \t]*/g, ' ').trim());
 }
 
+/** A message of dnsfail.example with a DKIM signature whose key lookup gets SERVFAIL (SPF does not align: it comes from pass.example). */
+async function signedDuringDnsFailure(): Promise<string> {
+  const raw = BODY('ceo@dnsfail.example');
+  const key = { signingDomain: 'dnsfail.example', selector: 'sel', privateKey: outside.pem };
+  const s = await dkimSign(raw, { ...key, signatureData: [key] });
+  assert.match(s.signatures, /^DKIM-Signature: /);
+  return s.signatures + raw;
+}
+
 const BODY = (from: string): string => `From: ${from}\r\nTo: u@mx.test.example\r\nSubject: test\r\nDate: Sat, 28 Nov 2026 20:31:07 +0000\r\nMessage-ID: <${Math.random()}@x>\r\n\r\nbody\r\n`;
 
 test('SPF pass, softfail and permerror are accepted and recorded; reject_spf_fail and defer_spf_temperror refuse fail and temperror with Postfix-style reject lines', async () => {
@@ -182,6 +196,12 @@ test('a message signed outside by python3-dkim gets dkim=pass and DMARC pass; ta
     assert.match(r[0], /^auth\.test\.example; dkim=pass header\.i=@signer\.example header\.s=sel .*; spf=fail .*dmarc=pass/);
     assert.match(r[1], /^other\.example; spf=pass/, 'another host\'s results are kept');
     assert.doesNotMatch(Buffer.from(h.queued[0].content).toString(), /paypal/);
+    // Ed25519 (RFC 8463), signed by python3-dkim too.
+    const ed = dkimpySign(raw, 'signer.example', 'ed', arcKey, undefined, 'ed25519-sha256') + raw.toString();
+    assert.match(ed, /^DKIM-Signature: v=1; a=ed25519-sha256;/);
+    assert.match(await send(h, 'a@signer.example', 'u@mx.test.example', ed), /^250 /);
+    assert.match(results(h.queued.at(-1)!)[0], /dkim=pass header\.i=@signer\.example header\.s=ed header\.a=ed25519-sha256 .*dmarc=pass/);
+    h.queued.pop();
 
     // A signed header changed: the signature fails, and with it DMARC (SPF is not aligned).
     const tampered = signed.replace('Subject: test', 'Subject: tset');
@@ -197,7 +217,7 @@ test('a message signed outside by python3-dkim gets dkim=pass and DMARC pass; ta
   }
 });
 
-test('reject_dmarc_policy: p=reject is refused 550 5.7.1 at the end of DATA; p=quarantine goes on hold, or is accepted with dmarc_quarantine_action = accept', async () => {
+test('reject_dmarc_policy: p=reject is refused 550 5.7.1 at the end of DATA; p=quarantine goes on hold, or is accepted with dmarc_quarantine_action = accept; a DNS failure of an aligned identifier defers 451 4.7.1', async () => {
   const h = await start({ smtpd_end_of_data_restrictions: 'reject_dmarc_policy' });
   try {
     const reply = await send(h, 's@pass.example', 'u@mx.test.example', BODY('Boss <ceo@reject.example>'));
@@ -213,6 +233,14 @@ test('reject_dmarc_policy: p=reject is refused 550 5.7.1 at the end of DATA; p=q
     // Aligned SPF passes DMARC: nothing happens.
     assert.match(await send(h, 's@pass.example', 'u@mx.test.example', BODY('s@pass.example')), /^250 /);
     assert.equal(h.queued[1].hold, undefined);
+
+    // The aligned DKIM signature could not be checked (its key lookup failed): the verdict is
+    // not known, and the sender is asked to retry rather than refused for good.
+    assert.equal(
+      await send(h, 's@pass.example', 'u@mx.test.example', await signedDuringDnsFailure()),
+      '451 4.7.1 <END-OF-MESSAGE>: End-of-data rejected: DMARC policy of dnsfail.example: temporary error - try again later',
+    );
+    assert.equal(h.queued.length, 2);
   } finally {
     await h.stop();
   }
@@ -301,9 +329,19 @@ test('mail for a domain in arc_signing_table is ARC-sealed after verifying: i=1 
   }
 });
 
-test('DNS answers come from dns_resolver_servers and are kept: a second message asks nothing again', async () => {
+test('DNS answers come from dns_resolver_servers and are kept: a second message asks nothing again; a DNS failure is temperror, for DKIM and for the DMARC verdict it leaves unknown', async () => {
   const h = await start({});
   try {
+    assert.match(await send(h, 's@pass.example', 'u@mx.test.example', await signedDuringDnsFailure()), /^250 /);
+    const failed = results(h.queued.shift()!)[0];
+    assert.match(failed, /dkim=temperror \(DNS failure: ESERVFAIL\) header\.i=@dnsfail\.example/);
+    assert.match(failed, /dmarc=temperror .*header\.from=dnsfail\.example/);
+    // Not kept: the next message asks again.
+    const askedKey = dns.queries.filter((q) => q === 'sel._domainkey.dnsfail.example TXT').length;
+    assert.match(await send(h, 's@pass.example', 'u@mx.test.example', await signedDuringDnsFailure()), /^250 /);
+    h.queued.shift();
+    assert.ok(dns.queries.filter((q) => q === 'sel._domainkey.dnsfail.example TXT').length > askedKey);
+
     assert.match(await send(h, 's@pass.example', 'u@mx.test.example', BODY('s@pass.example')), /^250 /);
     const asked = dns.queries.filter((q) => q === 'pass.example TXT' || q === '_dmarc.pass.example TXT').length;
     assert.ok(asked >= 2, dns.queries.join('\n'));
