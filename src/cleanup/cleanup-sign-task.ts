@@ -6,7 +6,7 @@
  * of the thread that runs cleanup.
  * Never throws: a key mailauth cannot use, or any failure, comes back as
  * { error }; an ARC chain whose newest seal already says cv=fail is
- * { skipped } (RFC 8617 section 5.1.1: such a chain is not sealed again).
+ * { skipped } (RFC 8617 section 5.1, step 2: such a chain is not sealed again).
  */
 /**
  * mailauth, loaded on first use: it takes hundreds of milliseconds of CPU

@@ -388,8 +388,9 @@ export class Cleanup {
    * lists (only local mail with dkim_sign_local_only): the new header
    * fields go on top of the message as the store will keep it. A failure
    * leaves the message as it was, with a warning. A chain whose newest
-   * seal already says cv=fail is not sealed again (RFC 8617 section 5.1.1:
-   * the chain ends at the hop that found it broken), with an info line.
+   * seal already says cv=fail is not sealed again (RFC 8617 section 5.1
+   * step 2: the chain ends at the hop that found it broken), with an info
+   * line.
    */
   private async signAndSeal(message: { bytes: Buffer; headerLength: number }, input: CleanupInput, sender: string): Promise<{ bytes: Buffer; headerLength: number }> {
     const signer = this.signer!;

@@ -306,7 +306,7 @@ test('mail for a domain in arc_signing_table is ARC-sealed after verifying: i=1 
     assert.equal(third.arc.i, 2);
 
     // Changed after the first seal (a header its ARC-Message-Signature covers): the chain fails
-    // here, and RFC 8617 section 5.1.1 has it sealed with cv=fail, which ends the chain.
+    // here, and RFC 8617 section 5.1.2 has it sealed with cv=fail, which ends the chain.
     const tampered = forwarded.toString().replace('Subject: test', 'Subject: tset');
     assert.match(await send(h, 's@pass.example', 'list@lists.test.example', tampered), /^250 /);
     const broken = Buffer.from(h.queued[3].content);
