@@ -5,7 +5,8 @@
  * millisecond or more) nor mailauth's parsing holds up the SMTP sessions
  * of the thread that runs cleanup.
  * Never throws: a key mailauth cannot use, or any failure, comes back as
- * { error }.
+ * { error }; an ARC chain whose newest seal already says cv=fail is
+ * { skipped } (RFC 8617 section 5.1, step 2: such a chain is not sealed again).
  */
 /**
  * mailauth, loaded on first use: it takes hundreds of milliseconds of CPU
@@ -36,27 +37,33 @@ export interface SignTask {
   authResults?: string;
 }
 
-/** The header lines to prepend, each ending with CRLF; or why none could be made. */
-export type SignTaskResult = { headers: string } | { error: string };
+/** The header lines to prepend, each ending with CRLF; or why none could be made; or why none is due. */
+export type SignTaskResult = { headers: string } | { error: string } | { skipped: string };
 
 export async function runSignTask(task: SignTask): Promise<SignTaskResult> {
   try {
-    const { dkimSign, sealMessage } = await loadMailauth();
+    const { dkimSign, createSeal } = await loadMailauth();
     const content = Buffer.from(task.content.buffer, task.content.byteOffset, task.content.byteLength);
     if (task.kind === 'arc') {
       const k = task.keys[0];
-      const out = await sealMessage(content, {
-        signingDomain: k.domain,
-        selector: k.selector,
-        privateKey: k.pem,
-        algorithm: k.algorithm,
-        canonicalization: task.canonicalization,
-        headerList: task.headerList,
-        signTime: new Date(task.signTime),
-        cv: task.cv ?? 'none',
-        authResults: task.authResults ?? '',
+      const seal = await createSeal(content, {
+        seal: {
+          signingDomain: k.domain,
+          selector: k.selector,
+          privateKey: k.pem,
+          algorithm: k.algorithm,
+          canonicalization: task.canonicalization,
+          headerList: task.headerList,
+          signTime: new Date(task.signTime),
+          cv: task.cv ?? 'none',
+          authResults: task.authResults ?? '',
+        },
       });
-      return out.length > 0 ? { headers: out.toString('utf8') } : { error: 'no ARC set could be made' };
+      if (seal.headers.length > 0) return { headers: `${seal.headers.join('\r\n')}\r\n` };
+      // A chain that an earlier hop already found broken ends there: no seal is due, nothing failed.
+      const chainFailed = seal.errors.find((e) => e.err?.code === 'EARCCHAINFAILED');
+      if (chainFailed) return { skipped: chainFailed.err.message };
+      return { error: seal.errors.map((e) => e.err?.message ?? 'unknown error').join('; ') || 'no ARC set could be made' };
     }
     const result = await dkimSign(content, {
       signingDomain: task.keys[0].domain,

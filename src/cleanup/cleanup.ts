@@ -387,7 +387,10 @@ export class Cleanup {
    * lists, then DKIM-signs mail whose From: address dkim_signing_table
    * lists (only local mail with dkim_sign_local_only): the new header
    * fields go on top of the message as the store will keep it. A failure
-   * leaves the message as it was, with a warning.
+   * leaves the message as it was, with a warning. A chain whose newest
+   * seal already says cv=fail is not sealed again (RFC 8617 section 5.1
+   * step 2: the chain ends at the hop that found it broken), with an info
+   * line.
    */
   private async signAndSeal(message: { bytes: Buffer; headerLength: number }, input: CleanupInput, sender: string): Promise<{ bytes: Buffer; headerLength: number }> {
     const signer = this.signer!;
@@ -403,6 +406,7 @@ export class Cleanup {
         const payload = input.authResults.value.slice(input.authResults.value.indexOf(';') + 1).replace(/\r\n\s*/g, ' ').trim();
         const r = await signer.sign('arc', bytes, [key], { cv: input.authResults.arcCv, authResults: `${input.authResults.authservId}; ${payload}` });
         if ('error' in r) this.log.warning(`${input.queueId}: ARC seal with ${key.selector}._domainkey.${key.domain} failed: ${r.error}`);
+        else if ('skipped' in r) this.log.queue(input.queueId, `no ARC set added: ${r.skipped}`);
         else prepend(r.headers);
       }
     }
@@ -419,7 +423,7 @@ export class Cleanup {
     if (keys.length === 0) return { bytes, headerLength };
     const r = await signer.sign('dkim', bytes, keys);
     if ('error' in r) this.log.warning(`${input.queueId}: DKIM signature for <${from}> failed: ${r.error}`);
-    else {
+    else if ('headers' in r) {
       prepend(r.headers);
       this.log.queue(input.queueId, `DKIM-Signature field added (${keys.map((k) => `s=${k.selector}, d=${k.domain}`).join('; ')})`);
     }

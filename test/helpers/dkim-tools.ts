@@ -56,13 +56,13 @@ export function dkimpyVerify(message: Buffer, records: Record<string, string>, i
   return out === 'pass';
 }
 
-/** A DKIM-Signature made by dkimpy for the message (the header line(s) to prepend, CRLF-ended). */
-export function dkimpySign(message: Buffer, domain: string, selector: string, key: TestKey, headers = ['from', 'to', 'subject', 'date']): string {
+/** A DKIM-Signature made by dkimpy for the message, RSA or Ed25519 (the header line(s) to prepend, CRLF-ended). */
+export function dkimpySign(message: Buffer, domain: string, selector: string, key: TestKey, headers = ['from', 'to', 'subject', 'date'], algorithm: 'rsa-sha256' | 'ed25519-sha256' = 'rsa-sha256'): string {
   const script = [
     'import dkim, json, sys',
     'a = json.loads(sys.argv[1])',
-    'sig = dkim.sign(sys.stdin.buffer.read(), a["s"].encode(), a["d"].encode(), a["k"].encode(), include_headers=[h.encode() for h in a["h"]], linesep=b"\\r\\n")',
+    'sig = dkim.sign(sys.stdin.buffer.read(), a["s"].encode(), a["d"].encode(), a["k"].encode(), include_headers=[h.encode() for h in a["h"]], linesep=b"\\r\\n", signature_algorithm=a["a"].encode())',
     'sys.stdout.buffer.write(sig)',
   ].join('\n');
-  return execFileSync(PYTHON, ['-c', script, JSON.stringify({ s: selector, d: domain, k: key.dkimpyKey, h: headers })], { input: message }).toString();
+  return execFileSync(PYTHON, ['-c', script, JSON.stringify({ s: selector, d: domain, k: key.dkimpyKey, h: headers, a: algorithm })], { input: message }).toString();
 }

@@ -120,15 +120,43 @@ export class SmtpdAuth {
       parts.push(oneLine(mailFrom?.info ?? (r.spf ? r.spf.info : 'spf=none')));
       if (heloInfo && client.sender) parts.push(heloInfo);
       if (r.arc) parts.push(oneLine(r.arc.info ?? `arc=${r.arc.status.result}`));
-      if (r.dmarc) parts.push(oneLine(r.dmarc.info ?? `dmarc=${r.dmarc.status.result}`));
+      let dmarc: DmarcOutcome | undefined;
+      if (r.dmarc) {
+        dmarc = { result: r.dmarc.status.result, policy: r.dmarc.policy ?? 'none', domain: r.dmarc.status.header?.from ?? r.dmarc.domain };
+        let info = oneLine(r.dmarc.info ?? `dmarc=${dmarc.result}`);
+        // mailauth counts an aligned identifier whose check met a DNS failure as not passing, so
+        // a passing message would fail DMARC (and be refused for good under p=reject) because a
+        // lookup failed here. Its verdict is not known: temperror (RFC 7489 section 11.2).
+        if (dmarc.result === 'fail' && alignedTemperror(r, dmarc.domain)) {
+          dmarc.result = 'temperror';
+          info = info.replace(/^dmarc=fail\b/, 'dmarc=temperror');
+        }
+        parts.push(info);
+      }
       const out: AuthOutcome = { value: fold(this.authservId, parts), arcCv: arcCv(r.arc ? r.arc.status.result : 'none') };
-      if (r.dmarc) out.dmarc = { result: r.dmarc.status.result, policy: r.dmarc.policy ?? 'none', domain: r.dmarc.status.header?.from ?? r.dmarc.domain };
+      if (dmarc) out.dmarc = dmarc;
       return out;
     } catch (err) {
       this.log.warning(`message authentication from [${ip}] failed: ${(err as Error).message}`);
       return { value: fold(this.authservId, ['dkim=temperror', mailFrom ? oneLine(mailFrom.info) : 'spf=temperror', 'dmarc=temperror']), arcCv: 'fail' };
     }
   }
+}
+
+/**
+ * An identifier that could have aligned with the author domain met a
+ * temporary failure: a DKIM signature mailauth marks aligned, or SPF of a
+ * MAIL FROM domain equal to the author domain or a parent or child of it
+ * (relaxed alignment without the public suffix list: sibling subdomains are
+ * not seen, and stay a fail as mailauth has it).
+ */
+function alignedTemperror(r: { dkim: { results?: Array<{ status: { result: string; aligned?: unknown } }> }; spf?: unknown }, author: string): boolean {
+  if ((r.dkim.results ?? []).some((row) => row.status.result === 'temperror' && Boolean(row.status.aligned))) return true;
+  const spf = r.spf as { domain?: string; status?: { result?: string } } | false | undefined;
+  if (!spf || spf.status?.result !== 'temperror' || !spf.domain) return false;
+  const a = author.toLowerCase();
+  const d = spf.domain.toLowerCase();
+  return a === d || a.endsWith(`.${d}`) || d.endsWith(`.${a}`);
 }
 
 /** The HELO name for SPF: the client's, else its address in brackets. */

@@ -591,10 +591,16 @@ export class SmtpdPolicy {
    * reject_dmarc_policy (smtpd_end_of_data_restrictions): a DMARC fail of a
    * domain whose policy is p=reject is refused with "550 5.7.1"; with
    * p=quarantine the message goes on hold (dmarc_quarantine_action = hold)
-   * or is accepted (accept). Other results go on.
+   * or is accepted (accept). A verdict that a DNS failure left unknown
+   * (temperror, an aligned identifier could not be checked) of such a
+   * domain is deferred, "451 4.7.1", so the sender retries rather than
+   * having its mail refused for good or let through. Other results go on.
    */
   private dmarcStep(ctx: PolicyContext): Step {
     const d = ctx.dmarc;
+    if (d?.result === 'temperror' && (d.policy === 'reject' || d.policy === 'quarantine')) {
+      return { kind: 'reject', error: smtpError(451, '4.7.1', `<END-OF-MESSAGE>: End-of-data rejected: DMARC policy of ${d.domain}: temporary error - try again later`), reason: 'dmarc_policy' };
+    }
     if (!d || d.result !== 'fail') return DUNNO;
     if (d.policy === 'reject') {
       return { kind: 'reject', error: smtpError(550, '5.7.1', `<END-OF-MESSAGE>: End-of-data rejected: rejected by DMARC policy of ${d.domain}`), reason: 'dmarc_policy' };
