@@ -6,6 +6,8 @@
  * MONOTONIC_USEC on the system's monotonic clock) then READY=1; `postrider
  * stop` sends STOPPING=1 and nothing follows. A local delivery command
  * does not see NOTIFY_SOCKET, even when export_environment names it.
+ * With the unit's POSTRIDER_LOG=syslog and maillog_file empty, start-fg
+ * logs to syslog_socket as `postrider start` does.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -15,6 +17,7 @@ import { join } from 'node:path';
 import { freePort, startDaemon, type RunningDaemon } from '../helpers/daemon.js';
 import { notifyReceiverSkip, startNotifyReceiver, type Notification } from '../helpers/notify-receiver.js';
 import { sendMail } from '../helpers/send-mail.js';
+import { startSyslogReceiver, syslogReceiverSkip } from '../helpers/syslog-receiver.js';
 
 function field(n: Notification, name: string): string | undefined {
   const f = n.fields.find((x) => x.startsWith(`${name}=`));
@@ -78,5 +81,21 @@ test('start-fg tells systemd READY=1 once SMTP greets, RELOADING=1 then READY=1 
     await d?.kill();
     receiver.close();
     rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('start-fg as the unit runs it (POSTRIDER_LOG=syslog, maillog_file empty) logs to syslog_socket with the role tags', { skip: syslogReceiverSkip() }, async () => {
+  const rx = await startSyslogReceiver();
+  let d: RunningDaemon | undefined;
+  try {
+    d = await startDaemon({ env: { POSTRIDER_LOG: 'syslog' }, params: { maillog_file: '', syslog_socket: rx.socket } });
+    // mail.info = 2 * 8 + 6
+    assert.match(await rx.waitFor(/daemon started/), /^<22>[A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d postrider\/master\[\d+\]: daemon started -- version /);
+    await sendMail(d.port, { from: 'cron@example.org', to: ['postmaster@localhost'], raw: 'Subject: hi\r\n\r\nhi\r\n' }).catch(() => undefined);
+    assert.match(await rx.waitFor(/connect from localhost/), /^<22>.* postrider\/smtpd\[\d+\]: connect from localhost\[127\.0\.0\.1\]$/);
+    assert.equal(await d.stop(), 0);
+  } finally {
+    await d?.kill();
+    rx.close();
   }
 });
