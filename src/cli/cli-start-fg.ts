@@ -60,7 +60,8 @@ function tellSystemd(sup: Supervisor, notifier: ServiceNotifier, dir: string): v
   sup.on('reloading', () => notifier.reloading());
   sup.on('reloaded', (refused: unknown) => {
     const when = new Date().toISOString();
-    notifier.ready(refused ? `accepting mail; reload refused at ${when}: ${errorLine(refused)}` : `accepting mail; configuration ${dir} reloaded at ${when}`);
+    // the supervisor's reasons begin "reload refused:" or "reload failed:"
+    notifier.ready(refused ? `accepting mail; ${errorLine(refused)} (at ${when})` : `accepting mail; configuration ${dir} reloaded at ${when}`);
   });
   sup.on('stopping', () => notifier.stopping());
 }

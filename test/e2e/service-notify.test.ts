@@ -3,7 +3,8 @@
  * socket (a unix datagram socket the test binds) and systemd's own
  * systemd-notify: READY=1 with the daemon's pid as MAINPID arrives once the
  * SMTP port greets; `postrider reload` sends RELOADING=1 (with a
- * MONOTONIC_USEC on the system's monotonic clock) then READY=1; `postrider
+ * MONOTONIC_USEC on the system's monotonic clock) then READY=1, whose
+ * STATUS says why when the reload is refused; `postrider
  * stop` sends STOPPING=1 and nothing follows. A local delivery command
  * does not see NOTIFY_SOCKET, even when export_environment names it.
  * With the unit's POSTRIDER_LOG=syslog and maillog_file empty, start-fg
@@ -44,6 +45,7 @@ test('start-fg tells systemd READY=1 once SMTP greets, RELOADING=1 then READY=1 
         alias_maps: `hash:${join(dir, 'aliases')}`,
         alias_database: `hash:${join(dir, 'aliases')}`,
         export_environment: 'TZ MAIL_CONFIG LANG NOTIFY_SOCKET',
+        queue_shard_count: '1',
       },
     });
     const [ready] = await receiver.waitForCount(1);
@@ -71,12 +73,25 @@ test('start-fg tells systemd READY=1 once SMTP greets, RELOADING=1 then READY=1 
     assert.match(field(reloaded, 'STATUS') ?? '', /reloaded at /);
     assert.match(reloaded.greeting ?? '', /^220 /);
 
+    // a reload the supervisor refuses (the shard count is fixed at start): RELOADING=1, then READY=1 saying why
+    const mainCf = join(d.configDir, 'main.cf');
+    const kept = readFileSync(mainCf, 'utf8');
+    writeFileSync(mainCf, kept.replace(/^queue_shard_count = 1$/m, 'queue_shard_count = 2'));
+    const bad = await d.cli(['reload']);
+    assert.equal(bad.code, 1);
+    assert.match(bad.stderr, /reload refused: queue_shard_count changed \(1 to 2 shards\)/);
+    writeFileSync(mainCf, kept);
+    const [, , , reloadingAgain, refused] = await receiver.waitForCount(5);
+    assert.equal(reloadingAgain.fields[0], 'RELOADING=1');
+    assert.equal(refused.fields[0], 'READY=1');
+    assert.match(field(refused, 'STATUS') ?? '', /^accepting mail; reload refused: queue_shard_count changed \(1 to 2 shards\); .* \(at \d{4}-/);
+
     const s = await d.cli(['stop']);
     assert.equal(s.code, 0, s.stderr);
     assert.equal(await d.exited, 0);
-    const [, , , stopping] = await receiver.waitForCount(4);
+    const stopping = (await receiver.waitForCount(6))[5];
     assert.equal(stopping.fields[0], 'STOPPING=1');
-    assert.equal(receiver.messages.length, 4, JSON.stringify(receiver.messages));
+    assert.equal(receiver.messages.length, 6, JSON.stringify(receiver.messages));
   } finally {
     await d?.kill();
     receiver.close();
