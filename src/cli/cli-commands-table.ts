@@ -68,7 +68,11 @@ export const COMMANDS: CommandSpec[] = [
     synopsis: '',
     summary: 'run the mail system in the foreground, logging to standard output',
     postfix: 'postfix start-fg',
-    description: ['SIGTERM or `postrider stop` drains the work in flight and exits 0. Under systemd this is the service\'s ExecStart.'],
+    description: [
+      'SIGTERM or `postrider stop` drains the work in flight and exits 0; SIGHUP reloads. Under systemd this is the service\'s ExecStart (Type=notify).',
+      'The log goes to maillog_file when it is set; otherwise to standard output, or to syslog_socket as under `postrider start` when POSTRIDER_LOG=syslog is in the environment (the systemd unit sets it) and that socket exists.',
+      'With NOTIFY_SOCKET set, as systemd sets it for a Type=notify unit, it tells systemd READY=1 (its pid as MAINPID) once every listener accepts, RELOADING=1 then READY=1 around a reload, and STOPPING=1 when the stop begins, each through systemd-notify(1) (a missing one is a warning); nothing it starts inherits NOTIFY_SOCKET.',
+    ],
     options: [],
   },
   {

@@ -70,7 +70,9 @@ function drainTimeoutFrom(main: MainConfig): number {
 
 /**
  * The supervisor tree. Events: 'fatal' (reason), 'restart' ({ role, instance, ms, spare }),
- * 'throttle' ({ role, instance, delayMs, reason }), 'stopped' (exit code).
+ * 'throttle' ({ role, instance, delayMs, reason }), 'reloading' (a reload
+ * begins), 'reloaded' (it ended: undefined, or the error that refused it),
+ * 'stopping' (a stop or a fatal halt begins), 'stopped' (exit code).
  */
 export class Supervisor extends EventEmitter {
   /** The control socket; other parts register their commands here before start(). */
@@ -264,7 +266,10 @@ export class Supervisor extends EventEmitter {
 
   /** Drains every actor (callers before the roles they call), shuts them down, and resolves when all have exited. */
   stop(): Promise<void> {
-    if (!this.stopping) this.stopping = this.gracefulStop(0);
+    if (!this.stopping) {
+      this.emit('stopping');
+      this.stopping = this.gracefulStop(0);
+    }
     return this.stopping;
   }
 
@@ -288,16 +293,22 @@ export class Supervisor extends EventEmitter {
   }
 
   private async reloadNow(newConfig: SupervisorConfig): Promise<void> {
+    if (this.stopping) throw new SupervisorError('ERR_STOPPING', 'the mail system is stopping');
     this.reloading = true;
+    this.emit('reloading');
+    let refused: unknown;
     try {
       await this.reloadSteps(newConfig);
+    } catch (err) {
+      refused = err;
+      throw err;
     } finally {
       this.reloading = false;
+      this.emit('reloaded', refused);
     }
   }
 
   private async reloadSteps(newConfig: SupervisorConfig): Promise<void> {
-    if (this.stopping) throw new SupervisorError('ERR_STOPPING', 'the mail system is stopping');
     refuseInvalid(newConfig);
     const old = this.config;
     refuseUnreloadable(old, newConfig);
@@ -659,7 +670,10 @@ export class Supervisor extends EventEmitter {
       this.log.fatal(decision.reason);
       flushLog();
       this.emit('fatal', decision.reason);
-      if (!this.stopping) this.stopping = this.halt().then(() => this.finish(1));
+      if (!this.stopping) {
+        this.emit('stopping');
+        this.stopping = this.halt().then(() => this.finish(1));
+      }
       return;
     }
     if (decision.kind === 'now') {

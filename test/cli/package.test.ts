@@ -109,7 +109,12 @@ test('the systemd unit passes systemd-analyze verify', { skip: onPath('systemd-a
     writeFileSync(stand, '#!/bin/sh\nexit 0\n');
     chmodSync(stand, 0o755);
     const unit = readFileSync(join(ROOT, 'systemd', 'postrider.service'), 'utf8');
-    assert.match(unit, /^Type=forking$/m);
+    assert.match(unit, /^Type=notify$/m);
+    assert.match(unit, /^NotifyAccess=all$/m);
+    assert.match(unit, /^ExecStart=\/usr\/local\/bin\/postrider start-fg$/m);
+    assert.doesNotMatch(unit, /^PIDFile=/m);
+    // the README's logging: syslog with the role tags, as under `postrider start`
+    assert.match(unit, /^Environment=.*\bPOSTRIDER_LOG=syslog\b/m);
     assert.match(unit, /^ExecReload=\/usr\/local\/bin\/postrider reload$/m);
     writeFileSync(join(tmp, 'postrider.service'), unit.replaceAll('/usr/local/bin/postrider', stand));
     // --man=no: the pages named by Documentation= are not installed on a test machine.

@@ -41,6 +41,8 @@ export interface DaemonOptions {
   listenerMaxproc?: string;
   /** Environment variables the daemon gets besides this process's. */
   env?: Record<string, string>;
+  /** The smtpd listener's port (default a free one). */
+  port?: number;
 }
 
 export interface RunningDaemon {
@@ -118,7 +120,7 @@ export async function startDaemon(opts: DaemonOptions = {}): Promise<RunningDaem
   const queueDir = join(dir, 'spool');
   const logFile = join(dir, 'maillog');
   mkdirSync(configDir);
-  const port = await freePort();
+  const port = opts.port ?? (await freePort());
   const readyTimeoutMs = opts.readyTimeoutMs ?? 30_000;
   const params: Record<string, string> = {
     queue_directory: queueDir,
