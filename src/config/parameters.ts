@@ -184,6 +184,7 @@ p('smtpd_policy_service_max_idle', '300s', 'time', 'an idle policy server connec
 p('smtpd_policy_service_max_ttl', '1000s', 'time', 'a policy server connection is not reused past this age');
 p('smtpd_policy_service_policy_context', '', 'string', 'the policy_context attribute of each policy request');
 p('smtpd_policy_service_request_limit', '0', 'int', 'requests per policy server connection (0: no limit)');
+p('smtpd_policy_service_reuse_count_limit', '0', 'int', 'Postrider: the most SMTP sessions one policy server connection serves before it is closed (0: no limit)');
 p('smtpd_policy_service_retry_delay', '1s', 'time', 'the delay before a failed policy request is sent again');
 p('smtpd_policy_service_timeout', '100s', 'time', 'the time limit to connect to, write to and read from a policy server');
 p('smtpd_policy_service_try_limit', '2', 'int', 'attempts to send a policy request before the default action applies');

@@ -28,6 +28,7 @@ const EFFECT_TESTS: Record<string, [string, string]> = {
   smtpd_policy_service_try_limit: ['actors/smtpd/smtpd-policy-service.test.ts', "a policy server answering garbage, or not at all: the default action and a warning"],
   smtpd_policy_service_timeout: ['actors/smtpd/smtpd-policy-service.test.ts', "a policy server answering garbage, or not at all: the default action and a warning"],
   smtpd_policy_service_request_limit: ['actors/smtpd/smtpd-policy-service.test.ts', "policy connections: reused, and closed after smtpd_policy_service_request_limit requests, max_idle and max_ttl"],
+  smtpd_policy_service_reuse_count_limit: ['actors/smtpd/smtpd-policy-service.test.ts', "policy connections: reused, and closed after smtpd_policy_service_request_limit requests, max_idle and max_ttl"],
   smtpd_policy_service_max_idle: ['actors/smtpd/smtpd-policy-service.test.ts', "policy connections: reused, and closed after smtpd_policy_service_request_limit requests, max_idle and max_ttl"],
   smtpd_policy_service_max_ttl: ['actors/smtpd/smtpd-policy-service.test.ts', "policy connections: reused, and closed after smtpd_policy_service_request_limit requests, max_idle and max_ttl"],
   content_filter: ['e2e/content-filter.test.ts', "content_filter: mail goes out to the filter, comes back in on the second service, and reaches the sink exactly once"],

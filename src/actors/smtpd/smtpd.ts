@@ -1080,6 +1080,7 @@ export class Smtpd {
       encryptionKeysize: tls ? String((tls as { bits?: number }).bits ?? '') : '',
       serverAddress: (session.localAddress ?? '').replace(/^::ffff:/i, ''),
       serverPort: session.localPort ?? 0,
+      sessionId: session.id,
     };
   }
 
@@ -1152,6 +1153,7 @@ export class Smtpd {
     if (!state || !state.connected) return;
     state.connected = false;
     this.milters.get(state)?.close();
+    if (this.settings.usesPolicyService) this.policy.sessionEnded(session.id);
     if (state.admitted) this.anvil.disconnect(this.service.name, state.clientAddr, this.anvilTickets.get(state));
     this.counters.active = Math.max(0, this.counters.active - 1);
     const counts: string[] = [];
