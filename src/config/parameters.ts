@@ -456,7 +456,7 @@ p('milter_rcpt_macros', 'i {rcpt_addr} {rcpt_host} {rcpt_mailer}', 'list', 'macr
 p('milter_data_macros', 'i', 'list', 'macros sent to milters at DATA');
 p('milter_end_of_header_macros', 'i', 'list', 'macros sent to milters at the end of the header');
 p('milter_end_of_data_macros', 'i', 'list', 'macros sent to milters at the end of the message');
-na('milter_unknown_command_macros', '', 'list', 'macros sent to milters with an unknown SMTP command', 'smtpd answers unknown commands itself and does not pass them to milters');
+p('milter_unknown_command_macros', '', 'list', 'macros sent to milters with an unknown SMTP command');
 p('milter_macro_daemon_name', '$myhostname', 'string', 'the milter {daemon_name} macro');
 p('milter_macro_v', '$mail_name $mail_version', 'string', 'the milter v macro', {
   differs: { postfix: 'Postfix 3.7.11', why: 'the same text ($mail_name $mail_version): this mail system is Postrider' },

@@ -303,6 +303,7 @@ const EFFECT_TESTS: Record<string, [string, string]> = {
   milter_data_macros: ['global/milter-session.test.ts', 'the milter_*_macros lists decide the macros of each stage (milter_macro_daemon_name and milter_macro_v included)'],
   milter_end_of_header_macros: ['global/milter-session.test.ts', 'the milter_*_macros lists decide the macros of each stage (milter_macro_daemon_name and milter_macro_v included)'],
   milter_end_of_data_macros: ['global/milter-session.test.ts', 'the milter_*_macros lists decide the macros of each stage (milter_macro_daemon_name and milter_macro_v included)'],
+  milter_unknown_command_macros: ['global/milter-session.test.ts', 'SMFIP_RCPT_REJ: a refused recipient goes only to the milters that asked for refused recipients; SMFIC_UNKNOWN carries milter_unknown_command_macros, and a milter that asked not to see unknown commands (or speaks version 2) gets none'],
   milter_macro_daemon_name: ['global/milter-session.test.ts', 'the milter_*_macros lists decide the macros of each stage (milter_macro_daemon_name and milter_macro_v included)'],
   milter_macro_v: ['global/milter-session.test.ts', 'the milter_*_macros lists decide the macros of each stage (milter_macro_daemon_name and milter_macro_v included)'],
 };
