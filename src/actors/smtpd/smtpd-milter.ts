@@ -121,6 +121,8 @@ export class SmtpdMilters {
    */
   async rejected(address: SMTPServerAddress, refusal: SmtpReplyError): Promise<MilterVerdict | undefined> {
     if (this.discard || !this.session.wantsRejected) return undefined;
+    // Only for this event: later stages see the last accepted recipient, as Postfix restores it.
+    const kept = { recipient: this.recipient, route: this.recipientRoute };
     this.recipient = address.address;
     this.recipientRoute = undefined;
     this.refusal = refusal;
@@ -128,6 +130,8 @@ export class SmtpdMilters {
       return await this.session.rejectedRcpt(address.address, esmtpArgs(address));
     } finally {
       this.refusal = undefined;
+      this.recipient = kept.recipient;
+      this.recipientRoute = kept.route;
     }
   }
 
