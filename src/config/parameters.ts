@@ -184,6 +184,7 @@ p('smtpd_policy_service_max_idle', '300s', 'time', 'an idle policy server connec
 p('smtpd_policy_service_max_ttl', '1000s', 'time', 'a policy server connection is not reused past this age');
 p('smtpd_policy_service_policy_context', '', 'string', 'the policy_context attribute of each policy request');
 p('smtpd_policy_service_request_limit', '0', 'int', 'requests per policy server connection (0: no limit)');
+p('smtpd_policy_service_reuse_count_limit', '0', 'int', 'Postrider: the most SMTP sessions one policy server connection serves before it is closed (0: no limit)');
 p('smtpd_policy_service_retry_delay', '1s', 'time', 'the delay before a failed policy request is sent again');
 p('smtpd_policy_service_timeout', '100s', 'time', 'the time limit to connect to, write to and read from a policy server');
 p('smtpd_policy_service_try_limit', '2', 'int', 'attempts to send a policy request before the default action applies');
@@ -455,7 +456,7 @@ p('milter_rcpt_macros', 'i {rcpt_addr} {rcpt_host} {rcpt_mailer}', 'list', 'macr
 p('milter_data_macros', 'i', 'list', 'macros sent to milters at DATA');
 p('milter_end_of_header_macros', 'i', 'list', 'macros sent to milters at the end of the header');
 p('milter_end_of_data_macros', 'i', 'list', 'macros sent to milters at the end of the message');
-na('milter_unknown_command_macros', '', 'list', 'macros sent to milters with an unknown SMTP command', 'smtpd answers unknown commands itself and does not pass them to milters');
+p('milter_unknown_command_macros', '', 'list', 'macros sent to milters with an unknown SMTP command');
 p('milter_macro_daemon_name', '$myhostname', 'string', 'the milter {daemon_name} macro');
 p('milter_macro_v', '$mail_name $mail_version', 'string', 'the milter v macro', {
   differs: { postfix: 'Postfix 3.7.11', why: 'the same text ($mail_name $mail_version): this mail system is Postrider' },

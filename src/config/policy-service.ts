@@ -5,7 +5,8 @@
  * "{ inet:host:port, timeout=10s, default_action=DUNNO, ... }" whose
  * attributes override the smtpd_policy_service_* parameters for that
  * service alone (default_action, max_idle, max_ttl, policy_context,
- * request_limit, retry_delay, timeout, try_limit).
+ * request_limit, retry_delay, timeout, try_limit, and Postrider's
+ * reuse_count_limit).
  *
  * parsePolicyService() throws PolicyServiceError naming the problem for a
  * value it cannot read (no type, a bad port, an unknown attribute, a bad
@@ -27,6 +28,8 @@ export interface PolicyServiceOptions {
   maxTtlMs: number;
   /** smtpd_policy_service_request_limit: requests per connection (0: no limit). */
   requestLimit: number;
+  /** smtpd_policy_service_reuse_count_limit (Postrider's): SMTP sessions per connection (0: no limit). */
+  reuseCountLimit: number;
   /** smtpd_policy_service_try_limit: attempts per request. */
   tryLimit: number;
   /** smtpd_policy_service_retry_delay (ms). */
@@ -72,6 +75,7 @@ export function policyServiceDefaults(get: (name: string) => string): PolicyServ
     maxIdleMs: timeMs('smtpd_policy_service_max_idle', get('smtpd_policy_service_max_idle')),
     maxTtlMs: timeMs('smtpd_policy_service_max_ttl', get('smtpd_policy_service_max_ttl')),
     requestLimit: count('smtpd_policy_service_request_limit', get('smtpd_policy_service_request_limit'), 0),
+    reuseCountLimit: count('smtpd_policy_service_reuse_count_limit', get('smtpd_policy_service_reuse_count_limit'), 0),
     tryLimit: count('smtpd_policy_service_try_limit', get('smtpd_policy_service_try_limit'), 1),
     retryDelayMs: timeMs('smtpd_policy_service_retry_delay', get('smtpd_policy_service_retry_delay')),
     defaultAction: get('smtpd_policy_service_default_action').trim(),
@@ -105,6 +109,7 @@ const ATTRIBUTES: Record<string, (o: PolicyServiceOptions, v: string, what: stri
   max_ttl: (o, v, w) => (o.maxTtlMs = timeMs(w, v)),
   retry_delay: (o, v, w) => (o.retryDelayMs = timeMs(w, v)),
   request_limit: (o, v, w) => (o.requestLimit = count(w, v, 0)),
+  reuse_count_limit: (o, v, w) => (o.reuseCountLimit = count(w, v, 0)),
   try_limit: (o, v, w) => (o.tryLimit = count(w, v, 1)),
   default_action: (o, v) => (o.defaultAction = v.trim()),
   policy_context: (o, v) => (o.policyContext = v.trim()),

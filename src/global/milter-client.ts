@@ -80,6 +80,8 @@ export class MilterClient {
   actions = 0;
   /** Events the milter's protocol version does not know. */
   private unknownEvents = 0;
+  /** The protocol flags offered at negotiation (milter_protocol's). */
+  private offered = 0;
   /** The milter's own macro lists per stage (SMFIM_* index), from its OPTNEG reply. */
   readonly macroOverrides = new Map<number, string[]>();
   /** SMFIR_SKIP: no more body chunks for this message. */
@@ -106,6 +108,7 @@ export class MilterClient {
       if ((actions & MTA_ACTIONS) !== actions) throw new MilterProtocolError(`request mask 0x${actions.toString(16)} conflict with MTA request mask 0x${MTA_ACTIONS.toString(16)}`);
       this.actions = actions;
       this.events = events;
+      this.offered = offered;
       // A milter on an older protocol is never sent what its version lacks.
       const own = PROTOCOL_MASKS[version >= 6 ? 6 : version >= 4 ? 4 : version === 3 ? 3 : 2];
       this.unknownEvents = NOSEND_MASK & ~(offered & own);
@@ -132,6 +135,11 @@ export class MilterClient {
   /** Whether the milter asked not to be sent this step. */
   skips(flag: number): boolean {
     return (this.events & flag) !== 0;
+  }
+
+  /** Whether the milter asked for an optional feature that was offered to it (SMFIP_RCPT_REJ). */
+  wants(flag: number): boolean {
+    return (this.events & this.offered & flag) !== 0;
   }
 
   /**

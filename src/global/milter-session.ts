@@ -9,12 +9,14 @@
  *
  * Macros are looked up per stage through the `macros` function (smtpd and
  * cleanup know the values); a milter's own list from its negotiation
- * replaces the configured one, as Sendmail 8.14. Nothing throws: every
+ * replaces the configured one, as Sendmail 8.14. smtpd also drives
+ * rejectedRcpt() (a refused recipient, for milters that negotiated
+ * SMFIP_RCPT_REJ) and unknown() (SMFIC_UNKNOWN). Nothing throws: every
  * failure becomes the failing milter's default action (milter-client).
  */
 import type { Logger } from '../util/log.js';
 import { headerValueFor, MilterClient, STEPS, type MilterEditor, type MilterVerdict } from './milter-client.js';
-import { CHUNK_SIZE, cstrings, SMFIC, SMFIM } from './milter-protocol.js';
+import { CHUNK_SIZE, cstrings, SMFIC, SMFIM, SMFIP } from './milter-protocol.js';
 import type { MilterMacroLists, MilterSettings } from '../config/milter-settings.js';
 
 export type { MilterEditor, MilterVerdict } from './milter-client.js';
@@ -80,6 +82,25 @@ export class MilterSession {
     return this.each('rcpt', SMFIC.RCPT, cstrings(`<${recipient}>`, ...args), STEPS.rcpt);
   }
 
+  /**
+   * A recipient smtpd refused, shown to the milters that asked for those
+   * (SMFIP_RCPT_REJ) as Postfix does; the macros then describe the refusal.
+   * The answer does not change the refusal: the caller only logs it.
+   */
+  rejectedRcpt(recipient: string, args: string[]): Promise<MilterVerdict | undefined> {
+    return this.each('rcpt', SMFIC.RCPT, cstrings(`<${recipient}>`, ...args), STEPS.rcpt, (c) => c.wants(SMFIP.RCPT_REJ));
+  }
+
+  /** An SMTP command smtpd does not know (SMFIC_UNKNOWN), with milter_unknown_command_macros; a reply verdict is the command's reply. */
+  unknown(command: string): Promise<MilterVerdict | undefined> {
+    return this.each('unknown', SMFIC.UNKNOWN, cstrings(command), STEPS.unknown);
+  }
+
+  /** True when some milter asked to see rejected recipients. */
+  get wantsRejected(): boolean {
+    return this.clients.some((c) => c.active && c.wants(SMFIP.RCPT_REJ));
+  }
+
   data(): Promise<MilterVerdict | undefined> {
     return this.each('data', SMFIC.DATA, Buffer.alloc(0), STEPS.data);
   }
@@ -139,8 +160,9 @@ export class MilterSession {
     return this.clients.length;
   }
 
-  private async each(stage: Stage, cmd: number, data: Buffer, step: (typeof STEPS)[keyof typeof STEPS]): Promise<MilterVerdict | undefined> {
+  private async each(stage: Stage, cmd: number, data: Buffer, step: (typeof STEPS)[keyof typeof STEPS], only?: (c: MilterClient) => boolean): Promise<MilterVerdict | undefined> {
     for (const c of this.clients) {
+      if (only && !only(c)) continue;
       const v = await c.event(cmd, data, this.macroPacket(c, stage), step);
       if (v) return v;
     }

@@ -260,7 +260,7 @@ test('check_policy_service, content_filter and receive_override_options values t
     [
       'error 1 smtpd_recipient_restrictions: check_policy_service 127.0.0.1:10023: 127.0.0.1:10023: need inet:host:port or unix:pathname',
       'error 1 smtpd_recipient_restrictions: check_policy_service inet:127.0.0.1:99999: inet:127.0.0.1:99999: bad port 99999',
-      'error 1 smtpd_recipient_restrictions: check_policy_service { inet:127.0.0.1:10023, colour=blue }: inet:127.0.0.1:10023: unknown attribute "colour" (known: timeout, max_idle, max_ttl, retry_delay, request_limit, try_limit, default_action, policy_context)',
+      'error 1 smtpd_recipient_restrictions: check_policy_service { inet:127.0.0.1:10023, colour=blue }: inet:127.0.0.1:10023: unknown attribute "colour" (known: timeout, max_idle, max_ttl, retry_delay, request_limit, reuse_count_limit, try_limit, default_action, policy_context)',
       'error 2 content_filter: content filter "nocolon": need transport:destination',
       'error 3 receive_override_options: receive_override_options: unknown option "no_such_option" (known: no_unknown_recipient_checks, no_address_mappings, no_header_body_checks, no_milters)',
       'error 4 smtpd_policy_service_try_limit: smtpd_policy_service_try_limit: "0" is not a number of at least 1',

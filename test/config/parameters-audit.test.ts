@@ -28,6 +28,7 @@ const EFFECT_TESTS: Record<string, [string, string]> = {
   smtpd_policy_service_try_limit: ['actors/smtpd/smtpd-policy-service.test.ts', "a policy server answering garbage, or not at all: the default action and a warning"],
   smtpd_policy_service_timeout: ['actors/smtpd/smtpd-policy-service.test.ts', "a policy server answering garbage, or not at all: the default action and a warning"],
   smtpd_policy_service_request_limit: ['actors/smtpd/smtpd-policy-service.test.ts', "policy connections: reused, and closed after smtpd_policy_service_request_limit requests, max_idle and max_ttl"],
+  smtpd_policy_service_reuse_count_limit: ['actors/smtpd/smtpd-policy-service.test.ts', "policy connections: reused, and closed after smtpd_policy_service_request_limit requests, max_idle and max_ttl"],
   smtpd_policy_service_max_idle: ['actors/smtpd/smtpd-policy-service.test.ts', "policy connections: reused, and closed after smtpd_policy_service_request_limit requests, max_idle and max_ttl"],
   smtpd_policy_service_max_ttl: ['actors/smtpd/smtpd-policy-service.test.ts', "policy connections: reused, and closed after smtpd_policy_service_request_limit requests, max_idle and max_ttl"],
   content_filter: ['e2e/content-filter.test.ts', "content_filter: mail goes out to the filter, comes back in on the second service, and reaches the sink exactly once"],
@@ -302,6 +303,7 @@ const EFFECT_TESTS: Record<string, [string, string]> = {
   milter_data_macros: ['global/milter-session.test.ts', 'the milter_*_macros lists decide the macros of each stage (milter_macro_daemon_name and milter_macro_v included)'],
   milter_end_of_header_macros: ['global/milter-session.test.ts', 'the milter_*_macros lists decide the macros of each stage (milter_macro_daemon_name and milter_macro_v included)'],
   milter_end_of_data_macros: ['global/milter-session.test.ts', 'the milter_*_macros lists decide the macros of each stage (milter_macro_daemon_name and milter_macro_v included)'],
+  milter_unknown_command_macros: ['global/milter-session.test.ts', 'SMFIP_RCPT_REJ: a refused recipient goes only to the milters that asked for refused recipients; SMFIC_UNKNOWN carries milter_unknown_command_macros, and a milter that asked not to see unknown commands (or speaks version 2) gets none'],
   milter_macro_daemon_name: ['global/milter-session.test.ts', 'the milter_*_macros lists decide the macros of each stage (milter_macro_daemon_name and milter_macro_v included)'],
   milter_macro_v: ['global/milter-session.test.ts', 'the milter_*_macros lists decide the macros of each stage (milter_macro_daemon_name and milter_macro_v included)'],
 };

@@ -5,7 +5,10 @@
  * modification and every reply of the protocol, at the stage Postfix
  * applies it; the failure cases (a milter that is down, one that stops
  * answering in the middle of the body) get milter_default_action and lose
- * nothing.
+ * nothing. The main listener offers STARTTLS and AUTH and refuses one
+ * recipient, so the macros of every stage carry Postfix's values, a refused
+ * recipient reaches the milter (it negotiates SMFIP_RCPT_REJ) and so do
+ * unknown commands (SMFIC_UNKNOWN).
  */
 import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
@@ -13,6 +16,9 @@ import { startSmtpSink, type SmtpSink } from '../helpers/smtp-sink.js';
 import { freePort, startDaemon, type RunningDaemon } from '../helpers/daemon.js';
 import { sendMail, waitFor } from '../helpers/send-mail.js';
 import { pythonMilterMissing, startTestMilter, type TestMilter } from '../helpers/test-milter.js';
+import { makeTestCert } from '../helpers/tls-cert.js';
+import { makeSaslTable } from '../helpers/sasl-table.js';
+import { Session } from '../helpers/smtp-line-session.js';
 
 const skip = pythonMilterMissing();
 let sink: SmtpSink;
@@ -29,12 +35,24 @@ before(async () => {
   milter = await startTestMilter();
   const dead = `inet:127.0.0.1:${await freePort()}`;
   [downPort, acceptPort, slowPort] = [await freePort(), await freePort(), await freePort()];
+  const cert = makeTestCert('mx.postrider.test');
+  const sasl = await makeSaslTable('alice@client.test', 'secret words');
   daemon = await startDaemon({
     params: {
       relayhost: `[127.0.0.1]:${sink.port}`,
       smtpd_milters: milter.socket,
       non_smtpd_milters: milter.socket,
       milter_macro_daemon_name: 'postrider-test-daemon',
+      // Postfix's default list and the connect macros it does not send by default.
+      milter_connect_macros: 'j {daemon_name} {daemon_addr} v _ {daemon_port} {client_addr} {client_name} {client_ptr} {client_port} {client_connections}',
+      smtpd_tls_cert_file: cert.certFile,
+      smtpd_tls_key_file: cert.keyFile,
+      smtpd_tls_security_level: 'may',
+      smtpd_sasl_auth_enable: 'yes',
+      // AUTH in the plain session of the macro test.
+      smtpd_tls_auth_only: 'no',
+      smtpd_sasl_password_maps: `texthash:${sasl}`,
+      smtpd_recipient_restrictions: 'check_recipient_access inline:{ refused@sink.test=REJECT }',
     },
     masterExtra: [
       `127.0.0.1:${downPort} inet n - n - 1 smtpd -o smtpd_milters=${dead}`,
@@ -182,4 +200,64 @@ test('non_smtpd_milters inspect mail from sendmail: the milter sees localhost an
   const local = rec.filter((x) => x.stage === 'mail').find((x) => x.args.sender === '<local@client.test>');
   assert.ok(local, 'the emulated MAIL FROM carries the sendmail sender');
   assert.match(daemon.log(), /postrider\/pickup\[\d+\]/);
+});
+
+test('macros carry Postfix\'s values at each stage; a refused recipient reaches the milter (SMFIP_RCPT_REJ) with {rcpt_mailer}=error; unknown commands reach it (SMFIC_UNKNOWN) and its reply is theirs', { skip }, async () => {
+  const relay = `[127.0.0.1]:${sink.port}`;
+  const c = await Session.open(daemon.port);
+  try {
+    assert.equal(await c.command('XSECRET open sesame'), '550 5.7.1 No secrets here', 'the milter\'s reply to an unknown command');
+    assert.equal(await c.command('XOTHER'), '500 5.5.2 Error: command not recognized', 'no reply from the milter: Postfix\'s own');
+    assert.match(await c.command(`AUTH PLAIN ${Buffer.from('\0alice@client.test\0secret words').toString('base64')}`), /^235 /);
+    assert.match(await c.command('MAIL FROM:<macro-sender@client.test> AUTH=author@client.test'), /^250 /);
+    assert.match(await c.command('RCPT TO:<refused@sink.test>'), /^554 5\.7\.1 <refused@sink\.test>: Recipient address rejected: Access denied/);
+    assert.match(await c.command('RCPT TO:<macro-rcpt@sink.test>'), /^250 /);
+    assert.match(await c.command('RSET'), /^250 /);
+  } finally {
+    c.close();
+  }
+  await waitFor(() => milter.records().some((x) => x.stage === 'rcpt' && x.args.rcpt === '<macro-rcpt@sink.test>'), 10_000, 'the milter\'s records');
+  const rec = milter.records();
+  const unknown = rec.filter((x) => x.stage === 'unknown').map((x) => x.args.cmd);
+  assert.deepEqual(unknown.slice(-2), ['XSECRET', 'XOTHER'], 'the command word, as Postfix sends it');
+  assert.match(daemon.log(), /milter-reject: UNKNOWN from localhost\[127\.0\.0\.1\]: 550 5\.7\.1 No secrets here;/);
+  const mail = rec.find((x) => x.stage === 'mail' && x.args.sender === '<macro-sender@client.test>')!;
+  assert.match(mail.macros.i, /^[0-9A-Za-z]+$/);
+  assert.equal(mail.macros['{auth_type}'], 'PLAIN');
+  assert.equal(mail.macros['{auth_authen}'], 'alice@client.test');
+  assert.equal(mail.macros['{auth_author}'], 'author@client.test', 'the AUTH= of MAIL FROM');
+  assert.equal(mail.macros['{mail_addr}'], 'macro-sender@client.test');
+  assert.equal(mail.macros['{mail_mailer}'], 'smtp', 'the transport the sender resolves to');
+  assert.equal(mail.macros['{mail_host}'], relay, 'its next hop (relayhost)');
+  const refused = rec.find((x) => x.stage === 'rcpt' && x.args.rcpt === '<refused@sink.test>')!;
+  assert.ok(refused, 'the refused recipient reached the milter');
+  assert.equal(refused.macros['{rcpt_mailer}'], 'error');
+  assert.equal(refused.macros['{rcpt_host}'], '5.7.1', 'the enhanced status code');
+  assert.equal(refused.macros['{rcpt_addr}'], 'Recipient address rejected: Access denied', 'the reply text after the address');
+  const rcpt = rec.find((x) => x.stage === 'rcpt' && x.args.rcpt === '<macro-rcpt@sink.test>')!;
+  assert.equal(rcpt.macros['{rcpt_addr}'], 'macro-rcpt@sink.test');
+  assert.equal(rcpt.macros['{rcpt_mailer}'], 'smtp');
+  assert.equal(rcpt.macros['{rcpt_host}'], relay);
+  const conn = rec.filter((x) => x.stage === 'connect').at(-1)!;
+  assert.equal(conn.macros['{daemon_addr}'], '127.0.0.1');
+  assert.equal(conn.macros['{daemon_port}'], String(daemon.port));
+  assert.equal(conn.macros['{client_addr}'], '127.0.0.1');
+  assert.equal(conn.macros['{client_name}'], 'localhost');
+  assert.equal(conn.macros['{client_ptr}'], 'localhost');
+  assert.match(conn.macros['{client_port}'], /^\d+$/);
+  assert.equal(conn.macros['{client_connections}'], '0', 'a client of smtpd_client_event_limit_exceptions ($mynetworks) is not counted: 0, as Postfix');
+  assert.match(conn.macros.v, /^Postrider \d/, 'milter_macro_v: $mail_name $mail_version');
+
+  // Over TLS, the HELO macros: protocol, cipher and its key size; no client certificate, so no {cert_subject} or {cert_issuer}.
+  const r = await sendMail(daemon.port, { from: 'tls-sender@client.test', to: ['tls@sink.test'], raw: message('accept') }, { tls: { rejectUnauthorized: false } });
+  assert.match(r.response, /^250 /);
+  const tls = milter.records().find((x) => x.stage === 'mail' && x.args.sender === '<tls-sender@client.test>')!;
+  assert.match(tls.macros['{tls_version}'], /^TLSv1\.[23]$/);
+  assert.match(tls.macros['{cipher}'], /^(TLS_|ECDHE-)/);
+  assert.match(tls.macros['{cipher_bits}'], /^(128|256)$/);
+  assert.equal(tls.macros['{cert_subject}'], undefined);
+  assert.equal(tls.macros['{cert_issuer}'], undefined);
+  const plain = milter.records().find((x) => x.stage === 'mail' && x.args.sender === '<macro-sender@client.test>')!;
+  assert.equal(plain.macros['{tls_version}'], undefined, 'no TLS macros without TLS');
+  await waitFor(() => sink.messages.some((m) => m.rcptTo.includes('tls@sink.test')), 20_000, 'the TLS message');
 });

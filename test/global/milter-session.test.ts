@@ -222,3 +222,43 @@ test('a reject at CONNECT holds for every later command of the session; accept a
     accepting.server.close();
   }
 });
+
+test('SMFIP_RCPT_REJ: a refused recipient goes only to the milters that asked for refused recipients; SMFIC_UNKNOWN carries milter_unknown_command_macros, and a milter that asked not to see unknown commands (or speaks version 2) gets none', async () => {
+  const wantsAll = await fakeMilter(
+    (p) => (p.cmd === SMFIC.UNKNOWN ? [encodePacket(SMFIR.REPLYCODE, Buffer.from('550 5.7.1 not here\0'))] : continueAll(p)),
+    () => encodePacket(SMFIR.OPTNEG, uint32s(6, 0, SMFIP.RCPT_REJ)),
+  );
+  const plain = await fakeMilter(continueAll, () => encodePacket(SMFIR.OPTNEG, uint32s(6, 0, SMFIP.NOUNKNOWN)));
+  const old = await fakeMilter(continueAll, () => encodePacket(SMFIR.OPTNEG, uint32s(2, 0, SMFIP.RCPT_REJ)));
+  try {
+    const values = { '{rcpt_addr}': 'Relay access denied', '{rcpt_mailer}': 'error', '{client_addr}': '192.0.2.1' };
+    const rejecting = session({ smtpd_milters: `unix:${plain.path}, unix:${wantsAll.path}`, milter_unknown_command_macros: '{client_addr}' }, values);
+    await rejecting.s.connect({ name: 'c', addr: '192.0.2.1', port: 1 });
+    await rejecting.s.mail('a@b.test', []);
+    assert.equal(rejecting.s.wantsRejected, true);
+    await rejecting.s.rejectedRcpt('refused@b.test', []);
+    assert.deepEqual(await rejecting.s.unknown('XFOO'), { action: 'reply', reply: '550 5.7.1 not here' }, 'the milter\'s reply to the unknown command');
+    rejecting.s.close();
+    const other = session({ smtpd_milters: `unix:${old.path}`, milter_protocol: '2' });
+    await other.s.connect({ name: 'c', addr: '192.0.2.1', port: 1 });
+    assert.equal(other.s.wantsRejected, false, 'SMFIP_RCPT_REJ is not offered to a version 2 milter');
+    assert.equal(await other.s.rejectedRcpt('refused@b.test', []), undefined);
+    assert.equal(await other.s.unknown('XFOO'), undefined);
+    other.s.close();
+    await new Promise((r) => setTimeout(r, 100));
+    const rcpts = (m: typeof plain): string[] => m.seen.packets.filter((p) => p.cmd === SMFIC.RCPT).map((p) => readStrings(p.data)[0]);
+    assert.deepEqual(rcpts(wantsAll), ['<refused@b.test>']);
+    assert.deepEqual(macrosFor(wantsAll.seen, SMFIC.RCPT), { '{rcpt_addr}': 'Relay access denied', '{rcpt_mailer}': 'error' });
+    assert.deepEqual(rcpts(plain), [], 'not asked for refused recipients');
+    assert.deepEqual(rcpts(old), []);
+    const unknowns = (m: typeof plain): string[] => m.seen.packets.filter((p) => p.cmd === SMFIC.UNKNOWN).map((p) => readStrings(p.data)[0]);
+    assert.deepEqual(unknowns(wantsAll), ['XFOO']);
+    assert.deepEqual(macrosFor(wantsAll.seen, SMFIC.UNKNOWN), { '{client_addr}': '192.0.2.1' }, 'milter_unknown_command_macros, sent with the unknown stage');
+    assert.deepEqual(unknowns(plain), [], 'SMFIP_NOUNKNOWN');
+    assert.deepEqual(unknowns(old), [], 'version 2 has no SMFIC_UNKNOWN');
+  } finally {
+    wantsAll.server.close();
+    plain.server.close();
+    old.server.close();
+  }
+});

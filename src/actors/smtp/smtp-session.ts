@@ -18,6 +18,7 @@ import type { TlsFailureType, TlsPolicy } from './smtp-tls-policy-types.js';
 import { checkPeer, type PeerCheck, type PeerInfo } from './smtp-tls-policy.js';
 import { tlsOptions } from './smtp-tls-options.js';
 import { peerChain } from './smtp-tls-verify.js';
+import { cipherBits } from '../../global/tls-cipher-bits.js';
 
 /** An open session, ready for a mail transaction. */
 export interface SmtpSession {
@@ -184,7 +185,7 @@ function peerInfo(socket: TLSSocket): PeerInfo {
 function tlsSummary(socket: TLSSocket): string {
   const cipher = socket.getCipher();
   const name = cipher?.standardName ?? cipher?.name ?? 'unknown';
-  const bits = /CHACHA20|_256_|AES256/i.test(name) ? 256 : /_128_|AES128/i.test(name) ? 128 : /3DES|DES-CBC3/i.test(name) ? 168 : 0;
+  const bits = cipherBits(name);
   return `${socket.getProtocol() ?? 'unknown'} with cipher ${name} (${bits}/${bits} bits)`;
 }
 

@@ -34,7 +34,9 @@
  *   library's own limit of 10 unrecognized commands is neutralised so
  *   Postfix's limits govern. A command line that is not UTF-8 gets "500
  *   5.5.2 Error: bad UTF-8 syntax" (the library would turn its bytes into
- *   U+FFFD). smtpd_forbid_unauth_pipelining: input that arrived before the
+ *   U+FFFD). A command smtpd does not know is shown to the milters first
+ *   (hooks.unknownCommand, SMFIC_UNKNOWN); their refusal replaces the 500.
+ *   smtpd_forbid_unauth_pipelining: input that arrived before the
  *   greeting, or after a command that must end a pipelined group (HELO,
  *   EHLO, DATA, NOOP, VRFY, and every command before EHLO) is logged as
  *   "improper command pipelining after CMD from ..." and, when forbidden,
@@ -124,6 +126,8 @@ export interface ConnectionHooks {
   beforeData(session: SMTPServerSession): Promise<SmtpReplyError | undefined>;
   /** smtpd_client_auth_rate_limit: a refusal or undefined, before the AUTH mechanism runs. */
   beforeAuth(session: SMTPServerSession): Promise<SmtpReplyError | undefined>;
+  /** An unknown command's verb, for the milters (SMFIC_UNKNOWN): their refusal, or undefined (at once when there are none) for the usual 500. */
+  unknownCommand(conn: SmtpdConnection, verb: string): Promise<SmtpReplyError | undefined> | undefined;
   /** Logs a line for this session ("timeout after DATA from NAME[ADDR]", then ": detail" when given). */
   event(conn: SmtpdConnection, text: string, detail?: string): void;
   /** Logs a warning as is. */
@@ -178,6 +182,8 @@ export interface SessionState {
   messageSize?: number;
   admitted: boolean;
   connected: boolean;
+  /** The client's connections at connect as anvil counted them (milter {client_connections}); unset when no limit asks anvil. */
+  connectionCount?: number;
 }
 
 /** "NNN " and the text within 510 bytes, the CRLF making 512 (for ASCII text; an 8-bit address may run a few bytes over). */
@@ -191,6 +197,8 @@ const JUNK_COMMANDS = new Set(['helo', 'ehlo', 'rset', 'noop', 'vrfy', 'etrn']);
 const LAST_IN_GROUP = new Set(['helo', 'ehlo', 'data', 'noop', 'vrfy']);
 /** The commands that need a HELO name in smtp-server. */
 const ENVELOPE_COMMANDS = new Set(['mail', 'rcpt', 'data']);
+/** The library's test for an HTTP request line (it answers those itself and ends the session). */
+const HTTP_REQUEST = /^(OPTIONS|GET|HEAD|POST|PUT|DELETE|TRACE|CONNECT) \/.* HTTP\/\d\.\d$/i;
 /** Postfix's order for the disconnect line. */
 export const COMMAND_ORDER = ['helo', 'ehlo', 'starttls', 'auth', 'mail', 'rcpt', 'data', 'bdat', 'rset', 'noop', 'vrfy', 'etrn', 'quit', 'unknown'];
 
@@ -330,6 +338,8 @@ export class SmtpdConnection extends SMTPConnection {
       return;
     }
     const state = this.state;
+    /** The verb of a command smtpd does not know, for the milters (SMFIC_UNKNOWN). */
+    let unknownVerb: string | undefined;
     if (!this._nextHandler) {
       const space = command.indexOf(0x20);
       const raw = command.toString('latin1', 0, space < 0 ? command.length : space).toLowerCase();
@@ -350,6 +360,10 @@ export class SmtpdConnection extends SMTPConnection {
         return;
       }
       this.countCommand(state, name);
+      // Not an empty line, nor an HTTP request (the library ends that session at once, as Postfix's smtpd_forbidden_commands).
+      if (name === 'unknown' && raw.trim() !== '' && !HTTP_REQUEST.test(command.toString('latin1'))) {
+        unknownVerb = command.toString('utf8', 0, space < 0 ? command.length : space).trim();
+      }
       if (name !== 'unknown' && !state.illegalPipelining && (LAST_IN_GROUP.has(name) || !this.esmtp()) && this._parser instanceof SmtpdStream && this._parser.pendingInput()) {
         state.illegalPipelining = true;
         hooks.event(this, `improper command pipelining after ${state.lastCommand}`, escapeBytes(this._parser.pendingBytes(100)));
@@ -367,14 +381,35 @@ export class SmtpdConnection extends SMTPConnection {
     const sleep = hooks.errorSleepMs > 0 && hooks.softErrorLimit > 0 && state.errorCount >= hooks.softErrorLimit;
     // Postfix counts a junk command past the limit as an error after its reply: it weighs on the next command.
     if (!this._nextHandler && JUNK_COMMANDS.has(state.pendingCommand ?? '') && state.junkCommands++ > hooks.junkCommandLimit) state.errorCount++;
+    const run = (): void => (unknownVerb === undefined ? super._onCommand(command, callback) : this.unknownCommand(unknownVerb, command, callback));
     if (sleep) {
       setTimeout(() => {
         if (this._closing || this._closed) return callback?.();
-        super._onCommand(command, callback);
+        run();
       }, hooks.errorSleepMs);
       return;
     }
-    super._onCommand(command, callback);
+    run();
+  }
+
+  /**
+   * A command smtpd does not know goes to the milters first, as Postfix's
+   * smtpd does (SMFIC_UNKNOWN): their refusal is the reply; otherwise the
+   * library answers (500 5.5.2 Error: command not recognized). The next
+   * command waits for the answer.
+   */
+  private unknownCommand(verb: string, command: Buffer, callback?: () => void): void {
+    const pending = this._server.hooks.unknownCommand(this, verb);
+    if (!pending) return super._onCommand(command, callback);
+    pending.then(
+      (refusal) => {
+        if (this._closing || this._closed) return callback?.();
+        if (!refusal) return super._onCommand(command, callback);
+        this.send(refusal.responseCode, refusal.message);
+        this._whenWritable(callback ?? noop);
+      },
+      () => super._onCommand(command, callback),
+    );
   }
 
   /** An EHLO session, where MAIL, RCPT and RSET may be pipelined (PIPELINING is always offered). */

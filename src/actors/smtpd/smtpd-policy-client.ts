@@ -8,7 +8,13 @@
  * PolicyClients keeps one pool of connections per service (per endpoint and
  * settings): a connection serves one request at a time, is reused by later
  * requests (of this session or another), and is closed once idle for
- * max_idle, older than max_ttl, or after request_limit requests. A request
+ * max_idle, older than max_ttl, or after request_limit requests. With
+ * reuse_count_limit (smtpd_policy_service_reuse_count_limit, Postrider's)
+ * a connection serves at most that many SMTP sessions: once it has, no new
+ * session takes it, and it is closed when the last of its sessions ends
+ * (sessionEnded()). Postfix needs no such limit: its policy connection
+ * belongs to one smtpd process, which exits after max_use sessions; an
+ * smtpd thread here lives on, so this gives back that bound. A request
  * that fails (connect refused, timeout, the server closed, an answer
  * without action=, an oversized or malformed answer) is retried on a new
  * connection after retry_delay, up to try_limit attempts.
@@ -32,6 +38,10 @@ interface PolicyConnection {
   born: number;
   requests: number;
   idleTimer?: NodeJS.Timeout;
+  /** SMTP sessions it has served (counted only under reuse_count_limit). */
+  served: number;
+  /** Those of its sessions that have not ended yet. */
+  live: Set<string>;
 }
 
 /** The connections of one service. */
@@ -43,17 +53,21 @@ class PolicyPool {
 
   constructor(private readonly service: PolicyService) {}
 
-  /** Sends one request; tries again on a fresh connection after a failure, up to try_limit. */
-  async query(request: string): Promise<PolicyAnswer> {
+  /**
+   * Sends one request (for the SMTP session `sessionId`, when known); tries
+   * again on a fresh connection after a failure, up to try_limit.
+   */
+  async query(request: string, sessionId?: string): Promise<PolicyAnswer> {
     const o = this.service.options;
     let error = '';
     for (let attempt = 1; attempt <= o.tryLimit; attempt++) {
       if (attempt > 1) await delay(o.retryDelayMs);
       if (this.closed) return { error: 'smtpd is closing' };
       // After a failure, a kept connection may be as stale as the one that failed.
-      const conn = attempt === 1 ? this.take() : undefined;
+      const conn = attempt === 1 ? this.take(sessionId) : undefined;
       try {
         const c = conn ?? (await this.open());
+        this.serve(c, sessionId);
         const answer = await this.exchange(c, request);
         this.release(c);
         return { action: answer };
@@ -71,20 +85,56 @@ class PolicyPool {
     this.idle.length = 0;
   }
 
-  private take(): PolicyConnection | undefined {
+  /** The SMTP session `sessionId` ended: a connection that has served its reuse_count_limit sessions closes with its last one. */
+  sessionEnded(sessionId: string): void {
+    if (this.service.options.reuseCountLimit <= 0) return;
+    for (const c of this.all) {
+      if (!c.live.delete(sessionId) || !this.worn(c) || c.live.size > 0) continue;
+      const i = this.idle.indexOf(c);
+      // One in use closes when released.
+      if (i >= 0) {
+        this.idle.splice(i, 1);
+        this.drop(c);
+      }
+    }
+  }
+
+  /** The newest idle connection this session may use; dead and old ones met on the way are closed. */
+  private take(sessionId: string | undefined): PolicyConnection | undefined {
     const now = Date.now();
-    while (this.idle.length > 0) {
-      const c = this.idle.pop()!;
+    for (let i = this.idle.length - 1; i >= 0; i--) {
+      const c = this.idle[i];
+      if (c.socket.destroyed || now - c.born >= this.service.options.maxTtlMs) {
+        this.idle.splice(i, 1);
+        this.drop(c);
+        continue;
+      }
+      // Past reuse_count_limit a connection stays with the sessions it has.
+      if (sessionId !== undefined && this.worn(c) && !c.live.has(sessionId)) continue;
+      this.idle.splice(i, 1);
       clearTimeout(c.idleTimer);
-      if (!c.socket.destroyed && now - c.born < this.service.options.maxTtlMs) return c;
-      this.drop(c);
+      return c;
     }
     return undefined;
   }
 
+  /** Counts a new SMTP session on the connection (under reuse_count_limit only: otherwise nothing is kept per session). */
+  private serve(c: PolicyConnection, sessionId: string | undefined): void {
+    if (sessionId === undefined || this.service.options.reuseCountLimit <= 0 || c.live.has(sessionId)) return;
+    c.served++;
+    c.live.add(sessionId);
+  }
+
+  /** True when the connection has served reuse_count_limit sessions. */
+  private worn(c: PolicyConnection): boolean {
+    const limit = this.service.options.reuseCountLimit;
+    return limit > 0 && c.served >= limit;
+  }
+
   private release(c: PolicyConnection): void {
     const o = this.service.options;
-    if (this.closed || c.socket.destroyed || (o.requestLimit > 0 && c.requests >= o.requestLimit) || Date.now() - c.born >= o.maxTtlMs) {
+    const finished = this.worn(c) && c.live.size === 0;
+    if (this.closed || finished || c.socket.destroyed || (o.requestLimit > 0 && c.requests >= o.requestLimit) || Date.now() - c.born >= o.maxTtlMs) {
       this.drop(c);
       return;
     }
@@ -122,7 +172,7 @@ class PolicyPool {
         // A kept connection's later errors surface in exchange(); none may go unhandled while it waits.
         socket.on('error', () => undefined);
         socket.setNoDelay(true);
-        const c: PolicyConnection = { socket, born: Date.now(), requests: 0 };
+        const c: PolicyConnection = { socket, born: Date.now(), requests: 0, served: 0, live: new Set() };
         this.all.add(c);
         resolve(c);
       });
@@ -215,15 +265,20 @@ function delay(ms: number): Promise<void> {
 export class PolicyClients {
   private readonly pools = new Map<string, PolicyPool>();
 
-  /** Sends a request to `service` (a pool per name and settings); see PolicyPool.query. */
-  query(service: PolicyService, request: string): Promise<PolicyAnswer> {
+  /** Sends a request to `service` (a pool per name and settings) for the SMTP session `sessionId`; see PolicyPool.query. */
+  query(service: PolicyService, request: string, sessionId?: string): Promise<PolicyAnswer> {
     const key = JSON.stringify([service.endpoint, service.options]);
     let pool = this.pools.get(key);
     if (!pool) {
       pool = new PolicyPool(service);
       this.pools.set(key, pool);
     }
-    return pool.query(request);
+    return pool.query(request, sessionId);
+  }
+
+  /** An SMTP session ended (for smtpd_policy_service_reuse_count_limit). */
+  sessionEnded(sessionId: string): void {
+    for (const pool of this.pools.values()) pool.sessionEnded(sessionId);
   }
 
   /** Closes every kept connection (smtpd's close). */

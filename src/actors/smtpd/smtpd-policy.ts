@@ -95,6 +95,8 @@ export interface PolicySessionAttributes {
   encryptionKeysize: string;
   serverAddress: string;
   serverPort: number;
+  /** Not sent: which SMTP session asks (smtpd_policy_service_reuse_count_limit counts sessions per connection). */
+  sessionId?: string;
 }
 
 export type { MessageActions };
@@ -532,10 +534,15 @@ export class SmtpdPolicy {
       }
       this.policyServices.set(arg, service);
     }
-    const answer = await this.policyClients.query(service, formatRequest(policyRequest(stage, ctx, service.options.policyContext, this.settings)));
+    const answer = await this.policyClients.query(service, formatRequest(policyRequest(stage, ctx, service.options.policyContext, this.settings)), ctx.session?.sessionId);
     if ('action' in answer) return this.accessResult(stage, `policy server ${service.name}`, answer.action, ctx, depth, run);
     this.log.warning(`problem talking to server ${service.name}: ${answer.error}`);
     return this.accessResult(stage, 'smtpd_policy_service_default_action', service.options.defaultAction, ctx, depth, run);
+  }
+
+  /** An SMTP session ended: policy connections that served their smtpd_policy_service_reuse_count_limit sessions may close. */
+  sessionEnded(sessionId: string): void {
+    this.policyClients.sessionEnded(sessionId);
   }
 
   /** Closes the kept policy server connections. */

@@ -170,7 +170,7 @@ const SMTPD_PARAMETERS = [
   'show_user_unknown_table_name', 'smtpd_null_access_lookup_key', 'strict_rfc821_envelopes', 'smtpd_tls_wrappermode',
   'smtpd_tls_protocols', 'smtpd_tls_mandatory_protocols', 'smtpd_tls_received_header', 'smtpd_sasl_authenticated_header',
   'smtpd_policy_service_timeout', 'smtpd_policy_service_max_idle', 'smtpd_policy_service_max_ttl',
-  'smtpd_policy_service_request_limit', 'smtpd_policy_service_try_limit', 'smtpd_policy_service_retry_delay',
+  'smtpd_policy_service_request_limit', 'smtpd_policy_service_reuse_count_limit', 'smtpd_policy_service_try_limit', 'smtpd_policy_service_retry_delay',
   'smtpd_policy_service_default_action', 'smtpd_policy_service_policy_context', 'compatibility_level', 'mail_version',
   'receive_override_options', 'content_filter',
 ] as const;

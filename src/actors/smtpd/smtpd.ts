@@ -84,6 +84,7 @@ import { dummyHash, verifyLogin } from '../../global/sasl-passwd.js';
 import { readSmtpdSettings, type SmtpdSettings } from './smtpd-settings.js';
 import { QueueSpace } from './smtpd-queue-space.js';
 import { SmtpdMilters, verdictRefusal } from './smtpd-milter.js';
+import { cipherBits } from '../../global/tls-cipher-bits.js';
 import type { MilterSession, MilterVerdict } from '../../global/milter-session.js';
 import { readMilterSettings, type MilterSettings } from '../../config/milter-settings.js';
 import { SmtpdAuth, type AuthOutcome } from './smtpd-auth.js';
@@ -205,6 +206,8 @@ export class Smtpd {
   private readonly space: QueueSpace;
   private readonly queueIds: QueueIdGenerator;
   private readonly flushFn?: (site: string) => Promise<void>;
+  /** trivial-rewrite's resolution: the route checks of RCPT and the milter macros {mail_host}, {rcpt_mailer} ... */
+  private readonly resolveFn?: (address: string) => Promise<ResolvedAddress>;
   /** fast_flush_domains: the sites ETRN flushes. */
   private readonly fastFlush: DomainMatcher;
   private readonly states = new WeakMap<SMTPServerSession, SessionState>();
@@ -238,6 +241,7 @@ export class Smtpd {
     this.dns = new SmtpdDns(s.dnsServers);
     this.policy = new SmtpdPolicy(s, opts.config.dir, this.dns, this.log, opts.resolve);
     this.flushFn = opts.flush;
+    this.resolveFn = opts.resolve;
     try {
       this.fastFlush = compileDomainList(s.fastFlushDomains, opts.config.dir, s.fastFlushSubdomains);
     } catch (err) {
@@ -302,6 +306,7 @@ export class Smtpd {
       etrn: (conn, argument) => this.etrn(conn.session, argument),
       beforeData: (session) => this.beforeData(session),
       beforeAuth: (session) => this.beforeAuth(session),
+      unknownCommand: (conn, verb) => this.unknownCommand(conn.session, verb),
       event: (conn, text, detail) => this.log.info(`${text} from ${conn.state.clientName}[${conn.state.clientAddr}]${detail === undefined ? '' : `: ${detail}`}`),
       warning: (text) => this.log.warning(text),
     };
@@ -526,6 +531,7 @@ export class Smtpd {
       const counted = await this.anvil.connect(this.service.name, state.clientAddr);
       const { count: open, rate } = counted;
       state.admitted = counted.counted !== false;
+      state.connectionCount = open;
       if (counted.ticket !== undefined) this.anvilTickets.set(state, counted.ticket);
       const over =
         s.connectionCountLimit > 0 && open > s.connectionCountLimit
@@ -546,7 +552,7 @@ export class Smtpd {
     }
     session.disabledCommands = this.disabledFor(session);
     if (this.milterSettings.milters.length > 0) {
-      const m = new SmtpdMilters(this.milterSettings, session, state, s.myhostname, this.log);
+      const m = new SmtpdMilters(this.milterSettings, session, state, s.myhostname, this.log, this.resolveFn);
       this.milters.set(state, m);
       const { refusal, verdict } = await m.connect();
       if (verdict) this.logMilter(verdict, 'CONNECT', state, session);
@@ -577,6 +583,20 @@ export class Smtpd {
       count('smtpd_rejected', MILTER_REASON);
     }
     return refusal;
+  }
+
+  /**
+   * An SMTP command smtpd does not know, for the milters (SMFIC_UNKNOWN):
+   * their refusal is the reply, logged as "milter-reject: UNKNOWN from ...";
+   * undefined (at once, without milters) leaves Postfix's "500 5.5.2 Error:
+   * command not recognized".
+   */
+  private unknownCommand(session: SMTPServerSession, verb: string): Promise<SmtpReplyError | undefined> | undefined {
+    const state = this.stateOf(session);
+    const milters = this.milters.get(state);
+    // A milter that failed answers with its default action here too, as in Postfix.
+    if (!milters) return undefined;
+    return milters.unknown(verb).then((v) => this.milterRefusal(v, 'UNKNOWN', state, session));
   }
 
   private onSecure(session: SMTPServerSession, cb: (err?: Error | null) => void): void {
@@ -720,13 +740,15 @@ export class Smtpd {
     }
     for (const w of verdict.warnings) this.logReject('reject_warning', 'RCPT', w, state, session, ctx.recipient);
     this.takeActions(verdict, 'RCPT', state, session, ctx.recipient);
+    const milters = this.milters.get(state);
     if (verdict.reject) {
       this.counters.rejected++;
       count('smtpd_rejected', label('reason', rejectReason(verdict, verdict.reject)));
       this.logReject('reject', 'RCPT', verdict.reject, state, session, ctx.recipient);
+      // SMFIP_RCPT_REJ: milters that asked see the refused recipient; the refusal stands whatever they say.
+      if (milters) await milters.rejected(address, verdict.reject);
       return cb(verdict.reject);
     }
-    const milters = this.milters.get(state);
     if (milters) {
       const refusal = this.milterRefusal(await milters.rcpt(address), 'RCPT', state, session, address.address);
       if (refusal) return cb(refusal);
@@ -1077,9 +1099,10 @@ export class Smtpd {
       saslSender: typeof args.AUTH === 'string' && args.AUTH !== '<>' ? args.AUTH.replace(/^<|>$/g, '') : '',
       encryptionProtocol: tls ? String(tls.version ?? '') : '',
       encryptionCipher: tls ? String(tls.name ?? '') : '',
-      encryptionKeysize: tls ? String((tls as { bits?: number }).bits ?? '') : '',
+      encryptionKeysize: tls ? String(cipherBits(tls.standardName || tls.name)) : '',
       serverAddress: (session.localAddress ?? '').replace(/^::ffff:/i, ''),
       serverPort: session.localPort ?? 0,
+      sessionId: session.id,
     };
   }
 
@@ -1152,6 +1175,7 @@ export class Smtpd {
     if (!state || !state.connected) return;
     state.connected = false;
     this.milters.get(state)?.close();
+    if (this.settings.usesPolicyService) this.policy.sessionEnded(session.id);
     if (state.admitted) this.anvil.disconnect(this.service.name, state.clientAddr, this.anvilTickets.get(state));
     this.counters.active = Math.max(0, this.counters.active - 1);
     const counts: string[] = [];

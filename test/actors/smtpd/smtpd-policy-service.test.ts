@@ -13,20 +13,26 @@ type Attrs = Record<string, string>;
 interface PolicyServer {
   requests: Array<Attrs & { conn: string }>;
   connections: number;
+  /** Connections open now. */
+  open: number;
   address: string;
   close(): Promise<void>;
 }
 
 async function policyServer(listen: { port: number } | { path: string }, answer: (a: Attrs) => string | undefined): Promise<PolicyServer> {
   const sockets = new Set<Socket>();
-  const ps: PolicyServer = { requests: [], connections: 0, address: '', close: async () => undefined };
+  const ps: PolicyServer = { requests: [], connections: 0, open: 0, address: '', close: async () => undefined };
   const server: Server = createServer((socket) => {
     sockets.add(socket);
+    ps.open++;
     const conn = String(++ps.connections);
     let buf = '';
     socket.setEncoding('latin1');
     socket.on('error', () => undefined);
-    socket.on('close', () => sockets.delete(socket));
+    socket.on('close', () => {
+      sockets.delete(socket);
+      ps.open--;
+    });
     socket.on('data', (d: string) => {
       buf += d;
       for (let end = buf.indexOf('\n\n'); end >= 0; end = buf.indexOf('\n\n')) {
@@ -313,6 +319,22 @@ test('policy connections: reused, and closed after smtpd_policy_service_request_
   await withBoth(ps, { smtpd_recipient_restrictions: `check_policy_service ${ps.address}, permit_mynetworks`, smtpd_policy_service_request_limit: '2' }, async (h) => {
     await transaction(h, ['a@mx.test.example', 'b@mx.test.example', 'c@mx.test.example']);
     assert.deepEqual(ps.requests.map((r) => r.conn), ['1', '1', '2']);
+  });
+  // Postrider's smtpd_policy_service_reuse_count_limit: SMTP sessions per connection, whatever their requests.
+  const sessions = await policyServer({ port: 0 }, () => 'action=DUNNO\n\n');
+  await withBoth(sessions, { smtpd_recipient_restrictions: `check_policy_service ${sessions.address}, permit_mynetworks`, smtpd_policy_service_reuse_count_limit: '2' }, async (h) => {
+    await transaction(h, ['a@mx.test.example', 'b@mx.test.example', 'c@mx.test.example']);
+    await transaction(h, ['d@mx.test.example']);
+    await transaction(h, ['e@mx.test.example', 'f@mx.test.example']);
+    assert.deepEqual(sessions.requests.map((r) => `${r.recipient.split('@')[0]}:${r.conn}`), ['a:1', 'b:1', 'c:1', 'd:1', 'e:2', 'f:2'], 'the third session is on a new connection');
+    // The first connection closed when its second session ended.
+    await until(() => sessions.open === 1);
+  });
+  const perService = await policyServer({ port: 0 }, () => 'action=DUNNO\n\n');
+  await withBoth(perService, { smtpd_recipient_restrictions: `check_policy_service { ${perService.address}, reuse_count_limit=1 }, permit_mynetworks` }, async (h) => {
+    await transaction(h, ['a@mx.test.example', 'b@mx.test.example']);
+    await transaction(h, ['c@mx.test.example']);
+    assert.deepEqual(perService.requests.map((r) => r.conn), ['1', '1', '2'], 'reuse_count_limit=1: one session per connection');
   });
   const idle = await policyServer({ port: 0 }, () => 'action=DUNNO\n\n');
   await withBoth(idle, { smtpd_recipient_restrictions: `check_policy_service ${idle.address}, permit_mynetworks`, smtpd_policy_service_max_idle: '1s' }, async (h) => {
