@@ -5,7 +5,8 @@
  * sent over SMTP or injected shows in the Server-Sent Events stream as
  * received and delivered and is counted by /api/v1/throughput; the lines
  * still go where the log goes. A reload turns the API off and on again
- * and the stream still carries every thread's lines.
+ * and the stream still carries every thread's lines; a reload that sets
+ * maillog_file switches the stream to the file.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -88,7 +89,7 @@ function refused(port: number): Promise<boolean> {
   });
 }
 
-test('log on standard output: mail sent over SMTP shows in the event stream and the throughput; a reload turns the API off and on', async () => {
+test('log on standard output: mail sent over SMTP shows in the event stream and the throughput; a reload turns the API off and on, then sets maillog_file', async () => {
   const sink = await startSmtpSink();
   const apiPort = await freePort();
   const daemon = await startDaemon({
@@ -132,6 +133,17 @@ test('log on standard output: mail sent over SMTP shows in the event stream and 
     assert.equal(counted.received, 1, 'the new listener counts from its start');
     assert.equal(counted.delivered, 1);
     again.close();
+
+    // A reload that sets maillog_file: the API follows the file from then on (the threads stop publishing).
+    writeFileSync(mainCf, withApi.replace(/^maillog_file = .*$/m, `maillog_file = ${daemon.logFile}`));
+    r = await daemon.cli(['reload']);
+    assert.equal(r.code, 0, r.stderr);
+    await waitFor(async () => !(await refused(apiPort)), 10_000, 'the API open after the reload');
+    const fromFile = await openEvents(apiPort);
+    const third = await sendMail(daemon.port, { from: 'a@client.test', to: ['t@remote.test'], raw: 'Subject: to the file\r\n\r\nbody\r\n' });
+    await waitFor(() => receivedAndDelivered(fromFile, third.queueId!), 30_000, 'events from maillog_file');
+    assert.match(readFileSync(daemon.logFile, 'utf8'), new RegExp(`${third.queueId}: to=<t@remote\\.test>.*status=sent`));
+    fromFile.close();
   } finally {
     await daemon.stop();
     await sink.close();

@@ -113,6 +113,9 @@ export class HttpApiServer {
     try {
       await app.listen({ port: s.address.port, host: s.address.host });
     } catch (err) {
+      // Nothing is left reading the log for a listener that never opened.
+      this.stopCounting?.();
+      events.close();
       await app.close().catch(() => undefined);
       throw new HttpApiServerError(`http_api_listen: cannot listen on ${s.address.host}:${s.address.port}: ${(err as Error).message}`);
     }
