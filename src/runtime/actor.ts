@@ -9,8 +9,9 @@
  * answers heartbeats, and runs drain and shutdown hooks. An actor a reload
  * keeps (RoleSpec.keepOnReload) gets the new configuration in ctx.config,
  * its log follows maillog_file and syslog_name (and is published for the
- * HTTP API when log-lines-shared says so), and its reconfigure hooks run. A setup that throws is reported to the supervisor and the thread
- * exits with status 1.
+ * HTTP API when log-lines-shared says so), and its reconfigure hooks run.
+ * A setup that throws is reported to the supervisor and the thread exits
+ * with status 1.
  */
 import { parentPort, threadId, workerData, isMainThread } from 'node:worker_threads';
 import { MainConfig } from '../config/main-config.js';
