@@ -13,6 +13,7 @@ const here = dirname(fileURLToPath(import.meta.url));
 const BENCHES: Record<string, string> = {
   'runtime-roundtrip': 'runtime/roundtrip.bench.js',
   'runtime-restart': 'runtime/restart-time.js',
+  'log-channel': 'runtime/log-channel.bench.js',
   'store-frame': 'store/frame.bench.js',
   'store-append': 'store/append-throughput.js',
   'store-recovery': 'store/recovery.js',

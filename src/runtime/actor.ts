@@ -8,9 +8,10 @@
  * handlers setup returns (requests that arrive before set-up is done wait),
  * answers heartbeats, and runs drain and shutdown hooks. An actor a reload
  * keeps (RoleSpec.keepOnReload) gets the new configuration in ctx.config,
- * its log follows maillog_file and syslog_name, and its reconfigure hooks
- * run. A setup that throws is reported to the supervisor and the thread
- * exits with status 1.
+ * its log follows maillog_file and syslog_name (and is published for the
+ * HTTP API when log-lines-shared says so), and its reconfigure hooks run.
+ * A setup that throws is reported to the supervisor and the thread exits
+ * with status 1.
  */
 import { parentPort, threadId, workerData, isMainThread } from 'node:worker_threads';
 import { MainConfig } from '../config/main-config.js';
@@ -19,6 +20,8 @@ import type { ActorRole, CallableFrom, DeliveryProtocol, Protocols, Rep, Req } f
 import type { RoleName } from '../protocol/role-catalogue.js';
 import { syslogTargetOf } from '../config/syslog-target.js';
 import { Logger, configureLogging, flushLog, reopenLog } from '../util/log.js';
+import { shareLogLines } from '../util/log-channel.js';
+import { logLinesShared } from '../config/log-lines-shared.js';
 import { snapshot as metricsSnapshot } from '../util/metrics-counters.js';
 import { PeerLink, PeerSet, typedGroup, type PeerAddress, type PeerGroup } from './peer.js';
 import type { ActorAssignment, ActorWorkerData, FaultKind, FromWorker, ShardAssignment, ToWorker } from './control-messages.js';
@@ -250,6 +253,8 @@ export function runActor<R extends ActorRole, H extends Handlers<Protocols[R]> &
       myhostname: config.get('myhostname'),
       syslogName: config.get('syslog_name') || 'postrider',
     });
+    // The HTTP API reads these lines when it has no log file to follow; a reload may turn it on or off.
+    shareLogLines(logLinesShared(config));
     return config;
   };
 

@@ -7,7 +7,10 @@
  * syslog socket exists; otherwise to standard output (start-fg).
  * Each thread buffers its lines and writes them once per event-loop turn, so
  * the hot path pays for a string, not a system call. reopen() serves
- * logrotate (SIGHUP / `postrider logrotate`).
+ * logrotate (SIGHUP / `postrider logrotate`). tapLog() hands this thread's
+ * lines, a batch per turn, to a reader besides the sink (the HTTP API's
+ * event stream, through log-channel); with no tap a line costs one size
+ * check more.
  */
 import { openSync, writeSync, closeSync } from 'node:fs';
 import { hostname } from 'node:os';
@@ -116,6 +119,44 @@ export function reopenLog(): void {
 
 export function flushLog(): void {
   sink?.flush();
+  flushTaps();
+}
+
+/** Reads this thread's log lines: newline-joined, a batch per event-loop turn. */
+export type LogTap = (lines: string) => void;
+
+const taps = new Set<LogTap>();
+let tapped: string[] = [];
+let tapScheduled = false;
+
+/** Adds a tap; returns the function that removes it. */
+export function tapLog(fn: LogTap): () => void {
+  taps.add(fn);
+  return () => {
+    taps.delete(fn);
+  };
+}
+
+function tap(line: string): void {
+  tapped.push(line);
+  if (!tapScheduled) {
+    tapScheduled = true;
+    setImmediate(flushTaps);
+  }
+}
+
+function flushTaps(): void {
+  tapScheduled = false;
+  if (tapped.length === 0) return;
+  const lines = tapped.join('\n');
+  tapped = [];
+  for (const fn of taps) {
+    try {
+      fn(lines);
+    } catch {
+      // A reader that fails must never take mail down with it.
+    }
+  }
 }
 
 export class Logger {
@@ -124,7 +165,9 @@ export class Logger {
   private emit(text: string, severity: Severity = 'info'): void {
     if (!sink) sink = new BufferedSink(undefined);
     const tag = `${syslogName}/${this.role}`;
-    sink.write(`${syslogTime()} ${host} ${tag}[${this.id}]: ${text}`, { tag, id: this.id, severity, text });
+    const line = `${syslogTime()} ${host} ${tag}[${this.id}]: ${text}`;
+    sink.write(line, { tag, id: this.id, severity, text });
+    if (taps.size > 0) tap(line);
   }
 
   info(text: string): void {

@@ -1,19 +1,16 @@
 /**
  * api-events: the delivery log as structured events for the HTTP API's
- * Server-Sent Events stream. parseLogLine reads one Postfix-format line
- * (received, delivered, deferred, bounced, expired, rejected, an actor's
- * crash or restart); LogFollower follows maillog_file while someone
- * listens, from its end at the first listener, across logrotate (a file
- * that shrank or was replaced is read again from its start).
+ * Server-Sent Events stream and throughput graph. parseLogLine reads one
+ * Postfix-format line (received, delivered, deferred, bounced, expired,
+ * rejected, an actor's crash or restart); LogEvents turns the lines of a
+ * LineSource into events for its listeners, reading only while it has any.
  *
- * Why the log file: every thread writes its lines there itself, in batches;
- * following the file costs the relay nothing while nobody listens, where a
- * tap in each thread would post a message per line at full load.
+ * The line sources: api-log-file follows maillog_file when it is set;
+ * api-log-shared reads every thread's lines from the log channel
+ * (util/log-channel) when the log goes to standard output or to syslog.
  *
- * Errors: a line that is none of the above is no event; a file that is
- * missing or unreadable is tried again on the next poll; nothing throws.
+ * Errors: a line that is none of the above is no event; nothing throws.
  */
-import { closeSync, fstatSync, openSync, readSync, statSync } from 'node:fs';
 
 export type ApiEventType = 'received' | 'delivered' | 'deferred' | 'bounced' | 'expired' | 'rejected' | 'actor';
 
@@ -75,28 +72,25 @@ export function parseLogLine(line: string): ApiEvent | undefined {
 
 export type EventListener = (e: ApiEvent) => void;
 
-/** Follows a log file for its listeners; polls only while it has any. */
-export class LogFollower {
-  private readonly listeners = new Set<EventListener>();
-  private timer?: NodeJS.Timeout;
-  private fd?: number;
-  private ino = 0;
-  private offset = 0;
-  private partial = '';
-  private readonly buf = Buffer.allocUnsafe(256 * 1024);
+/** Where log lines come from: start() begins handing over whole lines, stop() ends it. */
+export interface LineSource {
+  start(onLine: (line: string) => void): void;
+  stop(): void;
+}
 
-  constructor(
-    private readonly file: string,
-    private readonly pollMs = 250,
-  ) {}
+/** The events of a source's lines, for its listeners; reads only while it has any. */
+export class LogEvents {
+  private readonly listeners = new Set<EventListener>();
+
+  constructor(private readonly source: LineSource) {}
 
   /** Adds a listener; returns the function that removes it. */
   listen(fn: EventListener): () => void {
-    if (this.listeners.size === 0) this.begin();
+    if (this.listeners.size === 0) this.source.start((line) => this.line(line));
     this.listeners.add(fn);
     return () => {
-      this.listeners.delete(fn);
-      if (this.listeners.size === 0) this.end();
+      if (!this.listeners.delete(fn)) return;
+      if (this.listeners.size === 0) this.source.stop();
     };
   }
 
@@ -105,69 +99,12 @@ export class LogFollower {
   }
 
   close(): void {
+    if (this.listeners.size > 0) this.source.stop();
     this.listeners.clear();
-    this.end();
   }
 
-  private begin(): void {
-    this.open(true);
-    this.timer = setInterval(() => this.poll(), this.pollMs);
-    this.timer.unref();
-  }
-
-  private end(): void {
-    if (this.timer) clearInterval(this.timer);
-    this.timer = undefined;
-    if (this.fd !== undefined) closeSync(this.fd);
-    this.fd = undefined;
-    this.partial = '';
-  }
-
-  /** Opens the file; atEnd: start after what is there now (the first listener wants what comes next). */
-  private open(atEnd: boolean): void {
-    try {
-      this.fd = openSync(this.file, 'r');
-      const st = fstatSync(this.fd);
-      this.ino = st.ino;
-      this.offset = atEnd ? st.size : 0;
-    } catch {
-      this.fd = undefined;
-    }
-  }
-
-  private poll(): void {
-    if (this.fd === undefined) {
-      this.open(false);
-      if (this.fd === undefined) return;
-    }
-    // logrotate: a new file under the name, or this one truncated, is read from its start.
-    try {
-      const st = statSync(this.file);
-      if (st.ino !== this.ino || st.size < this.offset) {
-        closeSync(this.fd);
-        this.open(false);
-        if (this.fd === undefined) return;
-      }
-    } catch {
-      return;
-    }
-    for (;;) {
-      let n = 0;
-      try {
-        n = readSync(this.fd, this.buf, 0, this.buf.length, this.offset);
-      } catch {
-        return;
-      }
-      if (n <= 0) return;
-      this.offset += n;
-      const text = this.partial + this.buf.toString('utf8', 0, n);
-      const lines = text.split('\n');
-      this.partial = lines.pop() ?? '';
-      for (const line of lines) {
-        const e = parseLogLine(line);
-        if (e) for (const fn of this.listeners) fn(e);
-      }
-      if (n < this.buf.length) return;
-    }
+  private line(line: string): void {
+    const e = parseLogLine(line);
+    if (e) for (const fn of this.listeners) fn(e);
   }
 }

@@ -1,9 +1,10 @@
 /**
  * api-install: serves the HTTP API (http_api_listen) for a supervisor from
  * the end of start() until it stops, and follows reload: changed settings
- * (address, tokens, TLS, public health) close the running listener and open
- * one with the new (reopening the old if the new cannot bind), an emptied
- * value closes it. Fastify is loaded only when the API is on.
+ * (address, tokens, TLS, public health, or maillog_file, which decides where
+ * the event stream reads the log) close the running listener and open one
+ * with the new (reopening the old if the new cannot bind), an emptied value
+ * closes it. Fastify is loaded only when the API is on.
  *
  * Errors: bad settings throw HttpApiConfigError at once (start refuses, a
  * reload is refused with the listener kept); an address that cannot be
@@ -18,12 +19,15 @@ import type { HttpApiServer } from './api-server.js';
 interface Serving {
   key?: string;
   server?: HttpApiServer;
+  /** The configuration the running listener was made from (a failed reload reopens it). */
+  config: SupervisorConfig;
 }
 
 /** The settings that make a new listener, as one comparable string. */
-function keyOf(s: HttpApiSettings | undefined): string | undefined {
+function keyOf(s: HttpApiSettings | undefined, config: SupervisorConfig): string | undefined {
   if (!s) return undefined;
-  return JSON.stringify([s.address, s.tokens, s.publicHealth, s.tls?.cert.toString('base64'), s.tls?.key.toString('base64')]);
+  const maillog = new MainConfig(config.params, config.dir).path('maillog_file');
+  return JSON.stringify([s.address, s.tokens, s.publicHealth, s.tls?.cert.toString('base64'), s.tls?.key.toString('base64'), maillog]);
 }
 
 async function makeServer(config: SupervisorConfig, settings: HttpApiSettings, sup: Supervisor): Promise<HttpApiServer> {
@@ -42,7 +46,7 @@ async function makeServer(config: SupervisorConfig, settings: HttpApiSettings, s
 export function installHttpApi(sup: Supervisor): void {
   const config = sup.currentConfig();
   const first = readApiConfig(new MainConfig(config.params, config.dir));
-  const now: Serving = { key: keyOf(first) };
+  const now: Serving = { key: keyOf(first, config), config };
   sup.addStartHook(async () => {
     if (!first) return;
     now.server = await makeServer(config, first, sup);
@@ -50,7 +54,7 @@ export function installHttpApi(sup: Supervisor): void {
   });
   sup.addReloadHook(async (next) => {
     const settings = readApiConfig(new MainConfig(next.params, next.dir));
-    const key = keyOf(settings);
+    const key = keyOf(settings, next);
     if (key === now.key) return undefined;
     const old = now.server;
     await old?.close();
@@ -62,7 +66,7 @@ export function installHttpApi(sup: Supervisor): void {
       }
     } catch (err) {
       if (old) {
-        now.server = await makeServer(config, old.settings, sup);
+        now.server = await makeServer(now.config, old.settings, sup);
         await now.server.listen().catch(() => undefined);
       }
       throw err;
@@ -71,11 +75,12 @@ export function installHttpApi(sup: Supervisor): void {
       commit: () => {
         now.key = key;
         now.server = fresh;
+        now.config = next;
       },
       abort: async () => {
         await fresh?.close();
         if (old) {
-          now.server = await makeServer(config, old.settings, sup);
+          now.server = await makeServer(now.config, old.settings, sup);
           await now.server.listen().catch(() => undefined);
         }
       },

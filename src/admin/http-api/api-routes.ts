@@ -19,7 +19,7 @@ import { findMessage, livePages, qmgrDestinations, queueFlush, type ShardedQueue
 import { queueAdminLogged } from '../admin-commands.js';
 import { healthOf } from '../health.js';
 import { inject, InjectRefused, InjectUnavailable, type InjectRequest } from './api-inject.js';
-import type { LogFollower } from './api-events.js';
+import type { LogEvents } from './api-events.js';
 import type { ThroughputHistory } from './api-throughput.js';
 
 const QUEUE_ID = { type: 'string', pattern: '^[0-9A-Za-z]{6,20}$' } as const;
@@ -47,7 +47,7 @@ export interface RouteHost {
   sup: Supervisor;
   queue: ShardedQueue;
   queueDir: string;
-  events?: LogFollower;
+  events: LogEvents;
   throughput: ThroughputHistory;
 }
 
@@ -253,14 +253,12 @@ export function registerRoutes(app: FastifyInstance, host: RouteHost): void {
   }, () => host.throughput.series());
 
   app.get('/api/v1/events', { schema: { summary: 'The delivery log as Server-Sent Events (received, delivered, deferred, bounced, expired, rejected, actor)', produces: ['text/event-stream'] } }, (req, reply) => {
-    const follower = host.events;
-    if (!follower) return reply.code(501).send({ statusCode: 501, error: 'Not Implemented', message: 'events need maillog_file: the log goes to standard output' });
     reply.hijack();
     const res = reply.raw;
     res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store', connection: 'keep-alive' });
     res.write(': postrider events\n\n');
     let id = 0;
-    const stop = follower.listen((e) => {
+    const stop = host.events.listen((e) => {
       res.write(`id: ${++id}\nevent: ${e.type}\ndata: ${JSON.stringify(e)}\n\n`);
     });
     const ping = setInterval(() => res.write(': ping\n\n'), 15_000);

@@ -8,6 +8,9 @@
  * Bearer TOKEN` with a token of http_api_token_file; without a token file
  * the API serves loopback only and asks for none. The dashboard's files
  * (api-dashboard) hold no data and are served to anyone who can connect.
+ * The event stream and the throughput graph read the log: maillog_file when
+ * it is set (api-log-file), else every thread's lines as they are logged
+ * (api-log-shared), whether they go to standard output or to syslog.
  *
  * Why Fastify rather than node:http: the schemas that validate are the ones
  * the OpenAPI document shows, so the two cannot drift, and its validator
@@ -23,7 +26,9 @@ import swagger from '@fastify/swagger';
 import { Logger } from '../../util/log.js';
 import type { Supervisor } from '../../supervisor/supervisor.js';
 import type { HttpApiSettings } from './api-config.js';
-import { LogFollower } from './api-events.js';
+import { LogEvents } from './api-events.js';
+import { FileLines } from './api-log-file.js';
+import { SharedLines } from './api-log-shared.js';
 import { registerRoutes } from './api-routes.js';
 import { registerDashboard } from './api-dashboard.js';
 import { ThroughputHistory } from './api-throughput.js';
@@ -51,7 +56,7 @@ function tokenMatcher(tokens: string[]): (given: string) => boolean {
 
 export class HttpApiServer {
   private app?: FastifyInstance;
-  private events?: LogFollower;
+  private events?: LogEvents;
   private stopCounting?: () => void;
   private readonly throughput = new ThroughputHistory();
 
@@ -91,16 +96,16 @@ export class HttpApiServer {
       if (code === 500) log.warning(`http api: ${err.message.split('\n')[0]}`);
       void reply.code(code).send({ statusCode: code, error: code === 500 ? 'Internal Server Error' : (err.name ?? 'Bad Request'), message: err.message.split('\n')[0] });
     });
-    if (this.maillogFile) {
-      this.events = new LogFollower(this.maillogFile);
-      // The graph's last hour is counted while the API runs, whether anyone watches or not.
-      this.stopCounting = this.events.listen((e) => this.throughput.add(e));
-    }
+    // The log file when there is one; otherwise every thread's lines as they are logged (standard output, syslog).
+    const events = new LogEvents(this.maillogFile ? new FileLines(this.maillogFile) : new SharedLines());
+    this.events = events;
+    // The graph's last hour is counted while the API runs, whether anyone watches or not.
+    this.stopCounting = events.listen((e) => this.throughput.add(e));
     registerRoutes(app, {
       sup: this.sup,
       queue: { callActor: this.sup.callActor.bind(this.sup), shards: () => this.sup.queueShards() },
       queueDir: this.queueDir,
-      events: this.events,
+      events,
       throughput: this.throughput,
     });
     app.get('/api/v1/openapi.json', { schema: { hide: true } }, () => app.swagger());
@@ -108,6 +113,9 @@ export class HttpApiServer {
     try {
       await app.listen({ port: s.address.port, host: s.address.host });
     } catch (err) {
+      // Nothing is left reading the log for a listener that never opened.
+      this.stopCounting?.();
+      events.close();
       await app.close().catch(() => undefined);
       throw new HttpApiServerError(`http_api_listen: cannot listen on ${s.address.host}:${s.address.port}: ${(err as Error).message}`);
     }
