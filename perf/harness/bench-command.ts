@@ -157,23 +157,47 @@ function parse<T extends ParseArgsConfig>(config: T): ReturnType<typeof parseArg
   }
 }
 
+/** What each subcommand's parser takes; `postrider bench SUB --help` lists the same (a test holds them equal). */
+export const RUN_OPTIONS = {
+  ...COMMON,
+  mode: { type: 'string' },
+  mta: { type: 'string' },
+  'compare-name': { type: 'string' },
+  'compare-start': { type: 'string' },
+  'compare-stop': { type: 'string' },
+  variant: { type: 'string', multiple: true },
+  rounds: { type: 'string' },
+  baseline: { type: 'string' },
+  stall: { type: 'string' },
+  quiet: { type: 'boolean' },
+  cpus: { type: 'string', multiple: true },
+  'source-cpus': { type: 'string' },
+  milter: { type: 'string' },
+} as const;
+
+export const SOURCE_OPTIONS = {
+  ...COMMON,
+  host: { type: 'string' },
+  port: { type: 'string' },
+  'per-connection': { type: 'boolean' },
+  from: { type: 'string' },
+  to: { type: 'string' },
+  starttls: { type: 'boolean' },
+  quiet: { type: 'boolean' },
+} as const;
+
+export const SINK_OPTIONS = {
+  host: { type: 'string' },
+  port: { type: 'string' },
+  count: { type: 'string' },
+  store: { type: 'string' },
+  reply: { type: 'string', multiple: true },
+  'tls-cert': { type: 'string' },
+  'tls-key': { type: 'string' },
+} as const;
+
 async function runCommand(args: string[]): Promise<number> {
-  const { values } = parse({ args, strict: true, options: {
-    ...COMMON,
-    mode: { type: 'string' },
-    mta: { type: 'string' },
-    'compare-name': { type: 'string' },
-    'compare-start': { type: 'string' },
-    'compare-stop': { type: 'string' },
-    variant: { type: 'string', multiple: true },
-    rounds: { type: 'string' },
-    baseline: { type: 'string' },
-    stall: { type: 'string' },
-    quiet: { type: 'boolean' },
-    cpus: { type: 'string', multiple: true },
-    'source-cpus': { type: 'string' },
-    milter: { type: 'string' },
-  } });
+  const { values } = parse({ args, strict: true, options: RUN_OPTIONS });
   const mode = values.mode ?? 'both';
   if (!['kept', 'per-connection', 'both'].includes(mode)) throw new BenchUsageError(`bad --mode: ${mode} (kept, per-connection or both)`);
   const modes: ConnectionMode[] = mode === 'both' ? ['kept', 'per-connection'] : [mode as ConnectionMode];
@@ -218,16 +242,7 @@ async function runCommand(args: string[]): Promise<number> {
 }
 
 async function sourceCommand(args: string[]): Promise<number> {
-  const { values } = parse({ args, strict: true, options: {
-    ...COMMON,
-    host: { type: 'string' },
-    port: { type: 'string' },
-    'per-connection': { type: 'boolean' },
-    from: { type: 'string' },
-    to: { type: 'string' },
-    starttls: { type: 'boolean' },
-    quiet: { type: 'boolean' },
-  } });
+  const { values } = parse({ args, strict: true, options: SOURCE_OPTIONS });
   if (!values.port) throw new BenchUsageError('bench source needs --port');
   const progress = progressWriter(values.quiet === true);
   const count = positive('-m', values.m, 1000);
@@ -259,15 +274,7 @@ async function sourceCommand(args: string[]): Promise<number> {
 }
 
 async function sinkCommand(args: string[]): Promise<number> {
-  const { values } = parse({ args, strict: true, options: {
-    host: { type: 'string' },
-    port: { type: 'string' },
-    count: { type: 'string' },
-    store: { type: 'string' },
-    reply: { type: 'string', multiple: true },
-    'tls-cert': { type: 'string' },
-    'tls-key': { type: 'string' },
-  } });
+  const { values } = parse({ args, strict: true, options: SINK_OPTIONS });
   if (!!values['tls-cert'] !== !!values['tls-key']) throw new BenchUsageError('--tls-cert and --tls-key go together');
   let rules;
   try {

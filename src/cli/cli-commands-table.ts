@@ -273,6 +273,8 @@ export const COMMANDS: CommandSpec[] = [
           { name: 'quiet', type: 'boolean', text: 'no progress lines' },
           { name: 'cpus', type: 'string', multiple: true, arg: 'LIST', text: 'pin the MTA to these CPUs (repeatable: one run per list)' },
           { name: 'source-cpus', type: 'string', arg: 'LIST', text: 'pin the generator and sink to these CPUs' },
+          { name: 'variant', type: 'string', multiple: true, arg: 'NAME:param=value[,...]', text: 'Postrider again with these main.cf values, named NAME (repeatable)' },
+          { name: 'milter', type: 'string', arg: 'ADDR', text: 'follow each Postrider run with one whose smtpd_milters is ADDR (postrider+milter)' },
         ],
       },
       {

@@ -5,6 +5,8 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseCpuList } from '../../perf/harness/cpu-pinning.js';
+import { RUN_OPTIONS, SINK_OPTIONS, SOURCE_OPTIONS } from '../../perf/harness/bench-command.js';
+import { findCommand } from '../../src/cli/cli-commands-table.js';
 import { CLI, runPostrider } from '../helpers/daemon.js';
 
 function run(args: string[], timeoutMs = 150_000): Promise<{ code: number; stdout: string; stderr: string }> {
@@ -159,4 +161,15 @@ test('bench run --milter: each Postrider run is followed by one with smtpd_milte
   assert.deepEqual(mtas.map(mtaName), ['direct', 'postrider', 'postrider+milter']);
   assert.deepEqual(mtas[2], { kind: 'postrider', params: { a: 'b', smtpd_milters: 'unix:/run/m.sock' }, name: 'postrider+milter' });
   assert.equal(withMilter(mtas.slice(0, 2), undefined).length, 2);
+});
+
+test('bench run, source and sink --help list exactly what their parsers take, with the same types', () => {
+  const parsers: Record<string, Record<string, { type: string; multiple?: boolean }>> = { run: RUN_OPTIONS, source: SOURCE_OPTIONS, sink: SINK_OPTIONS };
+  for (const [sub, parser] of Object.entries(parsers)) {
+    const spec = findCommand('bench', sub);
+    assert.ok(spec, `bench ${sub} is in the command table`);
+    const table = Object.fromEntries(spec.options.map((o) => [o.name, { type: o.type, multiple: o.multiple === true }]));
+    const parsed = Object.fromEntries(Object.entries(parser).map(([name, o]) => [name, { type: o.type, multiple: o.multiple === true }]));
+    assert.deepEqual(table, parsed, `bench ${sub}: the help table and the parser differ`);
+  }
 });
