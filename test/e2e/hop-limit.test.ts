@@ -33,8 +33,11 @@ function looped(hops: number, subject: string): string {
   return `${headers}From: a@client.test\r\nTo: b@remote.test\r\nSubject: ${subject}\r\n\r\nround and round\r\n`;
 }
 
-/** One raw session: EHLO, MAIL, RCPT, then `payload` (DATA or BDAT); returns the last reply. */
-async function rawSend(port: number, payload: (send: (s: string) => void) => void): Promise<string> {
+/**
+ * One raw session: EHLO, MAIL, RCPT, then `payload` (DATA or BDAT), which may
+ * wait for a reply with `until`; returns the last reply.
+ */
+async function rawSend(port: number, payload: (send: (s: string) => void, until: (re: RegExp, what: string) => Promise<void>) => void | Promise<void>): Promise<string> {
   const socket = connect({ port, host: '127.0.0.1' });
   socket.setEncoding('latin1');
   let buffer = '';
@@ -49,7 +52,7 @@ async function rawSend(port: number, payload: (send: (s: string) => void) => voi
   send('EHLO client.test\r\n');
   await waitFor(() => /\r\n250 [^\r\n]*\r\n$/.test(buffer), 20_000, 'EHLO reply');
   send('MAIL FROM:<a@client.test>\r\nRCPT TO:<b@remote.test>\r\n');
-  payload(send);
+  await payload(send, (re, what) => waitFor(() => re.test(buffer), 20_000, what));
   await waitFor(() => /\r\n(?:5|4)\d\d [^\r\n]*\r\n$|\r\n250 2\.0\.0 Ok: [^\r\n]*queued[^\r\n]*\r\n$/.test(buffer), 20_000, 'final reply');
   socket.end('QUIT\r\n');
   const lines = buffer.trimEnd().split('\r\n');
@@ -58,9 +61,11 @@ async function rawSend(port: number, payload: (send: (s: string) => void) => voi
 
 test('51 Received: headers over SMTP: 554 5.4.0 Error: too many hops at the end of DATA and of BDAT LAST', async () => {
   const message = looped(51, 'loop by DATA');
-  const data = await rawSend(daemon.port, (send) => {
+  // The body only after the 354: sent sooner it is pipelining past DATA, which smtpd refuses.
+  const data = await rawSend(daemon.port, async (send, until) => {
     send('DATA\r\n');
-    setTimeout(() => send(message + '.\r\n'), 200);
+    await until(/\r\n354 [^\r\n]*\r\n$/, 'the 354 to DATA');
+    send(message + '.\r\n');
   });
   assert.equal(data, '554 5.4.0 Error: too many hops');
   const bdatMessage = looped(51, 'loop by BDAT');
