@@ -103,18 +103,18 @@ export async function recoverJournal(
   // Read the next segment while this one is replayed: the disk and the CPU
   // overlap. Two buffers take turns, so a long journal is not a long run of
   // fresh 64 MiB allocations (the index keeps copies of what it needs).
-  const buffers: (Buffer | undefined)[] = [undefined, undefined];
-  const load = (i: number): Promise<Buffer> => readSegment(segmentPath(queueDir, segments[i]), buffers, i % 2, disk.fixModes);
+  const buffers: (ReadBuffer | undefined)[] = [undefined, undefined];
+  const load = (i: number): Promise<LoadedSegment> => readSegment(segmentPath(queueDir, segments[i]), buffers, i % 2, disk.fixModes);
   let next = segments.length > 0 ? load(0) : undefined;
   for (let i = 0; i < segments.length; i++) {
-    const buf = await (next as Promise<Buffer>);
+    const loaded = await (next as Promise<LoadedSegment>);
     next = i + 1 < segments.length ? load(i + 1) : undefined;
     // A failed read-ahead is reported when its turn comes, not as an unhandled rejection.
     next?.catch(() => undefined);
     report.segments++;
     // Asked only when a segment ends in bad bytes: is this the end of the journal's data?
     const atTail = async (): Promise<boolean> => !(await anyHoldsData(queueDir, segments.slice(i + 1)));
-    sizes.set(segments[i], await replaySegment(replay, segments[i], buf, atTail));
+    sizes.set(segments[i], await replaySegment(replay, segments[i], loaded, atTail));
   }
   const missingBodies = disk.fixModes ? await reconcileBodyFiles(replay) : [];
   report.messages = index.size;
@@ -204,8 +204,11 @@ function damageName(f: FrameScan): string {
   }
 }
 
-async function replaySegment(replay: Replay, segment: number, buf: Buffer, atTail: () => Promise<boolean>): Promise<number> {
+async function replaySegment(replay: Replay, segment: number, loaded: LoadedSegment, atTail: () => Promise<boolean>): Promise<number> {
   const { queueDir, report, log, disk } = replay;
+  const { buf, zerosFrom } = loaded;
+  // The read already knows where the zero tail starts: it is not scanned again.
+  const head = buf.subarray(0, zerosFrom);
   const path = segmentPath(queueDir, segment);
   const name = segmentName(segment);
   const budget = resyncBudget(buf.length);
@@ -224,7 +227,7 @@ async function replaySegment(replay: Replay, segment: number, buf: Buffer, atTai
       offset = f.end;
       continue;
     }
-    const end = dataEnd(buf, offset);
+    const end = offset >= zerosFrom ? offset : dataEnd(head, offset);
     if (f.status === 'end' && end === offset) return offset;
     if (f.status === 'bad-length' && repairHeader(buf, offset, budget)) {
       await disk.writeAt(path, buf.subarray(offset, offset + 8), offset);
@@ -314,31 +317,64 @@ function applyRecord(
   }
 }
 
-const READ_CHUNK = 16 * 1024 * 1024;
+const READ_CHUNK = 1024 * 1024;
+
+/**
+ * A segment read buffer that takes turns between segments, and how far into
+ * it earlier reads wrote: past `dirty` it still holds the zeros it was
+ * allocated with, in pages never touched.
+ */
+/** A segment's bytes, and the offset from which they are all zeros. */
+interface LoadedSegment {
+  buf: Buffer;
+  zerosFrom: number;
+}
+
+interface ReadBuffer {
+  buf: Buffer;
+  dirty: number;
+  chunk: Buffer;
+}
 
 /**
  * Reads a whole segment into buffers[slot] (grown as needed); the bytes
- * read. A segment left more open than 0600 (by an older version, which
+ * read, and where the zeros at their end begin. A segment left more open than 0600 (by an older version, which
  * trusted the umask) is made 0600: it holds message bodies.
+ * The file is read through a small chunk, and only chunks holding data are
+ * copied into the zero-allocated buffer: the pre-sized zero tail of a
+ * segment (most of the last one, all of a prepared one) then costs no page
+ * of memory, where writing 64 MiB of zeros into fresh pages cost more than
+ * replaying a short segment. The bytes seen are the file's all the same.
  */
-async function readSegment(path: string, buffers: (Buffer | undefined)[], slot: number, fixModes: boolean): Promise<Buffer> {
+async function readSegment(path: string, buffers: (ReadBuffer | undefined)[], slot: number, fixModes: boolean): Promise<LoadedSegment> {
   const fh = await open(path, 'r');
   try {
     const st = await fh.stat();
     if (fixModes && (st.mode & 0o777) !== PRIVATE_FILE_MODE) await fh.chmod(PRIVATE_FILE_MODE);
     const size = st.size;
-    let buf = buffers[slot];
-    if (!buf || buf.length < size) {
-      buf = Buffer.allocUnsafeSlow(size);
-      buffers[slot] = buf;
+    let rb = buffers[slot];
+    if (!rb || rb.buf.length < size) {
+      rb = { buf: Buffer.alloc(size), dirty: 0, chunk: rb?.chunk ?? Buffer.allocUnsafeSlow(READ_CHUNK) };
+      buffers[slot] = rb;
     }
+    const { buf, chunk } = rb;
+    const stale = rb.dirty;
     let got = 0;
+    // Just past the last chunk copied; from there to `got` the file holds zeros.
+    let copied = 0;
     while (got < size) {
-      const { bytesRead } = await fh.read(buf, got, Math.min(READ_CHUNK, size - got), got);
+      const { bytesRead } = await fh.read(chunk, 0, Math.min(READ_CHUNK, size - got), got);
       if (bytesRead === 0) break;
+      if (dataEnd(chunk.subarray(0, bytesRead), 0) > 0) {
+        if (copied < stale) buf.fill(0, copied, Math.min(got, stale));
+        chunk.copy(buf, got, 0, bytesRead);
+        copied = got + bytesRead;
+      }
       got += bytesRead;
     }
-    return buf.subarray(0, got);
+    if (copied < stale) buf.fill(0, copied, Math.min(got, stale));
+    rb.dirty = stale > got ? stale : copied;
+    return { buf: buf.subarray(0, got), zerosFrom: copied };
   } finally {
     await fh.close();
   }

@@ -3,7 +3,10 @@
  * argv[2] and appends under concurrent load, recording some outcomes and
  * compacting now and then; on stdout it reports "A <id> <size>" once an
  * append is acknowledged and "D <id>" once a message is acknowledged done
- * ("O <id>" before its outcomes are recorded).
+ * ("O <id>" before its outcomes are recorded), and "READY" once every
+ * worker's first append is acknowledged: the kill then lands under load,
+ * not before the first write (on a loaded host, READY at start once let
+ * half the rounds be killed before any append was acknowledged).
  */
 import { QueueIdGenerator } from '../../src/store/queue-store.js';
 import { makeMessage, openStore } from './store-fixture.js';
@@ -15,6 +18,7 @@ const workers = 32;
 const store = await openStore(dir, { segmentBytes: 256 * 1024 });
 const gen = new QueueIdGenerator(salt);
 let n = 0;
+let acked = 0;
 
 function say(line: string): void {
   process.stdout.write(line + '\n');
@@ -26,6 +30,7 @@ async function worker(): Promise<void> {
     const size = 200 + ((n++ * 977) % 6000);
     await store.append(makeMessage(id, size, 2));
     say(`A ${id} ${size}`);
+    if (++acked === workers) say('READY');
     if (n % 3 === 0) {
       // Announced first: killed between the done record and the report, it may be gone or not.
       say(`O ${id}`);
@@ -41,5 +46,4 @@ async function worker(): Promise<void> {
 setInterval(() => {
   store.compact().catch(() => undefined);
 }, 50);
-say('READY');
 await Promise.all(Array.from({ length: workers }, () => worker()));

@@ -362,3 +362,40 @@ test('readJournalReadOnly lists what recovery would keep, damage and torn tail i
     await cleanup();
   }
 });
+
+/** Like fill, with 4 MiB segments (more than one 1 MiB read chunk of data), appending 100 at a time to share fdatasyncs. */
+async function fillLarge(dir: string, count: number, size: number) {
+  const store = await openStore(dir, { segmentBytes: 4 << 20 });
+  const gen = new QueueIdGenerator(0);
+  const out: { id: string; size: number; segment: number; offset: number; length: number }[] = [];
+  for (let i = 0; i < count; i += 100) {
+    const batch = Array.from({ length: Math.min(100, count - i) }, () => makeMessage(gen.next(), size, 1));
+    const at = await Promise.all(batch.map((m) => store.append(m)));
+    batch.forEach((m, k) => out.push({ id: m.queueId, size, ...at[k] }));
+  }
+  await store.close();
+  return out;
+}
+
+test('a zeroed run longer than a read chunk with frames after it is damage, and the frames after it load', async () => {
+  const { dir, cleanup } = await tempQueueDir();
+  try {
+    const msgs = await fillLarge(dir, 600, 5000);
+    assert.deepEqual([...new Set(msgs.map((m) => m.segment))], [1]);
+    const starts = frameStarts(msgs);
+    // Messages 10 to 309 (about 1.5 MiB) become zeros, headers and all.
+    await overwrite(segmentPath(dir, 1), starts[10], Buffer.alloc(starts[310] - starts[10]));
+    const store = await openStore(dir, { log });
+    try {
+      assert.equal(store.recovery.corrupt, 1);
+      assert.equal(store.recovery.messages, 300);
+      for (const [i, m] of msgs.entries()) assert.equal(store.get(m.id) !== undefined, i < 10 || i >= 310, `message ${i}`);
+      assert.deepEqual(await readContent(dir, store.get(msgs[310].id)!.location), contentFor(msgs[310].id, 5000));
+      assert.deepEqual(await readContent(dir, store.get(msgs[599].id)!.location), contentFor(msgs[599].id, 5000));
+    } finally {
+      await store.close();
+    }
+  } finally {
+    await cleanup();
+  }
+});

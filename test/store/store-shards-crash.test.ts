@@ -44,9 +44,11 @@ test(`every acknowledged append to a queue shard survives SIGKILL of the daemon 
       }
       if (appended > 0) killedWithWork++;
       assert.deepEqual(listShards(queueDir), [0, 1, 2], `round ${round}: one directory per shard`);
-      const stores: QueueStore[] = [];
+      // The shards are independent stores: recovered side by side, as the daemon's journal threads recover them.
+      const opened = await Promise.allSettled(Array.from({ length: SHARDS }, (_, s) => openStore(queueDir, { shard: s, segmentBytes: 256 * 1024 })));
+      const stores: QueueStore[] = opened.flatMap((o) => (o.status === 'fulfilled' ? [o.value] : []));
       try {
-        for (let s = 0; s < SHARDS; s++) stores.push(await openStore(queueDir, { shard: s, segmentBytes: 256 * 1024 }));
+        for (const o of opened) if (o.status === 'rejected') throw o.reason;
         for (const [id, { size, shard, round: ackedIn }] of acked) {
           if (done.has(id)) {
             assert.ok(stores.every((st) => st.get(id) === undefined), `round ${round}: ${id} was acknowledged done but came back`);
@@ -68,17 +70,19 @@ test(`every acknowledged append to a queue shard survives SIGKILL of the daemon 
         }
         // Each start begins a new segment: compacting every round keeps the
         // journal at a segment or two; every fifth round retires the messages.
-        for (const st of stores) {
+        const compacted = await Promise.allSettled(stores.map(async (st) => {
           if (round % 5 === 4) {
-            for (const q of [...st.live()]) {
+            // Concurrent, as the daemon's callers are: the done records share fdatasyncs.
+            await Promise.all([...st.live()].map(async (q) => {
               await st.markDone(q.queueId);
               done.add(q.queueId);
-            }
+            }));
           }
           await st.compact();
-        }
+        }));
+        for (const c of compacted) if (c.status === 'rejected') throw c.reason;
       } finally {
-        for (const st of stores) await st.close();
+        await Promise.all(stores.map((st) => st.close()));
       }
     }
     assert.ok(killedWithWork >= ROUNDS / 2, `only ${killedWithWork} rounds had acknowledged appends before the kill`);
