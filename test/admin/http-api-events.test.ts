@@ -12,46 +12,13 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { request, type IncomingMessage } from 'node:http';
+import { request } from 'node:http';
 import { startSmtpSink } from '../helpers/smtp-sink.js';
 import { freePort, startDaemon } from '../helpers/daemon.js';
 import { sendMail, waitFor } from '../helpers/send-mail.js';
 import { startSyslogReceiver, syslogReceiverSkip } from '../helpers/syslog-receiver.js';
+import { openEvents, receivedAndDelivered } from '../helpers/api-events.js';
 
-interface StreamedEvent {
-  type: string;
-  queueId?: string;
-  program: string;
-  line: string;
-}
-
-interface EventStream {
-  events: StreamedEvent[];
-  close(): void;
-}
-
-/** Opens /api/v1/events (the API asks no token on loopback without a token file). */
-async function openEvents(port: number): Promise<EventStream> {
-  const res = await new Promise<IncomingMessage>((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port, path: '/api/v1/events' }, resolve);
-    req.on('error', reject);
-    req.end();
-  });
-  assert.equal(res.statusCode, 200);
-  assert.equal(res.headers['content-type'], 'text/event-stream');
-  const events: StreamedEvent[] = [];
-  let buf = '';
-  res.on('data', (c: Buffer) => {
-    buf += c.toString('utf8');
-    let i;
-    while ((i = buf.indexOf('\n\n')) >= 0) {
-      const data = buf.slice(0, i).split('\n').find((l) => l.startsWith('data: '));
-      buf = buf.slice(i + 2);
-      if (data) events.push(JSON.parse(data.slice(6)) as StreamedEvent);
-    }
-  });
-  return { events, close: () => res.destroy() };
-}
 
 async function getJson(port: number, path: string, method = 'GET', body?: string): Promise<{ status: number; body: unknown }> {
   return new Promise((resolve, reject) => {
@@ -74,9 +41,6 @@ async function throughputSums(port: number): Promise<Record<'received' | 'delive
   return { received: sum('received'), delivered: sum('delivered'), deferred: sum('deferred'), bounced: sum('bounced') };
 }
 
-function receivedAndDelivered(s: EventStream, queueId: string): boolean {
-  return s.events.some((e) => e.type === 'received' && e.queueId === queueId) && s.events.some((e) => e.type === 'delivered' && e.queueId === queueId);
-}
 
 function refused(port: number): Promise<boolean> {
   return new Promise((resolve) => {

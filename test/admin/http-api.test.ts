@@ -15,6 +15,7 @@ import { makeTestCert } from '../helpers/tls-cert.js';
 import { startSmtpSink, type SmtpSink } from '../helpers/smtp-sink.js';
 import { freePort, runCli, startDaemon, type RunningDaemon } from '../helpers/daemon.js';
 import { waitFor } from '../helpers/send-mail.js';
+import { openEvents, receivedAndDelivered } from '../helpers/api-events.js';
 
 const TOKEN = 'test-token-0123456789';
 let sink: SmtpSink;
@@ -123,23 +124,7 @@ test('the OpenAPI 3.1 document lists every endpoint with the schemas that valida
 
 test('an injected message is queued, delivered byte-exact to the next hop, and shows in the event stream', async () => {
   // Listen first: the stream carries what happens from now on.
-  const events: Array<{ type: string; queueId?: string }> = [];
-  const stream = await new Promise<import('node:http').IncomingMessage>((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port: apiPort, path: '/api/v1/events', headers: { authorization: `Bearer ${TOKEN}` } }, resolve);
-    req.on('error', reject);
-    req.end();
-  });
-  assert.equal(stream.headers['content-type'], 'text/event-stream');
-  let buf = '';
-  stream.on('data', (c: Buffer) => {
-    buf += c.toString('utf8');
-    let i;
-    while ((i = buf.indexOf('\n\n')) >= 0) {
-      const data = buf.slice(0, i).split('\n').find((l) => l.startsWith('data: '));
-      buf = buf.slice(i + 2);
-      if (data) events.push(JSON.parse(data.slice(6)) as { type: string; queueId?: string });
-    }
-  });
+  const stream = await openEvents(apiPort, TOKEN);
   const raw = 'From: api@client.test\r\nTo: r@remote.test\r\nSubject: injected\r\nMessage-ID: <inject.1@client.test>\r\n\r\nLine one\r\n.dot line\r\n';
   const r = await call('POST', '/api/v1/inject', { body: JSON.stringify({ from: 'api@client.test', to: ['r@remote.test'], raw }) });
   assert.equal(r.status, 200, r.text);
@@ -149,8 +134,8 @@ test('an injected message is queued, delivered byte-exact to the next hop, and s
   await waitFor(() => sink.messages.some((m) => m.raw.includes('Message-ID: <inject.1@client.test>')), 20_000, 'delivery');
   const got = sink.messages.find((m) => m.raw.includes('Message-ID: <inject.1@client.test>'))!;
   assert.ok(got.raw.toString('latin1').endsWith(raw), 'the content arrives byte-exact after the Received line');
-  await waitFor(() => events.some((e) => e.type === 'received' && e.queueId === queueId) && events.some((e) => e.type === 'delivered' && e.queueId === queueId), 20_000, 'events');
-  stream.destroy();
+  await waitFor(() => receivedAndDelivered(stream, queueId), 20_000, 'events');
+  stream.close();
 
   // Fields instead of raw content: nodemailer's composer builds the message.
   const composed = await call('POST', '/api/v1/inject', { body: JSON.stringify({ from: 'api@client.test', to: ['c@remote.test'], subject: 'composed', text: 'hello from fields' }) });

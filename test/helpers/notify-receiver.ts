@@ -7,12 +7,9 @@
  * would have met when systemd was told "ready".
  * notifyReceiverSkip() names what is missing when it cannot run.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-
-const PYTHON = '/usr/bin/python3';
+import { PYTHON, startDatagramChild } from './datagram-child.js';
 
 const SCRIPT = `
 import json, socket, sys
@@ -58,30 +55,13 @@ export interface NotifyReceiver {
 
 /** Binds a socket; `smtpPort` (0 for none) is tried when READY=1 arrives. */
 export async function startNotifyReceiver(smtpPort = 0): Promise<NotifyReceiver> {
-  const dir = mkdtempSync(join(tmpdir(), 'postrider-notify-'));
-  const socket = join(dir, 'notify');
-  const child: ChildProcess = spawn(PYTHON, ['-c', SCRIPT, socket, String(smtpPort)], { stdio: ['ignore', 'pipe', 'inherit'] });
   const messages: Notification[] = [];
-  let buffered = '';
-  let ready!: () => void;
-  const isReady = new Promise<void>((r) => (ready = r));
-  child.stdout!.setEncoding('utf8').on('data', (d: string) => {
-    buffered += d;
-    let nl;
-    while ((nl = buffered.indexOf('\n')) >= 0) {
-      const line = buffered.slice(0, nl);
-      buffered = buffered.slice(nl + 1);
-      if (line === 'ready') {
-        ready();
-        continue;
-      }
-      const m = JSON.parse(line) as { text: string; greeting: string | null };
-      if (m.text !== 'BARRIER=1') messages.push({ fields: m.text.split('\n'), greeting: m.greeting });
-    }
+  const child = await startDatagramChild('postrider-notify-', 'notify', SCRIPT, [String(smtpPort)], (line) => {
+    const m = JSON.parse(line) as { text: string; greeting: string | null };
+    if (m.text !== 'BARRIER=1') messages.push({ fields: m.text.split('\n'), greeting: m.greeting });
   });
-  await isReady;
   return {
-    socket,
+    socket: child.socket,
     messages,
     async waitForCount(count, timeoutMs = 20_000) {
       const deadline = Date.now() + timeoutMs;
@@ -91,9 +71,6 @@ export async function startNotifyReceiver(smtpPort = 0): Promise<NotifyReceiver>
       }
       return messages.slice(0, count);
     },
-    close() {
-      child.kill('SIGKILL');
-      rmSync(dir, { recursive: true, force: true });
-    },
+    close: () => child.close(),
   };
 }

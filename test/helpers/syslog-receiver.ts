@@ -4,12 +4,8 @@
  * does, printing each datagram as a JSON string on a line.
  * syslogReceiverSkip() names what is missing when it cannot run.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-
-const PYTHON = '/usr/bin/python3';
+import { existsSync } from 'node:fs';
+import { PYTHON, startDatagramChild } from './datagram-child.js';
 
 const SCRIPT = `
 import json, socket, sys
@@ -37,26 +33,10 @@ export interface SyslogReceiver {
 }
 
 export async function startSyslogReceiver(): Promise<SyslogReceiver> {
-  const dir = mkdtempSync(join(tmpdir(), 'postrider-syslog-'));
-  const socket = join(dir, 'log');
-  const child: ChildProcess = spawn(PYTHON, ['-c', SCRIPT, socket], { stdio: ['ignore', 'pipe', 'inherit'] });
   const messages: string[] = [];
-  let buffered = '';
-  let ready!: () => void;
-  const isReady = new Promise<void>((r) => (ready = r));
-  child.stdout!.setEncoding('utf8').on('data', (d: string) => {
-    buffered += d;
-    let nl;
-    while ((nl = buffered.indexOf('\n')) >= 0) {
-      const line = buffered.slice(0, nl);
-      buffered = buffered.slice(nl + 1);
-      if (line === 'ready') ready();
-      else messages.push(JSON.parse(line) as string);
-    }
-  });
-  await isReady;
+  const child = await startDatagramChild('postrider-syslog-', 'log', SCRIPT, [], (line) => messages.push(JSON.parse(line) as string));
   return {
-    socket,
+    socket: child.socket,
     messages,
     async waitFor(pattern, timeoutMs = 20_000) {
       const deadline = Date.now() + timeoutMs;
@@ -67,9 +47,6 @@ export async function startSyslogReceiver(): Promise<SyslogReceiver> {
         await new Promise((r) => setTimeout(r, 50));
       }
     },
-    close() {
-      child.kill('SIGKILL');
-      rmSync(dir, { recursive: true, force: true });
-    },
+    close: () => child.close(),
   };
 }
