@@ -14,6 +14,7 @@ import type { FileHandle } from 'node:fs/promises';
 import { unlink } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { makePrivateDir, openPrivate } from '../util/private-files.js';
+import { unwrittenBuffers } from '../util/unwritten-buffers.js';
 import { spoolPath } from './store-segment.js';
 
 /** Buffers handed to one writev (well below IOV_MAX). */
@@ -85,7 +86,7 @@ export class SpoolFile {
         while (left > 0) {
           const { bytesWritten } = await fh.writev(batch);
           left -= bytesWritten;
-          if (left > 0) batch = rest(batch, bytesWritten);
+          if (left > 0) batch = unwrittenBuffers(batch, bytesWritten);
         }
         this.written += total;
         this.wake();
@@ -133,18 +134,4 @@ export class SpoolFile {
     await this.fh.then((fh) => fh.close()).catch(() => undefined);
     await unlink(this.path).catch(() => undefined);
   }
-}
-
-/** The buffers of `batch` after its first `done` bytes. */
-function rest(batch: Buffer[], done: number): Buffer[] {
-  const out: Buffer[] = [];
-  for (const b of batch) {
-    if (done >= b.length) {
-      done -= b.length;
-      continue;
-    }
-    out.push(done > 0 ? b.subarray(done) : b);
-    done = 0;
-  }
-  return out;
 }

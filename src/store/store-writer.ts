@@ -23,6 +23,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { observe } from '../util/metrics-counters.js';
 import { openPrivate } from '../util/private-files.js';
+import { unwrittenBuffers } from '../util/unwritten-buffers.js';
 import { StoreError, writeFailure } from './store-errors.js';
 import type { EncodedFrame } from './store-frame.js';
 import { JOURNAL_DIR, segmentPath, syncDir } from './store-segment.js';
@@ -312,16 +313,6 @@ function writeAll(fd: number, buffers: Uint8Array[], position: number, total: nu
     if (bytesWritten === 0) throw Object.assign(new Error('short write'), { code: 'EIO' });
     pos += bytesWritten;
     left -= bytesWritten;
-    let skip = bytesWritten;
-    const rest: Uint8Array[] = [];
-    for (const b of bufs) {
-      if (skip >= b.length) {
-        skip -= b.length;
-        continue;
-      }
-      rest.push(skip > 0 ? b.subarray(skip) : b);
-      skip = 0;
-    }
-    bufs = rest;
+    bufs = unwrittenBuffers(bufs, bytesWritten);
   }
 }

@@ -52,19 +52,7 @@ test('every chunking shape arrives at the sink after relay with the content byte
     const content = message(id);
     assert.equal(await s.command('MAIL FROM:<a@client.test> BODY=8BITMIME'), '250 2.1.0 Ok');
     assert.equal(await s.command('RCPT TO:<b@remote.test>'), '250 2.1.5 Ok');
-    let at = 0;
-    for (let i = 0; ; i++) {
-      const size = i < sizes.length ? Math.min(sizes[i], content.length - at) : content.length - at;
-      const last = at + size >= content.length;
-      s.send(Buffer.concat([Buffer.from(`BDAT ${size}${last ? ' LAST' : ''}\r\n`), content.subarray(at, at + size)]));
-      at += size;
-      const r = await s.reply();
-      if (last) {
-        assert.match(r, new RegExp(`^250 2\\.0\\.0 Ok: ${content.length} bytes queued as \\w+$`));
-        break;
-      }
-      assert.equal(r, `250 2.0.0 Ok: ${size} bytes`);
-    }
+    await s.bdat(content, (i, left) => (i < sizes.length ? sizes[i] : left));
     const got = await relayed(id);
     assert.match(got.toString('latin1'), /^Received: from client\.test \(localhost \[127\.0\.0\.1\]\)/);
     assert.ok(got.subarray(got.length - content.length).equals(content), `${id}: byte-exact after relay`);

@@ -3,7 +3,8 @@
  * bytes they choose (BDAT chunks, bare LF, dot lines): open() reads the
  * greeting and says EHLO (expecting CHUNKING), command() sends a line and
  * returns the reply (multi-line replies joined), send() writes bytes as
- * they are. A reply not complete within 30 s throws, naming what came.
+ * they are, bdat() sends a message in BDAT chunks and checks each reply.
+ * A reply not complete within 30 s throws, naming what came.
  */
 import assert from 'node:assert/strict';
 import { connect, type Socket } from 'node:net';
@@ -54,6 +55,27 @@ export class Session {
   async command(line: string): Promise<string> {
     this.send(line + '\r\n');
     return this.reply();
+  }
+
+  /**
+   * Sends `content` in BDAT chunks of sizeOf(i, bytes left) bytes, the last
+   * one with LAST; asserts "250 2.0.0 Ok: N bytes" to each chunk and the
+   * "queued as" reply to the last.
+   */
+  async bdat(content: Buffer, sizeOf: (i: number, left: number) => number): Promise<void> {
+    let at = 0;
+    for (let i = 0; ; i++) {
+      const size = Math.min(sizeOf(i, content.length - at), content.length - at);
+      const last = at + size >= content.length;
+      this.send(Buffer.concat([Buffer.from(`BDAT ${size}${last ? ' LAST' : ''}\r\n`), content.subarray(at, at + size)]));
+      at += size;
+      const r = await this.reply();
+      if (last) {
+        assert.match(r, new RegExp(`^250 2\\.0\\.0 Ok: ${content.length} bytes queued as \\w+$`));
+        return;
+      }
+      assert.equal(r, `250 2.0.0 Ok: ${size} bytes`);
+    }
   }
 
   close(): void {

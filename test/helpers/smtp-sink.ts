@@ -212,3 +212,23 @@ export async function startSmtpSink(opts: SmtpSinkOptions = {}): Promise<SmtpSin
 export function noticesTo(sink: SmtpSink, address: string, encoding: BufferEncoding = 'latin1'): string[] {
   return sink.messages.filter((m) => m.mailFrom === '' && m.rcptTo.includes(address)).map((m) => m.raw.toString(encoding));
 }
+
+/** Sinks a test file starts as it goes and closes together at its end. */
+export interface SinkSet {
+  start(opts?: SmtpSinkOptions): Promise<SmtpSink>;
+  closeAll(): Promise<void>;
+}
+
+export function sinkSet(): SinkSet {
+  const sinks: SmtpSink[] = [];
+  return {
+    async start(opts = {}) {
+      const s = await startSmtpSink(opts);
+      sinks.push(s);
+      return s;
+    },
+    async closeAll() {
+      for (const s of sinks.splice(0)) await s.close();
+    },
+  };
+}

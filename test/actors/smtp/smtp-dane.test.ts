@@ -11,7 +11,7 @@ import assert from 'node:assert/strict';
 import { createHash, X509Certificate } from 'node:crypto';
 import { SmtpAgent } from '../../../src/actors/smtp/smtp-agent.js';
 import { startDnsServer, type TestDnsServer, type ZoneEntry } from '../../helpers/dns-server.js';
-import { startSmtpSink, type SmtpSink, type SmtpSinkOptions } from '../../helpers/smtp-sink.js';
+import { sinkSet, type SmtpSink, type SmtpSinkOptions } from '../../helpers/smtp-sink.js';
 import { makeTestCa, type TestCa } from '../../helpers/tls-ca.js';
 import { makeTestCert } from '../../helpers/tls-cert.js';
 import { captureLog, contentReader, makeConfig, makeRequest } from './smtp-test-kit.js';
@@ -19,7 +19,7 @@ import { captureLog, contentReader, makeConfig, makeRequest } from './smtp-test-
 let dns: TestDnsServer;
 let ca: TestCa;
 let otherCa: TestCa;
-const sinks: SmtpSink[] = [];
+const sinks = sinkSet();
 
 before(async () => {
   dns = await startDnsServer({
@@ -31,15 +31,11 @@ before(async () => {
   otherCa = makeTestCa('Another CA');
 });
 after(async () => {
-  for (const s of sinks) await s.close();
+  await sinks.closeAll();
   await dns.close();
 });
 
-async function sink(opts: SmtpSinkOptions = {}): Promise<SmtpSink> {
-  const s = await startSmtpSink(opts);
-  sinks.push(s);
-  return s;
-}
+const sink = (opts?: SmtpSinkOptions): Promise<SmtpSink> => sinks.start(opts);
 
 const sha256 = (data: Buffer) => createHash('sha256').update(data).digest();
 const der = (pem: Buffer) => new X509Certificate(pem).raw;

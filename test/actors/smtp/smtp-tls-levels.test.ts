@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SmtpAgent } from '../../../src/actors/smtp/smtp-agent.js';
 import { startDnsServer, type TestDnsServer } from '../../helpers/dns-server.js';
-import { startSmtpSink, type SmtpSink, type SmtpSinkOptions } from '../../helpers/smtp-sink.js';
+import { sinkSet, type SmtpSink, type SmtpSinkOptions } from '../../helpers/smtp-sink.js';
 import { makeTestCa, type TestCa, type IssuedCert } from '../../helpers/tls-ca.js';
 import { makeTestCert } from '../../helpers/tls-cert.js';
 import { captureLog, contentReader, makeConfig, makeRequest } from './smtp-test-kit.js';
@@ -23,7 +23,7 @@ let dns: TestDnsServer;
 let ca: TestCa;
 let otherCa: TestCa;
 let mxCert: IssuedCert;
-const sinks: SmtpSink[] = [];
+const sinks = sinkSet();
 
 before(async () => {
   dns = await startDnsServer({
@@ -35,15 +35,11 @@ before(async () => {
   mxCert = ca.issue(['mx1.example.test']);
 });
 after(async () => {
-  for (const s of sinks) await s.close();
+  await sinks.closeAll();
   await dns.close();
 });
 
-async function sink(opts: SmtpSinkOptions = {}): Promise<SmtpSink> {
-  const s = await startSmtpSink(opts);
-  sinks.push(s);
-  return s;
-}
+const sink = (opts?: SmtpSinkOptions): Promise<SmtpSink> => sinks.start(opts);
 
 /** One delivery to example.test (MX mx1.example.test) on the sink's port; the outcome and the log lines. */
 async function deliver(s: SmtpSink, params: Record<string, string>, nexthop = `example.test:${s.port}`) {
