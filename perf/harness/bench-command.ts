@@ -35,7 +35,7 @@ export const BENCH_USAGE = [
   '                           [--mta direct,postrider] [--variant NAME:param=value[,param=value...] ...]',
   '                           [--compare-name NAME --compare-start CMD [--compare-stop CMD]]',
   '                           [--rounds N] [--baseline NAME] [--stall SECONDS] [--json FILE] [--quiet]',
-  '                           [--cpus LIST ...] [--source-cpus LIST] [--milter ADDR]',
+  '                           [--cpus LIST ...] [--source-cpus LIST] [--milter ADDR] [--warmup COUNT]',
   '       postrider bench source --port PORT [--host HOST] [-m count] [-s sessions] [-l size] [-r recipients] [--unique] [--rate MSG/S]',
   '                           [--per-connection] [--from ADDR] [--to ADDR] [--starttls] [--json FILE]',
   '       postrider bench sink [--host HOST] [--port PORT] [--count N] [--store DIR] [--reply STAGE[@EVERY]:REPLY ...]',
@@ -173,6 +173,7 @@ export const RUN_OPTIONS = {
   cpus: { type: 'string', multiple: true },
   'source-cpus': { type: 'string' },
   milter: { type: 'string' },
+  warmup: { type: 'string' },
 } as const;
 
 export const SOURCE_OPTIONS = {
@@ -221,6 +222,7 @@ async function runCommand(args: string[]): Promise<number> {
     recipients: positive('-r', values.r, 1),
     uniqueRecipients: values.unique === true,
     rate: values.rate === undefined ? undefined : positive('--rate', values.rate, 1),
+    warmup: values.warmup === undefined || values.warmup === '0' ? 0 : positive('--warmup', values.warmup, 0),
     modes,
     mtas,
     rounds: positive('--rounds', values.rounds, 1),

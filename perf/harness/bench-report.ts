@@ -109,7 +109,9 @@ export function formatSummary(rows: SummaryRow[], baseline?: string): string {
 
 /** What a run prints: the line per case, a blank line, the summary. */
 export function formatRun(cases: CaseResult[], summary: SummaryRow[], baseline?: string): string {
-  return `${formatCases(cases)}\n\n${formatSummary(summary, baseline)}`;
+  const warm = cases.find((c) => (c.warmup ?? 0) > 0)?.warmup;
+  const note = warm ? `\n(warm-up: ${warm} messages before each case, left out of the rates, latency and CPU; counted in lost and dup)` : '';
+  return `${formatCases(cases)}\n\n${formatSummary(summary, baseline)}${note}`;
 }
 
 /** The machine a figure was taken on, for the JSON file. */

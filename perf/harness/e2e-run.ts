@@ -31,6 +31,14 @@ export interface RunOptions {
   uniqueRecipients: boolean;
   /** Offered load in messages per second (open loop); absent: as fast as the MTA answers. */
   rate?: number;
+  /**
+   * Messages sent through the MTA before the measured window, in the same
+   * mode and at the same rate, and left out of its latency, rates and CPU:
+   * a freshly started daemon runs its code unoptimised for its first
+   * seconds, which a long-running MTA never does again. They still count
+   * in lost and duplicated.
+   */
+  warmup?: number;
   modes: ConnectionMode[];
   mtas: MtaSpec[];
   rounds: number;
@@ -80,6 +88,8 @@ export interface CaseResult {
   benchCpuMsPerMessage?: number;
   /** The CPU list the bench process ran on (--source-cpus), when pinned. */
   sourceCpus?: string;
+  /** Messages sent before the measured window (--warmup); 0 when none. */
+  warmup?: number;
 }
 
 async function waitForSink(sink: BenchSink, want: number, stallMs: number): Promise<void> {
@@ -100,6 +110,13 @@ function progressLine(label: string, p: SourceProgress, sinkCount: number, count
   return `${label}: sent ${p.sent}/${count}, 250 ${p.accepted}, errors ${p.errors}, at sink ${sinkCount}, ${rate.toFixed(0)} msg/s`;
 }
 
+/** How many of these accepted messages reached the sink. */
+function deliveredAmong(accepted: Array<{ token: string }>, received: ReadonlyMap<string, number>): number {
+  let n = 0;
+  for (const t of new Set(accepted.map((a) => a.token))) if ((received.get(t) ?? 0) > 0) n++;
+  return n;
+}
+
 /** Runs one case; the sink is fresh for it. */
 async function runCase(spec: MtaSpec, mode: ConnectionMode, round: number, opts: RunOptions): Promise<CaseResult> {
   const sink = await startBenchSink({});
@@ -113,36 +130,42 @@ async function runCase(spec: MtaSpec, mode: ConnectionMode, round: number, opts:
   }
   let usage: ProcessUsage | undefined;
   try {
-    // Once a second: the CPU sum is exact at any interval (cumulative counters), and a
-    // sample costs the bench process ~15 ms here (a /proc scan and smaps_rollup), which at
-    // 10 a second was most of the bench process's CPU and a share of the cores it measures.
-    const sampler = mta.pid !== undefined ? startUsageSampler(mta.pid, 1000, { pss: true }) : undefined;
     const label = `${name} ${mode} round ${round}`;
-    const threadsBefore: ThreadReading | undefined = await mta.readThreads?.();
-    const benchCpu0 = process.cpuUsage();
-    const t0 = performance.now();
-    const source = await runSource({
+    const load = (count: number, what: string) => ({
       host: '127.0.0.1',
       port: mta.port,
-      count: opts.count,
+      count,
       sessions: opts.sessions,
       size: opts.size,
       recipients: opts.recipients,
       uniqueRecipients: opts.uniqueRecipients,
       messagesPerConnection: mode === 'per-connection' ? 1 : 0,
       rate: opts.rate,
-      onProgress: opts.onProgress && ((p) => opts.onProgress?.(progressLine(label, p, sink.stats().messages, opts.count))),
+      onProgress: opts.onProgress && ((p: SourceProgress) => opts.onProgress?.(progressLine(what, p, sink.stats().messages, count))),
     });
+    const warm = opts.warmup ? await runSource(load(opts.warmup, `${label} warm-up`)) : undefined;
+    if (warm) await waitForSink(sink, warm.accepted.length, opts.stallMs ?? 30_000);
+    const atSinkBefore = sink.stats().messages;
+    // Once a second: the CPU sum is exact at any interval (cumulative counters), and a
+    // sample costs the bench process ~15 ms here (a /proc scan and smaps_rollup), which at
+    // 10 a second was most of the bench process's CPU and a share of the cores it measures.
+    const sampler = mta.pid !== undefined ? startUsageSampler(mta.pid, 1000, { pss: true }) : undefined;
+    const threadsBefore: ThreadReading | undefined = await mta.readThreads?.();
+    const benchCpu0 = process.cpuUsage();
+    const t0 = performance.now();
+    const source = await runSource(load(opts.count, label));
     const tAccepted = performance.now();
-    await waitForSink(sink, source.accepted.length, opts.stallMs ?? 30_000);
+    await waitForSink(sink, atSinkBefore + source.accepted.length, opts.stallMs ?? 30_000);
     const tDelivered = performance.now();
     const benchCpu = process.cpuUsage(benchCpu0);
     const threadsAfter: ThreadReading | undefined = threadsBefore ? await mta.readThreads?.() : undefined;
     usage = sampler?.stop();
+    // The warm-up's messages count for lost and duplicated, not for the window's rates and CPU.
     const account = accountTokens(
-      source.accepted.map((a) => a.token),
+      [...(warm?.accepted ?? []), ...source.accepted].map((a) => a.token),
       sink.tokens,
     );
+    const delivered = warm ? deliveredAmong(source.accepted, sink.tokens) : account.delivered;
     const latencies = source.accepted.map((a) => a.latencyMs).sort((a, b) => a - b);
     const acceptSeconds = (tAccepted - t0) / 1000;
     const endToEndSeconds = (tDelivered - t0) / 1000;
@@ -155,26 +178,27 @@ async function runCase(spec: MtaSpec, mode: ConnectionMode, round: number, opts:
       sessions: opts.sessions,
       recipients: opts.recipients,
       accepted: source.accepted.length,
-      errors: source.errors.length,
-      errorSamples: [...new Set(source.errors.map((e) => `${e.stage}: ${e.reply}`))].slice(0, 3),
+      errors: source.errors.length + (warm?.errors.length ?? 0),
+      errorSamples: [...new Set([...(warm?.errors ?? []), ...source.errors].map((e) => `${e.stage}: ${e.reply}`))].slice(0, 3),
       acceptPerSecond: source.accepted.length / acceptSeconds,
-      endToEndPerSecond: account.delivered / endToEndSeconds,
+      endToEndPerSecond: delivered / endToEndSeconds,
       latencyMs: { p50: percentile(latencies, 0.5), p99: percentile(latencies, 0.99), p999: percentile(latencies, 0.999) },
       lost: account.lost.length,
       duplicated: account.duplicated.length,
       unexpected: account.unexpected.length,
-      delivered: account.delivered,
+      delivered,
       sinkConnections: sink.stats().connections,
       acceptSeconds,
       endToEndSeconds,
       mtaCpuSeconds: usage?.cpuSeconds,
-      mtaCpuMsPerMessage: usage && account.delivered > 0 ? (usage.cpuSeconds * 1000) / account.delivered : undefined,
+      mtaCpuMsPerMessage: usage && delivered > 0 ? (usage.cpuSeconds * 1000) / delivered : undefined,
       mtaPeakRssMiB: usage ? usage.peakRssBytes / 1024 / 1024 : undefined,
       mtaPeakPssMiB: usage?.peakPssBytes !== undefined ? usage.peakPssBytes / 1024 / 1024 : undefined,
       cpus: spec.kind === 'direct' ? undefined : spec.cpus,
-      roles: threadsBefore && threadsAfter ? roleUsage(threadsBefore, threadsAfter, account.delivered) : undefined,
-      benchCpuMsPerMessage: account.delivered > 0 ? (benchCpu.user + benchCpu.system) / 1000 / account.delivered : undefined,
+      roles: threadsBefore && threadsAfter ? roleUsage(threadsBefore, threadsAfter, delivered) : undefined,
+      benchCpuMsPerMessage: delivered > 0 ? (benchCpu.user + benchCpu.system) / 1000 / delivered : undefined,
       sourceCpus: opts.sourceCpus,
+      warmup: opts.warmup ?? 0,
     };
   } finally {
     await mta.stop();

@@ -275,6 +275,7 @@ export const COMMANDS: CommandSpec[] = [
           { name: 'source-cpus', type: 'string', arg: 'LIST', text: 'pin the generator and sink to these CPUs' },
           { name: 'variant', type: 'string', multiple: true, arg: 'NAME:param=value[,...]', text: 'Postrider again with these main.cf values, named NAME (repeatable)' },
           { name: 'milter', type: 'string', arg: 'ADDR', text: 'follow each Postrider run with one whose smtpd_milters is ADDR (postrider+milter)' },
+          { name: 'warmup', type: 'string', arg: 'COUNT', text: 'messages sent first and left out of the rates, latency and CPU (a fresh daemon runs unoptimised code at first)' },
         ],
       },
       {

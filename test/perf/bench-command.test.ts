@@ -134,12 +134,28 @@ test('bench sink and bench source as commands: the sink stops by itself after --
   assert.match(out, /messages 30, recipients 30/);
 });
 
+test('bench run --warmup: the warm-up messages go first and are accounted for, the window counts only its own', async () => {
+  const json = join(mkdtempSync(join(tmpdir(), 'bench-warmup-')), 'out.json');
+  const r = await run(['bench', 'run', '-m', '40', '-s', '4', '--mode', 'kept', '--mta', 'postrider', '--warmup', '25', '--json', json, '--quiet']);
+  assert.equal(r.code, 0, r.stderr);
+  const saved = JSON.parse(readFileSync(json, 'utf8')) as SavedRun & { cases: Array<{ warmup: number; unexpected: number }> };
+  assert.equal(saved.cases.length, 1);
+  const c = saved.cases[0];
+  assert.equal(c.warmup, 25);
+  // 40 in the window; the 25 before it reached the sink too, and none of them is "unexpected" or lost
+  assert.equal(c.accepted, 40);
+  assert.equal(c.delivered, 40);
+  assert.equal(c.lost + c.duplicated + c.unexpected, 0);
+  assert.match(r.stdout, /warm-up: 25 messages before each case/);
+});
+
 test('bench: bad options are one line naming the problem', async () => {
   const cases: Array<[string[], RegExp]> = [
     [['bench', 'run', '--mode', 'sideways'], /bad --mode: sideways/],
     [['bench', 'run', '-l', '12q'], /bad size: 12q/],
     [['bench', 'run', '--compare-stop', 'true'], /need --compare-start/],
     [['bench', 'run', '--cpus', 'x'], /bad --cpus: bad CPU list: x/],
+    [['bench', 'run', '--warmup', 'many'], /bad --warmup: many/],
     [['bench', 'run', '--source-cpus', '4095'], /--source-cpus: cannot pin to CPUs 4095/],
     [['bench', 'source'], /needs --port/],
     [['bench', 'sink', '--reply', 'nonsense'], /nonsense|rule|stage/i],
