@@ -3,7 +3,8 @@
  * with the shipped configuration (smtpd, qmgr, trivial-rewrite, journal)
  * load neither mailauth (DKIM/SPF/DMARC/ARC, loaded on first use), piscina
  * (cleanup's pools, loaded with the first pool), re2js (loaded with the
- * first regexp: or pcre: table), node:http (smtp-server's logger import is
+ * first regexp: or pcre: table), dns-packet (loaded with the first DNS
+ * question smtpd asks of the name servers itself), node:http (smtp-server's logger import is
  * answered without nodemailer's fetch) nor prom-client. Each entry file runs in a real worker thread as a
  * warm spare would, with a module hook there recording every module it
  * loads.
@@ -43,10 +44,10 @@ async function loadedBy(role: RoleName): Promise<Loaded> {
 }
 
 for (const role of ['smtpd', 'qmgr', 'trivial-rewrite', 'journal'] as const) {
-  test(`${role}: its thread loads no mailauth, piscina, re2js, node:http or prom-client until asked`, async () => {
+  test(`${role}: its thread loads no mailauth, piscina, re2js, dns-packet, node:http or prom-client until asked`, async () => {
     const { urls, builtins } = await loadedBy(role);
     assert.ok(urls.some((u) => u.endsWith(`/${role}-actor.js`)), `${role}: the hook saw its entry load`);
-    assert.deepEqual(urls.filter((u) => /\/node_modules\/(mailauth|prom-client|piscina|re2js)\//.test(u)), [], role);
+    assert.deepEqual(urls.filter((u) => /\/node_modules\/(mailauth|prom-client|piscina|re2js|dns-packet)\//.test(u)), [], role);
     assert.ok(!builtins.includes('NativeModule http'), `${role}: node:http loaded`);
     assert.ok(!builtins.includes('NativeModule https'), `${role}: node:https loaded`);
   });
