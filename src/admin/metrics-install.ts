@@ -7,11 +7,13 @@
  * left alone. A malformed metrics_listen throws MetricsListenError at once;
  * an address that cannot be bound makes start() stop the tree and reject
  * with MetricsServerError (a start hook), and refuses a reload with the
- * running listener kept.
+ * running listener kept. The server's code (node:http, prom-client) is
+ * loaded when a listener is first wanted: a daemon without metrics_listen
+ * does not carry it (about 4 MiB of heap).
  */
 import type { Supervisor } from '../supervisor/supervisor.js';
 import { parseMetricsListen, type MetricsAddress } from './metrics-listen.js';
-import { MetricsServer } from './metrics-server.js';
+import type { MetricsServer } from './metrics-server.js';
 
 /** The listener now serving, with its address. */
 interface Serving {
@@ -21,16 +23,19 @@ interface Serving {
 
 export function installMetrics(sup: Supervisor): void {
   const first = parseMetricsListen(sup.currentConfig().params.metrics_listen);
-  const now: Serving = { address: first, server: first ? new MetricsServer(first, sup) : undefined };
+  const now: Serving = { address: first };
+  const serverFor = async (address: MetricsAddress): Promise<MetricsServer> => new (await import('./metrics-server.js')).MetricsServer(address, sup);
   // Bound only by a daemon that owns the pid file and runs its actors.
   sup.addStartHook(async () => {
-    await now.server?.listen();
+    if (!first) return;
+    now.server = await serverFor(first);
+    await now.server.listen();
   });
   sup.addReloadHook(async (config) => {
     const address = parseMetricsListen(config.params.metrics_listen);
     if (sameAddress(address, now.address)) return undefined;
     const old = now.server;
-    const next = address ? new MetricsServer(address, sup) : undefined;
+    const next = address ? await serverFor(address) : undefined;
     // One port cannot be bound twice (0.0.0.0 and 127.0.0.1 included): the old one gives way first.
     const samePort = address !== undefined && now.address !== undefined && address.port === now.address.port;
     if (samePort) await old?.close();
@@ -38,7 +43,7 @@ export function installMetrics(sup: Supervisor): void {
       await next?.listen();
     } catch (err) {
       if (samePort && now.address) {
-        now.server = new MetricsServer(now.address, sup);
+        now.server = await serverFor(now.address);
         await now.server.listen().catch(() => undefined);
       }
       throw err;
@@ -52,7 +57,7 @@ export function installMetrics(sup: Supervisor): void {
       abort: async () => {
         await next?.close();
         if (samePort && now.address) {
-          now.server = new MetricsServer(now.address, sup);
+          now.server = await serverFor(now.address);
           await now.server.listen().catch(() => undefined);
         }
       },

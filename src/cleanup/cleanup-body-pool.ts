@@ -8,11 +8,14 @@
  * thread is charged to them. A task still running at its deadline resolves
  * { timeout: true }, and its thread is terminated and replaced, so a match
  * that never ends cannot hold a thread or burn its core. A task that fails
- * (worker crash, pool closed) rejects with its error.
+ * (worker crash, pool closed) rejects with its error. piscina itself is
+ * loaded with the pool, so a thread that never checks a body does not
+ * carry it.
  */
 import { availableParallelism } from 'node:os';
 import type { Worker } from 'node:worker_threads';
-import { Piscina } from 'piscina';
+import type { Piscina } from 'piscina';
+import { loadPiscina } from './cleanup-piscina.js';
 import type { BodyTask, BodyTaskResult } from './cleanup-body-worker.js';
 
 /** How often a task that has not started yet is looked at again. */
@@ -34,13 +37,14 @@ export class BodyCheckPool {
 
   /** Runs one task within `timeLimitMs` of a thread starting it; starts the pool on the first call. */
   async run(task: BodyTask, timeLimitMs: number): Promise<BodyTaskResult | BodyTaskTimeout> {
-    this.pool ??= new Piscina({
+    const Pool = this.pool ? undefined : await loadPiscina();
+    if (Pool) this.pool ??= new Pool({
       filename: new URL('./cleanup-body-worker.js', import.meta.url).href,
       minThreads: 1,
       maxThreads: this.maxThreads,
       idleTimeout: 30_000,
     });
-    const pool = this.pool;
+    const pool = this.pool!;
     if (this.running >= this.maxThreads) await new Promise<void>((resolve) => this.waiting.push(resolve));
     this.running++;
     const startedAt = new BigInt64Array(new SharedArrayBuffer(8));

@@ -19,7 +19,8 @@
  * caller queues the message unsigned, with a warning.
  */
 import { availableParallelism } from 'node:os';
-import { Piscina } from 'piscina';
+import type { Piscina } from 'piscina';
+import { loadPiscina } from './cleanup-piscina.js';
 import type { MainConfig } from '../config/main-config.js';
 import { SigningKeys, type SigningKey } from '../config/dkim-keys.js';
 import { withParameterDefaults } from '../config/parameter-defaults.js';
@@ -68,7 +69,7 @@ export class MessageSigner {
   }
 
   /** Signs or seals, in the pool. */
-  sign(kind: SignTask['kind'], content: Uint8Array, keys: SigningKey[], extra: Pick<SignTask, 'cv' | 'authResults'> = {}): Promise<SignTaskResult> {
+  async sign(kind: SignTask['kind'], content: Uint8Array, keys: SigningKey[], extra: Pick<SignTask, 'cv' | 'authResults'> = {}): Promise<SignTaskResult> {
     const task: SignTask = {
       kind,
       content,
@@ -78,13 +79,20 @@ export class MessageSigner {
       signTime: Date.now(),
       ...extra,
     };
-    this.pool ??= new Piscina({
-      filename: new URL('./cleanup-sign-worker.js', import.meta.url).href,
-      minThreads: 1,
-      maxThreads: Math.max(1, Math.min(4, availableParallelism())),
-      idleTimeout: 30_000,
-    });
-    return (this.pool.run(task) as Promise<SignTaskResult>).catch((err: Error) => ({ error: err.message }));
+    try {
+      const Pool = this.pool ? undefined : await loadPiscina();
+      if (Pool) {
+        this.pool ??= new Pool({
+          filename: new URL('./cleanup-sign-worker.js', import.meta.url).href,
+          minThreads: 1,
+          maxThreads: Math.max(1, Math.min(4, availableParallelism())),
+          idleTimeout: 30_000,
+        });
+      }
+      return (await this.pool!.run(task)) as SignTaskResult;
+    } catch (err) {
+      return { error: (err as Error).message };
+    }
   }
 
   /** Stops the pool, if it was started. */

@@ -15,8 +15,20 @@
  * leftmost-longest match (what regexec(3) reports for $n); pcre: tables get
  * Perl's leftmost-first. POSIX [:class:] names work in both. A pattern that
  * neither engine accepts throws the JavaScript engine's message.
+ *
+ * re2js is loaded when the first pattern is compiled (its CommonJS build,
+ * which a synchronous table open can load): a thread with no regexp: or
+ * pcre: table does not carry it (about 1 MiB of heap).
  */
-import { RE2JS, RE2Set } from 're2js';
+import { createRequire } from 'node:module';
+import type { RE2JS, RE2Set } from 're2js';
+
+type Re2js = typeof import('re2js');
+let loaded: Re2js | undefined;
+
+function re2js(): Re2js {
+  return (loaded ??= createRequire(import.meta.url)('re2js') as Re2js);
+}
 
 /** A compiled table pattern. */
 export interface TablePattern {
@@ -75,6 +87,7 @@ export function compilePattern(pattern: string, flags: string, type: string): Ta
 
 /** The RE2 compilation, or undefined when RE2 cannot express the pattern. */
 function linearPattern(src: string, f: PatternFlags, type: string): TablePattern | undefined {
+  const { RE2JS } = re2js();
   let flags = RE2JS.LOOKBEHINDS;
   if (f.insensitive) flags |= RE2JS.CASE_INSENSITIVE;
   if (f.multiline) flags |= RE2JS.MULTILINE;
@@ -125,7 +138,8 @@ export class PatternSet {
       return;
     }
     try {
-      const set = new RE2Set(RE2Set.UNANCHORED, RE2JS.LOOKBEHINDS);
+      const { RE2JS: Re2, RE2Set: Re2Set } = re2js();
+      const set = new Re2Set(Re2Set.UNANCHORED, Re2.LOOKBEHINDS);
       for (const src of sources) set.add(src);
       set.compile();
       this.set = set;

@@ -87,7 +87,9 @@ export interface RoleEntry {
   listens?: boolean;
   /**
    * Off the path of every message (notices, the maildrop, the error and
-   * discard transports): its thread runs with a small young generation, so
+   * discard transports), or on it with answers its callers keep
+   * (trivial-rewrite: smtpd, cleanup and qmgr cache them per thread, so it
+   * works once per address a minute, not once per message): its thread runs with a small young generation, so
    * the isolate stays a few MiB smaller while it waits, at the price of more
    * frequent minor collections when it does work.
    */
@@ -136,7 +138,7 @@ export const ROLE_CATALOGUE = {
     job: 'one per queue shard, its active queue: schedules deliveries within host-wide destination limits, retries, expiry, the notices at the end of each pass',
   },
   'trivial-rewrite': {
-    kind: 'daemon', postfix: 'trivial-rewrite', serves: 'trivial-rewrite', entry: actor('trivial-rewrite'),
+    kind: 'daemon', postfix: 'trivial-rewrite', serves: 'trivial-rewrite', entry: actor('trivial-rewrite'), rarelyBusy: true,
     calls: [],
     job: 'canonical and virtual alias rewriting; address class, transport and nexthop',
   },

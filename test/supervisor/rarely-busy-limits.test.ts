@@ -1,8 +1,9 @@
 /**
  * Roles off the path of every message (the catalogue's rarelyBusy: bounce,
- * pickup, discard, error) run their threads with a small young generation,
- * so an idle isolate stays small; the roles every message passes through
- * keep V8's default. Checked on real worker threads the supervisor spawns.
+ * pickup, discard, error), and trivial-rewrite, whose answers its callers
+ * cache, run their threads with a small young generation, so an idle
+ * isolate stays small; the roles that work on every message keep V8's
+ * default. Checked on real worker threads the supervisor spawns.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -26,7 +27,7 @@ async function limitsOf(role: RoleName): Promise<Worker['resourceLimits']> {
 }
 
 test('a rarely busy role gets the small young generation, a role on every message the default', async () => {
-  for (const role of ['bounce', 'error'] as const) {
+  for (const role of ['bounce', 'error', 'trivial-rewrite'] as const) {
     assert.equal((await limitsOf(role))?.maxYoungGenerationSizeMb, RARELY_BUSY_YOUNG_GENERATION_MB, role);
   }
   for (const role of ['smtpd', 'qmgr'] as const) {
