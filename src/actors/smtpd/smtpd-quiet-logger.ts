@@ -17,7 +17,12 @@
  * Errors: none thrown; a hook that cannot be registered leaves the usual
  * resolution in place.
  */
-import { createRequire, registerHooks } from 'node:module';
+// A namespace import: a named import of registerHooks would not even link on
+// Node 22.12-22.14, which engines allows and which lacks it.
+import * as nodeModule from 'node:module';
+
+const { createRequire } = nodeModule;
+const registerHooks = (nodeModule as Partial<typeof nodeModule>).registerHooks;
 
 const LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal'] as const;
 const SHARED = 'nodemailer/lib/shared';
