@@ -1,9 +1,8 @@
 /**
- * The soak. Its bounded run in the suite: 15 seconds of mixed load (kept
+ * The soak. Its bounded run in the suite: 24 seconds of mixed load (kept
  * and new connections, up to 512 KiB, deferrals and refusals at the sink)
- * through the real daemon with three faults 4 s apart (an smtp actor
- * exits, qmgr throws, the whole daemon is SIGKILLed and started again) and
- * reloads every 6 s (the load goes on until the last fault is done);
+ * through the real daemon with three faults (an smtp actor exits, qmgr
+ * throws, the whole daemon is SIGKILLed and started again) and reloads;
  * then the queue drains and every accepted recipient is accounted for:
  * delivered or bounced as its fate says, none lost, and the daemon never
  * exited by itself. And its planning and accounting, which decide what the
@@ -22,14 +21,14 @@ describe('a short soak through the real daemon', () => {
 
   before(async () => {
     report = await runSoak({
-      minutes: 0.25,
+      minutes: 0.4,
       rate: 8,
       maxSize: 512 * 1024,
       keptSessions: 2,
       newSessions: 1,
-      faultEverySec: 4,
+      faultEverySec: 7,
       faultPlan: parseFaultPlan('smtp:1:exit,qmgr:1:throw,sigkill'),
-      reloadEverySec: 6,
+      reloadEverySec: 10,
       drainTimeoutSec: 60,
       seed: 0x50a4,
     });
