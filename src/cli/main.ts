@@ -18,6 +18,7 @@ import { printFatal, UsageError } from './cli-error.js';
 import { findCommand, GLOBAL_OPTIONS, type CommandSpec, type OptionSpec } from './cli-commands-table.js';
 import { commandHelp, mainHelp } from './cli-help.js';
 import { configDirOf, packageVersion } from './package-info.js';
+import { enableCompileCache } from '../util/compile-cache.js';
 
 /** What a command gets: the configuration directory, its positional arguments and the parsed options. */
 export interface CommandInput {
@@ -230,6 +231,8 @@ export function argvForProgramName(program: string, args: string[]): string[] {
 
 if (invokedAsProgram()) {
   endQuietlyOnBrokenPipe();
+  // Before the command's modules load: they come compiled from the cache.
+  enableCompileCache();
   void main(argvForProgramName(process.argv[1], process.argv.slice(2))).then((code) => {
     // start-fg has stopped its workers; nothing should keep the process, but never linger
     if (process.argv.includes('start-fg')) process.exit(code);

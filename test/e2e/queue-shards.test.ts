@@ -114,7 +114,8 @@ test('a queue with more shard directories than configured is recovered: every sh
   const gen = new QueueIdGenerator(3000);
   const expected: string[] = [];
   for (const shard of [0, 1, 2, 3, 4]) {
-    const store = await QueueStore.open(daemon.queueDir, { shard, compactIntervalMs: 0 });
+    // Small segments: the daemon then replays a few KiB per shard, not two pre-sized 64 MiB segments of zeros each.
+    const store = await QueueStore.open(daemon.queueDir, { shard, compactIntervalMs: 0, segmentBytes: 256 * 1024 });
     for (let i = 0; i < 4; i++) {
       const to = `recover${shard}x${i}@remote.test`;
       expected.push(to);
