@@ -5,7 +5,8 @@
  * message asked for it, refusing a server that does not offer STARTTLS
  * when TLS is required, Postfix's smtp_discard_ehlo_keywords (the EHLO
  * reply is filtered before nodemailer reads it), the CHUNKING and
- * BINARYMIME keywords, and BDAT transactions (smtp-bdat.ts). It hooks the
+ * BINARYMIME keywords, BDAT transactions (smtp-bdat.ts), and a faster
+ * escaping of the DATA content (smtp-dot-stuff.ts). It hooks the
  * client's command writer, the one place every command passes; the hooked
  * names are internal to nodemailer 10, so a nodemailer upgrade must re-run
  * test/actors/smtp. Promise wrappers reject with nodemailer's errors (code,
@@ -14,6 +15,7 @@
 import SMTPConnection from 'nodemailer/lib/smtp-connection';
 import type { SMTPConnectionOptions, SMTPConnectionSendInfo, SMTPEnvelope } from 'nodemailer/lib/smtp-connection';
 import { runBdat, type BdatChannel, type BdatResult } from './smtp-bdat.js';
+import { fastDataTransform } from './smtp-dot-stuff.js';
 import { runEnvelope, type EnvelopeResult } from './smtp-envelope.js';
 
 /** The fields of a nodemailer error that the agent reads. */
@@ -211,7 +213,10 @@ export class SmtpClient extends SMTPConnection {
         if (socket.writableCorked > 0) socket.uncork();
       });
     }
-    return baseCreateSendStream.call(this, callback);
+    const stream = baseCreateSendStream.call(this, callback) as NodeJS.ReadWriteStream & { _transform?: unknown; lastByte?: unknown };
+    // nodemailer's escaping loops over every byte in JavaScript; the same output from native scans (smtp-dot-stuff.ts).
+    if (typeof stream._transform === 'function' && 'lastByte' in stream) stream._transform = fastDataTransform;
+    return stream;
   }
 
   /** Opens the session: greeting, EHLO/HELO, STARTTLS as the options say. */
