@@ -14,8 +14,7 @@
  */
 import { availableParallelism } from 'node:os';
 import type { Worker } from 'node:worker_threads';
-import type { Piscina } from 'piscina';
-import { loadPiscina } from './cleanup-piscina.js';
+import { LazyPool } from './cleanup-piscina.js';
 import type { BodyTask, BodyTaskResult } from './cleanup-body-worker.js';
 
 /** How often a task that has not started yet is looked at again. */
@@ -28,23 +27,23 @@ export interface BodyTaskTimeout {
 
 /** A lazily started pool of body-check workers. */
 export class BodyCheckPool {
-  private pool: Piscina | undefined;
+  private readonly pool: LazyPool;
   private running = 0;
   /** Tasks waiting for a free thread, oldest first. */
   private readonly waiting: Array<() => void> = [];
 
-  constructor(private readonly maxThreads = Math.max(1, Math.min(4, availableParallelism()))) {}
+  constructor(private readonly maxThreads = Math.max(1, Math.min(4, availableParallelism()))) {
+    this.pool = new LazyPool({
+      filename: new URL('./cleanup-body-worker.js', import.meta.url).href,
+      minThreads: 1,
+      maxThreads,
+      idleTimeout: 30_000,
+    });
+  }
 
   /** Runs one task within `timeLimitMs` of a thread starting it; starts the pool on the first call. */
   async run(task: BodyTask, timeLimitMs: number): Promise<BodyTaskResult | BodyTaskTimeout> {
-    const Pool = this.pool ? undefined : await loadPiscina();
-    if (Pool) this.pool ??= new Pool({
-      filename: new URL('./cleanup-body-worker.js', import.meta.url).href,
-      minThreads: 1,
-      maxThreads: this.maxThreads,
-      idleTimeout: 30_000,
-    });
-    const pool = this.pool!;
+    const pool = await this.pool.get();
     if (this.running >= this.maxThreads) await new Promise<void>((resolve) => this.waiting.push(resolve));
     this.running++;
     const startedAt = new BigInt64Array(new SharedArrayBuffer(8));
@@ -74,19 +73,17 @@ export class BodyCheckPool {
   }
 
   get started(): boolean {
-    return this.pool !== undefined;
+    return this.pool.current !== undefined;
   }
 
   /** The pool's worker threads now (none before the first task). */
   threads(): readonly Worker[] {
-    return this.pool ? this.pool.threads : [];
+    return this.pool.current?.threads ?? [];
   }
 
   /** Destroys the pool; tasks still waiting for a thread then fail, as do those running. */
   async close(): Promise<void> {
-    const pool = this.pool;
-    this.pool = undefined;
-    if (pool) await pool.destroy();
+    await this.pool.close();
     for (const wake of this.waiting.splice(0)) wake();
   }
 }

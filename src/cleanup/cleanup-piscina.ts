@@ -1,13 +1,47 @@
 /**
  * cleanup-piscina: piscina, loaded when cleanup first starts a pool (body
  * checks, DKIM signing and ARC sealing): a thread whose configuration uses
- * neither never loads it. loadPiscina() resolves to the Piscina class; it
- * rejects only when the package cannot be loaded.
+ * neither never loads it. LazyPool is such a pool: get() loads piscina and
+ * starts the pool once, however many callers ask at the same moment, and
+ * rejects only when the package cannot be loaded; close() destroys it (the
+ * next get() starts a new one).
  */
 import type { Piscina } from 'piscina';
 
+type PoolOptions = NonNullable<ConstructorParameters<typeof Piscina>[0]>;
+
 let loading: Promise<typeof Piscina> | undefined;
 
-export function loadPiscina(): Promise<typeof Piscina> {
+function loadPiscina(): Promise<typeof Piscina> {
   return (loading ??= import('piscina').then((m) => m.Piscina));
+}
+
+export class LazyPool {
+  private pool: Piscina | undefined;
+  private starting: Promise<Piscina> | undefined;
+
+  constructor(private readonly options: PoolOptions) {}
+
+  /** The pool, started on the first call. */
+  get(): Promise<Piscina> {
+    if (this.pool) return Promise.resolve(this.pool);
+    return (this.starting ??= loadPiscina().then((P) => (this.pool = new P(this.options))));
+  }
+
+  /** The pool when it has been started. */
+  get current(): Piscina | undefined {
+    return this.pool;
+  }
+
+  /** Destroys the pool, if one was started or is starting. */
+  async close(): Promise<void> {
+    const starting = this.starting;
+    this.starting = undefined;
+    this.pool = undefined;
+    const pool = await starting?.catch(() => undefined);
+    if (!pool) return;
+    // A pool that finished starting after the close began is this one too.
+    if (this.pool === pool) this.pool = undefined;
+    await pool.destroy();
+  }
 }

@@ -19,15 +19,19 @@
  * caller queues the message unsigned, with a warning.
  */
 import { availableParallelism } from 'node:os';
-import type { Piscina } from 'piscina';
-import { loadPiscina } from './cleanup-piscina.js';
+import { LazyPool } from './cleanup-piscina.js';
 import type { MainConfig } from '../config/main-config.js';
 import { SigningKeys, type SigningKey } from '../config/dkim-keys.js';
 import { withParameterDefaults } from '../config/parameter-defaults.js';
 import { type SignTask, type SignTaskResult, type TaskKey } from './cleanup-sign-task.js';
 
 export class MessageSigner {
-  private pool: Piscina | undefined;
+  private readonly pool = new LazyPool({
+    filename: new URL('./cleanup-sign-worker.js', import.meta.url).href,
+    minThreads: 1,
+    maxThreads: Math.max(1, Math.min(4, availableParallelism())),
+    idleTimeout: 30_000,
+  });
   readonly canonicalization: string;
   readonly headerList: string[];
   readonly localOnly: boolean;
@@ -80,16 +84,7 @@ export class MessageSigner {
       ...extra,
     };
     try {
-      const Pool = this.pool ? undefined : await loadPiscina();
-      if (Pool) {
-        this.pool ??= new Pool({
-          filename: new URL('./cleanup-sign-worker.js', import.meta.url).href,
-          minThreads: 1,
-          maxThreads: Math.max(1, Math.min(4, availableParallelism())),
-          idleTimeout: 30_000,
-        });
-      }
-      return (await this.pool!.run(task)) as SignTaskResult;
+      return (await (await this.pool.get()).run(task)) as SignTaskResult;
     } catch (err) {
       return { error: (err as Error).message };
     }
@@ -97,8 +92,6 @@ export class MessageSigner {
 
   /** Stops the pool, if it was started. */
   async close(): Promise<void> {
-    const pool = this.pool;
-    this.pool = undefined;
-    if (pool) await pool.destroy();
+    await this.pool.close();
   }
 }

@@ -89,9 +89,10 @@ export interface RoleEntry {
    * Off the path of every message (notices, the maildrop, the error and
    * discard transports), or on it with answers its callers keep
    * (trivial-rewrite: smtpd, cleanup and qmgr cache them per thread, so it
-   * works once per address a minute, not once per message): its thread runs with a small young generation, so
-   * the isolate stays a few MiB smaller while it waits, at the price of more
-   * frequent minor collections when it does work.
+   * works once per address a minute, not once per message): its thread
+   * runs with a small young generation, so the isolate stays a few MiB
+   * smaller while it waits, at the price of more frequent minor
+   * collections when it does work.
    */
   rarelyBusy?: boolean;
   /**

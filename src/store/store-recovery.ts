@@ -319,17 +319,17 @@ function applyRecord(
 
 const READ_CHUNK = 1024 * 1024;
 
-/**
- * A segment read buffer that takes turns between segments, and how far into
- * it earlier reads wrote: past `dirty` it still holds the zeros it was
- * allocated with, in pages never touched.
- */
 /** A segment's bytes, and the offset from which they are all zeros. */
 interface LoadedSegment {
   buf: Buffer;
   zerosFrom: number;
 }
 
+/**
+ * A segment read buffer that takes turns between segments, and how far into
+ * it earlier reads wrote: past `dirty` it still holds the zeros it was
+ * allocated with, in pages never touched.
+ */
 interface ReadBuffer {
   buf: Buffer;
   dirty: number;
@@ -338,8 +338,9 @@ interface ReadBuffer {
 
 /**
  * Reads a whole segment into buffers[slot] (grown as needed); the bytes
- * read, and where the zeros at their end begin. A segment left more open than 0600 (by an older version, which
- * trusted the umask) is made 0600: it holds message bodies.
+ * read, and where the zeros at their end begin. A segment left more open
+ * than 0600 (by an older version, which trusted the umask) is made 0600:
+ * it holds message bodies.
  * The file is read through a small chunk, and only chunks holding data are
  * copied into the zero-allocated buffer: the pre-sized zero tail of a
  * segment (most of the last one, all of a prepared one) then costs no page

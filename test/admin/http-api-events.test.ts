@@ -80,16 +80,17 @@ test('log on standard output: mail sent over SMTP shows in the event stream and 
     // Reload with the API off: the listener closes (and the threads stop publishing).
     const mainCf = join(daemon.configDir, 'main.cf');
     const withApi = readFileSync(mainCf, 'utf8');
-    writeFileSync(mainCf, withApi.replace(/^http_api_listen = .*$/m, 'http_api_listen ='));
-    let r = await daemon.cli(['reload']);
-    assert.equal(r.code, 0, r.stderr);
-    await waitFor(() => refused(apiPort), 10_000, 'the API closed');
+    /** Writes main.cf, reloads, and waits until the API is closed (open false) or open. */
+    const reloadWith = async (text: string, open: boolean, what: string): Promise<void> => {
+      writeFileSync(mainCf, text);
+      const r = await daemon.cli(['reload']);
+      assert.equal(r.code, 0, r.stderr);
+      await waitFor(async () => (await refused(apiPort)) !== open, 10_000, what);
+    };
+    await reloadWith(withApi.replace(/^http_api_listen = .*$/m, 'http_api_listen ='), false, 'the API closed');
 
     // And on again: the threads the reload kept publish again.
-    writeFileSync(mainCf, withApi);
-    r = await daemon.cli(['reload']);
-    assert.equal(r.code, 0, r.stderr);
-    await waitFor(async () => !(await refused(apiPort)), 10_000, 'the API open again');
+    await reloadWith(withApi, true, 'the API open again');
     const again = await openEvents(apiPort);
     const second = await sendMail(daemon.port, { from: 'a@client.test', to: ['s@remote.test'], raw: 'Subject: after reload\r\n\r\nbody\r\n' });
     await waitFor(() => receivedAndDelivered(again, second.queueId!), 30_000, 'events after the reloads');
@@ -99,10 +100,7 @@ test('log on standard output: mail sent over SMTP shows in the event stream and 
     again.close();
 
     // A reload that sets maillog_file: the API follows the file from then on (the threads stop publishing).
-    writeFileSync(mainCf, withApi.replace(/^maillog_file = .*$/m, `maillog_file = ${daemon.logFile}`));
-    r = await daemon.cli(['reload']);
-    assert.equal(r.code, 0, r.stderr);
-    await waitFor(async () => !(await refused(apiPort)), 10_000, 'the API open after the reload');
+    await reloadWith(withApi.replace(/^maillog_file = .*$/m, `maillog_file = ${daemon.logFile}`), true, 'the API open after the reload');
     const fromFile = await openEvents(apiPort);
     const third = await sendMail(daemon.port, { from: 'a@client.test', to: ['t@remote.test'], raw: 'Subject: to the file\r\n\r\nbody\r\n' });
     await waitFor(() => receivedAndDelivered(fromFile, third.queueId!), 30_000, 'events from maillog_file');

@@ -4,10 +4,10 @@
  * load neither mailauth (DKIM/SPF/DMARC/ARC, loaded on first use), piscina
  * (cleanup's pools, loaded with the first pool), re2js (loaded with the
  * first regexp: or pcre: table), dns-packet (loaded with the first DNS
- * question smtpd asks of the name servers itself), node:http (smtp-server's logger import is
- * answered without nodemailer's fetch) nor prom-client. Each entry file runs in a real worker thread as a
- * warm spare would, with a module hook there recording every module it
- * loads.
+ * question smtpd asks of the name servers itself), node:http
+ * (smtp-server's logger import is answered without nodemailer's fetch)
+ * nor prom-client. Each entry file runs in a real worker thread as a warm
+ * spare would, with a module hook there recording every module it loads.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';

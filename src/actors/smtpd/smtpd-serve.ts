@@ -17,11 +17,11 @@ import { SESSION_CAP_SLACK } from '../../runtime/control-messages.js';
 import { RemoteAnvil } from './smtpd-anvil.js';
 import { TtlCache } from '../../util/ttl-cache.js';
 import type { ResolvedAddress } from '../../protocol/protocol.js';
+import { setThreadLabels } from '../../util/metrics-counters.js';
 
 /** Resolution answers kept per thread: a round trip per RCPT would cost more than the check. */
 const ROUTE_CACHE_LIMIT = 10_000;
 const ROUTE_CACHE_TTL_MS = 60_000;
-import { setThreadLabels } from '../../util/metrics-counters.js';
 
 runActor('smtpd', async (ctx) => {
   if (!ctx.service) throw new Error('smtpd started without an inet service');

@@ -24,10 +24,9 @@ interface Serving {
 }
 
 /** The settings that make a new listener, as one comparable string. */
-function keyOf(s: HttpApiSettings | undefined, config: SupervisorConfig): string | undefined {
+function keyOf(s: HttpApiSettings | undefined, main: MainConfig): string | undefined {
   if (!s) return undefined;
-  const maillog = new MainConfig(config.params, config.dir).path('maillog_file');
-  return JSON.stringify([s.address, s.tokens, s.publicHealth, s.tls?.cert.toString('base64'), s.tls?.key.toString('base64'), maillog]);
+  return JSON.stringify([s.address, s.tokens, s.publicHealth, s.tls?.cert.toString('base64'), s.tls?.key.toString('base64'), main.path('maillog_file')]);
 }
 
 async function makeServer(config: SupervisorConfig, settings: HttpApiSettings, sup: Supervisor): Promise<HttpApiServer> {
@@ -45,16 +44,18 @@ async function makeServer(config: SupervisorConfig, settings: HttpApiSettings, s
 
 export function installHttpApi(sup: Supervisor): void {
   const config = sup.currentConfig();
-  const first = readApiConfig(new MainConfig(config.params, config.dir));
-  const now: Serving = { key: keyOf(first, config), config };
+  const firstMain = new MainConfig(config.params, config.dir);
+  const first = readApiConfig(firstMain);
+  const now: Serving = { key: keyOf(first, firstMain), config };
   sup.addStartHook(async () => {
     if (!first) return;
     now.server = await makeServer(config, first, sup);
     await now.server.listen();
   });
   sup.addReloadHook(async (next) => {
-    const settings = readApiConfig(new MainConfig(next.params, next.dir));
-    const key = keyOf(settings, next);
+    const nextMain = new MainConfig(next.params, next.dir);
+    const settings = readApiConfig(nextMain);
+    const key = keyOf(settings, nextMain);
     if (key === now.key) return undefined;
     const old = now.server;
     await old?.close();
