@@ -16,6 +16,7 @@ import type { ActorWorkerData, FromWorker, ToWorker } from '../runtime/control-m
 import type { RoleSpec } from './role-registry.js';
 import { SupervisorError } from './supervisor-error.js';
 import { workerEnv } from '../util/compile-cache.js';
+import { configureWorkerHeaps } from './worker-heap.js';
 import { DEFAULT_LIMITS, deferred, oneLine, type Incarnation } from './supervisor-types.js';
 
 /** What the supervisor hears from a spawned worker. */
@@ -27,6 +28,7 @@ export interface WorkerEvents {
 /** Starts a worker thread for the role with this workerData; the caller registers the incarnation. */
 export function spawnWorker(spec: RoleSpec, uid: number, data: ActorWorkerData, events: WorkerEvents, log: Logger): Incarnation {
   const env = workerEnv();
+  configureWorkerHeaps();
   const worker = new Worker(spec.entry, {
     workerData: data,
     // The shared compile cache: a thread's start reuses the code its predecessors compiled.
