@@ -72,6 +72,8 @@
  *   socket until the event loop turns, so the replies to one chunk of
  *   pipelined input leave in one write (about 1.7 times the messages per
  *   second on kept-open connections here); the STARTTLS reply uncorks first.
+ *   Its DATA-mode parsing is the library's, done by native searches
+ *   (smtpd-data-scan.ts).
  *
  * Errors: nothing here throws into the socket pipeline; hostile input gets a
  * reply and possibly a disconnect.
@@ -89,6 +91,7 @@ import type { MessageActions } from './smtpd-policy.js';
 import { ENHANCED_CODE_PREFIX, softBounced, type SmtpReplyError } from '../../util/smtp-reply.js';
 import { addressArgument, mailParameterError, rcptParameterError } from './smtpd-params.js';
 import { BdatTransaction, type BdatHost } from './smtpd-bdat.js';
+import { feedDataStream } from './smtpd-data-scan.js';
 
 /** What the connection layer asks of the Smtpd that owns it. */
 export interface ConnectionHooks {
@@ -884,6 +887,11 @@ export class SmtpdStream extends SMTPStream {
       if (rest.length > 0 && !this.isClosed) this._write(rest, 'buffer', next);
       else next();
     });
+  }
+
+  /** DATA content: the library's parser, found by native searches (smtpd-data-scan). */
+  override _feedDataStream(chunk: Buffer, done: () => void): void {
+    feedDataStream(this, chunk, done);
   }
 
   /** Installs the command handler; each line handed out moves the cursor past it and its line end. */
