@@ -9,9 +9,14 @@
 const LF = 0x0a;
 const CR = 0x0d;
 
+/** The same bytes as a Buffer (a view, no copy). */
+export function asBuffer(content: Uint8Array): Buffer {
+  return Buffer.isBuffer(content) ? content : Buffer.from(content.buffer, content.byteOffset, content.byteLength);
+}
+
 /** Returns the content with every bare LF turned into CRLF; the same bytes (no copy) when there is none. */
 export function normalizeLineEnds(content: Uint8Array): Buffer {
-  const buf = Buffer.isBuffer(content) ? content : Buffer.from(content.buffer, content.byteOffset, content.byteLength);
+  const buf = asBuffer(content);
   let bare = 0;
   for (let i = buf.indexOf(LF); i >= 0; i = buf.indexOf(LF, i + 1)) if (i === 0 || buf[i - 1] !== CR) bare++;
   if (bare === 0) return buf;

@@ -16,6 +16,8 @@ export interface CleanupInput {
   client: ClientInfo;
   /** As received: headers + body, CRLF (bare LF is normalised), already un-dot-stuffed. Empty with `spooled`. */
   content: Uint8Array;
+  /** Every line end of `content` is CRLF already (smtpd normalised it as it arrived): not scanned again. */
+  crlf?: boolean;
   /**
    * A large message received into a spool file (synced; bare LF already
    * normalised): the content is the file's `length` bytes. Cleanup reads

@@ -45,7 +45,7 @@ import type { NewMessage } from '../store/store-types.js';
 import { actionLogText, ContentCheckError, isHeaderText, isMailAddress, mimeErrorLogText, rejectReason, type CheckEvent, type CheckMap } from './cleanup-actions.js';
 import { rewriteEnvelope, type EnvelopeResult } from './cleanup-addresses.js';
 import { BodyCheckPool } from './cleanup-body-pool.js';
-import { headerValue, normalizeLineEnds, splitMessage, unfoldHeader, type HeaderField } from './cleanup-content.js';
+import { asBuffer, headerValue, normalizeLineEnds, splitMessage, unfoldHeader, type HeaderField } from './cleanup-content.js';
 import { assemble, isEmpty, noEdits, outputHeaders, type ContentEdits } from './cleanup-edits.js';
 import { gmtStamp, mailDate } from '../global/mail-date.js';
 import { runHeaderChecks, type PrimaryHeaderTables } from './cleanup-header-checks.js';
@@ -182,7 +182,7 @@ export class Cleanup {
   async process(input: CleanupInput): Promise<CleanupResult> {
     const spooled = input.spooled;
     // A spooled message: its header section lies within header_size_limit bytes (splitMessage stops there).
-    let buf = spooled ? await readPrefix(spooled.path, Math.min(spooled.length, this.headerSizeLimit + 1)) : normalizeLineEnds(input.content);
+    let buf = spooled ? await readPrefix(spooled.path, Math.min(spooled.length, this.headerSizeLimit + 1)) : input.crlf ? asBuffer(input.content) : normalizeLineEnds(input.content);
     let split = splitMessage(buf, this.headerSizeLimit);
     // Whether the body stays in the spool file; else it is read whole for the steps that need it.
     let fileBody = spooled !== undefined && buf.length < spooled.length;

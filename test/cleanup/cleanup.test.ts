@@ -174,6 +174,12 @@ test('LF-only input is normalised to CRLF', async () => {
   assert.equal(Buffer.from(m.content).subarray(m.headerLength).toString(), 'line 1\r\nline 2\r\nline 3\r\n');
 });
 
+test('content smtpd marked as CRLF already (crlf) is taken as given, not scanned for bare LF again', async () => {
+  // The bare LF here could not come from smtpd (its collector turns each into CRLF): it shows the scan was skipped.
+  const m = queued(await plain.process({ ...smtpInput('Subject: s\r\n\r\nbody\nend\r\n'), crlf: true }));
+  assert.equal(Buffer.from(m.content).subarray(m.headerLength).toString(), 'body\nend\r\n');
+});
+
 test('a first line that is not a header starts the body', async () => {
   const m = queued(await plain.process(smtpInput('Subject: x\r\nthis is not a header\r\nmore\r\n')));
   assert.equal(afterReceived(m).toString(), 'Subject: x\r\n\r\nthis is not a header\r\nmore\r\n');

@@ -76,6 +76,11 @@ export class MessageCollector {
     if (spool) void spool.abort();
   }
 
+  /** content() turns bare LF into CRLF (false for BODY=BINARYMIME). */
+  get normalizes(): boolean {
+    return this.normalize;
+  }
+
   /** Bytes received so far, as the client sent them. */
   get size(): number {
     return this.bytes;

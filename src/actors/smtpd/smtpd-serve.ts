@@ -56,6 +56,7 @@ runActor('smtpd', async (ctx) => {
         recipients: s.recipients,
         client: s.client,
         content: s.content,
+        ...(s.crlf ? { crlf: true } : {}),
         ...(s.spooled ? { spooled: s.spooled } : {}),
         envid: s.envid,
         ret: s.ret,

@@ -112,13 +112,14 @@ export type SmtpdSubmission = Pick<
   receiveOverride?: ReceiveOverrideOptions;
   /** The session's milters (smtpd_milters): cleanup runs their content steps. */
   milters?: MilterSession;
-  /** A milter quarantined the message at MAIL, RCPT or DATA. */
   /** smtpd_authentication_results: what was verified, for cleanup's Authentication-Results header and ARC seal. */
   authResults?: AuthResultsInput;
   /** Queue on hold: a milter's quarantine, or reject_dmarc_policy for p=quarantine (each logged where it was decided). */
   hold?: boolean;
   /** A message past message_spool_threshold: its bytes are in this spool file (synced), and content is empty. */
   spooled?: SpooledMessage;
+  /** Every line end of content is CRLF already (the collector normalised it): cleanup does not scan it again. */
+  crlf?: boolean;
 };
 
 /** A message received into a spool file: the file and its length. */
@@ -130,6 +131,8 @@ export interface SpooledMessage {
 /** What DATA or BDAT received: the bytes, or (a large message) its spool file. */
 interface Received {
   content: Buffer;
+  /** The collector turned every bare LF of `content` into CRLF (all but BODY=BINARYMIME). */
+  crlf?: boolean;
   spooled?: SpooledMessage;
 }
 
@@ -902,7 +905,7 @@ export class Smtpd {
   /** The received message: its bytes, or its spool file made durable (finished and synced). */
   private async collected(collector: MessageCollector): Promise<Received> {
     const spool = collector.spooled;
-    if (!spool) return { content: collector.content() };
+    if (!spool) return { content: collector.content(), crlf: collector.normalizes };
     const length = await spool.finish();
     return { content: EMPTY, spooled: { path: spool.path, length } };
   }
@@ -972,6 +975,7 @@ export class Smtpd {
       return cb(smtpError(421, '4.3.2', `${this.settings.myhostname} Error: service shutting down`));
     }
     const submission = this.submission(session, state, received.content);
+    if (received.crlf) submission.crlf = true;
     if (received.spooled) submission.spooled = received.spooled;
     const milters = this.milters.get(state);
     if (milters?.discard) {
