@@ -13,9 +13,31 @@ const CR = 0x0d;
 const CRLF = Buffer.from('\r\n');
 const SPACE_BYTE = Buffer.from(' ');
 
+/**
+ * True when some line of `content` is longer than `limit` (its CRLF or LF
+ * not counted). Steps a window of `limit` bytes at a time: every line that
+ * ends inside the window is short enough, so the search goes on after the
+ * window's last LF, and only a line with no LF in the window is measured.
+ */
+export function hasLongLine(content: Buffer, limit: number): boolean {
+  let start = 0;
+  while (content.length - start > limit) {
+    const lastLf = content.lastIndexOf(LF, start + limit);
+    if (lastLf >= start) {
+      start = lastLf + 1;
+      continue;
+    }
+    const lf = content.indexOf(LF, start);
+    const end = lf < 0 ? content.length : lf > start && content[lf - 1] === CR ? lf - 1 : lf;
+    if (end - start > limit) return true;
+    start = lf + 1;
+  }
+  return false;
+}
+
 /** The content with every line longer than `limit` broken as Postfix does. */
 export function breakLongLines(content: Buffer, limit: number): Buffer {
-  if (limit <= 0 || content.length <= limit) return content;
+  if (limit <= 0 || !hasLongLine(content, limit)) return content;
   let parts: Buffer[] | undefined;
   let copied = 0;
   let lineStart = 0;

@@ -13,6 +13,7 @@
  * the file is finished.
  */
 import type { SpoolFile } from '../../store/store-spool.js';
+import { hasBareLineEnd } from '../../util/line-ends.js';
 
 /** Where a message past the spool threshold goes: its threshold and how its file is made. */
 export interface SpillTo {
@@ -99,6 +100,7 @@ export class MessageCollector {
  * there is none. `afterCR`: the byte before buf was a CR (a chunk of a stream).
  */
 export function normalizeBareLF(buf: Buffer, afterCR = false): Buffer {
+  if (!hasBareLineEnd(buf)) return buf;
   let bare = 0;
   for (let i = buf.indexOf(0x0a); i >= 0; i = buf.indexOf(0x0a, i + 1)) {
     if (i === 0 ? !afterCR : buf[i - 1] !== 0x0d) bare++;

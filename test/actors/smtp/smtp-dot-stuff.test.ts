@@ -80,3 +80,19 @@ test('a 64 KiB message in 16 KiB chunks comes out as nodemailer writes it', asyn
   for (let at = 0; at < bytes.length; at += 16384) chunks.push(bytes.subarray(at, at + 16384));
   assert.deepEqual(await run(chunks, true), await run(chunks, false));
 });
+
+test('CRLF contents, now and then a dot at a line start, in random chunks: the one-scan pass-through and the long way give nodemailer\'s bytes', async () => {
+  for (let seed = 1; seed <= 500; seed++) {
+    const r = prng(seed * 7919);
+    const lines = Array.from({ length: 1 + Math.floor(r() * 40) }, () => (r() < 0.1 ? '.' : '') + 'y'.repeat(Math.floor(r() * 30)));
+    const bytes = Buffer.from(lines.join('\r\n') + (r() < 0.8 ? '\r\n' : ''));
+    const chunks: Buffer[] = [];
+    for (let at = 0; at < bytes.length; ) {
+      const n = 1 + Math.floor(r() * 200);
+      chunks.push(bytes.subarray(at, at + n));
+      at += n;
+    }
+    const [want, got] = await Promise.all([run(chunks, false), run(chunks, true)]);
+    assert.deepEqual(got, want, `case ${seed}: ${JSON.stringify(bytes.toString('latin1'))}`);
+  }
+});

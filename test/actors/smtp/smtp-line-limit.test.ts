@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { SmtpAgent } from '../../../src/actors/smtp/smtp-agent.js';
-import { breakLongLines } from '../../../src/actors/smtp/smtp-line-limit.js';
+import { breakLongLines, hasLongLine } from '../../../src/actors/smtp/smtp-line-limit.js';
 import { startSmtpSink } from '../../helpers/smtp-sink.js';
 import { captureLog, contentReader, makeConfig, makeRequest } from './smtp-test-kit.js';
 
@@ -49,5 +49,23 @@ test('a 3,000-octet header and body line reach the next hop in pieces of at most
     }
   } finally {
     await sink.close();
+  }
+});
+
+test('hasLongLine finds a line over the limit exactly where a look at every line does: lengths around the limit, CRLF and bare LF ends', () => {
+  let x = 12345;
+  const rnd = (n: number): number => {
+    x = (x * 1103515245 + 12345) % 2147483648;
+    return (x >>> 12) % n;
+  };
+  const endsOf = ['\r\n', '\n', '\r\n'];
+  for (let round = 0; round < 3000; round++) {
+    const limit = 1 + rnd(12);
+    const lines = Array.from({ length: rnd(8) }, () => 'z'.repeat(Math.max(0, limit - 3 + rnd(6))));
+    const text = lines.map((l) => l + endsOf[rnd(3)]).join('') + (rnd(2) ? 'z'.repeat(rnd(limit + 3)) : '');
+    const content = b(text);
+    const want = text.split('\n').some((line) => line.replace(/\r$/, '').length > limit);
+    assert.equal(hasLongLine(content, limit), want, `limit ${limit}: ${JSON.stringify(text)}`);
+    if (!want) assert.equal(breakLongLines(content, limit), content);
   }
 });
