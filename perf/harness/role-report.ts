@@ -13,7 +13,9 @@
 import { cpuListsOverlap, parseCpuList } from './cpu-pinning.js';
 import type { CaseResult, ConnectionMode } from './e2e-run.js';
 import { MAIN_ROLE, OTHER_ROLE, type RoleUsage } from './role-usage.js';
-import { gainError, project, projectTable, type Projection, type RoleCost } from './scaling-model.js';
+import { gainError, project, projectTable, threadCap, type Projection, type RoleCost } from './scaling-model.js';
+import { CORES_PER_SHARD } from '../../src/config/queue-shard-count.js';
+import { ROLE_NAMES, roleEntry, type RoleName } from '../../src/protocol/role-catalogue.js';
 
 /** The bench process as a role of the check. */
 export const BENCH_ROLE = 'generator+sink';
@@ -85,17 +87,35 @@ export function medianRoles(cases: readonly CaseResult[]): RoleUsage[] {
   });
 }
 
+/** Whether the role runs one thread per queue shard (the journal and qmgr). */
+function isSharded(role: string): boolean {
+  return (ROLE_NAMES as readonly string[]).includes(role) && roleEntry(role as RoleName).sharded === true;
+}
+
 /**
- * The model's view of measured roles: one thread is a singleton, except
- * "other" (the runtime's GC and I/O threads, which run in parallel).
+ * The model's view of measured roles: a sharded role has a thread per
+ * CORES_PER_SHARD cores (queue_shard_count "-", as the bench runs the
+ * daemon); any other role of one thread is a singleton, except "other"
+ * (the runtime's GC and I/O threads, which run in parallel).
  */
 export function roleCosts(roles: readonly RoleUsage[]): RoleCost[] {
-  return roles.map((r) => ({
-    role: r.role,
-    threads: r.threads,
-    cpuMsPerMessage: Number.isFinite(r.cpuMsPerMessage) ? r.cpuMsPerMessage : 0,
-    singleton: r.role === OTHER_ROLE ? false : r.threads === 1,
-  }));
+  return roles.map((r) => {
+    const cost: RoleCost = {
+      role: r.role,
+      threads: r.threads,
+      cpuMsPerMessage: Number.isFinite(r.cpuMsPerMessage) ? r.cpuMsPerMessage : 0,
+      singleton: r.role === OTHER_ROLE || isSharded(r.role) ? false : r.threads === 1,
+    };
+    if (isSharded(r.role)) cost.coresPerThread = CORES_PER_SHARD;
+    return cost;
+  });
+}
+
+/** How the role that caps a projection is named: its thread count there and why it has that many. */
+function cappedByText(p: Projection): string {
+  if (p.cappedBy === 'cores') return 'cores (replicated roles share them)';
+  if (isSharded(p.cappedBy)) return `${p.cappedBy} (${p.threadRoleThreads} thread${p.threadRoleThreads === 1 ? '' : 's'}: a queue shard per ${CORES_PER_SHARD} cores)`;
+  return `${p.cappedBy} (one thread)`;
 }
 
 const groupKey = (c: CaseResult): string => `${c.size}\u0000${c.mode}\u0000${c.mta}`;
@@ -195,14 +215,14 @@ export function formatRoleSummary(s: RoleSummary): string {
     s.totalCpuMsPerMessage > 0 ? `${num((r.cpuMsPerMessage / s.totalCpuMsPerMessage) * 100)}%` : '-',
     num(r.cores, 2),
     r.busy === undefined ? '-' : num(r.busy, 2),
-    r.role === OTHER_ROLE ? 'shared' : r.threads === 1 ? num(1000 / r.cpuMsPerMessage) : 'shared',
+    r.role === OTHER_ROLE ? 'shared' : r.threads === 1 || isSharded(r.role) ? num(threadCap(r, r.threads)) : 'shared',
   ]);
   rows.push(['total', '', num(s.totalCpuMsPerMessage, 3), '100%', '', '', '']);
   if (s.benchCpuMsPerMessage !== undefined) rows.push([`(${BENCH_ROLE}, bench process)`, '', num(s.benchCpuMsPerMessage, 3), '', '', '', '']);
   const roleTable = table(['role', 'threads', 'cpu ms/msg', 'share', 'cores used', 'busy', 'cap msg/s'], rows);
   const proj = table(
     ['cores', 'projected msg/s', 'capped by'],
-    s.projection.map((p) => [String(p.cores), num(p.messagesPerSecond), p.cappedBy === 'cores' ? 'cores (replicated roles share them)' : `${p.cappedBy} (one thread)`]),
+    s.projection.map((p) => [String(p.cores), num(p.messagesPerSecond), cappedByText(p)]),
   );
   return `CPU per message per role: ${s.mta} ${s.mode} ${s.size} bytes (median of ${s.rounds} round${s.rounds === 1 ? '' : 's'}; ` +
     `${MAIN_ROLE} is the supervisor, ${OTHER_ROLE} the process beyond the listed threads)\n${roleTable}\n\n` +

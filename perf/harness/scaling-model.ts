@@ -3,19 +3,23 @@
  * each of its roles spends per message (measured by `bench run`), and which
  * role caps it. Pure functions, no I/O.
  *
- * The model: a role of one thread (a singleton: the journal, qmgr, the main
- * thread today) can use at most one core, so it caps the host at
- * 1000 / its CPU-ms per message, however many cores there are. Every other
- * role is replicated (its threads follow the core count, as a service with
- * maxproc "-" does) and shares the cores: all the roles' CPU-ms per message
- * together, singletons included, must fit in N cores, so N x 1000 / total is
- * the second bound. The projection is the lower of the two; the role named
- * is the singleton with the lowest cap, or "cores" when the shared bound is
- * the lower. A role may be marked as not sharing the cores measured (a load
- * generator pinned elsewhere): it then bounds the rate through its own cap
- * only. What the model leaves out: locks and hand-offs between threads, the
- * memory bus, and a per-message cost that changes with the load (batching);
- * the 1-core/2-core check in the README says how far that matters here.
+ * The model: a thread uses at most one core, so a role whose threads do not
+ * follow the core count caps the host at its threads x 1000 / its CPU-ms
+ * per message. That is a singleton (trivial-rewrite, the main thread: one
+ * thread on any host) and a sharded role (the journal and qmgr: one thread
+ * per queue shard, and queue_shard_count "-" makes a shard per four cores,
+ * so on N cores they have ceil(N / 4) threads, each taking its shard's
+ * share of the messages). Every other role is replicated (its threads
+ * follow the core count, as a service with maxproc "-" does) and shares
+ * the cores: all the roles' CPU-ms per message together must fit in N
+ * cores, so N x 1000 / total is the second bound. The projection is the
+ * lower of the two; the role named is the thread-bound role with the
+ * lowest cap, or "cores" when the shared bound is the lower. A role may be
+ * marked as not sharing the cores measured (a load generator pinned
+ * elsewhere): it then bounds the rate through its own cap only. What the
+ * model leaves out: locks and hand-offs between threads, the memory bus,
+ * and a per-message cost that changes with the load (batching); the
+ * 1-core/2-core check in the README says how far that matters here.
  *
  * project() and projectTable() never throw; a role with no CPU per message
  * does not cap anything, and a model with no CPU at all projects Infinity.
@@ -28,8 +32,10 @@ export interface RoleCost {
   threads: number;
   /** CPU milliseconds per message, summed over the role's threads. */
   cpuMsPerMessage: number;
-  /** Whether the role is bound to one core; default: threads === 1. */
+  /** Whether the role is bound to one thread on any host; default: threads === 1 and no coresPerThread. */
   singleton?: boolean;
+  /** A sharded role: one thread per this many cores, one at least (the cost per message stays the same; its messages are spread). */
+  coresPerThread?: number;
   /** Whether its CPU comes out of the N cores; default true. */
   sharesCores?: boolean;
 }
@@ -39,50 +45,62 @@ export interface Projection {
   cores: number;
   /** Messages per second the model allows. */
   messagesPerSecond: number;
-  /** The singleton role whose cap binds, or "cores" when the cores as a whole do. */
+  /** The thread-bound role whose cap binds, or "cores" when the cores as a whole do. */
   cappedBy: string;
   /** The shared bound alone: N x 1000 / total CPU-ms per message of the roles sharing the cores. */
   coresBound: number;
-  /** The lowest singleton cap, and its role; Infinity and "" when no singleton costs anything. */
-  singletonBound: number;
-  singletonRole: string;
+  /** The lowest cap of a thread-bound role on these cores, and its role; Infinity and "" when none costs anything. */
+  threadBound: number;
+  threadRole: string;
+  /** The threads that role has on these cores (1 for a singleton). */
+  threadRoleThreads: number;
 }
 
 /** The core counts `bench run` projects to. */
 export const PROJECTED_CORES = [2, 8, 16, 64] as const;
 
-/** Whether the role is bound to one thread. */
+/** Whether the role is bound to one thread on any host. */
 export function isSingleton(r: RoleCost): boolean {
-  return r.singleton ?? r.threads === 1;
+  return r.singleton ?? (r.threads === 1 && r.coresPerThread === undefined);
 }
 
-/** The rate a singleton allows: 1000 / its CPU-ms per message (Infinity when it costs nothing). */
-export function singletonCap(r: RoleCost): number {
-  return r.cpuMsPerMessage > 0 ? 1000 / r.cpuMsPerMessage : Infinity;
+/** The threads a thread-bound role has on `cores` cores; undefined for a replicated role (no cap of its own). */
+export function threadsOn(r: RoleCost, cores: number): number | undefined {
+  if (r.coresPerThread !== undefined) return Math.max(1, Math.ceil(cores / r.coresPerThread));
+  return isSingleton(r) ? 1 : undefined;
+}
+
+/** The rate `threads` threads of the role allow: threads x 1000 / its CPU-ms per message (Infinity when it costs nothing). */
+export function threadCap(r: RoleCost, threads = 1): number {
+  return r.cpuMsPerMessage > 0 ? (threads * 1000) / r.cpuMsPerMessage : Infinity;
 }
 
 /** The projected rate on `cores` cores, and what caps it. */
 export function project(roles: readonly RoleCost[], cores: number): Projection {
   const shared = roles.filter((r) => r.sharesCores !== false).reduce((sum, r) => sum + Math.max(0, r.cpuMsPerMessage), 0);
   const coresBound = shared > 0 ? (cores * 1000) / shared : Infinity;
-  let singletonBound = Infinity;
-  let singletonRole = '';
+  let threadBound = Infinity;
+  let threadRole = '';
+  let threadRoleThreads = 0;
   for (const r of roles) {
-    if (!isSingleton(r)) continue;
-    const cap = singletonCap(r);
-    if (cap < singletonBound) {
-      singletonBound = cap;
-      singletonRole = r.role;
+    const threads = threadsOn(r, cores);
+    if (threads === undefined) continue;
+    const cap = threadCap(r, threads);
+    if (cap < threadBound) {
+      threadBound = cap;
+      threadRole = r.role;
+      threadRoleThreads = threads;
     }
   }
-  const singletonBinds = singletonBound < coresBound;
+  const threadBinds = threadBound < coresBound;
   return {
     cores,
-    messagesPerSecond: singletonBinds ? singletonBound : coresBound,
-    cappedBy: singletonBinds ? singletonRole : 'cores',
+    messagesPerSecond: threadBinds ? threadBound : coresBound,
+    cappedBy: threadBinds ? threadRole : 'cores',
     coresBound,
-    singletonBound,
-    singletonRole,
+    threadBound,
+    threadRole,
+    threadRoleThreads,
   };
 }
 

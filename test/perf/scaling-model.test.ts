@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { gainError, isSingleton, predictedGain, project, projectTable, PROJECTED_CORES, type RoleCost } from '../../perf/harness/scaling-model.js';
+import { gainError, isSingleton, predictedGain, project, projectTable, PROJECTED_CORES, threadsOn, type RoleCost } from '../../perf/harness/scaling-model.js';
+import { roleCosts } from '../../perf/harness/role-report.js';
 
 // A profile shaped like the daemon's: one smtpd thread, singletons journal and qmgr, a replicated smtp pool.
 const ROLES: RoleCost[] = [
@@ -15,8 +16,9 @@ test('one core: the cores bound is 1000 / the total CPU-ms per message', () => {
   const p = project(ROLES, 1);
   assert.equal(p.cappedBy, 'cores');
   assert.ok(Math.abs(p.messagesPerSecond - 1000 / 2.0) < 1e-9);
-  assert.equal(p.singletonRole, 'smtpd');
-  assert.equal(p.singletonBound, 2000);
+  assert.equal(p.threadRole, 'smtpd');
+  assert.equal(p.threadBound, 2000);
+  assert.equal(p.threadRoleThreads, 1);
 });
 
 test('more cores: replicated roles share them until the costliest singleton caps the rate', () => {
@@ -63,4 +65,41 @@ test('the predicted gain and its error against a measured gain', () => {
   assert.ok(Math.abs(gainError(1.8, 1.5) - 0.2) < 1e-9);
   assert.ok(Number.isNaN(gainError(Infinity, 1.5)));
   assert.ok(Number.isNaN(gainError(1.2, 0)));
+});
+
+test('a sharded role has a thread per K cores: its cap grows with them, so the shared cores bind instead', () => {
+  // The daemon's shape today: smtpd on every core, a journal and a qmgr per queue shard (one per four cores).
+  const sharded: RoleCost[] = [
+    { role: 'smtpd', threads: 2, cpuMsPerMessage: 0.6 },
+    { role: 'journal', threads: 1, cpuMsPerMessage: 0.25, coresPerThread: 4 },
+    { role: 'qmgr', threads: 1, cpuMsPerMessage: 0.2, coresPerThread: 4 },
+    { role: 'smtp', threads: 2, cpuMsPerMessage: 0.4 },
+    { role: 'trivial-rewrite', threads: 1, cpuMsPerMessage: 0.01 },
+  ];
+  assert.equal(isSingleton(sharded[1]), false);
+  assert.deepEqual([1, 2, 4, 5, 16, 64].map((n) => threadsOn(sharded[1], n)), [1, 1, 1, 2, 4, 16]);
+  assert.equal(threadsOn(sharded[0], 64), undefined, 'a replicated role has no cap of its own');
+  assert.equal(threadsOn(sharded[4], 64), 1);
+  const total = 1.46;
+  for (const p of projectTable(sharded)) {
+    // 64 cores: 16 journal threads allow 64,000 msg/s; the cores allow 64,000 / 1.46
+    assert.equal(p.cappedBy, 'cores', `${p.cores} cores`);
+    assert.ok(Math.abs(p.messagesPerSecond - (p.cores * 1000) / total) < 1e-6);
+    assert.equal(p.threadRole, 'journal');
+    assert.equal(p.threadRoleThreads, Math.ceil(p.cores / 4));
+    assert.ok(Math.abs(p.threadBound - (Math.ceil(p.cores / 4) * 1000) / 0.25) < 1e-6);
+  }
+  // The same journal as a singleton would cap every host at 4,000.
+  assert.equal(project(sharded.map((r) => ({ ...r, coresPerThread: undefined })), 64).cappedBy, 'journal');
+});
+
+test("the bench's roles: the journal and qmgr are sharded, trivial-rewrite and the main thread singletons, other is neither", () => {
+  const costs = roleCosts([
+    { role: 'journal', threads: 1, cpuMsPerMessage: 0.2, cores: 0.2 },
+    { role: 'qmgr', threads: 1, cpuMsPerMessage: 0.2, cores: 0.2 },
+    { role: 'trivial-rewrite', threads: 1, cpuMsPerMessage: 0.01, cores: 0 },
+    { role: 'main thread', threads: 1, cpuMsPerMessage: 0.01, cores: 0 },
+    { role: 'other', threads: 1, cpuMsPerMessage: 0.3, cores: 0.3 },
+  ]);
+  assert.deepEqual(costs.map((c) => threadsOn(c, 16)), [4, 4, 1, 1, undefined]);
 });
