@@ -6,7 +6,8 @@
  * first regexp: or pcre: table), dns-packet (loaded with the first DNS
  * question smtpd asks of the name servers itself), node:http
  * (smtp-server's logger import is answered without nodemailer's fetch)
- * nor prom-client. Each entry file runs in a real worker thread as a warm
+ * nor prom-client; an smtp thread loads mailauth only with its first
+ * MTA-STS policy lookup. Each entry file runs in a real worker thread as a warm
  * spare would, with a module hook there recording every module it loads.
  */
 import { test } from 'node:test';
@@ -52,6 +53,13 @@ for (const role of ['smtpd', 'qmgr', 'trivial-rewrite', 'journal'] as const) {
     assert.ok(!builtins.includes('NativeModule https'), `${role}: node:https loaded`);
   });
 }
+
+test('smtp: its thread loads no mailauth (MTA-STS loads it with the first policy lookup), joi, tldts or libmime', async () => {
+  const { urls } = await loadedBy('smtp');
+  assert.ok(urls.some((u) => u.endsWith('/smtp-actor.js')), 'the hook saw its entry load');
+  assert.ok(urls.some((u) => u.includes('/node_modules/nodemailer/')), 'nodemailer loaded');
+  assert.deepEqual(urls.filter((u) => /\/node_modules\/(mailauth|joi|tldts|libmime|piscina|prom-client)\//.test(u)), []);
+});
 
 test('smtpd: smtp-server is loaded, with the quiet logger in place of nodemailer\'s shared module', async () => {
   const { urls } = await loadedBy('smtpd');

@@ -13,7 +13,7 @@
  */
 import { request } from 'node:https';
 import { isIP } from 'node:net';
-import { parsePolicy } from 'mailauth/lib/mta-sts.js';
+import { loadMtaSts } from './smtp-mta-sts-lib.js';
 import type { StsPolicy } from './smtp-tls-policy-types.js';
 
 /** RFC 8461 section 3.3: "a maximum size ... of 64 kilobytes". */
@@ -56,8 +56,9 @@ export async function fetchStsPolicy(domain: string, id: string, opts: StsFetchO
   return parseStsPolicy(domain, id, text);
 }
 
-/** Parses a policy text; throws StsFetchError (sts-policy-invalid) naming what is wrong. */
-export function parseStsPolicy(domain: string, id: string, text: string): StsPolicy {
+/** Parses a policy text; rejects with StsFetchError (sts-policy-invalid) naming what is wrong. */
+export async function parseStsPolicy(domain: string, id: string, text: string): Promise<StsPolicy> {
+  const { parsePolicy } = await loadMtaSts();
   let parsed: { mode?: string; mx?: string[]; maxAge?: number };
   try {
     parsed = parsePolicy(text) as typeof parsed;

@@ -16,7 +16,7 @@
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { promises as dnsPromises } from 'node:dns';
-import { resolvePolicy, validateMx } from 'mailauth/lib/mta-sts.js';
+import { loadMtaSts, mtaStsLoaded } from './smtp-mta-sts-lib.js';
 import type { StsPolicy } from './smtp-tls-policy-types.js';
 import { fetchStsPolicy, StsFetchError, type StsFetchFailure } from './smtp-mta-sts-fetch.js';
 
@@ -50,7 +50,7 @@ export interface StsProviderOptions {
 
 /** True when `mxHost` matches one of the policy's mx patterns (section 4.1: "*." is one whole left-most label). */
 export function stsMxMatches(policy: StsPolicy, mxHost: string): boolean {
-  return validateMx(mxHost, { id: policy.id, mode: policy.mode, mx: policy.mx }).valid;
+  return mtaStsLoaded().validateMx(mxHost, { id: policy.id, mode: policy.mode, mx: policy.mx }).valid;
 }
 
 /** MTA-STS policies of destination domains, for one thread. */
@@ -96,6 +96,7 @@ export class StsProvider {
     };
     let id: string | false;
     try {
+      const { resolvePolicy } = await loadMtaSts();
       id = await resolvePolicy(domain, { resolver: (name: string, type: string) => this.opts.resolver.resolve(name, type as 'TXT') as Promise<string[][]> });
     } catch (err) {
       // A DNS failure is no news: the cached policy, if any, still holds.
