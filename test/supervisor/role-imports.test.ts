@@ -54,11 +54,11 @@ for (const role of ['smtpd', 'qmgr', 'trivial-rewrite', 'journal'] as const) {
   });
 }
 
-test('smtp: its thread loads no mailauth (MTA-STS loads it with the first policy lookup), joi, tldts or libmime', async () => {
+test('smtp: its thread loads no mailauth (MTA-STS loads it with the first policy lookup), joi, tldts, libmime or dns-packet (with the first DANE question)', async () => {
   const { urls } = await loadedBy('smtp');
   assert.ok(urls.some((u) => u.endsWith('/smtp-actor.js')), 'the hook saw its entry load');
   assert.ok(urls.some((u) => u.includes('/node_modules/nodemailer/')), 'nodemailer loaded');
-  assert.deepEqual(urls.filter((u) => /\/node_modules\/(mailauth|joi|tldts|libmime|piscina|prom-client)\//.test(u)), []);
+  assert.deepEqual(urls.filter((u) => /\/node_modules\/(mailauth|joi|tldts|libmime|dns-packet|piscina|prom-client)\//.test(u)), []);
 });
 
 test('smtpd: smtp-server is loaded, with the quiet logger in place of nodemailer\'s shared module', async () => {

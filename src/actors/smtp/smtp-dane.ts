@@ -11,7 +11,7 @@
  * (domain, host, port) for the smallest TTL seen. daneLookup never throws.
  */
 import { promises as dnsPromises } from 'node:dns';
-import { resolveSecure, type SecureAnswer, type SecureRecordType } from '../../global/dns-query.js';
+import type { SecureAnswer, SecureRecordType } from '../../global/dns-query.js';
 import type { TlsaRecord } from './smtp-tls-policy-types.js';
 import { tlsaUsable } from './smtp-tls-verify.js';
 
@@ -40,6 +40,8 @@ export class DaneResolver {
 
   private async ask(name: string, type: SecureRecordType): Promise<Looked> {
     try {
+      // dns-query (and dns-packet under it) loads with the first DNSSEC question: a relayhost given by address asks none.
+      const { resolveSecure } = await import('../../global/dns-query.js');
       return { answer: await resolveSecure(this.servers, name, type) };
     } catch (err) {
       const e = err as NodeJS.ErrnoException & { secure?: boolean };
