@@ -13,7 +13,7 @@
 import { cpuListsOverlap, parseCpuList } from './cpu-pinning.js';
 import type { CaseResult, ConnectionMode } from './e2e-run.js';
 import { MAIN_ROLE, OTHER_ROLE, type RoleUsage } from './role-usage.js';
-import { gainError, project, projectTable, threadCap, type Projection, type RoleCost } from './scaling-model.js';
+import { gainError, isSingleton, project, projectTable, threadCap, type Projection, type RoleCost } from './scaling-model.js';
 import { CORES_PER_SHARD } from '../../src/config/queue-shard-count.js';
 import { ROLE_NAMES, roleEntry, type RoleName } from '../../src/protocol/role-catalogue.js';
 
@@ -87,16 +87,29 @@ export function medianRoles(cases: readonly CaseResult[]): RoleUsage[] {
   });
 }
 
+const isRole = (role: string): role is RoleName => (ROLE_NAMES as readonly string[]).includes(role);
+
 /** Whether the role runs one thread per queue shard (the journal and qmgr). */
 function isSharded(role: string): boolean {
-  return (ROLE_NAMES as readonly string[]).includes(role) && roleEntry(role as RoleName).sharded === true;
+  return isRole(role) && roleEntry(role).sharded === true;
+}
+
+/** Whether the role's threads follow the cores: smtpd (a listener, maxproc "-": one per core) and the smtp client (one per two). */
+function isReplicated(role: string): boolean {
+  if (!isRole(role)) return false;
+  const e = roleEntry(role);
+  return e.listens === true || e.instances === 'cores';
 }
 
 /**
- * The model's view of measured roles: a sharded role has a thread per
- * CORES_PER_SHARD cores (queue_shard_count "-", as the bench runs the
- * daemon); any other role of one thread is a singleton, except "other"
- * (the runtime's GC and I/O threads, which run in parallel).
+ * The model's view of measured roles, by what the daemon runs on any host
+ * (not by the threads one measurement had: on one core smtpd is one thread
+ * too): a sharded role has a thread per CORES_PER_SHARD cores
+ * (queue_shard_count "-", as the bench runs the daemon); a replicated role
+ * and "other" (the runtime's GC and I/O threads) share the cores; every
+ * other role (trivial-rewrite, the main thread, the rarely busy ones) is
+ * one thread. A role the catalogue does not know is a singleton when it
+ * ran one thread.
  */
 export function roleCosts(roles: readonly RoleUsage[]): RoleCost[] {
   return roles.map((r) => {
@@ -104,11 +117,17 @@ export function roleCosts(roles: readonly RoleUsage[]): RoleCost[] {
       role: r.role,
       threads: r.threads,
       cpuMsPerMessage: Number.isFinite(r.cpuMsPerMessage) ? r.cpuMsPerMessage : 0,
-      singleton: r.role === OTHER_ROLE || isSharded(r.role) ? false : r.threads === 1,
+      singleton: r.role === OTHER_ROLE || isSharded(r.role) || isReplicated(r.role) ? false : isRole(r.role) || r.role === MAIN_ROLE || r.threads === 1,
     };
     if (isSharded(r.role)) cost.coresPerThread = CORES_PER_SHARD;
     return cost;
   });
+}
+
+/** Whether the role's threads cap the host (a singleton or a sharded role), not shared cores. */
+function threadBound(r: RoleUsage): boolean {
+  const [cost] = roleCosts([r]);
+  return isSingleton(cost) || cost.coresPerThread !== undefined;
 }
 
 /** How the role that caps a projection is named: its thread count there and why it has that many. */
@@ -215,7 +234,7 @@ export function formatRoleSummary(s: RoleSummary): string {
     s.totalCpuMsPerMessage > 0 ? `${num((r.cpuMsPerMessage / s.totalCpuMsPerMessage) * 100)}%` : '-',
     num(r.cores, 2),
     r.busy === undefined ? '-' : num(r.busy, 2),
-    r.role === OTHER_ROLE ? 'shared' : r.threads === 1 || isSharded(r.role) ? num(threadCap(r, r.threads)) : 'shared',
+    threadBound(r) ? num(threadCap(r, r.threads)) : 'shared',
   ]);
   rows.push(['total', '', num(s.totalCpuMsPerMessage, 3), '100%', '', '', '']);
   if (s.benchCpuMsPerMessage !== undefined) rows.push([`(${BENCH_ROLE}, bench process)`, '', num(s.benchCpuMsPerMessage, 3), '', '', '', '']);

@@ -33,14 +33,21 @@ test('role medians over rounds, "other" last, and the projection from them', () 
   const [s] = summarizeRoles(cases);
   assert.equal(s.rounds, 3);
   assert.ok(Math.abs(s.totalCpuMsPerMessage - 1.85) < 1e-9);
-  // 2 cores: 2000 / 1.85 = 1081 < smtpd's 1667; 8 cores: smtpd caps
-  assert.equal(s.projection[0].cappedBy, 'cores');
-  assert.equal(s.projection[1].cappedBy, 'smtpd');
-  assert.ok(Math.abs(s.projection[1].messagesPerSecond - 1000 / 0.6) < 1e-6);
+  // smtpd and smtp follow the cores, the journal has a shard per 4 cores (4,000 msg/s each at 0.25 ms):
+  // the cores bind on every count, 8 cores: 8000 / 1.85 = 4324 against the journal's 2 x 4,000
+  for (const p of s.projection) assert.equal(p.cappedBy, 'cores', `${p.cores} cores`);
+  assert.ok(Math.abs(s.projection[1].messagesPerSecond - 8000 / 1.85) < 1e-6);
+  assert.equal(s.projection[1].threadRole, 'journal');
+  assert.equal(s.projection[1].threadRoleThreads, 2);
   const text = formatRoleReport(cases);
-  assert.match(text, /^smtpd\s+1\s+0\.600\s+32%/m);
+  assert.match(text, /^smtpd\s+1\s+0\.600\s+32%.*shared$/m);
+  assert.match(text, /^journal\s+1\s+0\.250\s.*4000$/m);
   assert.match(text, /^other\s+12\s+0\.300/m);
-  assert.match(text, /^8\s+1667\s+smtpd \(one thread\)$/m);
+  assert.match(text, /^8\s+4324\s+cores \(replicated roles share them\)$/m);
+  // A journal capping: 64 cores with a costly journal name its 16 threads.
+  const [heavy] = summarizeRoles([result('postrider', 1, 500, { roles: roles(0.1, 1.0, 0.1, 0.1) })]);
+  assert.equal(heavy.projection[3].cappedBy, 'journal');
+  assert.match(formatRoleReport([result('postrider', 1, 500, { roles: roles(0.1, 1.0, 0.1, 0.1) })]), /^64\s+16000\s+journal \(16 threads: a queue shard per 4 cores\)$/m);
   assert.doesNotMatch(text, /check/, 'no check without pinned runs');
 });
 

@@ -93,13 +93,16 @@ test('a sharded role has a thread per K cores: its cap grows with them, so the s
   assert.equal(project(sharded.map((r) => ({ ...r, coresPerThread: undefined })), 64).cappedBy, 'journal');
 });
 
-test("the bench's roles: the journal and qmgr are sharded, trivial-rewrite and the main thread singletons, other is neither", () => {
+test("the bench's roles: the journal and qmgr are sharded, trivial-rewrite and the main thread singletons, smtpd, smtp and other shared", () => {
   const costs = roleCosts([
+    { role: 'smtpd', threads: 1, cpuMsPerMessage: 0.6, cores: 0.5 },
+    { role: 'smtp', threads: 1, cpuMsPerMessage: 0.4, cores: 0.3 },
     { role: 'journal', threads: 1, cpuMsPerMessage: 0.2, cores: 0.2 },
     { role: 'qmgr', threads: 1, cpuMsPerMessage: 0.2, cores: 0.2 },
     { role: 'trivial-rewrite', threads: 1, cpuMsPerMessage: 0.01, cores: 0 },
     { role: 'main thread', threads: 1, cpuMsPerMessage: 0.01, cores: 0 },
     { role: 'other', threads: 1, cpuMsPerMessage: 0.3, cores: 0.3 },
   ]);
-  assert.deepEqual(costs.map((c) => threadsOn(c, 16)), [4, 4, 1, 1, undefined]);
+  // One core's measurement (every role one thread) says the same of 16 cores.
+  assert.deepEqual(costs.map((c) => threadsOn(c, 16)), [undefined, undefined, 4, 4, 1, 1, undefined]);
 });
