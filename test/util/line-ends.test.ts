@@ -6,6 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { hasBareLineEnd } from '../../src/util/line-ends.js';
+import { prngInt } from '../helpers/prng.js';
 import { normalizeLineEnds } from '../../src/cleanup/cleanup-content.js';
 import { normalizeBareLF } from '../../src/actors/smtpd/smtpd-message.js';
 
@@ -19,11 +20,7 @@ function byteLook(buf: Buffer): boolean {
 
 test('hasBareLineEnd agrees with a byte-by-byte look on 5,000 random contents, 8-bit bytes included', () => {
   const alphabet = [0x0d, 0x0a, 0x0d, 0x0a, 0x61, 0xe9, 0xff, 0x00];
-  let x = 99;
-  const rnd = (n: number): number => {
-    x = (x * 1103515245 + 12345) % 2147483648;
-    return (x >>> 12) % n;
-  };
+  const rnd = prngInt(99);
   for (let round = 0; round < 5000; round++) {
     const buf = Buffer.from(Array.from({ length: rnd(24) }, () => alphabet[rnd(alphabet.length)]));
     assert.equal(hasBareLineEnd(buf), byteLook(buf), JSON.stringify(buf.toString('latin1')));

@@ -10,6 +10,7 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import type { Transform } from 'node:stream';
 import { dotStuff, fastDataTransform } from '../../../src/actors/smtp/smtp-dot-stuff.js';
+import { prng } from '../../helpers/prng.js';
 
 const require = createRequire(import.meta.url);
 // Not an exported path of nodemailer: reached by file, as the reference to compare with.
@@ -27,17 +28,6 @@ function run(chunks: Buffer[], fast: boolean): Promise<Buffer> {
     for (const c of chunks) s.write(c);
     s.end();
   });
-}
-
-/** A small deterministic generator, so a failure names a case that replays. */
-function prng(seed: number): () => number {
-  let x = seed >>> 0 || 1;
-  return () => {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    return (x >>> 0) / 4294967296;
-  };
 }
 
 test('dotStuff: lines starting with a dot are doubled, bare CR and LF become CRLF, a dot after a bare CR is doubled', () => {

@@ -7,6 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { SmtpAgent } from '../../../src/actors/smtp/smtp-agent.js';
 import { breakLongLines, hasLongLine } from '../../../src/actors/smtp/smtp-line-limit.js';
+import { prngInt } from '../../helpers/prng.js';
 import { startSmtpSink } from '../../helpers/smtp-sink.js';
 import { captureLog, contentReader, makeConfig, makeRequest } from './smtp-test-kit.js';
 
@@ -53,11 +54,7 @@ test('a 3,000-octet header and body line reach the next hop in pieces of at most
 });
 
 test('hasLongLine finds a line over the limit exactly where a look at every line does: lengths around the limit, CRLF and bare LF ends', () => {
-  let x = 12345;
-  const rnd = (n: number): number => {
-    x = (x * 1103515245 + 12345) % 2147483648;
-    return (x >>> 12) % n;
-  };
+  const rnd = prngInt(12345);
   const endsOf = ['\r\n', '\n', '\r\n'];
   for (let round = 0; round < 3000; round++) {
     const limit = 1 + rnd(12);

@@ -11,6 +11,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { SMTPStream } from 'smtp-server/lib/smtp-stream.js';
 import { feedDataStream } from '../../../src/actors/smtpd/smtpd-data-scan.js';
+import { prng } from '../../helpers/prng.js';
 
 interface Outcome {
   content: string;
@@ -44,17 +45,6 @@ function run(chunks: Buffer[], fast: boolean): Promise<Outcome> {
     for (const c of chunks) parser.write(c);
     parser.end();
   });
-}
-
-/** A small deterministic generator, so a failure names a case that replays. */
-function prng(seed: number): () => number {
-  let x = seed >>> 0 || 1;
-  return () => {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    return (x >>> 0) / 4294967296;
-  };
 }
 
 function cut(input: Buffer, r: () => number): Buffer[] {
