@@ -87,6 +87,14 @@ export class StsProvider {
   }
 
   private async refresh(domain: string): Promise<StsPolicy | undefined> {
+    // Every policy this provider hands out comes through here, so stsMxMatches finds mailauth loaded.
+    let resolvePolicy: Awaited<ReturnType<typeof loadMtaSts>>['resolvePolicy'];
+    try {
+      ({ resolvePolicy } = await loadMtaSts());
+    } catch (err) {
+      this.entries.set(domain, { checkedAt: Date.now(), failure: { type: 'sts-policy-fetch-error', detail: `mailauth: ${(err as Error).message}` } });
+      return undefined;
+    }
     const now = Date.now();
     let cached = this.entries.get(domain)?.policy ?? this.readDisk(domain);
     if (cached && cached.expires <= now) cached = undefined;
@@ -96,7 +104,6 @@ export class StsProvider {
     };
     let id: string | false;
     try {
-      const { resolvePolicy } = await loadMtaSts();
       id = await resolvePolicy(domain, { resolver: (name: string, type: string) => this.opts.resolver.resolve(name, type as 'TXT') as Promise<string[][]> });
     } catch (err) {
       // A DNS failure is no news: the cached policy, if any, still holds.
