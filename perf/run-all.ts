@@ -26,6 +26,7 @@ const BENCHES: Record<string, string> = {
   'smtpd-auth-timing': 'smtpd/auth-timing.js',
   qmgr: 'qmgr/scheduler.bench.js',
   smtp: 'smtp/smtp-delivery.bench.js',
+  'content-scans': 'smtp/content-scans.bench.js',
   'e2e-relay': 'harness/e2e-bench.js',
   'harness-ceiling': 'harness/source-sink-ceiling.js',
   'header-parse': 'cleanup/header-parse.bench.js',
