@@ -80,6 +80,7 @@
  */
 import type { SpfOutcome } from './smtpd-auth.js';
 import { isUtf8 } from 'node:buffer';
+import { threadId } from 'node:worker_threads';
 import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { SMTPServer } from 'smtp-server';
@@ -206,11 +207,27 @@ const HTTP_REQUEST = /^(OPTIONS|GET|HEAD|POST|PUT|DELETE|TRACE|CONNECT) \/.* HTT
 export const COMMAND_ORDER = ['helo', 'ehlo', 'starttls', 'auth', 'mail', 'rcpt', 'data', 'bdat', 'rset', 'noop', 'vrfy', 'etrn', 'quit', 'unknown'];
 
 export class SmtpdServer extends SMTPServer {
+  /** Sessions this server has started: their ids. */
+  private sessions = 0;
+
   constructor(
     options: SMTPServerOptions,
     readonly hooks: ConnectionHooks,
   ) {
     super(options);
+  }
+
+  /**
+   * The library's step before connect(). With no PROXY header expected the
+   * session id (a key of this thread's policy-service sessions, never seen
+   * outside it) is the thread id and a count, instead of 10 random bytes
+   * turned into base 32 for every connection.
+   */
+  override _handleProxy(socket: Socket, callback: Parameters<SMTPServer['_handleProxy']>[1]): void {
+    if (this._expectsProxyHeader(socket)) return super._handleProxy(socket, callback);
+    const id = `${threadId.toString(32)}.${(++this.sessions).toString(32)}`;
+    const ignore = !!this.options.ignoredHosts?.includes(socket.remoteAddress ?? '');
+    setImmediate(() => callback(null, { id, ignore }));
   }
 
   /** Same as the library's connect(), with SmtpdConnection in place of SMTPConnection; refuses past smtpd_session_limit. */

@@ -234,3 +234,19 @@ test('RSET and DATA with an argument, and unknown ESMTP parameters, are refused 
     await h.stop();
   }
 });
+
+test('each session gets an id of its own (thread and count, no random bytes), sessions open at once included', async () => {
+  const h = await startSmtpd();
+  try {
+    const clients = await Promise.all([ehloSession(h.port), ehloSession(h.port), ehloSession(h.port)]);
+    // The library's connection set of this smtpd: what the policy client keys its sessions by.
+    const server = (h.smtpd as unknown as { server: { connections: Set<{ id: string }> } }).server;
+    await until(() => server.connections.size === 3);
+    const ids = [...server.connections].map((c) => c.id);
+    assert.equal(new Set(ids).size, 3, ids.join(' '));
+    for (const id of ids) assert.match(id, /^[0-9a-v]+\.[0-9a-v]+$/);
+    for (const c of clients) c.close();
+  } finally {
+    await h.stop();
+  }
+});
