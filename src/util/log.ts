@@ -33,6 +33,24 @@ export function syslogTime(d = new Date()): string {
   return `${MONTHS[d.getMonth()]} ${day < 10 ? ' ' + day : day} ${pad2(d.getHours())}:${pad2(d.getMinutes())}:${pad2(d.getSeconds())}`;
 }
 
+/** The second the stamp below is for (milliseconds since the epoch / 1000), and the stamp. */
+let stampSecond = -1;
+let stamp = '';
+
+/**
+ * syslogTime() of now, made once per second: a busy thread logs several
+ * lines a message, and each local-time conversion asks the time zone
+ * rules again. A new second (a DST change included) makes a new stamp.
+ */
+export function syslogTimeNow(now = Date.now()): string {
+  const second = Math.floor(now / 1000);
+  if (second !== stampSecond) {
+    stampSecond = second;
+    stamp = syslogTime(new Date(second * 1000));
+  }
+  return stamp;
+}
+
 export interface LogSink {
   /** `line` is the whole formatted line; `entry` its parts, for syslog. */
   write(line: string, entry?: LogEntry): void;
@@ -165,7 +183,7 @@ export class Logger {
   private emit(text: string, severity: Severity = 'info'): void {
     if (!sink) sink = new BufferedSink(undefined);
     const tag = `${syslogName}/${this.role}`;
-    const line = `${syslogTime()} ${host} ${tag}[${this.id}]: ${text}`;
+    const line = `${syslogTimeNow()} ${host} ${tag}[${this.id}]: ${text}`;
     sink.write(line, { tag, id: this.id, severity, text });
     if (taps.size > 0) tap(line);
   }
