@@ -222,7 +222,7 @@ async function runCommand(args: string[]): Promise<number> {
     recipients: positive('-r', values.r, 1),
     uniqueRecipients: values.unique === true,
     rate: values.rate === undefined ? undefined : positive('--rate', values.rate, 1),
-    warmup: values.warmup === undefined || values.warmup === '0' ? 0 : positive('--warmup', values.warmup, 0),
+    warmup: values.warmup === '0' ? 0 : positive('--warmup', values.warmup, 0),
     modes,
     mtas,
     rounds: positive('--rounds', values.rounds, 1),

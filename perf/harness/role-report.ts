@@ -13,7 +13,7 @@
 import { cpuListsOverlap, parseCpuList } from './cpu-pinning.js';
 import type { CaseResult, ConnectionMode } from './e2e-run.js';
 import { MAIN_ROLE, OTHER_ROLE, type RoleUsage } from './role-usage.js';
-import { gainError, isSingleton, project, projectTable, threadCap, type Projection, type RoleCost } from './scaling-model.js';
+import { gainError, project, projectTable, threadCap, type Projection, type RoleCost } from './scaling-model.js';
 import { CORES_PER_SHARD } from '../../src/config/queue-shard-count.js';
 import { ROLE_NAMES, roleEntry, type RoleName } from '../../src/protocol/role-catalogue.js';
 
@@ -94,40 +94,39 @@ function isSharded(role: string): boolean {
   return isRole(role) && roleEntry(role).sharded === true;
 }
 
-/** Whether the role's threads follow the cores: smtpd (a listener, maxproc "-": one per core) and the smtp client (one per two). */
-function isReplicated(role: string): boolean {
-  if (!isRole(role)) return false;
-  const e = roleEntry(role);
-  return e.listens === true || e.instances === 'cores';
+/**
+ * How the daemon runs a role's threads on any host (not how many one
+ * measurement had: on one core smtpd is one thread too). A sharded role
+ * has a thread per CORES_PER_SHARD cores (queue_shard_count "-", as the
+ * bench runs the daemon); smtpd (a listener, maxproc "-") and the smtp
+ * client (one per two cores) follow the cores, as "other" (the runtime's
+ * GC and I/O threads) does; every other role of the catalogue
+ * (trivial-rewrite, the rarely busy ones) and the main thread is one
+ * thread; a role the catalogue does not know, when it ran one thread.
+ */
+function threadModel(r: RoleUsage): Pick<RoleCost, 'singleton' | 'coresPerThread'> {
+  if (isSharded(r.role)) return { singleton: false, coresPerThread: CORES_PER_SHARD };
+  if (r.role === OTHER_ROLE) return { singleton: false };
+  if (r.role === MAIN_ROLE) return { singleton: true };
+  if (!isRole(r.role)) return { singleton: r.threads === 1 };
+  const e = roleEntry(r.role);
+  return { singleton: !(e.listens === true || e.instances === 'cores') };
 }
 
-/**
- * The model's view of measured roles, by what the daemon runs on any host
- * (not by the threads one measurement had: on one core smtpd is one thread
- * too): a sharded role has a thread per CORES_PER_SHARD cores
- * (queue_shard_count "-", as the bench runs the daemon); a replicated role
- * and "other" (the runtime's GC and I/O threads) share the cores; every
- * other role (trivial-rewrite, the main thread, the rarely busy ones) is
- * one thread. A role the catalogue does not know is a singleton when it
- * ran one thread.
- */
+/** The model's view of measured roles (threadModel). */
 export function roleCosts(roles: readonly RoleUsage[]): RoleCost[] {
-  return roles.map((r) => {
-    const cost: RoleCost = {
-      role: r.role,
-      threads: r.threads,
-      cpuMsPerMessage: Number.isFinite(r.cpuMsPerMessage) ? r.cpuMsPerMessage : 0,
-      singleton: r.role === OTHER_ROLE || isSharded(r.role) || isReplicated(r.role) ? false : isRole(r.role) || r.role === MAIN_ROLE || r.threads === 1,
-    };
-    if (isSharded(r.role)) cost.coresPerThread = CORES_PER_SHARD;
-    return cost;
-  });
+  return roles.map((r) => ({
+    role: r.role,
+    threads: r.threads,
+    cpuMsPerMessage: Number.isFinite(r.cpuMsPerMessage) ? r.cpuMsPerMessage : 0,
+    ...threadModel(r),
+  }));
 }
 
 /** Whether the role's threads cap the host (a singleton or a sharded role), not shared cores. */
 function threadBound(r: RoleUsage): boolean {
-  const [cost] = roleCosts([r]);
-  return isSingleton(cost) || cost.coresPerThread !== undefined;
+  const m = threadModel(r);
+  return m.singleton === true || m.coresPerThread !== undefined;
 }
 
 /** How the role that caps a projection is named: its thread count there and why it has that many. */

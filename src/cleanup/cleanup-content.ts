@@ -5,7 +5,7 @@
  * a header, or where it would exceed header_size_limit (the rest then becomes
  * body, as Postfix does). Never throws; any bytes are a message.
  */
-import { hasBareLineEnd } from '../util/line-ends.js';
+import { normalizeBareLF } from '../util/line-ends.js';
 
 const LF = 0x0a;
 const CR = 0x0d;
@@ -17,22 +17,7 @@ export function asBuffer(content: Uint8Array): Buffer {
 
 /** Returns the content with every bare LF turned into CRLF; the same bytes (no copy) when there is none. */
 export function normalizeLineEnds(content: Uint8Array): Buffer {
-  const buf = asBuffer(content);
-  if (!hasBareLineEnd(buf)) return buf;
-  let bare = 0;
-  for (let i = buf.indexOf(LF); i >= 0; i = buf.indexOf(LF, i + 1)) if (i === 0 || buf[i - 1] !== CR) bare++;
-  if (bare === 0) return buf;
-  const out = Buffer.allocUnsafe(buf.length + bare);
-  let from = 0;
-  let to = 0;
-  for (let i = buf.indexOf(LF); i >= 0; i = buf.indexOf(LF, i + 1)) {
-    if (i > 0 && buf[i - 1] === CR) continue;
-    to += buf.copy(out, to, from, i);
-    out[to++] = CR;
-    from = i;
-  }
-  buf.copy(out, to, from);
-  return out;
+  return normalizeBareLF(asBuffer(content));
 }
 
 /** One logical header: its bytes [start, end) including folded lines and the final CRLF. */

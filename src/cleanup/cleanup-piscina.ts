@@ -10,12 +10,6 @@ import type { Piscina } from 'piscina';
 
 type PoolOptions = NonNullable<ConstructorParameters<typeof Piscina>[0]>;
 
-let loading: Promise<typeof Piscina> | undefined;
-
-function loadPiscina(): Promise<typeof Piscina> {
-  return (loading ??= import('piscina').then((m) => m.Piscina));
-}
-
 export class LazyPool {
   private pool: Piscina | undefined;
   private starting: Promise<Piscina> | undefined;
@@ -24,8 +18,7 @@ export class LazyPool {
 
   /** The pool, started on the first call. */
   get(): Promise<Piscina> {
-    if (this.pool) return Promise.resolve(this.pool);
-    return (this.starting ??= loadPiscina().then((P) => (this.pool = new P(this.options))));
+    return (this.starting ??= import('piscina').then((m) => (this.pool = new m.Piscina(this.options))));
   }
 
   /** The pool when it has been started. */

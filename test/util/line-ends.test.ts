@@ -5,10 +5,9 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { hasBareLineEnd } from '../../src/util/line-ends.js';
+import { hasBareLineEnd, normalizeBareLF } from '../../src/util/line-ends.js';
 import { prngInt } from '../helpers/prng.js';
 import { normalizeLineEnds } from '../../src/cleanup/cleanup-content.js';
-import { normalizeBareLF } from '../../src/actors/smtpd/smtpd-message.js';
 
 function byteLook(buf: Buffer): boolean {
   for (let i = 0; i < buf.length; i++) {

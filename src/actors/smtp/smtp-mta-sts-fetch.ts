@@ -13,7 +13,6 @@
  */
 import { request } from 'node:https';
 import { isIP } from 'node:net';
-import { loadMtaSts } from './smtp-mta-sts-lib.js';
 import type { StsPolicy } from './smtp-tls-policy-types.js';
 
 /** RFC 8461 section 3.3: "a maximum size ... of 64 kilobytes". */
@@ -58,7 +57,8 @@ export async function fetchStsPolicy(domain: string, id: string, opts: StsFetchO
 
 /** Parses a policy text; rejects with StsFetchError (sts-policy-invalid) naming what is wrong. */
 export async function parseStsPolicy(domain: string, id: string, text: string): Promise<StsPolicy> {
-  const { parsePolicy } = await loadMtaSts();
+  // Imported on first use, as in smtp-mta-sts.ts.
+  const { parsePolicy } = await import('mailauth/lib/mta-sts.js');
   let parsed: { mode?: string; mx?: string[]; maxAge?: number };
   try {
     parsed = parsePolicy(text) as typeof parsed;

@@ -14,11 +14,6 @@
 import { promises as dnsPromises, getServers } from 'node:dns';
 import type { TtlRecordType } from '../../global/dns-query.js';
 
-// dns-query (and dns-packet under it) loads with the first TXT/MX/PTR/CNAME
-// question: an smtpd thread that verifies nothing does not carry it.
-let dnsQuery: Promise<typeof import('../../global/dns-query.js')> | undefined;
-const loadDnsQuery = (): Promise<typeof import('../../global/dns-query.js')> => (dnsQuery ??= import('../../global/dns-query.js'));
-
 const TTL_TYPES = new Set<string>(['TXT', 'MX', 'PTR', 'CNAME']);
 /** How long "no such name" / "no data" is kept. */
 const NEGATIVE_TTL_MS = 60_000;
@@ -77,7 +72,8 @@ export class AuthDns {
       return { expires: now + ttl * 1000, value: records.map((r) => r.address) };
     }
     if (TTL_TYPES.has(type)) {
-      const { resolveWithTtl } = await loadDnsQuery();
+      // dns-query (and dns-packet under it) loads with the first such question: a thread that verifies nothing does not carry it.
+      const { resolveWithTtl } = await import('../../global/dns-query.js');
       const a = await resolveWithTtl(this.servers, name, type as TtlRecordType, this.timeoutMs);
       return { expires: now + a.ttl * 1000, value: a.records };
     }

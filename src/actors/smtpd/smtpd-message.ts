@@ -13,7 +13,7 @@
  * the file is finished.
  */
 import type { SpoolFile } from '../../store/store-spool.js';
-import { hasBareLineEnd } from '../../util/line-ends.js';
+import { normalizeBareLF } from '../../util/line-ends.js';
 
 /** Where a message past the spool threshold goes: its threshold and how its file is made. */
 export interface SpillTo {
@@ -93,29 +93,4 @@ export class MessageCollector {
     this.chunks = [];
     return this.normalize ? normalizeBareLF(all) : all;
   }
-}
-
-/**
- * Inserts CR before every LF that lacks one; returns the input itself when
- * there is none. `afterCR`: the byte before buf was a CR (a chunk of a stream).
- */
-export function normalizeBareLF(buf: Buffer, afterCR = false): Buffer {
-  if (!hasBareLineEnd(buf)) return buf;
-  let bare = 0;
-  for (let i = buf.indexOf(0x0a); i >= 0; i = buf.indexOf(0x0a, i + 1)) {
-    if (i === 0 ? !afterCR : buf[i - 1] !== 0x0d) bare++;
-  }
-  if (bare === 0) return buf;
-  const out = Buffer.allocUnsafe(buf.length + bare);
-  let o = 0;
-  let start = 0;
-  for (let i = buf.indexOf(0x0a); i >= 0; i = buf.indexOf(0x0a, i + 1)) {
-    if (i === 0 ? !afterCR : buf[i - 1] !== 0x0d) {
-      o += buf.copy(out, o, start, i);
-      out[o++] = 0x0d;
-      start = i;
-    }
-  }
-  o += buf.copy(out, o, start);
-  return out;
 }
