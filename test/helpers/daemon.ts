@@ -15,15 +15,25 @@ import { waitFor } from './send-mail.js';
 /** The compiled CLI entry, from dist/test/helpers/. */
 export const CLI = resolve(dirname(fileURLToPath(import.meta.url)), '../../src/cli/main.js');
 
-export function freePort(): Promise<number> {
-  return new Promise((res, rej) => {
-    const s = createServer();
-    s.on('error', rej);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => res(port));
+/** Ports this process has handed out: the kernel may offer a port again once it is closed, and two listeners of one test must not get the same one. */
+const handedOut = new Set<number>();
+
+/** A loopback port free now and not handed out before in this process. */
+export async function freePort(): Promise<number> {
+  for (;;) {
+    const port = await new Promise<number>((res, rej) => {
+      const s = createServer();
+      s.on('error', rej);
+      s.listen(0, '127.0.0.1', () => {
+        const p = (s.address() as { port: number }).port;
+        s.close(() => res(p));
+      });
     });
-  });
+    if (!handedOut.has(port)) {
+      handedOut.add(port);
+      return port;
+    }
+  }
 }
 
 export interface DaemonOptions {
@@ -195,15 +205,23 @@ export async function startDaemon(opts: DaemonOptions = {}): Promise<RunningDaem
     restart: async () => {
       const from = startLog ? sizeOf(startLog) : 0;
       launch();
-      await waitForStatus(configDir, d.child, readyTimeoutMs, startLog, from);
+      await waitForStatus(configDir, d.child, readyTimeoutMs, startLog, from).catch((err: unknown) => {
+        throw withReason(err);
+      });
     },
+  };
+  // The running daemon's standard error: its last line names why a start failed.
+  let errText = '';
+  const withReason = (err: unknown): Error => {
+    const last = errText.trim().split('\n').pop();
+    return new Error(`${(err as Error).message}${last ? `: ${last}` : ''}`);
   };
   const launch = (): void => {
     // POSTRIDER_NODE_ARGS lets a benchmark run the daemon under --cpu-prof and the like.
     const nodeArgs = (process.env.POSTRIDER_NODE_ARGS ?? '').split(' ').filter(Boolean);
     const command = [...(opts.launcher ?? []), process.execPath, ...nodeArgs, CLI, '-c', configDir, 'start-fg'];
     const child = spawn(command[0], command.slice(1), { stdio: ['ignore', 'pipe', 'pipe'], env: opts.env ? { ...process.env, ...opts.env } : process.env });
-    let errText = '';
+    errText = '';
     child.stderr?.on('data', (b: Buffer) => { errText += b.toString(); });
     child.stdout?.resume();
     d.child = child;
@@ -217,7 +235,7 @@ export async function startDaemon(opts: DaemonOptions = {}): Promise<RunningDaem
     await waitForStatus(configDir, d.child, readyTimeoutMs, startLog);
   } catch (err) {
     d.child.kill('SIGKILL');
-    throw err;
+    throw withReason(err);
   }
   return d;
 }
