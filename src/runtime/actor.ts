@@ -64,6 +64,8 @@ export interface ActorContext<R extends ActorRole = ActorRole> {
    * undefined when no service of this configuration delivers that transport.
    */
   transport(name: string): PeerGroup<DeliveryProtocol> | undefined;
+  /** The instance numbers of that service's agents, running or waiting on demand ([] for no such transport). */
+  transportInstances(name: string): number[];
   /** The configuration an inline role (cleanup) runs with here: this actor's, with that role's own master.cf -o values on top. */
   inlineConfig(role: RoleName): MainConfig;
   /** Runs when the actor is taken out of service; `deadlineMs` is how long its open sessions may take (supervisor_drain_timeout). */
@@ -289,6 +291,7 @@ export function runActor<R extends ActorRole, H extends Handlers<Protocols[R]> &
       log,
       peers: <T extends CallableFrom<R>>(peer: T) => typedGroup<Protocols[T]>(group(peer)),
       transport: (name) => (a.transports.includes(name) ? typedGroup<DeliveryProtocol>(serviceGroup(name)) : undefined),
+      transportInstances: (name) => a.transportInstances?.[name] ?? [],
       inlineConfig: (inlineRole) => {
         const own = a.inline[inlineRole];
         return own && Object.keys(own).length > 0 ? config.with(own) : config;

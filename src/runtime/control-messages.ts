@@ -24,6 +24,11 @@ export interface ActorAssignment {
    */
   transports: string[];
   /**
+   * Each transport's agent instances (their numbers), running or waiting on
+   * demand: the lanes qmgr spreads one destination's deliveries over.
+   */
+  transportInstances: Record<string, number[]>;
+  /**
    * The -o values of the master.cf service of each inline role (the line
    * named "cleanup" running cleanup, Postfix's default cleanup_service_name),
    * applied where that role runs inside this actor.

@@ -261,8 +261,9 @@ export class PeerSet {
   ) {}
 
   /**
-   * Runs when a call or cast finds no live instance, before it waits for
-   * one: an actor asks the supervisor to start a role that waits on demand.
+   * Runs when a call or cast finds no live instance (or not the one it
+   * names), before it waits for one: an actor asks the supervisor to start
+   * a role that waits on demand.
    */
   onEmpty?: () => void;
 
@@ -349,7 +350,7 @@ export class PeerSet {
     const timeoutMs = opts?.timeoutMs ?? this.defaultTimeoutMs;
     const link = this.pick(opts);
     if (link) return link.call(kind, body, timeoutMs);
-    if (this.size() === 0) this.onEmpty?.();
+    if (this.size() === 0 || opts?.instance !== undefined) this.onEmpty?.();
     const deadline = Date.now() + timeoutMs;
     return this.pickWaiting(opts, deadline).then((l) => {
       if (!l) throw new ActorCallError(`${kind}: no live ${this.role}${opts?.instance !== undefined ? `[${opts.instance}]` : ''} instance`, 'ERR_NO_PEER', true);
@@ -363,7 +364,7 @@ export class PeerSet {
       link.cast(kind, body);
       return;
     }
-    if (this.size() === 0) this.onEmpty?.();
+    if (this.size() === 0 || opts?.instance !== undefined) this.onEmpty?.();
     void this.pickWaiting(opts, Date.now() + this.defaultTimeoutMs).then((l) => {
       if (!l || !l.cast(kind, body)) this.warn(`cast ${kind} to ${this.role} dropped: no live instance`);
     });

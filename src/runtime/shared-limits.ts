@@ -12,9 +12,13 @@
  * limit is exact and never exceeded (a fingerprint collision between two
  * keys would only make them share one limit, stricter, never looser).
  * Counting per shard lets a restarted qmgr clear what its dead predecessor
- * held, as a new single qmgr starts its own counts from zero. Releasing a
- * slot bumps a generation word and notifies it; a qmgr that found a limit
- * reached waits on that word (Atomics.waitAsync) and schedules again.
+ * held, as a new single qmgr starts its own counts from zero. A delivery
+ * also takes a slot of one lane of its destination (qmgr-lanes: which
+ * agent thread delivers it), chosen under the same lock from what every
+ * shard holds in each lane, so the lanes' quotas hold for the host too.
+ * Releasing a slot bumps a generation word and notifies it; a qmgr that
+ * found a limit reached waits on that word (Atomics.waitAsync) and
+ * schedules again.
  *
  * Why a shared table rather than a coordinating thread: a slot is taken and
  * given back once per delivery; a round trip to another thread per delivery
@@ -30,6 +34,12 @@
 /** Atomics.waitAsync (Node >= 16), which the configured TypeScript library does not declare yet. */
 interface AtomicsWaitAsync {
   waitAsync(a: Int32Array, index: number, value: number): { async: false; value: string } | { async: true; value: Promise<string> };
+}
+
+/** The lanes of a destination (qmgr-lanes): each lane's key in the table, and the choice of one from what each holds. */
+export interface LaneChoice {
+  key(lane: number): string;
+  pick(busy: (lane: number) => number): number;
 }
 
 /** Header words. */
@@ -115,11 +125,11 @@ export class SharedLimits {
   acquire(key: string, limit: number, key2?: string, limit2 = 0): boolean {
     this.lock();
     try {
-      const e1 = this.entry(key, true);
+      const e1 = this.entry(key, true, []);
       if (e1 < 0 || this.sum(e1) >= limit) return false;
       let e2 = -1;
       if (key2 !== undefined) {
-        e2 = this.entry(key2, true, e1);
+        e2 = this.entry(key2, true, [e1]);
         if (e2 < 0 || this.sum(e2) >= limit2) return false;
       }
       this.a[e1 + COUNTS + this.shard]++;
@@ -130,12 +140,40 @@ export class SharedLimits {
     }
   }
 
-  /** Gives back a slot of `key` (and of `key2`) this shard took; wakes every shard waiting for one. */
-  release(key: string, key2?: string): void {
+  /**
+   * As acquire(key, limit, key2, limit2), and with them a slot of one of
+   * `key`'s lanes, which `lanes.pick` chooses from what each lane holds
+   * across all shards: all three or none. The lane taken, or -1.
+   */
+  acquireLane(key: string, limit: number, key2: string, limit2: number, lanes: LaneChoice): number {
     this.lock();
     try {
-      for (const k of key2 === undefined ? [key] : [key, key2]) {
-        const e = this.entry(k, false);
+      const e1 = this.entry(key, true, []);
+      if (e1 < 0 || this.sum(e1) >= limit) return -1;
+      const e2 = this.entry(key2, true, [e1]);
+      if (e2 < 0 || this.sum(e2) >= limit2) return -1;
+      const lane = lanes.pick((l) => {
+        const e = this.entry(lanes.key(l), false, []);
+        return e < 0 ? 0 : this.sum(e);
+      });
+      if (lane < 0) return -1;
+      const e3 = this.entry(lanes.key(lane), true, [e1, e2]);
+      if (e3 < 0) return -1;
+      this.a[e1 + COUNTS + this.shard]++;
+      this.a[e2 + COUNTS + this.shard]++;
+      this.a[e3 + COUNTS + this.shard]++;
+      return lane;
+    } finally {
+      this.unlock();
+    }
+  }
+
+  /** Gives back a slot of each key this shard took; wakes every shard waiting for one. */
+  release(...keys: string[]): void {
+    this.lock();
+    try {
+      for (const k of keys) {
+        const e = this.entry(k, false, []);
         if (e >= 0 && this.a[e + COUNTS + this.shard] > 0) this.a[e + COUNTS + this.shard]--;
       }
     } finally {
@@ -148,7 +186,7 @@ export class SharedLimits {
   inFlight(key: string): number {
     this.lock();
     try {
-      const e = this.entry(key, false);
+      const e = this.entry(key, false, []);
       return e < 0 ? 0 : this.sum(e);
     } finally {
       this.unlock();
@@ -190,10 +228,10 @@ export class SharedLimits {
   /**
    * The word offset of `key`'s entry, or -1. With `create`, an entry is
    * made (reusing an idle one on the probe path, or an empty one); `keep`
-   * is an entry that must not be reused for it (the other key of a pair).
-   * Runs under the lock.
+   * are entries that must not be reused for it (the other keys taken with
+   * it). Runs under the lock.
    */
-  private entry(key: string, create: boolean, keep = -1): number {
+  private entry(key: string, create: boolean, keep: number[]): number {
     let hi = fnv(key, 0x811c9dc5 | 0);
     const lo = fnv(key, 0x2f1c3a5b);
     if (hi === 0 && lo === 0) hi = 1;
@@ -216,7 +254,7 @@ export class SharedLimits {
         this.a[at + FP_LO] = lo;
         return at;
       }
-      if (reusable < 0 && e !== keep && this.idle(e)) reusable = e;
+      if (reusable < 0 && !keep.includes(e) && this.idle(e)) reusable = e;
     }
     if (!create || reusable < 0) return -1;
     this.a[reusable + FP_HI] = hi;
@@ -227,17 +265,17 @@ export class SharedLimits {
   /**
    * Three quarters of the entries were used once: drop every idle one and
    * place the busy ones again, so probe paths stay short; then find `key`.
-   * `keep` (an entry the caller holds) stays where it is.
+   * `keep` (entries the caller holds) stay where they are.
    */
-  private rebuildThen(key: string, keep: number): number {
+  private rebuildThen(key: string, keep: number[]): number {
     const busy: number[][] = [];
     for (let i = 0; i < this.capacity; i++) {
       const e = HEADER + i * this.stride;
-      if (e === keep) continue;
+      if (keep.includes(e)) continue;
       if ((this.a[e + FP_HI] !== 0 || this.a[e + FP_LO] !== 0) && !this.idle(e)) busy.push(Array.from(this.a.subarray(e, e + this.stride)));
       this.a.fill(0, e, e + this.stride);
     }
-    this.a[USED] = keep >= 0 ? 1 : 0;
+    this.a[USED] = keep.length;
     for (const words of busy) {
       let i = (words[FP_LO] >>> 0) % this.capacity;
       while (this.a[HEADER + i * this.stride + FP_HI] !== 0 || this.a[HEADER + i * this.stride + FP_LO] !== 0) i = (i + 1) % this.capacity;

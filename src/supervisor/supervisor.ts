@@ -484,6 +484,21 @@ export class Supervisor extends EventEmitter {
     }
   }
 
+  /** Each transport's agent instances now (qmgr's lanes): the slots that serve its service, started or not. */
+  private transportInstances(): Record<string, number[]> {
+    const out: Record<string, number[]> = {};
+    for (const name of transportsOf(this.config, this.opts.registry)) out[name] = [];
+    for (const slot of this.slots) {
+      if (slot.removed) continue;
+      for (const s of [slot.service, ...(slot.also ?? [])]) {
+        const list = s?.type === 'unix' ? out[s.name] : undefined;
+        if (list && !list.includes(slot.instance)) list.push(slot.instance);
+      }
+    }
+    for (const list of Object.values(out)) list.sort((x, y) => x - y);
+    return out;
+  }
+
   private addSlot(p: SlotPlan): Slot {
     const spec = this.registry.get(p.role)!;
     const used = new Set(this.slots.filter((s) => s.role === p.role && !s.removed).map((s) => s.instance));
@@ -504,6 +519,7 @@ export class Supervisor extends EventEmitter {
       dir: this.config.dir,
       service: slot.service,
       transports: transportsOf(this.config, this.opts.registry),
+      transportInstances: this.transportInstances(),
       inline: inlineOverridesOf(this.config, this.opts.inlinePrograms ?? inlineRoles()),
       faultInjection: this.faultInjection(),
     };

@@ -147,6 +147,34 @@ test('a group picks round robin, by instance, or by key, and skips retired insta
   }
 });
 
+test('a call to an instance that is not running asks for it on demand, though others run', async () => {
+  const group = new PeerSet('server', () => undefined);
+  let demanded = 0;
+  group.onEmpty = () => void demanded++;
+  const make = (instance: number) => {
+    const { port1, port2 } = new MessageChannel();
+    const client = new PeerLink(port1, { role: 'server', instance, uid: 20 + instance }, () => undefined, () => undefined);
+    const server = new PeerLink(port2, { role: 'client', instance: 1, uid: 1 }, () => instance, () => undefined);
+    return { client, server };
+  };
+  const one = make(1);
+  const two = make(2);
+  try {
+    group.add(one.client);
+    assert.equal(await group.call('who', {}, { instance: 1, timeoutMs: 1000 }), 1);
+    assert.equal(demanded, 0, 'a running instance is not asked for');
+    const waiting = group.call('who', {}, { instance: 2, timeoutMs: 5000 });
+    assert.equal(demanded, 1, 'instance 2 was asked for while instance 1 runs');
+    group.add(two.client);
+    assert.equal(await waiting, 2);
+  } finally {
+    for (const l of [one, two]) {
+      l.client.close('test over');
+      l.server.close('test over');
+    }
+  }
+});
+
 test('a burst of large binaries on one link arrives whole and in order', async () => {
   const got: number[] = [];
   const p = pair({ append: (b) => {

@@ -10,6 +10,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Worker } from 'node:worker_threads';
 import { createLimitTable, SharedLimits } from '../../src/runtime/shared-limits.js';
+import { pickLane } from '../../src/actors/qmgr/qmgr-lanes.js';
 
 test('one limit across shards: the third slot is refused whichever shard asks, and a release frees one', () => {
   const table = createLimitTable(3);
@@ -91,4 +92,42 @@ test('three threads racing for one destination never hold more than its limit', 
   assert.ok(most <= limit, `${most} in flight at once`);
   assert.ok(results.every((r) => r.taken > 0), 'every thread got slots');
   assert.equal(new SharedLimits(table, 0).inFlight('smtp\u0000[sink]:25'), 0, 'every slot given back');
+});
+
+test('lanes across shards: each lane within its share wherever the slots are taken, all three slots or none', () => {
+  const table = createLimitTable(2);
+  const [a, b] = [0, 1].map((s) => new SharedLimits(table, s));
+  const dest = 'smtp\u0000[relay]:25';
+  // A limit of 3 over 2 lanes from lane 1: lane 1 holds two, lane 0 one.
+  const lanes = {
+    key: (lane: number) => `${dest}\u0002${lane}`,
+    pick: (busy: (lane: number) => number) => pickLane(3, 2, 1, busy),
+  };
+  assert.equal(a.acquireLane(dest, 3, 'smtp\u0001', 100, lanes), 1);
+  assert.equal(b.acquireLane(dest, 3, 'smtp\u0001', 100, lanes), 1, 'the other shard sees lane 1 has room for one more');
+  assert.equal(b.acquireLane(dest, 3, 'smtp\u0001', 100, lanes), 0, 'lane 1 is full for the host: lane 0');
+  assert.equal(a.acquireLane(dest, 3, 'smtp\u0001', 100, lanes), -1, 'the destination is at its limit');
+  assert.equal(a.inFlight(`${dest}\u0002${1}`), 2);
+  b.release(dest, 'smtp\u0001', `${dest}\u0002${1}`);
+  assert.equal(a.acquireLane(dest, 3, 'smtp\u0001', 100, lanes), 1, 'a released lane slot is taken again');
+  // A lane choice that finds nothing takes neither the destination's nor the transport's slot.
+  const none = { key: lanes.key, pick: () => -1 };
+  assert.equal(a.acquireLane('smtp\u0000other', 3, 'smtp\u0001', 100, none), -1);
+  assert.equal(a.inFlight('smtp\u0000other'), 0);
+  assert.equal(a.inFlight('smtp\u0001'), 3);
+});
+
+test('lane keys with deliveries in flight survive a table rebuild, and so do the keys taken with them', () => {
+  const table = createLimitTable(1, 32);
+  const a = new SharedLimits(table, 0);
+  const lanes = (dest: string) => ({ key: (lane: number) => `${dest}\u0002${lane}`, pick: (busy: (lane: number) => number) => pickLane(1, 1, 0, busy) });
+  assert.equal(a.acquireLane('held', 1, 't', 1000, lanes('held')), 0);
+  for (let i = 0; i < 500; i++) {
+    const d = `pass${i}`;
+    assert.equal(a.acquireLane(d, 1, 't', 1000, lanes(d)), 0, `${d} free`);
+    a.release(d, 't', `${d}\u0002${0}`);
+  }
+  assert.equal(a.acquireLane('held', 1, 't', 1000, lanes('held')), -1, 'held kept its count');
+  assert.equal(a.inFlight('held\u00020'), 1);
+  assert.equal(a.inFlight('t'), 1);
 });

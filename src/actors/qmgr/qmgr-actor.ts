@@ -81,11 +81,16 @@ runActor('qmgr', async (ctx) => {
     log: ctx.log,
     resolve,
     hasTransport: (transport) => ctx.transport(transport) !== undefined,
-    deliver: (transport, req) =>
-      // One destination goes to one agent instance: its connection cache then
-      // holds every idle connection to that destination, so the connections
-      // the next hop sees never exceed the destination's concurrency limit.
-      agentFor(transport).call('deliver', req, { timeoutMs: DELIVERY_TIMEOUT_MS, key: `${transport}:${req.nexthop}` }),
+    deliver: (transport, req, lane) => {
+      // A lane is one agent thread (qmgr-lanes), whose connection cache then
+      // holds at most the lane's share of the destination's sessions.
+      // An agent waiting on demand is started by the call.
+      const group = agentFor(transport);
+      const lanes = ctx.transportInstances(transport);
+      const to = lanes.length > 0 ? { instance: lanes[lane % lanes.length] } : { key: `${transport}:${req.nexthop}` };
+      return group.call('deliver', req, { timeoutMs: DELIVERY_TIMEOUT_MS, ...to });
+    },
+    lanes: (transport) => ctx.transportInstances(transport).length,
     recordOutcomes: (queueId, outcomes, noticed) => {
       // Expiry is qmgr's own outcome; the agents' outcomes are counted where they are logged.
       for (const o of outcomes) if (o.state === 'expired') count('recipients_expired');

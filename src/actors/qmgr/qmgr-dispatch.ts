@@ -22,13 +22,16 @@ import type { TransportLimitTable } from './qmgr-params.js';
 import type { SharedLimits } from '../../runtime/shared-limits.js';
 import { applyOutcomes, finishPass, type PassHost } from './qmgr-pass.js';
 import { nextAttemptAfterDeferral } from './qmgr-policy.js';
+import { pickLane } from './qmgr-lanes.js';
 import { buildRequest, readResult, type SuccessNote } from './qmgr-request.js';
 
 /** What dispatch needs from the scheduler: the end of a pass (it ends passes), plus the agents and limits. */
 export interface DispatchHost extends PassHost {
   readonly limits: TransportLimitTable;
-  /** Hands a request to the delivery agent named by transport. */
-  deliver(transport: string, req: DeliveryRequest): Promise<DeliveryResult>;
+  /** Hands a request to the delivery agent named by transport, to the thread of that lane (qmgr-lanes). */
+  deliver(transport: string, req: DeliveryRequest, lane: number): Promise<DeliveryResult>;
+  /** The threads that deliver this transport now: its lanes. */
+  lanes(transport: string): number;
   /** False when no master.cf service delivers this transport. */
   hasTransport(transport: string): boolean;
   /** True once drain() or stop() began: no delivery starts. */
@@ -164,9 +167,13 @@ export class Dispatcher {
       while (dest.todo.length > 0 && dest.hasSlot()) {
         if ((this.transportBusy.get(dest.transport) ?? 0) >= processLimit) break;
         const job = dest.todo.peek()!;
-        if (!job.cancelled && shared && !shared.acquire(dest.key, dest.limit, dest.transportKey, processLimit)) {
-          blocked = true;
-          break;
+        if (!job.cancelled) {
+          job.lane = this.takeLane(dest, processLimit);
+          if (job.lane < 0) {
+            // Lanes are full only while the agents' number changes (one shard), or another shard holds the slots.
+            blocked = shared !== undefined;
+            break;
+          }
         }
         dest.todo.shift();
         if (!job.cancelled) this.dispatch(job);
@@ -174,6 +181,23 @@ export class Dispatcher {
       if (dest.todo.length === 0) this.readyDests.delete(dest);
     }
     if (blocked) shared!.wake(seen, () => this.pump());
+  }
+
+  /**
+   * The lane a delivery to `dest` takes now (with several shards, with its
+   * host-wide destination and transport slots), or -1 when none is free.
+   */
+  private takeLane(dest: Destination<Job>, processLimit: number): number {
+    const lanes = Math.max(1, this.host.lanes(dest.transport));
+    const start = dest.laneSeed % lanes;
+    const shared = this.host.shared;
+    if (shared) {
+      return shared.acquireLane(dest.key, dest.limit, dest.transportKey, processLimit, {
+        key: (lane) => dest.laneKey(lane),
+        pick: (busy) => pickLane(dest.limit, lanes, start, busy),
+      });
+    }
+    return pickLane(dest.limit, lanes, start, (lane) => dest.laneBusy[lane] ?? 0);
   }
 
   /** One step of a pass is done; the pass ends when none is left. */
@@ -204,12 +228,14 @@ export class Dispatcher {
     const { dest } = job;
     e.jobs.delete(job);
     dest.busy++;
+    const lane = job.lane ?? 0;
+    dest.laneBusy[lane] = (dest.laneBusy[lane] ?? 0) + 1;
     this.transportBusy.set(dest.transport, (this.transportBusy.get(dest.transport) ?? 0) + 1);
     this.inFlightCount++;
     const req = buildRequest(e.msg, job.indices, dest.transport, dest.nexthop, e.activeTime);
     let p: Promise<DeliveryResult>;
     try {
-      p = this.host.deliver(dest.transport, req);
+      p = this.host.deliver(dest.transport, req, lane);
     } catch (err) {
       p = Promise.reject(err);
     }
@@ -222,7 +248,9 @@ export class Dispatcher {
   /** A delivery slot is free again. */
   private freeSlot(job: Job): void {
     const { dest } = job;
-    this.host.shared?.release(dest.key, dest.transportKey);
+    const lane = job.lane ?? 0;
+    this.host.shared?.release(dest.key, dest.transportKey, dest.laneKey(lane));
+    dest.laneBusy[lane]--;
     dest.busy--;
     this.transportBusy.set(dest.transport, (this.transportBusy.get(dest.transport) ?? 1) - 1);
     this.inFlightCount--;

@@ -46,6 +46,8 @@ export interface Job {
   dest: Destination<Job>;
   indices: number[];
   cancelled: boolean;
+  /** The lane (qmgr-lanes) its delivery holds, once dispatched. */
+  lane?: number;
 }
 
 export const AGENT_CRASHED = 'delivery agent crashed/unavailable';

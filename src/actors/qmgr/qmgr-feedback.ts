@@ -16,6 +16,7 @@
  * Never throws.
  */
 import { Fifo } from './qmgr-fifo.js';
+import { hashKey } from '../../runtime/peer.js';
 
 /** Why a dead destination is dead: copied to the recipients it defers. */
 export interface DeadReason {
@@ -47,6 +48,17 @@ export class Destination<J> {
     this.window = Math.max(1, Math.min(initial, limit));
     this.key = `${transport}\u0000${nexthop}`;
     this.transportKey = `${transport}\u0001`;
+    this.laneSeed = hashKey(`${transport}:${nexthop}`);
+  }
+
+  /** Deliveries in flight per lane (qmgr-lanes), with one queue shard. */
+  readonly laneBusy: number[] = [];
+  /** Its first lane is this modulo the number of lanes. */
+  readonly laneSeed: number;
+
+  /** A lane's key in the host-wide counters. */
+  laneKey(lane: number): string {
+    return `${this.key}\u0002${lane}`;
   }
 
   /** This destination's key in the host-wide counters (shared-limits). */

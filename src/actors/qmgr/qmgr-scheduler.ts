@@ -42,8 +42,14 @@ export interface QmgrDeps {
   log: Logger;
   /** trivial-rewrite's resolve. */
   resolve(address: string): Promise<ResolvedAddress>;
-  /** Hands a request to the delivery agent named by transport; rejects with `retryable: true` when the agent crashed or timed out. */
-  deliver(transport: string, req: DeliveryRequest): Promise<DeliveryResult>;
+  /**
+   * Hands a request to the delivery agent named by transport, to its
+   * thread of that lane (qmgr-lanes); rejects with `retryable: true` when
+   * the agent crashed or timed out.
+   */
+  deliver(transport: string, req: DeliveryRequest, lane: number): Promise<DeliveryResult>;
+  /** The threads that deliver this transport now (its lanes); one when absent. */
+  lanes?(transport: string): number;
   /** False when no master.cf service delivers this transport (its recipients are deferred without a try); every transport exists when absent. */
   hasTransport?(transport: string): boolean;
   /**
@@ -106,7 +112,8 @@ export class Scheduler {
       limits: this.limits,
       log: this.log,
       now: () => this.now(),
-      deliver: (transport, req) => this.deps.deliver(transport, req),
+      deliver: (transport, req, lane) => this.deps.deliver(transport, req, lane),
+      lanes: (transport) => this.deps.lanes?.(transport) ?? 1,
       hasTransport: (transport) => this.deps.hasTransport?.(transport) ?? true,
       isDraining: () => this.draining,
       recordOutcomes: (queueId, outcomes, noticed) => this.deps.recordOutcomes(queueId, outcomes, noticed),

@@ -65,6 +65,10 @@ export interface DeliverCall {
   at: number;
   /** Where the request said the content lies. */
   location: BodyLocation;
+  /** The lane (agent thread) it went to. */
+  lane: number;
+  /** Deliveries in flight in its lane to this nexthop, this one included. */
+  laneConcurrency: number;
 }
 
 /** Answer for one recipient: an SMTP-like reply, or 'crash' to reject the whole request. */
@@ -87,6 +91,8 @@ export interface HarnessOptions {
   answer?: (address: string, call: DeliverCall, attempt: number) => Answer;
   /** Milliseconds each delivery takes (a real timer); 0 = next tick. */
   deliveryMs?: number;
+  /** Agent threads of every transport (lanes); one when absent. */
+  lanes?: number;
   now?: () => number;
 }
 
@@ -115,7 +121,8 @@ export class Harness {
       config: config(opts.params),
       log: new Logger('qmgr', 1),
       resolve: async (address) => this.resolve(address),
-      deliver: (transport, req) => this.deliver(transport, req),
+      deliver: (transport, req, lane) => this.deliver(transport, req, lane),
+      lanes: () => opts.lanes ?? 1,
       recordOutcomes: async (queueId, outcomes, noticed) => this.record(queueId, outcomes, noticed),
       notify: async (req) => {
         if (this.bounceDown) throw Object.assign(new Error('notify to bounce[1]: peer down'), { retryable: true });
@@ -161,7 +168,10 @@ export class Harness {
     return { addressClass: 'default', transport, nexthop, recipient: address };
   }
 
-  private async deliver(transport: string, req: DeliveryRequest): Promise<DeliveryResult> {
+  private async deliver(transport: string, req: DeliveryRequest, lane: number): Promise<DeliveryResult> {
+    const laneKey = `${req.nexthop}#${lane}`;
+    const inLane = (this.busy.get(laneKey) ?? 0) + 1;
+    this.busy.set(laneKey, inLane);
     const n = (this.busy.get(req.nexthop) ?? 0) + 1;
     this.busy.set(req.nexthop, n);
     this.maxBusy.set(req.nexthop, Math.max(n, this.maxBusy.get(req.nexthop) ?? 0));
@@ -176,6 +186,8 @@ export class Harness {
       transportConcurrency: t,
       at: Date.now(),
       location: req.location,
+      lane,
+      laneConcurrency: inLane,
     };
     this.calls.push(call);
     try {
@@ -197,6 +209,7 @@ export class Harness {
       }
       return { outcomes, connectSeconds: 0, transmitSeconds: 0 };
     } finally {
+      this.busy.set(laneKey, (this.busy.get(laneKey) ?? 1) - 1);
       this.busy.set(req.nexthop, (this.busy.get(req.nexthop) ?? 1) - 1);
       this.busyTransport.set(transport, (this.busyTransport.get(transport) ?? 1) - 1);
     }

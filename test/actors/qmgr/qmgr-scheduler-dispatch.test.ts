@@ -44,6 +44,32 @@ test('per-destination concurrency: slow start from initial to the limit, never a
   for (let k = 3; k <= 5; k++) assert.ok(firstAt(k) > firstAt(k - 1), `concurrency ${k} after ${k - 1}`);
 });
 
+test('one destination over several agent threads: each lane within its share of the limit, the shares summing to it', async (t) => {
+  const h = new Harness(t, {
+    params: { initial_destination_concurrency: '5', smtp_destination_concurrency_limit: '5' },
+    deliveryMs: 15,
+    lanes: 2,
+  });
+  for (let i = 0; i < 40; i++) h.arrive(message([`u${i}@busy.example`]));
+  await waitFor(() => allDone(h), 10000, 'all delivered');
+  const calls = h.callsTo('busy.example');
+  assert.equal(calls.length, 40);
+  assert.equal(h.maxBusy.get('busy.example'), 5, 'the limit is reached, not passed');
+  assert.deepEqual([...new Set(calls.map((c) => c.lane))].sort(), [0, 1], 'both threads deliver');
+  // Five over two lanes: shares of three (the destination's first lane) and two.
+  const first = calls[0].lane;
+  for (const c of calls) assert.ok(c.laneConcurrency <= (c.lane === first ? 3 : 2), `lane ${c.lane} held ${c.laneConcurrency}`);
+  assert.ok(calls.some((c) => c.lane === first && c.laneConcurrency === 3), 'the larger share is used up');
+});
+
+test('a destination with one delivery at a time keeps to one agent thread', async (t) => {
+  const h = new Harness(t, { params: { smtp_destination_concurrency_limit: '1' }, lanes: 4 });
+  for (let i = 0; i < 8; i++) h.arrive(message([`u${i}@calm.example`]));
+  await waitFor(() => allDone(h), 10000, 'all delivered');
+  const lanes = new Set(h.callsTo('calm.example').map((c) => c.lane));
+  assert.equal(lanes.size, 1, `one lane, saw ${[...lanes].join(', ')}`);
+});
+
 test('cuts the window after site failures, then grows it again', async (t) => {
   let failures = 0;
   const h = new Harness(t, {
