@@ -16,11 +16,12 @@
  * a one-line Error naming the MTA.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { controlRequest } from '../../src/cli/control-client.js';
+import { templateDir } from '../../src/cli/package-info.js';
 import { freePort, startDaemon } from '../../test/helpers/daemon.js';
 import { tasksetPrefix } from './cpu-pinning.js';
 import { threadReading, type ThreadReading } from './role-usage.js';
@@ -59,11 +60,28 @@ export async function startMta(spec: MtaSpec, sinkPort: number): Promise<MtaUnde
   return startCommand(spec, sinkPort);
 }
 
+/**
+ * The unix services of the shipped master.cf, each with its -o lines: the
+ * daemon under test runs them as a new user's would (smtp with maxproc "-",
+ * say), and only the inet listener is the harness's own.
+ */
+export function shippedUnixServices(): string {
+  const out: string[] = [];
+  let keep = false;
+  for (const line of readFileSync(join(templateDir(), 'master.cf'), 'utf8').split('\n')) {
+    if (/^\s*(#|$)/.test(line)) continue;
+    if (!/^\s/.test(line)) keep = line.trim().split(/\s+/)[1] === 'unix';
+    if (keep) out.push(line);
+  }
+  return out.join('\n');
+}
+
 async function startPostrider(sinkPort: number, params: Record<string, string> = {}, cpus?: string, name = mtaName({ kind: 'postrider', cpus })): Promise<MtaUnderTest> {
   const daemon = await startDaemon({
     launcher: cpus === undefined ? undefined : tasksetPrefix(cpus),
-    // As shipped: one smtpd thread per core on the relay listener.
+    // As shipped: one smtpd thread per core on the relay listener, and the shipped unix services.
     listenerMaxproc: '-',
+    master: shippedUnixServices(),
     // A loaded machine can take longer than a test's 30 s to start every thread.
     readyTimeoutMs: 120_000,
     params: {
