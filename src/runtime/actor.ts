@@ -26,6 +26,7 @@ import { snapshot as metricsSnapshot } from '../util/metrics-counters.js';
 import { PeerLink, PeerSet, typedGroup, type PeerAddress, type PeerGroup } from './peer.js';
 import type { ActorAssignment, ActorWorkerData, FaultKind, FromWorker, ShardAssignment, ToWorker } from './control-messages.js';
 import { SUPERVISOR_ROLE } from './control-messages.js';
+import { collectStartupGarbage } from './startup-gc.js';
 
 export { ActorCallError } from './actor-error.js';
 export type { PeerGroup, CallOptions } from './peer.js';
@@ -233,6 +234,7 @@ export function runActor<R extends ActorRole, H extends Handlers<Protocols[R]> &
     if (readySent) return;
     readySent = true;
     send({ ctl: 'ready' });
+    collectStartupGarbage();
   };
 
   const runHooks = async (hooks: Array<() => Promise<void> | void>): Promise<string | undefined> => {
@@ -401,7 +403,11 @@ export function runActor<R extends ActorRole, H extends Handlers<Protocols[R]> &
   // The supervisor's channel is wired like any peer.
   group(SUPERVISOR_ROLE);
 
-  if (data.spare) send({ ctl: 'loaded' });
+  if (data.spare) {
+    send({ ctl: 'loaded' });
+    // A warm spare waits idle, maybe for long: its loading garbage goes now too.
+    collectStartupGarbage();
+  }
   else void start(data.assignment);
 }
 

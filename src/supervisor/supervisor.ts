@@ -47,6 +47,7 @@ import { listShards } from '../store/store-segment.js';
 import { Wiring } from './supervisor-wiring.js';
 import { drainWorker, exitReason, onWorkerMessage, postTo, shutdownWorker, spawnWorker, waitForWorker, workerName, type WorkerEvents } from './supervisor-worker.js';
 import { Watchdog } from './supervisor-watchdog.js';
+import { collectStartupGarbage } from '../runtime/startup-gc.js';
 
 // The public types live with the records they share fields with; importers keep using this module.
 export type { ActorStatus, ReloadHook, ReloadHookStep, SupervisorOptions, SupervisorStatus } from './supervisor-types.js';
@@ -253,6 +254,7 @@ export class Supervisor extends EventEmitter {
       }
       this.started = true;
       this.log.info(`daemon started -- version ${MAIL_VERSION}, Node ${process.version}, configuration ${this.config.dir}`);
+      collectStartupGarbage();
     } catch (err) {
       await this.halt();
       throw err;

@@ -28,9 +28,14 @@ export function operatorSetsOldSpace(env: NodeJS.ProcessEnv, execArgv: readonly 
   return [...execArgv, ...(env.NODE_OPTIONS ?? '').split(/\s+/)].some((a) => a.replace(/_/g, '-').startsWith(FLAG));
 }
 
-/** Sets the starting old-generation size for the isolates made from now on (once per process). */
+/**
+ * Sets the starting old-generation size for the isolates made from now on
+ * (once per process), and exposes `gc` to them for their one collection
+ * after start (runtime/startup-gc).
+ */
 export function configureWorkerHeaps(): void {
   if (configured) return;
   configured = true;
   if (!operatorSetsOldSpace(process.env, process.execArgv)) setFlagsFromString(`${FLAG}=${INITIAL_OLD_SPACE_MB}`);
+  setFlagsFromString('--expose-gc');
 }
