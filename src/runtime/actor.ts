@@ -292,8 +292,8 @@ export function runActor<R extends ActorRole, H extends Handlers<Protocols[R]> &
       shard: a.shard,
       log,
       peers: <T extends CallableFrom<R>>(peer: T) => typedGroup<Protocols[T]>(group(peer)),
-      transport: (name) => (a.transports.includes(name) ? typedGroup<DeliveryProtocol>(serviceGroup(name)) : undefined),
-      transportInstances: (name) => a.transportInstances?.[name] ?? [],
+      transport: (name) => (Object.hasOwn(a.transports, name) ? typedGroup<DeliveryProtocol>(serviceGroup(name)) : undefined),
+      transportInstances: (name) => (Object.hasOwn(a.transports, name) ? a.transports[name] : []),
       inlineConfig: (inlineRole) => {
         const own = a.inline[inlineRole];
         return own && Object.keys(own).length > 0 ? config.with(own) : config;

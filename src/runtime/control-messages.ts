@@ -18,16 +18,13 @@ export interface ActorAssignment {
   dir: string;
   service?: MasterService;
   /**
-   * The transports of this configuration: every master.cf unix service that
-   * runs a delivery agent. A transport is a service name, as in Postfix; a
-   * name missing here has no service to deliver it.
+   * The transports of this configuration, each with its agent instances
+   * (their numbers, running or waiting on demand: the lanes qmgr spreads one
+   * destination's deliveries over). A transport is a master.cf unix service
+   * that runs a delivery agent, named as in Postfix; a name missing here has
+   * no service to deliver it.
    */
-  transports: string[];
-  /**
-   * Each transport's agent instances (their numbers), running or waiting on
-   * demand: the lanes qmgr spreads one destination's deliveries over.
-   */
-  transportInstances: Record<string, number[]>;
+  transports: Record<string, number[]>;
   /**
    * The -o values of the master.cf service of each inline role (the line
    * named "cleanup" running cleanup, Postfix's default cleanup_service_name),

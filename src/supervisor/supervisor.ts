@@ -486,7 +486,7 @@ export class Supervisor extends EventEmitter {
     }
   }
 
-  /** Each transport's agent instances now (qmgr's lanes): the slots that serve its service, started or not. */
+  /** Each transport and its agent instances now (qmgr's lanes): the slots that serve its service, started or not. */
   private transportInstances(): Record<string, number[]> {
     const out: Record<string, number[]> = {};
     for (const name of transportsOf(this.config, this.opts.registry)) out[name] = [];
@@ -520,8 +520,7 @@ export class Supervisor extends EventEmitter {
       params: this.config.params,
       dir: this.config.dir,
       service: slot.service,
-      transports: transportsOf(this.config, this.opts.registry),
-      transportInstances: this.transportInstances(),
+      transports: this.transportInstances(),
       inline: inlineOverridesOf(this.config, this.opts.inlinePrograms ?? inlineRoles()),
       faultInjection: this.faultInjection(),
     };

@@ -9,7 +9,7 @@
  */
 
 /** A CR not followed by LF, or an LF not preceded by CR. */
-const NOT_CRLF = /\r(?!\n)|(?<!\r)\n/;
+export const NOT_CRLF = /\r(?!\n)|(?<!\r)\n/;
 const LF = 0x0a;
 const CR = 0x0d;
 

@@ -87,8 +87,7 @@ runActor('qmgr', async (ctx) => {
       // An agent waiting on demand is started by the call.
       const group = agentFor(transport);
       const lanes = ctx.transportInstances(transport);
-      const to = lanes.length > 0 ? { instance: lanes[lane % lanes.length] } : { key: `${transport}:${req.nexthop}` };
-      return group.call('deliver', req, { timeoutMs: DELIVERY_TIMEOUT_MS, ...to });
+      return group.call('deliver', req, { timeoutMs: DELIVERY_TIMEOUT_MS, instance: lanes[lane % lanes.length] });
     },
     lanes: (transport) => ctx.transportInstances(transport).length,
     recordOutcomes: (queueId, outcomes, noticed) => {

@@ -15,6 +15,7 @@
  * dotStuff inside, set on each stream the client creates (smtp-client.ts);
  * its _flush (the final "." line) stays nodemailer's. Never throws.
  */
+import { NOT_CRLF } from '../../util/line-ends.js';
 
 const CR = 0x0d;
 const LF = 0x0a;
@@ -24,8 +25,8 @@ const INSERT_LF = Buffer.from('\n');
 const INSERT_LF_DOT = Buffer.from('\n.');
 const INSERT_DOT = Buffer.from('.');
 
-/** Anything in a chunk that escaping changes: a bare CR or LF, or a dot that starts a line. */
-const ESCAPED = /\r(?!\n)|(?<!\r)\n|\n\./;
+/** Anything in a chunk that escaping changes: a bare CR or LF (line-ends), or a dot that starts a line. */
+const ESCAPED = new RegExp(`${NOT_CRLF.source}|\\n\\.`);
 
 /** The escaped bytes of `chunk`, given the byte sent before it (false: none yet). */
 export function dotStuff(chunk: Buffer, last: number | false): Buffer {
