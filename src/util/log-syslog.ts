@@ -11,7 +11,7 @@
  * essential): one logger per tag and id this thread logs under (a handful),
  * fed lines with a "<PRI>" prefix each, started when the first such line is
  * written and ending when this thread closes its end of the pipe. Lines are
- * handed over once per event-loop turn, as BufferedSink writes.
+ * handed over as BufferedSink writes them (log-pacer).
  *
  * Never throws: when logger cannot run, the lines go to standard error and
  * one warning says why.
@@ -19,6 +19,7 @@
 import { spawn, type ChildProcessByStdio } from 'node:child_process';
 import type { Socket } from 'node:net';
 import type { Writable } from 'node:stream';
+import { LogPacer } from './log-pacer.js';
 import { priority, type Severity } from './syslog-format.js';
 
 /** What a log line is made of, for sinks that send the parts apart. */
@@ -40,7 +41,8 @@ interface Feed {
 
 export class SyslogSink {
   private readonly feeds = new Map<string, Feed>();
-  private scheduled = false;
+  /** When the lines are handed over (log-pacer), as BufferedSink writes them. */
+  private readonly pacer = new LogPacer(() => this.handOver());
 
   constructor(
     private readonly socket: string,
@@ -58,19 +60,22 @@ export class SyslogSink {
       return;
     }
     feed.pending += `<${priority(this.facility, entry.severity)}>${entry.text}\n`;
-    if (!this.scheduled) {
-      this.scheduled = true;
-      setImmediate(() => this.flush());
-    }
+    this.pacer.schedule();
   }
 
   flush(): void {
-    this.scheduled = false;
+    this.pacer.now();
+  }
+
+  private handOver(): boolean {
+    let wrote = false;
     for (const feed of this.feeds.values()) {
       if (!feed.pending || feed.failed) continue;
       feed.child.stdin.write(feed.pending);
       feed.pending = '';
+      wrote = true;
     }
+    return wrote;
   }
 
   /** Nothing to reopen: each datagram finds the socket anew. */

@@ -5,8 +5,9 @@
  * when the daemon runs detached (`postrider start` sets LOG_MODE_ENV to
  * "syslog" in its environment, which every worker thread inherits) and the
  * syslog socket exists; otherwise to standard output (start-fg).
- * Each thread buffers its lines and writes them once per event-loop turn, so
- * the hot path pays for a string, not a system call. reopen() serves
+ * Each thread buffers its lines and writes them at the end of the turn, or
+ * once per few milliseconds while busy (log-pacer), so the hot path pays
+ * for a string, not a system call. reopen() serves
  * logrotate (SIGHUP / `postrider logrotate`). tapLog() hands this thread's
  * lines, a batch per turn, to a reader besides the sink (the HTTP API's
  * event stream, through log-channel); with no tap a line costs one size
@@ -15,6 +16,7 @@
 import { openSync, writeSync, closeSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { existsSync } from 'node:fs';
+import { LogPacer } from './log-pacer.js';
 import { SyslogSink, type LogEntry } from './log-syslog.js';
 import type { Severity } from './syslog-format.js';
 
@@ -62,7 +64,8 @@ export interface LogSink {
 export class BufferedSink implements LogSink {
   private fd: number;
   private pending: string[] = [];
-  private scheduled = false;
+  /** When the lines are written (log-pacer): a write per turn when quiet, per interval when busy. */
+  readonly pacer = new LogPacer(() => this.writePending());
 
   constructor(private readonly file: string | undefined) {
     this.fd = file ? openSync(file, 'a') : 1;
@@ -70,15 +73,15 @@ export class BufferedSink implements LogSink {
 
   write(line: string): void {
     this.pending.push(line);
-    if (!this.scheduled) {
-      this.scheduled = true;
-      setImmediate(() => this.flush());
-    }
+    this.pacer.schedule();
   }
 
   flush(): void {
-    this.scheduled = false;
-    if (this.pending.length === 0) return;
+    this.pacer.now();
+  }
+
+  private writePending(): boolean {
+    if (this.pending.length === 0) return false;
     const text = this.pending.join('\n') + '\n';
     this.pending = [];
     try {
@@ -86,6 +89,7 @@ export class BufferedSink implements LogSink {
     } catch {
       // A log that cannot be written must never take mail down with it.
     }
+    return true;
   }
 
   reopen(): void {
