@@ -5,6 +5,7 @@
  */
 import type { MilterSession } from '../global/milter-session.js';
 import type { ClientInfo, NewMessage, RecipientSpec } from '../store/store-types.js';
+import type { Maybe } from '../util/maybe.js';
 
 /** One message as received, before cleanup. */
 export interface CleanupInput {
@@ -97,7 +98,7 @@ export type CleanupResult =
   | { action: 'reject'; reason: string; code?: number };
 
 /** The rewrite service cleanup calls (trivial-rewrite's rewrite). */
-export type RewriteFn = (address: string, role: 'sender' | 'recipient') => Promise<{ addresses: string[]; error?: string }>;
+export type RewriteFn = (address: string, role: 'sender' | 'recipient') => Maybe<{ addresses: string[]; error?: string }>;
 
 /** The header-address rewrite service (trivial-rewrite's rewriteHeader): local or remote context. */
-export type RewriteHeaderFn = (address: string, role: 'sender' | 'recipient', context: 'local' | 'remote') => Promise<{ address: string; error?: string }>;
+export type RewriteHeaderFn = (address: string, role: 'sender' | 'recipient', context: 'local' | 'remote') => Maybe<{ address: string; error?: string }>;

@@ -1,17 +1,19 @@
 /**
  * log-pacer: when a thread's buffered log lines are written. A quiet thread
  * writes at the end of the event-loop turn that logged, as soon as it can;
- * a busy one writes at most once per LOG_WRITE_INTERVAL_MS. Under load a
- * thread turns its loop thousands of times a second and logs in most turns,
- * so a write per turn was a system call per message per thread (the log
- * writes were 3-5% of the smtpd and qmgr threads, perf/harness `bench run`);
- * a write per interval carries every line of it in one. A crashing thread
+ * a busy one writes about once per LOG_WRITE_INTERVAL_MS (timers fire on
+ * whole milliseconds). Under load a thread turns its loop thousands of
+ * times a second and logs in most turns, so a write per turn was a system
+ * call per message per thread (the log writes were 2-5% of the smtpd, qmgr
+ * and smtp threads, perf/harness `bench run` under --cpu-prof). The
+ * interval is kept short because a line may be read right after what it
+ * reports was seen elsewhere (the mail at the next hop). A crashing thread
  * loses at most the lines of its last interval, as it lost its last turn's
  * before; every orderly exit flushes first (flushLog).
  */
 
 /** The least time between two writes of one sink while its thread is busy. */
-export const LOG_WRITE_INTERVAL_MS = 10;
+export const LOG_WRITE_INTERVAL_MS = 2;
 
 export class LogPacer {
   private scheduled = false;

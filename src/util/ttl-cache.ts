@@ -2,8 +2,12 @@
  * ttl-cache: a size-capped map whose entries expire after a fixed time,
  * for answers a thread asks another actor for again and again (rewrite and
  * resolve). The oldest insertion goes first when the cap is reached; an
- * expired entry is treated as absent. Never throws.
+ * expired entry is treated as absent. A hit is answered at once, not as a
+ * promise, so a caller whose answers are cached runs without waiting.
+ * Never throws.
  */
+import type { Maybe } from './maybe.js';
+
 export class TtlCache<V> {
   private readonly entries = new Map<string, { at: number; value: V }>();
 
@@ -23,12 +27,13 @@ export class TtlCache<V> {
     this.entries.set(key, { at: now, value });
   }
 
-  /** The cached value, or `load`'s answer, cached when `keep` accepts it. */
-  async through(key: string, load: () => Promise<V>, keep: (value: V) => boolean): Promise<V> {
+  /** The cached value at once, or a promise of `load`'s answer, cached when `keep` accepts it. */
+  through(key: string, load: () => Promise<V>, keep: (value: V) => boolean): Maybe<V> {
     const hit = this.get(key);
     if (hit !== undefined) return hit;
-    const value = await load();
-    if (keep(value)) this.set(key, value);
-    return value;
+    return load().then((value) => {
+      if (keep(value)) this.set(key, value);
+      return value;
+    });
   }
 }

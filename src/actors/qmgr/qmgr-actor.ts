@@ -19,6 +19,7 @@ import { queueNameOf } from '../../store/store-queue-name.js';
 import { TtlCache } from '../../util/ttl-cache.js';
 import { count } from '../../util/metrics-counters.js';
 import { SharedLimits } from '../../runtime/shared-limits.js';
+import type { Maybe } from '../../util/maybe.js';
 
 const DELIVERY_TIMEOUT_MS = 15 * 60_000;
 const LIST_PAGE = 5000;
@@ -68,7 +69,7 @@ runActor('qmgr', async (ctx) => {
   // trivial-rewrite per recipient costs more than scheduling it. A reload
   // starts a new qmgr, so answers never outlive their configuration long.
   const resolved = new TtlCache<ResolvedAddress>(RESOLVE_CACHE_LIMIT, RESOLVE_TTL_MS);
-  const resolve = (address: string): Promise<ResolvedAddress> =>
+  const resolve = (address: string): Maybe<ResolvedAddress> =>
     resolved.through(
       address,
       () => withRetry(() => rewrite.call('resolve', { address }, { timeoutMs: 10_000 })),

@@ -33,6 +33,7 @@ import { bareHost, copyMessage, hasWork, isLive, owesNotice, type Entry, type No
 import { Fifo } from './qmgr-fifo.js';
 import { readQmgrParams, TransportLimitTable, type QmgrParams } from './qmgr-params.js';
 import { finishPass } from './qmgr-pass.js';
+import type { Maybe } from '../../util/maybe.js';
 
 export type { NoticeRecipient } from './qmgr-entry.js';
 
@@ -41,7 +42,7 @@ export interface QmgrDeps {
   config: MainConfig;
   log: Logger;
   /** trivial-rewrite's resolve. */
-  resolve(address: string): Promise<ResolvedAddress>;
+  resolve(address: string): Maybe<ResolvedAddress>;
   /**
    * Hands a request to the delivery agent named by transport, to its
    * thread of that lane (qmgr-lanes); rejects with `retryable: true` when

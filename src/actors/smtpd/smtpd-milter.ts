@@ -47,9 +47,10 @@ import type { ResolvedAddress } from '../../protocol/protocol.js';
 import type { Logger } from '../../util/log.js';
 import { readReply, smtpError, type SmtpReplyError } from '../../util/smtp-reply.js';
 import type { SessionState } from './smtpd-connection.js';
+import type { Maybe } from '../../util/maybe.js';
 
 /** The trivial-rewrite resolution smtpd uses for recipients (Smtpd's `resolve` option). */
-export type ResolveFn = (address: string) => Promise<ResolvedAddress>;
+export type ResolveFn = (address: string) => Maybe<ResolvedAddress>;
 
 export class SmtpdMilters {
   readonly session: MilterSession;

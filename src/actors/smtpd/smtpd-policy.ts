@@ -52,6 +52,7 @@ import { formatRequest, PolicyClients } from './smtpd-policy-client.js';
 import type { DmarcOutcome, SpfOutcome } from './smtpd-auth.js';
 import type { SmtpdSettings } from './smtpd-settings.js';
 import type { ResolvedAddress } from '../../protocol/protocol.js';
+import { andThen, firstDefined, type Maybe } from '../../util/maybe.js';
 
 /** What the restrictions see of a session at the time of the check. */
 export interface PolicyContext {
@@ -198,7 +199,7 @@ export class SmtpdPolicy {
     private readonly dns: SmtpdDns,
     private readonly log: Logger,
     /** The trivial-rewrite resolution qmgr uses; without it the class comes from the domain lists here. */
-    private readonly resolve?: (address: string) => Promise<ResolvedAddress>,
+    private readonly resolve?: (address: string) => Maybe<ResolvedAddress>,
   ) {
     const s = settings;
     const lists = [s.clientRestrictions, s.heloRestrictions, s.senderRestrictions, s.relayRestrictions, s.recipientRestrictions, s.dataRestrictions, s.endOfDataRestrictions];
@@ -271,34 +272,36 @@ export class SmtpdPolicy {
     return this.tables.get(spec) ?? this.open(spec);
   }
 
-  /** Runs client, helo, sender, relay and recipient restrictions for one RCPT TO. */
-  async checkRecipient(ctx: PolicyContext): Promise<PolicyVerdict> {
+  /**
+   * Runs client, helo, sender, relay and recipient restrictions for one RCPT
+   * TO. Synchronous until a step waits (DNS, a policy server, a route not
+   * cached): most restrictions answer from memory.
+   */
+  checkRecipient(ctx: PolicyContext): Maybe<PolicyVerdict> {
     const run = newRun();
     // RFC 5321 section 4.5.1: the bare "postmaster" is always accepted (Postfix's smtpd_check_rcpt).
     if (ctx.recipient !== undefined && ctx.recipient.toLowerCase() === 'postmaster') return verdictOf(run, undefined);
+    const s = this.settings;
+    const checks: Array<() => Maybe<Refusal | undefined>> = [];
     for (const [stage, list] of this.recipientStages) {
-      const refusal = await this.runList(stage, list, ctx, run);
-      if (refusal) return verdictOf(run, refusal);
-      if (stage === 'sender' && this.settings.rejectUnlistedSender && ctx.sender) {
-        const unlistedSender = await this.unlistedRecipient(ctx.sender, 'Sender');
-        if (unlistedSender) return verdictOf(run, unlistedSender);
-      }
+      if (list.length) checks.push(() => this.runList(stage, list, ctx, run));
+      if (stage === 'sender' && s.rejectUnlistedSender && ctx.sender) checks.push(() => this.unlistedRecipient(ctx.sender!, 'Sender'));
     }
     // receive_override_options = no_unknown_recipient_checks: the mail was checked before it got here.
-    const unlisted = this.settings.rejectUnlistedRecipient && !this.settings.receiveOverride.noUnknownRecipientChecks ? await this.unlistedRecipient(ctx.recipient ?? '') : undefined;
-    return verdictOf(run, unlisted);
+    if (s.rejectUnlistedRecipient && !s.receiveOverride.noUnknownRecipientChecks) checks.push(() => this.unlistedRecipient(ctx.recipient ?? ''));
+    return andThen(firstDefined(checks), (refusal) => verdictOf(run, refusal));
   }
 
   /** Runs smtpd_end_of_data_restrictions after the message content (the recipient is set only when there is one). */
-  async checkEndOfData(ctx: PolicyContext): Promise<PolicyVerdict> {
+  checkEndOfData(ctx: PolicyContext): Maybe<PolicyVerdict> {
     const run = newRun();
-    return verdictOf(run, await this.runList('eod', this.settings.endOfDataRestrictions, ctx, run));
+    return andThen(this.runList('eod', this.settings.endOfDataRestrictions, ctx, run), (refusal) => verdictOf(run, refusal));
   }
 
   /** Runs smtpd_data_restrictions at DATA. */
-  async checkData(ctx: PolicyContext): Promise<PolicyVerdict> {
+  checkData(ctx: PolicyContext): Maybe<PolicyVerdict> {
     const run = newRun();
-    return verdictOf(run, await this.runList('data', this.settings.dataRestrictions, ctx, run));
+    return andThen(this.runList('data', this.settings.dataRestrictions, ctx, run), (refusal) => verdictOf(run, refusal));
   }
 
   /** Whether a domain is one of ours or one we relay for (mydestination, virtual, relay_domains). */
@@ -306,15 +309,18 @@ export class SmtpdPolicy {
     return this.isLocalOrVirtual(domain) || this.relayDomains.match(domain);
   }
 
-  private async runList(stage: Stage, list: string[], ctx: PolicyContext, run: Run): Promise<Refusal | undefined> {
-    const step = await this.evaluate(stage, list, ctx, run, 0);
-    return step.kind === 'reject' ? { error: step.error, reason: step.reason } : undefined;
+  private runList(stage: Stage, list: string[], ctx: PolicyContext, run: Run): Maybe<Refusal | undefined> {
+    return andThen(this.evaluate(stage, list, ctx, run, 0), (step) => (step.kind === 'reject' ? { error: step.error, reason: step.reason } : undefined));
   }
 
-  /** One list or restriction class: the first permit or reject decides; DUNNO when none does. */
-  private async evaluate(stage: Stage, list: string[], ctx: PolicyContext, run: Run, depth: number): Promise<Step> {
+  /**
+   * One list or restriction class, from entry `start` on: the first permit
+   * or reject decides; DUNNO when none does. A restriction that waits
+   * carries the rest of the list into its promise.
+   */
+  private evaluate(stage: Stage, list: string[], ctx: PolicyContext, run: Run, depth: number, start = 0): Maybe<Step> {
     let warnOnly = false;
-    for (let i = 0; i < list.length; i++) {
+    for (let i = start; i < list.length; i++) {
       let name = list[i].toLowerCase();
       if (name === 'warn_if_reject') {
         warnOnly = true;
@@ -330,18 +336,20 @@ export class SmtpdPolicy {
         arg = list[++i];
         if (arg === undefined) return { kind: 'reject', error: this.configError(`${name} requires an argument`), reason: 'config_error' };
       }
-      const step = await this.restriction(stage, name, arg, ctx, depth, run);
-      if (step.kind === 'permit') return PERMIT;
-      if (step.kind === 'reject') {
-        if (warnOnly) run.warnings.push(step.error);
-        else return step;
+      const step = this.restriction(stage, name, arg, ctx, depth, run);
+      if (step instanceof Promise) {
+        const next = i + 1;
+        const warn = warnOnly;
+        return step.then((st) => decided(st, warn, run) ?? this.evaluate(stage, list, ctx, run, depth, next));
       }
+      const decision = decided(step, warnOnly, run);
+      if (decision) return decision;
       warnOnly = false;
     }
     return DUNNO;
   }
 
-  private async restriction(stage: Stage, name: string, arg: string | undefined, ctx: PolicyContext, depth: number, run: Run): Promise<Step> {
+  private restriction(stage: Stage, name: string, arg: string | undefined, ctx: PolicyContext, depth: number, run: Run): Maybe<Step> {
     const c = this.settings.codes;
     const rcpt = ctx.recipient ?? '';
     const sender = ctx.sender ?? '';
@@ -402,19 +410,15 @@ export class SmtpdPolicy {
         return this.rbl(arg!, ctx);
       case 'check_policy_service':
         return this.policyService(stage, arg!, ctx, depth, run);
-      case 'reject_unlisted_recipient': {
-        const refusal = await this.unlistedRecipient(rcpt);
-        return refusal ? { kind: 'reject', ...refusal } : DUNNO;
-      }
+      case 'reject_unlisted_recipient':
+        return andThen(this.unlistedRecipient(rcpt), refusalStep);
       case 'reject_spf_fail':
       case 'defer_spf_temperror':
         return this.spfStep(name, ctx);
       case 'reject_dmarc_policy':
         return this.dmarcStep(ctx);
-      case 'reject_unlisted_sender': {
-        const refusal = sender ? await this.unlistedRecipient(sender, 'Sender') : undefined;
-        return refusal ? { kind: 'reject', ...refusal } : DUNNO;
-      }
+      case 'reject_unlisted_sender':
+        return sender ? andThen(this.unlistedRecipient(sender, 'Sender'), refusalStep) : DUNNO;
       default: {
         const cls = this.settings.restrictionClasses.get(name);
         if (cls && depth < CLASS_DEPTH) return this.evaluate(stage, cls, ctx, run, depth + 1);
@@ -424,7 +428,7 @@ export class SmtpdPolicy {
   }
 
   /** A check_*_access lookup; its refusals name what was looked up (the client, the sender...) whatever list it is in, as Postfix's. */
-  private async access(stage: Stage, spec: string, ctx: PolicyContext, find: (t: LookupTable) => string | undefined, depth: number, run: Run): Promise<Step> {
+  private access(stage: Stage, spec: string, ctx: PolicyContext, find: (t: LookupTable) => string | undefined, depth: number, run: Run): Maybe<Step> {
     const table = this.table(spec);
     if (!table) return { kind: 'reject', error: this.configError(`table ${spec} is unavailable`), reason: 'config_error' };
     let value: string | undefined;
@@ -449,7 +453,7 @@ export class SmtpdPolicy {
    * go on; DISCARD saves the discard and permits; WARN and INFO log; a
    * restriction name is evaluated in the same stage.
    */
-  private async accessResult(stage: Stage, source: string, value: string, ctx: PolicyContext, depth: number, run: Run): Promise<Step> {
+  private accessResult(stage: Stage, source: string, value: string, ctx: PolicyContext, depth: number, run: Run): Maybe<Step> {
     const v = value.trim();
     const word = (v.split(/\s+/)[0] ?? '').toUpperCase();
     const rest = v.slice(word.length).trim();
@@ -624,35 +628,44 @@ export class SmtpdPolicy {
    * transport with 450; then an unknown address of a class with a recipient
    * table is refused (a sender, for reject_unlisted_sender, with X.1.0).
    */
-  private async unlistedRecipient(rcpt: string, who: 'Recipient' | 'Sender' = 'Recipient'): Promise<Refusal | undefined> {
+  private unlistedRecipient(rcpt: string, who: 'Recipient' | 'Sender' = 'Recipient'): Maybe<Refusal | undefined> {
     if (!rcpt) return undefined;
-    const s = this.settings;
-    const domain = domainOf(rcpt);
     try {
       if (this.rewritten(rcpt)) return undefined;
-      const route = this.resolve ? await this.resolve(rcpt) : undefined;
-      if (route && (route.transport === 'error' || route.transport === 'retry')) return this.undeliverable(rcpt, route, who);
-      const cls = route ? route.addressClass : this.addressClass(domain);
-      switch (cls) {
-        case 'local':
-          if (s.localRecipientMaps.length === 0 || ABSORBED_LOCAL_PARTS.test(rcpt)) return undefined;
-          if (this.known(rcpt, s.localRecipientMaps, true)) return undefined;
-          return this.userUnknown(rcpt, s.codes.unknownLocalRecipient, 'local recipient', who);
-        case 'virtual_mailbox':
-          if (s.virtualMailboxMaps.length === 0 || this.known(rcpt, s.virtualMailboxMaps, false)) return undefined;
-          return this.userUnknown(rcpt, s.codes.unknownVirtualMailbox, 'virtual mailbox', who);
-        case 'virtual_alias':
-          return this.userUnknown(rcpt, s.codes.unknownVirtualAlias, 'virtual alias', who);
-        case 'relay':
-          if (s.relayRecipientMaps.length === 0 || this.known(rcpt, s.relayRecipientMaps, false)) return undefined;
-          return this.userUnknown(rcpt, s.codes.unknownRelayRecipient, 'relay recipient', who);
-        default:
-          return undefined;
-      }
+      const route = this.resolve?.(rcpt);
+      if (route instanceof Promise) return route.then((r) => this.unlistedByRoute(rcpt, r, who)).catch((err: unknown) => this.lookupFailed(rcpt, err));
+      return this.unlistedByRoute(rcpt, route, who);
     } catch (err) {
-      // Postfix's reject_dict_retry: the recipient may exist; the client tries again.
-      this.log.warning((err as Error).message);
-      return lookupFailure(rcpt);
+      return this.lookupFailed(rcpt, err);
+    }
+  }
+
+  /** Postfix's reject_dict_retry: the recipient may exist; the client tries again. */
+  private lookupFailed(rcpt: string, err: unknown): Refusal {
+    this.log.warning((err as Error).message);
+    return lookupFailure(rcpt);
+  }
+
+  /** unlistedRecipient once the route is known (undefined: no resolver; the class comes from the domain lists). */
+  private unlistedByRoute(rcpt: string, route: ResolvedAddress | undefined, who: 'Recipient' | 'Sender'): Refusal | undefined {
+    const s = this.settings;
+    if (route && (route.transport === 'error' || route.transport === 'retry')) return this.undeliverable(rcpt, route, who);
+    const cls = route ? route.addressClass : this.addressClass(domainOf(rcpt));
+    switch (cls) {
+      case 'local':
+        if (s.localRecipientMaps.length === 0 || ABSORBED_LOCAL_PARTS.test(rcpt)) return undefined;
+        if (this.known(rcpt, s.localRecipientMaps, true)) return undefined;
+        return this.userUnknown(rcpt, s.codes.unknownLocalRecipient, 'local recipient', who);
+      case 'virtual_mailbox':
+        if (s.virtualMailboxMaps.length === 0 || this.known(rcpt, s.virtualMailboxMaps, false)) return undefined;
+        return this.userUnknown(rcpt, s.codes.unknownVirtualMailbox, 'virtual mailbox', who);
+      case 'virtual_alias':
+        return this.userUnknown(rcpt, s.codes.unknownVirtualAlias, 'virtual alias', who);
+      case 'relay':
+        if (s.relayRecipientMaps.length === 0 || this.known(rcpt, s.relayRecipientMaps, false)) return undefined;
+        return this.userUnknown(rcpt, s.codes.unknownRelayRecipient, 'relay recipient', who);
+      default:
+        return undefined;
     }
   }
 
@@ -845,6 +858,21 @@ function lookupFailure(address: string): Refusal {
 }
 
 /** The verdict of one evaluation: DEFER_IF_REJECT turns a 5xx refusal into its deferral, DEFER_IF_PERMIT an acceptance. */
+/** A step's effect on its list: the permit or refusal that ends it, or undefined to go on (a refusal under warn_if_reject only warns). */
+function decided(step: Step, warnOnly: boolean, run: Run): Step | undefined {
+  if (step.kind === 'permit') return PERMIT;
+  if (step.kind === 'reject') {
+    if (!warnOnly) return step;
+    run.warnings.push(step.error);
+  }
+  return undefined;
+}
+
+/** A refusal as a restriction's step; none is DUNNO. */
+function refusalStep(refusal: Refusal | undefined): Step {
+  return refusal ? { kind: 'reject', ...refusal } : DUNNO;
+}
+
 function verdictOf(run: Run, refusal: Refusal | undefined): PolicyVerdict {
   const base = { warnings: run.warnings, actions: run.actions, events: run.events };
   if (refusal) {

@@ -89,6 +89,7 @@ import type { MilterSession, MilterVerdict } from '../../global/milter-session.j
 import { readMilterSettings, type MilterSettings } from '../../config/milter-settings.js';
 import { SmtpdAuth, type AuthOutcome } from './smtpd-auth.js';
 import type { AuthResultsInput } from '../../cleanup/cleanup-types.js';
+import type { Maybe } from '../../util/maybe.js';
 
 /**
  * One received message, handed to cleanup: the queue's own message fields
@@ -174,7 +175,7 @@ export interface SmtpdOptions {
    * the recipient tables of its address class apply. Without it smtpd
    * classifies by mydestination and the domain lists itself.
    */
-  resolve?: (address: string) => Promise<ResolvedAddress>;
+  resolve?: (address: string) => Maybe<ResolvedAddress>;
   /**
    * ETRN: makes the deferred mail for a site due now (qmgr's flush of that
    * destination). Without it ETRN gets "458 Unable to queue messages".
@@ -210,7 +211,7 @@ export class Smtpd {
   private readonly queueIds: QueueIdGenerator;
   private readonly flushFn?: (site: string) => Promise<void>;
   /** trivial-rewrite's resolution: the route checks of RCPT and the milter macros {mail_host}, {rcpt_mailer} ... */
-  private readonly resolveFn?: (address: string) => Promise<ResolvedAddress>;
+  private readonly resolveFn?: (address: string) => Maybe<ResolvedAddress>;
   /** fast_flush_domains: the sites ETRN flushes. */
   private readonly fastFlush: DomainMatcher;
   private readonly states = new WeakMap<SMTPServerSession, SessionState>();

@@ -1,0 +1,30 @@
+/**
+ * maybe: a value now or a promise of it, for steps that only sometimes
+ * wait. A chain of async functions costs a promise and a microtask per
+ * step even when every answer is at hand (a cached route, a table in
+ * memory); with Maybe the chain stays synchronous until a step really
+ * waits, and from there goes on as promises do.
+ */
+export type Maybe<T> = T | Promise<T>;
+
+/** `f` of the value: now when it is at hand, else when it comes. */
+export function andThen<T, U>(value: Maybe<T>, f: (v: T) => Maybe<U>): Maybe<U> {
+  return value instanceof Promise ? value.then(f) : f(value);
+}
+
+/**
+ * The first answer of `checks`, in order, that is not undefined: each
+ * check runs only when the ones before it answered undefined, and the
+ * whole is synchronous until a check returns a promise.
+ */
+export function firstDefined<T>(checks: ReadonlyArray<() => Maybe<T | undefined>>, from = 0): Maybe<T | undefined> {
+  for (let k = from; k < checks.length; k++) {
+    const answer = checks[k]();
+    if (answer instanceof Promise) {
+      const next = k + 1;
+      return answer.then((a) => (a !== undefined ? a : firstDefined(checks, next)));
+    }
+    if (answer !== undefined) return answer;
+  }
+  return undefined;
+}
