@@ -93,6 +93,7 @@ import { ENHANCED_CODE_PREFIX, softBounced, type SmtpReplyError } from '../../ut
 import { addressArgument, mailParameterError, rcptParameterError } from './smtpd-params.js';
 import { BdatTransaction, type BdatHost } from './smtpd-bdat.js';
 import { feedDataStream } from './smtpd-data-scan.js';
+import { plainAddressCommand } from './smtpd-plain-address.js';
 
 /** What the connection layer asks of the Smtpd that owns it. */
 export interface ConnectionHooks {
@@ -456,11 +457,18 @@ export class SmtpdConnection extends SMTPConnection {
     state.pendingCommand = name;
   }
 
-  /** The library's address parsing, with the domain as the client wrote it (no A-label to U-label conversion). */
+  /**
+   * The library's address parsing, with the domain as the client wrote it
+   * (no A-label to U-label conversion); the plain form without parameters
+   * is read directly (smtpd-plain-address), to the same result.
+   */
   override _parseAddressCommand(rawName: string, rawCommand: Buffer | string): ReturnType<SMTPConnection['_parseAddressCommand']> {
-    const parsed = super._parseAddressCommand(rawName, rawCommand) || this.parseLocalPart(rawName, rawCommand);
+    const line = rawCommand.toString();
+    const plain = plainAddressCommand(rawName, line);
+    if (plain) return plain;
+    const parsed = super._parseAddressCommand(rawName, line) || this.parseLocalPart(rawName, line);
     if (!parsed || !parsed.address) return parsed;
-    const written = writtenAddress(rawCommand.toString());
+    const written = writtenAddress(line);
     if (written !== undefined) parsed.address = written;
     return parsed;
   }
