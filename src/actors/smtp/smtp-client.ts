@@ -5,17 +5,20 @@
  * message asked for it, refusing a server that does not offer STARTTLS
  * when TLS is required, Postfix's smtp_discard_ehlo_keywords (the EHLO
  * reply is filtered before nodemailer reads it), the CHUNKING and
- * BINARYMIME keywords, BDAT transactions (smtp-bdat.ts), and a faster
- * escaping of the DATA content (smtp-dot-stuff.ts). It hooks the
- * client's command writer, the one place every command passes; the hooked
+ * BINARYMIME keywords. nodemailer keeps the session (connection, greeting,
+ * EHLO, STARTTLS, replies, timeouts); the mail transactions are this
+ * side's own, over the session's command channel: DATA (smtp-data.ts) and
+ * BDAT (smtp-bdat.ts). It hooks the client's command writer, the one
+ * place every command passes; the hooked
  * names are internal to nodemailer 10, so a nodemailer upgrade must re-run
  * test/actors/smtp. Promise wrappers reject with nodemailer's errors (code,
  * response, responseCode, command).
  */
 import SMTPConnection from 'nodemailer/lib/smtp-connection';
-import type { SMTPConnectionOptions, SMTPConnectionSendInfo, SMTPEnvelope } from 'nodemailer/lib/smtp-connection';
-import { runBdat, type BdatChannel, type BdatResult } from './smtp-bdat.js';
-import { fastDataTransform } from './smtp-dot-stuff.js';
+import type { SMTPConnectionOptions } from 'nodemailer/lib/smtp-connection';
+import { runBdat } from './smtp-bdat.js';
+import type { CommandChannel, SendResult } from './smtp-channel.js';
+import { runData } from './smtp-data.js';
 import { runEnvelope, type EnvelopeResult } from './smtp-envelope.js';
 
 /** The fields of a nodemailer error that the agent reads. */
@@ -31,7 +34,6 @@ export interface ClientError extends Error {
 /** nodemailer's internals that this file reaches, typed once here. */
 interface ClientInternals {
   _sendCommand(str: string, logStr?: string): void;
-  _createSendStream(callback: (...args: unknown[]) => void): NodeJS.ReadWriteStream;
   _socket?: import('node:net').Socket;
   _onError(err: Error, type: string, data: string | false, command: string): void;
   _supportedExtensions: string[];
@@ -46,9 +48,11 @@ interface ClientInternals {
   _parseEhloExtensions(str: string): void;
 }
 
+/** What makes nodemailer add SMTPUTF8 to MAIL FROM: a character beyond ASCII in an address. */
+const NON_ASCII = /[\x80-\uFFFF]/;
+
 const base = SMTPConnection.prototype as unknown as ClientInternals;
 const baseSendCommand = base._sendCommand;
-const baseCreateSendStream = base._createSendStream;
 const baseActionEHLO = base._actionEHLO;
 const baseParseEhloExtensions = base._parseEhloExtensions;
 
@@ -198,27 +202,6 @@ export class SmtpClient extends SMTPConnection {
     baseSendCommand.call(this, str, logStr);
   }
 
-  /**
-   * The message content hook: nodemailer writes the dot-stuffed content and
-   * then, a tick later, the final "." line, two system calls per message.
-   * The socket is corked until the event loop turns, so both leave in one
-   * writev (a large message still flows: the uncork comes whatever the
-   * socket's buffer holds, and a paused pipe resumes on the drain).
-   */
-  _createSendStream(callback: (...args: unknown[]) => void): NodeJS.ReadWriteStream {
-    const socket = (this as unknown as ClientInternals)._socket;
-    if (socket && !socket.destroyed) {
-      socket.cork();
-      setImmediate(() => {
-        if (socket.writableCorked > 0) socket.uncork();
-      });
-    }
-    const stream = baseCreateSendStream.call(this, callback) as NodeJS.ReadWriteStream & { _transform?: unknown; lastByte?: unknown };
-    // nodemailer's escaping loops over every byte in JavaScript; the same output from native scans (smtp-dot-stuff.ts).
-    if (typeof stream._transform === 'function' && 'lastByte' in stream) stream._transform = fastDataTransform;
-    return stream;
-  }
-
   /** Opens the session: greeting, EHLO/HELO, STARTTLS as the options say. */
   open(): Promise<void> {
     return new Promise((resolve, reject) => {
@@ -242,43 +225,35 @@ export class SmtpClient extends SMTPConnection {
   }
 
   /**
-   * One mail transaction. Builds nodemailer's envelope afresh (it mutates
-   * the one it is given) and returns it with the per-recipient bookkeeping,
-   * whether the send succeeded or not.
+   * One mail transaction with DATA (smtp-data), with the MAIL FROM
+   * parameters nodemailer's send() gave, in its order: SMTPUTF8 for a
+   * non-ASCII address, BODY=8BITMIME, SIZE=, where the server offers them.
    */
-  transaction(
-    from: string,
-    to: string[],
-    params: SendParams,
-    message: Buffer,
-    extra: { size: number; use8BitMime: boolean },
-  ): Promise<{ info?: SMTPConnectionSendInfo; error?: ClientError; accepted: string[]; rejectedErrors: ClientError[] }> {
-    const envelope: SMTPEnvelope & { accepted?: string[]; rejectedErrors?: ClientError[] } = {
-      from: from || false,
-      to: [...to],
-      size: extra.size,
-      use8BitMime: extra.use8BitMime,
-    };
-    this.params = params;
-    this.rcptCursor = 0;
-    return new Promise((resolve) => {
-      this.send(envelope, message, (err, info) => {
-        this.params = undefined;
-        resolve({
-          info: err ? undefined : info,
-          error: (err as ClientError | null) ?? undefined,
-          accepted: envelope.accepted ?? [],
-          rejectedErrors: envelope.rejectedErrors ?? ((err as { rejectedErrors?: ClientError[] } | null)?.rejectedErrors ?? []),
-        });
-      });
-    });
+  transaction(from: string, to: string[], params: SendParams, message: Buffer, extra: { size: number; use8BitMime: boolean }): Promise<SendResult> {
+    const sender = from.trim();
+    const recipients = to.map((a) => a.trim());
+    // Never a command line broken by an address: nodemailer's own refusal, before anything is sent.
+    const bad = [sender, ...recipients].find((a) => /[\r\n<>]/.test(a));
+    if (bad !== undefined) {
+      const internals = this as unknown as ClientInternals;
+      const error = internals._formatError(`Invalid address ${JSON.stringify(bad)}`, 'EENVELOPE', false, 'API') as ClientError;
+      return Promise.resolve({ error, accepted: [], rejectedErrors: [] });
+    }
+    const ext = this.extensions;
+    const args: string[] = [];
+    if (ext.includes('SMTPUTF8') && [sender, ...recipients].some((a) => NON_ASCII.test(a))) args.push('SMTPUTF8');
+    if (extra.use8BitMime && ext.includes('8BITMIME')) args.push('BODY=8BITMIME');
+    if (extra.size > 0 && ext.includes('SIZE')) args.push(`SIZE=${extra.size}`);
+    const channel = this.channel(params);
+    if (!channel) return Promise.resolve({ error: this.closedError(), accepted: [], rejectedErrors: [] });
+    return runData(channel, sender, recipients, args, message);
   }
 
   /**
    * One mail transaction with BDAT (the server must offer CHUNKING). `body`
    * is the BODY= value to declare ('' for none); SIZE= goes when offered.
    */
-  bdatTransaction(from: string, to: string[], params: SendParams, message: Buffer, body: '' | '8BITMIME' | 'BINARYMIME'): Promise<BdatResult> {
+  bdatTransaction(from: string, to: string[], params: SendParams, message: Buffer, body: '' | '8BITMIME' | 'BINARYMIME'): Promise<SendResult> {
     const args: string[] = [];
     if (body) args.push(`BODY=${body}`);
     if (this.extensions.includes('SIZE')) args.push(`SIZE=${message.length}`);
@@ -302,7 +277,7 @@ export class SmtpClient extends SMTPConnection {
   }
 
   /** The session as a command channel with our MAIL/RCPT parameters; undefined when the connection is gone. */
-  private channel(params: SendParams): BdatChannel | undefined {
+  private channel(params: SendParams): CommandChannel | undefined {
     if (this.dead) return undefined;
     const internals = this as unknown as ClientInternals;
     this.params = params;

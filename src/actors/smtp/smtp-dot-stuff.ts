@@ -11,9 +11,8 @@
  *
  * dotStuff(chunk, last) returns the chunk's bytes to send (the chunk itself
  * when nothing changes); `last` is the byte before it, or false at the start
- * of the data. fastDataTransform is nodemailer's DataStream._transform with
- * dotStuff inside, set on each stream the client creates (smtp-client.ts);
- * its _flush (the final "." line) stays nodemailer's. Never throws.
+ * of the data. smtp-data sends a whole message as one chunk and ends it as
+ * DataStream's _flush does. Never throws.
  */
 import { NOT_CRLF } from '../../util/line-ends.js';
 
@@ -72,24 +71,4 @@ export function dotStuff(chunk: Buffer, last: number | false): Buffer {
     total += len - from;
   }
   return Buffer.concat(parts, total);
-}
-
-/** The state nodemailer's DataStream keeps, which its _flush and its log line read. */
-interface DataStreamState {
-  inByteCount: number;
-  outByteCount: number;
-  lastByte: number | false;
-  push(chunk: Buffer): boolean;
-}
-
-/** nodemailer's DataStream._transform, with the escaping done by dotStuff. */
-export function fastDataTransform(this: DataStreamState, chunk: Buffer | string, _encoding: string, done: () => void): void {
-  if (!chunk || !chunk.length) return done();
-  const bytes = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
-  this.inByteCount += bytes.length;
-  const out = dotStuff(bytes, this.lastByte);
-  this.outByteCount += out.length;
-  this.push(out);
-  this.lastByte = bytes[bytes.length - 1];
-  done();
 }

@@ -8,7 +8,7 @@
  * with the client's `error`, and the recipients not answered yet have no
  * reply.
  */
-import type { BdatChannel, ClientError } from './smtp-bdat.js';
+import type { ClientError, CommandChannel } from './smtp-channel.js';
 
 /** What the server said to the envelope. */
 export interface EnvelopeResult {
@@ -21,7 +21,7 @@ export interface EnvelopeResult {
 }
 
 /** Sends MAIL FROM and the RCPTs on `channel` (which adds the DSN parameters). */
-export function runEnvelope(channel: BdatChannel, from: string, to: string[]): Promise<EnvelopeResult> {
+export function runEnvelope(channel: CommandChannel, from: string, to: string[]): Promise<EnvelopeResult> {
   const replies: string[] = [];
   return new Promise((resolve) => {
     let done = false;
