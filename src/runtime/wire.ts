@@ -37,7 +37,8 @@ const packr = new Packr({ useRecords: false, moreTypes: false });
  */
 export function encode(value: unknown): Uint8Array {
   const view = packr.pack(value);
-  const copy = new Uint8Array(view.length);
+  // Not zero-filled first (every byte is written by the copy), and an ArrayBuffer of its own, never the pool's.
+  const copy = Buffer.allocUnsafeSlow(view.length);
   copy.set(view);
   return copy;
 }

@@ -15,8 +15,8 @@
  * paths alike. A lost connection or a timeout ends it with the client's
  * error (code ECONNECTION / ETIMEDOUT).
  */
-import type { ClientError, CommandChannel, SendResult } from './smtp-channel.js';
-import { EnvelopeReplies, sendEnvelopeStepwise } from './smtp-envelope-replies.js';
+import type { CommandChannel, SendResult } from './smtp-channel.js';
+import { withTransaction, sendEnvelopeStepwise } from './smtp-envelope-replies.js';
 
 /**
  * Sends one message with BDAT on `channel`. `mailArgs` are the MAIL FROM
@@ -25,19 +25,7 @@ import { EnvelopeReplies, sendEnvelopeStepwise } from './smtp-envelope-replies.j
  */
 export function runBdat(channel: CommandChannel, from: string, to: string[], mailArgs: string[], message: Buffer): Promise<SendResult> {
   const pipelined = channel.extensions.includes('PIPELINING');
-  const envelope = new EnvelopeReplies(channel);
-  const mailFrom = `MAIL FROM:<${from}>` + (mailArgs.length ? ' ' + mailArgs.join(' ') : '');
-
-  return new Promise((resolve) => {
-    let done = false;
-    const finish = (r: { info?: { response: string }; error?: ClientError }): void => {
-      if (done) return;
-      done = true;
-      channel.end();
-      resolve({ ...r, accepted: envelope.accepted, rejectedErrors: envelope.rejectedErrors });
-    };
-    channel.begin((err) => finish({ error: envelope.mailError ?? err }));
-
+  return withTransaction(channel, from, mailArgs, ({ envelope, mailFrom, finish }) => {
     const onLast = (reply: string): void => {
       const refused = envelope.error();
       if (refused) {

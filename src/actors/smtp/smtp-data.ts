@@ -20,9 +20,9 @@
  *
  * runData() never rejects.
  */
-import type { ClientError, CommandChannel, SendResult } from './smtp-channel.js';
+import type { CommandChannel, SendResult } from './smtp-channel.js';
 import { dotStuff } from './smtp-dot-stuff.js';
-import { EnvelopeReplies, sendEnvelopeStepwise } from './smtp-envelope-replies.js';
+import { withTransaction, sendEnvelopeStepwise } from './smtp-envelope-replies.js';
 
 const CR = 0x0d;
 const LF = 0x0a;
@@ -39,19 +39,7 @@ export function lineEndBeforeDot(content: Buffer): string {
  * (SMTPUTF8, BODY=, SIZE=); the channel adds the DSN and REQUIRETLS ones.
  */
 export function runData(channel: CommandChannel, from: string, to: string[], mailArgs: string[], content: Buffer): Promise<SendResult> {
-  const envelope = new EnvelopeReplies(channel);
-  const mailFrom = `MAIL FROM:<${from}>` + (mailArgs.length ? ' ' + mailArgs.join(' ') : '');
-
-  return new Promise((resolve) => {
-    let done = false;
-    const finish = (r: { info?: { response: string }; error?: ClientError }): void => {
-      if (done) return;
-      done = true;
-      channel.end();
-      resolve({ ...r, accepted: envelope.accepted, rejectedErrors: envelope.rejectedErrors });
-    };
-    channel.begin((err) => finish({ error: envelope.mailError ?? err }));
-
+  return withTransaction(channel, from, mailArgs, ({ envelope, mailFrom, finish }) => {
     const onEnd = (reply: string): void => {
       if (reply[0] !== '2') return finish({ error: channel.error('Message failed', 'EMESSAGE', reply, 'DATA') });
       finish({ info: { response: reply } });

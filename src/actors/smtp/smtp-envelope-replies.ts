@@ -4,10 +4,12 @@
  * transactions this side runs itself (DATA in smtp-data, BDAT in
  * smtp-bdat): the recipients accepted, those refused with their reply
  * (each error names its recipient), and the error that ends the
- * transaction before its content; and the envelope sent one command at a
- * time, for a server without PIPELINING.
+ * transaction before its content; the envelope sent one command at a
+ * time, for a server without PIPELINING; and the frame of one transaction
+ * (withTransaction): its end, once, by a final reply, an error or a lost
+ * connection.
  */
-import type { ClientError, CommandChannel } from './smtp-channel.js';
+import type { ClientError, CommandChannel, SendResult } from './smtp-channel.js';
 
 export class EnvelopeReplies {
   readonly accepted: string[] = [];
@@ -64,5 +66,35 @@ export function sendEnvelopeStepwise(channel: CommandChannel, envelope: Envelope
     envelope.onMail(reply);
     if (envelope.mailError) return then(envelope.mailError);
     sendRcpt();
+  });
+}
+
+/** What the steps of one transaction share: its envelope's replies, its MAIL FROM line, and the one way it ends. */
+export interface Transaction {
+  envelope: EnvelopeReplies;
+  mailFrom: string;
+  /** Ends the transaction (the first call counts): the server's final reply, or the error that ended it. */
+  finish(r: { info?: { response: string }; error?: ClientError }): void;
+}
+
+/**
+ * Runs one transaction on `channel`: `start` sends its commands, and it
+ * ends at its first finish(), or with the client's error when the
+ * connection is lost or times out (the MAIL FROM refusal when that came
+ * first). `mailArgs` go on MAIL FROM after the address.
+ */
+export function withTransaction(channel: CommandChannel, from: string, mailArgs: string[], start: (tx: Transaction) => void): Promise<SendResult> {
+  const envelope = new EnvelopeReplies(channel);
+  const mailFrom = `MAIL FROM:<${from}>` + (mailArgs.length ? ' ' + mailArgs.join(' ') : '');
+  return new Promise((resolve) => {
+    let done = false;
+    const finish = (r: { info?: { response: string }; error?: ClientError }): void => {
+      if (done) return;
+      done = true;
+      channel.end();
+      resolve({ ...r, accepted: envelope.accepted, rejectedErrors: envelope.rejectedErrors });
+    };
+    channel.begin((err) => finish({ error: envelope.mailError ?? err }));
+    start({ envelope, mailFrom, finish });
   });
 }
