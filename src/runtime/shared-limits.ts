@@ -42,6 +42,9 @@ export interface LaneChoice {
   pick(busy: (lane: number) => number): number;
 }
 
+/** No entry to keep (entry()'s `keep`), without an array made per call: a slot is taken and given back per delivery. */
+const NONE: readonly number[] = [];
+
 /** Header words. */
 const LOCK = 0;
 const GENERATION = 1;
@@ -125,7 +128,7 @@ export class SharedLimits {
   acquire(key: string, limit: number, key2?: string, limit2 = 0): boolean {
     this.lock();
     try {
-      const e1 = this.entry(key, true, []);
+      const e1 = this.entry(key, true, NONE);
       if (e1 < 0 || this.sum(e1) >= limit) return false;
       let e2 = -1;
       if (key2 !== undefined) {
@@ -148,12 +151,12 @@ export class SharedLimits {
   acquireLane(key: string, limit: number, key2: string, limit2: number, lanes: LaneChoice): number {
     this.lock();
     try {
-      const e1 = this.entry(key, true, []);
+      const e1 = this.entry(key, true, NONE);
       if (e1 < 0 || this.sum(e1) >= limit) return -1;
       const e2 = this.entry(key2, true, [e1]);
       if (e2 < 0 || this.sum(e2) >= limit2) return -1;
       const lane = lanes.pick((l) => {
-        const e = this.entry(lanes.key(l), false, []);
+        const e = this.entry(lanes.key(l), false, NONE);
         return e < 0 ? 0 : this.sum(e);
       });
       if (lane < 0) return -1;
@@ -173,7 +176,7 @@ export class SharedLimits {
     this.lock();
     try {
       for (const k of keys) {
-        const e = this.entry(k, false, []);
+        const e = this.entry(k, false, NONE);
         if (e >= 0 && this.a[e + COUNTS + this.shard] > 0) this.a[e + COUNTS + this.shard]--;
       }
     } finally {
@@ -186,7 +189,7 @@ export class SharedLimits {
   inFlight(key: string): number {
     this.lock();
     try {
-      const e = this.entry(key, false, []);
+      const e = this.entry(key, false, NONE);
       return e < 0 ? 0 : this.sum(e);
     } finally {
       this.unlock();
@@ -231,7 +234,7 @@ export class SharedLimits {
    * are entries that must not be reused for it (the other keys taken with
    * it). Runs under the lock.
    */
-  private entry(key: string, create: boolean, keep: number[]): number {
+  private entry(key: string, create: boolean, keep: readonly number[]): number {
     let hi = fnv(key, 0x811c9dc5 | 0);
     const lo = fnv(key, 0x2f1c3a5b);
     if (hi === 0 && lo === 0) hi = 1;
@@ -267,7 +270,7 @@ export class SharedLimits {
    * place the busy ones again, so probe paths stay short; then find `key`.
    * `keep` (entries the caller holds) stay where they are.
    */
-  private rebuildThen(key: string, keep: number[]): number {
+  private rebuildThen(key: string, keep: readonly number[]): number {
     const busy: number[][] = [];
     for (let i = 0; i < this.capacity; i++) {
       const e = HEADER + i * this.stride;

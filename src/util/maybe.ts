@@ -13,16 +13,16 @@ export function andThen<T, U>(value: Maybe<T>, f: (v: T) => Maybe<U>): Maybe<U> 
 }
 
 /**
- * The first answer of `checks`, in order, that is not undefined: each
- * check runs only when the ones before it answered undefined, and the
- * whole is synchronous until a check returns a promise.
+ * The first answer of `check` over `items`, in order, that is not
+ * undefined: an item is checked only when the ones before it answered
+ * undefined, and the whole is synchronous until a check returns a promise.
  */
-export function firstDefined<T>(checks: ReadonlyArray<() => Maybe<T | undefined>>, from = 0): Maybe<T | undefined> {
-  for (let k = from; k < checks.length; k++) {
-    const answer = checks[k]();
+export function firstDefined<I, T>(items: readonly I[], check: (item: I) => Maybe<T | undefined>, from = 0): Maybe<T | undefined> {
+  for (let k = from; k < items.length; k++) {
+    const answer = check(items[k]);
     if (answer instanceof Promise) {
       const next = k + 1;
-      return answer.then((a) => (a !== undefined ? a : firstDefined(checks, next)));
+      return answer.then((a) => (a !== undefined ? a : firstDefined(items, check, next)));
     }
     if (answer !== undefined) return answer;
   }

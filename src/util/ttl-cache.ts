@@ -31,7 +31,14 @@ export class TtlCache<V> {
   through(key: string, load: () => Promise<V>, keep: (value: V) => boolean): Maybe<V> {
     const hit = this.get(key);
     if (hit !== undefined) return hit;
-    return load().then((value) => {
+    let loading: Promise<V>;
+    try {
+      loading = load();
+    } catch (err) {
+      // A loader that throws answers as one that rejects: the caller sees a promise either way.
+      return Promise.reject(err);
+    }
+    return loading.then((value) => {
       if (keep(value)) this.set(key, value);
       return value;
     });

@@ -16,7 +16,7 @@
  * error (code ECONNECTION / ETIMEDOUT).
  */
 import type { CommandChannel, SendResult } from './smtp-channel.js';
-import { withTransaction, sendEnvelopeStepwise } from './smtp-envelope-replies.js';
+import { withTransaction } from './smtp-envelope-replies.js';
 
 /**
  * Sends one message with BDAT on `channel`. `mailArgs` are the MAIL FROM
@@ -24,8 +24,7 @@ import { withTransaction, sendEnvelopeStepwise } from './smtp-envelope-replies.j
  * and SMTPUTF8 ones.
  */
 export function runBdat(channel: CommandChannel, from: string, to: string[], mailArgs: string[], message: Buffer): Promise<SendResult> {
-  const pipelined = channel.extensions.includes('PIPELINING');
-  return withTransaction(channel, from, mailArgs, ({ envelope, mailFrom, finish }) => {
+  return withTransaction(channel, from, to, mailArgs, ({ envelope, envelopeThen, finish }) => {
     const onLast = (reply: string): void => {
       const refused = envelope.error();
       if (refused) {
@@ -35,24 +34,9 @@ export function runBdat(channel: CommandChannel, from: string, to: string[], mai
       if (reply[0] !== '2') return finish({ error: channel.error('Message failed', 'EMESSAGE', reply, 'BDAT') });
       finish({ info: { response: reply } });
     };
-    const sendChunk = (): void => {
-      channel.cork();
+    envelopeThen(() => {
       channel.command(`BDAT ${message.length} LAST`, onLast);
       if (message.length) channel.write(message);
-      channel.uncork();
-    };
-
-    if (pipelined) {
-      channel.cork();
-      channel.command(mailFrom, envelope.onMail);
-      for (const address of to) channel.command(`RCPT TO:<${address}>`, envelope.onRcpt(address));
-      channel.command(`BDAT ${message.length} LAST`, onLast);
-      if (message.length) channel.write(message);
-      channel.uncork();
-      return;
-    }
-
-    // One command at a time: the chunk goes only once a recipient was accepted.
-    sendEnvelopeStepwise(channel, envelope, mailFrom, to, (refused) => (refused ? finish({ error: refused }) : sendChunk()));
+    });
   });
 }

@@ -230,23 +230,14 @@ export class SmtpClient extends SMTPConnection {
    * non-ASCII address, BODY=8BITMIME, SIZE=, where the server offers them.
    */
   transaction(from: string, to: string[], params: SendParams, message: Buffer, extra: { size: number; use8BitMime: boolean }): Promise<SendResult> {
-    const sender = from.trim();
-    const recipients = to.map((a) => a.trim());
-    // Never a command line broken by an address: nodemailer's own refusal, before anything is sent.
-    const bad = [sender, ...recipients].find((a) => /[\r\n<>]/.test(a));
-    if (bad !== undefined) {
-      const internals = this as unknown as ClientInternals;
-      const error = internals._formatError(`Invalid address ${JSON.stringify(bad)}`, 'EENVELOPE', false, 'API') as ClientError;
-      return Promise.resolve({ error, accepted: [], rejectedErrors: [] });
-    }
     const ext = this.extensions;
     const args: string[] = [];
-    if (ext.includes('SMTPUTF8') && [sender, ...recipients].some((a) => NON_ASCII.test(a))) args.push('SMTPUTF8');
+    if (ext.includes('SMTPUTF8') && (NON_ASCII.test(from) || to.some((a) => NON_ASCII.test(a)))) args.push('SMTPUTF8');
     if (extra.use8BitMime && ext.includes('8BITMIME')) args.push('BODY=8BITMIME');
     if (extra.size > 0 && ext.includes('SIZE')) args.push(`SIZE=${extra.size}`);
     const channel = this.channel(params);
     if (!channel) return Promise.resolve({ error: this.closedError(), accepted: [], rejectedErrors: [] });
-    return runData(channel, sender, recipients, args, message);
+    return runData(channel, from, to, args, message);
   }
 
   /**

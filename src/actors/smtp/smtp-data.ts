@@ -22,7 +22,7 @@
  */
 import type { CommandChannel, SendResult } from './smtp-channel.js';
 import { dotStuff } from './smtp-dot-stuff.js';
-import { withTransaction, sendEnvelopeStepwise } from './smtp-envelope-replies.js';
+import { withTransaction } from './smtp-envelope-replies.js';
 
 const CR = 0x0d;
 const LF = 0x0a;
@@ -39,7 +39,7 @@ export function lineEndBeforeDot(content: Buffer): string {
  * (SMTPUTF8, BODY=, SIZE=); the channel adds the DSN and REQUIRETLS ones.
  */
 export function runData(channel: CommandChannel, from: string, to: string[], mailArgs: string[], content: Buffer): Promise<SendResult> {
-  return withTransaction(channel, from, mailArgs, ({ envelope, mailFrom, finish }) => {
+  return withTransaction(channel, from, to, mailArgs, ({ envelope, envelopeThen, finish }) => {
     const onEnd = (reply: string): void => {
       if (reply[0] !== '2') return finish({ error: channel.error('Message failed', 'EMESSAGE', reply, 'DATA') });
       finish({ info: { response: reply } });
@@ -71,14 +71,6 @@ export function runData(channel: CommandChannel, from: string, to: string[], mai
       sendContent();
     };
 
-    if (channel.extensions.includes('PIPELINING')) {
-      channel.cork();
-      channel.command(mailFrom, envelope.onMail);
-      for (const address of to) channel.command(`RCPT TO:<${address}>`, envelope.onRcpt(address));
-      channel.command('DATA', onData);
-      channel.uncork();
-      return;
-    }
-    sendEnvelopeStepwise(channel, envelope, mailFrom, to, (refused) => (refused ? finish({ error: refused }) : channel.command('DATA', onData)));
+    envelopeThen(() => channel.command('DATA', onData));
   });
 }

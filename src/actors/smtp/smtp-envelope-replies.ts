@@ -4,10 +4,9 @@
  * transactions this side runs itself (DATA in smtp-data, BDAT in
  * smtp-bdat): the recipients accepted, those refused with their reply
  * (each error names its recipient), and the error that ends the
- * transaction before its content; the envelope sent one command at a
- * time, for a server without PIPELINING; and the frame of one transaction
- * (withTransaction): its end, once, by a final reply, an error or a lost
- * connection.
+ * transaction before its content; and the frame of one transaction
+ * (withTransaction): its envelope sent pipelined or one command at a time,
+ * and its end, once, by a final reply, an error or a lost connection.
  */
 import type { ClientError, CommandChannel, SendResult } from './smtp-channel.js';
 
@@ -51,7 +50,7 @@ export class EnvelopeReplies {
  * without PIPELINING); `then` gets the envelope's verdict once the last
  * reply is in, or the MAIL FROM refusal at once.
  */
-export function sendEnvelopeStepwise(channel: CommandChannel, envelope: EnvelopeReplies, mailFrom: string, to: string[], then: (refused: ClientError | undefined) => void): void {
+function sendEnvelopeStepwise(channel: CommandChannel, envelope: EnvelopeReplies, mailFrom: string, to: string[], then: (refused: ClientError | undefined) => void): void {
   let next = 0;
   const sendRcpt = (): void => {
     if (next >= to.length) return then(envelope.error());
@@ -69,23 +68,42 @@ export function sendEnvelopeStepwise(channel: CommandChannel, envelope: Envelope
   });
 }
 
-/** What the steps of one transaction share: its envelope's replies, its MAIL FROM line, and the one way it ends. */
+/** What the steps of one transaction share: its envelope's replies, and the one way it ends. */
 export interface Transaction {
   envelope: EnvelopeReplies;
-  mailFrom: string;
+  /**
+   * Sends MAIL FROM and the RCPTs, then what `sendLast` writes (the DATA
+   * command, or BDAT and its chunk), in one corked burst. With PIPELINING
+   * all of it leaves at once and the replies are read in order, the last
+   * command's handler judging the envelope; without it each envelope
+   * command waits for its reply, and `sendLast` runs only once a recipient
+   * was accepted (else the transaction ends with the envelope's error).
+   */
+  envelopeThen(sendLast: () => void): void;
   /** Ends the transaction (the first call counts): the server's final reply, or the error that ended it. */
   finish(r: { info?: { response: string }; error?: ClientError }): void;
 }
 
+/** A character that would break a command line, in an address. */
+const BREAKS_COMMAND = /[\r\n<>]/;
+
 /**
- * Runs one transaction on `channel`: `start` sends its commands, and it
- * ends at its first finish(), or with the client's error when the
- * connection is lost or times out (the MAIL FROM refusal when that came
- * first). `mailArgs` go on MAIL FROM after the address.
+ * Runs one transaction on `channel` for `from` and `to` (trimmed, as
+ * nodemailer took them): `start` sends its commands, and it ends at its
+ * first finish(), or with the client's error when the connection is lost
+ * or times out (the MAIL FROM refusal when that came first). An address
+ * that would break a command line ends it before anything is sent.
+ * `mailArgs` go on MAIL FROM after the address.
  */
-export function withTransaction(channel: CommandChannel, from: string, mailArgs: string[], start: (tx: Transaction) => void): Promise<SendResult> {
+export function withTransaction(channel: CommandChannel, from: string, to: string[], mailArgs: string[], start: (tx: Transaction) => void): Promise<SendResult> {
+  const sender = from.trim();
+  const recipients = to.map((a) => a.trim());
   const envelope = new EnvelopeReplies(channel);
-  const mailFrom = `MAIL FROM:<${from}>` + (mailArgs.length ? ' ' + mailArgs.join(' ') : '');
+  const bad = [sender, ...recipients].find((a) => BREAKS_COMMAND.test(a));
+  if (bad !== undefined) {
+    return Promise.resolve({ error: channel.error(`Invalid address ${JSON.stringify(bad)}`, 'EENVELOPE', '', 'API'), accepted: [], rejectedErrors: [] });
+  }
+  const mailFrom = `MAIL FROM:<${sender}>` + (mailArgs.length ? ' ' + mailArgs.join(' ') : '');
   return new Promise((resolve) => {
     let done = false;
     const finish = (r: { info?: { response: string }; error?: ClientError }): void => {
@@ -94,7 +112,23 @@ export function withTransaction(channel: CommandChannel, from: string, mailArgs:
       channel.end();
       resolve({ ...r, accepted: envelope.accepted, rejectedErrors: envelope.rejectedErrors });
     };
+    const burst = (send: () => void): void => {
+      channel.cork();
+      send();
+      channel.uncork();
+    };
+    const envelopeThen = (sendLast: () => void): void => {
+      if (!channel.extensions.includes('PIPELINING')) {
+        sendEnvelopeStepwise(channel, envelope, mailFrom, recipients, (refused) => (refused ? finish({ error: refused }) : burst(sendLast)));
+        return;
+      }
+      burst(() => {
+        channel.command(mailFrom, envelope.onMail);
+        for (const address of recipients) channel.command(`RCPT TO:<${address}>`, envelope.onRcpt(address));
+        sendLast();
+      });
+    };
     channel.begin((err) => finish({ error: envelope.mailError ?? err }));
-    start({ envelope, mailFrom, finish });
+    start({ envelope, envelopeThen, finish });
   });
 }

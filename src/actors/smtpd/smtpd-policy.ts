@@ -167,6 +167,8 @@ function newRun(): Run {
 }
 
 type Refusal = { error: SmtpReplyError; reason: RejectReason };
+/** One step of checkRecipient: a stage's restriction list, or the unlisted-address check of the sender or the recipient. */
+type RecipientStep = { stage: Stage; list: string[] } | { unlisted: 'Sender' | 'Recipient' };
 type Step = { kind: 'permit' } | { kind: 'dunno' } | ({ kind: 'reject' } & Refusal);
 
 const PERMIT: Step = { kind: 'permit' };
@@ -223,13 +225,21 @@ export class SmtpdPolicy {
     this.relayDomains = this.domainList('relay_domains', s.relayDomains, true);
     this.virtualMailboxDomains = this.domainList('virtual_mailbox_domains', s.virtualMailboxDomains, false);
     this.virtualAliasDomains = this.domainList('virtual_alias_domains', s.virtualAliasDomains, false);
-    this.recipientStages = [
+    const steps: RecipientStep[] = [];
+    const stages: Array<[Stage, string[]]> = [
       ['client', s.clientRestrictions],
       ['helo', s.heloRestrictions],
       ['sender', s.senderRestrictions],
       ['recipient', s.relayRestrictions],
       ['recipient', s.recipientRestrictions],
     ];
+    for (const [stage, list] of stages) {
+      if (list.length) steps.push({ stage, list });
+      if (stage === 'sender' && s.rejectUnlistedSender) steps.push({ unlisted: 'Sender' });
+    }
+    // receive_override_options = no_unknown_recipient_checks: the mail was checked before it got here.
+    if (s.rejectUnlistedRecipient && !s.receiveOverride.noUnknownRecipientChecks) steps.push({ unlisted: 'Recipient' });
+    this.recipientSteps = steps;
   }
 
   /** A list names reject_spf_fail or defer_spf_temperror: SPF is evaluated at MAIL FROM. */
@@ -246,8 +256,8 @@ export class SmtpdPolicy {
   private readonly relayDomains: DomainMatcher;
   private readonly virtualMailboxDomains: DomainMatcher;
   private readonly virtualAliasDomains: DomainMatcher;
-  /** The lists checkRecipient runs, in order, with the stage each one's refusals name. */
-  private readonly recipientStages: ReadonlyArray<readonly [Stage, string[]]>;
+  /** What checkRecipient runs, in order, as this configuration asks it. */
+  private readonly recipientSteps: readonly RecipientStep[];
 
   private hostList(param: string, list: string[]): HostMatcher {
     try {
@@ -281,15 +291,12 @@ export class SmtpdPolicy {
     const run = newRun();
     // RFC 5321 section 4.5.1: the bare "postmaster" is always accepted (Postfix's smtpd_check_rcpt).
     if (ctx.recipient !== undefined && ctx.recipient.toLowerCase() === 'postmaster') return verdictOf(run, undefined);
-    const s = this.settings;
-    const checks: Array<() => Maybe<Refusal | undefined>> = [];
-    for (const [stage, list] of this.recipientStages) {
-      if (list.length) checks.push(() => this.runList(stage, list, ctx, run));
-      if (stage === 'sender' && s.rejectUnlistedSender && ctx.sender) checks.push(() => this.unlistedRecipient(ctx.sender!, 'Sender'));
-    }
-    // receive_override_options = no_unknown_recipient_checks: the mail was checked before it got here.
-    if (s.rejectUnlistedRecipient && !s.receiveOverride.noUnknownRecipientChecks) checks.push(() => this.unlistedRecipient(ctx.recipient ?? ''));
-    return andThen(firstDefined(checks), (refusal) => verdictOf(run, refusal));
+    const check = (step: RecipientStep): Maybe<Refusal | undefined> => {
+      if ('list' in step) return this.runList(step.stage, step.list, ctx, run);
+      if (step.unlisted === 'Sender') return ctx.sender ? this.unlistedRecipient(ctx.sender, 'Sender') : undefined;
+      return this.unlistedRecipient(ctx.recipient ?? '');
+    };
+    return andThen(firstDefined(this.recipientSteps, check), (refusal) => verdictOf(run, refusal));
   }
 
   /** Runs smtpd_end_of_data_restrictions after the message content (the recipient is set only when there is one). */
@@ -857,7 +864,6 @@ function lookupFailure(address: string): Refusal {
   return { error: smtpError(451, '4.3.0', `<${address}>: Temporary lookup failure`), reason: 'lookup_failure' };
 }
 
-/** The verdict of one evaluation: DEFER_IF_REJECT turns a 5xx refusal into its deferral, DEFER_IF_PERMIT an acceptance. */
 /** A step's effect on its list: the permit or refusal that ends it, or undefined to go on (a refusal under warn_if_reject only warns). */
 function decided(step: Step, warnOnly: boolean, run: Run): Step | undefined {
   if (step.kind === 'permit') return PERMIT;
@@ -873,6 +879,7 @@ function refusalStep(refusal: Refusal | undefined): Step {
   return refusal ? { kind: 'reject', ...refusal } : DUNNO;
 }
 
+/** The verdict of one evaluation: DEFER_IF_REJECT turns a 5xx refusal into its deferral, DEFER_IF_PERMIT an acceptance. */
 function verdictOf(run: Run, refusal: Refusal | undefined): PolicyVerdict {
   const base = { warnings: run.warnings, actions: run.actions, events: run.events };
   if (refusal) {
