@@ -5,7 +5,10 @@
  * flush the writer lets one turn of the event loop pass before it takes the
  * next batch, so the callers it just acknowledged join that batch together
  * rather than one of them going first alone. A lone append (writer idle) is
- * flushed at once. Batches are capped by bytes. Segments are
+ * flushed at once. Batches are capped by bytes. A batch of lazy records
+ * only (the end of a delivered message) is written without an fdatasync:
+ * the next one of the segment covers it, and a rollover or a close syncs a
+ * segment's lazy tail. Segments are
  * pre-sized with ftruncate (zeros), and a new one starts when a batch would
  * not fit; the next segment is made ready in the background, so a rollover
  * costs no file creation or fsync on the append path. The write and the
@@ -39,9 +42,11 @@ import { STORE_ERRORS } from './store-types.js';
 export interface WriterStats {
   /** fdatasync calls that made a batch durable. */
   flushes: number;
-  /** Records made durable. */
+  /** Batches written without an fdatasync of their own (lazy records only). */
+  lazyWrites: number;
+  /** Records written (durable, or lazy and durable with the next fdatasync). */
   records: number;
-  /** Bytes made durable. */
+  /** Bytes written, likewise. */
   bytes: number;
   /** Records in the most recent batch. */
   lastBatch: number;
@@ -54,6 +59,8 @@ export interface WriterStats {
 class Batch {
   readonly frames: EncodedFrame[] = [];
   bytes = 0;
+  /** Some frame must be on disk before the batch is acknowledged: the batch ends with an fdatasync. */
+  durable = false;
   readonly done: Promise<void>;
   resolve!: () => void;
   reject!: (e: Error) => void;
@@ -83,7 +90,7 @@ interface Prepared {
 
 /** The group-commit writer; one per open store. */
 export class JournalWriter {
-  readonly stats: WriterStats = { flushes: 0, records: 0, bytes: 0, lastBatch: 0 };
+  readonly stats: WriterStats = { flushes: 0, lazyWrites: 0, records: 0, bytes: 0, lastBatch: 0 };
   /** Batches waiting for the flush now running; the last one takes new appends. */
   private waiting: Batch[] = [];
   private running = false;
@@ -91,6 +98,8 @@ export class JournalWriter {
   private fh: FileHandle | undefined;
   private offset = 0;
   private segmentSealed = false;
+  /** Lazy records were written to the current segment since its last fdatasync. */
+  private unsynced = false;
   private prepared: Prepared | undefined;
   private idle: (() => void)[] = [];
   /** Where small records are gathered for one write; grows to the largest batch. */
@@ -113,8 +122,13 @@ export class JournalWriter {
   /**
    * Queues a frame; resolves once it is on disk, and then frame.segment and
    * frame.offset say where it landed. Frames queued together share a promise.
+   * `durable` false (a lazy record): resolves once the frame is written to
+   * the segment (the page cache), without an fdatasync of its own; the next
+   * fdatasync of the segment, whoever asks for it, makes it durable too. A
+   * killed process loses nothing written; a machine that loses power may
+   * lose the lazy records written since the last fdatasync.
    */
-  append(frame: EncodedFrame): Promise<void> {
+  append(frame: EncodedFrame, durable = true): Promise<void> {
     if (this.closed) return Promise.reject(new StoreError(STORE_ERRORS.CLOSED, 'queue store is closed'));
     let batch = this.waiting.length > 0 ? this.waiting[this.waiting.length - 1] : undefined;
     if (!batch || (batch.frames.length > 0 && batch.bytes + frame.size > this.opts.maxBatchBytes)) {
@@ -123,6 +137,7 @@ export class JournalWriter {
     }
     batch.frames.push(frame);
     batch.bytes += frame.size;
+    if (durable) batch.durable = true;
     if (!this.running) {
       this.running = true;
       void this.run();
@@ -167,13 +182,19 @@ export class JournalWriter {
       // batch does not cost a fresh allocation and its page faults.
       const small = buffers.length > 8 && bytes < buffers.length * 4096;
       writeAll((this.fh as FileHandle).fd, small ? [this.gather(buffers, bytes)] : buffers, base, bytes);
-      const syncStart = performance.now();
-      fdatasyncSync((this.fh as FileHandle).fd);
-      // Two observations per fdatasync, not per record: nothing on the per-append path.
-      observe('journal_fsync_seconds', (performance.now() - syncStart) / 1000);
-      observe('journal_batch_records', frames.length);
+      if (batch.durable) {
+        const syncStart = performance.now();
+        fdatasyncSync((this.fh as FileHandle).fd);
+        this.unsynced = false;
+        // Two observations per fdatasync, not per record: nothing on the per-append path.
+        observe('journal_fsync_seconds', (performance.now() - syncStart) / 1000);
+        observe('journal_batch_records', frames.length);
+        this.stats.flushes++;
+      } else {
+        this.unsynced = true;
+        this.stats.lazyWrites++;
+      }
       this.offset = base + bytes;
-      this.stats.flushes++;
       this.stats.records += frames.length;
       this.stats.bytes += bytes;
       this.stats.lastBatch = frames.length;
@@ -252,6 +273,9 @@ export class JournalWriter {
     }
     fh ??= await this.createSegment(next);
     const old = this.fh;
+    // Later fdatasyncs go to the new segment: the old one's lazy tail is made durable now.
+    if (old && this.unsynced) await old.datasync().catch(() => undefined);
+    this.unsynced = false;
     const previous = old ? this.segment : undefined;
     const previousBytes = this.offset;
     this.fh = fh;
@@ -288,6 +312,8 @@ export class JournalWriter {
     await this.drain();
     const fh = this.fh;
     this.fh = undefined;
+    if (fh && this.unsynced) await fh.datasync().catch(() => undefined);
+    this.unsynced = false;
     await fh?.close();
     // The prepared segment was never written: remove it rather than leave an empty file.
     const ready = this.prepared;

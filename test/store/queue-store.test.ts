@@ -157,6 +157,40 @@ test('outcomes: deferred with due time survives recovery, the last one finishes 
   }
 });
 
+test('the end of a delivered message is a lazy record: written without an fdatasync of its own, durable with the next one; a notice or a deferral is synced at once', async () => {
+  const { dir, cleanup } = await tempQueueDir();
+  let store = await openStore(dir);
+  try {
+    await store.append(makeMessage('0000000LAZY1', 500, 2));
+    await store.append(makeMessage('0000000LAZY2', 500, 2));
+    assert.equal(store.stats.flushes, 2);
+    const delivered = [
+      { index: 0, state: 'delivered' as const, reason: '250 ok', dsn: '2.0.0' },
+      { index: 1, state: 'delivered' as const, reason: '250 ok', dsn: '2.0.0' },
+    ];
+    assert.deepEqual(await store.recordOutcomes('0000000LAZY1', delivered), { finished: true });
+    assert.equal(store.stats.flushes, 2, 'a finished delivery asks for no fdatasync');
+    assert.equal(store.stats.lazyWrites, 1);
+    // A deferral is synced at once, and with it the lazy record before it.
+    assert.deepEqual(await store.recordOutcomes('0000000LAZY2', [
+      { index: 0, state: 'delivered', reason: '250 ok', dsn: '2.0.0' },
+      { index: 1, state: 'deferred', reason: 'try later', dsn: '4.4.1', nextAttempt: 1_800_000_000_000 },
+    ]), { finished: false });
+    assert.equal(store.stats.flushes, 3);
+    // A failure listed in a notice is synced too: no second notice after a crash.
+    await store.recordOutcomes('0000000LAZY2', [{ index: 1, state: 'bounced', reason: '550 no', dsn: '5.1.1' }]);
+    const flushes = store.stats.flushes;
+    assert.deepEqual(await store.recordOutcomes('0000000LAZY2', [], [1]), { finished: true });
+    assert.equal(store.stats.flushes, flushes + 1, 'the record of a notice is durable before it is acknowledged');
+    await store.close();
+    store = await openStore(dir);
+    assert.equal(store.counts().total, 0, 'both ends read back after a reopen');
+  } finally {
+    await store.close();
+    await cleanup();
+  }
+});
+
 test('admin hold, release, requeue and delete are journalled', async () => {
   const { dir, cleanup } = await tempQueueDir();
   let store = await openStore(dir);

@@ -1,6 +1,7 @@
 /**
  * store-crash-child: the process the crash test kills. It opens the store in
- * argv[2] and appends under concurrent load, recording some outcomes and
+ * argv[2] and appends under concurrent load, recording some outcomes (a
+ * notice's, synced, and a finished delivery's, lazy) and
  * compacting now and then; on stdout it reports "A <id> <size>" once an
  * append is acknowledged and "D <id>" once a message is acknowledged done
  * ("O <id>" before its outcomes are recorded), and "READY" once every
@@ -44,6 +45,14 @@ async function worker(): Promise<void> {
         { index: 0, state: 'delivered', reason: '250 ok', dsn: '2.0.0' },
         { index: 1, state: 'bounced', reason: '550 no', dsn: '5.1.1' },
       ], [1]);
+      if (r.finished) say(`D ${id}`);
+    } else if (n % 3 === 1 && n % 2 === 0) {
+      // Every recipient delivered: the end is a lazy record (no fdatasync of its own), which a kill must not lose either.
+      say(`O ${id}`);
+      const r = await store.recordOutcomes(id, [
+        { index: 0, state: 'delivered', reason: '250 ok', dsn: '2.0.0' },
+        { index: 1, state: 'delivered', reason: '250 ok', dsn: '2.0.0' },
+      ]);
       if (r.finished) say(`D ${id}`);
     }
   }
