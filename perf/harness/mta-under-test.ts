@@ -22,6 +22,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { controlRequest } from '../../src/cli/control-client.js';
 import { templateDir } from '../../src/cli/package-info.js';
+import { logicalLines } from '../../src/config/main-cf.js';
 import { freePort, startDaemon } from '../../test/helpers/daemon.js';
 import { tasksetPrefix } from './cpu-pinning.js';
 import { threadReading, type ThreadReading } from './role-usage.js';
@@ -61,19 +62,15 @@ export async function startMta(spec: MtaSpec, sinkPort: number): Promise<MtaUnde
 }
 
 /**
- * The unix services of the shipped master.cf, each with its -o lines: the
+ * The unix services of the shipped master.cf, each one logical line with its -o options: the
  * daemon under test runs them as a new user's would (smtp with maxproc "-",
  * say), and only the inet listener is the harness's own.
  */
 export function shippedUnixServices(): string {
-  const out: string[] = [];
-  let keep = false;
-  for (const line of readFileSync(join(templateDir(), 'master.cf'), 'utf8').split('\n')) {
-    if (/^\s*(#|$)/.test(line)) continue;
-    if (!/^\s/.test(line)) keep = line.trim().split(/\s+/)[1] === 'unix';
-    if (keep) out.push(line);
-  }
-  return out.join('\n');
+  return logicalLines(readFileSync(join(templateDir(), 'master.cf'), 'utf8'))
+    .filter((l) => !l.orphan && l.text.split(/\s+/)[1] === 'unix')
+    .map((l) => l.text)
+    .join('\n');
 }
 
 async function startPostrider(sinkPort: number, params: Record<string, string> = {}, cpus?: string, name = mtaName({ kind: 'postrider', cpus })): Promise<MtaUnderTest> {

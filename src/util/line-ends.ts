@@ -5,7 +5,8 @@
  * per line, about three times as long at 64 KiB; the exact per-line work
  * runs only where this says there is something to change. normalizeBareLF
  * is the one bare-LF normaliser, smtpd's (as content arrives) and
- * cleanup's (for what came another way).
+ * cleanup's (for what came another way); crlfToLf gives the local and
+ * virtual agents UNIX line ends.
  */
 
 /** A CR not followed by LF, or an LF not preceded by CR. */
@@ -41,4 +42,16 @@ export function normalizeBareLF(buf: Buffer, afterCR = false): Buffer {
   }
   o += buf.copy(out, o, start);
   return out;
+}
+
+/** The message with UNIX line ends (CRLF -> LF), for the local and virtual agents; done once per message, not per recipient. */
+export function crlfToLf(content: Buffer): Buffer {
+  const out = Buffer.allocUnsafe(content.length);
+  let n = 0;
+  for (let i = 0; i < content.length; i++) {
+    const b = content[i];
+    if (b === CR && content[i + 1] === LF) continue;
+    out[n++] = b;
+  }
+  return out.subarray(0, n);
 }

@@ -45,6 +45,7 @@ import { runCommand } from './local-command.js';
 import { runMailboxChild, type Privileges } from './local-privs.js';
 import { lookupUser as getpwnam, type UserAttr } from './local-users.js';
 import { asctime, type LocalChildJob } from './local-child.js';
+import { crlfToLf } from '../../util/line-ends.js';
 
 /** Every parameter the local agent reads (defaults from the parameter table). */
 const LOCAL_PARAMETERS = [
@@ -679,18 +680,6 @@ function deliveredToHeaders(content: Buffer | undefined): Set<string> {
     if (m) out.add(m[1].replace(/^<(.*)>$/, '$1').toLowerCase());
   }
   return out;
-}
-
-/** CRLF -> LF, once per message. */
-function crlfToLf(content: Buffer): Buffer {
-  const out = Buffer.allocUnsafe(content.length);
-  let n = 0;
-  for (let i = 0; i < content.length; i++) {
-    const b = content[i];
-    if (b === 0x0d && content[i + 1] === 0x0a) continue;
-    out[n++] = b;
-  }
-  return out.subarray(0, n);
 }
 
 /** LF -> CRLF, for content going back into the queue. */

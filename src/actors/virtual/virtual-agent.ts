@@ -30,7 +30,8 @@ import type { BodyLocation } from '../../store/store-types.js';
 import { logOutcomes } from '../../global/delivery-log.js';
 import { mailAddrFind } from '../../global/mail-addr-find.js';
 import type { Logger } from '../../util/log.js';
-import { crlfToLf, deliveredCopy, deliverMaildir, deliverMbox, type MailboxOwner } from './virtual-maildir.js';
+import { crlfToLf } from '../../util/line-ends.js';
+import { deliveredCopy, deliverMaildir, deliverMbox, type MailboxOwner } from './virtual-maildir.js';
 
 /** What the virtual agent is built with (as every delivery agent library). */
 export interface VirtualAgentOptions {

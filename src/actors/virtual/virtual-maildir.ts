@@ -73,18 +73,6 @@ export function deliveredCopy(sender: string, recipient: string, lfContent: Buff
   return Buffer.concat([head, lfContent]);
 }
 
-/** The message with UNIX line ends (CRLF -> LF); done once per message, not per recipient. */
-export function crlfToLf(content: Buffer): Buffer {
-  const out = Buffer.allocUnsafe(content.length);
-  let n = 0;
-  for (let i = 0; i < content.length; i++) {
-    const b = content[i];
-    if (b === 0x0d && content[i + 1] === 0x0a) continue;
-    out[n++] = b;
-  }
-  return out.subarray(0, n);
-}
-
 /** Delivers `data` into the Maildir at `dir` (created when missing); returns the file's path in new/. */
 export async function deliverMaildir(dir: string, data: Buffer, owner?: MailboxOwner): Promise<string> {
   const micros = nowMicros();
