@@ -7,6 +7,7 @@
  * start of its standard error).
  */
 import { spawn } from 'node:child_process';
+import { writeSync } from 'node:fs';
 
 export function runAndKillWhenReady(program: string, args: string[], delayMs: number, guardMs: number): Promise<string[]> {
   return new Promise((resolve, reject) => {
@@ -34,4 +35,25 @@ export function runAndKillWhenReady(program: string, args: string[], delayMs: nu
       resolve(lines);
     });
   });
+}
+
+const pause = new Int32Array(new SharedArrayBuffer(4));
+
+/**
+ * The crash children's report line: written with system calls before
+ * anything else happens (a line queued in process.stdout is lost with the
+ * kill). The pipe to the parent may be non-blocking and full while the
+ * parent is busy: then EAGAIN, and the rest goes a millisecond later.
+ */
+export function sayLine(line: string): void {
+  const bytes = Buffer.from(line + '\n');
+  let at = 0;
+  while (at < bytes.length) {
+    try {
+      at += writeSync(1, bytes, at);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EAGAIN') throw err;
+      Atomics.wait(pause, 0, 0, 1);
+    }
+  }
 }

@@ -9,9 +9,9 @@
  * not before the first write (on a loaded host, READY at start once let
  * half the rounds be killed before any append was acknowledged).
  */
-import { writeSync } from 'node:fs';
 import { QueueIdGenerator } from '../../src/store/queue-store.js';
 import { makeMessage, openStore } from './store-fixture.js';
+import { sayLine } from '../helpers/kill-when-ready.js';
 
 const dir = process.argv[2];
 const salt = Number(process.argv[3] ?? 0);
@@ -22,14 +22,8 @@ const gen = new QueueIdGenerator(salt);
 let n = 0;
 let acked = 0;
 
-/**
- * Written with a system call before anything else happens: process.stdout
- * may keep a line queued in this process, and a kill then loses it. An "O"
- * lost that way made a message the store had rightly finished look lost.
- */
-function say(line: string): void {
-  writeSync(1, line + '\n');
-}
+/** An "O" queued in process.stdout and lost with the kill made a message the store had rightly finished look lost: sayLine writes at once. */
+const say = sayLine;
 
 async function worker(): Promise<void> {
   for (;;) {

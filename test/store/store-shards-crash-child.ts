@@ -9,20 +9,18 @@
  * "READY" once appends are being acknowledged. Lines are written straight
  * to the descriptor before the next step, so none is announced late.
  */
-import { writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { Supervisor } from '../../src/supervisor/supervisor.js';
 import { roleSpec } from '../../src/supervisor/roles.js';
 import { QueueIdGenerator } from '../../src/store/store-queue-id.js';
 import { makeMessage } from './store-fixture.js';
+import { sayLine } from '../helpers/kill-when-ready.js';
 
 const dir = process.argv[2];
 const shards = Number(process.argv[3] ?? 3);
 const SUBMITTERS = 32;
 
-function say(line: string): void {
-  writeSync(1, line + '\n');
-}
+const say = sayLine;
 
 const sup = new Supervisor({
   config: { dir, params: { queue_directory: dir, maillog_file: join(dir, '..', `maillog-${process.pid}`), queue_shard_count: String(shards) }, master: [], problems: [] },
