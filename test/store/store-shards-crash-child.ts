@@ -20,7 +20,6 @@ const dir = process.argv[2];
 const shards = Number(process.argv[3] ?? 3);
 const SUBMITTERS = 32;
 
-const say = sayLine;
 
 const sup = new Supervisor({
   config: { dir, params: { queue_directory: dir, maillog_file: join(dir, '..', `maillog-${process.pid}`), queue_shard_count: String(shards) }, master: [], problems: [] },
@@ -44,10 +43,10 @@ async function submitter(): Promise<void> {
     const id = ids.next();
     const size = 200 + ((k * 977) % 6000);
     await sup.callActor('journal', 'append', { message: makeMessage(id, size, 2) }, { instance, timeoutMs: 30_000 });
-    say(`A ${id} ${size} ${instance - 1}`);
+    sayLine(`A ${id} ${size} ${instance - 1}`);
     if (++acked === SUBMITTERS) flowing();
     if (k % 3 === 0) {
-      say(`O ${id}`);
+      sayLine(`O ${id}`);
       const r = await sup.callActor('journal', 'outcome', {
         queueId: id,
         outcomes: [
@@ -56,11 +55,11 @@ async function submitter(): Promise<void> {
         ],
         noticed: [1],
       }, { instance, timeoutMs: 30_000 });
-      if (r.finished) say(`D ${id}`);
+      if (r.finished) sayLine(`D ${id}`);
     }
   }
 }
 
 for (let i = 0; i < SUBMITTERS; i++) void submitter();
 await ready;
-say('READY');
+sayLine('READY');

@@ -6,12 +6,15 @@
  * transaction reports.
  */
 
-/** A nodemailer error as the client makes them (smtp-client's ClientError has these fields). */
+/** A nodemailer error as the client makes them: the fields the agent reads. */
 export interface ClientError extends Error {
   code?: string;
+  originalCode?: string;
   response?: string;
   responseCode?: number;
   command?: string;
+  /** STARTTLS was required and the server did not offer it. */
+  notOffered?: boolean;
 }
 
 /** What a transaction run on this side (DATA, BDAT, the verify envelope) needs of the client connection. */

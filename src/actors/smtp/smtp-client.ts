@@ -17,19 +17,11 @@
 import SMTPConnection from 'nodemailer/lib/smtp-connection';
 import type { SMTPConnectionOptions } from 'nodemailer/lib/smtp-connection';
 import { runBdat } from './smtp-bdat.js';
-import type { CommandChannel, SendResult } from './smtp-channel.js';
+import type { ClientError, CommandChannel, SendResult } from './smtp-channel.js';
 import { runData } from './smtp-data.js';
 import { runEnvelope, type EnvelopeResult } from './smtp-envelope.js';
 
-/** The fields of a nodemailer error that the agent reads. */
-export interface ClientError extends Error {
-  code?: string;
-  originalCode?: string;
-  response?: string;
-  responseCode?: number;
-  command?: string;
-  notOffered?: boolean;
-}
+export type { ClientError } from './smtp-channel.js';
 
 /** nodemailer's internals that this file reaches, typed once here. */
 interface ClientInternals {

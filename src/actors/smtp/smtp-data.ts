@@ -27,6 +27,8 @@ import { withTransaction } from './smtp-envelope-replies.js';
 const CR = 0x0d;
 const LF = 0x0a;
 const NEWLINE_BEFORE_DOT = { [LF]: '', [CR]: '\n' } as Record<number, string>;
+/** The bytes of each line end lineEndBeforeDot gives, made once rather than per message. */
+const LINE_END_BYTES: Record<string, Buffer> = { '\n': Buffer.from('\n'), '\r\n': Buffer.from('\r\n') };
 
 /** What goes between `content` and the final "." line: a line end unless it has one (a trailing bare CR gets its LF), as nodemailer's DataStream ends it. */
 export function lineEndBeforeDot(content: Buffer): string {
@@ -49,7 +51,7 @@ export function runData(channel: CommandChannel, from: string, to: string[], mai
       const stuffed = dotStuff(content, false);
       if (stuffed.length) channel.write(stuffed);
       const end = lineEndBeforeDot(content);
-      if (end) channel.write(Buffer.from(end, 'latin1'));
+      if (end) channel.write(LINE_END_BYTES[end]);
       channel.command('.', onEnd);
       channel.uncork();
     };

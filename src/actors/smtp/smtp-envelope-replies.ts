@@ -99,7 +99,7 @@ export function withTransaction(channel: CommandChannel, from: string, to: strin
   const sender = from.trim();
   const recipients = to.map((a) => a.trim());
   const envelope = new EnvelopeReplies(channel);
-  const bad = [sender, ...recipients].find((a) => BREAKS_COMMAND.test(a));
+  const bad = BREAKS_COMMAND.test(sender) ? sender : recipients.find((a) => BREAKS_COMMAND.test(a));
   if (bad !== undefined) {
     return Promise.resolve({ error: channel.error(`Invalid address ${JSON.stringify(bad)}`, 'EENVELOPE', '', 'API'), accepted: [], rejectedErrors: [] });
   }
